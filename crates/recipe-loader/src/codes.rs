@@ -1,0 +1,87 @@
+//! Every diagnostic code the loader, the checks and the linter can report.
+//!
+//! Codes are stable: tools and CI may match on them. `docs/diagnostics.md` lists them.
+
+use crate::diagnostic::Severity;
+
+macro_rules! codes {
+    ( $( $(#[$m:meta])* $variant:ident = ($code:literal, $sev:ident, $summary:literal), )* ) => {
+        /// A diagnostic code.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code {
+            $( $(#[$m])* #[doc = $summary] $variant, )*
+        }
+
+        impl Code {
+            /// Every code, in documentation order.
+            pub const ALL: &'static [Code] = &[ $( Code::$variant, )* ];
+
+            /// The code as printed, e.g. `recipe::parse::unknown-field`.
+            pub fn as_str(&self) -> &'static str {
+                match self { $( Code::$variant => $code, )* }
+            }
+
+            /// The default severity.
+            pub fn severity(&self) -> Severity {
+                match self { $( Code::$variant => Severity::$sev, )* }
+            }
+
+            /// One line on what the code means.
+            pub fn summary(&self) -> &'static str {
+                match self { $( Code::$variant => $summary, )* }
+            }
+        }
+    };
+}
+
+codes! {
+    IoRead = ("recipe::io::read", Error, "A recipe, component or referenced file could not be read."),
+    SetEmpty = ("recipe::io::no-recipes", Error, "A path given on the command line holds no recipe files."),
+    Syntax = ("recipe::parse::syntax", Error, "The file is not valid YAML."),
+    UnknownField = ("recipe::parse::unknown-field", Error, "A key that the recipe language does not have."),
+    UnknownStep = ("recipe::parse::unknown-step", Error, "A step kind that does not exist."),
+    UnknownValue = ("recipe::parse::unknown-value", Error, "A value outside an enumeration (target, strategy, os, stage, ...)."),
+    InvalidType = ("recipe::parse::invalid-type", Error, "A value of the wrong type (a list where a string belongs, ...)."),
+    InvalidValue = ("recipe::parse::invalid-value", Error, "A value of the right type that does not parse (a duration, a number out of range)."),
+    MissingField = ("recipe::parse::missing-field", Error, "A required key is missing."),
+    DuplicateKey = ("recipe::parse::duplicate-key", Error, "The same key twice in one mapping."),
+    AliasLimit = ("recipe::parse::alias-limit", Error, "YAML anchors and aliases expand beyond the safety budget (an alias bomb)."),
+    UnknownVariable = ("recipe::var::unknown", Error, "`${name}` names no variable, built-in or secret."),
+    VariableNoValue = ("recipe::var::no-value", Error, "A variable has no default and no `--var` value."),
+    VariableUnused = ("recipe::var::unused", Warning, "A declared variable is never used."),
+    UnknownSecret = ("recipe::var::unknown-secret", Error, "`${secret.name}` names no entry under `secrets`."),
+    IncludeMissing = ("recipe::include::missing", Error, "An included component file does not exist."),
+    IncludeCycle = ("recipe::include::cycle", Error, "Components include each other in a cycle."),
+    FileMissing = ("recipe::file::missing", Error, "A script or file a step names does not exist."),
+    UnknownRecipe = ("recipe::ref::unknown-recipe", Error, "`base: { recipe: … }` names no recipe in the set."),
+    RecipeCycle = ("recipe::ref::cycle", Error, "Recipes are layered on each other in a cycle."),
+    DuplicateRecipe = ("recipe::ref::duplicate-name", Error, "Two recipes in a set share a name."),
+    IncompatibleBase = ("recipe::ref::incompatible-base", Error, "A recipe is layered on a recipe of a target it cannot import."),
+    LaunchInFull = ("recipe::stage::launch-in-full", Error, "A `stage: launch` step in a `full` recipe, which bakes everything."),
+    TestAtLaunch = ("recipe::stage::test-at-launch", Error, "A test with `stage: launch`: tests run on the builder."),
+    RecipeName = ("recipe::name::recipe", Error, "A recipe name that is not lowercase letters, digits and `-`."),
+    ImageName = ("recipe::name::image", Error, "An image name the target's API would refuse (characters, length)."),
+    AppstreamReserved = ("recipe::name::appstream-reserved", Error, "An AppStream image name that begins with Amazon, AWS or AppStream."),
+    VolumeSize = ("recipe::workspaces::volume-size", Error, "A WorkSpaces root/user volume combination that cannot be made."),
+    HomeWrite = ("recipe::workspaces::home-write", Warning, "A step writes under /home in a Linux WorkSpaces image: image capture removes /home."),
+    NoSysprep = ("recipe::windows::no-sysprep", Warning, "A Windows AMI without a `sysprep` step."),
+    WrongOs = ("recipe::step::wrong-os", Error, "A step for one operating system in a recipe for the other."),
+    StepTarget = ("recipe::step::wrong-target", Error, "A step kind the target cannot run (`app` outside AppStream)."),
+    StepPath = ("recipe::step::path", Error, "A destination path that is not absolute, or a download URL that is not https:// or s3://."),
+    ManualNoTimeout = ("recipe::step::manual-no-timeout", Warning, "A `manual` gate without a timeout would wait forever."),
+    BaseTarget = ("recipe::base::wrong-target", Error, "A base kind the target cannot start from."),
+    BuilderTarget = ("recipe::builder::wrong-target", Error, "A builder setting the target does not use."),
+    BuilderMissing = ("recipe::builder::missing", Error, "A builder setting the target needs is missing."),
+    SectionTarget = ("recipe::section::wrong-target", Error, "A section or field the target does not support (a bundle on an AMI, ...)."),
+    AccountId = ("recipe::aws::account-id", Error, "An AWS account id that is not 12 digits."),
+    Region = ("recipe::aws::region", Error, "A string that is not an AWS region name."),
+    Arn = ("recipe::aws::arn", Error, "A malformed ARN (organization, OU, IAM role, KMS key)."),
+    Tag = ("recipe::aws::tag", Error, "A tag key or value AWS would refuse."),
+    InstanceType = ("recipe::aws::instance-type", Error, "An instance type of the wrong family for the target."),
+    KeepZero = ("recipe::retain::keep-zero", Error, "`retain.keep: 0` would retire the image just built."),
+    SecretInRecipe = ("recipe::secret::in-recipe", Error, "A secret (access key, private key, password literal) written into a recipe."),
+    SecretInFile = ("recipe::secret::in-file", Error, "A secret written into a script or file that would be baked into the image."),
+    NotSemver = ("recipe::version::not-semver", Warning, "A version that is not semantic versioning."),
+    DuplicateRegion = ("recipe::distribute::duplicate-region", Warning, "A region listed twice."),
+    KmsUnusedRegion = ("recipe::distribute::kms-unused", Warning, "A KMS key for a region the image is not copied to."),
+}

@@ -1,0 +1,15 @@
+//! Loads recipe sets from YAML and checks them.
+//!
+//! The loader is pure apart from reading the files it is pointed at: no network, no credentials.
+//! It parses strictly (unknown fields, duplicate keys and alias bombs are refused), resolves
+//! `${var}` interpolation and `include` components, links recipes layered on each other, then runs
+//! the semantic checks and reports every [`Diagnostic`] at once.
+
+pub mod codes;
+pub mod diagnostic;
+mod parse;
+mod suggest;
+
+pub use codes::Code;
+pub use diagnostic::{Diagnostic, DiagnosticRecord, Severity, SourceFile};
+pub use parse::parse;

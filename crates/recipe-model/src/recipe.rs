@@ -1,0 +1,515 @@
+//! The recipe document and its sections.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::{Duration, Node, Step};
+
+/// The kind of image a recipe builds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Target {
+    /// An Amazon Machine Image, built on a temporary EC2 instance.
+    Ec2Ami,
+    /// An Amazon WorkSpaces image captured from a builder WorkSpace, wrapped in a custom bundle.
+    Workspaces,
+    /// An Amazon AppStream 2.0 image captured on an image builder.
+    Appstream,
+}
+
+impl Target {
+    /// The name as written in YAML.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Target::Ec2Ami => "ec2-ami",
+            Target::Workspaces => "workspaces",
+            Target::Appstream => "appstream",
+        }
+    }
+}
+
+/// Where a recipe sits on the image design spectrum: what is baked and what runs at first launch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// Fully baked: every step runs on the builder; nothing runs at launch.
+    Full,
+    /// Hybrid: steps are baked unless they say `stage: launch`.
+    Thin,
+    /// OS-only (JeOS): steps run at first launch unless they say `stage: image`.
+    Zero,
+}
+
+impl Strategy {
+    /// The name as written in YAML.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Strategy::Full => "full",
+            Strategy::Thin => "thin",
+            Strategy::Zero => "zero",
+        }
+    }
+}
+
+/// An operating system family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Os {
+    /// Linux: steps run through bash.
+    Linux,
+    /// Windows: steps run through PowerShell.
+    Windows,
+}
+
+impl Os {
+    /// The name as written in YAML.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Os::Linux => "linux",
+            Os::Windows => "windows",
+        }
+    }
+}
+
+/// A recipe: one image, how to build it, and where it goes.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(title = "recipe")]
+pub struct Recipe {
+    /// Unique name of the recipe within its set: lowercase letters, digits and `-`.
+    #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9-]{0,62}$"), example = &"web-baseline")]
+    pub name: Node<String>,
+    /// What the image is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<Node<String>>,
+    /// The kind of image to build.
+    pub target: Node<Target>,
+    /// Fully baked (`full`), hybrid (`thin`) or OS-only (`zero`).
+    pub strategy: Node<Strategy>,
+    /// The operating system family of the image.
+    pub os: Node<Os>,
+    /// The recipe's version, semantic versioning recommended. Available as `${version}`.
+    #[schemars(example = &"1.4.0")]
+    pub version: Node<String>,
+    /// Variables available to the recipe as `${name}`. Values come from `default` or `--var name=value`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub variables: BTreeMap<String, Node<Variable>>,
+    /// Secrets, passed to steps as references (`${secret.name}`) and resolved on the builder: their
+    /// values never appear in recipes, plans, state or logs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, Node<SecretRef>>,
+    /// The image to start from.
+    pub base: Node<Base>,
+    /// Settings of the temporary builder (instance, WorkSpace or image builder).
+    #[serde(default)]
+    pub builder: Builder,
+    /// The ordered steps. The strategy decides each step's default stage.
+    #[serde(default)]
+    pub steps: Vec<Node<Step>>,
+    /// Checks run on the builder after the steps and before cleanup; never baked into the image.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tests: Vec<Node<Step>>,
+    /// A built-in clean-down list run before capture (temporary files, logs, host keys, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cleanup: Option<Node<CleanupPreset>>,
+    /// The image to produce.
+    pub image: Image,
+    /// Regions to copy to and principals to share with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distribute: Option<Distribute>,
+    /// The custom WorkSpaces bundle that wraps the image (target `workspaces`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<Node<Bundle>>,
+    /// Where a new image version goes once it is built.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Node<Rollout>>,
+    /// How many versions to keep, and when to deprecate them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retain: Option<Node<Retain>>,
+}
+
+/// A recipe variable.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Variable {
+    /// The value used when `--var` does not set one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Node<String>>,
+    /// What the variable means.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// Where a secret lives. Only the reference is stored; the builder resolves it at run time.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum SecretRef {
+    /// An SSM Parameter Store SecureString, by name.
+    #[schemars(example = &"/builds/licence-key")]
+    SsmParameter(Node<String>),
+    /// An AWS Secrets Manager secret, by name or ARN.
+    SecretsManager(Node<String>),
+}
+
+/// The image a recipe starts from.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Base {
+    /// An SSM public parameter that names the latest AMI (`ec2-ami`).
+    #[schemars(example = &"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64")]
+    SsmParameter(Node<String>),
+    /// The most recent AMI that matches filters (`ec2-ami`).
+    AmiFilter(AmiFilter),
+    /// A fixed image id: `ami-…` (`ec2-ami`) or `wsi-…` (`workspaces`).
+    ImageId(Node<String>),
+    /// Another recipe's image (layering). The other recipe is built first.
+    Recipe(Node<String>),
+    /// A WorkSpaces bundle whose image the builder WorkSpace starts from (`workspaces`).
+    Bundle(Node<String>),
+    /// An existing WorkSpace to capture from (`workspaces`).
+    Workspace(Node<String>),
+    /// An AppStream 2.0 image, by name or ARN (`appstream`).
+    AppstreamImage(Node<String>),
+}
+
+impl Base {
+    /// The kind's name as written in YAML.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Base::SsmParameter(_) => "ssm-parameter",
+            Base::AmiFilter(_) => "ami-filter",
+            Base::ImageId(_) => "image-id",
+            Base::Recipe(_) => "recipe",
+            Base::Bundle(_) => "bundle",
+            Base::Workspace(_) => "workspace",
+            Base::AppstreamImage(_) => "appstream-image",
+        }
+    }
+}
+
+/// Filters that select an AMI; the newest match wins when `most-recent` is true.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AmiFilter {
+    /// DescribeImages filters, name to value (wildcards allowed).
+    #[schemars(example = filter_example())]
+    pub filters: BTreeMap<String, Node<String>>,
+    /// Owners: account ids, `self`, `amazon` or `aws-marketplace`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owners: Vec<Node<String>>,
+    /// Pick the newest match (otherwise more than one match is an error).
+    #[serde(default)]
+    pub most_recent: bool,
+}
+
+fn filter_example() -> BTreeMap<String, String> {
+    BTreeMap::from([("name".to_string(), "al2023-ami-2023.*-x86_64".to_string())])
+}
+
+/// Settings of the temporary builder. Which fields apply depends on the target.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Builder {
+    /// Region to build in. Defaults to the AWS configuration's region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"eu-west-2")]
+    pub region: Option<Node<String>>,
+    /// EC2 instance type (`ec2-ami`) or AppStream instance type (`appstream`, `stream.*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"t3.small")]
+    pub instance_type: Option<Node<String>>,
+    /// Subnet to launch the builder in (`ec2-ami`, `appstream`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet_id: Option<Node<String>>,
+    /// Security groups for the builder (`ec2-ami`, `appstream`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_group_ids: Vec<Node<String>>,
+    /// Instance profile with SSM permissions (`ec2-ami`). Steps run through SSM: no SSH keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_profile: Option<Node<String>>,
+    /// IAM role ARN for the image builder (`appstream`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iam_role_arn: Option<Node<String>>,
+    /// Root volume size in GiB (`ec2-ami`); defaults to the base image's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_size_gib: Option<Node<u32>>,
+    /// WorkSpaces directory the builder WorkSpace joins (`workspaces`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"d-906734325")]
+    pub directory_id: Option<Node<String>>,
+    /// Directory user the builder WorkSpace is created for (`workspaces`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<Node<String>>,
+    /// Give the builder internet access (`appstream` default internet access).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internet_access: Option<Node<bool>>,
+}
+
+/// A built-in clean-down list, run on the builder before capture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CleanupPreset {
+    /// Generic Linux AMI: package caches, temporary files, logs, shell history, SSH host keys,
+    /// machine-id and cloud-init state.
+    Linux,
+    /// Generic Windows AMI: temporary files, event logs, caches (sysprep handles identity).
+    Windows,
+    /// Linux WorkSpaces image: the Linux list plus what WorkSpaces image creation needs.
+    WorkspacesLinux,
+    /// Windows WorkSpaces image.
+    WorkspacesWindows,
+    /// Windows AppStream 2.0 image.
+    AppstreamWindows,
+    /// Linux AppStream 2.0 image.
+    AppstreamLinux,
+    /// No clean-down (not recommended: the linter flags it).
+    None,
+}
+
+impl CleanupPreset {
+    /// The name as written in YAML.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CleanupPreset::Linux => "linux",
+            CleanupPreset::Windows => "windows",
+            CleanupPreset::WorkspacesLinux => "workspaces-linux",
+            CleanupPreset::WorkspacesWindows => "workspaces-windows",
+            CleanupPreset::AppstreamWindows => "appstream-windows",
+            CleanupPreset::AppstreamLinux => "appstream-linux",
+            CleanupPreset::None => "none",
+        }
+    }
+}
+
+/// The image to produce.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Image {
+    /// Name template. Variables, `${name}`, `${version}`, and the build-time `${timestamp}`
+    /// (UTC, `YYYYMMDDhhmmss`) and `${date}` (`YYYY-MM-DD`) may be used.
+    #[schemars(example = &"web-baseline-${version}-${timestamp}")]
+    pub name: Node<String>,
+    /// Image description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<Node<String>>,
+    /// The name users see (`appstream`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<Node<String>>,
+    /// Tags on the image and its snapshots. The tool adds its own `recipe:*` tags. Recommended keys:
+    /// Name, Version, Software, Role, System, Project, CostCenter, Stage, Confidentiality, Compliance.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(example = tags_example())]
+    pub tags: BTreeMap<String, Node<String>>,
+}
+
+fn regions_example() -> Vec<&'static str> {
+    vec!["eu-west-2", "ap-northeast-1"]
+}
+
+fn tags_example() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("Role".to_string(), "web".to_string()),
+        ("Stage".to_string(), "dev".to_string()),
+        ("Project".to_string(), "storefront".to_string()),
+    ])
+}
+
+/// Regions to copy to and principals to share with.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Distribute {
+    /// Regions to copy the image to, besides the build region.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(example = regions_example())]
+    pub regions: Vec<Node<String>>,
+    /// Who may use the image. WorkSpaces and AppStream share per region, in every region listed.
+    #[serde(default)]
+    pub share: Share,
+    /// KMS key per region for encrypted AMI copies (`ec2-ami`), region to key ARN or alias.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub kms_keys: BTreeMap<String, Node<String>>,
+    /// Encrypt AMI copies (`ec2-ami`). With `kms-keys`, each region's key is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted: Option<Node<bool>>,
+}
+
+/// Principals to share an image with.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Share {
+    /// AWS account ids (12 digits). On AppStream, an entry may also say which permissions to grant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<Node<AccountShare>>,
+    /// AWS Organizations organization ARNs (`ec2-ami`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub organizations: Vec<Node<String>>,
+    /// Organizational unit ARNs (`ec2-ami`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub organizational_units: Vec<Node<String>>,
+}
+
+/// A share with one account: a bare account id, or (AppStream) an id with permissions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum AccountShare {
+    /// An account id.
+    Id(String),
+    /// An account id with AppStream permissions.
+    WithPermissions(AccountPermissions),
+}
+
+impl AccountShare {
+    /// The account id.
+    pub fn id(&self) -> &str {
+        match self {
+            AccountShare::Id(id) => id,
+            AccountShare::WithPermissions(p) => &p.id,
+        }
+    }
+}
+
+/// An account id with the AppStream 2.0 permissions to grant.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AccountPermissions {
+    /// The account id (12 digits).
+    pub id: String,
+    /// The account may use the image in its fleets.
+    #[serde(default = "yes")]
+    pub fleet: bool,
+    /// The account may start image builders from the image.
+    #[serde(default)]
+    pub image_builder: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl<'de> Deserialize<'de> for AccountShare {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = AccountShare;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an account id, or a mapping with `id`, `fleet` and `image-builder`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<AccountShare, E> {
+                Ok(AccountShare::Id(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<AccountShare, E> {
+                Ok(AccountShare::Id(format!("{v:012}")))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<AccountShare, A::Error> {
+                AccountPermissions::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(AccountShare::WithPermissions)
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+/// A custom WorkSpaces bundle that wraps the image.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Bundle {
+    /// Bundle name (1-64 characters).
+    pub name: Node<String>,
+    /// Bundle description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<Node<String>>,
+    /// Compute type of the bundle.
+    pub compute: Node<ComputeType>,
+    /// Root volume in GiB. With 80, the user volume may be 10, 50 or 100; with 175, 100 to 2000.
+    #[schemars(example = 80)]
+    pub root_volume_gib: Node<u32>,
+    /// User volume in GiB.
+    #[schemars(example = 10)]
+    pub user_volume_gib: Node<u32>,
+}
+
+/// WorkSpaces compute types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[expect(missing_docs, reason = "the names are AWS's compute type names")]
+pub enum ComputeType {
+    Value,
+    Standard,
+    Performance,
+    Power,
+    Powerpro,
+    Graphics,
+    Graphicspro,
+    #[serde(rename = "GRAPHICS_G4DN")]
+    GraphicsG4dn,
+    #[serde(rename = "GRAPHICSPRO_G4DN")]
+    GraphicsproG4dn,
+    #[serde(rename = "GENERAL_PURPOSE_4XLARGE")]
+    GeneralPurpose4xlarge,
+    #[serde(rename = "GENERAL_PURPOSE_8XLARGE")]
+    GeneralPurpose8xlarge,
+}
+
+/// Where a new image version goes once it is built.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Rollout {
+    /// Launch templates whose default version moves to the new AMI (`ec2-ami`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub launch_templates: Vec<Node<String>>,
+    /// An SSM parameter to publish the new AMI id in (`ec2-ami`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssm_parameter: Option<Node<String>>,
+    /// Rebuild WorkSpaces that carry these tags on the new bundle (`workspaces`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebuild_workspaces: Option<Node<RebuildWorkspaces>>,
+    /// AppStream fleets to switch to the new image (`appstream`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fleets: Vec<Node<String>>,
+}
+
+/// Which WorkSpaces to rebuild, and how many at a time.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RebuildWorkspaces {
+    /// Tags a WorkSpace must carry to be rebuilt.
+    pub tagged: BTreeMap<String, Node<String>>,
+    /// WorkSpaces rebuilt at a time (RebuildWorkspaces takes at most 1 per call; the tool batches).
+    #[serde(default = "default_batch")]
+    #[schemars(range(min = 1, max = 100))]
+    pub batch: u32,
+}
+
+fn default_batch() -> u32 {
+    10
+}
+
+/// Retention: how many versions to keep and when to deprecate them.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Retain {
+    /// Versions to keep; older ones are retired (never one still used by a bundle, fleet or launch
+    /// template).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub keep: Option<Node<u32>>,
+    /// Deprecate each version this long after it was built (`ec2-ami`), e.g. `90d`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deprecate_after: Option<Node<Duration>>,
+}
+
+/// The strategy's answer for a step: baked or deferred to first launch.
+pub fn effective_stage(strategy: Strategy, explicit: Option<crate::Stage>) -> crate::Stage {
+    use crate::Stage;
+    match (strategy, explicit) {
+        (Strategy::Full, _) => Stage::Image,
+        (_, Some(stage)) => stage,
+        (Strategy::Thin, None) => Stage::Image,
+        (Strategy::Zero, None) => Stage::Launch,
+    }
+}
+
+/// Steps as written in a recipe: used where a caller needs the step list type by name.
+pub type Steps = Vec<Node<Step>>;
