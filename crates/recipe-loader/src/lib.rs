@@ -5,11 +5,18 @@
 //! `${var}` interpolation and `include` components, links recipes layered on each other, then runs
 //! the semantic checks and reports every [`Diagnostic`] at once.
 
+mod checks;
 pub mod codes;
 pub mod diagnostic;
+mod interpolate;
+mod load;
 mod parse;
+mod secrets;
 mod suggest;
+mod walk;
 
 pub use codes::Code;
 pub use diagnostic::{Diagnostic, DiagnosticRecord, Severity, SourceFile};
+pub use interpolate::BUILD_TIME;
+pub use load::{LoadOptions, LoadedRecipe, RecipeSet, ReferencedFile, ResolvedStep, load, load_str};
 pub use parse::parse;

@@ -1,0 +1,636 @@
+//! Semantic checks: what parses but cannot be built, or goes against the seed documents' advice.
+//!
+//! Every check is pure: it reads the loaded set and pushes diagnostics, each with a span and a fix.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, LazyLock};
+
+use recipe_model::{AccountShare, Base, Node, Os, Span, Stage, Step, Strategy, Target};
+use regex::Regex;
+
+use crate::codes::Code;
+use crate::diagnostic::{Diagnostic, SourceFile};
+use crate::interpolate::BUILD_TIME;
+use crate::load::{LoadedRecipe, RecipeSet, ResolvedStep};
+use crate::secrets;
+
+fn re(s: &str) -> Regex {
+    Regex::new(s).expect("check pattern compiles")
+}
+
+static RECIPE_NAME: LazyLock<Regex> = LazyLock::new(|| re(r"^[a-z0-9][a-z0-9-]{0,62}$"));
+static SEMVER: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$"));
+static REGION: LazyLock<Regex> = LazyLock::new(|| re(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$"));
+static ACCOUNT: LazyLock<Regex> = LazyLock::new(|| re(r"^\d{12}$"));
+static ORG_ARN: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^arn:aws[a-z-]*:organizations::\d{12}:organization/o-[a-z0-9]{10,32}$"));
+static OU_ARN: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"^arn:aws[a-z-]*:organizations::\d{12}:ou/o-[a-z0-9]{10,32}/ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}$")
+});
+static ROLE_ARN: LazyLock<Regex> = LazyLock::new(|| re(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"));
+static KMS_KEY: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[\w/-]+|alias/[\w/-]+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
+});
+static EC2_TYPE: LazyLock<Regex> = LazyLock::new(|| re(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"));
+static AMI_ID: LazyLock<Regex> = LazyLock::new(|| re(r"^ami-[0-9a-f]{8,17}$"));
+static WSI_ID: LazyLock<Regex> = LazyLock::new(|| re(r"^wsi-[0-9a-z]{9,63}$"));
+static EC2_IMAGE_NAME: LazyLock<Regex> = LazyLock::new(|| re(r"^[A-Za-z0-9()\[\] ./'@_-]{3,128}$"));
+static WS_IMAGE_NAME: LazyLock<Regex> = LazyLock::new(|| re(r"^[a-zA-Z0-9_./()-]{1,64}$"));
+static AS_IMAGE_NAME: LazyLock<Regex> = LazyLock::new(|| re(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,100}$"));
+static TAG_CHARS: LazyLock<Regex> = LazyLock::new(|| re(r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$"));
+
+/// WorkSpaces root/user volume pairs offered as starting sizes (seed 001).
+const WS_START_VOLUMES: &[(u32, u32)] = &[(80, 10), (80, 50), (80, 100), (175, 100)];
+/// Largest WorkSpaces root or user volume (seed 000: "up to 2000 GB each").
+const WS_MAX_VOLUME: u32 = 2000;
+
+struct Ctx<'a> {
+    r: &'a LoadedRecipe,
+    src: &'a Arc<SourceFile>,
+    target: Target,
+    out: &'a mut Vec<Diagnostic>,
+}
+
+impl Ctx<'_> {
+    fn push(&mut self, code: Code, span: Span, message: impl Into<String>, help: impl Into<String>, label: &str) {
+        self.out.push(Diagnostic::new(code, message).help(help).label(label).at(self.src, span));
+    }
+
+    fn wrong_target(&mut self, span: Span, what: &str, allowed: &str) {
+        let t = self.target.as_str();
+        self.push(
+            Code::SectionTarget,
+            span,
+            format!("`{what}` does not apply to target `{t}`"),
+            format!("remove it: it is for {allowed}"),
+            "not for this target",
+        );
+    }
+}
+
+/// Run every check over a loaded set.
+pub(crate) fn check_set(set: &mut RecipeSet) {
+    let mut out = Vec::new();
+    let mut scanned = BTreeSet::new();
+    for r in &set.recipes {
+        let mut cx = Ctx { r, src: &r.source, target: r.recipe.target.value, out: &mut out };
+        check_recipe(&mut cx);
+        check_layering(&mut cx, set);
+        // Secrets: the recipe and its components (once each), and every referenced file.
+        if scanned.insert(r.source.path.clone()) {
+            secrets::scan(&r.source, Code::SecretInRecipe, &mut out);
+        }
+        for s in r.steps.iter().chain(&r.tests) {
+            if scanned.insert(s.source.path.clone()) {
+                secrets::scan(&s.source, Code::SecretInRecipe, &mut out);
+            }
+        }
+        for f in &r.files {
+            if scanned.insert(f.path.clone())
+                && let Ok(text) = std::str::from_utf8(&f.bytes)
+            {
+                secrets::scan(&SourceFile::new(f.path.clone(), text), Code::SecretInFile, &mut out);
+            }
+        }
+    }
+    set.diagnostics.extend(out);
+}
+
+fn check_layering(cx: &mut Ctx<'_>, set: &RecipeSet) {
+    let Some(p) = cx.r.parent else { return };
+    let parent = set.recipes[p].recipe.target.value;
+    let ok = matches!(
+        (cx.target, parent),
+        (Target::Ec2Ami, Target::Ec2Ami)
+            | (Target::Workspaces, Target::Workspaces | Target::Ec2Ami)
+            | (Target::Appstream, Target::Appstream | Target::Ec2Ami)
+    );
+    if !ok {
+        let span = cx.r.recipe.base.span;
+        cx.push(
+            Code::IncompatibleBase,
+            span,
+            format!("a `{}` image cannot be built on a `{}` recipe", cx.target.as_str(), parent.as_str()),
+            "layer on a recipe of the same target, or on an `ec2-ami` recipe (WorkSpaces and AppStream import AMIs)",
+            "incompatible base",
+        );
+    }
+}
+
+fn check_recipe(cx: &mut Ctx<'_>) {
+    let rec = &cx.r.recipe;
+    if !RECIPE_NAME.is_match(&rec.name) {
+        cx.push(
+            Code::RecipeName,
+            rec.name.span,
+            format!("recipe name `{}` is not lowercase letters, digits and `-`", rec.name.value),
+            format!("rename it, e.g. `{}`", slug(&rec.name)),
+            "invalid name",
+        );
+    }
+    if !SEMVER.is_match(&rec.version) {
+        cx.push(
+            Code::NotSemver,
+            rec.version.span,
+            format!("version `{}` is not semantic versioning", rec.version.value),
+            "write MAJOR.MINOR.PATCH, e.g. `1.4.0`, so versions sort and compare",
+            "not MAJOR.MINOR.PATCH",
+        );
+    }
+    check_base(cx);
+    check_builder(cx);
+    check_steps(cx);
+    check_image(cx);
+    check_distribute(cx);
+    check_target_sections(cx);
+}
+
+fn check_base(cx: &mut Ctx<'_>) {
+    let base = &cx.r.recipe.base;
+    let t = cx.target;
+    let allowed: &[&str] = match t {
+        Target::Ec2Ami => &["ssm-parameter", "ami-filter", "image-id", "recipe"],
+        Target::Workspaces => &["bundle", "workspace", "image-id", "recipe"],
+        Target::Appstream => &["appstream-image", "recipe"],
+    };
+    if !allowed.contains(&base.kind()) {
+        cx.push(
+            Code::BaseTarget,
+            base.span,
+            format!("a `{}` recipe cannot start from a `{}` base", t.as_str(), base.kind()),
+            format!("use one of: {}", allowed.join(", ")),
+            "wrong base for this target",
+        );
+        return;
+    }
+    if let Base::ImageId(id) = &base.value {
+        let (ok, want) = match t {
+            Target::Workspaces => (WSI_ID.is_match(id), "a WorkSpaces image id `wsi-…`"),
+            _ => (AMI_ID.is_match(id), "an AMI id `ami-` and 8 or 17 hexadecimal digits"),
+        };
+        if !ok {
+            cx.push(Code::BaseTarget, id.span, format!("`{}` is not {want}", id.value), format!("write {want}"), "malformed id");
+        }
+    }
+    if let Base::AmiFilter(f) = &base.value {
+        for o in &f.owners {
+            if !(ACCOUNT.is_match(o) || ["self", "amazon", "aws-marketplace"].contains(&o.as_str())) {
+                cx.push(
+                    Code::AccountId,
+                    o.span,
+                    format!("owner `{}` is not an account id or alias", o.value),
+                    "write a 12-digit account id, `self`, `amazon` or `aws-marketplace`",
+                    "invalid owner",
+                );
+            }
+        }
+    }
+}
+
+fn check_builder(cx: &mut Ctx<'_>) {
+    let b = &cx.r.recipe.builder;
+    let t = cx.target;
+    let present: [(&str, Option<Span>); 10] = [
+        ("region", b.region.as_ref().map(|n| n.span)),
+        ("instance-type", b.instance_type.as_ref().map(|n| n.span)),
+        ("subnet-id", b.subnet_id.as_ref().map(|n| n.span)),
+        ("security-group-ids", b.security_group_ids.first().map(|n| n.span)),
+        ("instance-profile", b.instance_profile.as_ref().map(|n| n.span)),
+        ("iam-role-arn", b.iam_role_arn.as_ref().map(|n| n.span)),
+        ("volume-size-gib", b.volume_size_gib.as_ref().map(|n| n.span)),
+        ("directory-id", b.directory_id.as_ref().map(|n| n.span)),
+        ("user-name", b.user_name.as_ref().map(|n| n.span)),
+        ("internet-access", b.internet_access.as_ref().map(|n| n.span)),
+    ];
+    let allowed: &[&str] = match t {
+        Target::Ec2Ami => {
+            &["region", "instance-type", "subnet-id", "security-group-ids", "instance-profile", "volume-size-gib"]
+        }
+        Target::Workspaces => &["region", "directory-id", "user-name"],
+        Target::Appstream => {
+            &["region", "instance-type", "subnet-id", "security-group-ids", "iam-role-arn", "internet-access"]
+        }
+    };
+    for (name, span) in present {
+        if let Some(span) = span
+            && !allowed.contains(&name)
+        {
+            cx.push(
+                Code::BuilderTarget,
+                span,
+                format!("builder setting `{name}` does not apply to target `{}`", t.as_str()),
+                format!("remove it; the builder settings for `{}` are: {}", t.as_str(), allowed.join(", ")),
+                "not used by this target",
+            );
+        }
+    }
+    let missing = |cx: &mut Ctx<'_>, field: &str, why: &str| {
+        let span = cx.r.recipe.target.span;
+        cx.push(
+            Code::BuilderMissing,
+            span,
+            format!("target `{}` needs `builder.{field}`", cx.target.as_str()),
+            format!("add `builder: {{ {field}: … }}`: {why}"),
+            "this target",
+        );
+    };
+    match t {
+        Target::Workspaces if !matches!(cx.r.recipe.base.value, Base::Workspace(_)) => {
+            if b.directory_id.is_none() {
+                missing(cx, "directory-id", "the builder WorkSpace is created in a directory");
+            }
+            if b.user_name.is_none() {
+                missing(cx, "user-name", "the builder WorkSpace is created for a directory user");
+            }
+        }
+        Target::Appstream if b.instance_type.is_none() => {
+            missing(cx, "instance-type", "image builders need a `stream.*` instance type");
+        }
+        _ => {}
+    }
+    if let Some(it) = &b.instance_type {
+        let bad = match t {
+            Target::Appstream => (!it.starts_with("stream.")).then_some("an AppStream instance type, e.g. `stream.standard.medium`"),
+            _ => (it.starts_with("stream.") || !EC2_TYPE.is_match(it)).then_some("an EC2 instance type, e.g. `t3.small`"),
+        };
+        if let Some(want) = bad {
+            cx.push(Code::InstanceType, it.span, format!("`{}` is not {want}", it.value), format!("write {want}"), "wrong instance type");
+        }
+    }
+    if let Some(r) = &b.region {
+        check_region(cx, r);
+    }
+    if let Some(arn) = &b.iam_role_arn
+        && !ROLE_ARN.is_match(arn)
+    {
+        cx.push(
+            Code::Arn,
+            arn.span,
+            format!("`{}` is not an IAM role ARN", arn.value),
+            "write `arn:aws:iam::<12-digit account>:role/<name>`",
+            "malformed ARN",
+        );
+    }
+}
+
+fn check_region(cx: &mut Ctx<'_>, r: &Node<String>) {
+    if !REGION.is_match(r) {
+        cx.push(
+            Code::Region,
+            r.span,
+            format!("`{}` is not an AWS region", r.value),
+            "write a region code such as `eu-west-2` or `us-east-1`",
+            "not a region",
+        );
+    }
+}
+
+/// A display name for a step in messages.
+fn step_label(s: &ResolvedStep) -> String {
+    match s.step.common().and_then(|c| c.name()) {
+        Some(n) => format!("`{}` step `{}`", s.step.kind(), n.value),
+        None => format!("`{}` step", s.step.kind()),
+    }
+}
+
+fn check_steps(cx: &mut Ctx<'_>) {
+    let rec = &cx.r.recipe;
+    let os = rec.os.value;
+    let strategy = rec.strategy.value;
+    let mut has_sysprep = false;
+    let all = cx.r.steps.iter().map(|s| (s, false)).chain(cx.r.tests.iter().map(|s| (s, true)));
+    let mut out = Vec::new();
+    for (s, is_test) in all {
+        let push = |out: &mut Vec<Diagnostic>, code: Code, span: Span, msg: String, help: String, label: &str| {
+            out.push(Diagnostic::new(code, msg).help(help).label(label).at(&s.source, span));
+        };
+        let common = s.step.common();
+        let filtered_os = common.and_then(|c| c.os()).map(|o| o.value);
+        if filtered_os.is_some_and(|f| f != os) {
+            continue; // this step is for the other OS: skipped
+        }
+        let stage = common.and_then(|c| c.stage());
+        if let Some(st) = stage
+            && st.value == Stage::Launch
+        {
+            if is_test {
+                push(&mut out, Code::TestAtLaunch, st.span, format!("a test cannot run at launch ({})", step_label(s)),
+                    "remove `stage: launch`: tests run on the builder before capture".into(), "tests run on the builder");
+            } else if strategy == Strategy::Full {
+                push(&mut out, Code::LaunchInFull, st.span, format!("{} is deferred to launch in a `full` recipe", step_label(s)),
+                    "remove `stage: launch`, or make the recipe `strategy: thin` to defer some steps to first boot".into(),
+                    "`full` bakes every step");
+            }
+        }
+        if let Some(native) = s.step.native_os()
+            && native != os
+        {
+            push(&mut out, Code::WrongOs, s.step.span, format!("{} is for {} but the recipe is `os: {}`", step_label(s), native.as_str(), os.as_str()),
+                match native {
+                    Os::Linux => "use `powershell` on Windows, or add `os: linux` to skip this step on Windows".into(),
+                    Os::Windows => "use `shell` on Linux, or add `os: windows` to skip this step on Linux".into(),
+                },
+                "wrong operating system");
+        }
+        match &s.step.value {
+            Step::App(_) if cx.target != Target::Appstream => {
+                push(&mut out, Code::StepTarget, s.step.span, "`app` steps register AppStream 2.0 applications".into(),
+                    format!("remove it: target `{}` has no application catalog", cx.target.as_str()), "AppStream only");
+            }
+            Step::Sysprep(_) if cx.target != Target::Ec2Ami => {
+                push(&mut out, Code::StepTarget, s.step.span, format!("`sysprep` does not apply to target `{}`", cx.target.as_str()),
+                    "remove it: WorkSpaces and AppStream generalise the image themselves when they capture it".into(), "not for this target");
+            }
+            Step::Sysprep(_) => has_sysprep = true,
+            Step::File(f) => check_dest(&mut out, s, &f.dest, os),
+            Step::Download(d) => {
+                check_dest(&mut out, s, &d.dest, os);
+                if !(d.url.starts_with("https://") || d.url.starts_with("s3://")) {
+                    push(&mut out, Code::StepPath, d.url.span, format!("download URL `{}` is not https:// or s3://", d.url.value),
+                        "download over https:// or from s3:// so the transfer is authenticated".into(), "insecure or unknown scheme");
+                }
+            }
+            Step::Manual(m) if m.timeout.is_none() => {
+                push(&mut out, Code::ManualNoTimeout, s.step.span, "a `manual` gate without a timeout waits forever".into(),
+                    "add `timeout: 2h` (or what the task needs) so an unattended build fails instead of hanging".into(), "no timeout");
+                let _ = m;
+            }
+            _ => {}
+        }
+        if cx.target == Target::Workspaces && os == Os::Linux && s.stage == Stage::Image && !is_test {
+            check_home_write(&mut out, s);
+        }
+    }
+    cx.out.extend(out);
+    if cx.target == Target::Ec2Ami && os == Os::Windows && !has_sysprep {
+        let span = rec.os.span;
+        cx.push(
+            Code::NoSysprep,
+            span,
+            "a Windows AMI without `sysprep`",
+            "add `- sysprep: {}` as the last step so instances launched from the image get a new SID and computer name",
+            "Windows AMI",
+        );
+    }
+}
+
+fn check_dest(out: &mut Vec<Diagnostic>, s: &ResolvedStep, dest: &Node<String>, os: Os) {
+    let d = dest.value.as_str();
+    let absolute = match os {
+        Os::Linux => d.starts_with('/'),
+        Os::Windows => {
+            let b = d.as_bytes();
+            b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && (b[2] == b'\\' || b[2] == b'/')
+        }
+    };
+    if !absolute {
+        let example = if os == Os::Linux { "/opt/app/config.yaml" } else { r"C:\ProgramData\app\config.yaml" };
+        out.push(
+            Diagnostic::new(Code::StepPath, format!("destination `{d}` is not an absolute path"))
+                .help(format!("write the full path on the builder, e.g. `{example}`"))
+                .label("relative path")
+                .at(&s.source, dest.span),
+        );
+    }
+}
+
+fn check_home_write(out: &mut Vec<Diagnostic>, s: &ResolvedStep) {
+    let hit = crate::walk::step_texts(&s.step).into_iter().find(|t| {
+        let v = t.value.as_str();
+        v == "/home" || v.starts_with("/home/") || v.contains(" /home/") || v.contains(">/home/") || v.contains("~/")
+    });
+    if let Some(t) = hit {
+        out.push(
+            Diagnostic::new(Code::HomeWrite, format!("{} writes under /home, which WorkSpaces image capture removes", step_label(s)))
+                .help("install to a system path (/opt, /usr/local, /etc/skel for per-user defaults), or add `stage: launch`")
+                .label("lost when the image is captured")
+                .at(&s.source, t.span),
+        );
+    }
+}
+
+fn sample_name(template: &str) -> String {
+    let mut s = template.to_string();
+    for (b, v) in BUILD_TIME {
+        s = s.replace(&format!("${{{b}}}"), v);
+    }
+    s
+}
+
+fn check_image(cx: &mut Ctx<'_>) {
+    let img = &cx.r.recipe.image;
+    let name = sample_name(&img.name);
+    let (ok, rule) = match cx.target {
+        Target::Ec2Ami => (EC2_IMAGE_NAME.is_match(&name), "3-128 characters: letters, digits, spaces and ( ) [ ] . / - ' @ _"),
+        Target::Workspaces => (WS_IMAGE_NAME.is_match(&name), "1-64 characters: letters, digits and _ . / ( ) -"),
+        Target::Appstream => (AS_IMAGE_NAME.is_match(&name), "1-100 characters, starting with a letter or digit: letters, digits and _ . -"),
+    };
+    if !ok {
+        let span = img.name.span;
+        cx.push(
+            Code::ImageName,
+            span,
+            format!("image name `{name}` is not valid for `{}`", cx.target.as_str()),
+            format!("image names for this target are {rule}"),
+            "invalid image name",
+        );
+    }
+    if cx.target == Target::Appstream
+        && let Some(prefix) = ["Amazon", "AWS", "AppStream"].iter().find(|p| name.starts_with(**p))
+    {
+        let span = img.name.span;
+        cx.push(
+            Code::AppstreamReserved,
+            span,
+            format!("AppStream image names cannot begin with `{prefix}`"),
+            "AppStream reserves names that begin with Amazon, AWS or AppStream: start with your team or app name",
+            "reserved prefix",
+        );
+    }
+    let tags = img.tags.iter().map(|(k, v)| (k.as_str(), v));
+    check_tags(cx, tags);
+}
+
+fn check_tags<'a>(cx: &mut Ctx<'_>, tags: impl Iterator<Item = (&'a str, &'a Node<String>)>) {
+    for (k, v) in tags {
+        let bad_key = if k.is_empty() || k.chars().count() > 128 {
+            Some("a tag key has 1-128 characters".to_string())
+        } else if k.to_ascii_lowercase().starts_with("aws:") {
+            Some("the `aws:` prefix is reserved for AWS".to_string())
+        } else if k.starts_with("recipe:") {
+            Some("the `recipe:` prefix is reserved for the tags this tool adds".to_string())
+        } else if !TAG_CHARS.is_match(k) {
+            Some("tag keys use letters, digits, spaces and _ . : / = + - @".to_string())
+        } else {
+            None
+        };
+        if let Some(why) = bad_key {
+            cx.push(Code::Tag, v.span, format!("invalid tag key `{k}`"), format!("rename the key: {why}"), "invalid tag");
+        }
+        if v.chars().count() > 256 || !TAG_CHARS.is_match(&sample_name(v)) {
+            cx.push(
+                Code::Tag,
+                v.span,
+                format!("invalid value for tag `{k}`"),
+                "tag values have at most 256 characters: letters, digits, spaces and _ . : / = + - @",
+                "invalid tag value",
+            );
+        }
+    }
+}
+
+fn check_distribute(cx: &mut Ctx<'_>) {
+    let Some(d) = &cx.r.recipe.distribute else { return };
+    let mut seen = BTreeSet::new();
+    for r in &d.regions {
+        check_region(cx, r);
+        if !seen.insert(r.value.clone()) {
+            cx.push(
+                Code::DuplicateRegion,
+                r.span,
+                format!("region `{}` is listed twice", r.value),
+                "remove the second entry",
+                "duplicate",
+            );
+        }
+    }
+    let build_region = cx.r.recipe.builder.region.as_ref().map(|r| r.value.clone());
+    for (region, key) in &d.kms_keys {
+        if !REGION.is_match(region) {
+            cx.push(Code::Region, key.span, format!("`{region}` is not an AWS region"), "key `kms-keys` by region code, e.g. `eu-west-2`", "not a region");
+        } else if !seen.contains(region) && build_region.as_deref() != Some(region.as_str()) {
+            cx.push(
+                Code::KmsUnusedRegion,
+                key.span,
+                format!("a KMS key for `{region}`, where the image is not copied"),
+                format!("add `{region}` to `distribute.regions`, or remove the key"),
+                "unused key",
+            );
+        }
+        if !KMS_KEY.is_match(key) {
+            cx.push(
+                Code::Arn,
+                key.span,
+                format!("`{}` is not a KMS key ARN, alias or id", key.value),
+                "write `arn:aws:kms:<region>:<account>:key/<id>`, `alias/<name>` or a key id",
+                "malformed key",
+            );
+        }
+    }
+    for a in &d.share.accounts {
+        if !ACCOUNT.is_match(a.id()) {
+            cx.push(
+                Code::AccountId,
+                a.span,
+                format!("`{}` is not an AWS account id", a.id()),
+                "write the 12-digit account id as a quoted string, e.g. \"111122223333\"",
+                "not 12 digits",
+            );
+        }
+        if matches!(a.value, AccountShare::WithPermissions(_)) && cx.target != Target::Appstream {
+            cx.wrong_target(a.span, "fleet / image-builder permissions", "`appstream` recipes");
+        }
+    }
+    for o in &d.share.organizations {
+        if cx.target != Target::Ec2Ami {
+            cx.wrong_target(o.span, "share.organizations", "`ec2-ami` recipes: WorkSpaces and AppStream share with accounts");
+        } else if !ORG_ARN.is_match(o) {
+            cx.push(Code::Arn, o.span, format!("`{}` is not an organization ARN", o.value),
+                "write `arn:aws:organizations::<management account>:organization/o-<id>`", "malformed ARN");
+        }
+    }
+    for o in &d.share.organizational_units {
+        if cx.target != Target::Ec2Ami {
+            cx.wrong_target(o.span, "share.organizational-units", "`ec2-ami` recipes: WorkSpaces and AppStream share with accounts");
+        } else if !OU_ARN.is_match(o) {
+            cx.push(Code::Arn, o.span, format!("`{}` is not an organizational unit ARN", o.value),
+                "write `arn:aws:organizations::<management account>:ou/o-<id>/ou-<id>`", "malformed ARN");
+        }
+    }
+    if cx.target != Target::Ec2Ami {
+        if let Some((_, k)) = d.kms_keys.iter().next() {
+            cx.wrong_target(k.span, "kms-keys", "`ec2-ami` recipes");
+        }
+        if let Some(e) = &d.encrypted {
+            cx.wrong_target(e.span, "encrypted", "`ec2-ami` recipes (WorkSpaces images must not be encrypted; encrypt WorkSpaces at deployment)");
+        }
+    }
+}
+
+fn check_target_sections(cx: &mut Ctx<'_>) {
+    let rec = &cx.r.recipe;
+    if let Some(b) = &rec.bundle {
+        if cx.target != Target::Workspaces {
+            cx.wrong_target(b.span, "bundle", "`workspaces` recipes");
+        } else {
+            let (root, user) = (b.root_volume_gib.value, b.user_volume_gib.value);
+            let ok = WS_START_VOLUMES.contains(&(root, user))
+                || ((175..=WS_MAX_VOLUME).contains(&root) && (100..=WS_MAX_VOLUME).contains(&user));
+            if !ok {
+                let span = b.root_volume_gib.span;
+                cx.push(
+                    Code::VolumeSize,
+                    span,
+                    format!("WorkSpaces cannot make a bundle with a {root} GiB root and a {user} GiB user volume"),
+                    format!("use root 80 with user 10, 50 or 100; or root 175 to {WS_MAX_VOLUME} with user 100 to {WS_MAX_VOLUME}"),
+                    "impossible volume sizes",
+                );
+            }
+            if b.name.is_empty() || b.name.chars().count() > 64 {
+                let span = b.name.span;
+                cx.push(Code::ImageName, span, "bundle names have 1-64 characters", "shorten the bundle name", "invalid bundle name");
+            }
+        }
+    }
+    if let Some(ro) = &rec.rollout {
+        let v = &ro.value;
+        let checks: [(bool, Option<Span>, &str, &str); 4] = [
+            (cx.target == Target::Ec2Ami, v.launch_templates.first().map(|n| n.span), "rollout.launch-templates", "`ec2-ami` recipes"),
+            (cx.target == Target::Ec2Ami, v.ssm_parameter.as_ref().map(|n| n.span), "rollout.ssm-parameter", "`ec2-ami` recipes"),
+            (cx.target == Target::Workspaces, v.rebuild_workspaces.as_ref().map(|n| n.span), "rollout.rebuild-workspaces", "`workspaces` recipes"),
+            (cx.target == Target::Appstream, v.fleets.first().map(|n| n.span), "rollout.fleets", "`appstream` recipes"),
+        ];
+        for (ok, span, what, allowed) in checks {
+            if let Some(span) = span
+                && !ok
+            {
+                cx.wrong_target(span, what, allowed);
+            }
+        }
+        if let Some(rw) = &v.rebuild_workspaces
+            && rec.bundle.is_none()
+        {
+            cx.push(
+                Code::SectionTarget,
+                rw.span,
+                "rebuilding WorkSpaces needs a bundle to rebuild them on",
+                "add a `bundle:` section",
+                "no bundle",
+            );
+        }
+    }
+    if let Some(ret) = &rec.retain {
+        if let Some(k) = &ret.keep
+            && k.value == 0
+        {
+            cx.push(Code::KeepZero, k.span, "`keep: 0` would retire every version, the new one too", "keep at least 1", "keep at least 1");
+        }
+        if let Some(d) = &ret.deprecate_after
+            && cx.target != Target::Ec2Ami
+        {
+            cx.wrong_target(d.span, "retain.deprecate-after", "`ec2-ami` recipes (only AMIs can be deprecated)");
+        }
+    }
+}
+
+fn slug(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .collect();
+    while out.contains("--") {
+        out = out.replace("--", "-");
+    }
+    out.trim_matches('-').chars().take(63).collect()
+}
