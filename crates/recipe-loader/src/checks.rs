@@ -351,6 +351,10 @@ fn check_steps(cx: &mut Ctx<'_>) {
                         "download over https:// or from s3:// so the transfer is authenticated".into(), "insecure or unknown scheme");
                 }
             }
+            Step::Manual(_) if s.stage == Stage::Launch => {
+                push(&mut out, Code::ManualAtLaunch, s.step.span, format!("{} would run at launch", step_label(s)),
+                    "add `stage: image` so the gate runs on the builder, or script the task".into(), "nobody is there at first boot");
+            }
             Step::Manual(m) if m.timeout.is_none() => {
                 push(&mut out, Code::ManualNoTimeout, s.step.span, "a `manual` gate without a timeout waits forever".into(),
                     "add `timeout: 2h` (or what the task needs) so an unattended build fails instead of hanging".into(), "no timeout");

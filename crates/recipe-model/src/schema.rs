@@ -5,7 +5,7 @@ use schemars::generate::SchemaSettings;
 use crate::{Component, Recipe};
 
 fn settings() -> SchemaSettings {
-    SchemaSettings::draft2020_12()
+    SchemaSettings::draft07()
 }
 
 /// The JSON Schema of a recipe document, as written to `schemas/recipe.schema.json`.

@@ -1,0 +1,90 @@
+//! The `recipe` command: the only crate that prints.
+
+mod exit;
+mod render;
+mod schema;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use recipe_loader::{LoadOptions, RecipeSet};
+
+use crate::exit::Exit;
+
+/// Build machine images on AWS (EC2 AMIs, WorkSpaces, AppStream 2.0) from YAML recipes.
+#[derive(Parser)]
+#[command(name = "recipe", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check recipes: syntax, references, and every rule. Pure: no network, no credentials.
+    Validate(LoadArgs),
+    /// Score recipes against the image design checklist and say what to change.
+    Lint(LoadArgs),
+    /// Write the JSON Schemas for recipes and components, or check them for drift.
+    Schema(schema::SchemaArgs),
+}
+
+/// How diagnostics and results are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Rendered for people, with the source under each finding.
+    Human,
+    /// JSON on standard output, for tools and CI.
+    Json,
+}
+
+#[derive(clap::Args)]
+struct LoadArgs {
+    /// Recipe files or folders (searched recursively; `components/` folders are skipped).
+    #[arg(default_value = "recipes")]
+    paths: Vec<PathBuf>,
+    /// Set a variable: `--var name=value` (repeatable). Overrides the variable's default.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    vars: Vec<(String, String)>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
+
+fn parse_var(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected NAME=VALUE, got `{s}`")),
+    }
+}
+
+impl LoadArgs {
+    fn load(&self) -> RecipeSet {
+        let options = LoadOptions { vars: self.vars.iter().cloned().collect() };
+        recipe_loader::load(&self.paths, &options)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { Exit::Usage } else { Exit::Ok };
+            let _ = e.print();
+            return code.into();
+        }
+    };
+    let result = match cli.command {
+        Command::Validate(args) => render::validate(&args.load(), args.format),
+        Command::Lint(args) => render::lint(&args.load(), args.format),
+        Command::Schema(args) => schema::run(&args),
+    };
+    match result {
+        Ok(code) => code.into(),
+        Err(e) => {
+            render::error(&e);
+            Exit::Io.into()
+        }
+    }
+}

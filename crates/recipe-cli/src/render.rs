@@ -1,0 +1,134 @@
+//! Printing diagnostics and reports: human (miette) and JSON.
+
+use std::io::{IsTerminal, Write};
+
+use miette::{GraphicalReportHandler, GraphicalTheme};
+use recipe_loader::{Diagnostic, RecipeSet, Severity};
+use serde_json::json;
+
+use crate::Format;
+use crate::exit::Exit;
+
+fn handler() -> GraphicalReportHandler {
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+    GraphicalReportHandler::new_themed(theme).with_width(100).with_context_lines(1)
+}
+
+/// Render one diagnostic as text (also used by snapshot tests through the binary).
+fn render(d: &Diagnostic) -> String {
+    let mut out = String::new();
+    let _ = handler().render_report(&mut out, d);
+    if !d.span.is_known() && !d.location().is_empty() {
+        out.push_str(&format!("  in {}\n", d.location()));
+    }
+    out
+}
+
+fn sorted(set: &RecipeSet) -> Vec<&Diagnostic> {
+    let mut ds: Vec<&Diagnostic> = set.diagnostics.iter().collect();
+    ds.sort_by(|a, b| {
+        (a.path(), a.span.line, a.span.column, a.code).cmp(&(b.path(), b.span.line, b.span.column, b.code))
+    });
+    ds
+}
+
+fn counts(ds: &[&Diagnostic]) -> (usize, usize) {
+    let errors = ds.iter().filter(|d| d.severity == Severity::Error).count();
+    (errors, ds.len() - errors)
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+}
+
+/// `recipe validate`.
+pub fn validate(set: &RecipeSet, format: Format) -> std::io::Result<Exit> {
+    let ds = sorted(set);
+    let (errors, warnings) = counts(&ds);
+    let exit = if errors > 0 { Exit::Invalid } else { Exit::Ok };
+    match format {
+        Format::Json => {
+            let doc = json!({
+                "valid": errors == 0,
+                "recipes": set.recipes.iter().map(|r| json!({
+                    "name": r.recipe.name.value,
+                    "file": r.source.path.display().to_string(),
+                    "target": r.recipe.target.as_str(),
+                    "strategy": r.recipe.strategy.as_str(),
+                })).collect::<Vec<_>>(),
+                "errors": errors,
+                "warnings": warnings,
+                "diagnostics": ds.iter().map(|d| d.to_record()).collect::<Vec<_>>(),
+            });
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &doc)?;
+            writeln!(out)?;
+        }
+        Format::Human => {
+            let mut err = std::io::stderr().lock();
+            for d in &ds {
+                write!(err, "{}", render(d))?;
+            }
+            let status = if errors == 0 { "valid" } else { "invalid" };
+            writeln!(
+                err,
+                "{status}: {} checked, {}, {}",
+                plural(set.recipes.len(), "recipe"),
+                plural(errors, "error"),
+                plural(warnings, "warning")
+            )?;
+        }
+    }
+    Ok(exit)
+}
+
+/// `recipe lint`: validation errors first (a recipe that does not validate is not scored), then
+/// the checklist scores and what to change.
+pub fn lint(set: &RecipeSet, format: Format) -> std::io::Result<Exit> {
+    if set.has_errors() {
+        validate(set, format)?;
+        return Ok(Exit::Invalid);
+    }
+    let reports = recipe_loader::lint(set);
+    match format {
+        Format::Json => {
+            let doc = json!({ "recipes": reports.iter().map(|r| r.to_record()).collect::<Vec<_>>() });
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &doc)?;
+            writeln!(out)?;
+        }
+        Format::Human => {
+            let mut out = std::io::stdout().lock();
+            for (report, loaded) in reports.iter().zip(&set.recipes) {
+                let overall = report.overall().map_or("-".into(), |o| format!("{o:.1}"));
+                writeln!(out, "{} ({}): {overall}/5", report.recipe, loaded.source.path.display())?;
+                for p in &report.principles {
+                    let score = p.score.map_or("  n/a".to_string(), |s| format!("{s}/5  "));
+                    let bar = p.score.map_or(String::new(), |s| "█".repeat(usize::from(s)));
+                    writeln!(out, "  {:<18} {score} {bar:<5}  {}/{} practices", p.principle, p.passed, p.applicable)?;
+                }
+                if report.findings.is_empty() {
+                    writeln!(out, "  nothing to change")?;
+                } else {
+                    writeln!(out, "  to change:")?;
+                    for f in &report.findings {
+                        writeln!(out, "    - {} [{}]\n      {}\n      at {}", f.message, f.code.as_str(), f.help, f.location())?;
+                    }
+                }
+                writeln!(out)?;
+            }
+            let findings: usize = reports.iter().map(|r| r.findings.len()).sum();
+            writeln!(out, "linted {}: {}", plural(reports.len(), "recipe"), plural(findings, "finding"))?;
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+/// An error that ended a command before it could report normally.
+pub fn error(e: &std::io::Error) {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        return;
+    }
+    let _ = writeln!(std::io::stderr(), "error: {e}");
+}

@@ -1,0 +1,285 @@
+//! `recipe lint`: scores a recipe set against the image design checklist of the WorkSpaces image
+//! whitepaper (seed 000, Appendix A), wherever a recipe can show a checklist item.
+//!
+//! Each rule belongs to one checklist principle. A principle's score runs from 1 (no applicable rule
+//! passes) to 5 (all pass), like the checklist's own 1-5 scale; a principle with no applicable rule
+//! is not scored.
+
+use std::sync::LazyLock;
+
+use recipe_model::{CleanupPreset, Os, Stage, Step, Strategy, Target};
+use regex::Regex;
+use serde::Serialize;
+
+use crate::codes::Code;
+use crate::diagnostic::{Diagnostic, DiagnosticRecord};
+use crate::load::{LoadedRecipe, RecipeSet};
+use crate::walk::step_texts;
+
+/// The checklist's principles, in its order.
+pub const PRINCIPLES: &[&str] = &[
+    "Automation",
+    "Cost Optimization",
+    "Efficient",
+    "Flexibility",
+    "Productivity",
+    "Scalability",
+    "Security",
+    "Supportability",
+];
+
+/// The tag keys the seed documents recommend, with spellings accepted for each.
+pub const RECOMMENDED_TAGS: &[(&str, &[&str])] = &[
+    ("Name", &["Name"]),
+    ("Version", &["Version"]),
+    ("Software", &["Software"]),
+    ("Role", &["Role"]),
+    ("System", &["System"]),
+    ("Project", &["Project"]),
+    ("CostCenter", &["CostCenter", "Cost Center", "BusinessUnit", "Business Unit", "Cost Center/Business Unit"]),
+    ("Stage", &["Stage"]),
+    ("Confidentiality", &["Confidentiality"]),
+    ("Compliance", &["Compliance"]),
+];
+
+/// Tags the tool fills in itself, so a recipe need not set them.
+const TOOL_TAGS: &[&str] = &["Name", "Version"];
+
+const CM_AGENTS: &[&str] = &["puppet", "chef", "ansible", "salt-minion", "amazon-ssm-agent", "cfn-init"];
+const SECURITY_AGENTS: &[&str] =
+    &["amazon-ssm-agent", "inspector", "crowdstrike", "falcon-sensor", "clamav", "defender", "wazuh", "osquery", "aide", "sentinel"];
+const LOG_AGENTS: &[&str] =
+    &["amazon-cloudwatch-agent", "cloudwatch", "fluent-bit", "fluentd", "splunk", "datadog", "vector", "rsyslog", "filebeat", "newrelic"];
+static LICENCE_KEY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b[A-Z0-9]{5}(-[A-Z0-9]{5}){4}\b").expect("licence pattern compiles"));
+
+/// The outcome of one rule for one recipe.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The recipe shows the practice.
+    Pass,
+    /// It does not; the finding says what to change.
+    Fail,
+    /// The rule does not apply to this recipe.
+    NotApplicable,
+}
+
+/// One principle's score for one recipe.
+#[derive(Clone, Debug, Serialize)]
+pub struct PrincipleScore {
+    /// The principle's name, as the checklist prints it.
+    pub principle: &'static str,
+    /// 1-5, or `None` when no rule applies.
+    pub score: Option<u8>,
+    /// Rules that passed.
+    pub passed: usize,
+    /// Rules that applied.
+    pub applicable: usize,
+}
+
+/// The lint result for one recipe.
+#[derive(Clone, Debug)]
+pub struct RecipeLint {
+    /// Recipe name.
+    pub recipe: String,
+    /// Scores per principle, in checklist order.
+    pub principles: Vec<PrincipleScore>,
+    /// What to change, one finding per failed rule.
+    pub findings: Vec<Diagnostic>,
+}
+
+/// `RecipeLint` as data for `--format json`.
+#[derive(Serialize)]
+pub struct RecipeLintRecord {
+    /// Recipe name.
+    pub recipe: String,
+    /// Scores per principle.
+    pub principles: Vec<PrincipleScore>,
+    /// Findings.
+    pub findings: Vec<DiagnosticRecord>,
+}
+
+impl RecipeLint {
+    /// As data.
+    pub fn to_record(&self) -> RecipeLintRecord {
+        RecipeLintRecord {
+            recipe: self.recipe.clone(),
+            principles: self.principles.clone(),
+            findings: self.findings.iter().map(Diagnostic::to_record).collect(),
+        }
+    }
+
+    /// The mean of the scored principles, 1-5.
+    pub fn overall(&self) -> Option<f32> {
+        let scored: Vec<u8> = self.principles.iter().filter_map(|p| p.score).collect();
+        (!scored.is_empty()).then(|| f32::from(scored.iter().map(|&s| u16::from(s)).sum::<u16>()) / scored.len() as f32)
+    }
+}
+
+struct Rules<'a> {
+    r: &'a LoadedRecipe,
+    results: Vec<(&'static str, Outcome)>,
+    findings: Vec<Diagnostic>,
+}
+
+impl Rules<'_> {
+    fn rule(&mut self, principles: &[&'static str], applies: bool, pass: bool, fail: impl FnOnce(&LoadedRecipe) -> Diagnostic) {
+        let outcome = match (applies, pass) {
+            (false, _) => Outcome::NotApplicable,
+            (true, true) => Outcome::Pass,
+            (true, false) => {
+                self.findings.push(fail(self.r));
+                Outcome::Fail
+            }
+        };
+        for p in principles {
+            self.results.push((p, outcome.clone()));
+        }
+    }
+}
+
+fn mentions(r: &LoadedRecipe, words: &[&str]) -> bool {
+    r.steps.iter().filter(|s| s.stage == Stage::Image).any(|s| {
+        step_texts(&s.step).iter().any(|t| {
+            let v = t.value.to_ascii_lowercase();
+            words.iter().any(|w| v.contains(w))
+        })
+    })
+}
+
+fn finding(r: &LoadedRecipe, code: Code, span: recipe_model::Span, message: String, help: &str) -> Diagnostic {
+    Diagnostic::new(code, message).help(help).label("here").at(&r.source, span)
+}
+
+/// Lint one loaded recipe.
+pub fn lint_recipe(r: &LoadedRecipe) -> RecipeLint {
+    let rec = &r.recipe;
+    let name = rec.name.value.clone();
+    let strategy = rec.strategy.value;
+    let target = rec.target.value;
+    let mut rules = Rules { r, results: Vec::new(), findings: Vec::new() };
+
+    let manual = r.steps.iter().find(|s| matches!(s.step.value, Step::Manual(_)));
+    rules.rule(&["Automation", "Scalability"], true, manual.is_none(), |r| {
+        let s = manual.expect("failing rule has a manual step");
+        Diagnostic::new(Code::LintManualStep, format!("`{name}` relies on a manual step", name = r.recipe.name.value))
+            .help("script the task (a `shell`, `powershell` or `script` step) so every build is the same")
+            .label("manual step")
+            .at(&s.source, s.step.span)
+    });
+
+    let bundle = rec.bundle.as_ref();
+    rules.rule(
+        &["Cost Optimization"],
+        bundle.is_some(),
+        bundle.is_some_and(|b| b.root_volume_gib.value == 80 && b.user_volume_gib.value == 10),
+        |r| {
+            let b = r.recipe.bundle.as_ref().expect("rule applies only with a bundle");
+            finding(r, Code::LintVolumeSize, b.span,
+                format!("bundle volumes are {} GiB root and {} GiB user", b.root_volume_gib.value, b.user_volume_gib.value),
+                "start from 80 GiB root and 10 GiB user: users can grow volumes later, and larger bundles cost more for every WorkSpace")
+        },
+    );
+
+    let licence = r.steps.iter().filter(|s| s.stage == Stage::Image).find_map(|s| {
+        step_texts(&s.step).into_iter().find(|t| LICENCE_KEY.is_match(t)).map(|t| (s, t.span))
+    });
+    rules.rule(&["Cost Optimization"], true, licence.is_none(), |_| {
+        let (s, span) = licence.expect("failing rule has a licence");
+        Diagnostic::new(Code::LintLicence, "a licence key appears to be baked into the image")
+            .help("keep licence details outside the image: pass the key as a secret reference, or activate at launch (`stage: launch`)")
+            .label("looks like a product key")
+            .at(&s.source, span)
+    });
+
+    rules.rule(&["Cost Optimization"], true, rec.retain.as_ref().is_some_and(|r| r.keep.is_some()), |r| {
+        finding(r, Code::LintNoRetention, r.recipe.name.span, "no retention: old versions are never retired".into(),
+            "add `retain: { keep: 3 }` so older versions are deregistered and their snapshots deleted")
+    });
+
+    let deferring = strategy != Strategy::Full;
+    rules.rule(&["Efficient", "Scalability"], deferring, mentions(r, CM_AGENTS), |r| {
+        finding(r, Code::LintNoCmAgent, r.recipe.strategy.span,
+            format!("a `{}` image without a configuration-management agent", r.recipe.strategy.as_str()),
+            "bake an agent (SSM Agent, Puppet, Chef, Ansible pull, Salt) that configures instances at launch")
+    });
+    rules.rule(&["Efficient"], deferring, r.steps.iter().any(|s| s.stage == Stage::Launch), |r| {
+        finding(r, Code::LintNoBootstrap, r.recipe.strategy.span,
+            format!("a `{}` image with nothing to run at launch", r.recipe.strategy.as_str()),
+            "mark the steps that depend on runtime information `stage: launch`, or make the recipe `strategy: full`")
+    });
+
+    rules.rule(&["Productivity"], true, !r.tests.is_empty(), |r| {
+        finding(r, Code::LintNoTests, r.recipe.name.span, "no tests validate the image before it is captured".into(),
+            "add `tests:` with checks such as `- shell: { run: systemctl is-active amazon-ssm-agent }`")
+    });
+    let inline = r.steps.iter().filter(|s| s.included_from.is_empty() && matches!(s.step.value, Step::Shell(_) | Step::PowerShell(_))).count();
+    let modular = r.steps.iter().any(|s| !s.included_from.is_empty() || matches!(s.step.value, Step::Script(_)));
+    rules.rule(&["Productivity"], r.steps.len() >= 4, modular || inline < 4, |r| {
+        finding(r, Code::LintNoComponents, r.recipe.name.span, format!("{inline} inline command steps and no components"),
+            "move reusable work into `components/` and `include` it, or into `script` files, so recipes share it")
+    });
+
+    let cleanup = rec.cleanup.as_ref().map(|c| c.value);
+    rules.rule(&["Security"], true, cleanup.is_some_and(|c| c != CleanupPreset::None), |r| {
+        let preset = match (target, rec.os.value) {
+            (Target::Ec2Ami, Os::Linux) => "linux",
+            (Target::Ec2Ami, Os::Windows) => "windows",
+            (Target::Workspaces, Os::Linux) => "workspaces-linux",
+            (Target::Workspaces, Os::Windows) => "workspaces-windows",
+            (Target::Appstream, Os::Linux) => "appstream-linux",
+            (Target::Appstream, Os::Windows) => "appstream-windows",
+        };
+        let span = r.recipe.cleanup.as_ref().map_or(r.recipe.name.span, |c| c.span);
+        finding(r, Code::LintNoCleanup, span, "no clean-down before capture".into(), &format!(
+            "add `cleanup: {preset}` so temporary files, logs, history and host keys do not ship in the image"))
+    });
+    rules.rule(&["Security"], true, mentions(r, SECURITY_AGENTS), |r| {
+        finding(r, Code::LintNoSecurityAgent, r.recipe.name.span, "no security agent is installed".into(),
+            "install the agents that check the security posture (SSM Agent, Inspector, your EDR or antivirus)")
+    });
+    rules.rule(&["Security", "Supportability"], true, mentions(r, LOG_AGENTS), |r| {
+        finding(r, Code::LintNoLogAgent, r.recipe.name.span, "no log or monitoring agent is installed".into(),
+            "install a log agent (e.g. `amazon-cloudwatch-agent`) so application and system logs are collected centrally")
+    });
+    let ws_linux = target == Target::Workspaces && rec.os.value == Os::Linux;
+    rules.rule(&["Security"], ws_linux, mentions(r, &["pcoip-agent.conf"]), |r| {
+        finding(r, Code::LintNoPcoipPolicy, r.recipe.name.span, "no PCoIP agent configuration".into(),
+            "add a `file` step that writes /etc/pcoip-agent/pcoip-agent.conf with your encryption and clipboard policy")
+    });
+
+    rules.rule(&["Supportability"], true, rec.description.is_some(), |r| {
+        finding(r, Code::LintNoDescription, r.recipe.name.span, "the recipe has no description".into(),
+            "add `description:` saying what the image is for and who uses it: the recipe is the documented workflow")
+    });
+    let missing: Vec<&str> = RECOMMENDED_TAGS
+        .iter()
+        .filter(|(key, spellings)| !TOOL_TAGS.contains(key) && !spellings.iter().any(|s| rec.image.tags.contains_key(*s)))
+        .map(|(key, _)| *key)
+        .collect();
+    rules.rule(&["Flexibility", "Supportability"], true, missing.is_empty(), |r| {
+        finding(r, Code::LintMissingTags, r.recipe.image.name.span, format!("the image lacks the tags {}", missing.join(", ")),
+            "add them under `image.tags` (Name and Version are added by the tool) so images can be found and governed by tag")
+    });
+
+    let principles = PRINCIPLES
+        .iter()
+        .map(|p| {
+            let applicable: Vec<&Outcome> =
+                rules.results.iter().filter(|(q, o)| q == p && !matches!(o, Outcome::NotApplicable)).map(|(_, o)| o).collect();
+            let passed = applicable.iter().filter(|o| matches!(o, Outcome::Pass)).count();
+            let score = (!applicable.is_empty()).then(|| {
+                let ratio = passed as f32 / applicable.len() as f32;
+                1 + (ratio * 4.0).round() as u8
+            });
+            PrincipleScore { principle: p, score, passed, applicable: applicable.len() }
+        })
+        .collect();
+    RecipeLint { recipe: name, principles, findings: rules.findings }
+}
+
+/// Lint every recipe of a set.
+pub fn lint(set: &RecipeSet) -> Vec<RecipeLint> {
+    set.recipes.iter().map(lint_recipe).collect()
+}
