@@ -1,6 +1,7 @@
 //! The `recipe` command: the only crate that prints.
 
 mod exit;
+mod reference;
 mod render;
 mod schema;
 
@@ -26,7 +27,7 @@ enum Command {
     Validate(LoadArgs),
     /// Score recipes against the image design checklist and say what to change.
     Lint(LoadArgs),
-    /// Write the JSON Schemas for recipes and components, or check them for drift.
+    /// Write the JSON Schemas and the generated reference docs, or check them for drift.
     Schema(schema::SchemaArgs),
 }
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, LazyLock};
 
-use recipe_model::{AccountShare, Base, Node, Os, Span, Stage, Step, Strategy, Target};
+use recipe_model::{AccountShare, Base, CleanupPreset, Node, Os, Span, Stage, Step, Strategy, Target};
 use regex::Regex;
 
 use crate::codes::Code;
@@ -144,6 +144,33 @@ fn check_recipe(cx: &mut Ctx<'_>) {
     check_image(cx);
     check_distribute(cx);
     check_target_sections(cx);
+    check_cleanup(cx);
+}
+
+/// The preset written for a target and operating system.
+pub(crate) fn preset_for(target: Target, os: Os) -> CleanupPreset {
+    match (target, os) {
+        (Target::Ec2Ami, Os::Linux) => CleanupPreset::Linux,
+        (Target::Ec2Ami, Os::Windows) => CleanupPreset::Windows,
+        (Target::Workspaces, Os::Linux) => CleanupPreset::WorkspacesLinux,
+        (Target::Workspaces, Os::Windows) => CleanupPreset::WorkspacesWindows,
+        (Target::Appstream, Os::Linux) => CleanupPreset::AppstreamLinux,
+        (Target::Appstream, Os::Windows) => CleanupPreset::AppstreamWindows,
+    }
+}
+
+fn check_cleanup(cx: &mut Ctx<'_>) {
+    let Some(c) = &cx.r.recipe.cleanup else { return };
+    let want = preset_for(cx.target, cx.r.recipe.os.value);
+    if c.value != CleanupPreset::None && c.value != want {
+        cx.push(
+            Code::CleanupMismatch,
+            c.span,
+            format!("cleanup preset `{}` is not for a {} `{}` image", c.as_str(), cx.r.recipe.os.as_str(), cx.target.as_str()),
+            format!("use `cleanup: {}`", want.as_str()),
+            "wrong preset",
+        );
+    }
 }
 
 fn check_base(cx: &mut Ctx<'_>) {

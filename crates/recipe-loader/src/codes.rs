@@ -79,6 +79,7 @@ codes! {
     Arn = ("recipe::aws::arn", Error, "A malformed ARN (organization, OU, IAM role, KMS key)."),
     Tag = ("recipe::aws::tag", Error, "A tag key or value AWS would refuse."),
     InstanceType = ("recipe::aws::instance-type", Error, "An instance type of the wrong family for the target."),
+    CleanupMismatch = ("recipe::cleanup::wrong-preset", Error, "A cleanup preset written for another operating system or target."),
     KeepZero = ("recipe::retain::keep-zero", Error, "`retain.keep: 0` would retire the image just built."),
     SecretInRecipe = ("recipe::secret::in-recipe", Error, "A secret (access key, private key, password literal) written into a recipe."),
     SecretInFile = ("recipe::secret::in-file", Error, "A secret written into a script or file that would be baked into the image."),

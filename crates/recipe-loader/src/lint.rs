@@ -223,14 +223,7 @@ pub fn lint_recipe(r: &LoadedRecipe) -> RecipeLint {
 
     let cleanup = rec.cleanup.as_ref().map(|c| c.value);
     rules.rule(&["Security"], true, cleanup.is_some_and(|c| c != CleanupPreset::None), |r| {
-        let preset = match (target, rec.os.value) {
-            (Target::Ec2Ami, Os::Linux) => "linux",
-            (Target::Ec2Ami, Os::Windows) => "windows",
-            (Target::Workspaces, Os::Linux) => "workspaces-linux",
-            (Target::Workspaces, Os::Windows) => "workspaces-windows",
-            (Target::Appstream, Os::Linux) => "appstream-linux",
-            (Target::Appstream, Os::Windows) => "appstream-windows",
-        };
+        let preset = crate::checks::preset_for(target, rec.os.value).as_str();
         let span = r.recipe.cleanup.as_ref().map_or(r.recipe.name.span, |c| c.span);
         finding(r, Code::LintNoCleanup, span, "no clean-down before capture".into(), &format!(
             "add `cleanup: {preset}` so temporary files, logs, history and host keys do not ship in the image"))

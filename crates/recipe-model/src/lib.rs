@@ -8,12 +8,14 @@
 //! Values the checks point at are wrapped in [`Node`], which keeps the source [`Span`] they came
 //! from. This crate does no I/O; reading files is `recipe-loader`'s job.
 
+mod cleanup;
 mod duration;
 mod recipe;
 mod schema;
 mod span;
 mod step;
 
+pub use cleanup::CleanupItem;
 pub use duration::{Duration, DurationParseError};
 pub use recipe::*;
 pub use schema::{component_schema, recipe_schema};

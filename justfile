@@ -1,0 +1,55 @@
+# The one entry point for people and CI. `./just` runs this file even where `just` is not installed.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+recipe := "cargo run --quiet -p recipe-cli --"
+
+# List the recipes.
+default:
+    @just --list --unsorted
+
+# The main job: validate and lint the example recipes.
+demo:
+    {{recipe}} validate recipes/
+    {{recipe}} lint recipes/
+
+# Every test: Rust unit, fixture and CLI snapshot tests, then the editor (LSP + schema) tests.
+test: test-rust test-editor
+
+# Rust tests (one cargo build; snapshots under crates/*/tests/snapshots).
+test-rust:
+    cargo test --workspace --all-targets
+
+# Drive the real yaml-language-server and an independent JSON Schema validator.
+test-editor:
+    cd tests/editor && npm ci --no-audit --no-fund --loglevel=error && npm test
+
+# Format, clippy with warnings as errors, and schema drift.
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets --quiet -- -D warnings
+    {{recipe}} schema --check
+
+# Regenerate schemas/*.json from the model.
+schema:
+    {{recipe}} schema
+
+# Review changed snapshots (needs cargo-insta), or accept them all with `just snapshots accept`.
+snapshots mode="review":
+    if [ "{{mode}}" = accept ]; then INSTA_UPDATE=always cargo test --workspace --quiet; else cargo insta review; fi
+
+# Benchmarks; results go in docs/benchmarks.md.
+bench: bench-validate
+
+# Validate 1,000 generated recipes (release build).
+bench-validate:
+    cargo bench -p recipe-loader --bench validate
+
+# Fuzz the loader for SECONDS seconds (needs cargo-fuzz; seeds the corpus from the examples and fixtures).
+fuzz seconds="60":
+    mkdir -p fuzz/corpus/load_recipe
+    find recipes tests/fixtures -name '*.yaml' -exec cp -t fuzz/corpus/load_recipe {} +
+    cd fuzz && cargo fuzz run --sanitizer none load_recipe corpus/load_recipe -- -max_total_time={{seconds}} -rss_limit_mb=2048 -max_len=16384
+
+# Everything CI runs after installing tools.
+ci: lint test
