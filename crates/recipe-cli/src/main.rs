@@ -62,7 +62,9 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
 
 impl LoadArgs {
     fn load(&self) -> RecipeSet {
-        let options = LoadOptions { vars: self.vars.iter().cloned().collect() };
+        let options = LoadOptions {
+            vars: self.vars.iter().cloned().collect(),
+        };
         recipe_loader::load(&self.paths, &options)
     }
 }
@@ -71,7 +73,11 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { Exit::Usage } else { Exit::Ok };
+            let code = if e.use_stderr() {
+                Exit::Usage
+            } else {
+                Exit::Ok
+            };
             let _ = e.print();
             return code.into();
         }

@@ -27,17 +27,28 @@ fn type_of(v: &Value) -> String {
         return type_of(first);
     }
     if let Some(any) = v.get("anyOf").and_then(Value::as_array) {
-        let parts: Vec<String> = any.iter().filter(|x| x.get("type") != Some(&Value::from("null"))).map(type_of).collect();
+        let parts: Vec<String> = any
+            .iter()
+            .filter(|x| x.get("type") != Some(&Value::from("null")))
+            .map(type_of)
+            .collect();
         return parts.join(" or ");
     }
     match v.get("type") {
-        Some(Value::String(t)) if t == "array" => format!("list of {}", v.get("items").map_or("any".into(), type_of)),
+        Some(Value::String(t)) if t == "array" => {
+            format!("list of {}", v.get("items").map_or("any".into(), type_of))
+        }
         Some(Value::String(t)) if t == "object" => match v.get("additionalProperties") {
             Some(inner @ Value::Object(_)) => format!("map of {}", type_of(inner)),
             _ => "mapping".into(),
         },
         Some(Value::String(t)) => t.clone(),
-        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).filter(|t| *t != "null").collect::<Vec<_>>().join(" or "),
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|t| *t != "null")
+            .collect::<Vec<_>>()
+            .join(" or "),
         _ => "any".into(),
     }
 }
@@ -51,14 +62,26 @@ fn example(v: &Value) -> String {
 }
 
 fn object_table(out: &mut String, def: &Value) {
-    let required: Vec<&str> =
-        def.get("required").and_then(Value::as_array).map(|r| r.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let required: Vec<&str> = def
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
     out.push_str("| field | type | required | description | example |\n|---|---|---|---|---|\n");
     if let Some(props) = def.get("properties").and_then(Value::as_object) {
         for (name, p) in props {
             let desc = p.get("description").and_then(Value::as_str).unwrap_or("");
-            let req = if required.contains(&name.as_str()) { "yes" } else { "" };
-            out.push_str(&format!("| `{name}` | {} | {req} | {} | {} |\n", type_of(p), escape(desc), example(p)));
+            let req = if required.contains(&name.as_str()) {
+                "yes"
+            } else {
+                ""
+            };
+            out.push_str(&format!(
+                "| `{name}` | {} | {req} | {} | {} |\n",
+                type_of(p),
+                escape(desc),
+                example(p)
+            ));
         }
     }
 }
@@ -67,12 +90,23 @@ fn variants_table(out: &mut String, variants: &[Value]) {
     out.push_str("| value | description |\n|---|---|\n");
     for v in variants {
         let desc = v.get("description").and_then(Value::as_str).unwrap_or("");
-        if let Some(c) = v.get("const").or_else(|| v.get("enum").and_then(|e| e.get(0))) {
-            out.push_str(&format!("| `{}` | {} |\n", c.as_str().unwrap_or_default(), escape(desc)));
+        if let Some(c) = v
+            .get("const")
+            .or_else(|| v.get("enum").and_then(|e| e.get(0)))
+        {
+            out.push_str(&format!(
+                "| `{}` | {} |\n",
+                c.as_str().unwrap_or_default(),
+                escape(desc)
+            ));
         } else if let Some(props) = v.get("properties").and_then(Value::as_object)
             && let Some((key, inner)) = props.iter().next()
         {
-            out.push_str(&format!("| `{key}:` {} | {} |\n", type_of(inner), escape(desc)));
+            out.push_str(&format!(
+                "| `{key}:` {} | {} |\n",
+                type_of(inner),
+                escape(desc)
+            ));
         }
     }
 }
@@ -81,18 +115,31 @@ fn variants_table(out: &mut String, variants: &[Value]) {
 pub fn language_reference(schema: &Value) -> String {
     let mut out = String::from("### Recipe (top level)\n\n");
     object_table(&mut out, schema);
-    let Some(defs) = schema.get("definitions").and_then(Value::as_object) else { return out };
+    let Some(defs) = schema.get("definitions").and_then(Value::as_object) else {
+        return out;
+    };
     for (name, def) in defs {
         out.push_str(&format!("\n### {name}\n\n"));
         if let Some(d) = def.get("description").and_then(Value::as_str) {
             out.push_str(&format!("{}\n\n", d.replace('\n', " ")));
         }
         if def.get("properties").is_some() {
+            if def.get("maxProperties") == Some(&Value::from(1)) {
+                out.push_str("Exactly one of these keys:\n\n");
+            }
             object_table(&mut out, def);
-        } else if let Some(vs) = def.get("oneOf").or_else(|| def.get("anyOf")).and_then(Value::as_array) {
+        } else if let Some(vs) = def
+            .get("oneOf")
+            .or_else(|| def.get("anyOf"))
+            .and_then(Value::as_array)
+        {
             variants_table(&mut out, vs);
         } else if let Some(e) = def.get("enum").and_then(Value::as_array) {
-            let vals: Vec<String> = e.iter().filter_map(Value::as_str).map(|s| format!("`{s}`")).collect();
+            let vals: Vec<String> = e
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|s| format!("`{s}`"))
+                .collect();
             out.push_str(&format!("One of: {}\n", vals.join(", ")));
         } else {
             out.push_str(&format!("Type: {}\n", type_of(def)));
@@ -107,13 +154,28 @@ pub fn cleanup_presets() -> String {
     for p in recipe_model::CleanupPreset::ALL {
         let items = p.items();
         if items.is_empty() {
-            out.push_str(&format!("#### `{}`\n\nRuns nothing (the linter flags it).\n\n", p.as_str()));
+            out.push_str(&format!(
+                "#### `{}`\n\nRuns nothing (the linter flags it).\n\n",
+                p.as_str()
+            ));
             continue;
         }
-        let shell = if p.os() == Some(recipe_model::Os::Windows) { "PowerShell" } else { "bash" };
-        out.push_str(&format!("#### `{}`\n\n| removes | command ({shell}) | source |\n|---|---|---|\n", p.as_str()));
+        let shell = if p.os() == Some(recipe_model::Os::Windows) {
+            "PowerShell"
+        } else {
+            "bash"
+        };
+        out.push_str(&format!(
+            "#### `{}`\n\n| removes | command ({shell}) | source |\n|---|---|---|\n",
+            p.as_str()
+        ));
         for i in items {
-            out.push_str(&format!("| {} | `{}` | {} |\n", escape(i.what), escape(i.command), escape(i.source)));
+            out.push_str(&format!(
+                "| {} | `{}` | {} |\n",
+                escape(i.what),
+                escape(i.command),
+                escape(i.source)
+            ));
         }
         out.push('\n');
     }
@@ -128,7 +190,11 @@ pub fn diagnostic_codes() -> String {
             recipe_loader::Severity::Error => "error",
             recipe_loader::Severity::Warning => "warning",
         };
-        out.push_str(&format!("| `{}` | {sev} | {} |\n", c.as_str(), escape(c.summary())));
+        out.push_str(&format!(
+            "| `{}` | {sev} | {} |\n",
+            c.as_str(),
+            escape(c.summary())
+        ));
     }
     out
 }
@@ -140,15 +206,32 @@ mod tests {
     #[test]
     fn splice_replaces_between_markers_only() {
         let doc = "a\n<!-- x:start -->\nold\n<!-- x:end -->\nb\n";
-        assert_eq!(splice(doc, "x", "new\n").as_deref(), Some("a\n<!-- x:start -->\nnew\n<!-- x:end -->\nb\n"));
+        assert_eq!(
+            splice(doc, "x", "new\n").as_deref(),
+            Some("a\n<!-- x:start -->\nnew\n<!-- x:end -->\nb\n")
+        );
         assert_eq!(splice(doc, "y", "new"), None);
     }
 
     #[test]
     fn reference_lists_every_step_kind() {
         let r = language_reference(&recipe_model::recipe_schema());
-        for kind in ["shell:", "powershell:", "script:", "file:", "packages:", "update-os:", "download:", "reboot:", "include:", "app:", "manual:", "sysprep:"] {
-            assert!(r.contains(&format!("`{kind}`")), "reference lacks {kind}");
+        let step = &r[r.find("### Step\n").expect("a Step section")..];
+        assert!(step.contains("Exactly one of these keys"));
+        let kinds = [
+            "shell",
+            "powershell",
+            "script",
+            "file",
+            "packages",
+            "update-os",
+        ];
+        let more = ["download", "reboot", "include", "app", "manual", "sysprep"];
+        for kind in kinds.iter().chain(&more) {
+            assert!(
+                step.contains(&format!("| `{kind}` |")),
+                "reference lacks {kind}"
+            );
         }
     }
 }

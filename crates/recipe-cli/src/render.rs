@@ -11,8 +11,14 @@ use crate::exit::Exit;
 
 fn handler() -> GraphicalReportHandler {
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
-    GraphicalReportHandler::new_themed(theme).with_width(100).with_context_lines(1)
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    GraphicalReportHandler::new_themed(theme)
+        .with_width(100)
+        .with_context_lines(1)
 }
 
 /// Render one diagnostic as text (also used by snapshot tests through the binary).
@@ -28,7 +34,12 @@ fn render(d: &Diagnostic) -> String {
 fn sorted(set: &RecipeSet) -> Vec<&Diagnostic> {
     let mut ds: Vec<&Diagnostic> = set.diagnostics.iter().collect();
     ds.sort_by(|a, b| {
-        (a.path(), a.span.line, a.span.column, a.code).cmp(&(b.path(), b.span.line, b.span.column, b.code))
+        (a.path(), a.span.line, a.span.column, a.code).cmp(&(
+            b.path(),
+            b.span.line,
+            b.span.column,
+            b.code,
+        ))
     });
     ds
 }
@@ -39,7 +50,11 @@ fn counts(ds: &[&Diagnostic]) -> (usize, usize) {
 }
 
 fn plural(n: usize, word: &str) -> String {
-    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 /// `recipe validate`.
@@ -74,7 +89,7 @@ pub fn validate(set: &RecipeSet, format: Format) -> std::io::Result<Exit> {
             writeln!(
                 err,
                 "{status}: {} checked, {}, {}",
-                plural(set.recipes.len(), "recipe"),
+                plural(set.files, "recipe file"),
                 plural(errors, "error"),
                 plural(warnings, "warning")
             )?;
@@ -93,7 +108,8 @@ pub fn lint(set: &RecipeSet, format: Format) -> std::io::Result<Exit> {
     let reports = recipe_loader::lint(set);
     match format {
         Format::Json => {
-            let doc = json!({ "recipes": reports.iter().map(|r| r.to_record()).collect::<Vec<_>>() });
+            let doc =
+                json!({ "recipes": reports.iter().map(|r| r.to_record()).collect::<Vec<_>>() });
             let mut out = std::io::stdout().lock();
             serde_json::to_writer_pretty(&mut out, &doc)?;
             writeln!(out)?;
@@ -102,24 +118,47 @@ pub fn lint(set: &RecipeSet, format: Format) -> std::io::Result<Exit> {
             let mut out = std::io::stdout().lock();
             for (report, loaded) in reports.iter().zip(&set.recipes) {
                 let overall = report.overall().map_or("-".into(), |o| format!("{o:.1}"));
-                writeln!(out, "{} ({}): {overall}/5", report.recipe, loaded.source.path.display())?;
+                writeln!(
+                    out,
+                    "{} ({}): {overall}/5",
+                    report.recipe,
+                    loaded.source.path.display()
+                )?;
                 for p in &report.principles {
                     let score = p.score.map_or("  n/a".to_string(), |s| format!("{s}/5  "));
-                    let bar = p.score.map_or(String::new(), |s| "█".repeat(usize::from(s)));
-                    writeln!(out, "  {:<18} {score} {bar:<5}  {}/{} practices", p.principle, p.passed, p.applicable)?;
+                    let bar = p
+                        .score
+                        .map_or(String::new(), |s| "█".repeat(usize::from(s)));
+                    writeln!(
+                        out,
+                        "  {:<18} {score} {bar:<5}  {}/{} practices",
+                        p.principle, p.passed, p.applicable
+                    )?;
                 }
                 if report.findings.is_empty() {
                     writeln!(out, "  nothing to change")?;
                 } else {
                     writeln!(out, "  to change:")?;
                     for f in &report.findings {
-                        writeln!(out, "    - {} [{}]\n      {}\n      at {}", f.message, f.code.as_str(), f.help, f.location())?;
+                        writeln!(
+                            out,
+                            "    - {} [{}]\n      {}\n      at {}",
+                            f.message,
+                            f.code.as_str(),
+                            f.help,
+                            f.location()
+                        )?;
                     }
                 }
                 writeln!(out)?;
             }
             let findings: usize = reports.iter().map(|r| r.findings.len()).sum();
-            writeln!(out, "linted {}: {}", plural(reports.len(), "recipe"), plural(findings, "finding"))?;
+            writeln!(
+                out,
+                "linted {}: {}",
+                plural(reports.len(), "recipe"),
+                plural(findings, "finding")
+            )?;
         }
     }
     Ok(Exit::Ok)

@@ -21,14 +21,23 @@ pub struct SchemaArgs {
 
 /// The generated files: path and full text.
 fn generated(args: &SchemaArgs) -> std::io::Result<Vec<(PathBuf, String)>> {
-    let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).expect("a schema serializes") + "\n";
+    let pretty = |v: &serde_json::Value| {
+        serde_json::to_string_pretty(v).expect("a schema serializes") + "\n"
+    };
     let recipe = recipe_model::recipe_schema();
     let mut files = vec![
         (args.dir.join("recipe.schema.json"), pretty(&recipe)),
-        (args.dir.join("component.schema.json"), pretty(&recipe_model::component_schema())),
+        (
+            args.dir.join("component.schema.json"),
+            pretty(&recipe_model::component_schema()),
+        ),
     ];
     for (file, marker, body) in [
-        ("recipes.md", "reference", reference::language_reference(&recipe)),
+        (
+            "recipes.md",
+            "reference",
+            reference::language_reference(&recipe),
+        ),
         ("recipes.md", "cleanup", reference::cleanup_presets()),
         ("diagnostics.md", "codes", reference::diagnostic_codes()),
     ] {
@@ -45,7 +54,10 @@ fn generated(args: &SchemaArgs) -> std::io::Result<Vec<(PathBuf, String)>> {
             Err(e) => return Err(e),
         };
         let spliced = reference::splice(&doc, marker, &body).ok_or_else(|| {
-            std::io::Error::other(format!("{} lacks the `<!-- {marker}:start -->` / `<!-- {marker}:end -->` markers", path.display()))
+            std::io::Error::other(format!(
+                "{} lacks the `<!-- {marker}:start -->` / `<!-- {marker}:end -->` markers",
+                path.display()
+            ))
         })?;
         files.push((path, spliced));
     }
@@ -60,7 +72,11 @@ pub fn run(args: &SchemaArgs) -> std::io::Result<Exit> {
             let current = std::fs::read_to_string(&path).unwrap_or_default();
             if current != text {
                 drift = true;
-                writeln!(err, "{} is out of date: run `recipe schema` (or `just schema`) and commit it", path.display())?;
+                writeln!(
+                    err,
+                    "{} is out of date: run `recipe schema` (or `just schema`) and commit it",
+                    path.display()
+                )?;
             }
         } else {
             if let Some(parent) = path.parent() {

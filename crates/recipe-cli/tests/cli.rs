@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
 }
 
 struct Run {
@@ -48,8 +51,11 @@ fn entries(dir: &str) -> Vec<String> {
 fn expected_codes(path: &str) -> Vec<String> {
     let full = root().join(path);
     let file = if full.is_dir() {
-        let mut files: Vec<PathBuf> =
-            std::fs::read_dir(&full).expect("case folder").map(|e| e.expect("entry").path()).filter(|p| p.is_file()).collect();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&full)
+            .expect("case folder")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.is_file())
+            .collect();
         files.sort();
         files.into_iter().next().expect("case folder has a file")
     } else {
@@ -57,7 +63,9 @@ fn expected_codes(path: &str) -> Vec<String> {
     };
     let text = std::fs::read_to_string(file).expect("fixture text");
     let first = text.lines().next().unwrap_or_default();
-    let Some(rest) = first.strip_prefix("# expect:") else { return vec![] };
+    let Some(rest) = first.strip_prefix("# expect:") else {
+        return vec![];
+    };
     rest.split(|c: char| c.is_whitespace() || c == ',')
         .filter(|w| w.starts_with("recipe::"))
         .map(|w| w.trim_matches(|c: char| c == '`' || c == '.').to_string())
@@ -67,7 +75,11 @@ fn expected_codes(path: &str) -> Vec<String> {
 #[test]
 fn invalid_fixtures_fail_with_located_diagnostics() {
     let cases = entries("tests/fixtures/invalid");
-    assert!(cases.len() >= 40, "expected at least 40 invalid fixtures, found {}", cases.len());
+    assert!(
+        cases.len() >= 40,
+        "expected at least 40 invalid fixtures, found {}",
+        cases.len()
+    );
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path("snapshots/invalid");
     settings.set_prepend_module_to_snapshot(false);
@@ -75,13 +87,25 @@ fn invalid_fixtures_fail_with_located_diagnostics() {
     for case in cases {
         let human = recipe(&["validate", &case]);
         let json = recipe(&["validate", "--format", "json", &case]);
-        let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("json output parses");
-        let codes: Vec<&str> = doc["diagnostics"].as_array().expect("diagnostics").iter().map(|d| d["code"].as_str().expect("code")).collect();
+        let doc: serde_json::Value =
+            serde_json::from_str(&json.stdout).expect("json output parses");
+        let codes: Vec<&str> = doc["diagnostics"]
+            .as_array()
+            .expect("diagnostics")
+            .iter()
+            .map(|d| d["code"].as_str().expect("code"))
+            .collect();
         let errors = doc["errors"].as_u64().expect("errors");
         let expected = expected_codes(&case);
-        assert!(!expected.is_empty(), "{case}: first line must say `# expect: <code>`");
+        assert!(
+            !expected.is_empty(),
+            "{case}: first line must say `# expect: <code>`"
+        );
         for code in &expected {
-            assert!(codes.contains(&code.as_str()), "{case}: expected {code}, got {codes:?}");
+            assert!(
+                codes.contains(&code.as_str()),
+                "{case}: expected {code}, got {codes:?}"
+            );
         }
         if errors > 0 {
             assert_eq!(human.code, 1, "{case}: exit code");
@@ -89,22 +113,42 @@ fn invalid_fixtures_fail_with_located_diagnostics() {
         } else {
             assert_eq!(human.code, 0, "{case}: warnings alone exit 0");
         }
-        // Every diagnostic that has a file names its line and column.
+        // Every diagnostic names its file; all but whole-file I/O errors name a line and column.
         for d in doc["diagnostics"].as_array().expect("diagnostics") {
-            if d.get("file").is_some() {
-                assert!(d["line"].as_u64().is_some_and(|l| l > 0), "{case}: {d} has no line");
-                assert!(d["column"].as_u64().is_some_and(|c| c > 0), "{case}: {d} has no column");
+            assert!(d.get("file").is_some(), "{case}: {d} names no file");
+            if !d["code"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("recipe::io::")
+            {
+                assert!(
+                    d["line"].as_u64().is_some_and(|l| l > 0),
+                    "{case}: {d} has no line"
+                );
+                assert!(
+                    d["column"].as_u64().is_some_and(|c| c > 0),
+                    "{case}: {d} has no column"
+                );
             }
-            assert!(!d["help"].as_str().unwrap_or_default().is_empty(), "{case}: {d} has no help");
+            assert!(
+                !d["help"].as_str().unwrap_or_default().is_empty(),
+                "{case}: {d} has no help"
+            );
         }
-        let name = case.trim_start_matches("tests/fixtures/invalid/").trim_end_matches(".yaml").replace('/', "__");
+        let name = case
+            .trim_start_matches("tests/fixtures/invalid/")
+            .trim_end_matches(".yaml")
+            .replace('/', "__");
         insta::assert_snapshot!(name, format!("exit: {}\n{}", human.code, human.stderr));
     }
 }
 
 #[test]
 fn valid_fixtures_and_examples_pass() {
-    for case in entries("tests/fixtures/valid").into_iter().chain(["recipes".to_string()]) {
+    for case in entries("tests/fixtures/valid")
+        .into_iter()
+        .chain(["recipes".to_string()])
+    {
         let run = recipe(&["validate", &case]);
         assert_eq!(run.code, 0, "{case} should validate:\n{}", run.stderr);
         assert!(run.stderr.contains("valid:"), "{case}: {}", run.stderr);
@@ -119,7 +163,9 @@ fn examples_cover_every_target_and_strategy() {
     for target in ["ec2-ami", "workspaces", "appstream"] {
         for strategy in ["full", "thin", "zero"] {
             assert!(
-                recipes.iter().any(|r| r["target"] == target && r["strategy"] == strategy),
+                recipes
+                    .iter()
+                    .any(|r| r["target"] == target && r["strategy"] == strategy),
                 "no example recipe for {target} × {strategy}"
             );
         }
@@ -127,7 +173,11 @@ fn examples_cover_every_target_and_strategy() {
     for r in recipes {
         let file = root().join(r["file"].as_str().expect("file"));
         let text = std::fs::read_to_string(&file).expect("recipe text");
-        assert!(text.starts_with("# yaml-language-server: $schema="), "{} lacks the schema modeline", file.display());
+        assert!(
+            text.starts_with("# yaml-language-server: $schema="),
+            "{} lacks the schema modeline",
+            file.display()
+        );
     }
 }
 
@@ -165,7 +215,11 @@ fn usage_errors_exit_64_and_help_exits_0() {
 fn missing_path_is_reported() {
     let run = recipe(&["validate", "no/such/dir"]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("cannot read `no/such/dir`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("cannot read `no/such/dir`"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -182,11 +236,19 @@ fn var_overrides_reach_the_recipe() {
     let f = file.to_string_lossy().into_owned();
     let without = recipe(&["validate", "--format", "json", &f]);
     assert_eq!(without.code, 1);
-    assert!(without.stdout.contains("recipe::var::no-value"), "{}", without.stdout);
+    assert!(
+        without.stdout.contains("recipe::var::no-value"),
+        "{}",
+        without.stdout
+    );
     let with = recipe(&["validate", "--var", "size=t3.large", &f]);
     assert_eq!(with.code, 0, "{}", with.stderr);
     let bad = recipe(&["validate", "--var", "size=stream.standard.small", &f]);
-    assert_eq!(bad.code, 1, "the override must be checked like a literal: {}", bad.stderr);
+    assert_eq!(
+        bad.code, 1,
+        "the override must be checked like a literal: {}",
+        bad.stderr
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -198,8 +260,25 @@ fn lint_scores_examples_by_principle() {
     let recipes = doc["recipes"].as_array().expect("recipes");
     assert!(!recipes.is_empty());
     for r in recipes {
-        let principles: Vec<&str> = r["principles"].as_array().expect("principles").iter().map(|p| p["principle"].as_str().expect("name")).collect();
-        assert_eq!(principles, ["Automation", "Cost Optimization", "Efficient", "Flexibility", "Productivity", "Scalability", "Security", "Supportability"]);
+        let principles: Vec<&str> = r["principles"]
+            .as_array()
+            .expect("principles")
+            .iter()
+            .map(|p| p["principle"].as_str().expect("name"))
+            .collect();
+        assert_eq!(
+            principles,
+            [
+                "Automation",
+                "Cost Optimization",
+                "Efficient",
+                "Flexibility",
+                "Productivity",
+                "Scalability",
+                "Security",
+                "Supportability"
+            ]
+        );
     }
 }
 
@@ -208,4 +287,22 @@ fn lint_reports_what_to_change() {
     let run = recipe(&["lint", "tests/fixtures/lint/bare.yaml"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     insta::assert_snapshot!("lint-bare", run.stdout);
+}
+
+#[test]
+fn var_override_for_no_recipe_is_a_warning() {
+    let run = recipe(&[
+        "validate",
+        "--format",
+        "json",
+        "--var",
+        "no_such_var=1",
+        "recipes",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("recipe::var::override-unused"),
+        "{}",
+        run.stdout
+    );
 }

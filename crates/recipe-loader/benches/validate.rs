@@ -22,7 +22,10 @@ fn generate(dir: &Path, n: usize) {
                 "description: hardening set {c}\nsteps:\n  - shell: {{ run: \"sysctl -w net.ipv4.conf.all.rp_filter=1 # {c}\" }}\n  - packages: {{ install: [aide, audit] }}\n  - script: {{ path: ../scripts/harden-{c}.sh, args: [\"--level\", \"2\"] }}\n"
             ),
         );
-        write(&dir.join(format!("scripts/harden-{c}.sh")), &"#!/bin/bash\nset -euo pipefail\nchmod 600 /etc/ssh/sshd_config\n".repeat(20));
+        write(
+            &dir.join(format!("scripts/harden-{c}.sh")),
+            &"#!/bin/bash\nset -euo pipefail\nchmod 600 /etc/ssh/sshd_config\n".repeat(20),
+        );
     }
     let baselines = (n / 10).max(1);
     for i in 0..n {
@@ -31,7 +34,11 @@ fn generate(dir: &Path, n: usize) {
         } else {
             format!("base: {{ recipe: baseline-{} }}", i % baselines)
         };
-        let name = if i < baselines { format!("baseline-{i}") } else { format!("app-{i}") };
+        let name = if i < baselines {
+            format!("baseline-{i}")
+        } else {
+            format!("app-{i}")
+        };
         let text = format!(
             r#"# yaml-language-server: $schema=../schemas/recipe.schema.json
 name: {name}
@@ -72,9 +79,16 @@ retain: {{ keep: 3, deprecate-after: 90d }}
 }
 
 fn main() {
-    let n: usize = std::env::var("RECIPES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
-    let runs: usize = std::env::var("RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
-    let dir: PathBuf = std::env::temp_dir().join(format!("recipe-bench-validate-{}", std::process::id()));
+    let n: usize = std::env::var("RECIPES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let runs: usize = std::env::var("RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let dir: PathBuf =
+        std::env::temp_dir().join(format!("recipe-bench-validate-{}", std::process::id()));
     generate(&dir, n);
     let paths = vec![dir.clone()];
     let options = recipe_loader::LoadOptions::default();
@@ -85,11 +99,20 @@ fn main() {
         times.push(start.elapsed());
         assert_eq!(set.recipes.len(), n, "every generated recipe loads");
         let errors: Vec<_> = set.diagnostics.iter().filter(|d| d.is_error()).collect();
-        assert!(errors.is_empty(), "generated recipes are valid: {:?}", errors.first().map(|d| &d.message));
+        assert!(
+            errors.is_empty(),
+            "generated recipes are valid: {:?}",
+            errors.first().map(|d| &d.message)
+        );
     }
     times.sort();
     let median = times[times.len() / 2];
-    println!("validate {n} recipes: median {:.1} ms, min {:.1} ms, max {:.1} ms over {runs} runs", ms(median), ms(times[0]), ms(times[runs - 1]));
+    println!(
+        "validate {n} recipes: median {:.1} ms, min {:.1} ms, max {:.1} ms over {runs} runs",
+        ms(median),
+        ms(times[0]),
+        ms(times[runs - 1])
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

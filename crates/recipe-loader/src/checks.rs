@@ -5,7 +5,9 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, LazyLock};
 
-use recipe_model::{AccountShare, Base, CleanupPreset, Node, Os, Span, Stage, Step, Strategy, Target};
+use recipe_model::{
+    AccountShare, Base, CleanupPreset, Node, Os, Span, Stage, Step, Strategy, Target,
+};
 use regex::Regex;
 
 use crate::codes::Code;
@@ -19,18 +21,25 @@ fn re(s: &str) -> Regex {
 }
 
 static RECIPE_NAME: LazyLock<Regex> = LazyLock::new(|| re(r"^[a-z0-9][a-z0-9-]{0,62}$"));
-static SEMVER: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$"));
-static REGION: LazyLock<Regex> = LazyLock::new(|| re(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$"));
+static SEMVER: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
+});
+static REGION: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$"));
 static ACCOUNT: LazyLock<Regex> = LazyLock::new(|| re(r"^\d{12}$"));
 static ORG_ARN: LazyLock<Regex> =
     LazyLock::new(|| re(r"^arn:aws[a-z-]*:organizations::\d{12}:organization/o-[a-z0-9]{10,32}$"));
 static OU_ARN: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"^arn:aws[a-z-]*:organizations::\d{12}:ou/o-[a-z0-9]{10,32}/ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}$")
+    re(
+        r"^arn:aws[a-z-]*:organizations::\d{12}:ou/o-[a-z0-9]{10,32}/ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}$",
+    )
 });
-static ROLE_ARN: LazyLock<Regex> = LazyLock::new(|| re(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"));
+static ROLE_ARN: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"));
 static KMS_KEY: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[\w/-]+|alias/[\w/-]+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
+    re(
+        r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[\w/-]+|alias/[\w/-]+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$",
+    )
 });
 static EC2_TYPE: LazyLock<Regex> = LazyLock::new(|| re(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"));
 static AMI_ID: LazyLock<Regex> = LazyLock::new(|| re(r"^ami-[0-9a-f]{8,17}$"));
@@ -38,6 +47,11 @@ static WSI_ID: LazyLock<Regex> = LazyLock::new(|| re(r"^wsi-[0-9a-z]{9,63}$"));
 static EC2_IMAGE_NAME: LazyLock<Regex> = LazyLock::new(|| re(r"^[A-Za-z0-9()\[\] ./'@_-]{3,128}$"));
 static WS_IMAGE_NAME: LazyLock<Regex> = LazyLock::new(|| re(r"^[a-zA-Z0-9_./()-]{1,64}$"));
 static AS_IMAGE_NAME: LazyLock<Regex> = LazyLock::new(|| re(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,100}$"));
+static HOME_PATH: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"(^|[\s"'=:>(])(/home(/|\s|$|["'])|~/|\$HOME\b|\$\{HOME\})"#));
+static FILE_MODE: LazyLock<Regex> = LazyLock::new(|| re(r"^0?[0-7]{3,4}$"));
+static SHA256: LazyLock<Regex> = LazyLock::new(|| re(r"^[0-9a-fA-F]{64}$"));
+const MAX_RETRIES: u8 = 10;
 static TAG_CHARS: LazyLock<Regex> = LazyLock::new(|| re(r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$"));
 
 /// WorkSpaces root/user volume pairs offered as starting sizes (seed 001).
@@ -53,8 +67,20 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn push(&mut self, code: Code, span: Span, message: impl Into<String>, help: impl Into<String>, label: &str) {
-        self.out.push(Diagnostic::new(code, message).help(help).label(label).at(self.src, span));
+    fn push(
+        &mut self,
+        code: Code,
+        span: Span,
+        message: impl Into<String>,
+        help: impl Into<String>,
+        label: &str,
+    ) {
+        self.out.push(
+            Diagnostic::new(code, message)
+                .help(help)
+                .label(label)
+                .at(self.src, span),
+        );
     }
 
     fn wrong_target(&mut self, span: Span, what: &str, allowed: &str) {
@@ -74,7 +100,12 @@ pub(crate) fn check_set(set: &mut RecipeSet) {
     let mut out = Vec::new();
     let mut scanned = BTreeSet::new();
     for r in &set.recipes {
-        let mut cx = Ctx { r, src: &r.source, target: r.recipe.target.value, out: &mut out };
+        let mut cx = Ctx {
+            r,
+            src: &r.source,
+            target: r.recipe.target.value,
+            out: &mut out,
+        };
         check_recipe(&mut cx);
         check_layering(&mut cx, set);
         // Secrets: the recipe and its components (once each), and every referenced file.
@@ -90,7 +121,11 @@ pub(crate) fn check_set(set: &mut RecipeSet) {
             if scanned.insert(f.path.clone())
                 && let Ok(text) = std::str::from_utf8(&f.bytes)
             {
-                secrets::scan(&SourceFile::new(f.path.clone(), text), Code::SecretInFile, &mut out);
+                secrets::scan(
+                    &SourceFile::new(f.path.clone(), text),
+                    Code::SecretInFile,
+                    &mut out,
+                );
             }
         }
     }
@@ -106,12 +141,31 @@ fn check_layering(cx: &mut Ctx<'_>, set: &RecipeSet) {
             | (Target::Workspaces, Target::Workspaces | Target::Ec2Ami)
             | (Target::Appstream, Target::Appstream | Target::Ec2Ami)
     );
+    let parent_os = set.recipes[p].recipe.os.value;
+    if ok && parent_os != cx.r.recipe.os.value {
+        let span = cx.r.recipe.base.span;
+        cx.push(
+            Code::IncompatibleBase,
+            span,
+            format!(
+                "{} {} image cannot be built on a {} recipe",
+                article(cx.r.recipe.os.as_str()),
+                cx.r.recipe.os.as_str(),
+                parent_os.as_str()
+            ),
+            format!(
+                "layer on a {} recipe, or change `os:` to match the image it is built on",
+                cx.r.recipe.os.as_str()
+            ),
+            "different operating system",
+        );
+    }
     if !ok {
         let span = cx.r.recipe.base.span;
         cx.push(
             Code::IncompatibleBase,
             span,
-            format!("a `{}` image cannot be built on a `{}` recipe", cx.target.as_str(), parent.as_str()),
+            format!("{} `{}` image cannot be built on {} `{}` recipe", article(cx.target.as_str()), cx.target.as_str(), article(parent.as_str()), parent.as_str()),
             "layer on a recipe of the same target, or on an `ec2-ami` recipe (WorkSpaces and AppStream import AMIs)",
             "incompatible base",
         );
@@ -124,7 +178,10 @@ fn check_recipe(cx: &mut Ctx<'_>) {
         cx.push(
             Code::RecipeName,
             rec.name.span,
-            format!("recipe name `{}` is not lowercase letters, digits and `-`", rec.name.value),
+            format!(
+                "recipe name `{}` is not lowercase letters, digits and `-`",
+                rec.name.value
+            ),
             format!("rename it, e.g. `{}`", slug(&rec.name)),
             "invalid name",
         );
@@ -160,13 +217,20 @@ pub(crate) fn preset_for(target: Target, os: Os) -> CleanupPreset {
 }
 
 fn check_cleanup(cx: &mut Ctx<'_>) {
-    let Some(c) = &cx.r.recipe.cleanup else { return };
+    let Some(c) = &cx.r.recipe.cleanup else {
+        return;
+    };
     let want = preset_for(cx.target, cx.r.recipe.os.value);
     if c.value != CleanupPreset::None && c.value != want {
         cx.push(
             Code::CleanupMismatch,
             c.span,
-            format!("cleanup preset `{}` is not for a {} `{}` image", c.as_str(), cx.r.recipe.os.as_str(), cx.target.as_str()),
+            format!(
+                "cleanup preset `{}` is not for a {} `{}` image",
+                c.as_str(),
+                cx.r.recipe.os.as_str(),
+                cx.target.as_str()
+            ),
             format!("use `cleanup: {}`", want.as_str()),
             "wrong preset",
         );
@@ -185,7 +249,13 @@ fn check_base(cx: &mut Ctx<'_>) {
         cx.push(
             Code::BaseTarget,
             base.span,
-            format!("a `{}` recipe cannot start from a `{}` base", t.as_str(), base.kind()),
+            format!(
+                "{} `{}` recipe cannot start from {} `{}` base",
+                article(t.as_str()),
+                t.as_str(),
+                article(base.kind()),
+                base.kind()
+            ),
             format!("use one of: {}", allowed.join(", ")),
             "wrong base for this target",
         );
@@ -194,15 +264,25 @@ fn check_base(cx: &mut Ctx<'_>) {
     if let Base::ImageId(id) = &base.value {
         let (ok, want) = match t {
             Target::Workspaces => (WSI_ID.is_match(id), "a WorkSpaces image id `wsi-…`"),
-            _ => (AMI_ID.is_match(id), "an AMI id `ami-` and 8 or 17 hexadecimal digits"),
+            _ => (
+                AMI_ID.is_match(id),
+                "an AMI id `ami-` and 8 or 17 hexadecimal digits",
+            ),
         };
         if !ok {
-            cx.push(Code::BaseTarget, id.span, format!("`{}` is not {want}", id.value), format!("write {want}"), "malformed id");
+            cx.push(
+                Code::ImageId,
+                id.span,
+                format!("`{}` is not {want}", id.value),
+                format!("write {want}"),
+                "malformed id",
+            );
         }
     }
     if let Base::AmiFilter(f) = &base.value {
         for o in &f.owners {
-            if !(ACCOUNT.is_match(o) || ["self", "amazon", "aws-marketplace"].contains(&o.as_str())) {
+            if !(ACCOUNT.is_match(o) || ["self", "amazon", "aws-marketplace"].contains(&o.as_str()))
+            {
                 cx.push(
                     Code::AccountId,
                     o.span,
@@ -222,22 +302,44 @@ fn check_builder(cx: &mut Ctx<'_>) {
         ("region", b.region.as_ref().map(|n| n.span)),
         ("instance-type", b.instance_type.as_ref().map(|n| n.span)),
         ("subnet-id", b.subnet_id.as_ref().map(|n| n.span)),
-        ("security-group-ids", b.security_group_ids.first().map(|n| n.span)),
-        ("instance-profile", b.instance_profile.as_ref().map(|n| n.span)),
+        (
+            "security-group-ids",
+            b.security_group_ids.first().map(|n| n.span),
+        ),
+        (
+            "instance-profile",
+            b.instance_profile.as_ref().map(|n| n.span),
+        ),
         ("iam-role-arn", b.iam_role_arn.as_ref().map(|n| n.span)),
-        ("volume-size-gib", b.volume_size_gib.as_ref().map(|n| n.span)),
+        (
+            "volume-size-gib",
+            b.volume_size_gib.as_ref().map(|n| n.span),
+        ),
         ("directory-id", b.directory_id.as_ref().map(|n| n.span)),
         ("user-name", b.user_name.as_ref().map(|n| n.span)),
-        ("internet-access", b.internet_access.as_ref().map(|n| n.span)),
+        (
+            "internet-access",
+            b.internet_access.as_ref().map(|n| n.span),
+        ),
     ];
     let allowed: &[&str] = match t {
-        Target::Ec2Ami => {
-            &["region", "instance-type", "subnet-id", "security-group-ids", "instance-profile", "volume-size-gib"]
-        }
+        Target::Ec2Ami => &[
+            "region",
+            "instance-type",
+            "subnet-id",
+            "security-group-ids",
+            "instance-profile",
+            "volume-size-gib",
+        ],
         Target::Workspaces => &["region", "directory-id", "user-name"],
-        Target::Appstream => {
-            &["region", "instance-type", "subnet-id", "security-group-ids", "iam-role-arn", "internet-access"]
-        }
+        Target::Appstream => &[
+            "region",
+            "instance-type",
+            "subnet-id",
+            "security-group-ids",
+            "iam-role-arn",
+            "internet-access",
+        ],
     };
     for (name, span) in present {
         if let Some(span) = span
@@ -246,8 +348,15 @@ fn check_builder(cx: &mut Ctx<'_>) {
             cx.push(
                 Code::BuilderTarget,
                 span,
-                format!("builder setting `{name}` does not apply to target `{}`", t.as_str()),
-                format!("remove it; the builder settings for `{}` are: {}", t.as_str(), allowed.join(", ")),
+                format!(
+                    "builder setting `{name}` does not apply to target `{}`",
+                    t.as_str()
+                ),
+                format!(
+                    "remove it; the builder settings for `{}` are: {}",
+                    t.as_str(),
+                    allowed.join(", ")
+                ),
                 "not used by this target",
             );
         }
@@ -265,24 +374,44 @@ fn check_builder(cx: &mut Ctx<'_>) {
     match t {
         Target::Workspaces if !matches!(cx.r.recipe.base.value, Base::Workspace(_)) => {
             if b.directory_id.is_none() {
-                missing(cx, "directory-id", "the builder WorkSpace is created in a directory");
+                missing(
+                    cx,
+                    "directory-id",
+                    "the builder WorkSpace is created in a directory",
+                );
             }
             if b.user_name.is_none() {
-                missing(cx, "user-name", "the builder WorkSpace is created for a directory user");
+                missing(
+                    cx,
+                    "user-name",
+                    "the builder WorkSpace is created for a directory user",
+                );
             }
         }
         Target::Appstream if b.instance_type.is_none() => {
-            missing(cx, "instance-type", "image builders need a `stream.*` instance type");
+            missing(
+                cx,
+                "instance-type",
+                "image builders need a `stream.*` instance type",
+            );
         }
         _ => {}
     }
     if let Some(it) = &b.instance_type {
         let bad = match t {
-            Target::Appstream => (!it.starts_with("stream.")).then_some("an AppStream instance type, e.g. `stream.standard.medium`"),
-            _ => (it.starts_with("stream.") || !EC2_TYPE.is_match(it)).then_some("an EC2 instance type, e.g. `t3.small`"),
+            Target::Appstream => (!it.starts_with("stream."))
+                .then_some("an AppStream instance type, e.g. `stream.standard.medium`"),
+            _ => (it.starts_with("stream.") || !EC2_TYPE.is_match(it))
+                .then_some("an EC2 instance type, e.g. `t3.small`"),
         };
         if let Some(want) = bad {
-            cx.push(Code::InstanceType, it.span, format!("`{}` is not {want}", it.value), format!("write {want}"), "wrong instance type");
+            cx.push(
+                Code::InstanceType,
+                it.span,
+                format!("`{}` is not {want}", it.value),
+                format!("write {want}"),
+                "wrong instance type",
+            );
         }
     }
     if let Some(r) = &b.region {
@@ -326,11 +455,25 @@ fn check_steps(cx: &mut Ctx<'_>) {
     let os = rec.os.value;
     let strategy = rec.strategy.value;
     let mut has_sysprep = false;
-    let all = cx.r.steps.iter().map(|s| (s, false)).chain(cx.r.tests.iter().map(|s| (s, true)));
+    let all =
+        cx.r.steps
+            .iter()
+            .map(|s| (s, false))
+            .chain(cx.r.tests.iter().map(|s| (s, true)));
     let mut out = Vec::new();
     for (s, is_test) in all {
-        let push = |out: &mut Vec<Diagnostic>, code: Code, span: Span, msg: String, help: String, label: &str| {
-            out.push(Diagnostic::new(code, msg).help(help).label(label).at(&s.source, span));
+        let push = |out: &mut Vec<Diagnostic>,
+                    code: Code,
+                    span: Span,
+                    msg: String,
+                    help: String,
+                    label: &str| {
+            out.push(
+                Diagnostic::new(code, msg)
+                    .help(help)
+                    .label(label)
+                    .at(&s.source, span),
+            );
         };
         let common = s.step.common();
         let filtered_os = common.and_then(|c| c.os()).map(|o| o.value);
@@ -342,8 +485,14 @@ fn check_steps(cx: &mut Ctx<'_>) {
             && st.value == Stage::Launch
         {
             if is_test {
-                push(&mut out, Code::TestAtLaunch, st.span, format!("a test cannot run at launch ({})", step_label(s)),
-                    "remove `stage: launch`: tests run on the builder before capture".into(), "tests run on the builder");
+                push(
+                    &mut out,
+                    Code::TestAtLaunch,
+                    st.span,
+                    format!("a test cannot run at launch ({})", step_label(s)),
+                    "remove `stage: launch`: tests run on the builder before capture".into(),
+                    "tests run on the builder",
+                );
             } else if strategy == Strategy::Full {
                 push(&mut out, Code::LaunchInFull, st.span, format!("{} is deferred to launch in a `full` recipe", step_label(s)),
                     "remove `stage: launch`, or make the recipe `strategy: thin` to defer some steps to first boot".into(),
@@ -354,33 +503,81 @@ fn check_steps(cx: &mut Ctx<'_>) {
             && native != os
         {
             push(&mut out, Code::WrongOs, s.step.span, format!("{} is for {} but the recipe is `os: {}`", step_label(s), native.as_str(), os.as_str()),
-                match native {
-                    Os::Linux => "use `powershell` on Windows, or add `os: linux` to skip this step on Windows".into(),
-                    Os::Windows => "use `shell` on Linux, or add `os: windows` to skip this step on Linux".into(),
+                match (native, &s.step.value) {
+                    (_, Step::Sysprep(_)) => "remove it: Linux images are generalised by the cleanup preset (`cleanup: linux`)".into(),
+                    (Os::Linux, _) => "use `powershell` on Windows, or add `os: linux` to skip this step on Windows".into(),
+                    (Os::Windows, _) => "use `shell` on Linux, or add `os: windows` to skip this step on Linux".into(),
                 },
                 "wrong operating system");
         }
         match &s.step.value {
             Step::App(_) if cx.target != Target::Appstream => {
-                push(&mut out, Code::StepTarget, s.step.span, "`app` steps register AppStream 2.0 applications".into(),
-                    format!("remove it: target `{}` has no application catalog", cx.target.as_str()), "AppStream only");
+                push(
+                    &mut out,
+                    Code::StepTarget,
+                    s.step.span,
+                    "`app` steps register AppStream 2.0 applications".into(),
+                    format!(
+                        "remove it: target `{}` has no application catalog",
+                        cx.target.as_str()
+                    ),
+                    "AppStream only",
+                );
             }
             Step::Sysprep(_) if cx.target != Target::Ec2Ami => {
                 push(&mut out, Code::StepTarget, s.step.span, format!("`sysprep` does not apply to target `{}`", cx.target.as_str()),
                     "remove it: WorkSpaces and AppStream generalise the image themselves when they capture it".into(), "not for this target");
             }
             Step::Sysprep(_) => has_sysprep = true,
-            Step::File(f) => check_dest(&mut out, s, &f.dest, os),
+            Step::File(f) => {
+                check_dest(&mut out, s, &f.dest, os);
+                if let Some(mode) = &f.mode
+                    && !FILE_MODE.is_match(mode)
+                {
+                    push(
+                        &mut out,
+                        Code::InvalidValue,
+                        mode.span,
+                        format!("file mode `{}` is not an octal mode", mode.value),
+                        "write three or four octal digits as a quoted string, e.g. \"0644\"".into(),
+                        "not octal",
+                    );
+                }
+            }
             Step::Download(d) => {
                 check_dest(&mut out, s, &d.dest, os);
+                if !SHA256.is_match(&d.sha256) {
+                    push(
+                        &mut out,
+                        Code::InvalidValue,
+                        d.sha256.span,
+                        format!("`{}` is not a SHA-256 checksum", d.sha256.value),
+                        "write the file's SHA-256 as 64 hexadecimal digits (`sha256sum FILE`)"
+                            .into(),
+                        "not 64 hex digits",
+                    );
+                }
                 if !(d.url.starts_with("https://") || d.url.starts_with("s3://")) {
-                    push(&mut out, Code::StepPath, d.url.span, format!("download URL `{}` is not https:// or s3://", d.url.value),
-                        "download over https:// or from s3:// so the transfer is authenticated".into(), "insecure or unknown scheme");
+                    push(
+                        &mut out,
+                        Code::StepPath,
+                        d.url.span,
+                        format!("download URL `{}` is not https:// or s3://", d.url.value),
+                        "download over https:// or from s3:// so the transfer is authenticated"
+                            .into(),
+                        "insecure or unknown scheme",
+                    );
                 }
             }
             Step::Manual(_) if s.stage == Stage::Launch => {
-                push(&mut out, Code::ManualAtLaunch, s.step.span, format!("{} would run at launch", step_label(s)),
-                    "add `stage: image` so the gate runs on the builder, or script the task".into(), "nobody is there at first boot");
+                push(
+                    &mut out,
+                    Code::ManualAtLaunch,
+                    s.step.span,
+                    format!("{} would run at launch", step_label(s)),
+                    "add `stage: image` so the gate runs on the builder, or script the task".into(),
+                    "nobody is there at first boot",
+                );
             }
             Step::Manual(m) if m.timeout.is_none() => {
                 push(&mut out, Code::ManualNoTimeout, s.step.span, "a `manual` gate without a timeout waits forever".into(),
@@ -389,7 +586,36 @@ fn check_steps(cx: &mut Ctx<'_>) {
             }
             _ => {}
         }
-        if cx.target == Target::Workspaces && os == Os::Linux && s.stage == Stage::Image && !is_test {
+        if let Some(r) = common.and_then(|c| c.retries())
+            && r.value > MAX_RETRIES
+        {
+            push(
+                &mut out,
+                Code::InvalidValue,
+                r.span,
+                format!("{} retries is too many", r.value),
+                format!(
+                    "retry at most {MAX_RETRIES} times; a step that fails more often needs fixing, not retrying"
+                ),
+                "too many retries",
+            );
+        }
+        if !is_test
+            && s.stage == Stage::Image
+            && !matches!(s.step.value, Step::Sysprep(_))
+            && has_sysprep
+        {
+            push(
+                &mut out,
+                Code::AfterSysprep,
+                s.step.span,
+                format!("{} comes after `sysprep`", step_label(s)),
+                "move `sysprep` to the end: it generalises and shuts the builder down (tests and cleanup run before it)".into(),
+                "after sysprep",
+            );
+        }
+        if cx.target == Target::Workspaces && os == Os::Linux && s.stage == Stage::Image && !is_test
+        {
             check_home_write(&mut out, s);
         }
     }
@@ -412,25 +638,36 @@ fn check_dest(out: &mut Vec<Diagnostic>, s: &ResolvedStep, dest: &Node<String>, 
         Os::Linux => d.starts_with('/'),
         Os::Windows => {
             let b = d.as_bytes();
-            b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && (b[2] == b'\\' || b[2] == b'/')
+            b.len() >= 3
+                && b[0].is_ascii_alphabetic()
+                && b[1] == b':'
+                && (b[2] == b'\\' || b[2] == b'/')
         }
     };
     if !absolute {
-        let example = if os == Os::Linux { "/opt/app/config.yaml" } else { r"C:\ProgramData\app\config.yaml" };
+        let example = if os == Os::Linux {
+            "/opt/app/config.yaml"
+        } else {
+            r"C:\ProgramData\app\config.yaml"
+        };
         out.push(
-            Diagnostic::new(Code::StepPath, format!("destination `{d}` is not an absolute path"))
-                .help(format!("write the full path on the builder, e.g. `{example}`"))
-                .label("relative path")
-                .at(&s.source, dest.span),
+            Diagnostic::new(
+                Code::StepPath,
+                format!("destination `{d}` is not an absolute path"),
+            )
+            .help(format!(
+                "write the full path on the builder, e.g. `{example}`"
+            ))
+            .label("relative path")
+            .at(&s.source, dest.span),
         );
     }
 }
 
 fn check_home_write(out: &mut Vec<Diagnostic>, s: &ResolvedStep) {
-    let hit = crate::walk::step_texts(&s.step).into_iter().find(|t| {
-        let v = t.value.as_str();
-        v == "/home" || v.starts_with("/home/") || v.contains(" /home/") || v.contains(">/home/") || v.contains("~/")
-    });
+    let hit = crate::walk::step_texts(&s.step)
+        .into_iter()
+        .find(|t| HOME_PATH.is_match(t));
     if let Some(t) = hit {
         out.push(
             Diagnostic::new(Code::HomeWrite, format!("{} writes under /home, which WorkSpaces image capture removes", step_label(s)))
@@ -452,39 +689,65 @@ fn sample_name(template: &str) -> String {
 fn check_image(cx: &mut Ctx<'_>) {
     let img = &cx.r.recipe.image;
     let name = sample_name(&img.name);
+    if let Some(d) = &img.display_name
+        && cx.target != Target::Appstream
+    {
+        cx.wrong_target(d.span, "image.display-name", "`appstream` recipes");
+    }
+    check_tags(cx, img.tags.iter());
+    if name.contains("${") {
+        return; // an unknown variable, already reported
+    }
     let (ok, rule) = match cx.target {
-        Target::Ec2Ami => (EC2_IMAGE_NAME.is_match(&name), "3-128 characters: letters, digits, spaces and ( ) [ ] . / - ' @ _"),
-        Target::Workspaces => (WS_IMAGE_NAME.is_match(&name), "1-64 characters: letters, digits and _ . / ( ) -"),
-        Target::Appstream => (AS_IMAGE_NAME.is_match(&name), "1-100 characters, starting with a letter or digit: letters, digits and _ . -"),
+        Target::Ec2Ami => (
+            EC2_IMAGE_NAME.is_match(&name),
+            "3-128 characters: letters, digits, spaces and ( ) [ ] . / - ' @ _",
+        ),
+        Target::Workspaces => (
+            WS_IMAGE_NAME.is_match(&name),
+            "1-64 characters: letters, digits and _ . / ( ) -",
+        ),
+        Target::Appstream => (
+            AS_IMAGE_NAME.is_match(&name),
+            "1-100 characters, starting with a letter or digit: letters, digits and _ . -",
+        ),
     };
     if !ok {
         let span = img.name.span;
         cx.push(
             Code::ImageName,
             span,
-            format!("image name `{name}` is not valid for `{}`", cx.target.as_str()),
+            format!(
+                "image name `{name}` is not valid for `{}`",
+                cx.target.as_str()
+            ),
             format!("image names for this target are {rule}"),
             "invalid image name",
         );
     }
     if cx.target == Target::Appstream
-        && let Some(prefix) = ["Amazon", "AWS", "AppStream"].iter().find(|p| name.starts_with(**p))
+        && let Some(prefix) = ["Amazon", "AWS", "AppStream"].iter().find(|p| {
+            name.to_ascii_lowercase()
+                .starts_with(&p.to_ascii_lowercase())
+        })
     {
         let span = img.name.span;
         cx.push(
             Code::AppstreamReserved,
             span,
             format!("AppStream image names cannot begin with `{prefix}`"),
-            "AppStream reserves names that begin with Amazon, AWS or AppStream: start with your team or app name",
+            "AppStream reserves names that begin with Amazon, AWS or AppStream (in any case): start with your team or app name",
             "reserved prefix",
         );
     }
-    let tags = img.tags.iter().map(|(k, v)| (k.as_str(), v));
-    check_tags(cx, tags);
 }
 
-fn check_tags<'a>(cx: &mut Ctx<'_>, tags: impl Iterator<Item = (&'a str, &'a Node<String>)>) {
-    for (k, v) in tags {
+fn check_tags<'a>(
+    cx: &mut Ctx<'_>,
+    tags: impl Iterator<Item = (&'a Node<String>, &'a Node<String>)>,
+) {
+    for (key, v) in tags {
+        let k = key.value.as_str();
         let bad_key = if k.is_empty() || k.chars().count() > 128 {
             Some("a tag key has 1-128 characters".to_string())
         } else if k.to_ascii_lowercase().starts_with("aws:") {
@@ -497,7 +760,13 @@ fn check_tags<'a>(cx: &mut Ctx<'_>, tags: impl Iterator<Item = (&'a str, &'a Nod
             None
         };
         if let Some(why) = bad_key {
-            cx.push(Code::Tag, v.span, format!("invalid tag key `{k}`"), format!("rename the key: {why}"), "invalid tag");
+            cx.push(
+                Code::Tag,
+                key.span,
+                format!("invalid tag key `{k}`"),
+                format!("rename the key: {why}"),
+                "invalid tag key",
+            );
         }
         if v.chars().count() > 256 || !TAG_CHARS.is_match(&sample_name(v)) {
             cx.push(
@@ -512,7 +781,9 @@ fn check_tags<'a>(cx: &mut Ctx<'_>, tags: impl Iterator<Item = (&'a str, &'a Nod
 }
 
 fn check_distribute(cx: &mut Ctx<'_>) {
-    let Some(d) = &cx.r.recipe.distribute else { return };
+    let Some(d) = &cx.r.recipe.distribute else {
+        return;
+    };
     let mut seen = BTreeSet::new();
     for r in &d.regions {
         check_region(cx, r);
@@ -529,8 +800,16 @@ fn check_distribute(cx: &mut Ctx<'_>) {
     let build_region = cx.r.recipe.builder.region.as_ref().map(|r| r.value.clone());
     for (region, key) in &d.kms_keys {
         if !REGION.is_match(region) {
-            cx.push(Code::Region, key.span, format!("`{region}` is not an AWS region"), "key `kms-keys` by region code, e.g. `eu-west-2`", "not a region");
-        } else if !seen.contains(region) && build_region.as_deref() != Some(region.as_str()) {
+            cx.push(
+                Code::Region,
+                region.span,
+                format!("`{region}` is not an AWS region"),
+                "key `kms-keys` by region code, e.g. `eu-west-2`",
+                "not a region",
+            );
+        } else if !seen.contains(region.value.as_str())
+            && build_region.as_deref() != Some(region.as_str())
+        {
             cx.push(
                 Code::KmsUnusedRegion,
                 key.span,
@@ -560,23 +839,45 @@ fn check_distribute(cx: &mut Ctx<'_>) {
             );
         }
         if matches!(a.value, AccountShare::WithPermissions(_)) && cx.target != Target::Appstream {
-            cx.wrong_target(a.span, "fleet / image-builder permissions", "`appstream` recipes");
+            cx.wrong_target(
+                a.span,
+                "fleet / image-builder permissions",
+                "`appstream` recipes",
+            );
         }
     }
     for o in &d.share.organizations {
         if cx.target != Target::Ec2Ami {
-            cx.wrong_target(o.span, "share.organizations", "`ec2-ami` recipes: WorkSpaces and AppStream share with accounts");
+            cx.wrong_target(
+                o.span,
+                "share.organizations",
+                "`ec2-ami` recipes: WorkSpaces and AppStream share with accounts",
+            );
         } else if !ORG_ARN.is_match(o) {
-            cx.push(Code::Arn, o.span, format!("`{}` is not an organization ARN", o.value),
-                "write `arn:aws:organizations::<management account>:organization/o-<id>`", "malformed ARN");
+            cx.push(
+                Code::Arn,
+                o.span,
+                format!("`{}` is not an organization ARN", o.value),
+                "write `arn:aws:organizations::<management account>:organization/o-<id>`",
+                "malformed ARN",
+            );
         }
     }
     for o in &d.share.organizational_units {
         if cx.target != Target::Ec2Ami {
-            cx.wrong_target(o.span, "share.organizational-units", "`ec2-ami` recipes: WorkSpaces and AppStream share with accounts");
+            cx.wrong_target(
+                o.span,
+                "share.organizational-units",
+                "`ec2-ami` recipes: WorkSpaces and AppStream share with accounts",
+            );
         } else if !OU_ARN.is_match(o) {
-            cx.push(Code::Arn, o.span, format!("`{}` is not an organizational unit ARN", o.value),
-                "write `arn:aws:organizations::<management account>:ou/o-<id>/ou-<id>`", "malformed ARN");
+            cx.push(
+                Code::Arn,
+                o.span,
+                format!("`{}` is not an organizational unit ARN", o.value),
+                "write `arn:aws:organizations::<management account>:ou/o-<id>/ou-<id>`",
+                "malformed ARN",
+            );
         }
     }
     if cx.target != Target::Ec2Ami {
@@ -610,17 +911,43 @@ fn check_target_sections(cx: &mut Ctx<'_>) {
             }
             if b.name.is_empty() || b.name.chars().count() > 64 {
                 let span = b.name.span;
-                cx.push(Code::ImageName, span, "bundle names have 1-64 characters", "shorten the bundle name", "invalid bundle name");
+                cx.push(
+                    Code::ImageName,
+                    span,
+                    "bundle names have 1-64 characters",
+                    "shorten the bundle name",
+                    "invalid bundle name",
+                );
             }
         }
     }
     if let Some(ro) = &rec.rollout {
         let v = &ro.value;
         let checks: [(bool, Option<Span>, &str, &str); 4] = [
-            (cx.target == Target::Ec2Ami, v.launch_templates.first().map(|n| n.span), "rollout.launch-templates", "`ec2-ami` recipes"),
-            (cx.target == Target::Ec2Ami, v.ssm_parameter.as_ref().map(|n| n.span), "rollout.ssm-parameter", "`ec2-ami` recipes"),
-            (cx.target == Target::Workspaces, v.rebuild_workspaces.as_ref().map(|n| n.span), "rollout.rebuild-workspaces", "`workspaces` recipes"),
-            (cx.target == Target::Appstream, v.fleets.first().map(|n| n.span), "rollout.fleets", "`appstream` recipes"),
+            (
+                cx.target == Target::Ec2Ami,
+                v.launch_templates.first().map(|n| n.span),
+                "rollout.launch-templates",
+                "`ec2-ami` recipes",
+            ),
+            (
+                cx.target == Target::Ec2Ami,
+                v.ssm_parameter.as_ref().map(|n| n.span),
+                "rollout.ssm-parameter",
+                "`ec2-ami` recipes",
+            ),
+            (
+                cx.target == Target::Workspaces,
+                v.rebuild_workspaces.as_ref().map(|n| n.span),
+                "rollout.rebuild-workspaces",
+                "`workspaces` recipes",
+            ),
+            (
+                cx.target == Target::Appstream,
+                v.fleets.first().map(|n| n.span),
+                "rollout.fleets",
+                "`appstream` recipes",
+            ),
         ];
         for (ok, span, what, allowed) in checks {
             if let Some(span) = span
@@ -628,6 +955,17 @@ fn check_target_sections(cx: &mut Ctx<'_>) {
             {
                 cx.wrong_target(span, what, allowed);
             }
+        }
+        if let Some(rw) = &v.rebuild_workspaces
+            && !(1..=100).contains(&rw.batch)
+        {
+            cx.push(
+                Code::InvalidValue,
+                rw.span,
+                format!("a rebuild batch of {} WorkSpaces", rw.batch),
+                "rebuild 1 to 100 WorkSpaces at a time",
+                "batch out of range",
+            );
         }
         if let Some(rw) = &v.rebuild_workspaces
             && rec.bundle.is_none()
@@ -645,20 +983,44 @@ fn check_target_sections(cx: &mut Ctx<'_>) {
         if let Some(k) = &ret.keep
             && k.value == 0
         {
-            cx.push(Code::KeepZero, k.span, "`keep: 0` would retire every version, the new one too", "keep at least 1", "keep at least 1");
+            cx.push(
+                Code::KeepZero,
+                k.span,
+                "`keep: 0` would retire every version, the new one too",
+                "keep at least 1",
+                "keep at least 1",
+            );
         }
         if let Some(d) = &ret.deprecate_after
             && cx.target != Target::Ec2Ami
         {
-            cx.wrong_target(d.span, "retain.deprecate-after", "`ec2-ami` recipes (only AMIs can be deprecated)");
+            cx.wrong_target(
+                d.span,
+                "retain.deprecate-after",
+                "`ec2-ami` recipes (only AMIs can be deprecated)",
+            );
         }
+    }
+}
+
+/// `a` or `an` before a word, by its first sound as this tool's names are spoken.
+fn article(word: &str) -> &'static str {
+    match word.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u' | 'A' | 'E' | 'I' | 'O' | 'U') => "an",
+        _ => "a",
     }
 }
 
 fn slug(s: &str) -> String {
     let mut out: String = s
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
     while out.contains("--") {
         out = out.replace("--", "-");

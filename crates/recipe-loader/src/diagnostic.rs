@@ -22,7 +22,10 @@ pub struct SourceFile {
 impl SourceFile {
     /// A source file from a path and its text.
     pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Arc<SourceFile> {
-        Arc::new(SourceFile { path: path.into(), text: text.into() })
+        Arc::new(SourceFile {
+            path: path.into(),
+            text: text.into(),
+        })
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -31,13 +34,51 @@ impl SourceFile {
         let before = &self.text[..floor_char_boundary(&self.text, offset)];
         let line = before.matches('\n').count() + 1;
         let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        (u32::try_from(line).unwrap_or(u32::MAX), u32::try_from(col).unwrap_or(u32::MAX))
+        (
+            u32::try_from(line).unwrap_or(u32::MAX),
+            u32::try_from(col).unwrap_or(u32::MAX),
+        )
+    }
+
+    /// A zero-length span widened to the token that starts there (up to whitespace, `,`, `}` or `]`;
+    /// a key and its `:` count as one token).
+    pub fn token(&self, span: Span) -> Span {
+        if !span.is_known() || span.len > 0 || span.offset >= self.text.len() {
+            return span;
+        }
+        let rest = &self.text[span.offset..];
+        let end = rest
+            .find(|c: char| c.is_whitespace() || c == ',' || c == '}' || c == ']')
+            .unwrap_or(rest.len());
+        Span {
+            len: end.max(1).min(rest.len()),
+            ..span
+        }
+    }
+
+    /// The span of the first line that is neither blank nor a comment: where a document starts.
+    pub fn first_content(&self) -> Span {
+        let mut offset = 0;
+        for line in self.text.split_inclusive('\n') {
+            let t = line.trim_start();
+            if !t.is_empty() && !t.starts_with('#') && !t.starts_with("---") {
+                let lead = line.len() - t.len();
+                return self.token(self.span(offset + lead, 0));
+            }
+            offset += line.len();
+        }
+        self.span(0, 0)
     }
 
     /// A span for a byte range of this file.
     pub fn span(&self, offset: usize, len: usize) -> Span {
         let (line, column) = self.line_col(offset);
-        Span { offset, len, line, column }
+        Span {
+            offset,
+            len,
+            line,
+            column,
+        }
     }
 }
 
@@ -91,10 +132,10 @@ impl Diagnostic {
         }
     }
 
-    /// Point the diagnostic at a span of a file.
+    /// Point the diagnostic at a span of a file. A span without a length underlines the token there.
     pub fn at(mut self, source: &Arc<SourceFile>, span: Span) -> Self {
         self.source = Some(Arc::clone(source));
-        self.span = span;
+        self.span = source.token(span);
         self
     }
 
@@ -209,7 +250,9 @@ impl miette::Diagnostic for Diagnostic {
         }
         let span = SourceSpan::new(self.span.offset.into(), self.span.len.max(1));
         let label = (!self.label.is_empty()).then(|| self.label.clone());
-        Some(Box::new(std::iter::once(LabeledSpan::new_primary_with_span(label, span))))
+        Some(Box::new(std::iter::once(
+            LabeledSpan::new_primary_with_span(label, span),
+        )))
     }
 }
 
@@ -223,7 +266,9 @@ impl SourceCode for Diagnostic {
         let Some(source) = &self.source else {
             return Err(miette::MietteError::OutOfBounds);
         };
-        let contents = source.text.read_span(span, context_lines_before, context_lines_after)?;
+        let contents = source
+            .text
+            .read_span(span, context_lines_before, context_lines_after)?;
         Ok(Box::new(miette::MietteSpanContents::new_named(
             source.path.display().to_string(),
             contents.data(),

@@ -15,8 +15,11 @@ use crate::diagnostic::{Diagnostic, SourceFile};
 use crate::suggest::did_you_mean;
 
 /// Built-ins resolved when the image is built, with a sample value for name checks.
-pub const BUILD_TIME: &[(&str, &str)] =
-    &[("timestamp", "20260101000000"), ("date", "2026-01-01"), ("build_id", "b0123456789")];
+pub const BUILD_TIME: &[(&str, &str)] = &[
+    ("timestamp", "20260101000000"),
+    ("date", "2026-01-01"),
+    ("build_id", "b0123456789"),
+];
 
 /// What `${…}` can refer to in one recipe.
 pub struct Scope<'a> {
@@ -24,13 +27,20 @@ pub struct Scope<'a> {
     pub values: &'a BTreeMap<String, String>,
     /// Declared secret names.
     pub secrets: &'a BTreeMap<String, Node<recipe_model::SecretRef>>,
+    /// Declared variables that have no value (already reported): known, left as written.
+    pub unset: std::collections::BTreeSet<String>,
     /// Variables referenced so far (to report unused ones).
     pub used: std::cell::RefCell<std::collections::BTreeSet<String>>,
 }
 
 impl Scope<'_> {
     /// Substitute every reference in `node`, reporting unknown names into `diags`.
-    pub fn apply(&self, node: &mut Node<String>, source: &Arc<SourceFile>, diags: &mut Vec<Diagnostic>) {
+    pub fn apply(
+        &self,
+        node: &mut Node<String>,
+        source: &Arc<SourceFile>,
+        diags: &mut Vec<Diagnostic>,
+    ) {
         if !node.value.contains('$') {
             return;
         }
@@ -67,13 +77,18 @@ impl Scope<'_> {
             if let Some(v) = self.values.get(name) {
                 self.used.borrow_mut().insert(name.to_string());
                 out.push_str(v);
+            } else if self.unset.contains(name) {
+                self.used.borrow_mut().insert(name.to_string());
+                out.push_str(whole);
             } else if BUILD_TIME.iter().any(|(b, _)| *b == name) {
                 out.push_str(whole);
             } else if let Some(secret) = name.strip_prefix("secret.") {
                 if !self.secrets.contains_key(secret) {
                     let help = match did_you_mean(secret, self.secrets.keys().map(String::as_str)) {
                         Some(s) => format!("did you mean `${{secret.{s}}}`?"),
-                        None => format!("declare it under `secrets:`, e.g. `secrets: {{ {secret}: {{ ssm-parameter: /path }} }}`"),
+                        None => format!(
+                            "declare it under `secrets:`, e.g. `secrets: {{ {secret}: {{ ssm-parameter: /path }} }}`"
+                        ),
                     };
                     diags.push(
                         Diagnostic::new(Code::UnknownSecret, format!("unknown secret `{secret}`"))
@@ -84,7 +99,11 @@ impl Scope<'_> {
                 }
                 out.push_str(whole);
             } else {
-                let known = self.values.keys().map(String::as_str).chain(BUILD_TIME.iter().map(|(b, _)| *b));
+                let known = self
+                    .values
+                    .keys()
+                    .map(String::as_str)
+                    .chain(BUILD_TIME.iter().map(|(b, _)| *b));
                 let help = match did_you_mean(name, known) {
                     Some(s) => format!("did you mean `${{{s}}}`?"),
                     None => format!(
@@ -113,7 +132,9 @@ pub fn locate(source: &SourceFile, node: Span, needle: &str) -> Span {
     let start = node.offset.min(source.text.len());
     let window = if node.len > 0 { node.len } else { 64 * 1024 };
     let end = start.saturating_add(window).min(source.text.len());
-    let end = (end..=source.text.len()).find(|&e| source.text.is_char_boundary(e)).unwrap_or(source.text.len());
+    let end = (end..=source.text.len())
+        .find(|&e| source.text.is_char_boundary(e))
+        .unwrap_or(source.text.len());
     match source.text[start..end].find(needle) {
         Some(i) => source.span(start + i, needle.len()),
         None => node,

@@ -19,6 +19,12 @@ mod walk;
 pub use codes::Code;
 pub use diagnostic::{Diagnostic, DiagnosticRecord, Severity, SourceFile};
 pub use interpolate::BUILD_TIME;
-pub use lint::{Outcome, PRINCIPLES, PrincipleScore, RECOMMENDED_TAGS, RecipeLint, RecipeLintRecord, lint, lint_recipe};
-pub use load::{LoadOptions, LoadedRecipe, RecipeSet, ReferencedFile, ResolvedStep, load, load_str};
+pub use lint::{
+    Outcome, PRINCIPLES, PrincipleScore, RECOMMENDED_TAGS, RecipeLint, RecipeLintRecord, lint,
+    lint_recipe,
+};
+pub use load::{
+    LoadOptions, LoadedRecipe, RecipeSet, ReferencedFile, ResolvedStep, SKIPPED_FOLDERS, load,
+    load_str,
+};
 pub use parse::parse;

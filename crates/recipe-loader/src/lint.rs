@@ -36,7 +36,16 @@ pub const RECOMMENDED_TAGS: &[(&str, &[&str])] = &[
     ("Role", &["Role"]),
     ("System", &["System"]),
     ("Project", &["Project"]),
-    ("CostCenter", &["CostCenter", "Cost Center", "BusinessUnit", "Business Unit", "Cost Center/Business Unit"]),
+    (
+        "CostCenter",
+        &[
+            "CostCenter",
+            "Cost Center",
+            "BusinessUnit",
+            "Business Unit",
+            "Cost Center/Business Unit",
+        ],
+    ),
     ("Stage", &["Stage"]),
     ("Confidentiality", &["Confidentiality"]),
     ("Compliance", &["Compliance"]),
@@ -45,13 +54,41 @@ pub const RECOMMENDED_TAGS: &[(&str, &[&str])] = &[
 /// Tags the tool fills in itself, so a recipe need not set them.
 const TOOL_TAGS: &[&str] = &["Name", "Version"];
 
-const CM_AGENTS: &[&str] = &["puppet", "chef", "ansible", "salt-minion", "amazon-ssm-agent", "cfn-init"];
-const SECURITY_AGENTS: &[&str] =
-    &["amazon-ssm-agent", "inspector", "crowdstrike", "falcon-sensor", "clamav", "defender", "wazuh", "osquery", "aide", "sentinel"];
-const LOG_AGENTS: &[&str] =
-    &["amazon-cloudwatch-agent", "cloudwatch", "fluent-bit", "fluentd", "splunk", "datadog", "vector", "rsyslog", "filebeat", "newrelic"];
-static LICENCE_KEY: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b[A-Z0-9]{5}(-[A-Z0-9]{5}){4}\b").expect("licence pattern compiles"));
+const CM_AGENTS: &[&str] = &[
+    "puppet",
+    "chef",
+    "ansible",
+    "salt-minion",
+    "amazon-ssm-agent",
+    "cfn-init",
+];
+const SECURITY_AGENTS: &[&str] = &[
+    "amazon-ssm-agent",
+    "inspector",
+    "crowdstrike",
+    "falcon-sensor",
+    "clamav",
+    "defender",
+    "wazuh",
+    "osquery",
+    "aide",
+    "sentinel",
+];
+const LOG_AGENTS: &[&str] = &[
+    "amazon-cloudwatch-agent",
+    "cloudwatch",
+    "fluent-bit",
+    "fluentd",
+    "splunk",
+    "datadog",
+    "vector",
+    "rsyslog",
+    "filebeat",
+    "newrelic",
+];
+static LICENCE_KEY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b[A-Z0-9]{5}(-[A-Z0-9]{5}){4}\b").expect("licence pattern compiles")
+});
 
 /// The outcome of one rule for one recipe.
 #[derive(Clone, Debug, Serialize)]
@@ -113,7 +150,9 @@ impl RecipeLint {
     /// The mean of the scored principles, 1-5.
     pub fn overall(&self) -> Option<f32> {
         let scored: Vec<u8> = self.principles.iter().filter_map(|p| p.score).collect();
-        (!scored.is_empty()).then(|| f32::from(scored.iter().map(|&s| u16::from(s)).sum::<u16>()) / scored.len() as f32)
+        (!scored.is_empty()).then(|| {
+            f32::from(scored.iter().map(|&s| u16::from(s)).sum::<u16>()) / scored.len() as f32
+        })
     }
 }
 
@@ -124,7 +163,13 @@ struct Rules<'a> {
 }
 
 impl Rules<'_> {
-    fn rule(&mut self, principles: &[&'static str], applies: bool, pass: bool, fail: impl FnOnce(&LoadedRecipe) -> Diagnostic) {
+    fn rule(
+        &mut self,
+        principles: &[&'static str],
+        applies: bool,
+        pass: bool,
+        fail: impl FnOnce(&LoadedRecipe) -> Diagnostic,
+    ) {
         let outcome = match (applies, pass) {
             (false, _) => Outcome::NotApplicable,
             (true, true) => Outcome::Pass,
@@ -139,28 +184,62 @@ impl Rules<'_> {
     }
 }
 
-fn mentions(r: &LoadedRecipe, words: &[&str]) -> bool {
-    r.steps.iter().filter(|s| s.stage == Stage::Image).any(|s| {
-        step_texts(&s.step).iter().any(|t| {
-            let v = t.value.to_ascii_lowercase();
-            words.iter().any(|w| v.contains(w))
-        })
-    })
+/// Whether a baked step of the recipe, or of a recipe it is layered on, mentions one of `words`.
+fn mentions(set: &RecipeSet, r: &LoadedRecipe, words: &[&str]) -> bool {
+    let mut cur = Some(r);
+    let mut hops = 0;
+    while let Some(rec) = cur {
+        let found = rec
+            .steps
+            .iter()
+            .filter(|s| s.stage == Stage::Image)
+            .any(|s| {
+                step_texts(&s.step).iter().any(|t| {
+                    let v = t.value.to_ascii_lowercase();
+                    words.iter().any(|w| v.contains(w))
+                })
+            });
+        if found {
+            return true;
+        }
+        hops += 1;
+        cur = rec
+            .parent
+            .filter(|_| hops <= set.recipes.len())
+            .map(|p| &set.recipes[p]);
+    }
+    false
 }
 
-fn finding(r: &LoadedRecipe, code: Code, span: recipe_model::Span, message: String, help: &str) -> Diagnostic {
-    Diagnostic::new(code, message).help(help).label("here").at(&r.source, span)
+fn finding(
+    r: &LoadedRecipe,
+    code: Code,
+    span: recipe_model::Span,
+    message: String,
+    help: &str,
+) -> Diagnostic {
+    Diagnostic::new(code, message)
+        .help(help)
+        .label("here")
+        .at(&r.source, span)
 }
 
-/// Lint one loaded recipe.
-pub fn lint_recipe(r: &LoadedRecipe) -> RecipeLint {
+/// Lint one loaded recipe of a set (agents baked into the recipes it is layered on count).
+pub fn lint_recipe(set: &RecipeSet, r: &LoadedRecipe) -> RecipeLint {
     let rec = &r.recipe;
     let name = rec.name.value.clone();
     let strategy = rec.strategy.value;
     let target = rec.target.value;
-    let mut rules = Rules { r, results: Vec::new(), findings: Vec::new() };
+    let mut rules = Rules {
+        r,
+        results: Vec::new(),
+        findings: Vec::new(),
+    };
 
-    let manual = r.steps.iter().find(|s| matches!(s.step.value, Step::Manual(_)));
+    let manual = r
+        .steps
+        .iter()
+        .find(|s| matches!(s.step.value, Step::Manual(_)));
     rules.rule(&["Automation", "Scalability"], true, manual.is_none(), |r| {
         let s = manual.expect("failing rule has a manual step");
         Diagnostic::new(Code::LintManualStep, format!("`{name}` relies on a manual step", name = r.recipe.name.value))
@@ -182,9 +261,16 @@ pub fn lint_recipe(r: &LoadedRecipe) -> RecipeLint {
         },
     );
 
-    let licence = r.steps.iter().filter(|s| s.stage == Stage::Image).find_map(|s| {
-        step_texts(&s.step).into_iter().find(|t| LICENCE_KEY.is_match(t)).map(|t| (s, t.span))
-    });
+    let licence = r
+        .steps
+        .iter()
+        .filter(|s| s.stage == Stage::Image)
+        .find_map(|s| {
+            step_texts(&s.step)
+                .into_iter()
+                .find(|t| LICENCE_KEY.is_match(t))
+                .map(|t| (s, t.span))
+        });
     rules.rule(&["Cost Optimization"], true, licence.is_none(), |_| {
         let (s, span) = licence.expect("failing rule has a licence");
         Diagnostic::new(Code::LintLicence, "a licence key appears to be baked into the image")
@@ -199,7 +285,7 @@ pub fn lint_recipe(r: &LoadedRecipe) -> RecipeLint {
     });
 
     let deferring = strategy != Strategy::Full;
-    rules.rule(&["Efficient", "Scalability"], deferring, mentions(r, CM_AGENTS), |r| {
+    rules.rule(&["Efficient", "Scalability"], deferring, mentions(set, r, CM_AGENTS), |r| {
         finding(r, Code::LintNoCmAgent, r.recipe.strategy.span,
             format!("a `{}` image without a configuration-management agent", r.recipe.strategy.as_str()),
             "bake an agent (SSM Agent, Puppet, Chef, Ansible pull, Salt) that configures instances at launch")
@@ -214,8 +300,18 @@ pub fn lint_recipe(r: &LoadedRecipe) -> RecipeLint {
         finding(r, Code::LintNoTests, r.recipe.name.span, "no tests validate the image before it is captured".into(),
             "add `tests:` with checks such as `- shell: { run: systemctl is-active amazon-ssm-agent }`")
     });
-    let inline = r.steps.iter().filter(|s| s.included_from.is_empty() && matches!(s.step.value, Step::Shell(_) | Step::PowerShell(_))).count();
-    let modular = r.steps.iter().any(|s| !s.included_from.is_empty() || matches!(s.step.value, Step::Script(_)));
+    let inline = r
+        .steps
+        .iter()
+        .filter(|s| {
+            s.included_from.is_empty()
+                && matches!(s.step.value, Step::Shell(_) | Step::PowerShell(_))
+        })
+        .count();
+    let modular = r
+        .steps
+        .iter()
+        .any(|s| !s.included_from.is_empty() || matches!(s.step.value, Step::Script(_)));
     rules.rule(&["Productivity"], r.steps.len() >= 4, modular || inline < 4, |r| {
         finding(r, Code::LintNoComponents, r.recipe.name.span, format!("{inline} inline command steps and no components"),
             "move reusable work into `components/` and `include` it, or into `script` files, so recipes share it")
@@ -228,16 +324,16 @@ pub fn lint_recipe(r: &LoadedRecipe) -> RecipeLint {
         finding(r, Code::LintNoCleanup, span, "no clean-down before capture".into(), &format!(
             "add `cleanup: {preset}` so temporary files, logs, history and host keys do not ship in the image"))
     });
-    rules.rule(&["Security"], true, mentions(r, SECURITY_AGENTS), |r| {
+    rules.rule(&["Security"], true, mentions(set, r, SECURITY_AGENTS), |r| {
         finding(r, Code::LintNoSecurityAgent, r.recipe.name.span, "no security agent is installed".into(),
             "install the agents that check the security posture (SSM Agent, Inspector, your EDR or antivirus)")
     });
-    rules.rule(&["Security", "Supportability"], true, mentions(r, LOG_AGENTS), |r| {
+    rules.rule(&["Security", "Supportability"], true, mentions(set, r, LOG_AGENTS), |r| {
         finding(r, Code::LintNoLogAgent, r.recipe.name.span, "no log or monitoring agent is installed".into(),
             "install a log agent (e.g. `amazon-cloudwatch-agent`) so application and system logs are collected centrally")
     });
     let ws_linux = target == Target::Workspaces && rec.os.value == Os::Linux;
-    rules.rule(&["Security"], ws_linux, mentions(r, &["pcoip-agent.conf"]), |r| {
+    rules.rule(&["Security"], ws_linux, mentions(set, r, &["pcoip-agent.conf"]), |r| {
         finding(r, Code::LintNoPcoipPolicy, r.recipe.name.span, "no PCoIP agent configuration".into(),
             "add a `file` step that writes /etc/pcoip-agent/pcoip-agent.conf with your encryption and clipboard policy")
     });
@@ -248,7 +344,9 @@ pub fn lint_recipe(r: &LoadedRecipe) -> RecipeLint {
     });
     let missing: Vec<&str> = RECOMMENDED_TAGS
         .iter()
-        .filter(|(key, spellings)| !TOOL_TAGS.contains(key) && !spellings.iter().any(|s| rec.image.tags.contains_key(*s)))
+        .filter(|(key, spellings)| {
+            !TOOL_TAGS.contains(key) && !spellings.iter().any(|s| rec.image.tags.contains_key(*s))
+        })
         .map(|(key, _)| *key)
         .collect();
     rules.rule(&["Flexibility", "Supportability"], true, missing.is_empty(), |r| {
@@ -259,20 +357,36 @@ pub fn lint_recipe(r: &LoadedRecipe) -> RecipeLint {
     let principles = PRINCIPLES
         .iter()
         .map(|p| {
-            let applicable: Vec<&Outcome> =
-                rules.results.iter().filter(|(q, o)| q == p && !matches!(o, Outcome::NotApplicable)).map(|(_, o)| o).collect();
-            let passed = applicable.iter().filter(|o| matches!(o, Outcome::Pass)).count();
+            let applicable: Vec<&Outcome> = rules
+                .results
+                .iter()
+                .filter(|(q, o)| q == p && !matches!(o, Outcome::NotApplicable))
+                .map(|(_, o)| o)
+                .collect();
+            let passed = applicable
+                .iter()
+                .filter(|o| matches!(o, Outcome::Pass))
+                .count();
             let score = (!applicable.is_empty()).then(|| {
                 let ratio = passed as f32 / applicable.len() as f32;
                 1 + (ratio * 4.0).round() as u8
             });
-            PrincipleScore { principle: p, score, passed, applicable: applicable.len() }
+            PrincipleScore {
+                principle: p,
+                score,
+                passed,
+                applicable: applicable.len(),
+            }
         })
         .collect();
-    RecipeLint { recipe: name, principles, findings: rules.findings }
+    RecipeLint {
+        recipe: name,
+        principles,
+        findings: rules.findings,
+    }
 }
 
 /// Lint every recipe of a set.
 pub fn lint(set: &RecipeSet) -> Vec<RecipeLint> {
-    set.recipes.iter().map(lint_recipe).collect()
+    set.recipes.iter().map(|r| lint_recipe(set, r)).collect()
 }

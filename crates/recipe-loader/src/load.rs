@@ -65,6 +65,8 @@ pub struct LoadedRecipe {
 /// A loaded set of recipes and every diagnostic found while loading and checking it.
 #[derive(Debug, Default)]
 pub struct RecipeSet {
+    /// How many recipe files were read.
+    pub files: usize,
     /// The recipes that parsed, in path order.
     pub recipes: Vec<LoadedRecipe>,
     /// Every error and warning, in the order found.
@@ -83,10 +85,13 @@ impl RecipeSet {
     }
 }
 
+/// A component file and what it parsed to.
+type ParsedComponent = (Arc<SourceFile>, Arc<Component>);
+
 /// Caches shared by every recipe of a load: a component or file read once serves them all.
 #[derive(Default)]
 struct Cache {
-    components: HashMap<PathBuf, Option<(Arc<SourceFile>, Arc<Component>)>>,
+    components: HashMap<PathBuf, Option<ParsedComponent>>,
     files: HashMap<PathBuf, Option<Arc<Vec<u8>>>>,
     reported: BTreeSet<PathBuf>,
 }
@@ -99,13 +104,21 @@ pub fn load(paths: &[PathBuf], options: &LoadOptions) -> RecipeSet {
     for path in paths {
         match collect(path, &mut files) {
             Ok(0) => set.diagnostics.push(
-                Diagnostic::new(Code::SetEmpty, format!("no recipe files under `{}`", path.display()))
-                    .help("point at a recipe file or a folder holding `*.yaml` recipes"),
+                Diagnostic::new(
+                    Code::SetEmpty,
+                    format!("no recipe files under `{}`", path.display()),
+                )
+                .help("point at a recipe file or a folder holding `*.yaml` recipes")
+                .in_file(&SourceFile::new(path.clone(), "")),
             ),
             Ok(_) => {}
             Err(e) => set.diagnostics.push(
-                Diagnostic::new(Code::IoRead, format!("cannot read `{}`: {e}", path.display()))
-                    .help("check the path and its permissions"),
+                Diagnostic::new(
+                    Code::IoRead,
+                    format!("cannot read `{}`: {e}", path.display()),
+                )
+                .help("check the path and its permissions")
+                .in_file(&SourceFile::new(path.clone(), "")),
             ),
         }
     }
@@ -117,13 +130,18 @@ pub fn load(paths: &[PathBuf], options: &LoadOptions) -> RecipeSet {
             Ok(t) => t,
             Err(e) => {
                 set.diagnostics.push(
-                    Diagnostic::new(Code::IoRead, format!("cannot read `{}`: {e}", file.display()))
-                        .help("check the file's permissions and that it is UTF-8 text"),
+                    Diagnostic::new(
+                        Code::IoRead,
+                        format!("cannot read `{}`: {e}", file.display()),
+                    )
+                    .help("check the file's permissions and that it is UTF-8 text")
+                    .in_file(&SourceFile::new(file.clone(), "")),
                 );
                 continue;
             }
         };
         let source = SourceFile::new(file, text);
+        set.files += 1;
         match parse::<Recipe>(&source) {
             Ok(recipe) => {
                 let loaded = resolve(recipe, &source, options, &mut cache, &mut set.diagnostics);
@@ -133,18 +151,43 @@ pub fn load(paths: &[PathBuf], options: &LoadOptions) -> RecipeSet {
         }
     }
     link(&mut set);
+    for name in options.vars.keys() {
+        if !set
+            .recipes
+            .iter()
+            .any(|r| r.recipe.variables.contains_key(name))
+        {
+            set.diagnostics.push(
+                Diagnostic::new(Code::VariableOverrideUnused, format!("no recipe declares variable `{name}` given with --var"))
+                    .help("check the spelling, or declare it under `variables:` in the recipes that use it"),
+            );
+        }
+    }
     crate::checks::check_set(&mut set);
     set
 }
 
 /// Load a single recipe from text (for tests, benchmarks and the fuzzer). Referenced files are
 /// resolved relative to `path`'s folder.
-pub fn load_str(path: impl Into<PathBuf>, text: impl Into<String>, options: &LoadOptions) -> RecipeSet {
+pub fn load_str(
+    path: impl Into<PathBuf>,
+    text: impl Into<String>,
+    options: &LoadOptions,
+) -> RecipeSet {
     let source = SourceFile::new(path, text);
-    let mut set = RecipeSet::default();
+    let mut set = RecipeSet {
+        files: 1,
+        ..RecipeSet::default()
+    };
     match parse::<Recipe>(&source) {
         Ok(recipe) => {
-            let loaded = resolve(recipe, &source, options, &mut Cache::default(), &mut set.diagnostics);
+            let loaded = resolve(
+                recipe,
+                &source,
+                options,
+                &mut Cache::default(),
+                &mut set.diagnostics,
+            );
             set.recipes.push(loaded);
         }
         Err(d) => set.diagnostics.push(d),
@@ -153,6 +196,10 @@ pub fn load_str(path: impl Into<PathBuf>, text: impl Into<String>, options: &Loa
     crate::checks::check_set(&mut set);
     set
 }
+
+/// Folders a directory load does not search for recipes: components, and the files and scripts
+/// that recipes reference (which may be YAML data of their own).
+pub const SKIPPED_FOLDERS: &[&str] = &["components", "files", "scripts", "templates"];
 
 fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<usize> {
     let meta = std::fs::metadata(path)?;
@@ -168,7 +215,7 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<usize> {
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if entry.file_type()?.is_dir() {
-            if name.starts_with('.') || name == "components" {
+            if name.starts_with('.') || SKIPPED_FOLDERS.contains(&name.as_ref()) {
                 continue;
             }
             n += collect(&p, out)?;
@@ -189,17 +236,24 @@ fn resolve(
 ) -> LoadedRecipe {
     // Variable values: defaults, then overrides; then the load-time built-ins.
     let mut values = BTreeMap::new();
+    let mut unset = BTreeSet::new();
     for (name, var) in &recipe.variables {
         if let Some(v) = options.vars.get(name) {
             values.insert(name.clone(), v.clone());
         } else if let Some(d) = &var.default {
             values.insert(name.clone(), d.value.clone());
         } else {
+            unset.insert(name.clone());
             diags.push(
-                Diagnostic::new(Code::VariableNoValue, format!("variable `{name}` has no value"))
-                    .help(format!("give it a default (`default: …`) or pass `--var {name}=…`"))
-                    .label("no default")
-                    .at(source, var.span),
+                Diagnostic::new(
+                    Code::VariableNoValue,
+                    format!("variable `{name}` has no value"),
+                )
+                .help(format!(
+                    "give it a default (`default: …`) or pass `--var {name}=…`"
+                ))
+                .label("no default")
+                .at(source, var.span),
             );
         }
     }
@@ -211,14 +265,26 @@ fn resolve(
     values.insert("os".into(), recipe.os.as_str().into());
 
     let secrets = recipe.secrets.clone();
-    let scope = Scope { values: &values, secrets: &secrets, used: Default::default() };
+    let scope = Scope {
+        values: &values,
+        secrets: &secrets,
+        unset,
+        used: Default::default(),
+    };
     for text in recipe_texts_mut(&mut recipe) {
         scope.apply(text, source, diags);
     }
     let strategy = recipe.strategy.value;
     let mut files = Vec::new();
     let mut seen_files = BTreeSet::new();
-    let mut ctx = Expand { scope: &scope, strategy, cache, diags, files: &mut files, seen_files: &mut seen_files };
+    let mut ctx = Expand {
+        scope: &scope,
+        strategy,
+        cache,
+        diags,
+        files: &mut files,
+        seen_files: &mut seen_files,
+    };
     let mut steps = Vec::new();
     ctx.expand(&recipe.steps, source, &mut Vec::new(), &mut steps);
     let mut tests = Vec::new();
@@ -228,14 +294,25 @@ fn resolve(
     for (name, var) in &recipe.variables {
         if !used.contains(name) {
             diags.push(
-                Diagnostic::new(Code::VariableUnused, format!("variable `{name}` is never used"))
-                    .help(format!("use it as `${{{name}}}`, or remove it"))
-                    .label("declared here")
-                    .at(source, var.span),
+                Diagnostic::new(
+                    Code::VariableUnused,
+                    format!("variable `{name}` is never used"),
+                )
+                .help(format!("use it as `${{{name}}}`, or remove it"))
+                .label("declared here")
+                .at(source, var.span),
             );
         }
     }
-    LoadedRecipe { recipe, source: Arc::clone(source), steps, tests, files, vars, parent: None }
+    LoadedRecipe {
+        recipe,
+        source: Arc::clone(source),
+        steps,
+        tests,
+        files,
+        vars,
+        parent: None,
+    }
 }
 
 struct Expand<'a, 'b> {
@@ -255,7 +332,11 @@ impl Expand<'_, '_> {
         stack: &mut Vec<PathBuf>,
         out: &mut Vec<ResolvedStep>,
     ) {
-        let dir = source.path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let dir = source
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
         for step in steps {
             if let Step::Include(path) = &step.value {
                 self.include(path, &dir, source, stack, out);
@@ -292,13 +373,19 @@ impl Expand<'_, '_> {
         self.scope.apply(&mut path, source, self.diags);
         let full = normalize(&dir.join(&path.value));
         if let Some(pos) = stack.iter().position(|p| *p == full) {
-            let mut cycle: Vec<String> = stack[pos..].iter().map(|p| p.display().to_string()).collect();
+            let mut cycle: Vec<String> = stack[pos..]
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
             cycle.push(full.display().to_string());
             self.diags.push(
-                Diagnostic::new(Code::IncludeCycle, format!("components include each other: {}", cycle.join(" → ")))
-                    .help("remove one of the includes so the chain ends")
-                    .label("this include closes the cycle")
-                    .at(source, path.span),
+                Diagnostic::new(
+                    Code::IncludeCycle,
+                    format!("components include each other: {}", cycle.join(" → ")),
+                )
+                .help("remove one of the includes so the chain ends")
+                .label("this include closes the cycle")
+                .at(source, path.span),
             );
             return;
         }
@@ -306,6 +393,19 @@ impl Expand<'_, '_> {
             Some(e) => e.clone(),
             None => {
                 let loaded = match std::fs::read_to_string(&full) {
+                    Err(e) if full.exists() => {
+                        self.diags.push(
+                            Diagnostic::new(
+                                Code::IoRead,
+                                format!("cannot read component `{}`: {e}", path.value),
+                            )
+                            .help("an include names one UTF-8 YAML file with `steps:`")
+                            .label("unreadable component")
+                            .at(source, path.span),
+                        );
+                        self.cache.components.insert(full.clone(), None);
+                        return;
+                    }
                     Ok(text) => {
                         let csource = SourceFile::new(full.clone(), text);
                         match parse::<Component>(&csource) {
@@ -322,10 +422,16 @@ impl Expand<'_, '_> {
                 };
                 if loaded.is_none() && !full.exists() {
                     self.diags.push(
-                        Diagnostic::new(Code::IncludeMissing, format!("component `{}` does not exist", path.value))
-                            .help(format!("create `{}`, or fix the path (it is relative to this file)", full.display()))
-                            .label("no such file")
-                            .at(source, path.span),
+                        Diagnostic::new(
+                            Code::IncludeMissing,
+                            format!("component `{}` does not exist", path.value),
+                        )
+                        .help(format!(
+                            "create `{}`, or fix the path (it is relative to this file)",
+                            full.display()
+                        ))
+                        .label("no such file")
+                        .at(source, path.span),
                     );
                     return;
                 }
@@ -333,7 +439,9 @@ impl Expand<'_, '_> {
                 loaded
             }
         };
-        let Some((csource, component)) = entry else { return };
+        let Some((csource, component)) = entry else {
+            return;
+        };
         stack.push(full);
         self.expand(&component.steps, &csource, stack, out);
         stack.pop();
@@ -341,6 +449,18 @@ impl Expand<'_, '_> {
 
     fn reference(&mut self, path: &Node<String>, dir: &Path, source: &Arc<SourceFile>, what: &str) {
         let full = normalize(&dir.join(&path.value));
+        if full.is_dir() {
+            self.diags.push(
+                Diagnostic::new(
+                    Code::FileMissing,
+                    format!("{what} `{}` is a folder, not a file", path.value),
+                )
+                .help("name one file; to copy a folder, archive it and unpack it in a step")
+                .label("a folder")
+                .at(source, path.span),
+            );
+            return;
+        }
         let bytes = match self.cache.files.get(&full) {
             Some(b) => b.clone(),
             None => {
@@ -356,10 +476,16 @@ impl Expand<'_, '_> {
                 }
             }
             None => self.diags.push(
-                Diagnostic::new(Code::FileMissing, format!("{what} `{}` does not exist", path.value))
-                    .help(format!("create `{}`, or fix the path (it is relative to this file)", full.display()))
-                    .label("no such file")
-                    .at(source, path.span),
+                Diagnostic::new(
+                    Code::FileMissing,
+                    format!("{what} `{}` does not exist", path.value),
+                )
+                .help(format!(
+                    "create `{}`, or fix the path (it is relative to this file)",
+                    full.display()
+                ))
+                .label("no such file")
+                .at(source, path.span),
             ),
         }
     }
@@ -390,10 +516,16 @@ fn link(set: &mut RecipeSet) {
         if let Some(&first) = by_name.get(&name.value) {
             let other = &set.recipes[first].source.path;
             set.diagnostics.push(
-                Diagnostic::new(Code::DuplicateRecipe, format!("two recipes are named `{}`", name.value))
-                    .help(format!("rename one: `{}` already uses this name", other.display()))
-                    .label("second recipe with this name")
-                    .at(&r.source, name.span),
+                Diagnostic::new(
+                    Code::DuplicateRecipe,
+                    format!("two recipes are named `{}`", name.value),
+                )
+                .help(format!(
+                    "rename one: `{}` already uses this name",
+                    other.display()
+                ))
+                .label("second recipe with this name")
+                .at(&r.source, name.span),
             );
         } else {
             by_name.insert(name.value.clone(), i);
@@ -401,7 +533,9 @@ fn link(set: &mut RecipeSet) {
     }
     for i in 0..set.recipes.len() {
         let r = &set.recipes[i];
-        let Base::Recipe(parent) = &r.recipe.base.value else { continue };
+        let Base::Recipe(parent) = &r.recipe.base.value else {
+            continue;
+        };
         match by_name.get(&parent.value) {
             Some(&p) => set.recipes[i].parent = Some(p),
             None => {
@@ -409,10 +543,13 @@ fn link(set: &mut RecipeSet) {
                     Some(s) => format!("did you mean `{s}`? Recipes named in `base` must be loaded in the same set"),
                     None => "load the recipe it is layered on in the same run (pass its folder), or fix the name".into(),
                 };
-                let d = Diagnostic::new(Code::UnknownRecipe, format!("no recipe named `{}` in this set", parent.value))
-                    .help(help)
-                    .label("unknown recipe")
-                    .at(&r.source, parent.span);
+                let d = Diagnostic::new(
+                    Code::UnknownRecipe,
+                    format!("no recipe named `{}` in this set", parent.value),
+                )
+                .help(help)
+                .label("unknown recipe")
+                .at(&r.source, parent.span);
                 set.diagnostics.push(d);
             }
         }

@@ -36,19 +36,44 @@ fn options() -> serde_saphyr::Options {
 /// the offending node and names its path.
 pub fn parse<T: DeserializeOwned>(source: &Arc<SourceFile>) -> Result<T, Diagnostic> {
     let mut path = String::new();
-    let result = serde_saphyr::with_deserializer_from_str_with_options(&source.text, options(), |de| {
-        serde_path_to_error::deserialize(de).map_err(|e| {
-            path = clean_path(&e.path().to_string());
-            e.into_inner()
-        })
-    });
+    let result =
+        serde_saphyr::with_deserializer_from_str_with_options(&source.text, options(), |de| {
+            serde_path_to_error::deserialize(de).map_err(|e| {
+                path = clean_path(&e.path().to_string());
+                e.into_inner()
+            })
+        });
     result.map_err(|e| to_diagnostic(e, &path, source))
 }
 
 /// serde_path_to_error shows `Node<T>` as a `.value` segment; users never write it.
 fn clean_path(path: &str) -> String {
     let p = path.replace(".value", "");
-    if p == "?" || p == "." { String::new() } else { p }
+    let p = p
+        .trim_end_matches(".?")
+        .trim_end_matches('?')
+        .trim_end_matches('.');
+    p.to_string()
+}
+
+/// What an enumeration is called in messages, recognised by one of its values.
+fn enum_noun(expected: &[&str]) -> (&'static str, Code) {
+    let has = |v: &str| expected.contains(&v);
+    if has("shell") && has("reboot") {
+        ("step kind", Code::UnknownStep)
+    } else if has("ssm-parameter") {
+        ("base kind", Code::UnknownValue)
+    } else if has("ec2-ami") {
+        ("target", Code::UnknownValue)
+    } else if has("thin") {
+        ("strategy", Code::UnknownValue)
+    } else if has("launch") {
+        ("stage", Code::UnknownValue)
+    } else if has("linux") && has("windows") && expected.len() == 2 {
+        ("operating system", Code::UnknownValue)
+    } else {
+        ("value", Code::UnknownValue)
+    }
 }
 
 fn unwrap(mut e: &YamlError) -> &YamlError {
@@ -68,92 +93,217 @@ fn strip_location(msg: &str) -> String {
 }
 
 fn to_diagnostic(err: YamlError, path: &str, source: &Arc<SourceFile>) -> Diagnostic {
-    let span = err.location().map(|l| Span::from_location(&l)).unwrap_or(Span::UNKNOWN);
+    let span = err
+        .location()
+        .map(|l| Span::from_location(&l))
+        .unwrap_or(Span::UNKNOWN);
     let inner = unwrap(&err);
-    let at = if path.is_empty() { String::new() } else { format!(" at `{path}`") };
+    let at = if path.is_empty() {
+        String::new()
+    } else {
+        format!(" at `{path}`")
+    };
     let diag = match inner {
-        YamlError::SerdeUnknownField { field, expected, .. } => {
+        YamlError::SerdeUnknownField {
+            field, expected, ..
+        } => {
             let help = match did_you_mean(field, expected.iter().copied()) {
-                Some(s) => format!("did you mean `{s}`? The keys allowed here are: {}", expected.join(", ")),
-                None => format!("remove it; the keys allowed here are: {}", expected.join(", ")),
+                Some(s) => format!(
+                    "did you mean `{s}`? The keys allowed here are: {}",
+                    expected.join(", ")
+                ),
+                None => format!(
+                    "remove it; the keys allowed here are: {}",
+                    expected.join(", ")
+                ),
             };
             Diagnostic::new(Code::UnknownField, format!("unknown field `{field}`{at}"))
                 .help(help)
                 .label("not a field here")
         }
-        YamlError::SerdeUnknownVariant { variant, expected, .. } => {
-            let is_step = expected.contains(&"shell") && expected.contains(&"reboot");
-            let (code, what) = if is_step { (Code::UnknownStep, "step kind") } else { (Code::UnknownValue, "value") };
+        YamlError::SerdeUnknownVariant {
+            variant, expected, ..
+        } => {
+            let (what, code) = enum_noun(expected);
             let help = match did_you_mean(variant, expected.iter().copied()) {
-                Some(s) => format!("did you mean `{s}`? Expected one of: {}", expected.join(", ")),
+                Some(s) => format!(
+                    "did you mean `{s}`? Expected one of: {}",
+                    expected.join(", ")
+                ),
                 None => format!("expected one of: {}", expected.join(", ")),
             };
             Diagnostic::new(code, format!("unknown {what} `{variant}`{at}"))
                 .help(help)
                 .label(format!("unknown {what}"))
         }
-        YamlError::SerdeMissingField { field, .. } => {
-            let parent = if path.is_empty() { "the document".to_string() } else { format!("`{path}`") };
-            Diagnostic::new(Code::MissingField, format!("missing field `{field}` in {parent}"))
-                .help(format!("add `{field}:`; see docs/recipes.md for what it takes"))
-                .label(format!("`{field}` is required here"))
+        YamlError::SerdeMissingField { field, .. } if path.is_empty() => {
+            let d = Diagnostic::new(Code::MissingField, format!("missing field `{field}`"))
+                .help(format!(
+                    "add `{field}:` at the top level of the recipe; docs/recipes.md says what it takes"
+                ))
+                .label(format!("this document has no `{field}`"));
+            return d.at(source, source.first_content());
         }
+        YamlError::SerdeMissingField { field, .. } => Diagnostic::new(
+            Code::MissingField,
+            format!("missing field `{field}` in `{path}`"),
+        )
+        .help(format!(
+            "add `{field}:` to `{path}`; docs/recipes.md says what it takes"
+        ))
+        .label(format!("the mapping without `{field}` ends here")),
         YamlError::DuplicateMappingKey { key, .. } => {
             let k = key.clone().unwrap_or_else(|| "?".into());
             Diagnostic::new(Code::DuplicateKey, format!("duplicate key `{k}`"))
                 .help("remove one of the two: YAML would silently keep only one of them")
                 .label("second occurrence")
         }
-        YamlError::Budget { .. }
-        | YamlError::AliasReplayLimitExceeded { .. }
+        YamlError::Budget { breach, .. } => {
+            let what = format!("{breach:?}");
+            let (kind, n) = what
+                .split_once(" { ")
+                .map(|(k, rest)| {
+                    (
+                        k.to_string(),
+                        rest.rsplit(": ")
+                            .next()
+                            .unwrap_or("")
+                            .trim_end_matches(" }")
+                            .to_string(),
+                    )
+                })
+                .unwrap_or((what.clone(), String::new()));
+            Diagnostic::new(Code::AliasLimit, format!("the document exceeds the parser's safety budget for {} ({n})", kind.to_lowercase()))
+                .help("recipes are small: expand fewer aliases and anchors, or split the file into components")
+                .label("budget exceeded here")
+        }
+        YamlError::AliasReplayLimitExceeded { .. }
         | YamlError::AliasExpansionLimitExceeded { .. }
         | YamlError::AliasReplayStackDepthExceeded { .. }
         | YamlError::AliasReplayCounterOverflow { .. } => Diagnostic::new(
             Code::AliasLimit,
-            format!("the document exceeds the parser's safety budget: {}", strip_location(&inner.to_string())),
+            format!(
+                "the document exceeds the parser's safety budget: {}",
+                strip_location(&inner.to_string())
+            ),
         )
         .help("recipes are small: expand fewer aliases, or split the file into components")
         .label("budget exceeded here"),
-        YamlError::SerdeInvalidType { unexpected, expected, .. } => {
-            Diagnostic::new(Code::InvalidType, format!("expected {expected}, found {unexpected}{at}"))
-                .help(format!("write {expected} here"))
-                .label("wrong type")
-        }
-        YamlError::SerdeInvalidValue { .. } | YamlError::Message { .. } | YamlError::InvalidScalar { .. } => {
-            let msg = strip_location(&inner.to_string());
-            let (code, help) = classify_message(&msg);
-            Diagnostic::new(code, format!("{msg}{at}")).help(help).label("here")
-        }
+        YamlError::SerdeInvalidType {
+            unexpected,
+            expected,
+            ..
+        } => Diagnostic::new(
+            Code::InvalidType,
+            format!("expected {expected}, found {unexpected}{at}"),
+        )
+        .help(format!("write {expected} here"))
+        .label("wrong type"),
+        YamlError::InvalidBooleanStrict { .. } => Diagnostic::new(
+            Code::InvalidType,
+            format!("expected true or false{at}"),
+        )
+        .help(
+            "write `true` or `false` (YAML 1.1 spellings such as yes, no, on and off are refused)",
+        )
+        .label("not a boolean"),
         other => {
             let msg = strip_location(&other.to_string());
-            let (code, help) = classify_message(&msg);
-            Diagnostic::new(code, format!("{msg}{at}")).help(help).label("here")
+            let serde_side = matches!(
+                other,
+                YamlError::SerdeInvalidValue { .. } | YamlError::InvalidScalar { .. }
+            ) || (matches!(other, YamlError::Message { .. }) && !path.is_empty());
+            let numeric = scalar_at(source, span).parse::<i128>().is_ok();
+            classify(&msg, serde_side, numeric, &at)
         }
     };
-    diag.at(source, fill_len(source, span))
+    diag.at(source, locate(source, span))
 }
 
-/// Pick a code for errors that only carry a message.
-fn classify_message(msg: &str) -> (Code, String) {
-    if msg.starts_with("expected") || msg.contains("invalid type") {
-        (Code::InvalidType, "check the value's type against docs/recipes.md".into())
-    } else if msg.starts_with("invalid duration") {
-        (Code::InvalidValue, "write a duration such as `30m`, `2h` or `90d`".into())
-    } else if msg.starts_with("invalid") {
-        (Code::InvalidValue, "check the value against docs/recipes.md".into())
-    } else {
-        (Code::Syntax, "fix the YAML syntax at this position".into())
+/// Pick a code, message and help for errors that only carry a message.
+fn classify(msg: &str, serde_side: bool, numeric: bool, at: &str) -> Diagnostic {
+    let number = |kind: &str| match kind {
+        "u8" => Some("a whole number from 0 to 255"),
+        "u16" => Some("a whole number from 0 to 65535"),
+        "u32" => Some("a whole number from 0 to 4294967295"),
+        "u64" | "usize" => Some("a whole number, 0 or more"),
+        "i32" | "i64" => Some("a whole number"),
+        _ => None,
+    };
+    if let Some(want) = msg.strip_prefix("invalid ").and_then(number) {
+        if numeric {
+            return Diagnostic::new(
+                Code::InvalidValue,
+                format!("number out of range{at}: expected {want}"),
+            )
+            .help(format!("write {want}"))
+            .label("out of range");
+        }
+        return Diagnostic::new(Code::InvalidType, format!("expected {want}{at}"))
+            .help(format!("write {want}, without quotes"))
+            .label("not a number");
     }
+    if msg.starts_with("invalid duration") {
+        return Diagnostic::new(Code::InvalidValue, format!("{msg}{at}"))
+            .help("write a duration such as `30m`, `2h`, `1h30m` or `90d`")
+            .label("not a duration");
+    }
+    if msg.starts_with("expected") || msg.contains("invalid type") {
+        return Diagnostic::new(Code::InvalidType, format!("{msg}{at}"))
+            .help("check the value's type in docs/recipes.md")
+            .label("wrong type");
+    }
+    if serde_side {
+        return Diagnostic::new(Code::InvalidValue, format!("{msg}{at}"))
+            .help("check the value against docs/recipes.md")
+            .label("invalid value");
+    }
+    Diagnostic::new(Code::Syntax, format!("invalid YAML: {msg}"))
+        .help("fix the YAML at this position: check indentation (spaces, not tabs), quotes around values containing `: ` or `#`, and closing brackets")
+        .label("the parser stopped here")
 }
 
-/// A span with no length gets the length of the token under it, so the label underlines something.
-fn fill_len(source: &SourceFile, span: Span) -> Span {
-    if !span.is_known() || span.len > 0 {
+/// Complete a parser span: scanner errors carry a line and column but no byte offset, and a span with
+/// no length gets the length of the token under it, so the label underlines something.
+fn locate(source: &SourceFile, span: Span) -> Span {
+    if !span.is_known() {
         return span;
     }
-    let rest = &source.text[span.offset.min(source.text.len())..];
-    let len = rest.find(|c: char| c.is_whitespace() || c == ',' || c == '}' || c == ']').unwrap_or(rest.len());
-    Span { len, ..span }
+    let mut span = span;
+    if span.offset == 0 && (span.line > 1 || span.column > 1) {
+        span.offset = offset_of(&source.text, span.line, span.column);
+    }
+    if span.len > 0 {
+        return span;
+    }
+    source.token(span)
+}
+
+/// The plain scalar that starts at a span, for telling "out of range" from "not a number".
+fn scalar_at(source: &SourceFile, span: Span) -> &str {
+    let span = locate(source, span);
+    let start = span.offset.min(source.text.len());
+    let rest = &source.text[start..];
+    let end = rest
+        .find(|c: char| c.is_whitespace() || c == ',' || c == '}' || c == ']')
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
+/// Byte offset of a 1-based line and character column.
+fn offset_of(text: &str, line: u32, column: u32) -> usize {
+    let mut offset = 0;
+    for (i, l) in text.split_inclusive('\n').enumerate() {
+        if i + 1 == line as usize {
+            let col = l
+                .char_indices()
+                .nth(column.saturating_sub(1) as usize)
+                .map_or(l.len(), |(b, _)| b);
+            return offset + col;
+        }
+        offset += l.len();
+    }
+    text.len()
 }
 
 #[cfg(test)]
@@ -173,7 +323,10 @@ mod tests {
     fn unknown_field_has_path_and_suggestion() {
         let d = err("steps:\n  - shell: { run: ls, retires: 1 }\n");
         assert_eq!(d.code, Code::UnknownField);
-        assert_eq!(d.message, "unknown field `retires` at `steps[0].shell.retires`");
+        assert_eq!(
+            d.message,
+            "unknown field `retires` at `steps[0].shell.retires`"
+        );
         assert!(d.help.starts_with("did you mean `retries`?"), "{}", d.help);
         assert_eq!((d.span.line, d.span.column), (9, 23));
     }
@@ -193,10 +346,37 @@ mod tests {
     }
 
     #[test]
+    fn scanner_errors_point_at_their_line() {
+        let d = err("steps:\n  - shell: { run: \"dnf\" -y install nginx }\n");
+        assert_eq!(d.code, Code::Syntax);
+        assert_eq!(d.span.line, 9);
+        assert_eq!(
+            &d.source.as_ref().unwrap().text[d.span.offset - d.span.column as usize + 1..][..9],
+            "  - shell"
+        );
+    }
+
+    #[test]
+    fn numbers_say_their_range() {
+        let d = err("retain: { keep: many }\n");
+        assert_eq!(d.code, Code::InvalidType);
+        assert!(
+            d.message
+                .starts_with("expected a whole number from 0 to 4294967295"),
+            "{}",
+            d.message
+        );
+    }
+
+    #[test]
     fn alias_bomb_is_refused() {
         let mut y = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 0..8 {
-            let prev = if i == 0 { "a".to_string() } else { format!("l{}", i - 1) };
+            let prev = if i == 0 {
+                "a".to_string()
+            } else {
+                format!("l{}", i - 1)
+            };
             y.push_str(&format!("l{i}: &l{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
         }
         let src = SourceFile::new("bomb.yaml", y);

@@ -17,19 +17,31 @@ struct Pattern {
 }
 
 static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
-    let p = |what, re: &str| Pattern { what, re: Regex::new(re).expect("secret pattern compiles") };
+    let p = |what, re: &str| Pattern {
+        what,
+        re: Regex::new(re).expect("secret pattern compiles"),
+    };
     vec![
-        p("an AWS access key id", r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b"),
+        p(
+            "an AWS access key id",
+            r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b",
+        ),
         p(
             "an AWS secret access key",
             r#"(?i)aws_?secret_?access_?key["']?\s*[:=]\s*["']?[A-Za-z0-9/+=]{40}"#,
         ),
-        p("a private key", r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"),
+        p(
+            "a private key",
+            r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----",
+        ),
         p(
             "a password literal",
-            r#"(?i)[a-z_]*(?:password|passwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token)["']?[ \t]*[:=][ \t]*["']?([^\s"'$%<{(\[][^\s"']{3,})"#,
+            r#"(?i)[a-z_]*(?:password|passwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token)["']?[ \t]*[:=][ \t]*["']?([^\s"'$%<{(\[:=][^\s"']{3,})"#,
         ),
-        p("a password on a command line", r#"(?i)--password[= ]["']?([^\s"'$%<{(-][^\s"']{3,})"#),
+        p(
+            "a password on a command line",
+            r#"(?i)--password[= ]["']?([^\s"'$%<{(-][^\s"']{3,})"#,
+        ),
     ]
 });
 
@@ -44,7 +56,10 @@ pub fn scan(source: &Arc<SourceFile>, code: Code, diags: &mut Vec<Diagnostic>) {
                 for m in p.re.captures_iter(line) {
                     let whole = m.get(0).expect("match 0 exists");
                     let hit = m.get(1).unwrap_or(whole);
-                    if taken.iter().any(|r| r.start < whole.end() && whole.start() < r.end) {
+                    if taken
+                        .iter()
+                        .any(|r| r.start < whole.end() && whole.start() < r.end)
+                    {
                         continue;
                     }
                     taken.push(whole.range());
@@ -59,7 +74,12 @@ pub fn scan(source: &Arc<SourceFile>, code: Code, diags: &mut Vec<Diagnostic>) {
                             "move it to SSM Parameter Store or Secrets Manager and refer to it with `secrets:` and `${secret.name}`; rotate it, since it is in git history",
                         ),
                     };
-                    diags.push(Diagnostic::new(code, message).help(help).label("secret").at(source, span));
+                    diags.push(
+                        Diagnostic::new(code, message)
+                            .help(help)
+                            .label("secret")
+                            .at(source, span),
+                    );
                 }
             }
         }
@@ -84,7 +104,10 @@ mod tests {
         assert_eq!(found("-----BEGIN RSA PRIVATE KEY-----\n"), 1);
         assert_eq!(found("DB_PASSWORD: hunter22\n"), 1);
         assert_eq!(found("mysql --password=hunter22 -e 'select 1'\n"), 1);
-        assert_eq!(found("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"), 1);
+        assert_eq!(
+            found("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"),
+            1
+        );
     }
 
     #[test]
@@ -93,6 +116,9 @@ mod tests {
         assert_eq!(found("password: \"$DB_PASSWORD\"\n"), 0);
         assert_eq!(found("PasswordAuthentication no\n"), 0);
         assert_eq!(found("DB_PASSWORD: example # recipe:allow-secret\n"), 0);
-        assert_eq!(found("secrets: { db_password: { ssm-parameter: /x } }\n"), 0);
+        assert_eq!(
+            found("secrets: { db_password: { ssm-parameter: /x } }\n"),
+            0
+        );
     }
 }

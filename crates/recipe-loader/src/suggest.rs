@@ -1,7 +1,10 @@
 //! "Did you mean" suggestions by edit distance.
 
 /// The closest candidate to `word`, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let limit = (word.len() / 3).max(1);
     candidates
         .into_iter()
@@ -31,7 +34,10 @@ mod tests {
 
     #[test]
     fn suggests_close_words_only() {
-        assert_eq!(did_you_mean("retires", ["retries", "timeout"]), Some("retries"));
+        assert_eq!(
+            did_you_mean("retires", ["retries", "timeout"]),
+            Some("retries")
+        );
         assert_eq!(did_you_mean("zzz", ["retries", "timeout"]), None);
     }
 }

@@ -34,6 +34,7 @@ macro_rules! step_texts {
                 Step::Download(s) => {
                     out.push(& $($mut_)? s.url);
                     out.push(& $($mut_)? s.dest);
+                    out.push(& $($mut_)? s.sha256);
                 }
                 Step::Reboot(_) | Step::Sysprep(_) => {}
                 Step::Include(p) => out.push(p),

@@ -18,14 +18,22 @@ pub struct CleanupItem {
 }
 
 const fn item(what: &'static str, command: &'static str, source: &'static str) -> CleanupItem {
-    CleanupItem { what, command, source }
+    CleanupItem {
+        what,
+        command,
+        source,
+    }
 }
 
 const WS_LINUX_SEED: &str = "WorkSpaces: Create a custom bundle (Linux image creation)";
 const LINUX_SEED: &str = "WorkSpaces Linux best practices: clean down the image";
 
 const LINUX: &[CleanupItem] = &[
-    item("temporary install files", "rm -rf /tmp/* /tmp/.[!.]* /var/tmp/* /var/tmp/.[!.]*", LINUX_SEED),
+    item(
+        "temporary install files",
+        "rm -rf /tmp/* /tmp/.[!.]* /var/tmp/* /var/tmp/.[!.]*",
+        LINUX_SEED,
+    ),
     item(
         "package manager caches",
         "if command -v dnf >/dev/null; then dnf clean all; elif command -v yum >/dev/null; then yum clean all; elif command -v apt-get >/dev/null; then apt-get clean && rm -rf /var/lib/apt/lists/*; fi",
@@ -36,64 +44,168 @@ const LINUX: &[CleanupItem] = &[
         "find /var/log -type f \\( -name '*.gz' -o -name '*.[0-9]' -o -name '*.old' \\) -delete; find /var/log -type f -exec truncate -s 0 {} +; journalctl --rotate >/dev/null 2>&1 && journalctl --vacuum-time=1s >/dev/null 2>&1 || true",
         LINUX_SEED,
     ),
-    item("SSH host keys (regenerated at first boot)", "shred -u /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub 2>/dev/null || rm -f /etc/ssh/ssh_host_*", WS_LINUX_SEED),
-    item("cloud-init state, so per-instance modules run again", "cloud-init clean --logs 2>/dev/null || rm -rf /var/lib/cloud/* /var/log/cloud-init*.log", WS_LINUX_SEED),
-    item("DHCP leases", "rm -rf /var/lib/dhcp/* /var/lib/dhclient/* /var/lib/NetworkManager/*.lease", WS_LINUX_SEED),
-    item("persistent network names", "rm -f /etc/udev/rules.d/70-persistent-net.rules /etc/network/interfaces.d/50-cloud-init.cfg", WS_LINUX_SEED),
-    item("mail spool and backups", "rm -rf /var/spool/mail/* /var/backups/*", WS_LINUX_SEED),
-    item("machine-id (emptied, regenerated at boot)", "truncate -s 0 /etc/machine-id; rm -f /var/lib/dbus/machine-id", "good practice"),
-    item("shell history", "rm -f /root/.bash_history /home/*/.bash_history; unset HISTFILE", "good practice"),
-    item("authorized keys (the launch key is injected again)", "rm -f /root/.ssh/authorized_keys /home/*/.ssh/authorized_keys", "WorkSpaces Linux best practices: no keys in the image"),
-    item("credentials left by the build", "rm -rf /root/.aws /home/*/.aws /root/.netrc /home/*/.netrc /root/.docker/config.json", "WorkSpaces Linux best practices: no keys in the image"),
+    item(
+        "SSH host keys (regenerated at first boot)",
+        "shred -u /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub 2>/dev/null || rm -f /etc/ssh/ssh_host_*",
+        WS_LINUX_SEED,
+    ),
+    item(
+        "cloud-init state, so per-instance modules run again",
+        "cloud-init clean --logs 2>/dev/null || rm -rf /var/lib/cloud/* /var/log/cloud-init*.log",
+        WS_LINUX_SEED,
+    ),
+    item(
+        "DHCP leases",
+        "rm -rf /var/lib/dhcp/* /var/lib/dhclient/* /var/lib/NetworkManager/*.lease",
+        WS_LINUX_SEED,
+    ),
+    item(
+        "persistent network names",
+        "rm -f /etc/udev/rules.d/70-persistent-net.rules /etc/network/interfaces.d/50-cloud-init.cfg",
+        WS_LINUX_SEED,
+    ),
+    item(
+        "mail spool and backups",
+        "rm -rf /var/spool/mail/* /var/backups/*",
+        WS_LINUX_SEED,
+    ),
+    item(
+        "machine-id (emptied, regenerated at boot)",
+        "truncate -s 0 /etc/machine-id; rm -f /var/lib/dbus/machine-id",
+        "good practice",
+    ),
+    item(
+        "shell history",
+        "rm -f /root/.bash_history /home/*/.bash_history; unset HISTFILE",
+        "good practice",
+    ),
+    item(
+        "authorized keys (the launch key is injected again)",
+        "rm -f /root/.ssh/authorized_keys /home/*/.ssh/authorized_keys",
+        "WorkSpaces Linux best practices: no keys in the image",
+    ),
+    item(
+        "credentials left by the build",
+        "rm -rf /root/.aws /home/*/.aws /root/.netrc /home/*/.netrc /root/.docker/config.json",
+        "WorkSpaces Linux best practices: no keys in the image",
+    ),
     item("buffers flushed", "sync", "good practice"),
 ];
 
 const WINDOWS: &[CleanupItem] = &[
-    item("temporary files", "Remove-Item \"$env:windir\\Temp\\*\",\"$env:TEMP\\*\" -Recurse -Force -ErrorAction SilentlyContinue", "good practice"),
+    item(
+        "temporary files",
+        "Remove-Item \"$env:windir\\Temp\\*\",\"$env:TEMP\\*\" -Recurse -Force -ErrorAction SilentlyContinue",
+        "good practice",
+    ),
     item(
         "Windows Update download cache",
         "Stop-Service wuauserv -Force; Remove-Item \"$env:windir\\SoftwareDistribution\\Download\\*\" -Recurse -Force -ErrorAction SilentlyContinue; Start-Service wuauserv",
         "good practice",
     ),
-    item("PowerShell history", "Remove-Item (Get-PSReadLineOption).HistorySavePath -Force -ErrorAction SilentlyContinue", "good practice"),
-    item("recycle bin", "Clear-RecycleBin -Force -ErrorAction SilentlyContinue", "good practice"),
-    item("credentials left by the build", "Remove-Item \"$env:USERPROFILE\\.aws\" -Recurse -Force -ErrorAction SilentlyContinue", "AMI design: no secrets in images"),
+    item(
+        "PowerShell history",
+        "Remove-Item (Get-PSReadLineOption).HistorySavePath -Force -ErrorAction SilentlyContinue",
+        "good practice",
+    ),
+    item(
+        "recycle bin",
+        "Clear-RecycleBin -Force -ErrorAction SilentlyContinue",
+        "good practice",
+    ),
+    item(
+        "credentials left by the build",
+        "Remove-Item \"$env:USERPROFILE\\.aws\" -Recurse -Force -ErrorAction SilentlyContinue",
+        "AMI design: no secrets in images",
+    ),
 ];
 
 const WORKSPACES_LINUX: &[CleanupItem] = &[
-    item("temporary install files outside what capture removes", "rm -rf /opt/recipe-build /root/recipe-build", LINUX_SEED),
+    item(
+        "temporary install files outside what capture removes",
+        "rm -rf /opt/recipe-build /root/recipe-build",
+        LINUX_SEED,
+    ),
     item(
         "logs the service does not remove (agent logs are left for it)",
         "find /var/log \\( -path /var/log/amazon -o -path '/var/log/pcoip-agent*' -o -path '/var/log/skylight*' \\) -prune -o -type f -exec truncate -s 0 {} +",
         LINUX_SEED,
     ),
-    item("root's history, keys and credentials (root is on the captured volume)", "rm -f /root/.bash_history /root/.ssh/authorized_keys; rm -rf /root/.aws /root/.netrc", "WorkSpaces Linux best practices: no keys in the image"),
+    item(
+        "root's history, keys and credentials (root is on the captured volume)",
+        "rm -f /root/.bash_history /root/.ssh/authorized_keys; rm -rf /root/.aws /root/.netrc",
+        "WorkSpaces Linux best practices: no keys in the image",
+    ),
     item("buffers flushed", "sync", "good practice"),
 ];
 
 const WORKSPACES_WINDOWS: &[CleanupItem] = &[
-    item("temporary files", "Remove-Item \"$env:windir\\Temp\\*\",\"$env:TEMP\\*\" -Recurse -Force -ErrorAction SilentlyContinue", "WorkSpaces: Create a custom bundle (best practices)"),
+    item(
+        "temporary files",
+        "Remove-Item \"$env:windir\\Temp\\*\",\"$env:TEMP\\*\" -Recurse -Force -ErrorAction SilentlyContinue",
+        "WorkSpaces: Create a custom bundle (best practices)",
+    ),
     item(
         "browser caches, cookies and history",
         "Remove-Item \"$env:LOCALAPPDATA\\Microsoft\\Edge\\User Data\\*\\Cache\",\"$env:LOCALAPPDATA\\Microsoft\\Edge\\User Data\\*\\Cookies\",\"$env:LOCALAPPDATA\\Microsoft\\Edge\\User Data\\*\\History\",\"$env:LOCALAPPDATA\\Google\\Chrome\\User Data\\*\\Cache\" -Recurse -Force -ErrorAction SilentlyContinue",
         "WorkSpaces: Create a custom bundle (best practices)",
     ),
-    item("email profiles", "Remove-Item 'HKCU:\\Software\\Microsoft\\Office\\16.0\\Outlook\\Profiles' -Recurse -Force -ErrorAction SilentlyContinue", "WorkSpaces: Create a custom bundle (best practices)"),
-    item("static addresses (back to DHCP)", "Get-NetIPInterface -AddressFamily IPv4 | Set-NetIPInterface -Dhcp Enabled", "WorkSpaces: Create a custom bundle (best practices)"),
-    item("PowerShell history", "Remove-Item (Get-PSReadLineOption).HistorySavePath -Force -ErrorAction SilentlyContinue", "good practice"),
+    item(
+        "email profiles",
+        "Remove-Item 'HKCU:\\Software\\Microsoft\\Office\\16.0\\Outlook\\Profiles' -Recurse -Force -ErrorAction SilentlyContinue",
+        "WorkSpaces: Create a custom bundle (best practices)",
+    ),
+    item(
+        "static addresses (back to DHCP)",
+        "Get-NetIPInterface -AddressFamily IPv4 | Set-NetIPInterface -Dhcp Enabled",
+        "WorkSpaces: Create a custom bundle (best practices)",
+    ),
+    item(
+        "PowerShell history",
+        "Remove-Item (Get-PSReadLineOption).HistorySavePath -Force -ErrorAction SilentlyContinue",
+        "good practice",
+    ),
 ];
 
 const APPSTREAM_WINDOWS: &[CleanupItem] = &[
-    item("Windows Update off (Image Assistant disables it at capture)", "Set-Service wuauserv -StartupType Disabled; Stop-Service wuauserv -Force", "AppStream: administer your images (Windows Update)"),
-    item("temporary files", "Remove-Item \"$env:windir\\Temp\\*\",\"$env:TEMP\\*\" -Recurse -Force -ErrorAction SilentlyContinue", "good practice"),
-    item("PowerShell history", "Remove-Item (Get-PSReadLineOption).HistorySavePath -Force -ErrorAction SilentlyContinue", "good practice"),
-    item("credentials left by the build", "Remove-Item \"$env:USERPROFILE\\.aws\" -Recurse -Force -ErrorAction SilentlyContinue", "good practice"),
+    item(
+        "Windows Update off (Image Assistant disables it at capture)",
+        "Set-Service wuauserv -StartupType Disabled; Stop-Service wuauserv -Force",
+        "AppStream: administer your images (Windows Update)",
+    ),
+    item(
+        "temporary files",
+        "Remove-Item \"$env:windir\\Temp\\*\",\"$env:TEMP\\*\" -Recurse -Force -ErrorAction SilentlyContinue",
+        "good practice",
+    ),
+    item(
+        "PowerShell history",
+        "Remove-Item (Get-PSReadLineOption).HistorySavePath -Force -ErrorAction SilentlyContinue",
+        "good practice",
+    ),
+    item(
+        "credentials left by the build",
+        "Remove-Item \"$env:USERPROFILE\\.aws\" -Recurse -Force -ErrorAction SilentlyContinue",
+        "good practice",
+    ),
 ];
 
 const APPSTREAM_LINUX: &[CleanupItem] = &[
-    item("temporary files", "rm -rf /tmp/* /var/tmp/*", "good practice"),
-    item("logs", "find /var/log -type f -exec truncate -s 0 {} +", "good practice"),
-    item("shell history and credentials", "rm -f /root/.bash_history; rm -rf /root/.aws", "good practice"),
+    item(
+        "temporary files",
+        "rm -rf /tmp/* /var/tmp/*",
+        "good practice",
+    ),
+    item(
+        "logs",
+        "find /var/log -type f -exec truncate -s 0 {} +",
+        "good practice",
+    ),
+    item(
+        "shell history and credentials",
+        "rm -f /root/.bash_history; rm -rf /root/.aws",
+        "good practice",
+    ),
 ];
 
 impl CleanupPreset {
@@ -113,8 +225,12 @@ impl CleanupPreset {
     /// The operating system the preset's commands are written for (`None` for `none`).
     pub fn os(&self) -> Option<Os> {
         match self {
-            CleanupPreset::Linux | CleanupPreset::WorkspacesLinux | CleanupPreset::AppstreamLinux => Some(Os::Linux),
-            CleanupPreset::Windows | CleanupPreset::WorkspacesWindows | CleanupPreset::AppstreamWindows => Some(Os::Windows),
+            CleanupPreset::Linux
+            | CleanupPreset::WorkspacesLinux
+            | CleanupPreset::AppstreamLinux => Some(Os::Linux),
+            CleanupPreset::Windows
+            | CleanupPreset::WorkspacesWindows
+            | CleanupPreset::AppstreamWindows => Some(Os::Windows),
             CleanupPreset::None => None,
         }
     }

@@ -61,7 +61,10 @@ impl FromStr for Duration {
                 _ => return Err(err()),
             };
             let n: u64 = digits.parse().map_err(|_| err())?;
-            total = n.checked_mul(unit).and_then(|v| total.checked_add(v)).ok_or_else(err)?;
+            total = n
+                .checked_mul(unit)
+                .and_then(|v| total.checked_add(v))
+                .ok_or_else(err)?;
             digits.clear();
             parts += 1;
         }

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::{Duration, Node, Step};
 
 /// The kind of image a recipe builds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Target {
     /// An Amazon Machine Image, built on a temporary EC2 instance.
@@ -301,7 +303,7 @@ pub struct Image {
     /// Name, Version, Software, Role, System, Project, CostCenter, Stage, Confidentiality, Compliance.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(example = tags_example())]
-    pub tags: BTreeMap<String, Node<String>>,
+    pub tags: BTreeMap<Node<String>, Node<String>>,
 }
 
 fn regions_example() -> Vec<&'static str> {
@@ -329,7 +331,7 @@ pub struct Distribute {
     pub share: Share,
     /// KMS key per region for encrypted AMI copies (`ec2-ami`), region to key ARN or alias.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub kms_keys: BTreeMap<String, Node<String>>,
+    pub kms_keys: BTreeMap<Node<String>, Node<String>>,
     /// Encrypt AMI copies (`ec2-ami`). With `kms-keys`, each region's key is used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encrypted: Option<Node<bool>>,
@@ -394,15 +396,20 @@ impl<'de> Deserialize<'de> for AccountShare {
         impl<'de> serde::de::Visitor<'de> for V {
             type Value = AccountShare;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an account id, or a mapping with `id`, `fleet` and `image-builder`")
+                f.write_str("a 12-digit account id as a quoted string (\"111122223333\"), or a mapping with `id`, `fleet` and `image-builder`")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<AccountShare, E> {
                 Ok(AccountShare::Id(v.to_string()))
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<AccountShare, E> {
-                Ok(AccountShare::Id(format!("{v:012}")))
+                // No zero-padding: an unquoted id has lost its leading zeros, and padding would name
+                // another account. The check asks for a quoted 12-digit string instead.
+                Ok(AccountShare::Id(v.to_string()))
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<AccountShare, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<AccountShare, A::Error> {
                 AccountPermissions::deserialize(serde::de::value::MapAccessDeserializer::new(map))
                     .map(AccountShare::WithPermissions)
             }

@@ -22,7 +22,12 @@ pub struct Span {
 
 impl Span {
     /// A span for values that did not come from a file (defaults, generated values).
-    pub const UNKNOWN: Span = Span { offset: 0, len: 0, line: 0, column: 0 };
+    pub const UNKNOWN: Span = Span {
+        offset: 0,
+        len: 0,
+        line: 0,
+        column: 0,
+    };
 
     /// Whether this span points into a source.
     pub fn is_known(&self) -> bool {
@@ -70,7 +75,10 @@ impl<T> Node<T> {
 
     /// Wrap a value that has no source location.
     pub fn synthetic(value: T) -> Self {
-        Node { value, span: Span::UNKNOWN }
+        Node {
+            value,
+            span: Span::UNKNOWN,
+        }
     }
 }
 
@@ -95,6 +103,26 @@ impl<T: PartialEq> PartialEq for Node<T> {
 
 impl<T: Eq> Eq for Node<T> {}
 
+impl<T: PartialOrd> PartialOrd for Node<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        self.value.partial_cmp(&other.value)
+    }
+}
+
+impl<T: Ord> Ord for Node<T> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.value.cmp(&other.value)
+    }
+}
+
+/// Lets maps keyed by `Node<String>` be looked up by `&str`: order, equality and hash are the
+/// value's, so they agree with `str`'s.
+impl std::borrow::Borrow<str> for Node<String> {
+    fn borrow(&self) -> &str {
+        &self.value
+    }
+}
+
 impl<T: std::hash::Hash> std::hash::Hash for Node<T> {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.value.hash(state);
@@ -110,7 +138,10 @@ impl<T: fmt::Display> fmt::Display for Node<T> {
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Node<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let spanned = serde_saphyr::Spanned::<T>::deserialize(deserializer)?;
-        Ok(Node { span: Span::from_location(&spanned.referenced), value: spanned.value })
+        Ok(Node {
+            span: Span::from_location(&spanned.referenced),
+            value: spanned.value,
+        })
     }
 }
 

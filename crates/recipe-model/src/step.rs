@@ -196,8 +196,8 @@ step_body! {
         pub url: Node<String>,
         /// Absolute destination path on the builder.
         pub dest: Node<String>,
-        /// Expected SHA-256 of the file, 64 hexadecimal digits. Required: a build must be reproducible.
-        #[schemars(regex(pattern = r"^[0-9a-fA-F]{64}$"))]
+        /// Expected SHA-256 of the file: 64 hexadecimal digits (variables allowed). Required: a build
+        /// must be reproducible.
         pub sha256: Node<String>,
     }
 }
@@ -247,6 +247,7 @@ step_body! {
 /// One step of a recipe or component.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[schemars(transform = one_key_object)]
 pub enum Step {
     /// Run shell commands (Linux).
     Shell(Shell),
@@ -274,6 +275,34 @@ pub enum Step {
     Manual(Manual),
     /// Generalise a Windows image.
     Sysprep(Sysprep),
+}
+
+/// Rewrite an externally tagged enum's `oneOf` of one-key objects as a single object whose properties
+/// are the kinds, with exactly one allowed. Validation is the same; editors complete a half-typed kind
+/// (`- sh` offers `shell`) and report an unknown kind as one clear error instead of twelve.
+fn one_key_object(schema: &mut schemars::Schema) {
+    let Some(branches) = schema.get("oneOf").and_then(|v| v.as_array()).cloned() else {
+        return;
+    };
+    let mut properties = serde_json::Map::new();
+    for branch in branches {
+        let Some(props) = branch.get("properties").and_then(|p| p.as_object()) else {
+            return;
+        };
+        for (key, value) in props {
+            let mut value = value.clone();
+            if let (Some(obj), Some(desc)) = (value.as_object_mut(), branch.get("description")) {
+                obj.entry("description").or_insert_with(|| desc.clone());
+            }
+            properties.insert(key.clone(), value);
+        }
+    }
+    schema.remove("oneOf");
+    schema.insert("type".into(), "object".into());
+    schema.insert("properties".into(), properties.into());
+    schema.insert("additionalProperties".into(), false.into());
+    schema.insert("minProperties".into(), 1.into());
+    schema.insert("maxProperties".into(), 1.into());
 }
 
 impl Step {
