@@ -84,36 +84,72 @@ fn check_fixtures(dir: &str, expect_errors: bool) -> usize {
     for case in &cases {
         let human = recipe(&["validate", case]);
         let json = recipe(&["validate", "--format", "json", case]);
-        let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("json output parses");
+        let doc: serde_json::Value =
+            serde_json::from_str(&json.stdout).expect("json output parses");
         let diags = doc["diagnostics"].as_array().expect("diagnostics");
-        let codes: Vec<&str> = diags.iter().map(|d| d["code"].as_str().expect("code")).collect();
+        let codes: Vec<&str> = diags
+            .iter()
+            .map(|d| d["code"].as_str().expect("code"))
+            .collect();
         let expected = expected_codes(case);
-        assert!(!expected.is_empty(), "{case}: first line must say `# expect: <code>`");
+        assert!(
+            !expected.is_empty(),
+            "{case}: first line must say `# expect: <code>`"
+        );
         for code in &expected {
-            assert!(codes.contains(&code.as_str()), "{case}: expected {code}, got {codes:?}");
+            assert!(
+                codes.contains(&code.as_str()),
+                "{case}: expected {code}, got {codes:?}"
+            );
         }
         let errors = doc["errors"].as_u64().expect("errors");
         if expect_errors {
-            assert!(errors > 0, "{case}: an invalid fixture must have an error, got {codes:?}");
+            assert!(
+                errors > 0,
+                "{case}: an invalid fixture must have an error, got {codes:?}"
+            );
             assert_eq!(human.code, 1, "{case}: exit code");
             assert_eq!(json.code, 1, "{case}: exit code with --format json");
         } else {
-            assert_eq!(errors, 0, "{case}: a warning fixture must have no error, got {codes:?}");
+            assert_eq!(
+                errors, 0,
+                "{case}: a warning fixture must have no error, got {codes:?}"
+            );
             assert_eq!(human.code, 0, "{case}: warnings alone exit 0");
         }
         // Every diagnostic names its file; all but whole-file I/O errors name a line and column.
         for d in diags {
             assert!(d.get("file").is_some(), "{case}: {d} names no file");
-            if !d["code"].as_str().unwrap_or_default().starts_with("recipe::io::") {
-                assert!(d["line"].as_u64().is_some_and(|l| l > 0), "{case}: {d} has no line");
-                assert!(d["column"].as_u64().is_some_and(|c| c > 0), "{case}: {d} has no column");
+            if !d["code"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("recipe::io::")
+            {
+                assert!(
+                    d["line"].as_u64().is_some_and(|l| l > 0),
+                    "{case}: {d} has no line"
+                );
+                assert!(
+                    d["column"].as_u64().is_some_and(|c| c > 0),
+                    "{case}: {d} has no column"
+                );
                 let file = d["file"].as_str().expect("file");
                 let loc = format!("{file}:{}:{}", d["line"], d["column"]);
-                assert!(human.stderr.contains(&loc), "{case}: human output lacks {loc}:\n{}", human.stderr);
+                assert!(
+                    human.stderr.contains(&loc),
+                    "{case}: human output lacks {loc}:\n{}",
+                    human.stderr
+                );
             }
-            assert!(!d["help"].as_str().unwrap_or_default().is_empty(), "{case}: {d} has no help");
+            assert!(
+                !d["help"].as_str().unwrap_or_default().is_empty(),
+                "{case}: {d} has no help"
+            );
         }
-        let name = case.trim_start_matches(&format!("{dir}/")).trim_end_matches(".yaml").replace('/', "__");
+        let name = case
+            .trim_start_matches(&format!("{dir}/"))
+            .trim_end_matches(".yaml")
+            .replace('/', "__");
         insta::assert_snapshot!(name, format!("exit: {}\n{}", human.code, human.stderr));
     }
     cases.len()
@@ -134,26 +170,56 @@ fn warning_fixtures_pass_with_located_warnings() {
 /// Validation is pure: no socket is even opened. Runs the binary under strace over every fixture.
 #[test]
 fn validate_makes_no_network_call() {
-    let have_strace = Command::new("strace").arg("-V").output().is_ok_and(|o| o.status.success());
+    let have_strace = Command::new("strace")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !have_strace {
-        assert!(std::env::var_os("CI").is_none(), "CI must have strace (.ci/run installs it)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have strace (.ci/run installs it)"
+        );
         eprintln!("strace not installed: skipping the no-network check");
         return;
     }
     let log = std::env::temp_dir().join(format!("recipe-strace-{}", std::process::id()));
     let out = Command::new("strace")
-        .args(["-f", "-qq", "-e", "trace=socket,connect,sendto,sendmsg", "-o"])
+        .args([
+            "-f",
+            "-qq",
+            "-e",
+            "trace=socket,connect,sendto,sendmsg",
+            "-o",
+        ])
         .arg(&log)
         .arg(env!("CARGO_BIN_EXE_recipe"))
-        .args(["validate", "--format", "json", "tests/fixtures/invalid", "tests/fixtures/warnings", "recipes"])
+        .args([
+            "validate",
+            "--format",
+            "json",
+            "tests/fixtures/invalid",
+            "tests/fixtures/warnings",
+            "recipes",
+        ])
         .current_dir(root())
         .output()
         .expect("run strace");
-    assert_eq!(out.status.code(), Some(1), "the invalid fixtures make the run invalid");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the invalid fixtures make the run invalid"
+    );
     let trace = std::fs::read_to_string(&log).expect("strace log");
     let _ = std::fs::remove_file(&log);
-    let calls: Vec<&str> = trace.lines().filter(|l| !l.contains("+++") && !l.contains("---")).collect();
-    assert!(calls.is_empty(), "validate made network system calls:\n{}", calls.join("\n"));
+    let calls: Vec<&str> = trace
+        .lines()
+        .filter(|l| !l.contains("+++") && !l.contains("---"))
+        .collect();
+    assert!(
+        calls.is_empty(),
+        "validate made network system calls:\n{}",
+        calls.join("\n")
+    );
 }
 
 #[test]

@@ -7,7 +7,10 @@ use std::path::PathBuf;
 pub enum StateError {
     /// The store could not be read or written.
     #[error("cannot access state at `{path}`: {source}")]
-    #[diagnostic(code(recipe::state::io), help("check that the state location exists and is writable"))]
+    #[diagnostic(
+        code(recipe::state::io),
+        help("check that the state location exists and is writable")
+    )]
     Io {
         /// What was being accessed.
         path: PathBuf,
@@ -19,7 +22,9 @@ pub enum StateError {
     #[error("state for `{recipe}` is corrupt: {detail}")]
     #[diagnostic(
         code(recipe::state::corrupt),
-        help("nothing was changed; restore `{recipe}` from the `.bak` copy beside it (or from S3 object versions), or rebuild it from the cloud's tags")
+        help(
+            "nothing was changed; restore `{recipe}` from the `.bak` copy beside it (or from S3 object versions), or rebuild it from the cloud's tags"
+        )
     )]
     Corrupt {
         /// The recipe.
@@ -28,8 +33,13 @@ pub enum StateError {
         detail: String,
     },
     /// Someone else saved the document since it was read.
-    #[error("state for `{recipe}` changed since it was read (expected revision {expected}, found {found})")]
-    #[diagnostic(code(recipe::state::conflict), help("another run updated this recipe; plan again to see the current state"))]
+    #[error(
+        "state for `{recipe}` changed since it was read (expected revision {expected}, found {found})"
+    )]
+    #[diagnostic(
+        code(recipe::state::conflict),
+        help("another run updated this recipe; plan again to see the current state")
+    )]
     Conflict {
         /// The recipe.
         recipe: String,
@@ -42,7 +52,9 @@ pub enum StateError {
     #[error("state for `{recipe}` is locked by {holder} (waited {waited_ms} ms)")]
     #[diagnostic(
         code(recipe::state::locked),
-        help("wait for the other run to finish, raise --lock-timeout, or, if it died, remove the lock with `recipe state unlock {recipe}`")
+        help(
+            "wait for the other run to finish, raise --lock-timeout, or, if it died, remove the lock with `recipe state unlock {recipe}`"
+        )
     )]
     Locked {
         /// The recipe.
@@ -58,6 +70,9 @@ pub enum StateError {
     Backend(String),
     /// A name that cannot be a state key.
     #[error("`{0}` is not a valid recipe name for state")]
-    #[diagnostic(code(recipe::state::name), help("recipe names are lowercase letters, digits and `-`"))]
+    #[diagnostic(
+        code(recipe::state::name),
+        help("recipe names are lowercase letters, digits and `-`")
+    )]
     BadName(String),
 }

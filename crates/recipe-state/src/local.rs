@@ -66,7 +66,9 @@ impl LocalStore {
     }
 
     fn read_lock(&self, path: &Path) -> Option<LockInfo> {
-        std::fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok())
+        std::fs::read(path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
     }
 
     /// A lock whose holder is gone: a dead process on this host, or an unreadable lock file that
@@ -82,7 +84,11 @@ impl LocalStore {
 }
 
 fn process_alive(pid: u32) -> bool {
-    if cfg!(target_os = "linux") { Path::new(&format!("/proc/{pid}")).exists() } else { true }
+    if cfg!(target_os = "linux") {
+        Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        true
+    }
 }
 
 impl StateStore for LocalStore {
@@ -94,7 +100,12 @@ impl StateStore for LocalStore {
         };
         let mut names: Vec<String> = entries
             .filter_map(Result::ok)
-            .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".json")).map(str::to_string))
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".json"))
+                    .map(str::to_string)
+            })
             .collect();
         names.sort();
         Ok(names)
@@ -102,10 +113,17 @@ impl StateStore for LocalStore {
 
     async fn load(&self, recipe: &str) -> Result<Option<Stored>, StateError> {
         check_name(recipe)?;
-        Ok(self.read(recipe)?.map(|(state, rev)| Stored { revision: Revision(rev.to_string()), state }))
+        Ok(self.read(recipe)?.map(|(state, rev)| Stored {
+            revision: Revision(rev.to_string()),
+            state,
+        }))
     }
 
-    async fn save(&self, state: &RecipeState, expected: Option<&Revision>) -> Result<Revision, StateError> {
+    async fn save(
+        &self,
+        state: &RecipeState,
+        expected: Option<&Revision>,
+    ) -> Result<Revision, StateError> {
         let recipe = state.recipe.as_str();
         check_name(recipe)?;
         let current = self.read(recipe);
@@ -136,14 +154,23 @@ impl StateStore for LocalStore {
         Ok(Revision(next.to_string()))
     }
 
-    async fn lock(&self, recipe: &str, info: &LockInfo, timeout: Duration) -> Result<(), StateError> {
+    async fn lock(
+        &self,
+        recipe: &str,
+        info: &LockInfo,
+        timeout: Duration,
+    ) -> Result<(), StateError> {
         check_name(recipe)?;
         std::fs::create_dir_all(&self.dir).map_err(self.io(&self.dir))?;
         let path = self.path(recipe, "lock");
         let body = serde_json::to_vec(info).expect("lock info serializes");
         let start = Instant::now();
         loop {
-            match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
                 Ok(mut f) => {
                     f.write_all(&body).map_err(self.io(&path))?;
                     f.sync_all().map_err(self.io(&path))?;
@@ -159,7 +186,8 @@ impl StateStore for LocalStore {
                         return Err(StateError::Locked {
                             recipe: recipe.into(),
                             holder: holder.map_or("an unknown holder".into(), |h| h.describe()),
-                            waited_ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
+                            waited_ms: u64::try_from(start.elapsed().as_millis())
+                                .unwrap_or(u64::MAX),
                         });
                     }
                     tokio::time::sleep(Duration::from_millis(25)).await;
@@ -173,7 +201,9 @@ impl StateStore for LocalStore {
         check_name(recipe)?;
         let path = self.path(recipe, "lock");
         match self.read_lock(&path) {
-            Some(h) if h.pid == std::process::id() => std::fs::remove_file(&path).map_err(self.io(&path)),
+            Some(h) if h.pid == std::process::id() => {
+                std::fs::remove_file(&path).map_err(self.io(&path))
+            }
             _ => Ok(()),
         }
     }

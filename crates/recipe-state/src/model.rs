@@ -18,7 +18,10 @@ pub struct RecipeState {
 impl RecipeState {
     /// An empty record for a recipe.
     pub fn new(recipe: impl Into<String>) -> Self {
-        RecipeState { recipe: recipe.into(), versions: Vec::new() }
+        RecipeState {
+            recipe: recipe.into(),
+            versions: Vec::new(),
+        }
     }
 
     /// The newest version that finished building (any status but `building` and `failed`).
@@ -78,6 +81,10 @@ pub struct ImageVersion {
     pub target: Target,
     /// Hash of the recipe, its files, its variables and its resolved base (see recipe-plan).
     pub fingerprint: String,
+    /// The hash of each part of the fingerprint (`recipe`, `base`, `vars`, `file:<path>`), so a plan can
+    /// say what changed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fingerprint_parts: BTreeMap<String, String>,
     /// The base image the build started from (resolved id).
     pub base_image: String,
     /// The parent recipe's version, for layered recipes.

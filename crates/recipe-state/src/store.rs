@@ -61,7 +61,10 @@ impl LockInfo {
 
     /// How the holder reads in an error.
     pub fn describe(&self) -> String {
-        format!("{} (pid {}, {} since {})", self.owner, self.pid, self.operation, self.since)
+        format!(
+            "{} (pid {}, {} since {})",
+            self.owner, self.pid, self.operation, self.since
+        )
     }
 }
 
@@ -74,7 +77,8 @@ pub trait StateStore: Send + Sync {
     fn list(&self) -> impl Future<Output = Result<Vec<String>, StateError>> + Send;
 
     /// A recipe's document and its revision, or `None` when it has none. Corruption is an error.
-    fn load(&self, recipe: &str) -> impl Future<Output = Result<Option<Stored>, StateError>> + Send;
+    fn load(&self, recipe: &str)
+    -> impl Future<Output = Result<Option<Stored>, StateError>> + Send;
 
     /// Replace a recipe's document. `expected` is the revision it was read at (`None`: it must not
     /// exist yet); a different current revision is a [`StateError::Conflict`].
@@ -96,7 +100,10 @@ pub trait StateStore: Send + Sync {
     fn unlock(&self, recipe: &str) -> impl Future<Output = Result<(), StateError>> + Send;
 
     /// Remove a lock whoever holds it (`recipe state unlock`); returns who held it.
-    fn force_unlock(&self, recipe: &str) -> impl Future<Output = Result<Option<LockInfo>, StateError>> + Send;
+    fn force_unlock(
+        &self,
+        recipe: &str,
+    ) -> impl Future<Output = Result<Option<LockInfo>, StateError>> + Send;
 }
 
 /// The envelope written to disk or S3: a format number, the document and its checksum.
@@ -131,7 +138,12 @@ pub fn checksum(state: &serde_json::Value) -> String {
 /// Serialize a document with its revision number and checksum.
 pub fn encode(state: &RecipeState, revision: u64) -> Vec<u8> {
     let value = serde_json::to_value(state).expect("state serializes");
-    let env = Envelope { format: FORMAT, revision, checksum: checksum(&value), state: value };
+    let env = Envelope {
+        format: FORMAT,
+        revision,
+        checksum: checksum(&value),
+        state: value,
+    };
     let mut out = serde_json::to_vec_pretty(&env).expect("envelope serializes");
     out.push(b'\n');
     out
@@ -139,16 +151,27 @@ pub fn encode(state: &RecipeState, revision: u64) -> Vec<u8> {
 
 /// Parse and verify a stored document; returns it with its revision number.
 pub fn decode(recipe: &str, bytes: &[u8]) -> Result<(RecipeState, u64), StateError> {
-    let corrupt = |detail: String| StateError::Corrupt { recipe: recipe.into(), detail };
-    let env: Envelope = serde_json::from_slice(bytes).map_err(|e| corrupt(format!("not a state document: {e}")))?;
+    let corrupt = |detail: String| StateError::Corrupt {
+        recipe: recipe.into(),
+        detail,
+    };
+    let env: Envelope =
+        serde_json::from_slice(bytes).map_err(|e| corrupt(format!("not a state document: {e}")))?;
     if env.format != FORMAT {
-        return Err(corrupt(format!("format {} is not supported (this build reads format {FORMAT})", env.format)));
+        return Err(corrupt(format!(
+            "format {} is not supported (this build reads format {FORMAT})",
+            env.format
+        )));
     }
     let sum = checksum(&env.state);
     if sum != env.checksum {
-        return Err(corrupt(format!("checksum mismatch: stored {}, computed {sum}", env.checksum)));
+        return Err(corrupt(format!(
+            "checksum mismatch: stored {}, computed {sum}",
+            env.checksum
+        )));
     }
-    let state: RecipeState = serde_json::from_value(env.state).map_err(|e| corrupt(format!("unreadable document: {e}")))?;
+    let state: RecipeState = serde_json::from_value(env.state)
+        .map_err(|e| corrupt(format!("unreadable document: {e}")))?;
     if state.recipe != recipe {
         return Err(corrupt(format!("the document is for `{}`", state.recipe)));
     }
@@ -159,9 +182,15 @@ pub fn decode(recipe: &str, bytes: &[u8]) -> Result<(RecipeState, u64), StateErr
 pub(crate) fn check_name(recipe: &str) -> Result<(), StateError> {
     let ok = !recipe.is_empty()
         && recipe.len() <= 63
-        && recipe.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && recipe
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !recipe.starts_with('-');
-    if ok { Ok(()) } else { Err(StateError::BadName(recipe.into())) }
+    if ok {
+        Ok(())
+    } else {
+        Err(StateError::BadName(recipe.into()))
+    }
 }
 
 #[cfg(test)]
@@ -174,9 +203,18 @@ mod tests {
         let bytes = encode(&state, 3);
         let (back, rev) = decode("web", &bytes).expect("round trip");
         assert_eq!((back, rev), (state, 3));
-        let tampered = String::from_utf8(bytes).unwrap().replace("\"versions\": []", "\"versions\": [ ]").replace("\"web\"", "\"wab\"");
-        assert!(matches!(decode("web", tampered.as_bytes()), Err(StateError::Corrupt { .. })));
-        assert!(matches!(decode("web", b"{\"format\": 1, \"revi"), Err(StateError::Corrupt { .. })));
+        let tampered = String::from_utf8(bytes)
+            .unwrap()
+            .replace("\"versions\": []", "\"versions\": [ ]")
+            .replace("\"web\"", "\"wab\"");
+        assert!(matches!(
+            decode("web", tampered.as_bytes()),
+            Err(StateError::Corrupt { .. })
+        ));
+        assert!(matches!(
+            decode("web", b"{\"format\": 1, \"revi"),
+            Err(StateError::Corrupt { .. })
+        ));
     }
 
     #[test]

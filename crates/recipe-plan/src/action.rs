@@ -1,0 +1,274 @@
+//! Actions: the nodes of a plan's graph, with their estimated durations.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// What an action does. Serialized with a `kind` tag.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ActionKind {
+    /// Resolve the base image (an SSM parameter, filters, or the parent recipe's new image).
+    ResolveBase,
+    /// Start the temporary builder (instance, WorkSpace or image builder).
+    LaunchBuilder,
+    /// Run a batch of steps on the builder (a batch ends at a reboot).
+    RunSteps {
+        /// Step labels, in order.
+        steps: Vec<String>,
+    },
+    /// Reboot the builder and wait for it.
+    Reboot,
+    /// Install the first-boot runner with the launch-stage steps.
+    InstallFirstBoot {
+        /// Step labels deferred to launch.
+        steps: Vec<String>,
+    },
+    /// Run the tests on the builder.
+    RunTests {
+        /// How many tests.
+        count: usize,
+    },
+    /// Run the cleanup preset.
+    Cleanup {
+        /// The preset.
+        preset: String,
+    },
+    /// Generalise (Windows sysprep) and stop.
+    Sysprep,
+    /// Create the image from the builder.
+    Capture {
+        /// The new version's build id.
+        build_id: String,
+        /// Its fingerprint.
+        fingerprint: String,
+    },
+    /// Wait for the image to become available.
+    WaitAvailable,
+    /// Tag the image and its snapshots.
+    Tag,
+    /// Terminate the builder and temporary resources.
+    TerminateBuilder,
+    /// Copy the image to a region (called in the destination region for EC2 and WorkSpaces).
+    Copy {
+        /// Destination region.
+        region: String,
+    },
+    /// Grant use of the image to a principal in a region.
+    Share {
+        /// Account, organization or OU.
+        principal: String,
+        /// Region.
+        region: String,
+    },
+    /// Revoke a principal's use of the image in a region.
+    Unshare {
+        /// Account, organization or OU.
+        principal: String,
+        /// Region.
+        region: String,
+    },
+    /// Remove the image from a region no longer listed.
+    RemoveCopy {
+        /// Region.
+        region: String,
+        /// Image id there.
+        image_id: String,
+    },
+    /// Create or update the WorkSpaces bundle to use the new image.
+    UpdateBundle {
+        /// Bundle name.
+        bundle: String,
+    },
+    /// Point a rollout target at the new image (launch template, SSM parameter, fleet).
+    Rollout {
+        /// What is updated, e.g. `fleet finance-fleet`.
+        target: String,
+    },
+    /// Rebuild WorkSpaces that carry the rollout tags, in batches.
+    RebuildWorkspaces {
+        /// Tag filter, `k=v`.
+        tagged: Vec<String>,
+        /// Batch size.
+        batch: u32,
+    },
+    /// Deprecate an old version.
+    Deprecate {
+        /// Build id.
+        build_id: String,
+    },
+    /// Retire an old version (deregister and delete its snapshots, in every region).
+    Retire {
+        /// Build id.
+        build_id: String,
+        /// Its version.
+        version: String,
+    },
+}
+
+impl ActionKind {
+    /// The kind's short name, as used for estimates and in graphs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ActionKind::ResolveBase => "resolve-base",
+            ActionKind::LaunchBuilder => "launch-builder",
+            ActionKind::RunSteps { .. } => "run-steps",
+            ActionKind::Reboot => "reboot",
+            ActionKind::InstallFirstBoot { .. } => "install-first-boot",
+            ActionKind::RunTests { .. } => "run-tests",
+            ActionKind::Cleanup { .. } => "cleanup",
+            ActionKind::Sysprep => "sysprep",
+            ActionKind::Capture { .. } => "capture",
+            ActionKind::WaitAvailable => "wait-available",
+            ActionKind::Tag => "tag",
+            ActionKind::TerminateBuilder => "terminate-builder",
+            ActionKind::Copy { .. } => "copy",
+            ActionKind::Share { .. } => "share",
+            ActionKind::Unshare { .. } => "unshare",
+            ActionKind::RemoveCopy { .. } => "remove-copy",
+            ActionKind::UpdateBundle { .. } => "update-bundle",
+            ActionKind::Rollout { .. } => "rollout",
+            ActionKind::RebuildWorkspaces { .. } => "rebuild-workspaces",
+            ActionKind::Deprecate { .. } => "deprecate",
+            ActionKind::Retire { .. } => "retire",
+        }
+    }
+
+    /// `+` creates, `~` changes, `-` removes, ` ` is a transient step of a build.
+    pub fn marker(&self) -> char {
+        match self {
+            ActionKind::Capture { .. } | ActionKind::Copy { .. } | ActionKind::Share { .. } => '+',
+            ActionKind::Unshare { .. }
+            | ActionKind::RemoveCopy { .. }
+            | ActionKind::Retire { .. } => '-',
+            ActionKind::UpdateBundle { .. }
+            | ActionKind::Rollout { .. }
+            | ActionKind::RebuildWorkspaces { .. }
+            | ActionKind::Deprecate { .. } => '~',
+            _ => ' ',
+        }
+    }
+
+    /// Every kind name, for `--estimate` validation and docs.
+    pub const NAMES: &'static [&'static str] = &[
+        "resolve-base",
+        "launch-builder",
+        "run-steps",
+        "reboot",
+        "install-first-boot",
+        "run-tests",
+        "cleanup",
+        "sysprep",
+        "capture",
+        "wait-available",
+        "tag",
+        "terminate-builder",
+        "copy",
+        "share",
+        "unshare",
+        "remove-copy",
+        "update-bundle",
+        "rollout",
+        "rebuild-workspaces",
+        "deprecate",
+        "retire",
+    ];
+}
+
+impl fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ActionKind::RunSteps { steps } => {
+                write!(f, "run {} step(s): {}", steps.len(), steps.join(", "))
+            }
+            ActionKind::InstallFirstBoot { steps } => {
+                write!(f, "install first-boot runner for {}", steps.join(", "))
+            }
+            ActionKind::RunTests { count } => write!(f, "run {count} test(s)"),
+            ActionKind::Cleanup { preset } => write!(f, "clean up ({preset})"),
+            ActionKind::Capture { build_id, .. } => write!(f, "capture image {build_id}"),
+            ActionKind::Copy { region } => write!(f, "copy to {region}"),
+            ActionKind::Share { principal, region } => {
+                write!(f, "share with {principal} in {region}")
+            }
+            ActionKind::Unshare { principal, region } => {
+                write!(f, "revoke {principal} in {region}")
+            }
+            ActionKind::RemoveCopy { region, image_id } => {
+                write!(f, "remove copy {image_id} in {region}")
+            }
+            ActionKind::UpdateBundle { bundle } => write!(f, "update bundle {bundle}"),
+            ActionKind::Rollout { target } => write!(f, "roll out to {target}"),
+            ActionKind::RebuildWorkspaces { tagged, batch } => {
+                write!(
+                    f,
+                    "rebuild WorkSpaces tagged {} ({batch} at a time)",
+                    tagged.join(", ")
+                )
+            }
+            ActionKind::Deprecate { build_id } => write!(f, "deprecate {build_id}"),
+            ActionKind::Retire { build_id, version } => write!(f, "retire {version} ({build_id})"),
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
+/// Estimated duration per action kind, in seconds. Defaults reflect typical AWS timings; override
+/// with `--estimate KIND=DURATION`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Estimates(pub BTreeMap<String, u64>);
+
+impl Default for Estimates {
+    fn default() -> Self {
+        let e = [
+            ("resolve-base", 5),
+            ("launch-builder", 180),
+            ("run-steps", 120),
+            ("reboot", 120),
+            ("install-first-boot", 30),
+            ("run-tests", 60),
+            ("cleanup", 60),
+            ("sysprep", 600),
+            ("capture", 60),
+            ("wait-available", 900),
+            ("tag", 5),
+            ("terminate-builder", 60),
+            ("copy", 1200),
+            ("share", 5),
+            ("unshare", 5),
+            ("remove-copy", 30),
+            ("update-bundle", 30),
+            ("rollout", 60),
+            ("rebuild-workspaces", 3600),
+            ("deprecate", 5),
+            ("retire", 30),
+        ];
+        Estimates(e.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    }
+}
+
+impl Estimates {
+    /// Seconds for a kind.
+    pub fn of(&self, kind: &ActionKind) -> u64 {
+        self.0.get(kind.name()).copied().unwrap_or(60)
+    }
+}
+
+/// One node of a plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Action {
+    /// Index in the plan's action list.
+    pub id: usize,
+    /// The recipe it belongs to.
+    pub recipe: String,
+    /// What it does.
+    pub action: ActionKind,
+    /// Why, in words.
+    pub reason: String,
+    /// Actions that must finish first.
+    pub depends_on: Vec<usize>,
+    /// Estimated seconds.
+    pub estimate_secs: u64,
+}

@@ -1,0 +1,120 @@
+//! The refresh interface: what exists in the cloud, gathered before planning.
+//!
+//! Providers implement [`Observer`]: resolve each recipe's base image, and find the images, copies and
+//! shares that exist, by the `recipe:*` tags every created resource carries. Planning itself is pure:
+//! it takes the [`Observations`] as data.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+
+use recipe_loader::LoadedRecipe;
+use recipe_model::Base;
+use recipe_state::RecipeState;
+use serde::{Deserialize, Serialize};
+
+/// What the cloud says.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Observations {
+    /// The resolved base image per recipe (for SSM-parameter and filter bases).
+    #[serde(default)]
+    pub bases: BTreeMap<String, String>,
+    /// Images found by their tags, per recipe.
+    #[serde(default)]
+    pub images: BTreeMap<String, Vec<ObservedImage>>,
+    /// Image ids still used by a bundle, a fleet or a launch template.
+    #[serde(default)]
+    pub in_use: BTreeSet<String>,
+    /// Recipes whose images were looked for. For the others, state is trusted as it is.
+    #[serde(default)]
+    pub refreshed: BTreeSet<String>,
+}
+
+/// One image found in one region.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ObservedImage {
+    /// The `recipe:build-id` tag.
+    pub build_id: String,
+    /// The region.
+    pub region: String,
+    /// The image id.
+    pub image_id: String,
+    /// Principals it is shared with, in that region.
+    #[serde(default)]
+    pub shares: BTreeSet<String>,
+}
+
+/// Why observing failed.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("cannot observe {what}: {detail}")]
+#[diagnostic(
+    code(recipe::plan::observe),
+    help("check credentials and the endpoint, or plan with --refresh=false to trust state")
+)]
+pub struct ObserveError {
+    /// What was being observed.
+    pub what: String,
+    /// The failure.
+    pub detail: String,
+}
+
+/// A source of observations: the providers, or a fake in tests.
+pub trait Observer: Sync {
+    /// Observe the cloud for these recipes.
+    fn observe(
+        &self,
+        recipes: &[&LoadedRecipe],
+        state: &BTreeMap<String, RecipeState>,
+    ) -> impl Future<Output = Result<Observations, ObserveError>> + Send;
+}
+
+/// Trusts state and resolves nothing: the planner's view when no provider can be asked.
+///
+/// Bases that need resolving (an SSM parameter, AMI filters) keep their reference in the fingerprint,
+/// so a newer base image is not noticed until a provider observes it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StateObserver;
+
+impl Observer for StateObserver {
+    async fn observe(
+        &self,
+        _: &[&LoadedRecipe],
+        _: &BTreeMap<String, RecipeState>,
+    ) -> Result<Observations, ObserveError> {
+        Ok(Observations::default())
+    }
+}
+
+/// A fixed set of observations (tests, and `--observations FILE` for offline what-if plans).
+#[derive(Clone, Debug, Default)]
+pub struct FixedObserver(pub Observations);
+
+impl Observer for FixedObserver {
+    async fn observe(
+        &self,
+        _: &[&LoadedRecipe],
+        _: &BTreeMap<String, RecipeState>,
+    ) -> Result<Observations, ObserveError> {
+        Ok(self.0.clone())
+    }
+}
+
+/// Whether a base must be resolved by a provider, and the reference to use when it is not.
+pub fn base_reference(base: &Base) -> (bool, String) {
+    match base {
+        Base::SsmParameter(p) => (true, format!("ssm-parameter:{}", p.value)),
+        Base::AmiFilter(f) => (
+            true,
+            format!(
+                "ami-filter:{}",
+                serde_json::to_string(f).expect("filter serializes")
+            ),
+        ),
+        Base::ImageId(id) => (false, id.value.clone()),
+        Base::Recipe(r) => (false, format!("recipe:{}", r.value)),
+        Base::Bundle(b) => (false, format!("bundle:{}", b.value)),
+        Base::Workspace(w) => (false, format!("workspace:{}", w.value)),
+        Base::AppstreamImage(i) => (false, format!("appstream-image:{}", i.value)),
+    }
+}

@@ -1,0 +1,174 @@
+//! Plans as data: what will be done, why, in what order, and what it was computed against.
+
+use std::collections::BTreeMap;
+
+use recipe_model::{Strategy, Target};
+use serde::{Deserialize, Serialize};
+
+use crate::action::Action;
+
+/// The plan file format this build writes and reads.
+pub const PLAN_FORMAT: u32 = 1;
+
+/// A plan: the difference between what the recipes want and what exists.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    /// File format.
+    pub format: u32,
+    /// When it was computed.
+    pub created_at: jiff::Timestamp,
+    /// What it was computed against; applying refuses a plan whose basis moved.
+    pub basis: Basis,
+    /// One entry per recipe considered, in dependency order.
+    pub recipes: Vec<RecipePlan>,
+    /// The actions, in an order that respects their dependencies.
+    pub actions: Vec<Action>,
+    /// The longest chain of dependent actions by estimated duration.
+    pub critical_path: CriticalPath,
+}
+
+impl Plan {
+    /// Whether the plan changes anything.
+    pub fn has_changes(&self) -> bool {
+        !self.actions.is_empty()
+    }
+
+    /// Count of recipes to build, to update (no build) and unchanged.
+    pub fn summary(&self) -> (usize, usize, usize) {
+        let count = |c: Change| self.recipes.iter().filter(|r| r.change == c).count();
+        (
+            count(Change::Build),
+            count(Change::Update),
+            count(Change::None),
+        )
+    }
+
+    /// Refuse a plan whose basis no longer matches: state saved since, recipes or files edited, or the
+    /// cloud observed differently.
+    pub fn check_fresh(&self, current: &Basis) -> Result<(), StalePlan> {
+        let mut reasons = Vec::new();
+        for (recipe, rev) in &self.basis.state {
+            let now = current.state.get(recipe).cloned().flatten();
+            if *rev != now {
+                reasons.push(format!(
+                    "state of `{recipe}` changed (revision {} → {})",
+                    rev.as_deref().unwrap_or("none"),
+                    now.as_deref().unwrap_or("none")
+                ));
+            }
+        }
+        for (recipe, fp) in &self.basis.fingerprints {
+            match current.fingerprints.get(recipe) {
+                Some(now) if now == fp => {}
+                Some(_) => reasons.push(format!("recipe `{recipe}` or a file it uses changed")),
+                None => reasons.push(format!("recipe `{recipe}` is no longer in the set")),
+            }
+        }
+        if self.basis.observations != current.observations {
+            reasons.push("the cloud changed since the plan was made".into());
+        }
+        if reasons.is_empty() {
+            Ok(())
+        } else {
+            Err(StalePlan { reasons })
+        }
+    }
+}
+
+/// A saved plan that no longer matches what it was computed against.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("the saved plan is stale: {}", reasons.join("; "))]
+#[diagnostic(
+    code(recipe::plan::stale),
+    help("run `recipe plan --out FILE` again and apply the new plan")
+)]
+pub struct StalePlan {
+    /// What moved.
+    pub reasons: Vec<String>,
+}
+
+/// What a plan was computed against.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Basis {
+    /// State revision per recipe (`None`: no state yet).
+    pub state: BTreeMap<String, Option<String>>,
+    /// Fingerprint per recipe.
+    pub fingerprints: BTreeMap<String, String>,
+    /// Digest of the observations.
+    pub observations: String,
+}
+
+/// What happens to a recipe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Change {
+    /// A new image version is built.
+    Build,
+    /// No build, but copies, shares, retention or rollout change.
+    Update,
+    /// Nothing to do.
+    None,
+}
+
+/// The plan for one recipe.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipePlan {
+    /// Recipe name.
+    pub recipe: String,
+    /// Recipe file.
+    pub file: String,
+    /// Target.
+    pub target: Target,
+    /// Strategy.
+    pub strategy: Strategy,
+    /// What happens.
+    pub change: Change,
+    /// The fingerprint the recipe has now.
+    pub fingerprint: String,
+    /// Its parts.
+    pub fingerprint_parts: BTreeMap<String, String>,
+    /// The build, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<BuildInfo>,
+    /// Steps baked into the image.
+    pub baked: Vec<String>,
+    /// Steps deferred to first launch.
+    pub launch: Vec<String>,
+    /// Things worth knowing that change nothing (e.g. an unresolved base).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// A planned build.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildInfo {
+    /// The new version's build id.
+    pub build_id: String,
+    /// The recipe version.
+    pub version: String,
+    /// Why it is built.
+    pub reasons: Vec<String>,
+    /// The base it starts from (an image id or a reference resolved at apply).
+    pub base: String,
+    /// The parent recipe, for layered recipes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// The build region.
+    pub home_region: String,
+    /// Every region it will exist in.
+    pub regions: Vec<String>,
+}
+
+/// The critical path.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CriticalPath {
+    /// Its estimated length in seconds: the shortest possible apply.
+    pub total_secs: u64,
+    /// Its actions, first to last.
+    pub actions: Vec<usize>,
+}

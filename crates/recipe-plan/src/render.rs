@@ -1,0 +1,255 @@
+//! Plans for people: terminal text and Markdown for pull-request comments. Pure: returns strings.
+
+use std::fmt::Write;
+
+use crate::plan::{Change, Plan, RecipePlan};
+
+/// `1h 5m`, `12m`, `40s`.
+pub fn duration(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m"),
+        _ => format!("{h}h {m}m"),
+    }
+}
+
+fn header(plan: &Plan) -> String {
+    let (build, update, none) = plan.summary();
+    let retire = plan
+        .actions
+        .iter()
+        .filter(|a| a.action.name() == "retire")
+        .count();
+    format!("{build} to build, {update} to update, {retire} to retire, {none} unchanged")
+}
+
+fn steps_line(label: &str, steps: &[String]) -> String {
+    if steps.is_empty() {
+        format!("{label}: (none)")
+    } else {
+        format!("{label}: {}", steps.join(", "))
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// The lines for a recipe's visible actions; shares and revokes with the same reason are grouped as
+/// "share with A, B in r1, r2".
+fn action_lines(plan: &Plan, recipe: &str) -> Vec<(char, String, String)> {
+    use std::collections::BTreeMap;
+
+    use crate::ActionKind;
+    let mut lines = Vec::new();
+    // (marker, verb, reason) → principal → regions
+    let mut groups: BTreeMap<(char, &str, &str), BTreeMap<&str, Vec<&str>>> = BTreeMap::new();
+    let mut order: Vec<(char, &str, &str)> = Vec::new();
+    for a in plan
+        .actions
+        .iter()
+        .filter(|a| a.recipe == recipe && a.action.marker() != ' ')
+    {
+        let (verb, principal, region) = match &a.action {
+            ActionKind::Share { principal, region } => ("share with", principal, region),
+            ActionKind::Unshare { principal, region } => ("revoke", principal, region),
+            ActionKind::Capture { build_id, .. } => {
+                lines.push((
+                    a.action.marker(),
+                    format!("image {build_id}"),
+                    "captured, tagged, then copied and shared".to_string(),
+                ));
+                continue;
+            }
+            other => {
+                lines.push((other.marker(), other.to_string(), a.reason.clone()));
+                continue;
+            }
+        };
+        let key = (a.action.marker(), verb, a.reason.as_str());
+        if !groups.contains_key(&key) {
+            order.push(key);
+        }
+        groups
+            .entry(key)
+            .or_default()
+            .entry(principal.as_str())
+            .or_default()
+            .push(region.as_str());
+    }
+    for key in order {
+        let by_principal = &groups[&key];
+        // Principals with the same regions share one line.
+        let mut by_regions: BTreeMap<Vec<&str>, Vec<&str>> = BTreeMap::new();
+        for (p, regions) in by_principal {
+            let mut r = regions.clone();
+            r.sort_unstable();
+            by_regions.entry(r).or_default().push(p);
+        }
+        for (regions, principals) in by_regions {
+            lines.push((
+                key.0,
+                format!(
+                    "{} {} in {}",
+                    key.1,
+                    principals.join(", "),
+                    regions.join(", ")
+                ),
+                key.2.to_string(),
+            ));
+        }
+    }
+    lines
+}
+
+/// The critical path with consecutive actions of one recipe folded: `a: resolve-base … tag → b: …`.
+fn path_summary(plan: &Plan) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    let path = &plan.critical_path.actions;
+    while i < path.len() {
+        let recipe = &plan.actions[path[i]].recipe;
+        let mut j = i;
+        while j + 1 < path.len() && plan.actions[path[j + 1]].recipe == *recipe {
+            j += 1;
+        }
+        let first = plan.actions[path[i]].action.name();
+        let last = plan.actions[path[j]].action.name();
+        parts.push(if i == j {
+            format!("{recipe}: {first}")
+        } else {
+            format!("{recipe}: {first} … {last}")
+        });
+        i = j + 1;
+    }
+    parts.join(" → ")
+}
+
+fn marker(r: &RecipePlan) -> char {
+    match r.change {
+        Change::Build => '+',
+        Change::Update => '~',
+        Change::None => ' ',
+    }
+}
+
+/// Terminal output: grouped by recipe with `+` / `~` / `-` markers, the baked/launch split, and the
+/// critical path.
+pub fn human(plan: &Plan) -> String {
+    let mut out = String::new();
+    for r in &plan.recipes {
+        let _ = write!(
+            out,
+            "{} {} ({}, {})",
+            marker(r),
+            r.recipe,
+            r.target.as_str(),
+            r.strategy.as_str()
+        );
+        match (&r.build, r.change) {
+            (Some(b), _) => {
+                let _ = writeln!(out, ": build {} [{}]", b.version, b.build_id);
+                for why in &b.reasons {
+                    let _ = writeln!(out, "    because {why}");
+                }
+                let _ = writeln!(out, "    {}", steps_line("baked", &r.baked));
+                let _ = writeln!(out, "    {}", steps_line("at launch", &r.launch));
+            }
+            (None, Change::Update) => {
+                let _ = writeln!(out, ": no rebuild");
+            }
+            _ => {
+                let _ = writeln!(out, ": up to date");
+            }
+        }
+        for (m, what, why) in action_lines(plan, &r.recipe) {
+            let _ = writeln!(out, "    {m} {what}  ({why})");
+        }
+        for n in &r.notes {
+            let _ = writeln!(out, "    note: {n}");
+        }
+    }
+    let _ = writeln!(out, "\nPlan: {}.", header(plan));
+    if plan.has_changes() {
+        let cp = &plan.critical_path;
+        let _ = writeln!(
+            out,
+            "Critical path: {}, {} of {}: {}",
+            duration(cp.total_secs),
+            plural(cp.actions.len(), "action"),
+            plan.actions.len(),
+            path_summary(plan)
+        );
+    } else {
+        let _ = writeln!(out, "No changes: the images match the recipes.");
+    }
+    out
+}
+
+/// Markdown for a pull-request comment.
+pub fn markdown(plan: &Plan) -> String {
+    let mut out = String::from("### recipe plan\n\n");
+    let _ = writeln!(out, "**{}**\n", header(plan));
+    if !plan.has_changes() {
+        out.push_str("No changes: the images match the recipes.\n");
+        return out;
+    }
+    out.push_str("| | recipe | target | strategy | change | why |\n|---|---|---|---|---|---|\n");
+    for r in &plan.recipes {
+        let why = match &r.build {
+            Some(b) => b.reasons.join("; "),
+            None => {
+                let n = plan.actions.iter().filter(|a| a.recipe == r.recipe).count();
+                if n == 0 {
+                    String::new()
+                } else {
+                    format!("{n} action(s)")
+                }
+            }
+        };
+        let change = match r.change {
+            Change::Build => "build",
+            Change::Update => "update",
+            Change::None => "none",
+        };
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {} | {} | {change} | {why} |",
+            marker(r),
+            r.recipe,
+            r.target.as_str(),
+            r.strategy.as_str()
+        );
+    }
+    for r in plan.recipes.iter().filter(|r| r.change != Change::None) {
+        let _ = writeln!(
+            out,
+            "\n<details><summary><code>{}</code></summary>\n",
+            r.recipe
+        );
+        if r.build.is_some() {
+            let _ = writeln!(
+                out,
+                "- {}\n- {}",
+                steps_line("baked", &r.baked),
+                steps_line("at launch", &r.launch)
+            );
+        }
+        for (m, what, why) in action_lines(plan, &r.recipe) {
+            let _ = writeln!(out, "- `{m}` {what} — {why}");
+        }
+        out.push_str("\n</details>\n");
+    }
+    let _ = writeln!(
+        out,
+        "\nCritical path: **{}** ({})",
+        duration(plan.critical_path.total_secs),
+        path_summary(plan)
+    );
+    out
+}

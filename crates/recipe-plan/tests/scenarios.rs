@@ -1,0 +1,560 @@
+//! Plan scenarios: first build, nothing changed, base image changed, script changed, region added,
+//! share removed, keep lowered, parent rebuilt, drift repaired, deprecation due. Each plans against
+//! state produced by applying the previous plan (a simulated engine), with a fake observer, and
+//! snapshots the human plan.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use recipe_plan::{
+    ActionKind, Change, Estimates, Observations, ObservedImage, Plan, PlanOptions, Stored,
+};
+use recipe_state::{
+    ImageVersion, ParentRef, RecipeState, RegionImage, Revision, Share, VersionStatus,
+};
+
+const BASELINE: &str = r#"name: linux-baseline
+description: hardened baseline
+target: ec2-ami
+strategy: full
+os: linux
+version: 1.0.0
+base: { ssm-parameter: /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64 }
+builder: { region: eu-west-2, instance-type: t3.small }
+steps:
+  - update-os: {}
+  - packages: { install: [amazon-cloudwatch-agent, aide] }
+cleanup: linux
+image: { name: "linux-baseline-${version}-${timestamp}" }
+distribute: { regions: [eu-west-1] }
+retain: { keep: 3 }
+"#;
+
+const WEB: &str = r#"name: web
+description: web tier
+target: ec2-ami
+strategy: thin
+os: linux
+version: 2.0.0
+base: { recipe: linux-baseline }
+builder: { region: eu-west-2, instance-type: t3.small }
+steps:
+  - packages: { install: [nginx] }
+  - script: { path: scripts/install.sh }
+  - reboot: {}
+  - shell: { run: "systemctl enable nginx" }
+  - shell: { name: fetch-config, run: "aws s3 cp s3://cfg/web.conf /etc/nginx/conf.d/", stage: launch }
+tests:
+  - shell: { run: "nginx -t" }
+cleanup: linux
+image: { name: "web-${version}-${timestamp}" }
+distribute:
+  regions: [eu-west-1, us-east-1]
+  share: { accounts: ["111122223333", "444455556666"] }
+retain: { keep: 3, deprecate-after: 90d }
+"#;
+
+struct World {
+    dir: tempfile::TempDir,
+    state: BTreeMap<String, Stored>,
+    obs: Observations,
+    now: jiff::Timestamp,
+    counter: usize,
+}
+
+impl World {
+    fn new() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "linux-baseline.yaml", BASELINE);
+        write(dir.path(), "web.yaml", WEB);
+        write(
+            dir.path(),
+            "scripts/install.sh",
+            "#!/bin/bash\ninstall -d /srv/www\n",
+        );
+        let mut obs = Observations::default();
+        obs.bases
+            .insert("linux-baseline".into(), "ami-0aaaaaaaaaaaaaaa1".into());
+        World {
+            dir,
+            state: BTreeMap::new(),
+            obs,
+            now: "2026-03-01T12:00:00Z".parse().unwrap(),
+            counter: 0,
+        }
+    }
+
+    fn edit(&self, file: &str, from: &str, to: &str) {
+        let path = self.dir.path().join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{file} lacks {from:?}");
+        std::fs::write(path, text.replace(from, to)).unwrap();
+    }
+
+    fn plan_with(&self, target: Option<&str>) -> Plan {
+        let set = recipe_loader::load(&[self.dir.path().to_path_buf()], &Default::default());
+        assert!(
+            !set.has_errors(),
+            "{:?}",
+            set.diagnostics
+                .iter()
+                .map(|d| &d.message)
+                .collect::<Vec<_>>()
+        );
+        let opts = PlanOptions {
+            estimates: Estimates::default(),
+            target: target.map(str::to_string),
+            now: self.now,
+            default_region: "us-east-1".into(),
+        };
+        recipe_plan::compute(&set, &self.state, &self.obs, &opts).unwrap()
+    }
+
+    fn plan(&self) -> Plan {
+        self.plan_with(None)
+    }
+
+    /// What the engine will do, reduced to its effect on state.
+    fn apply(&mut self, plan: &Plan) {
+        for r in &plan.recipes {
+            let st = self
+                .state
+                .entry(r.recipe.clone())
+                .or_insert_with(|| Stored {
+                    revision: Revision("0".into()),
+                    state: RecipeState::new(r.recipe.clone()),
+                });
+            let _ = st;
+            if let Some(b) = &r.build {
+                let mut images = BTreeMap::new();
+                for region in &b.regions {
+                    self.counter += 1;
+                    images.insert(
+                        region.clone(),
+                        RegionImage {
+                            image_id: format!("ami-{:017x}", self.counter),
+                            snapshot_ids: vec![],
+                        },
+                    );
+                }
+                let parent = b.parent.as_ref().map(|p| ParentRef {
+                    recipe: p.clone(),
+                    build_id: self
+                        .state_of(p)
+                        .current()
+                        .map(|v| v.build_id.clone())
+                        .unwrap_or_default(),
+                });
+                let state = &mut self.state.get_mut(&r.recipe).unwrap().state;
+                state.versions.push(ImageVersion {
+                    build_id: b.build_id.clone(),
+                    version: b.version.clone(),
+                    target: r.target,
+                    fingerprint: r.fingerprint.clone(),
+                    fingerprint_parts: r.fingerprint_parts.clone(),
+                    base_image: b.base.clone(),
+                    parent,
+                    status: VersionStatus::Available,
+                    home_region: b.home_region.clone(),
+                    images,
+                    shares: BTreeSet::new(),
+                    rollout: vec![],
+                    created_at: self.now,
+                    updated_at: self.now,
+                    deprecated_at: None,
+                });
+            }
+            let state = &mut self.state.get_mut(&r.recipe).unwrap().state;
+            for a in plan.actions.iter().filter(|a| a.recipe == r.recipe) {
+                let cur = state.versions.iter_mut().rev().find(|v| v.status.is_live());
+                match (&a.action, cur) {
+                    (ActionKind::Copy { region }, Some(v))
+                        if !v.images.contains_key(region) || r.build.is_none() =>
+                    {
+                        self.counter += 1;
+                        v.images.insert(
+                            region.clone(),
+                            RegionImage {
+                                image_id: format!("ami-{:017x}", self.counter),
+                                snapshot_ids: vec![],
+                            },
+                        );
+                    }
+                    (ActionKind::RemoveCopy { region, .. }, Some(v)) => {
+                        v.images.remove(region);
+                        v.shares.retain(|s| s.region != *region);
+                    }
+                    (ActionKind::Share { principal, region }, Some(v)) => {
+                        v.shares.insert(Share {
+                            principal: principal.clone(),
+                            region: region.clone(),
+                            fleet: false,
+                            image_builder: false,
+                        });
+                    }
+                    (ActionKind::Unshare { principal, region }, Some(v)) => {
+                        v.shares
+                            .retain(|s| !(s.principal == *principal && s.region == *region));
+                    }
+                    _ => {}
+                }
+                match &a.action {
+                    ActionKind::Retire { build_id, .. } => {
+                        if let Some(v) = state.versions.iter_mut().find(|v| v.build_id == *build_id)
+                        {
+                            v.status = VersionStatus::Retired;
+                        }
+                    }
+                    ActionKind::Deprecate { build_id } => {
+                        if let Some(v) = state.versions.iter_mut().find(|v| v.build_id == *build_id)
+                        {
+                            v.status = VersionStatus::Deprecated;
+                            v.deprecated_at = Some(self.now);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let st = self.state.get_mut(&r.recipe).unwrap();
+            let n: u64 = st.revision.0.parse().unwrap();
+            st.revision = Revision((n + 1).to_string());
+        }
+        // What the cloud now holds, for scenarios that refresh.
+        self.obs.images.clear();
+        for (name, st) in &self.state {
+            let imgs = st
+                .state
+                .versions
+                .iter()
+                .filter(|v| v.status.is_live())
+                .flat_map(|v| {
+                    v.images.iter().map(|(region, img)| ObservedImage {
+                        build_id: v.build_id.clone(),
+                        region: region.clone(),
+                        image_id: img.image_id.clone(),
+                        shares: v
+                            .shares
+                            .iter()
+                            .filter(|s| s.region == *region)
+                            .map(|s| s.principal.clone())
+                            .collect(),
+                    })
+                })
+                .collect();
+            self.obs.images.insert(name.clone(), imgs);
+        }
+    }
+
+    fn state_of(&self, recipe: &str) -> &RecipeState {
+        &self.state[recipe].state
+    }
+
+    fn later(&mut self, days: i64) {
+        self.now = self
+            .now
+            .checked_add(jiff::SignedDuration::from_hours(24 * days))
+            .unwrap();
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    let p: PathBuf = dir.join(name);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+fn snap(name: &str, plan: &Plan) {
+    insta::assert_snapshot!(name, recipe_plan::render::human(plan));
+}
+
+fn built(world: &mut World) {
+    let plan = world.plan();
+    world.apply(&plan);
+    assert!(
+        !world.plan().has_changes(),
+        "a fresh apply leaves nothing to do"
+    );
+}
+
+#[test]
+fn first_build() {
+    let w = World::new();
+    let plan = w.plan();
+    assert_eq!(plan.summary(), (2, 0, 0));
+    // The child's base resolution waits for the parent's image.
+    let web_resolve = plan
+        .actions
+        .iter()
+        .find(|a| a.recipe == "web" && a.action == ActionKind::ResolveBase)
+        .unwrap();
+    let dep = &plan.actions[web_resolve.depends_on[0]];
+    assert_eq!(dep.recipe, "linux-baseline");
+    snap("first_build", &plan);
+    insta::assert_snapshot!("first_build_markdown", recipe_plan::render::markdown(&plan));
+    insta::assert_snapshot!(
+        "first_build_dot",
+        recipe_plan::graph::to_dot(&plan.actions, &plan.critical_path)
+    );
+    insta::assert_snapshot!(
+        "first_build_mermaid",
+        recipe_plan::graph::to_mermaid(&plan.actions)
+    );
+}
+
+#[test]
+fn nothing_changed() {
+    let mut w = World::new();
+    built(&mut w);
+    let plan = w.plan();
+    assert_eq!(plan.summary(), (0, 0, 2));
+    snap("nothing_changed", &plan);
+}
+
+#[test]
+fn base_image_changed() {
+    let mut w = World::new();
+    built(&mut w);
+    w.obs
+        .bases
+        .insert("linux-baseline".into(), "ami-0bbbbbbbbbbbbbbb2".into());
+    let plan = w.plan();
+    assert_eq!(
+        plan.summary(),
+        (2, 0, 0),
+        "the baseline and its child rebuild"
+    );
+    snap("base_image_changed", &plan);
+}
+
+#[test]
+fn script_content_changed() {
+    let mut w = World::new();
+    built(&mut w);
+    w.edit(
+        "scripts/install.sh",
+        "install -d /srv/www",
+        "install -d -m 0755 /srv/www",
+    );
+    let plan = w.plan();
+    assert_eq!(plan.summary(), (1, 0, 1));
+    assert_eq!(
+        plan.recipes[1].build.as_ref().unwrap().reasons,
+        ["file `scripts/install.sh` changed"]
+    );
+    snap("script_content_changed", &plan);
+}
+
+#[test]
+fn region_added_copies_without_rebuild() {
+    let mut w = World::new();
+    built(&mut w);
+    w.edit(
+        "web.yaml",
+        "regions: [eu-west-1, us-east-1]",
+        "regions: [eu-west-1, us-east-1, ap-northeast-1]",
+    );
+    let plan = w.plan();
+    assert_eq!(plan.summary(), (0, 1, 1));
+    let kinds: Vec<&str> = plan.actions.iter().map(|a| a.action.name()).collect();
+    assert_eq!(
+        kinds,
+        ["copy", "share", "share"],
+        "one copy, then its two shares"
+    );
+    snap("region_added", &plan);
+}
+
+#[test]
+fn region_removed_removes_the_copy() {
+    let mut w = World::new();
+    built(&mut w);
+    w.edit(
+        "web.yaml",
+        "regions: [eu-west-1, us-east-1]",
+        "regions: [eu-west-1]",
+    );
+    let plan = w.plan();
+    let kinds: Vec<&str> = plan.actions.iter().map(|a| a.action.name()).collect();
+    assert_eq!(kinds, ["remove-copy"]);
+    snap("region_removed", &plan);
+}
+
+#[test]
+fn share_removed_is_revoked() {
+    let mut w = World::new();
+    built(&mut w);
+    w.edit(
+        "web.yaml",
+        r#"accounts: ["111122223333", "444455556666"]"#,
+        r#"accounts: ["111122223333"]"#,
+    );
+    let plan = w.plan();
+    assert_eq!(
+        plan.actions.len(),
+        3,
+        "revoked in each of the three regions"
+    );
+    assert!(plan.actions.iter().all(|a| matches!(&a.action, ActionKind::Unshare { principal, .. } if principal == "444455556666")));
+    snap("share_removed", &plan);
+}
+
+#[test]
+fn keep_lowered_retires_the_oldest_but_never_one_in_use() {
+    let mut w = World::new();
+    built(&mut w);
+    for v in ["2.0.1", "2.0.2"] {
+        w.later(1);
+        let from = if v == "2.0.1" {
+            "version: 2.0.0"
+        } else {
+            "version: 2.0.1"
+        };
+        w.edit("web.yaml", from, &format!("version: {v}"));
+        built(&mut w);
+    }
+    assert_eq!(
+        w.state_of("web")
+            .versions
+            .iter()
+            .filter(|v| v.status.is_live())
+            .count(),
+        3
+    );
+    // The oldest is still used by a launch template.
+    let oldest = w.state_of("web").versions[0].images["eu-west-2"]
+        .image_id
+        .clone();
+    w.obs.in_use.insert(oldest);
+    w.edit(
+        "web.yaml",
+        "retain: { keep: 3, deprecate-after: 90d }",
+        "retain: { keep: 1, deprecate-after: 90d }",
+    );
+    let plan = w.plan();
+    let retired: Vec<&str> = plan
+        .actions
+        .iter()
+        .filter_map(|a| match &a.action {
+            ActionKind::Retire { version, .. } => Some(version.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(retired, ["2.0.1"], "2.0.0 is in use and 2.0.2 is current");
+    snap("keep_lowered", &plan);
+}
+
+#[test]
+fn parent_rebuilt_children_follow() {
+    let mut w = World::new();
+    built(&mut w);
+    w.edit(
+        "linux-baseline.yaml",
+        "install: [amazon-cloudwatch-agent, aide]",
+        "install: [amazon-cloudwatch-agent, aide, audit]",
+    );
+    let plan = w.plan();
+    assert_eq!(plan.summary(), (2, 0, 0));
+    assert_eq!(
+        plan.recipes[1].build.as_ref().unwrap().reasons,
+        ["parent recipe `linux-baseline` is rebuilt"]
+    );
+    snap("parent_rebuilt", &plan);
+    // Targeting the child plans its parent too; targeting the parent leaves the child out.
+    assert_eq!(w.plan_with(Some("web")).recipes.len(), 2);
+    assert_eq!(w.plan_with(Some("linux-baseline")).recipes.len(), 1);
+}
+
+#[test]
+fn drift_is_repaired() {
+    let mut w = World::new();
+    built(&mut w);
+    w.obs.refreshed.insert("web".into());
+    // Someone deregistered the us-east-1 copy by hand.
+    w.obs
+        .images
+        .get_mut("web")
+        .unwrap()
+        .retain(|i| i.region != "us-east-1");
+    let plan = w.plan();
+    assert_eq!(plan.summary(), (0, 1, 1));
+    assert!(
+        plan.actions[0].reason.starts_with("repair"),
+        "{}",
+        plan.actions[0].reason
+    );
+    snap("drift_repaired", &plan);
+}
+
+#[test]
+fn deprecation_is_due_after_its_age() {
+    let mut w = World::new();
+    built(&mut w);
+    w.later(89);
+    assert!(!w.plan().has_changes());
+    w.later(2);
+    let plan = w.plan();
+    assert!(matches!(plan.actions[..], [ref a] if a.action.name() == "deprecate"));
+    snap("deprecation_due", &plan);
+}
+
+#[test]
+fn a_saved_plan_goes_stale_when_state_or_recipes_move() {
+    let mut w = World::new();
+    let plan = w.plan();
+    let fresh = w.plan();
+    plan.check_fresh(&fresh.basis).expect("nothing moved");
+    w.apply(&fresh);
+    let err = plan.check_fresh(&w.plan().basis).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("state of `linux-baseline` changed"),
+        "{err}"
+    );
+    let plan = w.plan();
+    w.edit("scripts/install.sh", "/srv/www", "/srv/web");
+    let err = plan.check_fresh(&w.plan().basis).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("recipe `web` or a file it uses changed"),
+        "{err}"
+    );
+    // A plan round-trips through JSON unchanged.
+    let json = serde_json::to_string(&plan).unwrap();
+    assert_eq!(serde_json::from_str::<Plan>(&json).unwrap(), plan);
+}
+
+#[test]
+fn critical_path_follows_the_longest_chain() {
+    let w = World::new();
+    let plan = w.plan();
+    let cp = &plan.critical_path;
+    // The chain runs through the baseline's build into the child's and ends at a copy.
+    let names: Vec<&str> = cp
+        .actions
+        .iter()
+        .map(|&i| plan.actions[i].action.name())
+        .collect();
+    assert_eq!(names.first(), Some(&"resolve-base"));
+    assert!(cp.actions.iter().any(|&i| plan.actions[i].recipe == "web"));
+    let sum: u64 = cp
+        .actions
+        .iter()
+        .map(|&i| plan.actions[i].estimate_secs)
+        .sum();
+    assert_eq!(sum, cp.total_secs);
+    // No chain is longer.
+    for a in &plan.actions {
+        assert!(chain_len(&plan, a.id) <= cp.total_secs);
+    }
+    let _ = Change::None;
+}
+
+fn chain_len(plan: &Plan, id: usize) -> u64 {
+    let a = &plan.actions[id];
+    a.estimate_secs
+        + a.depends_on
+            .iter()
+            .map(|&d| chain_len(plan, d))
+            .max()
+            .unwrap_or(0)
+}
