@@ -9,6 +9,8 @@ pub enum Exit {
     Ok = 0,
     /// Invalid input: a recipe, component or referenced file has errors, or a generated file drifted.
     Invalid = 1,
+    /// `plan --detailed-exitcode`: the plan has changes.
+    Changes = 2,
     /// The command line itself is wrong (unknown flag, missing value).
     Usage = 64,
     /// Output could not be written (a file, or a closed pipe).

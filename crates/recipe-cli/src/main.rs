@@ -1,9 +1,12 @@
 //! The `recipe` command: the only crate that prints.
 
 mod exit;
+mod plan_cmd;
 mod reference;
 mod render;
 mod schema;
+mod state_cmd;
+mod store;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,9 +27,16 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Check recipes: syntax, references, and every rule. Pure: no network, no credentials.
-    Validate(LoadArgs),
+    Validate(CheckArgs),
     /// Score recipes against the image design checklist and say what to change.
-    Lint(LoadArgs),
+    Lint(CheckArgs),
+    /// Show what apply would change: builds, copies, shares, retention, with reasons. Reads only.
+    Plan(plan_cmd::PlanArgs),
+    /// Print the plan's action graph (DOT or Mermaid).
+    Graph(plan_cmd::GraphArgs),
+    /// Inspect and repair recorded state.
+    #[command(subcommand)]
+    State(state_cmd::StateCommand),
     /// Write the JSON Schemas and the generated reference docs, or check them for drift.
     Schema(schema::SchemaArgs),
 }
@@ -48,6 +58,12 @@ struct LoadArgs {
     /// Set a variable: `--var name=value` (repeatable). Overrides the variable's default.
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     vars: Vec<(String, String)>,
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    #[command(flatten)]
+    load: LoadArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
@@ -83,8 +99,11 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Validate(args) => render::validate(&args.load(), args.format),
-        Command::Lint(args) => render::lint(&args.load(), args.format),
+        Command::Validate(args) => render::validate(&args.load.load(), args.format),
+        Command::Lint(args) => render::lint(&args.load.load(), args.format),
+        Command::Plan(args) => plan_cmd::plan(&args),
+        Command::Graph(args) => plan_cmd::graph(&args),
+        Command::State(cmd) => state_cmd::run(&cmd),
         Command::Schema(args) => schema::run(&args),
     };
     match result {
@@ -93,5 +112,15 @@ fn main() -> ExitCode {
             render::error(&e);
             Exit::Io.into()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
     }
 }

@@ -164,6 +164,23 @@ pub fn lint(set: &RecipeSet, format: Format) -> std::io::Result<Exit> {
     Ok(Exit::Ok)
 }
 
+/// Print the warnings of a set that has no errors (before a plan).
+pub fn warnings(set: &RecipeSet) -> std::io::Result<()> {
+    let mut err = std::io::stderr().lock();
+    for d in sorted(set) {
+        write!(err, "{}", render(d))?;
+    }
+    Ok(())
+}
+
+/// Render any miette diagnostic (state, planner) to standard error; returns the exit code for it.
+pub fn report(e: &dyn miette::Diagnostic) -> Exit {
+    let mut out = String::new();
+    let _ = handler().render_report(&mut out, e);
+    let _ = write!(std::io::stderr(), "{out}");
+    Exit::Invalid
+}
+
 /// An error that ended a command before it could report normally.
 pub fn error(e: &std::io::Error) {
     if e.kind() == std::io::ErrorKind::BrokenPipe {

@@ -112,7 +112,7 @@ pub(crate) fn check_set(set: &mut RecipeSet) {
         if scanned.insert(r.source.path.clone()) {
             secrets::scan(&r.source, Code::SecretInRecipe, &mut out);
         }
-        for s in r.steps.iter().chain(&r.tests) {
+        for s in r.steps.iter().chain(&r.tests).chain(&r.skipped) {
             if scanned.insert(s.source.path.clone()) {
                 secrets::scan(&s.source, Code::SecretInRecipe, &mut out);
             }
@@ -476,10 +476,7 @@ fn check_steps(cx: &mut Ctx<'_>) {
             );
         };
         let common = s.step.common();
-        let filtered_os = common.and_then(|c| c.os()).map(|o| o.value);
-        if filtered_os.is_some_and(|f| f != os) {
-            continue; // this step is for the other OS: skipped
-        }
+
         let stage = common.and_then(|c| c.stage());
         if let Some(st) = stage
             && st.value == Stage::Launch

@@ -54,6 +54,8 @@ pub struct LoadedRecipe {
     pub steps: Vec<ResolvedStep>,
     /// The tests with includes expanded.
     pub tests: Vec<ResolvedStep>,
+    /// Steps and tests for the other operating system (`os:` on the step), which never run here.
+    pub skipped: Vec<ResolvedStep>,
     /// Every script and file the steps and tests reference, in order, once each.
     pub files: Vec<ReferencedFile>,
     /// Variable values after defaults and overrides.
@@ -289,6 +291,16 @@ fn resolve(
     ctx.expand(&recipe.steps, source, &mut Vec::new(), &mut steps);
     let mut tests = Vec::new();
     ctx.expand(&recipe.tests, source, &mut Vec::new(), &mut tests);
+    let os = recipe.os.value;
+    let for_other_os = |s: &ResolvedStep| {
+        s.step
+            .common()
+            .and_then(|c| c.os())
+            .is_some_and(|o| o.value != os)
+    };
+    let (skipped_steps, steps): (Vec<_>, Vec<_>) = steps.into_iter().partition(for_other_os);
+    let (skipped_tests, tests): (Vec<_>, Vec<_>) = tests.into_iter().partition(for_other_os);
+    let skipped = skipped_steps.into_iter().chain(skipped_tests).collect();
 
     let used = scope.used.into_inner();
     for (name, var) in &recipe.variables {
@@ -309,6 +321,7 @@ fn resolve(
         source: Arc::clone(source),
         steps,
         tests,
+        skipped,
         files,
         vars,
         parent: None,

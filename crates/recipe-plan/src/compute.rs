@@ -576,6 +576,7 @@ pub fn compute(
                 parent: r.parent.map(|p| set.recipes[p].recipe.name.value.clone()),
                 home_region: home.clone(),
                 regions: regions.clone(),
+                shares: shares.iter().cloned().collect(),
             });
         } else if let Some(cur) = current {
             // No build: bring the current version's copies and shares to what the recipe says.

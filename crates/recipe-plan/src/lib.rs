@@ -14,6 +14,7 @@ pub mod fingerprint;
 pub mod graph;
 mod observe;
 mod plan;
+pub mod record;
 pub mod render;
 
 use std::collections::BTreeMap;

@@ -161,6 +161,8 @@ pub struct BuildInfo {
     pub home_region: String,
     /// Every region it will exist in.
     pub regions: Vec<String>,
+    /// Every share it will have.
+    pub shares: Vec<recipe_state::Share>,
 }
 
 /// The critical path.

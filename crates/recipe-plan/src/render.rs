@@ -28,7 +28,7 @@ fn steps_line(label: &str, steps: &[String]) -> String {
     if steps.is_empty() {
         format!("{label}: (none)")
     } else {
-        format!("{label}: {}", steps.join(", "))
+        format!("{label} ({}): {}", steps.len(), steps.join(" · "))
     }
 }
 

@@ -3,15 +3,13 @@
 //! state produced by applying the previous plan (a simulated engine), with a fake observer, and
 //! snapshots the human plan.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use recipe_plan::{
     ActionKind, Change, Estimates, Observations, ObservedImage, Plan, PlanOptions, Stored,
 };
-use recipe_state::{
-    ImageVersion, ParentRef, RecipeState, RegionImage, Revision, Share, VersionStatus,
-};
+use recipe_state::{ParentRef, RecipeState, RegionImage, Revision, Share, VersionStatus};
 
 const BASELINE: &str = r#"name: linux-baseline
 description: hardened baseline
@@ -145,24 +143,14 @@ impl World {
                         .map(|v| v.build_id.clone())
                         .unwrap_or_default(),
                 });
-                let state = &mut self.state.get_mut(&r.recipe).unwrap().state;
-                state.versions.push(ImageVersion {
-                    build_id: b.build_id.clone(),
-                    version: b.version.clone(),
-                    target: r.target,
-                    fingerprint: r.fingerprint.clone(),
-                    fingerprint_parts: r.fingerprint_parts.clone(),
-                    base_image: b.base.clone(),
-                    parent,
-                    status: VersionStatus::Available,
-                    home_region: b.home_region.clone(),
-                    images,
-                    shares: BTreeSet::new(),
-                    rollout: vec![],
-                    created_at: self.now,
-                    updated_at: self.now,
-                    deprecated_at: None,
-                });
+                let version =
+                    recipe_plan::record::completed_version(r, images, parent, self.now).unwrap();
+                self.state
+                    .get_mut(&r.recipe)
+                    .unwrap()
+                    .state
+                    .versions
+                    .push(version);
             }
             let state = &mut self.state.get_mut(&r.recipe).unwrap().state;
             for a in plan.actions.iter().filter(|a| a.recipe == r.recipe) {
