@@ -39,11 +39,15 @@ snapshots mode="review":
     if [ "{{mode}}" = accept ]; then INSTA_UPDATE=always cargo test --workspace --quiet; else cargo insta review; fi
 
 # Benchmarks; results go in docs/benchmarks.md.
-bench: bench-validate
+bench: bench-validate bench-plan
 
 # Validate 1,000 generated recipes (release build).
 bench-validate:
     cargo bench -p recipe-loader --bench validate
+
+# Plan 1,000 layered recipes with state present (release build).
+bench-plan:
+    cargo bench -p recipe-plan --bench plan
 
 # Fuzz the loader for SECONDS seconds (needs cargo-fuzz; seeds the corpus from the examples and fixtures).
 fuzz seconds="60":

@@ -14,6 +14,7 @@ mod load;
 mod parse;
 mod secrets;
 mod suggest;
+pub mod synthetic;
 mod walk;
 
 pub use codes::Code;

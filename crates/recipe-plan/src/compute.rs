@@ -207,13 +207,23 @@ fn desired_shares(r: &LoadedRecipe, regions: &[String]) -> BTreeSet<Share> {
     out
 }
 
-fn build_id(now: jiff::Timestamp, fp: &Fingerprint) -> String {
+/// `b<UTC time>-<fingerprint prefix>`, with `.<n>` added if the recipe already has that id (a rebuild
+/// of the same fingerprint within the same second).
+fn build_id(now: jiff::Timestamp, fp: &Fingerprint, st: &RecipeState) -> String {
     let digits = fp.value.trim_start_matches("sha256:");
-    format!(
+    let id = format!(
         "b{}-{}",
         now.strftime("%Y%m%d%H%M%S"),
         &digits[..8.min(digits.len())]
-    )
+    );
+    let taken = |c: &str| st.versions.iter().any(|v| v.build_id == c);
+    if !taken(&id) {
+        return id;
+    }
+    (2..)
+        .map(|n| format!("{id}.{n}"))
+        .find(|c| !taken(c))
+        .expect("an unused suffix exists")
 }
 
 /// Live versions to retire so that `keep` remain, oldest first; never one in use, never `protect`.
@@ -260,7 +270,7 @@ pub fn compute(
         estimates: &opts.estimates,
     };
     let mut recipes = Vec::new();
-    let mut fingerprints: BTreeMap<usize, Fingerprint> = BTreeMap::new();
+    let mut planned_builds: BTreeMap<usize, String> = BTreeMap::new();
     // For a recipe built in this plan: the action after which its image is available, per region.
     let mut available_at: BTreeMap<usize, BTreeMap<String, usize>> = BTreeMap::new();
     let mut basis = Basis::default();
@@ -277,12 +287,23 @@ pub fn compute(
 
         // The base: the parent's fingerprint, an observed image id, or the reference itself.
         let (needs_resolving, reference) = base_reference(&r.recipe.base.value);
-        let parent_fp = r
-            .parent
-            .and_then(|p| fingerprints.get(&p))
-            .map(|f| f.value.clone());
-        let base_value = match (&r.recipe.base.value, parent_fp) {
-            (Base::Recipe(_), Some(fp)) => format!("parent:{fp}"),
+        // A layered recipe's base is its parent's version: the one this plan builds, or the current one.
+        let parent_version = r.parent.map(|p| {
+            let parent = &set.recipes[p].recipe.name.value;
+            let build = planned_builds
+                .get(&p)
+                .cloned()
+                .or_else(|| {
+                    state
+                        .get(parent)
+                        .and_then(|s| s.state.current())
+                        .map(|v| v.build_id.clone())
+                })
+                .unwrap_or_else(|| "unbuilt".into());
+            format!("recipe:{parent}@{build}")
+        });
+        let base_value = match (&r.recipe.base.value, parent_version) {
+            (Base::Recipe(_), Some(v)) => v,
             _ => match obs.bases.get(&name) {
                 Some(id) => id.clone(),
                 None => {
@@ -339,10 +360,13 @@ pub fn compute(
                         if parent_rebuilt {
                             continue;
                         }
-                        reasons.push(format!(
-                            "base image changed: {} → {base_value}",
-                            cur.base_image
-                        ));
+                        match base_value.split_once('@') {
+                            Some((parent, build)) if r.parent.is_some() => reasons.push(format!(
+                                "parent `{}` has a newer version ({build}) than the one this image was built on",
+                                parent.trim_start_matches("recipe:")
+                            )),
+                            _ => reasons.push(format!("base image changed: {} → {base_value}", cur.base_image)),
+                        }
                     } else {
                         reasons.push(why);
                     }
@@ -364,7 +388,8 @@ pub fn compute(
         let mut after_rollout: Vec<usize> = Vec::new();
 
         if building {
-            let bid = build_id(opts.now, &fp);
+            let bid = build_id(opts.now, &fp, st);
+            planned_builds.insert(i, bid.clone());
             // The parent's image must exist in this recipe's build region first.
             let parent_dep: Vec<usize> = r
                 .parent
@@ -744,7 +769,6 @@ pub fn compute(
             launch: launch_labels,
             notes,
         });
-        fingerprints.insert(i, fp);
     }
 
     basis.observations = crate::digest(obs);

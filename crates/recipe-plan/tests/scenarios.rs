@@ -546,3 +546,47 @@ fn chain_len(plan: &Plan, id: usize) -> u64 {
             .max()
             .unwrap_or(0)
 }
+
+#[test]
+fn a_parent_rebuilt_for_any_reason_takes_its_children_along() {
+    let mut w = World::new();
+    built(&mut w);
+    // The baseline's image was deregistered by hand: it rebuilds with the same fingerprint.
+    w.obs.refreshed.insert("linux-baseline".into());
+    w.obs
+        .images
+        .get_mut("linux-baseline")
+        .unwrap()
+        .retain(|i| i.region != "eu-west-2");
+    let plan = w.plan();
+    assert_eq!(plan.summary(), (2, 0, 0));
+    assert!(
+        plan.recipes[0].build.as_ref().unwrap().reasons[0].contains("was deleted outside recipe")
+    );
+    assert_eq!(
+        plan.recipes[1].build.as_ref().unwrap().reasons,
+        ["parent recipe `linux-baseline` is rebuilt"]
+    );
+}
+
+#[test]
+fn a_parent_rebuilt_on_its_own_earlier_rebuilds_the_child_next_time() {
+    let mut w = World::new();
+    built(&mut w);
+    w.edit(
+        "linux-baseline.yaml",
+        "install: [amazon-cloudwatch-agent, aide]",
+        "install: [amazon-cloudwatch-agent, aide, audit]",
+    );
+    w.later(1);
+    let only_parent = w.plan_with(Some("linux-baseline"));
+    w.apply(&only_parent);
+    let plan = w.plan();
+    assert_eq!(plan.summary(), (1, 0, 1));
+    let why = &plan.recipes[1].build.as_ref().unwrap().reasons;
+    assert_eq!(why.len(), 1);
+    assert!(
+        why[0].starts_with("parent `linux-baseline` has a newer version (b20260302120000-"),
+        "{why:?}"
+    );
+}
