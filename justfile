@@ -13,8 +13,13 @@ demo:
     {{recipe}} validate recipes/
     {{recipe}} lint recipes/
 
-# Every test: Rust unit, fixture and CLI snapshot tests, then the editor (LSP + schema) tests.
-test: test-rust test-editor
+# Install what the tests use besides cargo: moto (an independent S3 emulator) into .venv/.
+setup:
+    test -x .venv/bin/python || python3 -m venv .venv
+    .venv/bin/python -c 'import moto.server' 2>/dev/null || .venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]>=5.2.1,<6'
+
+# Every test: Rust unit, fixture, CLI and moto-backed tests, then the editor (LSP + schema) tests.
+test: setup test-rust test-editor
 
 # Rust tests (one cargo build; snapshots under crates/*/tests/snapshots).
 test-rust:

@@ -114,11 +114,14 @@ fn make_plan(
         return Ok(Err(Exit::Invalid));
     }
     render::warnings(&set)?;
-    let store = p.state.open();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    match rt.block_on(recipe_plan::plan(&set, &store, &StateObserver, &options(p))) {
+    let result = rt.block_on(async {
+        let store = p.state.open().await?;
+        recipe_plan::plan(&set, &store, &StateObserver, &options(p)).await
+    });
+    match result {
         Ok(plan) => Ok(Ok(plan)),
         Err(e) => {
             render::report(&e);

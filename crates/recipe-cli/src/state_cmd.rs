@@ -34,6 +34,10 @@ pub enum StateCommand {
     },
 }
 
+async fn open(state: &StateArgs) -> Result<crate::store::AnyStore, recipe_state::StateError> {
+    state.open().await
+}
+
 pub fn run(cmd: &StateCommand) -> std::io::Result<Exit> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -45,7 +49,10 @@ async fn run_async(cmd: &StateCommand) -> std::io::Result<Exit> {
     let mut out = std::io::stdout().lock();
     match cmd {
         StateCommand::List { state } => {
-            let store = state.open();
+            let store = match state.open().await {
+                Ok(s) => s,
+                Err(e) => return Ok(render::report(&e)),
+            };
             let names = match store.list().await {
                 Ok(n) => n,
                 Err(e) => return Ok(render::report(&e)),
@@ -88,7 +95,10 @@ async fn run_async(cmd: &StateCommand) -> std::io::Result<Exit> {
             state,
             format,
         } => {
-            let store = state.open();
+            let store = match state.open().await {
+                Ok(s) => s,
+                Err(e) => return Ok(render::report(&e)),
+            };
             let stored = match store.load(recipe).await {
                 Ok(Some(s)) => s,
                 Ok(None) => {
@@ -126,14 +136,17 @@ async fn run_async(cmd: &StateCommand) -> std::io::Result<Exit> {
                 }
             }
         }
-        StateCommand::Unlock { recipe, state } => match state.open().force_unlock(recipe).await {
-            Ok(Some(h)) => writeln!(
-                out,
-                "removed the lock on `{recipe}` held by {}",
-                h.describe()
-            )?,
-            Ok(None) => writeln!(out, "`{recipe}` was not locked")?,
+        StateCommand::Unlock { recipe, state } => match open(state).await {
             Err(e) => return Ok(render::report(&e)),
+            Ok(store) => match store.force_unlock(recipe).await {
+                Ok(Some(h)) => writeln!(
+                    out,
+                    "removed the lock on `{recipe}` held by {}",
+                    h.describe()
+                )?,
+                Ok(None) => writeln!(out, "`{recipe}` was not locked")?,
+                Err(e) => return Ok(render::report(&e)),
+            },
         },
     }
     Ok(Exit::Ok)

@@ -1,25 +1,29 @@
-//! Choosing the state store from `--state`.
+//! Choosing the state store from `--state`: a folder, or `s3://bucket/prefix`.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use recipe_state::{LocalStore, LockInfo, RecipeState, Revision, StateError, StateStore, Stored};
+use recipe_state_s3::S3Store;
 
-/// Where state lives: a local folder (the default, `.recipe/state`).
+/// Where state lives: a local folder (the default, `.recipe/state`) or an S3 bucket.
 #[derive(Clone, Debug)]
 pub enum AnyStore {
     /// A local folder.
     Local(LocalStore),
+    /// An S3 bucket and prefix.
+    S3(S3Store),
 }
 
 /// `--state`, or `RECIPE_STATE`, or `.recipe/state`.
 #[derive(clap::Args, Clone, Debug)]
 pub struct StateArgs {
-    /// Where state lives: a folder (default `.recipe/state`).
+    /// Where state lives: a folder (default `.recipe/state`), or `s3://BUCKET/PREFIX` to share it
+    /// between CI runners (AWS credentials and region from the usual chain).
     #[arg(
         long = "state",
         env = "RECIPE_STATE",
-        value_name = "DIR",
+        value_name = "DIR|S3-URL",
         default_value = ".recipe/state"
     )]
     pub location: String,
@@ -27,8 +31,14 @@ pub struct StateArgs {
 
 impl StateArgs {
     /// Open the store.
-    pub fn open(&self) -> AnyStore {
-        AnyStore::Local(LocalStore::new(PathBuf::from(&self.location)))
+    pub async fn open(&self) -> Result<AnyStore, StateError> {
+        if self.location.starts_with("s3://") {
+            Ok(AnyStore::S3(S3Store::from_url(&self.location).await?))
+        } else {
+            Ok(AnyStore::Local(LocalStore::new(PathBuf::from(
+                &self.location,
+            ))))
+        }
     }
 }
 
@@ -36,6 +46,7 @@ macro_rules! delegate {
     ($self:ident, $s:ident => $e:expr) => {
         match $self {
             AnyStore::Local($s) => $e,
+            AnyStore::S3($s) => $e,
         }
     };
 }

@@ -282,3 +282,57 @@ fn state_unlock_removes_a_dead_runs_lock_and_corruption_is_reported() {
     assert!(stderr.contains("recipe::state::corrupt"), "{stderr}");
     assert!(stderr.contains("checksum mismatch"), "{stderr}");
 }
+
+#[test]
+fn s3_state_through_the_standard_aws_environment() {
+    let Some(moto) = recipe_testkit::moto() else {
+        return;
+    };
+    assert_eq!(
+        moto.request("PUT", "/recipe-state"),
+        Some(200),
+        "create the bucket"
+    );
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_recipe"))
+            .args(args)
+            .current_dir(root())
+            .env("NO_COLOR", "1")
+            .env("AWS_ENDPOINT_URL_S3", &moto.url)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env_remove("RECIPE_STATE")
+            .output()
+            .expect("run recipe");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = run(&[
+        "plan",
+        "recipes/layered",
+        "--state",
+        "s3://recipe-state/ci",
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stdout.contains("2 to build"), "{stdout}");
+    let (code, stdout, _) = run(&["state", "list", "--state", "s3://recipe-state/ci"]);
+    assert_eq!(code, 0);
+    assert_eq!(stdout.trim(), "no state yet");
+    // A bucket that does not exist is a clear error, not an empty plan.
+    let (code, _, stderr) = run(&[
+        "plan",
+        "recipes/layered",
+        "--state",
+        "s3://no-such-bucket/ci",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("recipe::state::backend") && stderr.contains("NoSuchBucket"),
+        "{stderr}"
+    );
+}
