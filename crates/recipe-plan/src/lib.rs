@@ -23,7 +23,7 @@ pub use action::{Action, ActionKind, Estimates};
 pub use compute::{PlanError, PlanOptions, compute, step_label};
 pub use observe::{
     FixedObserver, Observations, ObserveError, ObservedImage, Observer, StateObserver,
-    base_reference,
+    base_reference, rebuild_state,
 };
 pub use plan::{Basis, BuildInfo, Change, CriticalPath, PLAN_FORMAT, Plan, RecipePlan, StalePlan};
 use recipe_loader::RecipeSet;

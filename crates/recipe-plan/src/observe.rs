@@ -43,6 +43,88 @@ pub struct ObservedImage {
     /// Principals it is shared with, in that region.
     #[serde(default)]
     pub shares: BTreeSet<String>,
+    /// The `recipe:version` tag.
+    #[serde(default)]
+    pub version: String,
+    /// The `recipe:fingerprint` tag.
+    #[serde(default)]
+    pub fingerprint: String,
+    /// When the image was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<jiff::Timestamp>,
+}
+
+/// Rebuild a recipe's state from the images found by their tags (when the state store was lost).
+/// One version per build id, oldest first; the home region is where the image is oldest (the
+/// capture), the others are copies. Fingerprint parts and rollout are unknown and left empty, so the
+/// next plan explains a change only as "fingerprint changed".
+pub fn rebuild_state(
+    recipe: &str,
+    target: recipe_model::Target,
+    images: &[ObservedImage],
+) -> RecipeState {
+    use std::collections::BTreeMap;
+
+    use recipe_state::{ImageVersion, RegionImage, Share, VersionStatus};
+
+    let mut by_build: BTreeMap<&str, Vec<&ObservedImage>> = BTreeMap::new();
+    for i in images {
+        by_build.entry(i.build_id.as_str()).or_default().push(i);
+    }
+    let epoch = jiff::Timestamp::UNIX_EPOCH;
+    let mut versions: Vec<ImageVersion> = by_build
+        .into_values()
+        .map(|imgs| {
+            let home = imgs
+                .iter()
+                .min_by_key(|i| (i.created_at.unwrap_or(epoch), i.region.clone()))
+                .expect("a build has an image");
+            let created = home.created_at.unwrap_or(epoch);
+            ImageVersion {
+                build_id: home.build_id.clone(),
+                version: home.version.clone(),
+                target,
+                fingerprint: home.fingerprint.clone(),
+                fingerprint_parts: BTreeMap::new(),
+                base_image: String::new(),
+                parent: None,
+                status: VersionStatus::Available,
+                home_region: home.region.clone(),
+                images: imgs
+                    .iter()
+                    .map(|i| {
+                        (
+                            i.region.clone(),
+                            RegionImage {
+                                image_id: i.image_id.clone(),
+                                snapshot_ids: vec![],
+                            },
+                        )
+                    })
+                    .collect(),
+                shares: imgs
+                    .iter()
+                    .flat_map(|i| {
+                        i.shares.iter().map(|p| Share {
+                            principal: p.clone(),
+                            region: i.region.clone(),
+                            fleet: false,
+                            image_builder: false,
+                        })
+                    })
+                    .collect(),
+                rollout: vec![],
+                created_at: created,
+                updated_at: created,
+                deprecated_at: None,
+            }
+        })
+        .collect();
+    versions.sort_by(|a, b| (a.created_at, &a.build_id).cmp(&(b.created_at, &b.build_id)));
+    RecipeState {
+        recipe: recipe.into(),
+        versions,
+    }
 }
 
 /// Why observing failed.

@@ -226,6 +226,15 @@ impl World {
                             .filter(|s| s.region == *region)
                             .map(|s| s.principal.clone())
                             .collect(),
+                        version: v.version.clone(),
+                        fingerprint: v.fingerprint.clone(),
+                        created_at: Some(if *region == v.home_region {
+                            v.created_at
+                        } else {
+                            v.created_at
+                                .checked_add(jiff::SignedDuration::from_secs(60))
+                                .unwrap()
+                        }),
                     })
                 })
                 .collect();
@@ -589,4 +598,24 @@ fn a_parent_rebuilt_on_its_own_earlier_rebuilds_the_child_next_time() {
         why[0].starts_with("parent `linux-baseline` has a newer version (b20260302120000-"),
         "{why:?}"
     );
+}
+
+#[test]
+fn state_is_rebuilt_from_what_the_cloud_holds() {
+    let mut w = World::new();
+    built(&mut w);
+    let before = w.state_of("web").clone();
+    let rebuilt =
+        recipe_plan::rebuild_state("web", recipe_model::Target::Ec2Ami, &w.obs.images["web"]);
+    assert_eq!(rebuilt.versions.len(), 1);
+    let (a, b) = (&before.versions[0], &rebuilt.versions[0]);
+    assert_eq!(
+        (&a.build_id, &a.version, &a.fingerprint, &a.home_region),
+        (&b.build_id, &b.version, &b.fingerprint, &b.home_region)
+    );
+    assert_eq!(a.images, b.images);
+    assert_eq!(a.shares, b.shares);
+    // A plan against the rebuilt state needs no build: the fingerprint matches.
+    w.state.get_mut("web").unwrap().state = rebuilt;
+    assert_ne!(w.plan().recipes[1].change, recipe_plan::Change::Build);
 }
