@@ -1,0 +1,83 @@
+//! The admin API under `/_sim/`: health, the request log, faults, durations, the clock, SSM scripts.
+
+use axum::body::Bytes;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::clock::Durations;
+use crate::faults::{Faults, Rng};
+use crate::server::Shared;
+use crate::ssm::CommandScript;
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn json_response(status: StatusCode, v: &serde_json::Value) -> Response {
+    (
+        status,
+        [("content-type", "application/json")],
+        serde_json::to_vec(v).unwrap_or_default(),
+    )
+        .into_response()
+}
+
+fn bad(msg: String) -> Response {
+    json_response(StatusCode::BAD_REQUEST, &json!({ "error": msg }))
+}
+
+/// Serve one admin request.
+pub(crate) fn handle(shared: &Shared, method: &Method, path: &str, body: &Bytes) -> Response {
+    match (method.as_str(), path) {
+        ("GET", "/_sim/health") => json_response(StatusCode::OK, &json!({ "ok": true })),
+        ("GET", "/_sim/requests") => json_response(
+            StatusCode::OK,
+            &serde_json::to_value(&*lock(&shared.log)).unwrap_or_default(),
+        ),
+        ("GET", "/_sim/world") => json_response(
+            StatusCode::OK,
+            &serde_json::to_value(&*lock(&shared.world)).unwrap_or_default(),
+        ),
+        ("POST", "/_sim/reset") => {
+            shared.reset();
+            json_response(StatusCode::OK, &json!({ "reset": true }))
+        }
+        ("PUT", "/_sim/faults") => match serde_json::from_slice::<Faults>(body) {
+            Ok(f) => {
+                let seed = f.seed;
+                *lock(&shared.faults) = (f, Rng::new(seed));
+                json_response(StatusCode::OK, &json!({ "faults": "set" }))
+            }
+            Err(e) => bad(format!("faults: {e}")),
+        },
+        ("PUT", "/_sim/durations") => match serde_json::from_slice::<Durations>(body) {
+            Ok(d) => {
+                *lock(&shared.durations) = d;
+                json_response(StatusCode::OK, &json!({ "durations": "set" }))
+            }
+            Err(e) => bad(format!("durations: {e}")),
+        },
+        ("POST", "/_sim/advance") => match serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v.get("ms").and_then(serde_json::Value::as_u64))
+        {
+            Some(ms) => {
+                lock(&shared.world).offset_ms += ms;
+                json_response(StatusCode::OK, &json!({ "advanced-ms": ms }))
+            }
+            None => bad("advance: send {\"ms\": N}".into()),
+        },
+        ("POST", "/_sim/ssm/scripts") => match serde_json::from_slice::<CommandScript>(body) {
+            Ok(s) => {
+                lock(&shared.world).ssm.scripts.push(s);
+                json_response(StatusCode::OK, &json!({ "script": "added" }))
+            }
+            Err(e) => bad(format!("ssm script: {e}")),
+        },
+        _ => bad(format!(
+            "no admin route {} {path}; see docs/aws-sim.md",
+            method.as_str()
+        )),
+    }
+}

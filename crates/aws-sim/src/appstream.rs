@@ -1,0 +1,1795 @@
+//! AppStream 2.0 over Smithy RPC v2 CBOR: image builders, images, fleets, image sharing and tags.
+//!
+//! AWS has no API that turns a builder into an image: the Image Assistant's `create-image`, run on the
+//! builder, does it. `SimCreateImageFromBuilder` stands in for it: the builder goes SNAPSHOTTING while the
+//! image is PENDING, then the image is AVAILABLE and the builder stops by itself. The public base images
+//! ([`PUBLIC_IMAGES`]) exist in every region. Every resource belongs to one account and region; a shared
+//! image is visible to the accounts it is shared with, in its own region only. CopyImage is called in the
+//! source region. Fidelity notes are in notes-appstream.md.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::ApiError;
+use crate::clock::Durations;
+use crate::ec2::Ec2;
+use crate::protocol::{Call, Output};
+use crate::world::World;
+
+/// The owner recorded for AWS's public base images (their ARNs name no account).
+pub const AWS_OWNER: &str = "aws";
+
+/// The public base images every region has: name, platform, description.
+pub const PUBLIC_IMAGES: &[(&str, &str, &str)] = &[
+    (
+        "AppStream-WinServer2022-06-17-2025",
+        "WINDOWS_SERVER_2022",
+        "Windows Server 2022 base image with the AppStream 2.0 agent",
+    ),
+    (
+        "AppStream-WinServer2019-06-17-2025",
+        "WINDOWS_SERVER_2019",
+        "Windows Server 2019 base image with the AppStream 2.0 agent",
+    ),
+    (
+        "AppStream-AmazonLinux2-06-17-2025",
+        "AMAZON_LINUX2",
+        "Amazon Linux 2 base image with the AppStream 2.0 agent",
+    ),
+];
+
+/// When the public base images were released: 2025-06-17T00:00:00Z, in ms since the epoch.
+const PUBLIC_RELEASED_MS: u64 = 1_750_118_400_000;
+/// The agent version images and builders report.
+const AGENT_VERSION: &str = "06-17-2025";
+/// Image copies to one destination region that may run at once, per account.
+const MAX_CONCURRENT_COPIES: usize = 2;
+/// Tags one resource may carry.
+const MAX_TAGS: usize = 50;
+/// The state of an image captured on a builder until it is AVAILABLE.
+const CAPTURE_STATE: &str = "PENDING";
+/// Image states that end by themselves, in AVAILABLE.
+const IMAGE_PENDING_STATES: &[&str] = &["PENDING", "CREATING", "COPYING", "IMPORTING"];
+/// The pattern of builder, fleet and image names.
+const NAME_PATTERN: &str = "^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,100}$";
+/// Prefixes an image name may not begin with.
+const RESERVED_PREFIXES: &[&str] = &["Amazon", "AWS", "AppStream"];
+
+/// What an image's owner lets another account do with it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Permissions {
+    /// Launch fleets from the image.
+    pub allow_fleet: bool,
+    /// Launch image builders from the image.
+    pub allow_image_builder: bool,
+}
+
+impl Permissions {
+    /// What an owner may do with its image (and anyone with a public one).
+    const ALL: Permissions = Permissions {
+        allow_fleet: true,
+        allow_image_builder: true,
+    };
+}
+
+/// An image.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Image {
+    /// The name, unique per owner and region.
+    pub name: String,
+    /// The owning account ([`AWS_OWNER`] for the public base images).
+    pub owner: String,
+    /// The region.
+    pub region: String,
+    /// `arn:aws:appstream:<region>:<owner>:image/<name>` (no account for public images).
+    pub arn: String,
+    /// The image this one was made from (empty for base images).
+    pub base_image_arn: String,
+    /// The name to display.
+    pub display_name: String,
+    /// The description.
+    pub description: String,
+    /// PENDING, CREATING, COPYING, IMPORTING, AVAILABLE or FAILED.
+    pub state: String,
+    /// When the pending state ends, in ms.
+    pub ready_at: u64,
+    /// When it was created, in ms.
+    pub created_ms: u64,
+    /// `WINDOWS_SERVER_2022`, `AMAZON_LINUX2`, ...
+    pub platform: String,
+    /// The builder it was captured on (empty otherwise).
+    pub builder_name: String,
+    /// The AMI it was imported from (empty otherwise).
+    pub source_ami: String,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+    /// The accounts it is shared with, and what each may do.
+    pub shared_with: BTreeMap<String, Permissions>,
+}
+
+impl Image {
+    /// A public base image, owned by AWS.
+    fn public(&self) -> bool {
+        self.owner == AWS_OWNER
+    }
+
+    /// What `account` may do with the image, if it may see it at all.
+    fn permissions(&self, account: &str) -> Option<Permissions> {
+        if self.owner == account || self.public() {
+            Some(Permissions::ALL)
+        } else {
+            self.shared_with.get(account).copied()
+        }
+    }
+
+    /// PUBLIC, PRIVATE (owned by `viewer`) or SHARED (with `viewer`).
+    fn visibility(&self, viewer: &str) -> &'static str {
+        if self.public() {
+            "PUBLIC"
+        } else if self.owner == viewer {
+            "PRIVATE"
+        } else {
+            "SHARED"
+        }
+    }
+}
+
+/// An image builder.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ImageBuilder {
+    /// The name, unique per account and region.
+    pub name: String,
+    /// The owning account.
+    pub account: String,
+    /// The region.
+    pub region: String,
+    /// `arn:aws:appstream:<region>:<account>:image-builder/<name>`.
+    pub arn: String,
+    /// The image it was launched from.
+    pub image_arn: String,
+    /// The description.
+    pub description: String,
+    /// The name to display.
+    pub display_name: String,
+    /// A `stream.*` instance type.
+    pub instance_type: String,
+    /// The platform of its image.
+    pub platform: String,
+    /// The IAM role it runs with (empty for none).
+    pub iam_role_arn: String,
+    /// VPC subnets.
+    pub subnet_ids: Vec<String>,
+    /// VPC security groups.
+    pub security_group_ids: Vec<String>,
+    /// Default internet access.
+    pub internet_access: bool,
+    /// PENDING, RUNNING, SNAPSHOTTING, STOPPING, STOPPED, DELETING or FAILED.
+    pub state: String,
+    /// When the pending state ends, in ms.
+    pub ready_at: u64,
+    /// When it was created, in ms.
+    pub created_ms: u64,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A fleet.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Fleet {
+    /// The name, unique per account and region.
+    pub name: String,
+    /// The owning account.
+    pub account: String,
+    /// The region.
+    pub region: String,
+    /// `arn:aws:appstream:<region>:<account>:fleet/<name>`.
+    pub arn: String,
+    /// The name of its image (empty for Elastic fleets).
+    pub image_name: String,
+    /// The ARN of its image (empty for Elastic fleets).
+    pub image_arn: String,
+    /// A `stream.*` instance type.
+    pub instance_type: String,
+    /// ALWAYS_ON, ON_DEMAND or ELASTIC.
+    pub fleet_type: String,
+    /// Desired instances (or sessions); revoking the image's fleet permission sets it to 0.
+    pub desired: i64,
+    /// STARTING, RUNNING, STOPPING or STOPPED.
+    pub state: String,
+    /// When the pending state ends, in ms.
+    pub ready_at: u64,
+    /// When it was created, in ms.
+    pub created_ms: u64,
+    /// The description.
+    pub description: String,
+    /// The name to display.
+    pub display_name: String,
+    /// VPC subnets.
+    pub subnet_ids: Vec<String>,
+    /// VPC security groups.
+    pub security_group_ids: Vec<String>,
+    /// Default internet access.
+    pub internet_access: bool,
+    /// The IAM role its instances run with (empty for none).
+    pub iam_role_arn: String,
+    /// APP or DESKTOP.
+    pub stream_view: String,
+    /// The platform of its image (or the one asked for, for Elastic fleets).
+    pub platform: String,
+    /// Longest streaming session, in seconds.
+    pub max_user_duration_secs: i64,
+    /// How long a disconnected session is kept, in seconds.
+    pub disconnect_timeout_secs: i64,
+    /// Idle time before a disconnect, in seconds (0: never).
+    pub idle_disconnect_timeout_secs: i64,
+    /// Concurrent sessions (Elastic fleets).
+    pub max_concurrent_sessions: Option<i64>,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// AppStream's state. Maps are keyed `owner/region/name`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Appstream {
+    /// Images, the public ones under owner [`AWS_OWNER`].
+    pub images: BTreeMap<String, Image>,
+    /// Image builders.
+    pub builders: BTreeMap<String, ImageBuilder>,
+    /// Fleets.
+    pub fleets: BTreeMap<String, Fleet>,
+    /// Regions whose public images exist.
+    pub seeded: BTreeSet<String>,
+}
+
+/// What using an image needs permission for.
+#[derive(Clone, Copy)]
+enum Purpose {
+    Fleet,
+    ImageBuilder,
+}
+
+impl Appstream {
+    /// Advance pending phases: images become AVAILABLE; builders RUNNING, STOPPED (a SNAPSHOTTING builder
+    /// stops once its image is done), or gone after DELETING; fleets RUNNING or STOPPED.
+    pub fn tick(&mut self, now: u64, d: &Durations) {
+        for img in self.images.values_mut() {
+            if IMAGE_PENDING_STATES.contains(&img.state.as_str()) && now >= img.ready_at {
+                img.state = "AVAILABLE".into();
+            }
+        }
+        self.builders
+            .retain(|_, b| b.state != "DELETING" || now < b.ready_at);
+        for b in self.builders.values_mut() {
+            if b.state == "SNAPSHOTTING" && now >= b.ready_at {
+                b.state = "STOPPING".into();
+                b.ready_at = b.ready_at.saturating_add(d.builder_start_ms);
+            }
+            if now >= b.ready_at {
+                match b.state.as_str() {
+                    "PENDING" => b.state = "RUNNING".into(),
+                    "STOPPING" => b.state = "STOPPED".into(),
+                    _ => {}
+                }
+            }
+        }
+        for f in self.fleets.values_mut() {
+            if now >= f.ready_at {
+                match f.state.as_str() {
+                    "STARTING" => f.state = "RUNNING".into(),
+                    "STOPPING" => f.state = "STOPPED".into(),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Create the public base images of a region, once.
+    fn seed(&mut self, region: &str) {
+        if !self.seeded.insert(region.to_string()) {
+            return;
+        }
+        for (name, platform, description) in PUBLIC_IMAGES {
+            self.images.insert(
+                key(AWS_OWNER, region, name),
+                Image {
+                    name: (*name).into(),
+                    owner: AWS_OWNER.into(),
+                    region: region.into(),
+                    arn: format!("arn:aws:appstream:{region}::image/{name}"),
+                    display_name: (*name).into(),
+                    description: (*description).into(),
+                    state: "AVAILABLE".into(),
+                    created_ms: PUBLIC_RELEASED_MS,
+                    platform: (*platform).into(),
+                    ..Default::default()
+                },
+            );
+        }
+    }
+
+    /// The key of the image `account` means by `name`: its own, a public one, or one shared with it.
+    fn image_named(&self, account: &str, region: &str, name: &str) -> Option<String> {
+        [key(account, region, name), key(AWS_OWNER, region, name)]
+            .into_iter()
+            .find(|k| self.images.contains_key(k))
+            .or_else(|| {
+                self.images
+                    .iter()
+                    .find(|(_, i)| {
+                        i.region == region && i.name == name && i.shared_with.contains_key(account)
+                    })
+                    .map(|(k, _)| k.clone())
+            })
+    }
+
+    /// The key of the image with this ARN, if `account` may see it.
+    fn image_with_arn(&self, account: &str, region: &str, arn: &str) -> Option<String> {
+        self.images
+            .iter()
+            .find(|(_, i)| i.arn == arn && i.region == region && i.permissions(account).is_some())
+            .map(|(k, _)| k.clone())
+    }
+
+    /// The image a CreateImageBuilder / CreateFleet / UpdateFleet names by `ImageName` or `ImageArn`: it must
+    /// be visible, AVAILABLE, and (when shared) shared for this purpose.
+    fn source_image(&self, c: &Call, purpose: Purpose) -> Result<&Image, ApiError> {
+        let found = match (opt_str(c, "ImageName"), opt_str(c, "ImageArn")) {
+            (Some(_), Some(_)) => {
+                return Err(invalid_combination(
+                    "Specify ImageName or ImageArn, not both.",
+                ));
+            }
+            (None, None) => return Err(invalid_combination("ImageName or ImageArn is required.")),
+            (Some(name), None) => self
+                .image_named(&c.account, &c.region, name)
+                .ok_or_else(|| not_found("image", name))?,
+            (None, Some(arn)) => self
+                .image_with_arn(&c.account, &c.region, arn)
+                .ok_or_else(|| not_found("image", arn))?,
+        };
+        let img = &self.images[&found];
+        let perms = img.permissions(&c.account).unwrap_or_default();
+        let (what, allowed) = match purpose {
+            Purpose::Fleet => ("fleets", perms.allow_fleet),
+            Purpose::ImageBuilder => ("image builders", perms.allow_image_builder),
+        };
+        if !allowed {
+            return Err(ApiError::client(
+                "OperationNotPermittedException",
+                format!(
+                    "The image {} is not shared with account {} for {what}.",
+                    img.name, c.account
+                ),
+            ));
+        }
+        if img.state != "AVAILABLE" {
+            return Err(ApiError::client(
+                "ResourceNotAvailableException",
+                format!(
+                    "The image {} is not available (state {}).",
+                    img.name, img.state
+                ),
+            ));
+        }
+        Ok(img)
+    }
+
+    /// A recipient lost fleet permission on an image: its fleets using it go to no capacity.
+    fn drain_fleets(&mut self, image_arn: &str, account: &str) {
+        for f in self
+            .fleets
+            .values_mut()
+            .filter(|f| f.account == account && f.image_arn == image_arn)
+        {
+            f.desired = 0;
+        }
+    }
+
+    /// The tags of the resource an ARN names, if it is the caller's, in the caller's region.
+    fn tags_of(&mut self, c: &Call, arn: &str) -> Option<&mut BTreeMap<String, String>> {
+        let rest = arn.strip_prefix("arn:aws:appstream:")?;
+        let (region, rest) = rest.split_once(':')?;
+        let (account, resource) = rest.split_once(':')?;
+        let (kind, name) = resource.split_once('/')?;
+        if region != c.region || account != c.account {
+            return None;
+        }
+        let k = key(account, region, name);
+        match kind {
+            "image" => self.images.get_mut(&k).map(|i| &mut i.tags),
+            "image-builder" => self.builders.get_mut(&k).map(|b| &mut b.tags),
+            "fleet" => self.fleets.get_mut(&k).map(|f| &mut f.tags),
+            _ => None,
+        }
+    }
+}
+
+fn key(owner: &str, region: &str, name: &str) -> String {
+    format!("{owner}/{region}/{name}")
+}
+
+fn arn(region: &str, account: &str, kind: &str, name: &str) -> String {
+    format!("arn:aws:appstream:{region}:{account}:{kind}/{name}")
+}
+
+fn not_found(kind: &str, name: &str) -> ApiError {
+    ApiError::client(
+        "ResourceNotFoundException",
+        format!("The {kind} {name} does not exist."),
+    )
+}
+
+fn invalid_combination(message: impl Into<String>) -> ApiError {
+    ApiError::client("InvalidParameterCombinationException", message)
+}
+
+fn validation(message: impl Into<String>) -> ApiError {
+    ApiError::client("ValidationException", message)
+}
+
+fn opt_str<'a>(c: &'a Call, name: &str) -> Option<&'a str> {
+    c.body
+        .get(name)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+fn req_str<'a>(c: &'a Call, name: &str) -> Result<&'a str, ApiError> {
+    opt_str(c, name).ok_or_else(|| {
+        validation(format!("1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null"))
+    })
+}
+
+fn opt_bool(c: &Call, name: &str) -> Option<bool> {
+    c.body.get(name).and_then(Value::as_bool)
+}
+
+fn opt_i64(c: &Call, name: &str) -> Option<i64> {
+    c.body.get(name).and_then(Value::as_i64)
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `VpcConfig`: subnets and security groups.
+fn vpc(c: &Call) -> (Vec<String>, Vec<String>) {
+    let v = c.body.get("VpcConfig");
+    (
+        strings(v.and_then(|v| v.get("SubnetIds"))),
+        strings(v.and_then(|v| v.get("SecurityGroupIds"))),
+    )
+}
+
+/// `ComputeCapacity`: desired instances (or sessions, for multi-session fleets).
+fn capacity(c: &Call) -> Option<i64> {
+    let cc = c.body.get("ComputeCapacity")?;
+    cc.get("DesiredInstances")
+        .or_else(|| cc.get("DesiredSessions"))
+        .and_then(Value::as_i64)
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|ch| ch.is_ascii_alphanumeric());
+    first_ok
+        && name.len() <= 101
+        && chars.all(|ch| ch.is_ascii_alphanumeric() || "_.-".contains(ch))
+}
+
+fn check_name(field: &str, name: &str) -> Result<(), ApiError> {
+    if valid_name(name) {
+        Ok(())
+    } else {
+        Err(validation(format!(
+            "1 validation error detected: Value '{name}' at '{field}' failed to satisfy constraint: Member must satisfy regular expression pattern: {NAME_PATTERN}"
+        )))
+    }
+}
+
+/// An image name: the name pattern, and none of the reserved prefixes (case-sensitive).
+fn check_image_name(field: &str, name: &str) -> Result<(), ApiError> {
+    check_name(field, name)?;
+    match RESERVED_PREFIXES
+        .iter()
+        .copied()
+        .find(|p| name.starts_with(*p))
+    {
+        Some(prefix) => Err(invalid_combination(format!(
+            "The image name {name} is not valid: image names cannot begin with {prefix}."
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn check_instance_type(instance_type: &str) -> Result<(), ApiError> {
+    if instance_type
+        .strip_prefix("stream.")
+        .is_some_and(|rest| rest.contains('.'))
+    {
+        Ok(())
+    } else {
+        Err(invalid_combination(format!(
+            "The instance type {instance_type} is not supported: AppStream 2.0 instance types look like stream.standard.medium."
+        )))
+    }
+}
+
+fn is_account(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `IamRoleArn`, when given, must be an IAM role ARN.
+fn check_role(c: &Call) -> Result<Option<String>, ApiError> {
+    let Some(role) = opt_str(c, "IamRoleArn") else {
+        return Ok(None);
+    };
+    let ok = role
+        .strip_prefix("arn:aws:iam::")
+        .and_then(|r| r.split_once(":role/"))
+        .is_some_and(|(account, name)| is_account(account) && !name.is_empty());
+    if ok {
+        Ok(Some(role.to_string()))
+    } else {
+        Err(ApiError::client(
+            "InvalidRoleException",
+            format!("AppStream 2.0 cannot assume the role {role}: it is not an IAM role ARN."),
+        ))
+    }
+}
+
+fn valid_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn check_tags(tags: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    for (k, v) in tags {
+        if k.is_empty() || k.chars().count() > 128 || k.starts_with("aws:") {
+            return Err(validation(format!(
+                "The tag key '{k}' is not valid: 1-128 characters, not beginning with aws:."
+            )));
+        }
+        if v.chars().count() > 256 {
+            return Err(validation(format!(
+                "The value of tag '{k}' is longer than 256 characters."
+            )));
+        }
+    }
+    if tags.len() > MAX_TAGS {
+        return Err(ApiError::client(
+            "LimitExceededException",
+            format!("A resource can have at most {MAX_TAGS} tags."),
+        ));
+    }
+    Ok(())
+}
+
+/// A `Tags` map from the request, checked.
+fn tag_map(v: Option<&Value>) -> Result<BTreeMap<String, String>, ApiError> {
+    let tags: BTreeMap<String, String> = v
+        .and_then(Value::as_object)
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    check_tags(&tags)?;
+    Ok(tags)
+}
+
+/// A timestamp, rendered by the protocol layer as CBOR tag 1.
+fn ts(ms: u64) -> Value {
+    json!({ "$ts": ms as f64 / 1000.0 })
+}
+
+/// An optional string member: absent when empty.
+fn nz(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
+}
+
+fn vpc_json(subnets: &[String], security_groups: &[String]) -> Value {
+    if subnets.is_empty() && security_groups.is_empty() {
+        Value::Null
+    } else {
+        json!({ "SubnetIds": subnets, "SecurityGroupIds": security_groups })
+    }
+}
+
+fn perms_json(p: &Permissions) -> Value {
+    json!({ "allowFleet": p.allow_fleet, "allowImageBuilder": p.allow_image_builder })
+}
+
+/// An `Image` as `viewer` sees it.
+fn image_json(img: &Image, viewer: &str) -> Value {
+    let owner = img.owner == viewer;
+    let builder_name = if owner { nz(&img.builder_name) } else { None };
+    let permissions = if owner || img.public() {
+        None
+    } else {
+        img.shared_with.get(viewer).map(perms_json)
+    };
+    let shared_with_others = if img.shared_with.is_empty() {
+        "FALSE"
+    } else {
+        "TRUE"
+    };
+    let released = img.public().then(|| ts(img.created_ms));
+    json!({
+        "Name": img.name,
+        "Arn": img.arn,
+        "BaseImageArn": nz(&img.base_image_arn),
+        "DisplayName": nz(&img.display_name),
+        "State": img.state,
+        "Visibility": img.visibility(viewer),
+        "ImageBuilderSupported": true,
+        "ImageBuilderName": builder_name,
+        "Platform": img.platform,
+        "Description": nz(&img.description),
+        "Applications": [],
+        "CreatedTime": ts(img.created_ms),
+        "PublicBaseImageReleasedDate": released,
+        "AppstreamAgentVersion": AGENT_VERSION,
+        "ImagePermissions": permissions,
+        "ImageSharedWithOthers": owner.then_some(shared_with_others),
+    })
+}
+
+fn builder_json(b: &ImageBuilder) -> Value {
+    json!({
+        "Name": b.name,
+        "Arn": b.arn,
+        "ImageArn": b.image_arn,
+        "Description": nz(&b.description),
+        "DisplayName": nz(&b.display_name),
+        "VpcConfig": vpc_json(&b.subnet_ids, &b.security_group_ids),
+        "InstanceType": b.instance_type,
+        "Platform": b.platform,
+        "IamRoleArn": nz(&b.iam_role_arn),
+        "State": b.state,
+        "CreatedTime": ts(b.created_ms),
+        "EnableDefaultInternetAccess": b.internet_access,
+        "AppstreamAgentVersion": AGENT_VERSION,
+    })
+}
+
+fn fleet_json(f: &Fleet) -> Value {
+    let running = if f.state == "RUNNING" { f.desired } else { 0 };
+    json!({
+        "Arn": f.arn,
+        "Name": f.name,
+        "DisplayName": nz(&f.display_name),
+        "Description": nz(&f.description),
+        "ImageName": nz(&f.image_name),
+        "ImageArn": nz(&f.image_arn),
+        "InstanceType": f.instance_type,
+        "FleetType": f.fleet_type,
+        "ComputeCapacityStatus": { "Desired": f.desired, "Running": running, "InUse": 0, "Available": running },
+        "MaxUserDurationInSeconds": f.max_user_duration_secs,
+        "DisconnectTimeoutInSeconds": f.disconnect_timeout_secs,
+        "IdleDisconnectTimeoutInSeconds": f.idle_disconnect_timeout_secs,
+        "State": f.state,
+        "VpcConfig": vpc_json(&f.subnet_ids, &f.security_group_ids),
+        "CreatedTime": ts(f.created_ms),
+        "EnableDefaultInternetAccess": f.internet_access,
+        "IamRoleArn": nz(&f.iam_role_arn),
+        "StreamView": f.stream_view,
+        "Platform": nz(&f.platform),
+        "MaxConcurrentSessions": f.max_concurrent_sessions,
+    })
+}
+
+/// One page of a list: `NextToken` is the offset of the next page, `MaxResults` its size.
+fn page(c: &Call, list: &str, items: Vec<Value>) -> Result<Value, ApiError> {
+    let start = match opt_str(c, "NextToken") {
+        Some(t) => t
+            .parse::<usize>()
+            .map_err(|_| validation(format!("The NextToken {t} is not valid.")))?,
+        None => 0,
+    };
+    let size = opt_i64(c, "MaxResults")
+        .and_then(|m| usize::try_from(m).ok())
+        .filter(|m| *m > 0)
+        .unwrap_or(usize::MAX);
+    let total = items.len();
+    let end = start.saturating_add(size).min(total);
+    let mut out = Map::new();
+    out.insert(
+        list.to_string(),
+        Value::Array(items.into_iter().skip(start).take(size).collect()),
+    );
+    if end < total {
+        out.insert("NextToken".into(), Value::String(end.to_string()));
+    }
+    Ok(Value::Object(out))
+}
+
+/// Handle one AppStream call.
+pub fn handle(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Output, ApiError> {
+    w.appstream.seed(&c.region);
+    let out = match c.op.as_str() {
+        "CreateImageBuilder" => create_image_builder(&mut w.appstream, c, now, d)?,
+        "DescribeImageBuilders" => describe_image_builders(&w.appstream, c)?,
+        "StartImageBuilder" | "StopImageBuilder" | "DeleteImageBuilder" => {
+            change_image_builder(&mut w.appstream, c, now, d)?
+        }
+        "CreateImageBuilderStreamingURL" => streaming_url(w, c, now)?,
+        "SimCreateImageFromBuilder" => create_image_from_builder(&mut w.appstream, c, now, d)?,
+        "CreateUpdatedImage" => create_updated_image(&mut w.appstream, c, now, d)?,
+        "CreateImportedImage" => create_imported_image(w, c, now, d)?,
+        "DescribeImages" => describe_images(&w.appstream, c)?,
+        "CopyImage" => copy_image(&mut w.appstream, c, now, d)?,
+        "DeleteImage" => delete_image(&mut w.appstream, c)?,
+        "UpdateImagePermissions" => update_image_permissions(&mut w.appstream, c)?,
+        "DeleteImagePermissions" => delete_image_permissions(&mut w.appstream, c)?,
+        "DescribeImagePermissions" => describe_image_permissions(&w.appstream, c)?,
+        "CreateFleet" => create_fleet(&mut w.appstream, c, now)?,
+        "DescribeFleets" => describe_fleets(&w.appstream, c)?,
+        "UpdateFleet" => update_fleet(&mut w.appstream, c)?,
+        "StartFleet" | "StopFleet" => change_fleet(&mut w.appstream, c, now, d)?,
+        "DeleteFleet" => delete_fleet(&mut w.appstream, c)?,
+        "TagResource" | "UntagResource" | "ListTagsForResource" => tags(&mut w.appstream, c)?,
+        op => return Err(ApiError::unsupported("appstream", op)),
+    };
+    Ok(Output::Value(out))
+}
+
+fn create_image_builder(
+    a: &mut Appstream,
+    c: &Call,
+    now: u64,
+    d: &Durations,
+) -> Result<Value, ApiError> {
+    let name = req_str(c, "Name")?;
+    check_name("name", name)?;
+    let instance_type = req_str(c, "InstanceType")?;
+    check_instance_type(instance_type)?;
+    let role = check_role(c)?;
+    let tags = tag_map(c.body.get("Tags"))?;
+    let k = key(&c.account, &c.region, name);
+    if a.builders.contains_key(&k) {
+        return Err(ApiError::client(
+            "ResourceAlreadyExistsException",
+            format!("An image builder named {name} already exists."),
+        ));
+    }
+    let image = a.source_image(c, Purpose::ImageBuilder)?;
+    let (subnet_ids, security_group_ids) = vpc(c);
+    let builder = ImageBuilder {
+        name: name.into(),
+        account: c.account.clone(),
+        region: c.region.clone(),
+        arn: arn(&c.region, &c.account, "image-builder", name),
+        image_arn: image.arn.clone(),
+        description: opt_str(c, "Description").unwrap_or_default().into(),
+        display_name: opt_str(c, "DisplayName").unwrap_or_default().into(),
+        instance_type: instance_type.into(),
+        platform: image.platform.clone(),
+        iam_role_arn: role.unwrap_or_default(),
+        subnet_ids,
+        security_group_ids,
+        internet_access: opt_bool(c, "EnableDefaultInternetAccess").unwrap_or(false),
+        state: "PENDING".into(),
+        ready_at: now.saturating_add(d.builder_start_ms),
+        created_ms: now,
+        tags,
+    };
+    let out = json!({ "ImageBuilder": builder_json(&builder) });
+    a.builders.insert(k, builder);
+    Ok(out)
+}
+
+fn describe_image_builders(a: &Appstream, c: &Call) -> Result<Value, ApiError> {
+    let names = strings(c.body.get("Names"));
+    if let Some(missing) = names
+        .iter()
+        .find(|n| !a.builders.contains_key(&key(&c.account, &c.region, n)))
+    {
+        return Err(not_found("image builder", missing));
+    }
+    let items = a
+        .builders
+        .values()
+        .filter(|b| {
+            b.account == c.account
+                && b.region == c.region
+                && (names.is_empty() || names.contains(&b.name))
+        })
+        .map(builder_json)
+        .collect();
+    page(c, "ImageBuilders", items)
+}
+
+/// StartImageBuilder (STOPPED → PENDING → RUNNING), StopImageBuilder (RUNNING → STOPPING → STOPPED),
+/// DeleteImageBuilder (→ DELETING → gone).
+fn change_image_builder(
+    a: &mut Appstream,
+    c: &Call,
+    now: u64,
+    d: &Durations,
+) -> Result<Value, ApiError> {
+    let name = req_str(c, "Name")?;
+    let b = a
+        .builders
+        .get_mut(&key(&c.account, &c.region, name))
+        .ok_or_else(|| not_found("image builder", name))?;
+    let next = match (c.op.as_str(), b.state.as_str()) {
+        ("StartImageBuilder", "STOPPED") => Some("PENDING"),
+        ("StopImageBuilder", "RUNNING") => Some("STOPPING"),
+        ("DeleteImageBuilder", "RUNNING" | "STOPPED" | "FAILED") => Some("DELETING"),
+        ("StartImageBuilder", "RUNNING" | "PENDING")
+        | ("StopImageBuilder", "STOPPED" | "STOPPING") => None,
+        ("StartImageBuilder", "FAILED") => {
+            return Err(ApiError::client(
+                "ResourceNotAvailableException",
+                format!("The image builder {name} has FAILED; delete it."),
+            ));
+        }
+        ("StopImageBuilder", "FAILED") => {
+            return Err(ApiError::client(
+                "OperationNotPermittedException",
+                format!("The image builder {name} has FAILED and cannot be stopped."),
+            ));
+        }
+        (_, state) => {
+            return Err(ApiError::client(
+                "ConcurrentModificationException",
+                format!(
+                    "The image builder {name} is {state}; try again when it is RUNNING or STOPPED."
+                ),
+            ));
+        }
+    };
+    if let Some(state) = next {
+        b.state = state.into();
+        b.ready_at = now.saturating_add(d.builder_start_ms);
+    }
+    Ok(json!({ "ImageBuilder": builder_json(b) }))
+}
+
+fn streaming_url(w: &mut World, c: &Call, now: u64) -> Result<Value, ApiError> {
+    let name = req_str(c, "Name")?;
+    let validity = opt_i64(c, "Validity").unwrap_or(3600);
+    if !(1..=604_800).contains(&validity) {
+        return Err(validation(format!(
+            "Validity {validity} is not between 1 and 604800 seconds."
+        )));
+    }
+    let state = w
+        .appstream
+        .builders
+        .get(&key(&c.account, &c.region, name))
+        .map(|b| b.state.clone())
+        .ok_or_else(|| not_found("image builder", name))?;
+    if state != "RUNNING" {
+        return Err(ApiError::client(
+            "OperationNotPermittedException",
+            format!("The image builder {name} is {state}; it must be RUNNING to stream from it."),
+        ));
+    }
+    let parameters = w.id("", 32);
+    let signature = w.id("", 32);
+    let expires = now.saturating_add(
+        u64::try_from(validity)
+            .unwrap_or_default()
+            .saturating_mul(1000),
+    );
+    Ok(json!({
+        "StreamingURL": format!("https://appstream2.{}.aws.amazon.com/authenticate?parameters={parameters}&signature={signature}", c.region),
+        "Expires": ts(expires),
+    }))
+}
+
+/// The simulator's Image Assistant `create-image`: a RUNNING builder is SNAPSHOTTING while its image is
+/// created, then stops by itself.
+fn create_image_from_builder(
+    a: &mut Appstream,
+    c: &Call,
+    now: u64,
+    d: &Durations,
+) -> Result<Value, ApiError> {
+    let builder_name = req_str(c, "ImageBuilderName")?;
+    let image_name = req_str(c, "ImageName")?;
+    check_image_name("ImageName", image_name)?;
+    let tags = tag_map(c.body.get("Tags"))?;
+    let bk = key(&c.account, &c.region, builder_name);
+    let b = a
+        .builders
+        .get(&bk)
+        .ok_or_else(|| not_found("image builder", builder_name))?;
+    if b.state != "RUNNING" {
+        return Err(ApiError::client(
+            "ResourceNotAvailableException",
+            format!(
+                "The image builder {builder_name} is {}; the Image Assistant runs on a RUNNING builder.",
+                b.state
+            ),
+        ));
+    }
+    let (base_image_arn, platform) = (b.image_arn.clone(), b.platform.clone());
+    let ik = key(&c.account, &c.region, image_name);
+    if a.images.contains_key(&ik) {
+        return Err(ApiError::client(
+            "ResourceAlreadyExistsException",
+            format!("An image named {image_name} already exists."),
+        ));
+    }
+    let ready_at = now.saturating_add(d.appstream_image_ms);
+    let image = Image {
+        name: image_name.into(),
+        owner: c.account.clone(),
+        region: c.region.clone(),
+        arn: arn(&c.region, &c.account, "image", image_name),
+        base_image_arn,
+        display_name: opt_str(c, "ImageDisplayName").unwrap_or_default().into(),
+        description: opt_str(c, "Description").unwrap_or_default().into(),
+        state: CAPTURE_STATE.into(),
+        ready_at,
+        created_ms: now,
+        platform,
+        builder_name: builder_name.into(),
+        tags,
+        ..Default::default()
+    };
+    let image_out = image_json(&image, &c.account);
+    a.images.insert(ik, image);
+    let builder_out = a.builders.get_mut(&bk).map(|b| {
+        b.state = "SNAPSHOTTING".into();
+        b.ready_at = ready_at;
+        builder_json(b)
+    });
+    Ok(json!({ "Image": image_out, "ImageBuilder": builder_out }))
+}
+
+/// Managed image update: a new image from one of the caller's images, with `dryRun` answering whether
+/// it can be updated (always, here). Members of this operation are lowerCamelCase.
+fn create_updated_image(
+    a: &mut Appstream,
+    c: &Call,
+    now: u64,
+    d: &Durations,
+) -> Result<Value, ApiError> {
+    let existing = req_str(c, "existingImageName")?;
+    let new_name = req_str(c, "newImageName")?;
+    check_image_name("newImageName", new_name)?;
+    let tags = tag_map(c.body.get("newImageTags"))?;
+    let src = a
+        .images
+        .get(&key(&c.account, &c.region, existing))
+        .ok_or_else(|| not_found("image", existing))?;
+    if src.state != "AVAILABLE" {
+        return Err(ApiError::client(
+            "OperationNotPermittedException",
+            format!(
+                "The image {existing} is {}; only an AVAILABLE image can be updated.",
+                src.state
+            ),
+        ));
+    }
+    if !src.source_ami.is_empty() {
+        return Err(ApiError::client(
+            "IncompatibleImageException",
+            format!(
+                "The image {existing} was imported from an AMI; managed updates apply to images built on AppStream base images."
+            ),
+        ));
+    }
+    let nk = key(&c.account, &c.region, new_name);
+    if a.images.contains_key(&nk) {
+        return Err(ApiError::client(
+            "ResourceAlreadyExistsException",
+            format!("An image named {new_name} already exists."),
+        ));
+    }
+    if opt_bool(c, "dryRun") == Some(true) {
+        return Ok(json!({ "image": image_json(src, &c.account), "canUpdateImage": true }));
+    }
+    let image = Image {
+        name: new_name.into(),
+        owner: c.account.clone(),
+        region: c.region.clone(),
+        arn: arn(&c.region, &c.account, "image", new_name),
+        base_image_arn: src.arn.clone(),
+        display_name: opt_str(c, "newImageDisplayName").unwrap_or_default().into(),
+        description: opt_str(c, "newImageDescription").unwrap_or_default().into(),
+        state: "CREATING".into(),
+        ready_at: now.saturating_add(d.appstream_image_ms),
+        created_ms: now,
+        platform: src.platform.clone(),
+        tags,
+        ..Default::default()
+    };
+    let out = json!({ "image": image_json(&image, &c.account), "canUpdateImage": true });
+    a.images.insert(nk, image);
+    Ok(out)
+}
+
+/// An EC2 AMI (visible to the caller, available, Windows) becomes an AppStream image: IMPORTING → AVAILABLE.
+fn create_imported_image(
+    w: &mut World,
+    c: &Call,
+    now: u64,
+    d: &Durations,
+) -> Result<Value, ApiError> {
+    let name = req_str(c, "Name")?;
+    check_image_name("Name", name)?;
+    let tags = tag_map(c.body.get("Tags"))?;
+    let ami = match (opt_str(c, "SourceAmiId"), opt_str(c, "WorkspaceImageId")) {
+        (Some(ami), None) => ami,
+        (None, Some(_)) => {
+            return Err(invalid_combination(
+                "aws-sim imports EC2 AMIs only (SourceAmiId); WorkspaceImageId is not modelled.",
+            ));
+        }
+        _ => {
+            return Err(invalid_combination(
+                "Specify exactly one of SourceAmiId and WorkspaceImageId.",
+            ));
+        }
+    };
+    let Some(role) = check_role(c)? else {
+        return Err(ApiError::client(
+            "InvalidRoleException",
+            "An IAM role (IamRoleArn) is required to import an AMI.",
+        ));
+    };
+    let source = w
+        .ec2
+        .images
+        .get(ami)
+        .filter(|i| {
+            i.region == c.region && i.state != "deregistered" && Ec2::visible(i, &c.account)
+        })
+        .ok_or_else(|| not_found("AMI", ami))?;
+    if source.state != "available" {
+        return Err(ApiError::client(
+            "IncompatibleImageException",
+            format!("The AMI {ami} is {}, not available.", source.state),
+        ));
+    }
+    if source.platform != "Windows" {
+        return Err(ApiError::client(
+            "IncompatibleImageException",
+            format!("The AMI {ami} is not a Windows Server AMI."),
+        ));
+    }
+    let k = key(&c.account, &c.region, name);
+    if w.appstream.images.contains_key(&k) {
+        return Err(ApiError::client(
+            "ResourceAlreadyExistsException",
+            format!("An image named {name} already exists."),
+        ));
+    }
+    if opt_bool(c, "DryRun") == Some(true) {
+        return Err(ApiError::client(
+            "DryRunOperationException",
+            format!("The import of {ami} as {name} with role {role} would have succeeded."),
+        ));
+    }
+    let image = Image {
+        name: name.into(),
+        owner: c.account.clone(),
+        region: c.region.clone(),
+        arn: arn(&c.region, &c.account, "image", name),
+        display_name: opt_str(c, "DisplayName").unwrap_or_default().into(),
+        description: opt_str(c, "Description").unwrap_or_default().into(),
+        state: "IMPORTING".into(),
+        ready_at: now.saturating_add(d.appstream_image_ms),
+        created_ms: now,
+        platform: "WINDOWS_SERVER_2022".into(),
+        source_ami: ami.into(),
+        tags,
+        ..Default::default()
+    };
+    let out = json!({ "Image": image_json(&image, &c.account) });
+    w.appstream.images.insert(k, image);
+    Ok(out)
+}
+
+fn describe_images(a: &Appstream, c: &Call) -> Result<Value, ApiError> {
+    let names = strings(c.body.get("Names"));
+    let arns = strings(c.body.get("Arns"));
+    if !names.is_empty() && !arns.is_empty() {
+        return Err(invalid_combination("Specify Names or Arns, not both."));
+    }
+    let kind = opt_str(c, "Type");
+    if kind.is_some_and(|t| !matches!(t, "PUBLIC" | "PRIVATE" | "SHARED")) {
+        return Err(validation("Type must be PUBLIC, PRIVATE or SHARED."));
+    }
+    let visible: Vec<&Image> = a
+        .images
+        .values()
+        .filter(|i| i.region == c.region && i.permissions(&c.account).is_some())
+        .filter(|i| kind.is_none_or(|t| i.visibility(&c.account) == t))
+        .collect();
+    if let Some(missing) = names
+        .iter()
+        .find(|n| !visible.iter().any(|i| i.name == **n))
+    {
+        return Err(not_found("image", missing));
+    }
+    if let Some(missing) = arns.iter().find(|n| !visible.iter().any(|i| i.arn == **n)) {
+        return Err(not_found("image", missing));
+    }
+    let items = visible
+        .into_iter()
+        .filter(|i| {
+            (names.is_empty() || names.contains(&i.name))
+                && (arns.is_empty() || arns.contains(&i.arn))
+        })
+        .map(|i| image_json(i, &c.account))
+        .collect();
+    page(c, "Images", items)
+}
+
+/// CopyImage, called in the source region: the copy is COPYING in the destination, then AVAILABLE.
+fn copy_image(a: &mut Appstream, c: &Call, now: u64, d: &Durations) -> Result<Value, ApiError> {
+    let source_name = req_str(c, "SourceImageName")?;
+    let dest_name = req_str(c, "DestinationImageName")?;
+    check_image_name("DestinationImageName", dest_name)?;
+    let dest_region = req_str(c, "DestinationRegion")?;
+    if !valid_region(dest_region) {
+        return Err(validation(format!(
+            "The destination region {dest_region} is not a region name."
+        )));
+    }
+    let source = a
+        .images
+        .get(&key(&c.account, &c.region, source_name))
+        .ok_or_else(|| not_found("image", source_name))?
+        .clone();
+    if source.state != "AVAILABLE" {
+        return Err(ApiError::client(
+            "ResourceNotAvailableException",
+            format!(
+                "The image {source_name} is {}; only an AVAILABLE image can be copied.",
+                source.state
+            ),
+        ));
+    }
+    a.seed(dest_region);
+    let dk = key(&c.account, dest_region, dest_name);
+    if a.images.contains_key(&dk) {
+        return Err(ApiError::client(
+            "ResourceAlreadyExistsException",
+            format!("An image named {dest_name} already exists in {dest_region}."),
+        ));
+    }
+    let copying = a
+        .images
+        .values()
+        .filter(|i| i.owner == c.account && i.region == dest_region && i.state == "COPYING")
+        .count();
+    if copying >= MAX_CONCURRENT_COPIES {
+        return Err(ApiError::client(
+            "LimitExceededException",
+            format!(
+                "At most {MAX_CONCURRENT_COPIES} image copies to {dest_region} can run at once."
+            ),
+        ));
+    }
+    let description =
+        opt_str(c, "DestinationImageDescription").map_or(source.description, str::to_string);
+    a.images.insert(
+        dk,
+        Image {
+            name: dest_name.into(),
+            owner: c.account.clone(),
+            region: dest_region.into(),
+            arn: arn(dest_region, &c.account, "image", dest_name),
+            base_image_arn: source.base_image_arn,
+            display_name: source.display_name,
+            description,
+            state: "COPYING".into(),
+            ready_at: now.saturating_add(d.appstream_image_ms),
+            created_ms: now,
+            platform: source.platform,
+            source_ami: source.source_ami,
+            ..Default::default()
+        },
+    );
+    Ok(json!({ "DestinationImageName": dest_name }))
+}
+
+fn delete_image(a: &mut Appstream, c: &Call) -> Result<Value, ApiError> {
+    let name = req_str(c, "Name")?;
+    let k = key(&c.account, &c.region, name);
+    let img = a.images.get(&k).ok_or_else(|| not_found("image", name))?;
+    if !matches!(img.state.as_str(), "AVAILABLE" | "FAILED") {
+        return Err(ApiError::client(
+            "ConcurrentModificationException",
+            format!(
+                "The image {name} is {}; try again when it is AVAILABLE.",
+                img.state
+            ),
+        ));
+    }
+    if !img.shared_with.is_empty() {
+        return Err(ApiError::client(
+            "ResourceInUseException",
+            format!(
+                "The image {name} is shared with {} account(s); delete its image permissions first.",
+                img.shared_with.len()
+            ),
+        ));
+    }
+    if let Some(f) = a.fleets.values().find(|f| f.image_arn == img.arn) {
+        return Err(ApiError::client(
+            "ResourceInUseException",
+            format!("The image {name} is used by the fleet {}.", f.name),
+        ));
+    }
+    let Some(mut img) = a.images.remove(&k) else {
+        return Err(not_found("image", name));
+    };
+    img.state = "DELETING".into();
+    Ok(json!({ "Image": image_json(&img, &c.account) }))
+}
+
+fn update_image_permissions(a: &mut Appstream, c: &Call) -> Result<Value, ApiError> {
+    let name = req_str(c, "Name")?;
+    let account = req_str(c, "SharedAccountId")?;
+    if !is_account(account) {
+        return Err(validation(format!(
+            "SharedAccountId {account} is not a 12-digit AWS account id."
+        )));
+    }
+    let p = c.body.get("ImagePermissions").filter(|v| v.is_object()).ok_or_else(|| {
+        validation("1 validation error detected: Value null at 'ImagePermissions' failed to satisfy constraint: Member must not be null")
+    })?;
+    let perms = Permissions {
+        allow_fleet: p
+            .get("allowFleet")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        allow_image_builder: p
+            .get("allowImageBuilder")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    };
+    let img = a
+        .images
+        .get_mut(&key(&c.account, &c.region, name))
+        .ok_or_else(|| not_found("image", name))?;
+    if img.state != "AVAILABLE" {
+        return Err(ApiError::client(
+            "ResourceNotAvailableException",
+            format!("The image {name} is {}, not AVAILABLE.", img.state),
+        ));
+    }
+    img.shared_with.insert(account.to_string(), perms);
+    let image_arn = img.arn.clone();
+    if !perms.allow_fleet {
+        a.drain_fleets(&image_arn, account);
+    }
+    Ok(json!({}))
+}
+
+fn delete_image_permissions(a: &mut Appstream, c: &Call) -> Result<Value, ApiError> {
+    let name = req_str(c, "Name")?;
+    let account = req_str(c, "SharedAccountId")?;
+    let img = a
+        .images
+        .get_mut(&key(&c.account, &c.region, name))
+        .ok_or_else(|| not_found("image", name))?;
+    if img.shared_with.remove(account).is_none() {
+        return Err(ApiError::client(
+            "ResourceNotFoundException",
+            format!("The image {name} is not shared with account {account}."),
+        ));
+    }
+    let image_arn = img.arn.clone();
+    a.drain_fleets(&image_arn, account);
+    Ok(json!({}))
+}
+
+fn describe_image_permissions(a: &Appstream, c: &Call) -> Result<Value, ApiError> {
+    let name = req_str(c, "Name")?;
+    let img = a
+        .images
+        .get(&key(&c.account, &c.region, name))
+        .ok_or_else(|| not_found("image", name))?;
+    let only = strings(c.body.get("SharedAwsAccountIds"));
+    let items = img
+        .shared_with
+        .iter()
+        .filter(|(account, _)| only.is_empty() || only.contains(account))
+        .map(
+            |(account, p)| json!({ "sharedAccountId": account, "imagePermissions": perms_json(p) }),
+        )
+        .collect();
+    let mut out = page(c, "SharedImagePermissionsList", items)?;
+    out["Name"] = Value::String(name.to_string());
+    Ok(out)
+}
+
+fn create_fleet(a: &mut Appstream, c: &Call, now: u64) -> Result<Value, ApiError> {
+    let name = req_str(c, "Name")?;
+    check_name("name", name)?;
+    let instance_type = req_str(c, "InstanceType")?;
+    check_instance_type(instance_type)?;
+    let fleet_type = opt_str(c, "FleetType").unwrap_or("ON_DEMAND");
+    if !matches!(fleet_type, "ALWAYS_ON" | "ON_DEMAND" | "ELASTIC") {
+        return Err(validation(format!(
+            "FleetType {fleet_type} is not ALWAYS_ON, ON_DEMAND or ELASTIC."
+        )));
+    }
+    let role = check_role(c)?;
+    let tags = tag_map(c.body.get("Tags"))?;
+    let k = key(&c.account, &c.region, name);
+    if a.fleets.contains_key(&k) {
+        return Err(ApiError::client(
+            "ResourceAlreadyExistsException",
+            format!("A fleet named {name} already exists."),
+        ));
+    }
+    let desired = capacity(c);
+    let (subnet_ids, security_group_ids) = vpc(c);
+    let (image_name, image_arn, platform) = if fleet_type == "ELASTIC" {
+        if opt_str(c, "ImageName").is_some() || opt_str(c, "ImageArn").is_some() {
+            return Err(invalid_combination(
+                "Elastic fleets stream app blocks, not images: ImageName and ImageArn are not allowed.",
+            ));
+        }
+        if desired.is_some() {
+            return Err(invalid_combination(
+                "ComputeCapacity is not allowed for Elastic fleets.",
+            ));
+        }
+        if opt_i64(c, "MaxConcurrentSessions").is_none() {
+            return Err(invalid_combination(
+                "MaxConcurrentSessions is required for Elastic fleets.",
+            ));
+        }
+        if subnet_ids.is_empty() {
+            return Err(invalid_combination(
+                "VpcConfig with subnets is required for Elastic fleets.",
+            ));
+        }
+        let platform = opt_str(c, "Platform")
+            .ok_or_else(|| invalid_combination("Platform is required for Elastic fleets."))?;
+        (String::new(), String::new(), platform.to_string())
+    } else {
+        if desired.is_none() {
+            return Err(invalid_combination(
+                "ComputeCapacity is required for Always-On and On-Demand fleets.",
+            ));
+        }
+        let img = a.source_image(c, Purpose::Fleet)?;
+        (img.name.clone(), img.arn.clone(), img.platform.clone())
+    };
+    let fleet = Fleet {
+        name: name.into(),
+        account: c.account.clone(),
+        region: c.region.clone(),
+        arn: arn(&c.region, &c.account, "fleet", name),
+        image_name,
+        image_arn,
+        instance_type: instance_type.into(),
+        fleet_type: fleet_type.into(),
+        desired: desired.unwrap_or(0),
+        state: "STOPPED".into(),
+        ready_at: now,
+        created_ms: now,
+        description: opt_str(c, "Description").unwrap_or_default().into(),
+        display_name: opt_str(c, "DisplayName").unwrap_or_default().into(),
+        subnet_ids,
+        security_group_ids,
+        internet_access: opt_bool(c, "EnableDefaultInternetAccess").unwrap_or(false),
+        iam_role_arn: role.unwrap_or_default(),
+        stream_view: opt_str(c, "StreamView").unwrap_or("APP").into(),
+        platform,
+        max_user_duration_secs: opt_i64(c, "MaxUserDurationInSeconds").unwrap_or(57_600),
+        disconnect_timeout_secs: opt_i64(c, "DisconnectTimeoutInSeconds").unwrap_or(900),
+        idle_disconnect_timeout_secs: opt_i64(c, "IdleDisconnectTimeoutInSeconds").unwrap_or(0),
+        max_concurrent_sessions: opt_i64(c, "MaxConcurrentSessions"),
+        tags,
+    };
+    let out = json!({ "Fleet": fleet_json(&fleet) });
+    a.fleets.insert(k, fleet);
+    Ok(out)
+}
+
+fn describe_fleets(a: &Appstream, c: &Call) -> Result<Value, ApiError> {
+    let names = strings(c.body.get("Names"));
+    if let Some(missing) = names
+        .iter()
+        .find(|n| !a.fleets.contains_key(&key(&c.account, &c.region, n)))
+    {
+        return Err(not_found("fleet", missing));
+    }
+    let items = a
+        .fleets
+        .values()
+        .filter(|f| {
+            f.account == c.account
+                && f.region == c.region
+                && (names.is_empty() || names.contains(&f.name))
+        })
+        .map(fleet_json)
+        .collect();
+    page(c, "Fleets", items)
+}
+
+/// UpdateFleet: a new image for an Always-On or On-Demand fleet that is RUNNING or STOPPED (never an
+/// Elastic one), capacity, instance type, VPC, role and the session settings.
+fn update_fleet(a: &mut Appstream, c: &Call) -> Result<Value, ApiError> {
+    let name = req_str(c, "Name")?;
+    let k = key(&c.account, &c.region, name);
+    let Some(fleet) = a.fleets.get(&k) else {
+        return Err(not_found("fleet", name));
+    };
+    let elastic = fleet.fleet_type == "ELASTIC";
+    let state = fleet.state.clone();
+    let new_image = if opt_str(c, "ImageName").is_some() || opt_str(c, "ImageArn").is_some() {
+        if elastic {
+            return Err(invalid_combination(format!(
+                "The fleet {name} is an Elastic fleet; its image cannot be changed."
+            )));
+        }
+        if !matches!(state.as_str(), "RUNNING" | "STOPPED") {
+            return Err(ApiError::client(
+                "ConcurrentModificationException",
+                format!(
+                    "The fleet {name} is {state}; change its image when it is RUNNING or STOPPED."
+                ),
+            ));
+        }
+        let img = a.source_image(c, Purpose::Fleet)?;
+        Some((img.name.clone(), img.arn.clone(), img.platform.clone()))
+    } else {
+        None
+    };
+    let desired = capacity(c);
+    if elastic && desired.is_some() {
+        return Err(invalid_combination(
+            "ComputeCapacity is not allowed for Elastic fleets.",
+        ));
+    }
+    if let Some(t) = opt_str(c, "InstanceType") {
+        check_instance_type(t)?;
+    }
+    let role = check_role(c)?;
+    let deleted = strings(c.body.get("AttributesToDelete"));
+    let (subnet_ids, security_group_ids) = vpc(c);
+    let f = a
+        .fleets
+        .get_mut(&k)
+        .ok_or_else(|| not_found("fleet", name))?;
+    if let Some((image_name, image_arn, platform)) = new_image {
+        f.image_name = image_name;
+        f.image_arn = image_arn;
+        f.platform = platform;
+    }
+    if let Some(n) = desired {
+        f.desired = n;
+    }
+    if let Some(t) = opt_str(c, "InstanceType") {
+        f.instance_type = t.into();
+    }
+    if let Some(r) = role {
+        f.iam_role_arn = r;
+    }
+    if c.body.get("VpcConfig").is_some_and(Value::is_object) {
+        f.subnet_ids = subnet_ids;
+        f.security_group_ids = security_group_ids;
+    }
+    if opt_bool(c, "DeleteVpcConfig") == Some(true)
+        || deleted.iter().any(|x| x == "VPC_CONFIGURATION")
+    {
+        f.subnet_ids.clear();
+        f.security_group_ids.clear();
+    }
+    if deleted
+        .iter()
+        .any(|x| x == "VPC_CONFIGURATION_SECURITY_GROUP_IDS")
+    {
+        f.security_group_ids.clear();
+    }
+    if deleted.iter().any(|x| x == "IAM_ROLE_ARN") {
+        f.iam_role_arn.clear();
+    }
+    if let Some(s) = opt_str(c, "Description") {
+        f.description = s.into();
+    }
+    if let Some(s) = opt_str(c, "DisplayName") {
+        f.display_name = s.into();
+    }
+    if let Some(s) = opt_str(c, "StreamView") {
+        f.stream_view = s.into();
+    }
+    if let Some(b) = opt_bool(c, "EnableDefaultInternetAccess") {
+        f.internet_access = b;
+    }
+    if let Some(n) = opt_i64(c, "MaxUserDurationInSeconds") {
+        f.max_user_duration_secs = n;
+    }
+    if let Some(n) = opt_i64(c, "DisconnectTimeoutInSeconds") {
+        f.disconnect_timeout_secs = n;
+    }
+    if let Some(n) = opt_i64(c, "IdleDisconnectTimeoutInSeconds") {
+        f.idle_disconnect_timeout_secs = n;
+    }
+    if let Some(n) = opt_i64(c, "MaxConcurrentSessions") {
+        f.max_concurrent_sessions = Some(n);
+    }
+    Ok(json!({ "Fleet": fleet_json(f) }))
+}
+
+/// StartFleet (STOPPED → STARTING → RUNNING) and StopFleet (→ STOPPING → STOPPED).
+fn change_fleet(a: &mut Appstream, c: &Call, now: u64, d: &Durations) -> Result<Value, ApiError> {
+    let name = req_str(c, "Name")?;
+    let f = a
+        .fleets
+        .get_mut(&key(&c.account, &c.region, name))
+        .ok_or_else(|| not_found("fleet", name))?;
+    let next = match (c.op.as_str(), f.state.as_str()) {
+        ("StartFleet", "STOPPED") => Some("STARTING"),
+        ("StopFleet", "RUNNING" | "STARTING") => Some("STOPPING"),
+        ("StartFleet", "RUNNING" | "STARTING") | ("StopFleet", "STOPPED" | "STOPPING") => None,
+        (_, state) => {
+            return Err(ApiError::client(
+                "ConcurrentModificationException",
+                format!("The fleet {name} is {state}; try again when it is RUNNING or STOPPED."),
+            ));
+        }
+    };
+    if let Some(state) = next {
+        f.state = state.into();
+        f.ready_at = now.saturating_add(d.builder_start_ms);
+    }
+    Ok(json!({}))
+}
+
+fn delete_fleet(a: &mut Appstream, c: &Call) -> Result<Value, ApiError> {
+    let name = req_str(c, "Name")?;
+    let k = key(&c.account, &c.region, name);
+    let f = a.fleets.get(&k).ok_or_else(|| not_found("fleet", name))?;
+    if f.state != "STOPPED" {
+        return Err(ApiError::client(
+            "ResourceInUseException",
+            format!(
+                "The fleet {name} is {}; stop it before deleting it.",
+                f.state
+            ),
+        ));
+    }
+    a.fleets.remove(&k);
+    Ok(json!({}))
+}
+
+/// TagResource, UntagResource and ListTagsForResource on the caller's images, image builders and fleets.
+fn tags(a: &mut Appstream, c: &Call) -> Result<Value, ApiError> {
+    let resource = req_str(c, "ResourceArn")?;
+    let tags = a.tags_of(c, resource).ok_or_else(|| {
+        ApiError::client(
+            "ResourceNotFoundException",
+            format!("The resource {resource} does not exist."),
+        )
+    })?;
+    match c.op.as_str() {
+        "TagResource" => {
+            let mut merged = tags.clone();
+            merged.extend(tag_map(c.body.get("Tags"))?);
+            check_tags(&merged)?;
+            *tags = merged;
+            Ok(json!({}))
+        }
+        "UntagResource" => {
+            for k in strings(c.body.get("TagKeys")) {
+                tags.remove(&k);
+            }
+            Ok(json!({}))
+        }
+        _ => Ok(json!({ "Tags": &*tags })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Protocol;
+
+    const NOW: u64 = 1_800_000_000_000;
+    const A: &str = "111111111111";
+    const B: &str = "222222222222";
+    const BASE: &str = "AppStream-WinServer2022-06-17-2025";
+
+    fn run(
+        w: &mut World,
+        d: &Durations,
+        account: &str,
+        op: &str,
+        body: Value,
+    ) -> Result<Value, ApiError> {
+        let call = Call {
+            service: "appstream".into(),
+            op: op.into(),
+            protocol: Protocol::Cbor,
+            region: "us-east-1".into(),
+            account: account.into(),
+            params: BTreeMap::new(),
+            body,
+        };
+        w.appstream.tick(NOW, d);
+        match handle(w, &call, NOW, d)? {
+            Output::Value(v) => Ok(v),
+            Output::Xml(_) => panic!("AppStream answers JSON values"),
+        }
+    }
+
+    /// Account A captures `app-1` on builder `b1` (instant phases).
+    fn captured(w: &mut World) {
+        let d = Durations::instant();
+        let b = run(
+            w,
+            &d,
+            A,
+            "CreateImageBuilder",
+            json!({ "Name": "b1", "ImageName": BASE, "InstanceType": "stream.standard.medium" }),
+        )
+        .unwrap();
+        assert_eq!(b["ImageBuilder"]["State"], "PENDING");
+        run(
+            w,
+            &d,
+            A,
+            "SimCreateImageFromBuilder",
+            json!({ "ImageBuilderName": "b1", "ImageName": "app-1" }),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_builder_captures_an_image_and_stops() {
+        let mut w = World::default();
+        let d = Durations::instant();
+        captured(&mut w);
+        let images = run(
+            &mut w,
+            &d,
+            A,
+            "DescribeImages",
+            json!({ "Names": ["app-1"] }),
+        )
+        .unwrap();
+        assert_eq!(images["Images"][0]["State"], "AVAILABLE");
+        assert_eq!(images["Images"][0]["Visibility"], "PRIVATE");
+        assert_eq!(images["Images"][0]["ImageBuilderName"], "b1");
+        let builders = run(&mut w, &d, A, "DescribeImageBuilders", json!({})).unwrap();
+        assert_eq!(builders["ImageBuilders"][0]["State"], "STOPPED");
+        let e = run(
+            &mut w,
+            &d,
+            A,
+            "SimCreateImageFromBuilder",
+            json!({ "ImageBuilderName": "b1", "ImageName": "AppStream-mine" }),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "InvalidParameterCombinationException");
+        let e = run(
+            &mut w,
+            &d,
+            A,
+            "SimCreateImageFromBuilder",
+            json!({ "ImageBuilderName": "b1", "ImageName": "app-2" }),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "ResourceNotAvailableException");
+        let e = run(
+            &mut w,
+            &d,
+            A,
+            "CreateImageBuilder",
+            json!({ "Name": "b1", "ImageName": BASE, "InstanceType": "stream.standard.medium" }),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "ResourceAlreadyExistsException");
+    }
+
+    #[test]
+    fn sharing_is_per_account_and_revoking_drains_fleets() {
+        let mut w = World::default();
+        let d = Durations::instant();
+        captured(&mut w);
+        let fleet = json!({ "Name": "f", "ImageName": "app-1", "InstanceType": "stream.standard.small", "FleetType": "ALWAYS_ON", "ComputeCapacity": { "DesiredInstances": 2 } });
+        assert_eq!(
+            run(&mut w, &d, B, "CreateFleet", fleet.clone())
+                .unwrap_err()
+                .code,
+            "ResourceNotFoundException"
+        );
+        run(&mut w, &d, A, "UpdateImagePermissions", json!({ "Name": "app-1", "SharedAccountId": B, "ImagePermissions": { "allowFleet": true, "allowImageBuilder": false } })).unwrap();
+        let shared = run(&mut w, &d, B, "DescribeImages", json!({ "Type": "SHARED" })).unwrap();
+        assert_eq!(shared["Images"][0]["Name"], "app-1");
+        assert_eq!(
+            shared["Images"][0]["ImagePermissions"],
+            json!({ "allowFleet": true, "allowImageBuilder": false })
+        );
+        run(&mut w, &d, B, "CreateFleet", fleet).unwrap();
+        let e = run(
+            &mut w,
+            &d,
+            B,
+            "CreateImageBuilder",
+            json!({ "Name": "b", "ImageName": "app-1", "InstanceType": "stream.standard.medium" }),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "OperationNotPermittedException");
+        assert_eq!(
+            run(&mut w, &d, A, "DeleteImage", json!({ "Name": "app-1" }))
+                .unwrap_err()
+                .code,
+            "ResourceInUseException"
+        );
+        run(
+            &mut w,
+            &d,
+            A,
+            "DeleteImagePermissions",
+            json!({ "Name": "app-1", "SharedAccountId": B }),
+        )
+        .unwrap();
+        let fleets = run(&mut w, &d, B, "DescribeFleets", json!({ "Names": ["f"] })).unwrap();
+        assert_eq!(fleets["Fleets"][0]["ComputeCapacityStatus"]["Desired"], 0);
+        assert_eq!(
+            run(&mut w, &d, B, "DescribeImages", json!({ "Type": "SHARED" })).unwrap()["Images"],
+            json!([])
+        );
+    }
+
+    #[test]
+    fn copies_run_two_at_a_time_per_destination_and_drop_tags() {
+        let mut w = World::default();
+        captured(&mut w);
+        let slow = Durations {
+            appstream_image_ms: 60_000,
+            ..Durations::instant()
+        };
+        let arn = format!("arn:aws:appstream:us-east-1:{A}:image/app-1");
+        run(
+            &mut w,
+            &slow,
+            A,
+            "TagResource",
+            json!({ "ResourceArn": arn, "Tags": { "team": "x" } }),
+        )
+        .unwrap();
+        for (i, want) in [(1, None), (2, None), (3, Some("LimitExceededException"))] {
+            let r = run(
+                &mut w,
+                &slow,
+                A,
+                "CopyImage",
+                json!({ "SourceImageName": "app-1", "DestinationImageName": format!("copy-{i}"), "DestinationRegion": "eu-west-2" }),
+            );
+            assert_eq!(r.err().map(|e| e.code), want.map(str::to_string));
+        }
+        let copy = &w.appstream.images[&key(A, "eu-west-2", "copy-1")];
+        assert_eq!(copy.state, "COPYING");
+        assert!(copy.tags.is_empty());
+    }
+}

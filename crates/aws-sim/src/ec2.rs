@@ -1,0 +1,1228 @@
+//! EC2 over ec2Query: images (create, copy, share, deprecate, deregister), instances, snapshots, tags.
+//!
+//! Fidelity notes are in docs/aws-sim.md. Public base images (Amazon Linux 2023, Amazon Linux 2,
+//! Windows Server 2022) exist in every region, with the SSM public parameters that name them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::ApiError;
+use crate::clock::{Durations, parse_rfc3339, rfc3339};
+use crate::protocol::{Call, Output, Xml, filters, list, tag_specs};
+use crate::world::World;
+
+/// The account that owns the public Amazon images.
+pub const AMAZON: &str = "137112412989";
+
+/// A public base image every region has: SSM parameter path, name, platform.
+pub const PUBLIC_IMAGES: &[(&str, &str, &str)] = &[
+    (
+        "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+        "al2023-ami-2023.6.20260101.0-kernel-6.1-x86_64",
+        "Linux/UNIX",
+    ),
+    (
+        "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+        "al2023-ami-2023.6.20260101.0-kernel-6.1-arm64",
+        "Linux/UNIX",
+    ),
+    (
+        "/aws/service/ami-amazon-linux-latest/amzn2-ami-hvm-x86_64-gp2",
+        "amzn2-ami-hvm-2.0.20260101.0-x86_64-gp2",
+        "Linux/UNIX",
+    ),
+    (
+        "/aws/service/ami-windows-latest/Windows_Server-2022-English-Full-Base",
+        "Windows_Server-2022-English-Full-Base-2026.01.01",
+        "Windows",
+    ),
+];
+
+/// An image.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Image {
+    pub id: String,
+    pub owner: String,
+    pub region: String,
+    pub name: String,
+    pub description: String,
+    /// pending, available, failed, deregistered.
+    pub state: String,
+    pub ready_at: u64,
+    pub created_ms: u64,
+    pub tags: BTreeMap<String, String>,
+    /// `user:<id>`, `group:all`, `org:<arn>`, `ou:<arn>`.
+    pub launch_permissions: BTreeSet<String>,
+    pub snapshot_ids: Vec<String>,
+    pub source_image: Option<String>,
+    pub deprecation_ms: Option<u64>,
+    pub encrypted: bool,
+    pub kms_key: Option<String>,
+    pub platform: String,
+    pub public: bool,
+    /// Injected: the image ends in `failed` instead of `available`.
+    pub fail: bool,
+}
+
+/// An instance.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Instance {
+    pub id: String,
+    pub owner: String,
+    pub region: String,
+    pub image_id: String,
+    pub instance_type: String,
+    /// pending, running, stopping, stopped, shutting-down, terminated.
+    pub state: String,
+    pub next_at: u64,
+    pub launch_ms: u64,
+    pub running_since: Option<u64>,
+    pub tags: BTreeMap<String, String>,
+    pub subnet_id: String,
+    pub security_groups: Vec<String>,
+    pub instance_profile: String,
+    pub http_tokens: String,
+    pub platform: String,
+}
+
+/// A snapshot.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Snapshot {
+    pub id: String,
+    pub owner: String,
+    pub region: String,
+    pub image_id: String,
+    pub size_gib: u32,
+    pub tags: BTreeMap<String, String>,
+    pub create_volume_permissions: BTreeSet<String>,
+    pub start_ms: u64,
+}
+
+/// EC2's state.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Ec2 {
+    pub images: BTreeMap<String, Image>,
+    pub instances: BTreeMap<String, Instance>,
+    pub snapshots: BTreeMap<String, Snapshot>,
+    /// Idempotency: `account/region/op/token` → resource id.
+    pub tokens: BTreeMap<String, String>,
+    /// Regions whose public images exist.
+    pub seeded: BTreeSet<String>,
+}
+
+impl Ec2 {
+    /// Advance pending phases.
+    pub fn tick(&mut self, now: u64, d: &Durations) {
+        for img in self.images.values_mut() {
+            if img.state == "pending" && now >= img.ready_at {
+                img.state = if img.fail { "failed" } else { "available" }.into();
+            }
+        }
+        for i in self.instances.values_mut() {
+            if now < i.next_at {
+                continue;
+            }
+            let next = match i.state.as_str() {
+                "pending" => Some("running"),
+                "stopping" => Some("stopped"),
+                "shutting-down" => Some("terminated"),
+                _ => None,
+            };
+            if let Some(n) = next {
+                i.state = n.into();
+                if n == "running" {
+                    i.running_since = Some(i.next_at);
+                }
+            }
+        }
+        let _ = d;
+    }
+
+    /// Whether an image is visible to an account (owned, or shared with it or with everyone).
+    pub fn visible(img: &Image, account: &str) -> bool {
+        img.owner == account
+            || img.launch_permissions.contains("group:all")
+            || img.launch_permissions.contains(&format!("user:{account}"))
+    }
+}
+
+/// Create the public base images (and their SSM parameters) of a region on first use.
+pub(crate) fn ensure_public_images(w: &mut World, region: &str, now: u64) {
+    if w.ec2.seeded.contains(region) {
+        return;
+    }
+    w.ec2.seeded.insert(region.to_string());
+    for (param, name, platform) in PUBLIC_IMAGES {
+        let id = w.id("ami-", 17);
+        let snap = w.id("snap-", 17);
+        w.ec2.snapshots.insert(
+            snap.clone(),
+            Snapshot {
+                id: snap.clone(),
+                owner: AMAZON.into(),
+                region: region.into(),
+                image_id: id.clone(),
+                size_gib: 8,
+                ..Default::default()
+            },
+        );
+        w.ec2.images.insert(
+            id.clone(),
+            Image {
+                id: id.clone(),
+                owner: AMAZON.into(),
+                region: region.into(),
+                name: (*name).into(),
+                description: format!("{name} provided by Amazon"),
+                state: "available".into(),
+                created_ms: now,
+                launch_permissions: BTreeSet::from(["group:all".to_string()]),
+                snapshot_ids: vec![snap],
+                platform: (*platform).into(),
+                public: true,
+                ..Default::default()
+            },
+        );
+        w.ssm.put_public(region, param, &id, now);
+    }
+}
+
+fn not_found(kind: &str, id: &str) -> ApiError {
+    ApiError::client(
+        &format!("Invalid{kind}ID.NotFound"),
+        format!("The {} ID '{id}' does not exist", kind.to_lowercase()),
+    )
+}
+
+fn p<'a>(c: &'a Call, name: &str) -> Result<&'a str, ApiError> {
+    c.params
+        .get(name)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::missing(name))
+}
+
+fn opt<'a>(c: &'a Call, name: &str) -> Option<&'a str> {
+    c.params.get(name).map(String::as_str)
+}
+
+fn idempotent(w: &World, c: &Call, op: &str) -> Option<String> {
+    let token = opt(c, "ClientToken")?;
+    w.ec2
+        .tokens
+        .get(&format!("{}/{}/{op}/{token}", c.account, c.region))
+        .cloned()
+}
+
+fn remember(w: &mut World, c: &Call, op: &str, id: &str) {
+    if let Some(token) = opt(c, "ClientToken") {
+        w.ec2.tokens.insert(
+            format!("{}/{}/{op}/{token}", c.account, c.region),
+            id.to_string(),
+        );
+    }
+}
+
+fn valid_image_name(name: &str) -> bool {
+    (3..=128).contains(&name.chars().count())
+        && name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "()[] ./-'@_".contains(ch))
+}
+
+fn matches_filters(
+    tags: &BTreeMap<String, String>,
+    fields: &[(&str, &str)],
+    fs: &[(String, Vec<String>)],
+) -> bool {
+    fs.iter().all(|(name, values)| {
+        let glob = |v: &str, pat: &str| {
+            if let Some(prefix) = pat.strip_suffix('*') {
+                v.starts_with(prefix)
+            } else {
+                v == pat
+            }
+        };
+        if let Some(k) = name.strip_prefix("tag:") {
+            return tags
+                .get(k)
+                .is_some_and(|v| values.iter().any(|p| glob(v, p)));
+        }
+        if name == "tag-key" {
+            return values.iter().any(|k| tags.contains_key(k));
+        }
+        match fields.iter().find(|(f, _)| f == name) {
+            Some((_, v)) => values.iter().any(|p| glob(v, p)),
+            None => true,
+        }
+    })
+}
+
+fn image_xml(x: &mut Xml, img: &Image) {
+    x.open("item")
+        .text("imageId", &img.id)
+        .text("imageLocation", &format!("{}/{}", img.owner, img.name))
+        .text("imageState", &img.state)
+        .text("imageOwnerId", &img.owner)
+        .text("creationDate", &rfc3339(img.created_ms))
+        .text(
+            "isPublic",
+            if img.launch_permissions.contains("group:all") {
+                "true"
+            } else {
+                "false"
+            },
+        )
+        .text(
+            "architecture",
+            if img.name.contains("arm64") {
+                "arm64"
+            } else {
+                "x86_64"
+            },
+        )
+        .text("imageType", "machine")
+        .text("name", &img.name)
+        .text("description", &img.description)
+        .text("rootDeviceType", "ebs")
+        .text("rootDeviceName", "/dev/xvda")
+        .text("virtualizationType", "hvm")
+        .text("hypervisor", "xen")
+        .text("platformDetails", &img.platform);
+    if img.platform == "Windows" {
+        x.text("platform", "windows");
+    }
+    if img.public && img.owner == AMAZON {
+        x.text("imageOwnerAlias", "amazon");
+    }
+    x.open("blockDeviceMapping");
+    for s in &img.snapshot_ids {
+        x.open("item")
+            .text("deviceName", "/dev/xvda")
+            .open("ebs")
+            .text("snapshotId", s)
+            .text("volumeSize", "8")
+            .text("deleteOnTermination", "true")
+            .text("volumeType", "gp3")
+            .text("encrypted", if img.encrypted { "true" } else { "false" })
+            .close("ebs")
+            .close("item");
+    }
+    x.close("blockDeviceMapping");
+    if let Some(ms) = img.deprecation_ms {
+        x.text("deprecationTime", &rfc3339(ms));
+    }
+    if !img.tags.is_empty() {
+        x.tags(&img.tags);
+    }
+    x.close("item");
+}
+
+fn instance_state_code(state: &str) -> &'static str {
+    match state {
+        "pending" => "0",
+        "running" => "16",
+        "shutting-down" => "32",
+        "terminated" => "48",
+        "stopping" => "64",
+        _ => "80",
+    }
+}
+
+fn instance_xml(x: &mut Xml, i: &Instance) {
+    x.open("item")
+        .text("instanceId", &i.id)
+        .text("imageId", &i.image_id)
+        .open("instanceState")
+        .text("code", instance_state_code(&i.state))
+        .text("name", &i.state)
+        .close("instanceState")
+        .text("instanceType", &i.instance_type)
+        .text("launchTime", &rfc3339(i.launch_ms))
+        .open("placement")
+        .text("availabilityZone", &format!("{}a", i.region))
+        .close("placement")
+        .text("subnetId", &i.subnet_id)
+        .text("architecture", "x86_64")
+        .text("rootDeviceType", "ebs")
+        .text("rootDeviceName", "/dev/xvda");
+    if i.platform == "Windows" {
+        x.text("platform", "windows");
+    }
+    if !i.instance_profile.is_empty() {
+        x.open("iamInstanceProfile")
+            .text(
+                "arn",
+                &format!(
+                    "arn:aws:iam::{}:instance-profile/{}",
+                    i.owner, i.instance_profile
+                ),
+            )
+            .close("iamInstanceProfile");
+    }
+    x.open("metadataOptions")
+        .text("state", "applied")
+        .text("httpTokens", &i.http_tokens)
+        .text("httpEndpoint", "enabled")
+        .close("metadataOptions");
+    x.open("groupSet");
+    for g in &i.security_groups {
+        x.open("item").text("groupId", g).close("item");
+    }
+    x.close("groupSet");
+    if !i.tags.is_empty() {
+        x.tags(&i.tags);
+    }
+    x.close("item");
+}
+
+/// Handle one EC2 call.
+pub fn handle(
+    w: &mut World,
+    c: &Call,
+    now: u64,
+    d: &Durations,
+    rid: &str,
+) -> Result<Output, ApiError> {
+    let op = c.op.as_str();
+    let xml = match op {
+        "DescribeImages" => describe_images(w, c, rid),
+        "CreateImage" => create_image(w, c, now, d, rid)?,
+        "CopyImage" => copy_image(w, c, now, d, rid)?,
+        "DeregisterImage" => deregister_image(w, c, rid)?,
+        "ModifyImageAttribute" => modify_image_attribute(w, c, rid)?,
+        "DescribeImageAttribute" => describe_image_attribute(w, c, rid)?,
+        "EnableImageDeprecation" => enable_image_deprecation(w, c, now, rid)?,
+        "DisableImageDeprecation" => {
+            let img = owned_image(w, c, p(c, "ImageId")?)?;
+            img.deprecation_ms = None;
+            ok_return(op, rid)
+        }
+        "RunInstances" => run_instances(w, c, now, d, rid)?,
+        "DescribeInstances" => describe_instances(w, c, rid),
+        "StopInstances" | "StartInstances" | "TerminateInstances" => {
+            change_instances(w, c, now, d, rid)?
+        }
+        "CreateTags" | "DeleteTags" => tags(w, c, rid)?,
+        "DescribeSnapshots" => describe_snapshots(w, c, rid),
+        "DeleteSnapshot" => delete_snapshot(w, c, rid)?,
+        "ModifySnapshotAttribute" => modify_snapshot_attribute(w, c, rid)?,
+        "DescribeRegions" => describe_regions(rid),
+        _ => return Err(ApiError::unsupported("ec2", op)),
+    };
+    Ok(Output::Xml(xml))
+}
+
+fn ok_return(op: &str, rid: &str) -> String {
+    let mut x = Xml::response(op, rid);
+    x.text("return", "true");
+    x.finish(op)
+}
+
+fn owned_image<'a>(w: &'a mut World, c: &Call, id: &str) -> Result<&'a mut Image, ApiError> {
+    match w.ec2.images.get_mut(id) {
+        Some(img)
+            if img.region == c.region && img.state != "deregistered" && img.owner == c.account =>
+        {
+            Ok(img)
+        }
+        Some(img)
+            if img.region == c.region
+                && img.state != "deregistered"
+                && Ec2::visible(img, &c.account) =>
+        {
+            Err(ApiError::client(
+                "AuthFailure",
+                format!("Not authorized for image:{id}"),
+            ))
+        }
+        _ => Err(not_found("AMI", id)),
+    }
+}
+
+fn describe_images(w: &World, c: &Call, rid: &str) -> String {
+    let ids = list(&c.params, "ImageId");
+    let owners = list(&c.params, "Owner");
+    let executable_by = list(&c.params, "ExecutableBy");
+    let fs = filters(&c.params);
+    let include_deprecated = opt(c, "IncludeDeprecated") == Some("true");
+    let mut x = Xml::response("DescribeImages", rid);
+    x.open("imagesSet");
+    for img in w.ec2.images.values() {
+        if img.region != c.region || img.state == "deregistered" || !Ec2::visible(img, &c.account) {
+            continue;
+        }
+        if !ids.is_empty() && !ids.contains(&img.id) {
+            continue;
+        }
+        if !owners.is_empty()
+            && !owners.iter().any(|o| {
+                o == &img.owner
+                    || (o == "self" && img.owner == c.account)
+                    || (o == "amazon" && img.owner == AMAZON)
+            })
+        {
+            continue;
+        }
+        if !executable_by.is_empty()
+            && !executable_by.iter().any(|e| {
+                let who = if e == "self" {
+                    c.account.as_str()
+                } else {
+                    e.as_str()
+                };
+                img.owner != who
+                    && (img.launch_permissions.contains(&format!("user:{who}"))
+                        || (e == "all" && img.public))
+            })
+        {
+            continue;
+        }
+        let deprecated = img
+            .deprecation_ms
+            .is_some_and(|d| d <= crate::clock::now_ms(w.offset_ms));
+        if deprecated && img.owner != c.account && ids.is_empty() && !include_deprecated {
+            continue;
+        }
+        let fields = [
+            ("name", img.name.as_str()),
+            ("state", img.state.as_str()),
+            ("image-id", img.id.as_str()),
+            ("owner-id", img.owner.as_str()),
+        ];
+        if !matches_filters(&img.tags, &fields, &fs) {
+            continue;
+        }
+        image_xml(&mut x, img);
+    }
+    x.close("imagesSet");
+    x.finish("DescribeImages")
+}
+
+fn create_image(
+    w: &mut World,
+    c: &Call,
+    now: u64,
+    d: &Durations,
+    rid: &str,
+) -> Result<String, ApiError> {
+    let instance_id = p(c, "InstanceId")?.to_string();
+    let name = p(c, "Name")?.to_string();
+    if !valid_image_name(&name) {
+        return Err(ApiError::client(
+            "InvalidAMIName.Malformed",
+            "AMI names must be between 3 and 128 characters long, and may contain letters, numbers, '(', ')', '.', '-', '/', '_', '[', ']', ' ', ''' and '@'",
+        ));
+    }
+    let inst = w
+        .ec2
+        .instances
+        .get(&instance_id)
+        .filter(|i| i.region == c.region && i.owner == c.account);
+    let Some(inst) = inst.cloned() else {
+        return Err(not_found("Instance", &instance_id));
+    };
+    if !matches!(inst.state.as_str(), "running" | "stopped") {
+        return Err(ApiError::client(
+            "IncorrectInstanceState",
+            format!(
+                "The instance '{instance_id}' is not in a state from which it can be imaged ({})",
+                inst.state
+            ),
+        ));
+    }
+    if w.ec2.images.values().any(|i| {
+        i.owner == c.account && i.region == c.region && i.name == name && i.state != "deregistered"
+    }) {
+        return Err(ApiError::client(
+            "InvalidAMIName.Duplicate",
+            format!("AMI name {name} is already in use by an AMI in this account and region"),
+        ));
+    }
+    let id = w.id("ami-", 17);
+    let snap = w.id("snap-", 17);
+    w.ec2.snapshots.insert(
+        snap.clone(),
+        Snapshot {
+            id: snap.clone(),
+            owner: c.account.clone(),
+            region: c.region.clone(),
+            image_id: id.clone(),
+            size_gib: 8,
+            tags: tag_specs(&c.params, "snapshot"),
+            start_ms: now,
+            ..Default::default()
+        },
+    );
+    let platform = w
+        .ec2
+        .images
+        .get(&inst.image_id)
+        .map_or("Linux/UNIX".to_string(), |i| i.platform.clone());
+    w.ec2.images.insert(
+        id.clone(),
+        Image {
+            id: id.clone(),
+            owner: c.account.clone(),
+            region: c.region.clone(),
+            name,
+            description: opt(c, "Description").unwrap_or_default().into(),
+            state: "pending".into(),
+            ready_at: now + d.image_create_ms,
+            created_ms: now,
+            tags: tag_specs(&c.params, "image"),
+            snapshot_ids: vec![snap],
+            source_image: Some(inst.image_id.clone()),
+            platform,
+            ..Default::default()
+        },
+    );
+    let mut x = Xml::response("CreateImage", rid);
+    x.text("imageId", &id);
+    Ok(x.finish("CreateImage"))
+}
+
+fn copy_image(
+    w: &mut World,
+    c: &Call,
+    now: u64,
+    d: &Durations,
+    rid: &str,
+) -> Result<String, ApiError> {
+    if let Some(id) = idempotent(w, c, "CopyImage") {
+        let mut x = Xml::response("CopyImage", rid);
+        x.text("imageId", &id);
+        return Ok(x.finish("CopyImage"));
+    }
+    let source_id = p(c, "SourceImageId")?.to_string();
+    let source_region = p(c, "SourceRegion")?.to_string();
+    let name = p(c, "Name")?.to_string();
+    if !valid_image_name(&name) {
+        return Err(ApiError::client(
+            "InvalidAMIName.Malformed",
+            "AMI names must be between 3 and 128 characters long",
+        ));
+    }
+    let src = w
+        .ec2
+        .images
+        .get(&source_id)
+        .filter(|i| {
+            i.region == source_region && i.state != "deregistered" && Ec2::visible(i, &c.account)
+        })
+        .cloned()
+        .ok_or_else(|| not_found("AMI", &source_id))?;
+    if src.state != "available" {
+        return Err(ApiError::client(
+            "IncorrectState",
+            format!(
+                "Image {source_id} is not in the 'available' state ({})",
+                src.state
+            ),
+        ));
+    }
+    if w.ec2.images.values().any(|i| {
+        i.owner == c.account && i.region == c.region && i.name == name && i.state != "deregistered"
+    }) {
+        return Err(ApiError::client(
+            "InvalidAMIName.Duplicate",
+            format!("AMI name {name} is already in use by an AMI in this account and region"),
+        ));
+    }
+    let encrypted = opt(c, "Encrypted") == Some("true") || src.encrypted;
+    let kms_key = opt(c, "KmsKeyId").map(str::to_string);
+    if let Some(k) = &kms_key
+        && k.starts_with("arn:")
+        && !k.contains(&format!(":{}:", c.region))
+    {
+        return Err(ApiError::client(
+            "InvalidParameterValue",
+            format!("KMS key {k} is not in the destination region {}", c.region),
+        ));
+    }
+    let id = w.id("ami-", 17);
+    let snap = w.id("snap-", 17);
+    w.ec2.snapshots.insert(
+        snap.clone(),
+        Snapshot {
+            id: snap.clone(),
+            owner: c.account.clone(),
+            region: c.region.clone(),
+            image_id: id.clone(),
+            size_gib: 8,
+            start_ms: now,
+            ..Default::default()
+        },
+    );
+    let tags = if opt(c, "CopyImageTags") == Some("true") {
+        src.tags.clone()
+    } else {
+        BTreeMap::new()
+    };
+    let mut tags = tags;
+    tags.extend(tag_specs(&c.params, "image"));
+    w.ec2.images.insert(
+        id.clone(),
+        Image {
+            id: id.clone(),
+            owner: c.account.clone(),
+            region: c.region.clone(),
+            name,
+            description: opt(c, "Description").unwrap_or_default().into(),
+            state: "pending".into(),
+            ready_at: now + d.image_copy_ms,
+            created_ms: now,
+            tags,
+            snapshot_ids: vec![snap],
+            source_image: Some(source_id),
+            encrypted,
+            kms_key,
+            platform: src.platform.clone(),
+            ..Default::default()
+        },
+    );
+    remember(w, c, "CopyImage", &id);
+    let mut x = Xml::response("CopyImage", rid);
+    x.text("imageId", &id);
+    Ok(x.finish("CopyImage"))
+}
+
+fn deregister_image(w: &mut World, c: &Call, rid: &str) -> Result<String, ApiError> {
+    let id = p(c, "ImageId")?.to_string();
+    let img = owned_image(w, c, &id)?;
+    img.state = "deregistered".into();
+    let snaps = img.snapshot_ids.clone();
+    if opt(c, "DeleteAssociatedSnapshots") == Some("true") {
+        for s in snaps {
+            w.ec2.snapshots.remove(&s);
+        }
+    }
+    Ok(ok_return("DeregisterImage", rid))
+}
+
+/// Launch permission changes from either request shape the SDK can send.
+fn permission_changes(c: &Call, kind: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for i in 1.. {
+        let base = format!("LaunchPermission.{kind}.{i}");
+        let found = [
+            ("UserId", "user"),
+            ("Group", "group"),
+            ("OrganizationArn", "org"),
+            ("OrganizationalUnitArn", "ou"),
+        ]
+        .iter()
+        .filter_map(|(k, p)| {
+            c.params
+                .get(&format!("{base}.{k}"))
+                .map(|v| format!("{p}:{v}"))
+        })
+        .collect::<Vec<_>>();
+        if found.is_empty() {
+            break;
+        }
+        out.extend(found);
+    }
+    if opt(c, "Attribute") == Some("launchPermission")
+        && opt(c, "OperationType").is_some_and(|o| o.eq_ignore_ascii_case(kind))
+    {
+        out.extend(
+            list(&c.params, "UserId")
+                .into_iter()
+                .map(|u| format!("user:{u}")),
+        );
+        out.extend(
+            list(&c.params, "UserGroup")
+                .into_iter()
+                .map(|g| format!("group:{g}")),
+        );
+    }
+    out
+}
+
+fn modify_image_attribute(w: &mut World, c: &Call, rid: &str) -> Result<String, ApiError> {
+    let id = p(c, "ImageId")?.to_string();
+    let add = permission_changes(c, "Add");
+    let remove = permission_changes(c, "Remove");
+    let description = opt(c, "Description.Value").map(str::to_string);
+    let img = owned_image(w, c, &id)?;
+    if !add.is_empty()
+        && img.encrypted
+        && img.kms_key.as_deref().is_none_or(|k| k == "alias/aws/ebs")
+    {
+        return Err(ApiError::client(
+            "InvalidParameter",
+            "Snapshots encrypted with the AWS Managed CMK can't be shared. Specify another snapshot.",
+        ));
+    }
+    for a in add {
+        if let Some(acct) = a.strip_prefix("user:")
+            && !(acct.len() == 12 && acct.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(ApiError::client(
+                "InvalidAMIAttributeItemValue",
+                format!("Invalid attribute item value \"{acct}\" for userId item type."),
+            ));
+        }
+        img.launch_permissions.insert(a);
+    }
+    for r in remove {
+        img.launch_permissions.remove(&r);
+    }
+    if img.launch_permissions.len() > 1000 {
+        return Err(ApiError::client(
+            "InvalidParameterValue",
+            "An image can be shared with at most 1000 entities",
+        ));
+    }
+    if let Some(dsc) = description {
+        img.description = dsc;
+    }
+    Ok(ok_return("ModifyImageAttribute", rid))
+}
+
+fn describe_image_attribute(w: &mut World, c: &Call, rid: &str) -> Result<String, ApiError> {
+    let id = p(c, "ImageId")?.to_string();
+    let attr = p(c, "Attribute")?.to_string();
+    let img = owned_image(w, c, &id)?.clone();
+    let mut x = Xml::response("DescribeImageAttribute", rid);
+    x.text("imageId", &img.id);
+    match attr.as_str() {
+        "launchPermission" => {
+            x.open("launchPermission");
+            for perm in &img.launch_permissions {
+                let (k, v) = perm.split_once(':').unwrap_or(("user", perm));
+                let tag = match k {
+                    "user" => "userId",
+                    "group" => "group",
+                    "org" => "organizationArn",
+                    _ => "organizationalUnitArn",
+                };
+                x.open("item").text(tag, v).close("item");
+            }
+            x.close("launchPermission");
+        }
+        "description" => {
+            x.open("description")
+                .text("value", &img.description)
+                .close("description");
+        }
+        other => {
+            return Err(ApiError::client(
+                "InvalidParameterValue",
+                format!("aws-sim does not serve the image attribute {other}"),
+            ));
+        }
+    }
+    Ok(x.finish("DescribeImageAttribute"))
+}
+
+fn enable_image_deprecation(
+    w: &mut World,
+    c: &Call,
+    now: u64,
+    rid: &str,
+) -> Result<String, ApiError> {
+    let id = p(c, "ImageId")?.to_string();
+    let at = p(c, "DeprecateAt")?;
+    let ms = parse_rfc3339(at).ok_or_else(|| {
+        ApiError::client(
+            "InvalidParameterValue",
+            format!("DeprecateAt {at} is not a valid time"),
+        )
+    })?;
+    // Minute precision: seconds are rounded down.
+    let ms = ms - ms % 60_000;
+    if ms + 60_000 < now {
+        return Err(ApiError::client(
+            "InvalidParameterValue",
+            "The deprecation time cannot be in the past.",
+        ));
+    }
+    if ms > now + 10 * 366 * 86_400_000 {
+        return Err(ApiError::client(
+            "InvalidParameterValue",
+            "The deprecation time must be at most 10 years in the future.",
+        ));
+    }
+    owned_image(w, c, &id)?.deprecation_ms = Some(ms);
+    Ok(ok_return("EnableImageDeprecation", rid))
+}
+
+fn run_instances(
+    w: &mut World,
+    c: &Call,
+    now: u64,
+    d: &Durations,
+    rid: &str,
+) -> Result<String, ApiError> {
+    let reservation = w.id("r-", 17);
+    let ids: Vec<String> = match idempotent(w, c, "RunInstances") {
+        Some(ids) => ids.split(',').map(str::to_string).collect(),
+        None => {
+            let image_id = p(c, "ImageId")?.to_string();
+            let img = w
+                .ec2
+                .images
+                .get(&image_id)
+                .filter(|i| {
+                    i.region == c.region && i.state != "deregistered" && Ec2::visible(i, &c.account)
+                })
+                .cloned()
+                .ok_or_else(|| not_found("AMI", &image_id))?;
+            if img.state != "available" {
+                return Err(ApiError::client(
+                    "InvalidAMIID.Unavailable",
+                    format!(
+                        "The image id '[{image_id}]' is not available ({})",
+                        img.state
+                    ),
+                ));
+            }
+            let count: usize = opt(c, "MinCount")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1)
+                .max(1);
+            let sgs = list(&c.params, "SecurityGroupId");
+            let profile = opt(c, "IamInstanceProfile.Name")
+                .map(str::to_string)
+                .or_else(|| {
+                    opt(c, "IamInstanceProfile.Arn")
+                        .and_then(|a| a.rsplit('/').next())
+                        .map(str::to_string)
+                })
+                .unwrap_or_default();
+            let mut ids = Vec::new();
+            for _ in 0..count {
+                let id = w.id("i-", 17);
+                w.ec2.instances.insert(
+                    id.clone(),
+                    Instance {
+                        id: id.clone(),
+                        owner: c.account.clone(),
+                        region: c.region.clone(),
+                        image_id: image_id.clone(),
+                        instance_type: opt(c, "InstanceType").unwrap_or("m1.small").into(),
+                        state: "pending".into(),
+                        next_at: now + d.instance_start_ms,
+                        launch_ms: now,
+                        tags: tag_specs(&c.params, "instance"),
+                        subnet_id: opt(c, "SubnetId").unwrap_or("subnet-00000000").into(),
+                        security_groups: sgs.clone(),
+                        instance_profile: profile.clone(),
+                        http_tokens: opt(c, "MetadataOptions.HttpTokens")
+                            .unwrap_or("optional")
+                            .into(),
+                        platform: img.platform.clone(),
+                        ..Default::default()
+                    },
+                );
+                ids.push(id);
+            }
+            remember(w, c, "RunInstances", &ids.join(","));
+            ids
+        }
+    };
+    let mut x = Xml::response("RunInstances", rid);
+    x.text("reservationId", &reservation)
+        .text("ownerId", &c.account)
+        .open("instancesSet");
+    for id in &ids {
+        if let Some(i) = w.ec2.instances.get(id) {
+            instance_xml(&mut x, i);
+        }
+    }
+    x.close("instancesSet");
+    Ok(x.finish("RunInstances"))
+}
+
+fn describe_instances(w: &World, c: &Call, rid: &str) -> String {
+    let ids = list(&c.params, "InstanceId");
+    let fs = filters(&c.params);
+    let mut x = Xml::response("DescribeInstances", rid);
+    x.open("reservationSet");
+    for i in w.ec2.instances.values() {
+        if i.region != c.region || i.owner != c.account || (!ids.is_empty() && !ids.contains(&i.id))
+        {
+            continue;
+        }
+        let fields = [
+            ("instance-state-name", i.state.as_str()),
+            ("instance-id", i.id.as_str()),
+            ("image-id", i.image_id.as_str()),
+        ];
+        if !matches_filters(&i.tags, &fields, &fs) {
+            continue;
+        }
+        x.open("item")
+            .text("reservationId", &format!("r-{}", &i.id[2..]))
+            .text("ownerId", &i.owner)
+            .open("instancesSet");
+        instance_xml(&mut x, i);
+        x.close("instancesSet").close("item");
+    }
+    x.close("reservationSet");
+    x.finish("DescribeInstances")
+}
+
+fn change_instances(
+    w: &mut World,
+    c: &Call,
+    now: u64,
+    d: &Durations,
+    rid: &str,
+) -> Result<String, ApiError> {
+    let ids = list(&c.params, "InstanceId");
+    if ids.is_empty() {
+        return Err(ApiError::missing("InstanceId"));
+    }
+    for id in &ids {
+        if !w
+            .ec2
+            .instances
+            .get(id)
+            .is_some_and(|i| i.region == c.region && i.owner == c.account)
+        {
+            return Err(not_found("Instance", id));
+        }
+    }
+    let (set, target, wait) = match c.op.as_str() {
+        "StopInstances" => ("stoppingInstances", "stopping", d.instance_stop_ms),
+        "StartInstances" => ("startingInstances", "pending", d.instance_start_ms),
+        _ => ("terminatingInstances", "shutting-down", d.instance_stop_ms),
+    };
+    let mut x = Xml::response(&c.op, rid);
+    x.open(set);
+    for id in &ids {
+        let i = w.ec2.instances.get_mut(id).expect("checked above");
+        let previous = i.state.clone();
+        let settled = matches!(
+            (c.op.as_str(), previous.as_str()),
+            ("StopInstances", "stopped" | "terminated")
+                | ("StartInstances", "running")
+                | ("TerminateInstances", "terminated")
+        );
+        if c.op == "StartInstances" && previous == "terminated" {
+            return Err(ApiError::client(
+                "IncorrectInstanceState",
+                format!("The instance '{id}' is not in a state from which it can be started."),
+            ));
+        }
+        if !settled {
+            i.state = target.into();
+            i.next_at = now + wait;
+            i.running_since = None;
+        }
+        x.open("item")
+            .text("instanceId", id)
+            .open("currentState")
+            .text("code", instance_state_code(&i.state))
+            .text("name", &i.state)
+            .close("currentState")
+            .open("previousState")
+            .text("code", instance_state_code(&previous))
+            .text("name", &previous)
+            .close("previousState")
+            .close("item");
+    }
+    x.close(set);
+    Ok(x.finish(&c.op))
+}
+
+fn tags(w: &mut World, c: &Call, rid: &str) -> Result<String, ApiError> {
+    let resources = list(&c.params, "ResourceId");
+    let mut pairs = Vec::new();
+    for i in 1.. {
+        let Some(k) = c.params.get(&format!("Tag.{i}.Key")) else {
+            break;
+        };
+        pairs.push((k.clone(), c.params.get(&format!("Tag.{i}.Value")).cloned()));
+    }
+    let delete = c.op == "DeleteTags";
+    for r in &resources {
+        let tags = if r.starts_with("ami-") {
+            w.ec2
+                .images
+                .get_mut(r)
+                .filter(|i| i.owner == c.account && i.region == c.region)
+                .map(|i| &mut i.tags)
+        } else if r.starts_with("i-") {
+            w.ec2
+                .instances
+                .get_mut(r)
+                .filter(|i| i.owner == c.account && i.region == c.region)
+                .map(|i| &mut i.tags)
+        } else if r.starts_with("snap-") {
+            w.ec2
+                .snapshots
+                .get_mut(r)
+                .filter(|i| i.owner == c.account && i.region == c.region)
+                .map(|i| &mut i.tags)
+        } else {
+            None
+        };
+        let Some(tags) = tags else {
+            let kind = if r.starts_with("ami-") {
+                "AMI"
+            } else if r.starts_with("i-") {
+                "Instance"
+            } else {
+                "Snapshot"
+            };
+            return Err(not_found(kind, r));
+        };
+        for (k, v) in &pairs {
+            if delete {
+                tags.remove(k);
+            } else {
+                if k.to_ascii_lowercase().starts_with("aws:") {
+                    return Err(ApiError::client(
+                        "InvalidParameterValue",
+                        "Tag keys starting with 'aws:' are reserved for internal use",
+                    ));
+                }
+                tags.insert(k.clone(), v.clone().unwrap_or_default());
+            }
+        }
+        if !delete && tags.len() > 50 {
+            return Err(ApiError::client(
+                "TagLimitExceeded",
+                "a resource can have at most 50 tags",
+            ));
+        }
+    }
+    Ok(ok_return(&c.op, rid))
+}
+
+fn describe_snapshots(w: &World, c: &Call, rid: &str) -> String {
+    let ids = list(&c.params, "SnapshotId");
+    let owners = list(&c.params, "Owner");
+    let fs = filters(&c.params);
+    let mut x = Xml::response("DescribeSnapshots", rid);
+    x.open("snapshotSet");
+    for s in w.ec2.snapshots.values() {
+        let visible = s.owner == c.account
+            || s.create_volume_permissions.contains(&c.account)
+            || s.create_volume_permissions.contains("all");
+        if s.region != c.region || !visible || (!ids.is_empty() && !ids.contains(&s.id)) {
+            continue;
+        }
+        if !owners.is_empty()
+            && !owners
+                .iter()
+                .any(|o| o == &s.owner || (o == "self" && s.owner == c.account))
+        {
+            continue;
+        }
+        if !matches_filters(&s.tags, &[("snapshot-id", s.id.as_str())], &fs) {
+            continue;
+        }
+        x.open("item")
+            .text("snapshotId", &s.id)
+            .text("volumeId", "vol-ffffffff")
+            .text("status", "completed")
+            .text("startTime", &rfc3339(s.start_ms))
+            .text("progress", "100%")
+            .text("ownerId", &s.owner)
+            .text("volumeSize", &s.size_gib.to_string())
+            .text(
+                "description",
+                &format!("Created by CreateImage for {}", s.image_id),
+            )
+            .text("encrypted", "false");
+        if !s.tags.is_empty() {
+            x.tags(&s.tags);
+        }
+        x.close("item");
+    }
+    x.close("snapshotSet");
+    x.finish("DescribeSnapshots")
+}
+
+fn delete_snapshot(w: &mut World, c: &Call, rid: &str) -> Result<String, ApiError> {
+    let id = p(c, "SnapshotId")?.to_string();
+    if !w
+        .ec2
+        .snapshots
+        .get(&id)
+        .is_some_and(|s| s.owner == c.account && s.region == c.region)
+    {
+        return Err(not_found("Snapshot", &id));
+    }
+    if let Some(img) = w
+        .ec2
+        .images
+        .values()
+        .find(|i| i.state != "deregistered" && i.snapshot_ids.contains(&id))
+    {
+        return Err(ApiError::client(
+            "InvalidSnapshot.InUse",
+            format!("The snapshot {id} is currently in use by {}", img.id),
+        ));
+    }
+    w.ec2.snapshots.remove(&id);
+    Ok(ok_return("DeleteSnapshot", rid))
+}
+
+fn modify_snapshot_attribute(w: &mut World, c: &Call, rid: &str) -> Result<String, ApiError> {
+    let id = p(c, "SnapshotId")?.to_string();
+    let s = w
+        .ec2
+        .snapshots
+        .get_mut(&id)
+        .filter(|s| s.owner == c.account && s.region == c.region)
+        .ok_or_else(|| not_found("Snapshot", &id))?;
+    for i in 1.. {
+        let add = c
+            .params
+            .get(&format!("CreateVolumePermission.Add.{i}.UserId"));
+        let remove = c
+            .params
+            .get(&format!("CreateVolumePermission.Remove.{i}.UserId"));
+        if add.is_none() && remove.is_none() {
+            break;
+        }
+        if let Some(a) = add {
+            s.create_volume_permissions.insert(a.clone());
+        }
+        if let Some(r) = remove {
+            s.create_volume_permissions.remove(r);
+        }
+    }
+    for u in list(&c.params, "UserId") {
+        if opt(c, "OperationType") == Some("remove") {
+            s.create_volume_permissions.remove(&u);
+        } else {
+            s.create_volume_permissions.insert(u);
+        }
+    }
+    Ok(ok_return("ModifySnapshotAttribute", rid))
+}
+
+fn describe_regions(rid: &str) -> String {
+    let mut x = Xml::response("DescribeRegions", rid);
+    x.open("regionInfo");
+    for r in [
+        "us-east-1",
+        "us-east-2",
+        "us-west-2",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-central-1",
+        "ap-northeast-1",
+        "ap-southeast-2",
+    ] {
+        x.open("item")
+            .text("regionName", r)
+            .text("regionEndpoint", &format!("ec2.{r}.amazonaws.com"))
+            .text("optInStatus", "opt-in-not-required")
+            .close("item");
+    }
+    x.close("regionInfo");
+    x.finish("DescribeRegions")
+}

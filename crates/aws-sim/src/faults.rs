@@ -1,0 +1,67 @@
+//! Fault injection: throttling and 5xx at given rates, latency, and scripted failures.
+
+use serde::{Deserialize, Serialize};
+
+/// What goes wrong, on purpose.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct Faults {
+    /// Fraction of requests (0-1) answered with a throttling error.
+    pub throttle_rate: f64,
+    /// Fraction of requests (0-1) answered with a 500.
+    pub error_rate: f64,
+    /// Added to every request, in milliseconds.
+    pub latency_ms: u64,
+    /// Seed for the rates' random choices, so a run can be repeated.
+    pub seed: u64,
+    /// Specific calls that fail.
+    pub scripted: Vec<ScriptedFault>,
+}
+
+/// Fail the `nth` call (1-based, counted per operation since the last reset) of `operation`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ScriptedFault {
+    /// `service:Operation`, e.g. `ec2:CreateImage`.
+    pub operation: String,
+    /// Which call fails.
+    pub nth: u64,
+    /// HTTP status of the error.
+    #[serde(default = "default_status")]
+    pub status: u16,
+    /// Error code.
+    pub code: String,
+    /// Error message.
+    #[serde(default)]
+    pub message: String,
+}
+
+fn default_status() -> u16 {
+    400
+}
+
+/// A small deterministic generator (xorshift64*), seeded from [`Faults::seed`].
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeded; a zero seed is replaced by a fixed odd constant.
+    pub fn new(seed: u64) -> Rng {
+        Rng(if seed == 0 {
+            0x9E37_79B9_7F4A_7C15
+        } else {
+            seed
+        })
+    }
+
+    /// A number in [0, 1).
+    pub fn next_f64(&mut self) -> f64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        let r = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        (r >> 11) as f64 / (1u64 << 53) as f64
+    }
+}

@@ -1,0 +1,444 @@
+//! The HTTP server: decoding, faults, the request log, dispatch to services, persistence.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::ApiError;
+use crate::clock::{Durations, now_ms};
+use crate::faults::{Faults, Rng};
+use crate::protocol::{self, Call, Output, Protocol};
+use crate::ssm::CommandScript;
+use crate::world::World;
+
+/// How to start the endpoint.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where to listen; port 0 picks a free port.
+    pub addr: SocketAddr,
+    /// Pending-phase durations.
+    pub durations: Durations,
+    /// Faults to inject from the start.
+    pub faults: Faults,
+    /// Persist the world to `<dir>/world.json` after every change, and load it at start.
+    pub state_dir: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            durations: Durations::default(),
+            faults: Faults::default(),
+            state_dir: None,
+        }
+    }
+}
+
+/// One logged request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    /// `service:Operation`.
+    pub operation: String,
+    /// Caller account.
+    pub account: String,
+    /// Region.
+    pub region: String,
+    /// HTTP status answered.
+    pub status: u16,
+    /// The injected fault, if one was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
+}
+
+/// Every request since the last reset, with counts per operation.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestLog {
+    /// Calls per `service:Operation`.
+    pub counts: BTreeMap<String, u64>,
+    /// The requests, oldest first (the last 100,000).
+    pub records: Vec<RequestRecord>,
+}
+
+impl RequestLog {
+    /// Calls of one `service:Operation`.
+    pub fn count(&self, operation: &str) -> u64 {
+        self.counts.get(operation).copied().unwrap_or(0)
+    }
+
+    /// Calls of every operation of a service whose name starts with `prefix` (e.g. `ec2:Describe`).
+    pub fn count_prefix(&self, prefix: &str) -> u64 {
+        self.counts
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(_, v)| v)
+            .sum()
+    }
+}
+
+pub(crate) struct Shared {
+    pub world: Mutex<World>,
+    pub durations: Mutex<Durations>,
+    pub faults: Mutex<(Faults, Rng)>,
+    pub log: Mutex<RequestLog>,
+    pub state_dir: Option<PathBuf>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Shared {
+    fn persist(&self, world: &World) {
+        let Some(dir) = &self.state_dir else { return };
+        let _ = std::fs::create_dir_all(dir);
+        let tmp = dir.join("world.json.tmp");
+        if let Ok(bytes) = serde_json::to_vec(world)
+            && std::fs::write(&tmp, bytes).is_ok()
+        {
+            let _ = std::fs::rename(&tmp, dir.join("world.json"));
+        }
+    }
+
+    pub fn reset(&self) {
+        *lock(&self.world) = World::default();
+        *lock(&self.log) = RequestLog::default();
+        let seed = lock(&self.faults).0.seed;
+        lock(&self.faults).1 = Rng::new(seed);
+        self.persist(&World::default());
+    }
+}
+
+/// A running endpoint. Dropping it stops the server.
+pub struct Sim {
+    url: String,
+    pub(crate) shared: Arc<Shared>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Sim {
+    /// Start on the current tokio runtime.
+    pub async fn start(config: Config) -> std::io::Result<Sim> {
+        let world = config
+            .state_dir
+            .as_ref()
+            .and_then(|d| std::fs::read(d.join("world.json")).ok())
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let seed = config.faults.seed;
+        let shared = Arc::new(Shared {
+            world: Mutex::new(world),
+            durations: Mutex::new(config.durations),
+            faults: Mutex::new((config.faults, Rng::new(seed))),
+            log: Mutex::new(RequestLog::default()),
+            state_dir: config.state_dir,
+        });
+        let listener = tokio::net::TcpListener::bind(config.addr).await?;
+        let addr = listener.local_addr()?;
+        let app_state = Arc::clone(&shared);
+        let app = axum::Router::new().fallback(
+            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                let shared = Arc::clone(&app_state);
+                async move { serve(&shared, &method, &uri, &headers, &body).await }
+            },
+        );
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Ok(Sim {
+            url: format!("http://{addr}"),
+            shared,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A copy of the request log.
+    pub fn requests(&self) -> RequestLog {
+        lock(&self.shared.log).clone()
+    }
+
+    /// Replace the faults.
+    pub fn set_faults(&self, faults: Faults) {
+        let seed = faults.seed;
+        *lock(&self.shared.faults) = (faults, Rng::new(seed));
+    }
+
+    /// Replace the durations.
+    pub fn set_durations(&self, d: Durations) {
+        *lock(&self.shared.durations) = d;
+    }
+
+    /// Move the clock forward.
+    pub fn advance(&self, ms: u64) {
+        lock(&self.shared.world).offset_ms += ms;
+    }
+
+    /// Script an SSM command outcome.
+    pub fn script_command(&self, script: CommandScript) {
+        lock(&self.shared.world).ssm.scripts.push(script);
+    }
+
+    /// Forget every resource, the log and the fault counters.
+    pub fn reset(&self) {
+        self.shared.reset();
+    }
+
+    /// A copy of the world, for assertions.
+    pub fn world(&self) -> World {
+        lock(&self.shared.world).clone()
+    }
+
+    /// Stop accepting requests. Open keep-alive connections get a second to finish, then the server
+    /// task is aborted (clients keep pooled connections open indefinitely).
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(mut t) = self.task.take()
+            && tokio::time::timeout(std::time::Duration::from_secs(1), &mut t)
+                .await
+                .is_err()
+        {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn respond(e: protocol::Encoded) -> Response {
+    let mut r = (
+        StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        e.body,
+    )
+        .into_response();
+    let h = r.headers_mut();
+    if let Ok(v) = e.content_type.parse() {
+        h.insert("content-type", v);
+    }
+    for (k, v) in e.headers {
+        if let Ok(v) = v.parse() {
+            h.insert(k, v);
+        }
+    }
+    r
+}
+
+fn decode(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Call, Box<(Call, ApiError)>> {
+    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let (key, region, signing) = protocol::credential_scope(header("authorization"))
+        .unwrap_or_else(|| ("anonymous".into(), "us-east-1".into(), String::new()));
+    let mut call = Call {
+        service: signing.clone(),
+        op: String::new(),
+        protocol: Protocol::Query,
+        region,
+        account: protocol::account_of(&key),
+        params: BTreeMap::new(),
+        body: serde_json::Value::Null,
+    };
+    let target = header("x-amz-target");
+    if let Some((svc, op)) = target.split_once('.') {
+        call.protocol = Protocol::Json;
+        call.op = op.to_string();
+        call.service = match svc {
+            "AmazonSSM" => "ssm".into(),
+            "WorkspacesService" => "workspaces".into(),
+            other => other.to_lowercase(),
+        };
+        call.body = if body.is_empty() {
+            serde_json::json!({})
+        } else {
+            serde_json::from_slice(body).map_err(|e| {
+                (
+                    call.clone(),
+                    ApiError::client("SerializationException", e.to_string()),
+                )
+            })?
+        };
+        return Ok(call);
+    }
+    if let Some(rest) = uri.path().strip_prefix("/service/") {
+        call.protocol = Protocol::Cbor;
+        let (_, op) = rest.split_once("/operation/").unwrap_or(("", rest));
+        call.op = op.to_string();
+        call.service = "appstream".into();
+        call.body = protocol::decode_cbor(body).map_err(|e| Box::new((call.clone(), e)))?;
+        return Ok(call);
+    }
+    if method == Method::POST || method == Method::GET {
+        let mut params = protocol::form(body);
+        if let Some(q) = uri.query() {
+            params.extend(protocol::form(q.as_bytes()));
+        }
+        call.op = params.get("Action").cloned().unwrap_or_default();
+        call.params = params;
+        if call.service.is_empty() {
+            call.service = "ec2".into();
+        }
+        return Ok(call);
+    }
+    Err(Box::new((
+        call,
+        ApiError::client("InvalidAction", "unrecognised request"),
+    )))
+}
+
+fn throttle_error(p: Protocol) -> ApiError {
+    match p {
+        Protocol::Query => ApiError {
+            status: 503,
+            code: "RequestLimitExceeded".into(),
+            message: "Request limit exceeded.".into(),
+        },
+        _ => ApiError {
+            status: 400,
+            code: "ThrottlingException".into(),
+            message: "Rate exceeded".into(),
+        },
+    }
+}
+
+fn server_error(p: Protocol) -> ApiError {
+    let code = if p == Protocol::Query {
+        "InternalError"
+    } else {
+        "InternalServerError"
+    };
+    ApiError {
+        status: 500,
+        code: code.into(),
+        message: "An internal error has occurred (injected by aws-sim)".into(),
+    }
+}
+
+fn is_read(op: &str) -> bool {
+    ["Describe", "Get", "List"]
+        .iter()
+        .any(|p| op.starts_with(p))
+}
+
+async fn serve(
+    shared: &Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Response {
+    if uri.path().starts_with("/_sim/") {
+        return crate::admin::handle(shared, method, uri.path(), body);
+    }
+    let latency = lock(&shared.faults).0.latency_ms;
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+    }
+    let mut seq = lock(&shared.world).seq;
+    seq += 1;
+    let request_id = format!("{seq:08x}-5111-4e2b-9a4c-{:012x}", seq);
+    let call = match decode(method, uri, headers, body) {
+        Ok(c) => c,
+        Err(boxed) => {
+            let (c, e) = *boxed;
+            return respond(protocol::encode(&c, Err(e), &request_id));
+        }
+    };
+    let operation = format!("{}:{}", call.service, call.op);
+    let n = {
+        let mut log = lock(&shared.log);
+        let n = log.counts.entry(operation.clone()).or_default();
+        *n += 1;
+        *n
+    };
+    // Scripted faults first, then the random ones.
+    let fault = {
+        let mut f = lock(&shared.faults);
+        let (faults, rng) = &mut *f;
+        let scripted = faults
+            .scripted
+            .iter()
+            .find(|s| s.operation == operation && s.nth == n)
+            .map(|s| ApiError {
+                status: s.status,
+                code: s.code.clone(),
+                message: if s.message.is_empty() {
+                    format!("scripted fault on call {n} of {operation}")
+                } else {
+                    s.message.clone()
+                },
+            });
+        scripted
+            .or_else(|| {
+                (faults.throttle_rate > 0.0 && rng.next_f64() < faults.throttle_rate)
+                    .then(|| throttle_error(call.protocol))
+            })
+            .or_else(|| {
+                (faults.error_rate > 0.0 && rng.next_f64() < faults.error_rate)
+                    .then(|| server_error(call.protocol))
+            })
+    };
+    let injected = fault.as_ref().map(|e| e.code.clone());
+    let result: Result<Output, ApiError> = match fault {
+        Some(e) => Err(e),
+        None => {
+            let durations = lock(&shared.durations).clone();
+            let mut world = lock(&shared.world);
+            let now = now_ms(world.offset_ms);
+            world.tick(now, &durations);
+            crate::ec2::ensure_public_images(&mut world, &call.region, now);
+            let r = match call.service.as_str() {
+                "ec2" => crate::ec2::handle(&mut world, &call, now, &durations, &request_id),
+                "ssm" => crate::ssm::handle(&mut world, &call, now, &durations),
+                "workspaces" => crate::workspaces::handle(&mut world, &call, now, &durations),
+                "appstream" => crate::appstream::handle(&mut world, &call, now, &durations),
+                other => Err(ApiError::unsupported(other, &call.op)),
+            };
+            if r.is_ok() && !is_read(&call.op) {
+                shared.persist(&world);
+            }
+            r
+        }
+    };
+    let encoded = protocol::encode(&call, result, &request_id);
+    let mut log = lock(&shared.log);
+    if log.records.len() >= 100_000 {
+        log.records.remove(0);
+    }
+    log.records.push(RequestRecord {
+        operation,
+        account: call.account,
+        region: call.region,
+        status: encoded.status,
+        fault: injected,
+    });
+    drop(log);
+    respond(encoded)
+}

@@ -1,0 +1,491 @@
+//! SSM over awsJson1_1: parameters (with the public AMI aliases), and Run Command.
+//!
+//! SendCommand records the command and its targets; each invocation goes Pending → InProgress →
+//! Success after `ssm-command-ms`, unless a scripted outcome matches (see [`CommandScript`]).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::ApiError;
+use crate::clock::{Durations, rfc3339};
+use crate::ec2::Ec2;
+use crate::protocol::{Call, Output};
+use crate::world::World;
+
+/// A parameter.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Parameter {
+    pub name: String,
+    pub value: String,
+    pub kind: String,
+    pub data_type: String,
+    pub version: u64,
+    pub modified_ms: u64,
+}
+
+/// One instance's run of a command.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Invocation {
+    pub instance_id: String,
+    /// Pending, InProgress, Success, Failed, TimedOut, Cancelled.
+    pub status: String,
+    pub done_at: u64,
+    pub final_status: String,
+    pub response_code: i64,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// A command.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Command {
+    pub id: String,
+    pub account: String,
+    pub region: String,
+    pub document: String,
+    pub parameters: BTreeMap<String, Vec<String>>,
+    pub comment: String,
+    pub requested_ms: u64,
+    pub timeout_secs: u64,
+    pub invocations: Vec<Invocation>,
+}
+
+/// A scripted outcome: the first command whose commands contain `contains` ends with this status
+/// and output (once, unless `repeat`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct CommandScript {
+    /// Matched against the joined `commands` parameter.
+    pub contains: String,
+    /// `Failed`, `TimedOut` or `Success`.
+    pub status: String,
+    /// Standard output to report.
+    pub stdout: String,
+    /// Standard error to report.
+    pub stderr: String,
+    /// The exit code.
+    pub response_code: i64,
+    /// Keep matching after the first use.
+    pub repeat: bool,
+}
+
+/// SSM's state.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Ssm {
+    /// `account/region/name` → parameter (public parameters use account `aws`).
+    pub parameters: BTreeMap<String, Parameter>,
+    pub commands: BTreeMap<String, Command>,
+    pub scripts: Vec<CommandScript>,
+}
+
+/// Output of an invocation is truncated like SSM does.
+const MAX_OUTPUT: usize = 24_000;
+
+impl Ssm {
+    /// Record a public parameter (the AMI aliases under /aws/service/).
+    pub fn put_public(&mut self, region: &str, name: &str, value: &str, now: u64) {
+        self.parameters.insert(
+            format!("aws/{region}/{name}"),
+            Parameter {
+                name: name.into(),
+                value: value.into(),
+                kind: "String".into(),
+                data_type: "aws:ec2:image".into(),
+                version: 1,
+                modified_ms: now,
+            },
+        );
+    }
+
+    /// Advance invocations.
+    pub fn tick(&mut self, now: u64, _d: &Durations, _ec2: &Ec2) {
+        for cmd in self.commands.values_mut() {
+            for inv in &mut cmd.invocations {
+                if matches!(inv.status.as_str(), "Pending" | "InProgress") {
+                    inv.status = if now >= inv.done_at {
+                        inv.final_status.clone()
+                    } else {
+                        "InProgress".into()
+                    };
+                }
+            }
+        }
+    }
+
+    fn get(&self, account: &str, region: &str, name: &str) -> Option<&Parameter> {
+        let key = |owner: &str| format!("{owner}/{region}/{name}");
+        self.parameters
+            .get(&key(account))
+            .or_else(|| self.parameters.get(&key("aws")))
+    }
+}
+
+fn s<'a>(body: &'a Value, name: &str) -> Result<&'a str, ApiError> {
+    body.get(name).and_then(Value::as_str).filter(|v| !v.is_empty()).ok_or_else(|| {
+        ApiError::client("ValidationException", format!("1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null"))
+    })
+}
+
+fn ts(ms: u64) -> Value {
+    json!({ "$ts": ms as f64 / 1000.0 })
+}
+
+fn param_json(p: &Parameter, region: &str, account: &str) -> Value {
+    json!({
+        "Name": p.name,
+        "Type": p.kind,
+        "Value": p.value,
+        "Version": p.version,
+        "LastModifiedDate": ts(p.modified_ms),
+        "ARN": format!("arn:aws:ssm:{region}:{account}:parameter{}", if p.name.starts_with('/') { p.name.clone() } else { format!("/{}", p.name) }),
+        "DataType": p.data_type,
+    })
+}
+
+/// Whether an instance is online for Run Command: running, with an instance profile, for a moment.
+fn online(ec2: &Ec2, c: &Call, id: &str, now: u64, d: &Durations) -> bool {
+    ec2.instances.get(id).is_some_and(|i| {
+        i.owner == c.account
+            && i.region == c.region
+            && i.state == "running"
+            && !i.instance_profile.is_empty()
+            && i.running_since.is_some_and(|t| now >= t + d.ssm_online_ms)
+    })
+}
+
+/// Handle one SSM call.
+pub fn handle(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Output, ApiError> {
+    let b = &c.body;
+    let out = match c.op.as_str() {
+        "GetParameter" => {
+            let name = s(b, "Name")?;
+            let p = w.ssm.get(&c.account, &c.region, name).ok_or_else(|| {
+                ApiError::client("ParameterNotFound", format!("Parameter {name} not found."))
+            })?;
+            json!({ "Parameter": param_json(p, &c.region, &c.account) })
+        }
+        "GetParameters" => {
+            let names: Vec<&str> = b
+                .get("Names")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let (found, missing): (Vec<&str>, Vec<&str>) = names
+                .iter()
+                .partition(|n| w.ssm.get(&c.account, &c.region, n).is_some());
+            json!({
+                "Parameters": found.iter().filter_map(|n| w.ssm.get(&c.account, &c.region, n)).map(|p| param_json(p, &c.region, &c.account)).collect::<Vec<_>>(),
+                "InvalidParameters": missing,
+            })
+        }
+        "PutParameter" => {
+            let name = s(b, "Name")?.to_string();
+            let value = s(b, "Value")?.to_string();
+            if name.starts_with("/aws/") || name.starts_with("aws") {
+                return Err(ApiError::client(
+                    "AccessDeniedException",
+                    "No access to reserved parameter name: aws",
+                ));
+            }
+            let key = format!("{}/{}/{name}", c.account, c.region);
+            let overwrite = b.get("Overwrite").and_then(Value::as_bool).unwrap_or(false);
+            let version = match w.ssm.parameters.get(&key) {
+                Some(_) if !overwrite => {
+                    return Err(ApiError::client(
+                        "ParameterAlreadyExists",
+                        "The parameter already exists. To overwrite this value, set the overwrite option in the request to true.",
+                    ));
+                }
+                Some(p) => p.version + 1,
+                None => 1,
+            };
+            let kind = b
+                .get("Type")
+                .and_then(Value::as_str)
+                .unwrap_or("String")
+                .to_string();
+            let data_type = b
+                .get("DataType")
+                .and_then(Value::as_str)
+                .unwrap_or("text")
+                .to_string();
+            w.ssm.parameters.insert(
+                key,
+                Parameter {
+                    name,
+                    value,
+                    kind,
+                    data_type,
+                    version,
+                    modified_ms: now,
+                },
+            );
+            json!({ "Version": version, "Tier": "Standard" })
+        }
+        "DeleteParameter" => {
+            let name = s(b, "Name")?;
+            let key = format!("{}/{}/{name}", c.account, c.region);
+            w.ssm.parameters.remove(&key).ok_or_else(|| {
+                ApiError::client("ParameterNotFound", format!("Parameter {name} not found."))
+            })?;
+            json!({})
+        }
+        "DescribeInstanceInformation" => {
+            let wanted: Vec<String> = b
+                .get("Filters")
+                .or_else(|| b.get("InstanceInformationFilterList"))
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|f| {
+                    f.get("Key")
+                        .and_then(Value::as_str)
+                        .is_some_and(|k| k == "InstanceIds" || k == "instanceIds")
+                })
+                .flat_map(|f| {
+                    f.get("Values")
+                        .or_else(|| f.get("valueSet"))
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            let list: Vec<Value> = w
+                .ec2
+                .instances
+                .values()
+                .filter(|i| wanted.is_empty() || wanted.contains(&i.id))
+                .filter(|i| online(&w.ec2, c, &i.id, now, d))
+                .map(|i| {
+                    json!({
+                        "InstanceId": i.id,
+                        "PingStatus": "Online",
+                        "LastPingDateTime": ts(now),
+                        "AgentVersion": "3.3.0.0",
+                        "IsLatestVersion": true,
+                        "PlatformType": if i.platform == "Windows" { "Windows" } else { "Linux" },
+                        "ResourceType": "EC2Instance",
+                    })
+                })
+                .collect();
+            json!({ "InstanceInformationList": list })
+        }
+        "SendCommand" => send_command(w, c, now, d)?,
+        "GetCommandInvocation" => {
+            let id = s(b, "CommandId")?;
+            let instance = s(b, "InstanceId")?;
+            let cmd = w
+                .ssm
+                .commands
+                .get(id)
+                .filter(|x| x.account == c.account && x.region == c.region);
+            let inv = cmd.and_then(|x| x.invocations.iter().find(|i| i.instance_id == instance));
+            let (Some(cmd), Some(inv)) = (cmd, inv) else {
+                return Err(ApiError::client(
+                    "InvocationDoesNotExist",
+                    "An error occurred (InvocationDoesNotExist)",
+                ));
+            };
+            let finished = !matches!(inv.status.as_str(), "Pending" | "InProgress");
+            json!({
+                "CommandId": cmd.id,
+                "InstanceId": inv.instance_id,
+                "DocumentName": cmd.document,
+                "Comment": cmd.comment,
+                "Status": inv.status,
+                "StatusDetails": inv.status,
+                "ResponseCode": if finished { inv.response_code } else { -1 },
+                "ExecutionStartDateTime": rfc3339(cmd.requested_ms),
+                "ExecutionEndDateTime": if finished { rfc3339(inv.done_at) } else { String::new() },
+                "StandardOutputContent": if finished { inv.stdout.as_str() } else { "" },
+                "StandardErrorContent": if finished { inv.stderr.as_str() } else { "" },
+            })
+        }
+        "ListCommandInvocations" => {
+            let id = b.get("CommandId").and_then(Value::as_str);
+            let instance = b.get("InstanceId").and_then(Value::as_str);
+            let details = b.get("Details").and_then(Value::as_bool).unwrap_or(false);
+            let mut list = Vec::new();
+            for cmd in w
+                .ssm
+                .commands
+                .values()
+                .filter(|x| x.account == c.account && x.region == c.region)
+            {
+                if id.is_some_and(|i| i != cmd.id) {
+                    continue;
+                }
+                for inv in cmd
+                    .invocations
+                    .iter()
+                    .filter(|i| instance.is_none_or(|want| want == i.instance_id))
+                {
+                    let mut v = json!({
+                        "CommandId": cmd.id,
+                        "InstanceId": inv.instance_id,
+                        "DocumentName": cmd.document,
+                        "Status": inv.status,
+                        "StatusDetails": inv.status,
+                        "RequestedDateTime": ts(cmd.requested_ms),
+                    });
+                    if details {
+                        v["CommandPlugins"] = json!([{ "Name": "aws:runShellScript", "Status": inv.status, "ResponseCode": inv.response_code, "Output": inv.stdout }]);
+                    }
+                    list.push(v);
+                }
+            }
+            json!({ "CommandInvocations": list })
+        }
+        other => return Err(ApiError::unsupported("ssm", other)),
+    };
+    Ok(Output::Value(out))
+}
+
+fn send_command(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Value, ApiError> {
+    let b = &c.body;
+    let document = s(b, "DocumentName")?.to_string();
+    if !matches!(
+        document.as_str(),
+        "AWS-RunShellScript" | "AWS-RunPowerShellScript"
+    ) {
+        return Err(ApiError::client(
+            "InvalidDocument",
+            format!("aws-sim runs AWS-RunShellScript and AWS-RunPowerShellScript, not {document}"),
+        ));
+    }
+    let instances: Vec<String> = b
+        .get("InstanceIds")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    if instances.is_empty() {
+        return Err(ApiError::client(
+            "ValidationException",
+            "InstanceIds must not be empty",
+        ));
+    }
+    for i in &instances {
+        if !online(&w.ec2, c, i, now, d) {
+            return Err(ApiError::client(
+                "InvalidInstanceId",
+                format!(
+                    "Instance {i} is not in a valid state for account {}",
+                    c.account
+                ),
+            ));
+        }
+    }
+    let parameters: BTreeMap<String, Vec<String>> = b
+        .get("Parameters")
+        .and_then(Value::as_object)
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_array()
+                            .map(|a| {
+                                a.iter()
+                                    .filter_map(Value::as_str)
+                                    .map(str::to_string)
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let joined = parameters
+        .get("commands")
+        .map(|c| c.join("\n"))
+        .unwrap_or_default();
+    let script = w
+        .ssm
+        .scripts
+        .iter()
+        .position(|sc| joined.contains(&sc.contains));
+    let outcome = script.map(|i| w.ssm.scripts[i].clone());
+    if let Some(i) = script
+        && !w.ssm.scripts[i].repeat
+    {
+        w.ssm.scripts.remove(i);
+    }
+    let id = {
+        let raw = w.id("", 32);
+        format!(
+            "{}-{}-{}-{}-{}",
+            &raw[0..8],
+            &raw[8..12],
+            &raw[12..16],
+            &raw[16..20],
+            &raw[20..32]
+        )
+    };
+    let invocations = instances
+        .iter()
+        .map(|i| {
+            let (status, code, stdout, stderr) = match &outcome {
+                Some(o) => (
+                    o.status.clone(),
+                    o.response_code,
+                    o.stdout.clone(),
+                    o.stderr.clone(),
+                ),
+                None => ("Success".to_string(), 0, String::new(), String::new()),
+            };
+            Invocation {
+                instance_id: i.clone(),
+                status: "Pending".into(),
+                done_at: now + d.ssm_command_ms,
+                final_status: status,
+                response_code: code,
+                stdout: stdout.chars().take(MAX_OUTPUT).collect(),
+                stderr: stderr.chars().take(MAX_OUTPUT).collect(),
+            }
+        })
+        .collect();
+    let timeout_secs = b
+        .get("TimeoutSeconds")
+        .and_then(Value::as_u64)
+        .unwrap_or(3600);
+    let cmd = Command {
+        id: id.clone(),
+        account: c.account.clone(),
+        region: c.region.clone(),
+        document: document.clone(),
+        parameters: parameters.clone(),
+        comment: b
+            .get("Comment")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .into(),
+        requested_ms: now,
+        timeout_secs,
+        invocations,
+    };
+    w.ssm.commands.insert(id.clone(), cmd);
+    Ok(json!({
+        "Command": {
+            "CommandId": id,
+            "DocumentName": document,
+            "Parameters": parameters,
+            "InstanceIds": instances,
+            "Status": "Pending",
+            "RequestedDateTime": ts(now),
+            "TimeoutSeconds": timeout_secs,
+        }
+    }))
+}

@@ -1,0 +1,1533 @@
+//! Amazon WorkSpaces over awsJson1_1: WorkSpaces, images (create, copy, import, share, delete), bundles
+//! and tags.
+//!
+//! Everything is scoped by account and region. WorkSpaces go PENDING → AVAILABLE and REBUILDING →
+//! AVAILABLE after `workspace-start-ms`, TERMINATING → TERMINATED after the same time (and then leave
+//! every answer). Images go PENDING → AVAILABLE after `workspace-image-ms`; the WorkSpace an image is
+//! made from shows SUSPENDED meanwhile. Every region has a few public AMAZON bundles (`PUBLIC_BUNDLES`),
+//! each with a public image behind it. Fidelity notes are in docs/aws-sim.md.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::ApiError;
+use crate::clock::Durations;
+use crate::ec2::{AMAZON, Ec2};
+use crate::protocol::{Call, Output};
+use crate::world::World;
+
+const INVALID: &str = "InvalidParameterValuesException";
+const NOT_FOUND: &str = "ResourceNotFoundException";
+const BAD_STATE: &str = "InvalidResourceStateException";
+const LIMIT: &str = "ResourceLimitExceededException";
+const EXISTS: &str = "ResourceAlreadyExistsException";
+const ASSOCIATED: &str = "ResourceAssociatedException";
+const UNSUPPORTED: &str = "OperationNotSupportedException";
+const DENIED: &str = "AccessDeniedException";
+const UNAVAILABLE: &str = "ResourceUnavailableException";
+
+/// Images an account may own in one region (the default quota).
+const IMAGE_QUOTA: usize = 20;
+/// Custom bundles an account may own in one region.
+const BUNDLE_QUOTA: usize = 50;
+/// Tags a resource may carry.
+const MAX_TAGS: usize = 50;
+/// How long a deleted bundle's name stays taken: 2 hours.
+const NAME_HOLD_MS: u64 = 2 * 60 * 60 * 1000;
+/// Creation time shown for the public bundles and images (2024-01-01).
+const PUBLIC_CREATED_MS: u64 = 1_704_067_200_000;
+
+/// The `Compute` values the SDK knows.
+const COMPUTE_TYPES: &[&str] = &[
+    "VALUE",
+    "STANDARD",
+    "PERFORMANCE",
+    "POWER",
+    "POWERPRO",
+    "GRAPHICS",
+    "GRAPHICSPRO",
+    "GRAPHICS_G4DN",
+    "GRAPHICSPRO_G4DN",
+    "GENERALPURPOSE_4XLARGE",
+    "GENERALPURPOSE_8XLARGE",
+    "GRAPHICS_G6_XLARGE",
+    "GRAPHICS_G6_2XLARGE",
+    "GRAPHICS_G6_4XLARGE",
+    "GRAPHICS_G6_8XLARGE",
+    "GRAPHICS_G6_16XLARGE",
+    "GRAPHICS_G6F_LARGE",
+    "GRAPHICS_G6F_XLARGE",
+    "GRAPHICS_G6F_2XLARGE",
+    "GRAPHICS_G6F_4XLARGE",
+    "GRAPHICS_GR6_4XLARGE",
+    "GRAPHICS_GR6_8XLARGE",
+    "GRAPHICS_GR6F_4XLARGE",
+    "GRAPHICS_G7_2XLARGE",
+    "GRAPHICS_G7_4XLARGE",
+    "GRAPHICS_G7_8XLARGE",
+    "GRAPHICS_G7_12XLARGE",
+];
+
+/// The `WorkspaceImageIngestionProcess` values the SDK knows.
+const INGESTION_PROCESSES: &[&str] = &[
+    "BYOL_REGULAR",
+    "BYOL_GRAPHICS",
+    "BYOL_GRAPHICSPRO",
+    "BYOL_GRAPHICS_G4DN",
+    "BYOL_REGULAR_WSP",
+    "BYOL_GRAPHICS_G4DN_WSP",
+    "BYOL_REGULAR_BYOP",
+    "BYOL_GRAPHICS_G4DN_BYOP",
+];
+
+/// A public bundle every region has, and the public image behind it.
+struct PublicBundle {
+    id: &'static str,
+    name: &'static str,
+    description: &'static str,
+    compute: &'static str,
+    root_gib: u32,
+    user_gib: u32,
+    image_id: &'static str,
+    image_name: &'static str,
+    os: &'static str,
+}
+
+/// The public AMAZON bundles of every region. The first two ids are the ones recipes name; the other
+/// ids and the image ids are the simulator's own.
+const PUBLIC_BUNDLES: &[PublicBundle] = &[
+    PublicBundle {
+        id: "wsb-clj85qzj1",
+        name: "Standard with Amazon Linux 2",
+        description: "Standard with Amazon Linux 2 (English)",
+        compute: "STANDARD",
+        root_gib: 80,
+        user_gib: 50,
+        image_id: "wsi-amznlnx2a",
+        image_name: "Amazon Linux 2 (English)",
+        os: "LINUX",
+    },
+    PublicBundle {
+        id: "wsb-gk1wpk43z",
+        name: "Standard with Windows 10 (Server 2022 based)",
+        description: "Standard with Windows 10 (Server 2022 based) (English)",
+        compute: "STANDARD",
+        root_gib: 80,
+        user_gib: 50,
+        image_id: "wsi-win2022en",
+        image_name: "Windows 10 (Server 2022 based) (English)",
+        os: "WINDOWS",
+    },
+    PublicBundle {
+        id: "wsb-8vbljg4r6",
+        name: "Performance with Amazon Linux 2",
+        description: "Performance with Amazon Linux 2 (English)",
+        compute: "PERFORMANCE",
+        root_gib: 80,
+        user_gib: 100,
+        image_id: "wsi-amznlnx2a",
+        image_name: "Amazon Linux 2 (English)",
+        os: "LINUX",
+    },
+    PublicBundle {
+        id: "wsb-1pzkp0bx4",
+        name: "Performance with Windows 10 (Server 2022 based)",
+        description: "Performance with Windows 10 (Server 2022 based) (English)",
+        compute: "PERFORMANCE",
+        root_gib: 80,
+        user_gib: 100,
+        image_id: "wsi-win2022en",
+        image_name: "Windows 10 (Server 2022 based) (English)",
+        os: "WINDOWS",
+    },
+];
+
+/// A WorkSpace.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Workspace {
+    /// `ws-` and 9 characters.
+    pub id: String,
+    /// Owning account.
+    pub account: String,
+    /// Region.
+    pub region: String,
+    /// Directory it was launched in.
+    pub directory_id: String,
+    /// The user it belongs to.
+    pub user_name: String,
+    /// Optional `WorkspaceName`.
+    pub name: Option<String>,
+    /// The bundle it was launched from.
+    pub bundle_id: String,
+    /// The image it runs (the bundle's image at launch or at the last rebuild).
+    pub image_id: String,
+    /// `LINUX` or `WINDOWS`, from its image.
+    pub os: String,
+    /// `DEFAULT` or `DEDICATED`, from its image.
+    pub tenancy: String,
+    /// PENDING, AVAILABLE, REBUILDING, SUSPENDED, TERMINATING, TERMINATED, ...
+    pub state: String,
+    /// When the current pending phase ends (ms).
+    pub ready_at: u64,
+    /// When it was created (ms).
+    pub created_ms: u64,
+    /// Private IP address.
+    pub ip_address: String,
+    /// Computer name.
+    pub computer_name: String,
+    /// `WorkspaceProperties` as answered (request values with the bundle's defaults).
+    pub properties: Value,
+    /// `RootVolumeEncryptionEnabled`.
+    pub root_volume_encrypted: bool,
+    /// `UserVolumeEncryptionEnabled`.
+    pub user_volume_encrypted: bool,
+    /// `VolumeEncryptionKey`.
+    pub volume_encryption_key: Option<String>,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A WorkSpaces image.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Image {
+    /// `wsi-` and 9 characters.
+    pub id: String,
+    /// Owning account.
+    pub owner: String,
+    /// Region.
+    pub region: String,
+    /// Name, unique per account and region.
+    pub name: String,
+    /// Description (may be empty for copies).
+    pub description: String,
+    /// `LINUX` or `WINDOWS`.
+    pub os: String,
+    /// PENDING, AVAILABLE, ERROR.
+    pub state: String,
+    /// `DEFAULT`, or `DEDICATED` for BYOL images.
+    pub tenancy: String,
+    /// When PENDING ends (ms).
+    pub ready_at: u64,
+    /// When it was created (ms).
+    pub created_ms: u64,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+    /// Accounts it is shared with (same region).
+    pub shared_with: BTreeSet<String>,
+    /// What it was made from: a WorkSpace, an image or an AMI id.
+    pub source: String,
+    /// Injected: the image ends in ERROR instead of AVAILABLE.
+    pub fail: bool,
+}
+
+/// A custom bundle (the public AMAZON ones are not stored).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Bundle {
+    /// `wsb-` and 9 characters.
+    pub id: String,
+    /// Owning account (`AMAZON` for the public ones).
+    pub owner: String,
+    /// Region.
+    pub region: String,
+    /// Name, unique per account and region.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Its current image.
+    pub image_id: String,
+    /// Compute type name (`STANDARD`, ...).
+    pub compute: String,
+    /// Root volume, GB.
+    pub root_gib: u32,
+    /// User volume, GB.
+    pub user_gib: u32,
+    /// When it was created (ms).
+    pub created_ms: u64,
+    /// When its image last changed (ms).
+    pub updated_ms: u64,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// WorkSpaces' state.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Workspaces {
+    /// WorkSpaces by id.
+    pub workspaces: BTreeMap<String, Workspace>,
+    /// Images by id.
+    pub images: BTreeMap<String, Image>,
+    /// Custom bundles by id.
+    pub bundles: BTreeMap<String, Bundle>,
+    /// Deleted bundle names (`account/region/name`) → deletion time (ms): taken for 2 hours.
+    pub deleted_names: BTreeMap<String, u64>,
+}
+
+impl Workspaces {
+    /// Advance pending phases.
+    pub fn tick(&mut self, now: u64, d: &Durations) {
+        for img in self.images.values_mut() {
+            if img.state == "PENDING" && now >= img.ready_at {
+                img.state = if img.fail { "ERROR" } else { "AVAILABLE" }.into();
+            }
+        }
+        for ws in self.workspaces.values_mut() {
+            if now < ws.ready_at {
+                continue;
+            }
+            let next = match ws.state.as_str() {
+                // SUSPENDED only while an image is made: its ready_at is the image's.
+                "PENDING" | "REBUILDING" | "SUSPENDED" => "AVAILABLE",
+                "TERMINATING" => "TERMINATED",
+                _ => continue,
+            };
+            ws.state = next.into();
+        }
+        let _ = d;
+    }
+
+    /// An image the account can see in the region: its own, one shared with it, or a public one.
+    fn visible_image(&self, account: &str, region: &str, id: &str) -> Option<Image> {
+        self.images
+            .get(id)
+            .filter(|i| {
+                i.region == region && (i.owner == account || i.shared_with.contains(account))
+            })
+            .cloned()
+            .or_else(|| public_image(region, id))
+    }
+
+    /// A bundle the account can use in the region: its own or a public one.
+    fn visible_bundle(&self, account: &str, region: &str, id: &str) -> Option<Bundle> {
+        self.bundles
+            .get(id)
+            .filter(|b| b.region == region && b.owner == account)
+            .cloned()
+            .or_else(|| public_bundle(region, id))
+    }
+
+    /// Name and quota checks for a new image in the caller's account and region.
+    fn check_new_image(&self, account: &str, region: &str, name: &str) -> Result<(), ApiError> {
+        let owned = move || {
+            self.images
+                .values()
+                .filter(move |i| i.owner == account && i.region == region)
+        };
+        if owned().any(|i| i.name == name) {
+            return Err(ApiError::client(
+                EXISTS,
+                "A WorkSpace image with the same name exists in the destination Region. Provide a unique destination image name, and try again.",
+            ));
+        }
+        if owned().count() >= IMAGE_QUOTA {
+            return Err(ApiError::client(
+                LIMIT,
+                format!(
+                    "Your account can hold at most {IMAGE_QUOTA} WorkSpaces images in {region}."
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The image a bundle may use: owned by the caller, in the region, AVAILABLE.
+    fn image_for_bundle(&self, c: &Call, image_id: &str) -> Result<(), ApiError> {
+        match self.images.get(image_id) {
+            Some(img) if img.region == c.region && img.owner == c.account => {
+                if img.state == "AVAILABLE" {
+                    Ok(())
+                } else {
+                    Err(ApiError::client(
+                        UNAVAILABLE,
+                        format!("The image {image_id} is not AVAILABLE ({}).", img.state),
+                    ))
+                }
+            }
+            Some(img) if img.region == c.region && img.shared_with.contains(&c.account) => {
+                Err(invalid(format!(
+                    "The image {image_id} is shared with your account: copy it to your account before you make a bundle of it."
+                )))
+            }
+            _ if public_image(&c.region, image_id).is_some() => Err(invalid(format!(
+                "The image {image_id} is a public image: a custom bundle needs an image you own."
+            ))),
+            _ => Err(ApiError::client(
+                NOT_FOUND,
+                format!("The image {image_id} could not be found."),
+            )),
+        }
+    }
+}
+
+fn public_bundle_of(region: &str, p: &PublicBundle) -> Bundle {
+    Bundle {
+        id: p.id.into(),
+        owner: "AMAZON".into(),
+        region: region.into(),
+        name: p.name.into(),
+        description: p.description.into(),
+        image_id: p.image_id.into(),
+        compute: p.compute.into(),
+        root_gib: p.root_gib,
+        user_gib: p.user_gib,
+        created_ms: PUBLIC_CREATED_MS,
+        updated_ms: PUBLIC_CREATED_MS,
+        tags: BTreeMap::new(),
+    }
+}
+
+fn public_bundle(region: &str, id: &str) -> Option<Bundle> {
+    PUBLIC_BUNDLES
+        .iter()
+        .find(|p| p.id == id)
+        .map(|p| public_bundle_of(region, p))
+}
+
+fn public_image(region: &str, id: &str) -> Option<Image> {
+    PUBLIC_BUNDLES
+        .iter()
+        .find(|p| p.image_id == id)
+        .map(|p| Image {
+            id: p.image_id.into(),
+            owner: AMAZON.into(),
+            region: region.into(),
+            name: p.image_name.into(),
+            description: format!("{} provided by Amazon", p.image_name),
+            os: p.os.into(),
+            state: "AVAILABLE".into(),
+            tenancy: "DEFAULT".into(),
+            created_ms: PUBLIC_CREATED_MS,
+            ..Default::default()
+        })
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::client(INVALID, message)
+}
+
+fn opt_str<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
+    v.get(name)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+fn required<'a>(v: &'a Value, name: &str) -> Result<&'a str, ApiError> {
+    opt_str(v, name).ok_or_else(|| invalid(format!("The parameter {name} is required.")))
+}
+
+fn str_list(v: &Value, name: &str) -> Vec<String> {
+    v.get(name)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// An optional page size between 1 and `max`.
+fn page_size(v: &Value, name: &str, max: u64) -> Result<Option<usize>, ApiError> {
+    match v.get(name).and_then(Value::as_u64) {
+        None => Ok(None),
+        Some(n) if (1..=max).contains(&n) => Ok(usize::try_from(n).ok()),
+        Some(n) => Err(invalid(format!(
+            "{name} must be between 1 and {max}, not {n}."
+        ))),
+    }
+}
+
+/// One page of `items`; the token is the offset of the next page.
+fn page(
+    items: Vec<Value>,
+    token: Option<&str>,
+    limit: Option<usize>,
+) -> Result<(Vec<Value>, Option<String>), ApiError> {
+    let total = items.len();
+    let start = match token {
+        Some(t) => t
+            .parse::<usize>()
+            .ok()
+            .filter(|s| *s <= total)
+            .ok_or_else(|| invalid("The NextToken is not valid."))?,
+        None => 0,
+    };
+    let end = limit.map_or(total, |l| start.saturating_add(l).min(total));
+    let next = (end < total).then(|| end.to_string());
+    Ok((
+        items.into_iter().skip(start).take(end - start).collect(),
+        next,
+    ))
+}
+
+fn ts(ms: u64) -> Value {
+    json!({ "$ts": ms as f64 / 1000.0 })
+}
+
+fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.chars().count())
+        && name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "_./()-".contains(ch))
+}
+
+fn check_image_name(name: &str) -> Result<(), ApiError> {
+    if valid_name(name) {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "The image name '{name}' is not valid: use 1 to 64 letters, digits and _ . / ( ) -."
+        )))
+    }
+}
+
+fn check_length(what: &str, text: &str, max: usize) -> Result<(), ApiError> {
+    if (1..=max).contains(&text.chars().count()) {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "{what} must be 1 to {max} characters long."
+        )))
+    }
+}
+
+fn is_account(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn name_key(account: &str, region: &str, name: &str) -> String {
+    format!("{account}/{region}/{name}")
+}
+
+fn check_tag(key: &str, value: &str) -> Result<(), ApiError> {
+    if key.chars().count() > 127 || value.chars().count() > 255 {
+        return Err(invalid(
+            "A tag key is 1 to 127 characters long and a tag value at most 255.",
+        ));
+    }
+    if key.to_ascii_lowercase().starts_with("aws:") {
+        return Err(invalid(
+            "Tag keys starting with 'aws:' are reserved for internal use.",
+        ));
+    }
+    Ok(())
+}
+
+/// `Tags: [{Key, Value}]` from a request.
+fn tags_in(v: Option<&Value>) -> Result<BTreeMap<String, String>, ApiError> {
+    let mut out = BTreeMap::new();
+    for t in v.and_then(Value::as_array).into_iter().flatten() {
+        let key = opt_str(t, "Key").ok_or_else(|| invalid("Every tag needs a Key."))?;
+        let value = t.get("Value").and_then(Value::as_str).unwrap_or_default();
+        check_tag(key, value)?;
+        out.insert(key.to_string(), value.to_string());
+    }
+    if out.len() > MAX_TAGS {
+        return Err(ApiError::client(
+            LIMIT,
+            format!("A resource can have at most {MAX_TAGS} tags."),
+        ));
+    }
+    Ok(out)
+}
+
+fn tags_json(tags: &BTreeMap<String, String>) -> Value {
+    Value::Array(
+        tags.iter()
+            .map(|(k, v)| json!({ "Key": k, "Value": v }))
+            .collect(),
+    )
+}
+
+fn workspace_json(ws: &Workspace) -> Value {
+    let placed = ws.state != "PENDING";
+    json!({
+        "WorkspaceId": ws.id,
+        "DirectoryId": ws.directory_id,
+        "UserName": ws.user_name,
+        "IpAddress": placed.then_some(&ws.ip_address),
+        "State": ws.state,
+        "BundleId": ws.bundle_id,
+        "ComputerName": placed.then_some(&ws.computer_name),
+        "VolumeEncryptionKey": ws.volume_encryption_key,
+        "UserVolumeEncryptionEnabled": ws.user_volume_encrypted,
+        "RootVolumeEncryptionEnabled": ws.root_volume_encrypted,
+        "WorkspaceName": ws.name,
+        "WorkspaceProperties": ws.properties,
+        "ModificationStates": [],
+    })
+}
+
+fn image_json(img: &Image) -> Value {
+    let failed = img.state == "ERROR";
+    json!({
+        "ImageId": img.id,
+        "Name": img.name,
+        "Description": (!img.description.is_empty()).then_some(&img.description),
+        "OperatingSystem": { "Type": img.os },
+        "State": img.state,
+        "RequiredTenancy": img.tenancy,
+        "ErrorCode": failed.then_some("InternalServiceError"),
+        "ErrorMessage": failed.then_some("The image could not be created (injected by aws-sim)."),
+        "Created": ts(img.created_ms),
+        "OwnerAccountId": img.owner,
+    })
+}
+
+fn bundle_json(b: &Bundle) -> Value {
+    json!({
+        "BundleId": b.id,
+        "Name": b.name,
+        "Owner": b.owner,
+        "Description": b.description,
+        "ImageId": b.image_id,
+        "RootStorage": { "Capacity": b.root_gib.to_string() },
+        "UserStorage": { "Capacity": b.user_gib.to_string() },
+        "ComputeType": { "Name": b.compute },
+        "State": "AVAILABLE",
+        "BundleType": "REGULAR",
+        "LastUpdatedTime": ts(b.updated_ms),
+        "CreationTime": ts(b.created_ms),
+    })
+}
+
+/// Handle one WorkSpaces call.
+pub fn handle(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Output, ApiError> {
+    let out = match c.op.as_str() {
+        "CreateWorkspaces" => create_workspaces(w, c, now, d)?,
+        "DescribeWorkspaces" => describe_workspaces(w, c)?,
+        "TerminateWorkspaces" => terminate_workspaces(w, c, now, d)?,
+        "RebuildWorkspaces" => rebuild_workspaces(w, c, now, d)?,
+        "CreateWorkspaceImage" => create_workspace_image(w, c, now, d)?,
+        "DescribeWorkspaceImages" => describe_workspace_images(w, c)?,
+        "CopyWorkspaceImage" => copy_workspace_image(w, c, now, d)?,
+        "ImportWorkspaceImage" => import_workspace_image(w, c, now, d)?,
+        "DeleteWorkspaceImage" => delete_workspace_image(w, c)?,
+        "UpdateWorkspaceImagePermission" => update_workspace_image_permission(w, c)?,
+        "DescribeWorkspaceImagePermissions" => describe_workspace_image_permissions(w, c)?,
+        "CreateWorkspaceBundle" => create_workspace_bundle(w, c, now)?,
+        "UpdateWorkspaceBundle" => update_workspace_bundle(w, c, now)?,
+        "DeleteWorkspaceBundle" => delete_workspace_bundle(w, c, now)?,
+        "DescribeWorkspaceBundles" => describe_workspace_bundles(w, c)?,
+        "CreateTags" | "DeleteTags" | "DescribeTags" => tags(w, c)?,
+        op => return Err(ApiError::unsupported("workspaces", op)),
+    };
+    Ok(Output::Value(out))
+}
+
+/// A failed request inside a 200: error code and message.
+type Failure = (String, String);
+
+fn fail(code: &str, message: impl Into<String>) -> Failure {
+    (code.to_string(), message.into())
+}
+
+fn create_workspaces(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Value, ApiError> {
+    let requests = c
+        .body
+        .get("Workspaces")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if requests.is_empty() || requests.len() > 25 {
+        return Err(invalid("Workspaces must hold 1 to 25 WorkSpace requests."));
+    }
+    let mut failed = Vec::new();
+    let mut pending = Vec::new();
+    for r in requests {
+        match create_workspace(w, c, &r, now, d) {
+            Ok(ws) => pending.push(ws),
+            Err((code, message)) => failed
+                .push(json!({ "WorkspaceRequest": r, "ErrorCode": code, "ErrorMessage": message })),
+        }
+    }
+    Ok(json!({ "FailedRequests": failed, "PendingRequests": pending }))
+}
+
+fn create_workspace(
+    w: &mut World,
+    c: &Call,
+    r: &Value,
+    now: u64,
+    d: &Durations,
+) -> Result<Value, Failure> {
+    let directory_id = opt_str(r, "DirectoryId").unwrap_or_default();
+    if directory_id.len() < 3 || !directory_id.starts_with("d-") {
+        return Err(fail(
+            "ResourceNotFound.Directory",
+            "The specified directory could not be found in the specified region.",
+        ));
+    }
+    let user_name = opt_str(r, "UserName").ok_or_else(|| {
+        fail(
+            "ResourceNotFound.User",
+            "The specified user could not be found in the directory.",
+        )
+    })?;
+    let bundle_id = opt_str(r, "BundleId").unwrap_or_default();
+    let bundle = w
+        .workspaces
+        .visible_bundle(&c.account, &c.region, bundle_id)
+        .ok_or_else(|| {
+            fail(
+                "ResourceNotFound.Bundle",
+                format!("The specified bundle '{bundle_id}' could not be found."),
+            )
+        })?;
+    let image = w
+        .workspaces
+        .visible_image(&c.account, &c.region, &bundle.image_id)
+        .filter(|i| i.state == "AVAILABLE")
+        .ok_or_else(|| {
+            fail(
+                "ResourceNotFound.Image",
+                format!(
+                    "The image {} of bundle {bundle_id} is not available.",
+                    bundle.image_id
+                ),
+            )
+        })?;
+    let taken = w.workspaces.workspaces.values().any(|ws| {
+        ws.account == c.account
+            && ws.region == c.region
+            && ws.directory_id == directory_id
+            && ws.user_name.eq_ignore_ascii_case(user_name)
+            && ws.state != "TERMINATED"
+    });
+    if taken {
+        return Err(fail(
+            "ResourceExists.WorkSpace",
+            "A WorkSpace already exists for the specified user.",
+        ));
+    }
+    let mut props: Map<String, Value> = r
+        .get("WorkspaceProperties")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let mode = props
+        .get("RunningMode")
+        .and_then(Value::as_str)
+        .unwrap_or("ALWAYS_ON")
+        .to_string();
+    if mode == "ALWAYS_ON"
+        && props
+            .get("RunningModeAutoStopTimeoutInMinutes")
+            .is_some_and(|v| !v.is_null())
+    {
+        return Err(fail(
+            "AutoStopTimeoutIsNotApplicableForAnAlwaysOnWorkspace",
+            "RunningModeAutoStopTimeoutInMinutes is not applicable for WorkSpace with running mode set to ALWAYS_ON.",
+        ));
+    }
+    if mode == "AUTO_STOP" {
+        props
+            .entry("RunningModeAutoStopTimeoutInMinutes")
+            .or_insert(json!(60));
+    }
+    props.insert("RunningMode".into(), json!(mode));
+    props
+        .entry("RootVolumeSizeGib")
+        .or_insert(json!(bundle.root_gib));
+    props
+        .entry("UserVolumeSizeGib")
+        .or_insert(json!(bundle.user_gib));
+    props
+        .entry("ComputeTypeName")
+        .or_insert(json!(bundle.compute));
+    let tags = tags_in(r.get("Tags")).map_err(|e| (e.code, e.message))?;
+
+    let id = w.id("ws-", 9);
+    let n = w.seq;
+    let host = w.id("", 8).to_ascii_uppercase();
+    let ws = Workspace {
+        id: id.clone(),
+        account: c.account.clone(),
+        region: c.region.clone(),
+        directory_id: directory_id.into(),
+        user_name: user_name.into(),
+        name: opt_str(r, "WorkspaceName").map(str::to_string),
+        bundle_id: bundle_id.into(),
+        image_id: image.id,
+        computer_name: if image.os == "WINDOWS" {
+            format!("WSAMZN-{host}")
+        } else {
+            format!("A-{host}")
+        },
+        os: image.os,
+        tenancy: image.tenancy,
+        state: "PENDING".into(),
+        ready_at: now + d.workspace_start_ms,
+        created_ms: now,
+        ip_address: format!("10.0.{}.{}", (n / 250) % 250, n % 250 + 4),
+        properties: Value::Object(props),
+        root_volume_encrypted: r
+            .get("RootVolumeEncryptionEnabled")
+            .and_then(Value::as_bool)
+            == Some(true),
+        user_volume_encrypted: r
+            .get("UserVolumeEncryptionEnabled")
+            .and_then(Value::as_bool)
+            == Some(true),
+        volume_encryption_key: opt_str(r, "VolumeEncryptionKey").map(str::to_string),
+        tags,
+    };
+    let out = workspace_json(&ws);
+    w.workspaces.workspaces.insert(id, ws);
+    Ok(out)
+}
+
+fn describe_workspaces(w: &World, c: &Call) -> Result<Value, ApiError> {
+    let b = &c.body;
+    let ids = str_list(b, "WorkspaceIds");
+    let directory = opt_str(b, "DirectoryId");
+    let bundle = opt_str(b, "BundleId");
+    let user = opt_str(b, "UserName");
+    let name = opt_str(b, "WorkspaceName");
+    if [!ids.is_empty(), directory.is_some(), bundle.is_some()]
+        .iter()
+        .filter(|set| **set)
+        .count()
+        > 1
+    {
+        return Err(invalid(
+            "An invalid number of parameters provided with DescribeWorkspaces. Only one of the following are allowed to be specified: BundleId, DirectoryId, WorkSpaceIds, Filters.",
+        ));
+    }
+    if user.is_some() && directory.is_none() {
+        return Err(invalid(
+            "The DirectoryId parameter is required when UserName is used.",
+        ));
+    }
+    if ids.len() > 25 {
+        return Err(invalid("WorkspaceIds can hold at most 25 ids."));
+    }
+    let limit = page_size(b, "Limit", 25)?;
+    let items: Vec<Value> = w
+        .workspaces
+        .workspaces
+        .values()
+        .filter(|ws| {
+            ws.account == c.account
+                && ws.region == c.region
+                && ws.state != "TERMINATED"
+                && (ids.is_empty() || ids.contains(&ws.id))
+                && directory.is_none_or(|dir| ws.directory_id == dir)
+                && bundle.is_none_or(|bid| ws.bundle_id == bid)
+                && user.is_none_or(|u| ws.user_name.eq_ignore_ascii_case(u))
+                && name.is_none_or(|n| ws.name.as_deref() == Some(n))
+        })
+        .map(workspace_json)
+        .collect();
+    let (items, next) = page(items, opt_str(b, "NextToken"), limit)?;
+    Ok(json!({ "Workspaces": items, "NextToken": next }))
+}
+
+/// The `WorkspaceId`s of `TerminateWorkspaceRequests` / `RebuildWorkspaceRequests`.
+fn request_ids(b: &Value, name: &str, max: usize) -> Result<Vec<String>, ApiError> {
+    let ids: Vec<String> = b
+        .get(name)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| opt_str(r, "WorkspaceId"))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    if ids.is_empty() || ids.len() > max {
+        return Err(invalid(format!(
+            "{name} must hold 1 to {max} requests, each with a WorkspaceId."
+        )));
+    }
+    Ok(ids)
+}
+
+fn change_failure(id: &str, code: &str, message: &str) -> Value {
+    json!({ "WorkspaceId": id, "ErrorCode": code, "ErrorMessage": message })
+}
+
+fn live_workspace_mut<'a>(w: &'a mut World, c: &Call, id: &str) -> Option<&'a mut Workspace> {
+    w.workspaces
+        .workspaces
+        .get_mut(id)
+        .filter(|ws| ws.account == c.account && ws.region == c.region && ws.state != "TERMINATED")
+}
+
+fn terminate_workspaces(
+    w: &mut World,
+    c: &Call,
+    now: u64,
+    d: &Durations,
+) -> Result<Value, ApiError> {
+    let ids = request_ids(&c.body, "TerminateWorkspaceRequests", 25)?;
+    let mut failed = Vec::new();
+    for id in ids {
+        let Some(ws) = live_workspace_mut(w, c, &id) else {
+            failed.push(change_failure(
+                &id,
+                "ResourceNotFound.WorkSpace",
+                &format!("The WorkSpace {id} could not be found."),
+            ));
+            continue;
+        };
+        match ws.state.as_str() {
+            "TERMINATING" => {}
+            "SUSPENDED" => failed.push(change_failure(
+                &id,
+                "InvalidResourceState",
+                &format!("The WorkSpace {id} cannot be terminated while an image is being created from it."),
+            )),
+            _ => {
+                ws.state = "TERMINATING".into();
+                ws.ready_at = now + d.workspace_start_ms;
+            }
+        }
+    }
+    Ok(json!({ "FailedRequests": failed }))
+}
+
+fn rebuild_workspaces(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Value, ApiError> {
+    let ids = request_ids(&c.body, "RebuildWorkspaceRequests", 1)?;
+    let mut failed = Vec::new();
+    for id in ids {
+        let Some(ws) = live_workspace_mut(w, c, &id) else {
+            failed.push(change_failure(
+                &id,
+                "ResourceNotFound.WorkSpace",
+                &format!("The WorkSpace {id} could not be found."),
+            ));
+            continue;
+        };
+        if !matches!(
+            ws.state.as_str(),
+            "AVAILABLE" | "ERROR" | "UNHEALTHY" | "STOPPED" | "REBOOTING"
+        ) {
+            let message = format!(
+                "The WorkSpace {id} cannot be rebuilt from state {}.",
+                ws.state
+            );
+            failed.push(change_failure(&id, "InvalidResourceState", &message));
+            continue;
+        }
+        let bundle_id = ws.bundle_id.clone();
+        // The WorkSpace takes its bundle's current image.
+        let image = w
+            .workspaces
+            .visible_bundle(&c.account, &c.region, &bundle_id)
+            .and_then(|b| {
+                w.workspaces
+                    .visible_image(&c.account, &c.region, &b.image_id)
+            });
+        if let Some(ws) = live_workspace_mut(w, c, &id) {
+            if let Some(image) = image {
+                ws.image_id = image.id;
+                ws.os = image.os;
+                ws.tenancy = image.tenancy;
+            }
+            ws.state = "REBUILDING".into();
+            ws.ready_at = now + d.workspace_start_ms;
+        }
+    }
+    Ok(json!({ "FailedRequests": failed }))
+}
+
+fn create_workspace_image(
+    w: &mut World,
+    c: &Call,
+    now: u64,
+    d: &Durations,
+) -> Result<Value, ApiError> {
+    let b = &c.body;
+    let name = required(b, "Name")?;
+    check_image_name(name)?;
+    let description = required(b, "Description")?;
+    check_length("Description", description, 256)?;
+    let ws_id = required(b, "WorkspaceId")?;
+    let tags = tags_in(b.get("Tags"))?;
+    let ws = w
+        .workspaces
+        .workspaces
+        .get(ws_id)
+        .filter(|ws| ws.account == c.account && ws.region == c.region && ws.state != "TERMINATED")
+        .ok_or_else(|| {
+            ApiError::client(NOT_FOUND, "The specified WorkSpace cannot be found. Confirm that the workspace exists in your AWS account, and try again.")
+        })?;
+    if ws.state != "AVAILABLE" {
+        return Err(ApiError::client(
+            BAD_STATE,
+            format!(
+                "The WorkSpace {ws_id} must be AVAILABLE to create an image from it; it is {}.",
+                ws.state
+            ),
+        ));
+    }
+    if ws.root_volume_encrypted || ws.user_volume_encrypted {
+        return Err(ApiError::client(
+            UNSUPPORTED,
+            format!(
+                "The WorkSpace {ws_id} is encrypted: images cannot be created from encrypted WorkSpaces."
+            ),
+        ));
+    }
+    let (os, tenancy) = (ws.os.clone(), ws.tenancy.clone());
+    w.workspaces.check_new_image(&c.account, &c.region, name)?;
+    let id = w.id("wsi-", 9);
+    let ready_at = now + d.workspace_image_ms;
+    let img = Image {
+        id: id.clone(),
+        owner: c.account.clone(),
+        region: c.region.clone(),
+        name: name.into(),
+        description: description.into(),
+        os,
+        state: "PENDING".into(),
+        tenancy,
+        ready_at,
+        created_ms: now,
+        tags,
+        source: ws_id.into(),
+        ..Default::default()
+    };
+    let out = image_json(&img);
+    w.workspaces.images.insert(id, img);
+    if let Some(ws) = w.workspaces.workspaces.get_mut(ws_id) {
+        ws.state = "SUSPENDED".into();
+        ws.ready_at = ready_at;
+    }
+    Ok(out)
+}
+
+fn describe_workspace_images(w: &World, c: &Call) -> Result<Value, ApiError> {
+    let b = &c.body;
+    let ids = str_list(b, "ImageIds");
+    if ids.len() > 25 {
+        return Err(invalid("ImageIds can hold at most 25 ids."));
+    }
+    let kind = opt_str(b, "ImageType");
+    if let Some(k) = kind
+        && !matches!(k, "OWNED" | "SHARED")
+    {
+        return Err(invalid(format!(
+            "ImageType must be OWNED or SHARED, not {k}."
+        )));
+    }
+    let limit = page_size(b, "MaxResults", 25)?;
+    let mut items: Vec<Value> = w
+        .workspaces
+        .images
+        .values()
+        .filter(|i| {
+            let owned = i.owner == c.account;
+            let shared = !owned && i.shared_with.contains(&c.account);
+            let wanted = match kind {
+                Some("OWNED") => owned,
+                Some(_) => shared,
+                None => owned || shared,
+            };
+            i.region == c.region && wanted && (ids.is_empty() || ids.contains(&i.id))
+        })
+        .map(image_json)
+        .collect();
+    if kind.is_none() {
+        // The public images behind the AMAZON bundles, when asked for by id.
+        items.extend(
+            ids.iter()
+                .filter_map(|id| public_image(&c.region, id))
+                .map(|i| image_json(&i)),
+        );
+    }
+    let (items, next) = page(items, opt_str(b, "NextToken"), limit)?;
+    Ok(json!({ "Images": items, "NextToken": next }))
+}
+
+fn copy_workspace_image(
+    w: &mut World,
+    c: &Call,
+    now: u64,
+    d: &Durations,
+) -> Result<Value, ApiError> {
+    let b = &c.body;
+    let name = required(b, "Name")?;
+    check_image_name(name)?;
+    let description = opt_str(b, "Description").unwrap_or_default();
+    if !description.is_empty() {
+        check_length("Description", description, 256)?;
+    }
+    let source_id = required(b, "SourceImageId")?;
+    let source_region = required(b, "SourceRegion")?;
+    let tags = tags_in(b.get("Tags"))?;
+    let src = w
+        .workspaces
+        .images
+        .get(source_id)
+        .filter(|i| {
+            i.region == source_region
+                && (i.owner == c.account || i.shared_with.contains(&c.account))
+        })
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::client(
+                NOT_FOUND,
+                format!("The image {source_id} could not be found in {source_region}."),
+            )
+        })?;
+    if src.state != "AVAILABLE" {
+        return Err(ApiError::client(
+            UNAVAILABLE,
+            format!("The image {source_id} is not AVAILABLE ({}).", src.state),
+        ));
+    }
+    w.workspaces.check_new_image(&c.account, &c.region, name)?;
+    let id = w.id("wsi-", 9);
+    w.workspaces.images.insert(
+        id.clone(),
+        Image {
+            id: id.clone(),
+            owner: c.account.clone(),
+            region: c.region.clone(),
+            name: name.into(),
+            description: description.into(),
+            os: src.os,
+            state: "PENDING".into(),
+            tenancy: src.tenancy,
+            ready_at: now + d.workspace_image_ms,
+            created_ms: now,
+            tags,
+            source: source_id.into(),
+            ..Default::default()
+        },
+    );
+    Ok(json!({ "ImageId": id }))
+}
+
+fn import_workspace_image(
+    w: &mut World,
+    c: &Call,
+    now: u64,
+    d: &Durations,
+) -> Result<Value, ApiError> {
+    let b = &c.body;
+    let ami = required(b, "Ec2ImageId")?;
+    let process = required(b, "IngestionProcess")?;
+    if !INGESTION_PROCESSES.contains(&process) {
+        return Err(invalid(format!("IngestionProcess {process} is not valid.")));
+    }
+    let name = required(b, "ImageName")?;
+    check_image_name(name)?;
+    let description = required(b, "ImageDescription")?;
+    check_length("ImageDescription", description, 256)?;
+    let tags = tags_in(b.get("Tags"))?;
+    let img = w
+        .ec2
+        .images
+        .get(ami)
+        .filter(|i| {
+            i.region == c.region && i.state != "deregistered" && Ec2::visible(i, &c.account)
+        })
+        .ok_or_else(|| {
+            ApiError::client(
+                NOT_FOUND,
+                format!("The EC2 image {ami} could not be found in {}.", c.region),
+            )
+        })?;
+    if img.state != "available" {
+        return Err(invalid(format!(
+            "The EC2 image {ami} is not available ({}).",
+            img.state
+        )));
+    }
+    if img.platform != "Windows" {
+        return Err(ApiError::client(
+            UNSUPPORTED,
+            format!(
+                "The EC2 image {ami} is not a Windows image: only Windows BYOL images can be imported."
+            ),
+        ));
+    }
+    w.workspaces.check_new_image(&c.account, &c.region, name)?;
+    let id = w.id("wsi-", 9);
+    w.workspaces.images.insert(
+        id.clone(),
+        Image {
+            id: id.clone(),
+            owner: c.account.clone(),
+            region: c.region.clone(),
+            name: name.into(),
+            description: description.into(),
+            os: "WINDOWS".into(),
+            state: "PENDING".into(),
+            // BYOL images run on dedicated hardware.
+            tenancy: "DEDICATED".into(),
+            ready_at: now + d.workspace_image_ms,
+            created_ms: now,
+            tags,
+            source: ami.into(),
+            ..Default::default()
+        },
+    );
+    Ok(json!({ "ImageId": id }))
+}
+
+fn delete_workspace_image(w: &mut World, c: &Call) -> Result<Value, ApiError> {
+    let id = required(&c.body, "ImageId")?;
+    let denied = || {
+        ApiError::client(
+            DENIED,
+            format!("The image {id} is not owned by your account."),
+        )
+    };
+    let Some(img) = w.workspaces.images.get(id).filter(|i| i.region == c.region) else {
+        // Deleting an image that is not there succeeds; a public image is not yours to delete.
+        return if public_image(&c.region, id).is_some() {
+            Err(denied())
+        } else {
+            Ok(json!({}))
+        };
+    };
+    if img.owner != c.account {
+        return if img.shared_with.contains(&c.account) {
+            Err(denied())
+        } else {
+            Ok(json!({}))
+        };
+    }
+    if img.state == "PENDING" {
+        return Err(ApiError::client(
+            BAD_STATE,
+            format!("The image {id} is still being created."),
+        ));
+    }
+    if let Some(bundle) = w.workspaces.bundles.values().find(|b| b.image_id == id) {
+        return Err(ApiError::client(
+            ASSOCIATED,
+            format!(
+                "The image {id} is used by bundle {}: delete the bundle first.",
+                bundle.id
+            ),
+        ));
+    }
+    if !img.shared_with.is_empty() {
+        return Err(ApiError::client(
+            ASSOCIATED,
+            format!(
+                "The image {id} is shared with {} account(s): unshare it first.",
+                img.shared_with.len()
+            ),
+        ));
+    }
+    w.workspaces.images.remove(id);
+    Ok(json!({}))
+}
+
+fn owned_image_mut<'a>(w: &'a mut World, c: &Call, id: &str) -> Result<&'a mut Image, ApiError> {
+    match w.workspaces.images.get_mut(id) {
+        Some(img) if img.region == c.region && img.owner == c.account => Ok(img),
+        Some(img) if img.region == c.region && img.shared_with.contains(&c.account) => {
+            Err(ApiError::client(
+                DENIED,
+                format!("The image {id} is not owned by your account."),
+            ))
+        }
+        _ => Err(ApiError::client(
+            NOT_FOUND,
+            format!("The image {id} could not be found."),
+        )),
+    }
+}
+
+fn update_workspace_image_permission(w: &mut World, c: &Call) -> Result<Value, ApiError> {
+    let b = &c.body;
+    let id = required(b, "ImageId")?;
+    let allow = b
+        .get("AllowCopyImage")
+        .and_then(Value::as_bool)
+        .ok_or_else(|| invalid("The parameter AllowCopyImage is required."))?;
+    let account = required(b, "SharedAccountId")?;
+    if !is_account(account) {
+        return Err(invalid(format!(
+            "SharedAccountId {account} is not a 12-digit account id."
+        )));
+    }
+    if account == c.account {
+        return Err(invalid("You cannot share an image with your own account."));
+    }
+    let img = owned_image_mut(w, c, id)?;
+    if img.state != "AVAILABLE" {
+        return Err(ApiError::client(
+            UNAVAILABLE,
+            format!("The image {id} is not AVAILABLE ({}).", img.state),
+        ));
+    }
+    if allow {
+        img.shared_with.insert(account.to_string());
+    } else {
+        img.shared_with.remove(account);
+    }
+    Ok(json!({}))
+}
+
+fn describe_workspace_image_permissions(w: &mut World, c: &Call) -> Result<Value, ApiError> {
+    let b = &c.body;
+    let id = required(b, "ImageId")?;
+    let limit = page_size(b, "MaxResults", 25)?;
+    let img = owned_image_mut(w, c, id)?;
+    let items: Vec<Value> = img
+        .shared_with
+        .iter()
+        .map(|a| json!({ "SharedAccountId": a }))
+        .collect();
+    let (items, next) = page(items, opt_str(b, "NextToken"), limit)?;
+    Ok(json!({ "ImageId": id, "ImagePermissions": items, "NextToken": next }))
+}
+
+/// `{name}.Capacity` (a string of GB; a number is accepted too).
+fn capacity(b: &Value, name: &str) -> Result<Option<u32>, ApiError> {
+    let Some(cap) = b
+        .get(name)
+        .and_then(|v| v.get("Capacity"))
+        .filter(|v| !v.is_null())
+    else {
+        return Ok(None);
+    };
+    let parsed = match cap {
+        Value::String(s) => s.trim().parse::<u32>().ok(),
+        Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        _ => None,
+    };
+    parsed
+        .map(Some)
+        .ok_or_else(|| invalid(format!("{name}.Capacity must be a whole number of GB.")))
+}
+
+fn check_volumes(root: u32, user: u32) -> Result<(), ApiError> {
+    let ok = (root == 80 && matches!(user, 10 | 50 | 100))
+        || ((175..=2000).contains(&root) && (100..=2000).contains(&user));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "Invalid volume sizes: root {root} GB with user {user} GB. Use a root volume of 80 GB with a user volume of 10, 50 or 100 GB, or a root volume of 175 to 2000 GB with a user volume of 100 to 2000 GB."
+        )))
+    }
+}
+
+fn owned_bundle_mut<'a>(w: &'a mut World, c: &Call, id: &str) -> Result<&'a mut Bundle, ApiError> {
+    if public_bundle(&c.region, id).is_some() {
+        return Err(ApiError::client(
+            DENIED,
+            format!("The bundle {id} belongs to AMAZON and cannot be changed."),
+        ));
+    }
+    w.workspaces
+        .bundles
+        .get_mut(id)
+        .filter(|b| b.region == c.region && b.owner == c.account)
+        .ok_or_else(|| ApiError::client(NOT_FOUND, format!("The bundle {id} could not be found.")))
+}
+
+fn create_workspace_bundle(w: &mut World, c: &Call, now: u64) -> Result<Value, ApiError> {
+    let b = &c.body;
+    let name = required(b, "BundleName")?;
+    if !valid_name(name) {
+        return Err(invalid(format!(
+            "The bundle name '{name}' is not valid: use 1 to 64 letters, digits and _ . / ( ) -."
+        )));
+    }
+    let description = required(b, "BundleDescription")?;
+    check_length("BundleDescription", description, 255)?;
+    let image_id = required(b, "ImageId")?;
+    let compute = b
+        .get("ComputeType")
+        .and_then(|v| opt_str(v, "Name"))
+        .ok_or_else(|| invalid("The parameter ComputeType.Name is required."))?;
+    if !COMPUTE_TYPES.contains(&compute) {
+        return Err(invalid(format!("ComputeType {compute} is not valid.")));
+    }
+    let user_gib = capacity(b, "UserStorage")?
+        .ok_or_else(|| invalid("The parameter UserStorage.Capacity is required."))?;
+    let root_gib = capacity(b, "RootStorage")?.unwrap_or(80);
+    check_volumes(root_gib, user_gib)?;
+    let tags = tags_in(b.get("Tags"))?;
+    let state = &w.workspaces;
+    state.image_for_bundle(c, image_id)?;
+    let owned = move || {
+        state
+            .bundles
+            .values()
+            .filter(move |x| x.owner == c.account && x.region == c.region)
+    };
+    if owned().any(|x| x.name == name) {
+        return Err(ApiError::client(
+            EXISTS,
+            format!("A bundle named {name} already exists."),
+        ));
+    }
+    if state
+        .deleted_names
+        .get(&name_key(&c.account, &c.region, name))
+        .is_some_and(|t| now < *t + NAME_HOLD_MS)
+    {
+        return Err(ApiError::client(
+            EXISTS,
+            format!(
+                "A bundle named {name} was deleted less than 2 hours ago; its name is not yet free."
+            ),
+        ));
+    }
+    if owned().count() >= BUNDLE_QUOTA {
+        return Err(ApiError::client(
+            LIMIT,
+            format!(
+                "Your account can hold at most {BUNDLE_QUOTA} bundles in {}.",
+                c.region
+            ),
+        ));
+    }
+    let id = w.id("wsb-", 9);
+    let bundle = Bundle {
+        id: id.clone(),
+        owner: c.account.clone(),
+        region: c.region.clone(),
+        name: name.into(),
+        description: description.into(),
+        image_id: image_id.into(),
+        compute: compute.into(),
+        root_gib,
+        user_gib,
+        created_ms: now,
+        updated_ms: now,
+        tags,
+    };
+    let out = json!({ "WorkspaceBundle": bundle_json(&bundle) });
+    w.workspaces.bundles.insert(id, bundle);
+    Ok(out)
+}
+
+fn update_workspace_bundle(w: &mut World, c: &Call, now: u64) -> Result<Value, ApiError> {
+    let b = &c.body;
+    let bundle_id = required(b, "BundleId")?;
+    let image_id = required(b, "ImageId")?;
+    // The bundle first (not found / not yours), then the image.
+    owned_bundle_mut(w, c, bundle_id)?;
+    w.workspaces.image_for_bundle(c, image_id)?;
+    // Existing WorkSpaces keep their image until they are rebuilt.
+    let bundle = owned_bundle_mut(w, c, bundle_id)?;
+    bundle.image_id = image_id.into();
+    bundle.updated_ms = now;
+    Ok(json!({}))
+}
+
+fn delete_workspace_bundle(w: &mut World, c: &Call, now: u64) -> Result<Value, ApiError> {
+    let bundle_id = required(&c.body, "BundleId")?;
+    let name = owned_bundle_mut(w, c, bundle_id)?.name.clone();
+    if let Some(ws) =
+        w.workspaces.workspaces.values().find(|ws| {
+            ws.account == c.account && ws.bundle_id == bundle_id && ws.state != "TERMINATED"
+        })
+    {
+        return Err(ApiError::client(
+            ASSOCIATED,
+            format!("The bundle {bundle_id} is used by WorkSpace {}.", ws.id),
+        ));
+    }
+    w.workspaces.bundles.remove(bundle_id);
+    w.workspaces
+        .deleted_names
+        .insert(name_key(&c.account, &c.region, &name), now);
+    Ok(json!({}))
+}
+
+fn describe_workspace_bundles(w: &World, c: &Call) -> Result<Value, ApiError> {
+    let b = &c.body;
+    let ids = str_list(b, "BundleIds");
+    let owner = opt_str(b, "Owner");
+    if !ids.is_empty() && owner.is_some() {
+        return Err(invalid("BundleIds and Owner cannot be combined."));
+    }
+    if ids.len() > 25 {
+        return Err(invalid("BundleIds can hold at most 25 ids."));
+    }
+    let items: Vec<Value> = if !ids.is_empty() {
+        ids.iter()
+            .filter_map(|id| w.workspaces.visible_bundle(&c.account, &c.region, id))
+            .map(|x| bundle_json(&x))
+            .collect()
+    } else if owner == Some("AMAZON") {
+        PUBLIC_BUNDLES
+            .iter()
+            .map(|p| bundle_json(&public_bundle_of(&c.region, p)))
+            .collect()
+    } else {
+        w.workspaces
+            .bundles
+            .values()
+            .filter(|x| {
+                x.owner == c.account && x.region == c.region && owner.is_none_or(|o| o == c.account)
+            })
+            .map(bundle_json)
+            .collect()
+    };
+    let (items, next) = page(items, opt_str(b, "NextToken"), None)?;
+    Ok(json!({ "Bundles": items, "NextToken": next }))
+}
+
+fn tags(w: &mut World, c: &Call) -> Result<Value, ApiError> {
+    let b = &c.body;
+    let id = required(b, "ResourceId")?;
+    let state = &mut w.workspaces;
+    let found = if id.starts_with("wsi-") {
+        state
+            .images
+            .get_mut(id)
+            .filter(|i| i.owner == c.account && i.region == c.region)
+            .map(|i| &mut i.tags)
+    } else if id.starts_with("wsb-") {
+        state
+            .bundles
+            .get_mut(id)
+            .filter(|x| x.owner == c.account && x.region == c.region)
+            .map(|x| &mut x.tags)
+    } else if id.starts_with("ws-") {
+        state
+            .workspaces
+            .get_mut(id)
+            .filter(|ws| {
+                ws.account == c.account && ws.region == c.region && ws.state != "TERMINATED"
+            })
+            .map(|ws| &mut ws.tags)
+    } else {
+        None
+    };
+    let tags = found.ok_or_else(|| {
+        ApiError::client(NOT_FOUND, format!("The resource {id} could not be found."))
+    })?;
+    let out = match c.op.as_str() {
+        "DescribeTags" => json!({ "TagList": tags_json(tags) }),
+        "DeleteTags" => {
+            for key in str_list(b, "TagKeys") {
+                tags.remove(&key);
+            }
+            json!({})
+        }
+        _ => {
+            let mut merged = tags.clone();
+            merged.extend(tags_in(b.get("Tags"))?);
+            if merged.len() > MAX_TAGS {
+                return Err(ApiError::client(
+                    LIMIT,
+                    format!("A resource can have at most {MAX_TAGS} tags."),
+                ));
+            }
+            *tags = merged;
+            json!({})
+        }
+    };
+    Ok(out)
+}

@@ -1,0 +1,42 @@
+//! Everything the endpoint holds, across accounts and regions. Serializable, so it can persist.
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Durations;
+
+/// The simulated cloud.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct World {
+    /// EC2 images, instances and snapshots.
+    pub ec2: crate::ec2::Ec2,
+    /// SSM parameters and commands.
+    pub ssm: crate::ssm::Ssm,
+    /// WorkSpaces, images, bundles.
+    pub workspaces: crate::workspaces::Workspaces,
+    /// AppStream image builders, images, fleets.
+    pub appstream: crate::appstream::Appstream,
+    /// Counter behind generated ids.
+    pub seq: u64,
+    /// Manual clock offset (`/_sim/advance`), in ms.
+    pub offset_ms: u64,
+}
+
+impl World {
+    /// A fresh id: `prefix` and `digits` lowercase hex digits, unique in this world.
+    pub fn id(&mut self, prefix: &str, digits: usize) -> String {
+        self.seq += 1;
+        // Spread the sequence so ids look like AWS's without colliding.
+        let mixed = self.seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (self.seq << 7);
+        let hex = format!("{mixed:016x}{:016x}", self.seq);
+        format!("{prefix}{}", &hex[hex.len() - digits..])
+    }
+
+    /// Move every resource whose pending phase has ended to its next state.
+    pub fn tick(&mut self, now: u64, d: &Durations) {
+        self.ec2.tick(now, d);
+        self.ssm.tick(now, d, &self.ec2);
+        self.workspaces.tick(now, d);
+        self.appstream.tick(now, d);
+    }
+}

@@ -1,0 +1,85 @@
+//! Clients for a backend, and polling with a deadline.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
+
+#[allow(
+    dead_code,
+    reason = "WorkSpaces and AppStream clients are used as those services land"
+)]
+pub struct Clients {
+    pub ec2: aws_sdk_ec2::Client,
+    pub ssm: aws_sdk_ssm::Client,
+    pub workspaces: aws_sdk_workspaces::Client,
+    pub appstream: aws_sdk_appstream::Client,
+}
+
+/// Clients for an endpoint, region and account (the access key id names the account in aws-sim;
+/// moto ignores it).
+pub fn clients(url: &str, region: &str, account: &str) -> Clients {
+    let creds = Credentials::new(account, "secret", None, None, "test");
+    let region = Region::new(region.to_string());
+    macro_rules! client {
+        ($krate:ident) => {
+            $krate::Client::from_conf(
+                $krate::Config::builder()
+                    .behavior_version(BehaviorVersion::latest())
+                    .endpoint_url(url)
+                    .region(region.clone())
+                    .credentials_provider(creds.clone())
+                    .build(),
+            )
+        };
+    }
+    Clients {
+        ec2: client!(aws_sdk_ec2),
+        ssm: client!(aws_sdk_ssm),
+        workspaces: client!(aws_sdk_workspaces),
+        appstream: client!(aws_sdk_appstream),
+    }
+}
+
+/// An in-process aws-sim with short phases.
+pub async fn sim() -> aws_sim::Sim {
+    let mut d = aws_sim::Durations::instant();
+    d.instance_start_ms = 50;
+    d.image_create_ms = 80;
+    d.image_copy_ms = 80;
+    aws_sim::Sim::start(aws_sim::Config {
+        durations: d,
+        ..Default::default()
+    })
+    .await
+    .expect("start aws-sim")
+}
+
+/// Poll `check` until it yields `Some`, for at most `secs` seconds. A timeout fails the test.
+pub async fn eventually<T, F, Fut>(what: &str, secs: u64, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(secs),
+            "timed out after {secs}s waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The error code of an SDK error.
+pub fn code<E: aws_sdk_ec2::error::ProvideErrorMetadata + std::fmt::Debug>(
+    e: &aws_sdk_ec2::error::SdkError<E>,
+) -> String {
+    match e {
+        aws_sdk_ec2::error::SdkError::ServiceError(se) => se.err().code().unwrap_or("").to_string(),
+        other => format!("{other:?}"),
+    }
+}

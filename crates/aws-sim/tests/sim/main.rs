@@ -1,0 +1,12 @@
+//! aws-sim's integration tests: one test binary (the SDK crates are large), with modules.
+//!
+//! - `conformance`: the same test code, with the real SDK clients, against aws-sim and against moto
+//!   (an independent emulator), for the operations both serve.
+//! - `fidelity`: what only aws-sim models: pending phases, shares across accounts, deprecation,
+//!   preconditions, SSM commands.
+//! - `faults`: throttling, 5xx, latency, scripted failures, the request log, the admin API, persistence.
+
+mod common;
+mod conformance;
+mod faults;
+mod fidelity;
