@@ -47,6 +47,10 @@ pub async fn sim() -> aws_sim::Sim {
     d.instance_start_ms = 50;
     d.image_create_ms = 80;
     d.image_copy_ms = 80;
+    d.workspace_start_ms = 50;
+    d.workspace_image_ms = 80;
+    d.builder_start_ms = 50;
+    d.appstream_image_ms = 80;
     aws_sim::Sim::start(aws_sim::Config {
         durations: d,
         ..Default::default()
