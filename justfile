@@ -43,6 +43,10 @@ schema:
 snapshots mode="review":
     if [ "{{mode}}" = accept ]; then INSTA_UPDATE=always cargo test --workspace --quiet; else cargo insta review; fi
 
+# Run the local AWS endpoint (docs/aws-sim.md) on 127.0.0.1:4566; state kept in .recipe/aws-sim.
+sim *args:
+    cargo run --quiet -p aws-sim -- --state-dir .recipe/aws-sim {{args}}
+
 # Benchmarks; results go in docs/benchmarks.md.
 bench: bench-validate bench-plan
 
