@@ -865,7 +865,15 @@ fn run_instances(
     let ids: Vec<String> = match idempotent(w, c, "RunInstances") {
         Some(ids) => ids.split(',').map(str::to_string).collect(),
         None => {
-            let image_id = p(c, "ImageId")?.to_string();
+            let mut image_id = p(c, "ImageId")?.to_string();
+            if let Some(param) = image_id.strip_prefix("resolve:ssm:") {
+                image_id = w.ssm.resolve(&c.account, &c.region, param).ok_or_else(|| {
+                    ApiError::client(
+                        "InvalidParameterValue",
+                        format!("SSM parameter {param} does not exist"),
+                    )
+                })?;
+            }
             let img = w
                 .ec2
                 .images

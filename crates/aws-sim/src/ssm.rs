@@ -118,6 +118,11 @@ impl Ssm {
         }
     }
 
+    /// A parameter's value (RunInstances' `resolve:ssm:` image ids).
+    pub fn resolve(&self, account: &str, region: &str, name: &str) -> Option<String> {
+        self.get(account, region, name).map(|p| p.value.clone())
+    }
+
     fn get(&self, account: &str, region: &str, name: &str) -> Option<&Parameter> {
         let key = |owner: &str| format!("{owner}/{region}/{name}");
         self.parameters

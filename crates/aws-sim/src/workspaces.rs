@@ -608,6 +608,7 @@ pub fn handle(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Output
         "DescribeWorkspaceImages" => describe_workspace_images(w, c)?,
         "CopyWorkspaceImage" => copy_workspace_image(w, c, now, d)?,
         "ImportWorkspaceImage" => import_workspace_image(w, c, now, d)?,
+        "CreateUpdatedWorkspaceImage" => create_updated_workspace_image(w, c, now, d)?,
         "DeleteWorkspaceImage" => delete_workspace_image(w, c)?,
         "UpdateWorkspaceImagePermission" => update_workspace_image_permission(w, c)?,
         "DescribeWorkspaceImagePermissions" => describe_workspace_image_permissions(w, c)?,
@@ -1105,6 +1106,43 @@ fn copy_workspace_image(
         },
     );
     Ok(json!({ "ImageId": id }))
+}
+
+/// CreateUpdatedWorkspaceImage: a new image from an owned, AVAILABLE one, with its agents brought up
+/// to date (here: the same content under a new id).
+fn create_updated_workspace_image(
+    w: &mut World,
+    c: &Call,
+    now: u64,
+    d: &Durations,
+) -> Result<Value, ApiError> {
+    let b = &c.body;
+    let source = required(b, "SourceImageId")?.to_string();
+    let name = required(b, "Name")?.to_string();
+    check_image_name(&name)?;
+    let description = required(b, "Description")?.to_string();
+    let tags = tags_in(b.get("Tags"))?;
+    let src = owned_image_mut(w, c, &source)?.clone();
+    if src.state != "AVAILABLE" {
+        return Err(invalid(format!(
+            "The image {source} is not AVAILABLE ({}).",
+            src.state
+        )));
+    }
+    w.workspaces.check_new_image(&c.account, &c.region, &name)?;
+    let id = w.id("wsi-", 9);
+    let image = Image {
+        id: id.clone(),
+        name,
+        description,
+        state: "PENDING".into(),
+        ready_at: now + d.workspace_image_ms,
+        created_ms: now,
+        tags,
+        ..src
+    };
+    w.workspaces.images.insert(id.clone(), image);
+    Ok(serde_json::json!({ "ImageId": id }))
 }
 
 fn import_workspace_image(

@@ -135,12 +135,14 @@ pub(crate) fn check_set(set: &mut RecipeSet) {
 fn check_layering(cx: &mut Ctx<'_>, set: &RecipeSet) {
     let Some(p) = cx.r.parent else { return };
     let parent = set.recipes[p].recipe.target.value;
+    // WorkSpaces imports only Windows AMIs (bring your own licence).
+    let windows = cx.r.recipe.os.value == Os::Windows;
     let ok = matches!(
         (cx.target, parent),
         (Target::Ec2Ami, Target::Ec2Ami)
-            | (Target::Workspaces, Target::Workspaces | Target::Ec2Ami)
+            | (Target::Workspaces, Target::Workspaces)
             | (Target::Appstream, Target::Appstream | Target::Ec2Ami)
-    );
+    ) || (cx.target == Target::Workspaces && parent == Target::Ec2Ami && windows);
     let parent_os = set.recipes[p].recipe.os.value;
     if ok && parent_os != cx.r.recipe.os.value {
         let span = cx.r.recipe.base.span;
@@ -166,7 +168,7 @@ fn check_layering(cx: &mut Ctx<'_>, set: &RecipeSet) {
             Code::IncompatibleBase,
             span,
             format!("{} `{}` image cannot be built on {} `{}` recipe", article(cx.target.as_str()), cx.target.as_str(), article(parent.as_str()), parent.as_str()),
-            "layer on a recipe of the same target, or on an `ec2-ami` recipe (WorkSpaces and AppStream import AMIs)",
+            "layer on a recipe of the same target, or on an `ec2-ami` recipe (AppStream imports AMIs; WorkSpaces imports Windows AMIs only)",
             "incompatible base",
         );
     }
