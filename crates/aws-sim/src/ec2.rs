@@ -564,6 +564,7 @@ fn create_image(
         .images
         .get(&inst.image_id)
         .map_or("Linux/UNIX".to_string(), |i| i.platform.clone());
+    let fail = w.take_failure("ec2-image");
     w.ec2.images.insert(
         id.clone(),
         Image {
@@ -579,6 +580,7 @@ fn create_image(
             snapshot_ids: vec![snap],
             source_image: Some(inst.image_id.clone()),
             platform,
+            fail,
             ..Default::default()
         },
     );
@@ -659,6 +661,7 @@ fn copy_image(
             ..Default::default()
         },
     );
+    let fail = w.take_failure("ec2-image");
     let tags = if opt(c, "CopyImageTags") == Some("true") {
         src.tags.clone()
     } else {
@@ -683,6 +686,7 @@ fn copy_image(
             encrypted,
             kms_key,
             platform: src.platform.clone(),
+            fail,
             ..Default::default()
         },
     );

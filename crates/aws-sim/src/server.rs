@@ -191,6 +191,14 @@ impl Sim {
         lock(&self.shared.world).offset_ms += ms;
     }
 
+    /// Make the next `count` resources of `kind` (`ec2-image`, `workspaces-image`) fail instead of
+    /// becoming available.
+    pub fn fail_next(&self, kind: &str, count: u32) {
+        lock(&self.shared.world)
+            .fail_next
+            .insert(kind.to_string(), count);
+    }
+
     /// Script an SSM command outcome.
     pub fn script_command(&self, script: CommandScript) {
         lock(&self.shared.world).ssm.scripts.push(script);

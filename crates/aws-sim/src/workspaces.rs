@@ -599,6 +599,20 @@ fn bundle_json(b: &Bundle) -> Value {
 
 /// Handle one WorkSpaces call.
 pub fn handle(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Output, ApiError> {
+    let out = handle_op(w, c, now, d)?;
+    // Injected failures: a new image ends in ERROR instead of AVAILABLE.
+    if let Output::Value(v) = &out
+        && let Some(id) = v.get("ImageId").and_then(Value::as_str)
+        && c.op != "DescribeWorkspaceImagePermissions"
+        && w.take_failure("workspaces-image")
+        && let Some(img) = w.workspaces.images.get_mut(id)
+    {
+        img.fail = true;
+    }
+    Ok(out)
+}
+
+fn handle_op(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Output, ApiError> {
     let out = match c.op.as_str() {
         "CreateWorkspaces" => create_workspaces(w, c, now, d)?,
         "DescribeWorkspaces" => describe_workspaces(w, c)?,
@@ -609,6 +623,7 @@ pub fn handle(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Output
         "CopyWorkspaceImage" => copy_workspace_image(w, c, now, d)?,
         "ImportWorkspaceImage" => import_workspace_image(w, c, now, d)?,
         "CreateUpdatedWorkspaceImage" => create_updated_workspace_image(w, c, now, d)?,
+        "ImportCustomWorkspaceImage" => import_custom_workspace_image(w, c, now, d)?,
         "DeleteWorkspaceImage" => delete_workspace_image(w, c)?,
         "UpdateWorkspaceImagePermission" => update_workspace_image_permission(w, c)?,
         "DescribeWorkspaceImagePermissions" => describe_workspace_image_permissions(w, c)?,
@@ -1106,6 +1121,39 @@ fn copy_workspace_image(
         },
     );
     Ok(json!({ "ImageId": id }))
+}
+
+/// ImportCustomWorkspaceImage: the newer import API; an `ImageSource.Ec2ImageId` AMI is imported like
+/// ImportWorkspaceImage does (other sources are not modelled).
+fn import_custom_workspace_image(
+    w: &mut World,
+    c: &Call,
+    now: u64,
+    d: &Durations,
+) -> Result<Value, ApiError> {
+    let b = &c.body;
+    let ami = b
+        .get("ImageSource")
+        .and_then(|s| s.get("Ec2ImageId"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            ApiError::client(
+                UNSUPPORTED,
+                "aws-sim imports custom images from an ImageSource.Ec2ImageId only",
+            )
+        })?;
+    let mut inner = c.clone();
+    inner.body = serde_json::json!({
+        "Ec2ImageId": ami,
+        "IngestionProcess": "BYOL_REGULAR",
+        "ImageName": b.get("ImageName").cloned().unwrap_or(Value::Null),
+        "ImageDescription": b.get("ImageDescription").cloned().unwrap_or(Value::Null),
+        "Tags": b.get("Tags").cloned().unwrap_or(Value::Null),
+    });
+    let out = import_workspace_image(w, &inner, now, d)?;
+    Ok(
+        serde_json::json!({ "ImageId": out.get("ImageId").cloned().unwrap_or(Value::Null), "State": "PENDING" }),
+    )
 }
 
 /// CreateUpdatedWorkspaceImage: a new image from an owned, AVAILABLE one, with its agents brought up

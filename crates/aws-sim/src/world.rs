@@ -20,6 +20,9 @@ pub struct World {
     pub seq: u64,
     /// Manual clock offset (`/_sim/advance`), in ms.
     pub offset_ms: u64,
+    /// Injected failures: the next `n` resources of a kind (`ec2-image`, `workspaces-image`) end in
+    /// their failed state instead of becoming available.
+    pub fail_next: std::collections::BTreeMap<String, u32>,
 }
 
 impl World {
@@ -30,6 +33,17 @@ impl World {
         let mixed = self.seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (self.seq << 7);
         let hex = format!("{mixed:016x}{:016x}", self.seq);
         format!("{prefix}{}", &hex[hex.len() - digits..])
+    }
+
+    /// Take one injected failure of a kind, if any is pending.
+    pub fn take_failure(&mut self, kind: &str) -> bool {
+        match self.fail_next.get_mut(kind) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Move every resource whose pending phase has ended to its next state.

@@ -385,3 +385,47 @@ async fn ssm_commands_run_on_online_instances_and_scripted_failures_report_outpu
             .all(|c| c.document == "AWS-RunShellScript")
     );
 }
+
+#[tokio::test]
+async fn an_injected_failure_leaves_the_image_failed() {
+    let s = sim().await;
+    let c = clients(s.url(), REGION, OWNER);
+    let instance = running_instance(&c).await;
+    s.fail_next("ec2-image", 1);
+    let image = c
+        .ec2
+        .create_image()
+        .instance_id(&instance)
+        .name("doomed")
+        .send()
+        .await
+        .unwrap()
+        .image_id()
+        .unwrap()
+        .to_string();
+    let ec2 = c.ec2.clone();
+    let state = eventually("the image to settle", 30, || {
+        let ec2 = ec2.clone();
+        let image = image.clone();
+        async move {
+            let d = ec2.describe_images().image_ids(&image).send().await.ok()?;
+            let st = d.images().first()?.state()?.as_str().to_string();
+            (st != "pending").then_some(st)
+        }
+    })
+    .await;
+    assert_eq!(state, "failed");
+    // Only one failure was asked for.
+    let next = c
+        .ec2
+        .create_image()
+        .instance_id(&instance)
+        .name("fine")
+        .send()
+        .await
+        .unwrap()
+        .image_id()
+        .unwrap()
+        .to_string();
+    available(&c, &next).await;
+}

@@ -1,0 +1,454 @@
+//! The executor.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use recipe_plan::{Action, Plan};
+use tokio::sync::{Mutex, Notify, Semaphore, mpsc};
+use tokio::task::JoinSet;
+
+use crate::journal::{Journal, JournalEntry};
+
+/// How an action's failure should be treated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The service asked us to slow down: retry with backoff.
+    Throttling,
+    /// A 5xx, a timeout, a dropped connection: retry with backoff.
+    Transient,
+    /// A resource just created is not visible yet (`InvalidAMIID.NotFound` right after CreateImage):
+    /// retry with backoff.
+    EventualConsistency,
+    /// Anything else: do not retry.
+    Fatal,
+}
+
+impl ErrorClass {
+    fn retryable(self) -> bool {
+        self != ErrorClass::Fatal
+    }
+}
+
+/// An action's failure.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ActionError {
+    /// How to treat it.
+    pub class: ErrorClass,
+    /// What happened.
+    pub message: String,
+}
+
+impl ActionError {
+    /// A failure that will not go away by retrying.
+    pub fn fatal(message: impl Into<String>) -> ActionError {
+        ActionError {
+            class: ErrorClass::Fatal,
+            message: message.into(),
+        }
+    }
+}
+
+/// What a finished action hands to the actions after it (`instance-id`, `image-id:eu-west-1`, …).
+pub type Outcome = BTreeMap<String, String>;
+
+/// What actions do: implemented by the providers.
+pub trait Runner: Send + Sync + 'static {
+    /// The service and region an action calls, for rate limiting (e.g. `("ec2", "eu-west-2")`).
+    fn lane(&self, action: &Action) -> (String, String);
+
+    /// Run one action. `inputs` holds the outputs of every action it depends on, directly or not.
+    /// Must be idempotent: after a crash an action that was started may run again.
+    fn run(
+        &self,
+        action: &Action,
+        inputs: &Outcome,
+    ) -> impl Future<Output = Result<Outcome, ActionError>> + Send;
+}
+
+/// How the engine runs a plan.
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    /// Actions running at once.
+    pub parallelism: usize,
+    /// Calls started per second per service and region (`None`: unlimited).
+    pub rate_per_sec: Option<u32>,
+    /// Stop starting work after the first failure.
+    pub fail_fast: bool,
+    /// Time limit for one attempt of one action.
+    pub action_timeout: Duration,
+    /// Attempts per action for retryable errors.
+    pub max_attempts: u32,
+    /// First backoff; doubles per attempt, with jitter.
+    pub base_backoff: Duration,
+    /// Largest backoff.
+    pub max_backoff: Duration,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            parallelism: 8,
+            rate_per_sec: Some(20),
+            fail_fast: false,
+            action_timeout: Duration::from_secs(3 * 3600),
+            max_attempts: 6,
+            base_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Progress, for the CLI to render (terminal or JSON lines).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Finished in an earlier run (from the journal): not run again.
+    Resumed {
+        /// Action id.
+        id: usize,
+    },
+    /// An attempt started.
+    Started {
+        /// Action id.
+        id: usize,
+        /// 1 for the first attempt.
+        attempt: u32,
+    },
+    /// An attempt failed and will be retried.
+    Retrying {
+        /// Action id.
+        id: usize,
+        /// The attempt that failed.
+        attempt: u32,
+        /// Why.
+        error: String,
+        /// Wait before the next attempt.
+        wait_ms: u64,
+    },
+    /// Done.
+    Succeeded {
+        /// Action id.
+        id: usize,
+        /// Its outputs.
+        outputs: Outcome,
+        /// How long it took, all attempts included.
+        elapsed_ms: u64,
+    },
+    /// Failed for good.
+    Failed {
+        /// Action id.
+        id: usize,
+        /// Why.
+        error: String,
+    },
+    /// Not run because an action it depends on failed.
+    Skipped {
+        /// Action id.
+        id: usize,
+        /// The failed action.
+        because: usize,
+    },
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Actions that succeeded (this run or an earlier one).
+    pub succeeded: BTreeSet<usize>,
+    /// Actions that failed, with why.
+    pub failed: BTreeMap<usize, String>,
+    /// Actions skipped because something they depend on failed.
+    pub skipped: BTreeSet<usize>,
+    /// Actions never started (cancelled or fail-fast).
+    pub not_started: BTreeSet<usize>,
+    /// Whether the run was cancelled.
+    pub cancelled: bool,
+}
+
+impl Report {
+    /// Everything succeeded.
+    pub fn ok(&self) -> bool {
+        self.failed.is_empty()
+            && self.skipped.is_empty()
+            && self.not_started.is_empty()
+            && !self.cancelled
+    }
+}
+
+/// Stops a run from starting new work. Cloned handles share the flag.
+#[derive(Clone, Debug, Default)]
+pub struct CancelToken {
+    flag: Arc<AtomicBool>,
+    notify: Arc<Notify>,
+}
+
+impl CancelToken {
+    /// A fresh token.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Ask the run to stop starting work.
+    pub fn cancel(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    /// Whether cancel was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    async fn cancelled(&self) {
+        loop {
+            let waiting = self.notify.notified();
+            if self.is_cancelled() {
+                return;
+            }
+            waiting.await;
+        }
+    }
+}
+
+/// One call slot per `1/rate` seconds per lane.
+#[derive(Default)]
+struct RateLimiter {
+    next: Mutex<HashMap<(String, String), Instant>>,
+}
+
+impl RateLimiter {
+    async fn acquire(&self, lane: (String, String), rate: Option<u32>) {
+        let Some(rate) = rate.filter(|r| *r > 0) else {
+            return;
+        };
+        let gap = Duration::from_secs_f64(1.0 / f64::from(rate));
+        let wait = {
+            let mut next = self.next.lock().await;
+            let now = Instant::now();
+            let slot = next.get(&lane).copied().filter(|t| *t > now).unwrap_or(now);
+            next.insert(lane, slot + gap);
+            slot.saturating_duration_since(now)
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+fn backoff(opts: &EngineOptions, attempt: u32, id: usize) -> Duration {
+    let exp = opts
+        .base_backoff
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+    let capped = exp.min(opts.max_backoff);
+    // Jitter between 50% and 100%, varied per action and attempt.
+    let seed = (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ u64::from(attempt).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    let frac = 0.5 + (seed % 1000) as f64 / 2000.0;
+    capped.mul_f64(frac)
+}
+
+/// Everything an action depends on, directly or not.
+fn ancestors(plan: &Plan, id: usize) -> BTreeSet<usize> {
+    let mut out = BTreeSet::new();
+    let mut stack = plan.actions[id].depends_on.clone();
+    while let Some(d) = stack.pop() {
+        if out.insert(d) {
+            stack.extend(plan.actions[d].depends_on.iter().copied());
+        }
+    }
+    out
+}
+
+/// Everything that depends on an action, directly or not.
+fn descendants(plan: &Plan, id: usize) -> BTreeSet<usize> {
+    let mut out = BTreeSet::new();
+    let mut frontier = vec![id];
+    while let Some(x) = frontier.pop() {
+        for a in &plan.actions {
+            if a.depends_on.contains(&x) && out.insert(a.id) {
+                frontier.push(a.id);
+            }
+        }
+    }
+    out
+}
+
+async fn attempt_loop<R: Runner>(
+    runner: Arc<R>,
+    action: Action,
+    inputs: Outcome,
+    opts: EngineOptions,
+    limiter: Arc<RateLimiter>,
+    events: mpsc::UnboundedSender<Event>,
+) -> (usize, Result<Outcome, ActionError>, u64) {
+    let start = Instant::now();
+    let id = action.id;
+    let mut attempt = 1;
+    loop {
+        limiter
+            .acquire(runner.lane(&action), opts.rate_per_sec)
+            .await;
+        let _ = events.send(Event::Started { id, attempt });
+        let result =
+            match tokio::time::timeout(opts.action_timeout, runner.run(&action, &inputs)).await {
+                Ok(r) => r,
+                Err(_) => Err(ActionError {
+                    class: ErrorClass::Fatal,
+                    message: format!("timed out after {} s", opts.action_timeout.as_secs()),
+                }),
+            };
+        match result {
+            Err(e) if e.class.retryable() && attempt < opts.max_attempts => {
+                let wait = backoff(&opts, attempt, id);
+                let _ = events.send(Event::Retrying {
+                    id,
+                    attempt,
+                    error: e.message.clone(),
+                    wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                });
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            other => {
+                return (
+                    id,
+                    other,
+                    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
+                );
+            }
+        }
+    }
+}
+
+/// Run a plan. Outcomes go to the journal as they happen; the report says how the run ended.
+pub async fn execute<R: Runner>(
+    plan: &Plan,
+    runner: Arc<R>,
+    journal: &mut Journal,
+    opts: &EngineOptions,
+    events: &mpsc::UnboundedSender<Event>,
+    cancel: &CancelToken,
+) -> Result<Report, crate::JournalError> {
+    let n = plan.actions.len();
+    let mut report = Report::default();
+    let mut done: BTreeMap<usize, Outcome> = BTreeMap::new();
+    let mut blocked: BTreeSet<usize> = BTreeSet::new();
+    for a in &plan.actions {
+        if let Some(outputs) = journal.outputs(a.id) {
+            done.insert(a.id, outputs.clone());
+            report.succeeded.insert(a.id);
+            let _ = events.send(Event::Resumed { id: a.id });
+        }
+    }
+    let limiter = Arc::new(RateLimiter::default());
+    let slots = Arc::new(Semaphore::new(opts.parallelism.max(1)));
+    let mut running: JoinSet<(usize, Result<Outcome, ActionError>, u64)> = JoinSet::new();
+    let mut started: BTreeSet<usize> = done.keys().copied().collect();
+    let mut stop = false;
+    loop {
+        if !stop && !cancel.is_cancelled() {
+            let ready: Vec<usize> = (0..n)
+                .filter(|id| !started.contains(id) && !blocked.contains(id))
+                .filter(|id| {
+                    plan.actions[*id]
+                        .depends_on
+                        .iter()
+                        .all(|d| done.contains_key(d))
+                })
+                .collect();
+            for id in ready {
+                let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
+                    break;
+                };
+                started.insert(id);
+                journal.record(id, JournalEntry::Started)?;
+                let mut inputs = Outcome::new();
+                for a in ancestors(plan, id) {
+                    if let Some(o) = done.get(&a) {
+                        inputs.extend(o.clone());
+                    }
+                }
+                let (runner, action, opts, limiter, events) = (
+                    Arc::clone(&runner),
+                    plan.actions[id].clone(),
+                    opts.clone(),
+                    Arc::clone(&limiter),
+                    events.clone(),
+                );
+                running.spawn(async move {
+                    let r = attempt_loop(runner, action, inputs, opts, limiter, events).await;
+                    drop(permit);
+                    r
+                });
+            }
+        }
+        if running.is_empty() {
+            break;
+        }
+        let joined = tokio::select! {
+            j = running.join_next() => j,
+            () = cancel.cancelled(), if !cancel.is_cancelled() => continue,
+        };
+        let Some(joined) = joined else { break };
+        let (id, result, elapsed_ms) = match joined {
+            Ok(r) => r,
+            Err(e) => {
+                return Err(crate::JournalError {
+                    path: Default::default(),
+                    detail: format!("an action task panicked: {e}"),
+                });
+            }
+        };
+        match result {
+            Ok(outputs) => {
+                journal.record(
+                    id,
+                    JournalEntry::Succeeded {
+                        outputs: outputs.clone(),
+                    },
+                )?;
+                report.succeeded.insert(id);
+                let _ = events.send(Event::Succeeded {
+                    id,
+                    outputs: outputs.clone(),
+                    elapsed_ms,
+                });
+                done.insert(id, outputs);
+            }
+            Err(e) => {
+                journal.record(
+                    id,
+                    JournalEntry::Failed {
+                        error: e.message.clone(),
+                    },
+                )?;
+                report.failed.insert(id, e.message.clone());
+                let _ = events.send(Event::Failed {
+                    id,
+                    error: e.message,
+                });
+                for d in descendants(plan, id) {
+                    if blocked.insert(d) && !started.contains(&d) {
+                        report.skipped.insert(d);
+                        let _ = events.send(Event::Skipped { id: d, because: id });
+                    }
+                }
+                if opts.fail_fast {
+                    stop = true;
+                }
+            }
+        }
+    }
+    report.cancelled = cancel.is_cancelled();
+    report.not_started = (0..n)
+        .filter(|id| {
+            !started.contains(id) && !report.skipped.contains(id) && !report.succeeded.contains(id)
+        })
+        .collect();
+    Ok(report)
+}

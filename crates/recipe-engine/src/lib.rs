@@ -1,0 +1,23 @@
+//! The execution engine: runs a [`Plan`]'s action graph.
+//!
+//! - Actions start when everything they depend on has succeeded, at most `parallelism` at a time, and
+//!   at most `rate_per_sec` calls per second per service and region.
+//! - Each action has a timeout. Errors are classified ([`ErrorClass`]): throttling, transient and
+//!   eventual-consistency errors are retried with exponential backoff and jitter; fatal errors are not.
+//! - When an action fails, its dependents are skipped and independent branches go on; with
+//!   `fail_fast`, nothing new starts.
+//! - Every outcome is written to the [`Journal`] before dependents start, so a run interrupted by a
+//!   crash resumes where it stopped, without repeating finished actions.
+//! - A [`CancelToken`] stops new work (the first Ctrl-C); running actions finish or are cancelled.
+//! - Progress is a stream of [`Event`]s; the engine never prints.
+//!
+//! What an action does is the [`Runner`]'s business (the providers).
+
+mod engine;
+mod journal;
+
+pub use engine::{
+    ActionError, CancelToken, EngineOptions, ErrorClass, Event, Outcome, Report, Runner, execute,
+};
+pub use journal::{Journal, JournalEntry, JournalError};
+pub use recipe_plan::{Action, ActionKind, Plan};

@@ -1,0 +1,337 @@
+//! The engine with a fake runner: order, concurrency, retries, timeouts, failures, resume, cancel,
+//! rate limits.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use recipe_engine::{
+    ActionError, CancelToken, EngineOptions, ErrorClass, Event, Journal, Outcome, Runner, execute,
+};
+use recipe_plan::{Action, ActionKind, Basis, CriticalPath, Plan};
+use tokio::sync::mpsc;
+
+/// A plan of `Tag` actions with the given dependencies.
+fn plan(deps: &[&[usize]]) -> Plan {
+    let actions = deps
+        .iter()
+        .enumerate()
+        .map(|(id, d)| Action {
+            id,
+            recipe: "r".into(),
+            action: ActionKind::Tag,
+            reason: String::new(),
+            depends_on: d.to_vec(),
+            estimate_secs: 1,
+        })
+        .collect();
+    Plan {
+        format: 1,
+        created_at: jiff::Timestamp::UNIX_EPOCH,
+        basis: Basis::default(),
+        recipes: vec![],
+        actions,
+        critical_path: CriticalPath::default(),
+    }
+}
+
+type Behaviour = Box<dyn Fn(usize, u32) -> Result<(), ActionError> + Send + Sync>;
+
+/// Records calls; behaviour per (action, attempt).
+struct Fake {
+    calls: Vec<AtomicUsize>,
+    order: std::sync::Mutex<Vec<usize>>,
+    running: AtomicUsize,
+    max_running: AtomicUsize,
+    delay: Duration,
+    behave: Behaviour,
+}
+
+impl Fake {
+    fn new(n: usize, delay_ms: u64, behave: Behaviour) -> Arc<Fake> {
+        Arc::new(Fake {
+            calls: (0..n).map(|_| AtomicUsize::new(0)).collect(),
+            order: Default::default(),
+            running: AtomicUsize::new(0),
+            max_running: AtomicUsize::new(0),
+            delay: Duration::from_millis(delay_ms),
+            behave,
+        })
+    }
+    fn calls(&self, id: usize) -> usize {
+        self.calls[id].load(Ordering::SeqCst)
+    }
+}
+
+impl Runner for Fake {
+    fn lane(&self, _: &Action) -> (String, String) {
+        ("ec2".into(), "us-east-1".into())
+    }
+    async fn run(&self, action: &Action, inputs: &Outcome) -> Result<Outcome, ActionError> {
+        let attempt = self.calls[action.id].fetch_add(1, Ordering::SeqCst) + 1;
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_running.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(self.delay).await;
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        self.order.lock().unwrap().push(action.id);
+        (self.behave)(action.id, u32::try_from(attempt).unwrap())?;
+        let mut out = inputs.clone();
+        out.insert(format!("out-{}", action.id), "yes".into());
+        Ok(out)
+    }
+}
+
+fn opts() -> EngineOptions {
+    EngineOptions {
+        parallelism: 4,
+        rate_per_sec: None,
+        fail_fast: false,
+        action_timeout: Duration::from_secs(5),
+        max_attempts: 4,
+        base_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(50),
+    }
+}
+
+async fn run(
+    p: &Plan,
+    fake: &Arc<Fake>,
+    journal: &mut Journal,
+    o: &EngineOptions,
+) -> (recipe_engine::Report, Vec<Event>) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let report = execute(p, Arc::clone(fake), journal, o, &tx, &CancelToken::new())
+        .await
+        .unwrap();
+    drop(tx);
+    let mut events = Vec::new();
+    while let Some(e) = rx.recv().await {
+        events.push(e);
+    }
+    (report, events)
+}
+
+#[tokio::test]
+async fn dependencies_first_parallel_branches_together_and_outputs_flow_down() {
+    // 0 → {1, 2, 3} → 4
+    let p = plan(&[&[], &[0], &[0], &[0], &[1, 2, 3]]);
+    let fake = Fake::new(5, 20, Box::new(|_, _| Ok(())));
+    let (report, events) = run(&p, &fake, &mut Journal::in_memory("p"), &opts()).await;
+    assert!(report.ok());
+    let order = fake.order.lock().unwrap().clone();
+    assert_eq!(order.first(), Some(&0));
+    assert_eq!(order.last(), Some(&4));
+    assert_eq!(
+        fake.max_running.load(Ordering::SeqCst),
+        3,
+        "the three branches ran together"
+    );
+    let last = events.iter().find_map(|e| match e {
+        Event::Succeeded { id: 4, outputs, .. } => Some(outputs.clone()),
+        _ => None,
+    });
+    let keys: Vec<String> = last.unwrap().into_keys().collect();
+    assert_eq!(
+        keys,
+        ["out-0", "out-1", "out-2", "out-3", "out-4"],
+        "every ancestor's outputs reach the last action"
+    );
+}
+
+#[tokio::test]
+async fn concurrency_is_bounded() {
+    let p = plan(&[&[], &[], &[], &[], &[], &[], &[], &[]]);
+    let fake = Fake::new(8, 20, Box::new(|_, _| Ok(())));
+    let mut o = opts();
+    o.parallelism = 3;
+    let (report, _) = run(&p, &fake, &mut Journal::in_memory("p"), &o).await;
+    assert!(report.ok());
+    assert_eq!(fake.max_running.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn retryable_errors_are_retried_and_fatal_ones_are_not() {
+    let p = plan(&[&[], &[], &[]]);
+    let fake = Fake::new(
+        3,
+        1,
+        Box::new(|id, attempt| match (id, attempt) {
+            (0, 1 | 2) => Err(ActionError {
+                class: ErrorClass::Throttling,
+                message: "Rate exceeded".into(),
+            }),
+            (1, 1) => Err(ActionError {
+                class: ErrorClass::EventualConsistency,
+                message: "InvalidAMIID.NotFound".into(),
+            }),
+            (2, _) => Err(ActionError::fatal("InvalidParameterValue")),
+            _ => Ok(()),
+        }),
+    );
+    let (report, events) = run(&p, &fake, &mut Journal::in_memory("p"), &opts()).await;
+    assert_eq!((fake.calls(0), fake.calls(1), fake.calls(2)), (3, 2, 1));
+    assert!(report.succeeded.contains(&0) && report.succeeded.contains(&1));
+    assert_eq!(
+        report.failed.get(&2).map(String::as_str),
+        Some("InvalidParameterValue")
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, Event::Retrying { .. }))
+            .count(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn a_failure_skips_its_dependents_and_independent_branches_go_on() {
+    // 0 → 1 → 2, and 3 → 4 independent
+    let p = plan(&[&[], &[0], &[1], &[], &[3]]);
+    let fake = Fake::new(
+        5,
+        5,
+        Box::new(|id, _| {
+            if id == 0 {
+                Err(ActionError::fatal("boom"))
+            } else {
+                Ok(())
+            }
+        }),
+    );
+    let (report, _) = run(&p, &fake, &mut Journal::in_memory("p"), &opts()).await;
+    assert_eq!(report.failed.keys().copied().collect::<Vec<_>>(), [0]);
+    assert_eq!(report.skipped.iter().copied().collect::<Vec<_>>(), [1, 2]);
+    assert!(report.succeeded.contains(&3) && report.succeeded.contains(&4));
+    assert_eq!((fake.calls(1), fake.calls(2)), (0, 0));
+}
+
+#[tokio::test]
+async fn fail_fast_starts_nothing_new() {
+    // 0 fails quickly; 1 runs long; 2 depends on 1.
+    let p = plan(&[&[], &[], &[1]]);
+    let fake = Fake::new(
+        3,
+        30,
+        Box::new(|id, _| {
+            if id == 0 {
+                Err(ActionError::fatal("boom"))
+            } else {
+                Ok(())
+            }
+        }),
+    );
+    let mut o = opts();
+    o.fail_fast = true;
+    let (report, _) = run(&p, &fake, &mut Journal::in_memory("p"), &o).await;
+    assert!(report.succeeded.contains(&1), "what was running finishes");
+    assert_eq!(fake.calls(2), 0);
+    assert!(report.not_started.contains(&2));
+}
+
+#[tokio::test]
+async fn an_attempt_that_hangs_times_out() {
+    let p = plan(&[&[]]);
+    let fake = Fake::new(1, 500, Box::new(|_, _| Ok(())));
+    let mut o = opts();
+    o.action_timeout = Duration::from_millis(50);
+    let (report, _) = run(&p, &fake, &mut Journal::in_memory("p"), &o).await;
+    assert!(
+        report.failed[&0].starts_with("timed out"),
+        "{:?}",
+        report.failed
+    );
+}
+
+#[tokio::test]
+async fn a_second_run_resumes_from_the_journal_without_repeating_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = plan(&[&[], &[0], &[1], &[0]]);
+    let flaky = Fake::new(
+        4,
+        1,
+        Box::new(|id, _| {
+            if id == 1 {
+                Err(ActionError::fatal("builder lost"))
+            } else {
+                Ok(())
+            }
+        }),
+    );
+    let mut j = Journal::open(dir.path(), "sha256:plan1").unwrap();
+    let (first, _) = run(&p, &flaky, &mut j, &opts()).await;
+    assert_eq!(first.failed.keys().copied().collect::<Vec<_>>(), [1]);
+    drop(j);
+    // The journal survived on disk; a new run (a new process) resumes from it.
+    let fixed = Fake::new(4, 1, Box::new(|_, _| Ok(())));
+    let mut j = Journal::open(dir.path(), "sha256:plan1").unwrap();
+    let (second, events) = run(&p, &fixed, &mut j, &opts()).await;
+    assert!(second.ok());
+    assert_eq!(
+        (fixed.calls(0), fixed.calls(3)),
+        (0, 0),
+        "finished actions are not repeated"
+    );
+    assert_eq!((fixed.calls(1), fixed.calls(2)), (1, 1));
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, Event::Resumed { .. }))
+            .count(),
+        2
+    );
+    j.finish().unwrap();
+    assert!(!dir.path().join("plan1.json").exists());
+}
+
+#[tokio::test]
+async fn cancel_stops_new_work_and_lets_running_actions_finish() {
+    let p = plan(&[&[], &[0], &[1]]);
+    let fake = Fake::new(3, 50, Box::new(|_, _| Ok(())));
+    let cancel = CancelToken::new();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let c2 = cancel.clone();
+    tokio::spawn(async move {
+        // Cancel as soon as the first action starts.
+        while let Some(e) = rx.recv().await {
+            if matches!(e, Event::Started { id: 0, .. }) {
+                c2.cancel();
+            }
+        }
+    });
+    let report = execute(
+        &p,
+        Arc::clone(&fake),
+        &mut Journal::in_memory("p"),
+        &opts(),
+        &tx,
+        &cancel,
+    )
+    .await
+    .unwrap();
+    assert!(report.cancelled);
+    assert!(report.succeeded.contains(&0), "the running action finished");
+    assert_eq!(
+        report.not_started.iter().copied().collect::<Vec<_>>(),
+        [1, 2]
+    );
+    assert_eq!(fake.calls(1), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn calls_per_lane_are_rate_limited() {
+    let p = plan(&[&[], &[], &[], &[], &[]]);
+    let fake = Fake::new(5, 0, Box::new(|_, _| Ok(())));
+    let mut o = opts();
+    o.rate_per_sec = Some(10);
+    let start = tokio::time::Instant::now();
+    let (report, _) = run(&p, &fake, &mut Journal::in_memory("p"), &o).await;
+    assert!(report.ok());
+    assert!(
+        start.elapsed() >= Duration::from_millis(400),
+        "5 calls at 10/s take at least 0.4 s: {:?}",
+        start.elapsed()
+    );
+    let _ = BTreeMap::<usize, usize>::new();
+}
