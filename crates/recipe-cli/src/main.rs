@@ -1,5 +1,7 @@
 //! The `recipe` command: the only crate that prints.
 
+mod apply_cmd;
+mod cloud;
 mod exit;
 mod plan_cmd;
 mod reference;
@@ -32,6 +34,8 @@ enum Command {
     Lint(CheckArgs),
     /// Show what apply would change: builds, copies, shares, retention, with reasons. Reads only.
     Plan(plan_cmd::PlanArgs),
+    /// Make the plan real: build, copy, share, retire. Asks first on a terminal.
+    Apply(apply_cmd::ApplyArgs),
     /// Print the plan's action graph (DOT or Mermaid).
     Graph(plan_cmd::GraphArgs),
     /// Inspect and repair recorded state.
@@ -103,6 +107,7 @@ fn main() -> ExitCode {
         Command::Lint(args) => render::lint(&args.load.load(), args.format),
         Command::Plan(args) => plan_cmd::plan(&args),
         Command::Graph(args) => plan_cmd::graph(&args),
+        Command::Apply(args) => apply_cmd::apply(&args),
         Command::State(cmd) => state_cmd::run(&cmd),
         Command::Schema(args) => schema::run(&args),
     };

@@ -32,9 +32,11 @@ pub struct PlanningArgs {
     estimates: Vec<(String, u64)>,
     /// The build region for recipes without `builder.region`.
     #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
-    region: String,
+    pub region: String,
     #[command(flatten)]
-    state: StateArgs,
+    pub state: StateArgs,
+    #[command(flatten)]
+    pub cloud: crate::cloud::CloudArgs,
 }
 
 fn parse_estimate(s: &str) -> Result<(String, u64), String> {
@@ -90,7 +92,7 @@ pub enum GraphFormat {
     Mermaid,
 }
 
-fn options(p: &PlanningArgs) -> PlanOptions {
+pub fn options(p: &PlanningArgs) -> PlanOptions {
     let mut estimates = Estimates::default();
     for (k, v) in &p.estimates {
         estimates.0.insert(k.clone(), *v);
@@ -103,37 +105,79 @@ fn options(p: &PlanningArgs) -> PlanOptions {
     }
 }
 
-/// Load, report diagnostics, and plan. `Err(exit)` when the recipes or the planner failed.
-fn make_plan(
+/// What planning produced, kept for apply.
+pub struct Planned {
+    /// The recipes.
+    pub set: recipe_loader::RecipeSet,
+    /// The plan.
+    pub plan: recipe_plan::Plan,
+    /// The state store.
+    pub store: crate::store::AnyStore,
+    /// The cloud (and the sandbox endpoint, if one was started).
+    pub cloud: crate::cloud::Cloud,
+}
+
+impl PlanningArgs {
+    /// The state store, defaulting to the sandbox's with `--sandbox`.
+    pub fn state_args(&self) -> StateArgs {
+        let mut s = self.state.clone();
+        if self.cloud.sandbox && s.location == ".recipe/state" {
+            s.location = crate::cloud::sandbox_dir()
+                .join("state")
+                .display()
+                .to_string();
+        }
+        s
+    }
+}
+
+/// Load, report diagnostics, connect, observe and plan. `Err(exit)` when something failed (reported).
+pub async fn make_plan(
     load: &LoadArgs,
     p: &PlanningArgs,
-) -> std::io::Result<Result<recipe_plan::Plan, Exit>> {
+) -> std::io::Result<Result<Planned, Exit>> {
     let set = load.load();
     if set.has_errors() {
         render::validate(&set, crate::Format::Human)?;
         return Ok(Err(Exit::Invalid));
     }
     render::warnings(&set)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let result = rt.block_on(async {
-        let store = p.state.open().await?;
-        recipe_plan::plan(&set, &store, &StateObserver, &options(p)).await
-    });
-    match result {
-        Ok(plan) => Ok(Ok(plan)),
-        Err(e) => {
-            render::report(&e);
-            Ok(Err(Exit::Invalid))
-        }
+    let cloud = crate::cloud::Cloud::connect(&p.cloud, &p.region).await?;
+    let observer = if p.cloud.refresh {
+        crate::cloud::AnyObserver::Ec2(recipe_provider_ec2::Ec2Observer::new(
+            cloud.sdk.clone(),
+            p.region.clone(),
+        ))
+    } else {
+        crate::cloud::AnyObserver::State(StateObserver)
+    };
+    let store = match p.state_args().open().await {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(render::report(&e))),
+    };
+    match recipe_plan::plan(&set, &store, &observer, &options(p)).await {
+        Ok(plan) => Ok(Ok(Planned {
+            set,
+            plan,
+            store,
+            cloud,
+        })),
+        Err(e) => Ok(Err(render::report(&e))),
     }
+}
+
+/// The runtime for commands that talk to the cloud.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
 }
 
 /// `recipe plan`.
 pub fn plan(args: &PlanArgs) -> std::io::Result<Exit> {
-    let plan = match make_plan(&args.load, &args.planning)? {
-        Ok(p) => p,
+    let plan = match runtime()?.block_on(make_plan(&args.load, &args.planning))? {
+        Ok(p) => p.plan,
         Err(exit) => return Ok(exit),
     };
     if let Some(path) = &args.out {
@@ -167,8 +211,8 @@ pub fn plan(args: &PlanArgs) -> std::io::Result<Exit> {
 
 /// `recipe graph`.
 pub fn graph(args: &GraphArgs) -> std::io::Result<Exit> {
-    let plan = match make_plan(&args.load, &args.planning)? {
-        Ok(p) => p,
+    let plan = match runtime()?.block_on(make_plan(&args.load, &args.planning))? {
+        Ok(p) => p.plan,
         Err(exit) => return Ok(exit),
     };
     let text = match args.graph_format {

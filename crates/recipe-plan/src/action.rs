@@ -17,6 +17,8 @@ pub enum ActionKind {
     RunSteps {
         /// Step labels, in order.
         steps: Vec<String>,
+        /// The steps' positions in the recipe's resolved step list.
+        indices: Vec<usize>,
     },
     /// Reboot the builder and wait for it.
     Reboot,
@@ -179,7 +181,7 @@ impl ActionKind {
 impl fmt::Display for ActionKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ActionKind::RunSteps { steps } => {
+            ActionKind::RunSteps { steps, .. } => {
                 write!(f, "run {} step(s): {}", steps.len(), steps.join(", "))
             }
             ActionKind::InstallFirstBoot { steps } => {

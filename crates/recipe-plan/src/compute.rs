@@ -416,8 +416,14 @@ pub fn compute(
             );
             let mut last = launch_b;
             let mut batch: Vec<String> = Vec::new();
+            let mut indices: Vec<usize> = Vec::new();
             let mut has_sysprep = false;
-            for s in &baked {
+            for (index, s) in r
+                .steps
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.stage == Stage::Image)
+            {
                 match s.step.value {
                     Step::Reboot(_) => {
                         if !batch.is_empty() {
@@ -425,6 +431,7 @@ pub fn compute(
                                 &name,
                                 ActionKind::RunSteps {
                                     steps: std::mem::take(&mut batch),
+                                    indices: std::mem::take(&mut indices),
                                 },
                                 "baked steps",
                                 &[last],
@@ -433,13 +440,19 @@ pub fn compute(
                         last = b.add(&name, ActionKind::Reboot, "a reboot step", &[last]);
                     }
                     Step::Sysprep(_) => has_sysprep = true,
-                    _ => batch.push(step_label(s)),
+                    _ => {
+                        batch.push(step_label(s));
+                        indices.push(index);
+                    }
                 }
             }
             if !batch.is_empty() {
                 last = b.add(
                     &name,
-                    ActionKind::RunSteps { steps: batch },
+                    ActionKind::RunSteps {
+                        steps: batch,
+                        indices,
+                    },
                     "baked steps",
                     &[last],
                 );

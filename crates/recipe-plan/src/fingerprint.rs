@@ -35,6 +35,11 @@ fn sha_json(v: &Value) -> String {
     sha(&serde_json::to_vec(v).expect("JSON serializes"))
 }
 
+/// `sha256:<hex>` of a JSON value's canonical bytes.
+pub fn sha_of(v: &Value) -> String {
+    sha_json(v)
+}
+
 /// The part of a recipe that shapes the image, as canonical JSON.
 fn recipe_part(r: &LoadedRecipe) -> Value {
     let rec = &r.recipe;

@@ -1,0 +1,585 @@
+//! `recipe apply`: make a plan real.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use recipe_engine::{CancelToken, EngineOptions, Event, Journal, Report};
+use recipe_plan::{ActionKind, Change, Plan};
+use recipe_state::{LockInfo, RecipeState, RegionImage, Share, StateStore, VersionStatus};
+
+use crate::exit::Exit;
+use crate::plan_cmd::{Planned, PlanningArgs, make_plan, runtime};
+use crate::{LoadArgs, render};
+
+#[derive(clap::Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    load: LoadArgs,
+    #[command(flatten)]
+    planning: PlanningArgs,
+    /// A plan saved with `recipe plan --out` (refused if it went stale); otherwise PATHS are planned now.
+    #[arg(long, value_name = "FILE")]
+    plan: Option<PathBuf>,
+    /// Apply without asking. Required without a terminal.
+    #[arg(long)]
+    auto_approve: bool,
+    /// Actions running at once.
+    #[arg(long, default_value_t = 8)]
+    parallelism: usize,
+    /// Print events as JSON lines instead of progress.
+    #[arg(long)]
+    json: bool,
+    /// Stop starting work after the first failure.
+    #[arg(long)]
+    fail_fast: bool,
+    /// Keep builders of failed builds for debugging (they stay tagged with recipe:build-id).
+    #[arg(long)]
+    keep_on_error: bool,
+    /// How long to wait for a recipe's state lock.
+    #[arg(long, default_value = "5m", value_name = "DURATION")]
+    lock_timeout: recipe_model::Duration,
+}
+
+fn out(line: &str) {
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
+fn confirm(plan: &Plan) -> std::io::Result<bool> {
+    let (b, u, _) = plan.summary();
+    let mut err = std::io::stderr().lock();
+    write!(
+        err,
+        "Apply {b} build(s) and {u} update(s)? Only `yes` applies: "
+    )?;
+    err.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
+}
+
+/// `recipe apply`.
+pub fn apply(args: &ApplyArgs) -> std::io::Result<Exit> {
+    runtime()?.block_on(apply_async(args))
+}
+
+async fn apply_async(args: &ApplyArgs) -> std::io::Result<Exit> {
+    let planned = match make_plan(&args.load, &args.planning).await? {
+        Ok(p) => p,
+        Err(exit) => return Ok(exit),
+    };
+    let Planned {
+        set,
+        plan: fresh,
+        store,
+        cloud,
+    } = planned;
+    let plan = match &args.plan {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)?;
+            let saved: Plan = match serde_json::from_str(&text) {
+                Ok(p) => p,
+                Err(e) => {
+                    writeln!(
+                        std::io::stderr(),
+                        "error: `{}` is not a saved plan: {e}",
+                        path.display()
+                    )?;
+                    return Ok(Exit::Invalid);
+                }
+            };
+            if let Err(stale) = saved.check_fresh(&fresh.basis) {
+                return Ok(render::report(&stale));
+            }
+            saved
+        }
+        None => fresh,
+    };
+    if !args.json {
+        out(&recipe_plan::render::human(&plan));
+    }
+    if !plan.has_changes() {
+        if args.json {
+            out(r#"{"event":"done","changes":0}"#);
+        } else {
+            out("Nothing to do: the images match the recipes.");
+        }
+        return Ok(Exit::Ok);
+    }
+    let unsupported: Vec<&str> = plan
+        .recipes
+        .iter()
+        .filter(|r| r.change != Change::None && r.target != recipe_model::Target::Ec2Ami)
+        .map(|r| r.recipe.as_str())
+        .collect();
+    if !unsupported.is_empty() {
+        writeln!(
+            std::io::stderr(),
+            "error: apply supports ec2-ami recipes so far; the WorkSpaces and AppStream providers are not built yet ({}). Use --target to apply the EC2 recipes.",
+            unsupported.join(", ")
+        )?;
+        return Ok(Exit::Invalid);
+    }
+    if !args.auto_approve {
+        if !std::io::stdin().is_terminal() {
+            writeln!(
+                std::io::stderr(),
+                "error: refusing to apply without a terminal to confirm on: pass --auto-approve"
+            )?;
+            return Ok(Exit::Invalid);
+        }
+        if !confirm(&plan)? {
+            writeln!(std::io::stderr(), "not applied")?;
+            return Ok(Exit::Ok);
+        }
+    }
+
+    // Lock every recipe the plan changes.
+    let me = LockInfo::for_this_process("apply");
+    let touched: BTreeSet<String> = plan.actions.iter().map(|a| a.recipe.clone()).collect();
+    let mut locked: Vec<String> = Vec::new();
+    for r in &touched {
+        if let Err(e) = store
+            .lock(r, &me, Duration::from_secs(args.lock_timeout.as_secs()))
+            .await
+        {
+            for l in &locked {
+                let _ = store.unlock(l).await;
+            }
+            return Ok(render::report(&e));
+        }
+        locked.push(r.clone());
+    }
+    let state_before = recipe_plan::read_state(&set, &store)
+        .await
+        .unwrap_or_default();
+    let plain: BTreeMap<String, RecipeState> = state_before
+        .iter()
+        .map(|(k, v)| (k.clone(), v.state.clone()))
+        .collect();
+
+    let log_json = args.json;
+    let log: recipe_provider_ec2::LogSink = Arc::new(
+        move |recipe: &str, step: &str, line: &str| {
+            if log_json {
+                out(&serde_json::json!({ "event": "output", "recipe": recipe, "step": step, "line": line }).to_string());
+            } else {
+                out(&format!("    {recipe} │ {line}"));
+            }
+        },
+    );
+    let poll = if cloud.sim.is_some() {
+        Duration::from_millis(50)
+    } else {
+        Duration::from_secs(5)
+    };
+    let provider = Arc::new(recipe_provider_ec2::Ec2Provider::new(
+        &set,
+        &plan,
+        plain.clone(),
+        cloud.sdk.clone(),
+        recipe_provider_ec2::ProviderOptions {
+            default_region: args.planning.region.clone(),
+            poll,
+            log,
+        },
+    ));
+    let journal_dir = if args.planning.cloud.sandbox {
+        crate::cloud::sandbox_dir().join("journal")
+    } else {
+        PathBuf::from(".recipe/journal")
+    };
+    let plan_id = recipe_plan::digest(&recipe_plan::Observations::default()).replace("sha256:", "");
+    let _ = plan_id;
+    let journal_key = format!("{}", journal_digest(&plan));
+    let mut journal = match Journal::open(&journal_dir, &journal_key) {
+        Ok(j) => j,
+        Err(e) => {
+            writeln!(std::io::stderr(), "error: {e}")?;
+            return Ok(Exit::Invalid);
+        }
+    };
+    let opts = EngineOptions {
+        parallelism: args.parallelism,
+        fail_fast: args.fail_fast,
+        ..EngineOptions::default()
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let cancel = CancelToken::new();
+    let c2 = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = writeln!(
+                std::io::stderr(),
+                "\ninterrupted: finishing running actions, starting nothing new, then cleaning up (Ctrl-C again to exit now)"
+            );
+            c2.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "exiting now: builders and images of this run may be left; they carry the recipe:build-id tag, and the next apply resumes from the journal"
+                );
+                std::process::exit(130);
+            }
+        }
+    });
+    let names: Vec<String> = plan
+        .actions
+        .iter()
+        .map(|a| format!("{}: {}", a.recipe, a.action))
+        .collect();
+    let json = args.json;
+    let printer = tokio::spawn(async move {
+        while let Some(e) = rx.recv().await {
+            render_event(&e, &names, json);
+        }
+    });
+    let report = recipe_engine::execute(
+        &plan,
+        Arc::clone(&provider),
+        &mut journal,
+        &opts,
+        &tx,
+        &cancel,
+    )
+    .await;
+    drop(tx);
+    let _ = printer.await;
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            writeln!(std::io::stderr(), "error: {e}")?;
+            return Ok(Exit::Invalid);
+        }
+    };
+    let outputs: BTreeMap<String, String> = report
+        .succeeded
+        .iter()
+        .filter_map(|id| journal.outputs(*id))
+        .flat_map(|o| o.clone())
+        .collect();
+
+    // Builders of failed builds are terminated unless asked to keep them.
+    if !args.keep_on_error {
+        terminate_leftovers(&plan, &report, &outputs, &cloud, &args.planning.region).await;
+    }
+    let saved = record_state(&plan, &report, &outputs, &store, &state_before).await;
+    for l in &locked {
+        let _ = store.unlock(l).await;
+    }
+    if let Err(e) = saved {
+        return Ok(render::report(&e));
+    }
+    summary(&plan, &report, &outputs, args.json);
+    if report.ok() {
+        let _ = journal.finish();
+        Ok(Exit::Ok)
+    } else {
+        Ok(Exit::Invalid)
+    }
+}
+
+fn journal_digest(plan: &Plan) -> String {
+    let mut basis = plan.basis.clone();
+    basis.observations.clear();
+    let v = serde_json::json!({ "basis": basis, "actions": plan.actions });
+    recipe_plan::fingerprint::sha_of(&v)
+}
+
+fn render_event(e: &Event, names: &[String], json: bool) {
+    let name = |id: &usize| names.get(*id).cloned().unwrap_or_default();
+    if json {
+        let v = match e {
+            Event::Resumed { id } => {
+                serde_json::json!({ "event": "resumed", "action": id, "name": name(id) })
+            }
+            Event::Started { id, attempt } => {
+                serde_json::json!({ "event": "started", "action": id, "name": name(id), "attempt": attempt })
+            }
+            Event::Retrying {
+                id,
+                attempt,
+                error,
+                wait_ms,
+            } => {
+                serde_json::json!({ "event": "retrying", "action": id, "name": name(id), "attempt": attempt, "error": error, "wait-ms": wait_ms })
+            }
+            Event::Succeeded { id, elapsed_ms, .. } => {
+                serde_json::json!({ "event": "succeeded", "action": id, "name": name(id), "elapsed-ms": elapsed_ms })
+            }
+            Event::Failed { id, error } => {
+                serde_json::json!({ "event": "failed", "action": id, "name": name(id), "error": error })
+            }
+            Event::Skipped { id, because } => {
+                serde_json::json!({ "event": "skipped", "action": id, "name": name(id), "because": because })
+            }
+        };
+        out(&v.to_string());
+        return;
+    }
+    match e {
+        Event::Resumed { id } => out(&format!("  ↺ {} (done in an earlier run)", name(id))),
+        Event::Started { id, attempt: 1 } => out(&format!("  … {}", name(id))),
+        Event::Started { .. } => {}
+        Event::Retrying {
+            id,
+            attempt,
+            error,
+            wait_ms,
+        } => out(&format!(
+            "  ↻ {} attempt {attempt} failed ({error}); retrying in {:.1}s",
+            name(id),
+            *wait_ms as f64 / 1000.0
+        )),
+        Event::Succeeded { id, elapsed_ms, .. } => out(&format!(
+            "  ✓ {} ({})",
+            name(id),
+            recipe_plan::render::duration(elapsed_ms / 1000)
+        )),
+        Event::Failed { id, error } => out(&format!("  ✗ {}: {error}", name(id))),
+        Event::Skipped { id, because } => out(&format!(
+            "  - {} (skipped: {} failed)",
+            name(id),
+            name(because)
+        )),
+    }
+}
+
+async fn terminate_leftovers(
+    plan: &Plan,
+    report: &Report,
+    outputs: &BTreeMap<String, String>,
+    cloud: &crate::cloud::Cloud,
+    default_region: &str,
+) {
+    for a in plan
+        .actions
+        .iter()
+        .filter(|a| matches!(a.action, ActionKind::TerminateBuilder))
+    {
+        if report.succeeded.contains(&a.id) {
+            continue;
+        }
+        let Some(instance) = outputs.get(&format!("{}/instance-id", a.recipe)) else {
+            continue;
+        };
+        let region = plan
+            .recipes
+            .iter()
+            .find(|r| r.recipe == a.recipe)
+            .and_then(|r| r.build.as_ref())
+            .map_or(default_region.to_string(), |b| b.home_region.clone());
+        let conf = recipe_provider_ec2::ec2_config(&cloud.sdk, &region);
+        let client = recipe_provider_ec2::ec2_client(conf);
+        if client
+            .terminate_instances()
+            .instance_ids(instance)
+            .send()
+            .await
+            .is_ok()
+        {
+            out(&format!(
+                "  ✓ terminated the builder {instance} of {} (its build did not finish)",
+                a.recipe
+            ));
+        }
+    }
+}
+
+async fn record_state(
+    plan: &Plan,
+    report: &Report,
+    outputs: &BTreeMap<String, String>,
+    store: &crate::store::AnyStore,
+    before: &BTreeMap<String, recipe_state::Stored>,
+) -> Result<(), recipe_state::StateError> {
+    for rp in &plan.recipes {
+        if rp.change == Change::None {
+            continue;
+        }
+        let stored = before.get(&rp.recipe);
+        let mut state =
+            stored.map_or_else(|| RecipeState::new(rp.recipe.clone()), |s| s.state.clone());
+        let done = |pred: &dyn Fn(&ActionKind) -> bool| {
+            plan.actions
+                .iter()
+                .filter(|a| {
+                    a.recipe == rp.recipe && pred(&a.action) && report.succeeded.contains(&a.id)
+                })
+                .map(|a| a.action.clone())
+                .collect::<Vec<_>>()
+        };
+        let image = |region: &str| {
+            outputs
+                .get(&format!("{}/image-id:{region}", rp.recipe))
+                .cloned()
+        };
+        if let Some(b) = &rp.build {
+            let images: BTreeMap<String, RegionImage> = b
+                .regions
+                .iter()
+                .filter_map(|r| {
+                    image(r).map(|id| {
+                        let snaps = outputs
+                            .get(&format!("{}/snapshots:{r}", rp.recipe))
+                            .map(|s| {
+                                s.split(',')
+                                    .filter(|x| !x.is_empty())
+                                    .map(str::to_string)
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        (
+                            r.clone(),
+                            RegionImage {
+                                image_id: id,
+                                snapshot_ids: snaps,
+                            },
+                        )
+                    })
+                })
+                .collect();
+            let parent = b.parent.as_ref().and_then(|p| {
+                before
+                    .get(p)
+                    .and_then(|s| s.state.current())
+                    .map(|v| recipe_state::ParentRef {
+                        recipe: p.clone(),
+                        build_id: v.build_id.clone(),
+                    })
+            });
+            if let Some(mut v) =
+                recipe_plan::record::completed_version(rp, images, parent, plan.created_at)
+            {
+                let available = plan.actions.iter().any(|a| {
+                    a.recipe == rp.recipe
+                        && a.action == ActionKind::WaitAvailable
+                        && report.succeeded.contains(&a.id)
+                });
+                v.status = if available {
+                    VersionStatus::Available
+                } else {
+                    VersionStatus::Failed
+                };
+                let shared: BTreeSet<Share> = done(&|k| matches!(k, ActionKind::Share { .. }))
+                    .into_iter()
+                    .filter_map(|k| match k {
+                        ActionKind::Share { principal, region } => Some(Share {
+                            principal,
+                            region,
+                            fleet: false,
+                            image_builder: false,
+                        }),
+                        _ => None,
+                    })
+                    .collect();
+                v.shares = shared;
+                v.rollout = done(&|k| matches!(k, ActionKind::Rollout { .. }))
+                    .into_iter()
+                    .map(|k| k.to_string())
+                    .collect();
+                if let Some(base) = outputs.get(&format!("{}/base", rp.recipe)) {
+                    v.base_image = if b.parent.is_some() {
+                        b.base.clone()
+                    } else {
+                        base.clone()
+                    };
+                }
+                state.versions.push(v);
+            }
+        } else if let Some(cur) = state.versions.iter_mut().rev().find(|v| v.status.is_live()) {
+            for k in done(&|_| true) {
+                match k {
+                    ActionKind::Copy { region } => {
+                        if let Some(id) = image(&region) {
+                            cur.images.insert(
+                                region,
+                                RegionImage {
+                                    image_id: id,
+                                    snapshot_ids: vec![],
+                                },
+                            );
+                        }
+                    }
+                    ActionKind::RemoveCopy { region, .. } => {
+                        cur.images.remove(&region);
+                        cur.shares.retain(|s| s.region != region);
+                    }
+                    ActionKind::Share { principal, region } => {
+                        cur.shares.insert(Share {
+                            principal,
+                            region,
+                            fleet: false,
+                            image_builder: false,
+                        });
+                    }
+                    ActionKind::Unshare { principal, region } => cur
+                        .shares
+                        .retain(|s| !(s.principal == principal && s.region == region)),
+                    _ => {}
+                }
+            }
+            cur.updated_at = jiff::Timestamp::now();
+        }
+        for k in done(&|k| matches!(k, ActionKind::Retire { .. } | ActionKind::Deprecate { .. })) {
+            match k {
+                ActionKind::Retire { build_id, .. } => {
+                    if let Some(v) = state.versions.iter_mut().find(|v| v.build_id == build_id) {
+                        v.status = VersionStatus::Retired;
+                    }
+                }
+                ActionKind::Deprecate { build_id } => {
+                    if let Some(v) = state.versions.iter_mut().find(|v| v.build_id == build_id) {
+                        v.status = VersionStatus::Deprecated;
+                        v.deprecated_at = Some(jiff::Timestamp::now());
+                    }
+                }
+                _ => {}
+            }
+        }
+        store.save(&state, stored.map(|s| &s.revision)).await?;
+    }
+    Ok(())
+}
+
+fn summary(plan: &Plan, report: &Report, outputs: &BTreeMap<String, String>, json: bool) {
+    let mut images: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for (k, v) in outputs {
+        if let Some((recipe, rest)) = k.split_once('/')
+            && let Some(region) = rest.strip_prefix("image-id:")
+        {
+            images
+                .entry(recipe.to_string())
+                .or_default()
+                .insert(region.to_string(), v.clone());
+        }
+    }
+    if json {
+        out(&serde_json::json!({ "event": "done", "ok": report.ok(), "images": images, "failed": report.failed, "skipped": report.skipped, "cancelled": report.cancelled }).to_string());
+        return;
+    }
+    out("");
+    for (recipe, regions) in &images {
+        let list: Vec<String> = regions.iter().map(|(r, id)| format!("{r} {id}")).collect();
+        out(&format!("{recipe}: {}", list.join(", ")));
+    }
+    let total = plan.actions.len();
+    if report.ok() {
+        out(&format!("Apply complete: {total} actions succeeded."));
+    } else {
+        out(&format!(
+            "Apply incomplete: {} succeeded, {} failed, {} skipped, {} not started{}.",
+            report.succeeded.len(),
+            report.failed.len(),
+            report.skipped.len(),
+            report.not_started.len(),
+            if report.cancelled {
+                " (interrupted)"
+            } else {
+                ""
+            }
+        ));
+    }
+}

@@ -1,0 +1,1056 @@
+//! The EC2 AMI provider.
+//!
+//! Implements the engine's [`Runner`] for every action of an `ec2-ami` recipe: resolve the base (SSM
+//! parameter, filters, image id, or the parent recipe's image), launch a builder (IMDSv2 required,
+//! tagged with the recipe and build), run the steps through SSM Run Command, install the first-boot
+//! runner, run tests and the cleanup preset, sysprep Windows, capture, wait (coalesced poller), tag,
+//! copy to regions (called in the destination, idempotent client token), share, deprecate, retire,
+//! and terminate the builder. Also the planner's [`Observer`]: bases and tagged images.
+//!
+//! Every resource it creates carries `recipe:name`, `recipe:version`, `recipe:build-id` and
+//! `recipe:fingerprint` tags, so state can be rebuilt and orphans found.
+
+mod poll;
+pub mod render;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_ec2::error::ProvideErrorMetadata;
+use aws_sdk_ec2::types::{
+    Filter, LaunchPermission, LaunchPermissionModifications, ResourceType, Tag, TagSpecification,
+};
+use recipe_engine::{ActionError, ErrorClass, Outcome, Runner};
+use recipe_loader::{LoadedRecipe, RecipeSet};
+use recipe_model::{Base, Os, Step};
+use recipe_plan::{Action, ActionKind, Observations, ObserveError, ObservedImage, Observer, Plan};
+use recipe_state::RecipeState;
+
+pub use aws_sdk_ec2::config::Credentials;
+pub use poll::ImagePoller;
+pub use render::BuildValues;
+
+/// An EC2 client configuration for a region.
+pub fn ec2_config(sdk: &aws_config::SdkConfig, region: &str) -> aws_sdk_ec2::Config {
+    aws_sdk_ec2::config::Builder::from(sdk)
+        .region(aws_sdk_ec2::config::Region::new(region.to_string()))
+        .build()
+}
+
+/// An EC2 client.
+pub fn ec2_client(conf: aws_sdk_ec2::Config) -> aws_sdk_ec2::Client {
+    aws_sdk_ec2::Client::from_conf(conf)
+}
+
+/// A line of builder output: recipe, step label, text.
+pub type LogSink = Arc<dyn Fn(&str, &str, &str) + Send + Sync>;
+
+/// Classify an SDK error for the engine's retry policy.
+pub fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(
+    e: &aws_sdk_ec2::error::SdkError<E>,
+) -> ActionError {
+    use aws_sdk_ec2::error::SdkError;
+    let (code, message, status) = match e {
+        SdkError::ServiceError(se) => (
+            se.err().code().unwrap_or("").to_string(),
+            se.err().message().unwrap_or("").to_string(),
+            se.raw().status().as_u16(),
+        ),
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            return ActionError {
+                class: ErrorClass::Transient,
+                message: format!("{e:?}"),
+            };
+        }
+        other => return ActionError::fatal(format!("{other:?}")),
+    };
+    let class = if matches!(
+        code.as_str(),
+        "RequestLimitExceeded" | "Throttling" | "ThrottlingException" | "TooManyRequestsException"
+    ) {
+        ErrorClass::Throttling
+    } else if code.ends_with(".NotFound")
+        && (code.starts_with("InvalidAMIID")
+            || code.starts_with("InvalidInstanceID")
+            || code.starts_with("InvalidSnapshot"))
+    {
+        ErrorClass::EventualConsistency
+    } else if status >= 500
+        || code == "InternalError"
+        || code == "InternalServerError"
+        || code == "ServiceUnavailable"
+    {
+        ErrorClass::Transient
+    } else if code == "InvocationDoesNotExist" || code == "InvalidInstanceId" {
+        // SSM: an invocation not registered yet, an agent not online yet.
+        ErrorClass::EventualConsistency
+    } else {
+        ErrorClass::Fatal
+    };
+    ActionError {
+        class,
+        message: if message.is_empty() {
+            code
+        } else {
+            format!("{code}: {message}")
+        },
+    }
+}
+
+/// The provider for one apply.
+pub struct Ec2Provider {
+    recipes: BTreeMap<String, LoadedRecipe>,
+    state: BTreeMap<String, RecipeState>,
+    sdk: aws_config::SdkConfig,
+    clients: Mutex<HashMap<String, (aws_sdk_ec2::Client, aws_sdk_ssm::Client)>>,
+    poller: Arc<ImagePoller>,
+    values: BTreeMap<String, BuildValues>,
+    default_region: String,
+    poll: Duration,
+    log: LogSink,
+}
+
+/// How the provider polls and where output goes.
+#[derive(Clone)]
+pub struct ProviderOptions {
+    /// Region for recipes without `builder.region`.
+    pub default_region: String,
+    /// Poll interval for instances, commands and images.
+    pub poll: Duration,
+    /// Where step output goes.
+    pub log: LogSink,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn key(recipe: &str, what: &str) -> String {
+    format!("{recipe}/{what}")
+}
+
+impl Ec2Provider {
+    /// A provider for the `ec2-ami` recipes of a plan.
+    pub fn new(
+        set: &RecipeSet,
+        plan: &Plan,
+        state: BTreeMap<String, RecipeState>,
+        sdk: aws_config::SdkConfig,
+        opts: ProviderOptions,
+    ) -> Self {
+        let recipes = set
+            .recipes
+            .iter()
+            .map(|r| (r.recipe.name.value.clone(), r.clone()))
+            .collect();
+        let now = plan.created_at;
+        let values = plan
+            .recipes
+            .iter()
+            .filter_map(|rp| rp.build.as_ref().map(|b| (rp.recipe.clone(), b)))
+            .map(|(name, b)| {
+                (
+                    name,
+                    BuildValues {
+                        timestamp: now.strftime("%Y%m%d%H%M%S").to_string(),
+                        date: now.strftime("%Y-%m-%d").to_string(),
+                        build_id: b.build_id.clone(),
+                    },
+                )
+            })
+            .collect();
+        Ec2Provider {
+            recipes,
+            state,
+            sdk,
+            clients: Mutex::new(HashMap::new()),
+            poller: ImagePoller::new(opts.poll),
+            values,
+            default_region: opts.default_region,
+            poll: opts.poll,
+            log: opts.log,
+        }
+    }
+
+    fn clients(&self, region: &str) -> (aws_sdk_ec2::Client, aws_sdk_ssm::Client) {
+        let mut c = lock(&self.clients);
+        c.entry(region.to_string())
+            .or_insert_with(|| {
+                let ec2 = aws_sdk_ec2::config::Builder::from(&self.sdk)
+                    .region(aws_sdk_ec2::config::Region::new(region.to_string()))
+                    .build();
+                let ssm = aws_sdk_ssm::config::Builder::from(&self.sdk)
+                    .region(aws_sdk_ssm::config::Region::new(region.to_string()))
+                    .build();
+                (
+                    aws_sdk_ec2::Client::from_conf(ec2),
+                    aws_sdk_ssm::Client::from_conf(ssm),
+                )
+            })
+            .clone()
+    }
+
+    fn recipe(&self, name: &str) -> Result<&LoadedRecipe, ActionError> {
+        self.recipes
+            .get(name)
+            .ok_or_else(|| ActionError::fatal(format!("recipe `{name}` is not loaded")))
+    }
+
+    fn home(&self, r: &LoadedRecipe) -> String {
+        r.recipe
+            .builder
+            .region
+            .as_ref()
+            .map_or_else(|| self.default_region.clone(), |n| n.value.clone())
+    }
+
+    fn values(&self, recipe: &str) -> BuildValues {
+        self.values.get(recipe).cloned().unwrap_or(BuildValues {
+            timestamp: String::new(),
+            date: String::new(),
+            build_id: String::new(),
+        })
+    }
+
+    fn tags(&self, r: &LoadedRecipe, fingerprint: &str) -> Vec<Tag> {
+        let v = self.values(&r.recipe.name);
+        let mut tags: BTreeMap<String, String> = BTreeMap::from([
+            ("recipe:name".into(), r.recipe.name.value.clone()),
+            ("recipe:version".into(), r.recipe.version.value.clone()),
+            ("recipe:build-id".into(), v.build_id.clone()),
+            ("Name".into(), v.apply(&r.recipe.image.name)),
+            ("Version".into(), r.recipe.version.value.clone()),
+        ]);
+        if !fingerprint.is_empty() {
+            tags.insert("recipe:fingerprint".into(), fingerprint.to_string());
+        }
+        for (k, val) in &r.recipe.image.tags {
+            tags.insert(k.value.clone(), v.apply(val));
+        }
+        tags.into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect()
+    }
+
+    async fn wait_until<F, Fut>(&self, what: &str, mut check: F) -> Result<(), ActionError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<bool, ActionError>>,
+    {
+        loop {
+            if check().await? {
+                return Ok(());
+            }
+            let _ = what;
+            tokio::time::sleep(self.poll).await;
+        }
+    }
+
+    /// Run one script on the builder; fail with the output's tail.
+    async fn run_script(
+        &self,
+        r: &LoadedRecipe,
+        region: &str,
+        instance: &str,
+        label: &str,
+        script: &str,
+        timeout_secs: u64,
+    ) -> Result<(), ActionError> {
+        let (_, ssm) = self.clients(region);
+        let document = if r.recipe.os.value == Os::Windows {
+            "AWS-RunPowerShellScript"
+        } else {
+            "AWS-RunShellScript"
+        };
+        let sent = ssm
+            .send_command()
+            .document_name(document)
+            .instance_ids(instance)
+            .parameters("commands", vec![script.to_string()])
+            .timeout_seconds(i32::try_from(timeout_secs.clamp(30, 172_800)).unwrap_or(3600))
+            .comment(format!("recipe {}: {label}", r.recipe.name.value))
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let id = sent
+            .command()
+            .and_then(|c| c.command_id())
+            .unwrap_or_default()
+            .to_string();
+        loop {
+            tokio::time::sleep(self.poll).await;
+            let inv = match ssm
+                .get_command_invocation()
+                .command_id(&id)
+                .instance_id(instance)
+                .send()
+                .await
+            {
+                Ok(i) => i,
+                Err(e) => {
+                    let err = classify(&e);
+                    if err.class == ErrorClass::Fatal {
+                        return Err(err);
+                    }
+                    continue;
+                }
+            };
+            let status = inv
+                .status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default();
+            match status.as_str() {
+                "Pending" | "InProgress" | "Delayed" | "Cancelling" => continue,
+                "Success" => {
+                    for line in inv.standard_output_content().unwrap_or("").lines() {
+                        (self.log)(&r.recipe.name, label, line);
+                    }
+                    return Ok(());
+                }
+                other => {
+                    let out = inv.standard_output_content().unwrap_or("");
+                    let err = inv.standard_error_content().unwrap_or("");
+                    for line in out.lines().chain(err.lines()) {
+                        (self.log)(&r.recipe.name, label, line);
+                    }
+                    let tail: String = format!("{out}{err}")
+                        .lines()
+                        .rev()
+                        .take(5)
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .rev()
+                        .collect::<Vec<_>>()
+                        .join(" | ");
+                    return Err(ActionError::fatal(format!(
+                        "{label}: {other} (exit {}): {tail}",
+                        inv.response_code()
+                    )));
+                }
+            }
+        }
+    }
+
+    fn files_of(r: &LoadedRecipe) -> BTreeMap<String, Vec<u8>> {
+        // Keyed by the path as written in the step; matched to the loaded file by its resolved suffix.
+        let mut out = BTreeMap::new();
+        for s in r.steps.iter().chain(&r.tests) {
+            let path = match &s.step.value {
+                Step::Script(x) => &x.path.value,
+                Step::File(x) => &x.src.value,
+                _ => continue,
+            };
+            let wanted = path.trim_start_matches("./").replace("../", "");
+            if let Some(f) = r
+                .files
+                .iter()
+                .find(|f| f.path.to_string_lossy().ends_with(&wanted))
+            {
+                out.insert(path.clone(), f.bytes.to_vec());
+            }
+        }
+        out
+    }
+
+    async fn run_steps(
+        &self,
+        r: &LoadedRecipe,
+        region: &str,
+        instance: &str,
+        indices: &[usize],
+        tests: bool,
+    ) -> Result<(), ActionError> {
+        let files = Self::files_of(r);
+        let values = self.values(&r.recipe.name);
+        let list = if tests { &r.tests } else { &r.steps };
+        for &i in indices {
+            let Some(s) = list.get(i) else { continue };
+            let label = recipe_plan::step_label(s);
+            let script = match render::step_script(&s.step.value, r, &files, &values) {
+                Ok(Some(script)) => script,
+                Ok(None) => continue,
+                Err(e) => return Err(ActionError::fatal(format!("{label}: {e}"))),
+            };
+            let common = s.step.common();
+            let timeout = common
+                .and_then(|c| c.timeout())
+                .map_or(3600, |t| t.as_secs());
+            let retries = common.and_then(|c| c.retries()).map_or(0, |n| n.value);
+            let mut attempt = 0;
+            loop {
+                match self
+                    .run_script(r, region, instance, &label, &script, timeout)
+                    .await
+                {
+                    Ok(()) => break,
+                    Err(e) if attempt < retries && e.class == ErrorClass::Fatal => attempt += 1,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn principal_permission(principal: &str) -> LaunchPermission {
+        if principal.contains(":ou/") {
+            LaunchPermission::builder()
+                .organizational_unit_arn(principal)
+                .build()
+        } else if principal.contains(":organization/") {
+            LaunchPermission::builder()
+                .organization_arn(principal)
+                .build()
+        } else {
+            LaunchPermission::builder().user_id(principal).build()
+        }
+    }
+
+    fn image_in(&self, recipe: &str, inputs: &Outcome, region: &str) -> Option<String> {
+        inputs
+            .get(&key(recipe, &format!("image-id:{region}")))
+            .cloned()
+            .or_else(|| {
+                self.state
+                    .get(recipe)
+                    .and_then(|s| s.current())
+                    .and_then(|v| v.images.get(region))
+                    .map(|i| i.image_id.clone())
+            })
+    }
+
+    async fn act(&self, a: &Action, inputs: &Outcome) -> Result<Outcome, ActionError> {
+        let r = self.recipe(&a.recipe)?;
+        let name = r.recipe.name.value.as_str();
+        let home = self.home(r);
+        let (ec2, ssm) = self.clients(&home);
+        let mut out = Outcome::new();
+        let instance = inputs
+            .get(&key(name, "instance-id"))
+            .cloned()
+            .unwrap_or_default();
+        match &a.action {
+            ActionKind::ResolveBase => {
+                let base = match &r.recipe.base.value {
+                    Base::SsmParameter(p) => ssm
+                        .get_parameter()
+                        .name(&p.value)
+                        .send()
+                        .await
+                        .map_err(|e| classify(&e))?
+                        .parameter()
+                        .and_then(|p| p.value())
+                        .unwrap_or_default()
+                        .to_string(),
+                    Base::ImageId(id) => id.value.clone(),
+                    Base::AmiFilter(f) => {
+                        let mut req = ec2.describe_images();
+                        for (k, v) in &f.filters {
+                            req = req.filters(Filter::builder().name(k).values(&v.value).build());
+                        }
+                        for o in &f.owners {
+                            req = req.owners(&o.value);
+                        }
+                        let found = req.send().await.map_err(|e| classify(&e))?;
+                        let mut images: Vec<_> = found.images().iter().filter(|i| i.state().map(|s| s.as_str()) == Some("available")).collect();
+                        if images.len() > 1 && !f.most_recent {
+                            return Err(ActionError::fatal(format!("{} images match the filters; set `most-recent: true` or narrow them", images.len())));
+                        }
+                        images.sort_by_key(|i| i.creation_date().unwrap_or("").to_string());
+                        images.last().and_then(|i| i.image_id()).ok_or_else(|| ActionError::fatal("no available image matches the filters"))?.to_string()
+                    }
+                    Base::Recipe(parent) => self
+                        .image_in(&parent.value, inputs, &home)
+                        .ok_or_else(|| ActionError::fatal(format!("the parent recipe `{}` has no image in {home}; add {home} to its distribute.regions", parent.value)))?,
+                    other => return Err(ActionError::fatal(format!("an ec2-ami recipe cannot start from a {} base", other.kind()))),
+                };
+                if base.is_empty() {
+                    return Err(ActionError::fatal("the base resolved to nothing"));
+                }
+                out.insert(key(name, "base"), base);
+            }
+            ActionKind::LaunchBuilder => {
+                let base = inputs
+                    .get(&key(name, "base"))
+                    .cloned()
+                    .ok_or_else(|| ActionError::fatal("no resolved base"))?;
+                let v = self.values(name);
+                let b = &r.recipe.builder;
+                let mut req = ec2
+                    .run_instances()
+                    .image_id(&base)
+                    .instance_type(aws_sdk_ec2::types::InstanceType::from(
+                        b.instance_type
+                            .as_ref()
+                            .map_or("t3.small", |t| t.value.as_str()),
+                    ))
+                    .min_count(1)
+                    .max_count(1)
+                    .client_token(format!("{}-builder", v.build_id))
+                    .metadata_options(
+                        aws_sdk_ec2::types::InstanceMetadataOptionsRequest::builder()
+                            .http_tokens(aws_sdk_ec2::types::HttpTokensState::Required)
+                            .http_endpoint(
+                                aws_sdk_ec2::types::InstanceMetadataEndpointState::Enabled,
+                            )
+                            .build(),
+                    )
+                    .iam_instance_profile(
+                        aws_sdk_ec2::types::IamInstanceProfileSpecification::builder()
+                            .name(
+                                b.instance_profile
+                                    .as_ref()
+                                    .map_or("recipe-builder", |p| p.value.as_str()),
+                            )
+                            .build(),
+                    )
+                    .tag_specifications(
+                        TagSpecification::builder()
+                            .resource_type(ResourceType::Instance)
+                            .set_tags(Some(vec![
+                                Tag::builder().key("recipe:name").value(name).build(),
+                                Tag::builder()
+                                    .key("recipe:build-id")
+                                    .value(&v.build_id)
+                                    .build(),
+                                Tag::builder().key("recipe:role").value("builder").build(),
+                                Tag::builder()
+                                    .key("Name")
+                                    .value(format!("recipe builder: {name}"))
+                                    .build(),
+                            ]))
+                            .build(),
+                    );
+                if let Some(s) = &b.subnet_id {
+                    req = req.subnet_id(&s.value);
+                }
+                for g in &b.security_group_ids {
+                    req = req.security_group_ids(&g.value);
+                }
+                let launched = req.send().await.map_err(|e| classify(&e))?;
+                let id = launched
+                    .instances()
+                    .first()
+                    .and_then(|i| i.instance_id())
+                    .unwrap_or_default()
+                    .to_string();
+                self.wait_until("the builder to run", || {
+                    let ec2 = ec2.clone();
+                    let id = id.clone();
+                    async move {
+                        let d = ec2
+                            .describe_instances()
+                            .instance_ids(&id)
+                            .send()
+                            .await
+                            .map_err(|e| classify(&e))?;
+                        let state = d
+                            .reservations()
+                            .first()
+                            .and_then(|r| r.instances().first())
+                            .and_then(|i| i.state())
+                            .and_then(|s| s.name())
+                            .map(|n| n.as_str().to_string());
+                        match state.as_deref() {
+                            Some("running") => Ok(true),
+                            Some("pending") | None => Ok(false),
+                            Some(other) => {
+                                Err(ActionError::fatal(format!("the builder {id} is {other}")))
+                            }
+                        }
+                    }
+                })
+                .await?;
+                self.wait_until("the SSM agent", || {
+                    let ssm = ssm.clone();
+                    let id = id.clone();
+                    async move {
+                        let f = aws_sdk_ssm::types::InstanceInformationStringFilter::builder()
+                            .key("InstanceIds")
+                            .values(&id)
+                            .build()
+                            .map_err(|e| ActionError::fatal(e.to_string()))?;
+                        let info = ssm
+                            .describe_instance_information()
+                            .filters(f)
+                            .send()
+                            .await
+                            .map_err(|e| classify(&e))?;
+                        Ok(info
+                            .instance_information_list()
+                            .iter()
+                            .any(|i| i.ping_status().map(|p| p.as_str()) == Some("Online")))
+                    }
+                })
+                .await?;
+                out.insert(key(name, "instance-id"), id);
+            }
+            ActionKind::RunSteps { indices, .. } => {
+                self.run_steps(r, &home, &instance, indices, false).await?
+            }
+            ActionKind::Reboot => {
+                let script = if r.recipe.os.value == Os::Windows {
+                    "Restart-Computer -Force"
+                } else {
+                    "exit 194"
+                };
+                self.run_script(r, &home, &instance, "reboot", script, 600)
+                    .await?;
+            }
+            ActionKind::InstallFirstBoot { .. } => {
+                let files = Self::files_of(r);
+                let values = self.values(name);
+                let mut scripts = Vec::new();
+                for s in r
+                    .steps
+                    .iter()
+                    .filter(|s| s.stage == recipe_model::Stage::Launch)
+                {
+                    if let Some(script) = render::step_script(&s.step.value, r, &files, &values)
+                        .map_err(ActionError::fatal)?
+                    {
+                        scripts.push(script);
+                    }
+                }
+                let installer = render::first_boot_installer(&scripts, r.recipe.os.value);
+                self.run_script(
+                    r,
+                    &home,
+                    &instance,
+                    "install the first-boot runner",
+                    &installer,
+                    300,
+                )
+                .await?;
+            }
+            ActionKind::RunTests { .. } => {
+                let all: Vec<usize> = (0..r.tests.len()).collect();
+                self.run_steps(r, &home, &instance, &all, true).await?;
+            }
+            ActionKind::Cleanup { .. } => {
+                if let Some(preset) = &r.recipe.cleanup {
+                    let joiner = if r.recipe.os.value == Os::Windows {
+                        "\n"
+                    } else {
+                        "\n"
+                    };
+                    let body: Vec<&str> = preset.items().iter().map(|i| i.command).collect();
+                    let header = if r.recipe.os.value == Os::Windows {
+                        "$ErrorActionPreference = 'Continue'\n"
+                    } else {
+                        "set -uo pipefail\n"
+                    };
+                    self.run_script(
+                        r,
+                        &home,
+                        &instance,
+                        &format!("cleanup ({})", preset.as_str()),
+                        &format!("{header}{}", body.join(joiner)),
+                        1800,
+                    )
+                    .await?;
+                }
+            }
+            ActionKind::Sysprep => {
+                let script = "& \"$env:ProgramFiles\\Amazon\\EC2Launch\\EC2Launch.exe\" sysprep --shutdown=true";
+                self.run_script(r, &home, &instance, "sysprep", script, 1800)
+                    .await?;
+                let _ = ec2.stop_instances().instance_ids(&instance).send().await;
+                self.wait_until("the builder to stop", || {
+                    let ec2 = ec2.clone();
+                    let id = instance.clone();
+                    async move {
+                        let d = ec2
+                            .describe_instances()
+                            .instance_ids(&id)
+                            .send()
+                            .await
+                            .map_err(|e| classify(&e))?;
+                        let s = d
+                            .reservations()
+                            .first()
+                            .and_then(|r| r.instances().first())
+                            .and_then(|i| i.state())
+                            .and_then(|s| s.name())
+                            .map(|n| n.as_str().to_string());
+                        Ok(s.as_deref() == Some("stopped"))
+                    }
+                })
+                .await?;
+            }
+            ActionKind::Capture { fingerprint, .. } => {
+                let v = self.values(name);
+                let image_name = v.apply(&r.recipe.image.name);
+                // CreateImage has no client token: after a crash, find the image by name instead.
+                let existing = ec2
+                    .describe_images()
+                    .owners("self")
+                    .filters(Filter::builder().name("name").values(&image_name).build())
+                    .send()
+                    .await
+                    .map_err(|e| classify(&e))?;
+                let id = match existing.images().first().and_then(|i| i.image_id()) {
+                    Some(id) => id.to_string(),
+                    None => {
+                        let tags = self.tags(r, fingerprint);
+                        ec2.create_image()
+                            .instance_id(&instance)
+                            .name(&image_name)
+                            .description(r.recipe.image.description.as_ref().map_or_else(
+                                || format!("recipe {name} {}", r.recipe.version.value),
+                                |d| v.apply(d),
+                            ))
+                            .tag_specifications(
+                                TagSpecification::builder()
+                                    .resource_type(ResourceType::Image)
+                                    .set_tags(Some(tags.clone()))
+                                    .build(),
+                            )
+                            .tag_specifications(
+                                TagSpecification::builder()
+                                    .resource_type(ResourceType::Snapshot)
+                                    .set_tags(Some(tags))
+                                    .build(),
+                            )
+                            .send()
+                            .await
+                            .map_err(|e| classify(&e))?
+                            .image_id()
+                            .unwrap_or_default()
+                            .to_string()
+                    }
+                };
+                out.insert(key(name, &format!("image-id:{home}")), id);
+            }
+            ActionKind::WaitAvailable => {
+                let id = self
+                    .image_in(name, inputs, &home)
+                    .ok_or_else(|| ActionError::fatal("no image to wait for"))?;
+                self.poller
+                    .wait_available(&home, ec2.clone(), &id)
+                    .await
+                    .map_err(ActionError::fatal)?;
+                let d = ec2
+                    .describe_images()
+                    .image_ids(&id)
+                    .send()
+                    .await
+                    .map_err(|e| classify(&e))?;
+                let snaps: Vec<String> = d
+                    .images()
+                    .first()
+                    .map(|i| {
+                        i.block_device_mappings()
+                            .iter()
+                            .filter_map(|b| b.ebs().and_then(|e| e.snapshot_id()))
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.insert(key(name, &format!("snapshots:{home}")), snaps.join(","));
+            }
+            ActionKind::Tag => {
+                let id = self
+                    .image_in(name, inputs, &home)
+                    .ok_or_else(|| ActionError::fatal("no image to tag"))?;
+                let snaps = inputs
+                    .get(&key(name, &format!("snapshots:{home}")))
+                    .cloned()
+                    .unwrap_or_default();
+                let fp = r.recipe.name.value.clone();
+                let _ = fp;
+                let mut req = ec2
+                    .create_tags()
+                    .resources(&id)
+                    .set_tags(Some(self.tags(r, "")));
+                for s in snaps.split(',').filter(|s| !s.is_empty()) {
+                    req = req.resources(s);
+                }
+                req.send().await.map_err(|e| classify(&e))?;
+            }
+            ActionKind::TerminateBuilder => {
+                if !instance.is_empty() {
+                    ec2.terminate_instances()
+                        .instance_ids(&instance)
+                        .send()
+                        .await
+                        .map_err(|e| classify(&e))?;
+                }
+            }
+            ActionKind::Copy { region } => {
+                let source = self
+                    .image_in(name, inputs, &home)
+                    .ok_or_else(|| ActionError::fatal("no source image to copy"))?;
+                let (dest, _) = self.clients(region);
+                let v = self.values(name);
+                let build = if v.build_id.is_empty() {
+                    self.state
+                        .get(name)
+                        .and_then(|s| s.current())
+                        .map(|c| c.build_id.clone())
+                        .unwrap_or_default()
+                } else {
+                    v.build_id.clone()
+                };
+                let image_name = self
+                    .state
+                    .get(name)
+                    .and_then(|s| s.current())
+                    .filter(|_| v.build_id.is_empty())
+                    .map(|c| format!("{}-{}", r.recipe.name.value, c.version))
+                    .unwrap_or_else(|| v.apply(&r.recipe.image.name));
+                let mut req = dest
+                    .copy_image()
+                    .source_image_id(&source)
+                    .source_region(&home)
+                    .name(&image_name)
+                    .copy_image_tags(true)
+                    .client_token(format!("{build}-{region}"));
+                if let Some(d) = &r.recipe.distribute {
+                    if let Some(k) = d.kms_keys.get(region.as_str()) {
+                        req = req.encrypted(true).kms_key_id(&k.value);
+                    } else if d.encrypted.as_ref().is_some_and(|e| e.value) {
+                        req = req.encrypted(true);
+                    }
+                }
+                let id = req
+                    .send()
+                    .await
+                    .map_err(|e| classify(&e))?
+                    .image_id()
+                    .unwrap_or_default()
+                    .to_string();
+                self.poller
+                    .wait_available(region, dest.clone(), &id)
+                    .await
+                    .map_err(ActionError::fatal)?;
+                out.insert(key(name, &format!("image-id:{region}")), id);
+            }
+            ActionKind::Share { principal, region } | ActionKind::Unshare { principal, region } => {
+                let id = self
+                    .image_in(name, inputs, region)
+                    .ok_or_else(|| ActionError::fatal(format!("no image in {region} to share")))?;
+                let (client, _) = self.clients(region);
+                let p = Self::principal_permission(principal);
+                let m = if matches!(a.action, ActionKind::Share { .. }) {
+                    LaunchPermissionModifications::builder().add(p).build()
+                } else {
+                    LaunchPermissionModifications::builder().remove(p).build()
+                };
+                client
+                    .modify_image_attribute()
+                    .image_id(&id)
+                    .launch_permission(m)
+                    .send()
+                    .await
+                    .map_err(|e| classify(&e))?;
+            }
+            ActionKind::RemoveCopy { region, image_id } => {
+                let (client, _) = self.clients(region);
+                client
+                    .deregister_image()
+                    .image_id(image_id)
+                    .delete_associated_snapshots(true)
+                    .send()
+                    .await
+                    .map_err(|e| classify(&e))?;
+            }
+            ActionKind::Deprecate { build_id } | ActionKind::Retire { build_id, .. } => {
+                let version = self
+                    .state
+                    .get(name)
+                    .and_then(|s| s.version(build_id))
+                    .ok_or_else(|| ActionError::fatal(format!("no recorded version {build_id}")))?;
+                for (region, img) in &version.images {
+                    let (client, _) = self.clients(region);
+                    if matches!(a.action, ActionKind::Deprecate { .. }) {
+                        let at = jiff::Timestamp::now().as_second() + 60;
+                        client
+                            .enable_image_deprecation()
+                            .image_id(&img.image_id)
+                            .deprecate_at(aws_sdk_ec2::primitives::DateTime::from_secs(at))
+                            .send()
+                            .await
+                            .map_err(|e| classify(&e))?;
+                    } else {
+                        client
+                            .deregister_image()
+                            .image_id(&img.image_id)
+                            .delete_associated_snapshots(true)
+                            .send()
+                            .await
+                            .map_err(|e| classify(&e))?;
+                    }
+                }
+            }
+            ActionKind::Rollout { target } => {
+                if let Some(param) = target.strip_prefix("SSM parameter ") {
+                    let id = self
+                        .image_in(name, inputs, &home)
+                        .ok_or_else(|| ActionError::fatal("no image to roll out"))?;
+                    ssm.put_parameter()
+                        .name(param)
+                        .value(&id)
+                        .r#type(aws_sdk_ssm::types::ParameterType::String)
+                        .data_type("aws:ec2:image")
+                        .overwrite(true)
+                        .send()
+                        .await
+                        .map_err(|e| classify(&e))?;
+                } else {
+                    return Err(ActionError::fatal(format!(
+                        "rolling out to {target} is not supported by the EC2 provider yet"
+                    )));
+                }
+            }
+            other => {
+                return Err(ActionError::fatal(format!(
+                    "the EC2 provider does not run `{}` actions",
+                    other.name()
+                )));
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Runner for Ec2Provider {
+    fn lane(&self, action: &Action) -> (String, String) {
+        let region = match &action.action {
+            ActionKind::Copy { region }
+            | ActionKind::Share { region, .. }
+            | ActionKind::Unshare { region, .. }
+            | ActionKind::RemoveCopy { region, .. } => region.clone(),
+            _ => self
+                .recipes
+                .get(&action.recipe)
+                .map_or_else(|| self.default_region.clone(), |r| self.home(r)),
+        };
+        ("ec2".into(), region)
+    }
+
+    async fn run(&self, action: &Action, inputs: &Outcome) -> Result<Outcome, ActionError> {
+        self.act(action, inputs).await
+    }
+}
+
+/// The planner's view of EC2: bases resolved, tagged images found.
+pub struct Ec2Observer {
+    sdk: aws_config::SdkConfig,
+    default_region: String,
+}
+
+impl Ec2Observer {
+    /// An observer with the given AWS configuration.
+    pub fn new(sdk: aws_config::SdkConfig, default_region: impl Into<String>) -> Self {
+        Ec2Observer {
+            sdk,
+            default_region: default_region.into(),
+        }
+    }
+}
+
+fn observe_error<E: ProvideErrorMetadata + std::fmt::Debug>(
+    what: &str,
+    e: &aws_sdk_ec2::error::SdkError<E>,
+) -> ObserveError {
+    ObserveError {
+        what: what.into(),
+        detail: classify(e).message,
+    }
+}
+
+impl Observer for Ec2Observer {
+    async fn observe(
+        &self,
+        recipes: &[&LoadedRecipe],
+        _state: &BTreeMap<String, RecipeState>,
+    ) -> Result<Observations, ObserveError> {
+        let mut obs = Observations::default();
+        for r in recipes
+            .iter()
+            .filter(|r| r.recipe.target.value == recipe_model::Target::Ec2Ami)
+        {
+            let name = r.recipe.name.value.clone();
+            let home = r
+                .recipe
+                .builder
+                .region
+                .as_ref()
+                .map_or_else(|| self.default_region.clone(), |n| n.value.clone());
+            let conf = |region: &str| {
+                aws_sdk_ec2::config::Builder::from(&self.sdk)
+                    .region(aws_sdk_ec2::config::Region::new(region.to_string()))
+                    .build()
+            };
+            if let Base::SsmParameter(p) = &r.recipe.base.value {
+                let ssm = aws_sdk_ssm::Client::from_conf(
+                    aws_sdk_ssm::config::Builder::from(&self.sdk)
+                        .region(aws_sdk_ssm::config::Region::new(home.clone()))
+                        .build(),
+                );
+                let v = ssm
+                    .get_parameter()
+                    .name(&p.value)
+                    .send()
+                    .await
+                    .map_err(|e| ObserveError {
+                        what: format!("the base of `{name}`"),
+                        detail: format!("{e:?}"),
+                    })?;
+                if let Some(id) = v.parameter().and_then(|p| p.value()) {
+                    obs.bases.insert(name.clone(), id.to_string());
+                }
+            }
+            let mut regions = vec![home.clone()];
+            if let Some(d) = &r.recipe.distribute {
+                regions.extend(
+                    d.regions
+                        .iter()
+                        .map(|x| x.value.clone())
+                        .filter(|x| *x != home),
+                );
+            }
+            let mut images = Vec::new();
+            for region in regions {
+                let ec2 = aws_sdk_ec2::Client::from_conf(conf(&region));
+                let found = ec2
+                    .describe_images()
+                    .owners("self")
+                    .filters(
+                        Filter::builder()
+                            .name("tag:recipe:name")
+                            .values(&name)
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        observe_error(&format!("the images of `{name}` in {region}"), &e)
+                    })?;
+                for img in found.images() {
+                    let tag = |k: &str| {
+                        img.tags()
+                            .iter()
+                            .find(|t| t.key() == Some(k))
+                            .and_then(|t| t.value())
+                            .unwrap_or("")
+                            .to_string()
+                    };
+                    images.push(ObservedImage {
+                        build_id: tag("recipe:build-id"),
+                        region: region.clone(),
+                        image_id: img.image_id().unwrap_or_default().to_string(),
+                        shares: Default::default(),
+                        version: tag("recipe:version"),
+                        fingerprint: tag("recipe:fingerprint"),
+                        created_at: img.creation_date().and_then(|d| d.parse().ok()),
+                    });
+                }
+            }
+            obs.images.insert(name.clone(), images);
+            obs.refreshed.insert(name);
+        }
+        Ok(obs)
+    }
+}

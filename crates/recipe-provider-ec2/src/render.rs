@@ -1,0 +1,281 @@
+//! Rendering steps into the scripts SSM runs: bash on Linux, PowerShell on Windows.
+//!
+//! Secrets stay references: `${secret.NAME}` becomes a lookup run on the builder (SSM Parameter Store
+//! or Secrets Manager through the instance's role), so no value passes through the tool.
+
+use std::collections::BTreeMap;
+
+use recipe_loader::LoadedRecipe;
+use recipe_model::{Os, PackageManager, SecretRef, Step};
+
+/// Build-time values substituted into every script and name.
+#[derive(Clone, Debug)]
+pub struct BuildValues {
+    /// `YYYYMMDDhhmmss`.
+    pub timestamp: String,
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// The build id.
+    pub build_id: String,
+}
+
+impl BuildValues {
+    /// Substitute `${timestamp}`, `${date}`, `${build_id}`.
+    pub fn apply(&self, s: &str) -> String {
+        s.replace("${timestamp}", &self.timestamp)
+            .replace("${date}", &self.date)
+            .replace("${build_id}", &self.build_id)
+    }
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64.
+pub fn base64(data: &[u8]) -> String {
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+fn ps_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Replace `${secret.NAME}` with a lookup on the builder.
+fn secrets(text: &str, r: &LoadedRecipe, os: Os) -> String {
+    let mut out = text.to_string();
+    for (name, secret) in &r.recipe.secrets {
+        let needle = format!("${{secret.{name}}}");
+        if !out.contains(&needle) {
+            continue;
+        }
+        let lookup = match (&secret.value, os) {
+            (SecretRef::SsmParameter(p), Os::Linux) => {
+                format!(
+                    "$(aws ssm get-parameter --with-decryption --name {} --query Parameter.Value --output text)",
+                    sh_quote(p)
+                )
+            }
+            (SecretRef::SecretsManager(s), Os::Linux) => {
+                format!(
+                    "$(aws secretsmanager get-secret-value --secret-id {} --query SecretString --output text)",
+                    sh_quote(s)
+                )
+            }
+            (SecretRef::SsmParameter(p), Os::Windows) => {
+                format!(
+                    "$((Get-SSMParameterValue -Name {} -WithDecryption $true).Parameters[0].Value)",
+                    ps_quote(p)
+                )
+            }
+            (SecretRef::SecretsManager(s), Os::Windows) => format!(
+                "$((Get-SECSecretValue -SecretId {}).SecretString)",
+                ps_quote(s)
+            ),
+        };
+        out = out.replace(&needle, &lookup);
+    }
+    out
+}
+
+fn env_lines(env: &BTreeMap<String, recipe_model::Node<String>>, os: Os) -> String {
+    env.iter()
+        .map(|(k, v)| match os {
+            Os::Linux => format!(
+                "export {k}={}\n",
+                if v.contains("$(") {
+                    format!("\"{}\"", v.value)
+                } else {
+                    sh_quote(v)
+                }
+            ),
+            Os::Windows => format!(
+                "$env:{k} = {}\n",
+                if v.contains("$(") {
+                    format!("\"{}\"", v.value)
+                } else {
+                    ps_quote(v)
+                }
+            ),
+        })
+        .collect()
+}
+
+/// The script for one step (`None` for steps the engine handles itself: reboot, sysprep, include).
+pub fn step_script(
+    step: &Step,
+    r: &LoadedRecipe,
+    files: &BTreeMap<String, Vec<u8>>,
+    values: &BuildValues,
+) -> Result<Option<String>, String> {
+    let os = r.recipe.os.value;
+    let header = match os {
+        Os::Linux => "set -euo pipefail\n".to_string(),
+        Os::Windows => "$ErrorActionPreference = 'Stop'\n".to_string(),
+    };
+    let body = match step {
+        Step::Shell(s) => format!("{}{}", env_lines(&s.env, os), s.run.value),
+        Step::PowerShell(s) => format!("{}{}", env_lines(&s.env, os), s.run.value),
+        Step::Script(s) => {
+            let bytes = files.get(&s.path.value).ok_or_else(|| format!("script {} was not loaded", s.path.value))?;
+            if bytes.len() > 48 * 1024 {
+                return Err(format!("script {} is {} KiB; scripts are inlined up to 48 KiB", s.path.value, bytes.len() / 1024));
+            }
+            let args: Vec<String> = s.args.iter().map(|a| if os == Os::Linux { sh_quote(a) } else { ps_quote(a) }).collect();
+            match os {
+                Os::Linux => format!(
+                    "{}f=$(mktemp)\necho {} | base64 -d > \"$f\"\nchmod +x \"$f\"\n\"$f\" {}\nrm -f \"$f\"",
+                    env_lines(&s.env, os),
+                    base64(bytes),
+                    args.join(" ")
+                ),
+                Os::Windows => format!(
+                    "{}$f = Join-Path $env:TEMP 'recipe-step.ps1'\n[IO.File]::WriteAllBytes($f, [Convert]::FromBase64String('{}'))\n& $f {}\nRemove-Item $f",
+                    env_lines(&s.env, os),
+                    base64(bytes),
+                    args.join(" ")
+                ),
+            }
+        }
+        Step::File(f) => {
+            let bytes = files.get(&f.src.value).ok_or_else(|| format!("file {} was not loaded", f.src.value))?;
+            match os {
+                Os::Linux => {
+                    let mut s = format!("install -d \"$(dirname {d})\"\necho {} | base64 -d > {d}", base64(bytes), d = sh_quote(&f.dest));
+                    if let Some(m) = &f.mode {
+                        s.push_str(&format!("\nchmod {} {}", m.value, sh_quote(&f.dest)));
+                    }
+                    if let Some(o) = &f.owner {
+                        s.push_str(&format!("\nchown {} {}", sh_quote(o), sh_quote(&f.dest)));
+                    }
+                    s
+                }
+                Os::Windows => format!(
+                    "New-Item -ItemType Directory -Force -Path (Split-Path {d}) | Out-Null\n[IO.File]::WriteAllBytes({d}, [Convert]::FromBase64String('{}'))",
+                    base64(bytes),
+                    d = ps_quote(&f.dest)
+                ),
+            }
+        }
+        Step::Packages(p) => {
+            let install: Vec<&str> = p.install.iter().map(|n| n.value.as_str()).collect();
+            let remove: Vec<&str> = p.remove.iter().map(|n| n.value.as_str()).collect();
+            let manager = p.manager.as_ref().map_or(PackageManager::Auto, |m| m.value);
+            match (os, manager) {
+                (Os::Windows, PackageManager::Winget) => install.iter().map(|n| format!("winget install --silent --accept-package-agreements {n}\n")).collect(),
+                (Os::Windows, _) => {
+                    let mut s = String::new();
+                    if !install.is_empty() {
+                        s.push_str(&format!("choco install -y {}\n", install.join(" ")));
+                    }
+                    if !remove.is_empty() {
+                        s.push_str(&format!("choco uninstall -y {}\n", remove.join(" ")));
+                    }
+                    s
+                }
+                (Os::Linux, m) => {
+                    let pm = match m {
+                        PackageManager::Dnf => "dnf".to_string(),
+                        PackageManager::Yum => "yum".to_string(),
+                        PackageManager::Apt => "apt-get".to_string(),
+                        PackageManager::Zypper => "zypper".to_string(),
+                        _ => "$(command -v dnf || command -v yum || command -v apt-get || command -v zypper)".to_string(),
+                    };
+                    let mut s = format!("pm={pm}\n");
+                    if !install.is_empty() {
+                        s.push_str(&format!("\"$pm\" install -y {}\n", install.join(" ")));
+                    }
+                    if !remove.is_empty() {
+                        s.push_str(&format!("\"$pm\" remove -y {}\n", remove.join(" ")));
+                    }
+                    s
+                }
+            }
+        }
+        Step::UpdateOs(u) => match os {
+            Os::Linux => {
+                let exclude: String = u.exclude.iter().map(|e| format!(" --exclude={}", sh_quote(e))).collect();
+                let security = if u.security_only { " --security" } else { "" };
+                format!(
+                    "if command -v dnf >/dev/null; then dnf -y upgrade{security}{exclude}; elif command -v yum >/dev/null; then yum -y update{security}{exclude}; else apt-get update && DEBIAN_FRONTEND=noninteractive apt-get -y upgrade; fi"
+                )
+            }
+            Os::Windows => "Install-Module PSWindowsUpdate -Force -Scope AllUsers\nGet-WindowsUpdate -Install -AcceptAll -IgnoreReboot -NotCategory 'Upgrades'".into(),
+        },
+        Step::Download(d) => match os {
+            Os::Linux if d.url.starts_with("s3://") => {
+                format!("aws s3 cp {} {}\necho \"{}  {}\" | sha256sum -c -", sh_quote(&d.url), sh_quote(&d.dest), d.sha256.value, d.dest.value)
+            }
+            Os::Linux => {
+                format!("curl -fsSL --retry 3 -o {} {}\necho \"{}  {}\" | sha256sum -c -", sh_quote(&d.dest), sh_quote(&d.url), d.sha256.value, d.dest.value)
+            }
+            Os::Windows => format!(
+                "Invoke-WebRequest -UseBasicParsing -Uri {} -OutFile {d}\nif ((Get-FileHash {d} -Algorithm SHA256).Hash -ne '{}') {{ throw 'checksum mismatch for {}' }}",
+                ps_quote(&d.url),
+                d.sha256.value.to_uppercase(),
+                d.dest.value,
+                d = ps_quote(&d.dest)
+            ),
+        },
+        Step::App(_) => return Err("`app` steps run on AppStream image builders, not on EC2".into()),
+        Step::Manual(m) => return Err(format!("a manual gate needs a person at the builder ({}); it is not supported by this provider yet", m.instructions.value)),
+        Step::Reboot(_) | Step::Sysprep(_) | Step::Include(_) => return Ok(None),
+    };
+    Ok(Some(format!(
+        "{header}{}",
+        values.apply(&secrets(&body, r, os))
+    )))
+}
+
+/// The first-boot runner: the launch-stage steps, run once per instance (cloud-init per-instance on
+/// Linux, a one-shot startup task on Windows).
+pub fn first_boot_installer(scripts: &[String], os: Os) -> String {
+    match os {
+        Os::Linux => {
+            let body = scripts.join("\n");
+            format!(
+                "set -euo pipefail\ninstall -d /var/lib/cloud/scripts/per-instance\necho {} | base64 -d > /var/lib/cloud/scripts/per-instance/recipe-first-boot.sh\nchmod 0755 /var/lib/cloud/scripts/per-instance/recipe-first-boot.sh",
+                base64(format!("#!/bin/bash\n# Installed by recipe: the launch-stage steps, once per instance.\n{body}\n").as_bytes())
+            )
+        }
+        Os::Windows => {
+            let body = scripts.join("\n");
+            format!(
+                "$ErrorActionPreference = 'Stop'\nNew-Item -ItemType Directory -Force -Path C:\\ProgramData\\recipe | Out-Null\n[IO.File]::WriteAllBytes('C:\\ProgramData\\recipe\\first-boot.ps1', [Convert]::FromBase64String('{}'))\n$a = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument '-NoProfile -ExecutionPolicy Bypass -File C:\\ProgramData\\recipe\\first-boot.ps1'\nRegister-ScheduledTask -TaskName 'recipe-first-boot' -Action $a -Trigger (New-ScheduledTaskTrigger -AtStartup) -User SYSTEM -Force | Out-Null",
+                base64(format!("# Installed by recipe: the launch-stage steps, once per instance.\nif (Test-Path C:\\ProgramData\\recipe\\first-boot.done) {{ exit 0 }}\n{body}\nNew-Item C:\\ProgramData\\recipe\\first-boot.done | Out-Null\n").as_bytes())
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_the_standard() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+}
