@@ -113,6 +113,22 @@ pub struct Ec2 {
     pub tokens: BTreeMap<String, String>,
     /// Regions whose public images exist.
     pub seeded: BTreeSet<String>,
+    /// Launch templates by id.
+    pub launch_templates: BTreeMap<String, LaunchTemplate>,
+}
+
+/// A launch template and its versions.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LaunchTemplate {
+    pub id: String,
+    pub name: String,
+    pub owner: String,
+    pub region: String,
+    pub created_ms: u64,
+    pub default_version: u64,
+    /// (version number, image id, instance type, description), oldest first.
+    pub versions: Vec<(u64, String, String, String)>,
 }
 
 impl Ec2 {
@@ -413,6 +429,11 @@ pub fn handle(
         "DeleteSnapshot" => delete_snapshot(w, c, rid)?,
         "ModifySnapshotAttribute" => modify_snapshot_attribute(w, c, rid)?,
         "DescribeRegions" => describe_regions(rid),
+        "CreateLaunchTemplate"
+        | "CreateLaunchTemplateVersion"
+        | "ModifyLaunchTemplate"
+        | "DescribeLaunchTemplates"
+        | "DescribeLaunchTemplateVersions" => launch_templates(w, c, now, rid)?,
         _ => return Err(ApiError::unsupported("ec2", op)),
     };
     Ok(Output::Xml(xml))
@@ -1237,4 +1258,201 @@ fn describe_regions(rid: &str) -> String {
     }
     x.close("regionInfo");
     x.finish("DescribeRegions")
+}
+
+fn template_xml(x: &mut Xml, t: &LaunchTemplate) {
+    x.text("launchTemplateId", &t.id)
+        .text("launchTemplateName", &t.name)
+        .text("createTime", &rfc3339(t.created_ms))
+        .text("createdBy", &format!("arn:aws:iam::{}:root", t.owner))
+        .text("defaultVersionNumber", &t.default_version.to_string())
+        .text(
+            "latestVersionNumber",
+            &t.versions.last().map_or(0, |v| v.0).to_string(),
+        );
+}
+
+fn version_xml(x: &mut Xml, t: &LaunchTemplate, v: &(u64, String, String, String)) {
+    x.text("launchTemplateId", &t.id)
+        .text("launchTemplateName", &t.name)
+        .text("versionNumber", &v.0.to_string())
+        .text("versionDescription", &v.3)
+        .text("createTime", &rfc3339(t.created_ms))
+        .text(
+            "defaultVersion",
+            if v.0 == t.default_version {
+                "true"
+            } else {
+                "false"
+            },
+        )
+        .open("launchTemplateData")
+        .text("imageId", &v.1)
+        .text("instanceType", &v.2)
+        .close("launchTemplateData");
+}
+
+/// Launch templates: create, add versions, set the default, describe.
+fn launch_templates(w: &mut World, c: &Call, now: u64, rid: &str) -> Result<String, ApiError> {
+    let op = c.op.as_str();
+    let by_name = |w: &World, name: &str| {
+        w.ec2
+            .launch_templates
+            .values()
+            .find(|t| t.owner == c.account && t.region == c.region && t.name == name)
+            .map(|t| t.id.clone())
+    };
+    let find = |w: &World| -> Result<String, ApiError> {
+        if let Some(id) = opt(c, "LaunchTemplateId") {
+            return w
+                .ec2
+                .launch_templates
+                .get(id)
+                .filter(|t| t.owner == c.account && t.region == c.region)
+                .map(|t| t.id.clone())
+                .ok_or_else(|| {
+                    ApiError::client(
+                        "InvalidLaunchTemplateId.NotFound",
+                        format!(
+                            "The specified launch template, with template ID {id}, does not exist."
+                        ),
+                    )
+                });
+        }
+        let name = p(c, "LaunchTemplateName")?;
+        by_name(w, name).ok_or_else(|| {
+            ApiError::client(
+                "InvalidLaunchTemplateName.NotFoundException",
+                format!(
+                    "The specified launch template, with template name {name}, does not exist."
+                ),
+            )
+        })
+    };
+    let data = |c: &Call| {
+        (
+            opt(c, "LaunchTemplateData.ImageId")
+                .unwrap_or_default()
+                .to_string(),
+            opt(c, "LaunchTemplateData.InstanceType")
+                .unwrap_or_default()
+                .to_string(),
+        )
+    };
+    let mut x = Xml::response(op, rid);
+    match op {
+        "CreateLaunchTemplate" => {
+            let name = p(c, "LaunchTemplateName")?.to_string();
+            if by_name(w, &name).is_some() {
+                return Err(ApiError::client(
+                    "InvalidLaunchTemplateName.AlreadyExistsException",
+                    format!("Launch template name already in use: {name}"),
+                ));
+            }
+            let (image, itype) = data(c);
+            let id = w.id("lt-", 17);
+            let t = LaunchTemplate {
+                id: id.clone(),
+                name,
+                owner: c.account.clone(),
+                region: c.region.clone(),
+                created_ms: now,
+                default_version: 1,
+                versions: vec![(
+                    1,
+                    image,
+                    itype,
+                    opt(c, "VersionDescription").unwrap_or_default().to_string(),
+                )],
+            };
+            x.open("launchTemplate");
+            template_xml(&mut x, &t);
+            x.close("launchTemplate");
+            w.ec2.launch_templates.insert(id, t);
+        }
+        "CreateLaunchTemplateVersion" => {
+            let id = find(w)?;
+            let (image, itype) = data(c);
+            let t = w.ec2.launch_templates.get_mut(&id).expect("found above");
+            let source = match opt(c, "SourceVersion") {
+                Some("$Default") | None => t.default_version,
+                Some("$Latest") => t.versions.last().map_or(1, |v| v.0),
+                Some(n) => n.parse().unwrap_or(t.default_version),
+            };
+            let base = t
+                .versions
+                .iter()
+                .find(|v| v.0 == source)
+                .cloned()
+                .unwrap_or_default();
+            let number = t.versions.last().map_or(1, |v| v.0 + 1);
+            let v = (
+                number,
+                if image.is_empty() { base.1 } else { image },
+                if itype.is_empty() { base.2 } else { itype },
+                opt(c, "VersionDescription").unwrap_or_default().to_string(),
+            );
+            t.versions.push(v.clone());
+            x.open("launchTemplateVersion");
+            version_xml(&mut x, t, &v);
+            x.close("launchTemplateVersion");
+        }
+        "ModifyLaunchTemplate" => {
+            let id = find(w)?;
+            let t = w.ec2.launch_templates.get_mut(&id).expect("found above");
+            if let Some(v) = opt(c, "SetDefaultVersion") {
+                let n: u64 = v.parse().map_err(|_| {
+                    ApiError::client(
+                        "InvalidLaunchTemplateVersion",
+                        format!("version {v} is not a number"),
+                    )
+                })?;
+                if !t.versions.iter().any(|x| x.0 == n) {
+                    return Err(ApiError::client(
+                        "InvalidLaunchTemplateId.VersionNotFound",
+                        format!("Could not find launch template version {n}"),
+                    ));
+                }
+                t.default_version = n;
+            }
+            x.open("launchTemplate");
+            template_xml(&mut x, t);
+            x.close("launchTemplate");
+        }
+        "DescribeLaunchTemplates" => {
+            let names = list(&c.params, "LaunchTemplateName");
+            x.open("launchTemplates");
+            for t in w.ec2.launch_templates.values().filter(|t| {
+                t.owner == c.account
+                    && t.region == c.region
+                    && (names.is_empty() || names.contains(&t.name))
+            }) {
+                x.open("item");
+                template_xml(&mut x, t);
+                x.close("item");
+            }
+            x.close("launchTemplates");
+        }
+        _ => {
+            let id = find(w)?;
+            let t = &w.ec2.launch_templates[&id];
+            let wanted = list(&c.params, "LaunchTemplateVersion");
+            x.open("launchTemplateVersionSet");
+            for v in &t.versions {
+                let keep = wanted.is_empty()
+                    || wanted.iter().any(|w| {
+                        w == &v.0.to_string()
+                            || (w == "$Default" && v.0 == t.default_version)
+                            || (w == "$Latest" && Some(v.0) == t.versions.last().map(|l| l.0))
+                    });
+                if keep {
+                    x.open("item");
+                    version_xml(&mut x, t, v);
+                    x.close("item");
+                }
+            }
+            x.close("launchTemplateVersionSet");
+        }
+    }
+    Ok(x.finish(op))
 }

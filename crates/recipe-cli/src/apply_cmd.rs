@@ -38,6 +38,10 @@ pub struct ApplyArgs {
     /// Keep builders of failed builds for debugging (they stay tagged with recipe:build-id).
     #[arg(long)]
     keep_on_error: bool,
+    /// How often to poll instances, commands and images, in milliseconds (default 5000; 50 with
+    /// --sandbox).
+    #[arg(long, value_name = "MS")]
+    poll_interval_ms: Option<u64>,
     /// How long to wait for a recipe's state lock.
     #[arg(long, default_value = "5m", value_name = "DURATION")]
     lock_timeout: recipe_model::Duration,
@@ -76,26 +80,52 @@ async fn apply_async(args: &ApplyArgs) -> std::io::Result<Exit> {
         store,
         cloud,
     } = planned;
-    let plan = match &args.plan {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)?;
-            let saved: Plan = match serde_json::from_str(&text) {
-                Ok(p) => p,
-                Err(e) => {
-                    writeln!(
-                        std::io::stderr(),
-                        "error: `{}` is not a saved plan: {e}",
-                        path.display()
-                    )?;
-                    return Ok(Exit::Invalid);
-                }
-            };
-            if let Err(stale) = saved.check_fresh(&fresh.basis) {
-                return Ok(render::report(&stale));
-            }
-            saved
+    let journal_dir = if args.planning.cloud.sandbox {
+        crate::cloud::sandbox_dir().join("journal")
+    } else {
+        PathBuf::from(".recipe/journal")
+    };
+    let mut journal = match Journal::open(&journal_dir, "apply") {
+        Ok(j) => j,
+        Err(e) => {
+            writeln!(std::io::stderr(), "error: {e}")?;
+            return Ok(Exit::Invalid);
         }
-        None => fresh,
+    };
+    // An apply that was interrupted (crash, kill -9) is resumed as it was planned, if nothing moved.
+    let interrupted = journal
+        .saved_plan
+        .clone()
+        .filter(|p| !journal.entries.is_empty() && p.resumable(&fresh));
+    let plan = if let (None, Some(previous)) = (&args.plan, interrupted) {
+        writeln!(
+            std::io::stderr(),
+            "resuming the apply interrupted at {} (its finished actions are not repeated)",
+            previous.created_at
+        )?;
+        previous
+    } else {
+        match &args.plan {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)?;
+                let saved: Plan = match serde_json::from_str(&text) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        writeln!(
+                            std::io::stderr(),
+                            "error: `{}` is not a saved plan: {e}",
+                            path.display()
+                        )?;
+                        return Ok(Exit::Invalid);
+                    }
+                };
+                if let Err(stale) = saved.check_fresh(&fresh.basis) {
+                    return Ok(render::report(&stale));
+                }
+                saved
+            }
+            None => fresh,
+        }
     };
     if !args.json {
         out(&recipe_plan::render::human(&plan));
@@ -170,11 +200,11 @@ async fn apply_async(args: &ApplyArgs) -> std::io::Result<Exit> {
             }
         },
     );
-    let poll = if cloud.sim.is_some() {
-        Duration::from_millis(50)
+    let poll = Duration::from_millis(args.poll_interval_ms.unwrap_or(if cloud.sim.is_some() {
+        50
     } else {
-        Duration::from_secs(5)
-    };
+        5000
+    }));
     let provider = Arc::new(recipe_provider_ec2::Ec2Provider::new(
         &set,
         &plan,
@@ -186,21 +216,14 @@ async fn apply_async(args: &ApplyArgs) -> std::io::Result<Exit> {
             log,
         },
     ));
-    let journal_dir = if args.planning.cloud.sandbox {
-        crate::cloud::sandbox_dir().join("journal")
-    } else {
-        PathBuf::from(".recipe/journal")
-    };
-    let plan_id = recipe_plan::digest(&recipe_plan::Observations::default()).replace("sha256:", "");
-    let _ = plan_id;
-    let journal_key = format!("{}", journal_digest(&plan));
-    let mut journal = match Journal::open(&journal_dir, &journal_key) {
-        Ok(j) => j,
-        Err(e) => {
-            writeln!(std::io::stderr(), "error: {e}")?;
-            return Ok(Exit::Invalid);
-        }
-    };
+    let resuming = journal
+        .saved_plan
+        .as_ref()
+        .is_some_and(|p| p.created_at == plan.created_at && p.actions == plan.actions);
+    if !resuming && let Err(e) = journal.reset(&plan) {
+        writeln!(std::io::stderr(), "error: {e}")?;
+        return Ok(Exit::Invalid);
+    }
     let opts = EngineOptions {
         parallelism: args.parallelism,
         fail_fast: args.fail_fast,
@@ -279,13 +302,6 @@ async fn apply_async(args: &ApplyArgs) -> std::io::Result<Exit> {
     } else {
         Ok(Exit::Invalid)
     }
-}
-
-fn journal_digest(plan: &Plan) -> String {
-    let mut basis = plan.basis.clone();
-    basis.observations.clear();
-    let v = serde_json::json!({ "basis": basis, "actions": plan.actions });
-    recipe_plan::fingerprint::sha_of(&v)
 }
 
 fn render_event(e: &Event, names: &[String], json: bool) {

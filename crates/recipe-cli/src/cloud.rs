@@ -12,7 +12,7 @@ pub struct CloudArgs {
     #[arg(long)]
     pub sandbox: bool,
     /// Ask the cloud what exists (bases, images, copies). `--refresh=false` trusts recorded state.
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, env = "RECIPE_REFRESH", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub refresh: bool,
 }
 
@@ -33,8 +33,10 @@ impl Cloud {
     /// Connect: start the sandbox, or load the standard AWS configuration.
     pub async fn connect(args: &CloudArgs, region: &str) -> std::io::Result<Cloud> {
         if args.sandbox {
-            let mut durations = aws_sim::Durations::default();
-            durations.image_copy_ms = 500;
+            let durations = aws_sim::Durations {
+                image_copy_ms: 500,
+                ..Default::default()
+            };
             let sim = aws_sim::Sim::start(aws_sim::Config {
                 durations,
                 state_dir: Some(sandbox_dir().join("cloud")),
@@ -69,7 +71,7 @@ impl Cloud {
 /// The observer for a command: the EC2 provider's, or state only.
 pub enum AnyObserver {
     /// Ask EC2 and SSM.
-    Ec2(recipe_provider_ec2::Ec2Observer),
+    Ec2(Box<recipe_provider_ec2::Ec2Observer>),
     /// Trust state.
     State(StateObserver),
 }

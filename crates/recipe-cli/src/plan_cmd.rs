@@ -144,10 +144,10 @@ pub async fn make_plan(
     render::warnings(&set)?;
     let cloud = crate::cloud::Cloud::connect(&p.cloud, &p.region).await?;
     let observer = if p.cloud.refresh {
-        crate::cloud::AnyObserver::Ec2(recipe_provider_ec2::Ec2Observer::new(
+        crate::cloud::AnyObserver::Ec2(Box::new(recipe_provider_ec2::Ec2Observer::new(
             cloud.sdk.clone(),
             p.region.clone(),
-        ))
+        )))
     } else {
         crate::cloud::AnyObserver::State(StateObserver)
     };

@@ -20,6 +20,7 @@ fn recipe(state: &Path, args: &[&str]) -> (i32, String, String) {
         .current_dir(root())
         .env("NO_COLOR", "1")
         .env("RECIPE_STATE", state)
+        .env("RECIPE_REFRESH", "false")
         .env_remove("AWS_REGION")
         .output()
         .expect("run recipe");
@@ -55,18 +56,24 @@ fn build_ids(text: &str) -> String {
 #[test]
 fn first_plan_builds_everything_and_exits_2_with_detailed_exitcode() {
     let state = tempfile::tempdir().unwrap();
-    let (code, stdout, _) = recipe(state.path(), &["plan", "recipes", "--detailed-exitcode"]);
+    let (code, stdout, _) = recipe(
+        state.path(),
+        &["plan", "--refresh=false", "recipes", "--detailed-exitcode"],
+    );
     assert_eq!(code, 2, "{stdout}");
     assert!(
         stdout.contains("Plan: 11 to build, 0 to update, 0 to retire, 0 unchanged."),
         "{stdout}"
     );
-    let (code, _, _) = recipe(state.path(), &["plan", "recipes"]);
+    let (code, _, _) = recipe(state.path(), &["plan", "--refresh=false", "recipes"]);
     assert_eq!(
         code, 0,
         "without --detailed-exitcode a successful plan exits 0"
     );
-    let (_, stdout, _) = recipe(state.path(), &["plan", "recipes/layered"]);
+    let (_, stdout, _) = recipe(
+        state.path(),
+        &["plan", "--refresh=false", "recipes/layered"],
+    );
     insta::assert_snapshot!("plan_layered_human", build_ids(&stdout));
     let (_, stdout, _) = recipe(
         state.path(),
@@ -143,7 +150,13 @@ fn invalid_recipes_are_reported_and_nothing_is_planned() {
 fn estimates_are_configurable_and_checked() {
     let state = tempfile::tempdir().unwrap();
     let plan = |extra: &[&str]| {
-        let mut args = vec!["plan", "recipes/layered", "--format", "json"];
+        let mut args = vec![
+            "plan",
+            "--refresh=false",
+            "recipes/layered",
+            "--format",
+            "json",
+        ];
         args.extend_from_slice(extra);
         let (code, stdout, stderr) = recipe(state.path(), &args);
         assert_eq!(code, 0, "{stderr}");
@@ -168,7 +181,10 @@ fn estimates_are_configurable_and_checked() {
 #[test]
 fn graph_prints_dot_and_mermaid() {
     let state = tempfile::tempdir().unwrap();
-    let (code, dot, _) = recipe(state.path(), &["graph", "recipes/layered"]);
+    let (code, dot, _) = recipe(
+        state.path(),
+        &["graph", "--refresh=false", "recipes/layered"],
+    );
     assert_eq!(code, 0);
     assert!(dot.starts_with("digraph plan {"), "{dot}");
     assert!(
@@ -277,7 +293,10 @@ fn state_unlock_removes_a_dead_runs_lock_and_corruption_is_reported() {
         "{\"format\": 1, \"revision\": 3, \"checksum\": \"sha256:00\", \"state\": {}}",
     )
     .unwrap();
-    let (code, _, stderr) = recipe(state.path(), &["plan", "recipes/layered"]);
+    let (code, _, stderr) = recipe(
+        state.path(),
+        &["plan", "--refresh=false", "recipes/layered"],
+    );
     assert_eq!(code, 1);
     assert!(stderr.contains("recipe::state::corrupt"), "{stderr}");
     assert!(stderr.contains("checksum mismatch"), "{stderr}");
@@ -302,6 +321,7 @@ fn s3_state_through_the_standard_aws_environment() {
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("AWS_REGION", "us-east-1")
+            .env("RECIPE_REFRESH", "false")
             .env_remove("RECIPE_STATE")
             .output()
             .expect("run recipe");

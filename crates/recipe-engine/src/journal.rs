@@ -39,12 +39,15 @@ pub struct JournalError {
 }
 
 /// Outcomes by action id, for one plan.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Journal {
     /// The plan it belongs to (digest of the plan's basis and actions).
     pub plan: String,
     /// Outcome per action id.
     pub entries: BTreeMap<usize, JournalEntry>,
+    /// The plan being applied, so an interrupted apply can be resumed as it was planned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saved_plan: Option<recipe_plan::Plan>,
     #[serde(skip)]
     path: Option<PathBuf>,
 }
@@ -55,6 +58,7 @@ impl Journal {
         Journal {
             plan: plan.into(),
             entries: BTreeMap::new(),
+            saved_plan: None,
             path: None,
         }
     }
@@ -81,6 +85,7 @@ impl Journal {
                 Ok(Journal {
                     plan: plan.into(),
                     entries: BTreeMap::new(),
+                    saved_plan: None,
                     path: Some(path),
                 })
             }
@@ -88,9 +93,20 @@ impl Journal {
         }
     }
 
+    /// Start over for a new plan: forget earlier outcomes and keep the plan.
+    pub fn reset(&mut self, plan: &recipe_plan::Plan) -> Result<(), JournalError> {
+        self.entries.clear();
+        self.saved_plan = Some(plan.clone());
+        self.persist()
+    }
+
     /// Record an outcome and persist it (atomically) before returning.
     pub fn record(&mut self, id: usize, entry: JournalEntry) -> Result<(), JournalError> {
         self.entries.insert(id, entry);
+        self.persist()
+    }
+
+    fn persist(&self) -> Result<(), JournalError> {
         let Some(path) = &self.path else {
             return Ok(());
         };

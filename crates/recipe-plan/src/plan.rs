@@ -44,6 +44,33 @@ impl Plan {
         )
     }
 
+    /// Whether an interrupted apply of this plan can be resumed: state and recipes are as they were
+    /// (the cloud has changed, by the interrupted run itself).
+    ///
+    /// A layered recipe's base part is its parent's planned build, which a fresh plan names anew, so it
+    /// is left out of the comparison: the parent itself must match.
+    pub fn resumable(&self, fresh: &Plan) -> bool {
+        let state_same = self
+            .basis
+            .state
+            .iter()
+            .all(|(r, rev)| fresh.basis.state.get(r).cloned().flatten() == *rev);
+        let content_same = self.recipes.iter().all(|mine| {
+            let Some(now) = fresh.recipes.iter().find(|r| r.recipe == mine.recipe) else {
+                return false;
+            };
+            let layered = mine.build.as_ref().is_some_and(|b| b.parent.is_some());
+            let parts = |p: &BTreeMap<String, String>| -> BTreeMap<String, String> {
+                p.iter()
+                    .filter(|(k, _)| !(layered && k.as_str() == "base"))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            };
+            parts(&mine.fingerprint_parts) == parts(&now.fingerprint_parts)
+        });
+        state_same && content_same
+    }
+
     /// Refuse a plan whose basis no longer matches: state saved since, recipes or files edited, or the
     /// cloud observed differently.
     pub fn check_fresh(&self, current: &Basis) -> Result<(), StalePlan> {

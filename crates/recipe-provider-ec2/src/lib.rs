@@ -629,11 +629,6 @@ impl Ec2Provider {
             }
             ActionKind::Cleanup { .. } => {
                 if let Some(preset) = &r.recipe.cleanup {
-                    let joiner = if r.recipe.os.value == Os::Windows {
-                        "\n"
-                    } else {
-                        "\n"
-                    };
                     let body: Vec<&str> = preset.items().iter().map(|i| i.command).collect();
                     let header = if r.recipe.os.value == Os::Windows {
                         "$ErrorActionPreference = 'Continue'\n"
@@ -645,7 +640,7 @@ impl Ec2Provider {
                         &home,
                         &instance,
                         &format!("cleanup ({})", preset.as_str()),
-                        &format!("{header}{}", body.join(joiner)),
+                        &format!("{header}{}", body.join("\n")),
                         1800,
                     )
                     .await?;
@@ -757,8 +752,6 @@ impl Ec2Provider {
                     .get(&key(name, &format!("snapshots:{home}")))
                     .cloned()
                     .unwrap_or_default();
-                let fp = r.recipe.name.value.clone();
-                let _ = fp;
                 let mut req = ec2
                     .create_tags()
                     .resources(&id)
@@ -897,6 +890,45 @@ impl Ec2Provider {
                         .send()
                         .await
                         .map_err(|e| classify(&e))?;
+                } else if let Some(template) = target.strip_prefix("launch template ") {
+                    let id = self
+                        .image_in(name, inputs, &home)
+                        .ok_or_else(|| ActionError::fatal("no image to roll out"))?;
+                    let data = aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
+                        .image_id(&id)
+                        .build();
+                    let version = ec2
+                        .create_launch_template_version()
+                        .launch_template_name(template)
+                        .source_version("$Default")
+                        .version_description(format!("recipe {name} {}", r.recipe.version.value))
+                        .launch_template_data(data.clone())
+                        .send()
+                        .await;
+                    match version {
+                        Ok(v) => {
+                            let n = v
+                                .launch_template_version()
+                                .and_then(|v| v.version_number())
+                                .unwrap_or(1);
+                            ec2.modify_launch_template()
+                                .launch_template_name(template)
+                                .default_version(n.to_string())
+                                .send()
+                                .await
+                                .map_err(|e| classify(&e))?;
+                        }
+                        Err(e) if classify(&e).message.contains("NotFound") => {
+                            // The template does not exist yet: create it with the new image.
+                            ec2.create_launch_template()
+                                .launch_template_name(template)
+                                .launch_template_data(data)
+                                .send()
+                                .await
+                                .map_err(|e| classify(&e))?;
+                        }
+                        Err(e) => return Err(classify(&e)),
+                    }
                 } else {
                     return Err(ActionError::fatal(format!(
                         "rolling out to {target} is not supported by the EC2 provider yet"

@@ -1,0 +1,295 @@
+//! `recipe apply` end to end: the binary against an aws-sim started by the test (so its faults and its
+//! world are in reach), with the standard AWS environment pointing at it.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+    sim: aws_sim::Sim,
+}
+
+async fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = |from: &str| {
+        let to = dir.path().join(from);
+        std::fs::create_dir_all(&to).unwrap();
+        for e in walk(&root().join(from)) {
+            let rel = e.strip_prefix(root().join(from)).unwrap();
+            let dest = to.join(rel);
+            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+            std::fs::copy(&e, dest).unwrap();
+        }
+    };
+    copy("recipes/layered");
+    copy("recipes/components");
+    let mut d = aws_sim::Durations::instant();
+    d.image_create_ms = 100;
+    d.image_copy_ms = 100;
+    let sim = aws_sim::Sim::start(aws_sim::Config {
+        durations: d,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    Env { dir, sim }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p))
+        } else {
+            out.push(p)
+        }
+    }
+    out
+}
+
+impl Env {
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_recipe"));
+        c.args(args)
+            .current_dir(self.dir.path())
+            .env("NO_COLOR", "1")
+            .env("AWS_ENDPOINT_URL", self.sim.url())
+            .env("AWS_ACCESS_KEY_ID", aws_sim::DEFAULT_ACCOUNT)
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "eu-west-2")
+            .env_remove("RECIPE_STATE")
+            .env_remove("RECIPE_REFRESH")
+            .stdin(Stdio::null());
+        if args.first() == Some(&"apply") {
+            c.args(["--poll-interval-ms", "20"]);
+        }
+        c
+    }
+
+    async fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let mut c = self.cmd(args);
+        let out = tokio::task::spawn_blocking(move || c.output().unwrap())
+            .await
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn builders_running(&self) -> usize {
+        self.sim
+            .world()
+            .ec2
+            .instances
+            .values()
+            .filter(|i| {
+                i.tags.get("recipe:role").map(String::as_str) == Some("builder")
+                    && i.state != "terminated"
+                    && i.state != "shutting-down"
+            })
+            .count()
+    }
+
+    fn images_named(&self, prefix: &str) -> usize {
+        self.sim
+            .world()
+            .ec2
+            .images
+            .values()
+            .filter(|i| i.state != "deregistered" && i.name.starts_with(prefix))
+            .count()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_builds_copies_and_shares_then_nothing_changes() {
+    let e = env().await;
+    let (code, stdout, stderr) = e
+        .run(&["apply", "recipes/layered", "--auto-approve", "--json"])
+        .await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let done: serde_json::Value = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "done")
+        .expect("a done event");
+    assert_eq!(done["ok"], true);
+    assert!(
+        done["images"]["web-on-baseline"]["eu-west-1"]
+            .as_str()
+            .is_some_and(|i| i.starts_with("ami-")),
+        "{done}"
+    );
+    assert_eq!(e.builders_running(), 0, "builders are terminated");
+    let (code, stdout, _) = e
+        .run(&["plan", "recipes/layered", "--detailed-exitcode"])
+        .await;
+    assert_eq!(code, 0, "nothing changes after an apply:\n{stdout}");
+    let (code, stdout, _) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
+    assert_eq!(code, 0);
+    assert!(stdout.contains("Nothing to do"), "{stdout}");
+    // Images carry the tags that find them again.
+    let w = e.sim.world();
+    let tagged = w
+        .ec2
+        .images
+        .values()
+        .filter(|i| {
+            i.tags.contains_key("recipe:build-id") && i.tags.contains_key("recipe:fingerprint")
+        })
+        .count();
+    assert!(tagged >= 3, "{tagged} tagged images");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_refuses_without_a_terminal_unless_auto_approved() {
+    let e = env().await;
+    let (code, _, stderr) = e.run(&["apply", "recipes/layered"]).await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("pass --auto-approve"), "{stderr}");
+    assert_eq!(
+        e.images_named(""),
+        e.sim
+            .world()
+            .ec2
+            .images
+            .values()
+            .filter(|i| i.public)
+            .count(),
+        "nothing was created"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_step_fails_the_build_cleans_up_the_builder_and_records_the_failure() {
+    let e = env().await;
+    e.sim.script_command(aws_sim::CommandScript {
+        contains: "aide".into(),
+        status: "Failed".into(),
+        stdout: "aide: database initialisation failed".into(),
+        response_code: 2,
+        repeat: true,
+        ..Default::default()
+    });
+    let (code, stdout, _) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("aide: database initialisation failed"),
+        "the step's output is shown:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("skipped"),
+        "dependents are skipped:\n{stdout}"
+    );
+    assert_eq!(
+        e.builders_running(),
+        0,
+        "the failed build's builder is terminated:\n{stdout}"
+    );
+    assert_eq!(e.images_named("linux-baseline"), 0, "no image was captured");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_saved_plan_is_refused() {
+    let e = env().await;
+    let (code, _, stderr) = e
+        .run(&["plan", "recipes/layered", "--out", "plan.json"])
+        .await;
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, _) = e
+        .run(&[
+            "apply",
+            "recipes/layered",
+            "--target",
+            "linux-baseline",
+            "--auto-approve",
+        ])
+        .await;
+    assert_eq!(code, 0);
+    let (code, _, stderr) = e
+        .run(&[
+            "apply",
+            "recipes/layered",
+            "--plan",
+            "plan.json",
+            "--auto-approve",
+        ])
+        .await;
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("recipe::plan::stale")
+            && stderr.contains("state of `linux-baseline` changed"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_succeeds_through_throttling_and_server_errors() {
+    let e = env().await;
+    e.sim.set_faults(aws_sim::Faults {
+        throttle_rate: 0.2,
+        error_rate: 0.05,
+        seed: 11,
+        ..Default::default()
+    });
+    let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let log = e.sim.requests();
+    assert!(
+        log.records.iter().filter(|r| r.fault.is_some()).count() > 5,
+        "faults were injected"
+    );
+    assert_eq!(e.builders_running(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_kill_9_the_next_apply_resumes_without_duplicating_images() {
+    let e = env().await;
+    let mut child = e
+        .cmd(&["apply", "recipes/layered", "--auto-approve", "--json"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    // Kill it once the baseline's image is captured.
+    let killed = tokio::task::spawn_blocking(move || {
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            if line.contains("\"succeeded\"") && line.contains("linux-baseline: capture") {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                return true;
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        false
+    })
+    .await
+    .unwrap();
+    assert!(killed, "the run reached the capture");
+    assert_eq!(e.images_named("linux-baseline"), 1);
+    let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("done in an earlier run"),
+        "the journal was used:\n{stdout}"
+    );
+    assert_eq!(
+        e.images_named("linux-baseline"),
+        1,
+        "the captured image was not made twice"
+    );
+    assert_eq!(e.builders_running(), 0);
+}
