@@ -47,6 +47,38 @@ pub struct ApplyArgs {
     lock_timeout: recipe_model::Duration,
 }
 
+impl ApplyArgs {
+    fn clone_for_saved_plan(a: &ApplyArgs) -> ApplyArgs {
+        ApplyArgs {
+            load: LoadArgs {
+                paths: a.load.paths.clone(),
+                vars: a.load.vars.clone(),
+            },
+            planning: a.planning.clone(),
+            plan: a.plan.clone(),
+            auto_approve: a.auto_approve,
+            parallelism: a.parallelism,
+            json: a.json,
+            fail_fast: a.fail_fast,
+            keep_on_error: a.keep_on_error,
+            poll_interval_ms: a.poll_interval_ms,
+            lock_timeout: a.lock_timeout,
+        }
+    }
+}
+
+/// The recipe files a saved plan was made from.
+fn saved_plan_paths(path: &std::path::Path) -> std::io::Result<Vec<PathBuf>> {
+    let plan: Plan = serde_json::from_str(&std::fs::read_to_string(path)?).map_err(|e| {
+        std::io::Error::other(format!("`{}` is not a saved plan: {e}", path.display()))
+    })?;
+    Ok(plan
+        .recipes
+        .iter()
+        .map(|r| PathBuf::from(&r.file))
+        .collect())
+}
+
 fn out(line: &str) {
     let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
@@ -70,6 +102,19 @@ pub fn apply(args: &ApplyArgs) -> std::io::Result<Exit> {
 }
 
 async fn apply_async(args: &ApplyArgs) -> std::io::Result<Exit> {
+    // `recipe apply plan.json`: a saved plan given as the path.
+    let mut owned;
+    let mut args = args;
+    if args.plan.is_none()
+        && args.load.paths.len() == 1
+        && args.load.paths[0].extension().is_some_and(|e| e == "json")
+        && args.load.paths[0].is_file()
+    {
+        owned = ApplyArgs::clone_for_saved_plan(args);
+        owned.plan = Some(args.load.paths[0].clone());
+        owned.load.paths = saved_plan_paths(&args.load.paths[0])?;
+        args = &owned;
+    }
     let planned = match make_plan(&args.load, &args.planning).await? {
         Ok(p) => p,
         Err(exit) => return Ok(exit),

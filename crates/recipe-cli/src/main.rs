@@ -55,13 +55,13 @@ pub enum Format {
 }
 
 #[derive(clap::Args)]
-struct LoadArgs {
+pub(crate) struct LoadArgs {
     /// Recipe files or folders (searched recursively; `components/` folders are skipped).
     #[arg(default_value = "recipes")]
-    paths: Vec<PathBuf>,
+    pub(crate) paths: Vec<PathBuf>,
     /// Set a variable: `--var name=value` (repeatable). Overrides the variable's default.
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
-    vars: Vec<(String, String)>,
+    pub(crate) vars: Vec<(String, String)>,
 }
 
 #[derive(clap::Args)]

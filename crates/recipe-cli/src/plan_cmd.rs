@@ -22,7 +22,7 @@ pub enum PlanFormat {
 }
 
 /// Options shared by `plan` and `graph`.
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 pub struct PlanningArgs {
     /// Plan only this recipe and the recipes it is layered on.
     #[arg(long, value_name = "NAME")]

@@ -201,7 +201,7 @@ async fn a_failing_step_fails_the_build_cleans_up_the_builder_and_records_the_fa
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stale_saved_plan_is_refused() {
+async fn a_stale_saved_plan_is_refused_and_a_fresh_one_applies() {
     let e = env().await;
     let (code, _, stderr) = e
         .run(&["plan", "recipes/layered", "--out", "plan.json"])
@@ -232,6 +232,14 @@ async fn a_stale_saved_plan_is_refused() {
             && stderr.contains("state of `linux-baseline` changed"),
         "{stderr}"
     );
+    // A fresh saved plan, given as the path, applies exactly that plan.
+    let (code, _, stderr) = e
+        .run(&["plan", "recipes/layered", "--out", "plan2.json"])
+        .await;
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) = e.run(&["apply", "plan2.json", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("Apply complete"), "{stdout}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
