@@ -244,6 +244,20 @@ fn remember(w: &mut World, c: &Call, op: &str, id: &str) {
     }
 }
 
+/// EC2 refuses a second image of the same name in one account and region.
+fn check_name_free(w: &World, c: &Call, name: &str) -> Result<(), ApiError> {
+    let taken = w.ec2.images.values().any(|i| {
+        i.owner == c.account && i.region == c.region && i.name == name && i.state != "deregistered"
+    });
+    if taken {
+        return Err(ApiError::client(
+            "InvalidAMIName.Duplicate",
+            format!("AMI name {name} is already in use by an AMI in this account and region"),
+        ));
+    }
+    Ok(())
+}
+
 fn valid_image_name(name: &str) -> bool {
     (3..=128).contains(&name.chars().count())
         && name
@@ -557,14 +571,7 @@ fn create_image(
             ),
         ));
     }
-    if w.ec2.images.values().any(|i| {
-        i.owner == c.account && i.region == c.region && i.name == name && i.state != "deregistered"
-    }) {
-        return Err(ApiError::client(
-            "InvalidAMIName.Duplicate",
-            format!("AMI name {name} is already in use by an AMI in this account and region"),
-        ));
-    }
+    check_name_free(w, c, &name)?;
     let id = w.id("ami-", 17);
     let snap = w.id("snap-", 17);
     w.ec2.snapshots.insert(
@@ -649,14 +656,7 @@ fn copy_image(
             ),
         ));
     }
-    if w.ec2.images.values().any(|i| {
-        i.owner == c.account && i.region == c.region && i.name == name && i.state != "deregistered"
-    }) {
-        return Err(ApiError::client(
-            "InvalidAMIName.Duplicate",
-            format!("AMI name {name} is already in use by an AMI in this account and region"),
-        ));
-    }
+    check_name_free(w, c, &name)?;
     let encrypted = opt(c, "Encrypted") == Some("true") || src.encrypted;
     let kms_key = opt(c, "KmsKeyId").map(str::to_string);
     if let Some(k) = &kms_key
