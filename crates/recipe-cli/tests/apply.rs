@@ -301,3 +301,55 @@ async fn after_kill_9_the_next_apply_resumes_without_duplicating_images() {
     );
     assert_eq!(e.builders_running(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_ctrl_c_stops_new_work_cleans_up_and_the_next_apply_finishes() {
+    let e = env().await;
+    let mut child = e
+        .cmd(&["apply", "recipes/layered", "--auto-approve", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let stdout = child.stdout.take().unwrap();
+    let interrupted = tokio::task::spawn_blocking(move || {
+        let mut sent = false;
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            if !sent
+                && line.contains("\"succeeded\"")
+                && line.contains("linux-baseline: launch-builder")
+            {
+                // SIGINT, as a terminal's Ctrl-C sends.
+                Command::new("kill").args(["-INT", &pid]).status().unwrap();
+                sent = true;
+            }
+        }
+        let status = child.wait().unwrap();
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        (sent, status.code(), err)
+    })
+    .await
+    .unwrap();
+    let (sent, code, stderr) = interrupted;
+    assert!(sent, "the run reached the builder");
+    assert_eq!(
+        code,
+        Some(1),
+        "an interrupted apply is not complete:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("interrupted: finishing running actions"),
+        "{stderr}"
+    );
+    assert_eq!(
+        e.builders_running(),
+        0,
+        "the builder of the unfinished build was terminated"
+    );
+    let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(e.images_named("linux-baseline"), 1);
+}
