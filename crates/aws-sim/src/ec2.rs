@@ -258,6 +258,50 @@ fn check_name_free(w: &World, c: &Call, name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Register a new pending image owned by the caller, with its snapshot; `image` carries the fields
+/// that differ between CreateImage and CopyImage. Returns the image id.
+fn register_pending(
+    w: &mut World,
+    c: &Call,
+    now: u64,
+    ready_at: u64,
+    snapshot_tags: BTreeMap<String, String>,
+    image: Image,
+) -> String {
+    let id = w.id("ami-", 17);
+    let snap = w.id("snap-", 17);
+    w.ec2.snapshots.insert(
+        snap.clone(),
+        Snapshot {
+            id: snap.clone(),
+            owner: c.account.clone(),
+            region: c.region.clone(),
+            image_id: id.clone(),
+            size_gib: 8,
+            tags: snapshot_tags,
+            start_ms: now,
+            ..Default::default()
+        },
+    );
+    let fail = w.take_failure("ec2-image");
+    w.ec2.images.insert(
+        id.clone(),
+        Image {
+            id: id.clone(),
+            owner: c.account.clone(),
+            region: c.region.clone(),
+            description: opt(c, "Description").unwrap_or_default().into(),
+            state: "pending".into(),
+            ready_at,
+            created_ms: now,
+            snapshot_ids: vec![snap],
+            fail,
+            ..image
+        },
+    );
+    id
+}
+
 fn valid_image_name(name: &str) -> bool {
     (3..=128).contains(&name.chars().count())
         && name
@@ -572,45 +616,25 @@ fn create_image(
         ));
     }
     check_name_free(w, c, &name)?;
-    let id = w.id("ami-", 17);
-    let snap = w.id("snap-", 17);
-    w.ec2.snapshots.insert(
-        snap.clone(),
-        Snapshot {
-            id: snap.clone(),
-            owner: c.account.clone(),
-            region: c.region.clone(),
-            image_id: id.clone(),
-            size_gib: 8,
-            tags: tag_specs(&c.params, "snapshot"),
-            start_ms: now,
-            ..Default::default()
-        },
-    );
     let platform = w
         .ec2
         .images
         .get(&inst.image_id)
         .map_or("Linux/UNIX".to_string(), |i| i.platform.clone());
-    let fail = w.take_failure("ec2-image");
-    w.ec2.images.insert(
-        id.clone(),
-        Image {
-            id: id.clone(),
-            owner: c.account.clone(),
-            region: c.region.clone(),
-            name,
-            description: opt(c, "Description").unwrap_or_default().into(),
-            state: "pending".into(),
-            ready_at: now + d.image_create_ms,
-            created_ms: now,
-            tags: tag_specs(&c.params, "image"),
-            snapshot_ids: vec![snap],
-            source_image: Some(inst.image_id.clone()),
-            platform,
-            fail,
-            ..Default::default()
-        },
+    let image = Image {
+        name,
+        tags: tag_specs(&c.params, "image"),
+        source_image: Some(inst.image_id.clone()),
+        platform,
+        ..Default::default()
+    };
+    let id = register_pending(
+        w,
+        c,
+        now,
+        now + d.image_create_ms,
+        tag_specs(&c.params, "snapshot"),
+        image,
     );
     let mut x = Xml::response("CreateImage", rid);
     x.text("imageId", &id);
@@ -668,49 +692,22 @@ fn copy_image(
             format!("KMS key {k} is not in the destination region {}", c.region),
         ));
     }
-    let id = w.id("ami-", 17);
-    let snap = w.id("snap-", 17);
-    w.ec2.snapshots.insert(
-        snap.clone(),
-        Snapshot {
-            id: snap.clone(),
-            owner: c.account.clone(),
-            region: c.region.clone(),
-            image_id: id.clone(),
-            size_gib: 8,
-            start_ms: now,
-            ..Default::default()
-        },
-    );
-    let fail = w.take_failure("ec2-image");
-    let tags = if opt(c, "CopyImageTags") == Some("true") {
+    let mut tags = if opt(c, "CopyImageTags") == Some("true") {
         src.tags.clone()
     } else {
         BTreeMap::new()
     };
-    let mut tags = tags;
     tags.extend(tag_specs(&c.params, "image"));
-    w.ec2.images.insert(
-        id.clone(),
-        Image {
-            id: id.clone(),
-            owner: c.account.clone(),
-            region: c.region.clone(),
-            name,
-            description: opt(c, "Description").unwrap_or_default().into(),
-            state: "pending".into(),
-            ready_at: now + d.image_copy_ms,
-            created_ms: now,
-            tags,
-            snapshot_ids: vec![snap],
-            source_image: Some(source_id),
-            encrypted,
-            kms_key,
-            platform: src.platform.clone(),
-            fail,
-            ..Default::default()
-        },
-    );
+    let image = Image {
+        name,
+        tags,
+        source_image: Some(source_id),
+        encrypted,
+        kms_key,
+        platform: src.platform.clone(),
+        ..Default::default()
+    };
+    let id = register_pending(w, c, now, now + d.image_copy_ms, BTreeMap::new(), image);
     remember(w, c, "CopyImage", &id);
     let mut x = Xml::response("CopyImage", rid);
     x.text("imageId", &id);

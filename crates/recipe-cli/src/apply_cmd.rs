@@ -220,16 +220,33 @@ async fn apply_async(args: &ApplyArgs) -> std::io::Result<Exit> {
             .lock(r, &me, Duration::from_secs(args.lock_timeout.as_secs()))
             .await
         {
-            for l in &locked {
-                let _ = store.unlock(l).await;
-            }
+            unlock_all(&store, &locked).await;
             return Ok(render::report(&e));
         }
         locked.push(r.clone());
     }
-    let state_before = recipe_plan::read_state(&set, &store)
-        .await
-        .unwrap_or_default();
+    // The plan was computed before the locks were taken: if another run saved state in between, the
+    // plan is stale and applying it would overwrite that run's record.
+    let state_before = match recipe_plan::read_state(&set, &store).await {
+        Ok(s) => s,
+        Err(e) => {
+            unlock_all(&store, &locked).await;
+            return Ok(render::report(&e));
+        }
+    };
+    let moved: Vec<String> = plan
+        .basis
+        .state
+        .iter()
+        .filter(|(r, rev)| {
+            touched.contains(*r) && state_before.get(*r).map(|s| s.revision.0.clone()) != **rev
+        })
+        .map(|(r, _)| format!("state of `{r}` changed while waiting for its lock"))
+        .collect();
+    if !moved.is_empty() {
+        unlock_all(&store, &locked).await;
+        return Ok(render::report(&recipe_plan::StalePlan { reasons: moved }));
+    }
     let plain: BTreeMap<String, RecipeState> = state_before
         .iter()
         .map(|(k, v)| (k.clone(), v.state.clone()))
@@ -334,9 +351,7 @@ async fn apply_async(args: &ApplyArgs) -> std::io::Result<Exit> {
         terminate_leftovers(&plan, &report, &outputs, &cloud, &args.planning.region).await;
     }
     let saved = record_state(&plan, &report, &outputs, &store, &state_before).await;
-    for l in &locked {
-        let _ = store.unlock(l).await;
-    }
+    unlock_all(&store, &locked).await;
     if let Err(e) = saved {
         return Ok(render::report(&e));
     }
@@ -346,6 +361,12 @@ async fn apply_async(args: &ApplyArgs) -> std::io::Result<Exit> {
         Ok(Exit::Ok)
     } else {
         Ok(Exit::Invalid)
+    }
+}
+
+async fn unlock_all(store: &crate::store::AnyStore, locked: &[String]) {
+    for l in locked {
+        let _ = store.unlock(l).await;
     }
 }
 

@@ -353,3 +353,65 @@ async fn the_first_ctrl_c_stops_new_work_cleans_up_and_the_next_apply_finishes()
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert_eq!(e.images_named("linux-baseline"), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_saved_by_another_run_while_waiting_for_the_lock_makes_the_plan_stale() {
+    use recipe_state::StateStore;
+    let e = env().await;
+    let store = recipe_state::LocalStore::new(e.dir.path().join(".recipe/state"));
+    // Another run holds the baseline's lock.
+    store
+        .lock(
+            "linux-baseline",
+            &recipe_state::LockInfo::for_this_process("other apply"),
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    let mut child = e
+        .cmd(&[
+            "apply",
+            "recipes/layered",
+            "--auto-approve",
+            "--lock-timeout",
+            "60s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The apply prints its plan, then asks for the locks: once the plan is out, it is waiting.
+    let stdout = child.stdout.take().unwrap();
+    let planned = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .any(|l| l.starts_with("Plan:"))
+    })
+    .await
+    .unwrap();
+    assert!(planned, "the apply printed its plan");
+    // The other run records a version and leaves.
+    let lock_file = e.dir.path().join(".recipe/state/linux-baseline.lock");
+    store
+        .save(&recipe_state::RecipeState::new("linux-baseline"), None)
+        .await
+        .unwrap();
+    store.unlock("linux-baseline").await.unwrap();
+    assert!(!lock_file.exists());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("recipe::plan::stale")
+            && stderr.contains("changed while waiting for its lock"),
+        "{stderr}"
+    );
+    assert_eq!(
+        e.images_named("linux-baseline"),
+        0,
+        "nothing was built on a stale plan"
+    );
+}
