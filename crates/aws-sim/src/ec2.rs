@@ -283,7 +283,9 @@ fn register_pending(
             ..Default::default()
         },
     );
-    let fail = w.take_failure("ec2-image");
+    // `ec2-copy` fails only copies; `ec2-image` fails the next image of either kind.
+    let fail =
+        (image.source_image.is_some() && w.take_failure("ec2-copy")) || w.take_failure("ec2-image");
     w.ec2.images.insert(
         id.clone(),
         Image {
@@ -486,6 +488,7 @@ pub fn handle(
         "DescribeSnapshots" => describe_snapshots(w, c, rid),
         "DeleteSnapshot" => delete_snapshot(w, c, rid)?,
         "ModifySnapshotAttribute" => modify_snapshot_attribute(w, c, rid)?,
+        "DescribeSnapshotAttribute" => describe_snapshot_attribute(w, c, rid)?,
         "DescribeRegions" => describe_regions(rid),
         "CreateLaunchTemplate"
         | "CreateLaunchTemplateVersion"
@@ -1234,6 +1237,29 @@ fn modify_snapshot_attribute(w: &mut World, c: &Call, rid: &str) -> Result<Strin
     Ok(ok_return("ModifySnapshotAttribute", rid))
 }
 
+fn describe_snapshot_attribute(w: &World, c: &Call, rid: &str) -> Result<String, ApiError> {
+    let id = p(c, "SnapshotId")?;
+    let s = w
+        .ec2
+        .snapshots
+        .get(id)
+        .filter(|s| s.owner == c.account && s.region == c.region)
+        .ok_or_else(|| not_found("Snapshot", id))?;
+    if p(c, "Attribute")? != "createVolumePermission" {
+        return Err(ApiError::client(
+            "InvalidParameterValue",
+            "aws-sim describes only the createVolumePermission attribute of snapshots",
+        ));
+    }
+    let mut x = Xml::response("DescribeSnapshotAttribute", rid);
+    x.text("snapshotId", id).open("createVolumePermission");
+    for u in &s.create_volume_permissions {
+        x.open("item").text("userId", u).close("item");
+    }
+    x.close("createVolumePermission");
+    Ok(x.finish("DescribeSnapshotAttribute"))
+}
+
 fn describe_regions(rid: &str) -> String {
     let mut x = Xml::response("DescribeRegions", rid);
     x.open("regionInfo");
@@ -1431,21 +1457,41 @@ fn launch_templates(w: &mut World, c: &Call, now: u64, rid: &str) -> Result<Stri
             x.close("launchTemplates");
         }
         _ => {
-            let id = find(w)?;
-            let t = &w.ec2.launch_templates[&id];
             let wanted = list(&c.params, "LaunchTemplateVersion");
+            // Without a template, AWS describes the $Latest and/or $Default version of every template.
+            let whole_account =
+                opt(c, "LaunchTemplateId").is_none() && opt(c, "LaunchTemplateName").is_none();
+            let ids: Vec<String> = if whole_account {
+                if wanted.is_empty() || wanted.iter().any(|v| v != "$Latest" && v != "$Default") {
+                    return Err(ApiError::client(
+                        "InvalidParameterCombination",
+                        "Without a launch template id or name, only the $Latest and $Default versions can be described.",
+                    ));
+                }
+                w.ec2
+                    .launch_templates
+                    .iter()
+                    .filter(|(_, t)| t.owner == c.account && t.region == c.region)
+                    .map(|(id, _)| id.clone())
+                    .collect()
+            } else {
+                vec![find(w)?]
+            };
             x.open("launchTemplateVersionSet");
-            for v in &t.versions {
-                let keep = wanted.is_empty()
-                    || wanted.iter().any(|w| {
-                        w == &v.0.to_string()
-                            || (w == "$Default" && v.0 == t.default_version)
-                            || (w == "$Latest" && Some(v.0) == t.versions.last().map(|l| l.0))
-                    });
-                if keep {
-                    x.open("item");
-                    version_xml(&mut x, t, v);
-                    x.close("item");
+            for id in ids {
+                let t = &w.ec2.launch_templates[&id];
+                for v in &t.versions {
+                    let keep = wanted.is_empty()
+                        || wanted.iter().any(|w| {
+                            w == &v.0.to_string()
+                                || (w == "$Default" && v.0 == t.default_version)
+                                || (w == "$Latest" && Some(v.0) == t.versions.last().map(|l| l.0))
+                        });
+                    if keep {
+                        x.open("item");
+                        version_xml(&mut x, t, v);
+                        x.close("item");
+                    }
                 }
             }
             x.close("launchTemplateVersionSet");

@@ -191,7 +191,7 @@ impl Sim {
         lock(&self.shared.world).offset_ms += ms;
     }
 
-    /// Make the next `count` resources of `kind` (`ec2-image`, `workspaces-image`) fail instead of
+    /// Make the next `count` resources of `kind` (`ec2-image`, `ec2-copy`, `workspaces-image`) fail instead of
     /// becoming available.
     pub fn fail_next(&self, kind: &str, count: u32) {
         lock(&self.shared.world)

@@ -20,7 +20,7 @@ pub struct World {
     pub seq: u64,
     /// Manual clock offset (`/_sim/advance`), in ms.
     pub offset_ms: u64,
-    /// Injected failures: the next `n` resources of a kind (`ec2-image`, `workspaces-image`) end in
+    /// Injected failures: the next `n` resources of a kind (`ec2-image`, `ec2-copy`, `workspaces-image`) end in
     /// their failed state instead of becoming available.
     pub fail_next: std::collections::BTreeMap<String, u32>,
 }

@@ -12,6 +12,7 @@ use recipe_state::{LockInfo, RecipeState, RegionImage, Share, StateStore, Versio
 
 use crate::exit::Exit;
 use crate::plan_cmd::{Planned, PlanningArgs, make_plan, runtime};
+use crate::progress::{Mode, Progress};
 use crate::{LoadArgs, render};
 
 #[derive(clap::Args)]
@@ -252,16 +253,87 @@ async fn apply_async(args: &ApplyArgs) -> std::io::Result<Exit> {
         .map(|(k, v)| (k.clone(), v.state.clone()))
         .collect();
 
-    let log_json = args.json;
-    let log: recipe_provider_ec2::LogSink = Arc::new(
-        move |recipe: &str, step: &str, line: &str| {
-            if log_json {
-                out(&serde_json::json!({ "event": "output", "recipe": recipe, "step": step, "line": line }).to_string());
-            } else {
-                out(&format!("    {recipe} │ {line}"));
+    let names: Vec<String> = plan
+        .actions
+        .iter()
+        .map(|a| format!("{}: {}", a.recipe, a.action))
+        .collect();
+    let progress = Arc::new(Progress::new(Mode::pick(args.json), names));
+
+    // What killed runs left: builders of builds this apply does not run, and the images of an
+    // interrupted apply that is not resumed (its plan went stale).
+    let current: BTreeSet<String> = plan
+        .recipes
+        .iter()
+        .filter_map(|r| r.build.as_ref().map(|b| b.build_id.clone()))
+        .collect();
+    let abandoned: BTreeSet<String> = journal
+        .saved_plan
+        .iter()
+        .flat_map(|p| p.recipes.iter())
+        .filter_map(|r| r.build.as_ref().map(|b| b.build_id.clone()))
+        .filter(|b| !current.contains(b))
+        .collect();
+    let recorded: BTreeSet<String> = plain
+        .values()
+        .flat_map(|s| s.versions.iter())
+        .flat_map(|v| v.images.values().map(|i| i.image_id.clone()))
+        .collect();
+    let scopes: Vec<recipe_provider_ec2::SweepScope> = plan
+        .recipes
+        .iter()
+        .filter(|r| touched.contains(&r.recipe) && r.target == recipe_model::Target::Ec2Ami)
+        .map(|r| {
+            let home = r
+                .build
+                .as_ref()
+                .map(|b| b.home_region.clone())
+                .or_else(|| {
+                    plain
+                        .get(&r.recipe)
+                        .and_then(|s| s.current())
+                        .map(|v| v.home_region.clone())
+                })
+                .unwrap_or_else(|| args.planning.region.clone());
+            let mut regions = vec![home];
+            for region in r.build.iter().flat_map(|b| b.regions.iter()) {
+                if !regions.contains(region) {
+                    regions.push(region.clone());
+                }
             }
-        },
-    );
+            recipe_provider_ec2::SweepScope {
+                recipe: r.recipe.clone(),
+                regions,
+            }
+        })
+        .collect();
+    let swept =
+        recipe_provider_ec2::sweep_orphans(&cloud.sdk, &scopes, &current, &abandoned, &recorded)
+            .await;
+    for b in &swept.builders {
+        progress.note(&format!(
+            "  ✓ terminated a builder left by an earlier run that was not resumed: {b}"
+        ));
+    }
+    for i in &swept.images {
+        progress.note(&format!(
+            "  ✓ deregistered an image left by an interrupted apply that was not resumed: {i}"
+        ));
+    }
+    for p in &swept.problems {
+        progress.note(&format!("  ! {p}"));
+    }
+
+    let log: recipe_provider_ec2::LogSink = {
+        let progress = Arc::clone(&progress);
+        Arc::new(move |recipe: &str, step: &str, line: &str| {
+            progress.output(recipe, step, line);
+        })
+    };
+    let status: recipe_provider_ec2::StatusSink = {
+        let progress = Arc::clone(&progress);
+        Arc::new(move |id: usize, on: &str| progress.waiting(id, on))
+    };
     let poll = Duration::from_millis(args.poll_interval_ms.unwrap_or(if cloud.sim.is_some() {
         50
     } else {
@@ -276,6 +348,7 @@ async fn apply_async(args: &ApplyArgs) -> std::io::Result<Exit> {
             default_region: args.planning.region.clone(),
             poll,
             log,
+            status,
         },
     ));
     let resuming = journal
@@ -293,7 +366,11 @@ async fn apply_async(args: &ApplyArgs) -> std::io::Result<Exit> {
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let cancel = CancelToken::new();
+    // Builders launched and not yet terminated, for the message of a second Ctrl-C.
+    let live_builders: Arc<std::sync::Mutex<BTreeMap<String, String>>> = Arc::default();
     let c2 = cancel.clone();
+    let builders = Arc::clone(&live_builders);
+    let p2 = Arc::clone(&progress);
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             let _ = writeln!(
@@ -302,23 +379,50 @@ async fn apply_async(args: &ApplyArgs) -> std::io::Result<Exit> {
             );
             c2.cancel();
             if tokio::signal::ctrl_c().await.is_ok() {
+                p2.finish();
+                let left: Vec<String> = builders
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .iter()
+                    .map(|(r, i)| format!("{i} ({r})"))
+                    .collect();
                 let _ = writeln!(
                     std::io::stderr(),
-                    "exiting now: builders and images of this run may be left; they carry the recipe:build-id tag, and the next apply resumes from the journal"
+                    "exiting now. May be left: {}, and images being captured or copied. All carry the recipe:build-id tag; the next apply resumes from the journal, or terminates the builders if the plan changed.",
+                    if left.is_empty() {
+                        "no builders".to_string()
+                    } else {
+                        format!("builders {}", left.join(", "))
+                    }
                 );
                 std::process::exit(130);
             }
         }
     });
-    let names: Vec<String> = plan
+    let terminate_ids: BTreeSet<usize> = plan
         .actions
         .iter()
-        .map(|a| format!("{}: {}", a.recipe, a.action))
+        .filter(|a| matches!(a.action, ActionKind::TerminateBuilder))
+        .map(|a| a.id)
         .collect();
-    let json = args.json;
+    let recipe_of: Vec<String> = plan.actions.iter().map(|a| a.recipe.clone()).collect();
+    let p3 = Arc::clone(&progress);
+    let builders = Arc::clone(&live_builders);
     let printer = tokio::spawn(async move {
         while let Some(e) = rx.recv().await {
-            render_event(&e, &names, json);
+            if let Event::Succeeded { id, outputs, .. } = &e {
+                let mut b = builders
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let recipe = recipe_of.get(*id).cloned().unwrap_or_default();
+                if let Some(i) = outputs.get(&format!("{recipe}/instance-id")) {
+                    b.insert(recipe.clone(), i.clone());
+                }
+                if terminate_ids.contains(id) {
+                    b.remove(&recipe);
+                }
+            }
+            p3.event(&e);
         }
     });
     let report = recipe_engine::execute(
@@ -332,6 +436,7 @@ async fn apply_async(args: &ApplyArgs) -> std::io::Result<Exit> {
     .await;
     drop(tx);
     let _ = printer.await;
+    progress.finish();
     let report = match report {
         Ok(r) => r,
         Err(e) => {
@@ -347,9 +452,15 @@ async fn apply_async(args: &ApplyArgs) -> std::io::Result<Exit> {
         .collect();
 
     // Builders of failed builds are terminated unless asked to keep them.
-    if !args.keep_on_error {
-        terminate_leftovers(&plan, &report, &outputs, &cloud, &args.planning.region).await;
-    }
+    leftovers(
+        &plan,
+        &report,
+        &outputs,
+        &cloud,
+        &args.planning.region,
+        args.keep_on_error,
+    )
+    .await;
     let saved = record_state(&plan, &report, &outputs, &store, &state_before).await;
     unlock_all(&store, &locked).await;
     if let Err(e) = saved {
@@ -370,71 +481,15 @@ async fn unlock_all(store: &crate::store::AnyStore, locked: &[String]) {
     }
 }
 
-fn render_event(e: &Event, names: &[String], json: bool) {
-    let name = |id: &usize| names.get(*id).cloned().unwrap_or_default();
-    if json {
-        let v = match e {
-            Event::Resumed { id } => {
-                serde_json::json!({ "event": "resumed", "action": id, "name": name(id) })
-            }
-            Event::Started { id, attempt } => {
-                serde_json::json!({ "event": "started", "action": id, "name": name(id), "attempt": attempt })
-            }
-            Event::Retrying {
-                id,
-                attempt,
-                error,
-                wait_ms,
-            } => {
-                serde_json::json!({ "event": "retrying", "action": id, "name": name(id), "attempt": attempt, "error": error, "wait-ms": wait_ms })
-            }
-            Event::Succeeded { id, elapsed_ms, .. } => {
-                serde_json::json!({ "event": "succeeded", "action": id, "name": name(id), "elapsed-ms": elapsed_ms })
-            }
-            Event::Failed { id, error } => {
-                serde_json::json!({ "event": "failed", "action": id, "name": name(id), "error": error })
-            }
-            Event::Skipped { id, because } => {
-                serde_json::json!({ "event": "skipped", "action": id, "name": name(id), "because": because })
-            }
-        };
-        out(&v.to_string());
-        return;
-    }
-    match e {
-        Event::Resumed { id } => out(&format!("  ↺ {} (done in an earlier run)", name(id))),
-        Event::Started { id, attempt: 1 } => out(&format!("  … {}", name(id))),
-        Event::Started { .. } => {}
-        Event::Retrying {
-            id,
-            attempt,
-            error,
-            wait_ms,
-        } => out(&format!(
-            "  ↻ {} attempt {attempt} failed ({error}); retrying in {:.1}s",
-            name(id),
-            *wait_ms as f64 / 1000.0
-        )),
-        Event::Succeeded { id, elapsed_ms, .. } => out(&format!(
-            "  ✓ {} ({})",
-            name(id),
-            recipe_plan::render::duration(elapsed_ms / 1000)
-        )),
-        Event::Failed { id, error } => out(&format!("  ✗ {}: {error}", name(id))),
-        Event::Skipped { id, because } => out(&format!(
-            "  - {} (skipped: {} failed)",
-            name(id),
-            name(because)
-        )),
-    }
-}
-
-async fn terminate_leftovers(
+/// Builders of builds that did not finish: terminated, or with `--keep-on-error` tagged
+/// `recipe:keep` so that later applies leave them alone.
+async fn leftovers(
     plan: &Plan,
     report: &Report,
     outputs: &BTreeMap<String, String>,
     cloud: &crate::cloud::Cloud,
     default_region: &str,
+    keep: bool,
 ) {
     for a in plan
         .actions
@@ -455,6 +510,16 @@ async fn terminate_leftovers(
             .map_or(default_region.to_string(), |b| b.home_region.clone());
         let conf = recipe_provider_ec2::ec2_config(&cloud.sdk, &region);
         let client = recipe_provider_ec2::ec2_client(conf);
+        if keep {
+            let tagged = recipe_provider_ec2::mark_kept(&client, instance).await;
+            if tagged.is_ok() {
+                out(&format!(
+                    "  ! kept the builder {instance} of {} for debugging (tagged recipe:keep=debug; terminate it when done)",
+                    a.recipe
+                ));
+            }
+            continue;
+        }
         if client
             .terminate_instances()
             .instance_ids(instance)

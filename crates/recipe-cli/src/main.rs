@@ -4,6 +4,7 @@ mod apply_cmd;
 mod cloud;
 mod exit;
 mod plan_cmd;
+mod progress;
 mod reference;
 mod render;
 mod schema;

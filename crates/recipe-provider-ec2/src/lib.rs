@@ -13,7 +13,7 @@
 mod poll;
 pub mod render;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ use recipe_plan::{Action, ActionKind, Observations, ObserveError, ObservedImage,
 use recipe_state::RecipeState;
 
 pub use aws_sdk_ec2::config::Credentials;
-pub use poll::ImagePoller;
+pub use poll::{ImagePoller, Poller};
 pub use render::BuildValues;
 
 /// An EC2 client configuration for a region.
@@ -45,6 +45,10 @@ pub fn ec2_client(conf: aws_sdk_ec2::Config) -> aws_sdk_ec2::Client {
 
 /// A line of builder output: recipe, step label, text.
 pub type LogSink = Arc<dyn Fn(&str, &str, &str) + Send + Sync>;
+
+/// What a running action is waiting on: action id, then a short phrase ("ami-0abc to become
+/// available"), for the progress view and the JSON event stream.
+pub type StatusSink = Arc<dyn Fn(usize, &str) + Send + Sync>;
 
 /// Classify an SDK error for the engine's retry policy.
 pub fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(
@@ -98,17 +102,270 @@ pub fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(
     }
 }
 
+/// The snapshots behind an image.
+async fn snapshots_of(
+    client: &aws_sdk_ec2::Client,
+    image: &str,
+) -> Result<Vec<String>, ActionError> {
+    let d = client
+        .describe_images()
+        .image_ids(image)
+        .send()
+        .await
+        .map_err(|e| classify(&e))?;
+    Ok(d.images()
+        .first()
+        .map(|i| {
+            i.block_device_mappings()
+                .iter()
+                .filter_map(|b| b.ebs().and_then(|e| e.snapshot_id()))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+fn filter(name: &str, values: &[&str]) -> Filter {
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values.iter().map(|v| (*v).to_string()).collect()))
+        .build()
+}
+
+/// Instance states that hold on to their image.
+const LIVE_INSTANCE: &[&str] = &["pending", "running", "stopping", "stopped"];
+
+/// Which of `images` (in the client's region) are in use, and by what: instances that are not
+/// terminated, and the `$Default` or `$Latest` version of any launch template.
+pub async fn images_in_use(
+    client: &aws_sdk_ec2::Client,
+    images: &[String],
+) -> Result<BTreeMap<String, Vec<String>>, ActionError> {
+    let mut users: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    if images.is_empty() {
+        return Ok(users);
+    }
+    for chunk in images.chunks(200) {
+        let ids: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        let mut token = None;
+        loop {
+            let out = client
+                .describe_instances()
+                .filters(filter("image-id", &ids))
+                .filters(filter("instance-state-name", LIVE_INSTANCE))
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| classify(&e))?;
+            for i in out.reservations().iter().flat_map(|r| r.instances()) {
+                if let (Some(img), Some(id)) = (i.image_id(), i.instance_id()) {
+                    users
+                        .entry(img.to_string())
+                        .or_default()
+                        .push(format!("instance {id}"));
+                }
+            }
+            token = out.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+    }
+    let mut token = None;
+    loop {
+        let out = client
+            .describe_launch_template_versions()
+            .versions("$Default")
+            .versions("$Latest")
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        for v in out.launch_template_versions() {
+            let Some(img) = v.launch_template_data().and_then(|d| d.image_id()) else {
+                continue;
+            };
+            if images.iter().any(|x| x == img) {
+                let who = format!(
+                    "launch template {} (version {})",
+                    v.launch_template_name().unwrap_or("?"),
+                    v.version_number().unwrap_or_default()
+                );
+                let list = users.entry(img.to_string()).or_default();
+                if !list.contains(&who) {
+                    list.push(who);
+                }
+            }
+        }
+        token = out.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    Ok(users)
+}
+
+/// Tag a builder kept for debugging (`--keep-on-error`) with `recipe:keep=debug`, so that sweeps
+/// leave it alone.
+pub async fn mark_kept(client: &aws_sdk_ec2::Client, instance: &str) -> Result<(), ActionError> {
+    client
+        .create_tags()
+        .resources(instance)
+        .tags(Tag::builder().key("recipe:keep").value("debug").build())
+        .send()
+        .await
+        .map_err(|e| classify(&e))?;
+    Ok(())
+}
+
+/// A recipe whose leftovers a sweep looks for, and where.
+#[derive(Clone, Debug)]
+pub struct SweepScope {
+    /// The recipe's name (its `recipe:name` tag).
+    pub recipe: String,
+    /// Its build region and distribution regions.
+    pub regions: Vec<String>,
+}
+
+/// What a sweep removed, and what it could not.
+#[derive(Clone, Debug, Default)]
+pub struct Swept {
+    /// `recipe: instance (build)` of each builder terminated.
+    pub builders: Vec<String>,
+    /// `recipe: image in region (build)` of each image deregistered.
+    pub images: Vec<String>,
+    /// What could not be looked at or removed.
+    pub problems: Vec<String>,
+}
+
+/// Remove what runs that were killed (and not resumed) left behind, found by their tags:
+/// - builders (`recipe:role=builder`) of these recipes whose build is not in `current` (the builds
+///   this apply runs or resumes), unless kept for debugging (`recipe:keep`);
+/// - images of `abandoned` builds (those of an interrupted apply that will not be resumed) that
+///   state does not record (`recorded` image ids), with their snapshots.
+///
+/// Images of other unknown builds are never touched: they may belong to state kept elsewhere.
+pub async fn sweep_orphans(
+    sdk: &aws_config::SdkConfig,
+    scopes: &[SweepScope],
+    current: &BTreeSet<String>,
+    abandoned: &BTreeSet<String>,
+    recorded: &BTreeSet<String>,
+) -> Swept {
+    let mut swept = Swept::default();
+    let mut by_region: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for s in scopes {
+        for r in &s.regions {
+            by_region.entry(r).or_default().push(&s.recipe);
+        }
+    }
+    for (region, names) in by_region {
+        let client = ec2_client(ec2_config(sdk, region));
+        let found = client
+            .describe_instances()
+            .filters(filter("tag:recipe:role", &["builder"]))
+            .filters(filter("tag:recipe:name", &names))
+            .filters(filter("instance-state-name", LIVE_INSTANCE))
+            .send()
+            .await;
+        match found {
+            Err(e) => swept.problems.push(format!(
+                "builders in {region} could not be listed: {}",
+                classify(&e).message
+            )),
+            Ok(out) => {
+                for i in out.reservations().iter().flat_map(|r| r.instances()) {
+                    let tag = |k: &str| {
+                        i.tags()
+                            .iter()
+                            .find(|t| t.key() == Some(k))
+                            .and_then(|t| t.value())
+                            .map(str::to_string)
+                    };
+                    let build = tag("recipe:build-id").unwrap_or_default();
+                    if current.contains(&build) || tag("recipe:keep").is_some() {
+                        continue;
+                    }
+                    let Some(id) = i.instance_id() else { continue };
+                    let recipe = tag("recipe:name").unwrap_or_default();
+                    match client.terminate_instances().instance_ids(id).send().await {
+                        Ok(_) => swept.builders.push(format!("{recipe}: {id} ({build})")),
+                        Err(e) => swept.problems.push(format!(
+                            "the builder {id} could not be terminated: {}",
+                            classify(&e).message
+                        )),
+                    }
+                }
+            }
+        }
+        if abandoned.is_empty() {
+            continue;
+        }
+        let builds: Vec<&str> = abandoned.iter().map(String::as_str).collect();
+        let found = client
+            .describe_images()
+            .owners("self")
+            .filters(filter("tag:recipe:build-id", &builds))
+            .filters(filter("tag:recipe:name", &names))
+            .send()
+            .await;
+        match found {
+            Err(e) => swept.problems.push(format!(
+                "images in {region} could not be listed: {}",
+                classify(&e).message
+            )),
+            Ok(out) => {
+                for img in out.images() {
+                    let Some(id) = img.image_id() else { continue };
+                    if recorded.contains(id) {
+                        continue;
+                    }
+                    let tag = |k: &str| {
+                        img.tags()
+                            .iter()
+                            .find(|t| t.key() == Some(k))
+                            .and_then(|t| t.value())
+                            .unwrap_or_default()
+                            .to_string()
+                    };
+                    match client
+                        .deregister_image()
+                        .image_id(id)
+                        .delete_associated_snapshots(true)
+                        .send()
+                        .await
+                    {
+                        Ok(_) => swept.images.push(format!(
+                            "{}: {id} in {region} ({})",
+                            tag("recipe:name"),
+                            tag("recipe:build-id")
+                        )),
+                        Err(e) => swept.problems.push(format!(
+                            "the image {id} in {region} could not be deregistered: {}",
+                            classify(&e).message
+                        )),
+                    }
+                }
+            }
+        }
+    }
+    swept
+}
+
 /// The provider for one apply.
 pub struct Ec2Provider {
     recipes: BTreeMap<String, LoadedRecipe>,
     state: BTreeMap<String, RecipeState>,
     sdk: aws_config::SdkConfig,
     clients: Mutex<HashMap<String, (aws_sdk_ec2::Client, aws_sdk_ssm::Client)>>,
-    poller: Arc<ImagePoller>,
+    poller: Arc<Poller>,
     values: BTreeMap<String, BuildValues>,
     default_region: String,
     poll: Duration,
     log: LogSink,
+    status: StatusSink,
+    /// Builders whose SSM agent was seen online.
+    agents: Mutex<HashSet<String>>,
 }
 
 /// How the provider polls and where output goes.
@@ -120,6 +377,8 @@ pub struct ProviderOptions {
     pub poll: Duration,
     /// Where step output goes.
     pub log: LogSink,
+    /// Where "waiting on" notes go.
+    pub status: StatusSink,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -165,11 +424,13 @@ impl Ec2Provider {
             state,
             sdk,
             clients: Mutex::new(HashMap::new()),
-            poller: ImagePoller::new(opts.poll),
+            poller: Poller::new(opts.poll),
             values,
             default_region: opts.default_region,
             poll: opts.poll,
             log: opts.log,
+            status: opts.status,
+            agents: Mutex::new(HashSet::new()),
         }
     }
 
@@ -233,24 +494,53 @@ impl Ec2Provider {
             .collect()
     }
 
-    async fn wait_until<F, Fut>(&self, what: &str, mut check: F) -> Result<(), ActionError>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<bool, ActionError>>,
-    {
-        loop {
-            if check().await? {
-                return Ok(());
-            }
-            let _ = what;
-            tokio::time::sleep(self.poll).await;
+    /// Deregister an image that failed (or is abandoned) and delete its snapshots, so nothing is left.
+    async fn discard_image(&self, region: &str, id: &str) -> String {
+        let (client, _) = self.clients(region);
+        match client
+            .deregister_image()
+            .image_id(id)
+            .delete_associated_snapshots(true)
+            .send()
+            .await
+        {
+            Ok(_) => format!("{id} was deregistered and its snapshots deleted"),
+            Err(e) => format!(
+                "{id} could not be deregistered ({}); deregister it by hand",
+                classify(&e).message
+            ),
         }
     }
 
+    /// Wait for an image; if it fails, discard it and say so.
+    async fn wait_image(
+        &self,
+        id: usize,
+        region: &str,
+        client: &aws_sdk_ec2::Client,
+        image: &str,
+    ) -> Result<(), ActionError> {
+        (self.status)(id, &format!("{image} in {region} to become available"));
+        if let Err(why) = self
+            .poller
+            .wait_available(region, client.clone(), image)
+            .await
+        {
+            let gone = self.discard_image(region, image).await;
+            return Err(ActionError::fatal(format!("{why}; {gone}")));
+        }
+        Ok(())
+    }
+
     /// Run one script on the builder; fail with the output's tail.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call shape for every script on a builder"
+    )]
     async fn run_script(
         &self,
         r: &LoadedRecipe,
+        action: usize,
         region: &str,
         instance: &str,
         label: &str,
@@ -258,6 +548,20 @@ impl Ec2Provider {
         timeout_secs: u64,
     ) -> Result<(), ActionError> {
         let (_, ssm) = self.clients(region);
+        // Commands need the agent: the first script on a builder waits for it to come online.
+        if !lock(&self.agents).contains(instance) {
+            (self.status)(
+                action,
+                &format!("the SSM agent on {instance} to come online"),
+            );
+            self.poller
+                .wait_agent(region, ssm.clone(), instance)
+                .await
+                .map_err(ActionError::fatal)?;
+            lock(&self.agents).insert(instance.to_string());
+        }
+        let sent_at =
+            aws_sdk_ssm::primitives::DateTime::from_secs(jiff::Timestamp::now().as_second());
         let document = if r.recipe.os.value == Os::Windows {
             "AWS-RunPowerShellScript"
         } else {
@@ -278,8 +582,17 @@ impl Ec2Provider {
             .and_then(|c| c.command_id())
             .unwrap_or_default()
             .to_string();
+        (self.status)(action, &format!("{label} on {instance}"));
+        self.poller
+            .wait_command(region, ssm.clone(), &id, sent_at)
+            .await
+            .map_err(ActionError::fatal)?;
+        let mut first = true;
         loop {
-            tokio::time::sleep(self.poll).await;
+            if !first {
+                tokio::time::sleep(self.poll).await;
+            }
+            first = false;
             let inv = match ssm
                 .get_command_invocation()
                 .command_id(&id)
@@ -356,6 +669,7 @@ impl Ec2Provider {
     async fn run_steps(
         &self,
         r: &LoadedRecipe,
+        action: usize,
         region: &str,
         instance: &str,
         indices: &[usize],
@@ -380,7 +694,7 @@ impl Ec2Provider {
             let mut attempt = 0;
             loop {
                 match self
-                    .run_script(r, region, instance, &label, &script, timeout)
+                    .run_script(r, action, region, instance, &label, &script, timeout)
                     .await
                 {
                     Ok(()) => break,
@@ -534,59 +848,16 @@ impl Ec2Provider {
                     .and_then(|i| i.instance_id())
                     .unwrap_or_default()
                     .to_string();
-                self.wait_until("the builder to run", || {
-                    let ec2 = ec2.clone();
-                    let id = id.clone();
-                    async move {
-                        let d = ec2
-                            .describe_instances()
-                            .instance_ids(&id)
-                            .send()
-                            .await
-                            .map_err(|e| classify(&e))?;
-                        let state = d
-                            .reservations()
-                            .first()
-                            .and_then(|r| r.instances().first())
-                            .and_then(|i| i.state())
-                            .and_then(|s| s.name())
-                            .map(|n| n.as_str().to_string());
-                        match state.as_deref() {
-                            Some("running") => Ok(true),
-                            Some("pending") | None => Ok(false),
-                            Some(other) => {
-                                Err(ActionError::fatal(format!("the builder {id} is {other}")))
-                            }
-                        }
-                    }
-                })
-                .await?;
-                self.wait_until("the SSM agent", || {
-                    let ssm = ssm.clone();
-                    let id = id.clone();
-                    async move {
-                        let f = aws_sdk_ssm::types::InstanceInformationStringFilter::builder()
-                            .key("InstanceIds")
-                            .values(&id)
-                            .build()
-                            .map_err(|e| ActionError::fatal(e.to_string()))?;
-                        let info = ssm
-                            .describe_instance_information()
-                            .filters(f)
-                            .send()
-                            .await
-                            .map_err(|e| classify(&e))?;
-                        Ok(info
-                            .instance_information_list()
-                            .iter()
-                            .any(|i| i.ping_status().map(|p| p.as_str()) == Some("Online")))
-                    }
-                })
-                .await?;
+                (self.status)(a.id, &format!("the builder {id} to run"));
+                self.poller
+                    .wait_instance(&home, ec2.clone(), &id, "running")
+                    .await
+                    .map_err(ActionError::fatal)?;
                 out.insert(key(name, "instance-id"), id);
             }
             ActionKind::RunSteps { indices, .. } => {
-                self.run_steps(r, &home, &instance, indices, false).await?
+                self.run_steps(r, a.id, &home, &instance, indices, false)
+                    .await?
             }
             ActionKind::Reboot => {
                 let script = if r.recipe.os.value == Os::Windows {
@@ -594,7 +865,7 @@ impl Ec2Provider {
                 } else {
                     "exit 194"
                 };
-                self.run_script(r, &home, &instance, "reboot", script, 600)
+                self.run_script(r, a.id, &home, &instance, "reboot", script, 600)
                     .await?;
             }
             ActionKind::InstallFirstBoot { .. } => {
@@ -615,6 +886,7 @@ impl Ec2Provider {
                 let installer = render::first_boot_installer(&scripts, r.recipe.os.value);
                 self.run_script(
                     r,
+                    a.id,
                     &home,
                     &instance,
                     "install the first-boot runner",
@@ -625,7 +897,8 @@ impl Ec2Provider {
             }
             ActionKind::RunTests { .. } => {
                 let all: Vec<usize> = (0..r.tests.len()).collect();
-                self.run_steps(r, &home, &instance, &all, true).await?;
+                self.run_steps(r, a.id, &home, &instance, &all, true)
+                    .await?;
             }
             ActionKind::Cleanup { .. } => {
                 if let Some(preset) = &r.recipe.cleanup {
@@ -637,6 +910,7 @@ impl Ec2Provider {
                     };
                     self.run_script(
                         r,
+                        a.id,
                         &home,
                         &instance,
                         &format!("cleanup ({})", preset.as_str()),
@@ -648,30 +922,14 @@ impl Ec2Provider {
             }
             ActionKind::Sysprep => {
                 let script = "& \"$env:ProgramFiles\\Amazon\\EC2Launch\\EC2Launch.exe\" sysprep --shutdown=true";
-                self.run_script(r, &home, &instance, "sysprep", script, 1800)
+                self.run_script(r, a.id, &home, &instance, "sysprep", script, 1800)
                     .await?;
                 let _ = ec2.stop_instances().instance_ids(&instance).send().await;
-                self.wait_until("the builder to stop", || {
-                    let ec2 = ec2.clone();
-                    let id = instance.clone();
-                    async move {
-                        let d = ec2
-                            .describe_instances()
-                            .instance_ids(&id)
-                            .send()
-                            .await
-                            .map_err(|e| classify(&e))?;
-                        let s = d
-                            .reservations()
-                            .first()
-                            .and_then(|r| r.instances().first())
-                            .and_then(|i| i.state())
-                            .and_then(|s| s.name())
-                            .map(|n| n.as_str().to_string());
-                        Ok(s.as_deref() == Some("stopped"))
-                    }
-                })
-                .await?;
+                (self.status)(a.id, &format!("the builder {instance} to stop"));
+                self.poller
+                    .wait_instance(&home, ec2.clone(), &instance, "stopped")
+                    .await
+                    .map_err(ActionError::fatal)?;
             }
             ActionKind::Capture { fingerprint, .. } => {
                 let v = self.values(name);
@@ -695,15 +953,11 @@ impl Ec2Provider {
                                 || format!("recipe {name} {}", r.recipe.version.value),
                                 |d| v.apply(d),
                             ))
+                            // The snapshots are tagged by the `tag` action once the image is
+                            // available (moto cannot tag snapshots at creation).
                             .tag_specifications(
                                 TagSpecification::builder()
                                     .resource_type(ResourceType::Image)
-                                    .set_tags(Some(tags.clone()))
-                                    .build(),
-                            )
-                            .tag_specifications(
-                                TagSpecification::builder()
-                                    .resource_type(ResourceType::Snapshot)
                                     .set_tags(Some(tags))
                                     .build(),
                             )
@@ -721,27 +975,8 @@ impl Ec2Provider {
                 let id = self
                     .image_in(name, inputs, &home)
                     .ok_or_else(|| ActionError::fatal("no image to wait for"))?;
-                self.poller
-                    .wait_available(&home, ec2.clone(), &id)
-                    .await
-                    .map_err(ActionError::fatal)?;
-                let d = ec2
-                    .describe_images()
-                    .image_ids(&id)
-                    .send()
-                    .await
-                    .map_err(|e| classify(&e))?;
-                let snaps: Vec<String> = d
-                    .images()
-                    .first()
-                    .map(|i| {
-                        i.block_device_mappings()
-                            .iter()
-                            .filter_map(|b| b.ebs().and_then(|e| e.snapshot_id()))
-                            .map(str::to_string)
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                self.wait_image(a.id, &home, &ec2, &id).await?;
+                let snaps = snapshots_of(&ec2, &id).await?;
                 out.insert(key(name, &format!("snapshots:{home}")), snaps.join(","));
             }
             ActionKind::Tag => {
@@ -813,10 +1048,7 @@ impl Ec2Provider {
                     .image_id()
                     .unwrap_or_default()
                     .to_string();
-                self.poller
-                    .wait_available(region, dest.clone(), &id)
-                    .await
-                    .map_err(ActionError::fatal)?;
+                self.wait_image(a.id, region, &dest, &id).await?;
                 out.insert(key(name, &format!("image-id:{region}")), id);
             }
             ActionKind::Share { principal, region } | ActionKind::Unshare { principal, region } => {
@@ -837,6 +1069,29 @@ impl Ec2Provider {
                     .send()
                     .await
                     .map_err(|e| classify(&e))?;
+                // An account also gets createVolumePermission on the snapshots, which it needs to
+                // copy the image or make volumes from it. (Snapshots cannot be shared with an
+                // organization or OU: those principals copy through the launch permission alone.)
+                if principal.chars().all(|c| c.is_ascii_digit()) {
+                    let add = matches!(a.action, ActionKind::Share { .. });
+                    for snap in snapshots_of(&client, &id).await? {
+                        client
+                            .modify_snapshot_attribute()
+                            .snapshot_id(&snap)
+                            .attribute(
+                                aws_sdk_ec2::types::SnapshotAttributeName::CreateVolumePermission,
+                            )
+                            .operation_type(if add {
+                                aws_sdk_ec2::types::OperationType::Add
+                            } else {
+                                aws_sdk_ec2::types::OperationType::Remove
+                            })
+                            .user_ids(principal)
+                            .send()
+                            .await
+                            .map_err(|e| classify(&e))?;
+                    }
+                }
             }
             ActionKind::RemoveCopy { region, image_id } => {
                 let (client, _) = self.clients(region);
@@ -854,6 +1109,22 @@ impl Ec2Provider {
                     .get(name)
                     .and_then(|s| s.version(build_id))
                     .ok_or_else(|| ActionError::fatal(format!("no recorded version {build_id}")))?;
+                if matches!(a.action, ActionKind::Retire { .. }) {
+                    // The plan kept versions in use when it was made; check again right before
+                    // deregistering, since an instance may have been launched since.
+                    for (region, img) in &version.images {
+                        let (client, _) = self.clients(region);
+                        let users =
+                            images_in_use(&client, std::slice::from_ref(&img.image_id)).await?;
+                        if let Some(by) = users.get(&img.image_id) {
+                            return Err(ActionError::fatal(format!(
+                                "{} in {region} is in use by {}: not retired (it is retired by a later apply once nothing uses it)",
+                                img.image_id,
+                                by.join(", ")
+                            )));
+                        }
+                    }
+                }
                 for (region, img) in &version.images {
                     let (client, _) = self.clients(region);
                     if matches!(a.action, ActionKind::Deprecate { .. }) {
@@ -1060,6 +1331,16 @@ impl Observer for Ec2Observer {
                     .map_err(|e| {
                         observe_error(&format!("the images of `{name}` in {region}"), &e)
                     })?;
+                let ids: Vec<String> = found
+                    .images()
+                    .iter()
+                    .filter_map(|i| i.image_id().map(str::to_string))
+                    .collect();
+                let users = images_in_use(&ec2, &ids).await.map_err(|e| ObserveError {
+                    what: format!("what uses the images of `{name}` in {region}"),
+                    detail: e.message,
+                })?;
+                obs.in_use.extend(users.into_keys());
                 for img in found.images() {
                     let tag = |k: &str| {
                         img.tags()

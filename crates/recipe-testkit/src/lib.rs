@@ -31,6 +31,25 @@ impl Moto {
     pub fn request(&self, method: &str, path: &str) -> Option<u16> {
         http(self.port, method, path)
     }
+
+    /// POST a query-protocol form (`Action=...&...`) to `service` (moto routes by the credential scope
+    /// and does not check the signature) and return the status. Used to create what a test needs that
+    /// the product never creates, such as an IAM instance profile.
+    pub fn query(&self, service: &str, form: &str) -> Option<u16> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+        let req = format!(
+            "POST / HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=123456789012/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0\r\n\
+             Content-Length: {}\r\n\r\n{form}",
+            form.len()
+        );
+        s.write_all(req.as_bytes()).ok()?;
+        let mut buf = [0u8; 32];
+        let n = s.read(&mut buf).ok()?;
+        let line = std::str::from_utf8(&buf[..n]).ok()?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
 }
 
 fn moto_binary() -> Option<PathBuf> {

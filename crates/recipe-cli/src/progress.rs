@@ -1,0 +1,259 @@
+//! How `apply` shows progress: a live view on a terminal (indicatif), lines in logs, or JSON lines.
+//!
+//! The live view keeps one line per running action with its elapsed time and what it waits on ("ami-…
+//! to become available"), a bar counting finished actions, and prints each outcome above them as it
+//! happens, so the scrollback reads like the line mode.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use recipe_engine::Event;
+
+/// How progress is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// JSON lines on stdout (`--json`).
+    Json,
+    /// One line per event on stdout (logs, CI, pipes).
+    Lines,
+    /// A live view on the terminal (stderr), outcomes printed above it.
+    Live,
+}
+
+impl Mode {
+    /// Live on a terminal unless `--json`, `CI` is set, or the terminal is dumb.
+    pub fn pick(json: bool) -> Mode {
+        if json {
+            Mode::Json
+        } else if std::io::stderr().is_terminal()
+            && std::env::var_os("CI").is_none()
+            && std::env::var("TERM").is_ok_and(|t| t != "dumb")
+        {
+            Mode::Live
+        } else {
+            Mode::Lines
+        }
+    }
+}
+
+struct Live {
+    multi: MultiProgress,
+    total: ProgressBar,
+    running: HashMap<usize, ProgressBar>,
+}
+
+/// The progress of one apply.
+pub struct Progress {
+    mode: Mode,
+    names: Vec<String>,
+    live: Mutex<Option<Live>>,
+}
+
+fn out(line: &str) {
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Progress {
+    /// Progress for a plan whose actions are called `names` (by id).
+    pub fn new(mode: Mode, names: Vec<String>) -> Progress {
+        let live = (mode == Mode::Live).then(|| {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+            let total = multi.add(ProgressBar::new(names.len() as u64));
+            total.set_style(
+                ProgressStyle::with_template(
+                    "{bar:30.cyan/blue} {pos}/{len} actions · {elapsed} · {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            total.enable_steady_tick(Duration::from_millis(250));
+            Live {
+                multi,
+                total,
+                running: HashMap::new(),
+            }
+        });
+        Progress {
+            mode,
+            names,
+            live: Mutex::new(live),
+        }
+    }
+
+    fn name(&self, id: usize) -> String {
+        self.names.get(id).cloned().unwrap_or_default()
+    }
+
+    /// Print a line above the live view, or on stdout.
+    fn line(&self, text: &str) {
+        match &*lock(&self.live) {
+            Some(l) => {
+                let _ = l.multi.println(text);
+            }
+            None => out(text),
+        }
+    }
+
+    fn refresh_total(l: &Live) {
+        l.total.set_message(format!("{} running", l.running.len()));
+    }
+
+    /// An engine event.
+    pub fn event(&self, e: &Event) {
+        if self.mode == Mode::Json {
+            out(&json_event(e, &self.name(event_id(e))).to_string());
+            return;
+        }
+        if let Some(l) = &mut *lock(&self.live) {
+            match e {
+                Event::Started { id, attempt: 1 } => {
+                    let bar = l.multi.add(ProgressBar::new_spinner());
+                    bar.set_style(
+                        ProgressStyle::with_template("  {spinner} {elapsed:>4} {prefix} {msg}")
+                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                    );
+                    bar.set_prefix(self.name(*id));
+                    bar.enable_steady_tick(Duration::from_millis(120));
+                    l.running.insert(*id, bar);
+                }
+                Event::Succeeded { id, .. }
+                | Event::Failed { id, .. }
+                | Event::Skipped { id, .. }
+                | Event::Resumed { id } => {
+                    if let Some(bar) = l.running.remove(id) {
+                        bar.finish_and_clear();
+                        l.multi.remove(&bar);
+                    }
+                    l.total.inc(1);
+                }
+                Event::Started { .. } | Event::Retrying { .. } => {}
+            }
+            Self::refresh_total(l);
+            if matches!(e, Event::Started { .. }) {
+                // The spinner shows it.
+                return;
+            }
+        }
+        if let Some(text) = human_event(e, &|id| self.name(id)) {
+            self.line(&text);
+        }
+    }
+
+    /// A running action now waits on `on`.
+    pub fn waiting(&self, id: usize, on: &str) {
+        match self.mode {
+            Mode::Json => out(&serde_json::json!({ "event": "waiting", "action": id, "name": self.name(id), "on": on }).to_string()),
+            Mode::Lines => out(&format!("    {}: waiting for {on}", self.name(id))),
+            Mode::Live => {
+                if let Some(l) = &*lock(&self.live)
+                    && let Some(bar) = l.running.get(&id)
+                {
+                    bar.set_message(format!("— waiting for {on}"));
+                }
+            }
+        }
+    }
+
+    /// A line of a step's output on the builder.
+    pub fn output(&self, recipe: &str, step: &str, line: &str) {
+        if self.mode == Mode::Json {
+            out(&serde_json::json!({ "event": "output", "recipe": recipe, "step": step, "line": line }).to_string());
+        } else {
+            self.line(&format!("    {recipe} │ {line}"));
+        }
+    }
+
+    /// A note that is not an engine event (sweeps, cleanup).
+    pub fn note(&self, text: &str) {
+        if self.mode == Mode::Json {
+            out(&serde_json::json!({ "event": "note", "text": text }).to_string());
+        } else {
+            self.line(text);
+        }
+    }
+
+    /// Clear the live view before the summary.
+    pub fn finish(&self) {
+        if let Some(l) = lock(&self.live).take() {
+            for bar in l.running.values() {
+                bar.finish_and_clear();
+            }
+            l.total.finish_and_clear();
+            let _ = l.multi.clear();
+        }
+    }
+}
+
+fn event_id(e: &Event) -> usize {
+    match e {
+        Event::Resumed { id }
+        | Event::Started { id, .. }
+        | Event::Retrying { id, .. }
+        | Event::Succeeded { id, .. }
+        | Event::Failed { id, .. }
+        | Event::Skipped { id, .. } => *id,
+    }
+}
+
+/// An engine event as a JSON line.
+pub fn json_event(e: &Event, name: &str) -> serde_json::Value {
+    match e {
+        Event::Resumed { id } => {
+            serde_json::json!({ "event": "resumed", "action": id, "name": name })
+        }
+        Event::Started { id, attempt } => {
+            serde_json::json!({ "event": "started", "action": id, "name": name, "attempt": attempt })
+        }
+        Event::Retrying {
+            id,
+            attempt,
+            error,
+            wait_ms,
+        } => {
+            serde_json::json!({ "event": "retrying", "action": id, "name": name, "attempt": attempt, "error": error, "wait-ms": wait_ms })
+        }
+        Event::Succeeded { id, elapsed_ms, .. } => {
+            serde_json::json!({ "event": "succeeded", "action": id, "name": name, "elapsed-ms": elapsed_ms })
+        }
+        Event::Failed { id, error } => {
+            serde_json::json!({ "event": "failed", "action": id, "name": name, "error": error })
+        }
+        Event::Skipped { id, because } => {
+            serde_json::json!({ "event": "skipped", "action": id, "name": name, "because": because })
+        }
+    }
+}
+
+/// An engine event as a line for people (`None`: nothing worth a line).
+pub fn human_event(e: &Event, name: &dyn Fn(usize) -> String) -> Option<String> {
+    Some(match e {
+        Event::Resumed { id } => format!("  ↺ {} (done in an earlier run)", name(*id)),
+        Event::Started { id, attempt: 1 } => format!("  … {}", name(*id)),
+        Event::Started { .. } => return None,
+        Event::Retrying {
+            id,
+            attempt,
+            error,
+            wait_ms,
+        } => format!(
+            "  ↻ {} attempt {attempt} failed ({error}); retrying in {:.1}s",
+            name(*id),
+            *wait_ms as f64 / 1000.0
+        ),
+        Event::Succeeded { id, elapsed_ms, .. } => format!(
+            "  ✓ {} ({})",
+            name(*id),
+            recipe_plan::render::duration(elapsed_ms / 1000)
+        ),
+        Event::Failed { id, error } => format!("  ✗ {}: {error}", name(*id)),
+        Event::Skipped { id, because } => {
+            format!("  - {} (skipped: {} failed)", name(*id), name(*because))
+        }
+    })
+}
