@@ -415,3 +415,308 @@ async fn state_saved_by_another_run_while_waiting_for_the_lock_makes_the_plan_st
         "nothing was built on a stale plan"
     );
 }
+
+impl Env {
+    /// Images left pending or failed: what a failure must not leave behind.
+    fn images_unfinished(&self) -> Vec<String> {
+        self.sim
+            .world()
+            .ec2
+            .images
+            .values()
+            .filter(|i| i.state == "pending" || i.state == "failed")
+            .map(|i| format!("{} {} {}", i.id, i.name, i.state))
+            .collect()
+    }
+
+    fn edit(&self, file: &str, from: &str, to: &str) {
+        let path = self.dir.path().join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{file} lacks {from:?}");
+        std::fs::write(path, text.replace(from, to)).unwrap();
+    }
+
+    /// Apply, expect a failure, and check that nothing is left running or half-made.
+    async fn apply_fails_cleanly(&self) -> String {
+        let (code, stdout, stderr) = self
+            .run(&["apply", "recipes/layered", "--auto-approve"])
+            .await;
+        assert_eq!(code, 1, "{stdout}\n{stderr}");
+        assert_eq!(
+            self.builders_running(),
+            0,
+            "builders are terminated:\n{stdout}"
+        );
+        assert_eq!(
+            self.images_unfinished(),
+            Vec::<String>::new(),
+            "no image is left pending or failed:\n{stdout}"
+        );
+        stdout
+    }
+
+    /// The next apply finishes the job, with one image per recipe in the build region.
+    async fn next_apply_finishes(&self) {
+        let (code, stdout, stderr) = self
+            .run(&["apply", "recipes/layered", "--auto-approve"])
+            .await;
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        assert_eq!(self.builders_running(), 0);
+        assert_eq!(self.images_unfinished(), Vec::<String>::new());
+        let (code, stdout, _) = self
+            .run(&["plan", "recipes/layered", "--detailed-exitcode"])
+            .await;
+        assert_eq!(code, 0, "nothing left to do:\n{stdout}");
+    }
+}
+
+fn scripted(operation: &str, code: &str, message: &str) -> aws_sim::Faults {
+    aws_sim::Faults {
+        scripted: vec![aws_sim::ScriptedFault {
+            operation: operation.into(),
+            nth: 1,
+            status: 400,
+            code: code.into(),
+            message: message.into(),
+        }],
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_launch_skips_the_build_and_leaves_nothing() {
+    let e = env().await;
+    e.sim.set_faults(scripted(
+        "ec2:RunInstances",
+        "InvalidParameterValue",
+        "Value (recipe-builder) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name",
+    ));
+    let stdout = e.apply_fails_cleanly().await;
+    assert!(
+        stdout.contains("Invalid IAM Instance Profile name"),
+        "the cause is shown:\n{stdout}"
+    );
+    assert_eq!(
+        e.images_named(""),
+        e.sim
+            .world()
+            .ec2
+            .images
+            .values()
+            .filter(|i| i.public)
+            .count()
+    );
+    e.next_apply_finishes().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_capture_deregisters_the_image_and_terminates_the_builder() {
+    let e = env().await;
+    e.sim.fail_next("ec2-image", 1);
+    let stdout = e.apply_fails_cleanly().await;
+    assert!(
+        stdout.contains("deregistered and its snapshots deleted"),
+        "{stdout}"
+    );
+    assert_eq!(e.images_named("linux-baseline"), 0);
+    let w = e.sim.world();
+    assert!(
+        w.ec2.snapshots.values().all(|s| w
+            .ec2
+            .images
+            .get(&s.image_id)
+            .is_none_or(|i| i.state != "deregistered")),
+        "the failed image's snapshots are deleted"
+    );
+    e.next_apply_finishes().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_copy_is_deregistered_the_build_is_kept_and_the_next_apply_copies() {
+    let e = env().await;
+    e.sim.fail_next("ec2-copy", 1);
+    let stdout = e.apply_fails_cleanly().await;
+    assert!(stdout.contains("copy to"), "{stdout}");
+    // The build itself finished: the next plan only copies (and what follows), it does not rebuild.
+    let (code, plan, _) = e
+        .run(&["plan", "recipes/layered", "--detailed-exitcode"])
+        .await;
+    assert_eq!(code, 2, "{plan}");
+    assert!(plan.contains("copy to"), "{plan}");
+    let before = e.images_named("linux-baseline");
+    e.next_apply_finishes().await;
+    assert!(
+        e.images_named("linux-baseline") > before,
+        "the missing copy was made"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_share_keeps_the_images_and_the_next_apply_shares() {
+    let e = env().await;
+    e.sim.set_faults(scripted(
+        "ec2:ModifyImageAttribute",
+        "InvalidParameter",
+        "The organization is not in the same AWS Organization as this account",
+    ));
+    let stdout = e.apply_fails_cleanly().await;
+    assert!(stdout.contains("same AWS Organization"), "{stdout}");
+    let images = e.images_named("linux-baseline");
+    assert!(images >= 1, "the images are kept");
+    e.next_apply_finishes().await;
+    assert_eq!(
+        e.images_named("linux-baseline"),
+        images,
+        "nothing was built twice"
+    );
+    let w = e.sim.world();
+    assert!(
+        w.ec2
+            .images
+            .values()
+            .filter(|i| i.name.starts_with("linux-baseline") && i.state == "available")
+            .all(|i| !i.launch_permissions.is_empty()),
+        "every baseline image is shared"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_ctrl_c_exits_at_once_naming_the_builder_and_the_next_apply_resumes() {
+    let e = env().await;
+    let mut child = e
+        .cmd(&["apply", "recipes/layered", "--auto-approve", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let ended = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let reached = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|l| l.contains("\"succeeded\"") && l.contains("linux-baseline: launch-builder"));
+        // Keep draining stdout so the child never blocks on it.
+        let drain = std::thread::spawn(move || lines.for_each(drop));
+        Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        let mut err = String::new();
+        let mut second = false;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if !second && line.starts_with("interrupted:") {
+                Command::new("kill").args(["-INT", &pid]).status().unwrap();
+                second = true;
+            }
+            err.push_str(&line);
+            err.push('\n');
+        }
+        let status = child.wait().unwrap();
+        let _ = drain.join();
+        (reached, second, status.code(), err)
+    })
+    .await
+    .unwrap();
+    let (reached, second, code, stderr) = ended;
+    assert!(reached && second, "{stderr}");
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(
+        stderr.contains("exiting now. May be left: builders i-"),
+        "it says what may be left:\n{stderr}"
+    );
+    let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(e.builders_running(), 0);
+    assert_eq!(e.images_named("linux-baseline"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leftovers_of_a_killed_run_that_cannot_resume_are_swept() {
+    let e = env().await;
+    let mut child = e
+        .cmd(&["apply", "recipes/layered", "--auto-approve", "--json"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let killed = tokio::task::spawn_blocking(move || {
+        let hit = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .any(|l| l.contains("\"succeeded\"") && l.contains("linux-baseline: capture"));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        hit
+    })
+    .await
+    .unwrap();
+    assert!(killed, "the run reached the capture");
+    assert_eq!(e.builders_running(), 1, "the killed run left its builder");
+    assert_eq!(e.images_named("linux-baseline"), 1, "and its image");
+    // The recipe changes, so the interrupted plan cannot be resumed.
+    e.edit(
+        "recipes/layered/linux-baseline.yaml",
+        "install: [amazon-ssm-agent, jq, tmux,",
+        "install: [amazon-ssm-agent, jq, tmux, htop,",
+    );
+    let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("terminated a builder left by an earlier run"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("deregistered an image left by an interrupted apply"),
+        "{stdout}"
+    );
+    assert_eq!(e.builders_running(), 0);
+    assert_eq!(
+        e.images_named("linux-baseline"),
+        1,
+        "only the new build's image is left"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_terminal_apply_shows_a_live_view_and_in_a_pipe_plain_lines() {
+    let e = env().await;
+    // `script` gives the command a pseudo-terminal, as a person's shell would.
+    let bin = env!("CARGO_BIN_EXE_recipe");
+    let cmd = format!(
+        "{bin} apply recipes/layered --target linux-baseline --auto-approve --poll-interval-ms 20"
+    );
+    let mut c = e.cmd(&[]);
+    let c = c
+        .env("TERM", "xterm-256color")
+        .env_remove("CI")
+        .env_remove("NO_COLOR");
+    let mut script = Command::new("script");
+    script
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(e.dir.path())
+        .envs(
+            c.get_envs()
+                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+        )
+        .env_remove("CI")
+        .stdin(Stdio::null());
+    let out = tokio::task::spawn_blocking(move || script.output().unwrap())
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("Apply complete"), "{text}");
+    assert!(
+        text.contains("\u{1b}["),
+        "the live view draws with terminal escapes:\n{text}"
+    );
+    assert!(
+        text.contains("actions"),
+        "the progress bar counts actions:\n{text}"
+    );
+    // Without a terminal: plain lines, waits included, no escapes.
+    let (code, stdout, _) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
+    assert_eq!(code, 0);
+    assert!(!stdout.contains('\u{1b}'), "{stdout}");
+    assert!(stdout.contains("waiting for"), "{stdout}");
+}
