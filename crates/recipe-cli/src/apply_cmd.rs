@@ -371,14 +371,17 @@ async fn apply_async(args: &ApplyArgs) -> std::io::Result<Exit> {
     let c2 = cancel.clone();
     let builders = Arc::clone(&live_builders);
     let p2 = Arc::clone(&progress);
+    // One listener for both Ctrl-Cs, registered before any work starts, so that a second one sent
+    // right after the first is not lost between two registrations.
+    let mut interrupts = Interrupts::new()?;
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        if interrupts.next().await {
             let _ = writeln!(
                 std::io::stderr(),
                 "\ninterrupted: finishing running actions, starting nothing new, then cleaning up (Ctrl-C again to exit now)"
             );
             c2.cancel();
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if interrupts.next().await {
                 p2.finish();
                 let left: Vec<String> = builders
                     .lock()
@@ -472,6 +475,28 @@ async fn apply_async(args: &ApplyArgs) -> std::io::Result<Exit> {
         Ok(Exit::Ok)
     } else {
         Ok(Exit::Invalid)
+    }
+}
+
+/// Ctrl-C (SIGINT), received through one registration.
+struct Interrupts {
+    #[cfg(unix)]
+    sig: tokio::signal::unix::Signal,
+}
+
+impl Interrupts {
+    fn new() -> std::io::Result<Interrupts> {
+        Ok(Interrupts {
+            #[cfg(unix)]
+            sig: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?,
+        })
+    }
+
+    async fn next(&mut self) -> bool {
+        #[cfg(unix)]
+        return self.sig.recv().await.is_some();
+        #[cfg(not(unix))]
+        return tokio::signal::ctrl_c().await.is_ok();
     }
 }
 

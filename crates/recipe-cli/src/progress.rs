@@ -101,7 +101,14 @@ impl Progress {
     }
 
     fn refresh_total(l: &Live) {
-        l.total.set_message(format!("{} running", l.running.len()));
+        let running = l.running.len() as u64;
+        let waiting = l
+            .total
+            .length()
+            .unwrap_or(0)
+            .saturating_sub(l.total.position() + running);
+        l.total
+            .set_message(format!("{running} running, {waiting} waiting to start"));
     }
 
     /// An engine event.

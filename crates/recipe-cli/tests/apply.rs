@@ -583,6 +583,12 @@ async fn a_failed_share_keeps_the_images_and_the_next_apply_shares() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_ctrl_c_exits_at_once_naming_the_builder_and_the_next_apply_resumes() {
     let e = env().await;
+    // Commands take long enough that the run is still busy when the second Ctrl-C comes.
+    let mut d = aws_sim::Durations::instant();
+    d.image_create_ms = 100;
+    d.image_copy_ms = 100;
+    d.ssm_command_ms = 5_000;
+    e.sim.set_durations(d.clone());
     let mut child = e
         .cmd(&["apply", "recipes/layered", "--auto-approve", "--json"])
         .stdout(Stdio::piped())
@@ -624,6 +630,8 @@ async fn a_second_ctrl_c_exits_at_once_naming_the_builder_and_the_next_apply_res
         stderr.contains("exiting now. May be left: builders i-"),
         "it says what may be left:\n{stderr}"
     );
+    d.ssm_command_ms = 0;
+    e.sim.set_durations(d);
     let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert_eq!(e.builders_running(), 0);

@@ -662,12 +662,31 @@ pub fn compute(
                     );
                 }
             }
-            for s in shares.difference(&cur.shares) {
+            // A share recorded in state but missing from the image as observed was removed outside
+            // the tool (only when the observer read the image's launch permissions).
+            let lost = |s: &Share| {
+                observed.as_ref().is_some_and(|imgs| {
+                    imgs.iter().any(|o| {
+                        o.build_id == cur.build_id
+                            && o.region == s.region
+                            && o.shares_observed
+                            && !o.shares.contains(&s.principal)
+                    })
+                })
+            };
+            for s in &shares {
                 let deps: Vec<usize> = copies.get(&s.region).copied().into_iter().collect();
-                let reason = if copies.contains_key(&s.region) {
-                    "the new copy is shared like the others"
+                let reason = if !deps.is_empty() {
+                    "the new copy is shared like the others".to_string()
+                } else if !cur.shares.contains(s) {
+                    "share added to distribute.share".to_string()
+                } else if lost(s) {
+                    format!(
+                        "repair: the share with {} in {} was removed outside recipe",
+                        s.principal, s.region
+                    )
                 } else {
-                    "share added to distribute.share"
+                    continue;
                 };
                 b.add(
                     &name,

@@ -43,6 +43,9 @@ pub struct ObservedImage {
     /// Principals it is shared with, in that region.
     #[serde(default)]
     pub shares: BTreeSet<String>,
+    /// Whether `shares` was read from the cloud (else it is unknown, not empty).
+    #[serde(default)]
+    pub shares_observed: bool,
     /// The `recipe:version` tag.
     #[serde(default)]
     pub version: String,

@@ -226,6 +226,7 @@ impl World {
                             .filter(|s| s.region == *region)
                             .map(|s| s.principal.clone())
                             .collect(),
+                        shares_observed: true,
                         version: v.version.clone(),
                         fingerprint: v.fingerprint.clone(),
                         created_at: Some(if *region == v.home_region {
@@ -474,12 +475,51 @@ fn drift_is_repaired() {
         .retain(|i| i.region != "us-east-1");
     let plan = w.plan();
     assert_eq!(plan.summary(), (0, 1, 1));
+    // The new copy is shared like the one it replaces.
+    assert!(
+        plan.actions
+            .iter()
+            .any(|a| a.action.name() == "share" && a.depends_on == vec![0]),
+        "{:?}",
+        plan.actions
+    );
     assert!(
         plan.actions[0].reason.starts_with("repair"),
         "{}",
         plan.actions[0].reason
     );
     snap("drift_repaired", &plan);
+}
+
+#[test]
+fn a_share_removed_outside_recipe_is_granted_again() {
+    let mut w = World::new();
+    built(&mut w);
+    w.obs.refreshed.insert("web".into());
+    // Someone removed an account's launch permission on the eu-west-1 copy by hand.
+    for img in w.obs.images.get_mut("web").unwrap() {
+        if img.region == "eu-west-1" {
+            img.shares.remove("111122223333");
+        }
+    }
+    let plan = w.plan();
+    let shares: Vec<(&str, &str)> = plan
+        .actions
+        .iter()
+        .map(|a| (a.action.name(), a.reason.as_str()))
+        .collect();
+    assert_eq!(
+        shares,
+        vec![(
+            "share",
+            "repair: the share with 111122223333 in eu-west-1 was removed outside recipe"
+        )]
+    );
+    // Unknown (not read) launch permissions are not taken for removed ones.
+    for img in w.obs.images.get_mut("web").unwrap() {
+        img.shares_observed = false;
+    }
+    assert!(!w.plan().has_changes());
 }
 
 #[test]

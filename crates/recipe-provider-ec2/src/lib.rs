@@ -1267,7 +1267,7 @@ impl Observer for Ec2Observer {
     async fn observe(
         &self,
         recipes: &[&LoadedRecipe],
-        _state: &BTreeMap<String, RecipeState>,
+        state: &BTreeMap<String, RecipeState>,
     ) -> Result<Observations, ObserveError> {
         let mut obs = Observations::default();
         for r in recipes
@@ -1350,11 +1350,41 @@ impl Observer for Ec2Observer {
                             .unwrap_or("")
                             .to_string()
                     };
+                    let build_id = tag("recipe:build-id");
+                    let image_id = img.image_id().unwrap_or_default().to_string();
+                    // Launch permissions of the current version's images only (one call each).
+                    let current = state
+                        .get(&name)
+                        .and_then(|s| s.current())
+                        .is_some_and(|c| c.build_id == build_id);
+                    let mut shares = BTreeSet::new();
+                    if current {
+                        let attr = ec2
+                            .describe_image_attribute()
+                            .image_id(&image_id)
+                            .attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission)
+                            .send()
+                            .await
+                            .map_err(|e| {
+                                observe_error(&format!("the launch permissions of {image_id}"), &e)
+                            })?;
+                        for p in attr.launch_permissions() {
+                            if let Some(who) = p
+                                .user_id()
+                                .or(p.organization_arn())
+                                .or(p.organizational_unit_arn())
+                                .or(p.group().map(|g| g.as_str()))
+                            {
+                                shares.insert(who.to_string());
+                            }
+                        }
+                    }
                     images.push(ObservedImage {
-                        build_id: tag("recipe:build-id"),
+                        build_id,
                         region: region.clone(),
-                        image_id: img.image_id().unwrap_or_default().to_string(),
-                        shares: Default::default(),
+                        image_id,
+                        shares_observed: current,
+                        shares,
                         version: tag("recipe:version"),
                         fingerprint: tag("recipe:fingerprint"),
                         created_at: img.creation_date().and_then(|d| d.parse().ok()),
