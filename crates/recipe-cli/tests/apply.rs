@@ -264,28 +264,7 @@ async fn apply_succeeds_through_throttling_and_server_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_kill_9_the_next_apply_resumes_without_duplicating_images() {
     let e = env().await;
-    let mut child = e
-        .cmd(&["apply", "recipes/layered", "--auto-approve", "--json"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    // Kill it once the baseline's image is captured.
-    let killed = tokio::task::spawn_blocking(move || {
-        for line in BufReader::new(stdout).lines() {
-            let line = line.unwrap();
-            if line.contains("\"succeeded\"") && line.contains("linux-baseline: capture") {
-                child.kill().unwrap();
-                child.wait().unwrap();
-                return true;
-            }
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        false
-    })
-    .await
-    .unwrap();
+    let killed = e.kill_9_after("linux-baseline: capture").await;
     assert!(killed, "the run reached the capture");
     assert_eq!(e.images_named("linux-baseline"), 1);
     let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
@@ -417,6 +396,29 @@ async fn state_saved_by_another_run_while_waiting_for_the_lock_makes_the_plan_st
 }
 
 impl Env {
+    /// Start an apply and kill -9 it once the action named `action` has succeeded; whether it got
+    /// there.
+    async fn kill_9_after(&self, action: &str) -> bool {
+        let mut child = self
+            .cmd(&["apply", "recipes/layered", "--auto-approve", "--json"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let action = action.to_string();
+        tokio::task::spawn_blocking(move || {
+            let hit = BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .any(|l| l.contains("\"succeeded\"") && l.contains(&action));
+            child.kill().unwrap();
+            child.wait().unwrap();
+            hit
+        })
+        .await
+        .unwrap()
+    }
+
     /// Images left pending or failed: what a failure must not leave behind.
     fn images_unfinished(&self) -> Vec<String> {
         self.sim
@@ -641,23 +643,7 @@ async fn a_second_ctrl_c_exits_at_once_naming_the_builder_and_the_next_apply_res
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leftovers_of_a_killed_run_that_cannot_resume_are_swept() {
     let e = env().await;
-    let mut child = e
-        .cmd(&["apply", "recipes/layered", "--auto-approve", "--json"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let killed = tokio::task::spawn_blocking(move || {
-        let hit = BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .any(|l| l.contains("\"succeeded\"") && l.contains("linux-baseline: capture"));
-        child.kill().unwrap();
-        child.wait().unwrap();
-        hit
-    })
-    .await
-    .unwrap();
+    let killed = e.kill_9_after("linux-baseline: capture").await;
     assert!(killed, "the run reached the capture");
     assert_eq!(e.builders_running(), 1, "the killed run left its builder");
     assert_eq!(e.images_named("linux-baseline"), 1, "and its image");

@@ -132,6 +132,14 @@ fn filter(name: &str, values: &[&str]) -> Filter {
         .build()
 }
 
+/// The value of tag `key`, if present.
+fn tag_value(tags: &[Tag], key: &str) -> Option<String> {
+    tags.iter()
+        .find(|t| t.key() == Some(key))
+        .and_then(|t| t.value())
+        .map(str::to_string)
+}
+
 /// Instance states that hold on to their image.
 const LIVE_INSTANCE: &[&str] = &["pending", "running", "stopping", "stopped"];
 
@@ -275,13 +283,7 @@ pub async fn sweep_orphans(
             )),
             Ok(out) => {
                 for i in out.reservations().iter().flat_map(|r| r.instances()) {
-                    let tag = |k: &str| {
-                        i.tags()
-                            .iter()
-                            .find(|t| t.key() == Some(k))
-                            .and_then(|t| t.value())
-                            .map(str::to_string)
-                    };
+                    let tag = |k: &str| tag_value(i.tags(), k);
                     let build = tag("recipe:build-id").unwrap_or_default();
                     if current.contains(&build) || tag("recipe:keep").is_some() {
                         continue;
@@ -320,14 +322,7 @@ pub async fn sweep_orphans(
                     if recorded.contains(id) {
                         continue;
                     }
-                    let tag = |k: &str| {
-                        img.tags()
-                            .iter()
-                            .find(|t| t.key() == Some(k))
-                            .and_then(|t| t.value())
-                            .unwrap_or_default()
-                            .to_string()
-                    };
+                    let tag = |k: &str| tag_value(img.tags(), k).unwrap_or_default();
                     match client
                         .deregister_image()
                         .image_id(id)
@@ -1342,14 +1337,7 @@ impl Observer for Ec2Observer {
                 })?;
                 obs.in_use.extend(users.into_keys());
                 for img in found.images() {
-                    let tag = |k: &str| {
-                        img.tags()
-                            .iter()
-                            .find(|t| t.key() == Some(k))
-                            .and_then(|t| t.value())
-                            .unwrap_or("")
-                            .to_string()
-                    };
+                    let tag = |k: &str| tag_value(img.tags(), k).unwrap_or_default();
                     let build_id = tag("recipe:build-id");
                     let image_id = img.image_id().unwrap_or_default().to_string();
                     // Launch permissions of the current version's images only (one call each).
