@@ -17,6 +17,12 @@ use tokio::sync::oneshot;
 
 type Waiter = oneshot::Sender<Result<(), String>>;
 
+/// The most ids one describe call is asked about (EC2 filters take up to 200 values).
+const MAX_IDS_PER_CALL: usize = 200;
+
+/// Polls in a row that may fail before the waiters are failed.
+const MAX_FAILED_POLLS: u32 = 10;
+
 /// What one poll says of one waiting id.
 #[derive(Debug)]
 enum Probed {
@@ -78,6 +84,7 @@ impl Poller {
     }
 
     async fn run(self: Arc<Self>, group: String, probe: Probe) {
+        let mut failures = 0;
         loop {
             tokio::time::sleep(self.tick).await;
             let ids: Vec<String> = {
@@ -98,14 +105,35 @@ impl Poller {
                 ids.sort();
                 ids
             };
-            // One call (one page per 50 ids for APIs that cap filter values) for every waiter.
-            let Ok(found) = probe(ids).await else {
-                continue;
-            };
+            // One call for every waiter (a call per 200 ids: the most values a filter takes).
+            let mut found = Vec::new();
+            let mut error = None;
+            for chunk in ids.chunks(MAX_IDS_PER_CALL) {
+                match probe(chunk.to_vec()).await {
+                    Ok(f) => found.extend(f),
+                    Err(e) => error = Some(e),
+                }
+            }
+            // A call that keeps failing (after the SDK's own retries) fails the waiters rather than
+            // leaving them to the action timeout.
+            failures = if error.is_some() { failures + 1 } else { 0 };
             let mut groups = lock(&self.groups);
             let Some(waiting) = groups.get_mut(&group) else {
                 return;
             };
+            if failures >= MAX_FAILED_POLLS {
+                let why = format!(
+                    "polling failed {failures} times in a row: {}",
+                    error.unwrap_or_default()
+                );
+                for (_, ws) in waiting.drain() {
+                    for w in ws {
+                        let _ = w.send(Err(why.clone()));
+                    }
+                }
+                groups.remove(&group);
+                return;
+            }
             for (id, p) in found {
                 let result = match p {
                     Probed::Done => Ok(()),

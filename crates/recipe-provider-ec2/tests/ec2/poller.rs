@@ -214,3 +214,25 @@ async fn instances_agents_and_commands_are_polled_together() {
         "waiting asks for no invocation one by one"
     );
 }
+
+/// A describe call that keeps failing fails the waiters instead of leaving them to the action timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiters_fail_when_polling_keeps_failing() {
+    let conf = aws_sdk_ec2::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url("http://127.0.0.1:1")
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("123456789012", "x", None, None, "test"))
+        .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
+        .build();
+    let client = aws_sdk_ec2::Client::from_conf(conf);
+    let poller = ImagePoller::new(Duration::from_millis(5));
+    let waited = tokio::time::timeout(
+        Duration::from_secs(30),
+        poller.wait_available("us-east-1", client, "ami-0123456789abcdef0"),
+    )
+    .await
+    .expect("the wait ends on its own");
+    let err = waited.expect_err("nothing answers");
+    assert!(err.contains("polling failed 10 times in a row"), "{err}");
+}
