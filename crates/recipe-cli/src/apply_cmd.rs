@@ -690,6 +690,7 @@ async fn record_state(
                     ActionKind::Unshare { principal, region } => cur
                         .shares
                         .retain(|s| !(s.principal == principal && s.region == region)),
+                    ActionKind::Retag { tags, .. } => cur.image_tags = Some(tags),
                     _ => {}
                 }
             }

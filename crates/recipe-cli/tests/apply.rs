@@ -714,3 +714,58 @@ async fn on_a_terminal_apply_shows_a_live_view_and_in_a_pipe_plain_lines() {
     assert!(!stdout.contains('\u{1b}'), "{stdout}");
     assert!(stdout.contains("waiting for"), "{stdout}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changed_tags_retag_every_region_without_a_rebuild() {
+    let e = env().await;
+    let recipe = "recipes/layered/web-on-baseline.yaml";
+    let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    e.edit(recipe, "Stage: prod", "Stage: test");
+    e.edit(recipe, "    Compliance: CIS-L1\n", "");
+    let (code, plan, _) = e
+        .run(&["plan", "recipes/layered", "--detailed-exitcode"])
+        .await;
+    assert_eq!(code, 2, "{plan}");
+    assert!(
+        plan.contains("image.tags changed (~Stage, -Compliance)"),
+        "{plan}"
+    );
+    assert!(plan.contains("0 to build"), "{plan}");
+    let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let w = e.sim.world();
+    let images: Vec<_> = w
+        .ec2
+        .images
+        .values()
+        .filter(|i| i.name.starts_with("web-on-baseline") && i.state == "available")
+        .collect();
+    let regions: std::collections::BTreeSet<&str> =
+        images.iter().map(|i| i.region.as_str()).collect();
+    assert_eq!(regions.len(), 2, "the image and its copy:\n{stdout}");
+    for i in &images {
+        assert_eq!(
+            i.tags.get("Stage").map(String::as_str),
+            Some("test"),
+            "{}",
+            i.id
+        );
+        assert!(!i.tags.contains_key("Compliance"), "{}", i.id);
+        for s in &i.snapshot_ids {
+            assert_eq!(
+                w.ec2.snapshots[s].tags.get("Stage").map(String::as_str),
+                Some("test")
+            );
+        }
+    }
+    assert_eq!(
+        e.images_named("web-on-baseline"),
+        images.len(),
+        "nothing was rebuilt"
+    );
+    let (code, plan, _) = e
+        .run(&["plan", "recipes/layered", "--detailed-exitcode"])
+        .await;
+    assert_eq!(code, 0, "{plan}");
+}

@@ -100,6 +100,14 @@ pub enum ActionKind {
         /// Build id.
         build_id: String,
     },
+    /// Tag the current version's images and snapshots, in every region, with the recipe's changed
+    /// `image.tags` (no rebuild: tags are not part of the fingerprint).
+    Retag {
+        /// The tags as written in the recipe (build-time placeholders resolved per version).
+        tags: BTreeMap<String, String>,
+        /// Keys no longer in the recipe, removed.
+        remove: Vec<String>,
+    },
     /// Retire an old version (deregister and delete its snapshots, in every region).
     Retire {
         /// Build id.
@@ -134,6 +142,7 @@ impl ActionKind {
             ActionKind::RebuildWorkspaces { .. } => "rebuild-workspaces",
             ActionKind::Deprecate { .. } => "deprecate",
             ActionKind::Retire { .. } => "retire",
+            ActionKind::Retag { .. } => "retag",
         }
     }
 
@@ -147,7 +156,8 @@ impl ActionKind {
             ActionKind::UpdateBundle { .. }
             | ActionKind::Rollout { .. }
             | ActionKind::RebuildWorkspaces { .. }
-            | ActionKind::Deprecate { .. } => '~',
+            | ActionKind::Deprecate { .. }
+            | ActionKind::Retag { .. } => '~',
             _ => ' ',
         }
     }
@@ -175,6 +185,7 @@ impl ActionKind {
         "rebuild-workspaces",
         "deprecate",
         "retire",
+        "retag",
     ];
 }
 
@@ -211,6 +222,7 @@ impl fmt::Display for ActionKind {
             }
             ActionKind::Deprecate { build_id } => write!(f, "deprecate {build_id}"),
             ActionKind::Retire { build_id, version } => write!(f, "retire {version} ({build_id})"),
+            ActionKind::Retag { .. } => f.write_str("retag the images in every region"),
             other => f.write_str(other.name()),
         }
     }
@@ -245,6 +257,7 @@ impl Default for Estimates {
             ("rebuild-workspaces", 3600),
             ("deprecate", 5),
             ("retire", 30),
+            ("retag", 5),
         ];
         Estimates(e.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
     }

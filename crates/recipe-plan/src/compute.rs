@@ -321,6 +321,13 @@ pub fn compute(
 
         let (home, regions) = desired_regions(r, &opts.default_region);
         let shares = desired_shares(r, &regions);
+        let image_tags: BTreeMap<String, String> = r
+            .recipe
+            .image
+            .tags
+            .iter()
+            .map(|(k, v)| (k.value.clone(), v.value.clone()))
+            .collect();
         let current = st.current();
         let observed = obs
             .refreshed
@@ -615,6 +622,7 @@ pub fn compute(
                 home_region: home.clone(),
                 regions: regions.clone(),
                 shares: shares.iter().cloned().collect(),
+                image_tags: image_tags.clone(),
             });
         } else if let Some(cur) = current {
             // No build: bring the current version's copies and shares to what the recipe says.
@@ -648,6 +656,36 @@ pub fn compute(
                     }
                     Some(_) => {}
                 }
+            }
+            // Tags are not in the fingerprint: a change of `image.tags` alone retags every region,
+            // after any copy this plan makes (copies take their tags from the source).
+            if let Some(recorded) = &cur.image_tags
+                && *recorded != image_tags
+            {
+                let mut what: Vec<String> = Vec::new();
+                for (k, v) in &image_tags {
+                    match recorded.get(k) {
+                        None => what.push(format!("+{k}")),
+                        Some(old) if old != v => what.push(format!("~{k}")),
+                        Some(_) => {}
+                    }
+                }
+                let remove: Vec<String> = recorded
+                    .keys()
+                    .filter(|k| !image_tags.contains_key(*k))
+                    .cloned()
+                    .collect();
+                what.extend(remove.iter().map(|k| format!("-{k}")));
+                let deps: Vec<usize> = copies.values().copied().collect();
+                b.add(
+                    &name,
+                    ActionKind::Retag {
+                        tags: image_tags.clone(),
+                        remove,
+                    },
+                    format!("image.tags changed ({})", what.join(", ")),
+                    &deps,
+                );
             }
             for (region, img) in &cur.images {
                 if !regions.contains(region) {

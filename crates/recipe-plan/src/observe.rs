@@ -120,6 +120,7 @@ pub fn rebuild_state(
                 created_at: created,
                 updated_at: created,
                 deprecated_at: None,
+                image_tags: None,
             }
         })
         .collect();

@@ -190,6 +190,9 @@ pub struct BuildInfo {
     pub regions: Vec<String>,
     /// Every share it will have.
     pub shares: Vec<recipe_state::Share>,
+    /// The recipe's `image.tags` as written, recorded with the version.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub image_tags: BTreeMap<String, String>,
 }
 
 /// The critical path.

@@ -31,5 +31,6 @@ pub fn completed_version(
         created_at: now,
         updated_at: now,
         deprecated_at: None,
+        image_tags: Some(b.image_tags.clone()),
     })
 }

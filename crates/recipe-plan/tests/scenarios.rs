@@ -187,6 +187,13 @@ impl World {
                     _ => {}
                 }
                 match &a.action {
+                    ActionKind::Retag { tags, .. } => {
+                        if let Some(v) =
+                            state.versions.iter_mut().rev().find(|v| v.status.is_live())
+                        {
+                            v.image_tags = Some(tags.clone());
+                        }
+                    }
                     ActionKind::Retire { build_id, .. } => {
                         if let Some(v) = state.versions.iter_mut().find(|v| v.build_id == *build_id)
                         {
@@ -489,6 +496,60 @@ fn drift_is_repaired() {
         plan.actions[0].reason
     );
     snap("drift_repaired", &plan);
+}
+
+#[test]
+fn changed_tags_retag_without_a_rebuild() {
+    let mut w = World::new();
+    w.edit(
+        "web.yaml",
+        r#"image: { name: "web-${version}-${timestamp}" }"#,
+        r#"image: { name: "web-${version}-${timestamp}", tags: { Stage: test, Team: web } }"#,
+    );
+    built(&mut w);
+    assert!(!w.plan().has_changes());
+    w.edit(
+        "web.yaml",
+        "tags: { Stage: test, Team: web }",
+        "tags: { Stage: prod, Owner: platform }",
+    );
+    let plan = w.plan();
+    assert_eq!(plan.summary(), (0, 1, 1), "an update, not a build");
+    let [retag] = &plan.actions[..] else {
+        panic!("{:?}", plan.actions)
+    };
+    assert_eq!(retag.reason, "image.tags changed (+Owner, ~Stage, -Team)");
+    assert_eq!(
+        retag.action,
+        ActionKind::Retag {
+            tags: [("Owner", "platform"), ("Stage", "prod")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            remove: vec!["Team".into()],
+        }
+    );
+    w.apply(&plan);
+    assert!(!w.plan().has_changes(), "the new tags are recorded");
+    // A region added in the same plan: the retag waits for the copy.
+    w.edit("web.yaml", "Owner: platform", "Owner: web-team");
+    w.edit(
+        "web.yaml",
+        "regions: [eu-west-1, us-east-1]",
+        "regions: [eu-west-1, us-east-1, ap-south-1]",
+    );
+    let plan = w.plan();
+    let copy = plan
+        .actions
+        .iter()
+        .find(|a| a.action.name() == "copy")
+        .unwrap();
+    let retag = plan
+        .actions
+        .iter()
+        .find(|a| a.action.name() == "retag")
+        .unwrap();
+    assert_eq!(retag.depends_on, vec![copy.id]);
 }
 
 #[test]

@@ -1098,6 +1098,64 @@ impl Ec2Provider {
                     .await
                     .map_err(|e| classify(&e))?;
             }
+            ActionKind::Retag { tags, remove } => {
+                let version = self
+                    .state
+                    .get(name)
+                    .and_then(|s| s.current())
+                    .ok_or_else(|| ActionError::fatal("no current version to retag"))?;
+                // Build-time placeholders resolve to the version's own values, as when it was built.
+                let v = BuildValues {
+                    timestamp: version.created_at.strftime("%Y%m%d%H%M%S").to_string(),
+                    date: version.created_at.strftime("%Y-%m-%d").to_string(),
+                    build_id: version.build_id.clone(),
+                };
+                let mut regions: Vec<String> = version.images.keys().cloned().collect();
+                for k in inputs.keys() {
+                    if let Some(region) = k.strip_prefix(&format!("{name}/image-id:"))
+                        && !regions.iter().any(|r| r == region)
+                    {
+                        regions.push(region.to_string());
+                    }
+                }
+                for region in regions {
+                    let Some(id) = self.image_in(name, inputs, &region) else {
+                        continue;
+                    };
+                    let (client, _) = self.clients(&region);
+                    let mut resources = vec![id.clone()];
+                    resources.extend(snapshots_of(&client, &id).await?);
+                    if !tags.is_empty() {
+                        client
+                            .create_tags()
+                            .set_resources(Some(resources.clone()))
+                            .set_tags(Some(
+                                tags.iter()
+                                    .map(|(k, val)| {
+                                        Tag::builder().key(k).value(v.apply(val)).build()
+                                    })
+                                    .collect(),
+                            ))
+                            .send()
+                            .await
+                            .map_err(|e| classify(&e))?;
+                    }
+                    if !remove.is_empty() {
+                        client
+                            .delete_tags()
+                            .set_resources(Some(resources))
+                            .set_tags(Some(
+                                remove
+                                    .iter()
+                                    .map(|k| Tag::builder().key(k).build())
+                                    .collect(),
+                            ))
+                            .send()
+                            .await
+                            .map_err(|e| classify(&e))?;
+                    }
+                }
+            }
             ActionKind::Deprecate { build_id } | ActionKind::Retire { build_id, .. } => {
                 let version = self
                     .state

@@ -91,6 +91,7 @@ fn with_marker(marker: &str) -> RecipeState {
             created_at: t,
             updated_at: t,
             deprecated_at: None,
+            image_tags: None,
         }],
     }
 }

@@ -110,6 +110,10 @@ pub struct ImageVersion {
     /// When the version was deprecated, if it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deprecated_at: Option<jiff::Timestamp>,
+    /// The recipe's `image.tags`, as written, when the images were last tagged (`None`: recorded
+    /// before tags were kept), so that a change of tags alone retags instead of rebuilding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_tags: Option<BTreeMap<String, String>>,
 }
 
 impl ImageVersion {

@@ -34,6 +34,7 @@ fn version(n: usize) -> ImageVersion {
         created_at: now,
         updated_at: now,
         deprecated_at: None,
+        image_tags: None,
     }
 }
 
