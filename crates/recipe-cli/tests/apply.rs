@@ -769,3 +769,73 @@ async fn changed_tags_retag_every_region_without_a_rebuild() {
         .await;
     assert_eq!(code, 0, "{plan}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_too_large_to_inline_is_uploaded_in_chunks_first() {
+    let e = env().await;
+    let path = e
+        .dir
+        .path()
+        .join("recipes/layered/scripts/baseline-system.sh");
+    let mut script = std::fs::read_to_string(&path).unwrap();
+    for i in 0..3000 {
+        script.push_str(&format!(
+            "# padding line {i:05} to make the script larger than one command\n"
+        ));
+    }
+    std::fs::write(&path, &script).unwrap();
+    let (code, stdout, stderr) = e
+        .run(&[
+            "apply",
+            "recipes/layered",
+            "--target",
+            "linux-baseline",
+            "--auto-approve",
+        ])
+        .await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let w = e.sim.world();
+    let mut uploads: Vec<(usize, String)> = w
+        .ssm
+        .commands
+        .values()
+        .filter_map(|c| {
+            let k = c
+                .comment
+                .split_once("upload scripts/baseline-system.sh (")?
+                .1
+                .split_once('/')?
+                .0
+                .parse()
+                .ok()?;
+            let text = c.parameters["commands"].join("\n");
+            let chunk = text
+                .rsplit_once("printf '%s' '")?
+                .1
+                .split_once('\'')?
+                .0
+                .to_string();
+            Some((k, chunk))
+        })
+        .collect();
+    uploads.sort();
+    assert!(uploads.len() > 1, "{} upload commands", uploads.len());
+    let joined: String = uploads.into_iter().map(|(_, c)| c).collect();
+    assert_eq!(
+        joined,
+        recipe_provider_ec2::render::base64(script.as_bytes()),
+        "the chunks are the script"
+    );
+    let step = w
+        .ssm
+        .commands
+        .values()
+        .map(|c| c.parameters["commands"].join("\n"))
+        .find(|t| t.contains("base64 -d '/var/lib/recipe/stage/step-linux-baseline-"))
+        .expect("the step decodes its upload");
+    assert!(
+        step.contains("\nrm -f '/var/lib/recipe/stage/"),
+        "and removes it:\n{step}"
+    );
+    assert!(step.len() < 4096, "the step command itself stays small");
+}

@@ -676,11 +676,6 @@ impl Ec2Provider {
         for &i in indices {
             let Some(s) = list.get(i) else { continue };
             let label = recipe_plan::step_label(s);
-            let script = match render::step_script(&s.step.value, r, &files, &values) {
-                Ok(Some(script)) => script,
-                Ok(None) => continue,
-                Err(e) => return Err(ActionError::fatal(format!("{label}: {e}"))),
-            };
             let common = s.step.common();
             let timeout = common
                 .and_then(|c| c.timeout())
@@ -688,6 +683,29 @@ impl Ec2Provider {
             let retries = common.and_then(|c| c.retries()).map_or(0, |n| n.value);
             let mut attempt = 0;
             loop {
+                // Uploaded again on a retry: the step deletes its upload once used.
+                let name = format!(
+                    "{}-{}-{i}",
+                    if tests { "test" } else { "step" },
+                    r.recipe.name.value
+                );
+                let staged = self
+                    .stage(
+                        r,
+                        action,
+                        region,
+                        instance,
+                        &s.step.value,
+                        &files,
+                        &name,
+                        true,
+                    )
+                    .await?;
+                let script = match render::step_script(&s.step.value, r, &files, &staged, &values) {
+                    Ok(Some(script)) => script,
+                    Ok(None) => break,
+                    Err(e) => return Err(ActionError::fatal(format!("{label}: {e}"))),
+                };
                 match self
                     .run_script(r, action, region, instance, &label, &script, timeout)
                     .await
@@ -699,6 +717,56 @@ impl Ec2Provider {
             }
         }
         Ok(())
+    }
+
+    /// Upload a step's payload to the builder first when it is too large to inline in the step's
+    /// command; the map says where it went (empty when it is inlined).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the step, where it runs, and what it uploads"
+    )]
+    async fn stage(
+        &self,
+        r: &LoadedRecipe,
+        action: usize,
+        region: &str,
+        instance: &str,
+        step: &Step,
+        files: &BTreeMap<String, Vec<u8>>,
+        name: &str,
+        consume: bool,
+    ) -> Result<BTreeMap<String, render::Staged>, ActionError> {
+        let mut staged = BTreeMap::new();
+        let Some((path, bytes)) = render::payload(step, files) else {
+            return Ok(staged);
+        };
+        if bytes.len() <= render::INLINE_LIMIT {
+            return Ok(staged);
+        }
+        let os = r.recipe.os.value;
+        let target = render::stage_path(os, name);
+        let uploads = render::upload_scripts(os, &target, bytes);
+        let n = uploads.len();
+        for (k, script) in uploads.iter().enumerate() {
+            self.run_script(
+                r,
+                action,
+                region,
+                instance,
+                &format!("upload {path} ({}/{n})", k + 1),
+                script,
+                300,
+            )
+            .await?;
+        }
+        staged.insert(
+            path.to_string(),
+            render::Staged {
+                path: target,
+                consume,
+            },
+        );
+        Ok(staged)
     }
 
     fn principal_permission(principal: &str) -> LaunchPermission {
@@ -867,13 +935,28 @@ impl Ec2Provider {
                 let files = Self::files_of(r);
                 let values = self.values(name);
                 let mut scripts = Vec::new();
-                for s in r
+                for (i, s) in r
                     .steps
                     .iter()
-                    .filter(|s| s.stage == recipe_model::Stage::Launch)
+                    .enumerate()
+                    .filter(|(_, s)| s.stage == recipe_model::Stage::Launch)
                 {
-                    if let Some(script) = render::step_script(&s.step.value, r, &files, &values)
-                        .map_err(ActionError::fatal)?
+                    // Large payloads stay on the builder, so in the image, for first boot.
+                    let staged = self
+                        .stage(
+                            r,
+                            a.id,
+                            &home,
+                            &instance,
+                            &s.step.value,
+                            &files,
+                            &format!("first-boot-{i}"),
+                            false,
+                        )
+                        .await?;
+                    if let Some(script) =
+                        render::step_script(&s.step.value, r, &files, &staged, &values)
+                            .map_err(ActionError::fatal)?
                     {
                         scripts.push(script);
                     }

@@ -119,11 +119,133 @@ fn env_lines(env: &BTreeMap<String, recipe_model::Node<String>>, os: Os) -> Stri
         .collect()
 }
 
+/// Script and file content up to this size (before base64) is inlined in the step's command; larger
+/// content is uploaded to the builder first, in chunks ([`upload_scripts`]).
+pub const INLINE_LIMIT: usize = 48 * 1024;
+
+/// Base64 characters per upload command.
+const CHUNK: usize = 32 * 1024;
+
+/// A payload uploaded to the builder before its step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Staged {
+    /// Where it waits on the builder, as base64 text.
+    pub path: String,
+    /// Whether the step deletes it once used: image-stage steps do; launch-stage steps need it at
+    /// first boot, so it stays in the image.
+    pub consume: bool,
+}
+
+/// Where an uploaded payload is kept on the builder.
+pub fn stage_path(os: Os, name: &str) -> String {
+    match os {
+        Os::Linux => format!("/var/lib/recipe/stage/{name}.b64"),
+        Os::Windows => format!("C:\\ProgramData\\recipe\\stage\\{name}.b64"),
+    }
+}
+
+/// The commands that upload `bytes` to `path` on the builder, a chunk each: the first one starts the
+/// file afresh, so an upload repeated after a retry or a resume does not append twice.
+pub fn upload_scripts(os: Os, path: &str, bytes: &[u8]) -> Vec<String> {
+    let text = base64(bytes);
+    let chunks: Vec<&str> = text
+        .as_bytes()
+        .chunks(CHUNK)
+        .map(|c| std::str::from_utf8(c).unwrap_or_default())
+        .collect();
+    chunks
+        .iter()
+        .enumerate()
+        .map(|(i, chunk)| match os {
+            Os::Linux => {
+                let start = if i == 0 {
+                    format!("install -d -m 0700 \"$(dirname {p})\"\n: > {p}\n", p = sh_quote(path))
+                } else {
+                    String::new()
+                };
+                format!("set -euo pipefail\n{start}printf '%s' '{chunk}' >> {}", sh_quote(path))
+            }
+            Os::Windows => {
+                let start = if i == 0 {
+                    format!(
+                        "New-Item -ItemType Directory -Force -Path (Split-Path {p}) | Out-Null\nSet-Content -NoNewline -Path {p} -Value ''\n",
+                        p = ps_quote(path)
+                    )
+                } else {
+                    String::new()
+                };
+                format!(
+                    "$ErrorActionPreference = 'Stop'\n{start}Add-Content -NoNewline -Path {} -Value '{chunk}'",
+                    ps_quote(path)
+                )
+            }
+        })
+        .collect()
+}
+
+/// Commands that write `bytes` to `dest` (an already quoted shell expression): inlined, or decoded
+/// from where they were uploaded.
+fn write_payload(
+    os: Os,
+    bytes: &[u8],
+    staged: Option<&Staged>,
+    dest: &str,
+    what: &str,
+) -> Result<String, String> {
+    match (os, staged) {
+        (_, None) if bytes.len() > INLINE_LIMIT => Err(format!(
+            "{what} is {} KiB: content over {} KiB must be uploaded before its step",
+            bytes.len() / 1024,
+            INLINE_LIMIT / 1024
+        )),
+        (Os::Linux, None) => Ok(format!("echo {} | base64 -d > {dest}", base64(bytes))),
+        (Os::Linux, Some(s)) => {
+            let p = sh_quote(&s.path);
+            let rm = if s.consume {
+                format!("\nrm -f {p}")
+            } else {
+                String::new()
+            };
+            Ok(format!("base64 -d {p} > {dest}{rm}"))
+        }
+        (Os::Windows, None) => Ok(format!(
+            "[IO.File]::WriteAllBytes({dest}, [Convert]::FromBase64String('{}'))",
+            base64(bytes)
+        )),
+        (Os::Windows, Some(s)) => {
+            let p = ps_quote(&s.path);
+            let rm = if s.consume {
+                format!("\nRemove-Item {p}")
+            } else {
+                String::new()
+            };
+            Ok(format!(
+                "[IO.File]::WriteAllBytes({dest}, [Convert]::FromBase64String((Get-Content -Raw {p}))){rm}"
+            ))
+        }
+    }
+}
+
+/// The payload of a `script` or `file` step: its path as written, and its loaded bytes.
+pub fn payload<'a>(
+    step: &'a Step,
+    files: &'a BTreeMap<String, Vec<u8>>,
+) -> Option<(&'a str, &'a [u8])> {
+    let path = match step {
+        Step::Script(s) => &s.path.value,
+        Step::File(f) => &f.src.value,
+        _ => return None,
+    };
+    files.get(path).map(|b| (path.as_str(), b.as_slice()))
+}
+
 /// The script for one step (`None` for steps the engine handles itself: reboot, sysprep, include).
+/// `staged` holds the payloads uploaded beforehand, by path as written in the step.
 pub fn step_script(
     step: &Step,
     r: &LoadedRecipe,
     files: &BTreeMap<String, Vec<u8>>,
+    staged: &BTreeMap<String, Staged>,
     values: &BuildValues,
 ) -> Result<Option<String>, String> {
     let os = r.recipe.os.value;
@@ -136,21 +258,20 @@ pub fn step_script(
         Step::PowerShell(s) => format!("{}{}", env_lines(&s.env, os), s.run.value),
         Step::Script(s) => {
             let bytes = files.get(&s.path.value).ok_or_else(|| format!("script {} was not loaded", s.path.value))?;
-            if bytes.len() > 48 * 1024 {
-                return Err(format!("script {} is {} KiB; scripts are inlined up to 48 KiB", s.path.value, bytes.len() / 1024));
-            }
+            let what = format!("script {}", s.path.value);
+            let staged = staged.get(&s.path.value);
             let args: Vec<String> = s.args.iter().map(|a| if os == Os::Linux { sh_quote(a) } else { ps_quote(a) }).collect();
             match os {
                 Os::Linux => format!(
-                    "{}f=$(mktemp)\necho {} | base64 -d > \"$f\"\nchmod +x \"$f\"\n\"$f\" {}\nrm -f \"$f\"",
+                    "{}f=$(mktemp)\n{}\nchmod +x \"$f\"\n\"$f\" {}\nrm -f \"$f\"",
                     env_lines(&s.env, os),
-                    base64(bytes),
+                    write_payload(os, bytes, staged, "\"$f\"", &what)?,
                     args.join(" ")
                 ),
                 Os::Windows => format!(
-                    "{}$f = Join-Path $env:TEMP 'recipe-step.ps1'\n[IO.File]::WriteAllBytes($f, [Convert]::FromBase64String('{}'))\n& $f {}\nRemove-Item $f",
+                    "{}$f = Join-Path $env:TEMP 'recipe-step.ps1'\n{}\n& $f {}\nRemove-Item $f",
                     env_lines(&s.env, os),
-                    base64(bytes),
+                    write_payload(os, bytes, staged, "$f", &what)?,
                     args.join(" ")
                 ),
             }
@@ -159,7 +280,9 @@ pub fn step_script(
             let bytes = files.get(&f.src.value).ok_or_else(|| format!("file {} was not loaded", f.src.value))?;
             match os {
                 Os::Linux => {
-                    let mut s = format!("install -d \"$(dirname {d})\"\necho {} | base64 -d > {d}", base64(bytes), d = sh_quote(&f.dest));
+                    let d = sh_quote(&f.dest);
+                    let write = write_payload(os, bytes, staged.get(&f.src.value), &d, &format!("file {}", f.src.value))?;
+                    let mut s = format!("install -d \"$(dirname {d})\"\n{write}");
                     if let Some(m) = &f.mode {
                         s.push_str(&format!("\nchmod {} {}", m.value, sh_quote(&f.dest)));
                     }
@@ -169,8 +292,8 @@ pub fn step_script(
                     s
                 }
                 Os::Windows => format!(
-                    "New-Item -ItemType Directory -Force -Path (Split-Path {d}) | Out-Null\n[IO.File]::WriteAllBytes({d}, [Convert]::FromBase64String('{}'))",
-                    base64(bytes),
+                    "New-Item -ItemType Directory -Force -Path (Split-Path {d}) | Out-Null\n{}",
+                    write_payload(os, bytes, staged.get(&f.src.value), &ps_quote(&f.dest), &format!("file {}", f.src.value))?,
                     d = ps_quote(&f.dest)
                 ),
             }
@@ -277,5 +400,63 @@ mod tests {
         assert_eq!(base64(b"fo"), "Zm8=");
         assert_eq!(base64(b"foo"), "Zm9v");
         assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+
+    /// The quoted chunks of a set of upload commands, joined.
+    fn uploaded(scripts: &[String]) -> String {
+        scripts
+            .iter()
+            .map(|s| {
+                let (_, rest) = s.rsplit_once("printf '%s' '").unwrap();
+                rest.split_once('\'').unwrap().0.to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn large_payloads_upload_in_chunks_that_start_the_file_afresh() {
+        let bytes: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let path = stage_path(Os::Linux, "step-web-3");
+        let scripts = upload_scripts(Os::Linux, &path, &bytes);
+        assert_eq!(scripts.len(), base64(&bytes).len().div_ceil(CHUNK));
+        assert!(scripts.len() > 1);
+        assert_eq!(uploaded(&scripts), base64(&bytes));
+        assert!(scripts[0].contains(": > '/var/lib/recipe/stage/step-web-3.b64'"));
+        assert!(scripts[1..].iter().all(|s| !s.contains(": >")));
+        assert!(scripts.iter().all(|s| s.len() < INLINE_LIMIT * 2));
+        let win = upload_scripts(Os::Windows, &stage_path(Os::Windows, "x"), &bytes);
+        assert!(
+            win[0].contains("Set-Content -NoNewline -Path 'C:\\ProgramData\\recipe\\stage\\x.b64'")
+        );
+        assert!(win[1].starts_with("$ErrorActionPreference = 'Stop'\nAdd-Content"));
+    }
+
+    #[test]
+    fn payloads_are_inlined_decoded_from_the_upload_or_refused() {
+        let small = b"echo hi\n";
+        let big = vec![b'#'; INLINE_LIMIT + 1];
+        assert_eq!(
+            write_payload(Os::Linux, small, None, "\"$f\"", "script a.sh").unwrap(),
+            format!("echo {} | base64 -d > \"$f\"", base64(small))
+        );
+        let err = write_payload(Os::Linux, &big, None, "\"$f\"", "script big.sh").unwrap_err();
+        assert!(err.contains("script big.sh is 48 KiB"), "{err}");
+        let staged = Staged {
+            path: "/var/lib/recipe/stage/s.b64".into(),
+            consume: true,
+        };
+        assert_eq!(
+            write_payload(Os::Linux, &big, Some(&staged), "/etc/x", "file x").unwrap(),
+            "base64 -d '/var/lib/recipe/stage/s.b64' > /etc/x\nrm -f '/var/lib/recipe/stage/s.b64'"
+        );
+        let kept = Staged {
+            consume: false,
+            ..staged
+        };
+        assert!(
+            !write_payload(Os::Linux, &big, Some(&kept), "/etc/x", "file x")
+                .unwrap()
+                .contains("rm -f")
+        );
     }
 }
