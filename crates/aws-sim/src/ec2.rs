@@ -311,19 +311,37 @@ fn valid_image_name(name: &str) -> bool {
             .all(|ch| ch.is_ascii_alphanumeric() || "()[] ./-'@_".contains(ch))
 }
 
+/// EC2 filter wildcards: `*` matches any run of characters, `?` any one character.
+fn wildcard(value: &str, pattern: &str) -> bool {
+    let (v, p): (Vec<char>, Vec<char>) = (value.chars().collect(), pattern.chars().collect());
+    // Greedy matching with backtracking to the last `*`.
+    let (mut i, mut j) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while i < v.len() {
+        if j < p.len() && (p[j] == '?' || p[j] == v[i]) {
+            i += 1;
+            j += 1;
+        } else if j < p.len() && p[j] == '*' {
+            star = Some((j, i));
+            j += 1;
+        } else if let Some((sj, si)) = star {
+            j = sj + 1;
+            i = si + 1;
+            star = Some((sj, si + 1));
+        } else {
+            return false;
+        }
+    }
+    p[j..].iter().all(|c| *c == '*')
+}
+
 fn matches_filters(
     tags: &BTreeMap<String, String>,
     fields: &[(&str, &str)],
     fs: &[(String, Vec<String>)],
 ) -> bool {
     fs.iter().all(|(name, values)| {
-        let glob = |v: &str, pat: &str| {
-            if let Some(prefix) = pat.strip_suffix('*') {
-                v.starts_with(prefix)
-            } else {
-                v == pat
-            }
-        };
+        let glob = |v: &str, pat: &str| wildcard(v, pat);
         if let Some(k) = name.strip_prefix("tag:") {
             return tags
                 .get(k)
@@ -1498,4 +1516,28 @@ fn launch_templates(w: &mut World, c: &Call, now: u64, rid: &str) -> Result<Stri
         }
     }
     Ok(x.finish(op))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wildcard;
+
+    #[test]
+    fn filter_wildcards_match_anywhere() {
+        assert!(wildcard(
+            "al2023-ami-2023.6.2-kernel-6.1-x86_64",
+            "al2023-ami-*-x86_64"
+        ));
+        assert!(wildcard(
+            "al2023-ami-2023.6.2-kernel-6.1-x86_64",
+            "al2023-*"
+        ));
+        assert!(wildcard("abc", "a?c"));
+        assert!(wildcard("abc", "*"));
+        assert!(wildcard("", "*"));
+        assert!(!wildcard("al2023-ami-2023-arm64", "al2023-ami-*-x86_64"));
+        assert!(!wildcard("abc", "a?"));
+        assert!(!wildcard("abcd", "abc"));
+        assert!(wildcard("a*b", "a*b"));
+    }
 }

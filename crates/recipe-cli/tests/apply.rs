@@ -839,3 +839,243 @@ async fn a_script_too_large_to_inline_is_uploaded_in_chunks_first() {
     );
     assert!(step.len() < 4096, "the step command itself stays small");
 }
+
+impl Env {
+    /// An EC2 client for the test's own calls (what a user does outside recipe).
+    async fn ec2(&self, region: &str) -> aws_sdk_ec2_client::Client {
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(self.sim.url())
+            .region(aws_config::Region::new(region.to_string()))
+            .credentials_provider(recipe_provider_ec2::Credentials::new(
+                aws_sim::DEFAULT_ACCOUNT,
+                "test",
+                None,
+                None,
+                "test",
+            ))
+            .load()
+            .await;
+        recipe_provider_ec2::ec2_client(recipe_provider_ec2::ec2_config(&sdk, region))
+    }
+
+    fn baseline_images(&self) -> Vec<(String, String)> {
+        let mut v: Vec<_> = self
+            .sim
+            .world()
+            .ec2
+            .images
+            .values()
+            .filter(|i| i.name.starts_with("linux-baseline"))
+            .map(|i| (i.name.clone(), i.state.clone()))
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+use recipe_provider_ec2::sdk as aws_sdk_ec2_client;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_never_retires_a_version_in_use_and_retires_it_once_released() {
+    let e = env().await;
+    let recipe = "recipes/layered/linux-baseline.yaml";
+    // The base found by filters, newest first, as a team pins "the latest AL2023".
+    e.edit(
+        recipe,
+        "  ssm-parameter: /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+        "  ami-filter:\n    owners: [amazon]\n    filters: { name: al2023-ami-*-x86_64 }\n    most-recent: true",
+    );
+    e.edit(recipe, "keep: 3", "keep: 2");
+    // Three builds within seconds: names unique per build, not per second.
+    e.edit(
+        recipe,
+        "name: linux-baseline-${version}-${timestamp}",
+        "name: linux-baseline-${version}-${build_id}",
+    );
+    let apply = || async {
+        let (code, stdout, stderr) = e
+            .run(&[
+                "apply",
+                "recipes/layered",
+                "--target",
+                "linux-baseline",
+                "--auto-approve",
+            ])
+            .await;
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        stdout
+    };
+    apply().await;
+    let first = e
+        .sim
+        .world()
+        .ec2
+        .images
+        .values()
+        .find(|i| i.name.starts_with("linux-baseline"))
+        .map(|i| i.id.clone())
+        .unwrap();
+    // Someone runs an instance from the first version.
+    let ec2 = e.ec2("eu-west-2").await;
+    let run = ec2
+        .run_instances()
+        .image_id(&first)
+        .min_count(1)
+        .max_count(1)
+        .send()
+        .await
+        .unwrap();
+    let user = run.instances()[0].instance_id().unwrap().to_string();
+    for n in 1..=2 {
+        e.edit(
+            "recipes/layered/scripts/baseline-system.sh",
+            "\n",
+            &format!("\n# revision {n}\n"),
+        );
+        let stdout = apply().await;
+        if n == 2 {
+            assert!(
+                stdout.contains("past retention but still in use: kept"),
+                "{stdout}"
+            );
+        }
+    }
+    // `keep` counts every live version: the first is in use, so the next oldest went instead.
+    let state = |e: &Env| e.baseline_images();
+    let images = state(&e);
+    assert_eq!(
+        images.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>(),
+        ["available", "deregistered", "available"],
+        "{images:?}"
+    );
+    // Released, the first version is the oldest and goes at the next build.
+    ec2.terminate_instances()
+        .instance_ids(&user)
+        .send()
+        .await
+        .unwrap();
+    e.edit(
+        "recipes/layered/scripts/baseline-system.sh",
+        "\n",
+        "\n# revision 3\n",
+    );
+    let stdout = apply().await;
+    assert!(stdout.contains("retire"), "{stdout}");
+    let w = e.sim.world();
+    assert_eq!(
+        w.ec2.images[&first].state,
+        "deregistered",
+        "{:?}",
+        state(&e)
+    );
+    assert!(
+        w.ec2.snapshots.values().all(|s| s.image_id != first),
+        "its snapshots are deleted"
+    );
+    assert_eq!(
+        state(&e).iter().filter(|(_, s)| s == "available").count(),
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_main_job_builds_every_ec2_example_in_the_sandbox() {
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["recipes/ec2", "recipes/layered", "recipes/components"] {
+        for f in walk(&root().join(sub)) {
+            let to = dir.path().join(f.strip_prefix(root()).unwrap());
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(&f, to).unwrap();
+        }
+    }
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_recipe"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("RECIPE_STATE")
+            .env_remove("RECIPE_REFRESH")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = tokio::task::block_in_place(|| {
+        run(&[
+            "apply",
+            "recipes/ec2",
+            "recipes/layered",
+            "--sandbox",
+            "--auto-approve",
+        ])
+    });
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    for recipe in [
+        "jeos-puppet",
+        "orders-api-windows",
+        "web-storefront",
+        "linux-baseline",
+        "web-on-baseline",
+    ] {
+        assert!(
+            stdout.contains(&format!("\n{recipe}: ")),
+            "{recipe} has images:\n{stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("sysprep"),
+        "the Windows recipe is generalised:\n{stdout}"
+    );
+    let (code, stdout, _) = tokio::task::block_in_place(|| {
+        run(&[
+            "plan",
+            "recipes/ec2",
+            "recipes/layered",
+            "--sandbox",
+            "--detailed-exitcode",
+        ])
+    });
+    assert_eq!(code, Some(0), "nothing left to do:\n{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_name_taken_by_another_build_is_never_adopted() {
+    let e = env().await;
+    let recipe = "recipes/layered/linux-baseline.yaml";
+    e.edit(
+        recipe,
+        "name: linux-baseline-${version}-${timestamp}",
+        "name: linux-baseline-fixed",
+    );
+    let args = [
+        "apply",
+        "recipes/layered",
+        "--target",
+        "linux-baseline",
+        "--auto-approve",
+    ];
+    let (code, stdout, stderr) = e.run(&args).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    e.edit(
+        "recipes/layered/scripts/baseline-system.sh",
+        "\n",
+        "\n# changed\n",
+    );
+    let (code, stdout, _) = e.run(&args).await;
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("an image named linux-baseline-fixed already exists, from build"),
+        "{stdout}"
+    );
+    assert_eq!(
+        e.images_named("linux-baseline"),
+        1,
+        "the first build's image only"
+    );
+    assert_eq!(e.builders_running(), 0);
+}

@@ -27,6 +27,7 @@ use recipe_model::{Base, Os, Step};
 use recipe_plan::{Action, ActionKind, Observations, ObserveError, ObservedImage, Observer, Plan};
 use recipe_state::RecipeState;
 
+pub use aws_sdk_ec2 as sdk;
 pub use aws_sdk_ec2::config::Credentials;
 pub use poll::{ImagePoller, Poller};
 pub use render::BuildValues;
@@ -1020,7 +1021,17 @@ impl Ec2Provider {
                     .send()
                     .await
                     .map_err(|e| classify(&e))?;
-                let id = match existing.images().first().and_then(|i| i.image_id()) {
+                let found = existing.images().first();
+                if let Some(other) = found
+                    .and_then(|i| tag_value(i.tags(), "recipe:build-id"))
+                    .filter(|b| *b != v.build_id)
+                {
+                    // Same name, another build: never adopt it as this build's image.
+                    return Err(ActionError::fatal(format!(
+                        "an image named {image_name} already exists, from build {other}; make image.name unique per build (add ${{build_id}}, or ${{timestamp}} if two builds never start in the same second)"
+                    )));
+                }
+                let id = match found.and_then(|i| i.image_id()) {
                     Some(id) => id.to_string(),
                     None => {
                         let tags = self.tags(r, fingerprint);
