@@ -396,6 +396,21 @@ async fn state_saved_by_another_run_while_waiting_for_the_lock_makes_the_plan_st
 }
 
 impl Env {
+    /// Apply the baseline alone, expecting success; its output.
+    async fn apply_baseline(&self) -> String {
+        let (code, stdout, stderr) = self
+            .run(&[
+                "apply",
+                "recipes/layered",
+                "--target",
+                "linux-baseline",
+                "--auto-approve",
+            ])
+            .await;
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        stdout
+    }
+
     /// Start an apply and kill -9 it once the action named `action` has succeeded; whether it got
     /// there.
     async fn kill_9_after(&self, action: &str) -> bool {
@@ -784,16 +799,7 @@ async fn a_script_too_large_to_inline_is_uploaded_in_chunks_first() {
         ));
     }
     std::fs::write(&path, &script).unwrap();
-    let (code, stdout, stderr) = e
-        .run(&[
-            "apply",
-            "recipes/layered",
-            "--target",
-            "linux-baseline",
-            "--auto-approve",
-        ])
-        .await;
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    e.apply_baseline().await;
     let w = e.sim.world();
     let mut uploads: Vec<(usize, String)> = w
         .ssm
@@ -892,20 +898,7 @@ async fn retention_never_retires_a_version_in_use_and_retires_it_once_released()
         "name: linux-baseline-${version}-${timestamp}",
         "name: linux-baseline-${version}-${build_id}",
     );
-    let apply = || async {
-        let (code, stdout, stderr) = e
-            .run(&[
-                "apply",
-                "recipes/layered",
-                "--target",
-                "linux-baseline",
-                "--auto-approve",
-            ])
-            .await;
-        assert_eq!(code, 0, "{stdout}\n{stderr}");
-        stdout
-    };
-    apply().await;
+    e.apply_baseline().await;
     let first = e
         .sim
         .world()
@@ -932,7 +925,7 @@ async fn retention_never_retires_a_version_in_use_and_retires_it_once_released()
             "\n",
             &format!("\n# revision {n}\n"),
         );
-        let stdout = apply().await;
+        let stdout = e.apply_baseline().await;
         if n == 2 {
             assert!(
                 stdout.contains("past retention but still in use: kept"),
@@ -959,7 +952,7 @@ async fn retention_never_retires_a_version_in_use_and_retires_it_once_released()
         "\n",
         "\n# revision 3\n",
     );
-    let stdout = apply().await;
+    let stdout = e.apply_baseline().await;
     assert!(stdout.contains("retire"), "{stdout}");
     let w = e.sim.world();
     assert_eq!(
