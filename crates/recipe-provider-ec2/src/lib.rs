@@ -247,6 +247,123 @@ pub struct Swept {
     pub problems: Vec<String>,
 }
 
+/// Terminate, in one call, the builders in `region` of these recipes whose build is not `current`
+/// and that are not kept for debugging.
+async fn sweep_builders(
+    client: &aws_sdk_ec2::Client,
+    region: &str,
+    names: &[&str],
+    current: &BTreeSet<String>,
+    swept: &mut Swept,
+) {
+    let found = match client
+        .describe_instances()
+        .filters(filter("tag:recipe:role", &["builder"]))
+        .filters(filter("tag:recipe:name", names))
+        .filters(filter("instance-state-name", LIVE_INSTANCE))
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) => {
+            return swept.problems.push(format!(
+                "builders in {region} could not be listed: {}",
+                classify(&e).message
+            ));
+        }
+    };
+    // (instance, recipe, build)
+    let stray: Vec<(String, String, String)> = found
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .filter_map(|i| {
+            let tag = |k: &str| tag_value(i.tags(), k);
+            let build = tag("recipe:build-id").unwrap_or_default();
+            if current.contains(&build) || tag("recipe:keep").is_some() {
+                return None;
+            }
+            let recipe = tag("recipe:name").unwrap_or_default();
+            Some((i.instance_id()?.to_string(), recipe, build))
+        })
+        .collect();
+    if stray.is_empty() {
+        return;
+    }
+    let ids: Vec<String> = stray.iter().map(|(id, _, _)| id.clone()).collect();
+    match client
+        .terminate_instances()
+        .set_instance_ids(Some(ids.clone()))
+        .send()
+        .await
+    {
+        Ok(_) => swept.builders.extend(
+            stray
+                .iter()
+                .map(|(id, recipe, build)| format!("{recipe}: {id} ({build})")),
+        ),
+        Err(e) => swept.problems.push(format!(
+            "the builders {} could not be terminated: {}",
+            ids.join(", "),
+            classify(&e).message
+        )),
+    }
+}
+
+/// Deregister the images in `region` of `abandoned` builds of these recipes that state does not
+/// record, with their snapshots.
+async fn sweep_images(
+    client: &aws_sdk_ec2::Client,
+    region: &str,
+    names: &[&str],
+    abandoned: &BTreeSet<String>,
+    recorded: &BTreeSet<String>,
+    swept: &mut Swept,
+) {
+    let builds: Vec<&str> = abandoned.iter().map(String::as_str).collect();
+    let found = match client
+        .describe_images()
+        .owners("self")
+        .filters(filter("tag:recipe:build-id", &builds))
+        .filters(filter("tag:recipe:name", names))
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) => {
+            return swept.problems.push(format!(
+                "images in {region} could not be listed: {}",
+                classify(&e).message
+            ));
+        }
+    };
+    for img in found.images() {
+        let Some(id) = img.image_id() else { continue };
+        if recorded.contains(id) {
+            continue;
+        }
+        let tag = |k: &str| tag_value(img.tags(), k).unwrap_or_default();
+        // DeregisterImage takes one image.
+        match client
+            .deregister_image()
+            .image_id(id)
+            .delete_associated_snapshots(true)
+            .send()
+            .await
+        {
+            Ok(_) => swept.images.push(format!(
+                "{}: {id} in {region} ({})",
+                tag("recipe:name"),
+                tag("recipe:build-id")
+            )),
+            Err(e) => swept.problems.push(format!(
+                "the image {id} in {region} could not be deregistered: {}",
+                classify(&e).message
+            )),
+        }
+    }
+}
+
 /// Remove what runs that were killed (and not resumed) left behind, found by their tags:
 /// - builders (`recipe:role=builder`) of these recipes whose build is not in `current` (the builds
 ///   this apply runs or resumes), unless kept for debugging (`recipe:keep`);
@@ -270,79 +387,9 @@ pub async fn sweep_orphans(
     }
     for (region, names) in by_region {
         let client = ec2_client(ec2_config(sdk, region));
-        let found = client
-            .describe_instances()
-            .filters(filter("tag:recipe:role", &["builder"]))
-            .filters(filter("tag:recipe:name", &names))
-            .filters(filter("instance-state-name", LIVE_INSTANCE))
-            .send()
-            .await;
-        match found {
-            Err(e) => swept.problems.push(format!(
-                "builders in {region} could not be listed: {}",
-                classify(&e).message
-            )),
-            Ok(out) => {
-                for i in out.reservations().iter().flat_map(|r| r.instances()) {
-                    let tag = |k: &str| tag_value(i.tags(), k);
-                    let build = tag("recipe:build-id").unwrap_or_default();
-                    if current.contains(&build) || tag("recipe:keep").is_some() {
-                        continue;
-                    }
-                    let Some(id) = i.instance_id() else { continue };
-                    let recipe = tag("recipe:name").unwrap_or_default();
-                    match client.terminate_instances().instance_ids(id).send().await {
-                        Ok(_) => swept.builders.push(format!("{recipe}: {id} ({build})")),
-                        Err(e) => swept.problems.push(format!(
-                            "the builder {id} could not be terminated: {}",
-                            classify(&e).message
-                        )),
-                    }
-                }
-            }
-        }
-        if abandoned.is_empty() {
-            continue;
-        }
-        let builds: Vec<&str> = abandoned.iter().map(String::as_str).collect();
-        let found = client
-            .describe_images()
-            .owners("self")
-            .filters(filter("tag:recipe:build-id", &builds))
-            .filters(filter("tag:recipe:name", &names))
-            .send()
-            .await;
-        match found {
-            Err(e) => swept.problems.push(format!(
-                "images in {region} could not be listed: {}",
-                classify(&e).message
-            )),
-            Ok(out) => {
-                for img in out.images() {
-                    let Some(id) = img.image_id() else { continue };
-                    if recorded.contains(id) {
-                        continue;
-                    }
-                    let tag = |k: &str| tag_value(img.tags(), k).unwrap_or_default();
-                    match client
-                        .deregister_image()
-                        .image_id(id)
-                        .delete_associated_snapshots(true)
-                        .send()
-                        .await
-                    {
-                        Ok(_) => swept.images.push(format!(
-                            "{}: {id} in {region} ({})",
-                            tag("recipe:name"),
-                            tag("recipe:build-id")
-                        )),
-                        Err(e) => swept.problems.push(format!(
-                            "the image {id} in {region} could not be deregistered: {}",
-                            classify(&e).message
-                        )),
-                    }
-                }
-            }
+        sweep_builders(&client, region, &names, current, &mut swept).await;
+        if !abandoned.is_empty() {
+            sweep_images(&client, region, &names, abandoned, recorded, &mut swept).await;
         }
     }
     swept
@@ -1410,6 +1457,57 @@ fn observe_error<E: ProvideErrorMetadata + std::fmt::Debug>(
     }
 }
 
+impl Ec2Observer {
+    /// The value of a recipe's SSM-parameter base.
+    async fn ssm_base(
+        &self,
+        name: &str,
+        region: &str,
+        param: &str,
+    ) -> Result<Option<String>, ObserveError> {
+        let ssm = aws_sdk_ssm::Client::from_conf(
+            aws_sdk_ssm::config::Builder::from(&self.sdk)
+                .region(aws_sdk_ssm::config::Region::new(region.to_string()))
+                .build(),
+        );
+        let v = ssm
+            .get_parameter()
+            .name(param)
+            .send()
+            .await
+            .map_err(|e| ObserveError {
+                what: format!("the base of `{name}`"),
+                detail: format!("{e:?}"),
+            })?;
+        Ok(v.parameter().and_then(|p| p.value()).map(str::to_string))
+    }
+
+    /// Who may launch an image: account ids, organization and OU ARNs, `all`.
+    async fn launch_permissions(
+        client: &aws_sdk_ec2::Client,
+        image: &str,
+    ) -> Result<BTreeSet<String>, ObserveError> {
+        let attr = client
+            .describe_image_attribute()
+            .image_id(image)
+            .attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission)
+            .send()
+            .await
+            .map_err(|e| observe_error(&format!("the launch permissions of {image}"), &e))?;
+        Ok(attr
+            .launch_permissions()
+            .iter()
+            .filter_map(|p| {
+                p.user_id()
+                    .or(p.organization_arn())
+                    .or(p.organizational_unit_arn())
+                    .or(p.group().map(|g| g.as_str()))
+                    .map(str::to_string)
+            })
+            .collect())
+    }
+}
+
 impl Observer for Ec2Observer {
     async fn observe(
         &self,
@@ -1417,6 +1515,8 @@ impl Observer for Ec2Observer {
         state: &BTreeMap<String, RecipeState>,
     ) -> Result<Observations, ObserveError> {
         let mut obs = Observations::default();
+        // The recipes to look for in each region (their build region and distribution regions).
+        let mut by_region: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for r in recipes
             .iter()
             .filter(|r| r.recipe.target.value == recipe_model::Target::Ec2Ami)
@@ -1428,29 +1528,10 @@ impl Observer for Ec2Observer {
                 .region
                 .as_ref()
                 .map_or_else(|| self.default_region.clone(), |n| n.value.clone());
-            let conf = |region: &str| {
-                aws_sdk_ec2::config::Builder::from(&self.sdk)
-                    .region(aws_sdk_ec2::config::Region::new(region.to_string()))
-                    .build()
-            };
-            if let Base::SsmParameter(p) = &r.recipe.base.value {
-                let ssm = aws_sdk_ssm::Client::from_conf(
-                    aws_sdk_ssm::config::Builder::from(&self.sdk)
-                        .region(aws_sdk_ssm::config::Region::new(home.clone()))
-                        .build(),
-                );
-                let v = ssm
-                    .get_parameter()
-                    .name(&p.value)
-                    .send()
-                    .await
-                    .map_err(|e| ObserveError {
-                        what: format!("the base of `{name}`"),
-                        detail: format!("{e:?}"),
-                    })?;
-                if let Some(id) = v.parameter().and_then(|p| p.value()) {
-                    obs.bases.insert(name.clone(), id.to_string());
-                }
+            if let Base::SsmParameter(p) = &r.recipe.base.value
+                && let Some(id) = self.ssm_base(&name, &home, &p.value).await?
+            {
+                obs.bases.insert(name.clone(), id);
             }
             let mut regions = vec![home.clone()];
             if let Some(d) = &r.recipe.distribute {
@@ -1461,35 +1542,33 @@ impl Observer for Ec2Observer {
                         .filter(|x| *x != home),
                 );
             }
-            let mut images = Vec::new();
             for region in regions {
-                let ec2 = aws_sdk_ec2::Client::from_conf(conf(&region));
+                by_region.entry(region).or_default().push(name.clone());
+            }
+            obs.images.insert(name.clone(), Vec::new());
+            obs.refreshed.insert(name);
+        }
+        // Per region: one DescribeImages for every recipe there (200 names per filter), and one
+        // in-use check for all their images.
+        for (region, names) in &by_region {
+            let ec2 = ec2_client(ec2_config(&self.sdk, region));
+            let mut ids = Vec::new();
+            for chunk in names.chunks(200) {
                 let found = ec2
                     .describe_images()
                     .owners("self")
                     .filters(
                         Filter::builder()
                             .name("tag:recipe:name")
-                            .values(&name)
+                            .set_values(Some(chunk.to_vec()))
                             .build(),
                     )
                     .send()
                     .await
-                    .map_err(|e| {
-                        observe_error(&format!("the images of `{name}` in {region}"), &e)
-                    })?;
-                let ids: Vec<String> = found
-                    .images()
-                    .iter()
-                    .filter_map(|i| i.image_id().map(str::to_string))
-                    .collect();
-                let users = images_in_use(&ec2, &ids).await.map_err(|e| ObserveError {
-                    what: format!("what uses the images of `{name}` in {region}"),
-                    detail: e.message,
-                })?;
-                obs.in_use.extend(users.into_keys());
+                    .map_err(|e| observe_error(&format!("the recipes' images in {region}"), &e))?;
                 for img in found.images() {
                     let tag = |k: &str| tag_value(img.tags(), k).unwrap_or_default();
+                    let name = tag("recipe:name");
                     let build_id = tag("recipe:build-id");
                     let image_id = img.image_id().unwrap_or_default().to_string();
                     // Launch permissions of the current version's images only (one call each).
@@ -1497,29 +1576,13 @@ impl Observer for Ec2Observer {
                         .get(&name)
                         .and_then(|s| s.current())
                         .is_some_and(|c| c.build_id == build_id);
-                    let mut shares = BTreeSet::new();
-                    if current {
-                        let attr = ec2
-                            .describe_image_attribute()
-                            .image_id(&image_id)
-                            .attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission)
-                            .send()
-                            .await
-                            .map_err(|e| {
-                                observe_error(&format!("the launch permissions of {image_id}"), &e)
-                            })?;
-                        for p in attr.launch_permissions() {
-                            if let Some(who) = p
-                                .user_id()
-                                .or(p.organization_arn())
-                                .or(p.organizational_unit_arn())
-                                .or(p.group().map(|g| g.as_str()))
-                            {
-                                shares.insert(who.to_string());
-                            }
-                        }
-                    }
-                    images.push(ObservedImage {
+                    let shares = if current {
+                        Self::launch_permissions(&ec2, &image_id).await?
+                    } else {
+                        BTreeSet::new()
+                    };
+                    ids.push(image_id.clone());
+                    obs.images.entry(name).or_default().push(ObservedImage {
                         build_id,
                         region: region.clone(),
                         image_id,
@@ -1531,8 +1594,11 @@ impl Observer for Ec2Observer {
                     });
                 }
             }
-            obs.images.insert(name.clone(), images);
-            obs.refreshed.insert(name);
+            let users = images_in_use(&ec2, &ids).await.map_err(|e| ObserveError {
+                what: format!("what uses the recipes' images in {region}"),
+                detail: e.message,
+            })?;
+            obs.in_use.extend(users.into_keys());
         }
         Ok(obs)
     }
