@@ -367,12 +367,26 @@ async fn apply_async(args: &ApplyArgs) -> std::io::Result<Exit> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let cancel = CancelToken::new();
     // Builders launched and not yet terminated, for the message of a second Ctrl-C.
-    let live_builders: Arc<std::sync::Mutex<BTreeMap<String, String>>> = Arc::default();
+    // Builders of a resumed run come from the journal: their actions will not report again.
+    let mut known: BTreeMap<String, String> = BTreeMap::new();
+    for a in &plan.actions {
+        let Some(o) = journal.outputs(a.id) else {
+            continue;
+        };
+        if let Some(i) = o.get(&format!("{}/instance-id", a.recipe)) {
+            known.insert(a.recipe.clone(), i.clone());
+        }
+        if matches!(a.action, ActionKind::TerminateBuilder) {
+            known.remove(&a.recipe);
+        }
+    }
+    let live_builders = Arc::new(std::sync::Mutex::new(known));
     let c2 = cancel.clone();
     let builders = Arc::clone(&live_builders);
     let p2 = Arc::clone(&progress);
-    // One listener for both Ctrl-Cs, registered before any work starts, so that a second one sent
-    // right after the first is not lost between two registrations.
+    // One listener for both Ctrl-Cs, registered once before the plan runs, so that a second one sent
+    // right after the first is not lost between two registrations. (A Ctrl-C during the sweep
+    // before it stops the process at once; the sweep is safe to repeat.)
     let mut interrupts = Interrupts::new()?;
     tokio::spawn(async move {
         if interrupts.next().await {
@@ -393,7 +407,7 @@ async fn apply_async(args: &ApplyArgs) -> std::io::Result<Exit> {
                     std::io::stderr(),
                     "exiting now. May be left: {}, and images being captured or copied. All carry the recipe:build-id tag; the next apply resumes from the journal, or terminates the builders if the plan changed.",
                     if left.is_empty() {
-                        "no builders".to_string()
+                        "no builder known to be running".to_string()
                     } else {
                         format!("builders {}", left.join(", "))
                     }
@@ -536,12 +550,15 @@ async fn leftovers(
         let conf = recipe_provider_ec2::ec2_config(&cloud.sdk, &region);
         let client = recipe_provider_ec2::ec2_client(conf);
         if keep {
-            let tagged = recipe_provider_ec2::mark_kept(&client, instance).await;
-            if tagged.is_ok() {
-                out(&format!(
+            match recipe_provider_ec2::mark_kept(&client, instance).await {
+                Ok(()) => out(&format!(
                     "  ! kept the builder {instance} of {} for debugging (tagged recipe:keep=debug; terminate it when done)",
                     a.recipe
-                ));
+                )),
+                Err(e) => out(&format!(
+                    "  ! kept the builder {instance} of {} for debugging, but could not tag it ({}): tag it recipe:keep=debug by hand, or the next apply terminates it",
+                    a.recipe, e.message
+                )),
             }
             continue;
         }

@@ -107,6 +107,8 @@ pub enum ActionKind {
         tags: BTreeMap<String, String>,
         /// Keys no longer in the recipe, removed.
         remove: Vec<String>,
+        /// The regions the recipe keeps images in (not a copy the same plan removes).
+        regions: Vec<String>,
     },
     /// Retire an old version (deregister and delete its snapshots, in every region).
     Retire {

@@ -659,9 +659,11 @@ pub fn compute(
             }
             // Tags are not in the fingerprint: a change of `image.tags` alone retags every region,
             // after any copy this plan makes (copies take their tags from the source).
-            if let Some(recorded) = &cur.image_tags
-                && *recorded != image_tags
-            {
+            // Versions recorded before tags were kept (`None`) are tagged once if the recipe has tags.
+            let none = BTreeMap::new();
+            let recorded = cur.image_tags.as_ref().unwrap_or(&none);
+            let unknown = cur.image_tags.is_none() && !image_tags.is_empty();
+            if unknown || *recorded != image_tags {
                 let mut what: Vec<String> = Vec::new();
                 for (k, v) in &image_tags {
                     match recorded.get(k) {
@@ -670,9 +672,13 @@ pub fn compute(
                         Some(_) => {}
                     }
                 }
+                // The tool's own tags stay, even if the recipe had overridden them.
                 let remove: Vec<String> = recorded
                     .keys()
                     .filter(|k| !image_tags.contains_key(*k))
+                    .filter(|k| {
+                        !matches!(k.as_str(), "Name" | "Version") && !k.starts_with("recipe:")
+                    })
                     .cloned()
                     .collect();
                 what.extend(remove.iter().map(|k| format!("-{k}")));
@@ -682,8 +688,14 @@ pub fn compute(
                     ActionKind::Retag {
                         tags: image_tags.clone(),
                         remove,
+                        regions: regions.clone(),
                     },
-                    format!("image.tags changed ({})", what.join(", ")),
+                    if unknown {
+                        "image.tags are not recorded for this version: tag it as the recipe says"
+                            .to_string()
+                    } else {
+                        format!("image.tags changed ({})", what.join(", "))
+                    },
                     &deps,
                 );
             }

@@ -527,6 +527,10 @@ fn changed_tags_retag_without_a_rebuild() {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             remove: vec!["Team".into()],
+            regions: ["eu-west-2", "eu-west-1", "us-east-1"]
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
         }
     );
     w.apply(&plan);
@@ -550,6 +554,29 @@ fn changed_tags_retag_without_a_rebuild() {
         .find(|a| a.action.name() == "retag")
         .unwrap();
     assert_eq!(retag.depends_on, vec![copy.id]);
+}
+
+#[test]
+fn a_version_recorded_without_tags_is_tagged_once() {
+    let mut w = World::new();
+    w.edit(
+        "web.yaml",
+        r#"image: { name: "web-${version}-${timestamp}" }"#,
+        r#"image: { name: "web-${version}-${timestamp}", tags: { Stage: test } }"#,
+    );
+    built(&mut w);
+    // State written before tags were kept.
+    for v in &mut w.state.get_mut("web").unwrap().state.versions {
+        v.image_tags = None;
+    }
+    let plan = w.plan();
+    let [retag] = &plan.actions[..] else {
+        panic!("{:?}", plan.actions)
+    };
+    assert_eq!(retag.action.name(), "retag");
+    assert!(retag.reason.contains("not recorded"), "{}", retag.reason);
+    w.apply(&plan);
+    assert!(!w.plan().has_changes());
 }
 
 #[test]

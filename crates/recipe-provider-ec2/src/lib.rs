@@ -29,7 +29,7 @@ use recipe_state::RecipeState;
 
 pub use aws_sdk_ec2 as sdk;
 pub use aws_sdk_ec2::config::Credentials;
-pub use poll::{ImagePoller, Poller};
+pub use poll::{Poller, WaitError};
 pub use render::BuildValues;
 
 /// An EC2 client configuration for a region.
@@ -42,6 +42,19 @@ pub fn ec2_config(sdk: &aws_config::SdkConfig, region: &str) -> aws_sdk_ec2::Con
 /// An EC2 client.
 pub fn ec2_client(conf: aws_sdk_ec2::Config) -> aws_sdk_ec2::Client {
     aws_sdk_ec2::Client::from_conf(conf)
+}
+
+/// A resource that failed is fatal; polling that could not tell is transient (the action is retried).
+impl From<WaitError> for ActionError {
+    fn from(e: WaitError) -> ActionError {
+        match e {
+            WaitError::Failed(why) => ActionError::fatal(why),
+            WaitError::Polling(why) => ActionError {
+                class: ErrorClass::Transient,
+                message: why,
+            },
+        }
+    }
 }
 
 /// A line of builder output: recipe, step label, text.
@@ -126,10 +139,13 @@ async fn snapshots_of(
         .unwrap_or_default())
 }
 
-fn filter(name: &str, values: &[&str]) -> Filter {
+/// A DescribeX filter.
+fn filter<S: AsRef<str>>(name: &str, values: &[S]) -> Filter {
     Filter::builder()
         .name(name)
-        .set_values(Some(values.iter().map(|v| (*v).to_string()).collect()))
+        .set_values(Some(
+            values.iter().map(|v| v.as_ref().to_string()).collect(),
+        ))
         .build()
 }
 
@@ -564,15 +580,23 @@ impl Ec2Provider {
         image: &str,
     ) -> Result<(), ActionError> {
         (self.status)(id, &format!("{image} in {region} to become available"));
-        if let Err(why) = self
+        match self
             .poller
             .wait_available(region, client.clone(), image)
             .await
         {
-            let gone = self.discard_image(region, image).await;
-            return Err(ActionError::fatal(format!("{why}; {gone}")));
+            Ok(()) => Ok(()),
+            // Only an image that failed is discarded; one we could not poll may still be fine, and
+            // the retried action waits for it again.
+            Err(WaitError::Failed(why)) => {
+                let gone = self.discard_image(region, image).await;
+                Err(ActionError::fatal(format!("{why}; {gone}")))
+            }
+            Err(WaitError::Polling(why)) => Err(ActionError {
+                class: ErrorClass::Transient,
+                message: format!("{image} in {region}: {why}"),
+            }),
         }
-        Ok(())
     }
 
     /// Run one script on the builder; fail with the output's tail.
@@ -600,7 +624,7 @@ impl Ec2Provider {
             self.poller
                 .wait_agent(region, ssm.clone(), instance)
                 .await
-                .map_err(ActionError::fatal)?;
+                .map_err(ActionError::from)?;
             lock(&self.agents).insert(instance.to_string());
         }
         let sent_at =
@@ -629,7 +653,7 @@ impl Ec2Provider {
         self.poller
             .wait_command(region, ssm.clone(), &id, sent_at)
             .await
-            .map_err(ActionError::fatal)?;
+            .map_err(ActionError::from)?;
         let mut first = true;
         loop {
             if !first {
@@ -730,13 +754,13 @@ impl Ec2Provider {
                 .map_or(3600, |t| t.as_secs());
             let retries = common.and_then(|c| c.retries()).map_or(0, |n| n.value);
             let mut attempt = 0;
+            let name = format!(
+                "{}-{}-{i}",
+                if tests { "test" } else { "step" },
+                r.recipe.name.value
+            );
             loop {
                 // Uploaded again on a retry: the step deletes its upload once used.
-                let name = format!(
-                    "{}-{}-{i}",
-                    if tests { "test" } else { "step" },
-                    r.recipe.name.value
-                );
                 let staged = self
                     .stage(
                         r,
@@ -963,7 +987,7 @@ impl Ec2Provider {
                 self.poller
                     .wait_instance(&home, ec2.clone(), &id, "running")
                     .await
-                    .map_err(ActionError::fatal)?;
+                    .map_err(ActionError::from)?;
                 out.insert(key(name, "instance-id"), id);
             }
             ActionKind::RunSteps { indices, .. } => {
@@ -1055,7 +1079,7 @@ impl Ec2Provider {
                 self.poller
                     .wait_instance(&home, ec2.clone(), &instance, "stopped")
                     .await
-                    .map_err(ActionError::fatal)?;
+                    .map_err(ActionError::from)?;
             }
             ActionKind::Capture { fingerprint, .. } => {
                 let v = self.values(name);
@@ -1070,12 +1094,17 @@ impl Ec2Provider {
                     .map_err(|e| classify(&e))?;
                 let found = existing.images().first();
                 if let Some(other) = found
-                    .and_then(|i| tag_value(i.tags(), "recipe:build-id"))
+                    .map(|i| tag_value(i.tags(), "recipe:build-id").unwrap_or_default())
                     .filter(|b| *b != v.build_id)
                 {
                     // Same name, another build: never adopt it as this build's image.
+                    let from = if other.is_empty() {
+                        "not made by recipe".to_string()
+                    } else {
+                        format!("from build {other}")
+                    };
                     return Err(ActionError::fatal(format!(
-                        "an image named {image_name} already exists, from build {other}; make image.name unique per build (add ${{build_id}}, or ${{timestamp}} if two builds never start in the same second)"
+                        "an image named {image_name} already exists, {from}; make image.name unique per build (add ${{build_id}}, or ${{timestamp}} if two builds never start in the same second)"
                     )));
                 }
                 let id = match found.and_then(|i| i.image_id()) {
@@ -1239,7 +1268,11 @@ impl Ec2Provider {
                     .await
                     .map_err(|e| classify(&e))?;
             }
-            ActionKind::Retag { tags, remove } => {
+            ActionKind::Retag {
+                tags,
+                remove,
+                regions,
+            } => {
                 let version = self
                     .state
                     .get(name)
@@ -1251,32 +1284,24 @@ impl Ec2Provider {
                     date: version.created_at.strftime("%Y-%m-%d").to_string(),
                     build_id: version.build_id.clone(),
                 };
-                let mut regions: Vec<String> = version.images.keys().cloned().collect();
-                for k in inputs.keys() {
-                    if let Some(region) = k.strip_prefix(&format!("{name}/image-id:"))
-                        && !regions.iter().any(|r| r == region)
-                    {
-                        regions.push(region.to_string());
-                    }
-                }
+                let tags: Vec<Tag> = tags
+                    .iter()
+                    .map(|(k, val)| Tag::builder().key(k).value(v.apply(val)).build())
+                    .collect();
+                // The regions the recipe keeps (a copy this plan removes is not tagged); a copy this
+                // plan makes comes in `inputs`.
                 for region in regions {
-                    let Some(id) = self.image_in(name, inputs, &region) else {
+                    let Some(id) = self.image_in(name, inputs, region) else {
                         continue;
                     };
-                    let (client, _) = self.clients(&region);
+                    let (client, _) = self.clients(region);
                     let mut resources = vec![id.clone()];
                     resources.extend(snapshots_of(&client, &id).await?);
                     if !tags.is_empty() {
                         client
                             .create_tags()
                             .set_resources(Some(resources.clone()))
-                            .set_tags(Some(
-                                tags.iter()
-                                    .map(|(k, val)| {
-                                        Tag::builder().key(k).value(v.apply(val)).build()
-                                    })
-                                    .collect(),
-                            ))
+                            .set_tags(Some(tags.clone()))
                             .send()
                             .await
                             .map_err(|e| classify(&e))?;

@@ -12,10 +12,29 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_sdk_ec2::types::Filter;
 use tokio::sync::oneshot;
 
-type Waiter = oneshot::Sender<Result<(), String>>;
+use crate::filter;
+
+type Waiter = oneshot::Sender<Result<(), WaitError>>;
+
+/// Why a wait ended without the wanted state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WaitError {
+    /// The resource itself failed: an image `failed`, a builder `terminated`.
+    Failed(String),
+    /// Polling could not tell: the describe call kept failing, or the poller stopped. The resource
+    /// may still turn out well.
+    Polling(String),
+}
+
+impl std::fmt::Display for WaitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WaitError::Failed(why) | WaitError::Polling(why) => f.write_str(why),
+        }
+    }
+}
 
 /// The most ids one describe call is asked about (EC2 filters take up to 200 values).
 const MAX_IDS_PER_CALL: usize = 200;
@@ -39,18 +58,8 @@ pub struct Poller {
     groups: Mutex<HashMap<String, HashMap<String, Vec<Waiter>>>>,
 }
 
-/// The former name, when only images were coalesced.
-pub type ImagePoller = Poller;
-
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn filter(name: &str, values: &[String]) -> Filter {
-    Filter::builder()
-        .name(name)
-        .set_values(Some(values.to_vec()))
-        .build()
 }
 
 impl Poller {
@@ -62,7 +71,12 @@ impl Poller {
         })
     }
 
-    async fn wait(self: &Arc<Self>, group: String, id: &str, probe: Probe) -> Result<(), String> {
+    async fn wait(
+        self: &Arc<Self>,
+        group: String,
+        id: &str,
+        probe: Probe,
+    ) -> Result<(), WaitError> {
         let (tx, rx) = oneshot::channel();
         let start = {
             let mut groups = lock(&self.groups);
@@ -80,7 +94,7 @@ impl Poller {
             tokio::spawn(async move { me.run(group, probe).await });
         }
         rx.await
-            .unwrap_or_else(|_| Err("the poller stopped".into()))
+            .unwrap_or_else(|_| Err(WaitError::Polling("the poller stopped".into())))
     }
 
     async fn run(self: Arc<Self>, group: String, probe: Probe) {
@@ -128,7 +142,7 @@ impl Poller {
                 );
                 for (_, ws) in waiting.drain() {
                     for w in ws {
-                        let _ = w.send(Err(why.clone()));
+                        let _ = w.send(Err(WaitError::Polling(why.clone())));
                     }
                 }
                 groups.remove(&group);
@@ -137,7 +151,7 @@ impl Poller {
             for (id, p) in found {
                 let result = match p {
                     Probed::Done => Ok(()),
-                    Probed::Failed(why) => Err(why),
+                    Probed::Failed(why) => Err(WaitError::Failed(why)),
                 };
                 for w in waiting.remove(&id).unwrap_or_default() {
                     let _ = w.send(result.clone());
@@ -152,7 +166,7 @@ impl Poller {
         region: &str,
         client: aws_sdk_ec2::Client,
         image: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), WaitError> {
         let probe: Probe = Arc::new(move |ids: Vec<String>| {
             let client = client.clone();
             Box::pin(async move {
@@ -195,7 +209,7 @@ impl Poller {
         client: aws_sdk_ec2::Client,
         instance: &str,
         want: &'static str,
-    ) -> Result<(), String> {
+    ) -> Result<(), WaitError> {
         let probe: Probe = Arc::new(move |ids: Vec<String>| {
             let client = client.clone();
             Box::pin(async move {
@@ -241,7 +255,7 @@ impl Poller {
         region: &str,
         ssm: aws_sdk_ssm::Client,
         instance: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), WaitError> {
         let probe: Probe = Arc::new(move |ids: Vec<String>| {
             let ssm = ssm.clone();
             Box::pin(async move {
@@ -280,11 +294,11 @@ impl Poller {
         ssm: aws_sdk_ssm::Client,
         command: &str,
         sent_after: aws_sdk_ssm::primitives::DateTime,
-    ) -> Result<(), String> {
+    ) -> Result<(), WaitError> {
         // Invocations since the first waiting command was sent (a minute earlier, for clock skew).
         let since = aws_sdk_ssm::primitives::DateTime::from_secs(sent_after.secs() - 60)
             .fmt(aws_sdk_ssm::primitives::DateTimeFormat::DateTime)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| WaitError::Polling(e.to_string()))?;
         let probe: Probe = Arc::new(move |ids: Vec<String>| {
             let ssm = ssm.clone();
             let since = since.clone();

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
-use recipe_provider_ec2::ImagePoller;
+use recipe_provider_ec2::Poller;
 
 async fn image_ids(client: &aws_sdk_ec2::Client, n: usize) -> Vec<String> {
     let base = client
@@ -66,7 +66,7 @@ async fn the_poller_coalesces_describe_calls() {
     let client = aws_sdk_ec2::Client::from_conf(conf);
     let ids = image_ids(&client, 12).await;
     let before = sim.requests().count("ec2:DescribeImages");
-    let poller = ImagePoller::new(Duration::from_millis(50));
+    let poller = Poller::new(Duration::from_millis(50));
     let start = std::time::Instant::now();
     let waits = ids.iter().map(|id| {
         let poller = poller.clone();
@@ -91,7 +91,7 @@ async fn the_poller_coalesces_describe_calls() {
 /// Run `waits` at once and return how many `operation` calls they made, against the ticks elapsed.
 async fn coalesced<F>(sim: &aws_sim::Sim, operation: &str, waits: Vec<F>) -> (u64, u64)
 where
-    F: std::future::Future<Output = Result<(), String>> + Send + 'static,
+    F: std::future::Future<Output = Result<(), recipe_provider_ec2::WaitError>> + Send + 'static,
 {
     let before = sim.requests().count(operation);
     let start = std::time::Instant::now();
@@ -155,7 +155,7 @@ async fn instances_agents_and_commands_are_polled_together() {
         .map(|i| i.instance_id().unwrap().to_string())
         .collect();
     assert_eq!(ids.len(), 10);
-    let poller = ImagePoller::new(Duration::from_millis(50));
+    let poller = Poller::new(Duration::from_millis(50));
 
     let waits = ids
         .iter()
@@ -226,7 +226,7 @@ async fn waiters_fail_when_polling_keeps_failing() {
         .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
         .build();
     let client = aws_sdk_ec2::Client::from_conf(conf);
-    let poller = ImagePoller::new(Duration::from_millis(5));
+    let poller = Poller::new(Duration::from_millis(5));
     let waited = tokio::time::timeout(
         Duration::from_secs(30),
         poller.wait_available("us-east-1", client, "ami-0123456789abcdef0"),
@@ -234,5 +234,12 @@ async fn waiters_fail_when_polling_keeps_failing() {
     .await
     .expect("the wait ends on its own");
     let err = waited.expect_err("nothing answers");
-    assert!(err.contains("polling failed 10 times in a row"), "{err}");
+    assert!(
+        err.to_string().contains("polling failed 10 times in a row"),
+        "{err}"
+    );
+    assert!(
+        matches!(err, recipe_provider_ec2::WaitError::Polling(_)),
+        "{err:?}"
+    );
 }
