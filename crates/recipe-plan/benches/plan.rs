@@ -41,7 +41,11 @@ fn main() {
         estimates: Estimates::default(),
         target: None,
         now: "2026-06-01T00:00:00Z".parse().expect("a timestamp"),
-        default_region: "us-east-1".into(),
+        cloud: recipe_plan::CloudInfo {
+            account: None,
+            region: "us-east-1".into(),
+            region_source: "the benchmark".into(),
+        },
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -78,15 +78,11 @@ pub enum ActionKind {
         /// Image id there.
         image_id: String,
     },
-    /// Create or update the WorkSpaces bundle to use the new image.
-    UpdateBundle {
-        /// Bundle name.
-        bundle: String,
-    },
-    /// Point a rollout target at the new image (launch template, SSM parameter, fleet).
+    /// Point a rollout target at the new image (SSM parameter, launch template, WorkSpaces bundle,
+    /// AppStream fleet).
     Rollout {
-        /// What is updated, e.g. `fleet finance-fleet`.
-        target: String,
+        /// What is updated.
+        target: RolloutTarget,
     },
     /// Rebuild WorkSpaces that carry the rollout tags, in batches.
     RebuildWorkspaces {
@@ -139,7 +135,6 @@ impl ActionKind {
             ActionKind::Share { .. } => "share",
             ActionKind::Unshare { .. } => "unshare",
             ActionKind::RemoveCopy { .. } => "remove-copy",
-            ActionKind::UpdateBundle { .. } => "update-bundle",
             ActionKind::Rollout { .. } => "rollout",
             ActionKind::RebuildWorkspaces { .. } => "rebuild-workspaces",
             ActionKind::Deprecate { .. } => "deprecate",
@@ -155,8 +150,7 @@ impl ActionKind {
             ActionKind::Unshare { .. }
             | ActionKind::RemoveCopy { .. }
             | ActionKind::Retire { .. } => '-',
-            ActionKind::UpdateBundle { .. }
-            | ActionKind::Rollout { .. }
+            ActionKind::Rollout { .. }
             | ActionKind::RebuildWorkspaces { .. }
             | ActionKind::Deprecate { .. }
             | ActionKind::Retag { .. } => '~',
@@ -182,7 +176,6 @@ impl ActionKind {
         "share",
         "unshare",
         "remove-copy",
-        "update-bundle",
         "rollout",
         "rebuild-workspaces",
         "deprecate",
@@ -213,7 +206,6 @@ impl fmt::Display for ActionKind {
             ActionKind::RemoveCopy { region, image_id } => {
                 write!(f, "remove copy {image_id} in {region}")
             }
-            ActionKind::UpdateBundle { bundle } => write!(f, "update bundle {bundle}"),
             ActionKind::Rollout { target } => write!(f, "roll out to {target}"),
             ActionKind::RebuildWorkspaces { tagged, batch } => {
                 write!(
@@ -226,6 +218,31 @@ impl fmt::Display for ActionKind {
             ActionKind::Retire { build_id, version } => write!(f, "retire {version} ({build_id})"),
             ActionKind::Retag { .. } => f.write_str("retag the images in every region"),
             other => f.write_str(other.name()),
+        }
+    }
+}
+
+/// What a rollout points at the new image. Typed, so that no provider parses display text.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "type", content = "name", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum RolloutTarget {
+    /// An SSM parameter that holds the image id (`aws:ec2:image` data type).
+    SsmParameter(String),
+    /// An EC2 launch template: a new default version with the image.
+    LaunchTemplate(String),
+    /// A WorkSpaces bundle: created, or updated to the new image.
+    Bundle(String),
+    /// An AppStream fleet: its image replaced.
+    Fleet(String),
+}
+
+impl fmt::Display for RolloutTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RolloutTarget::SsmParameter(n) => write!(f, "SSM parameter {n}"),
+            RolloutTarget::LaunchTemplate(n) => write!(f, "launch template {n}"),
+            RolloutTarget::Bundle(n) => write!(f, "bundle {n}"),
+            RolloutTarget::Fleet(n) => write!(f, "fleet {n}"),
         }
     }
 }
@@ -254,7 +271,6 @@ impl Default for Estimates {
             ("share", 5),
             ("unshare", 5),
             ("remove-copy", 30),
-            ("update-bundle", 30),
             ("rollout", 60),
             ("rebuild-workspaces", 3600),
             ("deprecate", 5),

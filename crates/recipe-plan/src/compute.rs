@@ -10,7 +10,9 @@ use crate::action::{Action, ActionKind, Estimates};
 use crate::fingerprint::{Fingerprint, explain, fingerprint};
 use crate::graph::critical_path;
 use crate::observe::{Observations, base_reference};
-use crate::plan::{Basis, BuildInfo, Change, PLAN_FORMAT, Plan, RecipePlan};
+use crate::action::RolloutTarget;
+use crate::observe::ObservedImage;
+use crate::plan::{Basis, BuildInfo, Change, CloudInfo, PLAN_FORMAT, Plan, RecipePlan};
 
 /// What the caller decides.
 #[derive(Clone, Debug)]
@@ -21,8 +23,8 @@ pub struct PlanOptions {
     pub target: Option<String>,
     /// The time the plan is computed at (deprecation ages, build ids).
     pub now: jiff::Timestamp,
-    /// The build region for recipes that do not set `builder.region`.
-    pub default_region: String,
+    /// The account and the build region for recipes that do not set `builder.region`.
+    pub cloud: CloudInfo,
 }
 
 /// Why a plan could not be computed.
@@ -43,6 +45,14 @@ pub enum PlanError {
         name: String,
         /// A suggestion.
         help: String,
+    },
+    /// Layered recipes whose parent's image will not exist in their build region.
+    #[error("{} layered recipe(s) start from an image that will not exist in their build region", diagnostics.len())]
+    #[diagnostic(code("recipe::ref::parent-region"))]
+    ParentRegion {
+        /// One per recipe, located at its `base`.
+        #[related]
+        diagnostics: Vec<recipe_loader::Diagnostic>,
     },
 }
 
@@ -253,7 +263,46 @@ fn to_retire<'v>(
     (retire, kept_in_use)
 }
 
-/// Compute the plan.
+/// A layered recipe starts from its parent's image in its own build region, so the parent must build
+/// there or copy there. Refused at plan time, at the child's `base`.
+fn check_parent_regions(set: &RecipeSet, order: &[usize], opts: &PlanOptions) -> Result<(), PlanError> {
+    let mut diagnostics = Vec::new();
+    for &i in order {
+        let r = &set.recipes[i];
+        let Some(p) = r.parent else { continue };
+        let parent = &set.recipes[p];
+        let (home, _) = desired_regions(r, &opts.cloud.region);
+        let (_, parent_regions) = desired_regions(parent, &opts.cloud.region);
+        if parent_regions.contains(&home) {
+            continue;
+        }
+        let pname = &parent.recipe.name.value;
+        diagnostics.push(
+            recipe_loader::Diagnostic::new(
+                recipe_loader::Code::ParentRegion,
+                format!(
+                    "`{}` builds in {home}, but its parent `{pname}` will have images only in {}",
+                    r.recipe.name.value,
+                    parent_regions.join(", ")
+                ),
+            )
+            .at(&r.source, r.recipe.base.span)
+            .label(format!("the parent's image is needed in {home}"))
+            .help(format!(
+                "add {home} to `{pname}`'s distribute.regions, or set builder.region of `{}` to one of {}",
+                r.recipe.name.value,
+                parent_regions.join(", ")
+            )),
+        );
+    }
+    if diagnostics.is_empty() {
+        Ok(())
+    } else {
+        Err(PlanError::ParentRegion { diagnostics })
+    }
+}
+
+/// Compute the plan: one stage after another for each recipe, parents first.
 pub fn compute(
     set: &RecipeSet,
     state: &BTreeMap<String, Stored>,
@@ -265,44 +314,144 @@ pub fn compute(
         return Err(PlanError::Invalid(errors));
     }
     let order = selection(set, opts.target.as_deref())?;
-    let mut b = Builder {
-        actions: Vec::new(),
-        estimates: &opts.estimates,
+    check_parent_regions(set, &order, opts)?;
+    let mut planner = Planner {
+        set,
+        state,
+        obs,
+        opts,
+        b: Builder {
+            actions: Vec::new(),
+            estimates: &opts.estimates,
+        },
+        planned_builds: BTreeMap::new(),
+        available_at: BTreeMap::new(),
+        basis: Basis::default(),
     };
-    let mut recipes = Vec::new();
-    let mut planned_builds: BTreeMap<usize, String> = BTreeMap::new();
-    // For a recipe built in this plan: the action after which its image is available, per region.
-    let mut available_at: BTreeMap<usize, BTreeMap<String, usize>> = BTreeMap::new();
-    let mut basis = Basis::default();
-    let empty = RecipeState::default();
+    let recipes: Vec<RecipePlan> = order.iter().map(|&i| planner.recipe(i)).collect();
+    let Planner {
+        mut basis, b, ..
+    } = planner;
+    basis.observations = crate::digest(obs);
+    let critical_path = critical_path(&b.actions);
+    Ok(Plan {
+        format: PLAN_FORMAT,
+        created_at: opts.now,
+        cloud: opts.cloud.clone(),
+        basis,
+        recipes,
+        actions: b.actions,
+        critical_path,
+    })
+}
 
-    for &i in &order {
+/// The planner's running state across recipes.
+struct Planner<'a> {
+    set: &'a RecipeSet,
+    state: &'a BTreeMap<String, Stored>,
+    obs: &'a Observations,
+    opts: &'a PlanOptions,
+    b: Builder<'a>,
+    /// Build ids of the recipes built in this plan, by set index.
+    planned_builds: BTreeMap<usize, String>,
+    /// For a recipe built in this plan: the action after which its image is available, per region.
+    available_at: BTreeMap<usize, BTreeMap<String, usize>>,
+    basis: Basis,
+}
+
+/// What is known of one recipe once its base and fingerprint are settled.
+struct RecipeCx<'a> {
+    index: usize,
+    r: &'a LoadedRecipe,
+    name: String,
+    st: &'a RecipeState,
+    reference: String,
+    base_value: String,
+    fp: Fingerprint,
+    home: String,
+    regions: Vec<String>,
+    shares: BTreeSet<Share>,
+    image_tags: BTreeMap<String, String>,
+    /// The images found in the cloud, when the recipe was refreshed.
+    observed: Option<Vec<ObservedImage>>,
+    notes: Vec<String>,
+}
+
+impl RecipeCx<'_> {
+    /// Whether a recorded version's image in `region` exists (assumed when not refreshed).
+    fn present(&self, v: &ImageVersion, region: &str) -> bool {
+        self.observed.as_ref().is_none_or(|imgs| {
+            imgs.iter()
+                .any(|o| o.build_id == v.build_id && o.region == region)
+        })
+    }
+
+    /// A share recorded for `cur` but missing from its image as observed (read from the cloud).
+    fn share_lost(&self, cur: &ImageVersion, s: &Share) -> bool {
+        self.observed.as_ref().is_some_and(|imgs| {
+            imgs.iter().any(|o| {
+                o.build_id == cur.build_id
+                    && o.region == s.region
+                    && o.shares_observed
+                    && !o.shares.contains(&s.principal)
+            })
+        })
+    }
+}
+
+impl<'a> Planner<'a> {
+    fn recipe(&mut self, i: usize) -> RecipePlan {
+        let mut cx = self.context(i);
+        let reasons = self.build_reasons(&cx);
+        let building = !reasons.is_empty();
+        let first_action = self.b.actions.len();
+        let (build, after_rollout) = if building {
+            let (build, after) = self.build(&cx, reasons);
+            (Some(build), after)
+        } else {
+            if let Some(cur) = cx.st.current() {
+                self.update(&cx, cur);
+            }
+            (None, Vec::new())
+        };
+        self.retention(&mut cx, building, &after_rollout);
+        let change = if building {
+            Change::Build
+        } else if self.b.actions.len() > first_action {
+            Change::Update
+        } else {
+            Change::None
+        };
+        let (baked, launch): (Vec<&ResolvedStep>, Vec<&ResolvedStep>) =
+            cx.r.steps.iter().partition(|s| s.stage == Stage::Image);
+        RecipePlan {
+            recipe: cx.name,
+            file: cx.r.source.path.display().to_string(),
+            target: cx.r.recipe.target.value,
+            strategy: cx.r.recipe.strategy.value,
+            change,
+            fingerprint: cx.fp.value.clone(),
+            fingerprint_parts: cx.fp.parts.clone(),
+            build,
+            baked: baked.iter().map(|s| step_label(s)).collect(),
+            launch: launch.iter().map(|s| step_label(s)).collect(),
+            notes: cx.notes,
+        }
+    }
+
+    /// The base (the parent's version, an observed image id, or the reference itself), the
+    /// fingerprint, and where the recipe's images should be.
+    fn context(&mut self, i: usize) -> RecipeCx<'a> {
+        let (set, state, obs) = (self.set, self.state, self.obs);
         let r = &set.recipes[i];
         let name = r.recipe.name.value.clone();
-        let st = state.get(&name).map_or(&empty, |s| &s.state);
-        basis
+        let st = state.get(&name).map_or(&EMPTY, |s| &s.state);
+        self.basis
             .state
             .insert(name.clone(), state.get(&name).map(|s| s.revision.0.clone()));
         let mut notes = Vec::new();
-
-        // The base: the parent's fingerprint, an observed image id, or the reference itself.
         let (needs_resolving, reference) = base_reference(&r.recipe.base.value);
-        // A layered recipe's base is its parent's version: the one this plan builds, or the current one.
-        let parent_version = r.parent.map(|p| {
-            let parent = &set.recipes[p].recipe.name.value;
-            let build = planned_builds
-                .get(&p)
-                .cloned()
-                .or_else(|| {
-                    state
-                        .get(parent)
-                        .and_then(|s| s.state.current())
-                        .map(|v| v.build_id.clone())
-                })
-                .unwrap_or_else(|| "unbuilt".into());
-            format!("recipe:{parent}@{build}")
-        });
-        let base_value = match (&r.recipe.base.value, parent_version) {
+        let base_value = match (&r.recipe.base.value, self.parent_version(i)) {
             (Base::Recipe(_), Some(v)) => v,
             _ => match obs.bases.get(&name) {
                 Some(id) => id.clone(),
@@ -317,36 +466,68 @@ pub fn compute(
             },
         };
         let fp = fingerprint(r, &base_value);
-        basis.fingerprints.insert(name.clone(), fp.value.clone());
-
-        let (home, regions) = desired_regions(r, &opts.default_region);
+        self.basis
+            .fingerprints
+            .insert(name.clone(), fp.value.clone());
+        let (home, regions) = desired_regions(r, &self.opts.cloud.region);
         let shares = desired_shares(r, &regions);
-        let image_tags: BTreeMap<String, String> = r
+        let image_tags = r
             .recipe
             .image
             .tags
             .iter()
             .map(|(k, v)| (k.value.clone(), v.value.clone()))
             .collect();
-        let current = st.current();
         let observed = obs
             .refreshed
             .contains(&name)
             .then(|| obs.images.get(&name).cloned().unwrap_or_default());
-        let present = |v: &ImageVersion, region: &str| match &observed {
-            None => true,
-            Some(imgs) => imgs
-                .iter()
-                .any(|o| o.build_id == v.build_id && o.region == region),
-        };
+        RecipeCx {
+            index: i,
+            r,
+            name,
+            st,
+            reference,
+            base_value,
+            fp,
+            home,
+            regions,
+            shares,
+            image_tags,
+            observed,
+            notes,
+        }
+    }
 
-        // Why build, if at all.
-        let parent_rebuilt = r.parent.is_some_and(|p| available_at.contains_key(&p));
+    /// A layered recipe's base: its parent's version being built, or the current one.
+    fn parent_version(&self, i: usize) -> Option<String> {
+        let p = self.set.recipes[i].parent?;
+        let parent = &self.set.recipes[p].recipe.name.value;
+        let build = self
+            .planned_builds
+            .get(&p)
+            .cloned()
+            .or_else(|| {
+                self.state
+                    .get(parent)
+                    .and_then(|s| s.state.current())
+                    .map(|v| v.build_id.clone())
+            })
+            .unwrap_or_else(|| "unbuilt".into());
+        Some(format!("recipe:{parent}@{build}"))
+    }
+
+    /// Why build, if at all (empty: no build).
+    fn build_reasons(&self, cx: &RecipeCx<'_>) -> Vec<String> {
+        let parent_rebuilt = cx
+            .r
+            .parent
+            .is_some_and(|p| self.available_at.contains_key(&p));
         let mut reasons: Vec<String> = Vec::new();
-        match current {
-            None if st.versions.is_empty() => reasons.push("first build".into()),
+        match cx.st.current() {
+            None if cx.st.versions.is_empty() => reasons.push("first build".into()),
             None => reasons.push("no usable version: the last build did not finish".into()),
-            Some(cur) if !present(cur, &cur.home_region) => {
+            Some(cur) if !cx.present(cur, &cur.home_region) => {
                 reasons.push(format!(
                     "image {} was deleted outside recipe",
                     cur.images
@@ -354,28 +535,16 @@ pub fn compute(
                         .map_or("?", |i| i.image_id.as_str())
                 ));
             }
-            Some(cur) if cur.fingerprint != fp.value => {
-                if parent_rebuilt {
-                    let parent = &set.recipes[r.parent.expect("parent_rebuilt implies a parent")]
-                        .recipe
-                        .name
-                        .value;
+            Some(cur) if cur.fingerprint != cx.fp.value => {
+                if let Some(p) = cx.r.parent.filter(|_| parent_rebuilt) {
+                    let parent = &self.set.recipes[p].recipe.name.value;
                     reasons.push(format!("parent recipe `{parent}` is rebuilt"));
                 }
-                for why in explain(&cur.fingerprint_parts, &fp.parts) {
-                    if why == "base image changed" {
-                        if parent_rebuilt {
-                            continue;
-                        }
-                        match base_value.split_once('@') {
-                            Some((parent, build)) if r.parent.is_some() => reasons.push(format!(
-                                "parent `{}` has a newer version ({build}) than the one this image was built on",
-                                parent.trim_start_matches("recipe:")
-                            )),
-                            _ => reasons.push(format!("base image changed: {} → {base_value}", cur.base_image)),
-                        }
-                    } else {
+                for why in explain(&cur.fingerprint_parts, &cx.fp.parts) {
+                    if why != "base image changed" {
                         reasons.push(why);
+                    } else if !parent_rebuilt {
+                        reasons.push(base_change_reason(cx, cur));
                     }
                 }
                 if reasons.is_empty() {
@@ -384,483 +553,432 @@ pub fn compute(
             }
             Some(_) => {}
         }
-        let building = !reasons.is_empty();
-
-        let (baked, launch): (Vec<&ResolvedStep>, Vec<&ResolvedStep>) =
-            r.steps.iter().partition(|s| s.stage == Stage::Image);
-        let baked_labels: Vec<String> = baked.iter().map(|s| step_label(s)).collect();
-        let launch_labels: Vec<String> = launch.iter().map(|s| step_label(s)).collect();
-        let first_action = b.actions.len();
-        let mut build = None;
-        let mut after_rollout: Vec<usize> = Vec::new();
-
-        if building {
-            let bid = build_id(opts.now, &fp, st);
-            planned_builds.insert(i, bid.clone());
-            // The parent's image must exist in this recipe's build region first.
-            let parent_dep: Vec<usize> = r
-                .parent
-                .and_then(|p| available_at.get(&p))
-                .map(|at| {
-                    at.get(&home)
-                        .or_else(|| at.values().next())
-                        .copied()
-                        .into_iter()
-                        .collect()
-                })
-                .unwrap_or_default();
-            let resolve = b.add(
-                &name,
-                ActionKind::ResolveBase,
-                format!("start from {reference}"),
-                &parent_dep,
-            );
-            let launch_b = b.add(
-                &name,
-                ActionKind::LaunchBuilder,
-                "a temporary builder for the build",
-                &[resolve],
-            );
-            let mut last = launch_b;
-            let mut batch: Vec<String> = Vec::new();
-            let mut indices: Vec<usize> = Vec::new();
-            let mut has_sysprep = false;
-            for (index, s) in r
-                .steps
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.stage == Stage::Image)
-            {
-                match s.step.value {
-                    Step::Reboot(_) => {
-                        if !batch.is_empty() {
-                            last = b.add(
-                                &name,
-                                ActionKind::RunSteps {
-                                    steps: std::mem::take(&mut batch),
-                                    indices: std::mem::take(&mut indices),
-                                },
-                                "baked steps",
-                                &[last],
-                            );
-                        }
-                        last = b.add(&name, ActionKind::Reboot, "a reboot step", &[last]);
-                    }
-                    Step::Sysprep(_) => has_sysprep = true,
-                    _ => {
-                        batch.push(step_label(s));
-                        indices.push(index);
-                    }
-                }
-            }
-            if !batch.is_empty() {
-                last = b.add(
-                    &name,
-                    ActionKind::RunSteps {
-                        steps: batch,
-                        indices,
-                    },
-                    "baked steps",
-                    &[last],
-                );
-            }
-            if !launch_labels.is_empty() {
-                last = b.add(
-                    &name,
-                    ActionKind::InstallFirstBoot {
-                        steps: launch_labels.clone(),
-                    },
-                    format!(
-                        "`{}` defers these steps to first boot",
-                        r.recipe.strategy.as_str()
-                    ),
-                    &[last],
-                );
-            }
-            if !r.tests.is_empty() {
-                last = b.add(
-                    &name,
-                    ActionKind::RunTests {
-                        count: r.tests.len(),
-                    },
-                    "validate the builder before capture",
-                    &[last],
-                );
-            }
-            if let Some(c) = &r.recipe.cleanup
-                && c.value != recipe_model::CleanupPreset::None
-            {
-                last = b.add(
-                    &name,
-                    ActionKind::Cleanup {
-                        preset: c.as_str().into(),
-                    },
-                    "clean down before capture",
-                    &[last],
-                );
-            }
-            if has_sysprep {
-                last = b.add(
-                    &name,
-                    ActionKind::Sysprep,
-                    "generalise Windows before capture",
-                    &[last],
-                );
-            }
-            let capture = b.add(
-                &name,
-                ActionKind::Capture {
-                    build_id: bid.clone(),
-                    fingerprint: fp.value.clone(),
-                },
-                reasons.join("; "),
-                &[last],
-            );
-            b.add(
-                &name,
-                ActionKind::TerminateBuilder,
-                "the builder is temporary",
-                &[capture],
-            );
-            let wait = b.add(
-                &name,
-                ActionKind::WaitAvailable,
-                "the image must be available to copy and share",
-                &[capture],
-            );
-            let tag = b.add(
-                &name,
-                ActionKind::Tag,
-                "recipe:* tags find the image again",
-                &[wait],
-            );
-            let mut at = BTreeMap::from([(home.clone(), tag)]);
-            for region in regions.iter().filter(|r| **r != home) {
-                let c = b.add(
-                    &name,
-                    ActionKind::Copy {
-                        region: region.clone(),
-                    },
-                    "listed in distribute.regions",
-                    &[tag],
-                );
-                at.insert(region.clone(), c);
-            }
-            let mut shared = Vec::new();
-            for s in &shares {
-                let dep = at.get(&s.region).copied().unwrap_or(tag);
-                shared.push(b.add(
-                    &name,
-                    ActionKind::Share {
-                        principal: s.principal.clone(),
-                        region: s.region.clone(),
-                    },
-                    "listed in distribute.share",
-                    &[dep],
-                ));
-            }
-            let mut ready: Vec<usize> = at.values().copied().chain(shared).collect();
-            ready.push(tag);
-            if let Some(bundle) = &r.recipe.bundle {
-                let u = b.add(
-                    &name,
-                    ActionKind::UpdateBundle {
-                        bundle: bundle.name.value.clone(),
-                    },
-                    "the bundle wraps the new image",
-                    &[tag],
-                );
-                ready.push(u);
-            }
-            after_rollout = ready.clone();
-            if let Some(ro) = &r.recipe.rollout {
-                let ro = &ro.value;
-                let targets = ro
-                    .launch_templates
-                    .iter()
-                    .map(|t| format!("launch template {}", t.value))
-                    .chain(
-                        ro.ssm_parameter
-                            .iter()
-                            .map(|p| format!("SSM parameter {}", p.value)),
-                    )
-                    .chain(ro.fleets.iter().map(|f| format!("fleet {}", f.value)));
-                let mut rolled = Vec::new();
-                for t in targets {
-                    rolled.push(b.add(
-                        &name,
-                        ActionKind::Rollout { target: t },
-                        "listed in rollout",
-                        &ready,
-                    ));
-                }
-                if let Some(rw) = &ro.rebuild_workspaces {
-                    let tagged = rw
-                        .tagged
-                        .iter()
-                        .map(|(k, v)| format!("{k}={}", v.value))
-                        .collect();
-                    rolled.push(b.add(
-                        &name,
-                        ActionKind::RebuildWorkspaces {
-                            tagged,
-                            batch: rw.batch,
-                        },
-                        "rollout.rebuild-workspaces",
-                        &ready,
-                    ));
-                }
-                after_rollout.extend(rolled);
-            }
-            available_at.insert(i, at);
-            build = Some(BuildInfo {
-                build_id: bid,
-                version: r.recipe.version.value.clone(),
-                reasons: reasons.clone(),
-                base: base_value.clone(),
-                parent: r.parent.map(|p| set.recipes[p].recipe.name.value.clone()),
-                home_region: home.clone(),
-                regions: regions.clone(),
-                shares: shares.iter().cloned().collect(),
-                image_tags: image_tags.clone(),
-            });
-        } else if let Some(cur) = current {
-            // No build: bring the current version's copies and shares to what the recipe says.
-            let mut copies: BTreeMap<String, usize> = BTreeMap::new();
-            for region in regions.iter().filter(|r| **r != cur.home_region) {
-                match cur.images.get(region) {
-                    None => {
-                        let c = b.add(
-                            &name,
-                            ActionKind::Copy {
-                                region: region.clone(),
-                            },
-                            "region added to distribute.regions",
-                            &[],
-                        );
-                        copies.insert(region.clone(), c);
-                    }
-                    Some(img) if !present(cur, region) => {
-                        let c = b.add(
-                            &name,
-                            ActionKind::Copy {
-                                region: region.clone(),
-                            },
-                            format!(
-                                "repair: the copy {} was deleted outside recipe",
-                                img.image_id
-                            ),
-                            &[],
-                        );
-                        copies.insert(region.clone(), c);
-                    }
-                    Some(_) => {}
-                }
-            }
-            // Tags are not in the fingerprint: a change of `image.tags` alone retags every region,
-            // after any copy this plan makes (copies take their tags from the source).
-            // Versions recorded before tags were kept (`None`) are tagged once if the recipe has tags.
-            let none = BTreeMap::new();
-            let recorded = cur.image_tags.as_ref().unwrap_or(&none);
-            let unknown = cur.image_tags.is_none() && !image_tags.is_empty();
-            if unknown || *recorded != image_tags {
-                let mut what: Vec<String> = Vec::new();
-                for (k, v) in &image_tags {
-                    match recorded.get(k) {
-                        None => what.push(format!("+{k}")),
-                        Some(old) if old != v => what.push(format!("~{k}")),
-                        Some(_) => {}
-                    }
-                }
-                // The tool's own tags stay, even if the recipe had overridden them.
-                let remove: Vec<String> = recorded
-                    .keys()
-                    .filter(|k| !image_tags.contains_key(*k))
-                    .filter(|k| {
-                        !matches!(k.as_str(), "Name" | "Version") && !k.starts_with("recipe:")
-                    })
-                    .cloned()
-                    .collect();
-                what.extend(remove.iter().map(|k| format!("-{k}")));
-                let deps: Vec<usize> = copies.values().copied().collect();
-                b.add(
-                    &name,
-                    ActionKind::Retag {
-                        tags: image_tags.clone(),
-                        remove,
-                        regions: regions.clone(),
-                    },
-                    if unknown {
-                        "image.tags are not recorded for this version: tag it as the recipe says"
-                            .to_string()
-                    } else {
-                        format!("image.tags changed ({})", what.join(", "))
-                    },
-                    &deps,
-                );
-            }
-            for (region, img) in &cur.images {
-                if !regions.contains(region) {
-                    b.add(
-                        &name,
-                        ActionKind::RemoveCopy {
-                            region: region.clone(),
-                            image_id: img.image_id.clone(),
-                        },
-                        "region removed from distribute.regions",
-                        &[],
-                    );
-                }
-            }
-            // A share recorded in state but missing from the image as observed was removed outside
-            // the tool (only when the observer read the image's launch permissions).
-            let lost = |s: &Share| {
-                observed.as_ref().is_some_and(|imgs| {
-                    imgs.iter().any(|o| {
-                        o.build_id == cur.build_id
-                            && o.region == s.region
-                            && o.shares_observed
-                            && !o.shares.contains(&s.principal)
-                    })
-                })
-            };
-            for s in &shares {
-                let deps: Vec<usize> = copies.get(&s.region).copied().into_iter().collect();
-                let reason = if !deps.is_empty() {
-                    "the new copy is shared like the others".to_string()
-                } else if !cur.shares.contains(s) {
-                    "share added to distribute.share".to_string()
-                } else if lost(s) {
-                    format!(
-                        "repair: the share with {} in {} was removed outside recipe",
-                        s.principal, s.region
-                    )
-                } else {
-                    continue;
-                };
-                b.add(
-                    &name,
-                    ActionKind::Share {
-                        principal: s.principal.clone(),
-                        region: s.region.clone(),
-                    },
-                    reason,
-                    &deps,
-                );
-            }
-            for s in cur.shares.difference(&shares) {
-                if regions.contains(&s.region) {
-                    b.add(
-                        &name,
-                        ActionKind::Unshare {
-                            principal: s.principal.clone(),
-                            region: s.region.clone(),
-                        },
-                        "share removed from distribute.share",
-                        &[],
-                    );
-                }
-            }
-        }
-
-        // Retention and deprecation, over the versions that will be live after this plan.
-        if let Some(ret) = &r.recipe.retain {
-            let live: Vec<&ImageVersion> =
-                st.versions.iter().filter(|v| v.status.is_live()).collect();
-            if let Some(keep) = &ret.keep {
-                let keep_existing = if building {
-                    (keep.value as usize).saturating_sub(1)
-                } else {
-                    keep.value as usize
-                };
-                let protect = if building {
-                    None
-                } else {
-                    current.map(|c| c.build_id.as_str())
-                };
-                let (retire, in_use) = to_retire(&live, keep_existing, &obs.in_use, protect);
-                for v in retire {
-                    b.add(
-                        &name,
-                        ActionKind::Retire {
-                            build_id: v.build_id.clone(),
-                            version: v.version.clone(),
-                        },
-                        format!(
-                            "retain.keep is {}: {} live version(s) after this plan",
-                            keep.value,
-                            live.len() + usize::from(building)
-                        ),
-                        &after_rollout,
-                    );
-                }
-                for v in in_use {
-                    notes.push(format!(
-                        "{} ({}) is past retention but still in use: kept",
-                        v.version, v.build_id
-                    ));
-                }
-            }
-            if let Some(after) = &ret.deprecate_after
-                && r.recipe.target.value == Target::Ec2Ami
-            {
-                let span = jiff::SignedDuration::from_secs(
-                    i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
-                );
-                for v in live
-                    .iter()
-                    .filter(|v| v.status == recipe_state::VersionStatus::Available)
-                {
-                    if v.created_at
-                        .checked_add(span)
-                        .is_ok_and(|due| due <= opts.now)
-                    {
-                        b.add(
-                            &name,
-                            ActionKind::Deprecate {
-                                build_id: v.build_id.clone(),
-                            },
-                            format!(
-                                "built {}, deprecate-after {after} has passed",
-                                v.created_at.strftime("%Y-%m-%d")
-                            ),
-                            &[],
-                        );
-                    }
-                }
-            }
-        }
-
-        let change = if building {
-            Change::Build
-        } else if b.actions.len() > first_action {
-            Change::Update
-        } else {
-            Change::None
-        };
-        recipes.push(RecipePlan {
-            recipe: name,
-            file: r.source.path.display().to_string(),
-            target: r.recipe.target.value,
-            strategy: r.recipe.strategy.value,
-            change,
-            fingerprint: fp.value.clone(),
-            fingerprint_parts: fp.parts.clone(),
-            build,
-            baked: baked_labels,
-            launch: launch_labels,
-            notes,
-        });
+        reasons
     }
 
-    basis.observations = crate::digest(obs);
-    let critical_path = critical_path(&b.actions);
-    Ok(Plan {
-        format: PLAN_FORMAT,
-        created_at: opts.now,
-        basis,
-        recipes,
-        actions: b.actions,
-        critical_path,
-    })
+    /// A new version: the build chain, the image, distribution and rollout. Returns the build and
+    /// the actions retirements must wait for.
+    fn build(&mut self, cx: &RecipeCx<'_>, reasons: Vec<String>) -> (BuildInfo, Vec<usize>) {
+        let bid = build_id(self.opts.now, &cx.fp, cx.st);
+        self.planned_builds.insert(cx.index, bid.clone());
+        let capture = self.build_chain(cx, &bid, &reasons);
+        let name = cx.name.as_str();
+        self.b.add(
+            name,
+            ActionKind::TerminateBuilder,
+            "the builder is temporary",
+            &[capture],
+        );
+        let wait = self.b.add(
+            name,
+            ActionKind::WaitAvailable,
+            "the image must be available to copy and share",
+            &[capture],
+        );
+        let tag = self.b.add(
+            name,
+            ActionKind::Tag,
+            "recipe:* tags find the image again",
+            &[wait],
+        );
+        let (at, shared) = self.distribute(cx, tag);
+        let mut ready: Vec<usize> = at.values().copied().chain(shared).collect();
+        ready.push(tag);
+        let after_rollout = self.rollout(cx, tag, ready);
+        self.available_at.insert(cx.index, at);
+        let build = BuildInfo {
+            build_id: bid,
+            version: cx.r.recipe.version.value.clone(),
+            reasons,
+            base: cx.base_value.clone(),
+            parent: cx.r.parent.map(|p| self.set.recipes[p].recipe.name.value.clone()),
+            home_region: cx.home.clone(),
+            regions: cx.regions.clone(),
+            shares: cx.shares.iter().cloned().collect(),
+            image_tags: cx.image_tags.clone(),
+        };
+        (build, after_rollout)
+    }
+
+    /// Resolve the base, launch the builder, run the baked steps (batches end at a reboot), install
+    /// first boot, test, clean up, sysprep, capture. Returns the capture action.
+    fn build_chain(&mut self, cx: &RecipeCx<'_>, bid: &str, reasons: &[String]) -> usize {
+        let name = cx.name.as_str();
+        // The parent's image must exist in this recipe's build region first (checked up front).
+        let parent_dep: Vec<usize> = cx
+            .r
+            .parent
+            .and_then(|p| self.available_at.get(&p))
+            .and_then(|at| at.get(&cx.home))
+            .copied()
+            .into_iter()
+            .collect();
+        let resolve = self.b.add(
+            name,
+            ActionKind::ResolveBase,
+            format!("start from {}", cx.reference),
+            &parent_dep,
+        );
+        let launch = self.b.add(
+            name,
+            ActionKind::LaunchBuilder,
+            "a temporary builder for the build",
+            &[resolve],
+        );
+        let (mut last, has_sysprep) = self.baked_steps(cx, launch);
+        let launch_labels: Vec<String> = cx
+            .r
+            .steps
+            .iter()
+            .filter(|s| s.stage == Stage::Launch)
+            .map(step_label)
+            .collect();
+        if !launch_labels.is_empty() {
+            let why = format!(
+                "`{}` defers these steps to first boot",
+                cx.r.recipe.strategy.as_str()
+            );
+            let kind = ActionKind::InstallFirstBoot {
+                steps: launch_labels,
+            };
+            last = self.b.add(name, kind, why, &[last]);
+        }
+        if !cx.r.tests.is_empty() {
+            let kind = ActionKind::RunTests {
+                count: cx.r.tests.len(),
+            };
+            last = self
+                .b
+                .add(name, kind, "validate the builder before capture", &[last]);
+        }
+        if let Some(c) = &cx.r.recipe.cleanup
+            && c.value != recipe_model::CleanupPreset::None
+        {
+            let kind = ActionKind::Cleanup {
+                preset: c.as_str().into(),
+            };
+            last = self.b.add(name, kind, "clean down before capture", &[last]);
+        }
+        if has_sysprep {
+            let why = "generalise Windows before capture";
+            last = self.b.add(name, ActionKind::Sysprep, why, &[last]);
+        }
+        let kind = ActionKind::Capture {
+            build_id: bid.to_string(),
+            fingerprint: cx.fp.value.clone(),
+        };
+        self.b.add(name, kind, reasons.join("; "), &[last])
+    }
+
+    /// The baked steps in batches that end at a reboot. Returns the last action and whether a
+    /// sysprep step was seen (it runs last, after cleanup).
+    fn baked_steps(&mut self, cx: &RecipeCx<'_>, mut last: usize) -> (usize, bool) {
+        let name = cx.name.as_str();
+        let mut batch: Vec<String> = Vec::new();
+        let mut indices: Vec<usize> = Vec::new();
+        let mut has_sysprep = false;
+        let baked = cx.r.steps.iter().enumerate();
+        for (index, s) in baked.filter(|(_, s)| s.stage == Stage::Image) {
+            match s.step.value {
+                Step::Reboot(_) => {
+                    if !batch.is_empty() {
+                        last = self.run_steps(name, &mut batch, &mut indices, last);
+                    }
+                    last = self.b.add(name, ActionKind::Reboot, "a reboot step", &[last]);
+                }
+                Step::Sysprep(_) => has_sysprep = true,
+                _ => {
+                    batch.push(step_label(s));
+                    indices.push(index);
+                }
+            }
+        }
+        if !batch.is_empty() {
+            last = self.run_steps(name, &mut batch, &mut indices, last);
+        }
+        (last, has_sysprep)
+    }
+
+    fn run_steps(
+        &mut self,
+        name: &str,
+        batch: &mut Vec<String>,
+        indices: &mut Vec<usize>,
+        after: usize,
+    ) -> usize {
+        let kind = ActionKind::RunSteps {
+            steps: std::mem::take(batch),
+            indices: std::mem::take(indices),
+        };
+        self.b.add(name, kind, "baked steps", &[after])
+    }
+
+    /// Copies to every other region, then shares. Returns the action after which the image is
+    /// available per region, and the share actions.
+    fn distribute(
+        &mut self,
+        cx: &RecipeCx<'_>,
+        tag: usize,
+    ) -> (BTreeMap<String, usize>, Vec<usize>) {
+        let name = cx.name.as_str();
+        let mut at = BTreeMap::from([(cx.home.clone(), tag)]);
+        for region in cx.regions.iter().filter(|r| **r != cx.home) {
+            let kind = ActionKind::Copy {
+                region: region.clone(),
+            };
+            let c = self
+                .b
+                .add(name, kind, "listed in distribute.regions", &[tag]);
+            at.insert(region.clone(), c);
+        }
+        let mut shared = Vec::new();
+        for s in &cx.shares {
+            let dep = at.get(&s.region).copied().unwrap_or(tag);
+            let kind = ActionKind::Share {
+                principal: s.principal.clone(),
+                region: s.region.clone(),
+            };
+            shared.push(self.b.add(name, kind, "listed in distribute.share", &[dep]));
+        }
+        (at, shared)
+    }
+
+    /// The bundle first (WorkSpaces are rebuilt from it), then every other rollout target once the
+    /// image is everywhere. Returns the actions retirements wait for.
+    fn rollout(&mut self, cx: &RecipeCx<'_>, tag: usize, mut ready: Vec<usize>) -> Vec<usize> {
+        let name = cx.name.as_str();
+        if let Some(bundle) = &cx.r.recipe.bundle {
+            let kind = ActionKind::Rollout {
+                target: RolloutTarget::Bundle(bundle.name.value.clone()),
+            };
+            ready.push(
+                self.b
+                    .add(name, kind, "the bundle wraps the new image", &[tag]),
+            );
+        }
+        let mut after = ready.clone();
+        let Some(ro) = &cx.r.recipe.rollout else {
+            return after;
+        };
+        let ro = &ro.value;
+        let targets = ro
+            .launch_templates
+            .iter()
+            .map(|t| RolloutTarget::LaunchTemplate(t.value.clone()))
+            .chain(
+                ro.ssm_parameter
+                    .iter()
+                    .map(|p| RolloutTarget::SsmParameter(p.value.clone())),
+            )
+            .chain(ro.fleets.iter().map(|f| RolloutTarget::Fleet(f.value.clone())));
+        for target in targets {
+            let kind = ActionKind::Rollout { target };
+            after.push(self.b.add(name, kind, "listed in rollout", &ready));
+        }
+        if let Some(rw) = &ro.rebuild_workspaces {
+            let tagged = rw
+                .tagged
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.value))
+                .collect();
+            let kind = ActionKind::RebuildWorkspaces {
+                tagged,
+                batch: rw.batch,
+            };
+            after.push(self.b.add(name, kind, "rollout.rebuild-workspaces", &ready));
+        }
+        after
+    }
+
+    /// No build: bring the current version's copies, tags and shares to what the recipe says.
+    fn update(&mut self, cx: &RecipeCx<'_>, cur: &ImageVersion) {
+        let copies = self.copies(cx, cur);
+        self.retag(cx, cur, &copies);
+        let name = cx.name.as_str();
+        for (region, img) in &cur.images {
+            if !cx.regions.contains(region) {
+                let kind = ActionKind::RemoveCopy {
+                    region: region.clone(),
+                    image_id: img.image_id.clone(),
+                };
+                self.b
+                    .add(name, kind, "region removed from distribute.regions", &[]);
+            }
+        }
+        self.shares(cx, cur, &copies);
+    }
+
+    /// Copies to regions added, and repairs of copies deleted outside recipe.
+    fn copies(&mut self, cx: &RecipeCx<'_>, cur: &ImageVersion) -> BTreeMap<String, usize> {
+        let mut copies = BTreeMap::new();
+        for region in cx.regions.iter().filter(|r| **r != cur.home_region) {
+            let reason = match cur.images.get(region) {
+                None => "region added to distribute.regions".to_string(),
+                Some(img) if !cx.present(cur, region) => format!(
+                    "repair: the copy {} was deleted outside recipe",
+                    img.image_id
+                ),
+                Some(_) => continue,
+            };
+            let kind = ActionKind::Copy {
+                region: region.clone(),
+            };
+            copies.insert(region.clone(), self.b.add(&cx.name, kind, reason, &[]));
+        }
+        copies
+    }
+
+    /// Tags are not in the fingerprint: a change of `image.tags` alone retags every region, after
+    /// any copy this plan makes (copies take their tags from the source). Versions recorded before
+    /// tags were kept (`None`) are tagged once if the recipe has tags.
+    fn retag(&mut self, cx: &RecipeCx<'_>, cur: &ImageVersion, copies: &BTreeMap<String, usize>) {
+        let none = BTreeMap::new();
+        let recorded = cur.image_tags.as_ref().unwrap_or(&none);
+        let unknown = cur.image_tags.is_none() && !cx.image_tags.is_empty();
+        if !unknown && *recorded == cx.image_tags {
+            return;
+        }
+        let mut what: Vec<String> = Vec::new();
+        for (k, v) in &cx.image_tags {
+            match recorded.get(k) {
+                None => what.push(format!("+{k}")),
+                Some(old) if old != v => what.push(format!("~{k}")),
+                Some(_) => {}
+            }
+        }
+        // The tool's own tags stay, even if the recipe had overridden them.
+        let remove: Vec<String> = recorded
+            .keys()
+            .filter(|k| !cx.image_tags.contains_key(*k))
+            .filter(|k| !matches!(k.as_str(), "Name" | "Version") && !k.starts_with("recipe:"))
+            .cloned()
+            .collect();
+        what.extend(remove.iter().map(|k| format!("-{k}")));
+        let reason = if unknown {
+            "image.tags are not recorded for this version: tag it as the recipe says".to_string()
+        } else {
+            format!("image.tags changed ({})", what.join(", "))
+        };
+        let kind = ActionKind::Retag {
+            tags: cx.image_tags.clone(),
+            remove,
+            regions: cx.regions.clone(),
+        };
+        let deps: Vec<usize> = copies.values().copied().collect();
+        self.b.add(&cx.name, kind, reason, &deps);
+    }
+
+    /// Shares added, new copies shared like the others, shares removed outside recipe repaired, and
+    /// shares no longer listed revoked.
+    fn shares(&mut self, cx: &RecipeCx<'_>, cur: &ImageVersion, copies: &BTreeMap<String, usize>) {
+        let name = cx.name.as_str();
+        for s in &cx.shares {
+            let deps: Vec<usize> = copies.get(&s.region).copied().into_iter().collect();
+            let reason = if !deps.is_empty() {
+                "the new copy is shared like the others".to_string()
+            } else if !cur.shares.contains(s) {
+                "share added to distribute.share".to_string()
+            } else if cx.share_lost(cur, s) {
+                format!(
+                    "repair: the share with {} in {} was removed outside recipe",
+                    s.principal, s.region
+                )
+            } else {
+                continue;
+            };
+            let kind = ActionKind::Share {
+                principal: s.principal.clone(),
+                region: s.region.clone(),
+            };
+            self.b.add(name, kind, reason, &deps);
+        }
+        for s in cur.shares.difference(&cx.shares) {
+            if cx.regions.contains(&s.region) {
+                let kind = ActionKind::Unshare {
+                    principal: s.principal.clone(),
+                    region: s.region.clone(),
+                };
+                self.b
+                    .add(name, kind, "share removed from distribute.share", &[]);
+            }
+        }
+    }
+
+    /// Retention and deprecation, over the versions that will be live after this plan.
+    fn retention(&mut self, cx: &mut RecipeCx<'_>, building: bool, after_rollout: &[usize]) {
+        let Some(ret) = &cx.r.recipe.retain else {
+            return;
+        };
+        let live: Vec<&ImageVersion> = cx.st.versions.iter().filter(|v| v.status.is_live()).collect();
+        if let Some(keep) = &ret.keep {
+            let keep_existing = (keep.value as usize).saturating_sub(usize::from(building));
+            let protect = if building {
+                None
+            } else {
+                cx.st.current().map(|c| c.build_id.as_str())
+            };
+            let (retire, in_use) = to_retire(&live, keep_existing, &self.obs.in_use, protect);
+            for v in retire {
+                let kind = ActionKind::Retire {
+                    build_id: v.build_id.clone(),
+                    version: v.version.clone(),
+                };
+                let reason = format!(
+                    "retain.keep is {}: {} live version(s) after this plan",
+                    keep.value,
+                    live.len() + usize::from(building)
+                );
+                self.b.add(&cx.name, kind, reason, after_rollout);
+            }
+            for v in in_use {
+                cx.notes.push(format!(
+                    "{} ({}) is past retention but still in use: kept",
+                    v.version, v.build_id
+                ));
+            }
+        }
+        if let Some(after) = &ret.deprecate_after
+            && cx.r.recipe.target.value == Target::Ec2Ami
+        {
+            self.deprecations(cx, &live, after);
+        }
+    }
+
+    fn deprecations(&mut self, cx: &RecipeCx<'_>, live: &[&ImageVersion], after: &recipe_model::Duration) {
+        let span =
+            jiff::SignedDuration::from_secs(i64::try_from(after.as_secs()).unwrap_or(i64::MAX));
+        let available = live
+            .iter()
+            .filter(|v| v.status == recipe_state::VersionStatus::Available);
+        for v in available {
+            let due = v.created_at.checked_add(span);
+            if !due.is_ok_and(|due| due <= self.opts.now) {
+                continue;
+            }
+            let kind = ActionKind::Deprecate {
+                build_id: v.build_id.clone(),
+            };
+            let reason = format!(
+                "built {}, deprecate-after {after} has passed",
+                v.created_at.strftime("%Y-%m-%d")
+            );
+            self.b.add(&cx.name, kind, reason, &[]);
+        }
+    }
+}
+
+static EMPTY: RecipeState = RecipeState {
+    recipe: String::new(),
+    versions: Vec::new(),
+};
+
+/// Why a base change means a build: a newer parent version, or a newer base image.
+fn base_change_reason(cx: &RecipeCx<'_>, cur: &ImageVersion) -> String {
+    match cx.base_value.split_once('@') {
+        Some((parent, build)) if cx.r.parent.is_some() => format!(
+            "parent `{}` has a newer version ({build}) than the one this image was built on",
+            parent.trim_start_matches("recipe:")
+        ),
+        _ => format!("base image changed: {} → {}", cur.base_image, cx.base_value),
+    }
 }

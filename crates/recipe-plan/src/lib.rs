@@ -7,25 +7,32 @@
 //!   estimates, the critical path, and the basis a saved plan is checked against).
 //! - [`graph`]: the action graph on petgraph; DOT and Mermaid output.
 //! - [`render`]: human and Markdown text (the CLI prints it).
+//! - [`Outputs`]: what actions hand on, typed per recipe; [`record`]: an apply's outcomes as state (pure).
 
 mod action;
 mod compute;
 pub mod fingerprint;
 pub mod graph;
 mod observe;
+mod outputs;
 mod plan;
 pub mod record;
 pub mod render;
 
 use std::collections::BTreeMap;
 
-pub use action::{Action, ActionKind, Estimates};
+pub use action::{Action, ActionKind, Estimates, RolloutTarget};
 pub use compute::{PlanError, PlanOptions, compute, step_label};
 pub use observe::{
     FixedObserver, Observations, ObserveError, ObservedImage, Observer, StateObserver,
     base_reference, rebuild_state,
 };
-pub use plan::{Basis, BuildInfo, Change, CriticalPath, PLAN_FORMAT, Plan, RecipePlan, StalePlan};
+pub use outputs::{Outputs, RecipeOutputs};
+pub use plan::{
+    Basis, BuildInfo, Change, CloudInfo, CriticalPath, PLAN_FORMAT, Plan, PlanFileError, RecipePlan,
+    StalePlan,
+};
+pub use record::{Applied, record};
 use recipe_loader::RecipeSet;
 pub use recipe_state::Stored;
 use recipe_state::{StateError, StateStore};

@@ -7,8 +7,22 @@ use serde::{Deserialize, Serialize};
 
 use crate::action::Action;
 
-/// The plan file format this build writes and reads.
-pub const PLAN_FORMAT: u32 = 1;
+/// The plan file format this build writes and reads. 2: typed action outputs and rollout targets,
+/// and the account and region the plan builds in.
+pub const PLAN_FORMAT: u32 = 2;
+
+/// Where a plan builds: the account and default build region, and where the region came from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CloudInfo {
+    /// The AWS account (`None` when the plan did not ask the cloud).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The build region of recipes without `builder.region`.
+    pub region: String,
+    /// Where that region came from (`--region`, `AWS_REGION`, `AWS_DEFAULT_REGION`, `profile dev`, …).
+    pub region_source: String,
+}
 
 /// A plan: the difference between what the recipes want and what exists.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -18,6 +32,8 @@ pub struct Plan {
     pub format: u32,
     /// When it was computed.
     pub created_at: jiff::Timestamp,
+    /// The account and region it builds in.
+    pub cloud: CloudInfo,
     /// What it was computed against; applying refuses a plan whose basis moved.
     pub basis: Basis,
     /// One entry per recipe considered, in dependency order.
@@ -73,7 +89,10 @@ impl Plan {
 
     /// Refuse a plan whose basis no longer matches: state saved since, recipes or files edited, or the
     /// cloud observed differently.
-    pub fn check_fresh(&self, current: &Basis) -> Result<(), StalePlan> {
+    /// `fresh` is a plan made now from the same recipes.
+    pub fn check_fresh(&self, fresh: &Plan) -> Result<(), StalePlan> {
+        let current = &fresh.basis;
+        let current_account = fresh.cloud.account.clone();
         let mut reasons = Vec::new();
         for (recipe, rev) in &self.basis.state {
             let now = current.state.get(recipe).cloned().flatten();
@@ -92,6 +111,13 @@ impl Plan {
                 None => reasons.push(format!("recipe `{recipe}` is no longer in the set")),
             }
         }
+        if let (Some(planned), Some(now)) = (&self.cloud.account, &current_account)
+            && planned != now
+        {
+            reasons.push(format!(
+                "the plan was made for account {planned}, and these credentials are for account {now}"
+            ));
+        }
         if self.basis.observations != current.observations {
             reasons.push("the cloud changed since the plan was made".into());
         }
@@ -101,6 +127,61 @@ impl Plan {
             Err(StalePlan { reasons })
         }
     }
+}
+
+impl Plan {
+    /// Read a saved plan. A plan of another format, or one that does not parse (a hand edit), is
+    /// refused with where and why.
+    pub fn from_json(path: &str, text: &str) -> Result<Plan, PlanFileError> {
+        let bad = |e: serde_json::Error| PlanFileError::Invalid {
+            path: path.to_string(),
+            line: e.line(),
+            column: e.column(),
+            detail: e.to_string(),
+        };
+        let value: serde_json::Value = serde_json::from_str(text).map_err(bad)?;
+        let format = value.get("format").and_then(serde_json::Value::as_u64);
+        if format != Some(u64::from(PLAN_FORMAT)) {
+            return Err(PlanFileError::Format {
+                path: path.to_string(),
+                found: format.map_or_else(|| "none".to_string(), |f| f.to_string()),
+            });
+        }
+        serde_json::from_str(text).map_err(bad)
+    }
+}
+
+/// A saved plan that cannot be applied as it is.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum PlanFileError {
+    /// Written by another version of recipe.
+    #[error("`{path}` is a plan of format {found}; this recipe reads plans of format {PLAN_FORMAT}")]
+    #[diagnostic(
+        code(recipe::plan::format),
+        help("plan again with this version (`recipe plan --out FILE`) and apply the new plan")
+    )]
+    Format {
+        /// The file.
+        path: String,
+        /// The format it says it has.
+        found: String,
+    },
+    /// Not a plan this version wrote (edited by hand, truncated, or another kind of file).
+    #[error("{path}:{line}:{column}: not a saved plan: {detail}")]
+    #[diagnostic(
+        code(recipe::plan::unreadable),
+        help("saved plans are not edited by hand: plan again with `recipe plan --out FILE`")
+    )]
+    Invalid {
+        /// The file.
+        path: String,
+        /// Line of the problem.
+        line: usize,
+        /// Column of the problem.
+        column: usize,
+        /// What serde said.
+        detail: String,
+    },
 }
 
 /// A saved plan that no longer matches what it was computed against.

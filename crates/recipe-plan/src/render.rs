@@ -175,6 +175,7 @@ pub fn human(plan: &Plan) -> String {
         }
     }
     let _ = writeln!(out, "\nPlan: {}.", header(plan));
+    let _ = writeln!(out, "{}", where_line(plan));
     if plan.has_changes() {
         let cp = &plan.critical_path;
         let _ = writeln!(
@@ -191,10 +192,26 @@ pub fn human(plan: &Plan) -> String {
     out
 }
 
+/// Which account and default region the plan builds in, and where the region came from.
+pub fn where_line(plan: &Plan) -> String {
+    let c = &plan.cloud;
+    match &c.account {
+        Some(account) => format!(
+            "Account {account}, default build region {} (from {}).",
+            c.region, c.region_source
+        ),
+        None => format!(
+            "Default build region {} (from {}); the account was not asked.",
+            c.region, c.region_source
+        ),
+    }
+}
+
 /// Markdown for a pull-request comment.
 pub fn markdown(plan: &Plan) -> String {
     let mut out = String::from("### recipe plan\n\n");
     let _ = writeln!(out, "**{}**\n", header(plan));
+    let _ = writeln!(out, "{}\n", where_line(plan));
     if !plan.has_changes() {
         out.push_str("No changes: the images match the recipes.\n");
         return out;

@@ -3,13 +3,14 @@
 //! state produced by applying the previous plan (a simulated engine), with a fake observer, and
 //! snapshots the human plan.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use recipe_plan::{
-    ActionKind, Change, Estimates, Observations, ObservedImage, Plan, PlanOptions, Stored,
+    ActionKind, Applied, Change, CloudInfo, Estimates, Observations, ObservedImage, Outputs, Plan,
+    PlanOptions, RecipeOutputs, Stored,
 };
-use recipe_state::{ParentRef, RecipeState, RegionImage, Revision, Share, VersionStatus};
+use recipe_state::{RecipeState, Revision};
 
 const BASELINE: &str = r#"name: linux-baseline
 description: hardened baseline
@@ -103,7 +104,11 @@ impl World {
             estimates: Estimates::default(),
             target: target.map(str::to_string),
             now: self.now,
-            default_region: "us-east-1".into(),
+            cloud: CloudInfo {
+                account: None,
+                region: "us-east-1".into(),
+                region_source: "the test".into(),
+            },
         };
         recipe_plan::compute(&set, &self.state, &self.obs, &opts).unwrap()
     }
@@ -112,107 +117,51 @@ impl World {
         self.plan_with(None)
     }
 
-    /// What the engine will do, reduced to its effect on state.
+    /// What the engine will do, reduced to its effect on state: every action succeeds, each build
+    /// and copy makes a new image id, and state is recorded by `recipe_plan::record`.
     fn apply(&mut self, plan: &Plan) {
-        for r in &plan.recipes {
-            let st = self
+        let mut outputs = Outputs::default();
+        for a in &plan.actions {
+            let region = match &a.action {
+                ActionKind::Capture { .. } => plan
+                    .recipes
+                    .iter()
+                    .find(|r| r.recipe == a.recipe)
+                    .and_then(|r| r.build.as_ref())
+                    .map(|b| b.home_region.clone()),
+                ActionKind::Copy { region } => Some(region.clone()),
+                _ => None,
+            };
+            if let Some(region) = region {
+                self.counter += 1;
+                let id = format!("ami-{:017x}", self.counter);
+                outputs.add(&a.recipe, &RecipeOutputs::image(region, id));
+            }
+        }
+        let succeeded: BTreeSet<usize> = plan.actions.iter().map(|a| a.id).collect();
+        let before: BTreeMap<String, RecipeState> = self
+            .state
+            .iter()
+            .map(|(k, v)| (k.clone(), v.state.clone()))
+            .collect();
+        let applied = Applied {
+            succeeded: &succeeded,
+            outputs: &outputs,
+            now: self.now,
+        };
+        for state in recipe_plan::record(plan, &applied, &before) {
+            let n: u64 = self
                 .state
-                .entry(r.recipe.clone())
-                .or_insert_with(|| Stored {
-                    revision: Revision("0".into()),
-                    state: RecipeState::new(r.recipe.clone()),
-                });
-            let _ = st;
-            if let Some(b) = &r.build {
-                let mut images = BTreeMap::new();
-                for region in &b.regions {
-                    self.counter += 1;
-                    images.insert(
-                        region.clone(),
-                        RegionImage {
-                            image_id: format!("ami-{:017x}", self.counter),
-                            snapshot_ids: vec![],
-                        },
-                    );
-                }
-                let parent = b.parent.as_ref().map(|p| ParentRef {
-                    recipe: p.clone(),
-                    build_id: self
-                        .state_of(p)
-                        .current()
-                        .map(|v| v.build_id.clone())
-                        .unwrap_or_default(),
-                });
-                let version =
-                    recipe_plan::record::completed_version(r, images, parent, self.now).unwrap();
-                self.state
-                    .get_mut(&r.recipe)
-                    .unwrap()
-                    .state
-                    .versions
-                    .push(version);
-            }
-            let state = &mut self.state.get_mut(&r.recipe).unwrap().state;
-            for a in plan.actions.iter().filter(|a| a.recipe == r.recipe) {
-                let cur = state.versions.iter_mut().rev().find(|v| v.status.is_live());
-                match (&a.action, cur) {
-                    (ActionKind::Copy { region }, Some(v))
-                        if !v.images.contains_key(region) || r.build.is_none() =>
-                    {
-                        self.counter += 1;
-                        v.images.insert(
-                            region.clone(),
-                            RegionImage {
-                                image_id: format!("ami-{:017x}", self.counter),
-                                snapshot_ids: vec![],
-                            },
-                        );
-                    }
-                    (ActionKind::RemoveCopy { region, .. }, Some(v)) => {
-                        v.images.remove(region);
-                        v.shares.retain(|s| s.region != *region);
-                    }
-                    (ActionKind::Share { principal, region }, Some(v)) => {
-                        v.shares.insert(Share {
-                            principal: principal.clone(),
-                            region: region.clone(),
-                            fleet: false,
-                            image_builder: false,
-                        });
-                    }
-                    (ActionKind::Unshare { principal, region }, Some(v)) => {
-                        v.shares
-                            .retain(|s| !(s.principal == *principal && s.region == *region));
-                    }
-                    _ => {}
-                }
-                match &a.action {
-                    ActionKind::Retag { tags, .. } => {
-                        if let Some(v) =
-                            state.versions.iter_mut().rev().find(|v| v.status.is_live())
-                        {
-                            v.image_tags = Some(tags.clone());
-                        }
-                    }
-                    ActionKind::Retire { build_id, .. } => {
-                        if let Some(v) = state.versions.iter_mut().find(|v| v.build_id == *build_id)
-                        {
-                            v.status = VersionStatus::Retired;
-                        }
-                    }
-                    ActionKind::Deprecate { build_id } => {
-                        if let Some(v) = state.versions.iter_mut().find(|v| v.build_id == *build_id)
-                        {
-                            v.status = VersionStatus::Deprecated;
-                            v.deprecated_at = Some(self.now);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            let st = self.state.get_mut(&r.recipe).unwrap();
-            let n: u64 = st.revision.0.parse().unwrap();
-            st.revision = Revision((n + 1).to_string());
+                .get(&state.recipe)
+                .map_or(0, |s| s.revision.0.parse().unwrap());
+            let name = state.recipe.clone();
+            self.state.insert(
+                name,
+                Stored {
+                    revision: Revision((n + 1).to_string()),
+                    state,
+                },
+            );
         }
         // What the cloud now holds, for scenarios that refresh.
         self.obs.images.clear();
@@ -627,9 +576,9 @@ fn a_saved_plan_goes_stale_when_state_or_recipes_move() {
     let mut w = World::new();
     let plan = w.plan();
     let fresh = w.plan();
-    plan.check_fresh(&fresh.basis).expect("nothing moved");
+    plan.check_fresh(&fresh).expect("nothing moved");
     w.apply(&fresh);
-    let err = plan.check_fresh(&w.plan().basis).unwrap_err();
+    let err = plan.check_fresh(&w.plan()).unwrap_err();
     assert!(
         err.to_string()
             .contains("state of `linux-baseline` changed"),
@@ -637,7 +586,7 @@ fn a_saved_plan_goes_stale_when_state_or_recipes_move() {
     );
     let plan = w.plan();
     w.edit("scripts/install.sh", "/srv/www", "/srv/web");
-    let err = plan.check_fresh(&w.plan().basis).unwrap_err();
+    let err = plan.check_fresh(&w.plan()).unwrap_err();
     assert!(
         err.to_string()
             .contains("recipe `web` or a file it uses changed"),
@@ -746,4 +695,153 @@ fn state_is_rebuilt_from_what_the_cloud_holds() {
     // A plan against the rebuilt state needs no build: the fingerprint matches.
     w.state.get_mut("web").unwrap().state = rebuilt;
     assert_ne!(w.plan().recipes[1].change, recipe_plan::Change::Build);
+}
+
+fn try_plan(world: &World) -> Result<Plan, recipe_plan::PlanError> {
+    let set = recipe_loader::load(&[world.dir.path().to_path_buf()], &Default::default());
+    let opts = PlanOptions {
+        estimates: Estimates::default(),
+        target: None,
+        now: world.now,
+        cloud: CloudInfo {
+            account: None,
+            region: "us-east-1".into(),
+            region_source: "the test".into(),
+        },
+    };
+    recipe_plan::compute(&set, &world.state, &world.obs, &opts)
+}
+
+#[test]
+fn a_child_built_where_its_parent_has_no_image_is_refused_at_plan_time() {
+    let w = World::new();
+    // The parent copies to eu-west-1 only; the child moves to eu-central-1.
+    w.edit("web.yaml", "builder: { region: eu-west-2", "builder: { region: eu-central-1");
+    let err = try_plan(&w).unwrap_err();
+    let recipe_plan::PlanError::ParentRegion { diagnostics } = &err else {
+        panic!("expected a parent-region error, got {err:?}");
+    };
+    assert_eq!(diagnostics.len(), 1);
+    let d = &diagnostics[0];
+    assert!(d.message.contains("`web` builds in eu-central-1"), "{}", d.message);
+    assert!(d.message.contains("eu-west-2, eu-west-1"), "{}", d.message);
+    assert!(d.help.contains("add eu-central-1 to `linux-baseline`'s distribute.regions"));
+    // Located at the child's `base`.
+    assert!(d.location().contains("web.yaml:7:"), "{}", d.location());
+    // Copying the parent there makes the plan valid, and the child's base waits for that copy.
+    w.edit("linux-baseline.yaml", "regions: [eu-west-1]", "regions: [eu-west-1, eu-central-1]");
+    let plan = try_plan(&w).unwrap();
+    let resolve = plan
+        .actions
+        .iter()
+        .find(|a| a.recipe == "web" && a.action == ActionKind::ResolveBase)
+        .unwrap();
+    let dep = &plan.actions[resolve.depends_on[0]];
+    assert_eq!(dep.recipe, "linux-baseline");
+    assert_eq!(
+        dep.action,
+        ActionKind::Copy {
+            region: "eu-central-1".into()
+        }
+    );
+}
+
+/// Record a plan in which only `ok` succeeded, with `outputs`.
+fn record_some(w: &World, plan: &Plan, ok: &[usize], outputs: &Outputs) -> Vec<RecipeState> {
+    let before = w
+        .state
+        .iter()
+        .map(|(k, v)| (k.clone(), v.state.clone()))
+        .collect();
+    let succeeded: BTreeSet<usize> = ok.iter().copied().collect();
+    let applied = Applied {
+        succeeded: &succeeded,
+        outputs,
+        now: w.now,
+    };
+    recipe_plan::record(plan, &applied, &before)
+}
+
+fn ids(plan: &Plan, recipe: &str, pred: impl Fn(&ActionKind) -> bool) -> Vec<usize> {
+    plan.actions
+        .iter()
+        .filter(|a| a.recipe == recipe && pred(&a.action))
+        .map(|a| a.id)
+        .collect()
+}
+
+#[test]
+fn recording_a_build_keeps_what_succeeded_and_marks_an_unfinished_build_failed() {
+    let w = World::new();
+    let plan = w.plan();
+    let mut outputs = Outputs::default();
+    outputs.add("linux-baseline", &RecipeOutputs::base("ami-0resolved000000001"));
+    outputs.add("linux-baseline", &RecipeOutputs::image("eu-west-2", "ami-home"));
+    outputs.add(
+        "linux-baseline",
+        &RecipeOutputs::snapshots("eu-west-2", vec!["snap-1".into()]),
+    );
+    // The baseline's build went through, but its copy to eu-west-1 failed; web's build failed
+    // before its image was available.
+    let copy = ids(&plan, "linux-baseline", |k| matches!(k, ActionKind::Copy { .. }));
+    let ok: Vec<usize> = plan
+        .actions
+        .iter()
+        .filter(|a| a.recipe == "linux-baseline" && !copy.contains(&a.id))
+        .map(|a| a.id)
+        .chain(ids(&plan, "web", |k| *k == ActionKind::ResolveBase))
+        .collect();
+    let saved = record_some(&w, &plan, &ok, &outputs);
+    assert_eq!(saved.len(), 2);
+    let base = saved[0].current().expect("the baseline is available");
+    assert_eq!(base.base_image, "ami-0resolved000000001");
+    assert_eq!(base.images.len(), 1, "the failed copy is not recorded");
+    assert_eq!(base.images["eu-west-2"].snapshot_ids, vec!["snap-1"]);
+    let web = &saved[1];
+    assert!(web.current().is_none());
+    let v = &web.versions[0];
+    assert_eq!(v.status, recipe_state::VersionStatus::Failed);
+    assert!(v.images.is_empty() && v.shares.is_empty());
+    // The child's parent is the version recorded in this same apply, not the one before it.
+    let parent = v.parent.as_ref().expect("a parent");
+    assert_eq!(parent.build_id, base.build_id);
+}
+
+#[test]
+fn recording_an_update_applies_copies_shares_and_retag_to_the_current_version() {
+    let mut w = World::new();
+    built(&mut w);
+    w.edit("web.yaml", "regions: [eu-west-1, us-east-1]", "regions: [eu-west-1, us-east-1, ap-south-1]");
+    let plan = w.plan();
+    let mut outputs = Outputs::default();
+    outputs.add("web", &RecipeOutputs::image("ap-south-1", "ami-copy"));
+    let share_ids = ids(&plan, "web", |k| matches!(k, ActionKind::Share { .. }));
+    let copy_ids = ids(&plan, "web", |k| matches!(k, ActionKind::Copy { .. }));
+    // The copy succeeded, one of the two shares did.
+    let ok = [copy_ids[0], share_ids[0]];
+    let saved = record_some(&w, &plan, &ok, &outputs);
+    let web = saved.iter().find(|s| s.recipe == "web").unwrap();
+    let cur = web.current().unwrap();
+    assert_eq!(cur.images["ap-south-1"].image_id, "ami-copy");
+    let in_new: Vec<_> = cur.shares.iter().filter(|s| s.region == "ap-south-1").collect();
+    assert_eq!(in_new.len(), 1, "only the share that succeeded is recorded");
+    assert_eq!(cur.updated_at, w.now);
+}
+
+#[test]
+fn a_saved_plan_of_another_format_or_edited_by_hand_is_refused() {
+    let w = World::new();
+    let plan = w.plan();
+    let text = serde_json::to_string_pretty(&plan).unwrap();
+    assert_eq!(recipe_plan::Plan::from_json("p.json", &text).unwrap(), plan);
+    let old = text.replacen("\"format\": 2", "\"format\": 1", 1);
+    let e = recipe_plan::Plan::from_json("p.json", &old).unwrap_err();
+    assert!(e.to_string().contains("format 1"), "{e}");
+    let edited = text.replacen("\"recipe\": \"linux-baseline\"", "\"recipe\": 7", 1);
+    let e = recipe_plan::Plan::from_json("p.json", &edited).unwrap_err();
+    assert!(e.to_string().starts_with("p.json:"), "{e}");
+    let recipe_plan::PlanFileError::Invalid { line, .. } = e else {
+        panic!("expected an invalid plan")
+    };
+    assert!(line > 1);
 }
