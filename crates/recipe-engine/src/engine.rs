@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use recipe_plan::{Action, Plan};
+use recipe_plan::{Action, Outputs, Plan, RecipeOutputs};
 use tokio::sync::{Mutex, Notify, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
@@ -54,21 +54,39 @@ impl ActionError {
     }
 }
 
-/// What a finished action hands to the actions after it (`instance-id`, `image-id:eu-west-1`, …).
-pub type Outcome = BTreeMap<String, String>;
+/// The service and region an action calls: calls are rate-limited per lane.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Lane {
+    /// The service (`ec2`, `workspaces`, …).
+    pub service: String,
+    /// The region.
+    pub region: String,
+}
 
-/// What actions do: implemented by the providers.
+impl Lane {
+    /// A lane.
+    pub fn new(service: impl Into<String>, region: impl Into<String>) -> Lane {
+        Lane {
+            service: service.into(),
+            region: region.into(),
+        }
+    }
+}
+
+/// What runs actions: the provider registry bound to an apply ([`crate::Routed`]), or a fake in
+/// tests.
 pub trait Runner: Send + Sync + 'static {
-    /// The service and region an action calls, for rate limiting (e.g. `("ec2", "eu-west-2")`).
-    fn lane(&self, action: &Action) -> (String, String);
+    /// The lane an action calls, for rate limiting.
+    fn lane(&self, action: &Action) -> Lane;
 
-    /// Run one action. `inputs` holds the outputs of every action it depends on, directly or not.
-    /// Must be idempotent: after a crash an action that was started may run again.
+    /// Run one action. `inputs` holds the outputs of every action it depends on, directly or not,
+    /// by recipe. Returns what it made for its own recipe. Must be idempotent: after a crash an
+    /// action that was started may run again.
     fn run(
         &self,
         action: &Action,
-        inputs: &Outcome,
-    ) -> impl Future<Output = Result<Outcome, ActionError>> + Send;
+        inputs: &Outputs,
+    ) -> impl Future<Output = Result<RecipeOutputs, ActionError>> + Send;
 }
 
 /// How the engine runs a plan.
@@ -130,12 +148,28 @@ pub enum Event {
         /// Wait before the next attempt.
         wait_ms: u64,
     },
+    /// What a running action waits on ("ami-0abc in eu-west-1 to become available").
+    Waiting {
+        /// Action id.
+        id: usize,
+        /// A short phrase.
+        on: String,
+    },
+    /// A line a builder printed while running an action's step.
+    Output {
+        /// Action id.
+        id: usize,
+        /// The step's label.
+        step: String,
+        /// The line.
+        line: String,
+    },
     /// Done.
     Succeeded {
         /// Action id.
         id: usize,
-        /// Its outputs.
-        outputs: Outcome,
+        /// What it made for its recipe.
+        outputs: RecipeOutputs,
         /// How long it took, all attempts included.
         elapsed_ms: u64,
     },
@@ -145,6 +179,15 @@ pub enum Event {
         id: usize,
         /// Why.
         error: String,
+    },
+    /// What the sweep before the run removed (builders and images killed runs left).
+    Swept(crate::provider::Swept),
+    /// A builder of a build that did not finish, after the run: terminated or kept.
+    Released {
+        /// The builder.
+        leftover: crate::provider::Leftover,
+        /// What became of it.
+        released: crate::provider::Released,
     },
     /// Not run because an action it depends on failed.
     Skipped {
@@ -218,11 +261,11 @@ impl CancelToken {
 /// One call slot per `1/rate` seconds per lane.
 #[derive(Default)]
 struct RateLimiter {
-    next: Mutex<HashMap<(String, String), Instant>>,
+    next: Mutex<HashMap<Lane, Instant>>,
 }
 
 impl RateLimiter {
-    async fn acquire(&self, lane: (String, String), rate: Option<u32>) {
+    async fn acquire(&self, lane: Lane, rate: Option<u32>) {
         let Some(rate) = rate.filter(|r| *r > 0) else {
             return;
         };
@@ -281,11 +324,11 @@ fn descendants(plan: &Plan, id: usize) -> BTreeSet<usize> {
 async fn attempt_loop<R: Runner>(
     runner: Arc<R>,
     action: Action,
-    inputs: Outcome,
+    inputs: Outputs,
     opts: EngineOptions,
     limiter: Arc<RateLimiter>,
     events: mpsc::UnboundedSender<Event>,
-) -> (usize, Result<Outcome, ActionError>, u64) {
+) -> (usize, Result<RecipeOutputs, ActionError>, u64) {
     let start = Instant::now();
     let id = action.id;
     let mut attempt = 1;
@@ -336,7 +379,7 @@ pub async fn execute<R: Runner>(
 ) -> Result<Report, crate::JournalError> {
     let n = plan.actions.len();
     let mut report = Report::default();
-    let mut done: BTreeMap<usize, Outcome> = BTreeMap::new();
+    let mut done: BTreeMap<usize, RecipeOutputs> = BTreeMap::new();
     let mut blocked: BTreeSet<usize> = BTreeSet::new();
     for a in &plan.actions {
         if let Some(outputs) = journal.outputs(a.id) {
@@ -347,7 +390,7 @@ pub async fn execute<R: Runner>(
     }
     let limiter = Arc::new(RateLimiter::default());
     let slots = Arc::new(Semaphore::new(opts.parallelism.max(1)));
-    let mut running: JoinSet<(usize, Result<Outcome, ActionError>, u64)> = JoinSet::new();
+    let mut running: JoinSet<(usize, Result<RecipeOutputs, ActionError>, u64)> = JoinSet::new();
     let mut started: BTreeSet<usize> = done.keys().copied().collect();
     let mut stop = false;
     loop {
@@ -367,10 +410,10 @@ pub async fn execute<R: Runner>(
                 };
                 started.insert(id);
                 journal.record(id, JournalEntry::Started)?;
-                let mut inputs = Outcome::new();
+                let mut inputs = Outputs::default();
                 for a in ancestors(plan, id) {
                     if let Some(o) = done.get(&a) {
-                        inputs.extend(o.clone());
+                        inputs.add(&plan.actions[a].recipe, o);
                     }
                 }
                 let (runner, action, opts, limiter, events) = (

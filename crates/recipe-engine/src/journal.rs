@@ -6,6 +6,8 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+
+use recipe_plan::RecipeOutputs;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -14,10 +16,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "kebab-case")]
 pub enum JournalEntry {
-    /// It finished; its outputs (`image-id`, `instance-id`, …).
+    /// It finished; what it made for its recipe (builder, images, snapshots, …).
     Succeeded {
         /// Outputs for later actions.
-        outputs: BTreeMap<String, String>,
+        outputs: RecipeOutputs,
     },
     /// It failed for good.
     Failed {
@@ -38,9 +40,15 @@ pub struct JournalError {
     pub detail: String,
 }
 
+/// The journal format this build writes and reads. 2: typed outputs.
+pub const JOURNAL_FORMAT: u32 = 2;
+
 /// Outcomes by action id, for one plan.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Journal {
+    /// File format (absent in format 1).
+    #[serde(default)]
+    pub format: u32,
     /// The plan it belongs to (digest of the plan's basis and actions).
     pub plan: String,
     /// Outcome per action id.
@@ -56,6 +64,7 @@ impl Journal {
     /// A journal kept only in memory.
     pub fn in_memory(plan: impl Into<String>) -> Journal {
         Journal {
+            format: JOURNAL_FORMAT,
             plan: plan.into(),
             entries: BTreeMap::new(),
             saved_plan: None,
@@ -72,6 +81,15 @@ impl Journal {
         };
         match std::fs::read(&path) {
             Ok(bytes) => {
+                let format = serde_json::from_slice::<serde_json::Value>(&bytes)
+                    .ok()
+                    .and_then(|v| v.get("format").and_then(serde_json::Value::as_u64))
+                    .unwrap_or(1);
+                if format != u64::from(JOURNAL_FORMAT) {
+                    return Err(err(format!(
+                        "written by another version of recipe (format {format}, this one reads {JOURNAL_FORMAT}). The apply it records was interrupted: finish it with that version, or remove the file to start afresh (the next apply terminates builders left by it; their images carry the recipe:build-id tag)"
+                    )));
+                }
                 let mut j: Journal =
                     serde_json::from_slice(&bytes).map_err(|e| err(format!("unreadable: {e}")))?;
                 if j.plan != plan {
@@ -83,6 +101,7 @@ impl Journal {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
                 Ok(Journal {
+                    format: JOURNAL_FORMAT,
                     plan: plan.into(),
                     entries: BTreeMap::new(),
                     saved_plan: None,
@@ -123,7 +142,7 @@ impl Journal {
     }
 
     /// Outputs of a succeeded action.
-    pub fn outputs(&self, id: usize) -> Option<&BTreeMap<String, String>> {
+    pub fn outputs(&self, id: usize) -> Option<&RecipeOutputs> {
         match self.entries.get(&id) {
             Some(JournalEntry::Succeeded { outputs }) => Some(outputs),
             _ => None,

@@ -11,13 +11,21 @@
 //! - A [`CancelToken`] stops new work (the first Ctrl-C); running actions finish or are cancelled.
 //! - Progress is a stream of [`Event`]s; the engine never prints.
 //!
-//! What an action does is the [`Runner`]'s business (the providers).
+//! What an action does is a [`Provider`]'s business: one per target, held in a [`Registry`] that is
+//! both the planner's observer and, bound to an apply ([`Routed`]), the executor's [`Runner`]. The
+//! [`apply`] module wraps the executor in the whole lifecycle: locks, sweep, run, release, record.
 
+pub mod apply;
 mod engine;
 mod journal;
+mod provider;
 
 pub use engine::{
-    ActionError, CancelToken, EngineOptions, ErrorClass, Event, Outcome, Report, Runner, execute,
+    ActionError, CancelToken, EngineOptions, ErrorClass, Event, Lane, Report, Runner, execute,
 };
-pub use journal::{Journal, JournalEntry, JournalError};
-pub use recipe_plan::{Action, ActionKind, Plan};
+pub use journal::{JOURNAL_FORMAT, Journal, JournalEntry, JournalError};
+pub use provider::{
+    ApplyContext, BoxFuture, Events, Leftover, Provider, Registry, Released, Routed, SweepRequest,
+    SweepScope, Swept,
+};
+pub use recipe_plan::{Action, ActionKind, Outputs, Plan, RecipeOutputs};

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use recipe_engine::{
-    ActionError, CancelToken, EngineOptions, ErrorClass, Event, Journal, Outcome, Runner, execute,
+    ActionError, CancelToken, EngineOptions, ErrorClass, Event, Journal, Lane, Outputs, RecipeOutputs,
+    Runner, execute,
 };
 use recipe_plan::{Action, ActionKind, Basis, CriticalPath, Plan};
 use tokio::sync::mpsc;
@@ -27,8 +28,9 @@ fn plan(deps: &[&[usize]]) -> Plan {
         })
         .collect();
     Plan {
-        format: 1,
+        format: recipe_plan::PLAN_FORMAT,
         created_at: jiff::Timestamp::UNIX_EPOCH,
+        cloud: Default::default(),
         basis: Basis::default(),
         recipes: vec![],
         actions,
@@ -65,10 +67,10 @@ impl Fake {
 }
 
 impl Runner for Fake {
-    fn lane(&self, _: &Action) -> (String, String) {
-        ("ec2".into(), "us-east-1".into())
+    fn lane(&self, _: &Action) -> Lane {
+        Lane::new("ec2", "us-east-1")
     }
-    async fn run(&self, action: &Action, inputs: &Outcome) -> Result<Outcome, ActionError> {
+    async fn run(&self, action: &Action, inputs: &Outputs) -> Result<RecipeOutputs, ActionError> {
         let attempt = self.calls[action.id].fetch_add(1, Ordering::SeqCst) + 1;
         let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_running.fetch_max(now, Ordering::SeqCst);
@@ -76,8 +78,9 @@ impl Runner for Fake {
         self.running.fetch_sub(1, Ordering::SeqCst);
         self.order.lock().unwrap().push(action.id);
         (self.behave)(action.id, u32::try_from(attempt).unwrap())?;
-        let mut out = inputs.clone();
-        out.insert(format!("out-{}", action.id), "yes".into());
+        // Hands on everything it received, plus an image of its own.
+        let mut out = inputs.of("r").cloned().unwrap_or_default();
+        out.merge(&RecipeOutputs::image(format!("out-{}", action.id), "yes"));
         Ok(out)
     }
 }
@@ -131,7 +134,7 @@ async fn dependencies_first_parallel_branches_together_and_outputs_flow_down() {
         Event::Succeeded { id: 4, outputs, .. } => Some(outputs.clone()),
         _ => None,
     });
-    let keys: Vec<String> = last.unwrap().into_keys().collect();
+    let keys: Vec<String> = last.unwrap().images.into_keys().collect();
     assert_eq!(
         keys,
         ["out-0", "out-1", "out-2", "out-3", "out-4"],

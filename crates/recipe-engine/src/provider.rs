@@ -1,0 +1,356 @@
+//! The provider contract: one trait per target, and the registry that routes to them.
+//!
+//! A provider crate (EC2, WorkSpaces, AppStream) implements [`Provider`]: it observes the cloud for the
+//! planner, runs one action at a time, sweeps what killed runs left, and releases the builders of
+//! builds that failed. It reports waits and step output as engine [`Event`]s. The [`Registry`] holds
+//! one provider per target; it is the planner's [`Observer`] and, bound to one apply as [`Routed`], the
+//! engine's [`Runner`]. Nothing outside a provider knows its SDK, its types or its output keys.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use recipe_loader::{LoadedRecipe, RecipeSet};
+use recipe_model::Target;
+use recipe_plan::{
+    Action, BuildInfo, Observations, ObserveError, Observer, Outputs, Plan, RecipeOutputs,
+};
+use recipe_state::{ImageVersion, RecipeState};
+use tokio::sync::mpsc;
+
+use crate::engine::{ActionError, Event, Lane, Runner};
+
+/// A boxed future, so that providers of different types sit in one registry.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where providers report progress: the apply's event stream.
+#[derive(Clone, Debug)]
+pub struct Events {
+    tx: mpsc::UnboundedSender<Event>,
+}
+
+impl Events {
+    /// Events sent to `tx`.
+    pub fn new(tx: mpsc::UnboundedSender<Event>) -> Events {
+        Events { tx }
+    }
+
+    /// A sink that drops everything (tests, observation).
+    pub fn discard() -> Events {
+        Events {
+            tx: mpsc::unbounded_channel().0,
+        }
+    }
+
+    /// Send any event (the receiver may be gone: progress is best effort).
+    pub fn send(&self, e: Event) {
+        let _ = self.tx.send(e);
+    }
+
+    /// Action `id` now waits on `on` ("ami-0abc in eu-west-1 to become available").
+    pub fn waiting(&self, id: usize, on: impl Into<String>) {
+        self.send(Event::Waiting { id, on: on.into() });
+    }
+
+    /// A line the builder printed while action `id` ran `step`.
+    pub fn output(&self, id: usize, step: &str, line: &str) {
+        self.send(Event::Output {
+            id,
+            step: step.to_string(),
+            line: line.to_string(),
+        });
+    }
+
+    /// The sender, for the engine.
+    pub fn sender(&self) -> &mpsc::UnboundedSender<Event> {
+        &self.tx
+    }
+}
+
+/// What one apply hands its providers: the plan, the recipes it was made from, the state read under
+/// the locks, and where to report.
+pub struct ApplyContext {
+    /// The plan being applied.
+    pub plan: Plan,
+    /// The recipes, by name.
+    pub recipes: BTreeMap<String, LoadedRecipe>,
+    /// State per recipe, as read under the locks.
+    pub state: BTreeMap<String, RecipeState>,
+    /// Progress.
+    pub events: Events,
+}
+
+impl ApplyContext {
+    /// The context for applying `plan`, made from `set`.
+    pub fn new(
+        set: &RecipeSet,
+        plan: Plan,
+        state: BTreeMap<String, RecipeState>,
+        events: Events,
+    ) -> ApplyContext {
+        let recipes = set
+            .recipes
+            .iter()
+            .map(|r| (r.recipe.name.value.clone(), r.clone()))
+            .collect();
+        ApplyContext {
+            plan,
+            recipes,
+            state,
+            events,
+        }
+    }
+
+    /// A loaded recipe, or a fatal error naming it.
+    pub fn recipe(&self, name: &str) -> Result<&LoadedRecipe, ActionError> {
+        self.recipes
+            .get(name)
+            .ok_or_else(|| ActionError::fatal(format!("recipe `{name}` is not loaded")))
+    }
+
+    /// The build the plan makes of `recipe`, if any.
+    pub fn build(&self, recipe: &str) -> Option<&BuildInfo> {
+        self.plan
+            .recipes
+            .iter()
+            .find(|r| r.recipe == recipe)
+            .and_then(|r| r.build.as_ref())
+    }
+
+    /// The current recorded version of `recipe`.
+    pub fn current(&self, recipe: &str) -> Option<&ImageVersion> {
+        self.state.get(recipe).and_then(RecipeState::current)
+    }
+
+    /// The target of `recipe` (from the plan).
+    pub fn target(&self, recipe: &str) -> Option<Target> {
+        self.plan
+            .recipes
+            .iter()
+            .find(|r| r.recipe == recipe)
+            .map(|r| r.target)
+    }
+}
+
+/// A recipe whose leftovers a sweep looks for, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SweepScope {
+    /// The recipe's name (its `recipe:name` tag).
+    pub recipe: String,
+    /// Its build region and distribution regions, as far as the plan and state know them.
+    pub regions: Vec<String>,
+}
+
+/// What a sweep looks for: builders of builds this apply does not run, and images of an interrupted
+/// apply that is not resumed and that state does not record.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SweepRequest {
+    /// The recipes, per provider.
+    pub scopes: Vec<SweepScope>,
+    /// Builds this apply runs or resumes: their builders are left alone.
+    pub current: BTreeSet<String>,
+    /// Builds of an interrupted apply that will not be resumed: their unrecorded images go.
+    pub abandoned: BTreeSet<String>,
+    /// Image ids state records: never removed.
+    pub recorded: BTreeSet<String>,
+}
+
+/// What a sweep removed, and what it could not.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// `recipe: builder (build)` of each builder removed.
+    pub builders: Vec<String>,
+    /// `recipe: image in region (build)` of each image removed.
+    pub images: Vec<String>,
+    /// What could not be looked at or removed.
+    pub problems: Vec<String>,
+}
+
+impl Swept {
+    /// Add another provider's sweep.
+    pub fn extend(&mut self, other: Swept) {
+        self.builders.extend(other.builders);
+        self.images.extend(other.images);
+        self.problems.extend(other.problems);
+    }
+}
+
+/// The builder of a build that did not finish.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Leftover {
+    /// Its recipe.
+    pub recipe: String,
+    /// Its id (instance, WorkSpace, image builder).
+    pub builder: String,
+}
+
+/// What became of a leftover builder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Released {
+    /// Terminated (or asked to be).
+    Terminated,
+    /// Kept for debugging and marked so that sweeps leave it (`--keep-on-error`).
+    Kept,
+    /// Kept, but it could not be marked: the next sweep would remove it.
+    KeptUnmarked(String),
+    /// Could not be terminated.
+    Failed(String),
+}
+
+/// One target's provider.
+pub trait Provider: Send + Sync {
+    /// The target it serves.
+    fn target(&self) -> Target;
+
+    /// What exists, for the planner: bases resolved, images found by their tags, shares, images in
+    /// use. Only `recipes` of this provider's target are passed.
+    fn observe<'a>(
+        &'a self,
+        recipes: &'a [&'a LoadedRecipe],
+        state: &'a BTreeMap<String, RecipeState>,
+    ) -> BoxFuture<'a, Result<Observations, ObserveError>>;
+
+    /// The service and region `action` calls, for rate limiting.
+    fn lane(&self, cx: &ApplyContext, action: &Action) -> Lane;
+
+    /// Run one action (idempotent: after a crash it may run again). `inputs` holds what the actions
+    /// it depends on made, by recipe: a layered child reads its parent's image there.
+    fn run<'a>(
+        &'a self,
+        cx: &'a ApplyContext,
+        action: &'a Action,
+        inputs: &'a Outputs,
+    ) -> BoxFuture<'a, Result<RecipeOutputs, ActionError>>;
+
+    /// Remove what killed runs left, found by tags.
+    fn sweep<'a>(&'a self, cx: &'a ApplyContext, request: &'a SweepRequest)
+    -> BoxFuture<'a, Swept>;
+
+    /// Terminate the builders of builds that did not finish, or with `keep` mark them kept.
+    fn release<'a>(
+        &'a self,
+        cx: &'a ApplyContext,
+        leftovers: &'a [Leftover],
+        keep: bool,
+    ) -> BoxFuture<'a, Vec<(Leftover, Released)>>;
+}
+
+/// One provider per target.
+#[derive(Clone, Default)]
+pub struct Registry {
+    providers: BTreeMap<Target, Arc<dyn Provider>>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    /// Add a provider (replacing any earlier one for its target).
+    pub fn register(&mut self, provider: Arc<dyn Provider>) -> &mut Registry {
+        self.providers.insert(provider.target(), provider);
+        self
+    }
+
+    /// The provider for `target`.
+    pub fn get(&self, target: Target) -> Option<&Arc<dyn Provider>> {
+        self.providers.get(&target)
+    }
+
+    /// The targets served.
+    pub fn targets(&self) -> impl Iterator<Item = Target> + '_ {
+        self.providers.keys().copied()
+    }
+
+    /// Recipes the plan changes whose target no provider serves.
+    pub fn unserved<'p>(&self, plan: &'p Plan) -> Vec<(&'p str, Target)> {
+        plan.recipes
+            .iter()
+            .filter(|r| r.change != recipe_plan::Change::None)
+            .filter(|r| !self.providers.contains_key(&r.target))
+            .map(|r| (r.recipe.as_str(), r.target))
+            .collect()
+    }
+
+    /// The provider of `recipe`'s target, in `cx`.
+    pub fn for_recipe(&self, cx: &ApplyContext, recipe: &str) -> Result<&dyn Provider, ActionError> {
+        let target = cx
+            .target(recipe)
+            .ok_or_else(|| ActionError::fatal(format!("recipe `{recipe}` is not in the plan")))?;
+        self.get(target).map(AsRef::as_ref).ok_or_else(|| {
+            ActionError::fatal(format!(
+                "no provider for {} recipes is registered",
+                target.as_str()
+            ))
+        })
+    }
+}
+
+/// Merge one provider's observations into all of them.
+fn merge(all: &mut Observations, part: Observations) {
+    all.bases.extend(part.bases);
+    all.images.extend(part.images);
+    all.in_use.extend(part.in_use);
+    all.refreshed.extend(part.refreshed);
+}
+
+impl Observer for Registry {
+    async fn observe(
+        &self,
+        recipes: &[&LoadedRecipe],
+        state: &BTreeMap<String, RecipeState>,
+    ) -> Result<Observations, ObserveError> {
+        let mut all = Observations::default();
+        for (target, provider) in &self.providers {
+            let mine: Vec<&LoadedRecipe> = recipes
+                .iter()
+                .copied()
+                .filter(|r| r.recipe.target.value == *target)
+                .collect();
+            if !mine.is_empty() {
+                merge(&mut all, provider.observe(&mine, state).await?);
+            }
+        }
+        Ok(all)
+    }
+}
+
+/// The registry bound to one apply: routes each action to its recipe's provider.
+#[derive(Clone)]
+pub struct Routed {
+    registry: Registry,
+    cx: Arc<ApplyContext>,
+}
+
+impl Routed {
+    /// Bind `registry` to an apply.
+    pub fn new(registry: Registry, cx: Arc<ApplyContext>) -> Routed {
+        Routed { registry, cx }
+    }
+
+    /// The apply's context.
+    pub fn context(&self) -> &ApplyContext {
+        &self.cx
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+}
+
+impl Runner for Routed {
+    fn lane(&self, action: &Action) -> Lane {
+        match self.registry.for_recipe(&self.cx, &action.recipe) {
+            Ok(p) => p.lane(&self.cx, action),
+            Err(_) => Lane::new("none", "none"),
+        }
+    }
+
+    async fn run(&self, action: &Action, inputs: &Outputs) -> Result<RecipeOutputs, ActionError> {
+        let provider = self.registry.for_recipe(&self.cx, &action.recipe)?;
+        provider.run(&self.cx, action, inputs).await
+    }
+}

@@ -1,0 +1,324 @@
+//! The provider contract: one registry routes a plan that mixes targets (an AMI recipe feeding an
+//! AppStream import) to two fake providers, through the whole apply lifecycle.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use recipe_engine::apply::{ApplyOptions, Chosen, apply, choose_plan};
+use recipe_engine::{
+    Action, ActionError, ActionKind, ApplyContext, BoxFuture, CancelToken, EngineOptions, Event,
+    Events, Journal, Lane, Leftover, Outputs, Provider, RecipeOutputs, Registry, Released,
+    SweepRequest, Swept,
+};
+use recipe_loader::{LoadedRecipe, RecipeSet};
+use recipe_model::{Base, Target};
+use recipe_plan::{CloudInfo, Estimates, Observations, ObserveError, PlanOptions};
+use recipe_state::{LocalStore, RecipeState, StateStore};
+
+const GOLDEN: &str = r#"name: golden
+description: the AMI the desktop is imported from
+target: ec2-ami
+strategy: full
+os: linux
+version: 1.0.0
+base: { image-id: ami-0123456789abcdef0 }
+builder: { region: eu-west-2, instance-type: t3.small }
+steps:
+  - shell: { run: "echo golden" }
+cleanup: linux
+image: { name: "golden-${build_id}" }
+distribute: { regions: [eu-west-1] }
+"#;
+
+const DESKTOP: &str = r#"name: desktop
+description: an AppStream image imported from the golden AMI
+target: appstream
+strategy: full
+os: linux
+version: 1.0.0
+base: { recipe: golden }
+builder:
+  region: eu-west-2
+  instance-type: stream.standard.medium
+  iam-role-arn: arn:aws:iam::111122223333:role/appstream-import
+steps:
+  - shell: { run: "echo desktop" }
+image: { name: "desktop-${build_id}" }
+"#;
+
+/// A provider that records what it was asked, and fails the capture of recipes in `fail`.
+struct Fake {
+    target: Target,
+    service: &'static str,
+    fail: Vec<&'static str>,
+    ran: Mutex<Vec<(String, String)>>,
+    observed: Mutex<Vec<String>>,
+    swept: Mutex<Vec<String>>,
+    released: Mutex<Vec<Leftover>>,
+}
+
+impl Fake {
+    fn new(target: Target, service: &'static str, fail: Vec<&'static str>) -> Arc<Fake> {
+        Arc::new(Fake {
+            target,
+            service,
+            fail,
+            ran: Mutex::default(),
+            observed: Mutex::default(),
+            swept: Mutex::default(),
+            released: Mutex::default(),
+        })
+    }
+
+    fn ran(&self) -> Vec<(String, String)> {
+        self.ran.lock().unwrap().clone()
+    }
+
+    fn home(r: &LoadedRecipe) -> String {
+        r.recipe.builder.region.as_ref().unwrap().value.clone()
+    }
+
+    fn act(&self, cx: &ApplyContext, a: &Action, inputs: &Outputs) -> Result<RecipeOutputs, ActionError> {
+        let r = cx.recipe(&a.recipe)?;
+        let home = Self::home(r);
+        let made = |what: &str| format!("{}-{what}-{}", self.service, a.recipe);
+        Ok(match &a.action {
+            ActionKind::ResolveBase => match &r.recipe.base.value {
+                Base::Recipe(parent) => {
+                    let id = inputs.image(&parent.value, &home).ok_or_else(|| {
+                        ActionError::fatal(format!("no image of {} in {home}", parent.value))
+                    })?;
+                    RecipeOutputs::base(id)
+                }
+                Base::ImageId(id) => RecipeOutputs::base(id.value.clone()),
+                other => return Err(ActionError::fatal(format!("unexpected base {other:?}"))),
+            },
+            ActionKind::LaunchBuilder => RecipeOutputs::builder(made("builder")),
+            ActionKind::Capture { .. } if self.fail.contains(&a.recipe.as_str()) => {
+                return Err(ActionError::fatal("capture failed (injected)"));
+            }
+            ActionKind::Capture { .. } => RecipeOutputs::image(&home, made("image")),
+            ActionKind::Copy { region } => RecipeOutputs::image(region, made(region)),
+            _ => RecipeOutputs::default(),
+        })
+    }
+}
+
+impl Provider for Fake {
+    fn target(&self) -> Target {
+        self.target
+    }
+
+    fn observe<'a>(
+        &'a self,
+        recipes: &'a [&'a LoadedRecipe],
+        _: &'a BTreeMap<String, RecipeState>,
+    ) -> BoxFuture<'a, Result<Observations, ObserveError>> {
+        Box::pin(async move {
+            // Records who asked; trusts state (nothing refreshed).
+            let mut observed = self.observed.lock().unwrap();
+            observed.extend(recipes.iter().map(|r| r.recipe.name.value.clone()));
+            Ok(Observations::default())
+        })
+    }
+
+    fn lane(&self, cx: &ApplyContext, action: &Action) -> Lane {
+        let home = cx.recipe(&action.recipe).map(Self::home).unwrap_or_default();
+        Lane::new(self.service, home)
+    }
+
+    fn run<'a>(
+        &'a self,
+        cx: &'a ApplyContext,
+        action: &'a Action,
+        inputs: &'a Outputs,
+    ) -> BoxFuture<'a, Result<RecipeOutputs, ActionError>> {
+        Box::pin(async move {
+            self.ran
+                .lock()
+                .unwrap()
+                .push((action.recipe.clone(), action.action.name().to_string()));
+            cx.events.waiting(action.id, format!("{} to finish", action.action.name()));
+            self.act(cx, action, inputs)
+        })
+    }
+
+    fn sweep<'a>(&'a self, _: &'a ApplyContext, request: &'a SweepRequest) -> BoxFuture<'a, Swept> {
+        Box::pin(async move {
+            let mut swept = self.swept.lock().unwrap();
+            swept.extend(request.scopes.iter().map(|s| s.recipe.clone()));
+            Swept::default()
+        })
+    }
+
+    fn release<'a>(
+        &'a self,
+        _: &'a ApplyContext,
+        leftovers: &'a [Leftover],
+        _: bool,
+    ) -> BoxFuture<'a, Vec<(Leftover, Released)>> {
+        Box::pin(async move {
+            self.released.lock().unwrap().extend(leftovers.iter().cloned());
+            leftovers
+                .iter()
+                .map(|l| (l.clone(), Released::Terminated))
+                .collect()
+        })
+    }
+}
+
+fn load(dir: &Path) -> RecipeSet {
+    std::fs::write(dir.join("golden.yaml"), GOLDEN).unwrap();
+    std::fs::write(dir.join("desktop.yaml"), DESKTOP).unwrap();
+    let set = recipe_loader::load(&[dir.to_path_buf()], &Default::default());
+    let errors: Vec<String> = set.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert!(!set.has_errors(), "{errors:?}");
+    set
+}
+
+fn options() -> PlanOptions {
+    PlanOptions {
+        estimates: Estimates::default(),
+        target: None,
+        now: jiff::Timestamp::now(),
+        cloud: CloudInfo {
+            account: None,
+            region: "eu-west-2".into(),
+            region_source: "the test".into(),
+        },
+    }
+}
+
+fn apply_options() -> ApplyOptions {
+    ApplyOptions {
+        engine: EngineOptions {
+            rate_per_sec: None,
+            base_backoff: Duration::from_millis(1),
+            ..EngineOptions::default()
+        },
+        keep_on_error: false,
+        lock_timeout: Duration::from_secs(5),
+    }
+}
+
+struct Run {
+    ok: bool,
+    events: Vec<Event>,
+    outputs: Outputs,
+}
+
+async fn plan_and_apply(set: &RecipeSet, store: &LocalStore, registry: &Registry) -> Run {
+    let plan = recipe_plan::plan(set, store, registry, &options()).await.unwrap();
+    assert!(registry.unserved(&plan).is_empty());
+    let mut journal = Journal::in_memory("t");
+    let chosen: Chosen = choose_plan(&journal, plan, None).unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let out = apply(
+        store,
+        registry,
+        set,
+        chosen,
+        &mut journal,
+        &apply_options(),
+        Events::new(tx),
+        &CancelToken::new(),
+    )
+    .await
+    .unwrap();
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    Run {
+        ok: out.report.ok(),
+        events,
+        outputs: out.outputs,
+    }
+}
+
+#[tokio::test]
+async fn a_plan_mixing_two_targets_runs_through_one_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = load(dir.path());
+    let store = LocalStore::new(dir.path().join("state"));
+    let ec2 = Fake::new(Target::Ec2Ami, "ec2", vec![]);
+    let appstream = Fake::new(Target::Appstream, "appstream", vec![]);
+    let mut registry = Registry::new();
+    registry.register(ec2.clone()).register(appstream.clone());
+
+    let run = plan_and_apply(&set, &store, &registry).await;
+    assert!(run.ok, "{:?}", run.events);
+    // Each provider observed, swept and ran only its own target's recipes.
+    assert_eq!(*ec2.observed.lock().unwrap(), ["golden"]);
+    assert_eq!(*appstream.observed.lock().unwrap(), ["desktop"]);
+    ec2.observed.lock().unwrap().clear();
+    assert_eq!(*ec2.swept.lock().unwrap(), ["golden"]);
+    assert_eq!(*appstream.swept.lock().unwrap(), ["desktop"]);
+    assert!(ec2.ran().iter().all(|(r, _)| r == "golden"));
+    assert!(appstream.ran().iter().all(|(r, _)| r == "desktop"));
+    assert!(ec2.ran().contains(&("golden".into(), "copy".into())));
+    assert!(appstream.ran().contains(&("desktop".into(), "capture".into())));
+    // The child started from the parent's image in its own build region, made by the other provider.
+    assert_eq!(run.outputs.base("desktop"), Some("ec2-image-golden"));
+    assert_eq!(
+        run.outputs.image("desktop", "eu-west-2"),
+        Some("appstream-image-desktop")
+    );
+    // Waits reach the event stream.
+    assert!(run.events.iter().any(|e| matches!(e, Event::Waiting { .. })));
+    // Both recorded, the child with the parent version it was built on.
+    let golden = store.load("golden").await.unwrap().unwrap().state;
+    let desktop = store.load("desktop").await.unwrap().unwrap().state;
+    let g = golden.current().unwrap();
+    assert_eq!(g.images["eu-west-1"].image_id, "ec2-eu-west-1-golden");
+    let d = desktop.current().unwrap();
+    assert_eq!(d.target, Target::Appstream);
+    assert_eq!(d.parent.as_ref().unwrap().build_id, g.build_id);
+    // Nothing left to do.
+    let again = recipe_plan::plan(&set, &store, &registry, &options()).await.unwrap();
+    assert!(!again.has_changes());
+}
+
+#[tokio::test]
+async fn a_failed_build_releases_its_builder_through_its_own_provider() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = load(dir.path());
+    let store = LocalStore::new(dir.path().join("state"));
+    let ec2 = Fake::new(Target::Ec2Ami, "ec2", vec![]);
+    let appstream = Fake::new(Target::Appstream, "appstream", vec!["desktop"]);
+    let mut registry = Registry::new();
+    registry.register(ec2.clone()).register(appstream.clone());
+
+    let run = plan_and_apply(&set, &store, &registry).await;
+    assert!(!run.ok);
+    assert!(ec2.released.lock().unwrap().is_empty());
+    let released = appstream.released.lock().unwrap().clone();
+    assert_eq!(
+        released,
+        [Leftover {
+            recipe: "desktop".into(),
+            builder: "appstream-builder-desktop".into()
+        }]
+    );
+    assert!(run.events.iter().any(|e| matches!(
+        e,
+        Event::Released { released: Released::Terminated, .. }
+    )));
+    // The parent is recorded; the child's build is recorded as failed, so the next plan builds it.
+    let desktop = store.load("desktop").await.unwrap().unwrap().state;
+    assert!(desktop.current().is_none());
+    assert!(store.load("golden").await.unwrap().unwrap().state.current().is_some());
+}
+
+#[tokio::test]
+async fn recipes_of_a_target_without_a_provider_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = load(dir.path());
+    let store = LocalStore::new(dir.path().join("state"));
+    let mut registry = Registry::new();
+    registry.register(Fake::new(Target::Ec2Ami, "ec2", vec![]));
+    let plan = recipe_plan::plan(&set, &store, &registry, &options()).await.unwrap();
+    assert_eq!(registry.unserved(&plan), [("desktop", Target::Appstream)]);
+}
