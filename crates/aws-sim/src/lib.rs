@@ -1,8 +1,8 @@
 //! `aws-sim`: a local AWS endpoint for tests, benchmarks and the sandbox.
 //!
 //! It serves the operations `recipe`'s providers use, over the wire protocols the official SDK clients
-//! speak: EC2 (ec2Query: form-encoded requests, XML responses), SSM and WorkSpaces (awsJson1_1), and
-//! AppStream 2.0 (Smithy RPC v2 CBOR). Region and account come from each request's SigV4 credential
+//! speak: EC2 (ec2Query: form-encoded requests, XML responses), STS (awsQuery), SSM and WorkSpaces
+//! (awsJson1_1), and AppStream 2.0 (Smithy RPC v2 CBOR). Region and account come from each request's SigV4 credential
 //! scope and access key (an access key id of 12 digits acts as that account).
 //!
 //! What moto does not give: resources move through their pending phases on a clock ([`Durations`]);
@@ -22,6 +22,7 @@ mod faults;
 mod protocol;
 mod server;
 mod ssm;
+mod sts;
 mod workspaces;
 mod world;
 

@@ -226,6 +226,12 @@ pub fn encode(call: &Call, result: Result<Output, ApiError>, request_id: &str) -
             }),
             request_id,
         ),
+        (Protocol::Query, Err(e)) if call.service == "sts" => Encoded {
+            status: e.status,
+            content_type: "text/xml",
+            headers: vec![("x-amzn-requestid", request_id.into())],
+            body: crate::sts::error_xml(&e.code, &e.message, request_id, e.status).into_bytes(),
+        },
         (Protocol::Query, Err(e)) => {
             let xml = format!(
                 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{}</Code><Message>{}</Message></Error></Errors><RequestID>{request_id}</RequestID></Response>",

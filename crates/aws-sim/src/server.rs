@@ -427,6 +427,7 @@ async fn serve(
                 "ssm" => crate::ssm::handle(&mut world, &call, now, &durations),
                 "workspaces" => crate::workspaces::handle(&mut world, &call, now, &durations),
                 "appstream" => crate::appstream::handle(&mut world, &call, now, &durations),
+                "sts" => crate::sts::handle(&call, &request_id),
                 other => Err(ApiError::unsupported(other, &call.op)),
             };
             if r.is_ok() && !is_read(&call.op) {

@@ -27,7 +27,7 @@ pub use observe::{
     FixedObserver, Observations, ObserveError, ObservedImage, Observer, StateObserver,
     base_reference, rebuild_state,
 };
-pub use outputs::{Outputs, RecipeOutputs};
+pub use outputs::{BuildValues, Outputs, RecipeOutputs};
 pub use plan::{
     Basis, BuildInfo, Change, CloudInfo, CriticalPath, PLAN_FORMAT, Plan, PlanFileError, RecipePlan,
     StalePlan,

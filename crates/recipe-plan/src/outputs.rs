@@ -121,6 +121,40 @@ impl Outputs {
     }
 }
 
+/// The values of a build's build-time placeholders: `${timestamp}`, `${date}`, `${build_id}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BuildValues {
+    /// `YYYYMMDDhhmmss`.
+    pub timestamp: String,
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// The build id.
+    pub build_id: String,
+}
+
+impl BuildValues {
+    /// The values of a build started at `at`.
+    pub fn new(at: jiff::Timestamp, build_id: impl Into<String>) -> BuildValues {
+        BuildValues {
+            timestamp: at.strftime("%Y%m%d%H%M%S").to_string(),
+            date: at.strftime("%Y-%m-%d").to_string(),
+            build_id: build_id.into(),
+        }
+    }
+
+    /// The values a recorded version was built with.
+    pub fn of_version(v: &recipe_state::ImageVersion) -> BuildValues {
+        BuildValues::new(v.created_at, v.build_id.clone())
+    }
+
+    /// Substitute `${timestamp}`, `${date}`, `${build_id}`.
+    pub fn apply(&self, s: &str) -> String {
+        s.replace("${timestamp}", &self.timestamp)
+            .replace("${date}", &self.date)
+            .replace("${build_id}", &self.build_id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
