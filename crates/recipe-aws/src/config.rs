@@ -110,9 +110,9 @@ impl Aws {
             .build()
     }
 
-    /// The account the credentials belong to (STS GetCallerIdentity).
-    pub async fn account(&self) -> Result<String, AwsError> {
-        let sts = aws_sdk_sts::Client::new(&self.sdk);
+    /// The account the credentials belong to (STS GetCallerIdentity, in `region`).
+    pub async fn account(&self, region: &str) -> Result<String, AwsError> {
+        let sts = aws_sdk_sts::Client::new(&self.regional(region));
         let me = sts
             .get_caller_identity()
             .send()

@@ -111,9 +111,9 @@ fn sim_options(sim: &aws_sim::Sim, key: &str) -> AwsOptions {
 async fn the_account_comes_from_sts() {
     let sim = sim().await;
     let aws = Aws::load(&sim_options(&sim, "210987654321")).await.unwrap();
-    assert_eq!(aws.account().await.unwrap(), "210987654321");
+    assert_eq!(aws.account("eu-west-2").await.unwrap(), "210987654321");
     let aws = Aws::load(&sim_options(&sim, "AKIDEXAMPLE")).await.unwrap();
-    assert_eq!(aws.account().await.unwrap(), aws_sim::DEFAULT_ACCOUNT);
+    assert_eq!(aws.account("eu-west-2").await.unwrap(), aws_sim::DEFAULT_ACCOUNT);
     // Served over awsQuery: counted as an STS call.
     assert_eq!(sim.requests().count("sts:GetCallerIdentity"), 2);
 }
@@ -132,7 +132,7 @@ async fn sdk_errors_carry_service_operation_code_and_request_id() {
         ..Default::default()
     });
     let aws = Aws::load(&sim_options(&sim, "AKIDEXAMPLE")).await.unwrap();
-    let e = aws.account().await.unwrap_err();
+    let e = aws.account("eu-west-2").await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Credentials);
     assert_eq!(e.code.as_deref(), Some("InvalidClientTokenId"));
     assert!(e.request_id.is_some(), "{e}");
@@ -147,7 +147,7 @@ async fn sdk_errors_carry_service_operation_code_and_request_id() {
     let mut opts = sim_options(&sim, "AKIDEXAMPLE");
     opts.endpoint_url = Some("http://127.0.0.1:9".into());
     let aws = Aws::load(&opts).await.unwrap();
-    let e = aws.account().await.unwrap_err();
+    let e = aws.account("eu-west-2").await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Transient, "{e}");
     assert!(e.help.unwrap().contains("endpoint"));
 }

@@ -1,10 +1,14 @@
-//! The AWS side of plan and apply: the SDK configuration, the sandbox, and the observer.
+//! The cloud a command talks to: the AWS configuration from the standard chain (or the sandbox), and
+//! the provider registry. The CLI makes no AWS call of its own: the providers and `recipe-aws` do.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
-use recipe_plan::{Observations, ObserveError, Observer, StateObserver};
+use recipe_aws::{Aws, AwsOptions, Credentials};
+use recipe_engine::Registry;
 
-/// `--sandbox` and `--refresh`, shared by plan and apply.
+/// `--sandbox`, `--refresh`, `--profile`, `--region` and `--endpoint-url`, shared by plan and apply.
 #[derive(clap::Args, Clone, Debug)]
 pub struct CloudArgs {
     /// Run against the embedded local AWS endpoint (aws-sim) instead of AWS: no account needed. Its
@@ -14,6 +18,16 @@ pub struct CloudArgs {
     /// Ask the cloud what exists (bases, images, copies). `--refresh=false` trusts recorded state.
     #[arg(long, env = "RECIPE_REFRESH", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub refresh: bool,
+    /// The AWS profile (default: `AWS_PROFILE`, then `default`).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The build region for recipes without `builder.region` (default: `AWS_REGION`, then
+    /// `AWS_DEFAULT_REGION`, then the profile's `region`).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Send AWS calls to this endpoint (default: `AWS_ENDPOINT_URL`, or the profile's `endpoint_url`).
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
 }
 
 /// The sandbox's folder.
@@ -23,68 +37,65 @@ pub fn sandbox_dir() -> PathBuf {
 
 /// The cloud a command talks to: AWS, or the sandbox endpoint it started.
 pub struct Cloud {
-    /// SDK configuration (endpoint, region, credentials).
-    pub sdk: aws_config::SdkConfig,
+    /// The resolved AWS configuration.
+    pub aws: Aws,
     /// The sandbox endpoint, kept alive while the command runs.
     pub sim: Option<aws_sim::Sim>,
 }
 
 impl Cloud {
-    /// Connect: start the sandbox, or load the standard AWS configuration.
-    pub async fn connect(args: &CloudArgs, region: &str) -> std::io::Result<Cloud> {
-        if args.sandbox {
-            let durations = aws_sim::Durations {
-                image_copy_ms: 500,
-                ..Default::default()
-            };
-            let sim = aws_sim::Sim::start(aws_sim::Config {
-                durations,
-                state_dir: Some(sandbox_dir().join("cloud")),
-                ..Default::default()
-            })
-            .await?;
-            let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .endpoint_url(sim.url())
-                .region(aws_config::Region::new(region.to_string()))
-                .credentials_provider(recipe_provider_ec2::Credentials::new(
-                    aws_sim::DEFAULT_ACCOUNT,
-                    "sandbox",
-                    None,
-                    None,
-                    "recipe-sandbox",
-                ))
-                .load()
-                .await;
-            return Ok(Cloud {
-                sdk,
-                sim: Some(sim),
-            });
-        }
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(region.to_string()))
-            .load()
-            .await;
-        Ok(Cloud { sdk, sim: None })
+    /// Connect: start the sandbox, or resolve the standard AWS configuration. Makes no call.
+    pub async fn connect(args: &CloudArgs) -> std::io::Result<Result<Cloud, recipe_aws::AwsError>> {
+        let mut opts = AwsOptions {
+            profile: args.profile.clone(),
+            region: args.region.clone(),
+            endpoint_url: args.endpoint_url.clone(),
+            ..Default::default()
+        };
+        let sim = if args.sandbox {
+            let sim = start_sandbox().await?;
+            opts.endpoint_url = Some(sim.url().to_string());
+            opts.credentials = Some(Credentials::new(
+                aws_sim::DEFAULT_ACCOUNT,
+                "sandbox",
+                None,
+                None,
+                "recipe-sandbox",
+            ));
+            opts.fallback_region = Some("us-east-1".into());
+            Some(sim)
+        } else {
+            None
+        };
+        Ok(Aws::load(&opts).await.map(|aws| Cloud { aws, sim }))
+    }
+
+    /// One provider per target this build has.
+    pub fn registry(&self, poll: Duration) -> Registry {
+        let ec2 = recipe_provider_ec2::Ec2Provider::new(
+            self.aws.clone(),
+            recipe_provider_ec2::Ec2Options { poll },
+        );
+        let mut registry = Registry::new();
+        registry.register(Arc::new(ec2));
+        registry
+    }
+
+    /// The default poll interval: fast against the sandbox.
+    pub fn default_poll(&self) -> Duration {
+        Duration::from_millis(if self.sim.is_some() { 50 } else { 5000 })
     }
 }
 
-/// The observer for a command: the EC2 provider's, or state only.
-pub enum AnyObserver {
-    /// Ask EC2 and SSM.
-    Ec2(Box<recipe_provider_ec2::Ec2Observer>),
-    /// Trust state.
-    State(StateObserver),
-}
-
-impl Observer for AnyObserver {
-    async fn observe(
-        &self,
-        recipes: &[&recipe_loader::LoadedRecipe],
-        state: &std::collections::BTreeMap<String, recipe_state::RecipeState>,
-    ) -> Result<Observations, ObserveError> {
-        match self {
-            AnyObserver::Ec2(o) => o.observe(recipes, state).await,
-            AnyObserver::State(o) => o.observe(recipes, state).await,
-        }
-    }
+async fn start_sandbox() -> std::io::Result<aws_sim::Sim> {
+    let durations = aws_sim::Durations {
+        image_copy_ms: 500,
+        ..Default::default()
+    };
+    aws_sim::Sim::start(aws_sim::Config {
+        durations,
+        state_dir: Some(sandbox_dir().join("cloud")),
+        ..Default::default()
+    })
+    .await
 }

@@ -4,7 +4,10 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::ValueEnum;
-use recipe_plan::{Estimates, PlanOptions, StateObserver};
+use std::time::Duration;
+
+use recipe_engine::Registry;
+use recipe_plan::{CloudInfo, Estimates, PlanOptions, StateObserver};
 
 use crate::exit::Exit;
 use crate::store::StateArgs;
@@ -30,9 +33,6 @@ pub struct PlanningArgs {
     /// Override an action kind's estimated duration, e.g. `--estimate copy=30m` (repeatable).
     #[arg(long = "estimate", value_name = "KIND=DURATION", value_parser = parse_estimate)]
     estimates: Vec<(String, u64)>,
-    /// The build region for recipes without `builder.region`.
-    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
-    pub region: String,
     #[command(flatten)]
     pub state: StateArgs,
     #[command(flatten)]
@@ -92,7 +92,7 @@ pub enum GraphFormat {
     Mermaid,
 }
 
-pub fn options(p: &PlanningArgs) -> PlanOptions {
+pub fn options(p: &PlanningArgs, cloud: CloudInfo) -> PlanOptions {
     let mut estimates = Estimates::default();
     for (k, v) in &p.estimates {
         estimates.0.insert(k.clone(), *v);
@@ -101,7 +101,7 @@ pub fn options(p: &PlanningArgs) -> PlanOptions {
         estimates,
         target: p.target.clone(),
         now: jiff::Timestamp::now(),
-        default_region: p.region.clone(),
+        cloud,
     }
 }
 
@@ -113,8 +113,11 @@ pub struct Planned {
     pub plan: recipe_plan::Plan,
     /// The state store.
     pub store: crate::store::AnyStore,
-    /// The cloud (and the sandbox endpoint, if one was started).
+    /// The cloud; holds the sandbox endpoint, if one was started, running while the command runs.
+    #[expect(dead_code, reason = "kept alive, not read")]
     pub cloud: crate::cloud::Cloud,
+    /// The providers.
+    pub registry: Registry,
 }
 
 impl PlanningArgs {
@@ -132,9 +135,11 @@ impl PlanningArgs {
 }
 
 /// Load, report diagnostics, connect, observe and plan. `Err(exit)` when something failed (reported).
+/// `poll` is the providers' poll interval (their default when `None`).
 pub async fn make_plan(
     load: &LoadArgs,
     p: &PlanningArgs,
+    poll: Option<Duration>,
 ) -> std::io::Result<Result<Planned, Exit>> {
     let set = load.load();
     if set.has_errors() {
@@ -142,28 +147,66 @@ pub async fn make_plan(
         return Ok(Err(Exit::Invalid));
     }
     render::warnings(&set)?;
-    let cloud = crate::cloud::Cloud::connect(&p.cloud, &p.region).await?;
-    let observer = if p.cloud.refresh {
-        crate::cloud::AnyObserver::Ec2(Box::new(recipe_provider_ec2::Ec2Observer::new(
-            cloud.sdk.clone(),
-            p.region.clone(),
-        )))
-    } else {
-        crate::cloud::AnyObserver::State(StateObserver)
+    let cloud = match crate::cloud::Cloud::connect(&p.cloud).await? {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(render::report(&e))),
     };
-    let store = match p.state_args().open().await {
+    let info = match where_it_builds(&set, &cloud, p.cloud.refresh).await {
+        Ok(info) => info,
+        Err(exit) => return Ok(Err(exit)),
+    };
+    let registry = cloud.registry(poll.unwrap_or_else(|| cloud.default_poll()));
+    let store = match p.state_args().open(Some(&cloud.aws)) {
         Ok(s) => s,
         Err(e) => return Ok(Err(render::report(&e))),
     };
-    match recipe_plan::plan(&set, &store, &observer, &options(p)).await {
+    let opts = options(p, info);
+    let planned = if p.cloud.refresh {
+        recipe_plan::plan(&set, &store, &registry, &opts).await
+    } else {
+        recipe_plan::plan(&set, &store, &StateObserver, &opts).await
+    };
+    match planned {
         Ok(plan) => Ok(Ok(Planned {
             set,
             plan,
             store,
             cloud,
+            registry,
         })),
         Err(e) => Ok(Err(render::report(&e))),
     }
+}
+
+/// The default build region (from the standard chain, else the recipes' own `builder.region` when
+/// every recipe sets one) and, when the cloud is asked, the account.
+async fn where_it_builds(
+    set: &recipe_loader::RecipeSet,
+    cloud: &crate::cloud::Cloud,
+    refresh: bool,
+) -> Result<CloudInfo, Exit> {
+    let own: Vec<&str> = set
+        .recipes
+        .iter()
+        .filter_map(|r| r.recipe.builder.region.as_ref().map(|n| n.value.as_str()))
+        .collect();
+    let (region, region_source) = match (cloud.aws.region(), own.first()) {
+        (Ok(r), _) => (r.name.clone(), r.source.clone()),
+        (Err(_), Some(first)) if own.len() == set.recipes.len() => {
+            (first.to_string(), "the recipes' builder.region".to_string())
+        }
+        (Err(e), _) => return Err(render::report(&e)),
+    };
+    let account = if refresh {
+        Some(cloud.aws.account(&region).await.map_err(|e| render::report(&e))?)
+    } else {
+        None
+    };
+    Ok(CloudInfo {
+        account,
+        region,
+        region_source,
+    })
 }
 
 /// The runtime for commands that talk to the cloud.
@@ -176,7 +219,7 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 
 /// `recipe plan`.
 pub fn plan(args: &PlanArgs) -> std::io::Result<Exit> {
-    let plan = match runtime()?.block_on(make_plan(&args.load, &args.planning))? {
+    let plan = match runtime()?.block_on(make_plan(&args.load, &args.planning, None))? {
         Ok(p) => p.plan,
         Err(exit) => return Ok(exit),
     };
@@ -211,7 +254,7 @@ pub fn plan(args: &PlanArgs) -> std::io::Result<Exit> {
 
 /// `recipe graph`.
 pub fn graph(args: &GraphArgs) -> std::io::Result<Exit> {
-    let plan = match runtime()?.block_on(make_plan(&args.load, &args.planning))? {
+    let plan = match runtime()?.block_on(make_plan(&args.load, &args.planning, None))? {
         Ok(p) => p.plan,
         Err(exit) => return Ok(exit),
     };

@@ -49,6 +49,7 @@ struct Live {
 pub struct Progress {
     mode: Mode,
     names: Vec<String>,
+    recipes: Vec<String>,
     live: Mutex<Option<Live>>,
 }
 
@@ -61,8 +62,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Progress {
-    /// Progress for a plan whose actions are called `names` (by id).
-    pub fn new(mode: Mode, names: Vec<String>) -> Progress {
+    /// Progress for a plan's actions.
+    pub fn new(mode: Mode, plan: &recipe_plan::Plan) -> Progress {
+        let names: Vec<String> = plan
+            .actions
+            .iter()
+            .map(|a| format!("{}: {}", a.recipe, a.action))
+            .collect();
+        let recipes = plan.actions.iter().map(|a| a.recipe.clone()).collect();
         let live = (mode == Mode::Live).then(|| {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
             let total = multi.add(ProgressBar::new(names.len() as u64));
@@ -82,6 +89,7 @@ impl Progress {
         Progress {
             mode,
             names,
+            recipes,
             live: Mutex::new(live),
         }
     }
@@ -113,6 +121,18 @@ impl Progress {
 
     /// An engine event.
     pub fn event(&self, e: &Event) {
+        match e {
+            Event::Waiting { id, on } => return self.waiting(*id, on),
+            Event::Output { id, step, line } => {
+                let recipe = self.recipes.get(*id).cloned().unwrap_or_default();
+                return self.output(&recipe, step, line);
+            }
+            Event::Swept(swept) => return self.swept(swept),
+            Event::Released { leftover, released } => {
+                return self.note(&released_line(leftover, released));
+            }
+            _ => {}
+        }
         if self.mode == Mode::Json {
             out(&json_event(e, &self.name(event_id(e))).to_string());
             return;
@@ -139,7 +159,7 @@ impl Progress {
                     }
                     l.total.inc(1);
                 }
-                Event::Started { .. } | Event::Retrying { .. } => {}
+                _ => {}
             }
             Self::refresh_total(l);
             if matches!(e, Event::Started { .. }) {
@@ -185,6 +205,23 @@ impl Progress {
         }
     }
 
+    /// What the sweep before the run removed, and what it could not.
+    fn swept(&self, swept: &recipe_engine::Swept) {
+        for b in &swept.builders {
+            self.note(&format!(
+                "  ✓ terminated a builder left by an earlier run that was not resumed: {b}"
+            ));
+        }
+        for i in &swept.images {
+            self.note(&format!(
+                "  ✓ deregistered an image left by an interrupted apply that was not resumed: {i}"
+            ));
+        }
+        for p in &swept.problems {
+            self.note(&format!("  ! {p}"));
+        }
+    }
+
     /// Clear the live view before the summary.
     pub fn finish(&self) {
         if let Some(l) = lock(&self.live).take() {
@@ -204,7 +241,30 @@ fn event_id(e: &Event) -> usize {
         | Event::Retrying { id, .. }
         | Event::Succeeded { id, .. }
         | Event::Failed { id, .. }
-        | Event::Skipped { id, .. } => *id,
+        | Event::Skipped { id, .. }
+        | Event::Waiting { id, .. }
+        | Event::Output { id, .. } => *id,
+        _ => 0,
+    }
+}
+
+/// What became of a builder of a build that did not finish.
+fn released_line(l: &recipe_engine::Leftover, r: &recipe_engine::Released) -> String {
+    use recipe_engine::Released;
+    let (b, recipe) = (&l.builder, &l.recipe);
+    match r {
+        Released::Terminated => {
+            format!("  ✓ terminated the builder {b} of {recipe} (its build did not finish)")
+        }
+        Released::Kept => format!(
+            "  ! kept the builder {b} of {recipe} for debugging (tagged recipe:keep=debug; terminate it when done)"
+        ),
+        Released::KeptUnmarked(why) => format!(
+            "  ! kept the builder {b} of {recipe} for debugging, but could not tag it ({why}): tag it recipe:keep=debug by hand, or the next apply terminates it"
+        ),
+        Released::Failed(why) => format!(
+            "  ! the builder {b} of {recipe} could not be terminated ({why}): terminate it by hand"
+        ),
     }
 }
 
@@ -234,6 +294,7 @@ pub fn json_event(e: &Event, name: &str) -> serde_json::Value {
         Event::Skipped { id, because } => {
             serde_json::json!({ "event": "skipped", "action": id, "name": name, "because": because })
         }
+        _ => serde_json::json!({ "event": "other" }),
     }
 }
 
@@ -262,5 +323,6 @@ pub fn human_event(e: &Event, name: &dyn Fn(usize) -> String) -> Option<String> 
         Event::Skipped { id, because } => {
             format!("  - {} (skipped: {} failed)", name(*id), name(*because))
         }
+        _ => return None,
     })
 }

@@ -34,8 +34,17 @@ pub enum StateCommand {
     },
 }
 
-async fn open(state: &StateArgs) -> Result<crate::store::AnyStore, recipe_state::StateError> {
-    state.open().await
+/// The store; S3 with the AWS configuration from the standard chain.
+async fn open(state: &StateArgs) -> Result<crate::store::AnyStore, Exit> {
+    let aws = if state.is_s3() {
+        match recipe_aws::Aws::load(&recipe_aws::AwsOptions::default()).await {
+            Ok(aws) => Some(aws),
+            Err(e) => return Err(render::report(&e)),
+        }
+    } else {
+        None
+    };
+    state.open(aws.as_ref()).map_err(|e| render::report(&e))
 }
 
 pub fn run(cmd: &StateCommand) -> std::io::Result<Exit> {
@@ -49,9 +58,9 @@ async fn run_async(cmd: &StateCommand) -> std::io::Result<Exit> {
     let mut out = std::io::stdout().lock();
     match cmd {
         StateCommand::List { state } => {
-            let store = match state.open().await {
+            let store = match open(state).await {
                 Ok(s) => s,
-                Err(e) => return Ok(render::report(&e)),
+                Err(exit) => return Ok(exit),
             };
             let names = match store.list().await {
                 Ok(n) => n,
@@ -95,9 +104,9 @@ async fn run_async(cmd: &StateCommand) -> std::io::Result<Exit> {
             state,
             format,
         } => {
-            let store = match state.open().await {
+            let store = match open(state).await {
                 Ok(s) => s,
-                Err(e) => return Ok(render::report(&e)),
+                Err(exit) => return Ok(exit),
             };
             let stored = match store.load(recipe).await {
                 Ok(Some(s)) => s,
@@ -137,7 +146,7 @@ async fn run_async(cmd: &StateCommand) -> std::io::Result<Exit> {
             }
         }
         StateCommand::Unlock { recipe, state } => match open(state).await {
-            Err(e) => return Ok(render::report(&e)),
+            Err(exit) => return Ok(exit),
             Ok(store) => match store.force_unlock(recipe).await {
                 Ok(Some(h)) => writeln!(
                     out,

@@ -30,10 +30,15 @@ pub struct StateArgs {
 }
 
 impl StateArgs {
-    /// Open the store.
-    pub async fn open(&self) -> Result<AnyStore, StateError> {
-        if self.location.starts_with("s3://") {
-            Ok(AnyStore::S3(S3Store::from_url(&self.location).await?))
+    /// Whether state is kept in S3 (and so needs the AWS configuration).
+    pub fn is_s3(&self) -> bool {
+        self.location.starts_with("s3://")
+    }
+
+    /// Open the store; an S3 store uses the command's AWS configuration.
+    pub fn open(&self, aws: Option<&recipe_aws::Aws>) -> Result<AnyStore, StateError> {
+        if let (true, Some(aws)) = (self.is_s3(), aws) {
+            Ok(AnyStore::S3(S3Store::from_url(&self.location, &aws.sdk)?))
         } else {
             Ok(AnyStore::Local(LocalStore::new(PathBuf::from(
                 &self.location,

@@ -3,30 +3,11 @@
 //! Secrets stay references: `${secret.NAME}` becomes a lookup run on the builder (SSM Parameter Store
 //! or Secrets Manager through the instance's role), so no value passes through the tool.
 
+pub use recipe_plan::BuildValues;
 use std::collections::BTreeMap;
 
 use recipe_loader::LoadedRecipe;
 use recipe_model::{Os, PackageManager, SecretRef, Step};
-
-/// Build-time values substituted into every script and name.
-#[derive(Clone, Debug)]
-pub struct BuildValues {
-    /// `YYYYMMDDhhmmss`.
-    pub timestamp: String,
-    /// `YYYY-MM-DD`.
-    pub date: String,
-    /// The build id.
-    pub build_id: String,
-}
-
-impl BuildValues {
-    /// Substitute `${timestamp}`, `${date}`, `${build_id}`.
-    pub fn apply(&self, s: &str) -> String {
-        s.replace("${timestamp}", &self.timestamp)
-            .replace("${date}", &self.date)
-            .replace("${build_id}", &self.build_id)
-    }
-}
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 

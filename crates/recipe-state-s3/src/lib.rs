@@ -88,15 +88,15 @@ impl S3Store {
         }
     }
 
-    /// A store for `s3://bucket/prefix` with the standard AWS configuration chain (environment,
-    /// profile, SSO, instance role) and the endpoint it names.
-    pub async fn from_url(url: &str) -> Result<Self, StateError> {
+    /// A store for `s3://bucket/prefix` with the command's AWS configuration (the standard chain:
+    /// environment, profile, SSO, instance role) and the endpoint it names.
+    pub fn from_url(url: &str, shared: &aws_config::SdkConfig) -> Result<Self, StateError> {
         let (bucket, prefix) = parse_url(url)?;
-        let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let custom_endpoint = std::env::var_os("AWS_ENDPOINT_URL_S3")
-            .or_else(|| std::env::var_os("AWS_ENDPOINT_URL"))
-            .is_some();
-        let conf = aws_sdk_s3::config::Builder::from(&shared)
+        let custom_endpoint = shared.endpoint_url().is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL_S3")
+                .or_else(|| std::env::var_os("AWS_ENDPOINT_URL"))
+                .is_some();
+        let conf = aws_sdk_s3::config::Builder::from(shared)
             .force_path_style(custom_endpoint)
             .build();
         Ok(S3Store::new(Client::from_conf(conf), bucket, prefix))

@@ -11,9 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_ec2::types::{Filter, Tag};
-use recipe_engine::{Action, ActionKind, CancelToken, EngineOptions, Event, Journal, Runner};
-use recipe_plan::{Observations, PlanOptions};
-use recipe_provider_ec2::{Credentials, Ec2Provider, ProviderOptions, SweepScope};
+use recipe_aws::{Aws, AwsOptions, Credentials};
+use recipe_engine::{
+    Action, ActionKind, ApplyContext, CancelToken, EngineOptions, Event, Events, Journal, Outputs,
+    Provider, Registry, Routed, SweepRequest,
+};
+use recipe_plan::{CloudInfo, Observations, PlanOptions};
+use recipe_provider_ec2::{Ec2Options, Ec2Provider};
 
 const ACCOUNT: &str = "123456789012";
 const GRANTEE: &str = "111122223333";
@@ -59,17 +63,18 @@ impl Backend {
     }
 }
 
-async fn sdk(url: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(url)
-        .region(aws_config::Region::new("eu-west-2"))
-        .credentials_provider(Credentials::new(ACCOUNT, "test", None, None, "test"))
-        .load()
-        .await
+async fn aws(url: &str) -> Aws {
+    let opts = AwsOptions {
+        endpoint_url: Some(url.to_string()),
+        region: Some("eu-west-2".into()),
+        credentials: Some(Credentials::new(ACCOUNT, "test", None, None, "test")),
+        ..Default::default()
+    };
+    Aws::load(&opts).await.unwrap()
 }
 
-fn ec2(sdk: &aws_config::SdkConfig, region: &str) -> aws_sdk_ec2::Client {
-    recipe_provider_ec2::ec2_client(recipe_provider_ec2::ec2_config(sdk, region))
+fn ec2(aws: &Aws, region: &str) -> aws_sdk_ec2::Client {
+    aws_sdk_ec2::Client::new(&aws.regional(region))
 }
 
 fn filter(name: &str, value: &str) -> Filter {
@@ -142,9 +147,9 @@ async fn launch_tagged(client: &aws_sdk_ec2::Client, base: &str, tags: &[(&str, 
 
 /// The scenario; `who` names the backend in failure messages.
 async fn scenario(backend: &Backend, who: &str) {
-    let sdk = sdk(&backend.url()).await;
-    let home = ec2(&sdk, "eu-west-2");
-    let west1 = ec2(&sdk, "eu-west-1");
+    let aws = aws(&backend.url()).await;
+    let home = ec2(&aws, "eu-west-2");
+    let west1 = ec2(&aws, "eu-west-1");
     let base = a_base_image(&home).await;
 
     // Plan and apply a stepless recipe: launch, capture, tag, copy, share, terminate.
@@ -176,30 +181,29 @@ async fn scenario(backend: &Backend, who: &str) {
             estimates: Default::default(),
             target: None,
             now: jiff::Timestamp::now(),
-            default_region: "eu-west-2".into(),
+            cloud: CloudInfo {
+                account: Some(ACCOUNT.into()),
+                region: "eu-west-2".into(),
+                region_source: "--region".into(),
+            },
         },
     )
     .unwrap();
     let build_id = plan.recipes[0].build.as_ref().unwrap().build_id.clone();
-    let waited: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
-    let w2 = Arc::clone(&waited);
     let provider = Arc::new(Ec2Provider::new(
-        &set,
-        &plan,
-        BTreeMap::new(),
-        sdk.clone(),
-        ProviderOptions {
-            default_region: "eu-west-2".into(),
+        aws.clone(),
+        Ec2Options {
             poll: Duration::from_millis(20),
-            log: Arc::new(|_: &str, _: &str, _: &str| {}),
-            status: Arc::new(move |_: usize, on: &str| w2.lock().unwrap().push(on.to_string())),
         },
     ));
+    let mut registry = Registry::new();
+    registry.register(provider.clone());
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let cx = Arc::new(ApplyContext::new(&set, plan.clone(), BTreeMap::new(), Events::new(tx.clone())));
     let mut journal = Journal::in_memory("conformance");
     let report = recipe_engine::execute(
         &plan,
-        Arc::clone(&provider),
+        Arc::new(Routed::new(registry, Arc::clone(&cx))),
         &mut journal,
         &EngineOptions::default(),
         &tx,
@@ -208,23 +212,26 @@ async fn scenario(backend: &Backend, who: &str) {
     .await
     .unwrap();
     drop(tx);
-    let mut outputs = BTreeMap::new();
+    drop(cx);
+    let mut outputs = Outputs::default();
     let mut failures = Vec::new();
+    let mut waited = Vec::new();
     while let Some(e) = rx.recv().await {
         match e {
-            Event::Succeeded { outputs: o, .. } => outputs.extend(o),
+            Event::Succeeded { id, outputs: o, .. } => outputs.add(&plan.actions[id].recipe, &o),
             Event::Failed { id, error } => {
                 failures.push(format!("{}: {error}", plan.actions[id].action))
             }
+            Event::Waiting { on, .. } => waited.push(on),
             _ => {}
         }
     }
     assert!(report.ok(), "{who}: {failures:?}");
-    let image = outputs["conformance/image-id:eu-west-2"].clone();
-    let copy = outputs["conformance/image-id:eu-west-1"].clone();
+    let image = outputs.image("conformance", "eu-west-2").unwrap().to_string();
+    let copy = outputs.image("conformance", "eu-west-1").unwrap().to_string();
     assert_ne!(image, copy);
     assert!(
-        waited.lock().unwrap().iter().any(|w| w.contains(&image)),
+        waited.iter().any(|w| w.contains(&image)),
         "{who}: the wait for the image was reported"
     );
 
@@ -356,7 +363,8 @@ async fn scenario(backend: &Backend, who: &str) {
         depends_on: vec![],
         estimate_secs: 0,
     };
-    provider.run(&remove, &Default::default()).await.unwrap();
+    let cx = ApplyContext::new(&set, plan.clone(), BTreeMap::new(), Events::discard());
+    provider.run(&cx, &remove, &Outputs::default()).await.unwrap();
     assert_eq!(
         live_images(&west1, &copy).await,
         0,
@@ -413,17 +421,15 @@ async fn scenario(backend: &Backend, who: &str) {
         .image_id()
         .unwrap()
         .to_string();
-    let swept = recipe_provider_ec2::sweep_orphans(
-        &sdk,
-        &[SweepScope {
-            recipe: "conformance".into(),
-            regions: vec!["eu-west-2".into()],
-        }],
-        &BTreeSet::from([build_id.clone()]),
-        &BTreeSet::from(["b-dead".to_string()]),
-        &BTreeSet::from([image.clone()]),
-    )
-    .await;
+    let request = SweepRequest {
+        scopes: vec![],
+        current: BTreeSet::from([build_id.clone()]),
+        abandoned: BTreeSet::from(["b-dead".to_string()]),
+        recorded: BTreeSet::from([image.clone()]),
+    };
+    let swept =
+        recipe_provider_ec2::sweep_orphans(&provider, "eu-west-2", &["conformance"], &request)
+            .await;
     assert!(swept.problems.is_empty(), "{who}: {:?}", swept.problems);
     assert_eq!(swept.builders.len(), 1, "{who}: {:?}", swept.builders);
     assert!(swept.builders[0].contains(&stray), "{who}");

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
-use recipe_provider_ec2::Poller;
+use recipe_aws::Poller;
+use recipe_provider_ec2::poll;
 
 async fn image_ids(client: &aws_sdk_ec2::Client, n: usize) -> Vec<String> {
     let base = client
@@ -72,7 +73,7 @@ async fn the_poller_coalesces_describe_calls() {
         let poller = poller.clone();
         let client = client.clone();
         let id = id.clone();
-        tokio::spawn(async move { poller.wait_available("us-east-1", client, &id).await })
+        tokio::spawn(async move { poll::wait_available(&poller, "us-east-1", client, &id).await })
     });
     for w in waits {
         w.await.unwrap().expect("every image becomes available");
@@ -91,7 +92,7 @@ async fn the_poller_coalesces_describe_calls() {
 /// Run `waits` at once and return how many `operation` calls they made, against the ticks elapsed.
 async fn coalesced<F>(sim: &aws_sim::Sim, operation: &str, waits: Vec<F>) -> (u64, u64)
 where
-    F: std::future::Future<Output = Result<(), recipe_provider_ec2::WaitError>> + Send + 'static,
+    F: std::future::Future<Output = Result<(), recipe_aws::WaitError>> + Send + 'static,
 {
     let before = sim.requests().count(operation);
     let start = std::time::Instant::now();
@@ -161,7 +162,7 @@ async fn instances_agents_and_commands_are_polled_together() {
         .iter()
         .map(|id| {
             let (p, c, id) = (poller.clone(), ec2.clone(), id.clone());
-            async move { p.wait_instance("us-east-1", c, &id, "running").await }
+            async move { poll::wait_instance(&p, "us-east-1", c, &id, "running").await }
         })
         .collect();
     let (calls, ticks) = coalesced(&sim, "ec2:DescribeInstances", waits).await;
@@ -174,7 +175,7 @@ async fn instances_agents_and_commands_are_polled_together() {
         .iter()
         .map(|id| {
             let (p, c, id) = (poller.clone(), ssm.clone(), id.clone());
-            async move { p.wait_agent("us-east-1", c, &id).await }
+            async move { poll::wait_agent(&p, "us-east-1", c, &id).await }
         })
         .collect();
     let (calls, ticks) = coalesced(&sim, "ssm:DescribeInstanceInformation", waits).await;
@@ -200,7 +201,7 @@ async fn instances_agents_and_commands_are_polled_together() {
         .iter()
         .map(|id| {
             let (p, c, id) = (poller.clone(), ssm.clone(), id.clone());
-            async move { p.wait_command("us-east-1", c, &id, now).await }
+            async move { poll::wait_command(&p, "us-east-1", c, &id, now).await }
         })
         .collect();
     let (calls, ticks) = coalesced(&sim, "ssm:ListCommandInvocations", waits).await;
@@ -229,7 +230,7 @@ async fn waiters_fail_when_polling_keeps_failing() {
     let poller = Poller::new(Duration::from_millis(5));
     let waited = tokio::time::timeout(
         Duration::from_secs(30),
-        poller.wait_available("us-east-1", client, "ami-0123456789abcdef0"),
+        poll::wait_available(&poller, "us-east-1", client, "ami-0123456789abcdef0"),
     )
     .await
     .expect("the wait ends on its own");
@@ -239,7 +240,7 @@ async fn waiters_fail_when_polling_keeps_failing() {
         "{err}"
     );
     assert!(
-        matches!(err, recipe_provider_ec2::WaitError::Polling(_)),
+        matches!(err, recipe_aws::WaitError::Polling(_)),
         "{err:?}"
     );
 }

@@ -1,0 +1,76 @@
+//! The temporary builder: launched from the base (IMDSv2 required, tagged with the recipe and build,
+//! an idempotent client token), terminated once the image is captured.
+
+use aws_sdk_ec2::types::{
+    HttpTokensState, IamInstanceProfileSpecification, InstanceMetadataEndpointState,
+    InstanceMetadataOptionsRequest, InstanceType, ResourceType, TagSpecification,
+};
+use recipe_aws::Context;
+use recipe_engine::{ActionError, RecipeOutputs};
+
+use super::Act;
+use crate::{poll, tag_list};
+
+impl Act<'_> {
+    pub(super) async fn launch_builder(&self) -> Result<RecipeOutputs, ActionError> {
+        let base = self
+            .inputs
+            .base(self.name)
+            .ok_or_else(|| ActionError::fatal("no resolved base"))?;
+        let v = self.values();
+        let b = &self.r.recipe.builder;
+        let instance_type = b.instance_type.as_ref().map_or("t3.small", |t| t.value.as_str());
+        let profile = b.instance_profile.as_ref().map_or("recipe-builder", |p| p.value.as_str());
+        let tags = recipe_aws::tags::builder_tags(self.name, &v.build_id);
+        let mut req = self
+            .ec2
+            .run_instances()
+            .image_id(base)
+            .instance_type(InstanceType::from(instance_type))
+            .min_count(1)
+            .max_count(1)
+            .client_token(format!("{}-builder", v.build_id))
+            .metadata_options(
+                InstanceMetadataOptionsRequest::builder()
+                    .http_tokens(HttpTokensState::Required)
+                    .http_endpoint(InstanceMetadataEndpointState::Enabled)
+                    .build(),
+            )
+            .iam_instance_profile(IamInstanceProfileSpecification::builder().name(profile).build())
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::Instance)
+                    .set_tags(Some(tag_list(&tags)))
+                    .build(),
+            );
+        if let Some(s) = &b.subnet_id {
+            req = req.subnet_id(&s.value);
+        }
+        for g in &b.security_group_ids {
+            req = req.security_group_ids(&g.value);
+        }
+        let launched = req.send().await.ctx("ec2", "RunInstances")?;
+        let id = launched
+            .instances()
+            .first()
+            .and_then(|i| i.instance_id())
+            .unwrap_or_default()
+            .to_string();
+        self.waiting(format!("the builder {id} to run"));
+        poll::wait_instance(&self.p.poller, &self.home, self.ec2.clone(), &id, "running").await?;
+        Ok(RecipeOutputs::builder(id))
+    }
+
+    pub(super) async fn terminate_builder(&self) -> Result<(), ActionError> {
+        let instance = self.instance();
+        if !instance.is_empty() {
+            self.ec2
+                .terminate_instances()
+                .instance_ids(&instance)
+                .send()
+                .await
+                .ctx("ec2", "TerminateInstances")?;
+        }
+        Ok(())
+    }
+}

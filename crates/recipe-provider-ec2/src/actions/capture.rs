@@ -1,0 +1,159 @@
+//! The image: created from the builder (adopted after a crash only if it is this build's), waited
+//! for (discarded with its snapshots if it fails), and tagged with its snapshots.
+
+use aws_sdk_ec2::types::{ResourceType, TagSpecification};
+use recipe_aws::{Context, WaitError};
+use recipe_engine::{ActionError, ErrorClass, RecipeOutputs};
+
+use super::Act;
+use crate::{Ec2Provider, filter, poll, tag_list, tag_value};
+
+/// The snapshots behind an image.
+pub(crate) async fn snapshots_of(
+    client: &aws_sdk_ec2::Client,
+    image: &str,
+) -> Result<Vec<String>, ActionError> {
+    let d = client
+        .describe_images()
+        .image_ids(image)
+        .send()
+        .await
+        .ctx("ec2", "DescribeImages")?;
+    Ok(d.images()
+        .first()
+        .map(|i| {
+            i.block_device_mappings()
+                .iter()
+                .filter_map(|b| b.ebs().and_then(|e| e.snapshot_id()))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+impl Ec2Provider {
+    /// Deregister an image that failed (or is abandoned) and delete its snapshots, so nothing is left.
+    async fn discard_image(&self, region: &str, id: &str) -> String {
+        let done = self
+            .ec2(region)
+            .deregister_image()
+            .image_id(id)
+            .delete_associated_snapshots(true)
+            .send()
+            .await
+            .ctx("ec2", "DeregisterImage");
+        match done {
+            Ok(_) => format!("{id} was deregistered and its snapshots deleted"),
+            Err(e) => format!("{id} could not be deregistered ({e}); deregister it by hand"),
+        }
+    }
+}
+
+impl Act<'_> {
+    pub(super) async fn capture(&self, fingerprint: &str) -> Result<RecipeOutputs, ActionError> {
+        let v = self.values();
+        let image_name = v.apply(&self.r.recipe.image.name);
+        let id = match self.adoptable(&image_name).await? {
+            Some(id) => id,
+            None => self.create_image(&image_name, fingerprint).await?,
+        };
+        Ok(RecipeOutputs::image(&self.home, id))
+    }
+
+    /// CreateImage has no client token: after a crash, find this build's image by name instead. A
+    /// same-named image of another build (or made by hand) is never adopted.
+    async fn adoptable(&self, image_name: &str) -> Result<Option<String>, ActionError> {
+        let existing = self
+            .ec2
+            .describe_images()
+            .owners("self")
+            .filters(filter("name", &[image_name]))
+            .send()
+            .await
+            .ctx("ec2", "DescribeImages")?;
+        let Some(found) = existing.images().first() else {
+            return Ok(None);
+        };
+        let build = tag_value(found.tags(), recipe_aws::tags::BUILD_ID).unwrap_or_default();
+        if build != self.values().build_id {
+            let from = if build.is_empty() {
+                "not made by recipe".to_string()
+            } else {
+                format!("from build {build}")
+            };
+            return Err(ActionError::fatal(format!(
+                "an image named {image_name} already exists, {from}; make image.name unique per build (add ${{build_id}}, or ${{timestamp}} if two builds never start in the same second)"
+            )));
+        }
+        Ok(found.image_id().map(str::to_string))
+    }
+
+    async fn create_image(&self, image_name: &str, fingerprint: &str) -> Result<String, ActionError> {
+        let v = self.values();
+        let tags = recipe_aws::tags::image_tags(self.r, &v, fingerprint);
+        let description = match &self.r.recipe.image.description {
+            Some(d) => v.apply(d),
+            None => format!("recipe {} {}", self.name, self.r.recipe.version.value),
+        };
+        let made = self
+            .ec2
+            .create_image()
+            .instance_id(self.instance())
+            .name(image_name)
+            .description(description)
+            // The snapshots are tagged by the `tag` action once the image is available (moto cannot
+            // tag snapshots at creation).
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::Image)
+                    .set_tags(Some(tag_list(&tags)))
+                    .build(),
+            )
+            .send()
+            .await
+            .ctx("ec2", "CreateImage")?;
+        Ok(made.image_id().unwrap_or_default().to_string())
+    }
+
+    /// Wait for an image in `region`; if it fails, discard it and say so.
+    pub(super) async fn wait_image(&self, region: &str, image: &str) -> Result<(), ActionError> {
+        self.waiting(format!("{image} in {region} to become available"));
+        let client = self.p.ec2(region);
+        match poll::wait_available(&self.p.poller, region, client, image).await {
+            Ok(()) => Ok(()),
+            // Only an image that failed is discarded; one we could not poll may still be fine, and
+            // the retried action waits for it again.
+            Err(WaitError::Failed(why)) => {
+                let gone = self.p.discard_image(region, image).await;
+                Err(ActionError::fatal(format!("{why}; {gone}")))
+            }
+            Err(WaitError::Polling(why)) => Err(ActionError {
+                class: ErrorClass::Transient,
+                message: format!("{image} in {region}: {why}"),
+            }),
+        }
+    }
+
+    pub(super) async fn wait_available(&self) -> Result<RecipeOutputs, ActionError> {
+        let id = self.need_image(&self.home, "wait for")?;
+        self.wait_image(&self.home, &id).await?;
+        let snaps = snapshots_of(&self.ec2, &id).await?;
+        Ok(RecipeOutputs::snapshots(&self.home, snaps))
+    }
+
+    /// Tag the image and its snapshots.
+    pub(super) async fn tag(&self) -> Result<(), ActionError> {
+        let id = self.need_image(&self.home, "tag")?;
+        let tags = recipe_aws::tags::image_tags(self.r, &self.values(), "");
+        let mut resources = vec![id];
+        resources.extend(self.inputs.snapshots(self.name, &self.home).iter().cloned());
+        self.ec2
+            .create_tags()
+            .set_resources(Some(resources))
+            .set_tags(Some(tag_list(&tags)))
+            .send()
+            .await
+            .ctx("ec2", "CreateTags")?;
+        Ok(())
+    }
+}

@@ -1,0 +1,154 @@
+//! Distribution: copies to other regions (called in the destination with an idempotent client
+//! token), shares (launch permissions, and createVolumePermission on the snapshots for accounts),
+//! removed copies, and retagging when only `image.tags` changed.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{
+    LaunchPermission, LaunchPermissionModifications, OperationType, SnapshotAttributeName,
+};
+use recipe_aws::Context;
+use recipe_engine::{ActionError, RecipeOutputs};
+use recipe_plan::BuildValues;
+
+use super::Act;
+use super::capture::snapshots_of;
+use crate::tag;
+
+fn principal_permission(principal: &str) -> LaunchPermission {
+    if principal.contains(":ou/") {
+        LaunchPermission::builder()
+            .organizational_unit_arn(principal)
+            .build()
+    } else if principal.contains(":organization/") {
+        LaunchPermission::builder().organization_arn(principal).build()
+    } else {
+        LaunchPermission::builder().user_id(principal).build()
+    }
+}
+
+impl Act<'_> {
+    /// The build id and image name a copy carries: this build's, or (a copy of the current version
+    /// outside a build) the current version's.
+    fn copy_identity(&self) -> (String, String) {
+        let v = self.values();
+        match self.cx.current(self.name).filter(|_| v.build_id.is_empty()) {
+            Some(c) => (c.build_id.clone(), format!("{}-{}", self.name, c.version)),
+            None => (v.build_id.clone(), v.apply(&self.r.recipe.image.name)),
+        }
+    }
+
+    pub(super) async fn copy(&self, region: &str) -> Result<RecipeOutputs, ActionError> {
+        let source = self.need_image(&self.home, "copy")?;
+        let dest = self.p.ec2(region);
+        let (build, image_name) = self.copy_identity();
+        let mut req = dest
+            .copy_image()
+            .source_image_id(&source)
+            .source_region(&self.home)
+            .name(&image_name)
+            .copy_image_tags(true)
+            .client_token(format!("{build}-{region}"));
+        if let Some(d) = &self.r.recipe.distribute {
+            if let Some(k) = d.kms_keys.get(region) {
+                req = req.encrypted(true).kms_key_id(&k.value);
+            } else if d.encrypted.as_ref().is_some_and(|e| e.value) {
+                req = req.encrypted(true);
+            }
+        }
+        let made = req.send().await.ctx("ec2", "CopyImage")?;
+        let id = made.image_id().unwrap_or_default().to_string();
+        self.wait_image(region, &id).await?;
+        Ok(RecipeOutputs::image(region, id))
+    }
+
+    /// Grant (or revoke) a principal's use of the image in `region`.
+    pub(super) async fn share(&self, principal: &str, region: &str, add: bool) -> Result<(), ActionError> {
+        let id = self.need_image(region, "share")?;
+        let client = self.p.ec2(region);
+        let p = principal_permission(principal);
+        let m = if add {
+            LaunchPermissionModifications::builder().add(p).build()
+        } else {
+            LaunchPermissionModifications::builder().remove(p).build()
+        };
+        client
+            .modify_image_attribute()
+            .image_id(&id)
+            .launch_permission(m)
+            .send()
+            .await
+            .ctx("ec2", "ModifyImageAttribute")?;
+        // An account also gets createVolumePermission on the snapshots, which it needs to copy the
+        // image or make volumes from it. (Snapshots cannot be shared with an organization or OU: those
+        // principals copy through the launch permission alone.)
+        if principal.chars().all(|c| c.is_ascii_digit()) {
+            let op = if add {
+                OperationType::Add
+            } else {
+                OperationType::Remove
+            };
+            for snap in snapshots_of(&client, &id).await? {
+                client
+                    .modify_snapshot_attribute()
+                    .snapshot_id(&snap)
+                    .attribute(SnapshotAttributeName::CreateVolumePermission)
+                    .operation_type(op.clone())
+                    .user_ids(principal)
+                    .send()
+                    .await
+                    .ctx("ec2", "ModifySnapshotAttribute")?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn remove_copy(&self, region: &str, image_id: &str) -> Result<(), ActionError> {
+        self.p
+            .ec2(region)
+            .deregister_image()
+            .image_id(image_id)
+            .delete_associated_snapshots(true)
+            .send()
+            .await
+            .ctx("ec2", "DeregisterImage")?;
+        Ok(())
+    }
+
+    /// Tag the current version's images and snapshots in `regions` (a copy made in this plan comes
+    /// in the inputs); build-time placeholders resolve to the version's own values.
+    pub(super) async fn retag(
+        &self,
+        tags: &BTreeMap<String, String>,
+        remove: &[String],
+        regions: &[String],
+    ) -> Result<(), ActionError> {
+        let version = self
+            .cx
+            .current(self.name)
+            .ok_or_else(|| ActionError::fatal("no current version to retag"))?;
+        let v = BuildValues::of_version(version);
+        let add: Vec<_> = tags.iter().map(|(k, val)| tag(k, &v.apply(val))).collect();
+        let drop: Vec<_> = remove
+            .iter()
+            .map(|k| aws_sdk_ec2::types::Tag::builder().key(k).build())
+            .collect();
+        for region in regions {
+            let Some(id) = self.image_in(region) else {
+                continue;
+            };
+            let client = self.p.ec2(region);
+            let mut resources = vec![id.clone()];
+            resources.extend(snapshots_of(&client, &id).await?);
+            if !add.is_empty() {
+                let req = client.create_tags().set_resources(Some(resources.clone()));
+                req.set_tags(Some(add.clone())).send().await.ctx("ec2", "CreateTags")?;
+            }
+            if !drop.is_empty() {
+                let req = client.delete_tags().set_resources(Some(resources));
+                req.set_tags(Some(drop.clone())).send().await.ctx("ec2", "DeleteTags")?;
+            }
+        }
+        Ok(())
+    }
+}

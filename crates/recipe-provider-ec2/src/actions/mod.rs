@@ -1,0 +1,139 @@
+//! One action at a time, by family: the base, the builder, the steps, the capture, distribution,
+//! lifecycle (deprecate, retire) and rollout. [`Act`] is what every family needs of one action.
+
+mod base;
+mod builder;
+mod capture;
+mod distribute;
+mod lifecycle;
+mod rollout;
+mod steps;
+
+use recipe_engine::{Action, ActionError, ActionKind, ApplyContext, Outputs, RecipeOutputs};
+use recipe_loader::LoadedRecipe;
+use recipe_plan::BuildValues;
+
+use crate::Ec2Provider;
+
+/// One action of one recipe, with its inputs and the clients of its build region.
+pub(crate) struct Act<'a> {
+    pub p: &'a Ec2Provider,
+    pub cx: &'a ApplyContext,
+    pub a: &'a Action,
+    pub inputs: &'a Outputs,
+    pub r: &'a LoadedRecipe,
+    pub name: &'a str,
+    pub home: String,
+    pub ec2: aws_sdk_ec2::Client,
+    pub ssm: aws_sdk_ssm::Client,
+}
+
+impl Act<'_> {
+    /// The build's placeholder values (empty outside a build).
+    pub fn values(&self) -> BuildValues {
+        self.cx
+            .build(self.name)
+            .map(|b| BuildValues::new(self.cx.plan.created_at, b.build_id.clone()))
+            .unwrap_or_default()
+    }
+
+    /// The recipe's image in `region`: made earlier in this apply, or the current version's.
+    pub fn image_in(&self, region: &str) -> Option<String> {
+        self.inputs
+            .image(self.name, region)
+            .map(str::to_string)
+            .or_else(|| {
+                self.cx
+                    .current(self.name)
+                    .and_then(|v| v.images.get(region))
+                    .map(|i| i.image_id.clone())
+            })
+    }
+
+    /// The image in `region`, or a fatal error saying what it was needed for.
+    pub fn need_image(&self, region: &str, for_what: &str) -> Result<String, ActionError> {
+        self.image_in(region)
+            .ok_or_else(|| ActionError::fatal(format!("no image in {region} to {for_what}")))
+    }
+
+    /// The builder launched earlier in this apply (empty when there is none).
+    pub fn instance(&self) -> String {
+        self.inputs
+            .builder(self.name)
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Report what the action waits on.
+    pub fn waiting(&self, on: String) {
+        self.cx.events.waiting(self.a.id, on);
+    }
+}
+
+/// Run one action.
+pub(crate) async fn run(
+    p: &Ec2Provider,
+    cx: &ApplyContext,
+    a: &Action,
+    inputs: &Outputs,
+) -> Result<RecipeOutputs, ActionError> {
+    let r = cx.recipe(&a.recipe)?;
+    let home = p.home(r);
+    let act = Act {
+        p,
+        cx,
+        a,
+        inputs,
+        r,
+        name: r.recipe.name.value.as_str(),
+        ec2: p.ec2(&home),
+        ssm: p.ssm(&home),
+        home,
+    };
+    act.dispatch().await
+}
+
+impl Act<'_> {
+    async fn dispatch(&self) -> Result<RecipeOutputs, ActionError> {
+        let none = RecipeOutputs::default();
+        match &self.a.action {
+            ActionKind::ResolveBase => self.resolve_base().await,
+            ActionKind::LaunchBuilder => self.launch_builder().await,
+            ActionKind::TerminateBuilder => self.terminate_builder().await.map(|()| none),
+            ActionKind::RunSteps { indices, .. } => self.run_steps(indices, false).await.map(|()| none),
+            ActionKind::Reboot => self.reboot().await.map(|()| none),
+            ActionKind::InstallFirstBoot { .. } => self.install_first_boot().await.map(|()| none),
+            ActionKind::RunTests { .. } => {
+                let all: Vec<usize> = (0..self.r.tests.len()).collect();
+                self.run_steps(&all, true).await.map(|()| none)
+            }
+            ActionKind::Cleanup { .. } => self.cleanup().await.map(|()| none),
+            ActionKind::Sysprep => self.sysprep().await.map(|()| none),
+            ActionKind::Capture { fingerprint, .. } => self.capture(fingerprint).await,
+            ActionKind::WaitAvailable => self.wait_available().await,
+            ActionKind::Tag => self.tag().await.map(|()| none),
+            ActionKind::Copy { region } => self.copy(region).await,
+            ActionKind::Share { principal, region } => {
+                self.share(principal, region, true).await.map(|()| none)
+            }
+            ActionKind::Unshare { principal, region } => {
+                self.share(principal, region, false).await.map(|()| none)
+            }
+            ActionKind::RemoveCopy { region, image_id } => {
+                self.remove_copy(region, image_id).await.map(|()| none)
+            }
+            ActionKind::Retag {
+                tags,
+                remove,
+                regions,
+            } => self.retag(tags, remove, regions).await.map(|()| none),
+            ActionKind::Deprecate { build_id } => self.deprecate(build_id).await.map(|()| none),
+            ActionKind::Retire { build_id, .. } => self.retire(build_id).await.map(|()| none),
+            ActionKind::Rollout { target } => self.rollout(target).await.map(|()| none),
+            other @ ActionKind::RebuildWorkspaces { .. } => Err(ActionError::fatal(format!(
+                "the EC2 provider does not run `{}` actions",
+                other.name()
+            ))),
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! Steps on the builder through SSM Run Command: the baked steps (with retries), large payloads
+//! uploaded in chunks first, the first-boot runner, the tests, the cleanup preset, reboots and sysprep.
+
+use std::collections::BTreeMap;
+
+use recipe_aws::Context;
+use recipe_engine::{ActionError, ErrorClass};
+use recipe_loader::LoadedRecipe;
+use recipe_model::{Os, Stage, Step};
+
+use super::Act;
+use crate::{poll, render};
+
+/// The step's files, keyed by the path as written in the step; matched to the loaded file by its
+/// resolved suffix.
+fn files_of(r: &LoadedRecipe) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for s in r.steps.iter().chain(&r.tests) {
+        let path = match &s.step.value {
+            Step::Script(x) => &x.path.value,
+            Step::File(x) => &x.src.value,
+            _ => continue,
+        };
+        let wanted = path.trim_start_matches("./").replace("../", "");
+        if let Some(f) = r
+            .files
+            .iter()
+            .find(|f| f.path.to_string_lossy().ends_with(&wanted))
+        {
+            out.insert(path.clone(), f.bytes.to_vec());
+        }
+    }
+    out
+}
+
+/// The last five lines of a command's output, on one line.
+fn tail(out: &str, err: &str) -> String {
+    let all = format!("{out}{err}");
+    let mut lines: Vec<&str> = all.lines().rev().take(5).collect();
+    lines.reverse();
+    lines.join(" | ")
+}
+
+impl Act<'_> {
+    fn windows(&self) -> bool {
+        self.r.recipe.os.value == Os::Windows
+    }
+
+    /// Commands need the agent: the first script on a builder waits for it to come online.
+    async fn agent_online(&self, instance: &str) -> Result<(), ActionError> {
+        let seen = |p: &crate::Ec2Provider| {
+            p.agents
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .contains(instance)
+        };
+        if seen(self.p) {
+            return Ok(());
+        }
+        self.waiting(format!("the SSM agent on {instance} to come online"));
+        poll::wait_agent(&self.p.poller, &self.home, self.ssm.clone(), instance).await?;
+        self.p
+            .agents
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(instance.to_string());
+        Ok(())
+    }
+
+    /// Run one script on the builder; fail with the output's tail.
+    async fn run_script(&self, label: &str, script: &str, timeout_secs: u64) -> Result<(), ActionError> {
+        let instance = self.instance();
+        self.agent_online(&instance).await?;
+        let sent_at =
+            aws_sdk_ssm::primitives::DateTime::from_secs(jiff::Timestamp::now().as_second());
+        let document = if self.windows() {
+            "AWS-RunPowerShellScript"
+        } else {
+            "AWS-RunShellScript"
+        };
+        let sent = self
+            .ssm
+            .send_command()
+            .document_name(document)
+            .instance_ids(&instance)
+            .parameters("commands", vec![script.to_string()])
+            .timeout_seconds(i32::try_from(timeout_secs.clamp(30, 172_800)).unwrap_or(3600))
+            .comment(format!("recipe {}: {label}", self.name))
+            .send()
+            .await
+            .ctx("ssm", "SendCommand")?;
+        let id = sent
+            .command()
+            .and_then(|c| c.command_id())
+            .unwrap_or_default()
+            .to_string();
+        self.waiting(format!("{label} on {instance}"));
+        poll::wait_command(&self.p.poller, &self.home, self.ssm.clone(), &id, sent_at).await?;
+        self.command_result(label, &id, &instance).await
+    }
+
+    /// Read a finished command's result once; its output goes to the events.
+    async fn command_result(&self, label: &str, id: &str, instance: &str) -> Result<(), ActionError> {
+        let mut first = true;
+        loop {
+            if !first {
+                tokio::time::sleep(self.p.poll).await;
+            }
+            first = false;
+            let got = self
+                .ssm
+                .get_command_invocation()
+                .command_id(id)
+                .instance_id(instance)
+                .send()
+                .await
+                .ctx("ssm", "GetCommandInvocation");
+            let inv = match got {
+                Ok(i) => i,
+                Err(e) => match ActionError::from(e) {
+                    e if e.class == ErrorClass::Fatal => return Err(e),
+                    _ => continue,
+                },
+            };
+            let status = inv.status().map(|s| s.as_str().to_string()).unwrap_or_default();
+            let out = inv.standard_output_content().unwrap_or("");
+            let err = inv.standard_error_content().unwrap_or("");
+            match status.as_str() {
+                "Pending" | "InProgress" | "Delayed" | "Cancelling" => continue,
+                "Success" => {
+                    self.output(label, out);
+                    return Ok(());
+                }
+                other => {
+                    self.output(label, out);
+                    self.output(label, err);
+                    return Err(ActionError::fatal(format!(
+                        "{label}: {other} (exit {}): {}",
+                        inv.response_code(),
+                        tail(out, err)
+                    )));
+                }
+            }
+        }
+    }
+
+    fn output(&self, label: &str, text: &str) {
+        for line in text.lines() {
+            self.cx.events.output(self.a.id, label, line);
+        }
+    }
+
+    /// The steps (or tests) at `indices`, each with its retries.
+    pub(super) async fn run_steps(&self, indices: &[usize], tests: bool) -> Result<(), ActionError> {
+        let files = files_of(self.r);
+        let list = if tests { &self.r.tests } else { &self.r.steps };
+        for &i in indices {
+            let Some(s) = list.get(i) else { continue };
+            let kind = if tests { "test" } else { "step" };
+            let upload = format!("{kind}-{}-{i}", self.name);
+            self.run_step(s, &files, &upload).await?;
+        }
+        Ok(())
+    }
+
+    async fn run_step(
+        &self,
+        s: &recipe_loader::ResolvedStep,
+        files: &BTreeMap<String, Vec<u8>>,
+        upload: &str,
+    ) -> Result<(), ActionError> {
+        let label = recipe_plan::step_label(s);
+        let common = s.step.common();
+        let timeout = common.and_then(|c| c.timeout()).map_or(3600, |t| t.as_secs());
+        let retries = common.and_then(|c| c.retries()).map_or(0, |n| n.value);
+        let values = self.values();
+        let mut attempt = 0;
+        loop {
+            // Uploaded again on a retry: the step deletes its upload once used.
+            let staged = self.stage(&s.step.value, files, upload, true).await?;
+            let script = match render::step_script(&s.step.value, self.r, files, &staged, &values) {
+                Ok(Some(script)) => script,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(ActionError::fatal(format!("{label}: {e}"))),
+            };
+            match self.run_script(&label, &script, timeout).await {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt < retries && e.class == ErrorClass::Fatal => attempt += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Upload a step's payload to the builder first when it is too large to inline in the step's
+    /// command; the map says where it went (empty when it is inlined).
+    async fn stage(
+        &self,
+        step: &Step,
+        files: &BTreeMap<String, Vec<u8>>,
+        name: &str,
+        consume: bool,
+    ) -> Result<BTreeMap<String, render::Staged>, ActionError> {
+        let mut staged = BTreeMap::new();
+        let Some((path, bytes)) = render::payload(step, files) else {
+            return Ok(staged);
+        };
+        if bytes.len() <= render::INLINE_LIMIT {
+            return Ok(staged);
+        }
+        let os = self.r.recipe.os.value;
+        let target = render::stage_path(os, name);
+        let uploads = render::upload_scripts(os, &target, bytes);
+        let n = uploads.len();
+        for (k, script) in uploads.iter().enumerate() {
+            let label = format!("upload {path} ({}/{n})", k + 1);
+            self.run_script(&label, script, 300).await?;
+        }
+        let at = render::Staged {
+            path: target,
+            consume,
+        };
+        staged.insert(path.to_string(), at);
+        Ok(staged)
+    }
+
+    pub(super) async fn reboot(&self) -> Result<(), ActionError> {
+        let script = if self.windows() {
+            "Restart-Computer -Force"
+        } else {
+            "exit 194"
+        };
+        self.run_script("reboot", script, 600).await
+    }
+
+    /// The launch-stage steps, rendered into the first-boot runner.
+    pub(super) async fn install_first_boot(&self) -> Result<(), ActionError> {
+        let files = files_of(self.r);
+        let values = self.values();
+        let mut scripts = Vec::new();
+        let launch = self.r.steps.iter().enumerate();
+        for (i, s) in launch.filter(|(_, s)| s.stage == Stage::Launch) {
+            // Large payloads stay on the builder, so in the image, for first boot.
+            let upload = format!("first-boot-{i}");
+            let staged = self.stage(&s.step.value, &files, &upload, false).await?;
+            let script = render::step_script(&s.step.value, self.r, &files, &staged, &values)
+                .map_err(ActionError::fatal)?;
+            scripts.extend(script);
+        }
+        let installer = render::first_boot_installer(&scripts, self.r.recipe.os.value);
+        self.run_script("install the first-boot runner", &installer, 300)
+            .await
+    }
+
+    pub(super) async fn cleanup(&self) -> Result<(), ActionError> {
+        let Some(preset) = &self.r.recipe.cleanup else {
+            return Ok(());
+        };
+        let body: Vec<&str> = preset.items().iter().map(|i| i.command).collect();
+        let header = if self.windows() {
+            "$ErrorActionPreference = 'Continue'\n"
+        } else {
+            "set -uo pipefail\n"
+        };
+        let label = format!("cleanup ({})", preset.as_str());
+        self.run_script(&label, &format!("{header}{}", body.join("\n")), 1800)
+            .await
+    }
+
+    pub(super) async fn sysprep(&self) -> Result<(), ActionError> {
+        let script = "& \"$env:ProgramFiles\\Amazon\\EC2Launch\\EC2Launch.exe\" sysprep --shutdown=true";
+        self.run_script("sysprep", script, 1800).await?;
+        let instance = self.instance();
+        let _ = self.ec2.stop_instances().instance_ids(&instance).send().await;
+        self.waiting(format!("the builder {instance} to stop"));
+        poll::wait_instance(&self.p.poller, &self.home, self.ec2.clone(), &instance, "stopped")
+            .await?;
+        Ok(())
+    }
+}

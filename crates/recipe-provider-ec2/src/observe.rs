@@ -1,0 +1,151 @@
+//! The planner's view of EC2: bases resolved, the recipes' images found by their tags (one
+//! DescribeImages per region for every recipe there), the current version's launch permissions, and
+//! the images in use.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use recipe_aws::Context;
+use recipe_loader::LoadedRecipe;
+use recipe_model::Base;
+use recipe_plan::{Observations, ObserveError, ObservedImage};
+use recipe_state::RecipeState;
+
+use crate::{Ec2Provider, filter, images_in_use, tag_value};
+
+/// Observe the `ec2-ami` recipes.
+pub(crate) async fn observe(
+    p: &Ec2Provider,
+    recipes: &[&LoadedRecipe],
+    state: &BTreeMap<String, RecipeState>,
+) -> Result<Observations, ObserveError> {
+    let mut obs = Observations::default();
+    // The recipes to look for in each region (their build region and distribution regions).
+    let mut by_region: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in recipes {
+        let name = r.recipe.name.value.clone();
+        let home = p.home(r);
+        if let Base::SsmParameter(param) = &r.recipe.base.value
+            && let Some(id) = ssm_base(p, &home, &param.value).await?
+        {
+            obs.bases.insert(name.clone(), id);
+        }
+        let distributed = r.recipe.distribute.iter().flat_map(|d| d.regions.iter());
+        let mut regions = vec![home.clone()];
+        regions.extend(distributed.map(|x| x.value.clone()).filter(|x| *x != home));
+        for region in regions {
+            by_region.entry(region).or_default().push(name.clone());
+        }
+        obs.images.insert(name.clone(), Vec::new());
+        obs.refreshed.insert(name);
+    }
+    for (region, names) in &by_region {
+        observe_region(p, region, names, state, &mut obs).await?;
+    }
+    Ok(obs)
+}
+
+/// The value of a recipe's SSM-parameter base; a missing parameter is named.
+async fn ssm_base(p: &Ec2Provider, region: &str, param: &str) -> Result<Option<String>, ObserveError> {
+    let got = p.ssm(region).get_parameter().name(param).send().await;
+    let got = got.ctx("ssm", "GetParameter").map_err(|e| {
+        if e.is("ParameterNotFound") {
+            e.with_help(format!(
+                "the base names the SSM parameter `{param}`, which does not exist in {region}: check its name, or the recipe's builder.region"
+            ))
+        } else {
+            e
+        }
+    })?;
+    Ok(got.parameter().and_then(|p| p.value()).map(str::to_string))
+}
+
+/// One DescribeImages for every recipe in `region` (200 names per filter), then one in-use check for
+/// all their images.
+async fn observe_region(
+    p: &Ec2Provider,
+    region: &str,
+    names: &[String],
+    state: &BTreeMap<String, RecipeState>,
+    obs: &mut Observations,
+) -> Result<(), ObserveError> {
+    let ec2 = p.ec2(region);
+    let mut ids = Vec::new();
+    for chunk in names.chunks(200) {
+        let found = ec2
+            .describe_images()
+            .owners("self")
+            .filters(filter("tag:recipe:name", chunk))
+            .send()
+            .await
+            .ctx("ec2", "DescribeImages")?;
+        for img in found.images() {
+            let seen = observed(&ec2, region, img, state).await?;
+            ids.push(seen.1.image_id.clone());
+            obs.images.entry(seen.0).or_default().push(seen.1);
+        }
+    }
+    let users = images_in_use(&ec2, &ids).await.map_err(|e| ObserveError {
+        what: format!("what uses the recipes' images in {region}"),
+        detail: e.message,
+    })?;
+    obs.in_use.extend(users.into_keys());
+    Ok(())
+}
+
+/// One image as the planner sees it; launch permissions are read for the current version only.
+async fn observed(
+    ec2: &aws_sdk_ec2::Client,
+    region: &str,
+    img: &aws_sdk_ec2::types::Image,
+    state: &BTreeMap<String, RecipeState>,
+) -> Result<(String, ObservedImage), ObserveError> {
+    let tag = |k: &str| tag_value(img.tags(), k).unwrap_or_default();
+    let name = tag(recipe_aws::tags::NAME);
+    let build_id = tag(recipe_aws::tags::BUILD_ID);
+    let image_id = img.image_id().unwrap_or_default().to_string();
+    let current = state
+        .get(&name)
+        .and_then(|s| s.current())
+        .is_some_and(|c| c.build_id == build_id);
+    let shares = if current {
+        launch_permissions(ec2, &image_id).await?
+    } else {
+        BTreeSet::new()
+    };
+    let seen = ObservedImage {
+        build_id,
+        region: region.to_string(),
+        image_id,
+        shares_observed: current,
+        shares,
+        version: tag(recipe_aws::tags::VERSION),
+        fingerprint: tag(recipe_aws::tags::FINGERPRINT),
+        created_at: img.creation_date().and_then(|d| d.parse().ok()),
+    };
+    Ok((name, seen))
+}
+
+/// Who may launch an image: account ids, organization and OU ARNs, `all`.
+async fn launch_permissions(
+    client: &aws_sdk_ec2::Client,
+    image: &str,
+) -> Result<BTreeSet<String>, ObserveError> {
+    let attr = client
+        .describe_image_attribute()
+        .image_id(image)
+        .attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission)
+        .send()
+        .await
+        .ctx("ec2", "DescribeImageAttribute")?;
+    Ok(attr
+        .launch_permissions()
+        .iter()
+        .filter_map(|p| {
+            p.user_id()
+                .or(p.organization_arn())
+                .or(p.organizational_unit_arn())
+                .or(p.group().map(|g| g.as_str()))
+                .map(str::to_string)
+        })
+        .collect())
+}
