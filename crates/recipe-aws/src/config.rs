@@ -174,7 +174,8 @@ async fn profile_region(
     match set.get_profile(profile) {
         Some(p) => Ok(p.get("region").map(str::to_string)),
         None if named => {
-            let known: Vec<&str> = set.profiles().collect();
+            let mut known: Vec<&str> = set.profiles().collect();
+            known.sort_unstable();
             Err(config_error(
                 format!("the AWS profile `{profile}` is not defined"),
                 if known.is_empty() {

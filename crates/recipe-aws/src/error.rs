@@ -48,6 +48,10 @@ pub struct AwsError {
 
 impl fmt::Display for AwsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Configuration problems are found before any call.
+        if self.service == "config" {
+            return f.write_str(&self.message);
+        }
         write!(f, "{} {} failed: ", self.service, self.operation)?;
         match &self.code {
             Some(code) if !self.message.is_empty() => write!(f, "{code}: {}", self.message)?,
@@ -71,6 +75,9 @@ impl miette::Diagnostic for AwsError {
             ErrorKind::AccessDenied => "access-denied",
             ErrorKind::Fatal => "request",
         };
+        if self.service == "config" {
+            return Some(Box::new(format!("recipe::aws::{}", self.operation)));
+        }
         Some(Box::new(format!("recipe::aws::{kind}")))
     }
 

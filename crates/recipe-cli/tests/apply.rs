@@ -848,20 +848,21 @@ async fn a_script_too_large_to_inline_is_uploaded_in_chunks_first() {
 
 impl Env {
     /// An EC2 client for the test's own calls (what a user does outside recipe).
-    async fn ec2(&self, region: &str) -> aws_sdk_ec2_client::Client {
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(self.sim.url())
-            .region(aws_config::Region::new(region.to_string()))
-            .credentials_provider(recipe_provider_ec2::Credentials::new(
+    async fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
+        let opts = recipe_aws::AwsOptions {
+            endpoint_url: Some(self.sim.url().to_string()),
+            region: Some(region.to_string()),
+            credentials: Some(recipe_aws::Credentials::new(
                 aws_sim::DEFAULT_ACCOUNT,
                 "test",
                 None,
                 None,
                 "test",
-            ))
-            .load()
-            .await;
-        recipe_provider_ec2::ec2_client(recipe_provider_ec2::ec2_config(&sdk, region))
+            )),
+            ..Default::default()
+        };
+        let aws = recipe_aws::Aws::load(&opts).await.unwrap();
+        aws_sdk_ec2::Client::new(&aws.sdk)
     }
 
     fn baseline_images(&self) -> Vec<(String, String)> {
@@ -879,7 +880,6 @@ impl Env {
     }
 }
 
-use recipe_provider_ec2::sdk as aws_sdk_ec2_client;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_never_retires_a_version_in_use_and_retires_it_once_released() {

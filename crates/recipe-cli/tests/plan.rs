@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use recipe_plan::Plan;
-use recipe_state::{LocalStore, RecipeState, RegionImage, StateStore};
+use recipe_state::{LocalStore, RecipeState, StateStore};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -22,6 +22,10 @@ fn recipe(state: &Path, args: &[&str]) -> (i32, String, String) {
         .env("RECIPE_STATE", state)
         .env("RECIPE_REFRESH", "false")
         .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", "/nonexistent/aws/config")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws/credentials")
         .output()
         .expect("run recipe");
     (
@@ -214,27 +218,22 @@ fn after_the_builds_are_recorded_nothing_changes_and_state_commands_show_them() 
         .build()
         .unwrap();
     let store = LocalStore::new(state.path());
+    // Every action succeeded; each region got an image.
+    let mut outputs = recipe_plan::Outputs::default();
     for (n, rp) in plan.recipes.iter().enumerate() {
         let b = rp.build.as_ref().unwrap();
-        let images: BTreeMap<String, RegionImage> = b
-            .regions
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                (
-                    r.clone(),
-                    RegionImage {
-                        image_id: format!("ami-{:017x}", n * 10 + i),
-                        snapshot_ids: vec![],
-                    },
-                )
-            })
-            .collect();
-        let v = recipe_plan::record::completed_version(rp, images, None, plan.created_at).unwrap();
-        let doc = RecipeState {
-            recipe: rp.recipe.clone(),
-            versions: vec![v],
-        };
+        for (i, r) in b.regions.iter().enumerate() {
+            let id = format!("ami-{:017x}", n * 10 + i);
+            outputs.add(&rp.recipe, &recipe_plan::RecipeOutputs::image(r, id));
+        }
+    }
+    let succeeded = plan.actions.iter().map(|a| a.id).collect();
+    let applied = recipe_plan::Applied {
+        succeeded: &succeeded,
+        outputs: &outputs,
+        now: plan.created_at,
+    };
+    for doc in recipe_plan::record(&plan, &applied, &BTreeMap::new()) {
         rt.block_on(store.save(&doc, None)).unwrap();
     }
     let (code, stdout, _) = recipe(
@@ -250,7 +249,7 @@ fn after_the_builds_are_recorded_nothing_changes_and_state_commands_show_them() 
     )
     .1;
     let fresh: Plan = serde_json::from_str(&fresh).unwrap();
-    assert!(plan.check_fresh(&fresh.basis).is_err());
+    assert!(plan.check_fresh(&fresh).is_err());
 
     let (code, list, _) = recipe(state.path(), &["state", "list"]);
     assert_eq!(code, 0);
@@ -355,4 +354,97 @@ fn s3_state_through_the_standard_aws_environment() {
         stderr.contains("recipe::state::backend") && stderr.contains("NoSuchBucket"),
         "{stderr}"
     );
+}
+
+const NO_REGION: &str = "name: anywhere\ndescription: a recipe without builder.region\ntarget: ec2-ami\nstrategy: zero\nos: linux\nversion: 1.0.0\nbase: { image-id: ami-0123456789abcdef0 }\nimage: { name: \"anywhere-${build_id}\" }\n";
+
+const AWS_CONFIG: &str = "[default]\nregion = us-west-2\n\n[profile dev]\nregion = ap-southeast-2\n";
+
+/// `recipe plan` of a recipe without `builder.region`, with only `env` set of the AWS environment.
+fn plan_where(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("anywhere.yaml"), NO_REGION).unwrap();
+    let config = dir.path().join("aws-config");
+    std::fs::write(&config, AWS_CONFIG).unwrap();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_recipe"));
+    c.arg("plan")
+        .arg(dir.path().join("anywhere.yaml"))
+        .arg("--refresh=false")
+        .args(args)
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env("RECIPE_STATE", dir.path().join("state"))
+        .env("HOME", dir.path())
+        .env("AWS_CONFIG_FILE", &config)
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.path().join("none"))
+        .env_remove("RECIPE_REFRESH");
+    for v in ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"] {
+        c.env_remove(v);
+    }
+    c.envs(env.iter().copied());
+    if !args.contains(&"--format") {
+        c.args(["--format", "json"]);
+    }
+    let out = c.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The plan's default region and its source, and the build's home region.
+fn where_it_builds(stdout: &str) -> (String, String, String) {
+    let plan: Plan = serde_json::from_str(stdout).unwrap();
+    let home = plan.recipes[0].build.as_ref().unwrap().home_region.clone();
+    (plan.cloud.region, plan.cloud.region_source, home)
+}
+
+#[test]
+fn the_build_region_comes_from_the_standard_aws_chain() {
+    let (code, out, err) = plan_where(&[], &[("AWS_DEFAULT_REGION", "eu-west-3")]);
+    assert_eq!(code, 0, "{err}");
+    let want = ("eu-west-3".to_string(), "AWS_DEFAULT_REGION".to_string(), "eu-west-3".to_string());
+    assert_eq!(where_it_builds(&out), want);
+    // AWS_REGION wins over AWS_DEFAULT_REGION, --region over both.
+    let env = [("AWS_REGION", "eu-central-1"), ("AWS_DEFAULT_REGION", "eu-west-3")];
+    let (_, out, _) = plan_where(&[], &env);
+    assert_eq!(where_it_builds(&out).1, "AWS_REGION");
+    let (_, out, _) = plan_where(&["--region", "sa-east-1"], &env);
+    assert_eq!(where_it_builds(&out).2, "sa-east-1");
+    // No environment: the default profile's region.
+    let (_, out, _) = plan_where(&[], &[]);
+    assert_eq!(where_it_builds(&out).0, "us-west-2");
+}
+
+#[test]
+fn a_profile_by_flag_or_environment_gives_its_region() {
+    let (code, out, err) = plan_where(&["--profile", "dev"], &[]);
+    assert_eq!(code, 0, "{err}");
+    let want = ("ap-southeast-2".to_string(), "profile dev".to_string(), "ap-southeast-2".to_string());
+    assert_eq!(where_it_builds(&out), want);
+    let (_, out, _) = plan_where(&[], &[("AWS_PROFILE", "dev")]);
+    assert_eq!(where_it_builds(&out).0, "ap-southeast-2");
+    // The human plan says where it builds.
+    let (_, human, _) = plan_where(&["--profile", "dev", "--format", "human"], &[]);
+    assert!(
+        human.contains("Default build region ap-southeast-2 (from profile dev)"),
+        "{human}"
+    );
+}
+
+#[test]
+fn a_missing_profile_or_region_is_an_error_that_says_what_to_set() {
+    let (code, out, err) = plan_where(&["--profile", "prod"], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(err.contains("the AWS profile `prod` is not defined"), "{err}");
+    assert!(err.contains("default, dev;"), "the profiles that exist are named: {err}");
+    assert!(!err.contains("check the credentials"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, "").unwrap();
+    let (code, _, err) = plan_where(&[], &[("AWS_CONFIG_FILE", empty.to_str().unwrap())]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no AWS region is set"), "{err}");
+    assert!(err.contains("AWS_DEFAULT_REGION"), "{err}");
 }
