@@ -10,11 +10,11 @@
 
 use std::borrow::Cow;
 
-use aws_runtime::env_config::file::EnvConfigFiles;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_runtime::env_config::file::EnvConfigFiles;
 use aws_types::os_shim_internal::{Env, Fs};
 
-use crate::error::{AwsError, Context, ErrorKind};
+use crate::error::{AwsError, AwsErrorDetail, Context, ErrorKind};
 
 pub use aws_credential_types::Credentials;
 
@@ -88,7 +88,8 @@ impl Aws {
 
     /// The default build region, or an error saying how to set one.
     pub fn region(&self) -> Result<&RegionChoice, AwsError> {
-        self.region.as_ref().ok_or_else(|| AwsError {
+        self.region.as_ref().ok_or_else(|| {
+            AwsError::new(AwsErrorDetail {
             service: "config",
             operation: "region",
             code: None,
@@ -99,6 +100,7 @@ impl Aws {
                 "set builder.region in the recipes, pass --region, set AWS_REGION or AWS_DEFAULT_REGION, or add `region = …` to the profile `{}`",
                 self.profile
             )),
+            })
         })
     }
 
@@ -153,14 +155,16 @@ async fn profile_region(
     profile: &str,
     named: bool,
 ) -> Result<Option<String>, AwsError> {
-    let config_error = |message: String, help: String| AwsError {
-        service: "config",
-        operation: "profile",
-        code: None,
-        message,
-        request_id: None,
-        kind: ErrorKind::Credentials,
-        help: Some(help),
+    let config_error = |message: String, help: String| {
+        AwsError::new(AwsErrorDetail {
+            service: "config",
+            operation: "profile",
+            code: None,
+            message,
+            request_id: None,
+            kind: ErrorKind::Credentials,
+            help: Some(help),
+        })
     };
     let files = EnvConfigFiles::default();
     let set = aws_config::profile::load(fs, env, &files, Some(Cow::Owned(profile.to_string())))
@@ -179,7 +183,9 @@ async fn profile_region(
             Err(config_error(
                 format!("the AWS profile `{profile}` is not defined"),
                 if known.is_empty() {
-                    format!("no profile is defined: run `aws configure --profile {profile}`, or unset AWS_PROFILE")
+                    format!(
+                        "no profile is defined: run `aws configure --profile {profile}`, or unset AWS_PROFILE"
+                    )
                 } else {
                     format!(
                         "the profiles defined are: {}; pass one with --profile or AWS_PROFILE",

@@ -27,9 +27,33 @@ pub enum ErrorKind {
     Fatal,
 }
 
-/// A failed AWS call, with its context.
+/// A failed AWS call, with its context (boxed: errors travel in every `Result`).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub struct AwsError {
+pub struct AwsError(Box<AwsErrorDetail>);
+
+impl AwsError {
+    /// An error with these details.
+    pub fn new(detail: AwsErrorDetail) -> AwsError {
+        AwsError(Box::new(detail))
+    }
+}
+
+impl std::ops::Deref for AwsError {
+    type Target = AwsErrorDetail;
+    fn deref(&self) -> &AwsErrorDetail {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for AwsError {
+    fn deref_mut(&mut self) -> &mut AwsErrorDetail {
+        &mut self.0
+    }
+}
+
+/// What is known of a failed AWS call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AwsErrorDetail {
     /// The service (`ec2`, `ssm`, `sts`, …).
     pub service: &'static str,
     /// The operation (`DescribeImages`).
@@ -155,12 +179,16 @@ const CREDENTIALS_HELP: &str = "check the credentials: AWS_PROFILE or --profile,
 
 impl AwsError {
     /// Classify an SDK error from `service`'s `operation`.
-    pub fn from_sdk<E>(service: &'static str, operation: &'static str, e: &SdkError<E, Response>) -> AwsError
+    pub fn from_sdk<E>(
+        service: &'static str,
+        operation: &'static str,
+        e: &SdkError<E, Response>,
+    ) -> AwsError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         let request_id = e.request_id().map(str::to_string);
-        let mut err = AwsError {
+        let mut err = AwsError::new(AwsErrorDetail {
             service,
             operation,
             code: None,
@@ -168,7 +196,7 @@ impl AwsError {
             request_id,
             kind: ErrorKind::Transient,
             help: None,
-        };
+        });
         match e {
             SdkError::ServiceError(se) => {
                 let code = se.err().code().unwrap_or("").to_string();
@@ -286,28 +314,44 @@ mod tests {
     fn codes_are_classified() {
         assert_eq!(kind_of("RequestLimitExceeded", 503), ErrorKind::Throttling);
         assert_eq!(kind_of("ThrottlingException", 400), ErrorKind::Throttling);
-        assert_eq!(kind_of("InvalidAMIID.NotFound", 400), ErrorKind::EventualConsistency);
+        assert_eq!(
+            kind_of("InvalidAMIID.NotFound", 400),
+            ErrorKind::EventualConsistency
+        );
         assert_eq!(kind_of("InvalidAMIID.Malformed", 400), ErrorKind::Fatal);
         assert_eq!(kind_of("AuthFailure", 401), ErrorKind::Credentials);
-        assert_eq!(kind_of("UnauthorizedOperation", 403), ErrorKind::AccessDenied);
+        assert_eq!(
+            kind_of("UnauthorizedOperation", 403),
+            ErrorKind::AccessDenied
+        );
         assert_eq!(kind_of("Whatever", 500), ErrorKind::Transient);
         assert_eq!(kind_of("ParameterNotFound", 400), ErrorKind::Fatal);
     }
 
     #[test]
     fn only_credential_errors_say_to_check_credentials() {
-        let mk = |kind| AwsError {
-            service: "ec2",
-            operation: "DescribeImages",
-            code: Some("X".into()),
-            message: "m".into(),
-            request_id: Some("r-1".into()),
-            kind,
-            help: None,
+        let mk = |kind| {
+            AwsError::new(AwsErrorDetail {
+                service: "ec2",
+                operation: "DescribeImages",
+                code: Some("X".into()),
+                message: "m".into(),
+                request_id: Some("r-1".into()),
+                kind,
+                help: None,
+            })
         };
         let cred = mk(ErrorKind::Credentials);
-        assert!(cred.default_help().unwrap().contains("check the credentials"));
-        for k in [ErrorKind::Fatal, ErrorKind::Transient, ErrorKind::AccessDenied] {
+        assert!(
+            cred.default_help()
+                .unwrap()
+                .contains("check the credentials")
+        );
+        for k in [
+            ErrorKind::Fatal,
+            ErrorKind::Transient,
+            ErrorKind::AccessDenied,
+        ] {
             let help = mk(k).default_help().unwrap_or_default();
             assert!(!help.contains("check the credentials"), "{k:?}: {help}");
         }

@@ -26,7 +26,11 @@ pub fn is_own(key: &str) -> bool {
 
 /// The tags of an image (and its snapshots): the tool's own, then the recipe's `image.tags` with
 /// build-time placeholders resolved. `fingerprint` is left out when empty.
-pub fn image_tags(r: &LoadedRecipe, v: &BuildValues, fingerprint: &str) -> BTreeMap<String, String> {
+pub fn image_tags(
+    r: &LoadedRecipe,
+    v: &BuildValues,
+    fingerprint: &str,
+) -> BTreeMap<String, String> {
     let mut tags: BTreeMap<String, String> = BTreeMap::from([
         (NAME.into(), r.recipe.name.value.clone()),
         (VERSION.into(), r.recipe.version.value.clone()),

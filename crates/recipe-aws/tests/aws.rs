@@ -32,7 +32,10 @@ async fn the_region_comes_from_the_standard_chain_in_order() {
         region: Some("eu-north-1".into()),
         ..Default::default()
     };
-    let env = [("AWS_REGION", "eu-west-1"), ("AWS_DEFAULT_REGION", "eu-west-3")];
+    let env = [
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_DEFAULT_REGION", "eu-west-3"),
+    ];
     let aws = resolve(flag, &env).await.unwrap();
     assert_eq!(region_of(&aws), ("eu-north-1".into(), "--region".into()));
     let aws = resolve(AwsOptions::default(), &env).await.unwrap();
@@ -75,7 +78,7 @@ async fn a_profile_named_by_flag_or_environment_gives_its_region() {
     let aws = resolve(bare, &[("AWS_PROFILE", "dev")]).await.unwrap();
     assert!(aws.region.is_none());
     let e = aws.region().unwrap_err();
-    assert!(e.help.unwrap().contains("profile `bare`"));
+    assert!(e.help.clone().unwrap().contains("profile `bare`"));
 }
 
 #[tokio::test]
@@ -86,8 +89,11 @@ async fn a_profile_that_is_not_defined_is_named() {
     };
     let e = resolve(opts, &[]).await.unwrap_err();
     assert_eq!(e.message, "the AWS profile `prod` is not defined");
-    let help = e.help.unwrap();
-    assert!(help.contains("bare, default, dev") || help.contains("default"), "{help}");
+    let help = e.help.clone().unwrap();
+    assert!(
+        help.contains("bare, default, dev") || help.contains("default"),
+        "{help}"
+    );
     let e = resolve(AwsOptions::default(), &[("AWS_PROFILE", "staging")])
         .await
         .unwrap_err();
@@ -95,7 +101,9 @@ async fn a_profile_that_is_not_defined_is_named() {
 }
 
 async fn sim() -> aws_sim::Sim {
-    aws_sim::Sim::start(aws_sim::Config::default()).await.unwrap()
+    aws_sim::Sim::start(aws_sim::Config::default())
+        .await
+        .unwrap()
 }
 
 fn sim_options(sim: &aws_sim::Sim, key: &str) -> AwsOptions {
@@ -113,7 +121,10 @@ async fn the_account_comes_from_sts() {
     let aws = Aws::load(&sim_options(&sim, "210987654321")).await.unwrap();
     assert_eq!(aws.account("eu-west-2").await.unwrap(), "210987654321");
     let aws = Aws::load(&sim_options(&sim, "AKIDEXAMPLE")).await.unwrap();
-    assert_eq!(aws.account("eu-west-2").await.unwrap(), aws_sim::DEFAULT_ACCOUNT);
+    assert_eq!(
+        aws.account("eu-west-2").await.unwrap(),
+        aws_sim::DEFAULT_ACCOUNT
+    );
     // Served over awsQuery: counted as an STS call.
     assert_eq!(sim.requests().count("sts:GetCallerIdentity"), 2);
 }
@@ -142,12 +153,12 @@ async fn sdk_errors_carry_service_operation_code_and_request_id() {
         "{shown}"
     );
     assert!(!shown.contains("ServiceError {"), "no debug dumps: {shown}");
-    assert!(e.help.unwrap().contains("check the credentials"));
+    assert!(e.help.clone().unwrap().contains("check the credentials"));
     // An unreachable endpoint is transient, with help about the endpoint, not the credentials.
     let mut opts = sim_options(&sim, "AKIDEXAMPLE");
     opts.endpoint_url = Some("http://127.0.0.1:9".into());
     let aws = Aws::load(&opts).await.unwrap();
     let e = aws.account("eu-west-2").await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Transient, "{e}");
-    assert!(e.help.unwrap().contains("endpoint"));
+    assert!(e.help.clone().unwrap().contains("endpoint"));
 }

@@ -112,7 +112,11 @@ fn with_saved_plan(args: &ApplyArgs) -> Result<Option<(ApplyArgs, Plan)>, Exit> 
     let saved = read_saved(&given)?;
     let mut owned = ApplyArgs::clone_for_saved_plan(args);
     owned.plan = Some(given);
-    owned.load.paths = saved.recipes.iter().map(|r| PathBuf::from(&r.file)).collect();
+    owned.load.paths = saved
+        .recipes
+        .iter()
+        .map(|r| PathBuf::from(&r.file))
+        .collect();
     Ok(Some((owned, saved)))
 }
 
@@ -269,7 +273,11 @@ async fn run(
     // right after the first is not lost between two registrations.
     let (c2, b2, p2) = (cancel.clone(), Arc::clone(&builders), Arc::clone(&progress));
     tokio::spawn(async move { on_interrupts(&mut interrupts, &c2, &b2, &p2).await });
-    let (p3, b3, plan) = (Arc::clone(&progress), Arc::clone(&builders), chosen.plan.clone());
+    let (p3, b3, plan) = (
+        Arc::clone(&progress),
+        Arc::clone(&builders),
+        chosen.plan.clone(),
+    );
     let printer = tokio::spawn(async move {
         while let Some(e) = rx.recv().await {
             track(&b3, &plan, &e);
@@ -395,6 +403,10 @@ fn outcome_line(plan: &Plan, report: &recipe_engine::Report) -> String {
         report.failed.len(),
         report.skipped.len(),
         report.not_started.len(),
-        if report.cancelled { " (interrupted)" } else { "" }
+        if report.cancelled {
+            " (interrupted)"
+        } else {
+            ""
+        }
     )
 }

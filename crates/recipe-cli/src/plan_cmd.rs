@@ -198,7 +198,13 @@ async fn where_it_builds(
         (Err(e), _) => return Err(render::report(&e)),
     };
     let account = if refresh {
-        Some(cloud.aws.account(&region).await.map_err(|e| render::report(&e))?)
+        Some(
+            cloud
+                .aws
+                .account(&region)
+                .await
+                .map_err(|e| render::report(&e))?,
+        )
     } else {
         None
     };

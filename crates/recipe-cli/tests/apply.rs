@@ -880,7 +880,6 @@ impl Env {
     }
 }
 
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_never_retires_a_version_in_use_and_retires_it_once_released() {
     let e = env().await;

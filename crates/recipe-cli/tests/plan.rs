@@ -25,7 +25,10 @@ fn recipe(state: &Path, args: &[&str]) -> (i32, String, String) {
         .env_remove("AWS_DEFAULT_REGION")
         .env_remove("AWS_PROFILE")
         .env("AWS_CONFIG_FILE", "/nonexistent/aws/config")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws/credentials")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws/credentials",
+        )
         .output()
         .expect("run recipe");
     (
@@ -358,7 +361,8 @@ fn s3_state_through_the_standard_aws_environment() {
 
 const NO_REGION: &str = "name: anywhere\ndescription: a recipe without builder.region\ntarget: ec2-ami\nstrategy: zero\nos: linux\nversion: 1.0.0\nbase: { image-id: ami-0123456789abcdef0 }\nimage: { name: \"anywhere-${build_id}\" }\n";
 
-const AWS_CONFIG: &str = "[default]\nregion = us-west-2\n\n[profile dev]\nregion = ap-southeast-2\n";
+const AWS_CONFIG: &str =
+    "[default]\nregion = us-west-2\n\n[profile dev]\nregion = ap-southeast-2\n";
 
 /// `recipe plan` of a recipe without `builder.region`, with only `env` set of the AWS environment.
 fn plan_where(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
@@ -404,10 +408,17 @@ fn where_it_builds(stdout: &str) -> (String, String, String) {
 fn the_build_region_comes_from_the_standard_aws_chain() {
     let (code, out, err) = plan_where(&[], &[("AWS_DEFAULT_REGION", "eu-west-3")]);
     assert_eq!(code, 0, "{err}");
-    let want = ("eu-west-3".to_string(), "AWS_DEFAULT_REGION".to_string(), "eu-west-3".to_string());
+    let want = (
+        "eu-west-3".to_string(),
+        "AWS_DEFAULT_REGION".to_string(),
+        "eu-west-3".to_string(),
+    );
     assert_eq!(where_it_builds(&out), want);
     // AWS_REGION wins over AWS_DEFAULT_REGION, --region over both.
-    let env = [("AWS_REGION", "eu-central-1"), ("AWS_DEFAULT_REGION", "eu-west-3")];
+    let env = [
+        ("AWS_REGION", "eu-central-1"),
+        ("AWS_DEFAULT_REGION", "eu-west-3"),
+    ];
     let (_, out, _) = plan_where(&[], &env);
     assert_eq!(where_it_builds(&out).1, "AWS_REGION");
     let (_, out, _) = plan_where(&["--region", "sa-east-1"], &env);
@@ -421,7 +432,11 @@ fn the_build_region_comes_from_the_standard_aws_chain() {
 fn a_profile_by_flag_or_environment_gives_its_region() {
     let (code, out, err) = plan_where(&["--profile", "dev"], &[]);
     assert_eq!(code, 0, "{err}");
-    let want = ("ap-southeast-2".to_string(), "profile dev".to_string(), "ap-southeast-2".to_string());
+    let want = (
+        "ap-southeast-2".to_string(),
+        "profile dev".to_string(),
+        "ap-southeast-2".to_string(),
+    );
     assert_eq!(where_it_builds(&out), want);
     let (_, out, _) = plan_where(&[], &[("AWS_PROFILE", "dev")]);
     assert_eq!(where_it_builds(&out).0, "ap-southeast-2");
@@ -437,8 +452,14 @@ fn a_profile_by_flag_or_environment_gives_its_region() {
 fn a_missing_profile_or_region_is_an_error_that_says_what_to_set() {
     let (code, out, err) = plan_where(&["--profile", "prod"], &[]);
     assert_eq!(code, 1, "{out}");
-    assert!(err.contains("the AWS profile `prod` is not defined"), "{err}");
-    assert!(err.contains("default, dev;"), "the profiles that exist are named: {err}");
+    assert!(
+        err.contains("the AWS profile `prod` is not defined"),
+        "{err}"
+    );
+    assert!(
+        err.contains("default, dev;"),
+        "the profiles that exist are named: {err}"
+    );
     assert!(!err.contains("check the credentials"), "{err}");
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty");

@@ -122,7 +122,10 @@ impl<'s, S: StateStore> Locks<'s, S> {
 }
 
 /// Apply `plan` (chosen by [`choose_plan`]): lock the recipes it changes, run it, record state.
-#[expect(clippy::too_many_arguments, reason = "the apply's inputs, each distinct")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the apply's inputs, each distinct"
+)]
 pub async fn apply<S: StateStore>(
     store: &S,
     registry: &Registry,
@@ -133,7 +136,12 @@ pub async fn apply<S: StateStore>(
     events: Events,
     cancel: &CancelToken,
 ) -> Result<ApplyReport, ApplyError> {
-    let touched: BTreeSet<String> = chosen.plan.actions.iter().map(|a| a.recipe.clone()).collect();
+    let touched: BTreeSet<String> = chosen
+        .plan
+        .actions
+        .iter()
+        .map(|a| a.recipe.clone())
+        .collect();
     let locks = Locks::take(store, &touched, opts.lock_timeout).await?;
     let result = locked(store, registry, set, chosen, journal, opts, events, cancel).await;
     locks.release().await;
@@ -164,7 +172,15 @@ async fn locked<S: StateStore>(
         journal.reset(&cx.plan)?;
     }
     let routed = Arc::new(Routed::new(registry.clone(), Arc::clone(&cx)));
-    let report = execute(&cx.plan, routed, journal, &opts.engine, events.sender(), cancel).await?;
+    let report = execute(
+        &cx.plan,
+        routed,
+        journal,
+        &opts.engine,
+        events.sender(),
+        cancel,
+    )
+    .await?;
     let outputs = collected(&cx.plan, &report, journal);
     release(registry, &cx, &report, &outputs, opts.keep_on_error).await;
     let applied = Applied {
@@ -196,8 +212,7 @@ async fn read_unmoved<S: StateStore>(
         .state
         .iter()
         .filter(|(r, rev)| {
-            touched.contains(r.as_str())
-                && before.get(*r).map(|s| s.revision.0.clone()) != **rev
+            touched.contains(r.as_str()) && before.get(*r).map(|s| s.revision.0.clone()) != **rev
         })
         .map(|(r, _)| format!("state of `{r}` changed while waiting for its lock"))
         .collect();
@@ -210,7 +225,11 @@ async fn read_unmoved<S: StateStore>(
 
 /// What killed runs left, for the recipes this apply changes: builders of builds it does not run, and
 /// the images of an interrupted apply that is not resumed (its plan went stale).
-pub fn sweep_request(plan: &Plan, interrupted: Option<&Plan>, state: &BTreeMap<String, RecipeState>) -> SweepRequest {
+pub fn sweep_request(
+    plan: &Plan,
+    interrupted: Option<&Plan>,
+    state: &BTreeMap<String, RecipeState>,
+) -> SweepRequest {
     let touched: BTreeSet<&str> = plan.actions.iter().map(|a| a.recipe.as_str()).collect();
     let builds = |p: &Plan| -> BTreeSet<String> {
         p.recipes
@@ -256,7 +275,11 @@ fn known_regions(r: &recipe_plan::RecipePlan, state: Option<&RecipeState>) -> Ve
         .build
         .iter()
         .flat_map(|b| std::iter::once(&b.home_region).chain(&b.regions))
-        .chain(current.iter().flat_map(|v| std::iter::once(&v.home_region).chain(v.images.keys())));
+        .chain(
+            current
+                .iter()
+                .flat_map(|v| std::iter::once(&v.home_region).chain(v.images.keys())),
+        );
     for region in found {
         if !regions.contains(region) {
             regions.push(region.clone());

@@ -275,7 +275,11 @@ impl Registry {
     }
 
     /// The provider of `recipe`'s target, in `cx`.
-    pub fn for_recipe(&self, cx: &ApplyContext, recipe: &str) -> Result<&dyn Provider, ActionError> {
+    pub fn for_recipe(
+        &self,
+        cx: &ApplyContext,
+        recipe: &str,
+    ) -> Result<&dyn Provider, ActionError> {
         let target = cx
             .target(recipe)
             .ok_or_else(|| ActionError::fatal(format!("recipe `{recipe}` is not in the plan")))?;

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use recipe_engine::{
-    ActionError, CancelToken, EngineOptions, ErrorClass, Event, Journal, Lane, Outputs, RecipeOutputs,
-    Runner, execute,
+    ActionError, CancelToken, EngineOptions, ErrorClass, Event, Journal, Lane, Outputs,
+    RecipeOutputs, Runner, execute,
 };
 use recipe_plan::{Action, ActionKind, Basis, CriticalPath, Plan};
 use tokio::sync::mpsc;

@@ -80,7 +80,12 @@ impl Fake {
         r.recipe.builder.region.as_ref().unwrap().value.clone()
     }
 
-    fn act(&self, cx: &ApplyContext, a: &Action, inputs: &Outputs) -> Result<RecipeOutputs, ActionError> {
+    fn act(
+        &self,
+        cx: &ApplyContext,
+        a: &Action,
+        inputs: &Outputs,
+    ) -> Result<RecipeOutputs, ActionError> {
         let r = cx.recipe(&a.recipe)?;
         let home = Self::home(r);
         let made = |what: &str| format!("{}-{what}-{}", self.service, a.recipe);
@@ -125,7 +130,10 @@ impl Provider for Fake {
     }
 
     fn lane(&self, cx: &ApplyContext, action: &Action) -> Lane {
-        let home = cx.recipe(&action.recipe).map(Self::home).unwrap_or_default();
+        let home = cx
+            .recipe(&action.recipe)
+            .map(Self::home)
+            .unwrap_or_default();
         Lane::new(self.service, home)
     }
 
@@ -140,7 +148,8 @@ impl Provider for Fake {
                 .lock()
                 .unwrap()
                 .push((action.recipe.clone(), action.action.name().to_string()));
-            cx.events.waiting(action.id, format!("{} to finish", action.action.name()));
+            cx.events
+                .waiting(action.id, format!("{} to finish", action.action.name()));
             self.act(cx, action, inputs)
         })
     }
@@ -160,7 +169,10 @@ impl Provider for Fake {
         _: bool,
     ) -> BoxFuture<'a, Vec<(Leftover, Released)>> {
         Box::pin(async move {
-            self.released.lock().unwrap().extend(leftovers.iter().cloned());
+            self.released
+                .lock()
+                .unwrap()
+                .extend(leftovers.iter().cloned());
             leftovers
                 .iter()
                 .map(|l| (l.clone(), Released::Terminated))
@@ -210,7 +222,9 @@ struct Run {
 }
 
 async fn plan_and_apply(set: &RecipeSet, store: &LocalStore, registry: &Registry) -> Run {
-    let plan = recipe_plan::plan(set, store, registry, &options()).await.unwrap();
+    let plan = recipe_plan::plan(set, store, registry, &options())
+        .await
+        .unwrap();
     assert!(registry.unserved(&plan).is_empty());
     let mut journal = Journal::in_memory("t");
     let chosen: Chosen = choose_plan(&journal, plan, None).unwrap();
@@ -259,7 +273,11 @@ async fn a_plan_mixing_two_targets_runs_through_one_registry() {
     assert!(ec2.ran().iter().all(|(r, _)| r == "golden"));
     assert!(appstream.ran().iter().all(|(r, _)| r == "desktop"));
     assert!(ec2.ran().contains(&("golden".into(), "copy".into())));
-    assert!(appstream.ran().contains(&("desktop".into(), "capture".into())));
+    assert!(
+        appstream
+            .ran()
+            .contains(&("desktop".into(), "capture".into()))
+    );
     // The child started from the parent's image in its own build region, made by the other provider.
     assert_eq!(run.outputs.base("desktop"), Some("ec2-image-golden"));
     assert_eq!(
@@ -267,7 +285,11 @@ async fn a_plan_mixing_two_targets_runs_through_one_registry() {
         Some("appstream-image-desktop")
     );
     // Waits reach the event stream.
-    assert!(run.events.iter().any(|e| matches!(e, Event::Waiting { .. })));
+    assert!(
+        run.events
+            .iter()
+            .any(|e| matches!(e, Event::Waiting { .. }))
+    );
     // Both recorded, the child with the parent version it was built on.
     let golden = store.load("golden").await.unwrap().unwrap().state;
     let desktop = store.load("desktop").await.unwrap().unwrap().state;
@@ -277,7 +299,9 @@ async fn a_plan_mixing_two_targets_runs_through_one_registry() {
     assert_eq!(d.target, Target::Appstream);
     assert_eq!(d.parent.as_ref().unwrap().build_id, g.build_id);
     // Nothing left to do.
-    let again = recipe_plan::plan(&set, &store, &registry, &options()).await.unwrap();
+    let again = recipe_plan::plan(&set, &store, &registry, &options())
+        .await
+        .unwrap();
     assert!(!again.has_changes());
 }
 
@@ -304,12 +328,24 @@ async fn a_failed_build_releases_its_builder_through_its_own_provider() {
     );
     assert!(run.events.iter().any(|e| matches!(
         e,
-        Event::Released { released: Released::Terminated, .. }
+        Event::Released {
+            released: Released::Terminated,
+            ..
+        }
     )));
     // The parent is recorded; the child's build is recorded as failed, so the next plan builds it.
     let desktop = store.load("desktop").await.unwrap().unwrap().state;
     assert!(desktop.current().is_none());
-    assert!(store.load("golden").await.unwrap().unwrap().state.current().is_some());
+    assert!(
+        store
+            .load("golden")
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .current()
+            .is_some()
+    );
 }
 
 #[tokio::test]
@@ -319,6 +355,8 @@ async fn recipes_of_a_target_without_a_provider_are_named() {
     let store = LocalStore::new(dir.path().join("state"));
     let mut registry = Registry::new();
     registry.register(Fake::new(Target::Ec2Ami, "ec2", vec![]));
-    let plan = recipe_plan::plan(&set, &store, &registry, &options()).await.unwrap();
+    let plan = recipe_plan::plan(&set, &store, &registry, &options())
+        .await
+        .unwrap();
     assert_eq!(registry.unserved(&plan), [("desktop", Target::Appstream)]);
 }

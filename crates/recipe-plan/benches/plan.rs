@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use recipe_plan::{Estimates, PlanOptions, StateObserver};
-use recipe_state::{LocalStore, RecipeState, RegionImage, StateStore};
+use recipe_state::{LocalStore, StateStore};
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -58,34 +58,26 @@ fn main() {
     let first = rt
         .block_on(recipe_plan::plan(&set, &store, &StateObserver, &options))
         .expect("first plan");
+    let mut outputs = recipe_plan::Outputs::default();
     for (i, rp) in first.recipes.iter().enumerate() {
         let b = rp.build.as_ref().expect("everything builds first");
-        let images: BTreeMap<String, RegionImage> = b
-            .regions
-            .iter()
-            .map(|r| {
-                (
-                    r.clone(),
-                    RegionImage {
-                        image_id: format!("ami-{i:017x}"),
-                        snapshot_ids: vec![],
-                    },
-                )
-            })
-            .collect();
-        let mut v =
-            recipe_plan::record::completed_version(rp, images, None, options.now).expect("a build");
-        if i % (n / changed.max(1)).max(1) == 0 && i < n && changed > 0 {
-            v.fingerprint = "sha256:stale".into();
+        for r in &b.regions {
+            let made = recipe_plan::RecipeOutputs::image(r, format!("ami-{i:017x}"));
+            outputs.add(&rp.recipe, &made);
         }
-        rt.block_on(store.save(
-            &RecipeState {
-                recipe: rp.recipe.clone(),
-                versions: vec![v],
-            },
-            None,
-        ))
-        .expect("save");
+    }
+    let succeeded = first.actions.iter().map(|a| a.id).collect();
+    let applied = recipe_plan::Applied {
+        succeeded: &succeeded,
+        outputs: &outputs,
+        now: options.now,
+    };
+    let recorded = recipe_plan::record(&first, &applied, &BTreeMap::new());
+    for (i, mut state) in recorded.into_iter().enumerate() {
+        if i % (n / changed.max(1)).max(1) == 0 && i < n && changed > 0 {
+            state.versions[0].fingerprint = "sha256:stale".into();
+        }
+        rt.block_on(store.save(&state, None)).expect("save");
     }
 
     let mut times: Vec<Duration> = Vec::new();

@@ -224,7 +224,12 @@ impl fmt::Display for ActionKind {
 
 /// What a rollout points at the new image. Typed, so that no provider parses display text.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(tag = "type", content = "name", rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(
+    tag = "type",
+    content = "name",
+    rename_all = "kebab-case",
+    deny_unknown_fields
+)]
 pub enum RolloutTarget {
     /// An SSM parameter that holds the image id (`aws:ec2:image` data type).
     SsmParameter(String),

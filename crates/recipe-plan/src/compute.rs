@@ -6,12 +6,12 @@ use recipe_loader::{LoadedRecipe, RecipeSet, ResolvedStep};
 use recipe_model::{AccountShare, Base, Stage, Step, Target};
 use recipe_state::{ImageVersion, RecipeState, Share, Stored};
 
+use crate::action::RolloutTarget;
 use crate::action::{Action, ActionKind, Estimates};
 use crate::fingerprint::{Fingerprint, explain, fingerprint};
 use crate::graph::critical_path;
-use crate::observe::{Observations, base_reference};
-use crate::action::RolloutTarget;
 use crate::observe::ObservedImage;
+use crate::observe::{Observations, base_reference};
 use crate::plan::{Basis, BuildInfo, Change, CloudInfo, PLAN_FORMAT, Plan, RecipePlan};
 
 /// What the caller decides.
@@ -265,7 +265,11 @@ fn to_retire<'v>(
 
 /// A layered recipe starts from its parent's image in its own build region, so the parent must build
 /// there or copy there. Refused at plan time, at the child's `base`.
-fn check_parent_regions(set: &RecipeSet, order: &[usize], opts: &PlanOptions) -> Result<(), PlanError> {
+fn check_parent_regions(
+    set: &RecipeSet,
+    order: &[usize],
+    opts: &PlanOptions,
+) -> Result<(), PlanError> {
     let mut diagnostics = Vec::new();
     for &i in order {
         let r = &set.recipes[i];
@@ -329,9 +333,7 @@ pub fn compute(
         basis: Basis::default(),
     };
     let recipes: Vec<RecipePlan> = order.iter().map(|&i| planner.recipe(i)).collect();
-    let Planner {
-        mut basis, b, ..
-    } = planner;
+    let Planner { mut basis, b, .. } = planner;
     basis.observations = crate::digest(obs);
     let critical_path = critical_path(&b.actions);
     Ok(Plan {
@@ -519,10 +521,9 @@ impl<'a> Planner<'a> {
 
     /// Why build, if at all (empty: no build).
     fn build_reasons(&self, cx: &RecipeCx<'_>) -> Vec<String> {
-        let parent_rebuilt = cx
-            .r
-            .parent
-            .is_some_and(|p| self.available_at.contains_key(&p));
+        let parent_rebuilt =
+            cx.r.parent
+                .is_some_and(|p| self.available_at.contains_key(&p));
         let mut reasons: Vec<String> = Vec::new();
         match cx.st.current() {
             None if cx.st.versions.is_empty() => reasons.push("first build".into()),
@@ -591,7 +592,10 @@ impl<'a> Planner<'a> {
             version: cx.r.recipe.version.value.clone(),
             reasons,
             base: cx.base_value.clone(),
-            parent: cx.r.parent.map(|p| self.set.recipes[p].recipe.name.value.clone()),
+            parent: cx
+                .r
+                .parent
+                .map(|p| self.set.recipes[p].recipe.name.value.clone()),
             home_region: cx.home.clone(),
             regions: cx.regions.clone(),
             shares: cx.shares.iter().cloned().collect(),
@@ -605,14 +609,13 @@ impl<'a> Planner<'a> {
     fn build_chain(&mut self, cx: &RecipeCx<'_>, bid: &str, reasons: &[String]) -> usize {
         let name = cx.name.as_str();
         // The parent's image must exist in this recipe's build region first (checked up front).
-        let parent_dep: Vec<usize> = cx
-            .r
-            .parent
-            .and_then(|p| self.available_at.get(&p))
-            .and_then(|at| at.get(&cx.home))
-            .copied()
-            .into_iter()
-            .collect();
+        let parent_dep: Vec<usize> =
+            cx.r.parent
+                .and_then(|p| self.available_at.get(&p))
+                .and_then(|at| at.get(&cx.home))
+                .copied()
+                .into_iter()
+                .collect();
         let resolve = self.b.add(
             name,
             ActionKind::ResolveBase,
@@ -626,13 +629,12 @@ impl<'a> Planner<'a> {
             &[resolve],
         );
         let (mut last, has_sysprep) = self.baked_steps(cx, launch);
-        let launch_labels: Vec<String> = cx
-            .r
-            .steps
-            .iter()
-            .filter(|s| s.stage == Stage::Launch)
-            .map(step_label)
-            .collect();
+        let launch_labels: Vec<String> =
+            cx.r.steps
+                .iter()
+                .filter(|s| s.stage == Stage::Launch)
+                .map(step_label)
+                .collect();
         if !launch_labels.is_empty() {
             let why = format!(
                 "`{}` defers these steps to first boot",
@@ -684,7 +686,9 @@ impl<'a> Planner<'a> {
                     if !batch.is_empty() {
                         last = self.run_steps(name, &mut batch, &mut indices, last);
                     }
-                    last = self.b.add(name, ActionKind::Reboot, "a reboot step", &[last]);
+                    last = self
+                        .b
+                        .add(name, ActionKind::Reboot, "a reboot step", &[last]);
                 }
                 Step::Sysprep(_) => has_sysprep = true,
                 _ => {
@@ -770,7 +774,11 @@ impl<'a> Planner<'a> {
                     .iter()
                     .map(|p| RolloutTarget::SsmParameter(p.value.clone())),
             )
-            .chain(ro.fleets.iter().map(|f| RolloutTarget::Fleet(f.value.clone())));
+            .chain(
+                ro.fleets
+                    .iter()
+                    .map(|f| RolloutTarget::Fleet(f.value.clone())),
+            );
         for target in targets {
             let kind = ActionKind::Rollout { target };
             after.push(self.b.add(name, kind, "listed in rollout", &ready));
@@ -909,7 +917,12 @@ impl<'a> Planner<'a> {
         let Some(ret) = &cx.r.recipe.retain else {
             return;
         };
-        let live: Vec<&ImageVersion> = cx.st.versions.iter().filter(|v| v.status.is_live()).collect();
+        let live: Vec<&ImageVersion> = cx
+            .st
+            .versions
+            .iter()
+            .filter(|v| v.status.is_live())
+            .collect();
         if let Some(keep) = &ret.keep {
             let keep_existing = (keep.value as usize).saturating_sub(usize::from(building));
             let protect = if building {
@@ -944,7 +957,12 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn deprecations(&mut self, cx: &RecipeCx<'_>, live: &[&ImageVersion], after: &recipe_model::Duration) {
+    fn deprecations(
+        &mut self,
+        cx: &RecipeCx<'_>,
+        live: &[&ImageVersion],
+        after: &recipe_model::Duration,
+    ) {
         let span =
             jiff::SignedDuration::from_secs(i64::try_from(after.as_secs()).unwrap_or(i64::MAX));
         let available = live

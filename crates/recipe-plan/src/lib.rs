@@ -29,13 +29,13 @@ pub use observe::{
 };
 pub use outputs::{BuildValues, Outputs, RecipeOutputs};
 pub use plan::{
-    Basis, BuildInfo, Change, CloudInfo, CriticalPath, PLAN_FORMAT, Plan, PlanFileError, RecipePlan,
-    StalePlan,
+    Basis, BuildInfo, Change, CloudInfo, CriticalPath, PLAN_FORMAT, Plan, PlanFileError,
+    RecipePlan, StalePlan,
 };
-pub use record::{Applied, record};
 use recipe_loader::RecipeSet;
 pub use recipe_state::Stored;
 use recipe_state::{StateError, StateStore};
+pub use record::{Applied, record};
 
 /// `sha256:` digest of the observations, for a plan's basis.
 pub fn digest(obs: &Observations) -> String {

@@ -155,7 +155,9 @@ impl Plan {
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum PlanFileError {
     /// Written by another version of recipe.
-    #[error("`{path}` is a plan of format {found}; this recipe reads plans of format {PLAN_FORMAT}")]
+    #[error(
+        "`{path}` is a plan of format {found}; this recipe reads plans of format {PLAN_FORMAT}"
+    )]
     #[diagnostic(
         code(recipe::plan::format),
         help("plan again with this version (`recipe plan --out FILE`) and apply the new plan")

@@ -716,20 +716,35 @@ fn try_plan(world: &World) -> Result<Plan, recipe_plan::PlanError> {
 fn a_child_built_where_its_parent_has_no_image_is_refused_at_plan_time() {
     let w = World::new();
     // The parent copies to eu-west-1 only; the child moves to eu-central-1.
-    w.edit("web.yaml", "builder: { region: eu-west-2", "builder: { region: eu-central-1");
+    w.edit(
+        "web.yaml",
+        "builder: { region: eu-west-2",
+        "builder: { region: eu-central-1",
+    );
     let err = try_plan(&w).unwrap_err();
     let recipe_plan::PlanError::ParentRegion { diagnostics } = &err else {
         panic!("expected a parent-region error, got {err:?}");
     };
     assert_eq!(diagnostics.len(), 1);
     let d = &diagnostics[0];
-    assert!(d.message.contains("`web` builds in eu-central-1"), "{}", d.message);
+    assert!(
+        d.message.contains("`web` builds in eu-central-1"),
+        "{}",
+        d.message
+    );
     assert!(d.message.contains("eu-west-2, eu-west-1"), "{}", d.message);
-    assert!(d.help.contains("add eu-central-1 to `linux-baseline`'s distribute.regions"));
+    assert!(
+        d.help
+            .contains("add eu-central-1 to `linux-baseline`'s distribute.regions")
+    );
     // Located at the child's `base`.
     assert!(d.location().contains("web.yaml:7:"), "{}", d.location());
     // Copying the parent there makes the plan valid, and the child's base waits for that copy.
-    w.edit("linux-baseline.yaml", "regions: [eu-west-1]", "regions: [eu-west-1, eu-central-1]");
+    w.edit(
+        "linux-baseline.yaml",
+        "regions: [eu-west-1]",
+        "regions: [eu-west-1, eu-central-1]",
+    );
     let plan = try_plan(&w).unwrap();
     let resolve = plan
         .actions
@@ -775,15 +790,23 @@ fn recording_a_build_keeps_what_succeeded_and_marks_an_unfinished_build_failed()
     let w = World::new();
     let plan = w.plan();
     let mut outputs = Outputs::default();
-    outputs.add("linux-baseline", &RecipeOutputs::base("ami-0resolved000000001"));
-    outputs.add("linux-baseline", &RecipeOutputs::image("eu-west-2", "ami-home"));
+    outputs.add(
+        "linux-baseline",
+        &RecipeOutputs::base("ami-0resolved000000001"),
+    );
+    outputs.add(
+        "linux-baseline",
+        &RecipeOutputs::image("eu-west-2", "ami-home"),
+    );
     outputs.add(
         "linux-baseline",
         &RecipeOutputs::snapshots("eu-west-2", vec!["snap-1".into()]),
     );
     // The baseline's build went through, but its copy to eu-west-1 failed; web's build failed
     // before its image was available.
-    let copy = ids(&plan, "linux-baseline", |k| matches!(k, ActionKind::Copy { .. }));
+    let copy = ids(&plan, "linux-baseline", |k| {
+        matches!(k, ActionKind::Copy { .. })
+    });
     let ok: Vec<usize> = plan
         .actions
         .iter()
@@ -811,7 +834,11 @@ fn recording_a_build_keeps_what_succeeded_and_marks_an_unfinished_build_failed()
 fn recording_an_update_applies_copies_shares_and_retag_to_the_current_version() {
     let mut w = World::new();
     built(&mut w);
-    w.edit("web.yaml", "regions: [eu-west-1, us-east-1]", "regions: [eu-west-1, us-east-1, ap-south-1]");
+    w.edit(
+        "web.yaml",
+        "regions: [eu-west-1, us-east-1]",
+        "regions: [eu-west-1, us-east-1, ap-south-1]",
+    );
     let plan = w.plan();
     let mut outputs = Outputs::default();
     outputs.add("web", &RecipeOutputs::image("ap-south-1", "ami-copy"));
@@ -823,7 +850,11 @@ fn recording_an_update_applies_copies_shares_and_retag_to_the_current_version() 
     let web = saved.iter().find(|s| s.recipe == "web").unwrap();
     let cur = web.current().unwrap();
     assert_eq!(cur.images["ap-south-1"].image_id, "ami-copy");
-    let in_new: Vec<_> = cur.shares.iter().filter(|s| s.region == "ap-south-1").collect();
+    let in_new: Vec<_> = cur
+        .shares
+        .iter()
+        .filter(|s| s.region == "ap-south-1")
+        .collect();
     assert_eq!(in_new.len(), 1, "only the share that succeeded is recorded");
     assert_eq!(cur.updated_at, w.now);
 }

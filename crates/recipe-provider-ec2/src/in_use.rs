@@ -80,4 +80,3 @@ pub async fn images_in_use(
     }
     Ok(users)
 }
-

@@ -45,7 +45,11 @@ pub(crate) async fn observe(
 }
 
 /// The value of a recipe's SSM-parameter base; a missing parameter is named.
-async fn ssm_base(p: &Ec2Provider, region: &str, param: &str) -> Result<Option<String>, ObserveError> {
+async fn ssm_base(
+    p: &Ec2Provider,
+    region: &str,
+    param: &str,
+) -> Result<Option<String>, ObserveError> {
     let got = p.ssm(region).get_parameter().name(param).send().await;
     let got = got.ctx("ssm", "GetParameter").map_err(|e| {
         if e.is("ParameterNotFound") {

@@ -95,7 +95,8 @@ pub async fn wait_instance(
                 .collect())
         })
     });
-    poller.wait(format!("instance-{want}/{region}"), instance, probe)
+    poller
+        .wait(format!("instance-{want}/{region}"), instance, probe)
         .await
 }
 
@@ -133,7 +134,9 @@ pub async fn wait_agent(
             Ok(done)
         })
     });
-    poller.wait(format!("agent/{region}"), instance, probe).await
+    poller
+        .wait(format!("agent/{region}"), instance, probe)
+        .await
 }
 
 /// Wait until the Run Command invocation `command` (sent to one instance) has finished, whatever
@@ -176,8 +179,7 @@ pub async fn wait_command(
                         .filter(|i| {
                             !matches!(
                                 i.status().map(|s| s.as_str()),
-                                Some("Pending" | "InProgress" | "Delayed" | "Cancelling")
-                                    | None
+                                Some("Pending" | "InProgress" | "Delayed" | "Cancelling") | None
                             )
                         })
                         .filter_map(|i| Some((i.command_id()?.to_string(), Probed::Done))),
@@ -190,6 +192,7 @@ pub async fn wait_command(
             Ok(done)
         })
     });
-    poller.wait(format!("command/{region}"), command, probe).await
+    poller
+        .wait(format!("command/{region}"), command, probe)
+        .await
 }
-

@@ -175,4 +175,3 @@ async fn sweep_images(
         }
     }
 }
-

@@ -19,8 +19,14 @@ impl Act<'_> {
             .ok_or_else(|| ActionError::fatal("no resolved base"))?;
         let v = self.values();
         let b = &self.r.recipe.builder;
-        let instance_type = b.instance_type.as_ref().map_or("t3.small", |t| t.value.as_str());
-        let profile = b.instance_profile.as_ref().map_or("recipe-builder", |p| p.value.as_str());
+        let instance_type = b
+            .instance_type
+            .as_ref()
+            .map_or("t3.small", |t| t.value.as_str());
+        let profile = b
+            .instance_profile
+            .as_ref()
+            .map_or("recipe-builder", |p| p.value.as_str());
         let tags = recipe_aws::tags::builder_tags(self.name, &v.build_id);
         let mut req = self
             .ec2
@@ -36,7 +42,11 @@ impl Act<'_> {
                     .http_endpoint(InstanceMetadataEndpointState::Enabled)
                     .build(),
             )
-            .iam_instance_profile(IamInstanceProfileSpecification::builder().name(profile).build())
+            .iam_instance_profile(
+                IamInstanceProfileSpecification::builder()
+                    .name(profile)
+                    .build(),
+            )
             .tag_specifications(
                 TagSpecification::builder()
                     .resource_type(ResourceType::Instance)

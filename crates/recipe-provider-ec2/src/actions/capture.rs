@@ -88,7 +88,11 @@ impl Act<'_> {
         Ok(found.image_id().map(str::to_string))
     }
 
-    async fn create_image(&self, image_name: &str, fingerprint: &str) -> Result<String, ActionError> {
+    async fn create_image(
+        &self,
+        image_name: &str,
+        fingerprint: &str,
+    ) -> Result<String, ActionError> {
         let v = self.values();
         let tags = recipe_aws::tags::image_tags(self.r, &v, fingerprint);
         let description = match &self.r.recipe.image.description {

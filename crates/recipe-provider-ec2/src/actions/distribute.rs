@@ -21,7 +21,9 @@ fn principal_permission(principal: &str) -> LaunchPermission {
             .organizational_unit_arn(principal)
             .build()
     } else if principal.contains(":organization/") {
-        LaunchPermission::builder().organization_arn(principal).build()
+        LaunchPermission::builder()
+            .organization_arn(principal)
+            .build()
     } else {
         LaunchPermission::builder().user_id(principal).build()
     }
@@ -63,7 +65,12 @@ impl Act<'_> {
     }
 
     /// Grant (or revoke) a principal's use of the image in `region`.
-    pub(super) async fn share(&self, principal: &str, region: &str, add: bool) -> Result<(), ActionError> {
+    pub(super) async fn share(
+        &self,
+        principal: &str,
+        region: &str,
+        add: bool,
+    ) -> Result<(), ActionError> {
         let id = self.need_image(region, "share")?;
         let client = self.p.ec2(region);
         let p = principal_permission(principal);
@@ -103,7 +110,11 @@ impl Act<'_> {
         Ok(())
     }
 
-    pub(super) async fn remove_copy(&self, region: &str, image_id: &str) -> Result<(), ActionError> {
+    pub(super) async fn remove_copy(
+        &self,
+        region: &str,
+        image_id: &str,
+    ) -> Result<(), ActionError> {
         self.p
             .ec2(region)
             .deregister_image()
@@ -142,11 +153,17 @@ impl Act<'_> {
             resources.extend(snapshots_of(&client, &id).await?);
             if !add.is_empty() {
                 let req = client.create_tags().set_resources(Some(resources.clone()));
-                req.set_tags(Some(add.clone())).send().await.ctx("ec2", "CreateTags")?;
+                req.set_tags(Some(add.clone()))
+                    .send()
+                    .await
+                    .ctx("ec2", "CreateTags")?;
             }
             if !drop.is_empty() {
                 let req = client.delete_tags().set_resources(Some(resources));
-                req.set_tags(Some(drop.clone())).send().await.ctx("ec2", "DeleteTags")?;
+                req.set_tags(Some(drop.clone()))
+                    .send()
+                    .await
+                    .ctx("ec2", "DeleteTags")?;
             }
         }
         Ok(())

@@ -37,7 +37,8 @@ impl Act<'_> {
     pub(super) async fn retire(&self, build_id: &str) -> Result<(), ActionError> {
         let version = self.version(build_id)?;
         for (region, img) in &version.images {
-            let users = images_in_use(&self.p.ec2(region), std::slice::from_ref(&img.image_id)).await?;
+            let users =
+                images_in_use(&self.p.ec2(region), std::slice::from_ref(&img.image_id)).await?;
             if let Some(by) = users.get(&img.image_id) {
                 return Err(ActionError::fatal(format!(
                     "{} in {region} is in use by {}: not retired (it is retired by a later apply once nothing uses it)",

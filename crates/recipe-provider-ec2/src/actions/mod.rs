@@ -100,7 +100,9 @@ impl Act<'_> {
             ActionKind::ResolveBase => self.resolve_base().await,
             ActionKind::LaunchBuilder => self.launch_builder().await,
             ActionKind::TerminateBuilder => self.terminate_builder().await.map(|()| none),
-            ActionKind::RunSteps { indices, .. } => self.run_steps(indices, false).await.map(|()| none),
+            ActionKind::RunSteps { indices, .. } => {
+                self.run_steps(indices, false).await.map(|()| none)
+            }
             ActionKind::Reboot => self.reboot().await.map(|()| none),
             ActionKind::InstallFirstBoot { .. } => self.install_first_boot().await.map(|()| none),
             ActionKind::RunTests { .. } => {

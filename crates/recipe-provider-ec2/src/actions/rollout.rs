@@ -44,7 +44,10 @@ impl Act<'_> {
             .create_launch_template_version()
             .launch_template_name(name)
             .source_version("$Default")
-            .version_description(format!("recipe {} {}", self.name, self.r.recipe.version.value))
+            .version_description(format!(
+                "recipe {} {}",
+                self.name, self.r.recipe.version.value
+            ))
             .launch_template_data(data.clone())
             .send()
             .await

@@ -68,7 +68,12 @@ impl Act<'_> {
     }
 
     /// Run one script on the builder; fail with the output's tail.
-    async fn run_script(&self, label: &str, script: &str, timeout_secs: u64) -> Result<(), ActionError> {
+    async fn run_script(
+        &self,
+        label: &str,
+        script: &str,
+        timeout_secs: u64,
+    ) -> Result<(), ActionError> {
         let instance = self.instance();
         self.agent_online(&instance).await?;
         let sent_at =
@@ -100,7 +105,12 @@ impl Act<'_> {
     }
 
     /// Read a finished command's result once; its output goes to the events.
-    async fn command_result(&self, label: &str, id: &str, instance: &str) -> Result<(), ActionError> {
+    async fn command_result(
+        &self,
+        label: &str,
+        id: &str,
+        instance: &str,
+    ) -> Result<(), ActionError> {
         let mut first = true;
         loop {
             if !first {
@@ -122,7 +132,10 @@ impl Act<'_> {
                     _ => continue,
                 },
             };
-            let status = inv.status().map(|s| s.as_str().to_string()).unwrap_or_default();
+            let status = inv
+                .status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default();
             let out = inv.standard_output_content().unwrap_or("");
             let err = inv.standard_error_content().unwrap_or("");
             match status.as_str() {
@@ -151,7 +164,11 @@ impl Act<'_> {
     }
 
     /// The steps (or tests) at `indices`, each with its retries.
-    pub(super) async fn run_steps(&self, indices: &[usize], tests: bool) -> Result<(), ActionError> {
+    pub(super) async fn run_steps(
+        &self,
+        indices: &[usize],
+        tests: bool,
+    ) -> Result<(), ActionError> {
         let files = files_of(self.r);
         let list = if tests { &self.r.tests } else { &self.r.steps };
         for &i in indices {
@@ -171,7 +188,9 @@ impl Act<'_> {
     ) -> Result<(), ActionError> {
         let label = recipe_plan::step_label(s);
         let common = s.step.common();
-        let timeout = common.and_then(|c| c.timeout()).map_or(3600, |t| t.as_secs());
+        let timeout = common
+            .and_then(|c| c.timeout())
+            .map_or(3600, |t| t.as_secs());
         let retries = common.and_then(|c| c.retries()).map_or(0, |n| n.value);
         let values = self.values();
         let mut attempt = 0;
@@ -267,13 +286,25 @@ impl Act<'_> {
     }
 
     pub(super) async fn sysprep(&self) -> Result<(), ActionError> {
-        let script = "& \"$env:ProgramFiles\\Amazon\\EC2Launch\\EC2Launch.exe\" sysprep --shutdown=true";
+        let script =
+            "& \"$env:ProgramFiles\\Amazon\\EC2Launch\\EC2Launch.exe\" sysprep --shutdown=true";
         self.run_script("sysprep", script, 1800).await?;
         let instance = self.instance();
-        let _ = self.ec2.stop_instances().instance_ids(&instance).send().await;
+        let _ = self
+            .ec2
+            .stop_instances()
+            .instance_ids(&instance)
+            .send()
+            .await;
         self.waiting(format!("the builder {instance} to stop"));
-        poll::wait_instance(&self.p.poller, &self.home, self.ec2.clone(), &instance, "stopped")
-            .await?;
+        poll::wait_instance(
+            &self.p.poller,
+            &self.home,
+            self.ec2.clone(),
+            &instance,
+            "stopped",
+        )
+        .await?;
         Ok(())
     }
 }

@@ -199,7 +199,12 @@ async fn scenario(backend: &Backend, who: &str) {
     let mut registry = Registry::new();
     registry.register(provider.clone());
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let cx = Arc::new(ApplyContext::new(&set, plan.clone(), BTreeMap::new(), Events::new(tx.clone())));
+    let cx = Arc::new(ApplyContext::new(
+        &set,
+        plan.clone(),
+        BTreeMap::new(),
+        Events::new(tx.clone()),
+    ));
     let mut journal = Journal::in_memory("conformance");
     let report = recipe_engine::execute(
         &plan,
@@ -227,8 +232,14 @@ async fn scenario(backend: &Backend, who: &str) {
         }
     }
     assert!(report.ok(), "{who}: {failures:?}");
-    let image = outputs.image("conformance", "eu-west-2").unwrap().to_string();
-    let copy = outputs.image("conformance", "eu-west-1").unwrap().to_string();
+    let image = outputs
+        .image("conformance", "eu-west-2")
+        .unwrap()
+        .to_string();
+    let copy = outputs
+        .image("conformance", "eu-west-1")
+        .unwrap()
+        .to_string();
     assert_ne!(image, copy);
     assert!(
         waited.iter().any(|w| w.contains(&image)),
@@ -364,7 +375,10 @@ async fn scenario(backend: &Backend, who: &str) {
         estimate_secs: 0,
     };
     let cx = ApplyContext::new(&set, plan.clone(), BTreeMap::new(), Events::discard());
-    provider.run(&cx, &remove, &Outputs::default()).await.unwrap();
+    provider
+        .run(&cx, &remove, &Outputs::default())
+        .await
+        .unwrap();
     assert_eq!(
         live_images(&west1, &copy).await,
         0,

@@ -239,8 +239,5 @@ async fn waiters_fail_when_polling_keeps_failing() {
         err.to_string().contains("polling failed 10 times in a row"),
         "{err}"
     );
-    assert!(
-        matches!(err, recipe_aws::WaitError::Polling(_)),
-        "{err:?}"
-    );
+    assert!(matches!(err, recipe_aws::WaitError::Polling(_)), "{err:?}");
 }
