@@ -1,8 +1,7 @@
 //! CLI tests: run the `recipe` binary and snapshot exit code, stdout and stderr.
 //!
-//! - every fixture under `tests/fixtures/invalid/` (a top-level file, or a top-level folder loaded as
-//!   one set) exits 1, names `file:line:col`, and its rendered diagnostics match a snapshot;
-//! - every valid fixture and the example recipes exit 0;
+//! - a few loader fixtures, rendered end to end (every fixture is tested in `recipe-loader`);
+//! - the example recipes exit 0;
 //! - `--format json` carries the same diagnostics as data;
 //! - the committed schemas match the model.
 
@@ -37,134 +36,34 @@ fn recipe(args: &[&str]) -> Run {
     }
 }
 
-fn entries(dir: &str) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(root().join(dir))
-        .expect("fixture folder")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.is_dir() || p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-        .map(|p| format!("{dir}/{}", p.file_name().expect("name").to_string_lossy()))
-        .collect();
-    v.sort();
-    v
-}
+const FIXTURES: &str = "crates/recipe-loader/tests/fixtures";
 
-fn expected_codes(path: &str) -> Vec<String> {
-    let full = root().join(path);
-    let file = if full.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&full)
-            .expect("case folder")
-            .map(|e| e.expect("entry").path())
-            .filter(|p| p.is_file())
-            .collect();
-        files.sort();
-        files.into_iter().next().expect("case folder has a file")
-    } else {
-        full
-    };
-    let text = std::fs::read_to_string(file).expect("fixture text");
-    let first = text.lines().next().unwrap_or_default();
-    let Some(rest) = first.strip_prefix("# expect:") else {
-        return vec![];
-    };
-    rest.split(|c: char| c.is_whitespace() || c == ',')
-        .filter(|w| w.starts_with("recipe::"))
-        .map(|w| w.trim_matches(|c: char| c == '`' || c == '.').to_string())
-        .collect()
-}
-
-/// Validate every case in a fixture folder: expected codes, exit code, located findings with help, and
-/// a snapshot of the rendered output.
-fn check_fixtures(dir: &str, expect_errors: bool) -> usize {
-    let cases = entries(dir);
-    let kind = dir.rsplit('/').next().expect("folder name");
+/// The binary renders what the loader found with file:line:col and help, exits 1 on errors and 0 on
+/// warnings alone. (Every fixture is checked, one test each, in the loader's own tests; these few
+/// cases check the rendering end to end.)
+#[test]
+fn the_binary_renders_findings_with_their_location() {
     let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(format!("snapshots/{kind}"));
+    settings.set_snapshot_path("snapshots/rendered");
     settings.set_prepend_module_to_snapshot(false);
     let _guard = settings.bind_to_scope();
-    for case in &cases {
-        let human = recipe(&["validate", case]);
-        let json = recipe(&["validate", "--format", "json", case]);
-        let doc: serde_json::Value =
-            serde_json::from_str(&json.stdout).expect("json output parses");
-        let diags = doc["diagnostics"].as_array().expect("diagnostics");
-        let codes: Vec<&str> = diags
-            .iter()
-            .map(|d| d["code"].as_str().expect("code"))
-            .collect();
-        let expected = expected_codes(case);
-        assert!(
-            !expected.is_empty(),
-            "{case}: first line must say `# expect: <code>`"
-        );
-        for code in &expected {
-            assert!(
-                codes.contains(&code.as_str()),
-                "{case}: expected {code}, got {codes:?}"
-            );
+    for (case, exit) in [
+        ("invalid/duplicate-key.yaml", 1),
+        ("invalid/unknown-field-in-builder.yaml", 1),
+        ("warnings/distribute-duplicate-region-warning.yaml", 0),
+    ] {
+        let path = format!("{FIXTURES}/{case}");
+        let human = recipe(&["validate", &path]);
+        assert_eq!(human.code, exit, "{case}: {}", human.stderr);
+        let json = recipe(&["validate", "--format", "json", &path]);
+        let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("json output");
+        for d in doc["diagnostics"].as_array().expect("diagnostics") {
+            let loc = format!("{}:{}:{}", d["file"].as_str().unwrap(), d["line"], d["column"]);
+            assert!(human.stderr.contains(&loc), "{case}: no {loc} in\n{}", human.stderr);
         }
-        let errors = doc["errors"].as_u64().expect("errors");
-        if expect_errors {
-            assert!(
-                errors > 0,
-                "{case}: an invalid fixture must have an error, got {codes:?}"
-            );
-            assert_eq!(human.code, 1, "{case}: exit code");
-            assert_eq!(json.code, 1, "{case}: exit code with --format json");
-        } else {
-            assert_eq!(
-                errors, 0,
-                "{case}: a warning fixture must have no error, got {codes:?}"
-            );
-            assert_eq!(human.code, 0, "{case}: warnings alone exit 0");
-        }
-        // Every diagnostic names its file; all but whole-file I/O errors name a line and column.
-        for d in diags {
-            assert!(d.get("file").is_some(), "{case}: {d} names no file");
-            if !d["code"]
-                .as_str()
-                .unwrap_or_default()
-                .starts_with("recipe::io::")
-            {
-                assert!(
-                    d["line"].as_u64().is_some_and(|l| l > 0),
-                    "{case}: {d} has no line"
-                );
-                assert!(
-                    d["column"].as_u64().is_some_and(|c| c > 0),
-                    "{case}: {d} has no column"
-                );
-                let file = d["file"].as_str().expect("file");
-                let loc = format!("{file}:{}:{}", d["line"], d["column"]);
-                assert!(
-                    human.stderr.contains(&loc),
-                    "{case}: human output lacks {loc}:\n{}",
-                    human.stderr
-                );
-            }
-            assert!(
-                !d["help"].as_str().unwrap_or_default().is_empty(),
-                "{case}: {d} has no help"
-            );
-        }
-        let name = case
-            .trim_start_matches(&format!("{dir}/"))
-            .trim_end_matches(".yaml")
-            .replace('/', "__");
+        let name = case.trim_end_matches(".yaml").replace('/', "__");
         insta::assert_snapshot!(name, format!("exit: {}\n{}", human.code, human.stderr));
     }
-    cases.len()
-}
-
-#[test]
-fn invalid_fixtures_fail_with_located_diagnostics() {
-    let n = check_fixtures("tests/fixtures/invalid", true);
-    assert!(n >= 40, "expected at least 40 invalid fixtures, found {n}");
-}
-
-#[test]
-fn warning_fixtures_pass_with_located_warnings() {
-    let n = check_fixtures("tests/fixtures/warnings", false);
-    assert!(n >= 5, "expected the warning fixtures, found {n}");
 }
 
 /// Validation is pure: no socket is even opened. Runs the binary under strace over every fixture.
@@ -201,8 +100,8 @@ fn validate_makes_no_network_call() {
             "validate",
             "--format",
             "json",
-            "tests/fixtures/invalid",
-            "tests/fixtures/warnings",
+            "crates/recipe-loader/tests/fixtures/invalid",
+            "crates/recipe-loader/tests/fixtures/warnings",
             "recipes",
         ])
         .current_dir(root())
@@ -227,15 +126,10 @@ fn validate_makes_no_network_call() {
 }
 
 #[test]
-fn valid_fixtures_and_examples_pass() {
-    for case in entries("tests/fixtures/valid")
-        .into_iter()
-        .chain(["recipes".to_string()])
-    {
-        let run = recipe(&["validate", &case]);
-        assert_eq!(run.code, 0, "{case} should validate:\n{}", run.stderr);
-        assert!(run.stderr.contains("valid:"), "{case}: {}", run.stderr);
-    }
+fn the_examples_pass() {
+    let run = recipe(&["validate", "recipes"]);
+    assert_eq!(run.code, 0, "the examples should validate:\n{}", run.stderr);
+    assert!(run.stderr.contains("valid:"), "{}", run.stderr);
 }
 
 #[test]
@@ -367,7 +261,7 @@ fn lint_scores_examples_by_principle() {
 
 #[test]
 fn lint_reports_what_to_change() {
-    let run = recipe(&["lint", "tests/fixtures/lint/bare.yaml"]);
+    let run = recipe(&["lint", "crates/recipe-loader/tests/fixtures/lint/bare.yaml"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     insta::assert_snapshot!("lint-bare", run.stdout);
 }
