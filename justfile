@@ -26,7 +26,7 @@ test: setup test-rust test-editor
 
 # Rust tests (one cargo build; snapshots under crates/*/tests/snapshots).
 test-rust:
-    cargo test --workspace --all-targets
+    cargo test --workspace --all-targets --locked
 
 # Drive the real yaml-language-server and an independent JSON Schema validator.
 test-editor:
@@ -35,7 +35,7 @@ test-editor:
 # Format, clippy with warnings as errors, and schema drift.
 lint:
     cargo fmt --all --check
-    cargo clippy --workspace --all-targets --quiet -- -D warnings
+    cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
     {{recipe}} schema --check
 
 # Regenerate schemas/*.json from the model.
@@ -61,7 +61,7 @@ bench-validate:
 bench-plan:
     cargo bench -p recipe-plan --bench plan
 
-# Fuzz the loader for SECONDS seconds (needs cargo-fuzz; seeds the corpus from the examples and fixtures).
+# Fuzz the loader for SECONDS seconds (needs cargo-fuzz, pinned in .ci/run; seeds the corpus from the examples and fixtures).
 fuzz seconds="60":
     mkdir -p fuzz/corpus/load_recipe
     find recipes crates/recipe-loader/tests/fixtures -name '*.yaml' | while read -r f; do cp "$f" "fuzz/corpus/load_recipe/${f//\//_}"; done
