@@ -171,6 +171,51 @@ async fn apply_refuses_without_a_terminal_unless_auto_approved() {
     );
 }
 
+/// An AppStream recipe imported from the layered baseline: a target no provider serves yet.
+const DESKTOP: &str = "name: desktop\ndescription: imported from the baseline\ntarget: appstream\nstrategy: full\nos: linux\nversion: 1.0.0\nbase: { recipe: linux-baseline }\nbuilder:\n  region: eu-west-2\n  instance-type: stream.standard.medium\n  iam-role-arn: arn:aws:iam::111122223333:role/appstream-import\nsteps:\n  - shell: { run: \"echo desktop\" }\nimage: { name: \"desktop-${build_id}\" }\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_without_a_provider_is_refused_before_the_plan_is_shown() {
+    let e = env().await;
+    std::fs::write(e.dir.path().join("recipes/layered/desktop.yaml"), DESKTOP).unwrap();
+    let before = e.sim.requests();
+    let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(stdout.is_empty(), "no plan is printed: {stdout}");
+    assert!(stderr.contains("desktop (appstream)"), "{stderr}");
+    assert!(stderr.contains("--target"), "{stderr}");
+    // Only reads happened (observing, the account): nothing was created or changed.
+    let after = e.sim.requests();
+    let writes: Vec<String> = after
+        .records
+        .iter()
+        .skip(before.records.len())
+        .map(|r| r.operation.clone())
+        .filter(|op| {
+            let name = op.split(':').nth(1).unwrap_or_default();
+            !["Describe", "Get", "List"]
+                .iter()
+                .any(|p| name.starts_with(p))
+        })
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+    // The recipes of served targets still apply with --target.
+    let (code, stdout, stderr) = e
+        .run(&[
+            "apply",
+            "recipes/layered",
+            "--target",
+            "web-on-baseline",
+            "--auto-approve",
+        ])
+        .await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("Account 123456789012, default build region eu-west-2 (from AWS_REGION)."),
+        "{stdout}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_step_fails_the_build_cleans_up_the_builder_and_records_the_failure() {
     let e = env().await;

@@ -58,8 +58,17 @@ fn the_binary_renders_findings_with_their_location() {
         let json = recipe(&["validate", "--format", "json", &path]);
         let doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("json output");
         for d in doc["diagnostics"].as_array().expect("diagnostics") {
-            let loc = format!("{}:{}:{}", d["file"].as_str().unwrap(), d["line"], d["column"]);
-            assert!(human.stderr.contains(&loc), "{case}: no {loc} in\n{}", human.stderr);
+            let loc = format!(
+                "{}:{}:{}",
+                d["file"].as_str().unwrap(),
+                d["line"],
+                d["column"]
+            );
+            assert!(
+                human.stderr.contains(&loc),
+                "{case}: no {loc} in\n{}",
+                human.stderr
+            );
         }
         let name = case.trim_end_matches(".yaml").replace('/', "__");
         insta::assert_snapshot!(name, format!("exit: {}\n{}", human.code, human.stderr));

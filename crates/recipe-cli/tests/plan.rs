@@ -146,7 +146,10 @@ fn invalid_recipes_are_reported_and_nothing_is_planned() {
     let state = tempfile::tempdir().unwrap();
     let (code, stdout, stderr) = recipe(
         state.path(),
-        &["plan", "crates/recipe-loader/tests/fixtures/invalid/duplicate-key.yaml"],
+        &[
+            "plan",
+            "crates/recipe-loader/tests/fixtures/invalid/duplicate-key.yaml",
+        ],
     );
     assert_eq!(code, 1);
     assert!(stdout.is_empty(), "{stdout}");

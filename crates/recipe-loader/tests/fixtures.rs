@@ -138,7 +138,9 @@ fn check(kind: Kind, case: &Path) -> Result<(), Failed> {
     let codes: Vec<&str> = set.diagnostics.iter().map(|d| d.code.as_str()).collect();
     let errors = set.diagnostics.iter().filter(|d| d.is_error()).count();
     if kind == Kind::Valid {
-        return ensure(codes.is_empty(), || format!("expected nothing, got {codes:?}"));
+        return ensure(codes.is_empty(), || {
+            format!("expected nothing, got {codes:?}")
+        });
     }
     let expected = expected_codes(case);
     ensure(!expected.is_empty(), || {
@@ -151,7 +153,9 @@ fn check(kind: Kind, case: &Path) -> Result<(), Failed> {
     }
     match kind {
         Kind::Invalid => ensure(errors > 0, || format!("no error, got {codes:?}"))?,
-        _ => ensure(errors == 0, || format!("a warning fixture has errors: {codes:?}"))?,
+        _ => ensure(errors == 0, || {
+            format!("a warning fixture has errors: {codes:?}")
+        })?,
     }
     located(&set)?;
     snapshot(kind, case, &rendered(&set))
@@ -172,7 +176,12 @@ fn snapshot(kind: Kind, case: &Path, text: &str) -> Result<(), Failed> {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         settings.bind(|| insta::assert_snapshot!(name.clone(), text));
     }));
-    result.map_err(|_| Failed::from(format!("the rendered findings differ from snapshots/{}/{name}.snap", kind.dir())))
+    result.map_err(|_| {
+        Failed::from(format!(
+            "the rendered findings differ from snapshots/{}/{name}.snap",
+            kind.dir()
+        ))
+    })
 }
 
 fn main() {
@@ -182,7 +191,11 @@ fn main() {
         let found = cases(kind);
         assert!(found.len() >= 3, "the {} fixtures are missing", kind.dir());
         for case in found {
-            let name = format!("{}::{}", kind.dir(), case.file_name().unwrap().to_string_lossy());
+            let name = format!(
+                "{}::{}",
+                kind.dir(),
+                case.file_name().unwrap().to_string_lossy()
+            );
             trials.push(Trial::test(name, move || check(kind, &case)));
         }
     }
