@@ -217,6 +217,47 @@ async fn a_target_without_a_provider_is_refused_before_the_plan_is_shown() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_errors_are_shown_with_their_context_and_help_that_fits() {
+    let e = env().await;
+    let dir = e.dir.path().join("recipes/ssm");
+    std::fs::create_dir_all(&dir).unwrap();
+    let recipe = "name: from-param\ndescription: a base that does not exist\ntarget: ec2-ami\nstrategy: zero\nos: linux\nversion: 1.0.0\nbase: { ssm-parameter: /golden/does-not-exist }\nbuilder: { region: eu-west-2 }\nimage: { name: \"from-param-${build_id}\" }\n";
+    std::fs::write(dir.join("from-param.yaml"), recipe).unwrap();
+    // A missing SSM parameter is named, with its region; nothing about credentials.
+    let (code, _, stderr) = e.run(&["plan", "recipes/ssm"]).await;
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("ssm GetParameter failed: ParameterNotFound"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`/golden/does-not-exist`, which does not exist in eu-west-2"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("request id"), "{stderr}");
+    assert!(!stderr.contains("check the credentials"), "{stderr}");
+    assert!(!stderr.contains("ServiceError"), "no debug dump: {stderr}");
+    // Credentials the service refuses: the help says to check them.
+    e.sim.set_faults(aws_sim::Faults {
+        scripted: vec![aws_sim::ScriptedFault {
+            operation: "sts:GetCallerIdentity".into(),
+            nth: 2,
+            status: 403,
+            code: "InvalidClientTokenId".into(),
+            message: "The security token included in the request is invalid.".into(),
+        }],
+        ..Default::default()
+    });
+    let (code, _, stderr) = e.run(&["plan", "recipes/layered"]).await;
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("sts GetCallerIdentity failed: InvalidClientTokenId"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("check the credentials"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_step_fails_the_build_cleans_up_the_builder_and_records_the_failure() {
     let e = env().await;
     e.sim.script_command(aws_sim::CommandScript {

@@ -46,14 +46,18 @@ pub fn parse_url(url: &str) -> Result<(String, String), StateError> {
     Ok((bucket.to_string(), prefix.trim_matches('/').to_string()))
 }
 
-fn backend<E: ProvideErrorMetadata + std::fmt::Debug>(what: &str, e: &SdkError<E>) -> StateError {
+fn backend<E>(what: &str, e: &SdkError<E>) -> StateError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
     let detail = match e {
         SdkError::ServiceError(se) => format!(
             "{} ({})",
             se.err().message().unwrap_or("no message"),
             se.err().code().unwrap_or("no code")
         ),
-        other => format!("{other:?}"),
+        // A connection, timeout or credentials failure: its whole chain of causes, not a debug dump.
+        other => aws_smithy_types::error::display::DisplayErrorContext(other).to_string(),
     };
     StateError::Backend(format!("{what}: {detail}"))
 }
