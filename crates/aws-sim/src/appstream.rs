@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::ApiError;
+use crate::members::{self, is_account, scoped, str_list, ts};
 use crate::clock::Durations;
 use crate::ec2::Ec2;
 use crate::protocol::{Call, Output};
@@ -297,7 +298,7 @@ impl Appstream {
         }
         for (name, platform, description) in PUBLIC_IMAGES {
             self.images.insert(
-                key(AWS_OWNER, region, name),
+                scoped(AWS_OWNER, region, name),
                 Image {
                     name: (*name).into(),
                     owner: AWS_OWNER.into(),
@@ -316,7 +317,7 @@ impl Appstream {
 
     /// The key of the image `account` means by `name`: its own, a public one, or one shared with it.
     fn image_named(&self, account: &str, region: &str, name: &str) -> Option<String> {
-        [key(account, region, name), key(AWS_OWNER, region, name)]
+        [scoped(account, region, name), scoped(AWS_OWNER, region, name)]
             .into_iter()
             .find(|k| self.images.contains_key(k))
             .or_else(|| {
@@ -401,7 +402,7 @@ impl Appstream {
         if region != c.region || account != c.account {
             return None;
         }
-        let k = key(account, region, name);
+        let k = scoped(account, region, name);
         match kind {
             "image" => self.images.get_mut(&k).map(|i| &mut i.tags),
             "image-builder" => self.builders.get_mut(&k).map(|b| &mut b.tags),
@@ -409,10 +410,6 @@ impl Appstream {
             _ => None,
         }
     }
-}
-
-fn key(owner: &str, region: &str, name: &str) -> String {
-    format!("{owner}/{region}/{name}")
 }
 
 fn arn(region: &str, account: &str, kind: &str, name: &str) -> String {
@@ -435,10 +432,7 @@ fn validation(message: impl Into<String>) -> ApiError {
 }
 
 fn opt_str<'a>(c: &'a Call, name: &str) -> Option<&'a str> {
-    c.body
-        .get(name)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
+    members::opt_str(&c.body, name)
 }
 
 fn req_str<'a>(c: &'a Call, name: &str) -> Result<&'a str, ApiError> {
@@ -455,23 +449,12 @@ fn opt_i64(c: &Call, name: &str) -> Option<i64> {
     c.body.get(name).and_then(Value::as_i64)
 }
 
-fn strings(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// `VpcConfig`: subnets and security groups.
 fn vpc(c: &Call) -> (Vec<String>, Vec<String>) {
     let v = c.body.get("VpcConfig");
     (
-        strings(v.and_then(|v| v.get("SubnetIds"))),
-        strings(v.and_then(|v| v.get("SecurityGroupIds"))),
+        str_list(v.and_then(|v| v.get("SubnetIds"))),
+        str_list(v.and_then(|v| v.get("SecurityGroupIds"))),
     )
 }
 
@@ -529,10 +512,6 @@ fn check_instance_type(instance_type: &str) -> Result<(), ApiError> {
     }
 }
 
-fn is_account(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
 /// `IamRoleArn`, when given, must be an IAM role ARN.
 fn check_role(c: &Call) -> Result<Option<String>, ApiError> {
     let Some(role) = opt_str(c, "IamRoleArn") else {
@@ -565,26 +544,19 @@ fn valid_region(region: &str) -> bool {
             .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// AppStream tags: keys of 1 to 128 characters, values of at most 256, 50 per resource
+/// (https://docs.aws.amazon.com/appstream2/latest/APIReference/API_TagResource.html).
+const TAG_RULES: members::TagRules = members::TagRules {
+    key_max: 128,
+    value_max: 256,
+    max_tags: MAX_TAGS,
+};
+
 fn check_tags(tags: &BTreeMap<String, String>) -> Result<(), ApiError> {
-    for (k, v) in tags {
-        if k.is_empty() || k.chars().count() > 128 || k.starts_with("aws:") {
-            return Err(validation(format!(
-                "The tag key '{k}' is not valid: 1-128 characters, not beginning with aws:."
-            )));
-        }
-        if v.chars().count() > 256 {
-            return Err(validation(format!(
-                "The value of tag '{k}' is longer than 256 characters."
-            )));
-        }
-    }
-    if tags.len() > MAX_TAGS {
-        return Err(ApiError::client(
-            "LimitExceededException",
-            format!("A resource can have at most {MAX_TAGS} tags."),
-        ));
-    }
-    Ok(())
+    members::check_tags(tags, TAG_RULES).map_err(|p| match p {
+        members::TagProblem::Invalid(m) => validation(m),
+        members::TagProblem::TooMany(m) => ApiError::client("LimitExceededException", m),
+    })
 }
 
 /// A `Tags` map from the request, checked.
@@ -599,11 +571,6 @@ fn tag_map(v: Option<&Value>) -> Result<BTreeMap<String, String>, ApiError> {
         .unwrap_or_default();
     check_tags(&tags)?;
     Ok(tags)
-}
-
-/// A timestamp, rendered by the protocol layer as CBOR tag 1.
-fn ts(ms: u64) -> Value {
-    json!({ "$ts": ms as f64 / 1000.0 })
 }
 
 /// An optional string member: absent when empty.
@@ -702,27 +669,18 @@ fn fleet_json(f: &Fleet) -> Value {
     })
 }
 
-/// One page of a list: `NextToken` is the offset of the next page, `MaxResults` its size.
+/// One page of a list (the shared pagination): `NextToken` is the offset of the next page,
+/// `MaxResults` its size.
 fn page(c: &Call, list: &str, items: Vec<Value>) -> Result<Value, ApiError> {
-    let start = match opt_str(c, "NextToken") {
-        Some(t) => t
-            .parse::<usize>()
-            .map_err(|_| validation(format!("The NextToken {t} is not valid.")))?,
-        None => 0,
-    };
     let size = opt_i64(c, "MaxResults")
         .and_then(|m| usize::try_from(m).ok())
-        .filter(|m| *m > 0)
-        .unwrap_or(usize::MAX);
-    let total = items.len();
-    let end = start.saturating_add(size).min(total);
+        .filter(|m| *m > 0);
+    let (items, next) =
+        members::paginate(items, opt_str(c, "NextToken"), size).map_err(validation)?;
     let mut out = Map::new();
-    out.insert(
-        list.to_string(),
-        Value::Array(items.into_iter().skip(start).take(size).collect()),
-    );
-    if end < total {
-        out.insert("NextToken".into(), Value::String(end.to_string()));
+    out.insert(list.to_string(), Value::Array(items));
+    if let Some(next) = next {
+        out.insert("NextToken".into(), Value::String(next));
     }
     Ok(Value::Object(out))
 }
@@ -769,7 +727,7 @@ fn create_image_builder(
     check_instance_type(instance_type)?;
     let role = check_role(c)?;
     let tags = tag_map(c.body.get("Tags"))?;
-    let k = key(&c.account, &c.region, name);
+    let k = scoped(&c.account, &c.region, name);
     if a.builders.contains_key(&k) {
         return Err(ApiError::client(
             "ResourceAlreadyExistsException",
@@ -803,10 +761,10 @@ fn create_image_builder(
 }
 
 fn describe_image_builders(a: &Appstream, c: &Call) -> Result<Value, ApiError> {
-    let names = strings(c.body.get("Names"));
+    let names = str_list(c.body.get("Names"));
     if let Some(missing) = names
         .iter()
-        .find(|n| !a.builders.contains_key(&key(&c.account, &c.region, n)))
+        .find(|n| !a.builders.contains_key(&scoped(&c.account, &c.region, n)))
     {
         return Err(not_found("image builder", missing));
     }
@@ -834,7 +792,7 @@ fn change_image_builder(
     let name = req_str(c, "Name")?;
     let b = a
         .builders
-        .get_mut(&key(&c.account, &c.region, name))
+        .get_mut(&scoped(&c.account, &c.region, name))
         .ok_or_else(|| not_found("image builder", name))?;
     let next = match (c.op.as_str(), b.state.as_str()) {
         ("StartImageBuilder", "STOPPED") => Some("PENDING"),
@@ -881,7 +839,7 @@ fn streaming_url(w: &mut World, c: &Call, now: u64) -> Result<Value, ApiError> {
     let state = w
         .appstream
         .builders
-        .get(&key(&c.account, &c.region, name))
+        .get(&scoped(&c.account, &c.region, name))
         .map(|b| b.state.clone())
         .ok_or_else(|| not_found("image builder", name))?;
     if state != "RUNNING" {
@@ -915,7 +873,7 @@ fn create_image_from_builder(
     let image_name = req_str(c, "ImageName")?;
     check_image_name("ImageName", image_name)?;
     let tags = tag_map(c.body.get("Tags"))?;
-    let bk = key(&c.account, &c.region, builder_name);
+    let bk = scoped(&c.account, &c.region, builder_name);
     let b = a
         .builders
         .get(&bk)
@@ -930,7 +888,7 @@ fn create_image_from_builder(
         ));
     }
     let (base_image_arn, platform) = (b.image_arn.clone(), b.platform.clone());
-    let ik = key(&c.account, &c.region, image_name);
+    let ik = scoped(&c.account, &c.region, image_name);
     if a.images.contains_key(&ik) {
         return Err(ApiError::client(
             "ResourceAlreadyExistsException",
@@ -978,7 +936,7 @@ fn create_updated_image(
     let tags = tag_map(c.body.get("newImageTags"))?;
     let src = a
         .images
-        .get(&key(&c.account, &c.region, existing))
+        .get(&scoped(&c.account, &c.region, existing))
         .ok_or_else(|| not_found("image", existing))?;
     if src.state != "AVAILABLE" {
         return Err(ApiError::client(
@@ -997,7 +955,7 @@ fn create_updated_image(
             ),
         ));
     }
-    let nk = key(&c.account, &c.region, new_name);
+    let nk = scoped(&c.account, &c.region, new_name);
     if a.images.contains_key(&nk) {
         return Err(ApiError::client(
             "ResourceAlreadyExistsException",
@@ -1076,7 +1034,7 @@ fn create_imported_image(
             format!("The AMI {ami} is not a Windows Server AMI."),
         ));
     }
-    let k = key(&c.account, &c.region, name);
+    let k = scoped(&c.account, &c.region, name);
     if w.appstream.images.contains_key(&k) {
         return Err(ApiError::client(
             "ResourceAlreadyExistsException",
@@ -1110,8 +1068,8 @@ fn create_imported_image(
 }
 
 fn describe_images(a: &Appstream, c: &Call) -> Result<Value, ApiError> {
-    let names = strings(c.body.get("Names"));
-    let arns = strings(c.body.get("Arns"));
+    let names = str_list(c.body.get("Names"));
+    let arns = str_list(c.body.get("Arns"));
     if !names.is_empty() && !arns.is_empty() {
         return Err(invalid_combination("Specify Names or Arns, not both."));
     }
@@ -1158,7 +1116,7 @@ fn copy_image(a: &mut Appstream, c: &Call, now: u64, d: &Durations) -> Result<Va
     }
     let source = a
         .images
-        .get(&key(&c.account, &c.region, source_name))
+        .get(&scoped(&c.account, &c.region, source_name))
         .ok_or_else(|| not_found("image", source_name))?
         .clone();
     if source.state != "AVAILABLE" {
@@ -1171,7 +1129,7 @@ fn copy_image(a: &mut Appstream, c: &Call, now: u64, d: &Durations) -> Result<Va
         ));
     }
     a.seed(dest_region);
-    let dk = key(&c.account, dest_region, dest_name);
+    let dk = scoped(&c.account, dest_region, dest_name);
     if a.images.contains_key(&dk) {
         return Err(ApiError::client(
             "ResourceAlreadyExistsException",
@@ -1216,7 +1174,7 @@ fn copy_image(a: &mut Appstream, c: &Call, now: u64, d: &Durations) -> Result<Va
 
 fn delete_image(a: &mut Appstream, c: &Call) -> Result<Value, ApiError> {
     let name = req_str(c, "Name")?;
-    let k = key(&c.account, &c.region, name);
+    let k = scoped(&c.account, &c.region, name);
     let img = a.images.get(&k).ok_or_else(|| not_found("image", name))?;
     if !matches!(img.state.as_str(), "AVAILABLE" | "FAILED") {
         return Err(ApiError::client(
@@ -1272,7 +1230,7 @@ fn update_image_permissions(a: &mut Appstream, c: &Call) -> Result<Value, ApiErr
     };
     let img = a
         .images
-        .get_mut(&key(&c.account, &c.region, name))
+        .get_mut(&scoped(&c.account, &c.region, name))
         .ok_or_else(|| not_found("image", name))?;
     if img.state != "AVAILABLE" {
         return Err(ApiError::client(
@@ -1293,7 +1251,7 @@ fn delete_image_permissions(a: &mut Appstream, c: &Call) -> Result<Value, ApiErr
     let account = req_str(c, "SharedAccountId")?;
     let img = a
         .images
-        .get_mut(&key(&c.account, &c.region, name))
+        .get_mut(&scoped(&c.account, &c.region, name))
         .ok_or_else(|| not_found("image", name))?;
     if img.shared_with.remove(account).is_none() {
         return Err(ApiError::client(
@@ -1310,9 +1268,9 @@ fn describe_image_permissions(a: &Appstream, c: &Call) -> Result<Value, ApiError
     let name = req_str(c, "Name")?;
     let img = a
         .images
-        .get(&key(&c.account, &c.region, name))
+        .get(&scoped(&c.account, &c.region, name))
         .ok_or_else(|| not_found("image", name))?;
-    let only = strings(c.body.get("SharedAwsAccountIds"));
+    let only = str_list(c.body.get("SharedAwsAccountIds"));
     let items = img
         .shared_with
         .iter()
@@ -1339,7 +1297,7 @@ fn create_fleet(a: &mut Appstream, c: &Call, now: u64) -> Result<Value, ApiError
     }
     let role = check_role(c)?;
     let tags = tag_map(c.body.get("Tags"))?;
-    let k = key(&c.account, &c.region, name);
+    let k = scoped(&c.account, &c.region, name);
     if a.fleets.contains_key(&k) {
         return Err(ApiError::client(
             "ResourceAlreadyExistsException",
@@ -1414,10 +1372,10 @@ fn create_fleet(a: &mut Appstream, c: &Call, now: u64) -> Result<Value, ApiError
 }
 
 fn describe_fleets(a: &Appstream, c: &Call) -> Result<Value, ApiError> {
-    let names = strings(c.body.get("Names"));
+    let names = str_list(c.body.get("Names"));
     if let Some(missing) = names
         .iter()
-        .find(|n| !a.fleets.contains_key(&key(&c.account, &c.region, n)))
+        .find(|n| !a.fleets.contains_key(&scoped(&c.account, &c.region, n)))
     {
         return Err(not_found("fleet", missing));
     }
@@ -1438,7 +1396,7 @@ fn describe_fleets(a: &Appstream, c: &Call) -> Result<Value, ApiError> {
 /// Elastic one), capacity, instance type, VPC, role and the session settings.
 fn update_fleet(a: &mut Appstream, c: &Call) -> Result<Value, ApiError> {
     let name = req_str(c, "Name")?;
-    let k = key(&c.account, &c.region, name);
+    let k = scoped(&c.account, &c.region, name);
     let Some(fleet) = a.fleets.get(&k) else {
         return Err(not_found("fleet", name));
     };
@@ -1473,7 +1431,7 @@ fn update_fleet(a: &mut Appstream, c: &Call) -> Result<Value, ApiError> {
         check_instance_type(t)?;
     }
     let role = check_role(c)?;
-    let deleted = strings(c.body.get("AttributesToDelete"));
+    let deleted = str_list(c.body.get("AttributesToDelete"));
     let (subnet_ids, security_group_ids) = vpc(c);
     let f = a
         .fleets
@@ -1544,7 +1502,7 @@ fn change_fleet(a: &mut Appstream, c: &Call, now: u64, d: &Durations) -> Result<
     let name = req_str(c, "Name")?;
     let f = a
         .fleets
-        .get_mut(&key(&c.account, &c.region, name))
+        .get_mut(&scoped(&c.account, &c.region, name))
         .ok_or_else(|| not_found("fleet", name))?;
     let next = match (c.op.as_str(), f.state.as_str()) {
         ("StartFleet", "STOPPED") => Some("STARTING"),
@@ -1566,7 +1524,7 @@ fn change_fleet(a: &mut Appstream, c: &Call, now: u64, d: &Durations) -> Result<
 
 fn delete_fleet(a: &mut Appstream, c: &Call) -> Result<Value, ApiError> {
     let name = req_str(c, "Name")?;
-    let k = key(&c.account, &c.region, name);
+    let k = scoped(&c.account, &c.region, name);
     let f = a.fleets.get(&k).ok_or_else(|| not_found("fleet", name))?;
     if f.state != "STOPPED" {
         return Err(ApiError::client(
@@ -1599,7 +1557,7 @@ fn tags(a: &mut Appstream, c: &Call) -> Result<Value, ApiError> {
             Ok(json!({}))
         }
         "UntagResource" => {
-            for k in strings(c.body.get("TagKeys")) {
+            for k in str_list(c.body.get("TagKeys")) {
                 tags.remove(&k);
             }
             Ok(json!({}))
@@ -1788,7 +1746,7 @@ mod tests {
             );
             assert_eq!(r.err().map(|e| e.code), want.map(str::to_string));
         }
-        let copy = &w.appstream.images[&key(A, "eu-west-2", "copy-1")];
+        let copy = &w.appstream.images[&scoped(A, "eu-west-2", "copy-1")];
         assert_eq!(copy.state, "COPYING");
         assert!(copy.tags.is_empty());
     }

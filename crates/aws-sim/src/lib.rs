@@ -19,6 +19,7 @@ mod clock;
 mod ec2;
 mod error;
 mod faults;
+mod members;
 mod protocol;
 mod server;
 mod ssm;

@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 
 use crate::ApiError;
 use crate::clock::Durations;
+use crate::members::{self, is_account, opt_str, scoped, str_list, ts};
 use crate::ec2::{AMAZON, Ec2};
 use crate::protocol::{Call, Output};
 use crate::world::World;
@@ -410,26 +411,8 @@ fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::client(INVALID, message)
 }
 
-fn opt_str<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
-    v.get(name)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-}
-
 fn required<'a>(v: &'a Value, name: &str) -> Result<&'a str, ApiError> {
     opt_str(v, name).ok_or_else(|| invalid(format!("The parameter {name} is required.")))
-}
-
-fn str_list(v: &Value, name: &str) -> Vec<String> {
-    v.get(name)
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// An optional page size between 1 and `max`.
@@ -443,31 +426,13 @@ fn page_size(v: &Value, name: &str, max: u64) -> Result<Option<usize>, ApiError>
     }
 }
 
-/// One page of `items`; the token is the offset of the next page.
+/// One page of `items` (the shared pagination, with WorkSpaces' error code).
 fn page(
     items: Vec<Value>,
     token: Option<&str>,
     limit: Option<usize>,
 ) -> Result<(Vec<Value>, Option<String>), ApiError> {
-    let total = items.len();
-    let start = match token {
-        Some(t) => t
-            .parse::<usize>()
-            .ok()
-            .filter(|s| *s <= total)
-            .ok_or_else(|| invalid("The NextToken is not valid."))?,
-        None => 0,
-    };
-    let end = limit.map_or(total, |l| start.saturating_add(l).min(total));
-    let next = (end < total).then(|| end.to_string());
-    Ok((
-        items.into_iter().skip(start).take(end - start).collect(),
-        next,
-    ))
-}
-
-fn ts(ms: u64) -> Value {
-    json!({ "$ts": ms as f64 / 1000.0 })
+    members::paginate(items, token, limit).map_err(invalid)
 }
 
 fn valid_name(name: &str) -> bool {
@@ -497,43 +462,26 @@ fn check_length(what: &str, text: &str, max: usize) -> Result<(), ApiError> {
     }
 }
 
-fn is_account(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
-}
+/// WorkSpaces tags: keys of 1 to 127 characters, values of at most 255, 50 per resource
+/// (https://docs.aws.amazon.com/workspaces/latest/api/API_Tag.html).
+const TAG_RULES: members::TagRules = members::TagRules {
+    key_max: 127,
+    value_max: 255,
+    max_tags: MAX_TAGS,
+};
 
-fn name_key(account: &str, region: &str, name: &str) -> String {
-    format!("{account}/{region}/{name}")
-}
-
-fn check_tag(key: &str, value: &str) -> Result<(), ApiError> {
-    if key.chars().count() > 127 || value.chars().count() > 255 {
-        return Err(invalid(
-            "A tag key is 1 to 127 characters long and a tag value at most 255.",
-        ));
-    }
-    if key.to_ascii_lowercase().starts_with("aws:") {
-        return Err(invalid(
-            "Tag keys starting with 'aws:' are reserved for internal use.",
-        ));
-    }
-    Ok(())
-}
-
-/// `Tags: [{Key, Value}]` from a request.
+/// `Tags: [{Key, Value}]` from a request, checked.
 fn tags_in(v: Option<&Value>) -> Result<BTreeMap<String, String>, ApiError> {
     let mut out = BTreeMap::new();
     for t in v.and_then(Value::as_array).into_iter().flatten() {
         let key = opt_str(t, "Key").ok_or_else(|| invalid("Every tag needs a Key."))?;
         let value = t.get("Value").and_then(Value::as_str).unwrap_or_default();
-        check_tag(key, value)?;
         out.insert(key.to_string(), value.to_string());
     }
-    if out.len() > MAX_TAGS {
-        return Err(ApiError::client(
-            LIMIT,
-            format!("A resource can have at most {MAX_TAGS} tags."),
-        ));
-    }
+    members::check_tags(&out, TAG_RULES).map_err(|p| match p {
+        members::TagProblem::Invalid(m) => invalid(m),
+        members::TagProblem::TooMany(m) => ApiError::client(LIMIT, m),
+    })?;
     Ok(out)
 }
 
@@ -801,7 +749,7 @@ fn create_workspace(
 
 fn describe_workspaces(w: &World, c: &Call) -> Result<Value, ApiError> {
     let b = &c.body;
-    let ids = str_list(b, "WorkspaceIds");
+    let ids = str_list(b.get("WorkspaceIds"));
     let directory = opt_str(b, "DirectoryId");
     let bundle = opt_str(b, "BundleId");
     let user = opt_str(b, "UserName");
@@ -1022,7 +970,7 @@ fn create_workspace_image(
 
 fn describe_workspace_images(w: &World, c: &Call) -> Result<Value, ApiError> {
     let b = &c.body;
-    let ids = str_list(b, "ImageIds");
+    let ids = str_list(b.get("ImageIds"));
     if ids.len() > 25 {
         return Err(invalid("ImageIds can hold at most 25 ids."));
     }
@@ -1457,7 +1405,7 @@ fn create_workspace_bundle(w: &mut World, c: &Call, now: u64) -> Result<Value, A
     }
     if state
         .deleted_names
-        .get(&name_key(&c.account, &c.region, name))
+        .get(&scoped(&c.account, &c.region, name))
         .is_some_and(|t| now < *t + NAME_HOLD_MS)
     {
         return Err(ApiError::client(
@@ -1526,13 +1474,13 @@ fn delete_workspace_bundle(w: &mut World, c: &Call, now: u64) -> Result<Value, A
     w.workspaces.bundles.remove(bundle_id);
     w.workspaces
         .deleted_names
-        .insert(name_key(&c.account, &c.region, &name), now);
+        .insert(scoped(&c.account, &c.region, &name), now);
     Ok(json!({}))
 }
 
 fn describe_workspace_bundles(w: &World, c: &Call) -> Result<Value, ApiError> {
     let b = &c.body;
-    let ids = str_list(b, "BundleIds");
+    let ids = str_list(b.get("BundleIds"));
     let owner = opt_str(b, "Owner");
     if !ids.is_empty() && owner.is_some() {
         return Err(invalid("BundleIds and Owner cannot be combined."));
@@ -1597,7 +1545,7 @@ fn tags(w: &mut World, c: &Call) -> Result<Value, ApiError> {
     let out = match c.op.as_str() {
         "DescribeTags" => json!({ "TagList": tags_json(tags) }),
         "DeleteTags" => {
-            for key in str_list(b, "TagKeys") {
+            for key in str_list(b.get("TagKeys")) {
                 tags.remove(&key);
             }
             json!({})
