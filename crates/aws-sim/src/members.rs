@@ -136,10 +136,22 @@ mod tests {
         };
         let one = |k: &str, v: &str| BTreeMap::from([(k.to_string(), v.to_string())]);
         assert!(check_tags(&one("abc", "de"), rules).is_ok());
-        assert!(matches!(check_tags(&one("abcd", ""), rules), Err(TagProblem::Invalid(_))));
-        assert!(matches!(check_tags(&one("AWS:x", ""), rules), Err(TagProblem::Invalid(_))));
-        assert!(matches!(check_tags(&one("a", "xyz"), rules), Err(TagProblem::Invalid(_))));
+        assert!(matches!(
+            check_tags(&one("abcd", ""), rules),
+            Err(TagProblem::Invalid(_))
+        ));
+        assert!(matches!(
+            check_tags(&one("AWS:x", ""), rules),
+            Err(TagProblem::Invalid(_))
+        ));
+        assert!(matches!(
+            check_tags(&one("a", "xyz"), rules),
+            Err(TagProblem::Invalid(_))
+        ));
         let two = BTreeMap::from([("a".into(), String::new()), ("b".into(), String::new())]);
-        assert!(matches!(check_tags(&two, rules), Err(TagProblem::TooMany(_))));
+        assert!(matches!(
+            check_tags(&two, rules),
+            Err(TagProblem::TooMany(_))
+        ));
     }
 }

@@ -1,0 +1,128 @@
+//! WorkSpaces' state per account and region, and its state machine: WorkSpaces PENDING → AVAILABLE,
+//! REBUILDING → AVAILABLE, TERMINATING → TERMINATED; images PENDING → AVAILABLE (or ERROR).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ApiError;
+use crate::clock::Durations;
+use crate::protocol::Call;
+
+use super::model::*;
+use super::wire::*;
+
+/// WorkSpaces' state.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Workspaces {
+    /// WorkSpaces by id.
+    pub workspaces: BTreeMap<String, Workspace>,
+    /// Images by id.
+    pub images: BTreeMap<String, Image>,
+    /// Custom bundles by id.
+    pub bundles: BTreeMap<String, Bundle>,
+    /// Deleted bundle names (`account/region/name`) → deletion time (ms): taken for 2 hours.
+    pub deleted_names: BTreeMap<String, u64>,
+}
+
+impl Workspaces {
+    /// Advance pending phases.
+    pub fn tick(&mut self, now: u64, d: &Durations) {
+        for img in self.images.values_mut() {
+            if img.state == "PENDING" && now >= img.ready_at {
+                img.state = if img.fail { "ERROR" } else { "AVAILABLE" }.into();
+            }
+        }
+        for ws in self.workspaces.values_mut() {
+            if now < ws.ready_at {
+                continue;
+            }
+            let next = match ws.state.as_str() {
+                // SUSPENDED only while an image is made: its ready_at is the image's.
+                "PENDING" | "REBUILDING" | "SUSPENDED" => "AVAILABLE",
+                "TERMINATING" => "TERMINATED",
+                _ => continue,
+            };
+            ws.state = next.into();
+        }
+        let _ = d;
+    }
+
+    /// An image the account can see in the region: its own, one shared with it, or a public one.
+    pub(super) fn visible_image(&self, account: &str, region: &str, id: &str) -> Option<Image> {
+        self.images
+            .get(id)
+            .filter(|i| {
+                i.region == region && (i.owner == account || i.shared_with.contains(account))
+            })
+            .cloned()
+            .or_else(|| public_image(region, id))
+    }
+
+    /// A bundle the account can use in the region: its own or a public one.
+    pub(super) fn visible_bundle(&self, account: &str, region: &str, id: &str) -> Option<Bundle> {
+        self.bundles
+            .get(id)
+            .filter(|b| b.region == region && b.owner == account)
+            .cloned()
+            .or_else(|| public_bundle(region, id))
+    }
+
+    /// Name and quota checks for a new image in the caller's account and region.
+    pub(super) fn check_new_image(
+        &self,
+        account: &str,
+        region: &str,
+        name: &str,
+    ) -> Result<(), ApiError> {
+        let owned = move || {
+            self.images
+                .values()
+                .filter(move |i| i.owner == account && i.region == region)
+        };
+        if owned().any(|i| i.name == name) {
+            return Err(ApiError::client(
+                EXISTS,
+                "A WorkSpace image with the same name exists in the destination Region. Provide a unique destination image name, and try again.",
+            ));
+        }
+        if owned().count() >= IMAGE_QUOTA {
+            return Err(ApiError::client(
+                LIMIT,
+                format!(
+                    "Your account can hold at most {IMAGE_QUOTA} WorkSpaces images in {region}."
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The image a bundle may use: owned by the caller, in the region, AVAILABLE.
+    pub(super) fn image_for_bundle(&self, c: &Call, image_id: &str) -> Result<(), ApiError> {
+        match self.images.get(image_id) {
+            Some(img) if img.region == c.region && img.owner == c.account => {
+                if img.state == "AVAILABLE" {
+                    Ok(())
+                } else {
+                    Err(ApiError::client(
+                        UNAVAILABLE,
+                        format!("The image {image_id} is not AVAILABLE ({}).", img.state),
+                    ))
+                }
+            }
+            Some(img) if img.region == c.region && img.shared_with.contains(&c.account) => {
+                Err(invalid(format!(
+                    "The image {image_id} is shared with your account: copy it to your account before you make a bundle of it."
+                )))
+            }
+            _ if public_image(&c.region, image_id).is_some() => Err(invalid(format!(
+                "The image {image_id} is a public image: a custom bundle needs an image you own."
+            ))),
+            _ => Err(ApiError::client(
+                NOT_FOUND,
+                format!("The image {image_id} could not be found."),
+            )),
+        }
+    }
+}
