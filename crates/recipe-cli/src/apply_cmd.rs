@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use recipe_engine::apply::{ApplyOptions, ApplyReport, Chosen, choose_plan};
+use recipe_engine::apply::{ApplyOptions, ApplyReport, Applying, Chosen, choose_plan};
 use recipe_engine::{CancelToken, EngineOptions, Event, Events, Journal, Registry};
 use recipe_plan::{ActionKind, Plan};
 
@@ -294,17 +294,16 @@ async fn run(
         lock_timeout: Duration::from_secs(args.lock_timeout.as_secs()),
     };
     let plan = chosen.plan.clone();
-    let result = recipe_engine::apply::apply(
-        &planned.store,
-        &planned.registry,
-        &planned.set,
-        chosen,
-        journal,
-        &opts,
-        Events::new(tx),
-        &cancel,
-    )
-    .await;
+    let applying = Applying {
+        store: &planned.store,
+        registry: &planned.registry,
+        set: &planned.set,
+        opts: &opts,
+        events: Events::new(tx),
+        cancel: &cancel,
+    };
+    let result = recipe_engine::apply::apply(&applying, chosen, journal).await;
+    drop(applying);
     let _ = printer.await;
     progress.finish();
     match result {

@@ -31,19 +31,6 @@ fn render(d: &Diagnostic) -> String {
     out
 }
 
-fn sorted(set: &RecipeSet) -> Vec<&Diagnostic> {
-    let mut ds: Vec<&Diagnostic> = set.diagnostics.iter().collect();
-    ds.sort_by(|a, b| {
-        (a.path(), a.span.line, a.span.column, a.code).cmp(&(
-            b.path(),
-            b.span.line,
-            b.span.column,
-            b.code,
-        ))
-    });
-    ds
-}
-
 fn counts(ds: &[&Diagnostic]) -> (usize, usize) {
     let errors = ds.iter().filter(|d| d.severity == Severity::Error).count();
     (errors, ds.len() - errors)
@@ -59,7 +46,7 @@ fn plural(n: usize, word: &str) -> String {
 
 /// `recipe validate`.
 pub fn validate(set: &RecipeSet, format: Format) -> std::io::Result<Exit> {
-    let ds = sorted(set);
+    let ds = set.sorted_diagnostics();
     let (errors, warnings) = counts(&ds);
     let exit = if errors > 0 { Exit::Invalid } else { Exit::Ok };
     match format {
@@ -167,7 +154,7 @@ pub fn lint(set: &RecipeSet, format: Format) -> std::io::Result<Exit> {
 /// Print the warnings of a set that has no errors (before a plan).
 pub fn warnings(set: &RecipeSet) -> std::io::Result<()> {
     let mut err = std::io::stderr().lock();
-    for d in sorted(set) {
+    for d in set.sorted_diagnostics() {
         write!(err, "{}", render(d))?;
     }
     Ok(())

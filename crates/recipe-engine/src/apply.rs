@@ -121,20 +121,28 @@ impl<'s, S: StateStore> Locks<'s, S> {
     }
 }
 
-/// Apply `plan` (chosen by [`choose_plan`]): lock the recipes it changes, run it, record state.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the apply's inputs, each distinct"
-)]
+/// What an apply works with: where state is, the providers, the recipes, how to run, where progress
+/// goes, and the token that stops it.
+pub struct Applying<'a, S: StateStore> {
+    /// The state store.
+    pub store: &'a S,
+    /// The providers.
+    pub registry: &'a Registry,
+    /// The recipes the plan was made from.
+    pub set: &'a RecipeSet,
+    /// How to run.
+    pub opts: &'a ApplyOptions,
+    /// Where progress goes.
+    pub events: Events,
+    /// Ctrl-C.
+    pub cancel: &'a CancelToken,
+}
+
+/// Apply `chosen` (see [`choose_plan`]): lock the recipes it changes, run it, record state, unlock.
 pub async fn apply<S: StateStore>(
-    store: &S,
-    registry: &Registry,
-    set: &RecipeSet,
+    run: &Applying<'_, S>,
     chosen: Chosen,
     journal: &mut Journal,
-    opts: &ApplyOptions,
-    events: Events,
-    cancel: &CancelToken,
 ) -> Result<ApplyReport, ApplyError> {
     let touched: BTreeSet<String> = chosen
         .plan
@@ -142,47 +150,42 @@ pub async fn apply<S: StateStore>(
         .iter()
         .map(|a| a.recipe.clone())
         .collect();
-    let locks = Locks::take(store, &touched, opts.lock_timeout).await?;
-    let result = locked(store, registry, set, chosen, journal, opts, events, cancel).await;
+    let locks = Locks::take(run.store, &touched, run.opts.lock_timeout).await?;
+    let result = locked(run, chosen, journal).await;
     locks.release().await;
     result
 }
 
-#[expect(clippy::too_many_arguments, reason = "apply's inputs, passed on")]
 async fn locked<S: StateStore>(
-    store: &S,
-    registry: &Registry,
-    set: &RecipeSet,
+    run: &Applying<'_, S>,
     chosen: Chosen,
     journal: &mut Journal,
-    opts: &ApplyOptions,
-    events: Events,
-    cancel: &CancelToken,
 ) -> Result<ApplyReport, ApplyError> {
     let Chosen { plan, resuming } = chosen;
-    let before = read_unmoved(store, set, &plan).await?;
+    let before = read_unmoved(run.store, run.set, &plan).await?;
     let state: BTreeMap<String, RecipeState> = before
         .iter()
         .map(|(k, v)| (k.clone(), v.state.clone()))
         .collect();
-    let cx = Arc::new(ApplyContext::new(set, plan, state, events.clone()));
-    let swept = sweep(registry, &cx, journal).await;
-    events.send(Event::Swept(swept));
+    let cx = Arc::new(ApplyContext::new(run.set, plan, state, run.events.clone()));
+    let swept = sweep(run.registry, &cx, journal).await;
+    run.events.send(Event::Swept(swept));
     if !resuming {
         journal.reset(&cx.plan)?;
     }
-    let routed = Arc::new(Routed::new(registry.clone(), Arc::clone(&cx)));
+    let routed = Arc::new(Routed::new(run.registry.clone(), Arc::clone(&cx)));
+    let engine = &run.opts.engine;
     let report = execute(
         &cx.plan,
         routed,
         journal,
-        &opts.engine,
-        events.sender(),
-        cancel,
+        engine,
+        run.events.sender(),
+        run.cancel,
     )
     .await?;
     let outputs = collected(&cx.plan, &report, journal);
-    release(registry, &cx, &report, &outputs, opts.keep_on_error).await;
+    release(run.registry, &cx, &report, &outputs, run.opts.keep_on_error).await;
     let applied = Applied {
         succeeded: &report.succeeded,
         outputs: &outputs,
@@ -190,7 +193,7 @@ async fn locked<S: StateStore>(
     };
     for state in recipe_plan::record(&cx.plan, &applied, &cx.state) {
         let expected = before.get(&state.recipe).map(|s| &s.revision);
-        store.save(&state, expected).await?;
+        run.store.save(&state, expected).await?;
     }
     if report.ok() {
         let _ = std::mem::take(journal).finish();

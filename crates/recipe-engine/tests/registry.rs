@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use recipe_engine::apply::{ApplyOptions, Chosen, apply, choose_plan};
+use recipe_engine::apply::{ApplyOptions, Applying, Chosen, apply, choose_plan};
 use recipe_engine::{
     Action, ActionError, ActionKind, ApplyContext, BoxFuture, CancelToken, EngineOptions, Event,
     Events, Journal, Lane, Leftover, Outputs, Provider, RecipeOutputs, Registry, Released,
@@ -229,18 +229,16 @@ async fn plan_and_apply(set: &RecipeSet, store: &LocalStore, registry: &Registry
     let mut journal = Journal::in_memory("t");
     let chosen: Chosen = choose_plan(&journal, plan, None).unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let out = apply(
+    let (opts, cancel) = (apply_options(), CancelToken::new());
+    let applying = Applying {
         store,
         registry,
         set,
-        chosen,
-        &mut journal,
-        &apply_options(),
-        Events::new(tx),
-        &CancelToken::new(),
-    )
-    .await
-    .unwrap();
+        opts: &opts,
+        events: Events::new(tx),
+        cancel: &cancel,
+    };
+    let out = apply(&applying, chosen, &mut journal).await.unwrap();
     let mut events = Vec::new();
     while let Ok(e) = rx.try_recv() {
         events.push(e);

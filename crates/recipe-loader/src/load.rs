@@ -76,6 +76,23 @@ pub struct RecipeSet {
 }
 
 impl RecipeSet {
+    /// The diagnostics in the order they are reported: by file, line, column, then code.
+    pub fn sorted_diagnostics(&self) -> Vec<&Diagnostic> {
+        let mut ds: Vec<&Diagnostic> = self.diagnostics.iter().collect();
+        ds.sort_by(|a, b| {
+            let key = |d: &Diagnostic| {
+                (
+                    d.path().map(Path::to_path_buf),
+                    d.span.line,
+                    d.span.column,
+                    d.code,
+                )
+            };
+            key(a).cmp(&key(b))
+        });
+        ds
+    }
+
     /// Whether any diagnostic is an error.
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)

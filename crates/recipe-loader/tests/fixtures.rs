@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use miette::{GraphicalReportHandler, GraphicalTheme};
-use recipe_loader::{Diagnostic, RecipeSet, Severity};
+use recipe_loader::{RecipeSet, Severity};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -68,20 +68,6 @@ fn expected_codes(case: &Path) -> Vec<String> {
         .collect()
 }
 
-/// The findings in the order `recipe validate` prints them.
-fn sorted(set: &RecipeSet) -> Vec<&Diagnostic> {
-    let mut ds: Vec<&Diagnostic> = set.diagnostics.iter().collect();
-    ds.sort_by(|a, b| {
-        (a.path(), a.span.line, a.span.column, a.code).cmp(&(
-            b.path(),
-            b.span.line,
-            b.span.column,
-            b.code,
-        ))
-    });
-    ds
-}
-
 fn plural(n: usize, what: &str) -> String {
     if n == 1 {
         format!("1 {what}")
@@ -95,7 +81,7 @@ fn rendered(set: &RecipeSet) -> String {
     let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
         .with_width(100)
         .with_context_lines(1);
-    let ds = sorted(set);
+    let ds = set.sorted_diagnostics();
     let errors = ds.iter().filter(|d| d.severity == Severity::Error).count();
     let mut out = format!("exit: {}\n", u8::from(errors > 0));
     for d in &ds {
