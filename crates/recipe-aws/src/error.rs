@@ -250,6 +250,34 @@ impl AwsError {
         self.code.as_deref() == Some(code)
     }
 
+    /// Whether the resource a delete or deregister was meant for is already gone: then the call's
+    /// purpose is met (a retried or resumed action, or something removed by hand).
+    pub fn is_gone(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some(
+                "InvalidAMIID.NotFound"
+                    | "InvalidAMIID.Unavailable"
+                    | "InvalidSnapshot.NotFound"
+                    | "InvalidInstanceID.NotFound"
+            )
+        )
+    }
+
+    /// An answer that lacks a field the call always returns: an error naming the call, rather than an
+    /// empty id to wait on.
+    pub fn missing(service: &'static str, operation: &'static str, field: &str) -> AwsError {
+        AwsError::new(AwsErrorDetail {
+            service,
+            operation,
+            code: None,
+            message: format!("the answer has no {field}"),
+            request_id: None,
+            kind: ErrorKind::Fatal,
+            help: Some("the endpoint answered in an unexpected shape: check any endpoint override (AWS_ENDPOINT_URL)".into()),
+        })
+    }
+
     /// Whether the service said the resource does not exist (`*NotFound*` codes).
     pub fn is_not_found(&self) -> bool {
         self.code.as_deref().is_some_and(|c| c.contains("NotFound"))

@@ -73,8 +73,11 @@ impl ApplyArgs {
 fn read_saved(path: &Path) -> Result<Plan, Exit> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
-        let _ = writeln!(std::io::stderr(), "error: cannot read `{shown}`: {e}");
-        Exit::Io
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: cannot read the saved plan `{shown}`: {e}\n  help: pass the file `recipe plan --out FILE` wrote"
+        );
+        Exit::Invalid
     })?;
     Plan::from_json(&shown, &text).map_err(|e| render::report(&e))
 }

@@ -1157,3 +1157,106 @@ async fn an_image_name_taken_by_another_build_is_never_adopted() {
     );
     assert_eq!(e.builders_running(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_copy_already_deregistered_by_hand_counts_as_done() {
+    let e = env().await;
+    let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let copy = e
+        .sim
+        .world()
+        .ec2
+        .images
+        .values()
+        .find(|i| i.region == "eu-west-1" && i.name.starts_with("web-on-baseline"))
+        .map(|i| i.id.clone())
+        .expect("the copy in eu-west-1");
+    let west1 = e.ec2("eu-west-1").await;
+    west1
+        .deregister_image()
+        .image_id(&copy)
+        .send()
+        .await
+        .unwrap();
+    // The recipe no longer lists eu-west-1: the removal finds the copy gone and is done.
+    let path = e.dir.path().join("recipes/layered/web-on-baseline.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("  regions: [eu-west-1]\n", "")).unwrap();
+    let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!("remove copy {copy} in eu-west-1")),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("retrying"),
+        "not retried as if it might appear: {stdout}"
+    );
+    let (code, stdout, _) = e
+        .run(&["plan", "recipes/layered", "--detailed-exitcode"])
+        .await;
+    assert_eq!(code, 0, "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_plan_that_is_missing_old_or_edited_is_refused_naming_the_file() {
+    let e = env().await;
+    let (code, _, stderr) = e
+        .run(&["apply", "--plan", "nowhere.json", "--auto-approve"])
+        .await;
+    assert_eq!(code, 1, "an input error, not an output one: {stderr}");
+    assert!(stderr.contains("`nowhere.json`"), "{stderr}");
+    let (code, _, stderr) = e
+        .run(&["plan", "recipes/layered", "--out", "plan.json"])
+        .await;
+    assert_eq!(code, 0, "{stderr}");
+    let text = std::fs::read_to_string(e.dir.path().join("plan.json")).unwrap();
+    let old = text.replacen("\"format\": 2", "\"format\": 999", 1);
+    std::fs::write(e.dir.path().join("old.json"), old).unwrap();
+    let (code, _, stderr) = e.run(&["apply", "old.json", "--auto-approve"]).await;
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("`old.json` is a plan of format 999"),
+        "{stderr}"
+    );
+    let edited = text.replacen("\"estimate_secs\": 5", "\"estimate_secs\": \"soon\"", 1);
+    std::fs::write(e.dir.path().join("edited.json"), edited).unwrap();
+    let (code, _, stderr) = e
+        .run(&["apply", "--plan", "edited.json", "--auto-approve"])
+        .await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("edited.json:"), "located: {stderr}");
+    assert_eq!(e.builders_running(), 0);
+    assert_eq!(e.images_named("linux-baseline"), 0, "nothing was built");
+    // `--plan FILE` without paths plans the recipes the saved plan names.
+    let (code, stdout, stderr) = e
+        .run(&["apply", "--plan", "plan.json", "--auto-approve"])
+        .await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("Apply complete"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_that_cannot_be_written_fails_the_apply_and_releases_the_locks() {
+    let e = env().await;
+    // The journal's temporary file cannot be created: the first journal write, under the locks, fails.
+    let blocker = e.dir.path().join(".recipe/journal/apply.json.tmp");
+    std::fs::create_dir_all(&blocker).unwrap();
+    let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(stderr.contains("journal"), "{stderr}");
+    assert_eq!(e.builders_running(), 0, "nothing started");
+    // No lock was left behind: the next apply takes them at once.
+    std::fs::remove_dir(&blocker).unwrap();
+    let (code, stdout, stderr) = e
+        .run(&[
+            "apply",
+            "recipes/layered",
+            "--auto-approve",
+            "--lock-timeout",
+            "2s",
+        ])
+        .await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+}

@@ -338,3 +338,27 @@ async fn calls_per_lane_are_rate_limited() {
     );
     let _ = BTreeMap::<usize, usize>::new();
 }
+
+#[tokio::test]
+async fn an_interrupt_after_the_last_action_started_leaves_a_complete_run() {
+    let p = plan(&[&[], &[0]]);
+    let fake = Fake::new(2, 30, Box::new(|_, _| Ok(())));
+    let cancel = CancelToken::new();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let c2 = cancel.clone();
+    tokio::spawn(async move {
+        // Cancel once the last action has started: nothing is left to stop.
+        while let Some(e) = rx.recv().await {
+            if matches!(e, Event::Started { id: 1, .. }) {
+                c2.cancel();
+            }
+        }
+    });
+    let mut journal = Journal::in_memory("p");
+    let report = execute(&p, Arc::clone(&fake), &mut journal, &opts(), &tx, &cancel)
+        .await
+        .unwrap();
+    assert!(report.cancelled);
+    assert!(report.not_started.is_empty());
+    assert!(report.ok(), "every action succeeded: {report:?}");
+}

@@ -217,15 +217,18 @@ fn desired_shares(r: &LoadedRecipe, regions: &[String]) -> BTreeSet<Share> {
     out
 }
 
-/// `b<UTC time>-<fingerprint prefix>`, with `.<n>` added if the recipe already has that id (a rebuild
-/// of the same fingerprint within the same second).
-fn build_id(now: jiff::Timestamp, fp: &Fingerprint, st: &RecipeState) -> String {
-    let digits = fp.value.trim_start_matches("sha256:");
-    let id = format!(
-        "b{}-{}",
-        now.strftime("%Y%m%d%H%M%S"),
-        &digits[..8.min(digits.len())]
-    );
+/// `b<UTC time>-<8 hex digits of sha256(recipe name, fingerprint)>`, with `.<n>` added if the recipe
+/// already has that id (a rebuild of the same fingerprint within the same second). The name is in the
+/// hash so that two recipes with the same content get different builds (client tokens derive from
+/// the build id); a resumed plan keeps its build ids.
+fn build_id(now: jiff::Timestamp, recipe: &str, fp: &Fingerprint, st: &RecipeState) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(recipe.as_bytes());
+    h.update([0]);
+    h.update(fp.value.as_bytes());
+    let digits = recipe_state::hex(&h.finalize());
+    let id = format!("b{}-{}", now.strftime("%Y%m%d%H%M%S"), &digits[..8]);
     let taken = |c: &str| st.versions.iter().any(|v| v.build_id == c);
     if !taken(&id) {
         return id;
@@ -560,7 +563,7 @@ impl<'a> Planner<'a> {
     /// A new version: the build chain, the image, distribution and rollout. Returns the build and
     /// the actions retirements must wait for.
     fn build(&mut self, cx: &RecipeCx<'_>, reasons: Vec<String>) -> (BuildInfo, Vec<usize>) {
-        let bid = build_id(self.opts.now, &cx.fp, cx.st);
+        let bid = build_id(self.opts.now, &cx.name, &cx.fp, cx.st);
         self.planned_builds.insert(cx.index, bid.clone());
         let capture = self.build_chain(cx, &bid, &reasons);
         let name = cx.name.as_str();
@@ -923,6 +926,7 @@ impl<'a> Planner<'a> {
             .iter()
             .filter(|v| v.status.is_live())
             .collect();
+        let mut retiring: BTreeSet<String> = BTreeSet::new();
         if let Some(keep) = &ret.keep {
             let keep_existing = (keep.value as usize).saturating_sub(usize::from(building));
             let protect = if building {
@@ -931,6 +935,7 @@ impl<'a> Planner<'a> {
                 cx.st.current().map(|c| c.build_id.as_str())
             };
             let (retire, in_use) = to_retire(&live, keep_existing, &self.obs.in_use, protect);
+            retiring.extend(retire.iter().map(|v| v.build_id.clone()));
             for v in retire {
                 let kind = ActionKind::Retire {
                     build_id: v.build_id.clone(),
@@ -953,7 +958,13 @@ impl<'a> Planner<'a> {
         if let Some(after) = &ret.deprecate_after
             && cx.r.recipe.target.value == Target::Ec2Ami
         {
-            self.deprecations(cx, &live, after);
+            // A version retired by this plan is not also deprecated.
+            let staying: Vec<&ImageVersion> = live
+                .iter()
+                .copied()
+                .filter(|v| !retiring.contains(&v.build_id))
+                .collect();
+            self.deprecations(cx, &staying, after);
         }
     }
 

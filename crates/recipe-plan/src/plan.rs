@@ -87,6 +87,31 @@ impl Plan {
         state_same && content_same
     }
 
+    /// Whether `recipe` is layered on a parent this plan builds.
+    fn child_of_a_planned_build(&self, recipe: &str) -> bool {
+        let parent = self
+            .recipes
+            .iter()
+            .find(|r| r.recipe == recipe)
+            .and_then(|r| r.build.as_ref())
+            .and_then(|b| b.parent.as_deref());
+        parent.is_some_and(|p| {
+            self.recipes
+                .iter()
+                .any(|r| r.recipe == p && r.build.is_some())
+        })
+    }
+
+    /// A recipe's fingerprint parts without its base (`None`: not in the plan).
+    fn parts_without_base(&self, recipe: &str) -> Option<BTreeMap<String, String>> {
+        let r = self.recipes.iter().find(|r| r.recipe == recipe)?;
+        let parts = r
+            .fingerprint_parts
+            .iter()
+            .filter(|(k, _)| k.as_str() != "base");
+        Some(parts.map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
+
     /// Refuse a plan whose basis no longer matches: state saved since, recipes or files edited, or the
     /// cloud observed differently.
     /// `fresh` is a plan made now from the same recipes.
@@ -105,6 +130,14 @@ impl Plan {
             }
         }
         for (recipe, fp) in &self.basis.fingerprints {
+            if self.child_of_a_planned_build(recipe) {
+                // Its base is its parent's planned build id, which a fresh plan names anew: compare the
+                // rest of its content (the parent itself is compared on its own).
+                if self.parts_without_base(recipe) != fresh.parts_without_base(recipe) {
+                    reasons.push(format!("recipe `{recipe}` or a file it uses changed"));
+                }
+                continue;
+            }
             match current.fingerprints.get(recipe) {
                 Some(now) if now == fp => {}
                 Some(_) => reasons.push(format!("recipe `{recipe}` or a file it uses changed")),

@@ -876,3 +876,76 @@ fn a_saved_plan_of_another_format_or_edited_by_hand_is_refused() {
     };
     assert!(line > 1);
 }
+
+#[test]
+fn a_version_beyond_keep_and_due_for_deprecation_is_retired_only() {
+    let mut w = World::new();
+    built(&mut w);
+    w.later(91);
+    // The web recipe is rebuilt with keep 1: its old version is both beyond keep and past 90 days.
+    w.edit("web.yaml", "retain: { keep: 3,", "retain: { keep: 1,");
+    w.edit("scripts/install.sh", "/srv/www", "/srv/web");
+    let plan = w.plan();
+    let old = w.state["web"].state.versions[0].build_id.clone();
+    let about_old: Vec<&str> = plan
+        .actions
+        .iter()
+        .filter(|a| match &a.action {
+            ActionKind::Retire { build_id, .. } | ActionKind::Deprecate { build_id } => {
+                *build_id == old
+            }
+            _ => false,
+        })
+        .map(|a| a.action.name())
+        .collect();
+    assert_eq!(about_old, ["retire"], "{:?}", plan.actions);
+}
+
+#[test]
+fn recipes_with_the_same_content_get_their_own_builds() {
+    let mut w = World::new();
+    // A second baseline that differs only in its name, on the same base image.
+    let twin = BASELINE.replace("name: linux-baseline", "name: linux-baseline-twin");
+    write(w.dir.path(), "twin.yaml", &twin);
+    let base = w.obs.bases["linux-baseline"].clone();
+    w.obs.bases.insert("linux-baseline-twin".into(), base);
+    let plan = w.plan();
+    let build = |name: &str| {
+        let r = plan.recipes.iter().find(|r| r.recipe == name).unwrap();
+        (
+            r.fingerprint.clone(),
+            r.build.as_ref().unwrap().build_id.clone(),
+        )
+    };
+    let (fp_a, id_a) = build("linux-baseline");
+    let (fp_b, id_b) = build("linux-baseline-twin");
+    assert_eq!(fp_a, fp_b, "the same content");
+    assert_ne!(
+        id_a, id_b,
+        "but two builds (client tokens derive from build ids)"
+    );
+    // Stable: the same recipe, content and time give the same id.
+    assert_eq!(w.plan().recipes[0].build, plan.recipes[0].build);
+}
+
+#[test]
+fn a_saved_plan_that_builds_a_parent_and_its_child_stays_valid() {
+    let mut w = World::new();
+    let saved = w.plan();
+    assert!(saved.recipes.iter().all(|r| r.build.is_some()));
+    // A second later the parent's planned build id differs, and so the child's base; nothing moved.
+    w.now = w
+        .now
+        .checked_add(jiff::SignedDuration::from_secs(1))
+        .unwrap();
+    let fresh = w.plan();
+    assert_ne!(
+        saved.basis.fingerprints["web"],
+        fresh.basis.fingerprints["web"]
+    );
+    saved.check_fresh(&fresh).expect("still valid");
+    // An edit of the child itself still makes it stale.
+    w.edit("web.yaml", "nginx -t", "nginx -T");
+    let err = saved.check_fresh(&w.plan()).unwrap_err();
+    assert!(err.to_string().contains("recipe `web`"), "{err}");
+}

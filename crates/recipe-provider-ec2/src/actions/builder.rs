@@ -5,7 +5,7 @@ use aws_sdk_ec2::types::{
     HttpTokensState, IamInstanceProfileSpecification, InstanceMetadataEndpointState,
     InstanceMetadataOptionsRequest, InstanceType, ResourceType, TagSpecification,
 };
-use recipe_aws::Context;
+use recipe_aws::{AwsError, Context};
 use recipe_engine::{ActionError, RecipeOutputs};
 
 use super::Act;
@@ -64,7 +64,8 @@ impl Act<'_> {
             .instances()
             .first()
             .and_then(|i| i.instance_id())
-            .unwrap_or_default()
+            .filter(|i| !i.is_empty())
+            .ok_or_else(|| AwsError::missing("ec2", "RunInstances", "InstanceId"))?
             .to_string();
         self.waiting(format!("the builder {id} to run"));
         poll::wait_instance(&self.p.poller, &self.home, self.ec2.clone(), &id, "running").await?;

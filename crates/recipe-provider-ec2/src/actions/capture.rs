@@ -2,7 +2,7 @@
 //! for (discarded with its snapshots if it fails), and tagged with its snapshots.
 
 use aws_sdk_ec2::types::{ResourceType, TagSpecification};
-use recipe_aws::{Context, WaitError};
+use recipe_aws::{AwsError, Context, WaitError};
 use recipe_engine::{ActionError, ErrorClass, RecipeOutputs};
 
 use super::Act;
@@ -32,8 +32,8 @@ pub(crate) async fn snapshots_of(
 }
 
 impl Ec2Provider {
-    /// Deregister an image that failed (or is abandoned) and delete its snapshots, so nothing is left.
-    async fn discard_image(&self, region: &str, id: &str) -> String {
+    /// Deregister an image with its snapshots; an image already gone counts as done.
+    pub(crate) async fn deregister(&self, region: &str, id: &str) -> Result<(), AwsError> {
         let done = self
             .ec2(region)
             .deregister_image()
@@ -43,7 +43,15 @@ impl Ec2Provider {
             .await
             .ctx("ec2", "DeregisterImage");
         match done {
-            Ok(_) => format!("{id} was deregistered and its snapshots deleted"),
+            Err(e) if !e.is_gone() => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Deregister an image that failed (or is abandoned) and delete its snapshots, so nothing is left.
+    async fn discard_image(&self, region: &str, id: &str) -> String {
+        match self.deregister(region, id).await {
+            Ok(()) => format!("{id} was deregistered and its snapshots deleted"),
             Err(e) => format!("{id} could not be deregistered ({e}); deregister it by hand"),
         }
     }
@@ -116,7 +124,10 @@ impl Act<'_> {
             .send()
             .await
             .ctx("ec2", "CreateImage")?;
-        Ok(made.image_id().unwrap_or_default().to_string())
+        let id = made.image_id().filter(|i| !i.is_empty());
+        Ok(id
+            .ok_or_else(|| AwsError::missing("ec2", "CreateImage", "ImageId"))?
+            .to_string())
     }
 
     /// Wait for an image in `region`; if it fails, discard it and say so.

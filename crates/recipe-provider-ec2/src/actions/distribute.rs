@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use aws_sdk_ec2::types::{
     LaunchPermission, LaunchPermissionModifications, OperationType, SnapshotAttributeName,
 };
-use recipe_aws::Context;
+use recipe_aws::{AwsError, Context};
 use recipe_engine::{ActionError, RecipeOutputs};
 use recipe_plan::BuildValues;
 
@@ -59,7 +59,11 @@ impl Act<'_> {
             }
         }
         let made = req.send().await.ctx("ec2", "CopyImage")?;
-        let id = made.image_id().unwrap_or_default().to_string();
+        let id = made
+            .image_id()
+            .filter(|i| !i.is_empty())
+            .ok_or_else(|| AwsError::missing("ec2", "CopyImage", "ImageId"))?
+            .to_string();
         self.wait_image(region, &id).await?;
         Ok(RecipeOutputs::image(region, id))
     }
@@ -115,15 +119,7 @@ impl Act<'_> {
         region: &str,
         image_id: &str,
     ) -> Result<(), ActionError> {
-        self.p
-            .ec2(region)
-            .deregister_image()
-            .image_id(image_id)
-            .delete_associated_snapshots(true)
-            .send()
-            .await
-            .ctx("ec2", "DeregisterImage")?;
-        Ok(())
+        Ok(self.p.deregister(region, image_id).await?)
     }
 
     /// Tag the current version's images and snapshots in `regions` (a copy made in this plan comes

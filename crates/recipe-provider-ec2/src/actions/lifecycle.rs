@@ -48,14 +48,7 @@ impl Act<'_> {
             }
         }
         for (region, img) in &version.images {
-            self.p
-                .ec2(region)
-                .deregister_image()
-                .image_id(&img.image_id)
-                .delete_associated_snapshots(true)
-                .send()
-                .await
-                .ctx("ec2", "DeregisterImage")?;
+            self.p.deregister(region, &img.image_id).await?;
         }
         Ok(())
     }

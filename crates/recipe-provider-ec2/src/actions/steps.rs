@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use recipe_aws::Context;
+use recipe_aws::{AwsError, Context};
 use recipe_engine::{ActionError, ErrorClass};
 use recipe_loader::LoadedRecipe;
 use recipe_model::{Os, Stage, Step};
@@ -97,7 +97,8 @@ impl Act<'_> {
         let id = sent
             .command()
             .and_then(|c| c.command_id())
-            .unwrap_or_default()
+            .filter(|i| !i.is_empty())
+            .ok_or_else(|| AwsError::missing("ssm", "SendCommand", "CommandId"))?
             .to_string();
         self.waiting(format!("{label} on {instance}"));
         poll::wait_command(&self.p.poller, &self.home, self.ssm.clone(), &id, sent_at).await?;
