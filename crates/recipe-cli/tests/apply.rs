@@ -150,6 +150,28 @@ async fn apply_builds_copies_and_shares_then_nothing_changes() {
         })
         .count();
     assert!(tagged >= 3, "{tagged} tagged images");
+    // Every snapshot behind the recipes' images carries the build's tags, copies' included.
+    let untagged: Vec<String> = w
+        .ec2
+        .snapshots
+        .values()
+        .filter(|s| {
+            w.ec2
+                .images
+                .get(&s.image_id)
+                .is_some_and(|i| i.tags.contains_key("recipe:build-id"))
+        })
+        .filter(|s| !s.tags.contains_key("recipe:build-id"))
+        .map(|s| format!("{} in {}", s.id, s.region))
+        .collect();
+    assert!(untagged.is_empty(), "untagged snapshots: {untagged:?}");
+    assert!(
+        w.ec2
+            .snapshots
+            .values()
+            .any(|s| s.region == "eu-west-1" && s.tags.contains_key("recipe:build-id")),
+        "the copy's snapshots are tagged"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

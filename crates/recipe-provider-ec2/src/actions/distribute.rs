@@ -13,7 +13,7 @@ use recipe_plan::BuildValues;
 
 use super::Act;
 use super::capture::snapshots_of;
-use crate::tag;
+use crate::{tag, tag_list};
 
 fn principal_permission(principal: &str) -> LaunchPermission {
     if principal.contains(":ou/") {
@@ -30,20 +30,27 @@ fn principal_permission(principal: &str) -> LaunchPermission {
 }
 
 impl Act<'_> {
-    /// The build id and image name a copy carries: this build's, or (a copy of the current version
-    /// outside a build) the current version's.
-    fn copy_identity(&self) -> (String, String) {
+    /// The placeholder values and image name a copy carries: this build's, or (a copy of the current
+    /// version outside a build) the current version's.
+    fn copy_identity(&self) -> (BuildValues, String) {
         let v = self.values();
         match self.cx.current(self.name).filter(|_| v.build_id.is_empty()) {
-            Some(c) => (c.build_id.clone(), format!("{}-{}", self.name, c.version)),
-            None => (v.build_id.clone(), v.apply(&self.r.recipe.image.name)),
+            Some(c) => (
+                BuildValues::of_version(c),
+                format!("{}-{}", self.name, c.version),
+            ),
+            None => {
+                let name = v.apply(&self.r.recipe.image.name);
+                (v, name)
+            }
         }
     }
 
     pub(super) async fn copy(&self, region: &str) -> Result<RecipeOutputs, ActionError> {
         let source = self.need_image(&self.home, "copy")?;
         let dest = self.p.ec2(region);
-        let (build, image_name) = self.copy_identity();
+        let (values, image_name) = self.copy_identity();
+        let build = values.build_id.clone();
         let mut req = dest
             .copy_image()
             .source_image_id(&source)
@@ -65,7 +72,20 @@ impl Act<'_> {
             .ok_or_else(|| AwsError::missing("ec2", "CopyImage", "ImageId"))?
             .to_string();
         self.wait_image(region, &id).await?;
-        Ok(RecipeOutputs::image(region, id))
+        // CopyImage copies the image's tags, not its snapshots' (the new snapshots are the copy's own).
+        let snaps = snapshots_of(&dest, &id).await?;
+        if !snaps.is_empty() {
+            let tags = recipe_aws::tags::image_tags(self.r, &values, "");
+            dest.create_tags()
+                .set_resources(Some(snaps.clone()))
+                .set_tags(Some(tag_list(&tags)))
+                .send()
+                .await
+                .ctx("ec2", "CreateTags")?;
+        }
+        let mut made = RecipeOutputs::image(region, id);
+        made.merge(&RecipeOutputs::snapshots(region, snaps));
+        Ok(made)
     }
 
     /// Grant (or revoke) a principal's use of the image in `region`.
