@@ -131,6 +131,13 @@ impl Progress {
             Event::Released { leftover, released } => {
                 return self.note(&released_line(leftover, released));
             }
+            Event::Discarded { image, result } => {
+                let (i, recipe, region) = (&image.image, &image.recipe, &image.region);
+                return self.note(&match result {
+                    Ok(()) => format!("  ✓ deregistered {i} in {region}, the image of {recipe}'s unfinished build"),
+                    Err(why) => format!("  ! {i} in {region}, the image of {recipe}'s unfinished build, could not be deregistered ({why}); the next apply sweeps it"),
+                });
+            }
             _ => {}
         }
         if self.mode == Mode::Json {

@@ -13,7 +13,7 @@ use recipe_state::{LockInfo, RecipeState, StateError, StateStore, Stored};
 use crate::engine::{CancelToken, EngineOptions, Event, Report, execute};
 use crate::journal::{Journal, JournalError};
 use crate::provider::{
-    ApplyContext, Events, Leftover, Registry, Routed, SweepRequest, SweepScope, Swept,
+    ApplyContext, Events, Leftover, Registry, Routed, SweepRequest, SweepScope, Swept, Unfinished,
 };
 
 /// How an apply runs.
@@ -186,6 +186,7 @@ async fn locked<S: StateStore>(
     .await?;
     let outputs = collected(&cx.plan, &report, journal);
     release(run.registry, &cx, &report, &outputs, run.opts.keep_on_error).await;
+    discard(run.registry, &cx, &report, &outputs).await;
     let applied = Applied {
         succeeded: &report.succeeded,
         outputs: &outputs,
@@ -340,6 +341,50 @@ pub fn leftovers(plan: &Plan, report: &Report, outputs: &Outputs) -> Vec<Leftove
             })
         })
         .collect()
+}
+
+/// Images of builds whose image never became available in this or an earlier run of the plan.
+pub fn unfinished(plan: &Plan, report: &Report, outputs: &Outputs) -> Vec<Unfinished> {
+    let available = |recipe: &str| {
+        plan.actions.iter().any(|a| {
+            a.recipe == recipe
+                && a.action == ActionKind::WaitAvailable
+                && report.succeeded.contains(&a.id)
+        })
+    };
+    plan.recipes
+        .iter()
+        .filter(|r| r.build.is_some() && !available(&r.recipe))
+        .flat_map(|r| {
+            let images = outputs
+                .of(&r.recipe)
+                .map(|o| o.images.clone())
+                .unwrap_or_default();
+            images.into_iter().map(|(region, image)| Unfinished {
+                recipe: r.recipe.clone(),
+                region,
+                image,
+            })
+        })
+        .collect()
+}
+
+/// Discard the images of unfinished builds, each through its provider.
+async fn discard(registry: &Registry, cx: &ApplyContext, report: &Report, outputs: &Outputs) {
+    let mut by_target: BTreeMap<recipe_model::Target, Vec<Unfinished>> = BTreeMap::new();
+    for u in unfinished(&cx.plan, report, outputs) {
+        if let Some(t) = cx.target(&u.recipe) {
+            by_target.entry(t).or_default().push(u);
+        }
+    }
+    for (target, list) in by_target {
+        let Some(provider) = registry.get(target) else {
+            continue;
+        };
+        for (image, result) in provider.discard(cx, &list).await {
+            cx.events.send(Event::Discarded { image, result });
+        }
+    }
 }
 
 /// Terminate (or keep) the builders of failed builds, each through its provider.

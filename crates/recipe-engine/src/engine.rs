@@ -189,6 +189,13 @@ pub enum Event {
         /// What became of it.
         released: crate::provider::Released,
     },
+    /// An image of a build that did not finish, after the run: discarded, or why it could not be.
+    Discarded {
+        /// The image.
+        image: crate::provider::Unfinished,
+        /// Whether it is gone.
+        result: Result<(), String>,
+    },
     /// Not run because an action it depends on failed.
     Skipped {
         /// Action id.

@@ -26,6 +26,6 @@ pub use engine::{
 pub use journal::{JOURNAL_FORMAT, Journal, JournalEntry, JournalError};
 pub use provider::{
     ApplyContext, BoxFuture, Events, Leftover, Provider, Registry, Released, Routed, SweepRequest,
-    SweepScope, Swept,
+    SweepScope, Swept, Unfinished,
 };
 pub use recipe_plan::{Action, ActionKind, Outputs, Plan, RecipeOutputs};

@@ -198,6 +198,18 @@ pub enum Released {
     Failed(String),
 }
 
+/// An image made by a build that did not finish (it never became available, or the apply stopped
+/// before it did): discarded, so that it is never left unowned under a failed version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unfinished {
+    /// Its recipe.
+    pub recipe: String,
+    /// Its region.
+    pub region: String,
+    /// The image.
+    pub image: String,
+}
+
 /// One target's provider.
 pub trait Provider: Send + Sync {
     /// The target it serves.
@@ -234,6 +246,14 @@ pub trait Provider: Send + Sync {
         leftovers: &'a [Leftover],
         keep: bool,
     ) -> BoxFuture<'a, Vec<(Leftover, Released)>>;
+
+    /// Remove the images of builds that did not finish (an image already gone counts as removed).
+    /// `Err` says why one could not be removed; the next apply's sweep tries again.
+    fn discard<'a>(
+        &'a self,
+        cx: &'a ApplyContext,
+        images: &'a [Unfinished],
+    ) -> BoxFuture<'a, Vec<(Unfinished, Result<(), String>)>>;
 }
 
 /// One provider per target.

@@ -10,7 +10,7 @@ use recipe_engine::apply::{ApplyOptions, Applying, Chosen, apply, choose_plan};
 use recipe_engine::{
     Action, ActionError, ActionKind, ApplyContext, BoxFuture, CancelToken, EngineOptions, Event,
     Events, Journal, Lane, Leftover, Outputs, Provider, RecipeOutputs, Registry, Released,
-    SweepRequest, Swept,
+    SweepRequest, Swept, Unfinished,
 };
 use recipe_loader::{LoadedRecipe, RecipeSet};
 use recipe_model::{Base, Target};
@@ -48,19 +48,24 @@ steps:
 image: { name: "desktop-${build_id}" }
 "#;
 
-/// A provider that records what it was asked, and fails the capture of recipes in `fail`.
+/// A provider that records what it was asked, and fails the action named `fail.1` of recipe `fail.0`.
 struct Fake {
     target: Target,
     service: &'static str,
-    fail: Vec<&'static str>,
+    fail: Vec<(&'static str, &'static str)>,
     ran: Mutex<Vec<(String, String)>>,
     observed: Mutex<Vec<String>>,
     swept: Mutex<Vec<String>>,
     released: Mutex<Vec<Leftover>>,
+    discarded: Mutex<Vec<Unfinished>>,
 }
 
 impl Fake {
-    fn new(target: Target, service: &'static str, fail: Vec<&'static str>) -> Arc<Fake> {
+    fn new(
+        target: Target,
+        service: &'static str,
+        fail: Vec<(&'static str, &'static str)>,
+    ) -> Arc<Fake> {
         Arc::new(Fake {
             target,
             service,
@@ -69,6 +74,7 @@ impl Fake {
             observed: Mutex::default(),
             swept: Mutex::default(),
             released: Mutex::default(),
+            discarded: Mutex::default(),
         })
     }
 
@@ -89,6 +95,12 @@ impl Fake {
         let r = cx.recipe(&a.recipe)?;
         let home = Self::home(r);
         let made = |what: &str| format!("{}-{what}-{}", self.service, a.recipe);
+        if self.fail.contains(&(a.recipe.as_str(), a.action.name())) {
+            return Err(ActionError::fatal(format!(
+                "{} failed (injected)",
+                a.action.name()
+            )));
+        }
         Ok(match &a.action {
             ActionKind::ResolveBase => match &r.recipe.base.value {
                 Base::Recipe(parent) => {
@@ -101,9 +113,6 @@ impl Fake {
                 other => return Err(ActionError::fatal(format!("unexpected base {other:?}"))),
             },
             ActionKind::LaunchBuilder => RecipeOutputs::builder(made("builder")),
-            ActionKind::Capture { .. } if self.fail.contains(&a.recipe.as_str()) => {
-                return Err(ActionError::fatal("capture failed (injected)"));
-            }
             ActionKind::Capture { .. } => RecipeOutputs::image(&home, made("image")),
             ActionKind::Copy { region } => RecipeOutputs::image(region, made(region)),
             _ => RecipeOutputs::default(),
@@ -177,6 +186,20 @@ impl Provider for Fake {
                 .iter()
                 .map(|l| (l.clone(), Released::Terminated))
                 .collect()
+        })
+    }
+
+    fn discard<'a>(
+        &'a self,
+        _: &'a ApplyContext,
+        images: &'a [Unfinished],
+    ) -> BoxFuture<'a, Vec<(Unfinished, Result<(), String>)>> {
+        Box::pin(async move {
+            self.discarded
+                .lock()
+                .unwrap()
+                .extend(images.iter().cloned());
+            images.iter().map(|u| (u.clone(), Ok(()))).collect()
         })
     }
 }
@@ -309,7 +332,7 @@ async fn a_failed_build_releases_its_builder_through_its_own_provider() {
     let set = load(dir.path());
     let store = LocalStore::new(dir.path().join("state"));
     let ec2 = Fake::new(Target::Ec2Ami, "ec2", vec![]);
-    let appstream = Fake::new(Target::Appstream, "appstream", vec!["desktop"]);
+    let appstream = Fake::new(Target::Appstream, "appstream", vec![("desktop", "capture")]);
     let mut registry = Registry::new();
     registry.register(ec2.clone()).register(appstream.clone());
 
@@ -357,4 +380,44 @@ async fn recipes_of_a_target_without_a_provider_are_named() {
         .await
         .unwrap();
     assert_eq!(registry.unserved(&plan), [("desktop", Target::Appstream)]);
+}
+
+#[tokio::test]
+async fn the_image_of_a_build_that_did_not_finish_is_discarded_not_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = load(dir.path());
+    let store = LocalStore::new(dir.path().join("state"));
+    // The child's image is captured, then never becomes available.
+    let ec2 = Fake::new(Target::Ec2Ami, "ec2", vec![]);
+    let appstream = Fake::new(
+        Target::Appstream,
+        "appstream",
+        vec![("desktop", "wait-available")],
+    );
+    let mut registry = Registry::new();
+    registry.register(ec2.clone()).register(appstream.clone());
+
+    let run = plan_and_apply(&set, &store, &registry).await;
+    assert!(!run.ok);
+    let discarded = appstream.discarded.lock().unwrap().clone();
+    assert_eq!(
+        discarded,
+        [Unfinished {
+            recipe: "desktop".into(),
+            region: "eu-west-2".into(),
+            image: "appstream-image-desktop".into(),
+        }]
+    );
+    assert!(
+        ec2.discarded.lock().unwrap().is_empty(),
+        "the parent finished"
+    );
+    assert!(
+        run.events
+            .iter()
+            .any(|e| matches!(e, Event::Discarded { result: Ok(()), .. }))
+    );
+    // The failed version keeps no image: nothing is left unowned under it.
+    let desktop = store.load("desktop").await.unwrap().unwrap().state;
+    assert!(desktop.versions.iter().all(|v| v.images.is_empty()));
 }

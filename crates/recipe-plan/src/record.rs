@@ -32,7 +32,8 @@ impl Applied<'_> {
 
 /// The state to save for every recipe the plan changes, parents first: `before` (what was read under
 /// the locks) with the new version, copies, shares, rollouts, retirements and deprecations that
-/// succeeded. A build whose image never became available is recorded as failed.
+/// succeeded. A build whose image never became available is recorded as failed, without images (the
+/// apply discards them).
 pub fn record(
     plan: &Plan,
     applied: &Applied<'_>,
@@ -99,6 +100,8 @@ fn built_version(
         .collect();
     let done: Vec<&Action> = applied.done(plan, &rp.recipe).collect();
     let available = done.iter().any(|a| a.action == ActionKind::WaitAvailable);
+    // The images of a build that did not finish are discarded by the apply, not kept under it.
+    let images = if available { images } else { BTreeMap::new() };
     let base_image = match (&b.parent, &out.base) {
         (None, Some(resolved)) => resolved.clone(),
         _ => b.base.clone(),

@@ -30,7 +30,7 @@ use aws_sdk_ec2::types::Filter;
 use recipe_aws::{Aws, Clients, Context, Poller};
 use recipe_engine::{
     Action, ActionError, ActionKind, ApplyContext, BoxFuture, Lane, Leftover, Outputs, Provider,
-    RecipeOutputs, Released, SweepRequest, Swept,
+    RecipeOutputs, Released, SweepRequest, Swept, Unfinished,
 };
 use recipe_loader::LoadedRecipe;
 use recipe_model::Target;
@@ -226,6 +226,21 @@ impl Provider for Ec2Provider {
             let mut out = Vec::new();
             for l in leftovers {
                 out.push((l.clone(), self.release_one(cx, l, keep).await));
+            }
+            out
+        })
+    }
+
+    fn discard<'a>(
+        &'a self,
+        _: &'a ApplyContext,
+        images: &'a [Unfinished],
+    ) -> BoxFuture<'a, Vec<(Unfinished, Result<(), String>)>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for u in images {
+                let done = self.deregister(&u.region, &u.image).await;
+                out.push((u.clone(), done.map_err(|e| e.to_string())));
             }
             out
         })
