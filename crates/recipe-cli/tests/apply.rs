@@ -1282,3 +1282,20 @@ async fn a_journal_that_cannot_be_written_fails_the_apply_and_releases_the_locks
         .await;
     assert_eq!(code, 0, "{stdout}\n{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_journal_says_what_to_do_and_nothing_changes() {
+    let e = env().await;
+    let journal = e.dir.path().join(".recipe/journal/apply.json");
+    std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
+    std::fs::write(&journal, "{ \"format\": 2, \"plan\": ").unwrap();
+    let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(stderr.contains("apply.json"), "names the file: {stderr}");
+    assert!(
+        stderr.contains("remove the file to start afresh"),
+        "{stderr}"
+    );
+    assert_eq!(e.builders_running(), 0);
+    assert_eq!(e.images_named("linux-baseline"), 0);
+}

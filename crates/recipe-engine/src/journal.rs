@@ -90,8 +90,11 @@ impl Journal {
                         "written by another version of recipe (format {format}, this one reads {JOURNAL_FORMAT}). The apply it records was interrupted: finish it with that version, or remove the file to start afresh (the next apply terminates builders left by it; their images carry the recipe:build-id tag)"
                     )));
                 }
-                let mut j: Journal =
-                    serde_json::from_slice(&bytes).map_err(|e| err(format!("unreadable: {e}")))?;
+                let mut j: Journal = serde_json::from_slice(&bytes).map_err(|e| {
+                    err(format!(
+                        "unreadable ({e}). It records an apply that did not finish: remove the file to start afresh; the next apply terminates the builders that run left, and its images carry the recipe:build-id tag"
+                    ))
+                })?;
                 if j.plan != plan {
                     return Err(err(format!("belongs to plan {}", j.plan)));
                 }

@@ -242,7 +242,15 @@ impl StateStore for S3Store {
         let Some((bytes, etag)) = self.get(&self.key(recipe, "json")).await? else {
             return Ok(None);
         };
-        let (state, _) = decode(recipe, &bytes)?;
+        let key = self.key(recipe, "json");
+        let (state, _) = decode(recipe, &bytes).map_err(|e| {
+            recipe_state::with_fix(e, || {
+                format!(
+                    "restore an earlier version of s3://{}/{key} (if the bucket keeps versions), or delete the object to plan the recipe anew",
+                    self.bucket
+                )
+            })
+        })?;
         Ok(Some(Stored {
             revision: Revision(etag),
             state,

@@ -20,17 +20,14 @@ pub enum StateError {
     },
     /// A state document is damaged.
     #[error("state for `{recipe}` is corrupt: {detail}")]
-    #[diagnostic(
-        code(recipe::state::corrupt),
-        help(
-            "nothing was changed; restore `{recipe}` from the `.bak` copy beside it (or from S3 object versions), or rebuild it from the cloud's tags"
-        )
-    )]
+    #[diagnostic(code(recipe::state::corrupt), help("nothing was changed; {fix}"))]
     Corrupt {
         /// The recipe.
         recipe: String,
         /// What is wrong.
         detail: String,
+        /// What to do, as the store knows it (a backup that exists, a command that exists).
+        fix: String,
     },
     /// Someone else saved the document since it was read.
     #[error(

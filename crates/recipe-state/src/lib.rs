@@ -14,4 +14,4 @@ mod store;
 pub use error::StateError;
 pub use local::LocalStore;
 pub use model::*;
-pub use store::{LockInfo, Revision, StateStore, Stored, checksum, decode, encode, hex};
+pub use store::{LockInfo, Revision, StateStore, Stored, checksum, decode, encode, hex, with_fix};

@@ -41,10 +41,30 @@ impl LocalStore {
         move |source| StateError::Io { path, source }
     }
 
+    /// How to repair `recipe`'s damaged document: from its backup when one exists.
+    fn fix(&self, recipe: &str) -> String {
+        let doc = self.path(recipe, "json");
+        let bak = self.path(recipe, "json.bak");
+        match decode(recipe, &std::fs::read(&bak).unwrap_or_default()) {
+            Ok(_) => format!(
+                "restore the document before the last save: `cp {} {}`",
+                bak.display(),
+                doc.display()
+            ),
+            Err(_) => format!(
+                "no usable backup exists (`{}` is kept from the second save on): move `{}` aside and plan again; the recipe is then built anew, and its earlier images stay in the cloud with their recipe:* tags",
+                bak.display(),
+                doc.display()
+            ),
+        }
+    }
+
     fn read(&self, recipe: &str) -> Result<Option<(RecipeState, u64)>, StateError> {
         let path = self.path(recipe, "json");
         match std::fs::read(&path) {
-            Ok(bytes) => decode(recipe, &bytes).map(Some),
+            Ok(bytes) => decode(recipe, &bytes)
+                .map(Some)
+                .map_err(|e| crate::store::with_fix(e, || self.fix(recipe))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(self.io(&path)(e)),
         }

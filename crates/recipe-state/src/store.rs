@@ -149,11 +149,24 @@ pub fn encode(state: &RecipeState, revision: u64) -> Vec<u8> {
     out
 }
 
+/// Give a corruption error the store's own fix; other errors pass through.
+pub fn with_fix(e: StateError, fix: impl FnOnce() -> String) -> StateError {
+    match e {
+        StateError::Corrupt { recipe, detail, .. } => StateError::Corrupt {
+            recipe,
+            detail,
+            fix: fix(),
+        },
+        other => other,
+    }
+}
+
 /// Parse and verify a stored document; returns it with its revision number.
 pub fn decode(recipe: &str, bytes: &[u8]) -> Result<(RecipeState, u64), StateError> {
     let corrupt = |detail: String| StateError::Corrupt {
         recipe: recipe.into(),
         detail,
+        fix: String::new(),
     };
     let env: Envelope =
         serde_json::from_slice(bytes).map_err(|e| corrupt(format!("not a state document: {e}")))?;

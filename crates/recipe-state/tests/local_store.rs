@@ -98,6 +98,40 @@ async fn corruption_is_detected_and_reported() {
         store.load("web").await,
         Err(StateError::Corrupt { .. })
     ));
+    // With one save only there is no backup yet: the fix does not point at one.
+    let StateError::Corrupt { fix, .. } = store.load("web").await.unwrap_err() else {
+        panic!("corrupt")
+    };
+    assert!(fix.contains("no usable backup exists"), "{fix}");
+    assert!(
+        !fix.contains("recipe state rebuild"),
+        "no command that does not exist: {fix}"
+    );
+}
+
+#[tokio::test]
+async fn the_fix_for_corrupt_state_names_a_backup_that_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::new(dir.path());
+    let first = store.save(&state_with(1), None).await.unwrap();
+    store.save(&state_with(2), Some(&first)).await.unwrap();
+    let path = dir.path().join("web.json");
+    std::fs::write(&path, "{ damaged").unwrap();
+    let StateError::Corrupt { fix, .. } = store.load("web").await.unwrap_err() else {
+        panic!("corrupt")
+    };
+    let bak = dir.path().join("web.json.bak");
+    assert!(bak.exists());
+    assert!(
+        fix.contains(&format!("cp {} {}", bak.display(), path.display())),
+        "{fix}"
+    );
+    // Following it works.
+    std::fs::copy(&bak, &path).unwrap();
+    assert_eq!(
+        store.load("web").await.unwrap().unwrap().state,
+        state_with(1)
+    );
 }
 
 #[tokio::test]
