@@ -88,10 +88,11 @@ fn out(line: &str) {
 
 fn confirm(plan: &Plan) -> std::io::Result<bool> {
     let (b, u, _) = plan.summary();
+    let (copies, retire) = plan.removals();
     let mut err = std::io::stderr().lock();
     write!(
         err,
-        "Apply {b} build(s) and {u} update(s)? Only `yes` applies: "
+        "Apply {b} build(s) and {u} update(s), deleting {copies} copy(ies) and retiring {retire} version(s)? Only `yes` applies: "
     )?;
     err.flush()?;
     let mut answer = String::new();

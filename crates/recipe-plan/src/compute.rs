@@ -415,7 +415,7 @@ impl<'a> Planner<'a> {
             (Some(build), after)
         } else {
             if let Some(cur) = cx.st.current() {
-                self.update(&cx, cur);
+                self.update(&mut cx, cur);
             }
             (None, Vec::new())
         };
@@ -802,21 +802,46 @@ impl<'a> Planner<'a> {
     }
 
     /// No build: bring the current version's copies, tags and shares to what the recipe says.
-    fn update(&mut self, cx: &RecipeCx<'_>, cur: &ImageVersion) {
+    fn update(&mut self, cx: &mut RecipeCx<'_>, cur: &ImageVersion) {
         let copies = self.copies(cx, cur);
         self.retag(cx, cur, &copies);
-        let name = cx.name.as_str();
-        for (region, img) in &cur.images {
-            if !cx.regions.contains(region) {
-                let kind = ActionKind::RemoveCopy {
-                    region: region.clone(),
-                    image_id: img.image_id.clone(),
-                };
-                self.b
-                    .add(name, kind, "region removed from distribute.regions", &[]);
+        self.removed_regions(cx, cur);
+        self.shares(cx, cur, &copies);
+    }
+
+    /// Copies in regions no longer listed: removed, unless in use (then kept, with a note, as
+    /// retention keeps a version in use). Older live versions keep their copies there until they
+    /// retire, and the plan says so.
+    fn removed_regions(&mut self, cx: &mut RecipeCx<'_>, cur: &ImageVersion) {
+        let gone = |region: &String| !cx.regions.contains(region);
+        for (region, img) in cur.images.iter().filter(|(r, _)| gone(r)) {
+            if self.obs.in_use.contains(&img.image_id) {
+                cx.notes.push(format!(
+                    "the copy {} in {region} is in use: not removed (a later apply removes it once nothing uses it)",
+                    img.image_id
+                ));
+                continue;
+            }
+            let kind = ActionKind::RemoveCopy {
+                region: region.clone(),
+                image_id: img.image_id.clone(),
+            };
+            let why = "region removed from distribute.regions";
+            self.b.add(&cx.name, kind, why, &[]);
+        }
+        let older = cx
+            .st
+            .versions
+            .iter()
+            .filter(|v| v.status.is_live() && v.build_id != cur.build_id);
+        for v in older {
+            for region in v.images.keys().filter(|r| gone(r)) {
+                cx.notes.push(format!(
+                    "{} ({}) keeps its copy in {region} until it is retired",
+                    v.version, v.build_id
+                ));
             }
         }
-        self.shares(cx, cur, &copies);
     }
 
     /// Copies to regions added, and repairs of copies deleted outside recipe.

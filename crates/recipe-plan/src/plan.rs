@@ -50,6 +50,17 @@ impl Plan {
         !self.actions.is_empty()
     }
 
+    /// Copies to remove and versions to retire: what the plan deletes.
+    pub fn removals(&self) -> (usize, usize) {
+        let count = |name: &str| {
+            self.actions
+                .iter()
+                .filter(|a| a.action.name() == name)
+                .count()
+        };
+        (count("remove-copy"), count("retire"))
+    }
+
     /// Count of recipes to build, to update (no build) and unchanged.
     pub fn summary(&self) -> (usize, usize, usize) {
         let count = |c: Change| self.recipes.iter().filter(|r| r.change == c).count();

@@ -16,12 +16,13 @@ pub fn duration(secs: u64) -> String {
 
 fn header(plan: &Plan) -> String {
     let (build, update, none) = plan.summary();
-    let retire = plan
-        .actions
-        .iter()
-        .filter(|a| a.action.name() == "retire")
-        .count();
-    format!("{build} to build, {update} to update, {retire} to retire, {none} unchanged")
+    let (copies, retire) = plan.removals();
+    let copies = if copies > 0 {
+        format!(", {} to remove", plural(copies, "copy"))
+    } else {
+        String::new()
+    };
+    format!("{build} to build, {update} to update, {retire} to retire{copies}, {none} unchanged")
 }
 
 fn steps_line(label: &str, steps: &[String]) -> String {
@@ -33,10 +34,10 @@ fn steps_line(label: &str, steps: &[String]) -> String {
 }
 
 fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
+    match (n, word.strip_suffix('y')) {
+        (1, _) => format!("1 {word}"),
+        (_, Some(stem)) => format!("{n} {stem}ies"),
+        (_, None) => format!("{n} {word}s"),
     }
 }
 

@@ -949,3 +949,42 @@ fn a_saved_plan_that_builds_a_parent_and_its_child_stays_valid() {
     let err = saved.check_fresh(&w.plan()).unwrap_err();
     assert!(err.to_string().contains("recipe `web`"), "{err}");
 }
+
+#[test]
+fn a_removed_region_keeps_a_copy_in_use_and_names_older_copies() {
+    let mut w = World::new();
+    built(&mut w);
+    // A second web version, so that the first is an older live version with its own copies.
+    w.edit("scripts/install.sh", "/srv/www", "/srv/web");
+    let plan = w.plan();
+    w.apply(&plan);
+    w.edit("web.yaml", "regions: [eu-west-1, us-east-1]", "regions: [eu-west-1]");
+    let cur = w.state["web"].state.current().unwrap().clone();
+    let copy = cur.images["us-east-1"].image_id.clone();
+    w.obs.in_use.insert(copy.clone());
+    let plan = w.plan();
+    assert!(
+        plan.actions.iter().all(|a| a.action.name() != "remove-copy"),
+        "a copy in use is not removed: {:?}",
+        plan.actions
+    );
+    let web = plan.recipes.iter().find(|r| r.recipe == "web").unwrap();
+    assert!(
+        web.notes.iter().any(|n| n.contains(&copy) && n.contains("in use")),
+        "{:?}",
+        web.notes
+    );
+    let older = &w.state["web"].state.versions[0];
+    assert!(
+        web.notes
+            .iter()
+            .any(|n| n.contains(&older.build_id) && n.contains("keeps its copy in us-east-1")),
+        "{:?}",
+        web.notes
+    );
+    // Once released, the removal is planned and counted.
+    w.obs.in_use.clear();
+    let plan = w.plan();
+    assert_eq!(plan.removals(), (1, 0));
+    assert!(recipe_plan::render::human(&plan).contains("1 copy to remove"));
+}
