@@ -1299,3 +1299,62 @@ async fn a_corrupt_journal_says_what_to_do_and_nothing_changes() {
     assert_eq!(e.builders_running(), 0);
     assert_eq!(e.images_named("linux-baseline"), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_that_failed_is_planned_again_and_repaired() {
+    let e = env().await;
+    e.sim.set_faults(aws_sim::Faults {
+        scripted: vec![aws_sim::ScriptedFault {
+            operation: "ssm:PutParameter".into(),
+            nth: 1,
+            status: 400,
+            code: "AccessDeniedException".into(),
+            message: "not allowed (injected)".into(),
+        }],
+        ..Default::default()
+    });
+    let args = [
+        "apply",
+        "recipes/layered",
+        "--target",
+        "linux-baseline",
+        "--auto-approve",
+    ];
+    let (code, stdout, stderr) = e.run(&args).await;
+    assert_eq!(code, 1, "the rollout failed:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("roll out to SSM parameter /images/linux-baseline/latest"),
+        "{stdout}"
+    );
+    // The image is built and recorded; the plan sees the parameter missing and rolls out again.
+    let (code, stdout, _) = e
+        .run(&["plan", "recipes/layered", "--target", "linux-baseline"])
+        .await;
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("SSM parameter /images/linux-baseline/latest does not exist"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("build 1."), "no rebuild: {stdout}");
+    let (code, stdout, stderr) = e.run(&args).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let (code, stdout, _) = e
+        .run(&[
+            "plan",
+            "recipes/layered",
+            "--target",
+            "linux-baseline",
+            "--detailed-exitcode",
+        ])
+        .await;
+    assert_eq!(code, 0, "converged: {stdout}");
+    // The parameter now holds the image.
+    let ssm_value = |w: &aws_sim::World| {
+        w.ssm
+            .parameters
+            .values()
+            .find(|p| p.name == "/images/linux-baseline/latest")
+            .map(|p| p.value.clone())
+    };
+    assert!(ssm_value(&e.sim.world()).is_some_and(|v| v.starts_with("ami-")));
+}

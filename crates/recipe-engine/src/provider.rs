@@ -318,6 +318,7 @@ fn merge(all: &mut Observations, part: Observations) {
     all.images.extend(part.images);
     all.in_use.extend(part.in_use);
     all.refreshed.extend(part.refreshed);
+    all.rollouts.extend(part.rollouts);
 }
 
 impl Observer for Registry {

@@ -807,6 +807,31 @@ impl<'a> Planner<'a> {
         self.retag(cx, cur, &copies);
         self.removed_regions(cx, cur);
         self.shares(cx, cur, &copies);
+        self.rollout_drift(cx, cur);
+    }
+
+    /// A rollout target observed not pointing at the current version (a rollout that failed or was
+    /// interrupted, or a change made outside the tool) is rolled out again.
+    fn rollout_drift(&mut self, cx: &RecipeCx<'_>, cur: &ImageVersion) {
+        let Some(observed) = self.obs.rollouts.get(&cx.name) else {
+            return;
+        };
+        let Some(want) = cur.images.get(&cur.home_region).map(|i| &i.image_id) else {
+            return;
+        };
+        for o in observed.iter().filter(|o| o.image.as_ref() != Some(want)) {
+            let why = match &o.image {
+                Some(other) => format!(
+                    "{} points at {other}, not the current image {want}",
+                    o.target
+                ),
+                None => format!("{} does not exist", o.target),
+            };
+            let kind = ActionKind::Rollout {
+                target: o.target.clone(),
+            };
+            self.b.add(&cx.name, kind, why, &[]);
+        }
     }
 
     /// Copies in regions no longer listed: removed, unless in use (then kept, with a note, as

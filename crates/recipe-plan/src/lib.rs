@@ -24,8 +24,8 @@ use std::collections::BTreeMap;
 pub use action::{Action, ActionKind, Estimates, RolloutTarget};
 pub use compute::{PlanError, PlanOptions, compute, step_label};
 pub use observe::{
-    FixedObserver, Observations, ObserveError, ObservedImage, Observer, StateObserver,
-    base_reference, rebuild_state,
+    FixedObserver, Observations, ObserveError, ObservedImage, ObservedRollout, Observer,
+    StateObserver, base_reference, rebuild_state,
 };
 pub use outputs::{BuildValues, Outputs, RecipeOutputs};
 pub use plan::{

@@ -28,6 +28,21 @@ pub struct Observations {
     /// Recipes whose images were looked for. For the others, state is trusted as it is.
     #[serde(default)]
     pub refreshed: BTreeSet<String>,
+    /// What each recipe's rollout targets point at now (`None`: the target does not exist). Targets
+    /// not looked at are absent.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rollouts: BTreeMap<String, Vec<ObservedRollout>>,
+}
+
+/// A rollout target as found in the cloud.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ObservedRollout {
+    /// The target.
+    pub target: crate::action::RolloutTarget,
+    /// The image it points at (`None`: the target does not exist).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
 }
 
 /// One image found in one region.

@@ -179,6 +179,12 @@ fn update_current<'p>(
                 .shares
                 .retain(|s| !(s.principal == *principal && s.region == *region)),
             ActionKind::Retag { tags, .. } => cur.image_tags = Some(tags.clone()),
+            ActionKind::Rollout { target } => {
+                let shown = target.to_string();
+                if !cur.rollout.contains(&shown) {
+                    cur.rollout.push(shown);
+                }
+            }
             _ => {}
         }
     }

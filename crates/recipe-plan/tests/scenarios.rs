@@ -958,19 +958,27 @@ fn a_removed_region_keeps_a_copy_in_use_and_names_older_copies() {
     w.edit("scripts/install.sh", "/srv/www", "/srv/web");
     let plan = w.plan();
     w.apply(&plan);
-    w.edit("web.yaml", "regions: [eu-west-1, us-east-1]", "regions: [eu-west-1]");
+    w.edit(
+        "web.yaml",
+        "regions: [eu-west-1, us-east-1]",
+        "regions: [eu-west-1]",
+    );
     let cur = w.state["web"].state.current().unwrap().clone();
     let copy = cur.images["us-east-1"].image_id.clone();
     w.obs.in_use.insert(copy.clone());
     let plan = w.plan();
     assert!(
-        plan.actions.iter().all(|a| a.action.name() != "remove-copy"),
+        plan.actions
+            .iter()
+            .all(|a| a.action.name() != "remove-copy"),
         "a copy in use is not removed: {:?}",
         plan.actions
     );
     let web = plan.recipes.iter().find(|r| r.recipe == "web").unwrap();
     assert!(
-        web.notes.iter().any(|n| n.contains(&copy) && n.contains("in use")),
+        web.notes
+            .iter()
+            .any(|n| n.contains(&copy) && n.contains("in use")),
         "{:?}",
         web.notes
     );
@@ -987,4 +995,46 @@ fn a_removed_region_keeps_a_copy_in_use_and_names_older_copies() {
     let plan = w.plan();
     assert_eq!(plan.removals(), (1, 0));
     assert!(recipe_plan::render::human(&plan).contains("1 copy to remove"));
+}
+
+#[test]
+fn a_rollout_target_not_pointing_at_the_current_image_is_rolled_out_again() {
+    let mut w = World::new();
+    built(&mut w);
+    let cur = w.state["linux-baseline"].state.current().unwrap().clone();
+    let home = cur.images[&cur.home_region].image_id.clone();
+    let target = recipe_plan::RolloutTarget::SsmParameter("/images/linux-baseline/latest".into());
+    let observe = |image: Option<&str>| {
+        vec![recipe_plan::ObservedRollout {
+            target: target.clone(),
+            image: image.map(str::to_string),
+        }]
+    };
+    // Pointing at the current image: nothing to do.
+    w.obs
+        .rollouts
+        .insert("linux-baseline".into(), observe(Some(&home)));
+    assert!(!w.plan().has_changes(), "{:?}", w.plan().actions);
+    // Pointing elsewhere (a failed rollout, or a change by hand), or missing: rolled out again.
+    for (seen, why) in [
+        (
+            Some("ami-0ther"),
+            "points at ami-0ther, not the current image",
+        ),
+        (None, "does not exist"),
+    ] {
+        w.obs
+            .rollouts
+            .insert("linux-baseline".into(), observe(seen));
+        let plan = w.plan();
+        let rollouts: Vec<&recipe_plan::Action> = plan.actions.iter().collect();
+        assert_eq!(rollouts.len(), 1, "{:?}", plan.actions);
+        assert_eq!(
+            rollouts[0].action,
+            ActionKind::Rollout {
+                target: target.clone()
+            }
+        );
+        assert!(rollouts[0].reason.contains(why), "{}", rollouts[0].reason);
+    }
 }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use recipe_aws::Context;
 use recipe_loader::LoadedRecipe;
 use recipe_model::Base;
-use recipe_plan::{Observations, ObserveError, ObservedImage};
+use recipe_plan::{Observations, ObserveError, ObservedImage, ObservedRollout, RolloutTarget};
 use recipe_state::RecipeState;
 
 use crate::{Ec2Provider, filter, images_in_use, tag_value};
@@ -35,6 +35,12 @@ pub(crate) async fn observe(
         for region in regions {
             by_region.entry(region).or_default().push(name.clone());
         }
+        if state.get(&name).and_then(|s| s.current()).is_some() {
+            let found = rollouts(p, r, &home).await?;
+            if !found.is_empty() {
+                obs.rollouts.insert(name.clone(), found);
+            }
+        }
         obs.images.insert(name.clone(), Vec::new());
         obs.refreshed.insert(name);
     }
@@ -42,6 +48,56 @@ pub(crate) async fn observe(
         observe_region(p, region, names, state, &mut obs).await?;
     }
     Ok(obs)
+}
+
+/// What the recipe's rollout targets (SSM parameter, launch templates' default versions) point at in
+/// its build region.
+async fn rollouts(
+    p: &Ec2Provider,
+    r: &LoadedRecipe,
+    region: &str,
+) -> Result<Vec<ObservedRollout>, ObserveError> {
+    let mut out = Vec::new();
+    let Some(ro) = &r.recipe.rollout else {
+        return Ok(out);
+    };
+    if let Some(param) = &ro.value.ssm_parameter {
+        let got = p
+            .ssm(region)
+            .get_parameter()
+            .name(&param.value)
+            .send()
+            .await;
+        let image = match got.ctx("ssm", "GetParameter") {
+            Ok(v) => v.parameter().and_then(|p| p.value()).map(str::to_string),
+            Err(e) if e.is("ParameterNotFound") => None,
+            Err(e) => return Err(e.into()),
+        };
+        let target = RolloutTarget::SsmParameter(param.value.clone());
+        out.push(ObservedRollout { target, image });
+    }
+    for t in &ro.value.launch_templates {
+        let got = p
+            .ec2(region)
+            .describe_launch_template_versions()
+            .launch_template_name(&t.value)
+            .versions("$Default")
+            .send()
+            .await;
+        let image = match got.ctx("ec2", "DescribeLaunchTemplateVersions") {
+            Ok(v) => v
+                .launch_template_versions()
+                .first()
+                .and_then(|v| v.launch_template_data())
+                .and_then(|d| d.image_id())
+                .map(str::to_string),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e.into()),
+        };
+        let target = RolloutTarget::LaunchTemplate(t.value.clone());
+        out.push(ObservedRollout { target, image });
+    }
+    Ok(out)
 }
 
 /// The value of a recipe's SSM-parameter base; a missing parameter is named.
