@@ -1358,3 +1358,76 @@ async fn a_rollout_that_failed_is_planned_again_and_repaired() {
     };
     assert!(ssm_value(&e.sim.world()).is_some_and(|v| v.starts_with("ami-")));
 }
+
+/// Save a plan of the layered recipes, edit its JSON with `edit`, and apply it: refused, naming why,
+/// before anything changes.
+async fn edited_plan_is_refused(e: &Env, edit: impl Fn(&mut serde_json::Value), why: &str) {
+    let (code, _, stderr) = e
+        .run(&["plan", "recipes/layered", "--out", "plan.json"])
+        .await;
+    assert_eq!(code, 0, "{stderr}");
+    let path = e.dir.path().join("plan.json");
+    let mut plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    edit(&mut plan);
+    std::fs::write(&path, serde_json::to_string_pretty(&plan).unwrap()).unwrap();
+    let before = e.sim.requests().records.len();
+    let (code, stdout, stderr) = e.run(&["apply", "plan.json", "--auto-approve"]).await;
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(stderr.contains(why), "expected `{why}` in:\n{stderr}");
+    let writes: Vec<String> = e.sim.requests().records[before..]
+        .iter()
+        .map(|r| r.operation.clone())
+        .filter(|op| {
+            let name = op.split(':').nth(1).unwrap_or_default();
+            !["Describe", "Get", "List"]
+                .iter()
+                .any(|p| name.starts_with(p))
+        })
+        .collect();
+    assert!(
+        writes.is_empty(),
+        "nothing changes in the cloud: {writes:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_edited_saved_plan_is_refused_before_anything_changes() {
+    let e = env().await;
+    // A share with an account no recipe names.
+    edited_plan_is_refused(
+        &e,
+        |p| {
+            let share = p["actions"]
+                .as_array_mut()
+                .unwrap()
+                .iter_mut()
+                .find(|a| {
+                    a["action"]["kind"] == "share" && a["action"]["principal"] == "444455556666"
+                })
+                .expect("a share action");
+            share["action"]["principal"] = "999999999999".into();
+        },
+        "is not what the recipes give",
+    )
+    .await;
+    // A dropped action (the last one, so ids stay in place).
+    edited_plan_is_refused(
+        &e,
+        |p| {
+            p["actions"].as_array_mut().unwrap().pop();
+        },
+        "actions where the recipes give",
+    )
+    .await;
+    // A dependency on a later action: a cycle, or one that dangles.
+    edited_plan_is_refused(
+        &e,
+        |p| {
+            p["actions"][0]["depends_on"] = serde_json::json!([1]);
+        },
+        "which does not come before it",
+    )
+    .await;
+    assert_eq!(e.builders_running(), 0);
+}

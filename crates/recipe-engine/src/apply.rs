@@ -62,7 +62,11 @@ pub fn choose_plan(
 ) -> Result<Chosen, StalePlan> {
     let plan = match saved {
         Some(saved) => {
+            saved.check_structure().map_err(|why| StalePlan {
+                reasons: vec![format!("the plan is not consistent: {why}")],
+            })?;
             saved.check_fresh(&fresh)?;
+            saved.check_actions(&fresh)?;
             saved
         }
         None => journal

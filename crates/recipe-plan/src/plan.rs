@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use recipe_model::{Strategy, Target};
 use serde::{Deserialize, Serialize};
 
-use crate::action::Action;
+use crate::action::{Action, ActionKind};
 
 /// The plan file format this build writes and reads. 2: typed action outputs and rollout targets,
 /// and the account and region the plan builds in.
@@ -96,6 +96,72 @@ impl Plan {
             parts(&mine.fingerprint_parts) == parts(&now.fingerprint_parts)
         });
         state_same && content_same
+    }
+
+    /// The plan's own consistency, checked before the engine sees a saved plan: action ids are their
+    /// positions, every dependency names an earlier action (so none dangles and there is no cycle), and
+    /// every action belongs to a recipe of the plan.
+    pub fn check_structure(&self) -> Result<(), String> {
+        for (i, a) in self.actions.iter().enumerate() {
+            if a.id != i {
+                return Err(format!("action {i} has the id {}", a.id));
+            }
+            if let Some(d) = a.depends_on.iter().find(|d| **d >= i) {
+                return Err(format!(
+                    "action {i} ({}) depends on action {d}, which does not come before it",
+                    a.action
+                ));
+            }
+            if !self.recipes.iter().any(|r| r.recipe == a.recipe) {
+                return Err(format!(
+                    "action {i} belongs to `{}`, a recipe not in the plan",
+                    a.recipe
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The actions as the recipes and basis give them, with the build ids (and the fingerprints that
+    /// embed a parent's build id) left out: what a plan made now must share with a saved one.
+    fn shape(&self) -> Vec<(String, ActionKind, Vec<usize>)> {
+        self.actions
+            .iter()
+            .map(|a| {
+                let kind = match &a.action {
+                    ActionKind::Capture { .. } => ActionKind::Capture {
+                        build_id: String::new(),
+                        fingerprint: String::new(),
+                    },
+                    other => other.clone(),
+                };
+                (a.recipe.clone(), kind, a.depends_on.clone())
+            })
+            .collect()
+    }
+
+    /// Refuse a saved plan whose actions are not those its recipes and basis give (edited by hand:
+    /// an action dropped or added, a share changed, a dependency moved), naming the first difference.
+    pub fn check_actions(&self, fresh: &Plan) -> Result<(), StalePlan> {
+        let (mine, now) = (self.shape(), fresh.shape());
+        let first = mine.iter().zip(&now).position(|(a, b)| a != b);
+        let reason = match (first, mine.len() == now.len()) {
+            (None, true) => return Ok(()),
+            (Some(i), _) => format!(
+                "action {i} ({}: {}) is not what the recipes give ({}: {})",
+                mine[i].0, mine[i].1, now[i].0, now[i].1
+            ),
+            (None, false) => format!(
+                "it has {} actions where the recipes give {}",
+                mine.len(),
+                now.len()
+            ),
+        };
+        Err(StalePlan {
+            reasons: vec![format!(
+                "its actions are not what its recipes and state give now (edited by hand, or a deprecation came due since): {reason}"
+            )],
+        })
     }
 
     /// Whether `recipe` is layered on a parent this plan builds.
