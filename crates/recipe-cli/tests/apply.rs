@@ -87,6 +87,22 @@ impl Env {
         )
     }
 
+    /// The calls after the first `n` of the request log that may change something (not
+    /// Describe, Get or List).
+    fn writes_since(&self, n: usize) -> Vec<String> {
+        let log = self.sim.requests();
+        log.records[n..]
+            .iter()
+            .map(|r| r.operation.clone())
+            .filter(|op| {
+                let name = op.split(':').nth(1).unwrap_or_default();
+                !["Describe", "Get", "List"]
+                    .iter()
+                    .any(|p| name.starts_with(p))
+            })
+            .collect()
+    }
+
     fn builders_running(&self) -> usize {
         self.sim
             .world()
@@ -207,19 +223,7 @@ async fn a_target_without_a_provider_is_refused_before_the_plan_is_shown() {
     assert!(stderr.contains("desktop (appstream)"), "{stderr}");
     assert!(stderr.contains("--target"), "{stderr}");
     // Only reads happened (observing, the account): nothing was created or changed.
-    let after = e.sim.requests();
-    let writes: Vec<String> = after
-        .records
-        .iter()
-        .skip(before.records.len())
-        .map(|r| r.operation.clone())
-        .filter(|op| {
-            let name = op.split(':').nth(1).unwrap_or_default();
-            !["Describe", "Get", "List"]
-                .iter()
-                .any(|p| name.starts_with(p))
-        })
-        .collect();
+    let writes = e.writes_since(before.records.len());
     assert!(writes.is_empty(), "{writes:?}");
     // The recipes of served targets still apply with --target.
     let (code, stdout, stderr) = e
@@ -1375,16 +1379,7 @@ async fn edited_plan_is_refused(e: &Env, edit: impl Fn(&mut serde_json::Value), 
     let (code, stdout, stderr) = e.run(&["apply", "plan.json", "--auto-approve"]).await;
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     assert!(stderr.contains(why), "expected `{why}` in:\n{stderr}");
-    let writes: Vec<String> = e.sim.requests().records[before..]
-        .iter()
-        .map(|r| r.operation.clone())
-        .filter(|op| {
-            let name = op.split(':').nth(1).unwrap_or_default();
-            !["Describe", "Get", "List"]
-                .iter()
-                .any(|p| name.starts_with(p))
-        })
-        .collect();
+    let writes = e.writes_since(before);
     assert!(
         writes.is_empty(),
         "nothing changes in the cloud: {writes:?}"
