@@ -46,7 +46,31 @@ impl Act<'_> {
         self.r.recipe.os.value == Os::Windows
     }
 
-    /// Commands need the agent: the first script on a builder waits for it to come online.
+    /// The builder's state (`running`, `stopped`, …).
+    async fn builder_state(&self, instance: &str) -> Result<String, ActionError> {
+        let out = self
+            .ec2
+            .describe_instances()
+            .instance_ids(instance)
+            .send()
+            .await
+            .ctx("ec2", "DescribeInstances")?;
+        let state = out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .find_map(|i| {
+                i.state()
+                    .and_then(|s| s.name())
+                    .map(|n| n.as_str().to_string())
+            });
+        state.ok_or_else(|| {
+            AwsError::missing("ec2", "DescribeInstances", "the builder's state").into()
+        })
+    }
+
+    /// Commands need the agent: the first script on a builder waits for it to come online. A builder
+    /// that is not running never gets there: that fails at once, naming its state.
     async fn agent_online(&self, instance: &str) -> Result<(), ActionError> {
         let seen = |p: &crate::Ec2Provider| {
             p.agents
@@ -56,6 +80,12 @@ impl Act<'_> {
         };
         if seen(self.p) {
             return Ok(());
+        }
+        let state = self.builder_state(instance).await?;
+        if !matches!(state.as_str(), "pending" | "running") {
+            return Err(ActionError::fatal(format!(
+                "the builder {instance} is {state}: its SSM agent cannot come online to run commands"
+            )));
         }
         self.waiting(format!("the SSM agent on {instance} to come online"));
         poll::wait_agent(&self.p.poller, &self.home, self.ssm.clone(), instance).await?;
@@ -286,11 +316,17 @@ impl Act<'_> {
             .await
     }
 
+    /// Generalise and shut down. Sysprep stops the builder at its end, so a builder found stopped (or
+    /// stopping) has been through it already: a resumed apply (after kill -9 during sysprep) waits for
+    /// it to stop instead of for an agent that will not come back.
     pub(super) async fn sysprep(&self) -> Result<(), ActionError> {
         let script =
             "& \"$env:ProgramFiles\\Amazon\\EC2Launch\\EC2Launch.exe\" sysprep --shutdown=true";
-        self.run_script("sysprep", script, 1800).await?;
         let instance = self.instance();
+        let state = self.builder_state(&instance).await?;
+        if !matches!(state.as_str(), "stopping" | "stopped") {
+            self.run_script("sysprep", script, 1800).await?;
+        }
         let _ = self
             .ec2
             .stop_instances()

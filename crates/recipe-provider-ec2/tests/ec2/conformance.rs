@@ -81,7 +81,7 @@ fn filter(name: &str, value: &str) -> Filter {
     Filter::builder().name(name).values(value).build()
 }
 
-async fn a_base_image(client: &aws_sdk_ec2::Client) -> String {
+pub(crate) async fn a_base_image(client: &aws_sdk_ec2::Client) -> String {
     let out = client
         .describe_images()
         .owners("amazon")

@@ -1,0 +1,107 @@
+//! Resuming after kill -9 during sysprep: sysprep stops the builder at its end, so the resumed action
+//! finds it stopped. It must wait for the stop, not for an SSM agent that will not come back; and any
+//! command for a builder that is not running fails at once, naming its state.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use recipe_aws::{Aws, AwsOptions, Credentials};
+use recipe_engine::{ActionKind, ApplyContext, Events, Outputs, Provider, RecipeOutputs};
+use recipe_plan::{CloudInfo, Observations, PlanOptions};
+use recipe_provider_ec2::{Ec2Options, Ec2Provider};
+
+const RECIPE: &str = "name: win\ndescription: sysprep resume\ntarget: ec2-ami\nstrategy: full\nos: windows\nversion: 1.0.0\nbase: { image-id: BASE }\nbuilder: { region: eu-west-2, instance-type: m6i.large }\nsteps:\n  - powershell: { run: \"Write-Host baked\" }\n  - sysprep: {}\nimage: { name: \"win-${build_id}\" }\n";
+
+async fn stopped_builder(ec2: &aws_sdk_ec2::Client, base: &str) -> String {
+    let out = ec2
+        .run_instances()
+        .image_id(base)
+        .min_count(1)
+        .max_count(1)
+        .send()
+        .await
+        .unwrap();
+    let id = out.instances()[0].instance_id().unwrap().to_string();
+    ec2.stop_instances().instance_ids(&id).send().await.unwrap();
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sysprep_on_a_stopped_builder_waits_for_the_stop_not_for_its_agent() {
+    let sim = aws_sim::Sim::start(aws_sim::Config {
+        durations: aws_sim::Durations::instant(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let opts = AwsOptions {
+        endpoint_url: Some(sim.url().to_string()),
+        region: Some("eu-west-2".into()),
+        credentials: Some(Credentials::new("123456789012", "t", None, None, "t")),
+        ..Default::default()
+    };
+    let aws = Aws::load(&opts).await.unwrap();
+    let ec2 = aws_sdk_ec2::Client::new(&aws.sdk);
+    let base = crate::conformance::a_base_image(&ec2).await;
+    let builder = stopped_builder(&ec2, &base).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("win.yaml"), RECIPE.replace("BASE", &base)).unwrap();
+    let set = recipe_loader::load(&[dir.path().to_path_buf()], &Default::default());
+    let errors: Vec<String> = set
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let options = PlanOptions {
+        estimates: Default::default(),
+        target: None,
+        now: jiff::Timestamp::now(),
+        cloud: CloudInfo {
+            account: None,
+            region: "eu-west-2".into(),
+            region_source: "--region".into(),
+        },
+    };
+    let plan =
+        recipe_plan::compute(&set, &BTreeMap::new(), &Observations::default(), &options).unwrap();
+    let action = |want: &str| {
+        plan.actions
+            .iter()
+            .find(|a| a.action.name() == want)
+            .unwrap()
+    };
+    let cx = ApplyContext::new(&set, plan.clone(), BTreeMap::new(), Events::discard());
+    let mut inputs = Outputs::default();
+    inputs.add("win", &RecipeOutputs::builder(&builder));
+    let provider = Ec2Provider::new(
+        aws,
+        Ec2Options {
+            poll: Duration::from_millis(20),
+        },
+    );
+
+    // The resumed sysprep finds the builder stopped: done, without a command.
+    let sysprep = action("sysprep");
+    assert_eq!(sysprep.action, ActionKind::Sysprep);
+    let run = provider.run(&cx, sysprep, &inputs);
+    let done = tokio::time::timeout(Duration::from_secs(20), run).await;
+    done.expect("does not wait for the agent")
+        .expect("sysprep is done");
+    assert_eq!(sim.requests().count("ssm:SendCommand"), 0);
+
+    // A command for a builder that is not running fails at once, naming its state.
+    let steps = provider.run(&cx, action("run-steps"), &inputs);
+    let err = tokio::time::timeout(Duration::from_secs(20), steps)
+        .await
+        .expect("fails at once")
+        .unwrap_err();
+    assert!(
+        err.message
+            .contains(&format!("the builder {builder} is stopped")),
+        "{}",
+        err.message
+    );
+}
