@@ -281,6 +281,9 @@ fn decode(
         call.service = match svc {
             "AmazonSSM" => "ssm".into(),
             "WorkspacesService" => "workspaces".into(),
+            // AppStream 2.0 also serves awsJson1_1 (the AWS CLI and boto3 speak it; the Rust SDK speaks
+            // RPC v2 CBOR): the same operations, the same members.
+            "PhotonAdminProxyService" => "appstream".into(),
             other => other.to_lowercase(),
         };
         call.body = if body.is_empty() {

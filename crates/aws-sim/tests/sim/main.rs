@@ -5,9 +5,11 @@
 //! - `fidelity`: what only aws-sim models: pending phases, shares across accounts, deprecation,
 //!   preconditions, SSM commands.
 //! - `faults`: throttling, 5xx, latency, scripted failures, the request log, the admin API, persistence.
+//! - `wire`: the protocols the AWS CLI and boto3 speak where the Rust SDK speaks another.
 
 mod common;
 mod conformance;
 mod faults;
 mod fidelity;
 mod services;
+mod wire;
