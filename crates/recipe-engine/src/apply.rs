@@ -300,19 +300,8 @@ fn known_regions(r: &recipe_plan::RecipePlan, state: Option<&RecipeState>) -> Ve
 async fn sweep(registry: &Registry, cx: &ApplyContext, journal: &Journal) -> Swept {
     let request = sweep_request(&cx.plan, journal.saved_plan.as_ref(), &cx.state);
     let mut swept = Swept::default();
-    for target in registry.targets() {
-        let Some(provider) = registry.get(target) else {
-            continue;
-        };
-        let scopes: Vec<SweepScope> = request
-            .scopes
-            .iter()
-            .filter(|s| cx.target(&s.recipe) == Some(target))
-            .cloned()
-            .collect();
-        if scopes.is_empty() {
-            continue;
-        }
+    let scopes = request.scopes.clone();
+    for (provider, scopes) in registry.split(cx, scopes, |s| &s.recipe) {
         let mine = SweepRequest {
             scopes,
             ..request.clone()
@@ -375,16 +364,8 @@ pub fn unfinished(plan: &Plan, report: &Report, outputs: &Outputs) -> Vec<Unfini
 
 /// Discard the images of unfinished builds, each through its provider.
 async fn discard(registry: &Registry, cx: &ApplyContext, report: &Report, outputs: &Outputs) {
-    let mut by_target: BTreeMap<recipe_model::Target, Vec<Unfinished>> = BTreeMap::new();
-    for u in unfinished(&cx.plan, report, outputs) {
-        if let Some(t) = cx.target(&u.recipe) {
-            by_target.entry(t).or_default().push(u);
-        }
-    }
-    for (target, list) in by_target {
-        let Some(provider) = registry.get(target) else {
-            continue;
-        };
+    let images = unfinished(&cx.plan, report, outputs);
+    for (provider, list) in registry.split(cx, images, |u| &u.recipe) {
         for (image, result) in provider.discard(cx, &list).await {
             cx.events.send(Event::Discarded { image, result });
         }
@@ -399,16 +380,8 @@ async fn release(
     outputs: &Outputs,
     keep: bool,
 ) {
-    let mut by_target: BTreeMap<recipe_model::Target, Vec<Leftover>> = BTreeMap::new();
-    for l in leftovers(&cx.plan, report, outputs) {
-        if let Some(t) = cx.target(&l.recipe) {
-            by_target.entry(t).or_default().push(l);
-        }
-    }
-    for (target, list) in by_target {
-        let Some(provider) = registry.get(target) else {
-            continue;
-        };
+    let builders = leftovers(&cx.plan, report, outputs);
+    for (provider, list) in registry.split(cx, builders, |l| &l.recipe) {
         for (leftover, released) in provider.release(cx, &list, keep).await {
             cx.events.send(Event::Released { leftover, released });
         }

@@ -294,6 +294,29 @@ impl Registry {
             .collect()
     }
 
+    /// `items` grouped by the provider of their recipe's target (items of a target with no provider
+    /// are left out).
+    pub fn split<T>(
+        &self,
+        cx: &ApplyContext,
+        items: Vec<T>,
+        recipe: impl Fn(&T) -> &str,
+    ) -> Vec<(&dyn Provider, Vec<T>)> {
+        let mut by_target: BTreeMap<Target, Vec<T>> = BTreeMap::new();
+        for item in items {
+            if let Some(t) = cx
+                .target(recipe(&item))
+                .filter(|t| self.providers.contains_key(t))
+            {
+                by_target.entry(t).or_default().push(item);
+            }
+        }
+        by_target
+            .into_iter()
+            .map(|(t, list)| (self.providers[&t].as_ref(), list))
+            .collect()
+    }
+
     /// The provider of `recipe`'s target, in `cx`.
     pub fn for_recipe(
         &self,

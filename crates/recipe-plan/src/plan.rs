@@ -83,17 +83,13 @@ impl Plan {
             .iter()
             .all(|(r, rev)| fresh.basis.state.get(r).cloned().flatten() == *rev);
         let content_same = self.recipes.iter().all(|mine| {
-            let Some(now) = fresh.recipes.iter().find(|r| r.recipe == mine.recipe) else {
-                return false;
-            };
             let layered = mine.build.as_ref().is_some_and(|b| b.parent.is_some());
-            let parts = |p: &BTreeMap<String, String>| -> BTreeMap<String, String> {
-                p.iter()
-                    .filter(|(k, _)| !(layered && k.as_str() == "base"))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect()
-            };
-            parts(&mine.fingerprint_parts) == parts(&now.fingerprint_parts)
+            if layered {
+                self.parts_without_base(&mine.recipe) == fresh.parts_without_base(&mine.recipe)
+            } else {
+                let now = fresh.recipes.iter().find(|r| r.recipe == mine.recipe);
+                now.is_some_and(|now| now.fingerprint_parts == mine.fingerprint_parts)
+            }
         });
         state_same && content_same
     }
