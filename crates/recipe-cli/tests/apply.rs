@@ -1272,6 +1272,7 @@ async fn a_journal_that_cannot_be_written_fails_the_apply_and_releases_the_locks
     let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     assert!(stderr.contains("journal"), "{stderr}");
+    assert!(stderr.contains("writable"), "says what to do: {stderr}");
     assert_eq!(e.builders_running(), 0, "nothing started");
     // No lock was left behind: the next apply takes them at once.
     std::fs::remove_dir(&blocker).unwrap();

@@ -40,7 +40,12 @@ pub enum ApplyError {
     Stale(#[from] StalePlan),
     /// The journal could not be written.
     #[error(transparent)]
-    #[diagnostic(code(recipe::apply::journal))]
+    #[diagnostic(
+        code(recipe::apply::journal),
+        help(
+            "the apply stopped and released its locks; make the journal's folder (.recipe/journal, or .recipe/sandbox/journal) writable and apply again: it sweeps what this one left"
+        )
+    )]
     Journal(#[from] JournalError),
 }
 
