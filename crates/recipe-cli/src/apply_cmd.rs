@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use recipe_engine::apply::{ApplyOptions, ApplyReport, Applying, Chosen, choose_plan};
-use recipe_engine::{CancelToken, EngineOptions, Event, Events, Journal, Registry};
+use recipe_engine::apply::{ApplyOptions, ApplyReport, Applying, Prepared, check_saved, prepare};
+use recipe_engine::{CancelToken, EngineOptions, Event, Events, JournalEntry, Registry};
 use recipe_plan::{ActionKind, Plan};
 
 use crate::exit::Exit;
@@ -136,40 +136,69 @@ async fn apply_async(args: &ApplyArgs) -> std::io::Result<Exit> {
         Ok(p) => p,
         Err(exit) => return Ok(exit),
     };
-    let mut journal = match Journal::open(&journal_dir(args), "apply") {
-        Ok(j) => j,
-        Err(e) => {
-            writeln!(std::io::stderr(), "error: {e}")?;
-            return Ok(Exit::Invalid);
-        }
-    };
     let given = saved.is_some();
-    let chosen = match choose_plan(&journal, planned.plan.clone(), saved) {
-        Ok(c) => c,
-        Err(stale) => return Ok(render::report(&stale)),
+    let plan = match saved {
+        Some(saved) => match check_saved(&planned.plan, saved) {
+            Ok(p) => p,
+            Err(stale) => return Ok(render::report(&stale)),
+        },
+        None => planned.plan.clone(),
     };
-    if let Some(exit) = refuse_unserved(&planned.registry, &chosen.plan)? {
+    if let Some(exit) = refuse_unserved(&planned.registry, &plan)? {
         return Ok(exit);
     }
-    if chosen.resuming && !given && !journal.entries.is_empty() {
-        writeln!(
-            std::io::stderr(),
-            "resuming the apply interrupted at {} (its finished actions are not repeated)",
-            chosen.plan.created_at
-        )?;
+    if !plan.has_changes() {
+        return Ok(show_and_confirm(args, &plan)?.unwrap_or(Exit::Ok));
     }
-    if let Some(exit) = show_and_confirm(args, &chosen.plan)? {
-        return Ok(exit);
+    let prepared = match take_locks(args, &planned.store, plan, given).await {
+        Ok(p) => p,
+        Err(e) => return Ok(render::report(&e)),
+    };
+    say_what_dead_runs_left(&prepared)?;
+    match show_and_confirm(args, &prepared.plan) {
+        Ok(None) => run(args, &planned, prepared).await,
+        other => {
+            prepared.release().await;
+            Ok(other?.unwrap_or(Exit::Ok))
+        }
     }
-    run(args, planned, chosen, &mut journal).await
 }
 
-fn journal_dir(args: &ApplyArgs) -> PathBuf {
-    if args.planning.cloud.sandbox {
-        crate::cloud::sandbox_dir().join("journal")
-    } else {
-        PathBuf::from(".recipe/journal")
+/// Take the locks (saying whom it waits for), and find what dead runs left.
+async fn take_locks<'s>(
+    args: &ApplyArgs,
+    store: &'s crate::store::AnyStore,
+    plan: Plan,
+    given: bool,
+) -> Result<Prepared<'s, crate::store::AnyStore>, recipe_engine::apply::ApplyError> {
+    let timeout = args.lock_timeout;
+    let waiting = move |recipe: &str, holder: &str| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "waiting up to {timeout} for the lock on `{recipe}`, held by {holder}"
+        );
+    };
+    let timeout = Duration::from_secs(timeout.as_secs());
+    prepare(store, plan, given, timeout, &waiting).await
+}
+
+fn say_what_dead_runs_left(prepared: &Prepared<'_, crate::store::AnyStore>) -> std::io::Result<()> {
+    let mut err = std::io::stderr().lock();
+    if let Some(run) = &prepared.resumed {
+        writeln!(
+            err,
+            "resuming the apply interrupted at {} (run {}): its finished actions are not repeated",
+            run.plan.created_at, run.id
+        )?;
     }
+    for run in &prepared.taken_over {
+        writeln!(
+            err,
+            "an apply interrupted at {} (run {}) is not resumed, as its plan no longer holds: the builders and unrecorded images it left are removed",
+            run.plan.created_at, run.id
+        )?;
+    }
+    Ok(())
 }
 
 /// A plan that changes recipes of a target no provider serves is refused before it is shown.
@@ -246,17 +275,20 @@ fn track(builders: &LiveBuilders, plan: &Plan, e: &Event) {
     }
 }
 
-/// Builders of a resumed run come from the journal: their actions will not report again.
-fn resumed_builders(plan: &Plan, journal: &Journal) -> LiveBuilders {
+/// Builders of a resumed run come from its journal: their actions will not report again.
+fn resumed_builders(prepared: &Prepared<'_, crate::store::AnyStore>) -> LiveBuilders {
     let builders: LiveBuilders = Arc::default();
-    for a in &plan.actions {
-        if let Some(outputs) = journal.outputs(a.id) {
+    let Some(run) = &prepared.resumed else {
+        return builders;
+    };
+    for (id, entry) in &run.entries {
+        if let JournalEntry::Succeeded { outputs } = entry {
             let e = Event::Succeeded {
-                id: a.id,
+                id: *id,
                 outputs: outputs.clone(),
                 elapsed_ms: 0,
             };
-            track(&builders, plan, &e);
+            track(&builders, &prepared.plan, &e);
         }
     }
     builders
@@ -264,12 +296,11 @@ fn resumed_builders(plan: &Plan, journal: &Journal) -> LiveBuilders {
 
 async fn run(
     args: &ApplyArgs,
-    planned: crate::plan_cmd::Planned,
-    chosen: Chosen,
-    journal: &mut Journal,
+    planned: &crate::plan_cmd::Planned,
+    prepared: Prepared<'_, crate::store::AnyStore>,
 ) -> std::io::Result<Exit> {
-    let progress = Arc::new(Progress::new(Mode::pick(args.json), &chosen.plan));
-    let builders = resumed_builders(&chosen.plan, journal);
+    let progress = Arc::new(Progress::new(Mode::pick(args.json), &prepared.plan));
+    let builders = resumed_builders(&prepared);
     let cancel = CancelToken::new();
     let mut interrupts = Interrupts::new()?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -280,7 +311,7 @@ async fn run(
     let (p3, b3, plan) = (
         Arc::clone(&progress),
         Arc::clone(&builders),
-        chosen.plan.clone(),
+        prepared.plan.clone(),
     );
     let printer = tokio::spawn(async move {
         while let Some(e) = rx.recv().await {
@@ -297,7 +328,7 @@ async fn run(
         keep_on_error: args.keep_on_error,
         lock_timeout: Duration::from_secs(args.lock_timeout.as_secs()),
     };
-    let plan = chosen.plan.clone();
+    let plan = prepared.plan.clone();
     let applying = Applying {
         store: &planned.store,
         registry: &planned.registry,
@@ -306,7 +337,7 @@ async fn run(
         events: Events::new(tx),
         cancel: &cancel,
     };
-    let result = recipe_engine::apply::apply(&applying, chosen, journal).await;
+    let result = prepared.apply(&applying).await;
     drop(applying);
     let _ = printer.await;
     progress.finish();

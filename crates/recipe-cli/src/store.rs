@@ -84,4 +84,16 @@ impl StateStore for AnyStore {
     async fn force_unlock(&self, recipe: &str) -> Result<Option<LockInfo>, StateError> {
         delegate!(self, s => s.force_unlock(recipe).await)
     }
+    async fn runs(&self) -> Result<Vec<String>, StateError> {
+        delegate!(self, s => s.runs().await)
+    }
+    async fn read_run(&self, run: &str) -> Result<Vec<Vec<u8>>, StateError> {
+        delegate!(self, s => s.read_run(run).await)
+    }
+    async fn append_run(&self, run: &str, seq: u64, record: &[u8]) -> Result<(), StateError> {
+        delegate!(self, s => s.append_run(run, seq, record).await)
+    }
+    async fn remove_run(&self, run: &str) -> Result<(), StateError> {
+        delegate!(self, s => s.remove_run(run).await)
+    }
 }

@@ -471,17 +471,34 @@ async fn state_saved_by_another_run_while_waiting_for_the_lock_makes_the_plan_st
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // The apply prints its plan, then asks for the locks: once the plan is out, it is waiting.
-    let stdout = child.stdout.take().unwrap();
-    let planned = tokio::task::spawn_blocking(move || {
-        BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .any(|l| l.starts_with("Plan:"))
+    // The apply asks for the locks before it prints a plan, and says whom it waits for (it does not
+    // claim to resume anything).
+    let stderr = child.stderr.take().unwrap();
+    let (waiting, mut stderr) = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stderr);
+        let mut seen = Vec::new();
+        let mut line = String::new();
+        while lines.read_line(&mut line).unwrap_or(0) > 0 {
+            seen.push(std::mem::take(&mut line));
+            if seen
+                .last()
+                .unwrap()
+                .contains("for the lock on `linux-baseline`")
+            {
+                break;
+            }
+        }
+        (seen, lines)
     })
     .await
     .unwrap();
-    assert!(planned, "the apply printed its plan");
+    let said = waiting.concat();
+    assert!(
+        said.contains("waiting up to 1m for the lock on `linux-baseline`, held by"),
+        "{said}"
+    );
+    assert!(said.contains("other apply"), "names the holder: {said}");
+    assert!(!said.contains("resuming"), "{said}");
     // The other run records a version and leaves.
     let lock_file = e.dir.path().join(".recipe/state/linux-baseline.lock");
     store
@@ -490,15 +507,17 @@ async fn state_saved_by_another_run_while_waiting_for_the_lock_makes_the_plan_st
         .unwrap();
     store.unlock("linux-baseline").await.unwrap();
     assert!(!lock_file.exists());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let (out, rest) = tokio::task::spawn_blocking(move || {
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+        (child.wait_with_output().unwrap(), rest)
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{rest}");
     assert!(
-        stderr.contains("recipe::plan::stale")
-            && stderr.contains("changed while waiting for its lock"),
-        "{stderr}"
+        rest.contains("recipe::plan::stale") && rest.contains("changed while waiting for its lock"),
+        "{rest}"
     );
     assert_eq!(
         e.images_named("linux-baseline"),
@@ -1266,16 +1285,17 @@ async fn a_saved_plan_that_is_missing_old_or_edited_is_refused_naming_the_file()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_journal_that_cannot_be_written_fails_the_apply_and_releases_the_locks() {
     let e = env().await;
-    // The journal's temporary file cannot be created: the first journal write, under the locks, fails.
-    let blocker = e.dir.path().join(".recipe/journal/apply.json.tmp");
-    std::fs::create_dir_all(&blocker).unwrap();
+    // The journal's folder cannot be made: reading it, under the locks, fails.
+    let blocker = e.dir.path().join(".recipe/state/runs");
+    std::fs::create_dir_all(blocker.parent().unwrap()).unwrap();
+    std::fs::write(&blocker, "not a folder").unwrap();
     let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     assert!(stderr.contains("journal"), "{stderr}");
     assert!(stderr.contains("writable"), "says what to do: {stderr}");
     assert_eq!(e.builders_running(), 0, "nothing started");
     // No lock was left behind: the next apply takes them at once.
-    std::fs::remove_dir(&blocker).unwrap();
+    std::fs::remove_file(&blocker).unwrap();
     let (code, stdout, stderr) = e
         .run(&[
             "apply",
@@ -1291,16 +1311,20 @@ async fn a_journal_that_cannot_be_written_fails_the_apply_and_releases_the_locks
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupt_journal_says_what_to_do_and_nothing_changes() {
     let e = env().await;
-    let journal = e.dir.path().join(".recipe/journal/apply.json");
+    let journal = e.dir.path().join(".recipe/state/runs/r1-dead.jsonl");
     std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
-    std::fs::write(&journal, "{ \"format\": 2, \"plan\": ").unwrap();
+    std::fs::write(
+        &journal,
+        "{ \"record\": \"begin\", \"format\": 3, \"plan\": 7 }\n",
+    )
+    .unwrap();
     let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
     assert_eq!(code, 1, "{stdout}\n{stderr}");
-    assert!(stderr.contains("apply.json"), "names the file: {stderr}");
     assert!(
-        stderr.contains("remove the file to start afresh"),
-        "{stderr}"
+        stderr.contains("runs/r1-dead.jsonl"),
+        "names the file: {stderr}"
     );
+    assert!(stderr.contains("to start afresh"), "{stderr}");
     assert_eq!(e.builders_running(), 0);
     assert_eq!(e.images_named("linux-baseline"), 0);
 }

@@ -1,6 +1,7 @@
-//! The apply lifecycle around the executor: choose the plan (fresh, saved or resumed), lock, check
-//! that state did not move, sweep what killed runs left, run, release the builders of failed builds,
-//! record state, unlock. Every phase is a function; the CLI only renders the events.
+//! The apply lifecycle around the executor: lock, find what dead runs left (resume the run, or sweep
+//! it), check that state did not move, run, saving each recipe's state as soon as its actions
+//! succeeded, release the builders of failed builds, record the rest, unlock. Every phase is a
+//! function; the CLI only renders the events.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -8,12 +9,13 @@ use std::time::Duration;
 
 use recipe_loader::RecipeSet;
 use recipe_plan::{ActionKind, Applied, Outputs, Plan, StalePlan};
-use recipe_state::{LockInfo, RecipeState, StateError, StateStore, Stored};
+use recipe_state::{LockInfo, RecipeState, Revision, StateError, StateStore, Stored};
 
-use crate::engine::{CancelToken, EngineOptions, Event, Report, execute};
-use crate::journal::{Journal, JournalError};
+use crate::engine::{CancelToken, EngineOptions, Event, Recorder, Report, execute};
+use crate::journal::{Journal, JournalEntry, JournalError, Run, entangled, interrupted};
 use crate::provider::{
-    ApplyContext, Events, Leftover, Registry, Routed, SweepRequest, SweepScope, Swept, Unfinished,
+    ApplyContext, BoxFuture, Events, Leftover, Registry, Routed, SweepRequest, SweepScope, Swept,
+    Unfinished,
 };
 
 /// How an apply runs.
@@ -38,53 +40,26 @@ pub enum ApplyError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Stale(#[from] StalePlan),
-    /// The journal could not be written.
+    /// The journal could not be read or written.
     #[error(transparent)]
     #[diagnostic(
         code(recipe::apply::journal),
         help(
-            "the apply stopped and released its locks; make the journal's folder (.recipe/journal, or .recipe/sandbox/journal) writable and apply again: it sweeps what this one left"
+            "the apply stopped and released its locks; the journal is kept beside the state (its runs/ folder, or runs/ prefix in S3): make it readable and writable and apply again, which sweeps what this one left"
         )
     )]
     Journal(#[from] JournalError),
 }
 
-/// Which plan to run, and whether it resumes the journal's.
-#[derive(Debug)]
-pub struct Chosen {
-    /// The plan.
-    pub plan: Plan,
-    /// It is the journal's interrupted plan: its finished actions are not run again.
-    pub resuming: bool,
-}
-
-/// The plan to apply: a saved one (refused if stale), else the journal's interrupted plan when nothing
-/// it was made from moved, else the fresh one.
-pub fn choose_plan(
-    journal: &Journal,
-    fresh: Plan,
-    saved: Option<Plan>,
-) -> Result<Chosen, StalePlan> {
-    let plan = match saved {
-        Some(saved) => {
-            saved.check_structure().map_err(|why| StalePlan {
-                reasons: vec![format!("the plan is not consistent: {why}")],
-            })?;
-            saved.check_fresh(&fresh)?;
-            saved.check_actions(&fresh)?;
-            saved
-        }
-        None => journal
-            .saved_plan
-            .clone()
-            .filter(|p| !journal.entries.is_empty() && p.resumable(&fresh))
-            .unwrap_or(fresh),
-    };
-    let resuming = journal
-        .saved_plan
-        .as_ref()
-        .is_some_and(|p| p.created_at == plan.created_at && p.actions == plan.actions);
-    Ok(Chosen { plan, resuming })
+/// A saved plan, checked against the fresh one before anything is locked: its own consistency, that
+/// nothing it was made from moved, and that its actions are what the recipes and state give.
+pub fn check_saved(fresh: &Plan, saved: Plan) -> Result<Plan, StalePlan> {
+    saved.check_structure().map_err(|why| StalePlan {
+        reasons: vec![format!("the plan is not consistent: {why}")],
+    })?;
+    saved.check_fresh(fresh)?;
+    saved.check_actions(fresh)?;
+    Ok(saved)
 }
 
 /// How an apply ended.
@@ -103,10 +78,12 @@ struct Locks<'s, S: StateStore> {
 }
 
 impl<'s, S: StateStore> Locks<'s, S> {
+    /// Take each lock; `waiting` hears of each one held by someone else before it is waited for.
     async fn take(
         store: &'s S,
         recipes: &BTreeSet<String>,
         timeout: Duration,
+        waiting: &(dyn Fn(&str, &str) + Sync),
     ) -> Result<Self, StateError> {
         let me = LockInfo::for_this_process("apply");
         let mut locks = Locks {
@@ -114,7 +91,14 @@ impl<'s, S: StateStore> Locks<'s, S> {
             held: Vec::new(),
         };
         for r in recipes {
-            if let Err(e) = store.lock(r, &me, timeout).await {
+            let taken = match store.lock(r, &me, Duration::ZERO).await {
+                Err(StateError::Locked { holder, .. }) => {
+                    waiting(r, &holder);
+                    store.lock(r, &me, timeout).await
+                }
+                other => other,
+            };
+            if let Err(e) = taken {
                 locks.release().await;
                 return Err(e);
             }
@@ -127,6 +111,94 @@ impl<'s, S: StateStore> Locks<'s, S> {
         for r in &self.held {
             let _ = self.store.unlock(r).await;
         }
+    }
+}
+
+/// An apply with its locks held: the plan to run, and what dead runs left. Run it with
+/// [`Prepared::apply`], or give it up with [`Prepared::release`]; either releases the locks.
+pub struct Prepared<'s, S: StateStore> {
+    locks: Locks<'s, S>,
+    /// The plan to run: the fresh (or saved) one, or the dead run's that is resumed.
+    pub plan: Plan,
+    /// The dead run this apply goes on with: its finished actions are not run again.
+    pub resumed: Option<Run>,
+    /// Dead runs that are not resumed: what they left is swept.
+    pub taken_over: Vec<Run>,
+}
+
+/// Lock the recipes `plan` changes (and those that dead runs touching them left open), then find
+/// those dead runs: one whose plan still holds is resumed (unless `plan` is a saved plan, which is
+/// applied as it is); the others are swept. Nothing changes in the cloud here.
+pub async fn prepare<'s, S: StateStore>(
+    store: &'s S,
+    plan: Plan,
+    saved: bool,
+    timeout: Duration,
+    waiting: &(dyn Fn(&str, &str) + Sync),
+) -> Result<Prepared<'s, S>, ApplyError> {
+    let touched = touched(&plan);
+    let wanted = entangled(store, &touched).await;
+    let locks = Locks::take(store, &wanted, timeout, waiting).await?;
+    let runs = match interrupted(store, &touched).await {
+        Ok(runs) => runs,
+        Err(e) => {
+            locks.release().await;
+            return Err(e.into());
+        }
+    };
+    Ok(choose(locks, plan, saved, runs))
+}
+
+fn choose<'s, S: StateStore>(
+    locks: Locks<'s, S>,
+    fresh: Plan,
+    saved: bool,
+    mut runs: Vec<Run>,
+) -> Prepared<'s, S> {
+    let resumable = |r: &Run| {
+        let revisions: BTreeMap<String, String> = r
+            .saved
+            .iter()
+            .map(|(k, v)| (k.clone(), v.0.clone()))
+            .collect();
+        let held: BTreeSet<&String> = locks.held.iter().collect();
+        r.open().iter().all(|o| held.contains(o)) && r.plan.resumable(&fresh, &revisions)
+    };
+    let resumed = if !saved && runs.len() == 1 && resumable(&runs[0]) {
+        runs.pop()
+    } else {
+        None
+    };
+    let plan = resumed.as_ref().map_or(fresh, |r| r.plan.clone());
+    Prepared {
+        locks,
+        plan,
+        resumed,
+        taken_over: runs,
+    }
+}
+
+fn touched(plan: &Plan) -> BTreeSet<String> {
+    plan.actions.iter().map(|a| a.recipe.clone()).collect()
+}
+
+impl<S: StateStore> Prepared<'_, S> {
+    /// Give up (nothing to do, or not approved): release the locks.
+    pub async fn release(self) {
+        self.locks.release().await;
+    }
+
+    /// Run the plan, record state, unlock.
+    pub async fn apply(self, run: &Applying<'_, S>) -> Result<ApplyReport, ApplyError> {
+        let Prepared {
+            locks,
+            plan,
+            resumed,
+            taken_over,
+        } = self;
+        let result = locked(run, plan, resumed, &taken_over).await;
+        locks.release().await;
+        result
     }
 }
 
@@ -147,68 +219,158 @@ pub struct Applying<'a, S: StateStore> {
     pub cancel: &'a CancelToken,
 }
 
-/// Apply `chosen` (see [`choose_plan`]): lock the recipes it changes, run it, record state, unlock.
-pub async fn apply<S: StateStore>(
-    run: &Applying<'_, S>,
-    chosen: Chosen,
-    journal: &mut Journal,
-) -> Result<ApplyReport, ApplyError> {
-    let touched: BTreeSet<String> = chosen
-        .plan
-        .actions
-        .iter()
-        .map(|a| a.recipe.clone())
-        .collect();
-    let locks = Locks::take(run.store, &touched, run.opts.lock_timeout).await?;
-    let result = locked(run, chosen, journal).await;
-    locks.release().await;
-    result
-}
-
 async fn locked<S: StateStore>(
     run: &Applying<'_, S>,
-    chosen: Chosen,
-    journal: &mut Journal,
+    plan: Plan,
+    resumed: Option<Run>,
+    taken_over: &[Run],
 ) -> Result<ApplyReport, ApplyError> {
-    let Chosen { plan, resuming } = chosen;
-    let before = read_unmoved(run.store, run.set, &plan).await?;
+    let own: BTreeMap<String, Revision> = resumed
+        .as_ref()
+        .map(|r| r.saved.clone())
+        .unwrap_or_default();
+    let before = read_unmoved(run.store, run.set, &plan, &own).await?;
     let state: BTreeMap<String, RecipeState> = before
         .iter()
         .map(|(k, v)| (k.clone(), v.state.clone()))
         .collect();
     let cx = Arc::new(ApplyContext::new(run.set, plan, state, run.events.clone()));
-    let swept = sweep(run.registry, &cx, journal).await;
+    let dead: Vec<&Plan> = taken_over.iter().map(|r| &r.plan).collect();
+    let swept = sweep(run.registry, &cx, &dead).await;
+    let clean = swept.problems.is_empty();
     run.events.send(Event::Swept(swept));
-    if !resuming {
-        journal.reset(&cx.plan)?;
-    }
+    let mut journal = match resumed {
+        Some(r) => Journal::resume(run.store, r),
+        None => Journal::begin(run.store, &cx.plan).await?,
+    };
+    forget_swept(run.store, &cx, taken_over, clean).await;
+    let mut recording = Recording::new(&mut journal, run.store, &cx, &before);
     let routed = Arc::new(Routed::new(run.registry.clone(), Arc::clone(&cx)));
     let engine = &run.opts.engine;
-    let report = execute(
-        &cx.plan,
-        routed,
-        journal,
-        engine,
-        run.events.sender(),
-        run.cancel,
-    )
-    .await?;
-    let outputs = collected(&cx.plan, &report, journal);
+    let sender = run.events.sender();
+    let report = execute(&cx.plan, routed, &mut recording, engine, sender, run.cancel).await?;
+    let outputs = recording.outputs.clone();
     release(run.registry, &cx, &report, &outputs, run.opts.keep_on_error).await;
     discard(run.registry, &cx, &report, &outputs).await;
-    let applied = Applied {
-        succeeded: &report.succeeded,
-        outputs: &outputs,
-        now: jiff::Timestamp::now(),
-    };
-    for state in recipe_plan::record(&cx.plan, &applied, &cx.state) {
-        let expected = before.get(&state.recipe).map(|s| &s.revision);
-        run.store.save(&state, expected).await?;
-    }
-    if report.ok() {
-        let _ = std::mem::take(journal).finish();
-    }
+    recording.save_rest().await?;
+    journal.finish().await?;
     Ok(ApplyReport { report, outputs })
+}
+
+/// The journals of dead runs whose leftovers were all swept (every recipe they left open is in this
+/// plan, and the sweep met no problem) are forgotten; the others stay for a later apply.
+async fn forget_swept<S: StateStore>(store: &S, cx: &ApplyContext, runs: &[Run], clean: bool) {
+    let mine: BTreeSet<&str> = cx.plan.recipes.iter().map(|r| r.recipe.as_str()).collect();
+    for r in runs {
+        if clean && r.open().iter().all(|o| mine.contains(o.as_str())) {
+            let _ = store.remove_run(&r.id).await;
+        }
+    }
+}
+
+/// Outcomes go to the journal; a recipe whose actions all succeeded has its state saved at once, so
+/// a crash later in a long apply leaves no finished image known only to a journal.
+struct Recording<'r, 'j, S: StateStore> {
+    journal: &'r mut Journal<'j>,
+    store: &'r S,
+    cx: &'r ApplyContext,
+    before: &'r BTreeMap<String, Stored>,
+    succeeded: BTreeSet<usize>,
+    outputs: Outputs,
+}
+
+impl<'r, 'j, S: StateStore> Recording<'r, 'j, S> {
+    fn new(
+        journal: &'r mut Journal<'j>,
+        store: &'r S,
+        cx: &'r ApplyContext,
+        before: &'r BTreeMap<String, Stored>,
+    ) -> Self {
+        let mut outputs = Outputs::default();
+        let mut succeeded = BTreeSet::new();
+        for a in &cx.plan.actions {
+            if let Some(o) = journal.outputs(a.id) {
+                outputs.add(&a.recipe, o);
+                succeeded.insert(a.id);
+            }
+        }
+        Recording {
+            journal,
+            store,
+            cx,
+            before,
+            succeeded,
+            outputs,
+        }
+    }
+
+    fn applied(&self) -> Applied<'_> {
+        Applied {
+            succeeded: &self.succeeded,
+            outputs: &self.outputs,
+            now: jiff::Timestamp::now(),
+        }
+    }
+
+    /// Save one recipe's state (as [`recipe_plan::record`] gives it) and journal that it was saved.
+    async fn save(&mut self, state: &RecipeState) -> Result<(), ApplyError> {
+        let expected = self.before.get(&state.recipe).map(|s| &s.revision);
+        let revision = self.store.save(state, expected).await?;
+        self.journal.saved(&state.recipe, revision).await?;
+        Ok(())
+    }
+
+    async fn on_success(&mut self, recipe: &str) -> Result<(), ApplyError> {
+        let plan = &self.cx.plan;
+        let complete = plan
+            .actions
+            .iter()
+            .filter(|a| a.recipe == recipe)
+            .all(|a| self.succeeded.contains(&a.id));
+        if !complete || self.journal.saved.contains_key(recipe) {
+            return Ok(());
+        }
+        let state = recipe_plan::record_recipe(plan, &self.applied(), &self.cx.state, recipe);
+        match state {
+            Some(state) => self.save(&state).await,
+            None => Ok(()),
+        }
+    }
+
+    /// After the run: save every recipe not saved yet (failed builds, partial updates).
+    async fn save_rest(&mut self) -> Result<(), ApplyError> {
+        let all = recipe_plan::record(&self.cx.plan, &self.applied(), &self.cx.state);
+        for state in all {
+            if !self.journal.saved.contains_key(&state.recipe) {
+                self.save(&state).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<S: StateStore> Recorder for Recording<'_, '_, S> {
+    type Error = ApplyError;
+
+    fn finished(&self, id: usize) -> Option<recipe_plan::RecipeOutputs> {
+        self.journal.outputs(id).cloned()
+    }
+
+    fn record(&mut self, id: usize, entry: JournalEntry) -> BoxFuture<'_, Result<(), ApplyError>> {
+        Box::pin(async move {
+            let recipe = self.cx.plan.actions[id].recipe.clone();
+            if let JournalEntry::Succeeded { outputs } = &entry {
+                self.outputs.add(&recipe, outputs);
+                self.succeeded.insert(id);
+            }
+            let success = matches!(entry, JournalEntry::Succeeded { .. });
+            self.journal.record(id, entry).await?;
+            if success {
+                self.on_success(&recipe).await?;
+            }
+            Ok(())
+        })
+    }
 }
 
 /// State of the plan's recipes, read under the locks. The plan was computed before the locks were
@@ -217,6 +379,7 @@ async fn read_unmoved<S: StateStore>(
     store: &S,
     set: &RecipeSet,
     plan: &Plan,
+    own: &BTreeMap<String, Revision>,
 ) -> Result<BTreeMap<String, Stored>, ApplyError> {
     let touched: BTreeSet<&str> = plan.actions.iter().map(|a| a.recipe.as_str()).collect();
     let before = recipe_plan::read_state(set, store).await?;
@@ -225,7 +388,9 @@ async fn read_unmoved<S: StateStore>(
         .state
         .iter()
         .filter(|(r, rev)| {
-            touched.contains(r.as_str()) && before.get(*r).map(|s| s.revision.0.clone()) != **rev
+            let now = before.get(*r).map(|s| &s.revision);
+            let by_this_run = now.is_some() && now == own.get(*r);
+            touched.contains(r.as_str()) && now.map(|r| r.0.clone()) != **rev && !by_this_run
         })
         .map(|(r, _)| format!("state of `{r}` changed while waiting for its lock"))
         .collect();
@@ -236,14 +401,14 @@ async fn read_unmoved<S: StateStore>(
     }
 }
 
-/// What killed runs left, for the recipes this apply changes: builders of builds it does not run, and
-/// the images of an interrupted apply that is not resumed (its plan went stale).
+/// What killed runs left, for the recipes this apply changes and those dead runs changed: builders of
+/// builds it does not run, and the unrecorded images of builds that will not finish (those of dead
+/// runs not resumed, and those state records as failed).
 pub fn sweep_request(
     plan: &Plan,
-    interrupted: Option<&Plan>,
+    dead: &[&Plan],
     state: &BTreeMap<String, RecipeState>,
 ) -> SweepRequest {
-    let touched: BTreeSet<&str> = plan.actions.iter().map(|a| a.recipe.as_str()).collect();
     let builds = |p: &Plan| -> BTreeSet<String> {
         p.recipes
             .iter()
@@ -251,10 +416,15 @@ pub fn sweep_request(
             .collect()
     };
     let current = builds(plan);
-    let abandoned = interrupted
-        .map(builds)
-        .unwrap_or_default()
-        .into_iter()
+    let failed = state
+        .values()
+        .flat_map(|s| s.versions.iter())
+        .filter(|v| v.status == recipe_state::VersionStatus::Failed)
+        .map(|v| v.build_id.clone());
+    let abandoned = dead
+        .iter()
+        .flat_map(|p| builds(p))
+        .chain(failed)
         .filter(|b| !current.contains(b))
         .collect();
     let recorded = state
@@ -262,13 +432,30 @@ pub fn sweep_request(
         .flat_map(|s| s.versions.iter())
         .flat_map(|v| v.images.values().map(|i| i.image_id.clone()))
         .collect();
+    let mut in_scope: BTreeSet<&str> = plan.actions.iter().map(|a| a.recipe.as_str()).collect();
+    in_scope.extend(
+        dead.iter()
+            .flat_map(|p| p.actions.iter().map(|a| a.recipe.as_str())),
+    );
     let scopes = plan
         .recipes
         .iter()
-        .filter(|r| touched.contains(r.recipe.as_str()))
-        .map(|r| SweepScope {
-            recipe: r.recipe.clone(),
-            regions: known_regions(r, state.get(&r.recipe)),
+        .filter(|r| in_scope.contains(r.recipe.as_str()))
+        .map(|r| {
+            let earlier = dead
+                .iter()
+                .flat_map(|p| p.recipes.iter())
+                .filter(|d| d.recipe == r.recipe);
+            let mut regions = known_regions(r, state.get(&r.recipe));
+            for region in earlier.flat_map(|d| d.build.iter().flat_map(|b| b.regions.iter())) {
+                if !regions.contains(region) {
+                    regions.push(region.clone());
+                }
+            }
+            SweepScope {
+                recipe: r.recipe.clone(),
+                regions,
+            }
         })
         .collect();
     SweepRequest {
@@ -302,8 +489,8 @@ fn known_regions(r: &recipe_plan::RecipePlan, state: Option<&RecipeState>) -> Ve
 }
 
 /// Each provider sweeps its own recipes.
-async fn sweep(registry: &Registry, cx: &ApplyContext, journal: &Journal) -> Swept {
-    let request = sweep_request(&cx.plan, journal.saved_plan.as_ref(), &cx.state);
+async fn sweep(registry: &Registry, cx: &ApplyContext, dead: &[&Plan]) -> Swept {
+    let request = sweep_request(&cx.plan, dead, &cx.state);
     let mut swept = Swept::default();
     let scopes = request.scopes.clone();
     for (provider, scopes) in registry.split(cx, scopes, |s| &s.recipe) {
@@ -314,17 +501,6 @@ async fn sweep(registry: &Registry, cx: &ApplyContext, journal: &Journal) -> Swe
         swept.extend(provider.sweep(cx, &mine).await);
     }
     swept
-}
-
-/// What the actions that succeeded made, from the journal (this run and any resumed one).
-fn collected(plan: &Plan, report: &Report, journal: &Journal) -> Outputs {
-    let mut outputs = Outputs::default();
-    for id in &report.succeeded {
-        if let Some(o) = journal.outputs(*id) {
-            outputs.add(&plan.actions[*id].recipe, o);
-        }
-    }
-    outputs
 }
 
 /// Builders of builds whose terminate-builder action did not succeed.

@@ -12,7 +12,34 @@ use recipe_plan::{Action, Outputs, Plan, RecipeOutputs};
 use tokio::sync::{Mutex, Notify, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
-use crate::journal::{Journal, JournalEntry};
+use crate::journal::{Journal, JournalEntry, JournalError};
+use crate::provider::BoxFuture;
+
+/// Where the executor puts each outcome, durably, before anything that depends on it starts: the
+/// run's [`Journal`], or the apply's recorder, which also saves a recipe's state as soon as all its
+/// actions succeeded.
+pub trait Recorder: Send {
+    /// What stops the run when it cannot be recorded.
+    type Error: Send;
+    /// Outputs of an action that finished in an earlier run of the plan: it is not run again.
+    fn finished(&self, id: usize) -> Option<RecipeOutputs>;
+    /// Persist an outcome.
+    fn record(&mut self, id: usize, entry: JournalEntry) -> BoxFuture<'_, Result<(), Self::Error>>;
+}
+
+impl Recorder for Journal<'_> {
+    type Error = JournalError;
+    fn finished(&self, id: usize) -> Option<RecipeOutputs> {
+        self.outputs(id).cloned()
+    }
+    fn record(
+        &mut self,
+        id: usize,
+        entry: JournalEntry,
+    ) -> BoxFuture<'_, Result<(), JournalError>> {
+        Box::pin(Journal::record(self, id, entry))
+    }
+}
 
 /// How an action's failure should be treated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -372,22 +399,42 @@ async fn attempt_loop<R: Runner>(
     }
 }
 
-/// Run a plan. Outcomes go to the journal as they happen; the report says how the run ended.
-pub async fn execute<R: Runner>(
+/// A task that panicked (a bug in a provider) is that action's failure, not the end of the run: the
+/// apply still releases builders, records state and unlocks.
+fn panicked(
+    tasks: &HashMap<tokio::task::Id, usize>,
+    e: tokio::task::JoinError,
+) -> (usize, Result<RecipeOutputs, ActionError>, u64) {
+    let id = tasks.get(&e.id()).copied().unwrap_or_default();
+    let why = match e.try_into_panic() {
+        Ok(p) => p
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into()),
+        Err(e) => e.to_string(),
+    };
+    let message = format!("internal error: the action panicked ({why}); please report it");
+    (id, Err(ActionError::fatal(message)), 0)
+}
+
+/// Run a plan. Outcomes go to `journal` as they happen; the report says how the run ended. An action
+/// whose task panics fails like any other, naming the panic.
+pub async fn execute<R: Runner, J: Recorder>(
     plan: &Plan,
     runner: Arc<R>,
-    journal: &mut Journal,
+    journal: &mut J,
     opts: &EngineOptions,
     events: &mpsc::UnboundedSender<Event>,
     cancel: &CancelToken,
-) -> Result<Report, crate::JournalError> {
+) -> Result<Report, J::Error> {
     let n = plan.actions.len();
     let mut report = Report::default();
     let mut done: BTreeMap<usize, RecipeOutputs> = BTreeMap::new();
     let mut blocked: BTreeSet<usize> = BTreeSet::new();
     for a in &plan.actions {
-        if let Some(outputs) = journal.outputs(a.id) {
-            done.insert(a.id, outputs.clone());
+        if let Some(outputs) = journal.finished(a.id) {
+            done.insert(a.id, outputs);
             report.succeeded.insert(a.id);
             let _ = events.send(Event::Resumed { id: a.id });
         }
@@ -395,6 +442,7 @@ pub async fn execute<R: Runner>(
     let limiter = Arc::new(RateLimiter::default());
     let slots = Arc::new(Semaphore::new(opts.parallelism.max(1)));
     let mut running: JoinSet<(usize, Result<RecipeOutputs, ActionError>, u64)> = JoinSet::new();
+    let mut tasks: HashMap<tokio::task::Id, usize> = HashMap::new();
     let mut started: BTreeSet<usize> = done.keys().copied().collect();
     let mut stop = false;
     loop {
@@ -413,7 +461,7 @@ pub async fn execute<R: Runner>(
                     break;
                 };
                 started.insert(id);
-                journal.record(id, JournalEntry::Started)?;
+                journal.record(id, JournalEntry::Started).await?;
                 let mut inputs = Outputs::default();
                 for a in ancestors(plan, id) {
                     if let Some(o) = done.get(&a) {
@@ -427,11 +475,11 @@ pub async fn execute<R: Runner>(
                     Arc::clone(&limiter),
                     events.clone(),
                 );
-                running.spawn(async move {
-                    let r = attempt_loop(runner, action, inputs, opts, limiter, events).await;
-                    drop(permit);
-                    r
+                let task = running.spawn(async move {
+                    let _permit = permit;
+                    attempt_loop(runner, action, inputs, opts, limiter, events).await
                 });
+                tasks.insert(task.id(), id);
             }
         }
         if running.is_empty() {
@@ -444,21 +492,18 @@ pub async fn execute<R: Runner>(
         let Some(joined) = joined else { break };
         let (id, result, elapsed_ms) = match joined {
             Ok(r) => r,
-            Err(e) => {
-                return Err(crate::JournalError {
-                    path: Default::default(),
-                    detail: format!("an action task panicked: {e}"),
-                });
-            }
+            Err(e) => panicked(&tasks, e),
         };
         match result {
             Ok(outputs) => {
-                journal.record(
-                    id,
-                    JournalEntry::Succeeded {
-                        outputs: outputs.clone(),
-                    },
-                )?;
+                journal
+                    .record(
+                        id,
+                        JournalEntry::Succeeded {
+                            outputs: outputs.clone(),
+                        },
+                    )
+                    .await?;
                 report.succeeded.insert(id);
                 let _ = events.send(Event::Succeeded {
                     id,
@@ -468,12 +513,14 @@ pub async fn execute<R: Runner>(
                 done.insert(id, outputs);
             }
             Err(e) => {
-                journal.record(
-                    id,
-                    JournalEntry::Failed {
-                        error: e.message.clone(),
-                    },
-                )?;
+                journal
+                    .record(
+                        id,
+                        JournalEntry::Failed {
+                            error: e.message.clone(),
+                        },
+                    )
+                    .await?;
                 report.failed.insert(id, e.message.clone());
                 let _ = events.send(Event::Failed {
                     id,

@@ -21,9 +21,10 @@ mod journal;
 mod provider;
 
 pub use engine::{
-    ActionError, CancelToken, EngineOptions, ErrorClass, Event, Lane, Report, Runner, execute,
+    ActionError, CancelToken, EngineOptions, ErrorClass, Event, Lane, Recorder, Report, Runner,
+    execute,
 };
-pub use journal::{JOURNAL_FORMAT, Journal, JournalEntry, JournalError};
+pub use journal::{JOURNAL_FORMAT, Journal, JournalEntry, JournalError, Run, RunLog, interrupted};
 pub use provider::{
     ApplyContext, BoxFuture, Events, Leftover, Provider, Registry, Released, Routed, SweepRequest,
     SweepScope, Swept, Unfinished,

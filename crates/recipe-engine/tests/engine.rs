@@ -100,7 +100,7 @@ fn opts() -> EngineOptions {
 async fn run(
     p: &Plan,
     fake: &Arc<Fake>,
-    journal: &mut Journal,
+    journal: &mut Journal<'_>,
     o: &EngineOptions,
 ) -> (recipe_engine::Report, Vec<Event>) {
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -120,7 +120,7 @@ async fn dependencies_first_parallel_branches_together_and_outputs_flow_down() {
     // 0 → {1, 2, 3} → 4
     let p = plan(&[&[], &[0], &[0], &[0], &[1, 2, 3]]);
     let fake = Fake::new(5, 20, Box::new(|_, _| Ok(())));
-    let (report, events) = run(&p, &fake, &mut Journal::in_memory("p"), &opts()).await;
+    let (report, events) = run(&p, &fake, &mut Journal::in_memory(), &opts()).await;
     assert!(report.ok());
     let order = fake.order.lock().unwrap().clone();
     assert_eq!(order.first(), Some(&0));
@@ -148,7 +148,7 @@ async fn concurrency_is_bounded() {
     let fake = Fake::new(8, 20, Box::new(|_, _| Ok(())));
     let mut o = opts();
     o.parallelism = 3;
-    let (report, _) = run(&p, &fake, &mut Journal::in_memory("p"), &o).await;
+    let (report, _) = run(&p, &fake, &mut Journal::in_memory(), &o).await;
     assert!(report.ok());
     assert_eq!(fake.max_running.load(Ordering::SeqCst), 3);
 }
@@ -172,7 +172,7 @@ async fn retryable_errors_are_retried_and_fatal_ones_are_not() {
             _ => Ok(()),
         }),
     );
-    let (report, events) = run(&p, &fake, &mut Journal::in_memory("p"), &opts()).await;
+    let (report, events) = run(&p, &fake, &mut Journal::in_memory(), &opts()).await;
     assert_eq!((fake.calls(0), fake.calls(1), fake.calls(2)), (3, 2, 1));
     assert!(report.succeeded.contains(&0) && report.succeeded.contains(&1));
     assert_eq!(
@@ -203,7 +203,7 @@ async fn a_failure_skips_its_dependents_and_independent_branches_go_on() {
             }
         }),
     );
-    let (report, _) = run(&p, &fake, &mut Journal::in_memory("p"), &opts()).await;
+    let (report, _) = run(&p, &fake, &mut Journal::in_memory(), &opts()).await;
     assert_eq!(report.failed.keys().copied().collect::<Vec<_>>(), [0]);
     assert_eq!(report.skipped.iter().copied().collect::<Vec<_>>(), [1, 2]);
     assert!(report.succeeded.contains(&3) && report.succeeded.contains(&4));
@@ -227,7 +227,7 @@ async fn fail_fast_starts_nothing_new() {
     );
     let mut o = opts();
     o.fail_fast = true;
-    let (report, _) = run(&p, &fake, &mut Journal::in_memory("p"), &o).await;
+    let (report, _) = run(&p, &fake, &mut Journal::in_memory(), &o).await;
     assert!(report.succeeded.contains(&1), "what was running finishes");
     assert_eq!(fake.calls(2), 0);
     assert!(report.not_started.contains(&2));
@@ -239,7 +239,7 @@ async fn an_attempt_that_hangs_times_out() {
     let fake = Fake::new(1, 500, Box::new(|_, _| Ok(())));
     let mut o = opts();
     o.action_timeout = Duration::from_millis(50);
-    let (report, _) = run(&p, &fake, &mut Journal::in_memory("p"), &o).await;
+    let (report, _) = run(&p, &fake, &mut Journal::in_memory(), &o).await;
     assert!(
         report.failed[&0].starts_with("timed out"),
         "{:?}",
@@ -262,13 +262,18 @@ async fn a_second_run_resumes_from_the_journal_without_repeating_work() {
             }
         }),
     );
-    let mut j = Journal::open(dir.path(), "sha256:plan1").unwrap();
+    let store = recipe_state::LocalStore::new(dir.path());
+    let mut j = Journal::begin(&store, &p).await.unwrap();
     let (first, _) = run(&p, &flaky, &mut j, &opts()).await;
     assert_eq!(first.failed.keys().copied().collect::<Vec<_>>(), [1]);
     drop(j);
-    // The journal survived on disk; a new run (a new process) resumes from it.
+    // The journal survived in the store; a new run (a new process) finds it and resumes from it.
+    let recipes = p.actions.iter().map(|a| a.recipe.clone()).collect();
+    let mut found = recipe_engine::interrupted(&store, &recipes).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].plan, p);
     let fixed = Fake::new(4, 1, Box::new(|_, _| Ok(())));
-    let mut j = Journal::open(dir.path(), "sha256:plan1").unwrap();
+    let mut j = Journal::resume(&store, found.remove(0));
     let (second, events) = run(&p, &fixed, &mut j, &opts()).await;
     assert!(second.ok());
     assert_eq!(
@@ -284,8 +289,13 @@ async fn a_second_run_resumes_from_the_journal_without_repeating_work() {
             .count(),
         2
     );
-    j.finish().unwrap();
-    assert!(!dir.path().join("plan1.json").exists());
+    j.finish().await.unwrap();
+    assert!(
+        recipe_state::StateStore::runs(&store)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -306,7 +316,7 @@ async fn cancel_stops_new_work_and_lets_running_actions_finish() {
     let report = execute(
         &p,
         Arc::clone(&fake),
-        &mut Journal::in_memory("p"),
+        &mut Journal::in_memory(),
         &opts(),
         &tx,
         &cancel,
@@ -329,7 +339,7 @@ async fn calls_per_lane_are_rate_limited() {
     let mut o = opts();
     o.rate_per_sec = Some(10);
     let start = tokio::time::Instant::now();
-    let (report, _) = run(&p, &fake, &mut Journal::in_memory("p"), &o).await;
+    let (report, _) = run(&p, &fake, &mut Journal::in_memory(), &o).await;
     assert!(report.ok());
     assert!(
         start.elapsed() >= Duration::from_millis(400),
@@ -354,11 +364,29 @@ async fn an_interrupt_after_the_last_action_started_leaves_a_complete_run() {
             }
         }
     });
-    let mut journal = Journal::in_memory("p");
+    let mut journal = Journal::in_memory();
     let report = execute(&p, Arc::clone(&fake), &mut journal, &opts(), &tx, &cancel)
         .await
         .unwrap();
     assert!(report.cancelled);
     assert!(report.not_started.is_empty());
     assert!(report.ok(), "every action succeeded: {report:?}");
+}
+
+#[tokio::test]
+async fn an_action_that_panics_fails_alone_and_the_run_goes_on() {
+    let p = plan(&[&[], &[0], &[]]);
+    let fake = Fake::new(
+        3,
+        1,
+        Box::new(|id, _| {
+            assert!(id != 0, "a provider bug");
+            Ok(())
+        }),
+    );
+    let (report, _) = run(&p, &fake, &mut Journal::in_memory(), &opts()).await;
+    let why = &report.failed[&0];
+    assert!(why.contains("panicked (a provider bug)"), "{why}");
+    assert!(report.skipped.contains(&1));
+    assert!(report.succeeded.contains(&2), "the independent branch ran");
 }

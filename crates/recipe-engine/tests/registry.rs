@@ -6,11 +6,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use recipe_engine::apply::{ApplyOptions, Applying, Chosen, apply, choose_plan};
+use recipe_engine::apply::{ApplyOptions, Applying, prepare};
 use recipe_engine::{
     Action, ActionError, ActionKind, ApplyContext, BoxFuture, CancelToken, EngineOptions, Event,
-    Events, Journal, Lane, Leftover, Outputs, Provider, RecipeOutputs, Registry, Released,
-    SweepRequest, Swept, Unfinished,
+    Events, Lane, Leftover, Outputs, Provider, RecipeOutputs, Registry, Released, SweepRequest,
+    Swept, Unfinished,
 };
 use recipe_loader::{LoadedRecipe, RecipeSet};
 use recipe_model::{Base, Target};
@@ -58,6 +58,8 @@ struct Fake {
     swept: Mutex<Vec<String>>,
     released: Mutex<Vec<Leftover>>,
     discarded: Mutex<Vec<Unfinished>>,
+    /// Actions (recipe, action) that never finish: the process is killed while they run.
+    hang: Mutex<Vec<(String, String)>>,
 }
 
 impl Fake {
@@ -75,6 +77,7 @@ impl Fake {
             swept: Mutex::default(),
             released: Mutex::default(),
             discarded: Mutex::default(),
+            hang: Mutex::default(),
         })
     }
 
@@ -159,6 +162,10 @@ impl Provider for Fake {
                 .push((action.recipe.clone(), action.action.name().to_string()));
             cx.events
                 .waiting(action.id, format!("{} to finish", action.action.name()));
+            let key = (action.recipe.clone(), action.action.name().to_string());
+            if self.hang.lock().unwrap().contains(&key) {
+                std::future::pending::<()>().await;
+            }
             self.act(cx, action, inputs)
         })
     }
@@ -249,10 +256,11 @@ async fn plan_and_apply(set: &RecipeSet, store: &LocalStore, registry: &Registry
         .await
         .unwrap();
     assert!(registry.unserved(&plan).is_empty());
-    let mut journal = Journal::in_memory("t");
-    let chosen: Chosen = choose_plan(&journal, plan, None).unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let (opts, cancel) = (apply_options(), CancelToken::new());
+    let prepared = prepare(store, plan, false, opts.lock_timeout, &|_, _| {})
+        .await
+        .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let applying = Applying {
         store,
         registry,
@@ -261,7 +269,7 @@ async fn plan_and_apply(set: &RecipeSet, store: &LocalStore, registry: &Registry
         events: Events::new(tx),
         cancel: &cancel,
     };
-    let out = apply(&applying, chosen, &mut journal).await.unwrap();
+    let out = prepared.apply(&applying).await.unwrap();
     let mut events = Vec::new();
     while let Ok(e) = rx.try_recv() {
         events.push(e);
@@ -420,4 +428,107 @@ async fn the_image_of_a_build_that_did_not_finish_is_discarded_not_kept() {
     // The failed version keeps no image: nothing is left unowned under it.
     let desktop = store.load("desktop").await.unwrap().unwrap().state;
     assert!(desktop.versions.iter().all(|v| v.images.is_empty()));
+}
+
+/// An apply killed while the child's capture runs: the parent's state was saved when its own actions
+/// finished, the run's journal is kept by the store, and the next apply resumes it without repeating
+/// anything that finished, then forgets the journal.
+#[tokio::test]
+async fn a_killed_apply_saved_each_finished_recipe_and_the_next_resumes_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = load(dir.path());
+    let store = LocalStore::new(dir.path().join("state"));
+    let ec2 = Fake::new(Target::Ec2Ami, "ec2", vec![]);
+    let appstream = Fake::new(Target::Appstream, "appstream", vec![]);
+    appstream
+        .hang
+        .lock()
+        .unwrap()
+        .push(("desktop".into(), "capture".into()));
+    let mut registry = Registry::new();
+    registry.register(ec2.clone()).register(appstream.clone());
+
+    let plan = recipe_plan::plan(&set, &store, &registry, &options())
+        .await
+        .unwrap();
+    let golden: Vec<usize> = plan
+        .actions
+        .iter()
+        .filter(|a| a.recipe == "golden")
+        .map(|a| a.id)
+        .collect();
+    let capture = plan
+        .actions
+        .iter()
+        .find(|a| a.recipe == "desktop" && a.action.name() == "capture")
+        .unwrap()
+        .id;
+    let (opts, cancel) = (apply_options(), CancelToken::new());
+    let prepared = prepare(&store, plan, false, opts.lock_timeout, &|_, _| {})
+        .await
+        .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let applying = Applying {
+        store: &store,
+        registry: &registry,
+        set: &set,
+        opts: &opts,
+        events: Events::new(tx),
+        cancel: &cancel,
+    };
+    // "kill -9": drop the apply once every parent action succeeded and the child's capture runs.
+    let killer = async {
+        let (mut done, mut capturing) = (Vec::new(), false);
+        while let Some(e) = rx.recv().await {
+            match e {
+                Event::Succeeded { id, .. } if golden.contains(&id) => done.push(id),
+                Event::Started { id, .. } if id == capture => capturing = true,
+                _ => {}
+            }
+            if capturing && done.len() == golden.len() {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        _ = prepared.apply(&applying) => panic!("the capture hangs: the apply cannot end"),
+        () = killer => {}
+    }
+    drop(applying);
+    // The parent is in state already; the child is not; the run's journal is in the store.
+    let g = store.load("golden").await.unwrap().unwrap().state;
+    assert!(g.current().is_some_and(|v| v.images.len() == 2), "{g:?}");
+    assert!(store.load("desktop").await.unwrap().is_none());
+    assert_eq!(store.runs().await.unwrap().len(), 1);
+    // A dead process's locks: `recipe state unlock` (the local store takes them over by pid).
+    for r in ["golden", "desktop"] {
+        store.force_unlock(r).await.unwrap();
+    }
+    appstream.hang.lock().unwrap().clear();
+    let (ec2_before, app_before) = (ec2.ran().len(), appstream.ran().len());
+
+    let run = plan_and_apply(&set, &store, &registry).await;
+    assert!(run.ok, "{:?}", run.events);
+    assert_eq!(
+        ec2.ran().len(),
+        ec2_before,
+        "the parent is not touched again"
+    );
+    let again: Vec<String> = appstream.ran()[app_before..]
+        .iter()
+        .map(|(_, a)| a.clone())
+        .collect();
+    assert!(!again.contains(&"launch-builder".to_string()), "{again:?}");
+    assert_eq!(again.first().map(String::as_str), Some("capture"));
+    let d = store.load("desktop").await.unwrap().unwrap().state;
+    let g = store.load("golden").await.unwrap().unwrap().state;
+    assert_eq!(
+        d.current().unwrap().parent.as_ref().unwrap().build_id,
+        g.current().unwrap().build_id
+    );
+    assert_eq!(g.versions.len(), 1, "the parent was recorded once");
+    assert!(
+        store.runs().await.unwrap().is_empty(),
+        "the journal is forgotten"
+    );
 }

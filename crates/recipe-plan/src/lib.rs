@@ -35,7 +35,7 @@ pub use plan::{
 use recipe_loader::RecipeSet;
 pub use recipe_state::Stored;
 use recipe_state::{StateError, StateStore};
-pub use record::{Applied, record};
+pub use record::{Applied, record, record_recipe};
 
 /// `sha256:` digest of the observations, for a plan's basis.
 pub fn digest(obs: &Observations) -> String {

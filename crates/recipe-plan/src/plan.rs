@@ -72,16 +72,17 @@ impl Plan {
     }
 
     /// Whether an interrupted apply of this plan can be resumed: state and recipes are as they were
-    /// (the cloud has changed, by the interrupted run itself).
+    /// (the cloud has changed, by the interrupted run itself). `saved` holds the revisions the
+    /// interrupted run itself saved (state is saved per recipe as its build finishes): those count as
+    /// unchanged.
     ///
     /// A layered recipe's base part is its parent's planned build, which a fresh plan names anew, so it
     /// is left out of the comparison: the parent itself must match.
-    pub fn resumable(&self, fresh: &Plan) -> bool {
-        let state_same = self
-            .basis
-            .state
-            .iter()
-            .all(|(r, rev)| fresh.basis.state.get(r).cloned().flatten() == *rev);
+    pub fn resumable(&self, fresh: &Plan, saved: &BTreeMap<String, String>) -> bool {
+        let state_same = self.basis.state.iter().all(|(r, rev)| {
+            let now = fresh.basis.state.get(r).cloned().flatten();
+            now == *rev || (now.is_some() && now.as_ref() == saved.get(r))
+        });
         let content_same = self.recipes.iter().all(|mine| {
             let layered = mine.build.as_ref().is_some_and(|b| b.parent.is_some());
             if layered {

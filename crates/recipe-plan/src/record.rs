@@ -41,22 +41,54 @@ pub fn record(
 ) -> Vec<RecipeState> {
     let mut saved: Vec<RecipeState> = Vec::new();
     for rp in plan.recipes.iter().filter(|r| r.change != Change::None) {
-        let mut state = before
-            .get(&rp.recipe)
-            .cloned()
-            .unwrap_or_else(|| RecipeState::new(rp.recipe.clone()));
-        if rp.build.is_some() {
-            let parent = parent_ref(rp, &saved, before);
-            state
-                .versions
-                .push(built_version(plan, rp, applied, parent));
-        } else if let Some(cur) = state.versions.iter_mut().rev().find(|v| v.status.is_live()) {
-            update_current(cur, applied.done(plan, &rp.recipe), &rp.recipe, applied);
-        }
-        age(&mut state, applied.done(plan, &rp.recipe), applied.now);
-        saved.push(state);
+        let parent = parent_ref(rp, &saved, before);
+        saved.push(next_state(plan, rp, applied, before, parent));
     }
     saved
+}
+
+/// The state to save for one recipe, as [`record`] gives it, when its actions are done before the
+/// rest of the plan's (state is saved per recipe as each finishes). `None` when the plan does not
+/// change it.
+pub fn record_recipe(
+    plan: &Plan,
+    applied: &Applied<'_>,
+    before: &BTreeMap<String, RecipeState>,
+    recipe: &str,
+) -> Option<RecipeState> {
+    let rp = plan
+        .recipes
+        .iter()
+        .find(|r| r.recipe == recipe && r.change != Change::None)?;
+    let parent_name = rp.build.as_ref().and_then(|b| b.parent.as_ref());
+    let parent_state: Vec<RecipeState> = parent_name
+        .and_then(|p| record_recipe(plan, applied, before, p))
+        .into_iter()
+        .collect();
+    let parent = parent_ref(rp, &parent_state, before);
+    Some(next_state(plan, rp, applied, before, parent))
+}
+
+fn next_state(
+    plan: &Plan,
+    rp: &RecipePlan,
+    applied: &Applied<'_>,
+    before: &BTreeMap<String, RecipeState>,
+    parent: Option<ParentRef>,
+) -> RecipeState {
+    let mut state = before
+        .get(&rp.recipe)
+        .cloned()
+        .unwrap_or_else(|| RecipeState::new(rp.recipe.clone()));
+    if rp.build.is_some() {
+        state
+            .versions
+            .push(built_version(plan, rp, applied, parent));
+    } else if let Some(cur) = state.versions.iter_mut().rev().find(|v| v.status.is_live()) {
+        update_current(cur, applied.done(plan, &rp.recipe), &rp.recipe, applied);
+    }
+    age(&mut state, applied.done(plan, &rp.recipe), applied.now);
+    state
 }
 
 /// The parent's version a layered build starts from: the one this apply recorded, else the current.

@@ -150,6 +150,9 @@ impl World {
             now: self.now,
         };
         for state in recipe_plan::record(plan, &applied, &before) {
+            // Saving one recipe as its build finishes gives what saving all at the end gives.
+            let alone = recipe_plan::record_recipe(plan, &applied, &before, &state.recipe);
+            assert_eq!(alone.as_ref(), Some(&state), "{}", state.recipe);
             let n: u64 = self
                 .state
                 .get(&state.recipe)
@@ -774,7 +777,12 @@ fn record_some(w: &World, plan: &Plan, ok: &[usize], outputs: &Outputs) -> Vec<R
         outputs,
         now: w.now,
     };
-    recipe_plan::record(plan, &applied, &before)
+    let all = recipe_plan::record(plan, &applied, &before);
+    for state in &all {
+        let alone = recipe_plan::record_recipe(plan, &applied, &before, &state.recipe);
+        assert_eq!(alone.as_ref(), Some(state), "{}", state.recipe);
+    }
+    all
 }
 
 fn ids(plan: &Plan, recipe: &str, pred: impl Fn(&ActionKind) -> bool) -> Vec<usize> {

@@ -7,6 +7,9 @@
 //! - `<prefix>/<recipe>.lock`: created with `If-None-Match: *`, holding the holder's [`LockInfo`];
 //!   released with `If-Match` on its ETag. Locks do not expire on their own (an apply can run for
 //!   hours); `recipe state unlock` removes a dead run's lock.
+//! - `<prefix>/runs/<run>/<seq>.json`: an apply's journal, one object per record (S3 objects cannot be
+//!   appended to), each created with `If-None-Match: *` and never rewritten. Reading a run lists its
+//!   prefix; the zero-padded sequence number keeps the listing in append order.
 //!
 //! The SDK retries requests, so a conditional write whose response was lost may come back as 412 on the
 //! retry. On a 412 the store re-reads the object: if it holds what this process wrote, the write
@@ -173,6 +176,82 @@ impl S3Store {
         }
     }
 
+    fn runs_prefix(&self) -> String {
+        if self.prefix.is_empty() {
+            "runs/".into()
+        } else {
+            format!("{}/runs/", self.prefix)
+        }
+    }
+
+    /// Every key under `prefix`, in order; with `folders`, the sub-prefixes one level down instead.
+    async fn keys(&self, prefix: &str, folders: bool) -> Result<Vec<String>, StateError> {
+        let mut req = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix);
+        if folders {
+            req = req.delimiter("/");
+        }
+        let mut pages = req.into_paginator().send();
+        let mut keys = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| backend(&format!("listing s3://{}/{prefix}", self.bucket), &e))?;
+            if folders {
+                keys.extend(
+                    page.common_prefixes()
+                        .iter()
+                        .filter_map(|p| p.prefix())
+                        .map(String::from),
+                );
+            } else {
+                keys.extend(
+                    page.contents()
+                        .iter()
+                        .filter_map(|o| o.key())
+                        .map(String::from),
+                );
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    async fn delete_keys(&self, keys: &[String]) -> Result<(), StateError> {
+        use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+        for chunk in keys.chunks(1000) {
+            let objects = chunk
+                .iter()
+                .map(|k| ObjectIdentifier::builder().key(k).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| StateError::Backend(e.to_string()))?;
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(|e| StateError::Backend(e.to_string()))?;
+            let out = self
+                .client
+                .delete_objects()
+                .bucket(&self.bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| backend(&format!("deleting from s3://{}", self.bucket), &e))?;
+            if let Some(e) = out.errors().first() {
+                return Err(StateError::Backend(format!(
+                    "deleting s3://{}/{}: {}",
+                    self.bucket,
+                    e.key().unwrap_or_default(),
+                    e.message().unwrap_or("no message")
+                )));
+            }
+        }
+        Ok(())
+    }
+
     async fn delete_if(&self, key: &str, etag: &str) -> Result<(), StateError> {
         match self
             .client
@@ -336,5 +415,50 @@ impl StateStore for S3Store {
         };
         self.delete_if(&key, &etag).await?;
         Ok(serde_json::from_slice(&bytes).ok())
+    }
+
+    async fn runs(&self) -> Result<Vec<String>, StateError> {
+        let base = self.runs_prefix();
+        Ok(self
+            .keys(&base, true)
+            .await?
+            .iter()
+            .filter_map(|p| p.strip_prefix(&base)?.strip_suffix('/'))
+            .map(String::from)
+            .collect())
+    }
+
+    async fn read_run(&self, run: &str) -> Result<Vec<Vec<u8>>, StateError> {
+        recipe_state::check_run(run)?;
+        let mut records = Vec::new();
+        for key in self
+            .keys(&format!("{}{run}/", self.runs_prefix()), false)
+            .await?
+        {
+            if let Some((bytes, _)) = self.get(&key).await? {
+                records.push(bytes);
+            }
+        }
+        Ok(records)
+    }
+
+    async fn append_run(&self, run: &str, seq: u64, record: &[u8]) -> Result<(), StateError> {
+        recipe_state::check_run(run)?;
+        let key = format!("{}{run}/{seq:010}.json", self.runs_prefix());
+        match self.put_if(&key, record.to_vec(), None).await? {
+            Some(_) => Ok(()),
+            None => Err(StateError::Backend(format!(
+                "s3://{}/{key} already holds another record: two processes are writing the journal of run {run}",
+                self.bucket
+            ))),
+        }
+    }
+
+    async fn remove_run(&self, run: &str) -> Result<(), StateError> {
+        recipe_state::check_run(run)?;
+        let keys = self
+            .keys(&format!("{}{run}/", self.runs_prefix()), false)
+            .await?;
+        self.delete_keys(&keys).await
     }
 }

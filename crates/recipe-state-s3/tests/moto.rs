@@ -163,3 +163,40 @@ async fn a_damaged_object_is_reported_as_corrupt() {
         Err(StateError::Corrupt { .. })
     ));
 }
+
+/// A run's journal lives beside the state: appended record by record, read back in order (past ten
+/// records, so the order is the sequence number's, not the key's first digit), listed among runs,
+/// never mistaken for a recipe, and forgotten as a whole.
+#[tokio::test]
+async fn run_journals_append_read_back_in_order_and_are_forgotten() {
+    let Some(moto) = moto() else { return };
+    let store = store(&moto, "state-runs").await;
+    store.save(&with_marker("one"), None).await.unwrap();
+    for seq in 0..12u64 {
+        let record = format!("{{\"n\":{seq}}}");
+        store
+            .append_run("r1-a", seq, record.as_bytes())
+            .await
+            .unwrap();
+    }
+    store.append_run("r2-b", 0, b"{}").await.unwrap();
+    assert_eq!(store.runs().await.unwrap(), ["r1-a", "r2-b"]);
+    assert_eq!(store.list().await.unwrap(), ["web"], "runs are not recipes");
+    let back: Vec<String> = store
+        .read_run("r1-a")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| String::from_utf8(b).unwrap())
+        .collect();
+    let want: Vec<String> = (0..12).map(|n| format!("{{\"n\":{n}}}")).collect();
+    assert_eq!(back, want);
+    // A record is never replaced: the same sequence number with other bytes is refused.
+    assert!(store.append_run("r1-a", 3, b"{\"n\":99}").await.is_err());
+    // ... while the SDK's own retry of the same record succeeds.
+    store.append_run("r1-a", 3, b"{\"n\":3}").await.unwrap();
+    store.remove_run("r1-a").await.unwrap();
+    assert_eq!(store.runs().await.unwrap(), ["r2-b"]);
+    assert!(store.read_run("r1-a").await.unwrap().is_empty());
+    assert!(store.read_run("../x").await.is_err(), "run ids are checked");
+}

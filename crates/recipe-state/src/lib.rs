@@ -9,9 +9,12 @@
 mod error;
 mod local;
 mod model;
+mod runlog;
 mod store;
 
 pub use error::StateError;
 pub use local::LocalStore;
 pub use model::*;
-pub use store::{LockInfo, Revision, StateStore, Stored, checksum, decode, encode, hex, with_fix};
+pub use store::{
+    LockInfo, Revision, StateStore, Stored, check_run, checksum, decode, encode, hex, with_fix,
+};

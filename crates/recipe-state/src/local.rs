@@ -6,13 +6,16 @@
 //! - `<recipe>.lock` is created exclusively and holds the holder's [`LockInfo`]; a lock whose holder
 //!   process is gone (same host) is taken over.
 //!
-//! File operations are quick and run inline in the async methods.
+//! - `runs/<run>.jsonl` is an apply's journal (see [`crate::StateStore::append_run`]).
+//!
+//! State and lock operations are quick and run inline in the async methods; journal appends, which
+//! wait for the disk on every record, run on tokio's blocking pool.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::store::check_name;
+use crate::store::{check_name, check_run};
 use crate::{LockInfo, RecipeState, Revision, StateError, StateStore, Stored, decode, encode};
 
 /// State in a local folder (by default `.recipe/state`).
@@ -34,6 +37,26 @@ impl LocalStore {
 
     fn path(&self, recipe: &str, ext: &str) -> PathBuf {
         self.dir.join(format!("{recipe}.{ext}"))
+    }
+
+    fn runs_dir(&self) -> PathBuf {
+        self.dir.join("runs")
+    }
+
+    /// Run a journal file operation on the blocking pool.
+    async fn on_disk<T: Send + 'static>(
+        &self,
+        run: &str,
+        op: impl FnOnce(&Path) -> std::io::Result<T> + Send + 'static,
+    ) -> Result<T, StateError> {
+        let dir = self.runs_dir();
+        let path = crate::runlog::path(&dir, run);
+        let joined = tokio::task::spawn_blocking(move || op(&dir)).await;
+        let io = |source| StateError::Io { path, source };
+        match joined {
+            Ok(r) => r.map_err(io),
+            Err(e) => Err(io(std::io::Error::other(e.to_string()))),
+        }
     }
 
     fn io(&self, path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
@@ -237,5 +260,33 @@ impl StateStore for LocalStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(self.io(&path)(e)),
         }
+    }
+
+    async fn runs(&self) -> Result<Vec<String>, StateError> {
+        let dir = self.runs_dir();
+        crate::runlog::list(&dir).map_err(self.io(&dir))
+    }
+
+    async fn read_run(&self, run: &str) -> Result<Vec<Vec<u8>>, StateError> {
+        check_run(run)?;
+        let run = run.to_string();
+        self.on_disk(&run.clone(), move |d| crate::runlog::read(d, &run))
+            .await
+    }
+
+    async fn append_run(&self, run: &str, _seq: u64, record: &[u8]) -> Result<(), StateError> {
+        check_run(run)?;
+        let (run, record) = (run.to_string(), record.to_vec());
+        self.on_disk(&run.clone(), move |d| {
+            crate::runlog::append(d, &run, &record)
+        })
+        .await
+    }
+
+    async fn remove_run(&self, run: &str) -> Result<(), StateError> {
+        check_run(run)?;
+        let run = run.to_string();
+        self.on_disk(&run.clone(), move |d| crate::runlog::remove(d, &run))
+            .await
     }
 }

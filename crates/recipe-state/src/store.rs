@@ -104,6 +104,40 @@ pub trait StateStore: Send + Sync {
         &self,
         recipe: &str,
     ) -> impl Future<Output = Result<Option<LockInfo>, StateError>> + Send;
+
+    /// The runs whose journal is kept beside the state: applies that have not finished, live or
+    /// dead. The records are the engine's; the store only keeps them in order.
+    fn runs(&self) -> impl Future<Output = Result<Vec<String>, StateError>> + Send;
+
+    /// A run's records in the order they were appended. A record a crash cut short is left out: its
+    /// append never returned, so nothing acted on it.
+    fn read_run(&self, run: &str) -> impl Future<Output = Result<Vec<Vec<u8>>, StateError>> + Send;
+
+    /// Append record number `seq` (0, 1, …) to a run's journal; it is durable when this returns.
+    /// Records are never rewritten. A record holds no newline.
+    fn append_run(
+        &self,
+        run: &str,
+        seq: u64,
+        record: &[u8],
+    ) -> impl Future<Output = Result<(), StateError>> + Send;
+
+    /// Forget a run's journal (its apply finished and recorded state).
+    fn remove_run(&self, run: &str) -> impl Future<Output = Result<(), StateError>> + Send;
+}
+
+/// Run ids double as file and object names: `r`, then lowercase letters, digits and `-`.
+pub fn check_run(run: &str) -> Result<(), StateError> {
+    let ok = run.starts_with('r')
+        && run.len() <= 64
+        && run
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(StateError::BadName(run.into()))
+    }
 }
 
 /// The envelope written to disk or S3: a format number, the document and its checksum.

@@ -205,7 +205,7 @@ async fn scenario(backend: &Backend, who: &str) {
         BTreeMap::new(),
         Events::new(tx.clone()),
     ));
-    let mut journal = Journal::in_memory("conformance");
+    let mut journal = Journal::in_memory();
     let report = recipe_engine::execute(
         &plan,
         Arc::new(Routed::new(registry, Arc::clone(&cx))),
