@@ -15,6 +15,8 @@ fn root() -> PathBuf {
 struct Env {
     dir: tempfile::TempDir,
     sim: aws_sim::Sim,
+    /// Variables every command gets besides the sandbox's (e.g. an S3 state location).
+    vars: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 async fn env() -> Env {
@@ -40,7 +42,11 @@ async fn env() -> Env {
     })
     .await
     .unwrap();
-    Env { dir, sim }
+    Env {
+        dir,
+        sim,
+        vars: Default::default(),
+    }
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -69,6 +75,9 @@ impl Env {
             .env_remove("RECIPE_STATE")
             .env_remove("RECIPE_REFRESH")
             .stdin(Stdio::null());
+        for (k, v) in self.vars.lock().unwrap().iter() {
+            c.env(k, v);
+        }
         if args.first() == Some(&"apply") {
             c.args(["--poll-interval-ms", "20"]);
         }
@@ -1450,4 +1459,65 @@ async fn a_hand_edited_saved_plan_is_refused_before_anything_changes() {
     )
     .await;
     assert_eq!(e.builders_running(), 0);
+}
+
+/// A CI runner dies mid-build with state in S3; the next runner has nothing on its disk (another
+/// machine) and finds the dead run's journal beside the state in S3: once the dead runner's lock is
+/// removed, it resumes the run without making the captured image twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_killed_with_s3_state_is_resumed_by_the_next_from_the_journal_in_s3() {
+    let Some(moto) = recipe_testkit::moto() else {
+        return;
+    };
+    assert_eq!(
+        moto.request("PUT", "/ci-state"),
+        Some(200),
+        "create the bucket"
+    );
+    let e = env().await;
+    e.vars.lock().unwrap().extend([
+        (
+            "RECIPE_STATE".to_string(),
+            "s3://ci-state/images".to_string(),
+        ),
+        ("AWS_ENDPOINT_URL_S3".to_string(), moto.url.clone()),
+    ]);
+    assert!(e.kill_9_after("linux-baseline: capture").await);
+    assert_eq!(e.images_named("linux-baseline"), 1);
+    // The next runner: a fresh checkout, nothing local.
+    let _ = std::fs::remove_dir_all(e.dir.path().join(".recipe"));
+    let (code, stdout, stderr) = e
+        .run(&[
+            "apply",
+            "recipes/layered",
+            "--auto-approve",
+            "--lock-timeout",
+            "1s",
+        ])
+        .await;
+    assert_eq!(
+        code, 1,
+        "the dead runner's S3 lock is in the way: {stdout}\n{stderr}"
+    );
+    assert!(
+        stderr.contains("recipe state unlock linux-baseline"),
+        "{stderr}"
+    );
+    for r in ["linux-baseline", "web-on-baseline"] {
+        let (code, _, stderr) = e.run(&["state", "unlock", r]).await;
+        assert_eq!(code, 0, "{stderr}");
+    }
+    let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("resuming the apply interrupted"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("done in an earlier run"), "{stdout}");
+    assert_eq!(e.images_named("linux-baseline"), 1, "not captured twice");
+    assert_eq!(e.builders_running(), 0);
+    let (code, stdout, _) = e
+        .run(&["plan", "recipes/layered", "--detailed-exitcode"])
+        .await;
+    assert_eq!(code, 0, "nothing left to do: {stdout}");
 }
