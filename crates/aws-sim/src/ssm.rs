@@ -332,9 +332,12 @@ pub fn handle(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Output
                     .iter()
                     .filter(|i| instance.is_none_or(|want| want == i.instance_id))
                 {
+                    // CommandInvocation carries the command's Comment:
+                    // https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_CommandInvocation.html
                     let mut v = json!({
                         "CommandId": cmd.id,
                         "InstanceId": inv.instance_id,
+                        "Comment": cmd.comment,
                         "DocumentName": cmd.document,
                         "Status": inv.status,
                         "StatusDetails": inv.status,

@@ -26,6 +26,8 @@ pub(crate) struct Act<'a> {
     pub home: String,
     pub ec2: aws_sdk_ec2::Client,
     pub ssm: aws_sdk_ssm::Client,
+    /// Commands this action sent in earlier attempts or runs (see `steps.rs`).
+    pub commands: steps::Commands,
 }
 
 impl Act<'_> {
@@ -89,6 +91,7 @@ pub(crate) async fn run(
         ec2: p.ec2(&home),
         ssm: p.ssm(&home),
         home,
+        commands: steps::Commands::default(),
     };
     act.dispatch().await
 }

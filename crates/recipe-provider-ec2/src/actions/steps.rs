@@ -33,6 +33,41 @@ fn files_of(r: &LoadedRecipe) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// The commands an action sends, each named in its comment by a key: the build, the action and the
+/// command's place in the action (`recipe:<build>:<action>:<n>`). An action is retried, or resumed
+/// after a crash, from its start, and sends the same commands in the same order; before sending one,
+/// it looks for an earlier command with the same key on the builder and waits for that one (or takes
+/// its result) instead. So a retried `run-steps` never sends a second command while the first may
+/// still run, and a step that finished is not run again.
+#[derive(Default)]
+pub(crate) struct Commands {
+    next: std::sync::atomic::AtomicU32,
+    earlier: tokio::sync::OnceCell<BTreeMap<String, Earlier>>,
+}
+
+/// A command sent before: its id and when it was sent.
+#[derive(Clone)]
+struct Earlier {
+    id: String,
+    sent_at: aws_sdk_ssm::primitives::DateTime,
+}
+
+/// SSM's limit on a command's comment.
+const COMMENT_MAX: usize = 100;
+
+/// `key label`, cut to SSM's limit on a character boundary.
+fn comment(key: &str, label: &str) -> String {
+    let mut c = format!("{key} {label}");
+    if c.len() > COMMENT_MAX {
+        let mut end = COMMENT_MAX;
+        while !c.is_char_boundary(end) {
+            end -= 1;
+        }
+        c.truncate(end);
+    }
+    c
+}
+
 /// The last five lines of a command's output, on one line.
 fn tail(out: &str, err: &str) -> String {
     let all = format!("{out}{err}");
@@ -97,7 +132,64 @@ impl Act<'_> {
         Ok(())
     }
 
-    /// Run one script on the builder; fail with the output's tail.
+    /// The next command's key (see [`Commands`]).
+    fn command_key(&self) -> String {
+        let n = self
+            .commands
+            .next
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let build = self.values().build_id;
+        format!("recipe:{build}:{}:{n}", self.a.id)
+    }
+
+    /// The command an earlier attempt or run of this action sent under `key` to `instance`, if any.
+    /// The builder's commands are listed once per action run.
+    async fn earlier_command(
+        &self,
+        instance: &str,
+        key: &str,
+    ) -> Result<Option<Earlier>, ActionError> {
+        let earlier = self
+            .commands
+            .earlier
+            .get_or_try_init(|| self.list_commands(instance))
+            .await?;
+        Ok(earlier.get(key).cloned())
+    }
+
+    /// The builder's commands that carry a key, by key.
+    async fn list_commands(
+        &self,
+        instance: &str,
+    ) -> Result<BTreeMap<String, Earlier>, ActionError> {
+        let mut found = BTreeMap::new();
+        let mut pages = self
+            .ssm
+            .list_command_invocations()
+            .instance_id(instance)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.ctx("ssm", "ListCommandInvocations")?;
+            for inv in page.command_invocations() {
+                let key = inv.comment().and_then(|c| c.split(' ').next());
+                if let (Some(key), Some(id), Some(at)) =
+                    (key, inv.command_id(), inv.requested_date_time())
+                    && key.starts_with("recipe:")
+                {
+                    let earlier = Earlier {
+                        id: id.to_string(),
+                        sent_at: *at,
+                    };
+                    found.insert(key.to_string(), earlier);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Run one script on the builder (or wait for the same command an earlier attempt sent); fail
+    /// with the output's tail.
     async fn run_script(
         &self,
         label: &str,
@@ -106,6 +198,22 @@ impl Act<'_> {
     ) -> Result<(), ActionError> {
         let instance = self.instance();
         self.agent_online(&instance).await?;
+        let key = self.command_key();
+        if let Some(earlier) = self.earlier_command(&instance, &key).await? {
+            self.waiting(format!(
+                "{label} on {instance} (sent by an earlier attempt)"
+            ));
+            let ssm = self.ssm.clone();
+            poll::wait_command(
+                &self.p.poller,
+                &self.home,
+                ssm,
+                &earlier.id,
+                earlier.sent_at,
+            )
+            .await?;
+            return self.command_result(label, &earlier.id, &instance).await;
+        }
         let sent_at =
             aws_sdk_ssm::primitives::DateTime::from_secs(jiff::Timestamp::now().as_second());
         let document = if self.windows() {
@@ -120,7 +228,7 @@ impl Act<'_> {
             .instance_ids(&instance)
             .parameters("commands", vec![script.to_string()])
             .timeout_seconds(i32::try_from(timeout_secs.clamp(30, 172_800)).unwrap_or(3600))
-            .comment(format!("recipe {}: {label}", self.name))
+            .comment(comment(&key, label))
             .send()
             .await
             .ctx("ssm", "SendCommand")?;

@@ -105,3 +105,102 @@ async fn sysprep_on_a_stopped_builder_waits_for_the_stop_not_for_its_agent() {
         err.message
     );
 }
+
+const STEPS: &str = "name: lin\ndescription: retried steps\ntarget: ec2-ami\nstrategy: full\nos: linux\nversion: 1.0.0\nbase: { image-id: BASE }\nbuilder: { region: eu-west-2, instance-type: t3.small }\nsteps:\n  - shell: { run: \"echo one\" }\n  - shell: { run: \"echo two\" }\nimage: { name: \"lin-${build_id}\" }\n";
+
+/// A run-steps killed while its first command runs, then run again (a resume, or the engine's retry):
+/// it waits for the command already sent instead of sending a second one, and does not repeat it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_run_steps_waits_for_the_command_already_sent_and_sends_no_second() {
+    let mut durations = aws_sim::Durations::instant();
+    durations.ssm_command_ms = 400;
+    let sim = aws_sim::Sim::start(aws_sim::Config {
+        durations,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let opts = AwsOptions {
+        endpoint_url: Some(sim.url().to_string()),
+        region: Some("eu-west-2".into()),
+        credentials: Some(Credentials::new("123456789012", "t", None, None, "t")),
+        ..Default::default()
+    };
+    let aws = Aws::load(&opts).await.unwrap();
+    let ec2 = aws_sdk_ec2::Client::new(&aws.sdk);
+    let base = crate::conformance::a_base_image(&ec2).await;
+    // SSM reaches an instance with an instance profile (the agent's credentials).
+    let profile = aws_sdk_ec2::types::IamInstanceProfileSpecification::builder()
+        .name("recipe-builder")
+        .build();
+    let out = ec2
+        .run_instances()
+        .image_id(&base)
+        .min_count(1)
+        .max_count(1)
+        .iam_instance_profile(profile)
+        .send()
+        .await
+        .unwrap();
+    let builder = out.instances()[0].instance_id().unwrap().to_string();
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("lin.yaml"), STEPS.replace("BASE", &base)).unwrap();
+    let set = recipe_loader::load(&[dir.path().to_path_buf()], &Default::default());
+    assert!(!set.has_errors());
+    let options = PlanOptions {
+        estimates: Default::default(),
+        target: None,
+        now: jiff::Timestamp::now(),
+        cloud: CloudInfo {
+            account: None,
+            region: "eu-west-2".into(),
+            region_source: "--region".into(),
+        },
+    };
+    let plan =
+        recipe_plan::compute(&set, &BTreeMap::new(), &Observations::default(), &options).unwrap();
+    let steps = plan
+        .actions
+        .iter()
+        .find(|a| a.action.name() == "run-steps")
+        .unwrap();
+    let cx = ApplyContext::new(&set, plan.clone(), BTreeMap::new(), Events::discard());
+    let mut inputs = Outputs::default();
+    inputs.add("lin", &RecipeOutputs::builder(&builder));
+    let provider = Ec2Provider::new(
+        aws,
+        Ec2Options {
+            poll: Duration::from_millis(20),
+        },
+    );
+    let sent = || sim.requests().count("ssm:SendCommand");
+
+    // The first run is dropped ("killed") once its first command is sent and still running.
+    let first = provider.run(&cx, steps, &inputs);
+    let killed = async {
+        while sent() == 0 {
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    let first_run = async {
+        tokio::select! {
+            r = first => panic!("the command takes 400 ms; the action cannot have ended: {r:?}"),
+            () = killed => {}
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), first_run)
+        .await
+        .expect("the first command is sent");
+    assert_eq!(sent(), 1);
+    // Run again: it waits for that command, then sends only the second step's.
+    tokio::time::timeout(Duration::from_secs(20), provider.run(&cx, steps, &inputs))
+        .await
+        .expect("finishes")
+        .expect("succeeds");
+    assert_eq!(sent(), 2, "one command per step, none sent twice");
+    // And once more (a resume after both finished): nothing is sent.
+    provider.run(&cx, steps, &inputs).await.unwrap();
+    assert_eq!(sent(), 2);
+}
