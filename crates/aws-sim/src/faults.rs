@@ -12,6 +12,12 @@ pub struct Faults {
     pub error_rate: f64,
     /// Added to every request, in milliseconds.
     pub latency_ms: u64,
+    /// Fraction of requests (0-1) that change something and then lose their answer: the change is
+    /// made, and the client gets a 500 (as when a connection drops after the service committed).
+    /// Only client tokens and idempotent retries keep these from making duplicates. AWS asks clients
+    /// to retry such requests with the same client token:
+    /// https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html
+    pub lost_rate: f64,
     /// Seed for the rates' random choices, so a run can be repeated.
     pub seed: u64,
     /// Specific calls that fail.
@@ -22,6 +28,13 @@ pub struct Faults {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct ScriptedFault {
+    /// The call takes effect first, then the error is returned (its answer is lost).
+    #[serde(default)]
+    pub taken: bool,
+    /// Instead of an error, the call succeeds and its answer lacks every member with this name
+    /// (`imageId`, `CommandId`): how a client copes with a field missing from an answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop_member: Option<String>,
     /// `service:Operation`, e.g. `ec2:CreateImage`.
     pub operation: String,
     /// Which call fails.
@@ -38,6 +51,50 @@ pub struct ScriptedFault {
 
 fn default_status() -> u16 {
     400
+}
+
+impl Default for ScriptedFault {
+    fn default() -> Self {
+        ScriptedFault {
+            taken: false,
+            drop_member: None,
+            operation: String::new(),
+            nth: 1,
+            status: default_status(),
+            code: String::new(),
+            message: String::new(),
+        }
+    }
+}
+
+/// Remove every member named `name` from an answer: XML elements (`<name>…</name>`, `<name/>`) or
+/// JSON object keys, at any depth.
+pub fn drop_member_xml(xml: &str, name: &str) -> String {
+    let (open, close, empty) = (
+        format!("<{name}>"),
+        format!("</{name}>"),
+        format!("<{name}/>"),
+    );
+    let mut out = xml.replace(&empty, "");
+    while let Some(start) = out.find(&open) {
+        let Some(end) = out[start..].find(&close) else {
+            break;
+        };
+        out.replace_range(start..start + end + close.len(), "");
+    }
+    out
+}
+
+/// See [`drop_member_xml`].
+pub fn drop_member_json(v: &mut serde_json::Value, name: &str) {
+    match v {
+        serde_json::Value::Object(map) => {
+            map.remove(name);
+            map.values_mut().for_each(|x| drop_member_json(x, name));
+        }
+        serde_json::Value::Array(list) => list.iter_mut().for_each(|x| drop_member_json(x, name)),
+        _ => {}
+    }
 }
 
 /// A small deterministic generator (xorshift64*), seeded from [`Faults::seed`].

@@ -358,6 +358,109 @@ fn is_read(op: &str) -> bool {
         .any(|p| op.starts_with(p))
 }
 
+/// The fault chosen for one call: an error instead of the call, an error after it took effect, or
+/// an answer missing a member.
+#[derive(Default)]
+struct PlannedFault {
+    before: Option<ApiError>,
+    after: Option<ApiError>,
+    drop_member: Option<String>,
+}
+
+impl PlannedFault {
+    fn label(&self) -> Option<String> {
+        let taken = self.after.as_ref().map(|e| format!("{} (taken)", e.code));
+        let dropped = self.drop_member.as_ref().map(|m| format!("dropped {m}"));
+        self.before
+            .as_ref()
+            .map(|e| e.code.clone())
+            .or(taken)
+            .or(dropped)
+    }
+}
+
+/// Scripted faults first, then the random ones.
+fn plan_fault(shared: &Shared, call: &Call, operation: &str, n: u64) -> PlannedFault {
+    let mut f = lock(&shared.faults);
+    let (faults, rng) = &mut *f;
+    if let Some(s) = faults
+        .scripted
+        .iter()
+        .find(|s| s.operation == operation && s.nth == n)
+    {
+        let error = ApiError {
+            status: s.status,
+            code: s.code.clone(),
+            message: if s.message.is_empty() {
+                format!("scripted fault on call {n} of {operation}")
+            } else {
+                s.message.clone()
+            },
+        };
+        return match (&s.drop_member, s.taken) {
+            (Some(m), _) => PlannedFault {
+                drop_member: Some(m.clone()),
+                ..Default::default()
+            },
+            (None, true) => PlannedFault {
+                after: Some(error),
+                ..Default::default()
+            },
+            (None, false) => PlannedFault {
+                before: Some(error),
+                ..Default::default()
+            },
+        };
+    }
+    let mut roll = |rate: f64| rate > 0.0 && rng.next_f64() < rate;
+    let before = if roll(faults.throttle_rate) {
+        Some(throttle_error(call.protocol))
+    } else if roll(faults.error_rate) {
+        Some(server_error(call.protocol))
+    } else {
+        None
+    };
+    let after = (before.is_none() && !is_read(&call.op) && roll(faults.lost_rate))
+        .then(|| server_error(call.protocol));
+    PlannedFault {
+        before,
+        after,
+        drop_member: None,
+    }
+}
+
+/// Run the call against the world.
+fn handle(shared: &Shared, call: &Call, request_id: &str) -> Result<Output, ApiError> {
+    let durations = lock(&shared.durations).clone();
+    let mut world = lock(&shared.world);
+    let now = now_ms(world.offset_ms);
+    world.tick(now, &durations);
+    crate::ec2::ensure_public_images(&mut world, &call.region, now);
+    let r = match call.service.as_str() {
+        "ec2" => crate::ec2::handle(&mut world, call, now, &durations, request_id),
+        "ssm" => crate::ssm::handle(&mut world, call, now, &durations),
+        "workspaces" => crate::workspaces::handle(&mut world, call, now, &durations),
+        "appstream" => crate::appstream::handle(&mut world, call, now, &durations),
+        "sts" => crate::sts::handle(call, request_id),
+        other => Err(ApiError::unsupported(other, &call.op)),
+    };
+    if r.is_ok() && !is_read(&call.op) {
+        shared.persist(&world);
+    }
+    r
+}
+
+/// An answer without the member `name`.
+fn without(out: Output, name: &str) -> Output {
+    match out {
+        Output::Xml(xml) => Output::Xml(crate::faults::drop_member_xml(&xml, name)),
+        Output::Value(mut v) => {
+            crate::faults::drop_member_json(&mut v, name);
+            Output::Value(v)
+        }
+    }
+}
+
 async fn serve(
     shared: &Shared,
     method: &Method,
@@ -389,54 +492,17 @@ async fn serve(
         *n += 1;
         *n
     };
-    // Scripted faults first, then the random ones.
-    let fault = {
-        let mut f = lock(&shared.faults);
-        let (faults, rng) = &mut *f;
-        let scripted = faults
-            .scripted
-            .iter()
-            .find(|s| s.operation == operation && s.nth == n)
-            .map(|s| ApiError {
-                status: s.status,
-                code: s.code.clone(),
-                message: if s.message.is_empty() {
-                    format!("scripted fault on call {n} of {operation}")
-                } else {
-                    s.message.clone()
-                },
-            });
-        scripted
-            .or_else(|| {
-                (faults.throttle_rate > 0.0 && rng.next_f64() < faults.throttle_rate)
-                    .then(|| throttle_error(call.protocol))
-            })
-            .or_else(|| {
-                (faults.error_rate > 0.0 && rng.next_f64() < faults.error_rate)
-                    .then(|| server_error(call.protocol))
-            })
-    };
-    let injected = fault.as_ref().map(|e| e.code.clone());
-    let result: Result<Output, ApiError> = match fault {
+    let planned = plan_fault(shared, &call, &operation, n);
+    let injected = planned.label();
+    let result: Result<Output, ApiError> = match planned.before {
         Some(e) => Err(e),
         None => {
-            let durations = lock(&shared.durations).clone();
-            let mut world = lock(&shared.world);
-            let now = now_ms(world.offset_ms);
-            world.tick(now, &durations);
-            crate::ec2::ensure_public_images(&mut world, &call.region, now);
-            let r = match call.service.as_str() {
-                "ec2" => crate::ec2::handle(&mut world, &call, now, &durations, &request_id),
-                "ssm" => crate::ssm::handle(&mut world, &call, now, &durations),
-                "workspaces" => crate::workspaces::handle(&mut world, &call, now, &durations),
-                "appstream" => crate::appstream::handle(&mut world, &call, now, &durations),
-                "sts" => crate::sts::handle(&call, &request_id),
-                other => Err(ApiError::unsupported(other, &call.op)),
-            };
-            if r.is_ok() && !is_read(&call.op) {
-                shared.persist(&world);
+            let r = handle(shared, &call, &request_id);
+            match (planned.after, planned.drop_member) {
+                (Some(e), _) => Err(e),
+                (None, Some(name)) => r.map(|out| without(out, &name)),
+                (None, None) => r,
             }
-            r
         }
     };
     let encoded = protocol::encode(&call, result, &request_id);

@@ -139,6 +139,7 @@ async fn sdk_errors_carry_service_operation_code_and_request_id() {
             status: 403,
             code: "InvalidClientTokenId".into(),
             message: "The security token included in the request is invalid.".into(),
+            ..Default::default()
         }],
         ..Default::default()
     });

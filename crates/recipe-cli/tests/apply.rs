@@ -280,6 +280,7 @@ async fn aws_errors_are_shown_with_their_context_and_help_that_fits() {
             status: 403,
             code: "InvalidClientTokenId".into(),
             message: "The security token included in the request is invalid.".into(),
+            ..Default::default()
         }],
         ..Default::default()
     });
@@ -635,6 +636,7 @@ fn scripted(operation: &str, code: &str, message: &str) -> aws_sim::Faults {
             status: 400,
             code: code.into(),
             message: message.into(),
+            ..Default::default()
         }],
         ..Default::default()
     }
@@ -1348,6 +1350,7 @@ async fn a_rollout_that_failed_is_planned_again_and_repaired() {
             status: 400,
             code: "AccessDeniedException".into(),
             message: "not allowed (injected)".into(),
+            ..Default::default()
         }],
         ..Default::default()
     });
@@ -1516,6 +1519,105 @@ async fn a_runner_killed_with_s3_state_is_resumed_by_the_next_from_the_journal_i
     assert!(stdout.contains("done in an earlier run"), "{stdout}");
     assert_eq!(e.images_named("linux-baseline"), 1, "not captured twice");
     assert_eq!(e.builders_running(), 0);
+    let (code, stdout, _) = e
+        .run(&["plan", "recipes/layered", "--detailed-exitcode"])
+        .await;
+    assert_eq!(code, 0, "nothing left to do: {stdout}");
+}
+
+impl Env {
+    /// What a run must never leave: two live images with one name in a region, two builders of one
+    /// build, two commands with one key.
+    fn duplicates(&self) -> Vec<String> {
+        let w = self.sim.world();
+        let mut seen = std::collections::BTreeMap::<String, usize>::new();
+        let images = w.ec2.images.values().filter(|i| i.state != "deregistered");
+        for i in images.filter(|i| i.tags.contains_key("recipe:build-id")) {
+            *seen
+                .entry(format!("image {} {}", i.region, i.name))
+                .or_default() += 1;
+        }
+        for i in w.ec2.instances.values() {
+            if let Some(b) = i.tags.get("recipe:build-id") {
+                *seen.entry(format!("builder of {b}")).or_default() += 1;
+            }
+        }
+        for c in w.ssm.commands.values() {
+            let key = c.comment.split(' ').next().unwrap_or_default();
+            *seen.entry(format!("command {key}")).or_default() += 1;
+        }
+        seen.into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(k, n)| format!("{k} ×{n}"))
+            .collect()
+    }
+}
+
+/// The fault only client tokens and idempotent retries survive: a call takes effect and its answer is
+/// lost (a 500). Once for each call that makes something: no duplicate builder, image, copy or
+/// command, and the apply succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_answers_make_no_duplicate_builder_image_copy_or_command() {
+    let e = env().await;
+    let lost = |operation: &str, code: &str| aws_sim::ScriptedFault {
+        operation: operation.into(),
+        nth: 1,
+        taken: true,
+        status: 500,
+        code: code.into(),
+        ..Default::default()
+    };
+    e.sim.set_faults(aws_sim::Faults {
+        scripted: vec![
+            lost("ec2:RunInstances", "InternalError"),
+            lost("ec2:CreateImage", "InternalError"),
+            lost("ec2:CopyImage", "InternalError"),
+            lost("ssm:SendCommand", "InternalServerError"),
+            lost("ec2:TerminateInstances", "InternalError"),
+        ],
+        ..Default::default()
+    });
+    let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let log = e.sim.requests();
+    let taken = log
+        .records
+        .iter()
+        .filter(|r| r.fault.as_deref().is_some_and(|f| f.ends_with("(taken)")));
+    assert_eq!(taken.count(), 5, "every lost answer was injected");
+    assert_eq!(e.duplicates(), Vec::<String>::new());
+    assert_eq!(e.builders_running(), 0);
+    let (code, stdout, _) = e
+        .run(&["plan", "recipes/layered", "--detailed-exitcode"])
+        .await;
+    assert_eq!(code, 0, "nothing left to do: {stdout}");
+}
+
+/// An answer without the id it always carries fails the action at once, naming the call (not a wait
+/// on an empty id until the action times out hours later); the next apply converges and the image
+/// the call did make is swept, not kept twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_missing_its_id_fails_naming_the_call_and_the_next_apply_converges() {
+    let e = env().await;
+    e.sim.set_faults(aws_sim::Faults {
+        scripted: vec![aws_sim::ScriptedFault {
+            operation: "ec2:CreateImage".into(),
+            drop_member: Some("imageId".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let all = format!("{stdout}{stderr}");
+    assert!(
+        all.contains("CreateImage") && all.contains("ImageId"),
+        "{all}"
+    );
+    assert_eq!(e.builders_running(), 0);
+    let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(e.duplicates(), Vec::<String>::new());
     let (code, stdout, _) = e
         .run(&["plan", "recipes/layered", "--detailed-exitcode"])
         .await;

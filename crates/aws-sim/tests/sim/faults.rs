@@ -14,6 +14,7 @@ async fn scripted_faults_fail_the_nth_call_and_are_logged() {
             status: 400,
             code: "InvalidAMIID.NotFound".into(),
             message: String::new(),
+            ..Default::default()
         }],
         ..Default::default()
     });
@@ -147,4 +148,112 @@ fn http_get(port: u16, path: &str) -> String {
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out
+}
+
+/// "Effect taken, response lost": RunInstances launches, then answers 500. The SDK retries with the
+/// same client token (it makes one up when the caller gives none), and the retry returns the
+/// instance the first call launched: one instance per launch. CreateImage has no client token: its
+/// retry finds the name taken by the image the lost call made, which a client must then adopt.
+#[tokio::test]
+async fn a_lost_response_is_absorbed_by_a_client_token_and_a_create_image_retry_finds_its_name_taken()
+ {
+    let s = crate::common::sim().await;
+    let c = clients(s.url(), REGION, "123456789012");
+    let image = crate::conformance::base_image(&c).await;
+    let lost = |nth| aws_sim::ScriptedFault {
+        operation: "ec2:RunInstances".into(),
+        nth,
+        taken: true,
+        status: 500,
+        code: "InternalError".into(),
+        ..Default::default()
+    };
+    s.set_faults(aws_sim::Faults {
+        scripted: vec![
+            lost(1),
+            lost(3),
+            aws_sim::ScriptedFault {
+                operation: "ec2:CreateImage".into(),
+                ..lost(1)
+            },
+        ],
+        ..Default::default()
+    });
+    let launch = |token: Option<&str>| {
+        c.ec2
+            .run_instances()
+            .image_id(&image)
+            .min_count(1)
+            .max_count(1)
+            .set_client_token(token.map(str::to_string))
+            .send()
+    };
+    let first = launch(Some("lost-1"))
+        .await
+        .expect("the SDK's retry succeeds");
+    assert_eq!(s.requests().count("ec2:RunInstances"), 2, "retried once");
+    let running = |s: &aws_sim::Sim| s.world().ec2.instances.len();
+    assert_eq!(running(&s), 1, "one instance for one token");
+    let id = first.instances()[0].instance_id().unwrap().to_string();
+    assert!(s.world().ec2.instances.contains_key(&id));
+    launch(None).await.expect("the SDK's retry succeeds");
+    assert_eq!(
+        running(&s),
+        2,
+        "the SDK's own token covers a launch without one"
+    );
+    let err = c
+        .ec2
+        .create_image()
+        .instance_id(&id)
+        .name("lost-image")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "InvalidAMIName.Duplicate");
+    let named = |n: &str| {
+        s.world()
+            .ec2
+            .images
+            .values()
+            .filter(|i| i.name == n)
+            .count()
+    };
+    assert_eq!(named("lost-image"), 1, "the lost call made it");
+    let log = s.requests();
+    let taken: Vec<_> = log.records.iter().filter_map(|r| r.fault.clone()).collect();
+    assert_eq!(taken, ["InternalError (taken)"; 3]);
+}
+
+/// A member dropped from an answer: the call succeeds, the field is absent, the rest is there.
+#[tokio::test]
+async fn a_dropped_member_is_missing_from_the_answer() {
+    let s = crate::common::sim().await;
+    let c = clients(s.url(), REGION, "123456789012");
+    let image = crate::conformance::base_image(&c).await;
+    s.set_faults(aws_sim::Faults {
+        scripted: vec![aws_sim::ScriptedFault {
+            operation: "ec2:RunInstances".into(),
+            drop_member: Some("instanceId".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    let out = c
+        .ec2
+        .run_instances()
+        .image_id(&image)
+        .min_count(1)
+        .max_count(1)
+        .send()
+        .await
+        .unwrap();
+    let i = &out.instances()[0];
+    assert_eq!(i.instance_id(), None);
+    assert_eq!(i.image_id(), Some(image.as_str()));
+    assert_eq!(
+        s.world().ec2.instances.len(),
+        1,
+        "the call itself took effect"
+    );
 }

@@ -123,7 +123,18 @@ impl Act<'_> {
             )
             .send()
             .await
-            .ctx("ec2", "CreateImage")?;
+            .ctx("ec2", "CreateImage");
+        let made = match made {
+            // The SDK retried a call whose answer was lost after the image was made: this build's
+            // image holds the name now.
+            Err(e) if e.is("InvalidAMIName.Duplicate") => {
+                return match self.adoptable(image_name).await? {
+                    Some(id) => Ok(id),
+                    None => Err(e.into()),
+                };
+            }
+            other => other?,
+        };
         let id = made.image_id().filter(|i| !i.is_empty());
         Ok(id
             .ok_or_else(|| AwsError::missing("ec2", "CreateImage", "ImageId"))?

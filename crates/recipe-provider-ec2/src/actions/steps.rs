@@ -214,33 +214,72 @@ impl Act<'_> {
             .await?;
             return self.command_result(label, &earlier.id, &instance).await;
         }
-        let sent_at =
-            aws_sdk_ssm::primitives::DateTime::from_secs(jiff::Timestamp::now().as_second());
+        let sent = self
+            .send_command(&instance, &key, label, script, timeout_secs)
+            .await?;
+        self.waiting(format!("{label} on {instance}"));
+        let ssm = self.ssm.clone();
+        poll::wait_command(&self.p.poller, &self.home, ssm, &sent.id, sent.sent_at).await?;
+        self.command_result(label, &sent.id, &instance).await
+    }
+
+    /// Send a command once. SendCommand has no client token, so the SDK does not retry it: a 5xx
+    /// may come after the command was accepted (its answer lost). On a retryable error the builder's
+    /// commands are listed, and one carrying this key is taken as sent; otherwise it is sent again.
+    async fn send_command(
+        &self,
+        instance: &str,
+        key: &str,
+        label: &str,
+        script: &str,
+        timeout_secs: u64,
+    ) -> Result<Earlier, ActionError> {
         let document = if self.windows() {
             "AWS-RunPowerShellScript"
         } else {
             "AWS-RunShellScript"
         };
-        let sent = self
-            .ssm
-            .send_command()
-            .document_name(document)
-            .instance_ids(&instance)
-            .parameters("commands", vec![script.to_string()])
-            .timeout_seconds(i32::try_from(timeout_secs.clamp(30, 172_800)).unwrap_or(3600))
-            .comment(comment(&key, label))
-            .send()
-            .await
-            .ctx("ssm", "SendCommand")?;
-        let id = sent
-            .command()
-            .and_then(|c| c.command_id())
-            .filter(|i| !i.is_empty())
-            .ok_or_else(|| AwsError::missing("ssm", "SendCommand", "CommandId"))?
-            .to_string();
-        self.waiting(format!("{label} on {instance}"));
-        poll::wait_command(&self.p.poller, &self.home, self.ssm.clone(), &id, sent_at).await?;
-        self.command_result(label, &id, &instance).await
+        let timeout = i32::try_from(timeout_secs.clamp(30, 172_800)).unwrap_or(3600);
+        let mut attempt = 0;
+        loop {
+            let sent_at =
+                aws_sdk_ssm::primitives::DateTime::from_secs(jiff::Timestamp::now().as_second());
+            let sent = self
+                .ssm
+                .send_command()
+                .document_name(document)
+                .instance_ids(instance)
+                .parameters("commands", vec![script.to_string()])
+                .timeout_seconds(timeout)
+                .comment(comment(key, label))
+                .customize()
+                .config_override(
+                    aws_sdk_ssm::config::Config::builder()
+                        .retry_config(aws_sdk_ssm::config::retry::RetryConfig::disabled()),
+                )
+                .send()
+                .await
+                .ctx("ssm", "SendCommand");
+            let err = match sent {
+                Ok(out) => {
+                    let id = out.command().and_then(|c| c.command_id());
+                    let id = id
+                        .filter(|i| !i.is_empty())
+                        .ok_or_else(|| AwsError::missing("ssm", "SendCommand", "CommandId"))?;
+                    let id = id.to_string();
+                    return Ok(Earlier { id, sent_at });
+                }
+                Err(e) => ActionError::from(e),
+            };
+            attempt += 1;
+            if err.class == ErrorClass::Fatal || attempt >= 4 {
+                return Err(err);
+            }
+            if let Some(found) = self.list_commands(instance).await?.remove(key) {
+                return Ok(found);
+            }
+            tokio::time::sleep(self.p.poll * attempt).await;
+        }
     }
 
     /// Read a finished command's result once; its output goes to the events.
