@@ -1382,6 +1382,36 @@ fn launch_templates(w: &mut World, c: &Call, now: u64, rid: &str) -> Result<Stri
     };
     let mut x = Xml::response(op, rid);
     match op {
+        // A ClientToken makes both creates idempotent: the same token answers with what the first
+        // call made. https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateLaunchTemplate.html
+        // https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateLaunchTemplateVersion.html
+        "CreateLaunchTemplate" if idempotent(w, c, op).is_some() => {
+            let id = idempotent(w, c, op).expect("checked");
+            let t = w.ec2.launch_templates.get(&id).ok_or_else(|| {
+                ApiError::client(
+                    "IdempotentParameterMismatch",
+                    "the token's template is gone",
+                )
+            })?;
+            x.open("launchTemplate");
+            template_xml(&mut x, t);
+            x.close("launchTemplate");
+        }
+        "CreateLaunchTemplateVersion" if idempotent(w, c, op).is_some() => {
+            let made = idempotent(w, c, op).expect("checked");
+            let (id, n) = made.split_once(':').unwrap_or_default();
+            let t = w.ec2.launch_templates.get(id);
+            let v = t.and_then(|t| t.versions.iter().find(|v| v.0.to_string() == n));
+            let (Some(t), Some(v)) = (t, v) else {
+                return Err(ApiError::client(
+                    "IdempotentParameterMismatch",
+                    "the token's version is gone",
+                ));
+            };
+            x.open("launchTemplateVersion");
+            version_xml(&mut x, t, v);
+            x.close("launchTemplateVersion");
+        }
         "CreateLaunchTemplate" => {
             let name = p(c, "LaunchTemplateName")?.to_string();
             if by_name(w, &name).is_some() {
@@ -1409,6 +1439,7 @@ fn launch_templates(w: &mut World, c: &Call, now: u64, rid: &str) -> Result<Stri
             x.open("launchTemplate");
             template_xml(&mut x, &t);
             x.close("launchTemplate");
+            remember(w, c, op, &id);
             w.ec2.launch_templates.insert(id, t);
         }
         "CreateLaunchTemplateVersion" => {
@@ -1437,6 +1468,7 @@ fn launch_templates(w: &mut World, c: &Call, now: u64, rid: &str) -> Result<Stri
             x.open("launchTemplateVersion");
             version_xml(&mut x, t, &v);
             x.close("launchTemplateVersion");
+            remember(w, c, op, &format!("{id}:{number}"));
         }
         "ModifyLaunchTemplate" => {
             let id = find(w)?;

@@ -278,6 +278,14 @@ impl AwsError {
         })
     }
 
+    /// Whether trying again later may succeed (throttling, a 5xx, a resource not visible yet).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::Throttling | ErrorKind::Transient | ErrorKind::EventualConsistency
+        )
+    }
+
     /// Whether the service said the resource does not exist (`*NotFound*` codes).
     pub fn is_not_found(&self) -> bool {
         self.code.as_deref().is_some_and(|c| c.contains("NotFound"))
@@ -387,5 +395,32 @@ mod tests {
             cred.to_string(),
             "ec2 DescribeImages failed: X: m (request id r-1)"
         );
+    }
+}
+
+/// Run a clean-up call (terminating a builder, removing an image) until it succeeds, its error is not
+/// retryable, or `attempts` are spent, backing off from `first` (doubling). Clean-ups run after the
+/// engine, whose retries they do not get; the SDK's own three attempts are not enough under heavy
+/// throttling, and a builder left running costs money.
+pub async fn persist<T, F, Fut>(
+    attempts: u32,
+    first: std::time::Duration,
+    mut call: F,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
+{
+    let mut wait = first;
+    let mut n = 1;
+    loop {
+        match call().await {
+            Err(e) if e.is_retryable() && n < attempts => {
+                tokio::time::sleep(wait).await;
+                wait = wait.saturating_mul(2);
+                n += 1;
+            }
+            other => return other,
+        }
     }
 }

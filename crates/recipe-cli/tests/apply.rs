@@ -5,6 +5,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+#[path = "apply/reliability.rs"]
+mod reliability;
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
@@ -1540,6 +1543,13 @@ impl Env {
         for i in w.ec2.instances.values() {
             if let Some(b) = i.tags.get("recipe:build-id") {
                 *seen.entry(format!("builder of {b}")).or_default() += 1;
+            }
+        }
+        for t in w.ec2.launch_templates.values() {
+            for v in &t.versions {
+                *seen
+                    .entry(format!("version of {} with {}", t.name, v.1))
+                    .or_default() += 1;
             }
         }
         for c in w.ssm.commands.values() {

@@ -129,19 +129,23 @@ impl Ec2Provider {
                 Err(e) => Released::KeptUnmarked(e.message),
             };
         }
-        let done = self
-            .ec2(&region)
-            .terminate_instances()
-            .instance_ids(&l.builder)
-            .send()
-            .await
-            .ctx("ec2", "TerminateInstances");
+        let client = self.ec2(&region);
+        let done = recipe_aws::persist(CLEANUP_ATTEMPTS, CLEANUP_BACKOFF, || {
+            let call = client.terminate_instances().instance_ids(&l.builder).send();
+            async { call.await.ctx("ec2", "TerminateInstances") }
+        })
+        .await;
         match done {
             Ok(_) => Released::Terminated,
             Err(e) => Released::Failed(e.to_string()),
         }
     }
 }
+
+/// Attempts for a clean-up call after the run (terminating a builder, removing an image).
+pub(crate) const CLEANUP_ATTEMPTS: u32 = 6;
+/// The first wait between them (doubling).
+pub(crate) const CLEANUP_BACKOFF: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// An EC2 tag.
 fn tag(k: &str, v: &str) -> aws_sdk_ec2::types::Tag {

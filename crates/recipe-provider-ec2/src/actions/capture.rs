@@ -34,14 +34,16 @@ pub(crate) async fn snapshots_of(
 impl Ec2Provider {
     /// Deregister an image with its snapshots; an image already gone counts as done.
     pub(crate) async fn deregister(&self, region: &str, id: &str) -> Result<(), AwsError> {
-        let done = self
-            .ec2(region)
-            .deregister_image()
-            .image_id(id)
-            .delete_associated_snapshots(true)
-            .send()
-            .await
-            .ctx("ec2", "DeregisterImage");
+        let client = self.ec2(region);
+        let done = recipe_aws::persist(crate::CLEANUP_ATTEMPTS, crate::CLEANUP_BACKOFF, || {
+            let call = client
+                .deregister_image()
+                .image_id(id)
+                .delete_associated_snapshots(true)
+                .send();
+            async { call.await.ctx("ec2", "DeregisterImage") }
+        })
+        .await;
         match done {
             Err(e) if !e.is_gone() => Err(e),
             _ => Ok(()),

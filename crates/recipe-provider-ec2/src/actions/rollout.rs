@@ -35,7 +35,10 @@ impl Act<'_> {
         Ok(())
     }
 
-    /// A new default version with the image; the template is created if it does not exist yet.
+    /// A new default version with the image; the template is created if it does not exist yet. Both
+    /// creates carry a client token made from the template and the image, so a retry after a lost
+    /// answer (or a resumed rollout) gets what the first call made instead of a second version or an
+    /// "already exists".
     async fn launch_template(&self, name: &str) -> Result<(), ActionError> {
         let id = self.need_image(&self.home, "roll out")?;
         let data = RequestLaunchTemplateData::builder().image_id(&id).build();
@@ -43,6 +46,7 @@ impl Act<'_> {
             .ec2
             .create_launch_template_version()
             .launch_template_name(name)
+            .client_token(token("version", name, &id))
             .source_version("$Default")
             .version_description(format!(
                 "recipe {} {}",
@@ -61,6 +65,7 @@ impl Act<'_> {
                 self.ec2
                     .create_launch_template()
                     .launch_template_name(name)
+                    .client_token(token("template", name, &id))
                     .launch_template_data(data)
                     .send()
                     .await
@@ -78,4 +83,13 @@ impl Act<'_> {
             .ctx("ec2", "ModifyLaunchTemplate")?;
         Ok(())
     }
+}
+
+/// A client token (at most 64 characters) for `kind` of `template` with `image`: FNV-1a of the three.
+fn token(kind: &str, template: &str, image: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in template.bytes().chain([0]).chain(image.bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("recipe-{kind}-{image}-{h:016x}")
 }
