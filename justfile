@@ -61,6 +61,14 @@ bench-validate:
 bench-plan:
     cargo bench -p recipe-plan --bench plan
 
+# Reliability runs (kill -9 at random points, faults, lost answers, concurrent applies, invalid
+# input), then the journal's cost per apply size; the figures are in docs/reliability.md. CI runs the
+# short versions with the tests.
+reliability trials="60":
+    RELIABILITY_TRIALS={{trials}} cargo test -p recipe-cli --test apply --locked reliability -- --nocapture --test-threads 1
+    cargo build --release --locked -p recipe-cli
+    for n in 1 10 50; do tests/reliability/apply-cost.sh $n; done
+
 # Fuzz the loader for SECONDS seconds (needs cargo-fuzz, pinned in .ci/run; seeds the corpus from the examples and fixtures).
 fuzz seconds="60":
     mkdir -p fuzz/corpus/load_recipe
