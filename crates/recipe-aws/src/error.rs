@@ -342,6 +342,33 @@ where
     }
 }
 
+/// Run a clean-up call (terminating a builder, removing an image) until it succeeds, its error is not
+/// retryable, or `attempts` are spent, backing off from `first` (doubling). Clean-ups run after the
+/// engine, whose retries they do not get; the SDK's own three attempts are not enough under heavy
+/// throttling, and a builder left running costs money.
+pub async fn persist<T, F, Fut>(
+    attempts: u32,
+    first: std::time::Duration,
+    mut call: F,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
+{
+    let mut wait = first;
+    let mut n = 1;
+    loop {
+        match call().await {
+            Err(e) if e.is_retryable() && n < attempts => {
+                tokio::time::sleep(wait).await;
+                wait = wait.saturating_mul(2);
+                n += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,32 +422,5 @@ mod tests {
             cred.to_string(),
             "ec2 DescribeImages failed: X: m (request id r-1)"
         );
-    }
-}
-
-/// Run a clean-up call (terminating a builder, removing an image) until it succeeds, its error is not
-/// retryable, or `attempts` are spent, backing off from `first` (doubling). Clean-ups run after the
-/// engine, whose retries they do not get; the SDK's own three attempts are not enough under heavy
-/// throttling, and a builder left running costs money.
-pub async fn persist<T, F, Fut>(
-    attempts: u32,
-    first: std::time::Duration,
-    mut call: F,
-) -> Result<T, AwsError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, AwsError>>,
-{
-    let mut wait = first;
-    let mut n = 1;
-    loop {
-        match call().await {
-            Err(e) if e.is_retryable() && n < attempts => {
-                tokio::time::sleep(wait).await;
-                wait = wait.saturating_mul(2);
-                n += 1;
-            }
-            other => return other,
-        }
     }
 }

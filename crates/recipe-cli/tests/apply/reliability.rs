@@ -6,6 +6,11 @@
 //! `RELIABILITY_TRIALS=60 cargo test -p recipe-cli --test apply reliability -- --nocapture
 //! --test-threads 1` (or `just reliability`).
 
+#![allow(
+    clippy::print_stdout,
+    reason = "each run prints its figures line, for docs/reliability.md"
+)]
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
