@@ -368,25 +368,6 @@ async fn a_stale_saved_plan_is_refused_and_a_fresh_one_applies() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn apply_succeeds_through_throttling_and_server_errors() {
-    let e = env().await;
-    e.sim.set_faults(aws_sim::Faults {
-        throttle_rate: 0.2,
-        error_rate: 0.05,
-        seed: 11,
-        ..Default::default()
-    });
-    let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
-    let log = e.sim.requests();
-    assert!(
-        log.records.iter().filter(|r| r.fault.is_some()).count() > 5,
-        "faults were injected"
-    );
-    assert_eq!(e.builders_running(), 0);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_kill_9_the_next_apply_resumes_without_duplicating_images() {
     let e = env().await;
     let killed = e.kill_9_after("linux-baseline: capture").await;
@@ -1522,13 +1503,18 @@ async fn a_runner_killed_with_s3_state_is_resumed_by_the_next_from_the_journal_i
     assert!(stdout.contains("done in an earlier run"), "{stdout}");
     assert_eq!(e.images_named("linux-baseline"), 1, "not captured twice");
     assert_eq!(e.builders_running(), 0);
-    let (code, stdout, _) = e
-        .run(&["plan", "recipes/layered", "--detailed-exitcode"])
-        .await;
-    assert_eq!(code, 0, "nothing left to do: {stdout}");
+    e.assert_nothing_to_do().await;
 }
 
 impl Env {
+    /// A plan of the recipes finds nothing to do.
+    async fn assert_nothing_to_do(&self) {
+        let (code, stdout, _) = self
+            .run(&["plan", "recipes/layered", "--detailed-exitcode"])
+            .await;
+        assert_eq!(code, 0, "nothing left to do: {stdout}");
+    }
+
     /// What a run must never leave: two live images with one name in a region, two builders of one
     /// build, two commands with one key.
     fn duplicates(&self) -> Vec<String> {
@@ -1597,10 +1583,7 @@ async fn lost_answers_make_no_duplicate_builder_image_copy_or_command() {
     assert_eq!(taken.count(), 5, "every lost answer was injected");
     assert_eq!(e.duplicates(), Vec::<String>::new());
     assert_eq!(e.builders_running(), 0);
-    let (code, stdout, _) = e
-        .run(&["plan", "recipes/layered", "--detailed-exitcode"])
-        .await;
-    assert_eq!(code, 0, "nothing left to do: {stdout}");
+    e.assert_nothing_to_do().await;
 }
 
 /// An answer without the id it always carries fails the action at once, naming the call (not a wait
@@ -1628,8 +1611,5 @@ async fn an_answer_missing_its_id_fails_naming_the_call_and_the_next_apply_conve
     let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert_eq!(e.duplicates(), Vec::<String>::new());
-    let (code, stdout, _) = e
-        .run(&["plan", "recipes/layered", "--detailed-exitcode"])
-        .await;
-    assert_eq!(code, 0, "nothing left to do: {stdout}");
+    e.assert_nothing_to_do().await;
 }

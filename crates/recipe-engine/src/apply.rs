@@ -188,7 +188,8 @@ impl<S: StateStore> Prepared<'_, S> {
         self.locks.release().await;
     }
 
-    /// Run the plan, record state, unlock.
+    /// Run the plan, record state, unlock. The locks are released even if the lifecycle panics (a
+    /// bug): the panic goes on once they are.
     pub async fn apply(self, run: &Applying<'_, S>) -> Result<ApplyReport, ApplyError> {
         let Prepared {
             locks,
@@ -196,9 +197,31 @@ impl<S: StateStore> Prepared<'_, S> {
             resumed,
             taken_over,
         } = self;
-        let result = locked(run, plan, resumed, &taken_over).await;
+        let result = CatchUnwind(Box::pin(locked(run, plan, resumed, &taken_over))).await;
         locks.release().await;
-        result
+        match result {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
+/// A future whose panic is caught and returned, so that what must follow it (unlocking) still runs.
+struct CatchUnwind<F>(std::pin::Pin<Box<F>>);
+
+impl<F: std::future::Future> std::future::Future for CatchUnwind<F> {
+    type Output = std::thread::Result<F::Output>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Ok(v)),
+            Err(panic) => std::task::Poll::Ready(Err(panic)),
+        }
     }
 }
 

@@ -60,6 +60,8 @@ struct Fake {
     discarded: Mutex<Vec<Unfinished>>,
     /// Actions (recipe, action) that never finish: the process is killed while they run.
     hang: Mutex<Vec<(String, String)>>,
+    /// Panic when asked to release builders (a bug in the lifecycle, outside any action).
+    panic_on_release: std::sync::atomic::AtomicBool,
 }
 
 impl Fake {
@@ -78,6 +80,7 @@ impl Fake {
             released: Mutex::default(),
             discarded: Mutex::default(),
             hang: Mutex::default(),
+            panic_on_release: Default::default(),
         })
     }
 
@@ -185,6 +188,10 @@ impl Provider for Fake {
         _: bool,
     ) -> BoxFuture<'a, Vec<(Leftover, Released)>> {
         Box::pin(async move {
+            let bug = self
+                .panic_on_release
+                .load(std::sync::atomic::Ordering::SeqCst);
+            assert!(!bug, "a bug in release");
             self.released
                 .lock()
                 .unwrap()
@@ -531,4 +538,35 @@ async fn a_killed_apply_saved_each_finished_recipe_and_the_next_resumes_the_rest
         store.runs().await.unwrap().is_empty(),
         "the journal is forgotten"
     );
+}
+
+/// A panic in the lifecycle itself (here in a provider's release, after the run) still releases the
+/// locks before it goes on: the next apply is not stranded.
+#[tokio::test]
+async fn a_panic_in_the_lifecycle_releases_the_locks() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::new(dir.path().join("state"));
+    let ec2 = Fake::new(Target::Ec2Ami, "ec2", vec![]);
+    let appstream = Fake::new(Target::Appstream, "appstream", vec![("desktop", "capture")]);
+    appstream
+        .panic_on_release
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut registry = Registry::new();
+    registry.register(ec2.clone()).register(appstream.clone());
+    let (path, store2, registry2) = (dir.path().to_path_buf(), store.clone(), registry.clone());
+    let applied = tokio::spawn(async move {
+        let set = load(&path);
+        plan_and_apply(&set, &store2, &registry2).await
+    });
+    let Err(err) = applied.await else {
+        panic!("the apply panics")
+    };
+    assert!(err.is_panic());
+    let me = recipe_state::LockInfo::for_this_process("test");
+    for r in ["golden", "desktop"] {
+        store
+            .lock(r, &me, Duration::ZERO)
+            .await
+            .expect("not left locked");
+    }
 }

@@ -1,16 +1,90 @@
-//! Resuming after kill -9 during sysprep: sysprep stops the builder at its end, so the resumed action
-//! finds it stopped. It must wait for the stop, not for an SSM agent that will not come back; and any
-//! command for a builder that is not running fails at once, naming its state.
+//! Actions run again after kill -9 or a retry. Sysprep stops the builder at its end, so a resumed
+//! sysprep finds it stopped: it must wait for the stop, not for an SSM agent that will not come back,
+//! and any command for a builder that is not running fails at once, naming its state. A run-steps run
+//! again waits for the command already sent instead of sending a second.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use recipe_aws::{Aws, AwsOptions, Credentials};
 use recipe_engine::{ActionKind, ApplyContext, Events, Outputs, Provider, RecipeOutputs};
-use recipe_plan::{CloudInfo, Observations, PlanOptions};
+use recipe_loader::RecipeSet;
+use recipe_plan::{CloudInfo, Observations, Plan, PlanOptions};
 use recipe_provider_ec2::{Ec2Options, Ec2Provider};
 
 const RECIPE: &str = "name: win\ndescription: sysprep resume\ntarget: ec2-ami\nstrategy: full\nos: windows\nversion: 1.0.0\nbase: { image-id: BASE }\nbuilder: { region: eu-west-2, instance-type: m6i.large }\nsteps:\n  - powershell: { run: \"Write-Host baked\" }\n  - sysprep: {}\nimage: { name: \"win-${build_id}\" }\n";
+
+/// aws-sim with `durations`, an SDK configuration for it, and a base image.
+struct Bench {
+    sim: aws_sim::Sim,
+    aws: Aws,
+    ec2: aws_sdk_ec2::Client,
+    base: String,
+}
+
+async fn bench(durations: aws_sim::Durations) -> Bench {
+    let sim = aws_sim::Sim::start(aws_sim::Config {
+        durations,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let opts = AwsOptions {
+        endpoint_url: Some(sim.url().to_string()),
+        region: Some("eu-west-2".into()),
+        credentials: Some(Credentials::new("123456789012", "t", None, None, "t")),
+        ..Default::default()
+    };
+    let aws = Aws::load(&opts).await.unwrap();
+    let ec2 = aws_sdk_ec2::Client::new(&aws.sdk);
+    let base = crate::conformance::a_base_image(&ec2).await;
+    Bench {
+        sim,
+        aws,
+        ec2,
+        base,
+    }
+}
+
+impl Bench {
+    /// The recipe `yaml` (its `BASE` replaced by the base image), loaded and planned with no state.
+    fn plan(&self, dir: &std::path::Path, yaml: &str) -> (RecipeSet, Plan) {
+        std::fs::write(dir.join("r.yaml"), yaml.replace("BASE", &self.base)).unwrap();
+        let set = recipe_loader::load(&[dir.to_path_buf()], &Default::default());
+        let errors: Vec<String> = set
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{errors:?}");
+        let options = PlanOptions {
+            estimates: Default::default(),
+            target: None,
+            now: jiff::Timestamp::now(),
+            cloud: CloudInfo {
+                account: None,
+                region: "eu-west-2".into(),
+                region_source: "--region".into(),
+            },
+        };
+        let state = BTreeMap::new();
+        let plan = recipe_plan::compute(&set, &state, &Observations::default(), &options).unwrap();
+        (set, plan)
+    }
+
+    fn provider(&self) -> Ec2Provider {
+        let poll = Duration::from_millis(20);
+        Ec2Provider::new(self.aws.clone(), Ec2Options { poll })
+    }
+}
+
+fn action<'p>(plan: &'p Plan, name: &str) -> &'p recipe_plan::Action {
+    plan.actions
+        .iter()
+        .find(|a| a.action.name() == name)
+        .unwrap()
+}
 
 async fn stopped_builder(ec2: &aws_sdk_ec2::Client, base: &str) -> String {
     let out = ec2
@@ -28,72 +102,26 @@ async fn stopped_builder(ec2: &aws_sdk_ec2::Client, base: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sysprep_on_a_stopped_builder_waits_for_the_stop_not_for_its_agent() {
-    let sim = aws_sim::Sim::start(aws_sim::Config {
-        durations: aws_sim::Durations::instant(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let opts = AwsOptions {
-        endpoint_url: Some(sim.url().to_string()),
-        region: Some("eu-west-2".into()),
-        credentials: Some(Credentials::new("123456789012", "t", None, None, "t")),
-        ..Default::default()
-    };
-    let aws = Aws::load(&opts).await.unwrap();
-    let ec2 = aws_sdk_ec2::Client::new(&aws.sdk);
-    let base = crate::conformance::a_base_image(&ec2).await;
-    let builder = stopped_builder(&ec2, &base).await;
-
+    let b = bench(aws_sim::Durations::instant()).await;
+    let builder = stopped_builder(&b.ec2, &b.base).await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("win.yaml"), RECIPE.replace("BASE", &base)).unwrap();
-    let set = recipe_loader::load(&[dir.path().to_path_buf()], &Default::default());
-    let errors: Vec<String> = set
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .map(|d| d.to_string())
-        .collect();
-    assert!(errors.is_empty(), "{errors:?}");
-    let options = PlanOptions {
-        estimates: Default::default(),
-        target: None,
-        now: jiff::Timestamp::now(),
-        cloud: CloudInfo {
-            account: None,
-            region: "eu-west-2".into(),
-            region_source: "--region".into(),
-        },
-    };
-    let plan =
-        recipe_plan::compute(&set, &BTreeMap::new(), &Observations::default(), &options).unwrap();
-    let action = |want: &str| {
-        plan.actions
-            .iter()
-            .find(|a| a.action.name() == want)
-            .unwrap()
-    };
+    let (set, plan) = b.plan(dir.path(), RECIPE);
     let cx = ApplyContext::new(&set, plan.clone(), BTreeMap::new(), Events::discard());
     let mut inputs = Outputs::default();
     inputs.add("win", &RecipeOutputs::builder(&builder));
-    let provider = Ec2Provider::new(
-        aws,
-        Ec2Options {
-            poll: Duration::from_millis(20),
-        },
-    );
+    let provider = b.provider();
 
     // The resumed sysprep finds the builder stopped: done, without a command.
-    let sysprep = action("sysprep");
+    let sysprep = action(&plan, "sysprep");
     assert_eq!(sysprep.action, ActionKind::Sysprep);
     let run = provider.run(&cx, sysprep, &inputs);
     let done = tokio::time::timeout(Duration::from_secs(20), run).await;
     done.expect("does not wait for the agent")
         .expect("sysprep is done");
-    assert_eq!(sim.requests().count("ssm:SendCommand"), 0);
+    assert_eq!(b.sim.requests().count("ssm:SendCommand"), 0);
 
     // A command for a builder that is not running fails at once, naming its state.
-    let steps = provider.run(&cx, action("run-steps"), &inputs);
+    let steps = provider.run(&cx, action(&plan, "run-steps"), &inputs);
     let err = tokio::time::timeout(Duration::from_secs(20), steps)
         .await
         .expect("fails at once")
@@ -114,28 +142,15 @@ const STEPS: &str = "name: lin\ndescription: retried steps\ntarget: ec2-ami\nstr
 async fn a_retried_run_steps_waits_for_the_command_already_sent_and_sends_no_second() {
     let mut durations = aws_sim::Durations::instant();
     durations.ssm_command_ms = 400;
-    let sim = aws_sim::Sim::start(aws_sim::Config {
-        durations,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let opts = AwsOptions {
-        endpoint_url: Some(sim.url().to_string()),
-        region: Some("eu-west-2".into()),
-        credentials: Some(Credentials::new("123456789012", "t", None, None, "t")),
-        ..Default::default()
-    };
-    let aws = Aws::load(&opts).await.unwrap();
-    let ec2 = aws_sdk_ec2::Client::new(&aws.sdk);
-    let base = crate::conformance::a_base_image(&ec2).await;
+    let b = bench(durations).await;
     // SSM reaches an instance with an instance profile (the agent's credentials).
     let profile = aws_sdk_ec2::types::IamInstanceProfileSpecification::builder()
         .name("recipe-builder")
         .build();
-    let out = ec2
+    let out = b
+        .ec2
         .run_instances()
-        .image_id(&base)
+        .image_id(&b.base)
         .min_count(1)
         .max_count(1)
         .iam_instance_profile(profile)
@@ -143,38 +158,14 @@ async fn a_retried_run_steps_waits_for_the_command_already_sent_and_sends_no_sec
         .await
         .unwrap();
     let builder = out.instances()[0].instance_id().unwrap().to_string();
-
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("lin.yaml"), STEPS.replace("BASE", &base)).unwrap();
-    let set = recipe_loader::load(&[dir.path().to_path_buf()], &Default::default());
-    assert!(!set.has_errors());
-    let options = PlanOptions {
-        estimates: Default::default(),
-        target: None,
-        now: jiff::Timestamp::now(),
-        cloud: CloudInfo {
-            account: None,
-            region: "eu-west-2".into(),
-            region_source: "--region".into(),
-        },
-    };
-    let plan =
-        recipe_plan::compute(&set, &BTreeMap::new(), &Observations::default(), &options).unwrap();
-    let steps = plan
-        .actions
-        .iter()
-        .find(|a| a.action.name() == "run-steps")
-        .unwrap();
+    let (set, plan) = b.plan(dir.path(), STEPS);
+    let steps = action(&plan, "run-steps");
     let cx = ApplyContext::new(&set, plan.clone(), BTreeMap::new(), Events::discard());
     let mut inputs = Outputs::default();
     inputs.add("lin", &RecipeOutputs::builder(&builder));
-    let provider = Ec2Provider::new(
-        aws,
-        Ec2Options {
-            poll: Duration::from_millis(20),
-        },
-    );
-    let sent = || sim.requests().count("ssm:SendCommand");
+    let provider = b.provider();
+    let sent = || b.sim.requests().count("ssm:SendCommand");
 
     // The first run is dropped ("killed") once its first command is sent and still running.
     let first = provider.run(&cx, steps, &inputs);
