@@ -15,6 +15,14 @@ fn root() -> PathBuf {
         .expect("workspace root")
 }
 
+/// How a killed apply went: whether the awaited event came, whether it ended by itself first, and
+/// what it wrote to stderr.
+struct Killed {
+    hit: bool,
+    ended: bool,
+    stderr: String,
+}
+
 struct Env {
     dir: tempfile::TempDir,
     sim: aws_sim::Sim,
@@ -539,24 +547,46 @@ impl Env {
     /// Start an apply and kill -9 it once the action named `action` has succeeded; whether it got
     /// there.
     async fn kill_9_after(&self, action: &str) -> bool {
+        let action = action.to_string();
+        let seen = move |l: &str| l.contains("\"succeeded\"") && l.contains(&action);
+        self.kill_9_when(seen, 0).await.hit
+    }
+
+    /// Start an apply (`--json`), read its events until `until` says so, wait `jitter_ms` more, then
+    /// kill -9 it.
+    async fn kill_9_when(
+        &self,
+        mut until: impl FnMut(&str) -> bool + Send + 'static,
+        jitter_ms: u64,
+    ) -> Killed {
         let mut child = self
             .cmd(&["apply", "recipes/layered", "--auto-approve", "--json"])
             .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
-        let action = action.to_string();
         tokio::task::spawn_blocking(move || {
-            let hit = BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .any(|l| l.contains("\"succeeded\"") && l.contains(&action));
-            child.kill().unwrap();
-            child.wait().unwrap();
-            hit
+            let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+            let hit = lines.any(|l| until(&l));
+            std::thread::sleep(std::time::Duration::from_millis(jitter_ms));
+            let ended = child.try_wait().unwrap().is_some();
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            Killed { hit, ended, stderr }
         })
         .await
         .unwrap()
+    }
+
+    /// Apply the layered recipes (with `extra` arguments), expecting success; stdout and stderr.
+    async fn apply_ok(&self, extra: &[&str]) -> (String, String) {
+        let mut args = vec!["apply", "recipes/layered", "--auto-approve"];
+        args.extend_from_slice(extra);
+        let (code, stdout, stderr) = self.run(&args).await;
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        (stdout, stderr)
     }
 
     /// Images left pending or failed: what a failure must not leave behind.
@@ -1494,8 +1524,7 @@ async fn a_runner_killed_with_s3_state_is_resumed_by_the_next_from_the_journal_i
         let (code, _, stderr) = e.run(&["state", "unlock", r]).await;
         assert_eq!(code, 0, "{stderr}");
     }
-    let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let (stdout, stderr) = e.apply_ok(&[]).await;
     assert!(
         stderr.contains("resuming the apply interrupted"),
         "{stderr}"
@@ -1573,8 +1602,7 @@ async fn lost_answers_make_no_duplicate_builder_image_copy_or_command() {
         ],
         ..Default::default()
     });
-    let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    e.apply_ok(&[]).await;
     let log = e.sim.requests();
     let taken = log
         .records
@@ -1608,8 +1636,7 @@ async fn an_answer_missing_its_id_fails_naming_the_call_and_the_next_apply_conve
         "{all}"
     );
     assert_eq!(e.builders_running(), 0);
-    let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    e.apply_ok(&[]).await;
     assert_eq!(e.duplicates(), Vec::<String>::new());
     e.assert_nothing_to_do().await;
 }
