@@ -51,7 +51,7 @@ sim *args:
     cargo run --quiet -p aws-sim -- --state-dir .recipe/aws-sim {{args}}
 
 # Benchmarks; results go in docs/benchmarks.md.
-bench: bench-validate bench-plan
+bench: bench-validate bench-plan bench-schedule
 
 # Validate 1,000 generated recipes (release build).
 bench-validate:
@@ -68,6 +68,10 @@ reliability trials="60":
     RELIABILITY_TRIALS={{trials}} cargo test -p recipe-cli --test apply --locked reliability -- --nocapture --test-threads 1
     cargo build --release --locked -p recipe-cli
     for n in 1 10 50; do tests/reliability/apply-cost.sh $n; done
+
+# Schedule 5,000 no-op actions through the executor (release build).
+bench-schedule:
+    cargo bench -p recipe-engine --bench schedule
 
 # Fuzz the loader for SECONDS seconds (needs cargo-fuzz, pinned in .ci/run; seeds the corpus from the examples and fixtures).
 fuzz seconds="60":

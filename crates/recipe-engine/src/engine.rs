@@ -326,30 +326,86 @@ fn backoff(opts: &EngineOptions, attempt: u32, id: usize) -> Duration {
     capped.mul_f64(frac)
 }
 
-/// Everything an action depends on, directly or not.
-fn ancestors(plan: &Plan, id: usize) -> BTreeSet<usize> {
-    let mut out = BTreeSet::new();
+/// Everything an action depends on, directly or not, in id order. `seen` is scratch space of one flag
+/// per action, all false, and is left so.
+fn ancestors(plan: &Plan, id: usize, seen: &mut [bool]) -> Vec<usize> {
+    let mut out = Vec::new();
     let mut stack = plan.actions[id].depends_on.clone();
     while let Some(d) = stack.pop() {
-        if out.insert(d) {
+        if !seen[d] {
+            seen[d] = true;
+            out.push(d);
             stack.extend(plan.actions[d].depends_on.iter().copied());
         }
     }
+    for d in &out {
+        seen[*d] = false;
+    }
+    out.sort_unstable();
     out
 }
 
-/// Everything that depends on an action, directly or not.
-fn descendants(plan: &Plan, id: usize) -> BTreeSet<usize> {
-    let mut out = BTreeSet::new();
-    let mut frontier = vec![id];
-    while let Some(x) = frontier.pop() {
+/// Which actions may start: for each action, how many of its dependencies have not succeeded yet, and
+/// the actions with none left, in id order. Starting or finishing an action costs its own edges, not
+/// a scan of the plan, so scheduling stays fast on plans of thousands of actions.
+struct Frontier {
+    waiting_on: Vec<usize>,
+    dependents: Vec<Vec<usize>>,
+    ready: BTreeSet<usize>,
+}
+
+impl Frontier {
+    /// The frontier of `plan` once the actions in `done` have succeeded.
+    fn new(plan: &Plan, done: &BTreeMap<usize, RecipeOutputs>) -> Frontier {
+        let n = plan.actions.len();
+        let mut dependents = vec![Vec::new(); n];
+        let mut waiting_on = vec![0; n];
         for a in &plan.actions {
-            if a.depends_on.contains(&x) && out.insert(a.id) {
-                frontier.push(a.id);
+            for d in &a.depends_on {
+                dependents[*d].push(a.id);
+                if !done.contains_key(d) {
+                    waiting_on[a.id] += 1;
+                }
+            }
+        }
+        let ready = (0..n)
+            .filter(|id| waiting_on[*id] == 0 && !done.contains_key(id))
+            .collect();
+        Frontier {
+            waiting_on,
+            dependents,
+            ready,
+        }
+    }
+
+    /// The next action that may start.
+    fn pop(&mut self) -> Option<usize> {
+        self.ready.pop_first()
+    }
+
+    /// `id` succeeded: its dependents wait on one action fewer.
+    fn succeeded(&mut self, id: usize) {
+        for d in &self.dependents[id] {
+            self.waiting_on[*d] -= 1;
+            if self.waiting_on[*d] == 0 {
+                self.ready.insert(*d);
             }
         }
     }
-    out
+
+    /// Everything that depends on `id`, directly or not.
+    fn descendants(&self, id: usize) -> BTreeSet<usize> {
+        let mut out = BTreeSet::new();
+        let mut frontier = vec![id];
+        while let Some(x) = frontier.pop() {
+            for d in &self.dependents[x] {
+                if out.insert(*d) {
+                    frontier.push(*d);
+                }
+            }
+        }
+        out
+    }
 }
 
 async fn attempt_loop<R: Runner>(
@@ -444,26 +500,17 @@ pub async fn execute<R: Runner, J: Recorder>(
     let mut running: JoinSet<(usize, Result<RecipeOutputs, ActionError>, u64)> = JoinSet::new();
     let mut tasks: HashMap<tokio::task::Id, usize> = HashMap::new();
     let mut started: BTreeSet<usize> = done.keys().copied().collect();
+    let mut frontier = Frontier::new(plan, &done);
+    let mut scratch = vec![false; n];
     let mut stop = false;
     loop {
         if !stop && !cancel.is_cancelled() {
-            let ready: Vec<usize> = (0..n)
-                .filter(|id| !started.contains(id) && !blocked.contains(id))
-                .filter(|id| {
-                    plan.actions[*id]
-                        .depends_on
-                        .iter()
-                        .all(|d| done.contains_key(d))
-                })
-                .collect();
-            for id in ready {
-                let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
-                    break;
-                };
+            while let Ok(permit) = Arc::clone(&slots).try_acquire_owned() {
+                let Some(id) = frontier.pop() else { break };
                 started.insert(id);
                 journal.record(id, JournalEntry::Started).await?;
                 let mut inputs = Outputs::default();
-                for a in ancestors(plan, id) {
+                for a in ancestors(plan, id, &mut scratch) {
                     if let Some(o) = done.get(&a) {
                         inputs.add(&plan.actions[a].recipe, o);
                     }
@@ -505,6 +552,7 @@ pub async fn execute<R: Runner, J: Recorder>(
                     )
                     .await?;
                 report.succeeded.insert(id);
+                frontier.succeeded(id);
                 let _ = events.send(Event::Succeeded {
                     id,
                     outputs: outputs.clone(),
@@ -526,7 +574,7 @@ pub async fn execute<R: Runner, J: Recorder>(
                     id,
                     error: e.message,
                 });
-                for d in descendants(plan, id) {
+                for d in frontier.descendants(id) {
                     if blocked.insert(d) && !started.contains(&d) {
                         report.skipped.insert(d);
                         let _ = events.send(Event::Skipped { id: d, because: id });
