@@ -360,7 +360,7 @@ where
     loop {
         match call().await {
             Err(e) if e.is_retryable() && n < attempts => {
-                tokio::time::sleep(wait).await;
+                recipe_engine::idle(tokio::time::sleep(wait)).await;
                 wait = wait.saturating_mul(2);
                 n += 1;
             }

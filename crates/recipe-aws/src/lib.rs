@@ -18,4 +18,4 @@ pub mod tags;
 pub use clients::Clients;
 pub use config::{Aws, AwsOptions, Credentials, RegionChoice};
 pub use error::{AwsError, AwsErrorDetail, Context, ErrorKind, persist};
-pub use poll::{MAX_IDS_PER_CALL, Poller, Probe, ProbeFuture, Probed, WaitError};
+pub use poll::{MAX_IDS_PER_CALL, Poller, Probe, ProbeError, ProbeFuture, Probed, WaitError};

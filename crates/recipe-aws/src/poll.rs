@@ -1,9 +1,20 @@
-//! The coalesced poller: everything waiting on the same kind of resource in one region is checked with
-//! one describe call per tick, however many are waiting. A provider names the group (`image/eu-west-1`)
-//! and supplies the probe: one describe call for a batch of ids, saying which are done or failed.
+//! The coalesced, adaptive poller.
+//!
+//! - **Coalesced.** Everything waiting on the same kind of resource in one region is checked with one
+//!   describe call, however many are waiting. A provider names the group (`image/eu-west-1`) and
+//!   supplies the probe: one describe call for a batch of ids, saying which are done or failed.
+//! - **Adaptive.** A resource is checked right after its wait starts (it is often ready already),
+//!   then after 1 s, 2 s and 5 s, then every poll interval. Each call answers for every waiter of
+//!   the group, whatever its own schedule.
+//! - **Shared pace.** A group calls at most once per [`Poller::floor`] (1 s, or the poll interval if
+//!   shorter). When the service throttles a probe, the group's floor doubles (up to the poll interval
+//!   times four) and comes back down as calls succeed: throttling slows the shared tick, not each
+//!   waiter on its own.
 //!
 //! Probes should pass ids as filters, not as id lists, so that an id not visible yet (eventual
 //! consistency just after a create) does not fail the call for every other waiter.
+//!
+//! A wait runs in [`recipe_engine::idle`]: the waiting action holds no call slot.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -11,7 +22,10 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
+use tokio::time::Instant;
+
+use crate::AwsError;
 
 type Waiter = oneshot::Sender<Result<(), WaitError>>;
 
@@ -39,6 +53,13 @@ pub const MAX_IDS_PER_CALL: usize = 200;
 /// Polls in a row that may fail before the waiters are failed.
 const MAX_FAILED_POLLS: u32 = 10;
 
+/// The delays between a resource's first checks, before it settles on the poll interval.
+const EARLY_CHECKS: [Duration; 3] = [
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(5),
+];
+
 /// What one poll says of one waiting id (ids it says nothing of are still pending).
 #[derive(Debug)]
 pub enum Probed {
@@ -48,15 +69,58 @@ pub enum Probed {
     Failed(String),
 }
 
+/// Why a probe call failed, and whether the service was throttling.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeError {
+    /// What went wrong.
+    pub message: String,
+    /// The service asked us to slow down.
+    pub throttled: bool,
+}
+
+impl From<AwsError> for ProbeError {
+    fn from(e: AwsError) -> ProbeError {
+        ProbeError {
+            throttled: e.kind == crate::ErrorKind::Throttling,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<String> for ProbeError {
+    fn from(message: String) -> ProbeError {
+        ProbeError {
+            message,
+            throttled: false,
+        }
+    }
+}
+
 /// What a probe returns: the ids it has news of, or why the call failed.
-pub type ProbeFuture = Pin<Box<dyn Future<Output = Result<Vec<(String, Probed)>, String>> + Send>>;
+pub type ProbeFuture =
+    Pin<Box<dyn Future<Output = Result<Vec<(String, Probed)>, ProbeError>> + Send>>;
 /// One describe call for a batch of at most [`MAX_IDS_PER_CALL`] ids.
 pub type Probe = Arc<dyn Fn(Vec<String>) -> ProbeFuture + Send + Sync>;
 
-/// Waits for resources, one describe call per group per tick.
+/// One waiting id: who waits, when it is next due, and how far along its schedule it is.
+struct Waiting {
+    senders: Vec<Waiter>,
+    due: Instant,
+    checks: usize,
+}
+
+/// Everything waiting in one group, and the group's pace.
+struct Group {
+    waiting: HashMap<String, Waiting>,
+    wake: Arc<Notify>,
+    floor: Duration,
+    last_call: Option<Instant>,
+}
+
+/// Waits for resources, one describe call per group at a time.
 pub struct Poller {
     tick: Duration,
-    groups: Mutex<HashMap<String, HashMap<String, Vec<Waiter>>>>,
+    groups: Mutex<HashMap<String, Group>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -64,7 +128,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Poller {
-    /// A poller that checks every `tick`.
+    /// A poller whose resources settle on checks every `tick` (the poll interval).
     pub fn new(tick: Duration) -> Arc<Poller> {
         Arc::new(Poller {
             tick,
@@ -72,8 +136,21 @@ impl Poller {
         })
     }
 
-    /// Wait until `id` is done in `group` (a kind and a region). The first waiter of a group starts
-    /// its polling with `probe`; the group stops when nobody waits.
+    /// The least time between two calls of one group, unthrottled.
+    pub fn floor(&self) -> Duration {
+        EARLY_CHECKS[0].min(self.tick)
+    }
+
+    /// The delay after a resource's `checks`-th check.
+    fn delay(&self, checks: usize) -> Duration {
+        EARLY_CHECKS
+            .get(checks.saturating_sub(1))
+            .map_or(self.tick, |d| (*d).min(self.tick))
+    }
+
+    /// Wait until `id` is done in `group` (a kind and a region), without holding the action's call
+    /// slot. The first waiter of a group starts its polling with `probe`; the group stops when
+    /// nobody waits.
     pub async fn wait(
         self: &Arc<Self>,
         group: String,
@@ -81,85 +158,144 @@ impl Poller {
         probe: Probe,
     ) -> Result<(), WaitError> {
         let (tx, rx) = oneshot::channel();
-        let start = {
-            let mut groups = lock(&self.groups);
-            let first = !groups.contains_key(&group);
-            groups
-                .entry(group.clone())
-                .or_default()
-                .entry(id.to_string())
-                .or_default()
-                .push(tx);
-            first
-        };
-        if start {
+        if self.enlist(&group, id, tx) {
             let me = Arc::clone(self);
             tokio::spawn(async move { me.run(group, probe).await });
         }
-        rx.await
+        recipe_engine::idle(rx)
+            .await
             .unwrap_or_else(|_| Err(WaitError::Polling("the poller stopped".into())))
+    }
+
+    /// Add a waiter, due now; true if its group is new (and needs a polling task).
+    fn enlist(&self, group: &str, id: &str, tx: Waiter) -> bool {
+        let mut groups = lock(&self.groups);
+        let first = !groups.contains_key(group);
+        let g = groups.entry(group.to_string()).or_insert_with(|| Group {
+            waiting: HashMap::new(),
+            wake: Arc::new(Notify::new()),
+            floor: self.floor(),
+            last_call: None,
+        });
+        let w = g.waiting.entry(id.to_string()).or_insert_with(|| Waiting {
+            senders: Vec::new(),
+            due: Instant::now(),
+            checks: 0,
+        });
+        w.senders.push(tx);
+        w.due = Instant::now();
+        g.wake.notify_one();
+        first
+    }
+
+    /// When the group calls next (its earliest due waiter, no sooner than its floor allows) and
+    /// its ids; `None` when nobody waits any more (the group is removed).
+    fn next_call(&self, group: &str) -> Option<(Instant, Arc<Notify>, Vec<String>)> {
+        let mut groups = lock(&self.groups);
+        let g = groups.get_mut(group)?;
+        // Waiters that gave up (an action timed out or was cancelled) are not polled for.
+        g.waiting.retain(|_, w| {
+            w.senders.retain(|tx| !tx.is_closed());
+            !w.senders.is_empty()
+        });
+        let Some(due) = g.waiting.values().map(|w| w.due).min() else {
+            groups.remove(group);
+            return None;
+        };
+        let at = g.last_call.map_or(due, |last| due.max(last + g.floor));
+        let mut ids: Vec<String> = g.waiting.keys().cloned().collect();
+        ids.sort();
+        Some((at, Arc::clone(&g.wake), ids))
     }
 
     async fn run(self: Arc<Self>, group: String, probe: Probe) {
         let mut failures = 0;
         loop {
-            tokio::time::sleep(self.tick).await;
-            let ids: Vec<String> = {
-                let mut groups = lock(&self.groups);
-                let Some(waiting) = groups.get_mut(&group) else {
-                    return;
-                };
-                // Waiters that gave up (an action timed out or was cancelled) are not polled for.
-                waiting.retain(|_, w| {
-                    w.retain(|tx| !tx.is_closed());
-                    !w.is_empty()
-                });
-                if waiting.is_empty() {
-                    groups.remove(&group);
-                    return;
-                }
-                let mut ids: Vec<String> = waiting.keys().cloned().collect();
-                ids.sort();
-                ids
+            let Some((at, wake, _)) = self.next_call(&group) else {
+                return;
             };
-            // One call for every waiter (a call per 200 ids: the most values a filter takes).
-            let mut found = Vec::new();
-            let mut error = None;
-            for chunk in ids.chunks(MAX_IDS_PER_CALL) {
-                match probe(chunk.to_vec()).await {
-                    Ok(f) => found.extend(f),
-                    Err(e) => error = Some(e),
+            if at > Instant::now() {
+                // A new waiter may be due sooner: look again when one comes.
+                tokio::select! {
+                    () = tokio::time::sleep_until(at) => {}
+                    () = wake.notified() => continue,
                 }
             }
-            // A call that keeps failing (after the SDK's own retries) fails the waiters rather than
-            // leaving them to the action timeout.
+            let Some((_, _, ids)) = self.next_call(&group) else {
+                return;
+            };
+            let (found, error) = call(&probe, &ids).await;
             failures = if error.is_some() { failures + 1 } else { 0 };
-            let mut groups = lock(&self.groups);
-            let Some(waiting) = groups.get_mut(&group) else {
+            if !self.settle(&group, found, error, failures) {
                 return;
+            }
+        }
+    }
+
+    /// Hand out what a call found, move the group's pace and its waiters' schedules on. False when
+    /// the group is gone (given up on after too many failed calls).
+    fn settle(
+        &self,
+        group: &str,
+        found: Vec<(String, Probed)>,
+        error: Option<ProbeError>,
+        failures: u32,
+    ) -> bool {
+        let mut groups = lock(&self.groups);
+        let Some(g) = groups.get_mut(group) else {
+            return false;
+        };
+        let now = Instant::now();
+        g.last_call = Some(now);
+        g.floor = match &error {
+            Some(e) if e.throttled => (g.floor * 2).min(self.tick * 4).max(self.floor()),
+            _ => (g.floor / 2).max(self.floor()),
+        };
+        if failures >= MAX_FAILED_POLLS {
+            let why = format!(
+                "polling failed {failures} times in a row: {}",
+                error.map(|e| e.message).unwrap_or_default()
+            );
+            fail_all(g, &why);
+            groups.remove(group);
+            return false;
+        }
+        for (id, p) in found {
+            let result = match p {
+                Probed::Done => Ok(()),
+                Probed::Failed(why) => Err(WaitError::Failed(why)),
             };
-            if failures >= MAX_FAILED_POLLS {
-                let why = format!(
-                    "polling failed {failures} times in a row: {}",
-                    error.unwrap_or_default()
-                );
-                for (_, ws) in waiting.drain() {
-                    for w in ws {
-                        let _ = w.send(Err(WaitError::Polling(why.clone())));
-                    }
-                }
-                groups.remove(&group);
-                return;
+            for w in g.waiting.remove(&id).map(|w| w.senders).unwrap_or_default() {
+                let _ = w.send(result.clone());
             }
-            for (id, p) in found {
-                let result = match p {
-                    Probed::Done => Ok(()),
-                    Probed::Failed(why) => Err(WaitError::Failed(why)),
-                };
-                for w in waiting.remove(&id).unwrap_or_default() {
-                    let _ = w.send(result.clone());
-                }
-            }
+        }
+        for w in g.waiting.values_mut().filter(|w| w.due <= now) {
+            w.checks += 1;
+            w.due = now + self.delay(w.checks);
+        }
+        true
+    }
+}
+
+/// One call for every waiter (a call per 200 ids: the most values a filter takes). A call that keeps
+/// failing (after the SDK's own retries) fails the waiters rather than leaving them to the action
+/// timeout.
+async fn call(probe: &Probe, ids: &[String]) -> (Vec<(String, Probed)>, Option<ProbeError>) {
+    let mut found = Vec::new();
+    let mut error = None;
+    for chunk in ids.chunks(MAX_IDS_PER_CALL) {
+        match probe(chunk.to_vec()).await {
+            Ok(f) => found.extend(f),
+            Err(e) => error = Some(e),
+        }
+    }
+    (found, error)
+}
+
+fn fail_all(g: &mut Group, why: &str) {
+    for (_, w) in g.waiting.drain() {
+        for tx in w.senders {
+            let _ = tx.send(Err(WaitError::Polling(why.to_string())));
         }
     }
 }
@@ -174,5 +310,111 @@ impl From<WaitError> for recipe_engine::ActionError {
                 message: why,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// A probe that records when it was called and with how many ids; `answer` says, per call
+    /// number, what it returns.
+    type Answer =
+        Box<dyn Fn(usize, &[String]) -> Result<Vec<(String, Probed)>, ProbeError> + Send + Sync>;
+
+    fn probe(start: Instant, calls: Arc<Mutex<Vec<(u64, usize)>>>, answer: Answer) -> Probe {
+        let answer = Arc::new(answer);
+        Arc::new(move |ids: Vec<String>| {
+            let (calls, answer) = (Arc::clone(&calls), Arc::clone(&answer));
+            Box::pin(async move {
+                let n = {
+                    let mut c = calls.lock().unwrap();
+                    c.push((start.elapsed().as_millis() as u64, ids.len()));
+                    c.len()
+                };
+                answer(n, &ids)
+            })
+        })
+    }
+
+    fn done(ids: &[String]) -> Vec<(String, Probed)> {
+        ids.iter().map(|i| (i.clone(), Probed::Done)).collect()
+    }
+
+    fn throttled() -> ProbeError {
+        ProbeError {
+            message: "RequestLimitExceeded".into(),
+            throttled: true,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_resource_already_there_is_found_by_the_first_check_without_waiting_a_tick() {
+        let (start, calls) = (Instant::now(), Arc::default());
+        let p = probe(start, Arc::clone(&calls), Box::new(|_, ids| Ok(done(ids))));
+        let poller = Poller::new(Duration::from_secs(5));
+        poller.wait("image/r".into(), "ami-1", p).await.unwrap();
+        assert_eq!(*calls.lock().unwrap(), [(0, 1)]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn checks_back_off_one_two_five_seconds_then_every_poll_interval() {
+        let (start, calls) = (Instant::now(), Arc::default());
+        // Ready from the sixth call on.
+        let answer: Answer = Box::new(|n, ids| Ok(if n >= 6 { done(ids) } else { vec![] }));
+        let p = probe(start, Arc::clone(&calls), answer);
+        let poller = Poller::new(Duration::from_secs(10));
+        poller.wait("image/r".into(), "ami-1", p).await.unwrap();
+        let at: Vec<u64> = calls.lock().unwrap().iter().map(|c| c.0 / 1000).collect();
+        assert_eq!(at, [0, 1, 3, 8, 18, 28]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn many_waiters_share_each_call() {
+        let (start, calls) = (Instant::now(), Arc::default());
+        let answer: Answer = Box::new(|n, ids| Ok(if n >= 3 { done(ids) } else { vec![] }));
+        let p = probe(start, Arc::clone(&calls), answer);
+        let poller = Poller::new(Duration::from_secs(5));
+        let waits = (0..50).map(|i| {
+            let (poller, p) = (Arc::clone(&poller), Arc::clone(&p));
+            async move { poller.wait("image/r".into(), &format!("ami-{i}"), p).await }
+        });
+        for r in futures_join(waits).await {
+            r.unwrap();
+        }
+        let c = calls.lock().unwrap().clone();
+        assert_eq!(c.len(), 3, "three calls for fifty waiters: {c:?}");
+        assert!(c.iter().all(|(_, n)| *n == 50));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttling_slows_the_group_and_success_brings_it_back() {
+        let (start, calls) = (Instant::now(), Arc::default());
+        let answer: Answer = Box::new(|n, ids| match n {
+            1..=3 => Err(throttled()),
+            7.. => Ok(done(ids)),
+            _ => Ok(vec![]),
+        });
+        let p = probe(start, Arc::clone(&calls), answer);
+        let poller = Poller::new(Duration::from_secs(5));
+        poller.wait("image/r".into(), "ami-1", p).await.unwrap();
+        let at: Vec<u64> = calls.lock().unwrap().iter().map(|c| c.0 / 1000).collect();
+        // Floors 2, 4, 8 s after the throttled calls; the resource's own schedule is 1, 2, 5, 5 s.
+        assert_eq!(at, [0, 2, 6, 14, 19, 24, 29]);
+    }
+
+    async fn futures_join<F>(fs: impl Iterator<Item = F>) -> Vec<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let handles: Vec<_> = fs.map(tokio::spawn).collect();
+        let mut out = Vec::new();
+        for h in handles {
+            out.push(h.await.unwrap());
+        }
+        out
     }
 }

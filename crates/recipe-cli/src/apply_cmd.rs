@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use recipe_engine::apply::{ApplyOptions, ApplyReport, Applying, Prepared, check_saved, prepare};
-use recipe_engine::{CancelToken, EngineOptions, Event, Events, JournalEntry, Registry};
+use recipe_engine::{CancelToken, EngineOptions, Event, Events, JournalEntry, Limits, Registry};
 use recipe_plan::{ActionKind, Plan};
 
 use crate::exit::Exit;
@@ -27,9 +27,18 @@ pub struct ApplyArgs {
     /// Apply without asking. Required without a terminal.
     #[arg(long)]
     auto_approve: bool,
-    /// Actions running at once.
+    /// Actions making calls at once. Actions waiting on the cloud (an image, a copy, a command) hold
+    /// no slot.
     #[arg(long, default_value_t = 8)]
     parallelism: usize,
+    /// Builders running at once per service and region (vCPU and service quotas bound them);
+    /// launches beyond it are queued.
+    #[arg(long, default_value_t = Limits::default().builders, value_name = "N")]
+    max_builders: usize,
+    /// Image copies in flight per destination region (EC2 allows 25 from one source region);
+    /// copies beyond it are queued.
+    #[arg(long, default_value_t = Limits::default().copies, value_name = "N")]
+    max_copies: usize,
     /// Print events as JSON lines instead of progress.
     #[arg(long)]
     json: bool,
@@ -59,6 +68,8 @@ impl ApplyArgs {
             plan: a.plan.clone(),
             auto_approve: a.auto_approve,
             parallelism: a.parallelism,
+            max_builders: a.max_builders,
+            max_copies: a.max_copies,
             json: a.json,
             fail_fast: a.fail_fast,
             keep_on_error: a.keep_on_error,
@@ -322,6 +333,10 @@ async fn run(
     let opts = ApplyOptions {
         engine: EngineOptions {
             parallelism: args.parallelism,
+            limits: Limits {
+                builders: args.max_builders,
+                copies: args.max_copies,
+            },
             fail_fast: args.fail_fast,
             ..EngineOptions::default()
         },

@@ -250,6 +250,7 @@ fn event_id(e: &Event) -> usize {
         | Event::Failed { id, .. }
         | Event::Skipped { id, .. }
         | Event::Waiting { id, .. }
+        | Event::Queued { id, .. }
         | Event::Output { id, .. } => *id,
         _ => 0,
     }
@@ -301,6 +302,9 @@ pub fn json_event(e: &Event, name: &str) -> serde_json::Value {
         Event::Skipped { id, because } => {
             serde_json::json!({ "event": "skipped", "action": id, "name": name, "because": because })
         }
+        Event::Queued { id, on } => {
+            serde_json::json!({ "event": "queued", "action": id, "name": name, "on": on })
+        }
         _ => serde_json::json!({ "event": "other" }),
     }
 }
@@ -310,6 +314,7 @@ pub fn human_event(e: &Event, name: &dyn Fn(usize) -> String) -> Option<String> 
     Some(match e {
         Event::Resumed { id } => format!("  ↺ {} (done in an earlier run)", name(*id)),
         Event::Started { id, attempt: 1 } => format!("  … {}", name(*id)),
+        Event::Queued { id, on } => format!("  ⧗ {} queued ({on})", name(*id)),
         Event::Started { .. } => return None,
         Event::Retrying {
             id,

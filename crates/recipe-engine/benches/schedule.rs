@@ -4,7 +4,7 @@
 //! action waiting on the previous recipe's fourth (a layered parent).
 //!
 //! Run: `just bench-schedule` (or `cargo bench -p recipe-engine --bench schedule`).
-//! Options: `ACTIONS` (default 5000), `RUNS` (default 10).
+//! Options: `ACTIONS` (default 5000), `RUNS` (default 10), `THREADS` (1 or 2 runtime workers; default 1).
 
 #![expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
@@ -66,11 +66,19 @@ impl Runner for Instant0 {
 
 fn main() {
     let (n, runs) = (env("ACTIONS", 5000), env("RUNS", 10));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime");
+    // One thread, as the scheduler's own cost is what is measured: on two workers each step of the
+    // chain also pays a wake-up across threads.
+    let rt = if std::env::var("THREADS").is_ok_and(|t| t == "2") {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    }
+    .expect("a runtime");
     let p = plan(n);
     let opts = EngineOptions {
         parallelism: 64,

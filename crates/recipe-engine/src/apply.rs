@@ -11,7 +11,8 @@ use recipe_loader::RecipeSet;
 use recipe_plan::{ActionKind, Applied, Outputs, Plan, StalePlan};
 use recipe_state::{LockInfo, RecipeState, Revision, StateError, StateStore, Stored};
 
-use crate::engine::{CancelToken, EngineOptions, Event, Recorder, Report, execute};
+use crate::engine::{CancelToken, EngineOptions, Event, Recorder, Report};
+use crate::executor::execute;
 use crate::journal::{Journal, JournalEntry, JournalError, Run, entangled, interrupted};
 use crate::provider::{
     ApplyContext, BoxFuture, Events, Leftover, Registry, Routed, SweepRequest, SweepScope, Swept,

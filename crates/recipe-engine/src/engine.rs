@@ -1,18 +1,16 @@
-//! The executor.
+//! The engine's types: the runner and recorder contracts, options, errors, events and the report.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::time::Instant;
-
-use recipe_plan::{Action, Outputs, Plan, RecipeOutputs};
-use tokio::sync::{Mutex, Notify, Semaphore, mpsc};
-use tokio::task::JoinSet;
+use recipe_plan::{Action, Outputs, RecipeOutputs};
+use tokio::sync::Notify;
 
 use crate::journal::{Journal, JournalEntry, JournalError};
+use crate::limits::{Limit, Limits};
 use crate::provider::BoxFuture;
 
 /// Where the executor puts each outcome, durably, before anything that depends on it starts: the
@@ -56,7 +54,7 @@ pub enum ErrorClass {
 }
 
 impl ErrorClass {
-    fn retryable(self) -> bool {
+    pub(crate) fn retryable(self) -> bool {
         self != ErrorClass::Fatal
     }
 }
@@ -106,6 +104,12 @@ pub trait Runner: Send + Sync + 'static {
     /// The lane an action calls, for rate limiting.
     fn lane(&self, action: &Action) -> Lane;
 
+    /// The per-kind limit an action counts against (builders, copies); by default launches count
+    /// builders in their lane and copies count copies in theirs.
+    fn limit(&self, action: &Action) -> Option<Limit> {
+        Limit::of(&action.action, self.lane(action))
+    }
+
     /// Run one action. `inputs` holds the outputs of every action it depends on, directly or not,
     /// by recipe. Returns what it made for its own recipe. Must be idempotent: after a crash an
     /// action that was started may run again.
@@ -119,8 +123,10 @@ pub trait Runner: Send + Sync + 'static {
 /// How the engine runs a plan.
 #[derive(Clone, Debug)]
 pub struct EngineOptions {
-    /// Actions running at once.
+    /// Actions doing work (calls) at once; actions waiting on the cloud hold no slot.
     pub parallelism: usize,
+    /// Per-kind limits: builders per region, copies per destination.
+    pub limits: Limits,
     /// Calls started per second per service and region (`None`: unlimited).
     pub rate_per_sec: Option<u32>,
     /// Stop starting work after the first failure.
@@ -139,6 +145,7 @@ impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
             parallelism: 8,
+            limits: Limits::default(),
             rate_per_sec: Some(20),
             fail_fast: false,
             action_timeout: Duration::from_secs(3 * 3600),
@@ -174,6 +181,13 @@ pub enum Event {
         error: String,
         /// Wait before the next attempt.
         wait_ms: u64,
+    },
+    /// Ready, but beyond a per-kind limit: it starts when a unit is given back.
+    Queued {
+        /// Action id.
+        id: usize,
+        /// The limit, e.g. "20 of 20 builders in use in ec2 eu-west-1".
+        on: String,
     },
     /// What a running action waits on ("ami-0abc in eu-west-1 to become available").
     Waiting {
@@ -278,7 +292,7 @@ impl CancelToken {
         self.flag.load(Ordering::SeqCst)
     }
 
-    async fn cancelled(&self) {
+    pub(crate) async fn cancelled(&self) {
         loop {
             let waiting = self.notify.notified();
             if self.is_cancelled() {
@@ -287,310 +301,4 @@ impl CancelToken {
             waiting.await;
         }
     }
-}
-
-/// One call slot per `1/rate` seconds per lane.
-#[derive(Default)]
-struct RateLimiter {
-    next: Mutex<HashMap<Lane, Instant>>,
-}
-
-impl RateLimiter {
-    async fn acquire(&self, lane: Lane, rate: Option<u32>) {
-        let Some(rate) = rate.filter(|r| *r > 0) else {
-            return;
-        };
-        let gap = Duration::from_secs_f64(1.0 / f64::from(rate));
-        let wait = {
-            let mut next = self.next.lock().await;
-            let now = Instant::now();
-            let slot = next.get(&lane).copied().filter(|t| *t > now).unwrap_or(now);
-            next.insert(lane, slot + gap);
-            slot.saturating_duration_since(now)
-        };
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
-        }
-    }
-}
-
-fn backoff(opts: &EngineOptions, attempt: u32, id: usize) -> Duration {
-    let exp = opts
-        .base_backoff
-        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
-    let capped = exp.min(opts.max_backoff);
-    // Jitter between 50% and 100%, varied per action and attempt.
-    let seed = (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        ^ u64::from(attempt).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    let frac = 0.5 + (seed % 1000) as f64 / 2000.0;
-    capped.mul_f64(frac)
-}
-
-/// Everything an action depends on, directly or not, in id order. `seen` is scratch space of one flag
-/// per action, all false, and is left so.
-fn ancestors(plan: &Plan, id: usize, seen: &mut [bool]) -> Vec<usize> {
-    let mut out = Vec::new();
-    let mut stack = plan.actions[id].depends_on.clone();
-    while let Some(d) = stack.pop() {
-        if !seen[d] {
-            seen[d] = true;
-            out.push(d);
-            stack.extend(plan.actions[d].depends_on.iter().copied());
-        }
-    }
-    for d in &out {
-        seen[*d] = false;
-    }
-    out.sort_unstable();
-    out
-}
-
-/// Which actions may start: for each action, how many of its dependencies have not succeeded yet, and
-/// the actions with none left, in id order. Starting or finishing an action costs its own edges, not
-/// a scan of the plan, so scheduling stays fast on plans of thousands of actions.
-struct Frontier {
-    waiting_on: Vec<usize>,
-    dependents: Vec<Vec<usize>>,
-    ready: BTreeSet<usize>,
-}
-
-impl Frontier {
-    /// The frontier of `plan` once the actions in `done` have succeeded.
-    fn new(plan: &Plan, done: &BTreeMap<usize, RecipeOutputs>) -> Frontier {
-        let n = plan.actions.len();
-        let mut dependents = vec![Vec::new(); n];
-        let mut waiting_on = vec![0; n];
-        for a in &plan.actions {
-            for d in &a.depends_on {
-                dependents[*d].push(a.id);
-                if !done.contains_key(d) {
-                    waiting_on[a.id] += 1;
-                }
-            }
-        }
-        let ready = (0..n)
-            .filter(|id| waiting_on[*id] == 0 && !done.contains_key(id))
-            .collect();
-        Frontier {
-            waiting_on,
-            dependents,
-            ready,
-        }
-    }
-
-    /// The next action that may start.
-    fn pop(&mut self) -> Option<usize> {
-        self.ready.pop_first()
-    }
-
-    /// `id` succeeded: its dependents wait on one action fewer.
-    fn succeeded(&mut self, id: usize) {
-        for d in &self.dependents[id] {
-            self.waiting_on[*d] -= 1;
-            if self.waiting_on[*d] == 0 {
-                self.ready.insert(*d);
-            }
-        }
-    }
-
-    /// Everything that depends on `id`, directly or not.
-    fn descendants(&self, id: usize) -> BTreeSet<usize> {
-        let mut out = BTreeSet::new();
-        let mut frontier = vec![id];
-        while let Some(x) = frontier.pop() {
-            for d in &self.dependents[x] {
-                if out.insert(*d) {
-                    frontier.push(*d);
-                }
-            }
-        }
-        out
-    }
-}
-
-async fn attempt_loop<R: Runner>(
-    runner: Arc<R>,
-    action: Action,
-    inputs: Outputs,
-    opts: EngineOptions,
-    limiter: Arc<RateLimiter>,
-    events: mpsc::UnboundedSender<Event>,
-) -> (usize, Result<RecipeOutputs, ActionError>, u64) {
-    let start = Instant::now();
-    let id = action.id;
-    let mut attempt = 1;
-    loop {
-        limiter
-            .acquire(runner.lane(&action), opts.rate_per_sec)
-            .await;
-        let _ = events.send(Event::Started { id, attempt });
-        let result =
-            match tokio::time::timeout(opts.action_timeout, runner.run(&action, &inputs)).await {
-                Ok(r) => r,
-                Err(_) => Err(ActionError {
-                    class: ErrorClass::Fatal,
-                    message: format!("timed out after {} s", opts.action_timeout.as_secs()),
-                }),
-            };
-        match result {
-            Err(e) if e.class.retryable() && attempt < opts.max_attempts => {
-                let wait = backoff(&opts, attempt, id);
-                let _ = events.send(Event::Retrying {
-                    id,
-                    attempt,
-                    error: e.message.clone(),
-                    wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                });
-                tokio::time::sleep(wait).await;
-                attempt += 1;
-            }
-            other => {
-                return (
-                    id,
-                    other,
-                    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
-                );
-            }
-        }
-    }
-}
-
-/// A task that panicked (a bug in a provider) is that action's failure, not the end of the run: the
-/// apply still releases builders, records state and unlocks.
-fn panicked(
-    tasks: &HashMap<tokio::task::Id, usize>,
-    e: tokio::task::JoinError,
-) -> (usize, Result<RecipeOutputs, ActionError>, u64) {
-    let id = tasks.get(&e.id()).copied().unwrap_or_default();
-    let why = match e.try_into_panic() {
-        Ok(p) => p
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_string())
-            .or_else(|| p.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "no message".into()),
-        Err(e) => e.to_string(),
-    };
-    let message = format!("internal error: the action panicked ({why}); please report it");
-    (id, Err(ActionError::fatal(message)), 0)
-}
-
-/// Run a plan. Outcomes go to `journal` as they happen; the report says how the run ended. An action
-/// whose task panics fails like any other, naming the panic.
-pub async fn execute<R: Runner, J: Recorder>(
-    plan: &Plan,
-    runner: Arc<R>,
-    journal: &mut J,
-    opts: &EngineOptions,
-    events: &mpsc::UnboundedSender<Event>,
-    cancel: &CancelToken,
-) -> Result<Report, J::Error> {
-    let n = plan.actions.len();
-    let mut report = Report::default();
-    let mut done: BTreeMap<usize, RecipeOutputs> = BTreeMap::new();
-    let mut blocked: BTreeSet<usize> = BTreeSet::new();
-    for a in &plan.actions {
-        if let Some(outputs) = journal.finished(a.id) {
-            done.insert(a.id, outputs);
-            report.succeeded.insert(a.id);
-            let _ = events.send(Event::Resumed { id: a.id });
-        }
-    }
-    let limiter = Arc::new(RateLimiter::default());
-    let slots = Arc::new(Semaphore::new(opts.parallelism.max(1)));
-    let mut running: JoinSet<(usize, Result<RecipeOutputs, ActionError>, u64)> = JoinSet::new();
-    let mut tasks: HashMap<tokio::task::Id, usize> = HashMap::new();
-    let mut started: BTreeSet<usize> = done.keys().copied().collect();
-    let mut frontier = Frontier::new(plan, &done);
-    let mut scratch = vec![false; n];
-    let mut stop = false;
-    loop {
-        if !stop && !cancel.is_cancelled() {
-            while let Ok(permit) = Arc::clone(&slots).try_acquire_owned() {
-                let Some(id) = frontier.pop() else { break };
-                started.insert(id);
-                journal.record(id, JournalEntry::Started).await?;
-                let mut inputs = Outputs::default();
-                for a in ancestors(plan, id, &mut scratch) {
-                    if let Some(o) = done.get(&a) {
-                        inputs.add(&plan.actions[a].recipe, o);
-                    }
-                }
-                let (runner, action, opts, limiter, events) = (
-                    Arc::clone(&runner),
-                    plan.actions[id].clone(),
-                    opts.clone(),
-                    Arc::clone(&limiter),
-                    events.clone(),
-                );
-                let task = running.spawn(async move {
-                    let _permit = permit;
-                    attempt_loop(runner, action, inputs, opts, limiter, events).await
-                });
-                tasks.insert(task.id(), id);
-            }
-        }
-        if running.is_empty() {
-            break;
-        }
-        let joined = tokio::select! {
-            j = running.join_next() => j,
-            () = cancel.cancelled(), if !cancel.is_cancelled() => continue,
-        };
-        let Some(joined) = joined else { break };
-        let (id, result, elapsed_ms) = match joined {
-            Ok(r) => r,
-            Err(e) => panicked(&tasks, e),
-        };
-        match result {
-            Ok(outputs) => {
-                journal
-                    .record(
-                        id,
-                        JournalEntry::Succeeded {
-                            outputs: outputs.clone(),
-                        },
-                    )
-                    .await?;
-                report.succeeded.insert(id);
-                frontier.succeeded(id);
-                let _ = events.send(Event::Succeeded {
-                    id,
-                    outputs: outputs.clone(),
-                    elapsed_ms,
-                });
-                done.insert(id, outputs);
-            }
-            Err(e) => {
-                journal
-                    .record(
-                        id,
-                        JournalEntry::Failed {
-                            error: e.message.clone(),
-                        },
-                    )
-                    .await?;
-                report.failed.insert(id, e.message.clone());
-                let _ = events.send(Event::Failed {
-                    id,
-                    error: e.message,
-                });
-                for d in frontier.descendants(id) {
-                    if blocked.insert(d) && !started.contains(&d) {
-                        report.skipped.insert(d);
-                        let _ = events.send(Event::Skipped { id: d, because: id });
-                    }
-                }
-                if opts.fail_fast {
-                    stop = true;
-                }
-            }
-        }
-    }
-    report.cancelled = cancel.is_cancelled();
-    report.not_started = (0..n)
-        .filter(|id| {
-            !started.contains(id) && !report.skipped.contains(id) && !report.succeeded.contains(id)
-        })
-        .collect();
-    Ok(report)
 }

@@ -1,7 +1,9 @@
 //! The execution engine: runs a [`Plan`]'s action graph.
 //!
-//! - Actions start when everything they depend on has succeeded, at most `parallelism` at a time, and
-//!   at most `rate_per_sec` calls per second per service and region.
+//! - Actions start when everything they depend on has succeeded, at most `parallelism` doing work at
+//!   a time (an action waiting on the cloud runs its wait in [`idle`] and holds no slot), within the
+//!   per-kind [`Limits`] (builders per region, copies per destination; beyond them an action is
+//!   queued), and at most `rate_per_sec` calls per second per service and region.
 //! - Each action has a timeout. Errors are classified ([`ErrorClass`]): throttling, transient and
 //!   eventual-consistency errors are retried with exponential backoff and jitter; fatal errors are not.
 //! - When an action fails, its dependents are skipped and independent branches go on; with
@@ -17,16 +19,21 @@
 
 pub mod apply;
 mod engine;
+mod executor;
 mod journal;
+mod limits;
 mod provider;
+mod slot;
 
 pub use engine::{
     ActionError, CancelToken, EngineOptions, ErrorClass, Event, Lane, Recorder, Report, Runner,
-    execute,
 };
+pub use executor::execute;
 pub use journal::{JOURNAL_FORMAT, Journal, JournalEntry, JournalError, Run, RunLog, interrupted};
+pub use limits::{Limit, LimitKind, Limits};
 pub use provider::{
     ApplyContext, BoxFuture, Events, Leftover, Provider, Registry, Released, Routed, SweepRequest,
     SweepScope, Swept, Unfinished,
 };
 pub use recipe_plan::{Action, ActionKind, Outputs, Plan, RecipeOutputs};
+pub use slot::idle;

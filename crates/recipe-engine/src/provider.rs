@@ -20,6 +20,7 @@ use recipe_state::{ImageVersion, RecipeState};
 use tokio::sync::mpsc;
 
 use crate::engine::{ActionError, Event, Lane, Runner};
+use crate::limits::Limit;
 
 /// A boxed future, so that providers of different types sit in one registry.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -226,6 +227,13 @@ pub trait Provider: Send + Sync {
     /// The service and region `action` calls, for rate limiting.
     fn lane(&self, cx: &ApplyContext, action: &Action) -> Lane;
 
+    /// The per-kind limit `action` counts against. By default launches count builders and copies
+    /// count copies, in the action's lane; a provider whose service has a fixed ceiling (AppStream:
+    /// two copies per destination) says so here.
+    fn limit(&self, cx: &ApplyContext, action: &Action) -> Option<Limit> {
+        Limit::of(&action.action, self.lane(cx, action))
+    }
+
     /// Run one action (idempotent: after a crash it may run again). `inputs` holds what the actions
     /// it depends on made, by recipe: a layered child reads its parent's image there.
     fn run<'a>(
@@ -395,6 +403,11 @@ impl Runner for Routed {
             Ok(p) => p.lane(&self.cx, action),
             Err(_) => Lane::new("none", "none"),
         }
+    }
+
+    fn limit(&self, action: &Action) -> Option<Limit> {
+        let provider = self.registry.for_recipe(&self.cx, &action.recipe).ok()?;
+        provider.limit(&self.cx, action)
     }
 
     async fn run(&self, action: &Action, inputs: &Outputs) -> Result<RecipeOutputs, ActionError> {

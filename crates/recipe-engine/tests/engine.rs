@@ -88,6 +88,7 @@ impl Runner for Fake {
 fn opts() -> EngineOptions {
     EngineOptions {
         parallelism: 4,
+        limits: Default::default(),
         rate_per_sec: None,
         fail_fast: false,
         action_timeout: Duration::from_secs(5),
@@ -389,4 +390,214 @@ async fn an_action_that_panics_fails_alone_and_the_run_goes_on() {
     assert!(why.contains("panicked (a provider bug)"), "{why}");
     assert!(report.skipped.contains(&1));
     assert!(report.succeeded.contains(&2), "the independent branch ran");
+}
+
+/// A plan of `(recipe, kind, dependencies)`.
+fn plan_of(actions: &[(&str, ActionKind, &[usize])]) -> Plan {
+    let mut p = plan(&[]);
+    p.actions = actions
+        .iter()
+        .enumerate()
+        .map(|(id, (recipe, kind, deps))| Action {
+            id,
+            recipe: (*recipe).into(),
+            action: kind.clone(),
+            reason: String::new(),
+            depends_on: deps.to_vec(),
+            estimate_secs: 1,
+        })
+        .collect();
+    p
+}
+
+/// Counts actions in each phase: working (holding a call slot), waiting (in `idle`), builders alive
+/// and copies in flight, with the highest of each.
+#[derive(Default)]
+struct Cloud {
+    working: AtomicUsize,
+    most_working: AtomicUsize,
+    waiting: AtomicUsize,
+    most_waiting: AtomicUsize,
+    builders: AtomicUsize,
+    most_builders: AtomicUsize,
+    copies: AtomicUsize,
+    most_copies: AtomicUsize,
+    /// Waits end once this many actions wait at once (0: at once).
+    release_at: usize,
+    all_waiting: tokio::sync::Notify,
+    fail: Option<usize>,
+}
+
+fn up(n: &AtomicUsize, most: &AtomicUsize) {
+    most.fetch_max(n.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+}
+
+impl Cloud {
+    async fn wait(&self) {
+        let now = self.waiting.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_waiting.fetch_max(now, Ordering::SeqCst);
+        if now >= self.release_at {
+            self.all_waiting.notify_waiters();
+        } else {
+            let released = self.all_waiting.notified();
+            tokio::time::timeout(Duration::from_secs(2), released)
+                .await
+                .expect("every waiting action got to its wait");
+        }
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Runner for Cloud {
+    fn lane(&self, _: &Action) -> Lane {
+        Lane::new("ec2", "us-east-1")
+    }
+    async fn run(&self, action: &Action, _: &Outputs) -> Result<RecipeOutputs, ActionError> {
+        up(&self.working, &self.most_working);
+        match action.action {
+            ActionKind::LaunchBuilder => up(&self.builders, &self.most_builders),
+            ActionKind::TerminateBuilder => {
+                self.builders.fetch_sub(1, Ordering::SeqCst);
+            }
+            ActionKind::Copy { .. } => up(&self.copies, &self.most_copies),
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        self.working.fetch_sub(1, Ordering::SeqCst);
+        // The wait on the cloud: no call slot held.
+        recipe_engine::idle(self.wait()).await;
+        up(&self.working, &self.most_working);
+        if matches!(action.action, ActionKind::Copy { .. }) {
+            self.copies.fetch_sub(1, Ordering::SeqCst);
+        }
+        self.working.fetch_sub(1, Ordering::SeqCst);
+        if self.fail == Some(action.id) {
+            return Err(ActionError::fatal("the build failed"));
+        }
+        Ok(RecipeOutputs::default())
+    }
+}
+
+async fn run_cloud(
+    p: &Plan,
+    cloud: &Arc<Cloud>,
+    o: &EngineOptions,
+) -> (recipe_engine::Report, Vec<Event>) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let report = execute(
+        p,
+        Arc::clone(cloud),
+        &mut Journal::in_memory(),
+        o,
+        &tx,
+        &CancelToken::new(),
+    )
+    .await
+    .unwrap();
+    drop(tx);
+    let mut events = Vec::new();
+    while let Some(e) = rx.recv().await {
+        events.push(e);
+    }
+    (report, events)
+}
+
+#[tokio::test]
+async fn fifty_waiting_actions_with_two_call_slots_all_progress() {
+    // Each action's wait ends only once all fifty wait at the same time: with waits holding a slot,
+    // two would wait and the rest never start.
+    let none: &[usize] = &[];
+    let p = plan(&[none; 50]);
+    let cloud = Arc::new(Cloud {
+        release_at: 50,
+        ..Cloud::default()
+    });
+    let mut o = opts();
+    o.parallelism = 2;
+    let (report, _) = run_cloud(&p, &cloud, &o).await;
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(cloud.most_waiting.load(Ordering::SeqCst), 50);
+    assert!(
+        cloud.most_working.load(Ordering::SeqCst) <= 2,
+        "at most two actions worked at once"
+    );
+}
+
+/// Recipes of launch → steps → terminate, each independent.
+fn builds(n: usize) -> Plan {
+    let names: Vec<String> = (0..n).map(|i| format!("r{i}")).collect();
+    let mut actions: Vec<(&str, ActionKind, &[usize])> = Vec::new();
+    let deps: Vec<[usize; 1]> = (0..3 * n).map(|i| [i]).collect();
+    for (i, name) in names.iter().enumerate() {
+        actions.push((name, ActionKind::LaunchBuilder, &[]));
+        actions.push((name, ActionKind::Tag, &deps[3 * i]));
+        actions.push((name, ActionKind::TerminateBuilder, &deps[3 * i + 1]));
+    }
+    plan_of(&actions)
+}
+
+#[tokio::test]
+async fn builders_beyond_the_limit_are_queued_until_a_build_terminates() {
+    let p = builds(6);
+    let cloud = Arc::new(Cloud::default());
+    let mut o = opts();
+    o.parallelism = 16;
+    o.limits.builders = 2;
+    let (report, events) = run_cloud(&p, &cloud, &o).await;
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(cloud.most_builders.load(Ordering::SeqCst), 2);
+    let queued: Vec<&String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Queued { on, .. } => Some(on),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(queued.len(), 4, "four launches waited for a builder");
+    assert_eq!(queued[0], "2 of 2 builders in use in ec2 us-east-1");
+}
+
+#[tokio::test]
+async fn a_failed_build_gives_its_builder_back() {
+    // r0's steps fail: its terminate is skipped, and r1 still gets the only builder.
+    let p = builds(2);
+    let cloud = Arc::new(Cloud {
+        fail: Some(1),
+        ..Cloud::default()
+    });
+    let mut o = opts();
+    o.limits.builders = 1;
+    let (report, _) = run_cloud(&p, &cloud, &o).await;
+    assert_eq!(report.failed.keys().collect::<Vec<_>>(), [&1]);
+    assert_eq!(report.skipped.iter().collect::<Vec<_>>(), [&2]);
+    assert!(
+        (3..6).all(|id| report.succeeded.contains(&id)),
+        "{report:?}"
+    );
+}
+
+#[tokio::test]
+async fn copies_in_flight_stay_within_the_limit_while_they_wait() {
+    let copy = |r: &str| ActionKind::Copy { region: r.into() };
+    let p = plan_of(&[
+        ("a", copy("eu-west-1"), &[]),
+        ("b", copy("eu-west-1"), &[]),
+        ("c", copy("eu-west-1"), &[]),
+        ("d", copy("eu-west-1"), &[]),
+        ("e", copy("eu-west-1"), &[]),
+    ]);
+    let cloud = Arc::new(Cloud::default());
+    let mut o = opts();
+    o.parallelism = 16;
+    o.limits.copies = 2;
+    let (report, events) = run_cloud(&p, &cloud, &o).await;
+    assert!(report.ok());
+    assert_eq!(cloud.most_copies.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, Event::Queued { .. }))
+            .count(),
+        3
+    );
 }

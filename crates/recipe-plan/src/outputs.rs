@@ -93,6 +93,13 @@ impl Outputs {
         self.0.entry(recipe.to_string()).or_default().merge(made);
     }
 
+    /// Add everything in `later`, recipe by recipe (a later value wins).
+    pub fn merge(&mut self, later: &Outputs) {
+        for (recipe, made) in &later.0 {
+            self.add(recipe, made);
+        }
+    }
+
     /// What `recipe`'s actions made.
     pub fn of(&self, recipe: &str) -> Option<&RecipeOutputs> {
         self.0.get(recipe)

@@ -5,8 +5,7 @@
 
 use std::sync::Arc;
 
-use aws_smithy_types::error::display::DisplayErrorContext;
-use recipe_aws::{Poller, Probe, Probed, WaitError};
+use recipe_aws::{Context, Poller, Probe, Probed, WaitError};
 
 use crate::filter;
 
@@ -25,7 +24,7 @@ pub async fn wait_available(
                 .filters(filter("image-id", &ids))
                 .send()
                 .await
-                .map_err(|e| DisplayErrorContext(&e).to_string())?;
+                .ctx("ec2", "DescribeImages")?;
             Ok(out
                 .images()
                 .iter()
@@ -68,7 +67,7 @@ pub async fn wait_instance(
                 .filters(filter("instance-id", &ids))
                 .send()
                 .await
-                .map_err(|e| DisplayErrorContext(&e).to_string())?;
+                .ctx("ec2", "DescribeInstances")?;
             Ok(out
                 .reservations()
                 .iter()
@@ -123,7 +122,7 @@ pub async fn wait_agent(
                     .filters(f)
                     .send()
                     .await
-                    .map_err(|e| DisplayErrorContext(&e).to_string())?;
+                    .ctx("ssm", "DescribeInstanceInformation")?;
                 done.extend(
                     out.instance_information_list()
                         .iter()
@@ -187,7 +186,7 @@ pub async fn wait_command(
                     .set_next_token(token)
                     .send()
                     .await
-                    .map_err(|e| DisplayErrorContext(&e).to_string())?;
+                    .ctx("ssm", "ListCommandInvocations")?;
                 let finished = out.command_invocations().iter().filter(|i| {
                     !matches!(
                         i.status().map(|s| s.as_str()),

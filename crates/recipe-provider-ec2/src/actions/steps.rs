@@ -278,7 +278,7 @@ impl Act<'_> {
             if let Some(found) = self.list_commands(instance).await?.remove(key) {
                 return Ok(found);
             }
-            tokio::time::sleep(self.p.poll * attempt).await;
+            recipe_engine::idle(tokio::time::sleep(self.p.poll * attempt)).await;
         }
     }
 
@@ -292,7 +292,7 @@ impl Act<'_> {
         let mut first = true;
         loop {
             if !first {
-                tokio::time::sleep(self.p.poll).await;
+                recipe_engine::idle(tokio::time::sleep(self.p.poll)).await;
             }
             first = false;
             let got = self
