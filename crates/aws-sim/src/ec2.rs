@@ -115,6 +115,10 @@ pub struct Ec2 {
     pub seeded: BTreeSet<String>,
     /// Launch templates by id.
     pub launch_templates: BTreeMap<String, LaunchTemplate>,
+    /// Key pairs by id.
+    pub key_pairs: BTreeMap<String, crate::ec2_access::KeyPair>,
+    /// Security groups by id.
+    pub security_groups: BTreeMap<String, crate::ec2_access::SecurityGroup>,
 }
 
 /// A launch template and its versions.
@@ -513,7 +517,10 @@ pub fn handle(
         | "ModifyLaunchTemplate"
         | "DescribeLaunchTemplates"
         | "DescribeLaunchTemplateVersions" => launch_templates(w, c, now, rid)?,
-        _ => return Err(ApiError::unsupported("ec2", op)),
+        _ => match crate::ec2_access::handle(w, c, rid) {
+            Some(xml) => xml?,
+            None => return Err(ApiError::unsupported("ec2", op)),
+        },
     };
     Ok(Output::Xml(xml))
 }
@@ -803,26 +810,31 @@ fn modify_image_attribute(w: &mut World, c: &Call, rid: &str) -> Result<String, 
             "Snapshots encrypted with the AWS Managed CMK can't be shared. Specify another snapshot.",
         ));
     }
-    for a in add {
-        if let Some(acct) = a.strip_prefix("user:")
-            && !(acct.len() == 12 && acct.bytes().all(|b| b.is_ascii_digit()))
-        {
-            return Err(ApiError::client(
-                "InvalidAMIAttributeItemValue",
-                format!("Invalid attribute item value \"{acct}\" for userId item type."),
-            ));
-        }
-        img.launch_permissions.insert(a);
+    // A request is applied whole or not at all: every item is checked before any is applied.
+    if let Some(acct) = add
+        .iter()
+        .filter_map(|a| a.strip_prefix("user:"))
+        .find(|acct| !(acct.len() == 12 && acct.bytes().all(|b| b.is_ascii_digit())))
+    {
+        return Err(ApiError::client(
+            "InvalidAMIAttributeItemValue",
+            format!("Invalid attribute item value \"{acct}\" for userId item type."),
+        ));
     }
-    for r in remove {
-        img.launch_permissions.remove(&r);
+    let mut after = img.launch_permissions.clone();
+    after.extend(add);
+    for r in &remove {
+        after.remove(r);
     }
-    if img.launch_permissions.len() > 1000 {
+    // Quota: 1,000 sharing entities per AMI
+    // (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/sharingamis-explicit.html).
+    if after.len() > 1000 {
         return Err(ApiError::client(
             "InvalidParameterValue",
             "An image can be shared with at most 1000 entities",
         ));
     }
+    img.launch_permissions = after;
     if let Some(dsc) = description {
         img.description = dsc;
     }
@@ -926,6 +938,15 @@ fn run_instances(
                 })
                 .cloned()
                 .ok_or_else(|| not_found("AMI", &image_id))?;
+            // A named key pair must exist (API_RunInstances.html, KeyName).
+            if let Some(key) = opt(c, "KeyName")
+                && !crate::ec2_access::key_exists(w, c, key)
+            {
+                return Err(ApiError::client(
+                    "InvalidKeyPair.NotFound",
+                    format!("The key pair '{key}' does not exist"),
+                ));
+            }
             if img.state != "available" {
                 return Err(ApiError::client(
                     "InvalidAMIID.Unavailable",

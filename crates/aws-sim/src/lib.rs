@@ -17,6 +17,7 @@ mod admin;
 mod appstream;
 mod clock;
 mod ec2;
+mod ec2_access;
 mod error;
 mod faults;
 mod members;

@@ -57,17 +57,17 @@ pub enum ActionKind {
         /// Destination region.
         region: String,
     },
-    /// Grant use of the image to a principal in a region.
+    /// Grant use of the image in a region to principals: one call carries them all.
     Share {
-        /// Account, organization or OU.
-        principal: String,
+        /// Accounts, organizations and OUs, sorted.
+        principals: Vec<String>,
         /// Region.
         region: String,
     },
-    /// Revoke a principal's use of the image in a region.
+    /// Revoke principals' use of the image in a region: one call carries them all.
     Unshare {
-        /// Account, organization or OU.
-        principal: String,
+        /// Accounts, organizations and OUs, sorted.
+        principals: Vec<String>,
         /// Region.
         region: String,
     },
@@ -197,11 +197,11 @@ impl fmt::Display for ActionKind {
             ActionKind::Cleanup { preset } => write!(f, "clean up ({preset})"),
             ActionKind::Capture { build_id, .. } => write!(f, "capture image {build_id}"),
             ActionKind::Copy { region } => write!(f, "copy to {region}"),
-            ActionKind::Share { principal, region } => {
-                write!(f, "share with {principal} in {region}")
+            ActionKind::Share { principals, region } => {
+                write!(f, "share with {} in {region}", principals.join(", "))
             }
-            ActionKind::Unshare { principal, region } => {
-                write!(f, "revoke {principal} in {region}")
+            ActionKind::Unshare { principals, region } => {
+                write!(f, "revoke {} in {region}", principals.join(", "))
             }
             ActionKind::RemoveCopy { region, image_id } => {
                 write!(f, "remove copy {image_id} in {region}")

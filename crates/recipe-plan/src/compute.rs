@@ -181,6 +181,21 @@ fn desired_regions(r: &LoadedRecipe, default_region: &str) -> (String, Vec<Strin
     (home, regions)
 }
 
+/// Shares grouped by region: one share action (one call) per image and region.
+fn by_region<'s>(shares: impl Iterator<Item = &'s Share>) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for s in shares {
+        out.entry(s.region.clone())
+            .or_default()
+            .push(s.principal.clone());
+    }
+    for principals in out.values_mut() {
+        principals.sort();
+        principals.dedup();
+    }
+    out
+}
+
 fn desired_shares(r: &LoadedRecipe, regions: &[String]) -> BTreeSet<Share> {
     let mut out = BTreeSet::new();
     let Some(d) = &r.recipe.distribute else {
@@ -739,12 +754,9 @@ impl<'a> Planner<'a> {
             at.insert(region.clone(), c);
         }
         let mut shared = Vec::new();
-        for s in &cx.shares {
-            let dep = at.get(&s.region).copied().unwrap_or(tag);
-            let kind = ActionKind::Share {
-                principal: s.principal.clone(),
-                region: s.region.clone(),
-            };
+        for (region, principals) in by_region(cx.shares.iter()) {
+            let dep = at.get(&region).copied().unwrap_or(tag);
+            let kind = ActionKind::Share { principals, region };
             shared.push(self.b.add(name, kind, "listed in distribute.share", &[dep]));
         }
         (at, shared)
@@ -933,35 +945,42 @@ impl<'a> Planner<'a> {
     /// shares no longer listed revoked.
     fn shares(&mut self, cx: &RecipeCx<'_>, cur: &ImageVersion, copies: &BTreeMap<String, usize>) {
         let name = cx.name.as_str();
+        // Per region: the principals to grant, and why.
+        let mut grants: BTreeMap<&str, (Vec<String>, BTreeSet<String>)> = BTreeMap::new();
         for s in &cx.shares {
-            let deps: Vec<usize> = copies.get(&s.region).copied().into_iter().collect();
-            let reason = if !deps.is_empty() {
+            let reason = if copies.contains_key(&s.region) {
                 "the new copy is shared like the others".to_string()
             } else if !cur.shares.contains(s) {
                 "share added to distribute.share".to_string()
             } else if cx.share_lost(cur, s) {
                 format!(
-                    "repair: the share with {} in {} was removed outside recipe",
-                    s.principal, s.region
+                    "repair: the share with {} was removed outside recipe",
+                    s.principal
                 )
             } else {
                 continue;
             };
-            let kind = ActionKind::Share {
-                principal: s.principal.clone(),
-                region: s.region.clone(),
-            };
-            self.b.add(name, kind, reason, &deps);
+            let g = grants.entry(s.region.as_str()).or_default();
+            g.0.push(s.principal.clone());
+            g.1.insert(reason);
         }
-        for s in cur.shares.difference(&cx.shares) {
-            if cx.regions.contains(&s.region) {
-                let kind = ActionKind::Unshare {
-                    principal: s.principal.clone(),
-                    region: s.region.clone(),
-                };
-                self.b
-                    .add(name, kind, "share removed from distribute.share", &[]);
-            }
+        for (region, (principals, reasons)) in grants {
+            let deps: Vec<usize> = copies.get(region).copied().into_iter().collect();
+            let reasons: Vec<String> = reasons.into_iter().collect();
+            let kind = ActionKind::Share {
+                principals,
+                region: region.to_string(),
+            };
+            self.b.add(name, kind, reasons.join("; "), &deps);
+        }
+        let gone = cur
+            .shares
+            .difference(&cx.shares)
+            .filter(|s| cx.regions.contains(&s.region));
+        for (region, principals) in by_region(gone) {
+            let kind = ActionKind::Unshare { principals, region };
+            self.b
+                .add(name, kind, "share removed from distribute.share", &[]);
         }
     }
 

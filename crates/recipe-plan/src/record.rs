@@ -153,7 +153,7 @@ fn built_version(
         },
         home_region: b.home_region.clone(),
         images,
-        shares: done.iter().filter_map(|a| share_of(&a.action)).collect(),
+        shares: done.iter().flat_map(|a| shares_of(&a.action)).collect(),
         rollout: done
             .iter()
             .filter_map(|a| match &a.action {
@@ -168,15 +168,19 @@ fn built_version(
     }
 }
 
-fn share_of(kind: &ActionKind) -> Option<Share> {
+/// The shares a share action granted.
+fn shares_of(kind: &ActionKind) -> Vec<Share> {
     match kind {
-        ActionKind::Share { principal, region } => Some(Share {
-            principal: principal.clone(),
-            region: region.clone(),
-            fleet: false,
-            image_builder: false,
-        }),
-        _ => None,
+        ActionKind::Share { principals, region } => principals
+            .iter()
+            .map(|principal| Share {
+                principal: principal.clone(),
+                region: region.clone(),
+                fleet: false,
+                image_builder: false,
+            })
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -205,11 +209,11 @@ fn update_current<'p>(
                 cur.shares.retain(|s| s.region != *region);
             }
             ActionKind::Share { .. } => {
-                cur.shares.extend(share_of(&a.action));
+                cur.shares.extend(shares_of(&a.action));
             }
-            ActionKind::Unshare { principal, region } => cur
+            ActionKind::Unshare { principals, region } => cur
                 .shares
-                .retain(|s| !(s.principal == *principal && s.region == *region)),
+                .retain(|s| !(principals.contains(&s.principal) && s.region == *region)),
             ActionKind::Retag { tags, .. } => cur.image_tags = Some(tags.clone()),
             ActionKind::Rollout { target } => {
                 let shown = target.to_string();

@@ -56,9 +56,9 @@ fn action_lines(plan: &Plan, recipe: &str) -> Vec<(char, String, String)> {
         .iter()
         .filter(|a| a.recipe == recipe && a.action.marker() != ' ')
     {
-        let (verb, principal, region) = match &a.action {
-            ActionKind::Share { principal, region } => ("share with", principal, region),
-            ActionKind::Unshare { principal, region } => ("revoke", principal, region),
+        let (verb, principals, region) = match &a.action {
+            ActionKind::Share { principals, region } => ("share with", principals, region),
+            ActionKind::Unshare { principals, region } => ("revoke", principals, region),
             ActionKind::Capture { build_id, .. } => {
                 lines.push((
                     a.action.marker(),
@@ -76,12 +76,13 @@ fn action_lines(plan: &Plan, recipe: &str) -> Vec<(char, String, String)> {
         if !groups.contains_key(&key) {
             order.push(key);
         }
-        groups
-            .entry(key)
-            .or_default()
-            .entry(principal.as_str())
-            .or_default()
-            .push(region.as_str());
+        let group = groups.entry(key).or_default();
+        for principal in principals {
+            group
+                .entry(principal.as_str())
+                .or_default()
+                .push(region.as_str());
+        }
     }
     for key in order {
         let by_principal = &groups[&key];

@@ -5,8 +5,10 @@
 //! - `fidelity`: what only aws-sim models: pending phases, shares across accounts, deprecation,
 //!   preconditions, SSM commands.
 //! - `faults`: throttling, 5xx, latency, scripted failures, the request log, the admin API, persistence.
+//! - `access`: key pairs, security groups and volumes, on both backends.
 //! - `wire`: the protocols the AWS CLI and boto3 speak where the Rust SDK speaks another.
 
+mod access;
 mod common;
 mod conformance;
 mod faults;

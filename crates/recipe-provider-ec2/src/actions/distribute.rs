@@ -88,48 +88,61 @@ impl Act<'_> {
         Ok(made)
     }
 
-    /// Grant (or revoke) a principal's use of the image in `region`.
+    /// Grant (or revoke) principals' use of the image in `region`: one ModifyImageAttribute carries
+    /// every account, organization and OU, and one ModifySnapshotAttribute per snapshot every account.
+    /// Both are idempotent (adding a permission already there, or removing one that is not, succeeds).
     pub(super) async fn share(
         &self,
-        principal: &str,
+        principals: &[String],
         region: &str,
         add: bool,
     ) -> Result<(), ActionError> {
         let id = self.need_image(region, "share")?;
         let client = self.p.ec2(region);
-        let p = principal_permission(principal);
+        let perms: Vec<LaunchPermission> =
+            principals.iter().map(|p| principal_permission(p)).collect();
         let m = if add {
-            LaunchPermissionModifications::builder().add(p).build()
+            LaunchPermissionModifications::builder().set_add(Some(perms))
         } else {
-            LaunchPermissionModifications::builder().remove(p).build()
+            LaunchPermissionModifications::builder().set_remove(Some(perms))
         };
         client
             .modify_image_attribute()
             .image_id(&id)
-            .launch_permission(m)
+            .launch_permission(m.build())
             .send()
             .await
             .ctx("ec2", "ModifyImageAttribute")?;
-        // An account also gets createVolumePermission on the snapshots, which it needs to copy the
-        // image or make volumes from it. (Snapshots cannot be shared with an organization or OU: those
+        // Accounts also get createVolumePermission on the snapshots, which they need to copy the image
+        // or make volumes from it. (Snapshots cannot be shared with an organization or OU: those
         // principals copy through the launch permission alone.)
-        if principal.chars().all(|c| c.is_ascii_digit()) {
-            let op = if add {
-                OperationType::Add
-            } else {
-                OperationType::Remove
-            };
-            for snap in snapshots_of(&client, &id).await? {
-                client
-                    .modify_snapshot_attribute()
-                    .snapshot_id(&snap)
-                    .attribute(SnapshotAttributeName::CreateVolumePermission)
-                    .operation_type(op.clone())
-                    .user_ids(principal)
-                    .send()
-                    .await
-                    .ctx("ec2", "ModifySnapshotAttribute")?;
-            }
+        let accounts: Vec<String> = principals
+            .iter()
+            .filter(|p| p.chars().all(|c| c.is_ascii_digit()))
+            .cloned()
+            .collect();
+        if accounts.is_empty() {
+            return Ok(());
+        }
+        let op = if add {
+            OperationType::Add
+        } else {
+            OperationType::Remove
+        };
+        let snaps = match self.known_snapshots(region) {
+            Some(s) => s,
+            None => snapshots_of(&client, &id).await?,
+        };
+        for snap in snaps {
+            client
+                .modify_snapshot_attribute()
+                .snapshot_id(&snap)
+                .attribute(SnapshotAttributeName::CreateVolumePermission)
+                .operation_type(op.clone())
+                .set_user_ids(Some(accounts.clone()))
+                .send()
+                .await
+                .ctx("ec2", "ModifySnapshotAttribute")?;
         }
         Ok(())
     }

@@ -52,6 +52,16 @@ impl Act<'_> {
             })
     }
 
+    /// The snapshots behind the recipe's image in `region`, when this apply or state knows them.
+    pub fn known_snapshots(&self, region: &str) -> Option<Vec<String>> {
+        let made = self.inputs.snapshots(self.name, region);
+        if self.inputs.image(self.name, region).is_some() {
+            return (!made.is_empty()).then(|| made.to_vec());
+        }
+        let cur = self.cx.current(self.name)?.images.get(region)?;
+        (!cur.snapshot_ids.is_empty()).then(|| cur.snapshot_ids.clone())
+    }
+
     /// The image in `region`, or a fatal error saying what it was needed for.
     pub fn need_image(&self, region: &str, for_what: &str) -> Result<String, ActionError> {
         self.image_in(region)
@@ -118,11 +128,11 @@ impl Act<'_> {
             ActionKind::WaitAvailable => self.wait_available().await,
             ActionKind::Tag => self.tag().await.map(|()| none),
             ActionKind::Copy { region } => self.copy(region).await,
-            ActionKind::Share { principal, region } => {
-                self.share(principal, region, true).await.map(|()| none)
+            ActionKind::Share { principals, region } => {
+                self.share(principals, region, true).await.map(|()| none)
             }
-            ActionKind::Unshare { principal, region } => {
-                self.share(principal, region, false).await.map(|()| none)
+            ActionKind::Unshare { principals, region } => {
+                self.share(principals, region, false).await.map(|()| none)
             }
             ActionKind::RemoveCopy { region, image_id } => {
                 self.remove_copy(region, image_id).await.map(|()| none)
