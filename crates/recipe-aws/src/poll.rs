@@ -7,7 +7,8 @@
 //!   then after 1 s, 2 s and 5 s, then every poll interval. Each call answers for every waiter of
 //!   the group, whatever its own schedule.
 //! - **Shared pace.** A group calls at most once per [`Poller::floor`] (1 s, or the poll interval if
-//!   shorter). When the service throttles a probe, the group's floor doubles (up to the poll interval
+//!   shorter), except for first checks, which wait only 100 ms after the group's last call (waits
+//!   that start together still share one). When the service throttles a probe, the group's floor doubles (up to the poll interval
 //!   times four) and comes back down as calls succeed: throttling slows the shared tick, not each
 //!   waiter on its own.
 //!
@@ -52,6 +53,10 @@ pub const MAX_IDS_PER_CALL: usize = 200;
 
 /// Polls in a row that may fail before the waiters are failed.
 const MAX_FAILED_POLLS: u32 = 10;
+
+/// The least gap before a call made for a resource's first check: waits that start together share a
+/// call, and a wait that starts alone is not held back by a call the group made just before.
+const FIRST_CHECK_GAP: Duration = Duration::from_millis(100);
 
 /// The delays between a resource's first checks, before it settles on the poll interval.
 const EARLY_CHECKS: [Duration; 3] = [
@@ -202,7 +207,14 @@ impl Poller {
             groups.remove(group);
             return None;
         };
-        let at = g.last_call.map_or(due, |last| due.max(last + g.floor));
+        // A first check waits only for the short gap, unless the service is throttling us.
+        let first = g.waiting.values().any(|w| w.checks == 0 && w.due <= due);
+        let gap = if first && g.floor <= self.floor() {
+            FIRST_CHECK_GAP.min(g.floor)
+        } else {
+            g.floor
+        };
+        let at = g.last_call.map_or(due, |last| due.max(last + gap));
         let mut ids: Vec<String> = g.waiting.keys().cloned().collect();
         ids.sort();
         Some((at, Arc::clone(&g.wake), ids))
@@ -403,6 +415,32 @@ mod tests {
         let at: Vec<u64> = calls.lock().unwrap().iter().map(|c| c.0 / 1000).collect();
         // Floors 2, 4, 8 s after the throttled calls; the resource's own schedule is 1, 2, 5, 5 s.
         assert_eq!(at, [0, 2, 6, 14, 19, 24, 29]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_that_starts_just_after_a_call_is_checked_at_once() {
+        let (start, calls) = (Instant::now(), Arc::default());
+        // ami-1 is never ready; ami-2 is ready as soon as it is asked about.
+        let answer: Answer = Box::new(|_, ids| {
+            Ok(ids
+                .iter()
+                .filter(|i| *i == "ami-2")
+                .map(|i| (i.clone(), Probed::Done))
+                .collect())
+        });
+        let p = probe(start, Arc::clone(&calls), answer);
+        let poller = Poller::new(Duration::from_secs(5));
+        let (p1, poller1) = (Arc::clone(&p), Arc::clone(&poller));
+        let _slow = tokio::spawn(async move { poller1.wait("image/r".into(), "ami-1", p1).await });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        poller.wait("image/r".into(), "ami-2", p).await.unwrap();
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_millis(200),
+            "not held back to the 1 s pace"
+        );
+        let c = calls.lock().unwrap().clone();
+        assert_eq!(c, [(0, 1), (200, 2)], "the second call answers for both");
     }
 
     async fn futures_join<F>(fs: impl Iterator<Item = F>) -> Vec<F::Output>

@@ -127,8 +127,11 @@ pub struct EngineOptions {
     pub parallelism: usize,
     /// Per-kind limits: builders per region, copies per destination.
     pub limits: Limits,
-    /// Calls started per second per service and region (`None`: unlimited).
+    /// Calls started per second per service and region, after a burst (`None`: unlimited).
     pub rate_per_sec: Option<u32>,
+    /// The burst: calls that may start at once before `rate_per_sec` paces them (EC2's bucket for
+    /// most actions holds 100).
+    pub rate_burst: u32,
     /// Stop starting work after the first failure.
     pub fail_fast: bool,
     /// Time limit for one attempt of one action.
@@ -147,6 +150,7 @@ impl Default for EngineOptions {
             parallelism: 8,
             limits: Limits::default(),
             rate_per_sec: Some(20),
+            rate_burst: 100,
             fail_fast: false,
             action_timeout: Duration::from_secs(3 * 3600),
             max_attempts: 6,

@@ -18,24 +18,27 @@ use crate::journal::JournalEntry;
 use crate::limits::Gates;
 use crate::slot::{self, Slot};
 
-/// One call slot per `1/rate` seconds per lane.
+/// A token bucket per lane, as EC2 throttles (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html):
+/// a burst of `burst` starts at once, then `rate` per second. A start that finds the bucket empty
+/// takes a token ahead (the count goes below zero) and waits, without a call slot, until it is due.
 #[derive(Default)]
 struct RateLimiter {
-    next: Mutex<HashMap<Lane, Instant>>,
+    buckets: Mutex<HashMap<Lane, (f64, Instant)>>,
 }
 
 impl RateLimiter {
-    async fn acquire(&self, lane: Lane, rate: Option<u32>) {
-        let Some(rate) = rate.filter(|r| *r > 0) else {
+    async fn acquire(&self, lane: Lane, rate: Option<u32>, burst: u32) {
+        let Some(rate) = rate.filter(|r| *r > 0).map(f64::from) else {
             return;
         };
-        let gap = Duration::from_secs_f64(1.0 / f64::from(rate));
+        let burst = f64::from(burst.max(1));
         let wait = {
-            let mut next = self.next.lock().await;
+            let mut buckets = self.buckets.lock().await;
             let now = Instant::now();
-            let slot = next.get(&lane).copied().filter(|t| *t > now).unwrap_or(now);
-            next.insert(lane, slot + gap);
-            slot.saturating_duration_since(now)
+            let (tokens, at) = buckets.entry(lane).or_insert((burst, now));
+            *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(burst) - 1.0;
+            *at = now;
+            Duration::from_secs_f64((-*tokens).max(0.0) / rate)
         };
         if !wait.is_zero() {
             slot::idle(tokio::time::sleep(wait)).await;
@@ -188,7 +191,7 @@ async fn attempt_loop<R: Runner>(
     let mut attempt = 1;
     loop {
         limiter
-            .acquire(runner.lane(&action), opts.rate_per_sec)
+            .acquire(runner.lane(&action), opts.rate_per_sec, opts.rate_burst)
             .await;
         slot::hold().await;
         let _ = events.send(Event::Started { id, attempt });

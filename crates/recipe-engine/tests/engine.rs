@@ -90,6 +90,7 @@ fn opts() -> EngineOptions {
         parallelism: 4,
         limits: Default::default(),
         rate_per_sec: None,
+        rate_burst: 1,
         fail_fast: false,
         action_timeout: Duration::from_secs(5),
         max_attempts: 4,
@@ -335,19 +336,27 @@ async fn cancel_stops_new_work_and_lets_running_actions_finish() {
 
 #[tokio::test(start_paused = true)]
 async fn calls_per_lane_are_rate_limited() {
-    let p = plan(&[&[], &[], &[], &[], &[]]);
-    let fake = Fake::new(5, 0, Box::new(|_, _| Ok(())));
+    // A burst of 3, then 10 per second: 8 calls take 0.5 s for the last five.
+    let none: &[usize] = &[];
+    let p = plan(&[none; 8]);
+    let fake = Fake::new(8, 0, Box::new(|_, _| Ok(())));
     let mut o = opts();
+    o.parallelism = 8;
     o.rate_per_sec = Some(10);
+    o.rate_burst = 3;
     let start = tokio::time::Instant::now();
-    let (report, _) = run(&p, &fake, &mut Journal::in_memory(), &o).await;
+    let (report, events) = run(&p, &fake, &mut Journal::in_memory(), &o).await;
     assert!(report.ok());
-    assert!(
-        start.elapsed() >= Duration::from_millis(400),
-        "5 calls at 10/s take at least 0.4 s: {:?}",
-        start.elapsed()
-    );
-    let _ = BTreeMap::<usize, usize>::new();
+    assert_eq!(start.elapsed(), Duration::from_millis(500));
+    let first: Vec<usize> = events
+        .iter()
+        .take_while(|e| !matches!(e, Event::Succeeded { .. }))
+        .filter_map(|e| match e {
+            Event::Started { id, .. } => Some(*id),
+            _ => None,
+        })
+        .collect();
+    assert!(first.len() >= 3, "the burst started at once: {first:?}");
 }
 
 #[tokio::test]
