@@ -123,11 +123,14 @@ measure() {
   local label=$1; shift
   local t0 t1
   t0=$(date +%s.%N)
+  local failed=""
   if ! /usr/bin/time -f '%M' -o "$work/rss" "$@" >"$work/run.log" 2>&1; then
-    echo "$label failed; its log:" >&2
-    tail -30 "$work/run.log" >&2
-    exit 1
+    # A failed run is reported with its first error, and the benchmark goes on.
+    failed=$(grep -m1 -iE "error|fail" "$work/run.log" | cut -c1-160 || true)
+    cp "$work/run.log" "${out%.md}.$(echo "$label" | tr -c 'a-z0-9' '-').log" 2>/dev/null || true
+    label="$label (FAILED: ${failed:-see its log})"
   fi
+  tail -1 "$work/rss" >"$work/rss1" && mv "$work/rss1" "$work/rss"
   t1=$(date +%s.%N)
   curl -fs "$counts_url" >"$work/counts.json"
   python3 - "$label" "$t0" "$t1" "$(cat "$work/rss")" "$work/counts.json" <<'PY' >>"$out"

@@ -238,10 +238,8 @@ pub fn plan(args: &PlanArgs) -> std::io::Result<Exit> {
     match args.plan_format {
         PlanFormat::Human => out.write_all(recipe_plan::render::human(&plan).as_bytes())?,
         PlanFormat::Markdown => out.write_all(recipe_plan::render::markdown(&plan).as_bytes())?,
-        PlanFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &plan)?;
-            writeln!(out)?;
-        }
+        // Buffered: a large plan has hundreds of thousands of lines.
+        PlanFormat::Json => crate::render::json_out(&plan)?,
     }
     if let Some(path) = &args.out {
         writeln!(

@@ -63,9 +63,7 @@ pub fn validate(set: &RecipeSet, format: Format) -> std::io::Result<Exit> {
                 "warnings": warnings,
                 "diagnostics": ds.iter().map(|d| d.to_record()).collect::<Vec<_>>(),
             });
-            let mut out = std::io::stdout().lock();
-            serde_json::to_writer_pretty(&mut out, &doc)?;
-            writeln!(out)?;
+            json_out(&doc)?;
         }
         Format::Human => {
             let mut err = std::io::stderr().lock();
@@ -97,9 +95,7 @@ pub fn lint(set: &RecipeSet, format: Format) -> std::io::Result<Exit> {
         Format::Json => {
             let doc =
                 json!({ "recipes": reports.iter().map(|r| r.to_record()).collect::<Vec<_>>() });
-            let mut out = std::io::stdout().lock();
-            serde_json::to_writer_pretty(&mut out, &doc)?;
-            writeln!(out)?;
+            json_out(&doc)?;
         }
         Format::Human => {
             let mut out = std::io::stdout().lock();
@@ -174,4 +170,12 @@ pub fn error(e: &std::io::Error) {
         return;
     }
     let _ = writeln!(std::io::stderr(), "error: {e}");
+}
+
+/// A JSON document on standard output, buffered (standard output alone flushes every line).
+pub fn json_out(doc: &impl serde::Serialize) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    serde_json::to_writer_pretty(&mut out, doc)?;
+    writeln!(out)?;
+    out.flush()
 }

@@ -2,7 +2,8 @@
 //!
 //! Every check is pure: it reads the loaded set and pushes diagnostics, each with a span and a fix.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
+use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
 use recipe_model::{
@@ -98,7 +99,9 @@ impl Ctx<'_> {
 /// Run every check over a loaded set.
 pub(crate) fn check_set(set: &mut RecipeSet) {
     let mut out = Vec::new();
-    let mut scanned = BTreeSet::new();
+    // Sources are shared (one per file), so their addresses say which were scanned.
+    let mut scanned: HashSet<*const SourceFile> = HashSet::new();
+    let mut scanned_files: HashSet<&Path> = HashSet::new();
     for r in &set.recipes {
         let mut cx = Ctx {
             r,
@@ -109,16 +112,16 @@ pub(crate) fn check_set(set: &mut RecipeSet) {
         check_recipe(&mut cx);
         check_layering(&mut cx, set);
         // Secrets: the recipe and its components (once each), and every referenced file.
-        if scanned.insert(r.source.path.clone()) {
+        if scanned.insert(Arc::as_ptr(&r.source)) {
             secrets::scan(&r.source, Code::SecretInRecipe, &mut out);
         }
         for s in r.steps.iter().chain(&r.tests).chain(&r.skipped) {
-            if scanned.insert(s.source.path.clone()) {
+            if scanned.insert(Arc::as_ptr(&s.source)) {
                 secrets::scan(&s.source, Code::SecretInRecipe, &mut out);
             }
         }
         for f in &r.files {
-            if scanned.insert(f.path.clone())
+            if scanned_files.insert(f.path.as_path())
                 && let Ok(text) = std::str::from_utf8(&f.bytes)
             {
                 secrets::scan(

@@ -144,29 +144,18 @@ pub fn load(paths: &[PathBuf], options: &LoadOptions) -> RecipeSet {
     files.sort();
     files.dedup();
     let mut cache = Cache::default();
-    for file in files {
-        let text = match std::fs::read_to_string(&file) {
-            Ok(t) => t,
-            Err(e) => {
-                set.diagnostics.push(
-                    Diagnostic::new(
-                        Code::IoRead,
-                        format!("cannot read `{}`: {e}", file.display()),
-                    )
-                    .help("check the file's permissions and that it is UTF-8 text")
-                    .in_file(&SourceFile::new(file.clone(), "")),
-                );
-                continue;
+    for read in read_and_parse(files) {
+        match read {
+            Read::Unreadable(d) => set.diagnostics.push(d),
+            Read::Invalid(d) => {
+                set.files += 1;
+                set.diagnostics.push(d);
             }
-        };
-        let source = SourceFile::new(file, text);
-        set.files += 1;
-        match parse::<Recipe>(&source) {
-            Ok(recipe) => {
-                let loaded = resolve(recipe, &source, options, &mut cache, &mut set.diagnostics);
+            Read::Parsed(source, recipe) => {
+                set.files += 1;
+                let loaded = resolve(*recipe, &source, options, &mut cache, &mut set.diagnostics);
                 set.recipes.push(loaded);
             }
-            Err(d) => set.diagnostics.push(d),
         }
     }
     link(&mut set);
@@ -214,6 +203,61 @@ pub fn load_str(
     link(&mut set);
     crate::checks::check_set(&mut set);
     set
+}
+
+/// A recipe file read and parsed.
+enum Read {
+    /// Could not be read.
+    Unreadable(Diagnostic),
+    /// Read, but not a valid recipe document.
+    Invalid(Diagnostic),
+    /// A recipe.
+    Parsed(Arc<SourceFile>, Box<Recipe>),
+}
+
+fn read_one(file: PathBuf) -> Read {
+    let text = match std::fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) => {
+            return Read::Unreadable(
+                Diagnostic::new(
+                    Code::IoRead,
+                    format!("cannot read `{}`: {e}", file.display()),
+                )
+                .help("check the file's permissions and that it is UTF-8 text")
+                .in_file(&SourceFile::new(file.clone(), "")),
+            );
+        }
+    };
+    let source = SourceFile::new(file, text);
+    match parse::<Recipe>(&source) {
+        Ok(recipe) => Read::Parsed(source, Box::new(recipe)),
+        Err(d) => Read::Invalid(d),
+    }
+}
+
+/// Read and parse recipe files on every core (parsing is most of a load), in the files' order.
+fn read_and_parse(files: Vec<PathBuf>) -> Vec<Read> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    if cores < 2 || files.len() < 16 {
+        return files.into_iter().map(read_one).collect();
+    }
+    let chunk = files.len().div_ceil(cores);
+    let mut chunks: Vec<Vec<PathBuf>> = Vec::new();
+    let mut files = files.into_iter().peekable();
+    while files.peek().is_some() {
+        chunks.push(files.by_ref().take(chunk).collect());
+    }
+    std::thread::scope(|s| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|c| s.spawn(move || c.into_iter().map(read_one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }
 
 /// Folders a directory load does not search for recipes: components, and the files and scripts

@@ -35,6 +35,15 @@ fn options() -> serde_saphyr::Options {
 /// Deserialize a document of type `T` from a source file. On failure, one diagnostic that points at
 /// the offending node and names its path.
 pub fn parse<T: DeserializeOwned>(source: &Arc<SourceFile>) -> Result<T, Diagnostic> {
+    // Fast path: most documents are valid, and tracking the path costs an allocation per node. Only a
+    // document that fails is parsed again, to name where.
+    let plain =
+        serde_saphyr::with_deserializer_from_str_with_options(&source.text, options(), |de| {
+            T::deserialize(de)
+        });
+    if let Ok(value) = plain {
+        return Ok(value);
+    }
     let mut path = String::new();
     let result =
         serde_saphyr::with_deserializer_from_str_with_options(&source.text, options(), |de| {

@@ -8,7 +8,7 @@ use recipe_state::{ImageVersion, RecipeState, Share, Stored};
 
 use crate::action::RolloutTarget;
 use crate::action::{Action, ActionKind, Estimates};
-use crate::fingerprint::{Fingerprint, explain, fingerprint};
+use crate::fingerprint::{Fingerprint, explain};
 use crate::graph::critical_path;
 use crate::observe::ObservedImage;
 use crate::observe::{Observations, base_reference};
@@ -349,6 +349,7 @@ pub fn compute(
         planned_builds: BTreeMap::new(),
         available_at: BTreeMap::new(),
         basis: Basis::default(),
+        own_parts: crate::fingerprint::own_parts_of_all(&set.recipes, &order),
     };
     let recipes: Vec<RecipePlan> = order.iter().map(|&i| planner.recipe(i)).collect();
     let Planner { mut basis, b, .. } = planner;
@@ -377,6 +378,8 @@ struct Planner<'a> {
     /// For a recipe built in this plan: the action after which its image is available, per region.
     available_at: BTreeMap<usize, BTreeMap<String, usize>>,
     basis: Basis,
+    /// Each planned recipe's fingerprint parts that do not depend on its base, by set index.
+    own_parts: Vec<BTreeMap<String, String>>,
 }
 
 /// What is known of one recipe once its base and fingerprint are settled.
@@ -485,7 +488,7 @@ impl<'a> Planner<'a> {
                 }
             },
         };
-        let fp = fingerprint(r, &base_value);
+        let fp = crate::fingerprint::with_base(std::mem::take(&mut self.own_parts[i]), &base_value);
         self.basis
             .fingerprints
             .insert(name.clone(), fp.value.clone());

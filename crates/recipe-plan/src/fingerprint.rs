@@ -63,17 +63,66 @@ fn recipe_part(r: &LoadedRecipe) -> Value {
 
 /// Compute a recipe's fingerprint given its resolved base (an image id, or the parent's fingerprint).
 pub fn fingerprint(r: &LoadedRecipe, base: &str) -> Fingerprint {
+    with_base(own_parts(r), base)
+}
+
+/// The parts that do not depend on the base: the recipe, the variables and the files. They are
+/// most of the work, and can be computed for every recipe at once ([`own_parts_of_all`]).
+pub fn own_parts(r: &LoadedRecipe) -> BTreeMap<String, String> {
     let mut parts = BTreeMap::new();
     parts.insert("recipe".to_string(), sha_json(&recipe_part(r)));
-    parts.insert("base".to_string(), sha(base.as_bytes()));
     parts.insert("vars".to_string(), sha_json(&json!(r.vars)));
     let dir = r.source.path.parent().unwrap_or(Path::new(""));
     for f in &r.files {
         let rel = f.path.strip_prefix(dir).unwrap_or(&f.path);
         parts.insert(format!("file:{}", rel.display()), sha(&f.bytes));
     }
+    parts
+}
+
+/// The fingerprint from a recipe's own parts and its base.
+pub fn with_base(mut parts: BTreeMap<String, String>, base: &str) -> Fingerprint {
+    parts.insert("base".to_string(), sha(base.as_bytes()));
     let value = sha_json(&json!(parts));
     Fingerprint { value, parts }
+}
+
+/// [`own_parts`] of the recipes at `wanted` (indexes into `recipes`), on every core; by index, empty
+/// for the others.
+pub fn own_parts_of_all(
+    recipes: &[LoadedRecipe],
+    wanted: &[usize],
+) -> Vec<BTreeMap<String, String>> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let computed: Vec<(usize, BTreeMap<String, String>)> = if cores < 2 || wanted.len() < 16 {
+        wanted
+            .iter()
+            .map(|&i| (i, own_parts(&recipes[i])))
+            .collect()
+    } else {
+        let chunk = wanted.len().div_ceil(cores);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = wanted
+                .chunks(chunk)
+                .map(|c| {
+                    s.spawn(move || {
+                        c.iter()
+                            .map(|&i| (i, own_parts(&recipes[i])))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        })
+    };
+    let mut out = vec![BTreeMap::new(); recipes.len()];
+    for (i, parts) in computed {
+        out[i] = parts;
+    }
+    out
 }
 
 /// What changed between two sets of parts, in words.
