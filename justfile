@@ -73,6 +73,18 @@ reliability trials="60":
 bench-schedule:
     cargo bench -p recipe-engine --bench schedule
 
+# Side by side with Packer (installed from Debian's packages when missing): 1, 10 and 50 images, against aws-sim and moto.
+bench-packer *counts:
+    tests/bench/packer-side-by-side.sh {{counts}}
+
+# Wall time against the plan's critical path: N recipes × R regions × A accounts on aws-sim.
+bench-critical-path n="50" r="3" a="2":
+    tests/bench/critical-path.sh {{n}} {{r}} {{a}}
+
+# Validate and plan copies of an example recipe at 10, 100, 1,000 and 10,000 (release binary).
+bench-scale *counts:
+    tests/bench/plan-copies.sh {{counts}}
+
 # Fuzz the loader for SECONDS seconds (needs cargo-fuzz, pinned in .ci/run; seeds the corpus from the examples and fixtures).
 fuzz seconds="60":
     mkdir -p fuzz/corpus/load_recipe

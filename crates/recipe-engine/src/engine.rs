@@ -127,7 +127,8 @@ pub struct EngineOptions {
     pub parallelism: usize,
     /// Per-kind limits: builders per region, copies per destination.
     pub limits: Limits,
-    /// Calls started per second per service and region, after a burst (`None`: unlimited).
+    /// Calls started per second per service, region and kind of action, after a burst (`None`:
+    /// unlimited).
     pub rate_per_sec: Option<u32>,
     /// The burst: calls that may start at once before `rate_per_sec` paces them (EC2's bucket for
     /// most actions holds 100).

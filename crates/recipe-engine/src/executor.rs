@@ -18,16 +18,20 @@ use crate::journal::JournalEntry;
 use crate::limits::Gates;
 use crate::slot::{self, Slot};
 
-/// A token bucket per lane, as EC2 throttles (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html):
-/// a burst of `burst` starts at once, then `rate` per second. A start that finds the bucket empty
-/// takes a token ahead (the count goes below zero) and waits, without a call slot, until it is due.
+/// A token bucket per lane and kind of action, as EC2 throttles each API on its own
+/// (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html): a burst of `burst`
+/// starts at once, then `rate` per second. A start that finds the bucket empty takes a token ahead
+/// (the count goes below zero) and waits, without a call slot, until it is due.
 #[derive(Default)]
 struct RateLimiter {
-    buckets: Mutex<HashMap<Lane, (f64, Instant)>>,
+    buckets: Mutex<HashMap<Bucket, (f64, Instant)>>,
 }
 
+/// A rate bucket: the lane and the kind of action.
+type Bucket = (Lane, &'static str);
+
 impl RateLimiter {
-    async fn acquire(&self, lane: Lane, rate: Option<u32>, burst: u32) {
+    async fn acquire(&self, lane: Bucket, rate: Option<u32>, burst: u32) {
         let Some(rate) = rate.filter(|r| *r > 0).map(f64::from) else {
             return;
         };
@@ -190,8 +194,9 @@ async fn attempt_loop<R: Runner>(
     let id = action.id;
     let mut attempt = 1;
     loop {
+        let lane = (runner.lane(&action), action.action.name());
         limiter
-            .acquire(runner.lane(&action), opts.rate_per_sec, opts.rate_burst)
+            .acquire(lane, opts.rate_per_sec, opts.rate_burst)
             .await;
         slot::hold().await;
         let _ = events.send(Event::Started { id, attempt });

@@ -1,7 +1,6 @@
 //! The engine with a fake runner: order, concurrency, retries, timeouts, failures, resume, cancel,
 //! rate limits.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -99,14 +98,14 @@ fn opts() -> EngineOptions {
     }
 }
 
-async fn run(
+async fn run<R: Runner>(
     p: &Plan,
-    fake: &Arc<Fake>,
+    runner: &Arc<R>,
     journal: &mut Journal<'_>,
     o: &EngineOptions,
 ) -> (recipe_engine::Report, Vec<Event>) {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let report = execute(p, Arc::clone(fake), journal, o, &tx, &CancelToken::new())
+    let report = execute(p, Arc::clone(runner), journal, o, &tx, &CancelToken::new())
         .await
         .unwrap();
     drop(tx);
@@ -487,30 +486,6 @@ impl Runner for Cloud {
     }
 }
 
-async fn run_cloud(
-    p: &Plan,
-    cloud: &Arc<Cloud>,
-    o: &EngineOptions,
-) -> (recipe_engine::Report, Vec<Event>) {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let report = execute(
-        p,
-        Arc::clone(cloud),
-        &mut Journal::in_memory(),
-        o,
-        &tx,
-        &CancelToken::new(),
-    )
-    .await
-    .unwrap();
-    drop(tx);
-    let mut events = Vec::new();
-    while let Some(e) = rx.recv().await {
-        events.push(e);
-    }
-    (report, events)
-}
-
 #[tokio::test]
 async fn fifty_waiting_actions_with_two_call_slots_all_progress() {
     // Each action's wait ends only once all fifty wait at the same time: with waits holding a slot,
@@ -523,7 +498,7 @@ async fn fifty_waiting_actions_with_two_call_slots_all_progress() {
     });
     let mut o = opts();
     o.parallelism = 2;
-    let (report, _) = run_cloud(&p, &cloud, &o).await;
+    let (report, _) = run(&p, &cloud, &mut Journal::in_memory(), &o).await;
     assert!(report.ok(), "{report:?}");
     assert_eq!(cloud.most_waiting.load(Ordering::SeqCst), 50);
     assert!(
@@ -552,7 +527,7 @@ async fn builders_beyond_the_limit_are_queued_until_a_build_terminates() {
     let mut o = opts();
     o.parallelism = 16;
     o.limits.builders = 2;
-    let (report, events) = run_cloud(&p, &cloud, &o).await;
+    let (report, events) = run(&p, &cloud, &mut Journal::in_memory(), &o).await;
     assert!(report.ok(), "{report:?}");
     assert_eq!(cloud.most_builders.load(Ordering::SeqCst), 2);
     let queued: Vec<&String> = events
@@ -576,7 +551,7 @@ async fn a_failed_build_gives_its_builder_back() {
     });
     let mut o = opts();
     o.limits.builders = 1;
-    let (report, _) = run_cloud(&p, &cloud, &o).await;
+    let (report, _) = run(&p, &cloud, &mut Journal::in_memory(), &o).await;
     assert_eq!(report.failed.keys().collect::<Vec<_>>(), [&1]);
     assert_eq!(report.skipped.iter().collect::<Vec<_>>(), [&2]);
     assert!(
@@ -599,7 +574,7 @@ async fn copies_in_flight_stay_within_the_limit_while_they_wait() {
     let mut o = opts();
     o.parallelism = 16;
     o.limits.copies = 2;
-    let (report, events) = run_cloud(&p, &cloud, &o).await;
+    let (report, events) = run(&p, &cloud, &mut Journal::in_memory(), &o).await;
     assert!(report.ok());
     assert_eq!(cloud.most_copies.load(Ordering::SeqCst), 2);
     assert_eq!(
