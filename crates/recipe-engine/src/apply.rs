@@ -3,7 +3,7 @@
 //! succeeded, release the builders of failed builds, record the rest, unlock. Every phase is a
 //! function; the CLI only renders the events.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -301,6 +301,9 @@ struct Recording<'r, 'j, S: StateStore> {
     before: &'r BTreeMap<String, Stored>,
     succeeded: BTreeSet<usize>,
     outputs: Outputs,
+    /// Per recipe, its actions that have not succeeded yet: a recipe's state is saved when it reaches
+    /// zero, without looking through the plan at each success.
+    left: HashMap<String, usize>,
 }
 
 impl<'r, 'j, S: StateStore> Recording<'r, 'j, S> {
@@ -312,10 +315,13 @@ impl<'r, 'j, S: StateStore> Recording<'r, 'j, S> {
     ) -> Self {
         let mut outputs = Outputs::default();
         let mut succeeded = BTreeSet::new();
+        let mut left: HashMap<String, usize> = HashMap::new();
         for a in &cx.plan.actions {
             if let Some(o) = journal.outputs(a.id) {
                 outputs.add(&a.recipe, o);
                 succeeded.insert(a.id);
+            } else {
+                *left.entry(a.recipe.clone()).or_default() += 1;
             }
         }
         Recording {
@@ -325,6 +331,7 @@ impl<'r, 'j, S: StateStore> Recording<'r, 'j, S> {
             before,
             succeeded,
             outputs,
+            left,
         }
     }
 
@@ -346,12 +353,11 @@ impl<'r, 'j, S: StateStore> Recording<'r, 'j, S> {
 
     async fn on_success(&mut self, recipe: &str) -> Result<(), ApplyError> {
         let plan = &self.cx.plan;
-        let complete = plan
-            .actions
-            .iter()
-            .filter(|a| a.recipe == recipe)
-            .all(|a| self.succeeded.contains(&a.id));
-        if !complete || self.journal.saved.contains_key(recipe) {
+        let left = self.left.get_mut(recipe).map_or(0, |n| {
+            *n = n.saturating_sub(1);
+            *n
+        });
+        if left > 0 || self.journal.saved.contains_key(recipe) {
             return Ok(());
         }
         let state = recipe_plan::record_recipe(plan, &self.applied(), &self.cx.state, recipe);
