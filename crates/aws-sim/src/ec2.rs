@@ -810,7 +810,8 @@ fn modify_image_attribute(w: &mut World, c: &Call, rid: &str) -> Result<String, 
             "Snapshots encrypted with the AWS Managed CMK can't be shared. Specify another snapshot.",
         ));
     }
-    // A request is applied whole or not at all: every item is checked before any is applied.
+    // A request is applied whole or not at all: every item is checked before any is applied. (The
+    // API reference does not say so; it is aws-sim's assumption, listed in docs/aws-sim.md.)
     if let Some(acct) = add
         .iter()
         .filter_map(|a| a.strip_prefix("user:"))

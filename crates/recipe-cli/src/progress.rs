@@ -338,3 +338,25 @@ pub fn human_event(e: &Event, name: &dyn Fn(usize) -> String) -> Option<String> 
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_queued_action_says_what_it_waits_for_in_both_outputs() {
+        let e = Event::Queued {
+            id: 3,
+            on: "20 of 20 builders in use in ec2 eu-west-1".into(),
+        };
+        let name = |_: usize| "web: launch builder".to_string();
+        assert_eq!(
+            human_event(&e, &name).as_deref(),
+            Some("  ⧗ web: launch builder queued (20 of 20 builders in use in ec2 eu-west-1)")
+        );
+        let json = json_event(&e, "web: launch builder");
+        assert_eq!(json["event"], "queued");
+        assert_eq!(json["on"], "20 of 20 builders in use in ec2 eu-west-1");
+        assert_eq!(event_id(&e), 3);
+    }
+}

@@ -61,8 +61,11 @@ impl Slot {
     /// Hold a slot again, unless another wait of this action is still in progress (it takes the
     /// slot back when it ends).
     async fn take_back(&self) {
-        if self.held().idle > 0 || self.held().permit.is_some() {
-            return;
+        {
+            let h = self.held();
+            if h.idle > 0 || h.permit.is_some() {
+                return;
+            }
         }
         let Ok(permit) = Arc::clone(&self.slots).acquire_owned().await else {
             return;

@@ -358,6 +358,37 @@ async fn calls_per_lane_are_rate_limited() {
     assert!(first.len() >= 3, "the burst started at once: {first:?}");
 }
 
+#[tokio::test(start_paused = true)]
+async fn each_kind_of_action_has_its_own_rate_bucket() {
+    // Three tags and three shares, a burst of 3 per bucket: all six start at once, as EC2 throttles
+    // each API on its own.
+    let share = || ActionKind::Share {
+        principals: vec!["111122223333".into()],
+        region: "us-east-1".into(),
+    };
+    let p = plan_of(&[
+        ("r", ActionKind::Tag, &[]),
+        ("r", ActionKind::Tag, &[]),
+        ("r", ActionKind::Tag, &[]),
+        ("r", share(), &[]),
+        ("r", share(), &[]),
+        ("r", share(), &[]),
+    ]);
+    let fake = Fake::new(6, 0, Box::new(|_, _| Ok(())));
+    let mut o = opts();
+    o.parallelism = 8;
+    o.rate_per_sec = Some(10);
+    o.rate_burst = 3;
+    let start = tokio::time::Instant::now();
+    let (report, _) = run(&p, &fake, &mut Journal::in_memory(), &o).await;
+    assert!(report.ok());
+    assert_eq!(
+        start.elapsed(),
+        Duration::ZERO,
+        "no action waited for a token"
+    );
+}
+
 #[tokio::test]
 async fn an_interrupt_after_the_last_action_started_leaves_a_complete_run() {
     let p = plan(&[&[], &[0]]);

@@ -7,6 +7,7 @@
 
 mod checks;
 pub mod codes;
+mod cores;
 pub mod diagnostic;
 mod interpolate;
 mod lint;
@@ -18,6 +19,7 @@ pub mod synthetic;
 mod walk;
 
 pub use codes::Code;
+pub use cores::map_on_cores;
 pub use diagnostic::{Diagnostic, DiagnosticRecord, Severity, SourceFile};
 pub use interpolate::BUILD_TIME;
 pub use lint::{

@@ -144,7 +144,8 @@ pub fn load(paths: &[PathBuf], options: &LoadOptions) -> RecipeSet {
     files.sort();
     files.dedup();
     let mut cache = Cache::default();
-    for read in read_and_parse(files) {
+    // Reading and parsing is most of a load: on every core, in the files' order.
+    for read in crate::cores::map_on_cores(files, read_one) {
         match read {
             Read::Unreadable(d) => set.diagnostics.push(d),
             Read::Invalid(d) => {
@@ -234,30 +235,6 @@ fn read_one(file: PathBuf) -> Read {
         Ok(recipe) => Read::Parsed(source, Box::new(recipe)),
         Err(d) => Read::Invalid(d),
     }
-}
-
-/// Read and parse recipe files on every core (parsing is most of a load), in the files' order.
-fn read_and_parse(files: Vec<PathBuf>) -> Vec<Read> {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    if cores < 2 || files.len() < 16 {
-        return files.into_iter().map(read_one).collect();
-    }
-    let chunk = files.len().div_ceil(cores);
-    let mut chunks: Vec<Vec<PathBuf>> = Vec::new();
-    let mut files = files.into_iter().peekable();
-    while files.peek().is_some() {
-        chunks.push(files.by_ref().take(chunk).collect());
-    }
-    std::thread::scope(|s| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|c| s.spawn(move || c.into_iter().map(read_one).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    })
 }
 
 /// Folders a directory load does not search for recipes: components, and the files and scripts

@@ -93,31 +93,7 @@ pub fn own_parts_of_all(
     recipes: &[LoadedRecipe],
     wanted: &[usize],
 ) -> Vec<BTreeMap<String, String>> {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let computed: Vec<(usize, BTreeMap<String, String>)> = if cores < 2 || wanted.len() < 16 {
-        wanted
-            .iter()
-            .map(|&i| (i, own_parts(&recipes[i])))
-            .collect()
-    } else {
-        let chunk = wanted.len().div_ceil(cores);
-        std::thread::scope(|s| {
-            let handles: Vec<_> = wanted
-                .chunks(chunk)
-                .map(|c| {
-                    s.spawn(move || {
-                        c.iter()
-                            .map(|&i| (i, own_parts(&recipes[i])))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
-        })
-    };
+    let computed = recipe_loader::map_on_cores(wanted.to_vec(), |i| (i, own_parts(&recipes[i])));
     let mut out = vec![BTreeMap::new(); recipes.len()];
     for (i, parts) in computed {
         out[i] = parts;
