@@ -19,8 +19,9 @@ mod actions;
 mod in_use;
 mod observe;
 pub mod poll;
-pub mod render;
 mod sweep;
+
+pub use recipe_ssm::render;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};

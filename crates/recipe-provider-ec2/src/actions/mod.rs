@@ -26,8 +26,6 @@ pub(crate) struct Act<'a> {
     pub home: String,
     pub ec2: aws_sdk_ec2::Client,
     pub ssm: aws_sdk_ssm::Client,
-    /// Commands this action sent in earlier attempts or runs (see `steps.rs`).
-    pub commands: steps::Commands,
 }
 
 impl Act<'_> {
@@ -101,7 +99,6 @@ pub(crate) async fn run(
         ec2: p.ec2(&home),
         ssm: p.ssm(&home),
         home,
-        commands: steps::Commands::default(),
     };
     act.dispatch().await
 }
@@ -114,15 +111,15 @@ impl Act<'_> {
             ActionKind::LaunchBuilder => self.launch_builder().await,
             ActionKind::TerminateBuilder => self.terminate_builder().await.map(|()| none),
             ActionKind::RunSteps { indices, .. } => {
-                self.run_steps(indices, false).await.map(|()| none)
+                self.session().run_steps(indices, false).await.map(|()| none)
             }
-            ActionKind::Reboot => self.reboot().await.map(|()| none),
-            ActionKind::InstallFirstBoot { .. } => self.install_first_boot().await.map(|()| none),
+            ActionKind::Reboot => self.session().reboot().await.map(|()| none),
+            ActionKind::InstallFirstBoot { .. } => self.session().install_first_boot().await.map(|()| none),
             ActionKind::RunTests { .. } => {
                 let all: Vec<usize> = (0..self.r.tests.len()).collect();
-                self.run_steps(&all, true).await.map(|()| none)
+                self.session().run_steps(&all, true).await.map(|()| none)
             }
-            ActionKind::Cleanup { .. } => self.cleanup().await.map(|()| none),
+            ActionKind::Cleanup { .. } => self.session().cleanup().await.map(|()| none),
             ActionKind::Sysprep => self.sysprep().await.map(|()| none),
             ActionKind::Capture { fingerprint, .. } => self.capture(fingerprint).await,
             ActionKind::WaitAvailable => self.wait_available().await,

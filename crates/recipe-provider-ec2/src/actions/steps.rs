@@ -1,84 +1,44 @@
-//! Steps on the builder through SSM Run Command: the baked steps (with retries), large payloads
-//! uploaded in chunks first, the first-boot runner, the tests, the cleanup preset, reboots and sysprep.
-
-use std::collections::BTreeMap;
+//! Steps on the builder through SSM Run Command ([`recipe_ssm::Session`]: the same rendering and
+//! sending as every provider whose builder SSM reaches), and sysprep, which stops the instance.
 
 use recipe_aws::{AwsError, Context};
-use recipe_engine::{ActionError, ErrorClass};
-use recipe_loader::LoadedRecipe;
-use recipe_model::{Os, Stage, Step};
+use recipe_engine::{ActionError, BoxFuture};
+use recipe_ssm::{NodeCheck, Session};
 
 use super::Act;
-use crate::{poll, render};
+use crate::poll;
 
-/// The step's files, keyed by the path as written in the step; matched to the loaded file by its
-/// resolved suffix.
-fn files_of(r: &LoadedRecipe) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    for s in r.steps.iter().chain(&r.tests) {
-        let path = match &s.step.value {
-            Step::Script(x) => &x.path.value,
-            Step::File(x) => &x.src.value,
-            _ => continue,
-        };
-        let wanted = path.trim_start_matches("./").replace("../", "");
-        if let Some(f) = r
-            .files
-            .iter()
-            .find(|f| f.path.to_string_lossy().ends_with(&wanted))
-        {
-            out.insert(path.clone(), f.bytes.to_vec());
-        }
+impl NodeCheck for Act<'_> {
+    /// A builder that is not pending or running never gets its agent online.
+    fn usable<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<(), ActionError>> {
+        Box::pin(async move {
+            let state = self.builder_state(node).await?;
+            if matches!(state.as_str(), "pending" | "running") {
+                return Ok(());
+            }
+            Err(ActionError::fatal(format!(
+                "the builder {node} is {state}: its SSM agent cannot come online to run commands"
+            )))
+        })
     }
-    out
-}
-
-/// The commands an action sends, each named in its comment by a key: the build, the action and the
-/// command's place in the action (`recipe:<build>:<action>:<n>`). An action is retried, or resumed
-/// after a crash, from its start, and sends the same commands in the same order; before sending one,
-/// it looks for an earlier command with the same key on the builder and waits for that one (or takes
-/// its result) instead. So a retried `run-steps` never sends a second command while the first may
-/// still run, and a step that finished is not run again.
-#[derive(Default)]
-pub(crate) struct Commands {
-    next: std::sync::atomic::AtomicU32,
-    earlier: tokio::sync::OnceCell<BTreeMap<String, Earlier>>,
-}
-
-/// A command sent before: its id and when it was sent.
-#[derive(Clone)]
-struct Earlier {
-    id: String,
-    sent_at: aws_sdk_ssm::primitives::DateTime,
-}
-
-/// SSM's limit on a command's comment.
-const COMMENT_MAX: usize = 100;
-
-/// `key label`, cut to SSM's limit on a character boundary.
-fn comment(key: &str, label: &str) -> String {
-    let mut c = format!("{key} {label}");
-    if c.len() > COMMENT_MAX {
-        let mut end = COMMENT_MAX;
-        while !c.is_char_boundary(end) {
-            end -= 1;
-        }
-        c.truncate(end);
-    }
-    c
-}
-
-/// The last five lines of a command's output, on one line.
-fn tail(out: &str, err: &str) -> String {
-    let all = format!("{out}{err}");
-    let mut lines: Vec<&str> = all.lines().rev().take(5).collect();
-    lines.reverse();
-    lines.join(" | ")
 }
 
 impl Act<'_> {
-    fn windows(&self) -> bool {
-        self.r.recipe.os.value == Os::Windows
+    /// A session on this build's builder.
+    pub(super) fn session(&self) -> Session<'_> {
+        Session::new(
+            self.ssm.clone(),
+            &self.p.poller,
+            &self.home,
+            self.instance(),
+            self.r,
+            self.values(),
+            self.a.id,
+            &self.cx.events,
+            self.p.poll,
+            &self.p.agents,
+            self,
+        )
     }
 
     /// The builder's state (`running`, `stopped`, …).
@@ -104,365 +64,6 @@ impl Act<'_> {
         })
     }
 
-    /// Commands need the agent: the first script on a builder waits for it to come online. A builder
-    /// that is not running never gets there: that fails at once, naming its state.
-    async fn agent_online(&self, instance: &str) -> Result<(), ActionError> {
-        let seen = |p: &crate::Ec2Provider| {
-            p.agents
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .contains(instance)
-        };
-        if seen(self.p) {
-            return Ok(());
-        }
-        let state = self.builder_state(instance).await?;
-        if !matches!(state.as_str(), "pending" | "running") {
-            return Err(ActionError::fatal(format!(
-                "the builder {instance} is {state}: its SSM agent cannot come online to run commands"
-            )));
-        }
-        self.waiting(format!("the SSM agent on {instance} to come online"));
-        poll::wait_agent(&self.p.poller, &self.home, self.ssm.clone(), instance).await?;
-        self.p
-            .agents
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(instance.to_string());
-        Ok(())
-    }
-
-    /// The next command's key (see [`Commands`]).
-    fn command_key(&self) -> String {
-        let n = self
-            .commands
-            .next
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let build = self.values().build_id;
-        format!("recipe:{build}:{}:{n}", self.a.id)
-    }
-
-    /// The command an earlier attempt or run of this action sent under `key` to `instance`, if any.
-    /// The builder's commands are listed once per action run.
-    async fn earlier_command(
-        &self,
-        instance: &str,
-        key: &str,
-    ) -> Result<Option<Earlier>, ActionError> {
-        let earlier = self
-            .commands
-            .earlier
-            .get_or_try_init(|| self.list_commands(instance))
-            .await?;
-        Ok(earlier.get(key).cloned())
-    }
-
-    /// The builder's commands that carry a key, by key.
-    async fn list_commands(
-        &self,
-        instance: &str,
-    ) -> Result<BTreeMap<String, Earlier>, ActionError> {
-        let mut found = BTreeMap::new();
-        let mut pages = self
-            .ssm
-            .list_command_invocations()
-            .instance_id(instance)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.ctx("ssm", "ListCommandInvocations")?;
-            for inv in page.command_invocations() {
-                let key = inv.comment().and_then(|c| c.split(' ').next());
-                if let (Some(key), Some(id), Some(at)) =
-                    (key, inv.command_id(), inv.requested_date_time())
-                    && key.starts_with("recipe:")
-                {
-                    let earlier = Earlier {
-                        id: id.to_string(),
-                        sent_at: *at,
-                    };
-                    found.insert(key.to_string(), earlier);
-                }
-            }
-        }
-        Ok(found)
-    }
-
-    /// Run one script on the builder (or wait for the same command an earlier attempt sent); fail
-    /// with the output's tail.
-    async fn run_script(
-        &self,
-        label: &str,
-        script: &str,
-        timeout_secs: u64,
-    ) -> Result<(), ActionError> {
-        let instance = self.instance();
-        self.agent_online(&instance).await?;
-        let key = self.command_key();
-        if let Some(earlier) = self.earlier_command(&instance, &key).await? {
-            self.waiting(format!(
-                "{label} on {instance} (sent by an earlier attempt)"
-            ));
-            let ssm = self.ssm.clone();
-            poll::wait_command(
-                &self.p.poller,
-                &self.home,
-                ssm,
-                &earlier.id,
-                earlier.sent_at,
-            )
-            .await?;
-            return self.command_result(label, &earlier.id, &instance).await;
-        }
-        let sent = self
-            .send_command(&instance, &key, label, script, timeout_secs)
-            .await?;
-        self.waiting(format!("{label} on {instance}"));
-        let ssm = self.ssm.clone();
-        poll::wait_command(&self.p.poller, &self.home, ssm, &sent.id, sent.sent_at).await?;
-        self.command_result(label, &sent.id, &instance).await
-    }
-
-    /// Send a command once. SendCommand has no client token, so the SDK does not retry it: a 5xx
-    /// may come after the command was accepted (its answer lost). On a retryable error the builder's
-    /// commands are listed, and one carrying this key is taken as sent; otherwise it is sent again.
-    async fn send_command(
-        &self,
-        instance: &str,
-        key: &str,
-        label: &str,
-        script: &str,
-        timeout_secs: u64,
-    ) -> Result<Earlier, ActionError> {
-        let document = if self.windows() {
-            "AWS-RunPowerShellScript"
-        } else {
-            "AWS-RunShellScript"
-        };
-        let timeout = i32::try_from(timeout_secs.clamp(30, 172_800)).unwrap_or(3600);
-        let mut attempt = 0;
-        loop {
-            let sent_at =
-                aws_sdk_ssm::primitives::DateTime::from_secs(jiff::Timestamp::now().as_second());
-            let sent = self
-                .ssm
-                .send_command()
-                .document_name(document)
-                .instance_ids(instance)
-                .parameters("commands", vec![script.to_string()])
-                .timeout_seconds(timeout)
-                .comment(comment(key, label))
-                .customize()
-                .config_override(
-                    aws_sdk_ssm::config::Config::builder()
-                        .retry_config(aws_sdk_ssm::config::retry::RetryConfig::disabled()),
-                )
-                .send()
-                .await
-                .ctx("ssm", "SendCommand");
-            let err = match sent {
-                Ok(out) => {
-                    let id = out.command().and_then(|c| c.command_id());
-                    let id = id
-                        .filter(|i| !i.is_empty())
-                        .ok_or_else(|| AwsError::missing("ssm", "SendCommand", "CommandId"))?;
-                    let id = id.to_string();
-                    return Ok(Earlier { id, sent_at });
-                }
-                Err(e) => ActionError::from(e),
-            };
-            attempt += 1;
-            if err.class == ErrorClass::Fatal || attempt >= 4 {
-                return Err(err);
-            }
-            if let Some(found) = self.list_commands(instance).await?.remove(key) {
-                return Ok(found);
-            }
-            recipe_engine::idle(tokio::time::sleep(self.p.poll * attempt)).await;
-        }
-    }
-
-    /// Read a finished command's result once; its output goes to the events.
-    async fn command_result(
-        &self,
-        label: &str,
-        id: &str,
-        instance: &str,
-    ) -> Result<(), ActionError> {
-        let mut first = true;
-        loop {
-            if !first {
-                recipe_engine::idle(tokio::time::sleep(self.p.poll)).await;
-            }
-            first = false;
-            let got = self
-                .ssm
-                .get_command_invocation()
-                .command_id(id)
-                .instance_id(instance)
-                .send()
-                .await
-                .ctx("ssm", "GetCommandInvocation");
-            let inv = match got {
-                Ok(i) => i,
-                Err(e) => match ActionError::from(e) {
-                    e if e.class == ErrorClass::Fatal => return Err(e),
-                    _ => continue,
-                },
-            };
-            let status = inv
-                .status()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default();
-            let out = inv.standard_output_content().unwrap_or("");
-            let err = inv.standard_error_content().unwrap_or("");
-            match status.as_str() {
-                "Pending" | "InProgress" | "Delayed" | "Cancelling" => continue,
-                "Success" => {
-                    self.output(label, out);
-                    return Ok(());
-                }
-                other => {
-                    self.output(label, out);
-                    self.output(label, err);
-                    return Err(ActionError::fatal(format!(
-                        "{label}: {other} (exit {}): {}",
-                        inv.response_code(),
-                        tail(out, err)
-                    )));
-                }
-            }
-        }
-    }
-
-    fn output(&self, label: &str, text: &str) {
-        for line in text.lines() {
-            self.cx.events.output(self.a.id, label, line);
-        }
-    }
-
-    /// The steps (or tests) at `indices`, each with its retries.
-    pub(super) async fn run_steps(
-        &self,
-        indices: &[usize],
-        tests: bool,
-    ) -> Result<(), ActionError> {
-        let files = files_of(self.r);
-        let list = if tests { &self.r.tests } else { &self.r.steps };
-        for &i in indices {
-            let Some(s) = list.get(i) else { continue };
-            let kind = if tests { "test" } else { "step" };
-            let upload = format!("{kind}-{}-{i}", self.name);
-            self.run_step(s, &files, &upload).await?;
-        }
-        Ok(())
-    }
-
-    async fn run_step(
-        &self,
-        s: &recipe_loader::ResolvedStep,
-        files: &BTreeMap<String, Vec<u8>>,
-        upload: &str,
-    ) -> Result<(), ActionError> {
-        let label = recipe_plan::step_label(s);
-        let common = s.step.common();
-        let timeout = common
-            .and_then(|c| c.timeout())
-            .map_or(3600, |t| t.as_secs());
-        let retries = common.and_then(|c| c.retries()).map_or(0, |n| n.value);
-        let values = self.values();
-        let mut attempt = 0;
-        loop {
-            // Uploaded again on a retry: the step deletes its upload once used.
-            let staged = self.stage(&s.step.value, files, upload, true).await?;
-            let script = match render::step_script(&s.step.value, self.r, files, &staged, &values) {
-                Ok(Some(script)) => script,
-                Ok(None) => return Ok(()),
-                Err(e) => return Err(ActionError::fatal(format!("{label}: {e}"))),
-            };
-            match self.run_script(&label, &script, timeout).await {
-                Ok(()) => return Ok(()),
-                Err(e) if attempt < retries && e.class == ErrorClass::Fatal => attempt += 1,
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// Upload a step's payload to the builder first when it is too large to inline in the step's
-    /// command; the map says where it went (empty when it is inlined).
-    async fn stage(
-        &self,
-        step: &Step,
-        files: &BTreeMap<String, Vec<u8>>,
-        name: &str,
-        consume: bool,
-    ) -> Result<BTreeMap<String, render::Staged>, ActionError> {
-        let mut staged = BTreeMap::new();
-        let Some((path, bytes)) = render::payload(step, files) else {
-            return Ok(staged);
-        };
-        if bytes.len() <= render::INLINE_LIMIT {
-            return Ok(staged);
-        }
-        let os = self.r.recipe.os.value;
-        let target = render::stage_path(os, name);
-        let uploads = render::upload_scripts(os, &target, bytes);
-        let n = uploads.len();
-        for (k, script) in uploads.iter().enumerate() {
-            let label = format!("upload {path} ({}/{n})", k + 1);
-            self.run_script(&label, script, 300).await?;
-        }
-        let at = render::Staged {
-            path: target,
-            consume,
-        };
-        staged.insert(path.to_string(), at);
-        Ok(staged)
-    }
-
-    pub(super) async fn reboot(&self) -> Result<(), ActionError> {
-        let script = if self.windows() {
-            "Restart-Computer -Force"
-        } else {
-            "exit 194"
-        };
-        self.run_script("reboot", script, 600).await
-    }
-
-    /// The launch-stage steps, rendered into the first-boot runner.
-    pub(super) async fn install_first_boot(&self) -> Result<(), ActionError> {
-        let files = files_of(self.r);
-        let values = self.values();
-        let mut scripts = Vec::new();
-        let launch = self.r.steps.iter().enumerate();
-        for (i, s) in launch.filter(|(_, s)| s.stage == Stage::Launch) {
-            // Large payloads stay on the builder, so in the image, for first boot.
-            let upload = format!("first-boot-{i}");
-            let staged = self.stage(&s.step.value, &files, &upload, false).await?;
-            let script = render::step_script(&s.step.value, self.r, &files, &staged, &values)
-                .map_err(ActionError::fatal)?;
-            scripts.extend(script);
-        }
-        let installer = render::first_boot_installer(&scripts, self.r.recipe.os.value);
-        self.run_script("install the first-boot runner", &installer, 300)
-            .await
-    }
-
-    pub(super) async fn cleanup(&self) -> Result<(), ActionError> {
-        let Some(preset) = &self.r.recipe.cleanup else {
-            return Ok(());
-        };
-        let body: Vec<&str> = preset.items().iter().map(|i| i.command).collect();
-        let header = if self.windows() {
-            "$ErrorActionPreference = 'Continue'\n"
-        } else {
-            "set -uo pipefail\n"
-        };
-        let label = format!("cleanup ({})", preset.as_str());
-        self.run_script(&label, &format!("{header}{}", body.join("\n")), 1800)
-            .await
-    }
-
     /// Generalise and shut down. Sysprep stops the builder at its end, so a builder found stopped (or
     /// stopping) has been through it already: a resumed apply (after kill -9 during sysprep) waits for
     /// it to stop instead of for an agent that will not come back.
@@ -472,7 +73,7 @@ impl Act<'_> {
         let instance = self.instance();
         let state = self.builder_state(&instance).await?;
         if !matches!(state.as_str(), "stopping" | "stopped") {
-            self.run_script("sysprep", script, 1800).await?;
+            self.session().run_script("sysprep", script, 1800).await?;
         }
         let _ = self
             .ec2

@@ -1,0 +1,515 @@
+//! A session on one managed node (an EC2 builder, or a WorkSpace registered through a hybrid
+//! activation): the baked steps (with retries), large payloads uploaded in chunks first, the
+//! first-boot runner, the tests, the cleanup preset and reboots, each sent once through SSM Run
+//! Command and waited for on the shared poller.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use recipe_aws::{AwsError, Context, Poller};
+use recipe_engine::{ActionError, BoxFuture, ErrorClass, Events};
+use recipe_loader::LoadedRecipe;
+use recipe_model::{Os, Stage, Step};
+use recipe_plan::BuildValues;
+
+use crate::{poll, render};
+
+/// What the provider knows of its node that SSM does not: whether it can still come online (an EC2
+/// builder that is stopped, a WorkSpace that is terminated, never will).
+pub trait NodeCheck: Sync {
+    /// `Ok` when `node` can run commands once its agent is online; an error naming its state if not.
+    fn usable<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<(), ActionError>>;
+}
+
+/// One action's session on one node.
+pub struct Session<'a> {
+    /// SSM in the node's region.
+    pub ssm: aws_sdk_ssm::Client,
+    /// The shared poller.
+    pub poller: &'a Arc<Poller>,
+    /// The node's region.
+    pub region: &'a str,
+    /// The managed node: `i-…` or `mi-…`.
+    pub node: String,
+    /// The recipe whose steps run.
+    pub recipe: &'a LoadedRecipe,
+    /// The build's placeholder values.
+    pub values: BuildValues,
+    /// The action, for events and command keys.
+    pub action: usize,
+    /// Where progress goes.
+    pub events: &'a Events,
+    /// The poll interval (re-sends back off by it).
+    pub poll: Duration,
+    /// Nodes whose agent was seen online (shared by the provider's actions).
+    pub agents: &'a Mutex<HashSet<String>>,
+    /// The provider's view of the node.
+    pub check: &'a dyn NodeCheck,
+    commands: Commands,
+}
+
+impl<'a> Session<'a> {
+    /// A session; the fields are as documented on [`Session`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        ssm: aws_sdk_ssm::Client,
+        poller: &'a Arc<Poller>,
+        region: &'a str,
+        node: String,
+        recipe: &'a LoadedRecipe,
+        values: BuildValues,
+        action: usize,
+        events: &'a Events,
+        poll: Duration,
+        agents: &'a Mutex<HashSet<String>>,
+        check: &'a dyn NodeCheck,
+    ) -> Session<'a> {
+        Session {
+            ssm,
+            poller,
+            region,
+            node,
+            recipe,
+            values,
+            action,
+            events,
+            poll,
+            agents,
+            check,
+            commands: Commands::default(),
+        }
+    }
+
+    fn os(&self) -> Os {
+        self.recipe.recipe.os.value
+    }
+
+    fn windows(&self) -> bool {
+        self.os() == Os::Windows
+    }
+
+    /// Commands need the agent: the first script on a node waits for it to come online. A node that
+    /// cannot come online fails at once, naming its state.
+    async fn agent_online(&self, node: &str) -> Result<(), ActionError> {
+        let seen = || {
+            self.agents
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .contains(node)
+        };
+        if seen() {
+            return Ok(());
+        }
+        self.check.usable(node).await?;
+        self.events
+            .waiting(self.action, format!("the SSM agent on {node} to come online"));
+        poll::wait_agent(self.poller, self.region, self.ssm.clone(), node).await?;
+        self.agents
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(node.to_string());
+        Ok(())
+    }
+}
+
+/// The step's files, keyed by the path as written in the step; matched to the loaded file by its
+/// resolved suffix.
+fn files_of(r: &LoadedRecipe) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for s in r.steps.iter().chain(&r.tests) {
+        let path = match &s.step.value {
+            Step::Script(x) => &x.path.value,
+            Step::File(x) => &x.src.value,
+            _ => continue,
+        };
+        let wanted = path.trim_start_matches("./").replace("../", "");
+        if let Some(f) = r
+            .files
+            .iter()
+            .find(|f| f.path.to_string_lossy().ends_with(&wanted))
+        {
+            out.insert(path.clone(), f.bytes.to_vec());
+        }
+    }
+    out
+}
+
+/// The commands an action sends, each named in its comment by a key: the build, the action and the
+/// command's place in the action (`recipe:<build>:<action>:<n>`). An action is retried, or resumed
+/// after a crash, from its start, and sends the same commands in the same order; before sending one,
+/// it looks for an earlier command with the same key on the builder and waits for that one (or takes
+/// its result) instead. So a retried `run-steps` never sends a second command while the first may
+/// still run, and a step that finished is not run again.
+#[derive(Default)]
+struct Commands {
+    next: std::sync::atomic::AtomicU32,
+    earlier: tokio::sync::OnceCell<BTreeMap<String, Earlier>>,
+}
+
+/// A command sent before: its id and when it was sent.
+#[derive(Clone)]
+struct Earlier {
+    id: String,
+    sent_at: aws_sdk_ssm::primitives::DateTime,
+}
+
+/// SSM's limit on a command's comment.
+const COMMENT_MAX: usize = 100;
+
+/// `key label`, cut to SSM's limit on a character boundary.
+fn comment(key: &str, label: &str) -> String {
+    let mut c = format!("{key} {label}");
+    if c.len() > COMMENT_MAX {
+        let mut end = COMMENT_MAX;
+        while !c.is_char_boundary(end) {
+            end -= 1;
+        }
+        c.truncate(end);
+    }
+    c
+}
+
+/// The last five lines of a command's output, on one line.
+fn tail(out: &str, err: &str) -> String {
+    let all = format!("{out}{err}");
+    let mut lines: Vec<&str> = all.lines().rev().take(5).collect();
+    lines.reverse();
+    lines.join(" | ")
+}
+
+impl Session<'_> {
+    /// The next command's key (see [`Commands`]).
+    fn command_key(&self) -> String {
+        let n = self
+            .commands
+            .next
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let build = self.values.clone().build_id;
+        format!("recipe:{build}:{}:{n}", self.action)
+    }
+
+    /// The command an earlier attempt or run of this action sent under `key` to `instance`, if any.
+    /// The builder's commands are listed once per action run.
+    async fn earlier_command(
+        &self,
+        instance: &str,
+        key: &str,
+    ) -> Result<Option<Earlier>, ActionError> {
+        let earlier = self
+            .commands
+            .earlier
+            .get_or_try_init(|| self.list_commands(instance))
+            .await?;
+        Ok(earlier.get(key).cloned())
+    }
+
+    /// The builder's commands that carry a key, by key.
+    async fn list_commands(
+        &self,
+        instance: &str,
+    ) -> Result<BTreeMap<String, Earlier>, ActionError> {
+        let mut found = BTreeMap::new();
+        let mut pages = self
+            .ssm
+            .list_command_invocations()
+            .instance_id(instance)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.ctx("ssm", "ListCommandInvocations")?;
+            for inv in page.command_invocations() {
+                let key = inv.comment().and_then(|c| c.split(' ').next());
+                if let (Some(key), Some(id), Some(at)) =
+                    (key, inv.command_id(), inv.requested_date_time())
+                    && key.starts_with("recipe:")
+                {
+                    let earlier = Earlier {
+                        id: id.to_string(),
+                        sent_at: *at,
+                    };
+                    found.insert(key.to_string(), earlier);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Run one script on the builder (or wait for the same command an earlier attempt sent); fail
+    /// with the output's tail.
+    pub async fn run_script(
+        &self,
+        label: &str,
+        script: &str,
+        timeout_secs: u64,
+    ) -> Result<(), ActionError> {
+        let instance = self.node.clone();
+        self.agent_online(&instance).await?;
+        let key = self.command_key();
+        if let Some(earlier) = self.earlier_command(&instance, &key).await? {
+            self.events.waiting(self.action, format!(
+                "{label} on {instance} (sent by an earlier attempt)"
+            ));
+            let ssm = self.ssm.clone();
+            poll::wait_command(
+                &self.poller,
+                self.region,
+                ssm,
+                &earlier.id,
+                earlier.sent_at,
+            )
+            .await?;
+            return self.command_result(label, &earlier.id, &instance).await;
+        }
+        let sent = self
+            .send_command(&instance, &key, label, script, timeout_secs)
+            .await?;
+        self.events.waiting(self.action, format!("{label} on {instance}"));
+        let ssm = self.ssm.clone();
+        poll::wait_command(&self.poller, self.region, ssm, &sent.id, sent.sent_at).await?;
+        self.command_result(label, &sent.id, &instance).await
+    }
+
+    /// Send a command once. SendCommand has no client token, so the SDK does not retry it: a 5xx
+    /// may come after the command was accepted (its answer lost). On a retryable error the builder's
+    /// commands are listed, and one carrying this key is taken as sent; otherwise it is sent again.
+    async fn send_command(
+        &self,
+        instance: &str,
+        key: &str,
+        label: &str,
+        script: &str,
+        timeout_secs: u64,
+    ) -> Result<Earlier, ActionError> {
+        let document = if self.windows() {
+            "AWS-RunPowerShellScript"
+        } else {
+            "AWS-RunShellScript"
+        };
+        let timeout = i32::try_from(timeout_secs.clamp(30, 172_800)).unwrap_or(3600);
+        let mut attempt = 0;
+        loop {
+            let sent_at =
+                aws_sdk_ssm::primitives::DateTime::from_secs(jiff::Timestamp::now().as_second());
+            let sent = self
+                .ssm
+                .send_command()
+                .document_name(document)
+                .instance_ids(instance)
+                .parameters("commands", vec![script.to_string()])
+                .timeout_seconds(timeout)
+                .comment(comment(key, label))
+                .customize()
+                .config_override(
+                    aws_sdk_ssm::config::Config::builder()
+                        .retry_config(aws_sdk_ssm::config::retry::RetryConfig::disabled()),
+                )
+                .send()
+                .await
+                .ctx("ssm", "SendCommand");
+            let err = match sent {
+                Ok(out) => {
+                    let id = out.command().and_then(|c| c.command_id());
+                    let id = id
+                        .filter(|i| !i.is_empty())
+                        .ok_or_else(|| AwsError::missing("ssm", "SendCommand", "CommandId"))?;
+                    let id = id.to_string();
+                    return Ok(Earlier { id, sent_at });
+                }
+                Err(e) => ActionError::from(e),
+            };
+            attempt += 1;
+            if err.class == ErrorClass::Fatal || attempt >= 4 {
+                return Err(err);
+            }
+            if let Some(found) = self.list_commands(instance).await?.remove(key) {
+                return Ok(found);
+            }
+            recipe_engine::idle(tokio::time::sleep(self.poll * attempt)).await;
+        }
+    }
+
+    /// Read a finished command's result once; its output goes to the events.
+    async fn command_result(
+        &self,
+        label: &str,
+        id: &str,
+        instance: &str,
+    ) -> Result<(), ActionError> {
+        let mut first = true;
+        loop {
+            if !first {
+                recipe_engine::idle(tokio::time::sleep(self.poll)).await;
+            }
+            first = false;
+            let got = self
+                .ssm
+                .get_command_invocation()
+                .command_id(id)
+                .instance_id(instance)
+                .send()
+                .await
+                .ctx("ssm", "GetCommandInvocation");
+            let inv = match got {
+                Ok(i) => i,
+                Err(e) => match ActionError::from(e) {
+                    e if e.class == ErrorClass::Fatal => return Err(e),
+                    _ => continue,
+                },
+            };
+            let status = inv
+                .status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default();
+            let out = inv.standard_output_content().unwrap_or("");
+            let err = inv.standard_error_content().unwrap_or("");
+            match status.as_str() {
+                "Pending" | "InProgress" | "Delayed" | "Cancelling" => continue,
+                "Success" => {
+                    self.output(label, out);
+                    return Ok(());
+                }
+                other => {
+                    self.output(label, out);
+                    self.output(label, err);
+                    return Err(ActionError::fatal(format!(
+                        "{label}: {other} (exit {}): {}",
+                        inv.response_code(),
+                        tail(out, err)
+                    )));
+                }
+            }
+        }
+    }
+
+    fn output(&self, label: &str, text: &str) {
+        for line in text.lines() {
+            self.events.output(self.action, label, line);
+        }
+    }
+
+    /// The steps (or tests) at `indices`, each with its retries.
+    pub async fn run_steps(
+        &self,
+        indices: &[usize],
+        tests: bool,
+    ) -> Result<(), ActionError> {
+        let files = files_of(self.recipe);
+        let list = if tests { &self.recipe.tests } else { &self.recipe.steps };
+        for &i in indices {
+            let Some(s) = list.get(i) else { continue };
+            let kind = if tests { "test" } else { "step" };
+            let upload = format!("{kind}-{}-{i}", self.recipe.recipe.name.value);
+            self.run_step(s, &files, &upload).await?;
+        }
+        Ok(())
+    }
+
+    async fn run_step(
+        &self,
+        s: &recipe_loader::ResolvedStep,
+        files: &BTreeMap<String, Vec<u8>>,
+        upload: &str,
+    ) -> Result<(), ActionError> {
+        let label = recipe_plan::step_label(s);
+        let common = s.step.common();
+        let timeout = common
+            .and_then(|c| c.timeout())
+            .map_or(3600, |t| t.as_secs());
+        let retries = common.and_then(|c| c.retries()).map_or(0, |n| n.value);
+        let values = self.values.clone();
+        let mut attempt = 0;
+        loop {
+            // Uploaded again on a retry: the step deletes its upload once used.
+            let staged = self.stage(&s.step.value, files, upload, true).await?;
+            let script = match render::step_script(&s.step.value, self.recipe, files, &staged, &values) {
+                Ok(Some(script)) => script,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(ActionError::fatal(format!("{label}: {e}"))),
+            };
+            match self.run_script(&label, &script, timeout).await {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt < retries && e.class == ErrorClass::Fatal => attempt += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Upload a step's payload to the builder first when it is too large to inline in the step's
+    /// command; the map says where it went (empty when it is inlined).
+    async fn stage(
+        &self,
+        step: &Step,
+        files: &BTreeMap<String, Vec<u8>>,
+        name: &str,
+        consume: bool,
+    ) -> Result<BTreeMap<String, render::Staged>, ActionError> {
+        let mut staged = BTreeMap::new();
+        let Some((path, bytes)) = render::payload(step, files) else {
+            return Ok(staged);
+        };
+        if bytes.len() <= render::INLINE_LIMIT {
+            return Ok(staged);
+        }
+        let os = self.os();
+        let target = render::stage_path(os, name);
+        let uploads = render::upload_scripts(os, &target, bytes);
+        let n = uploads.len();
+        for (k, script) in uploads.iter().enumerate() {
+            let label = format!("upload {path} ({}/{n})", k + 1);
+            self.run_script(&label, script, 300).await?;
+        }
+        let at = render::Staged {
+            path: target,
+            consume,
+        };
+        staged.insert(path.to_string(), at);
+        Ok(staged)
+    }
+
+    /// Reboot the node through the agent (exit code 194 on Linux) and wait for the command.
+    pub async fn reboot(&self) -> Result<(), ActionError> {
+        let script = if self.windows() {
+            "Restart-Computer -Force"
+        } else {
+            "exit 194"
+        };
+        self.run_script("reboot", script, 600).await
+    }
+
+    /// The launch-stage steps, rendered into the first-boot runner.
+    pub async fn install_first_boot(&self) -> Result<(), ActionError> {
+        let files = files_of(self.recipe);
+        let values = self.values.clone();
+        let mut scripts = Vec::new();
+        let launch = self.recipe.steps.iter().enumerate();
+        for (i, s) in launch.filter(|(_, s)| s.stage == Stage::Launch) {
+            // Large payloads stay on the builder, so in the image, for first boot.
+            let upload = format!("first-boot-{i}");
+            let staged = self.stage(&s.step.value, &files, &upload, false).await?;
+            let script = render::step_script(&s.step.value, self.recipe, &files, &staged, &values)
+                .map_err(ActionError::fatal)?;
+            scripts.extend(script);
+        }
+        let installer = render::first_boot_installer(&scripts, self.os());
+        self.run_script("install the first-boot runner", &installer, 300)
+            .await
+    }
+
+    /// Run the recipe's cleanup preset, if it has one.
+    pub async fn cleanup(&self) -> Result<(), ActionError> {
+        let Some(preset) = &self.recipe.recipe.cleanup else {
+            return Ok(());
+        };
+        let body: Vec<&str> = preset.items().iter().map(|i| i.command).collect();
+        let header = if self.windows() {
+            "$ErrorActionPreference = 'Continue'\n"
+        } else {
+            "set -uo pipefail\n"
+        };
+        let label = format!("cleanup ({})", preset.as_str());
+        self.run_script(&label, &format!("{header}{}", body.join("\n")), 1800)
+            .await
+    }
+
+}
