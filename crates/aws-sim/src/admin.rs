@@ -85,6 +85,48 @@ pub(crate) fn handle(shared: &Shared, method: &Method, path: &str, body: &Bytes)
             }
             Err(e) => bad(format!("ssm script: {e}")),
         },
+        // AWS publishing WorkSpaces component updates for an image (DescribeWorkspaceImages' Updates).
+        ("POST", "/_sim/workspaces/updates") => {
+            let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+            let id = v
+                .get("image-id")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default();
+            let mut world = lock(&shared.world);
+            match world.workspaces.images.get_mut(id) {
+                Some(img) => {
+                    img.update_available = true;
+                    shared.persist(&world);
+                    json_response(StatusCode::OK, &json!({ "updates": id }))
+                }
+                None => bad(format!("updates: no image {id}")),
+            }
+        }
+        // The person at a WorkSpace running `amazon-ssm-agent -register` (see ssm_hybrid.rs).
+        ("POST", "/_sim/ssm/register") => {
+            let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+            let field = |k: &str| {
+                v.get(k)
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let mut world = lock(&shared.world);
+            let now = crate::clock::now_ms(world.offset_ms);
+            match crate::ssm_hybrid::register(
+                &mut world,
+                &field("activation-id"),
+                &field("activation-code"),
+                &field("workspace-id"),
+                now,
+            ) {
+                Ok(id) => {
+                    shared.persist(&world);
+                    json_response(StatusCode::OK, &json!({ "instance-id": id }))
+                }
+                Err(e) => bad(format!("register: {e}")),
+            }
+        }
         _ => bad(format!(
             "no admin route {} {path}; see docs/aws-sim.md",
             method.as_str()

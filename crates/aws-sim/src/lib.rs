@@ -24,6 +24,7 @@ mod members;
 mod protocol;
 mod server;
 mod ssm;
+mod ssm_hybrid;
 mod sts;
 mod workspaces;
 mod world;

@@ -28,6 +28,8 @@ pub struct Config {
     pub faults: Faults,
     /// Persist the world to `<dir>/world.json` after every change, and load it at start.
     pub state_dir: Option<PathBuf>,
+    /// Register the SSM agent on builder WorkSpaces as the person at them would ([`World::operator`]).
+    pub operator: bool,
 }
 
 impl Default for Config {
@@ -37,6 +39,7 @@ impl Default for Config {
             durations: Durations::default(),
             faults: Faults::default(),
             state_dir: None,
+            operator: false,
         }
     }
 }
@@ -95,7 +98,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Shared {
-    fn persist(&self, world: &World) {
+    pub(crate) fn persist(&self, world: &World) {
         let Some(dir) = &self.state_dir else { return };
         let _ = std::fs::create_dir_all(dir);
         let tmp = dir.join("world.json.tmp");
@@ -107,7 +110,11 @@ impl Shared {
     }
 
     pub fn reset(&self) {
-        *lock(&self.world) = World::default();
+        let operator = lock(&self.world).operator;
+        *lock(&self.world) = World {
+            operator,
+            ..World::default()
+        };
         *lock(&self.log) = RequestLog::default();
         let seed = lock(&self.faults).0.seed;
         lock(&self.faults).1 = Rng::new(seed);
@@ -132,6 +139,10 @@ impl Sim {
             .and_then(|d| std::fs::read(d.join("world.json")).ok())
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
+        let world = World {
+            operator: config.operator,
+            ..world
+        };
         let seed = config.faults.seed;
         let shared = Arc::new(Shared {
             world: Mutex::new(world),

@@ -82,6 +82,10 @@ pub struct Ssm {
     pub parameters: BTreeMap<String, Parameter>,
     pub commands: BTreeMap<String, Command>,
     pub scripts: Vec<CommandScript>,
+    /// Hybrid activations by id (`ssm_hybrid.rs`).
+    pub activations: BTreeMap<String, crate::ssm_hybrid::Activation>,
+    /// Managed nodes (`mi-…`) by id.
+    pub nodes: BTreeMap<String, crate::ssm_hybrid::ManagedNode>,
 }
 
 /// Output of an invocation is truncated like SSM does.
@@ -164,6 +168,30 @@ fn online(ec2: &Ec2, c: &Call, id: &str, now: u64, d: &Durations) -> bool {
     })
 }
 
+/// The values of the DescribeInstanceInformation filters named `keys` (`Filters` or the older
+/// `InstanceInformationFilterList`).
+fn info_filter(b: &Value, keys: &[&str]) -> Vec<String> {
+    b.get("Filters")
+        .or_else(|| b.get("InstanceInformationFilterList"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|f| {
+            f.get("Key")
+                .and_then(Value::as_str)
+                .is_some_and(|k| keys.contains(&k))
+        })
+        .flat_map(|f| {
+            f.get("Values")
+                .or_else(|| f.get("valueSet"))
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
+}
+
 /// Handle one SSM call.
 pub fn handle(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Output, ApiError> {
     let b = &c.body;
@@ -242,46 +270,43 @@ pub fn handle(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Output
             json!({})
         }
         "DescribeInstanceInformation" => {
-            let wanted: Vec<String> = b
-                .get("Filters")
-                .or_else(|| b.get("InstanceInformationFilterList"))
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter(|f| {
-                    f.get("Key")
-                        .and_then(Value::as_str)
-                        .is_some_and(|k| k == "InstanceIds" || k == "instanceIds")
-                })
-                .flat_map(|f| {
-                    f.get("Values")
-                        .or_else(|| f.get("valueSet"))
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default()
-                })
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect();
-            let list: Vec<Value> = w
-                .ec2
-                .instances
-                .values()
-                .filter(|i| wanted.is_empty() || wanted.contains(&i.id))
-                .filter(|i| online(&w.ec2, c, &i.id, now, d))
-                .map(|i| {
-                    json!({
-                        "InstanceId": i.id,
-                        "PingStatus": "Online",
-                        "LastPingDateTime": ts(now),
-                        "AgentVersion": "3.3.0.0",
-                        "IsLatestVersion": true,
-                        "PlatformType": if i.platform == "Windows" { "Windows" } else { "Linux" },
-                        "ResourceType": "EC2Instance",
+            let wanted = info_filter(b, &["InstanceIds", "instanceIds"]);
+            let activations = info_filter(b, &["ActivationIds", "activationIds"]);
+            let mut list: Vec<Value> = if activations.is_empty() {
+                w.ec2
+                    .instances
+                    .values()
+                    .filter(|i| wanted.is_empty() || wanted.contains(&i.id))
+                    .filter(|i| online(&w.ec2, c, &i.id, now, d))
+                    .map(|i| {
+                        json!({
+                            "InstanceId": i.id,
+                            "PingStatus": "Online",
+                            "LastPingDateTime": ts(now),
+                            "AgentVersion": "3.3.0.0",
+                            "IsLatestVersion": true,
+                            "PlatformType": if i.platform == "Windows" { "Windows" } else { "Linux" },
+                            "ResourceType": "EC2Instance",
+                        })
                     })
-                })
-                .collect();
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            list.extend(crate::ssm_hybrid::information(
+                w,
+                c,
+                &wanted,
+                &activations,
+                now,
+                d,
+            ));
             json!({ "InstanceInformationList": list })
         }
+        "CreateActivation" => crate::ssm_hybrid::create_activation(w, c, now)?,
+        "DescribeActivations" => crate::ssm_hybrid::describe_activations(w, c, now),
+        "DeleteActivation" => crate::ssm_hybrid::delete_activation(w, c)?,
+        "DeregisterManagedInstance" => crate::ssm_hybrid::deregister(w, c)?,
         "SendCommand" => send_command(w, c, now, d)?,
         "GetCommandInvocation" => {
             let id = s(b, "CommandId")?;
@@ -385,7 +410,7 @@ fn send_command(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Valu
         ));
     }
     for i in &instances {
-        if !online(&w.ec2, c, i, now, d) {
+        if !online(&w.ec2, c, i, now, d) && !crate::ssm_hybrid::online(w, c, i, now, d) {
             return Err(ApiError::client(
                 "InvalidInstanceId",
                 format!(

@@ -23,6 +23,9 @@ pub struct World {
     /// Injected failures: the next `n` resources of a kind (`ec2-image`, `ec2-copy`, `workspaces-image`) end in
     /// their failed state instead of becoming available.
     pub fail_next: std::collections::BTreeMap<String, u32>,
+    /// Play the person at each builder WorkSpace: register the SSM agent with each hybrid activation
+    /// on the WorkSpace its `DefaultInstanceName` names (the sandbox sets this; see `ssm_hybrid.rs`).
+    pub operator: bool,
 }
 
 impl World {
@@ -51,6 +54,9 @@ impl World {
         self.ec2.tick(now, d);
         self.ssm.tick(now, d, &self.ec2);
         self.workspaces.tick(now, d);
+        if self.operator {
+            crate::ssm_hybrid::operate(self, now);
+        }
         self.appstream.tick(now, d);
     }
 }

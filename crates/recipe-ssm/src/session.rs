@@ -102,8 +102,10 @@ impl<'a> Session<'a> {
             return Ok(());
         }
         self.check.usable(node).await?;
-        self.events
-            .waiting(self.action, format!("the SSM agent on {node} to come online"));
+        self.events.waiting(
+            self.action,
+            format!("the SSM agent on {node} to come online"),
+        );
         poll::wait_agent(self.poller, self.region, self.ssm.clone(), node).await?;
         self.agents
             .lock()
@@ -247,24 +249,20 @@ impl Session<'_> {
         self.agent_online(&instance).await?;
         let key = self.command_key();
         if let Some(earlier) = self.earlier_command(&instance, &key).await? {
-            self.events.waiting(self.action, format!(
-                "{label} on {instance} (sent by an earlier attempt)"
-            ));
+            self.events.waiting(
+                self.action,
+                format!("{label} on {instance} (sent by an earlier attempt)"),
+            );
             let ssm = self.ssm.clone();
-            poll::wait_command(
-                &self.poller,
-                self.region,
-                ssm,
-                &earlier.id,
-                earlier.sent_at,
-            )
-            .await?;
+            poll::wait_command(&self.poller, self.region, ssm, &earlier.id, earlier.sent_at)
+                .await?;
             return self.command_result(label, &earlier.id, &instance).await;
         }
         let sent = self
             .send_command(&instance, &key, label, script, timeout_secs)
             .await?;
-        self.events.waiting(self.action, format!("{label} on {instance}"));
+        self.events
+            .waiting(self.action, format!("{label} on {instance}"));
         let ssm = self.ssm.clone();
         poll::wait_command(&self.poller, self.region, ssm, &sent.id, sent.sent_at).await?;
         self.command_result(label, &sent.id, &instance).await
@@ -389,13 +387,13 @@ impl Session<'_> {
     }
 
     /// The steps (or tests) at `indices`, each with its retries.
-    pub async fn run_steps(
-        &self,
-        indices: &[usize],
-        tests: bool,
-    ) -> Result<(), ActionError> {
+    pub async fn run_steps(&self, indices: &[usize], tests: bool) -> Result<(), ActionError> {
         let files = files_of(self.recipe);
-        let list = if tests { &self.recipe.tests } else { &self.recipe.steps };
+        let list = if tests {
+            &self.recipe.tests
+        } else {
+            &self.recipe.steps
+        };
         for &i in indices {
             let Some(s) = list.get(i) else { continue };
             let kind = if tests { "test" } else { "step" };
@@ -422,11 +420,12 @@ impl Session<'_> {
         loop {
             // Uploaded again on a retry: the step deletes its upload once used.
             let staged = self.stage(&s.step.value, files, upload, true).await?;
-            let script = match render::step_script(&s.step.value, self.recipe, files, &staged, &values) {
-                Ok(Some(script)) => script,
-                Ok(None) => return Ok(()),
-                Err(e) => return Err(ActionError::fatal(format!("{label}: {e}"))),
-            };
+            let script =
+                match render::step_script(&s.step.value, self.recipe, files, &staged, &values) {
+                    Ok(Some(script)) => script,
+                    Ok(None) => return Ok(()),
+                    Err(e) => return Err(ActionError::fatal(format!("{label}: {e}"))),
+                };
             match self.run_script(&label, &script, timeout).await {
                 Ok(()) => return Ok(()),
                 Err(e) if attempt < retries && e.class == ErrorClass::Fatal => attempt += 1,
@@ -511,5 +510,4 @@ impl Session<'_> {
         self.run_script(&label, &format!("{header}{}", body.join("\n")), 1800)
             .await
     }
-
 }

@@ -30,9 +30,14 @@ pub fn handle(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Output
 fn handle_op(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Output, ApiError> {
     let out = match c.op.as_str() {
         "CreateWorkspaces" => create_workspaces(w, c, now, d)?,
-        "DescribeWorkspaces" => describe_workspaces(w, c)?,
+        "DescribeWorkspaces" => describe_workspaces(w, c, now)?,
         "TerminateWorkspaces" => terminate_workspaces(w, c, now, d)?,
         "RebuildWorkspaces" => rebuild_workspaces(w, c, now, d)?,
+        "StartWorkspaces" => super::lifecycle::start(w, c, now, d)?,
+        "StopWorkspaces" => super::lifecycle::stop(w, c, now, d)?,
+        "RebootWorkspaces" => super::lifecycle::reboot(w, c, now, d)?,
+        "ModifyWorkspaceProperties" => super::lifecycle::modify(w, c, now, d)?,
+        "DescribeWorkspaceDirectories" => super::lifecycle::describe_directories(w, c)?,
         "CreateWorkspaceImage" => create_workspace_image(w, c, now, d)?,
         "DescribeWorkspaceImages" => describe_workspace_images(w, c)?,
         "CopyWorkspaceImage" => copy_workspace_image(w, c, now, d)?,
@@ -192,6 +197,7 @@ fn create_workspace(
             format!("A-{host}")
         },
         os: image.os,
+        os_version: image.os_version,
         tenancy: image.tenancy,
         state: "PENDING".into(),
         ready_at: now + d.workspace_start_ms,
@@ -208,13 +214,14 @@ fn create_workspace(
             == Some(true),
         volume_encryption_key: opt_str(r, "VolumeEncryptionKey").map(str::to_string),
         tags,
+        ..Default::default()
     };
-    let out = workspace_json(&ws);
+    let out = workspace_json(&ws, now);
     w.workspaces.workspaces.insert(id, ws);
     Ok(out)
 }
 
-fn describe_workspaces(w: &World, c: &Call) -> Result<Value, ApiError> {
+fn describe_workspaces(w: &World, c: &Call, now: u64) -> Result<Value, ApiError> {
     let b = &c.body;
     let ids = str_list(b.get("WorkspaceIds"));
     let directory = opt_str(b, "DirectoryId");
@@ -254,7 +261,7 @@ fn describe_workspaces(w: &World, c: &Call) -> Result<Value, ApiError> {
                 && user.is_none_or(|u| ws.user_name.eq_ignore_ascii_case(u))
                 && name.is_none_or(|n| ws.name.as_deref() == Some(n))
         })
-        .map(workspace_json)
+        .map(|ws| workspace_json(ws, now))
         .collect();
     let (items, next) = page(items, opt_str(b, "NextToken"), limit)?;
     Ok(json!({ "Workspaces": items, "NextToken": next }))
@@ -379,7 +386,7 @@ fn create_workspace_image(
     let name = required(b, "Name")?;
     check_image_name(name)?;
     let description = required(b, "Description")?;
-    check_length("Description", description, 256)?;
+    check_image_description("Description", description)?;
     let ws_id = required(b, "WorkspaceId")?;
     let tags = tags_in(b.get("Tags"))?;
     let ws = w
@@ -407,7 +414,7 @@ fn create_workspace_image(
             ),
         ));
     }
-    let (os, tenancy) = (ws.os.clone(), ws.tenancy.clone());
+    let (os, os_version, tenancy) = (ws.os.clone(), ws.os_version.clone(), ws.tenancy.clone());
     w.workspaces.check_new_image(&c.account, &c.region, name)?;
     let id = w.id("wsi-", 9);
     let ready_at = now + d.workspace_image_ms;
@@ -418,6 +425,7 @@ fn create_workspace_image(
         name: name.into(),
         description: description.into(),
         os,
+        os_version,
         state: "PENDING".into(),
         tenancy,
         ready_at,
@@ -526,6 +534,7 @@ fn copy_workspace_image(
             name: name.into(),
             description: description.into(),
             os: src.os,
+            os_version: src.os_version,
             state: "PENDING".into(),
             tenancy: src.tenancy,
             ready_at: now + d.workspace_image_ms,
@@ -538,8 +547,11 @@ fn copy_workspace_image(
     Ok(json!({ "ImageId": id }))
 }
 
-/// ImportCustomWorkspaceImage: the newer import API; an `ImageSource.Ec2ImageId` AMI is imported like
-/// ImportWorkspaceImage does (other sources are not modelled).
+/// ImportCustomWorkspaceImage (API_ImportCustomWorkspaceImage): every member but `Tags` is required;
+/// `ComputeType` is BASE, GRAPHICS_G4DN or GRAPHICS_G6; `Protocol` is PCOIP, DCV or BYOP, and "Windows
+/// 11 does not support PCOIP protocol"; `Platform` is WINDOWS; `OsVersion` Windows_10 or Windows_11.
+/// An `ImageSource.Ec2ImageId` AMI is then checked and imported as ImportWorkspaceImage does (the
+/// other sources, an import task or an Image Builder version, are not modelled).
 fn import_custom_workspace_image(
     w: &mut World,
     c: &Call,
@@ -547,6 +559,37 @@ fn import_custom_workspace_image(
     d: &Durations,
 ) -> Result<Value, ApiError> {
     let b = &c.body;
+    for m in [
+        "ImageName",
+        "ImageDescription",
+        "ComputeType",
+        "Protocol",
+        "InfrastructureConfigurationArn",
+        "Platform",
+        "OsVersion",
+    ] {
+        required(b, m)?;
+    }
+    let one_of = |m: &str, allowed: &[&str]| -> Result<String, ApiError> {
+        let v = required(b, m)?;
+        if allowed.contains(&v) {
+            Ok(v.to_string())
+        } else {
+            Err(invalid(format!(
+                "{m} must be one of {}, not {v}.",
+                allowed.join(", ")
+            )))
+        }
+    };
+    one_of("ComputeType", &["BASE", "GRAPHICS_G4DN", "GRAPHICS_G6"])?;
+    let protocol = one_of("Protocol", &["PCOIP", "DCV", "BYOP"])?;
+    one_of("Platform", &["WINDOWS"])?;
+    let os_version = one_of("OsVersion", &["Windows_10", "Windows_11"])?;
+    if os_version == "Windows_11" && protocol == "PCOIP" {
+        return Err(invalid(
+            "Windows 11 does not support the PCOIP protocol: use DCV.",
+        ));
+    }
     let ami = b
         .get("ImageSource")
         .and_then(|s| s.get("Ec2ImageId"))
@@ -560,19 +603,31 @@ fn import_custom_workspace_image(
     let mut inner = c.clone();
     inner.body = serde_json::json!({
         "Ec2ImageId": ami,
-        "IngestionProcess": "BYOL_REGULAR",
+        "IngestionProcess": if protocol == "DCV" { "BYOL_REGULAR_WSP" } else { "BYOL_REGULAR" },
         "ImageName": b.get("ImageName").cloned().unwrap_or(Value::Null),
         "ImageDescription": b.get("ImageDescription").cloned().unwrap_or(Value::Null),
         "Tags": b.get("Tags").cloned().unwrap_or(Value::Null),
     });
     let out = import_workspace_image(w, &inner, now, d)?;
-    Ok(
-        serde_json::json!({ "ImageId": out.get("ImageId").cloned().unwrap_or(Value::Null), "State": "PENDING" }),
-    )
+    let id = out
+        .get("ImageId")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if let Some(img) = w.workspaces.images.get_mut(&id) {
+        img.os_version = os_version.replace('_', " ");
+    }
+    Ok(serde_json::json!({ "ImageId": id, "State": "PENDING" }))
 }
 
-/// CreateUpdatedWorkspaceImage: a new image from an owned, AVAILABLE one, with its agents brought up
-/// to date (here: the same content under a new id).
+/// The OS versions CreateUpdatedWorkspaceImage takes: "Only Windows 10, Windows Server 2016, and
+/// Windows Server 2019 WorkSpace images can be programmatically updated at this time"
+/// (API_CreateUpdatedWorkspaceImage).
+pub(super) const UPDATABLE: &[&str] = &["Windows 10", "Windows Server 2016", "Windows Server 2019"];
+
+/// CreateUpdatedWorkspaceImage: a new image from an owned, AVAILABLE one of an updatable Windows
+/// version that DescribeWorkspaceImages reports an update for, with its WorkSpaces components brought
+/// up to date (here: the same content under a new id, with no update left).
 fn create_updated_workspace_image(
     w: &mut World,
     c: &Call,
@@ -584,12 +639,31 @@ fn create_updated_workspace_image(
     let name = required(b, "Name")?.to_string();
     check_image_name(&name)?;
     let description = required(b, "Description")?.to_string();
+    check_image_description("Description", &description)?;
     let tags = tags_in(b.get("Tags"))?;
     let src = owned_image_mut(w, c, &source)?.clone();
     if src.state != "AVAILABLE" {
         return Err(invalid(format!(
             "The image {source} is not AVAILABLE ({}).",
             src.state
+        )));
+    }
+    if !UPDATABLE.contains(&src.os_version.as_str()) {
+        return Err(ApiError::client(
+            UNSUPPORTED,
+            format!(
+                "The image {source} runs {}: only Windows 10, Windows Server 2016 and Windows Server 2019 images can be updated.",
+                if src.os_version.is_empty() {
+                    "an unknown OS version"
+                } else {
+                    &src.os_version
+                }
+            ),
+        ));
+    }
+    if !src.update_available {
+        return Err(invalid(format!(
+            "The image {source} has no updates available."
         )));
     }
     w.workspaces.check_new_image(&c.account, &c.region, &name)?;
@@ -602,6 +676,9 @@ fn create_updated_workspace_image(
         ready_at: now + d.workspace_image_ms,
         created_ms: now,
         tags,
+        shared_with: Default::default(),
+        source: source.clone(),
+        update_available: false,
         ..src
     };
     w.workspaces.images.insert(id.clone(), image);
@@ -623,7 +700,7 @@ fn import_workspace_image(
     let name = required(b, "ImageName")?;
     check_image_name(name)?;
     let description = required(b, "ImageDescription")?;
-    check_length("ImageDescription", description, 256)?;
+    check_image_description("ImageDescription", description)?;
     let tags = tags_in(b.get("Tags"))?;
     let img = w
         .ec2
@@ -664,6 +741,7 @@ fn import_workspace_image(
             description: description.into(),
             os: "WINDOWS".into(),
             state: "PENDING".into(),
+            os_version: "Windows 10".into(),
             // BYOL images run on dedicated hardware.
             tenancy: "DEDICATED".into(),
             ready_at: now + d.workspace_image_ms,

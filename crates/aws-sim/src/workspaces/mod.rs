@@ -8,6 +8,7 @@
 //! each with a public image behind it. Fidelity notes are in docs/aws-sim.md.
 
 mod handlers;
+mod lifecycle;
 mod model;
 mod state;
 mod wire;

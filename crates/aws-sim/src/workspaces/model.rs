@@ -83,6 +83,7 @@ pub(super) struct PublicBundle {
     pub(super) image_id: &'static str,
     pub(super) image_name: &'static str,
     pub(super) os: &'static str,
+    pub(super) os_version: &'static str,
 }
 
 /// The public AMAZON bundles of every region. The first two ids are the ones recipes name; the other
@@ -98,6 +99,7 @@ pub(super) const PUBLIC_BUNDLES: &[PublicBundle] = &[
         image_id: "wsi-amznlnx2a",
         image_name: "Amazon Linux 2 (English)",
         os: "LINUX",
+        os_version: "Amazon Linux 2",
     },
     PublicBundle {
         id: "wsb-gk1wpk43z",
@@ -109,6 +111,7 @@ pub(super) const PUBLIC_BUNDLES: &[PublicBundle] = &[
         image_id: "wsi-win2022en",
         image_name: "Windows 10 (Server 2022 based) (English)",
         os: "WINDOWS",
+        os_version: "Windows Server 2022",
     },
     PublicBundle {
         id: "wsb-8vbljg4r6",
@@ -120,6 +123,7 @@ pub(super) const PUBLIC_BUNDLES: &[PublicBundle] = &[
         image_id: "wsi-amznlnx2a",
         image_name: "Amazon Linux 2 (English)",
         os: "LINUX",
+        os_version: "Amazon Linux 2",
     },
     PublicBundle {
         id: "wsb-1pzkp0bx4",
@@ -131,6 +135,7 @@ pub(super) const PUBLIC_BUNDLES: &[PublicBundle] = &[
         image_id: "wsi-win2022en",
         image_name: "Windows 10 (Server 2022 based) (English)",
         os: "WINDOWS",
+        os_version: "Windows Server 2022",
     },
 ];
 
@@ -156,6 +161,8 @@ pub struct Workspace {
     pub image_id: String,
     /// `LINUX` or `WINDOWS`, from its image.
     pub os: String,
+    /// Its image's OS version.
+    pub os_version: String,
     /// `DEFAULT` or `DEDICATED`, from its image.
     pub tenancy: String,
     /// PENDING, AVAILABLE, REBUILDING, SUSPENDED, TERMINATING, TERMINATED, ...
@@ -178,6 +185,10 @@ pub struct Workspace {
     pub volume_encryption_key: Option<String>,
     /// Tags.
     pub tags: BTreeMap<String, String>,
+    /// Resources a ModifyWorkspaceProperties is changing (`COMPUTE_TYPE`, `ROOT_VOLUME`, ...).
+    pub modifications: Vec<String>,
+    /// When that change is done (ms).
+    pub modified_until: u64,
 }
 
 /// A WorkSpaces image.
@@ -212,6 +223,11 @@ pub struct Image {
     pub source: String,
     /// Injected: the image ends in ERROR instead of AVAILABLE.
     pub fail: bool,
+    /// The OS version (`Windows 10`, `Windows Server 2019`, `Windows 11`, `Amazon Linux 2`, ...): what
+    /// CreateUpdatedWorkspaceImage accepts depends on it.
+    pub os_version: String,
+    /// WorkSpaces component updates are available (set with `POST /_sim/workspaces/updates`).
+    pub update_available: bool,
 }
 
 /// A custom bundle (the public AMAZON ones are not stored).
@@ -278,6 +294,7 @@ pub(super) fn public_image(region: &str, id: &str) -> Option<Image> {
             name: p.image_name.into(),
             description: format!("{} provided by Amazon", p.image_name),
             os: p.os.into(),
+            os_version: p.os_version.into(),
             state: "AVAILABLE".into(),
             tenancy: "DEFAULT".into(),
             created_ms: PUBLIC_CREATED_MS,

@@ -40,7 +40,8 @@ impl Workspaces {
             }
             let next = match ws.state.as_str() {
                 // SUSPENDED only while an image is made: its ready_at is the image's.
-                "PENDING" | "REBUILDING" | "SUSPENDED" => "AVAILABLE",
+                "PENDING" | "REBUILDING" | "SUSPENDED" | "STARTING" | "REBOOTING" => "AVAILABLE",
+                "STOPPING" => "STOPPED",
                 "TERMINATING" => "TERMINATED",
                 _ => continue,
             };

@@ -54,6 +54,23 @@ pub(super) fn check_image_name(name: &str) -> Result<(), ApiError> {
     }
 }
 
+/// A description as CreateWorkspaceImage, CreateUpdatedWorkspaceImage and the imports take it:
+/// 1-256 characters of `^[a-zA-Z0-9_./() -]+$` (API_CreateWorkspaceImage), so no `:` or `#`.
+pub(super) fn check_image_description(what: &str, text: &str) -> Result<(), ApiError> {
+    check_length(what, text, 256)?;
+    if text
+        .chars()
+        .all(|ch| ch.is_ascii_alphanumeric() || "_./() -".contains(ch))
+    {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "1 validation error detected: Value '{text}' at '{}' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9_./() -]+$",
+            what.to_lowercase()
+        )))
+    }
+}
+
 pub(super) fn check_length(what: &str, text: &str, max: usize) -> Result<(), ApiError> {
     if (1..=max).contains(&text.chars().count()) {
         Ok(())
@@ -95,7 +112,7 @@ pub(super) fn tags_json(tags: &BTreeMap<String, String>) -> Value {
     )
 }
 
-pub(super) fn workspace_json(ws: &Workspace) -> Value {
+pub(super) fn workspace_json(ws: &Workspace, now: u64) -> Value {
     let placed = ws.state != "PENDING";
     json!({
         "WorkspaceId": ws.id,
@@ -110,7 +127,7 @@ pub(super) fn workspace_json(ws: &Workspace) -> Value {
         "RootVolumeEncryptionEnabled": ws.root_volume_encrypted,
         "WorkspaceName": ws.name,
         "WorkspaceProperties": ws.properties,
-        "ModificationStates": [],
+        "ModificationStates": super::lifecycle::modification_states(ws, now),
     })
 }
 
@@ -127,6 +144,12 @@ pub(super) fn image_json(img: &Image) -> Value {
         "ErrorMessage": failed.then_some("The image could not be created (injected by aws-sim)."),
         "Created": ts(img.created_ms),
         "OwnerAccountId": img.owner,
+        // WorkspaceImage.Updates (API_UpdateResult): whether WorkSpaces component updates are available.
+        "Updates": if img.update_available {
+            json!({ "UpdateAvailable": true, "Description": "Updated WorkSpaces components and drivers are available" })
+        } else {
+            json!({ "UpdateAvailable": false })
+        },
     })
 }
 

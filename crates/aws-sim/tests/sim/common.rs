@@ -87,3 +87,25 @@ pub fn code<E: aws_sdk_ec2::error::ProvideErrorMetadata + std::fmt::Debug>(
         other => format!("{other:?}"),
     }
 }
+
+/// POST `body` (JSON) to an admin route of the aws-sim at `url`; the answer's body.
+pub async fn admin_post(url: &str, path: &str, body: serde_json::Value) -> String {
+    use std::io::{Read, Write};
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let path = path.to_string();
+    tokio::task::spawn_blocking(move || {
+        let body = body.to_string();
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(body.as_bytes()).unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    })
+    .await
+    .unwrap()
+}

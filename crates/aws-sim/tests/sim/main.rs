@@ -6,6 +6,7 @@
 //!   preconditions, SSM commands.
 //! - `faults`: throttling, 5xx, latency, scripted failures, the request log, the admin API, persistence.
 //! - `access`: key pairs, security groups and volumes, on both backends.
+//! - `workspaces`: builder WorkSpace lifecycle, image rules, SSM hybrid activations.
 //! - `wire`: the protocols the AWS CLI and boto3 speak where the Rust SDK speaks another.
 
 mod access;
@@ -15,3 +16,4 @@ mod faults;
 mod fidelity;
 mod services;
 mod wire;
+mod workspaces;

@@ -1,0 +1,226 @@
+//! Start, stop, reboot and modify a WorkSpace, and describe directories.
+//!
+//! - StartWorkspaces: "You cannot start a WorkSpace unless it has a running mode of AutoStop or
+//!   Manual and a state of STOPPED" (API_StartWorkspaces). STARTING → AVAILABLE.
+//! - StopWorkspaces: "…a running mode of AutoStop or Manual and a state of AVAILABLE, IMPAIRED,
+//!   UNHEALTHY, or ERROR" (API_StopWorkspaces). STOPPING → STOPPED.
+//! - RebootWorkspaces: "You cannot reboot a WorkSpace unless its state is AVAILABLE, UNHEALTHY, or
+//!   REBOOTING" (API_RebootWorkspaces). REBOOTING → AVAILABLE.
+//!
+//!   Each takes 1-25 requests and reports refusals in `FailedRequests` inside a 200.
+//! - ModifyWorkspaceProperties (API_ModifyWorkspaceProperties): the running mode changes at once;
+//!   a compute type or volume change shows in `ModificationStates` (`UPDATE_IN_PROGRESS`) until it is
+//!   done (API_ModificationState), and another change meanwhile gives
+//!   `OperationInProgressException`. Only an AVAILABLE or STOPPED WorkSpace is modified (the
+//!   administration guide: "Modify a WorkSpace"); otherwise `InvalidResourceStateException`.
+//! - DescribeWorkspaceDirectories: directories are not modelled (any `d-…` id is accepted by
+//!   CreateWorkspaces), so every `d-…` asked for, or that one of the caller's WorkSpaces is in, is
+//!   answered as REGISTERED. An assumption, named in docs/aws-sim-workspaces.md.
+//!
+//! Each state takes `workspace-start-ms` to pass: AWS documents no durations.
+
+use serde_json::{Value, json};
+
+use crate::ApiError;
+use crate::clock::Durations;
+use crate::members::str_list;
+use crate::protocol::Call;
+use crate::world::World;
+
+use super::model::*;
+use super::wire::*;
+
+/// The running mode of a WorkSpace (`ALWAYS_ON`, `AUTO_STOP`, `MANUAL`).
+fn running_mode(ws: &Workspace) -> &str {
+    ws.properties
+        .get("RunningMode")
+        .and_then(Value::as_str)
+        .unwrap_or("ALWAYS_ON")
+}
+
+/// The ids in `list` of `{WorkspaceId}` requests, 1-25 of them.
+fn ids(c: &Call, list: &str) -> Result<Vec<String>, ApiError> {
+    let reqs = c
+        .body
+        .get(list)
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if reqs.is_empty() || reqs.len() > 25 {
+        return Err(invalid(format!("{list} must hold 1 to 25 requests.")));
+    }
+    Ok(reqs
+        .iter()
+        .filter_map(|r| r.get("WorkspaceId").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect())
+}
+
+/// Move each WorkSpace whose state `allowed` accepts into `next`, for `d` ms; the others fail.
+fn change(
+    w: &mut World,
+    c: &Call,
+    list: &str,
+    now: u64,
+    d: &Durations,
+    allowed: impl Fn(&Workspace) -> bool,
+    next: &str,
+) -> Result<Value, ApiError> {
+    let mut failed = Vec::new();
+    for id in ids(c, list)? {
+        let ws = w.workspaces.workspaces.get_mut(&id).filter(|ws| {
+            ws.account == c.account && ws.region == c.region && ws.state != "TERMINATED"
+        });
+        match ws {
+            None => failed.push(json!({ "WorkspaceId": id, "ErrorCode": "ResourceNotFound.WorkSpace", "ErrorMessage": format!("The WorkSpace {id} could not be found.") })),
+            Some(ws) if !allowed(ws) => {
+                let message = format!(
+                    "The WorkSpace {id} cannot go to {next} from state {} (running mode {}).",
+                    ws.state,
+                    running_mode(ws)
+                );
+                failed.push(json!({ "WorkspaceId": id, "ErrorCode": "InvalidResourceState", "ErrorMessage": message }));
+            }
+            Some(ws) => {
+                ws.state = next.into();
+                ws.ready_at = now + d.workspace_start_ms;
+            }
+        }
+    }
+    Ok(json!({ "FailedRequests": failed }))
+}
+
+/// StartWorkspaces.
+pub(super) fn start(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Value, ApiError> {
+    let ok = |ws: &Workspace| running_mode(ws) != "ALWAYS_ON" && ws.state == "STOPPED";
+    change(w, c, "StartWorkspaceRequests", now, d, ok, "STARTING")
+}
+
+/// StopWorkspaces.
+pub(super) fn stop(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Value, ApiError> {
+    let ok = |ws: &Workspace| {
+        running_mode(ws) != "ALWAYS_ON"
+            && matches!(
+                ws.state.as_str(),
+                "AVAILABLE" | "IMPAIRED" | "UNHEALTHY" | "ERROR"
+            )
+    };
+    change(w, c, "StopWorkspaceRequests", now, d, ok, "STOPPING")
+}
+
+/// RebootWorkspaces.
+pub(super) fn reboot(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Value, ApiError> {
+    let ok = |ws: &Workspace| matches!(ws.state.as_str(), "AVAILABLE" | "UNHEALTHY" | "REBOOTING");
+    change(w, c, "RebootWorkspaceRequests", now, d, ok, "REBOOTING")
+}
+
+/// The `WorkspaceProperties` members whose change takes time (and shows in ModificationStates).
+const SLOW: &[(&str, &str)] = &[
+    ("ComputeTypeName", "COMPUTE_TYPE"),
+    ("RootVolumeSizeGib", "ROOT_VOLUME"),
+    ("UserVolumeSizeGib", "USER_VOLUME"),
+];
+
+/// ModifyWorkspaceProperties.
+pub(super) fn modify(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Value, ApiError> {
+    let id = required(&c.body, "WorkspaceId")?.to_string();
+    let props = c
+        .body
+        .get("WorkspaceProperties")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let ws = w
+        .workspaces
+        .workspaces
+        .get_mut(&id)
+        .filter(|ws| ws.account == c.account && ws.region == c.region && ws.state != "TERMINATED")
+        .ok_or_else(|| {
+            ApiError::client(NOT_FOUND, format!("The WorkSpace {id} could not be found."))
+        })?;
+    if !matches!(ws.state.as_str(), "AVAILABLE" | "STOPPED") {
+        return Err(ApiError::client(
+            BAD_STATE,
+            format!(
+                "The WorkSpace {id} is {}: only an AVAILABLE or STOPPED WorkSpace can be modified.",
+                ws.state
+            ),
+        ));
+    }
+    if !ws.modifications.is_empty() && now < ws.modified_until {
+        return Err(ApiError::client(
+            "OperationInProgressException",
+            format!("The WorkSpace {id} is being modified."),
+        ));
+    }
+    let mut slow = Vec::new();
+    for (k, v) in props {
+        if let Some((_, resource)) = SLOW.iter().find(|(m, _)| *m == k) {
+            if ws.properties.get(&k) != Some(&v) {
+                slow.push((*resource).to_string());
+            }
+        }
+        if k == "RunningMode" && v == "ALWAYS_ON" {
+            ws.properties
+                .as_object_mut()
+                .map(|p| p.remove("RunningModeAutoStopTimeoutInMinutes"));
+        }
+        if let Some(p) = ws.properties.as_object_mut() {
+            p.insert(k, v);
+        }
+    }
+    ws.modified_until = now + d.workspace_start_ms;
+    ws.modifications = slow;
+    Ok(json!({}))
+}
+
+/// The `ModificationStates` of a WorkSpace at `now`.
+pub(super) fn modification_states(ws: &Workspace, now: u64) -> Value {
+    if now >= ws.modified_until {
+        return json!([]);
+    }
+    Value::Array(
+        ws.modifications
+            .iter()
+            .map(|r| json!({ "Resource": r, "State": "UPDATE_IN_PROGRESS" }))
+            .collect(),
+    )
+}
+
+/// DescribeWorkspaceDirectories.
+pub(super) fn describe_directories(w: &World, c: &Call) -> Result<Value, ApiError> {
+    let asked = str_list(c.body.get("DirectoryIds"));
+    if asked.len() > 25 {
+        return Err(invalid("DirectoryIds holds at most 25 ids."));
+    }
+    let mut ids: Vec<String> = if asked.is_empty() {
+        w.workspaces
+            .workspaces
+            .values()
+            .filter(|ws| ws.account == c.account && ws.region == c.region)
+            .map(|ws| ws.directory_id.clone())
+            .collect()
+    } else {
+        asked
+            .into_iter()
+            .filter(|d| d.starts_with("d-") && d.len() > 2)
+            .collect()
+    };
+    ids.sort();
+    ids.dedup();
+    let dirs: Vec<Value> = ids
+        .iter()
+        .map(|id| {
+            json!({
+                "DirectoryId": id,
+                "Alias": id,
+                "DirectoryName": "corp.example.com",
+                "RegistrationCode": format!("SLiad+{}", id.trim_start_matches("d-").to_uppercase()),
+                "State": "REGISTERED",
+                "DirectoryType": "AD_CONNECTOR",
+                "WorkspaceCreationProperties": { "EnableInternetAccess": false, "UserEnabledAsLocalAdministrator": false },
+            })
+        })
+        .collect();
+    Ok(json!({ "Directories": dirs }))
+}
