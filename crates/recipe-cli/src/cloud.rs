@@ -76,8 +76,16 @@ impl Cloud {
             self.aws.clone(),
             recipe_provider_ec2::Ec2Options { poll },
         );
+        let workspaces = recipe_provider_workspaces::WorkspacesProvider::new(
+            self.aws.clone(),
+            recipe_provider_workspaces::WorkspacesOptions {
+                poll,
+                ..Default::default()
+            },
+        );
         let mut registry = Registry::new();
         registry.register(Arc::new(ec2));
+        registry.register(Arc::new(workspaces));
         registry
     }
 
@@ -95,6 +103,8 @@ async fn start_sandbox() -> std::io::Result<aws_sim::Sim> {
     aws_sim::Sim::start(aws_sim::Config {
         durations,
         state_dir: Some(sandbox_dir().join("cloud")),
+        // The sandbox plays the person who registers the SSM agent on a builder WorkSpace.
+        operator: true,
         ..Default::default()
     })
     .await

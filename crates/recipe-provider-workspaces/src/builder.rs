@@ -1,0 +1,315 @@
+//! The builder WorkSpace and the SSM hybrid activation that brings it under Run Command.
+//!
+//! Launch creates the WorkSpace (AUTO_STOP, tagged with the recipe and build; an earlier attempt's
+//! WorkSpace for the same user is adopted when it carries this build's tag), waits for AVAILABLE,
+//! creates an activation (one registration, 24 hours, `DefaultInstanceName` = the WorkSpace id) and
+//! waits for the agent on the WorkSpace to register with it. Registration is done on the machine
+//! (`amazon-ssm-agent -register`); the gate says exactly what to run and where. Terminate removes the
+//! managed node, the activation and the WorkSpace.
+
+use aws_sdk_workspaces::types::{
+    RunningMode, StartRequest, TerminateRequest, WorkspaceProperties, WorkspaceRequest,
+};
+use recipe_aws::{AwsError, Context};
+use recipe_engine::{ActionError, ApplyContext, BoxFuture, Leftover, RecipeOutputs, Released};
+use recipe_model::{Base, Os};
+use recipe_ssm::{NodeCheck, Session};
+
+use crate::actions::Act;
+use crate::{CLEANUP_ATTEMPTS, CLEANUP_BACKOFF, WorkspacesProvider, poll, tag, tag_list};
+
+impl NodeCheck for Act<'_> {
+    /// A builder WorkSpace that is stopped (AUTO_STOP) is started; one that is gone never comes back.
+    fn usable<'a>(&'a self, _node: &'a str) -> BoxFuture<'a, Result<(), ActionError>> {
+        Box::pin(self.ensure_running(self.builder()))
+    }
+}
+
+impl Act<'_> {
+    /// The base: a bundle (the builder is created from it), or an existing WorkSpace.
+    pub(crate) async fn resolve_base(&self) -> Result<RecipeOutputs, ActionError> {
+        let id = match &self.r.recipe.base.value {
+            Base::Bundle(b) => b.value.clone(),
+            Base::Workspace(w) => w.value.clone(),
+            other => {
+                return Err(ActionError::fatal(format!(
+                    "a WorkSpaces builder starts from a bundle or an existing WorkSpace; base `{}` is not supported yet: make a bundle of the image (or import the AMI) and name it in `base: {{ bundle: … }}`",
+                    other.kind()
+                )));
+            }
+        };
+        Ok(RecipeOutputs::base(id))
+    }
+
+    pub(crate) async fn launch_builder(&self) -> Result<RecipeOutputs, ActionError> {
+        let base = self.inputs.base(self.name).ok_or_else(|| ActionError::fatal("no resolved base"))?;
+        let ws = if base.starts_with("ws-") {
+            base.to_string()
+        } else {
+            self.create_workspace(base).await?
+        };
+        self.ensure_running(ws.clone()).await?;
+        let activation = self.activation(&ws).await?;
+        self.waiting(format!(
+            "the SSM agent on {ws} to register with activation {activation} (see docs/workspaces.md: the agent registers itself when the bundle's image carries the recipe bootstrap; otherwise connect to {ws} and run `amazon-ssm-agent -register -id {activation} -code <code> -region {}`)",
+            self.home
+        ));
+        poll::wait_registered(&self.p.poller, &self.home, self.ssm.clone(), &activation).await?;
+        Ok(RecipeOutputs::builder(ws))
+    }
+
+    /// The builder WorkSpace of this build for the recipe's user, created unless an earlier attempt
+    /// made it.
+    async fn create_workspace(&self, bundle: &str) -> Result<String, ActionError> {
+        let b = &self.r.recipe.builder;
+        let (Some(dir), Some(user)) = (&b.directory_id, &b.user_name) else {
+            return Err(ActionError::fatal("builder.directory-id and builder.user-name are needed to create the builder WorkSpace"));
+        };
+        let build = self.values().build_id;
+        if let Some(found) = self.find_builder(&dir.value, &user.value, &build).await? {
+            return Ok(found);
+        }
+        let tags = recipe_aws::tags::builder_tags(self.name, &build);
+        let props = WorkspaceProperties::builder()
+            .running_mode(RunningMode::AutoStop)
+            .running_mode_auto_stop_timeout_in_minutes(60)
+            .build();
+        let req = WorkspaceRequest::builder()
+            .directory_id(&dir.value)
+            .user_name(&user.value)
+            .bundle_id(bundle)
+            .workspace_properties(props)
+            .set_tags(Some(tag_list(&tags)))
+            .build()
+            .map_err(|e| ActionError::fatal(e.to_string()))?;
+        let out = self.ws.create_workspaces().workspaces(req).send().await.ctx("workspaces", "CreateWorkspaces")?;
+        if let Some(f) = out.failed_requests().first() {
+            return Err(ActionError::fatal(format!(
+                "CreateWorkspaces refused the builder for {} in {}: {} ({}). Check that the directory is registered with WorkSpaces, the user exists in it and has no WorkSpace yet, and the bundle is in {}",
+                user.value,
+                dir.value,
+                f.error_message().unwrap_or("no message"),
+                f.error_code().unwrap_or("no code"),
+                self.home
+            )));
+        }
+        let id = out.pending_requests().first().and_then(|w| w.workspace_id());
+        let id = id.ok_or_else(|| AwsError::missing("workspaces", "CreateWorkspaces", "WorkspaceId"))?;
+        Ok(id.to_string())
+    }
+
+    /// A WorkSpace of `user` in `dir` tagged with this build (an earlier attempt's).
+    async fn find_builder(&self, dir: &str, user: &str, build: &str) -> Result<Option<String>, ActionError> {
+        let out = self.ws.describe_workspaces().directory_id(dir).user_name(user).send().await.ctx("workspaces", "DescribeWorkspaces")?;
+        for w in out.workspaces() {
+            let Some(id) = w.workspace_id() else { continue };
+            if crate::sweep::tag_of(&self.ws, id, recipe_aws::tags::BUILD_ID).await?.as_deref() == Some(build) {
+                return Ok(Some(id.to_string()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Wait until `ws` is AVAILABLE, starting it first when it is stopped (AUTO_STOP).
+    pub(crate) async fn ensure_running(&self, ws: String) -> Result<(), ActionError> {
+        let state = self.state_of(&ws).await?;
+        if matches!(state.as_str(), "STOPPED" | "STOPPING") {
+            if state == "STOPPING" {
+                poll::wait_workspace(&self.p.poller, &self.home, self.ws.clone(), &ws, "STOPPED").await?;
+            }
+            let out = self.ws.start_workspaces().start_workspace_requests(StartRequest::builder().workspace_id(&ws).build()).send().await.ctx("workspaces", "StartWorkspaces")?;
+            if let Some(f) = out.failed_requests().first() {
+                return Err(ActionError::fatal(format!("the builder {ws} could not be started: {}", f.error_message().unwrap_or("no message"))));
+            }
+        }
+        self.waiting(format!("the builder WorkSpace {ws} to be AVAILABLE"));
+        poll::wait_workspace(&self.p.poller, &self.home, self.ws.clone(), &ws, "AVAILABLE").await?;
+        Ok(())
+    }
+
+    /// A WorkSpace's state (`AVAILABLE`, `STOPPED`, …).
+    pub(crate) async fn state_of(&self, ws: &str) -> Result<String, ActionError> {
+        let out = self.ws.describe_workspaces().workspace_ids(ws).send().await.ctx("workspaces", "DescribeWorkspaces")?;
+        let w = out.workspaces().first().ok_or_else(|| ActionError::fatal(format!("the builder WorkSpace {ws} no longer exists")))?;
+        Ok(w.state().map(|s| s.as_str().to_string()).unwrap_or_default())
+    }
+
+    /// The activation for `ws`: an earlier attempt's, or a new one.
+    async fn activation(&self, ws: &str) -> Result<String, ActionError> {
+        if let Some(found) = activation_of(&self.ssm, ws).await? {
+            return Ok(found);
+        }
+        let build = self.values().build_id;
+        let tags = recipe_aws::tags::builder_tags(self.name, &build);
+        let ssm_tags: Vec<_> = tags.iter().filter_map(|(k, v)| aws_sdk_ssm::types::Tag::builder().key(k).value(v).build().ok()).collect();
+        let out = self
+            .ssm
+            .create_activation()
+            .iam_role(&self.p.opts.agent_role)
+            .default_instance_name(ws)
+            .description(format!("recipe builder {ws} of {} ({build})", self.name))
+            .registration_limit(1)
+            .set_tags(Some(ssm_tags))
+            .send()
+            .await
+            .ctx("ssm", "CreateActivation")?;
+        let id = out.activation_id().ok_or_else(|| AwsError::missing("ssm", "CreateActivation", "ActivationId"))?;
+        Ok(id.to_string())
+    }
+
+    /// The managed node on the builder (found through its activation, then remembered).
+    async fn node(&self, ws: &str) -> Result<Option<String>, ActionError> {
+        if let Some(n) = self.p.nodes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(ws) {
+            return Ok(Some(n.clone()));
+        }
+        let Some(activation) = activation_of(&self.ssm, ws).await? else { return Ok(None) };
+        let node = node_of(&self.ssm, &activation).await?;
+        if let Some(n) = &node {
+            self.p.nodes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(ws.to_string(), n.clone());
+        }
+        Ok(node)
+    }
+
+    /// A session on the builder's managed node.
+    pub(crate) async fn session(&self) -> Result<Session<'_>, ActionError> {
+        let ws = self.builder();
+        let node = self.node(&ws).await?.ok_or_else(|| {
+            ActionError::fatal(format!("the builder {ws} has no SSM managed node: its activation is gone; apply again to start a new build"))
+        })?;
+        Ok(Session::new(
+            self.ssm.clone(),
+            &self.p.poller,
+            &self.home,
+            node,
+            self.r,
+            self.values(),
+            self.a.id,
+            &self.cx.events,
+            self.p.opts.poll,
+            &self.p.agents,
+            self,
+        ))
+    }
+
+    /// Run one script on the builder (a session of its own).
+    pub(crate) async fn script(&self, label: &str, script: &str) -> Result<(), ActionError> {
+        self.session().await?.run_script(label, script, 1800).await
+    }
+
+    /// Whether the recipe builds a Windows image.
+    pub(crate) fn os(&self) -> Os {
+        self.r.recipe.os.value
+    }
+
+    /// Stop the agent's registration from reaching the image, and remove the managed node.
+    pub(crate) async fn detach_agent(&self, ws: &str) -> Result<(), ActionError> {
+        let Some(node) = self.node(ws).await? else { return Ok(()) };
+        self.script("forget the SSM registration", crate::checks::forget_registration(self.os())).await?;
+        deregister(&self.ssm, &node).await?;
+        self.p.nodes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(ws);
+        Ok(())
+    }
+
+    /// Terminate the builder once no image is being made from it, and remove its node and activation.
+    pub(crate) async fn terminate_builder(&self) -> Result<(), ActionError> {
+        let ws = self.builder();
+        if ws.is_empty() || matches!(self.r.recipe.base.value, Base::Workspace(_)) {
+            return Ok(());
+        }
+        if self.state_of(&ws).await.ok().as_deref() == Some("SUSPENDED") {
+            self.waiting(format!("the image to be made from {ws} before it is terminated"));
+            poll::wait_workspace(&self.p.poller, &self.home, self.ws.clone(), &ws, "AVAILABLE").await?;
+        }
+        forget(&self.ssm, &ws).await?;
+        terminate(&self.ws, &ws).await
+    }
+}
+
+/// The activation created for WorkSpace `ws` (its `DefaultInstanceName`).
+pub(crate) async fn activation_of(ssm: &aws_sdk_ssm::Client, ws: &str) -> Result<Option<String>, ActionError> {
+    let f = aws_sdk_ssm::types::DescribeActivationsFilter::builder()
+        .filter_key(aws_sdk_ssm::types::DescribeActivationsFilterKeys::DefaultInstanceName)
+        .filter_values(ws)
+        .build();
+    let out = ssm.describe_activations().filters(f).send().await.ctx("ssm", "DescribeActivations")?;
+    Ok(out.activation_list().iter().find_map(|a| a.activation_id()).map(str::to_string))
+}
+
+/// The managed node registered through `activation`.
+async fn node_of(ssm: &aws_sdk_ssm::Client, activation: &str) -> Result<Option<String>, ActionError> {
+    let f = aws_sdk_ssm::types::InstanceInformationStringFilter::builder()
+        .key("ActivationIds")
+        .values(activation)
+        .build()
+        .map_err(|e| ActionError::fatal(e.to_string()))?;
+    let out = ssm.describe_instance_information().filters(f).send().await.ctx("ssm", "DescribeInstanceInformation")?;
+    Ok(out.instance_information_list().iter().find_map(|i| i.instance_id()).map(str::to_string))
+}
+
+/// Deregister a managed node (one already gone counts as done).
+async fn deregister(ssm: &aws_sdk_ssm::Client, node: &str) -> Result<(), ActionError> {
+    match ssm.deregister_managed_instance().instance_id(node).send().await.ctx("ssm", "DeregisterManagedInstance") {
+        Err(e) if e.is("InvalidInstanceId") => Ok(()),
+        other => other.map(|_| ()).map_err(Into::into),
+    }
+}
+
+/// Remove the managed node and the activation of WorkSpace `ws`.
+pub(crate) async fn forget(ssm: &aws_sdk_ssm::Client, ws: &str) -> Result<(), ActionError> {
+    let Some(activation) = activation_of(ssm, ws).await? else { return Ok(()) };
+    if let Some(node) = node_of(ssm, &activation).await? {
+        deregister(ssm, &node).await?;
+    }
+    match ssm.delete_activation().activation_id(&activation).send().await.ctx("ssm", "DeleteActivation") {
+        Err(e) if e.is("InvalidActivationId") => Ok(()),
+        other => other.map(|_| ()).map_err(Into::into),
+    }
+}
+
+/// Terminate WorkSpace `ws` (a refusal inside the 200 is an error; one already gone is done).
+pub(crate) async fn terminate(client: &aws_sdk_workspaces::Client, ws: &str) -> Result<(), ActionError> {
+    let req = TerminateRequest::builder().workspace_id(ws).build().map_err(|e| ActionError::fatal(e.to_string()))?;
+    let out = client.terminate_workspaces().terminate_workspace_requests(req).send().await.ctx("workspaces", "TerminateWorkspaces")?;
+    match out.failed_requests().first() {
+        Some(f) if f.error_code() != Some("ResourceNotFound.WorkSpace") => Err(ActionError::fatal(format!(
+            "the builder {ws} could not be terminated: {} ({})",
+            f.error_message().unwrap_or("no message"),
+            f.error_code().unwrap_or("no code")
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Terminate (or, with `keep`, mark) the builder of a failed build.
+pub(crate) async fn release_one(p: &WorkspacesProvider, cx: &ApplyContext, l: &Leftover, keep: bool) -> Released {
+    let region = match p.home_of(cx, &l.recipe) {
+        Ok(r) => r,
+        Err(e) => return Released::Failed(e.message),
+    };
+    let client = p.workspaces(&region);
+    if keep {
+        let marked = client.create_tags().resource_id(&l.builder).tags(tag(recipe_aws::tags::KEEP, "debug")).send().await;
+        return match marked.ctx("workspaces", "CreateTags") {
+            Ok(_) => Released::Kept,
+            Err(e) => Released::KeptUnmarked(e.to_string()),
+        };
+    }
+    let ssm = p.ssm(&region);
+    let mut wait = CLEANUP_BACKOFF;
+    let mut done = Err(ActionError::fatal("not tried"));
+    for _ in 0..CLEANUP_ATTEMPTS {
+        done = match forget(&ssm, &l.builder).await {
+            Ok(()) => terminate(&client, &l.builder).await,
+            Err(e) => Err(e),
+        };
+        if done.is_ok() {
+            break;
+        }
+        recipe_engine::idle(tokio::time::sleep(wait)).await;
+        wait *= 2;
+    }
+    match done {
+        Ok(()) => Released::Terminated,
+        Err(e) => Released::Failed(e.message),
+    }
+}

@@ -1,0 +1,206 @@
+//! The Amazon WorkSpaces provider.
+//!
+//! Implements the engine's [`Provider`] for `workspaces` recipes: a builder WorkSpace (created from a
+//! bundle in a registered directory, or an existing one), brought under SSM Run Command through a
+//! hybrid activation the provider creates and deletes; the recipe's steps, reboots, first-boot
+//! runner and tests through the same [`recipe_ssm::Session`] as EC2; seed 001's requirements checked
+//! before capture; the cleanup preset; a restart; CreateWorkspaceImage; tags; copies (called in the
+//! destination); image permissions; the bundle (created, then updated to each new image); an opt-in
+//! rebuild of the WorkSpaces on it, in batches with health checks; retention that never deletes an
+//! image a bundle uses. It also observes the cloud for the planner, sweeps builder WorkSpaces and
+//! activations of killed runs, and releases the builders of failed builds.
+//!
+//! - [`builder`]: the builder WorkSpace and its activation; [`image`]: capture, copies, shares,
+//!   retention; [`rollout`]: bundles and rebuilds; [`observe`]: the planner's view;
+//!   [`sweep`]: leftovers; [`checks`]: the pre-capture checks; [`poll`]: waits on the shared poller.
+
+mod actions;
+mod builder;
+pub mod checks;
+mod image;
+mod observe;
+mod poll;
+mod rollout;
+mod sweep;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use recipe_aws::{Aws, Clients, Poller};
+use recipe_engine::{
+    Action, ActionError, ActionKind, ApplyContext, BoxFuture, Lane, Leftover, Outputs, Provider,
+    RecipeOutputs, Released, SweepRequest, Swept, Unfinished,
+};
+use recipe_loader::LoadedRecipe;
+use recipe_model::Target;
+use recipe_plan::{Observations, ObserveError};
+use recipe_state::RecipeState;
+
+/// How the provider works.
+#[derive(Clone, Debug)]
+pub struct WorkspacesOptions {
+    /// Poll interval for WorkSpaces, images, agents and commands.
+    pub poll: Duration,
+    /// The IAM role the SSM agent on a builder WorkSpace assumes (the hybrid activation's role;
+    /// it trusts `ssm.amazonaws.com`, see docs/workspaces.md).
+    pub agent_role: String,
+}
+
+impl Default for WorkspacesOptions {
+    fn default() -> Self {
+        WorkspacesOptions {
+            poll: Duration::from_secs(5),
+            agent_role: "recipe-workspaces-builder".into(),
+        }
+    }
+}
+
+/// The WorkSpaces provider: one per command, shared by every action of an apply.
+pub struct WorkspacesProvider {
+    aws: Aws,
+    ws: Clients<aws_sdk_workspaces::Client>,
+    ssm: Clients<aws_sdk_ssm::Client>,
+    poller: Arc<Poller>,
+    opts: WorkspacesOptions,
+    /// Managed nodes whose agent was seen online.
+    agents: Mutex<HashSet<String>>,
+    /// The managed node (`mi-…`) found on each builder WorkSpace.
+    nodes: Mutex<HashMap<String, String>>,
+}
+
+impl WorkspacesProvider {
+    /// A provider for this AWS configuration (its region is the default build region).
+    pub fn new(aws: Aws, opts: WorkspacesOptions) -> WorkspacesProvider {
+        WorkspacesProvider {
+            ws: Clients::new(aws.clone(), aws_sdk_workspaces::Client::new),
+            ssm: Clients::new(aws.clone(), aws_sdk_ssm::Client::new),
+            aws,
+            poller: Poller::new(opts.poll),
+            opts,
+            agents: Mutex::new(HashSet::new()),
+            nodes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The WorkSpaces client for `region`.
+    pub fn workspaces(&self, region: &str) -> aws_sdk_workspaces::Client {
+        self.ws.get(region)
+    }
+
+    /// The SSM client for `region`.
+    pub fn ssm(&self, region: &str) -> aws_sdk_ssm::Client {
+        self.ssm.get(region)
+    }
+
+    /// A recipe's build region: `builder.region`, else the configuration's default region.
+    fn home(&self, r: &LoadedRecipe) -> String {
+        match &r.recipe.builder.region {
+            Some(n) => n.value.clone(),
+            None => self
+                .aws
+                .region
+                .as_ref()
+                .map(|c| c.name.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    fn home_of(&self, cx: &ApplyContext, recipe: &str) -> Result<String, ActionError> {
+        match cx.build(recipe) {
+            Some(b) => Ok(b.home_region.clone()),
+            None => cx.recipe(recipe).map(|r| self.home(r)),
+        }
+    }
+}
+
+/// A WorkSpaces tag.
+fn tag(k: &str, v: &str) -> aws_sdk_workspaces::types::Tag {
+    aws_sdk_workspaces::types::Tag::builder()
+        .key(k)
+        .value(v)
+        .build()
+        .expect("a tag has a key")
+}
+
+/// WorkSpaces tags from a map.
+fn tag_list(tags: &BTreeMap<String, String>) -> Vec<aws_sdk_workspaces::types::Tag> {
+    tags.iter().map(|(k, v)| tag(k, v)).collect()
+}
+
+/// Attempts for a clean-up call after the run (terminating a builder, removing an image).
+pub(crate) const CLEANUP_ATTEMPTS: u32 = 6;
+/// The first wait between them (doubling).
+pub(crate) const CLEANUP_BACKOFF: Duration = Duration::from_millis(200);
+
+impl Provider for WorkspacesProvider {
+    fn target(&self) -> Target {
+        Target::Workspaces
+    }
+
+    fn observe<'a>(
+        &'a self,
+        recipes: &'a [&'a LoadedRecipe],
+        state: &'a BTreeMap<String, RecipeState>,
+    ) -> BoxFuture<'a, Result<Observations, ObserveError>> {
+        Box::pin(observe::observe(self, recipes, state))
+    }
+
+    fn lane(&self, cx: &ApplyContext, action: &Action) -> Lane {
+        let region = match &action.action {
+            ActionKind::Copy { region }
+            | ActionKind::Share { region, .. }
+            | ActionKind::Unshare { region, .. }
+            | ActionKind::RemoveCopy { region, .. } => region.clone(),
+            _ => self.home_of(cx, &action.recipe).unwrap_or_default(),
+        };
+        Lane::new("workspaces", region)
+    }
+
+    fn run<'a>(
+        &'a self,
+        cx: &'a ApplyContext,
+        action: &'a Action,
+        inputs: &'a Outputs,
+    ) -> BoxFuture<'a, Result<RecipeOutputs, ActionError>> {
+        Box::pin(actions::run(self, cx, action, inputs))
+    }
+
+    fn sweep<'a>(
+        &'a self,
+        cx: &'a ApplyContext,
+        request: &'a SweepRequest,
+    ) -> BoxFuture<'a, Swept> {
+        Box::pin(sweep::sweep(self, cx, request))
+    }
+
+    fn release<'a>(
+        &'a self,
+        cx: &'a ApplyContext,
+        leftovers: &'a [Leftover],
+        keep: bool,
+    ) -> BoxFuture<'a, Vec<(Leftover, Released)>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for l in leftovers {
+                out.push((l.clone(), builder::release_one(self, cx, l, keep).await));
+            }
+            out
+        })
+    }
+
+    fn discard<'a>(
+        &'a self,
+        _: &'a ApplyContext,
+        images: &'a [Unfinished],
+    ) -> BoxFuture<'a, Vec<(Unfinished, Result<(), String>)>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for u in images {
+                let done = image::delete_image(self, &u.region, &u.image).await;
+                out.push((u.clone(), done.map_err(|e| e.to_string())));
+            }
+            out
+        })
+    }
+}

@@ -1,0 +1,74 @@
+//! The planner's view of WorkSpaces: the recipes' images found by their `recipe:*` tags in the build
+//! and distribution regions (one DescribeWorkspaceImages listing per region, DescribeTags per owned
+//! image), their permissions, the image each recipe's bundle holds, and the images bundles use.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use recipe_aws::Context;
+use recipe_loader::LoadedRecipe;
+use recipe_plan::{Observations, ObserveError, ObservedImage, ObservedRollout, RolloutTarget};
+use recipe_state::RecipeState;
+
+use crate::WorkspacesProvider;
+
+/// Observe the `workspaces` recipes.
+pub(crate) async fn observe(
+    p: &WorkspacesProvider,
+    recipes: &[&LoadedRecipe],
+    _state: &BTreeMap<String, RecipeState>,
+) -> Result<Observations, ObserveError> {
+    let mut obs = Observations::default();
+    let mut regions: BTreeSet<String> = BTreeSet::new();
+    for r in recipes {
+        let name = r.recipe.name.value.clone();
+        let home = p.home(r);
+        regions.insert(home.clone());
+        regions.extend(r.recipe.distribute.iter().flat_map(|d| d.regions.iter()).map(|x| x.value.clone()));
+        if let Some(b) = &r.recipe.bundle {
+            let client = p.workspaces(&home);
+            let found = crate::rollout::bundle_named(&client, &b.name.value).await.map_err(|e| ObserveError { what: "DescribeWorkspaceBundles (workspaces)".into(), detail: e.message })?;
+            let target = RolloutTarget::Bundle(b.name.value.clone());
+            obs.rollouts.insert(name.clone(), vec![ObservedRollout { target, image: found.and_then(|(_, img)| img) }]);
+        }
+        obs.images.insert(name.clone(), Vec::new());
+        obs.refreshed.insert(name);
+    }
+    for region in &regions {
+        observe_region(p, region, &mut obs).await?;
+    }
+    Ok(obs)
+}
+
+/// The owned images of `region` that carry a recipe's tags, and the images bundles there use.
+async fn observe_region(p: &WorkspacesProvider, region: &str, obs: &mut Observations) -> Result<(), ObserveError> {
+    let client = p.workspaces(region);
+    let mut token = None;
+    loop {
+        let out = client.describe_workspace_images().image_type(aws_sdk_workspaces::types::ImageType::Owned).set_next_token(token).send().await.ctx("workspaces", "DescribeWorkspaceImages")?;
+        for img in out.images() {
+            let Some(id) = img.image_id() else { continue };
+            let tags = client.describe_tags().resource_id(id).send().await.ctx("workspaces", "DescribeTags")?;
+            let get = |k: &str| tags.tag_list().iter().find(|t| t.key() == k).and_then(|t| t.value()).map(str::to_string);
+            let (Some(recipe), Some(build_id)) = (get(recipe_aws::tags::NAME), get(recipe_aws::tags::BUILD_ID)) else { continue };
+            let Some(list) = obs.images.get_mut(&recipe) else { continue };
+            let perms = client.describe_workspace_image_permissions().image_id(id).send().await.ctx("workspaces", "DescribeWorkspaceImagePermissions")?;
+            list.push(ObservedImage {
+                build_id,
+                region: region.to_string(),
+                image_id: id.to_string(),
+                shares: perms.image_permissions().iter().filter_map(|p| p.shared_account_id()).map(str::to_string).collect(),
+                shares_observed: true,
+                version: get(recipe_aws::tags::VERSION).unwrap_or_default(),
+                fingerprint: get(recipe_aws::tags::FINGERPRINT).unwrap_or_default(),
+                created_at: img.created().and_then(|t| jiff::Timestamp::from_second(t.secs()).ok()),
+            });
+        }
+        token = out.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    let bundles = client.describe_workspace_bundles().send().await.ctx("workspaces", "DescribeWorkspaceBundles")?;
+    obs.in_use.extend(bundles.bundles().iter().filter_map(|b| b.image_id()).map(str::to_string));
+    Ok(())
+}

@@ -1,0 +1,134 @@
+//! WorkSpaces and SSM waits on the shared coalesced poller: WorkSpaces (DescribeWorkspaces, 25 ids a
+//! call), images (DescribeWorkspaceImages, 25 ids a call) and agents registered through an activation
+//! (DescribeInstanceInformation by ActivationIds) each have a group per region.
+
+use std::sync::Arc;
+
+use recipe_aws::{Context, Poller, Probe, Probed, WaitError};
+
+/// WorkSpaces states a wait for `want` cannot come back from.
+fn dead_end(state: &str, want: &str) -> bool {
+    match want {
+        "TERMINATED" => false,
+        _ => matches!(state, "ERROR" | "TERMINATING" | "TERMINATED") && state != want,
+    }
+}
+
+/// Wait until WorkSpace `id` is in state `want`, with no modification in progress (`Err` if it
+/// went somewhere it cannot come back from). A terminated WorkSpace leaves DescribeWorkspaces, so a
+/// wait for TERMINATED ends when it is gone.
+pub async fn wait_workspace(
+    poller: &Arc<Poller>,
+    region: &str,
+    client: aws_sdk_workspaces::Client,
+    id: &str,
+    want: &'static str,
+) -> Result<(), WaitError> {
+    let probe: Probe = Arc::new(move |ids: Vec<String>| {
+        let client = client.clone();
+        Box::pin(async move {
+            let mut done = Vec::new();
+            for chunk in ids.chunks(25) {
+                let out = client
+                    .describe_workspaces()
+                    .set_workspace_ids(Some(chunk.to_vec()))
+                    .send()
+                    .await
+                    .ctx("workspaces", "DescribeWorkspaces")?;
+                let seen: Vec<String> = out.workspaces().iter().filter_map(|w| w.workspace_id().map(str::to_string)).collect();
+                for w in out.workspaces() {
+                    let (Some(id), Some(state)) = (w.workspace_id(), w.state()) else { continue };
+                    let state = state.as_str();
+                    if state == want && w.modification_states().is_empty() {
+                        done.push((id.to_string(), Probed::Done));
+                    } else if dead_end(state, want) {
+                        let why = w.error_message().unwrap_or("no reason given");
+                        done.push((id.to_string(), Probed::Failed(format!("the WorkSpace {id} is {state}: {why}"))));
+                    }
+                }
+                for gone in chunk.iter().filter(|i| !seen.contains(i)) {
+                    let outcome = if want == "TERMINATED" {
+                        Probed::Done
+                    } else {
+                        Probed::Failed(format!("the WorkSpace {gone} no longer exists"))
+                    };
+                    done.push((gone.clone(), outcome));
+                }
+            }
+            Ok(done)
+        })
+    });
+    poller
+        .wait(format!("workspace-{want}/{region}"), id, probe)
+        .await
+}
+
+/// Wait until WorkSpaces image `image` is AVAILABLE (`Err` if it went to ERROR).
+pub async fn wait_image(
+    poller: &Arc<Poller>,
+    region: &str,
+    client: aws_sdk_workspaces::Client,
+    image: &str,
+) -> Result<(), WaitError> {
+    let probe: Probe = Arc::new(move |ids: Vec<String>| {
+        let client = client.clone();
+        Box::pin(async move {
+            let mut done = Vec::new();
+            for chunk in ids.chunks(25) {
+                let out = client
+                    .describe_workspace_images()
+                    .set_image_ids(Some(chunk.to_vec()))
+                    .send()
+                    .await
+                    .ctx("workspaces", "DescribeWorkspaceImages")?;
+                for i in out.images() {
+                    let (Some(id), Some(state)) = (i.image_id(), i.state()) else { continue };
+                    match state.as_str() {
+                        "AVAILABLE" => done.push((id.to_string(), Probed::Done)),
+                        "PENDING" => {}
+                        other => {
+                            let why = i.error_message().unwrap_or("no reason given");
+                            done.push((id.to_string(), Probed::Failed(format!("image {id} is {other}: {why}"))));
+                        }
+                    }
+                }
+            }
+            Ok(done)
+        })
+    });
+    poller.wait(format!("wsimage/{region}"), image, probe).await
+}
+
+/// Wait until a managed node registered through `activation` reports Online.
+pub async fn wait_registered(
+    poller: &Arc<Poller>,
+    region: &str,
+    ssm: aws_sdk_ssm::Client,
+    activation: &str,
+) -> Result<(), WaitError> {
+    let probe: Probe = Arc::new(move |ids: Vec<String>| {
+        let ssm = ssm.clone();
+        Box::pin(async move {
+            let f = aws_sdk_ssm::types::InstanceInformationStringFilter::builder()
+                .key("ActivationIds")
+                .set_values(Some(ids.clone()))
+                .build()
+                .map_err(|e| e.to_string())?;
+            let out = ssm
+                .describe_instance_information()
+                .filters(f)
+                .send()
+                .await
+                .ctx("ssm", "DescribeInstanceInformation")?;
+            Ok(out
+                .instance_information_list()
+                .iter()
+                .filter(|i| i.ping_status().map(|p| p.as_str()) == Some("Online"))
+                .filter_map(|i| Some((i.activation_id()?.to_string(), Probed::Done)))
+                .collect())
+        })
+    });
+    poller
+        .wait(format!("activation/{region}"), activation, probe)
+        .await
+}
