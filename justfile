@@ -8,13 +8,15 @@ recipe := "cargo run --quiet -p recipe-cli --"
 default:
     @just --list --unsorted
 
-# The main job: validate the examples, then plan and apply the EC2 ones in the sandbox (the embedded
-# local AWS endpoint; no account needed), and plan again: nothing left to change.
+ws_examples := "recipes/workspaces/dev-desktop-al2-full.yaml recipes/workspaces/contractor-desktop-al2-zero.yaml"
+
+# The main job: validate the examples, then plan and apply the EC2 and WorkSpaces ones in the sandbox
+# (the embedded local AWS endpoint; no account needed), and plan again: nothing left to change.
 demo:
     {{recipe}} validate recipes/
-    {{recipe}} plan recipes/ec2 recipes/layered --sandbox
-    {{recipe}} apply recipes/ec2 recipes/layered --sandbox --auto-approve
-    {{recipe}} plan recipes/ec2 recipes/layered --sandbox --detailed-exitcode
+    {{recipe}} plan recipes/ec2 recipes/layered {{ws_examples}} --sandbox
+    {{recipe}} apply recipes/ec2 recipes/layered {{ws_examples}} --sandbox --auto-approve
+    {{recipe}} plan recipes/ec2 recipes/layered {{ws_examples}} --sandbox --detailed-exitcode
 
 # Install what the tests use besides cargo: moto (an independent S3 emulator) into .venv/.
 setup:

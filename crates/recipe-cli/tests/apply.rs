@@ -1128,6 +1128,99 @@ async fn retention_never_retires_a_version_in_use_and_retires_it_once_released()
     );
 }
 
+/// The WorkSpaces examples in the sandbox: each builder WorkSpace is created, registered with SSM
+/// through its activation (the sandbox plays the person who runs the registration), built, checked,
+/// cleaned, restarted and imaged; the image is tagged, copied, shared and put in its bundle; then
+/// nothing is left behind (no builder, activation or managed node) and a second plan has no change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_main_job_builds_the_workspaces_examples_in_the_sandbox() {
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["recipes/workspaces"] {
+        for f in walk(&root().join(sub)) {
+            let to = dir.path().join(f.strip_prefix(root()).unwrap());
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(&f, to).unwrap();
+        }
+    }
+    let recipes = [
+        "recipes/workspaces/dev-desktop-al2-full.yaml",
+        "recipes/workspaces/contractor-desktop-al2-zero.yaml",
+    ];
+    let run = |verb: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_recipe"))
+            .args(verb)
+            .args(recipes)
+            .arg("--sandbox")
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("RECIPE_STATE")
+            .env_remove("RECIPE_REFRESH")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = tokio::task::block_in_place(|| run(&["apply", "--auto-approve"]));
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    for step in [
+        "pre-capture checks (seed 001)",
+        "cleanup (workspaces-linux)",
+        "to restart",
+    ] {
+        assert!(stdout.contains(step), "{step}:\n{stdout}");
+    }
+    let world: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join(".recipe/sandbox/cloud/world.json")).unwrap(),
+    )
+    .unwrap();
+    let ws = &world["workspaces"];
+    let images: Vec<&serde_json::Value> = ws["images"].as_object().unwrap().values().collect();
+    let built = |recipe: &str, region: &str| {
+        images.iter().any(|i| {
+            i["tags"]["recipe:name"] == recipe && i["region"] == region && i["state"] == "AVAILABLE"
+        })
+    };
+    for (recipe, region) in [
+        ("dev-desktop-al2", "eu-west-2"),
+        ("dev-desktop-al2", "eu-west-1"),
+    ] {
+        assert!(built(recipe, region), "{recipe} in {region}: {images:?}");
+    }
+    let live: Vec<&serde_json::Value> = ws["workspaces"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|w| !matches!(w["state"].as_str(), Some("TERMINATED" | "TERMINATING")))
+        .collect();
+    assert!(live.is_empty(), "builders left: {live:?}");
+    assert!(
+        world["ssm"]["activations"].as_object().unwrap().is_empty(),
+        "activations left"
+    );
+    assert!(
+        world["ssm"]["nodes"].as_object().unwrap().is_empty(),
+        "managed nodes left"
+    );
+    let bundles: Vec<&serde_json::Value> = ws["bundles"].as_object().unwrap().values().collect();
+    assert!(
+        bundles.iter().any(|b| b["name"] == "dev-desktop-al2"),
+        "{bundles:?}"
+    );
+    let shared = images.iter().any(|i| {
+        i["shared_with"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x == "444455556666"))
+    });
+    assert!(shared, "the image is shared: {images:?}");
+    let (code, stdout, _) = tokio::task::block_in_place(|| run(&["plan", "--detailed-exitcode"]));
+    assert_eq!(code, Some(0), "nothing left to do:\n{stdout}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_main_job_builds_every_ec2_example_in_the_sandbox() {
     let dir = tempfile::tempdir().unwrap();

@@ -47,7 +47,10 @@ impl Act<'_> {
 
     /// The builder WorkSpace launched earlier in this apply (empty when there is none).
     pub fn builder(&self) -> String {
-        self.inputs.builder(self.name).unwrap_or_default().to_string()
+        self.inputs
+            .builder(self.name)
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// Report what the action waits on.
@@ -86,16 +89,26 @@ impl Act<'_> {
             ActionKind::ResolveBase => self.resolve_base().await,
             ActionKind::LaunchBuilder => self.launch_builder().await,
             ActionKind::TerminateBuilder => self.terminate_builder().await.map(|()| none),
-            ActionKind::RunSteps { indices, .. } => {
-                self.session().await?.run_steps(indices, false).await.map(|()| none)
-            }
+            ActionKind::RunSteps { indices, .. } => self
+                .session()
+                .await?
+                .run_steps(indices, false)
+                .await
+                .map(|()| none),
             ActionKind::Reboot => self.session().await?.reboot().await.map(|()| none),
-            ActionKind::InstallFirstBoot { .. } => {
-                self.session().await?.install_first_boot().await.map(|()| none)
-            }
+            ActionKind::InstallFirstBoot { .. } => self
+                .session()
+                .await?
+                .install_first_boot()
+                .await
+                .map(|()| none),
             ActionKind::RunTests { .. } => {
                 let all: Vec<usize> = (0..self.r.tests.len()).collect();
-                self.session().await?.run_steps(&all, true).await.map(|()| none)
+                self.session()
+                    .await?
+                    .run_steps(&all, true)
+                    .await
+                    .map(|()| none)
             }
             ActionKind::Cleanup { .. } => self.cleanup().await.map(|()| none),
             ActionKind::Capture { .. } => self.capture().await,
@@ -109,20 +122,26 @@ impl Act<'_> {
                 self.share(principals, region, false).await.map(|()| none)
             }
             ActionKind::RemoveCopy { region, image_id } => {
-                crate::image::delete_image(self.p, region, image_id).await.map(|()| none)
+                crate::image::delete_image(self.p, region, image_id)
+                    .await
+                    .map(|()| none)
             }
-            ActionKind::Retag { tags, remove, regions } => {
-                self.retag(tags, remove, regions).await.map(|()| none)
-            }
+            ActionKind::Retag {
+                tags,
+                remove,
+                regions,
+            } => self.retag(tags, remove, regions).await.map(|()| none),
             ActionKind::Retire { build_id, .. } => self.retire(build_id).await.map(|()| none),
             ActionKind::Rollout { target } => self.rollout(target).await.map(|()| none),
             ActionKind::RebuildWorkspaces { tagged, batch } => {
                 self.rebuild(tagged, *batch).await.map(|()| none)
             }
-            other @ (ActionKind::Sysprep | ActionKind::Deprecate { .. }) => Err(ActionError::fatal(format!(
-                "WorkSpaces has no `{}` action: image creation generalises the WorkSpace itself, and images are not deprecated",
-                other.name()
-            ))),
+            other @ (ActionKind::Sysprep | ActionKind::Deprecate { .. }) => {
+                Err(ActionError::fatal(format!(
+                    "WorkSpaces has no `{}` action: image creation generalises the WorkSpace itself, and images are not deprecated",
+                    other.name()
+                )))
+            }
         }
     }
 }

@@ -42,7 +42,10 @@ impl Act<'_> {
     }
 
     pub(crate) async fn launch_builder(&self) -> Result<RecipeOutputs, ActionError> {
-        let base = self.inputs.base(self.name).ok_or_else(|| ActionError::fatal("no resolved base"))?;
+        let base = self
+            .inputs
+            .base(self.name)
+            .ok_or_else(|| ActionError::fatal("no resolved base"))?;
         let ws = if base.starts_with("ws-") {
             base.to_string()
         } else {
@@ -63,7 +66,9 @@ impl Act<'_> {
     async fn create_workspace(&self, bundle: &str) -> Result<String, ActionError> {
         let b = &self.r.recipe.builder;
         let (Some(dir), Some(user)) = (&b.directory_id, &b.user_name) else {
-            return Err(ActionError::fatal("builder.directory-id and builder.user-name are needed to create the builder WorkSpace"));
+            return Err(ActionError::fatal(
+                "builder.directory-id and builder.user-name are needed to create the builder WorkSpace",
+            ));
         };
         let build = self.values().build_id;
         if let Some(found) = self.find_builder(&dir.value, &user.value, &build).await? {
@@ -82,7 +87,13 @@ impl Act<'_> {
             .set_tags(Some(tag_list(&tags)))
             .build()
             .map_err(|e| ActionError::fatal(e.to_string()))?;
-        let out = self.ws.create_workspaces().workspaces(req).send().await.ctx("workspaces", "CreateWorkspaces")?;
+        let out = self
+            .ws
+            .create_workspaces()
+            .workspaces(req)
+            .send()
+            .await
+            .ctx("workspaces", "CreateWorkspaces")?;
         if let Some(f) = out.failed_requests().first() {
             return Err(ActionError::fatal(format!(
                 "CreateWorkspaces refused the builder for {} in {}: {} ({}). Check that the directory is registered with WorkSpaces, the user exists in it and has no WorkSpace yet, and the bundle is in {}",
@@ -93,17 +104,37 @@ impl Act<'_> {
                 self.home
             )));
         }
-        let id = out.pending_requests().first().and_then(|w| w.workspace_id());
-        let id = id.ok_or_else(|| AwsError::missing("workspaces", "CreateWorkspaces", "WorkspaceId"))?;
+        let id = out
+            .pending_requests()
+            .first()
+            .and_then(|w| w.workspace_id());
+        let id =
+            id.ok_or_else(|| AwsError::missing("workspaces", "CreateWorkspaces", "WorkspaceId"))?;
         Ok(id.to_string())
     }
 
     /// A WorkSpace of `user` in `dir` tagged with this build (an earlier attempt's).
-    async fn find_builder(&self, dir: &str, user: &str, build: &str) -> Result<Option<String>, ActionError> {
-        let out = self.ws.describe_workspaces().directory_id(dir).user_name(user).send().await.ctx("workspaces", "DescribeWorkspaces")?;
+    async fn find_builder(
+        &self,
+        dir: &str,
+        user: &str,
+        build: &str,
+    ) -> Result<Option<String>, ActionError> {
+        let out = self
+            .ws
+            .describe_workspaces()
+            .directory_id(dir)
+            .user_name(user)
+            .send()
+            .await
+            .ctx("workspaces", "DescribeWorkspaces")?;
         for w in out.workspaces() {
             let Some(id) = w.workspace_id() else { continue };
-            if crate::sweep::tag_of(&self.ws, id, recipe_aws::tags::BUILD_ID).await?.as_deref() == Some(build) {
+            if crate::sweep::tag_of(&self.ws, id, recipe_aws::tags::BUILD_ID)
+                .await?
+                .as_deref()
+                == Some(build)
+            {
                 return Ok(Some(id.to_string()));
             }
         }
@@ -115,23 +146,50 @@ impl Act<'_> {
         let state = self.state_of(&ws).await?;
         if matches!(state.as_str(), "STOPPED" | "STOPPING") {
             if state == "STOPPING" {
-                poll::wait_workspace(&self.p.poller, &self.home, self.ws.clone(), &ws, "STOPPED").await?;
+                poll::wait_workspace(&self.p.poller, &self.home, self.ws.clone(), &ws, "STOPPED")
+                    .await?;
             }
-            let out = self.ws.start_workspaces().start_workspace_requests(StartRequest::builder().workspace_id(&ws).build()).send().await.ctx("workspaces", "StartWorkspaces")?;
+            let out = self
+                .ws
+                .start_workspaces()
+                .start_workspace_requests(StartRequest::builder().workspace_id(&ws).build())
+                .send()
+                .await
+                .ctx("workspaces", "StartWorkspaces")?;
             if let Some(f) = out.failed_requests().first() {
-                return Err(ActionError::fatal(format!("the builder {ws} could not be started: {}", f.error_message().unwrap_or("no message"))));
+                return Err(ActionError::fatal(format!(
+                    "the builder {ws} could not be started: {}",
+                    f.error_message().unwrap_or("no message")
+                )));
             }
         }
         self.waiting(format!("the builder WorkSpace {ws} to be AVAILABLE"));
-        poll::wait_workspace(&self.p.poller, &self.home, self.ws.clone(), &ws, "AVAILABLE").await?;
+        poll::wait_workspace(
+            &self.p.poller,
+            &self.home,
+            self.ws.clone(),
+            &ws,
+            "AVAILABLE",
+        )
+        .await?;
         Ok(())
     }
 
     /// A WorkSpace's state (`AVAILABLE`, `STOPPED`, …).
     pub(crate) async fn state_of(&self, ws: &str) -> Result<String, ActionError> {
-        let out = self.ws.describe_workspaces().workspace_ids(ws).send().await.ctx("workspaces", "DescribeWorkspaces")?;
-        let w = out.workspaces().first().ok_or_else(|| ActionError::fatal(format!("the builder WorkSpace {ws} no longer exists")))?;
-        Ok(w.state().map(|s| s.as_str().to_string()).unwrap_or_default())
+        let out = self
+            .ws
+            .describe_workspaces()
+            .workspace_ids(ws)
+            .send()
+            .await
+            .ctx("workspaces", "DescribeWorkspaces")?;
+        let w = out.workspaces().first().ok_or_else(|| {
+            ActionError::fatal(format!("the builder WorkSpace {ws} no longer exists"))
+        })?;
+        Ok(w.state()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default())
     }
 
     /// The activation for `ws`: an earlier attempt's, or a new one.
@@ -141,7 +199,16 @@ impl Act<'_> {
         }
         let build = self.values().build_id;
         let tags = recipe_aws::tags::builder_tags(self.name, &build);
-        let ssm_tags: Vec<_> = tags.iter().filter_map(|(k, v)| aws_sdk_ssm::types::Tag::builder().key(k).value(v).build().ok()).collect();
+        let ssm_tags: Vec<_> = tags
+            .iter()
+            .filter_map(|(k, v)| {
+                aws_sdk_ssm::types::Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .ok()
+            })
+            .collect();
         let out = self
             .ssm
             .create_activation()
@@ -153,19 +220,33 @@ impl Act<'_> {
             .send()
             .await
             .ctx("ssm", "CreateActivation")?;
-        let id = out.activation_id().ok_or_else(|| AwsError::missing("ssm", "CreateActivation", "ActivationId"))?;
+        let id = out
+            .activation_id()
+            .ok_or_else(|| AwsError::missing("ssm", "CreateActivation", "ActivationId"))?;
         Ok(id.to_string())
     }
 
     /// The managed node on the builder (found through its activation, then remembered).
     async fn node(&self, ws: &str) -> Result<Option<String>, ActionError> {
-        if let Some(n) = self.p.nodes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(ws) {
+        if let Some(n) = self
+            .p
+            .nodes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(ws)
+        {
             return Ok(Some(n.clone()));
         }
-        let Some(activation) = activation_of(&self.ssm, ws).await? else { return Ok(None) };
+        let Some(activation) = activation_of(&self.ssm, ws).await? else {
+            return Ok(None);
+        };
         let node = node_of(&self.ssm, &activation).await?;
         if let Some(n) = &node {
-            self.p.nodes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(ws.to_string(), n.clone());
+            self.p
+                .nodes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(ws.to_string(), n.clone());
         }
         Ok(node)
     }
@@ -203,10 +284,20 @@ impl Act<'_> {
 
     /// Stop the agent's registration from reaching the image, and remove the managed node.
     pub(crate) async fn detach_agent(&self, ws: &str) -> Result<(), ActionError> {
-        let Some(node) = self.node(ws).await? else { return Ok(()) };
-        self.script("forget the SSM registration", crate::checks::forget_registration(self.os())).await?;
+        let Some(node) = self.node(ws).await? else {
+            return Ok(());
+        };
+        self.script(
+            "forget the SSM registration",
+            crate::checks::forget_registration(self.os()),
+        )
+        .await?;
         deregister(&self.ssm, &node).await?;
-        self.p.nodes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(ws);
+        self.p
+            .nodes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(ws);
         Ok(())
     }
 
@@ -217,8 +308,17 @@ impl Act<'_> {
             return Ok(());
         }
         if self.state_of(&ws).await.ok().as_deref() == Some("SUSPENDED") {
-            self.waiting(format!("the image to be made from {ws} before it is terminated"));
-            poll::wait_workspace(&self.p.poller, &self.home, self.ws.clone(), &ws, "AVAILABLE").await?;
+            self.waiting(format!(
+                "the image to be made from {ws} before it is terminated"
+            ));
+            poll::wait_workspace(
+                &self.p.poller,
+                &self.home,
+                self.ws.clone(),
+                &ws,
+                "AVAILABLE",
+            )
+            .await?;
         }
         forget(&self.ssm, &ws).await?;
         terminate(&self.ws, &ws).await
@@ -226,29 +326,59 @@ impl Act<'_> {
 }
 
 /// The activation created for WorkSpace `ws` (its `DefaultInstanceName`).
-pub(crate) async fn activation_of(ssm: &aws_sdk_ssm::Client, ws: &str) -> Result<Option<String>, ActionError> {
+pub(crate) async fn activation_of(
+    ssm: &aws_sdk_ssm::Client,
+    ws: &str,
+) -> Result<Option<String>, ActionError> {
     let f = aws_sdk_ssm::types::DescribeActivationsFilter::builder()
         .filter_key(aws_sdk_ssm::types::DescribeActivationsFilterKeys::DefaultInstanceName)
         .filter_values(ws)
         .build();
-    let out = ssm.describe_activations().filters(f).send().await.ctx("ssm", "DescribeActivations")?;
-    Ok(out.activation_list().iter().find_map(|a| a.activation_id()).map(str::to_string))
+    let out = ssm
+        .describe_activations()
+        .filters(f)
+        .send()
+        .await
+        .ctx("ssm", "DescribeActivations")?;
+    Ok(out
+        .activation_list()
+        .iter()
+        .find_map(|a| a.activation_id())
+        .map(str::to_string))
 }
 
 /// The managed node registered through `activation`.
-async fn node_of(ssm: &aws_sdk_ssm::Client, activation: &str) -> Result<Option<String>, ActionError> {
+async fn node_of(
+    ssm: &aws_sdk_ssm::Client,
+    activation: &str,
+) -> Result<Option<String>, ActionError> {
     let f = aws_sdk_ssm::types::InstanceInformationStringFilter::builder()
         .key("ActivationIds")
         .values(activation)
         .build()
         .map_err(|e| ActionError::fatal(e.to_string()))?;
-    let out = ssm.describe_instance_information().filters(f).send().await.ctx("ssm", "DescribeInstanceInformation")?;
-    Ok(out.instance_information_list().iter().find_map(|i| i.instance_id()).map(str::to_string))
+    let out = ssm
+        .describe_instance_information()
+        .filters(f)
+        .send()
+        .await
+        .ctx("ssm", "DescribeInstanceInformation")?;
+    Ok(out
+        .instance_information_list()
+        .iter()
+        .find_map(|i| i.instance_id())
+        .map(str::to_string))
 }
 
 /// Deregister a managed node (one already gone counts as done).
 async fn deregister(ssm: &aws_sdk_ssm::Client, node: &str) -> Result<(), ActionError> {
-    match ssm.deregister_managed_instance().instance_id(node).send().await.ctx("ssm", "DeregisterManagedInstance") {
+    match ssm
+        .deregister_managed_instance()
+        .instance_id(node)
+        .send()
+        .await
+        .ctx("ssm", "DeregisterManagedInstance")
+    {
         Err(e) if e.is("InvalidInstanceId") => Ok(()),
         other => other.map(|_| ()).map_err(Into::into),
     }
@@ -256,39 +386,70 @@ async fn deregister(ssm: &aws_sdk_ssm::Client, node: &str) -> Result<(), ActionE
 
 /// Remove the managed node and the activation of WorkSpace `ws`.
 pub(crate) async fn forget(ssm: &aws_sdk_ssm::Client, ws: &str) -> Result<(), ActionError> {
-    let Some(activation) = activation_of(ssm, ws).await? else { return Ok(()) };
+    let Some(activation) = activation_of(ssm, ws).await? else {
+        return Ok(());
+    };
     if let Some(node) = node_of(ssm, &activation).await? {
         deregister(ssm, &node).await?;
     }
-    match ssm.delete_activation().activation_id(&activation).send().await.ctx("ssm", "DeleteActivation") {
+    match ssm
+        .delete_activation()
+        .activation_id(&activation)
+        .send()
+        .await
+        .ctx("ssm", "DeleteActivation")
+    {
         Err(e) if e.is("InvalidActivationId") => Ok(()),
         other => other.map(|_| ()).map_err(Into::into),
     }
 }
 
 /// Terminate WorkSpace `ws` (a refusal inside the 200 is an error; one already gone is done).
-pub(crate) async fn terminate(client: &aws_sdk_workspaces::Client, ws: &str) -> Result<(), ActionError> {
-    let req = TerminateRequest::builder().workspace_id(ws).build().map_err(|e| ActionError::fatal(e.to_string()))?;
-    let out = client.terminate_workspaces().terminate_workspace_requests(req).send().await.ctx("workspaces", "TerminateWorkspaces")?;
+pub(crate) async fn terminate(
+    client: &aws_sdk_workspaces::Client,
+    ws: &str,
+) -> Result<(), ActionError> {
+    let req = TerminateRequest::builder()
+        .workspace_id(ws)
+        .build()
+        .map_err(|e| ActionError::fatal(e.to_string()))?;
+    let out = client
+        .terminate_workspaces()
+        .terminate_workspace_requests(req)
+        .send()
+        .await
+        .ctx("workspaces", "TerminateWorkspaces")?;
     match out.failed_requests().first() {
-        Some(f) if f.error_code() != Some("ResourceNotFound.WorkSpace") => Err(ActionError::fatal(format!(
-            "the builder {ws} could not be terminated: {} ({})",
-            f.error_message().unwrap_or("no message"),
-            f.error_code().unwrap_or("no code")
-        ))),
+        Some(f) if f.error_code() != Some("ResourceNotFound.WorkSpace") => {
+            Err(ActionError::fatal(format!(
+                "the builder {ws} could not be terminated: {} ({})",
+                f.error_message().unwrap_or("no message"),
+                f.error_code().unwrap_or("no code")
+            )))
+        }
         _ => Ok(()),
     }
 }
 
 /// Terminate (or, with `keep`, mark) the builder of a failed build.
-pub(crate) async fn release_one(p: &WorkspacesProvider, cx: &ApplyContext, l: &Leftover, keep: bool) -> Released {
+pub(crate) async fn release_one(
+    p: &WorkspacesProvider,
+    cx: &ApplyContext,
+    l: &Leftover,
+    keep: bool,
+) -> Released {
     let region = match p.home_of(cx, &l.recipe) {
         Ok(r) => r,
         Err(e) => return Released::Failed(e.message),
     };
     let client = p.workspaces(&region);
     if keep {
-        let marked = client.create_tags().resource_id(&l.builder).tags(tag(recipe_aws::tags::KEEP, "debug")).send().await;
+        let marked = client
+            .create_tags()
+            .resource_id(&l.builder)
+            .tags(tag(recipe_aws::tags::KEEP, "debug"))
+            .send()
+            .await;
         return match marked.ctx("workspaces", "CreateTags") {
             Ok(_) => Released::Kept,
             Err(e) => Released::KeptUnmarked(e.to_string()),

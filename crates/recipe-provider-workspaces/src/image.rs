@@ -15,7 +15,13 @@ impl Act<'_> {
     /// The requirements only the machine can tell, then the preset.
     pub(crate) async fn cleanup(&self) -> Result<(), ActionError> {
         let session = self.session().await?;
-        session.run_script("pre-capture checks (seed 001)", crate::checks::script(self.os()), 600).await?;
+        session
+            .run_script(
+                "pre-capture checks (seed 001)",
+                crate::checks::script(self.os()),
+                600,
+            )
+            .await?;
         session.cleanup().await
     }
 
@@ -26,26 +32,46 @@ impl Act<'_> {
 
     fn description(&self) -> String {
         let recipe = &self.r.recipe;
-        let d = recipe.image.description.as_ref().or(recipe.description.as_ref());
-        self.values().apply(d.map_or(recipe.name.value.as_str(), |d| d.value.as_str()))
+        let d = recipe
+            .image
+            .description
+            .as_ref()
+            .or(recipe.description.as_ref());
+        self.values()
+            .apply(d.map_or(recipe.name.value.as_str(), |d| d.value.as_str()))
     }
 
     /// The tags of this build's image.
     fn image_tags(&self) -> BTreeMap<String, String> {
         let fingerprint = self.cx.plan.actions.iter().find_map(|a| match &a.action {
-            ActionKind::Capture { fingerprint, .. } if a.recipe == self.name => Some(fingerprint.clone()),
+            ActionKind::Capture { fingerprint, .. } if a.recipe == self.name => {
+                Some(fingerprint.clone())
+            }
             _ => None,
         });
         recipe_aws::tags::image_tags(self.r, &self.values(), &fingerprint.unwrap_or_default())
     }
 
     /// The image of this build in `region`, if one exists (found by its name, which is unique).
-    async fn existing(&self, client: &aws_sdk_workspaces::Client) -> Result<Option<String>, ActionError> {
+    async fn existing(
+        &self,
+        client: &aws_sdk_workspaces::Client,
+    ) -> Result<Option<String>, ActionError> {
         let name = self.image_name();
         let mut token = None;
         loop {
-            let out = client.describe_workspace_images().image_type(aws_sdk_workspaces::types::ImageType::Owned).set_next_token(token).send().await.ctx("workspaces", "DescribeWorkspaceImages")?;
-            if let Some(i) = out.images().iter().find(|i| i.name() == Some(name.as_str())) {
+            let out = client
+                .describe_workspace_images()
+                .image_type(aws_sdk_workspaces::types::ImageType::Owned)
+                .set_next_token(token)
+                .send()
+                .await
+                .ctx("workspaces", "DescribeWorkspaceImages")?;
+            if let Some(i) = out
+                .images()
+                .iter()
+                .find(|i| i.name() == Some(name.as_str()))
+            {
                 return Ok(i.image_id().map(str::to_string));
             }
             token = out.next_token().map(str::to_string);
@@ -74,17 +100,31 @@ impl Act<'_> {
             .send()
             .await
             .ctx("workspaces", "CreateWorkspaceImage")?;
-        let id = out.image_id().ok_or_else(|| AwsError::missing("workspaces", "CreateWorkspaceImage", "ImageId"))?;
+        let id = out
+            .image_id()
+            .ok_or_else(|| AwsError::missing("workspaces", "CreateWorkspaceImage", "ImageId"))?;
         Ok(RecipeOutputs::image(&self.home, id))
     }
 
     /// RebootWorkspaces, as the console asks before an image is made, and wait for AVAILABLE.
     async fn restart(&self, ws: &str) -> Result<(), ActionError> {
         self.ensure_running(ws.to_string()).await?;
-        let req = RebootRequest::builder().workspace_id(ws).build().map_err(|e| ActionError::fatal(e.to_string()))?;
-        let out = self.ws.reboot_workspaces().reboot_workspace_requests(req).send().await.ctx("workspaces", "RebootWorkspaces")?;
+        let req = RebootRequest::builder()
+            .workspace_id(ws)
+            .build()
+            .map_err(|e| ActionError::fatal(e.to_string()))?;
+        let out = self
+            .ws
+            .reboot_workspaces()
+            .reboot_workspace_requests(req)
+            .send()
+            .await
+            .ctx("workspaces", "RebootWorkspaces")?;
         if let Some(f) = out.failed_requests().first() {
-            return Err(ActionError::fatal(format!("the builder {ws} could not be restarted: {}", f.error_message().unwrap_or("no message"))));
+            return Err(ActionError::fatal(format!(
+                "the builder {ws} could not be restarted: {}",
+                f.error_message().unwrap_or("no message")
+            )));
         }
         self.waiting(format!("the builder {ws} to restart"));
         poll::wait_workspace(&self.p.poller, &self.home, self.ws.clone(), ws, "AVAILABLE").await?;
@@ -93,14 +133,30 @@ impl Act<'_> {
 
     /// AVAILABLE with modification state NONE, and no encrypted volume (seed 001).
     async fn check_workspace(&self, ws: &str) -> Result<(), ActionError> {
-        let out = self.ws.describe_workspaces().workspace_ids(ws).send().await.ctx("workspaces", "DescribeWorkspaces")?;
-        let w = out.workspaces().first().ok_or_else(|| ActionError::fatal(format!("the builder {ws} no longer exists")))?;
+        let out = self
+            .ws
+            .describe_workspaces()
+            .workspace_ids(ws)
+            .send()
+            .await
+            .ctx("workspaces", "DescribeWorkspaces")?;
+        let w = out
+            .workspaces()
+            .first()
+            .ok_or_else(|| ActionError::fatal(format!("the builder {ws} no longer exists")))?;
         let state = w.state().map(|s| s.as_str()).unwrap_or("unknown");
         if state != "AVAILABLE" || !w.modification_states().is_empty() {
-            return Err(ActionError::fatal(format!("pre-capture check failed: the builder {ws} is {state} with {} modification(s) in progress; an image needs AVAILABLE with modification state NONE", w.modification_states().len())));
+            return Err(ActionError::fatal(format!(
+                "pre-capture check failed: the builder {ws} is {state} with {} modification(s) in progress; an image needs AVAILABLE with modification state NONE",
+                w.modification_states().len()
+            )));
         }
-        if w.root_volume_encryption_enabled() == Some(true) || w.user_volume_encryption_enabled() == Some(true) {
-            return Err(ActionError::fatal(format!("pre-capture check failed: the builder {ws} has encrypted volumes, and WorkSpaces cannot make an image of an encrypted WorkSpace: build on an unencrypted one and encrypt the WorkSpaces launched from the bundle")));
+        if w.root_volume_encryption_enabled() == Some(true)
+            || w.user_volume_encryption_enabled() == Some(true)
+        {
+            return Err(ActionError::fatal(format!(
+                "pre-capture check failed: the builder {ws} has encrypted volumes, and WorkSpaces cannot make an image of an encrypted WorkSpace: build on an unencrypted one and encrypt the WorkSpaces launched from the bundle"
+            )));
         }
         Ok(())
     }
@@ -112,7 +168,9 @@ impl Act<'_> {
             Ok(()) => Ok(RecipeOutputs::image(&self.home, image)),
             Err(WaitError::Failed(why)) => {
                 let _ = delete_image(self.p, &self.home, &image).await;
-                Err(ActionError::fatal(format!("{why}; the image was deleted, apply again to rebuild")))
+                Err(ActionError::fatal(format!(
+                    "{why}; the image was deleted, apply again to rebuild"
+                )))
             }
             Err(e) => Err(e.into()),
         }
@@ -121,7 +179,13 @@ impl Act<'_> {
     /// The seed's tags on the image (CreateTags replaces values: idempotent).
     pub(crate) async fn tag(&self) -> Result<(), ActionError> {
         let image = self.need_image(&self.home, "tag")?;
-        self.ws.create_tags().resource_id(&image).set_tags(Some(tag_list(&self.image_tags()))).send().await.ctx("workspaces", "CreateTags")?;
+        self.ws
+            .create_tags()
+            .resource_id(&image)
+            .set_tags(Some(tag_list(&self.image_tags())))
+            .send()
+            .await
+            .ctx("workspaces", "CreateTags")?;
         Ok(())
     }
 
@@ -143,7 +207,11 @@ impl Act<'_> {
                     .send()
                     .await
                     .ctx("workspaces", "CopyWorkspaceImage")?;
-                out.image_id().ok_or_else(|| AwsError::missing("workspaces", "CopyWorkspaceImage", "ImageId"))?.to_string()
+                out.image_id()
+                    .ok_or_else(|| {
+                        AwsError::missing("workspaces", "CopyWorkspaceImage", "ImageId")
+                    })?
+                    .to_string()
             }
         };
         self.waiting(format!("the copy {id} in {region} to become AVAILABLE"));
@@ -152,24 +220,54 @@ impl Act<'_> {
     }
 
     /// UpdateWorkspaceImagePermission per account, in the image's region.
-    pub(crate) async fn share(&self, principals: &[String], region: &str, allow: bool) -> Result<(), ActionError> {
+    pub(crate) async fn share(
+        &self,
+        principals: &[String],
+        region: &str,
+        allow: bool,
+    ) -> Result<(), ActionError> {
         let image = self.need_image(region, "share")?;
         let client = self.p.workspaces(region);
         for account in principals {
-            let call = client.update_workspace_image_permission().image_id(&image).allow_copy_image(allow).shared_account_id(account).send().await;
+            let call = client
+                .update_workspace_image_permission()
+                .image_id(&image)
+                .allow_copy_image(allow)
+                .shared_account_id(account)
+                .send()
+                .await;
             call.ctx("workspaces", "UpdateWorkspaceImagePermission")?;
         }
         Ok(())
     }
 
     /// The recipe's changed tags on the current images.
-    pub(crate) async fn retag(&self, tags: &BTreeMap<String, String>, remove: &[String], regions: &[String]) -> Result<(), ActionError> {
+    pub(crate) async fn retag(
+        &self,
+        tags: &BTreeMap<String, String>,
+        remove: &[String],
+        regions: &[String],
+    ) -> Result<(), ActionError> {
         for region in regions {
-            let Some(image) = self.image_in(region) else { continue };
+            let Some(image) = self.image_in(region) else {
+                continue;
+            };
             let client = self.p.workspaces(region);
-            client.create_tags().resource_id(&image).set_tags(Some(tag_list(tags))).send().await.ctx("workspaces", "CreateTags")?;
+            client
+                .create_tags()
+                .resource_id(&image)
+                .set_tags(Some(tag_list(tags)))
+                .send()
+                .await
+                .ctx("workspaces", "CreateTags")?;
             if !remove.is_empty() {
-                client.delete_tags().resource_id(&image).set_tag_keys(Some(remove.to_vec())).send().await.ctx("workspaces", "DeleteTags")?;
+                client
+                    .delete_tags()
+                    .resource_id(&image)
+                    .set_tag_keys(Some(remove.to_vec()))
+                    .send()
+                    .await
+                    .ctx("workspaces", "DeleteTags")?;
             }
         }
         Ok(())
@@ -178,11 +276,16 @@ impl Act<'_> {
     /// Delete an old version's images in every region: unshared first, never one a bundle uses.
     pub(crate) async fn retire(&self, build_id: &str) -> Result<(), ActionError> {
         let state = self.cx.state.get(self.name);
-        let Some(v) = state.and_then(|s| s.versions.iter().find(|v| v.build_id == build_id)) else { return Ok(()) };
+        let Some(v) = state.and_then(|s| s.versions.iter().find(|v| v.build_id == build_id)) else {
+            return Ok(());
+        };
         for (region, img) in &v.images {
             let client = self.p.workspaces(region);
             if let Some(bundle) = crate::rollout::bundle_using(&client, &img.image_id).await? {
-                return Err(ActionError::fatal(format!("{} in {region} is used by bundle {bundle}: it is kept; move the bundle to a newer image first", img.image_id)));
+                return Err(ActionError::fatal(format!(
+                    "{} in {region} is used by bundle {bundle}: it is kept; move the bundle to a newer image first",
+                    img.image_id
+                )));
             }
             unshare_all(&client, &img.image_id).await?;
             delete_image(self.p, region, &img.image_id).await?;
@@ -193,23 +296,47 @@ impl Act<'_> {
 
 /// Remove every account's permission on `image`.
 async fn unshare_all(client: &aws_sdk_workspaces::Client, image: &str) -> Result<(), ActionError> {
-    let got = client.describe_workspace_image_permissions().image_id(image).send().await.ctx("workspaces", "DescribeWorkspaceImagePermissions");
+    let got = client
+        .describe_workspace_image_permissions()
+        .image_id(image)
+        .send()
+        .await
+        .ctx("workspaces", "DescribeWorkspaceImagePermissions");
     let out = match got {
         Err(e) if e.is("ResourceNotFoundException") => return Ok(()),
         other => other?,
     };
     for p in out.image_permissions() {
-        let Some(account) = p.shared_account_id() else { continue };
-        client.update_workspace_image_permission().image_id(image).allow_copy_image(false).shared_account_id(account).send().await.ctx("workspaces", "UpdateWorkspaceImagePermission")?;
+        let Some(account) = p.shared_account_id() else {
+            continue;
+        };
+        client
+            .update_workspace_image_permission()
+            .image_id(image)
+            .allow_copy_image(false)
+            .shared_account_id(account)
+            .send()
+            .await
+            .ctx("workspaces", "UpdateWorkspaceImagePermission")?;
     }
     Ok(())
 }
 
 /// Delete an image (one already gone counts as deleted); its permissions are removed first.
-pub(crate) async fn delete_image(p: &WorkspacesProvider, region: &str, image: &str) -> Result<(), ActionError> {
+pub(crate) async fn delete_image(
+    p: &WorkspacesProvider,
+    region: &str,
+    image: &str,
+) -> Result<(), ActionError> {
     let client = p.workspaces(region);
     unshare_all(&client, image).await?;
-    match client.delete_workspace_image().image_id(image).send().await.ctx("workspaces", "DeleteWorkspaceImage") {
+    match client
+        .delete_workspace_image()
+        .image_id(image)
+        .send()
+        .await
+        .ctx("workspaces", "DeleteWorkspaceImage")
+    {
         Ok(_) => Ok(()),
         Err(e) if e.is("ResourceNotFoundException") => Ok(()),
         Err(e) => {

@@ -23,12 +23,29 @@ pub(crate) async fn observe(
         let name = r.recipe.name.value.clone();
         let home = p.home(r);
         regions.insert(home.clone());
-        regions.extend(r.recipe.distribute.iter().flat_map(|d| d.regions.iter()).map(|x| x.value.clone()));
+        regions.extend(
+            r.recipe
+                .distribute
+                .iter()
+                .flat_map(|d| d.regions.iter())
+                .map(|x| x.value.clone()),
+        );
         if let Some(b) = &r.recipe.bundle {
             let client = p.workspaces(&home);
-            let found = crate::rollout::bundle_named(&client, &b.name.value).await.map_err(|e| ObserveError { what: "DescribeWorkspaceBundles (workspaces)".into(), detail: e.message })?;
+            let found = crate::rollout::bundle_named(&client, &b.name.value)
+                .await
+                .map_err(|e| ObserveError {
+                    what: "DescribeWorkspaceBundles (workspaces)".into(),
+                    detail: e.message,
+                })?;
             let target = RolloutTarget::Bundle(b.name.value.clone());
-            obs.rollouts.insert(name.clone(), vec![ObservedRollout { target, image: found.and_then(|(_, img)| img) }]);
+            obs.rollouts.insert(
+                name.clone(),
+                vec![ObservedRollout {
+                    target,
+                    image: found.and_then(|(_, img)| img),
+                }],
+            );
         }
         obs.images.insert(name.clone(), Vec::new());
         obs.refreshed.insert(name);
@@ -40,27 +57,66 @@ pub(crate) async fn observe(
 }
 
 /// The owned images of `region` that carry a recipe's tags, and the images bundles there use.
-async fn observe_region(p: &WorkspacesProvider, region: &str, obs: &mut Observations) -> Result<(), ObserveError> {
+async fn observe_region(
+    p: &WorkspacesProvider,
+    region: &str,
+    obs: &mut Observations,
+) -> Result<(), ObserveError> {
     let client = p.workspaces(region);
     let mut token = None;
     loop {
-        let out = client.describe_workspace_images().image_type(aws_sdk_workspaces::types::ImageType::Owned).set_next_token(token).send().await.ctx("workspaces", "DescribeWorkspaceImages")?;
+        let out = client
+            .describe_workspace_images()
+            .image_type(aws_sdk_workspaces::types::ImageType::Owned)
+            .set_next_token(token)
+            .send()
+            .await
+            .ctx("workspaces", "DescribeWorkspaceImages")?;
         for img in out.images() {
             let Some(id) = img.image_id() else { continue };
-            let tags = client.describe_tags().resource_id(id).send().await.ctx("workspaces", "DescribeTags")?;
-            let get = |k: &str| tags.tag_list().iter().find(|t| t.key() == k).and_then(|t| t.value()).map(str::to_string);
-            let (Some(recipe), Some(build_id)) = (get(recipe_aws::tags::NAME), get(recipe_aws::tags::BUILD_ID)) else { continue };
-            let Some(list) = obs.images.get_mut(&recipe) else { continue };
-            let perms = client.describe_workspace_image_permissions().image_id(id).send().await.ctx("workspaces", "DescribeWorkspaceImagePermissions")?;
+            let tags = client
+                .describe_tags()
+                .resource_id(id)
+                .send()
+                .await
+                .ctx("workspaces", "DescribeTags")?;
+            let get = |k: &str| {
+                tags.tag_list()
+                    .iter()
+                    .find(|t| t.key() == k)
+                    .and_then(|t| t.value())
+                    .map(str::to_string)
+            };
+            let (Some(recipe), Some(build_id)) =
+                (get(recipe_aws::tags::NAME), get(recipe_aws::tags::BUILD_ID))
+            else {
+                continue;
+            };
+            let Some(list) = obs.images.get_mut(&recipe) else {
+                continue;
+            };
+            let perms = client
+                .describe_workspace_image_permissions()
+                .image_id(id)
+                .send()
+                .await
+                .ctx("workspaces", "DescribeWorkspaceImagePermissions")?;
             list.push(ObservedImage {
                 build_id,
                 region: region.to_string(),
                 image_id: id.to_string(),
-                shares: perms.image_permissions().iter().filter_map(|p| p.shared_account_id()).map(str::to_string).collect(),
+                shares: perms
+                    .image_permissions()
+                    .iter()
+                    .filter_map(|p| p.shared_account_id())
+                    .map(str::to_string)
+                    .collect(),
                 shares_observed: true,
                 version: get(recipe_aws::tags::VERSION).unwrap_or_default(),
                 fingerprint: get(recipe_aws::tags::FINGERPRINT).unwrap_or_default(),
-                created_at: img.created().and_then(|t| jiff::Timestamp::from_second(t.secs()).ok()),
+                created_at: img
+                    .created()
+                    .and_then(|t| jiff::Timestamp::from_second(t.secs()).ok()),
             });
         }
         token = out.next_token().map(str::to_string);
@@ -68,7 +124,17 @@ async fn observe_region(p: &WorkspacesProvider, region: &str, obs: &mut Observat
             break;
         }
     }
-    let bundles = client.describe_workspace_bundles().send().await.ctx("workspaces", "DescribeWorkspaceBundles")?;
-    obs.in_use.extend(bundles.bundles().iter().filter_map(|b| b.image_id()).map(str::to_string));
+    let bundles = client
+        .describe_workspace_bundles()
+        .send()
+        .await
+        .ctx("workspaces", "DescribeWorkspaceBundles")?;
+    obs.in_use.extend(
+        bundles
+            .bundles()
+            .iter()
+            .filter_map(|b| b.image_id())
+            .map(str::to_string),
+    );
     Ok(())
 }

@@ -35,15 +35,24 @@ pub async fn wait_workspace(
                     .send()
                     .await
                     .ctx("workspaces", "DescribeWorkspaces")?;
-                let seen: Vec<String> = out.workspaces().iter().filter_map(|w| w.workspace_id().map(str::to_string)).collect();
+                let seen: Vec<String> = out
+                    .workspaces()
+                    .iter()
+                    .filter_map(|w| w.workspace_id().map(str::to_string))
+                    .collect();
                 for w in out.workspaces() {
-                    let (Some(id), Some(state)) = (w.workspace_id(), w.state()) else { continue };
+                    let (Some(id), Some(state)) = (w.workspace_id(), w.state()) else {
+                        continue;
+                    };
                     let state = state.as_str();
                     if state == want && w.modification_states().is_empty() {
                         done.push((id.to_string(), Probed::Done));
                     } else if dead_end(state, want) {
                         let why = w.error_message().unwrap_or("no reason given");
-                        done.push((id.to_string(), Probed::Failed(format!("the WorkSpace {id} is {state}: {why}"))));
+                        done.push((
+                            id.to_string(),
+                            Probed::Failed(format!("the WorkSpace {id} is {state}: {why}")),
+                        ));
                     }
                 }
                 for gone in chunk.iter().filter(|i| !seen.contains(i)) {
@@ -82,13 +91,18 @@ pub async fn wait_image(
                     .await
                     .ctx("workspaces", "DescribeWorkspaceImages")?;
                 for i in out.images() {
-                    let (Some(id), Some(state)) = (i.image_id(), i.state()) else { continue };
+                    let (Some(id), Some(state)) = (i.image_id(), i.state()) else {
+                        continue;
+                    };
                     match state.as_str() {
                         "AVAILABLE" => done.push((id.to_string(), Probed::Done)),
                         "PENDING" => {}
                         other => {
                             let why = i.error_message().unwrap_or("no reason given");
-                            done.push((id.to_string(), Probed::Failed(format!("image {id} is {other}: {why}"))));
+                            done.push((
+                                id.to_string(),
+                                Probed::Failed(format!("image {id} is {other}: {why}")),
+                            ));
                         }
                     }
                 }

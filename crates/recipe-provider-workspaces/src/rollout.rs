@@ -10,15 +10,43 @@ use crate::actions::Act;
 use crate::{poll, tag_list};
 
 /// The owned bundle named `name`, with its image.
-pub(crate) async fn bundle_named(client: &aws_sdk_workspaces::Client, name: &str) -> Result<Option<(String, Option<String>)>, ActionError> {
-    let out = client.describe_workspace_bundles().send().await.ctx("workspaces", "DescribeWorkspaceBundles")?;
-    Ok(out.bundles().iter().find(|b| b.name() == Some(name)).map(|b| (b.bundle_id().unwrap_or_default().to_string(), b.image_id().map(str::to_string))))
+pub(crate) async fn bundle_named(
+    client: &aws_sdk_workspaces::Client,
+    name: &str,
+) -> Result<Option<(String, Option<String>)>, ActionError> {
+    let out = client
+        .describe_workspace_bundles()
+        .send()
+        .await
+        .ctx("workspaces", "DescribeWorkspaceBundles")?;
+    Ok(out
+        .bundles()
+        .iter()
+        .find(|b| b.name() == Some(name))
+        .map(|b| {
+            (
+                b.bundle_id().unwrap_or_default().to_string(),
+                b.image_id().map(str::to_string),
+            )
+        }))
 }
 
 /// The owned bundle that uses `image`, if any.
-pub(crate) async fn bundle_using(client: &aws_sdk_workspaces::Client, image: &str) -> Result<Option<String>, ActionError> {
-    let out = client.describe_workspace_bundles().send().await.ctx("workspaces", "DescribeWorkspaceBundles")?;
-    Ok(out.bundles().iter().find(|b| b.image_id() == Some(image)).and_then(|b| b.name()).map(str::to_string))
+pub(crate) async fn bundle_using(
+    client: &aws_sdk_workspaces::Client,
+    image: &str,
+) -> Result<Option<String>, ActionError> {
+    let out = client
+        .describe_workspace_bundles()
+        .send()
+        .await
+        .ctx("workspaces", "DescribeWorkspaceBundles")?;
+    Ok(out
+        .bundles()
+        .iter()
+        .find(|b| b.image_id() == Some(image))
+        .and_then(|b| b.name())
+        .map(str::to_string))
 }
 
 /// States RebuildWorkspaces accepts (API_RebuildWorkspaces).
@@ -27,13 +55,21 @@ const REBUILDABLE: &[&str] = &["AVAILABLE", "ERROR", "UNHEALTHY", "STOPPED", "RE
 impl Act<'_> {
     pub(crate) async fn rollout(&self, target: &RolloutTarget) -> Result<(), ActionError> {
         let RolloutTarget::Bundle(name) = target else {
-            return Err(ActionError::fatal(format!("WorkSpaces cannot roll out to {target}")));
+            return Err(ActionError::fatal(format!(
+                "WorkSpaces cannot roll out to {target}"
+            )));
         };
         let image = self.need_image(&self.home, "put in the bundle")?;
         match bundle_named(&self.ws, name).await? {
             Some((_, Some(current))) if current == image => Ok(()),
             Some((id, _)) => {
-                self.ws.update_workspace_bundle().bundle_id(id).image_id(&image).send().await.ctx("workspaces", "UpdateWorkspaceBundle")?;
+                self.ws
+                    .update_workspace_bundle()
+                    .bundle_id(id)
+                    .image_id(&image)
+                    .send()
+                    .await
+                    .ctx("workspaces", "UpdateWorkspaceBundle")?;
                 Ok(())
             }
             None => self.create_bundle(name, &image).await,
@@ -41,7 +77,12 @@ impl Act<'_> {
     }
 
     async fn create_bundle(&self, name: &str, image: &str) -> Result<(), ActionError> {
-        let b = self.r.recipe.bundle.as_ref().ok_or_else(|| ActionError::fatal("the recipe has no `bundle`"))?;
+        let b = self
+            .r
+            .recipe
+            .bundle
+            .as_ref()
+            .ok_or_else(|| ActionError::fatal("the recipe has no `bundle`"))?;
         let compute = serde_compute(&b.compute.value);
         let description = b.description.as_ref().map_or(name, |d| d.value.as_str());
         let tags = recipe_aws::tags::builder_tags(self.name, &self.values().build_id);
@@ -50,9 +91,23 @@ impl Act<'_> {
             .bundle_name(name)
             .bundle_description(description)
             .image_id(image)
-            .compute_type(ComputeType::builder().name(Compute::from(compute.as_str())).build())
-            .root_storage(RootStorage::builder().capacity(b.root_volume_gib.value.to_string()).build().map_err(|e| ActionError::fatal(e.to_string()))?)
-            .user_storage(UserStorage::builder().capacity(b.user_volume_gib.value.to_string()).build().map_err(|e| ActionError::fatal(e.to_string()))?)
+            .compute_type(
+                ComputeType::builder()
+                    .name(Compute::from(compute.as_str()))
+                    .build(),
+            )
+            .root_storage(
+                RootStorage::builder()
+                    .capacity(b.root_volume_gib.value.to_string())
+                    .build()
+                    .map_err(|e| ActionError::fatal(e.to_string()))?,
+            )
+            .user_storage(
+                UserStorage::builder()
+                    .capacity(b.user_volume_gib.value.to_string())
+                    .build()
+                    .map_err(|e| ActionError::fatal(e.to_string()))?,
+            )
             .set_tags(Some(tag_list(&tags)))
             .send()
             .await
@@ -63,37 +118,80 @@ impl Act<'_> {
     /// Rebuild the WorkSpaces on the bundle that carry every tag in `tagged` (`k=v`), `batch` at a
     /// time; each batch must come back AVAILABLE before the next starts.
     pub(crate) async fn rebuild(&self, tagged: &[String], batch: u32) -> Result<(), ActionError> {
-        let Some(b) = &self.r.recipe.bundle else { return Ok(()) };
-        let Some((bundle, _)) = bundle_named(&self.ws, &b.name.value).await? else { return Ok(()) };
+        let Some(b) = &self.r.recipe.bundle else {
+            return Ok(());
+        };
+        let Some((bundle, _)) = bundle_named(&self.ws, &b.name.value).await? else {
+            return Ok(());
+        };
         let (ready, skipped) = self.selected(&bundle, tagged).await?;
         let mut done = 0;
         for chunk in ready.chunks(batch.max(1) as usize) {
             for ws in chunk {
-                let req = RebuildRequest::builder().workspace_id(ws).build().map_err(|e| ActionError::fatal(e.to_string()))?;
-                let out = self.ws.rebuild_workspaces().rebuild_workspace_requests(req).send().await.ctx("workspaces", "RebuildWorkspaces")?;
+                let req = RebuildRequest::builder()
+                    .workspace_id(ws)
+                    .build()
+                    .map_err(|e| ActionError::fatal(e.to_string()))?;
+                let out = self
+                    .ws
+                    .rebuild_workspaces()
+                    .rebuild_workspace_requests(req)
+                    .send()
+                    .await
+                    .ctx("workspaces", "RebuildWorkspaces")?;
                 if let Some(f) = out.failed_requests().first() {
-                    return Err(ActionError::fatal(format!("{ws} could not be rebuilt: {} ({done} rebuilt before it)", f.error_message().unwrap_or("no message"))));
+                    return Err(ActionError::fatal(format!(
+                        "{ws} could not be rebuilt: {} ({done} rebuilt before it)",
+                        f.error_message().unwrap_or("no message")
+                    )));
                 }
             }
             for ws in chunk {
                 self.waiting(format!("{ws} to come back from its rebuild"));
-                if let Err(e) = poll::wait_workspace(&self.p.poller, &self.home, self.ws.clone(), ws, "AVAILABLE").await {
-                    return Err(ActionError::fatal(format!("the rollout stopped at an unhealthy batch: {e}; {done} WorkSpace(s) rebuilt before it, {} not started", ready.len() - done - chunk.len())));
+                if let Err(e) = poll::wait_workspace(
+                    &self.p.poller,
+                    &self.home,
+                    self.ws.clone(),
+                    ws,
+                    "AVAILABLE",
+                )
+                .await
+                {
+                    return Err(ActionError::fatal(format!(
+                        "the rollout stopped at an unhealthy batch: {e}; {done} WorkSpace(s) rebuilt before it, {} not started",
+                        ready.len() - done - chunk.len()
+                    )));
                 }
             }
             done += chunk.len();
         }
         for (ws, why) in skipped {
-            self.cx.events.output(self.a.id, "rebuild", &format!("skipped {ws}: {why}"));
+            self.cx
+                .events
+                .output(self.a.id, "rebuild", &format!("skipped {ws}: {why}"));
         }
-        self.cx.events.output(self.a.id, "rebuild", &format!("rebuilt {done} WorkSpace(s) on bundle {bundle}"));
+        self.cx.events.output(
+            self.a.id,
+            "rebuild",
+            &format!("rebuilt {done} WorkSpace(s) on bundle {bundle}"),
+        );
         Ok(())
     }
 
     /// The bundle's WorkSpaces that carry the tags: those a rebuild may start from, and the others
     /// with why they are skipped.
-    async fn selected(&self, bundle: &str, tagged: &[String]) -> Result<(Vec<String>, Vec<(String, String)>), ActionError> {
-        let out = self.ws.describe_workspaces().bundle_id(bundle).send().await.ctx("workspaces", "DescribeWorkspaces")?;
+    async fn selected(
+        &self,
+        bundle: &str,
+        tagged: &[String],
+    ) -> Result<(Vec<String>, Vec<(String, String)>), ActionError> {
+        let out = self
+            .ws
+            .describe_workspaces()
+            .bundle_id(bundle)
+            .send()
+            .await
+            .ctx("workspaces", "DescribeWorkspaces")?;
         let (mut ready, mut skipped) = (Vec::new(), Vec::new());
         for w in out.workspaces() {
             let Some(id) = w.workspace_id() else { continue };
@@ -104,7 +202,13 @@ impl Act<'_> {
             if REBUILDABLE.contains(&state) {
                 ready.push(id.to_string());
             } else {
-                skipped.push((id.to_string(), format!("it is {state}, and a rebuild starts only from {}", REBUILDABLE.join(", "))));
+                skipped.push((
+                    id.to_string(),
+                    format!(
+                        "it is {state}, and a rebuild starts only from {}",
+                        REBUILDABLE.join(", ")
+                    ),
+                ));
             }
         }
         Ok((ready, skipped))

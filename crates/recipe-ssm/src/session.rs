@@ -254,8 +254,7 @@ impl Session<'_> {
                 format!("{label} on {instance} (sent by an earlier attempt)"),
             );
             let ssm = self.ssm.clone();
-            poll::wait_command(&self.poller, self.region, ssm, &earlier.id, earlier.sent_at)
-                .await?;
+            poll::wait_command(self.poller, self.region, ssm, &earlier.id, earlier.sent_at).await?;
             return self.command_result(label, &earlier.id, &instance).await;
         }
         let sent = self
@@ -264,7 +263,7 @@ impl Session<'_> {
         self.events
             .waiting(self.action, format!("{label} on {instance}"));
         let ssm = self.ssm.clone();
-        poll::wait_command(&self.poller, self.region, ssm, &sent.id, sent.sent_at).await?;
+        poll::wait_command(self.poller, self.region, ssm, &sent.id, sent.sent_at).await?;
         self.command_result(label, &sent.id, &instance).await
     }
 

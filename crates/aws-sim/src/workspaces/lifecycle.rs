@@ -155,10 +155,10 @@ pub(super) fn modify(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result
     }
     let mut slow = Vec::new();
     for (k, v) in props {
-        if let Some((_, resource)) = SLOW.iter().find(|(m, _)| *m == k) {
-            if ws.properties.get(&k) != Some(&v) {
-                slow.push((*resource).to_string());
-            }
+        if let Some((_, resource)) = SLOW.iter().find(|(m, _)| *m == k)
+            && ws.properties.get(&k) != Some(&v)
+        {
+            slow.push((*resource).to_string());
         }
         if k == "RunningMode" && v == "ALWAYS_ON" {
             ws.properties
