@@ -430,7 +430,7 @@ fn summary(plan: &Plan, done: &ApplyReport, json: bool) -> Exit {
         .map(|(r, o)| (r, &o.images))
         .collect();
     if json {
-        out(&serde_json::json!({ "event": "done", "ok": report.ok(), "images": images, "failed": report.failed, "skipped": report.skipped, "cancelled": report.cancelled }).to_string());
+        out(&serde_json::json!({ "event": "done", "ok": report.ok(), "images": images, "failed": report.failed, "paused": report.paused, "skipped": report.skipped, "cancelled": report.cancelled }).to_string());
     } else {
         out("");
         for (recipe, regions) in &images {
@@ -439,12 +439,26 @@ fn summary(plan: &Plan, done: &ApplyReport, json: bool) -> Exit {
         }
         out(&outcome_line(plan, report));
     }
-    if report.ok() { Exit::Ok } else { Exit::Invalid }
+    if report.ok() {
+        Exit::Ok
+    } else if report.failed.is_empty() && !report.paused.is_empty() && !report.cancelled {
+        Exit::Paused
+    } else {
+        Exit::Invalid
+    }
 }
 
 fn outcome_line(plan: &Plan, report: &recipe_engine::Report) -> String {
     if report.ok() {
         return format!("Apply complete: {} actions succeeded.", plan.actions.len());
+    }
+    if report.failed.is_empty() && !report.paused.is_empty() && !report.cancelled {
+        return format!(
+            "Apply paused at {} gate(s): {} succeeded, {} waiting behind the gate. Do what the gate says, then run `recipe apply` again to go on.",
+            report.paused.len(),
+            report.succeeded.len(),
+            report.skipped.len()
+        );
     }
     format!(
         "Apply incomplete: {} succeeded, {} failed, {} skipped, {} not started{}.",

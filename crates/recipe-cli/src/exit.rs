@@ -11,6 +11,8 @@ pub enum Exit {
     Invalid = 1,
     /// `plan --detailed-exitcode`: the plan has changes.
     Changes = 2,
+    /// `apply` stopped at a `manual` gate: a person must act, then the next apply goes on.
+    Paused = 3,
     /// The command line itself is wrong (unknown flag, missing value).
     Usage = 64,
     /// Output could not be written (a file, or a closed pipe).

@@ -158,6 +158,7 @@ impl Progress {
                 }
                 Event::Succeeded { id, .. }
                 | Event::Failed { id, .. }
+                | Event::Paused { id, .. }
                 | Event::Skipped { id, .. }
                 | Event::Resumed { id } => {
                     if let Some(bar) = l.running.remove(id) {
@@ -248,6 +249,7 @@ fn event_id(e: &Event) -> usize {
         | Event::Retrying { id, .. }
         | Event::Succeeded { id, .. }
         | Event::Failed { id, .. }
+        | Event::Paused { id, .. }
         | Event::Skipped { id, .. }
         | Event::Waiting { id, .. }
         | Event::Queued { id, .. }
@@ -302,6 +304,9 @@ pub fn json_event(e: &Event, name: &str) -> serde_json::Value {
         Event::Skipped { id, because } => {
             serde_json::json!({ "event": "skipped", "action": id, "name": name, "because": because })
         }
+        Event::Paused { id, instructions } => {
+            serde_json::json!({ "event": "paused", "action": id, "name": name, "instructions": instructions })
+        }
         Event::Queued { id, on } => {
             serde_json::json!({ "event": "queued", "action": id, "name": name, "on": on })
         }
@@ -332,8 +337,15 @@ pub fn human_event(e: &Event, name: &dyn Fn(usize) -> String) -> Option<String> 
             recipe_plan::render::duration(elapsed_ms / 1000)
         ),
         Event::Failed { id, error } => format!("  ✗ {}: {error}", name(*id)),
+        Event::Paused { id, instructions } => {
+            format!("  ⏸ {} stopped at a gate: {instructions}", name(*id))
+        }
         Event::Skipped { id, because } => {
-            format!("  - {} (skipped: {} failed)", name(*id), name(*because))
+            format!(
+                "  - {} (skipped: {} did not finish)",
+                name(*id),
+                name(*because)
+            )
         }
         _ => return None,
     })

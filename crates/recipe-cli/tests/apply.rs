@@ -1128,6 +1128,98 @@ async fn retention_never_retires_a_version_in_use_and_retires_it_once_released()
     );
 }
 
+/// `recipe <verb> <recipes> --sandbox` in `dir`, with no terminal: exit code, stdout, stderr.
+fn sandbox(dir: &Path, verb: &[&str], recipes: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_recipe"))
+        .args(verb)
+        .args(recipes)
+        .arg("--sandbox")
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("RECIPE_STATE")
+        .env_remove("RECIPE_REFRESH")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The sandbox's world, as it persisted it.
+fn sandbox_world(dir: &Path) -> serde_json::Value {
+    let bytes = std::fs::read(dir.join(".recipe/sandbox/cloud/world.json")).unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// WorkSpaces that are not terminated (or terminating).
+fn live_workspaces(world: &serde_json::Value) -> Vec<String> {
+    let all = world["workspaces"]["workspaces"].as_object().unwrap();
+    all.values()
+        .filter(|w| !matches!(w["state"].as_str(), Some("TERMINATED" | "TERMINATING")))
+        .map(|w| w["id"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+const GATED: &str = r#"
+name: gated-desktop
+target: workspaces
+strategy: thin
+os: linux
+version: 1.0.0
+base: { bundle: wsb-clj85qzj1 }
+builder:
+  region: eu-west-2
+  directory-id: d-906734325
+  user-name: gatekeeper
+steps:
+  - shell: { run: "echo before the gate" }
+  - manual:
+      instructions: accept the vendor licence in the app's first-run dialog
+      timeout: 1h
+  - shell: { run: "echo after the gate" }
+cleanup: workspaces-linux
+image:
+  name: gated-desktop-${version}
+  description: Gated desktop ${version}
+"#;
+
+/// A `manual` step stops the apply (exit 3) with what to do and where to connect; the builder
+/// WorkSpace is kept and nothing is recorded. The next apply goes on past the gate on the same
+/// builder, captures, and leaves nothing behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manual_gate_stops_the_apply_and_the_next_apply_goes_on_from_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("gated.yaml"), GATED).unwrap();
+    let run = |verb: &[&str]| sandbox(dir.path(), verb, &["gated.yaml"]);
+    let (code, stdout, stderr) = tokio::task::block_in_place(|| run(&["apply", "--auto-approve"]));
+    assert_eq!(code, Some(3), "{stdout}\n{stderr}");
+    assert!(stdout.contains("accept the vendor licence"), "{stdout}");
+    assert!(
+        stdout.contains("sign in with the WorkSpaces client as gatekeeper"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Apply paused at 1 gate(s)"), "{stdout}");
+    let builders = live_workspaces(&sandbox_world(dir.path()));
+    assert_eq!(
+        builders.len(),
+        1,
+        "the builder is kept while the gate is open"
+    );
+    let (code, stdout, stderr) = tokio::task::block_in_place(|| run(&["apply", "--auto-approve"]));
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("gate passed"), "{stdout}");
+    let world = sandbox_world(dir.path());
+    assert!(live_workspaces(&world).is_empty(), "the builder is gone");
+    let images = world["workspaces"]["images"].as_object().unwrap();
+    assert_eq!(images.len(), 1, "one image: {images:?}");
+    let (code, stdout, _) = tokio::task::block_in_place(|| run(&["plan", "--detailed-exitcode"]));
+    assert_eq!(code, Some(0), "nothing left to do:\n{stdout}");
+}
+
 /// The WorkSpaces examples in the sandbox: each builder WorkSpace is created, registered with SSM
 /// through its activation (the sandbox plays the person who runs the registration), built, checked,
 /// cleaned, restarted and imaged; the image is tagged, copied, shared and put in its bundle; then
@@ -1146,25 +1238,7 @@ async fn the_main_job_builds_the_workspaces_examples_in_the_sandbox() {
         "recipes/workspaces/dev-desktop-al2-full.yaml",
         "recipes/workspaces/contractor-desktop-al2-zero.yaml",
     ];
-    let run = |verb: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_recipe"))
-            .args(verb)
-            .args(recipes)
-            .arg("--sandbox")
-            .current_dir(dir.path())
-            .env("NO_COLOR", "1")
-            .env_remove("AWS_ENDPOINT_URL")
-            .env_remove("RECIPE_STATE")
-            .env_remove("RECIPE_REFRESH")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let run = |verb: &[&str]| sandbox(dir.path(), verb, &recipes);
     let (code, stdout, stderr) = tokio::task::block_in_place(|| run(&["apply", "--auto-approve"]));
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     for step in [
@@ -1174,10 +1248,7 @@ async fn the_main_job_builds_the_workspaces_examples_in_the_sandbox() {
     ] {
         assert!(stdout.contains(step), "{step}:\n{stdout}");
     }
-    let world: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(dir.path().join(".recipe/sandbox/cloud/world.json")).unwrap(),
-    )
-    .unwrap();
+    let world = sandbox_world(dir.path());
     let ws = &world["workspaces"];
     let images: Vec<&serde_json::Value> = ws["images"].as_object().unwrap().values().collect();
     let built = |recipe: &str, region: &str| {
@@ -1191,12 +1262,7 @@ async fn the_main_job_builds_the_workspaces_examples_in_the_sandbox() {
     ] {
         assert!(built(recipe, region), "{recipe} in {region}: {images:?}");
     }
-    let live: Vec<&serde_json::Value> = ws["workspaces"]
-        .as_object()
-        .unwrap()
-        .values()
-        .filter(|w| !matches!(w["state"].as_str(), Some("TERMINATED" | "TERMINATING")))
-        .collect();
+    let live = live_workspaces(&world);
     assert!(live.is_empty(), "builders left: {live:?}");
     assert!(
         world["ssm"]["activations"].as_object().unwrap().is_empty(),

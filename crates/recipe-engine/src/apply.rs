@@ -258,7 +258,13 @@ async fn locked<S: StateStore>(
         .iter()
         .map(|(k, v)| (k.clone(), v.state.clone()))
         .collect();
-    let cx = Arc::new(ApplyContext::new(run.set, plan, state, run.events.clone()));
+    let gates = resumed
+        .as_ref()
+        .map(|r| r.gates.clone())
+        .unwrap_or_default();
+    let mut cx = ApplyContext::new(run.set, plan, state, run.events.clone());
+    cx.gates = gates;
+    let cx = Arc::new(cx);
     let dead: Vec<&Plan> = taken_over.iter().map(|r| &r.plan).collect();
     let swept = sweep(run.registry, &cx, &dead).await;
     let clean = swept.problems.is_empty();
@@ -274,10 +280,25 @@ async fn locked<S: StateStore>(
     let sender = run.events.sender();
     let report = execute(&cx.plan, routed, &mut recording, engine, sender, run.cancel).await?;
     let outputs = recording.outputs.clone();
-    release(run.registry, &cx, &report, &outputs, run.opts.keep_on_error).await;
-    discard(run.registry, &cx, &report, &outputs).await;
-    recording.save_rest().await?;
-    journal.finish().await?;
+    // A build stopped at a gate keeps its builder, its image and its journal: the next apply
+    // resumes it.
+    let paused: BTreeSet<String> = (report.paused.keys())
+        .map(|id| cx.plan.actions[*id].recipe.clone())
+        .collect();
+    release(
+        run.registry,
+        &cx,
+        &report,
+        &outputs,
+        run.opts.keep_on_error,
+        &paused,
+    )
+    .await;
+    discard(run.registry, &cx, &report, &outputs, &paused).await;
+    recording.save_rest(&paused).await?;
+    if paused.is_empty() {
+        journal.finish().await?;
+    }
     Ok(ApplyReport { report, outputs })
 }
 
@@ -367,11 +388,12 @@ impl<'r, 'j, S: StateStore> Recording<'r, 'j, S> {
         }
     }
 
-    /// After the run: save every recipe not saved yet (failed builds, partial updates).
-    async fn save_rest(&mut self) -> Result<(), ApplyError> {
+    /// After the run: save every recipe not saved yet (failed builds, partial updates), but not one
+    /// stopped at a gate (its build goes on in the next apply).
+    async fn save_rest(&mut self, paused: &BTreeSet<String>) -> Result<(), ApplyError> {
         let all = recipe_plan::record(&self.cx.plan, &self.applied(), &self.cx.state);
         for state in all {
-            if !self.journal.saved.contains_key(&state.recipe) {
+            if !self.journal.saved.contains_key(&state.recipe) && !paused.contains(&state.recipe) {
                 self.save(&state).await?;
             }
         }
@@ -574,8 +596,15 @@ pub fn unfinished(plan: &Plan, report: &Report, outputs: &Outputs) -> Vec<Unfini
 }
 
 /// Discard the images of unfinished builds, each through its provider.
-async fn discard(registry: &Registry, cx: &ApplyContext, report: &Report, outputs: &Outputs) {
-    let images = unfinished(&cx.plan, report, outputs);
+async fn discard(
+    registry: &Registry,
+    cx: &ApplyContext,
+    report: &Report,
+    outputs: &Outputs,
+    paused: &BTreeSet<String>,
+) {
+    let mut images = unfinished(&cx.plan, report, outputs);
+    images.retain(|u| !paused.contains(&u.recipe));
     for (provider, list) in registry.split(cx, images, |u| &u.recipe) {
         for (image, result) in provider.discard(cx, &list).await {
             cx.events.send(Event::Discarded { image, result });
@@ -590,8 +619,10 @@ async fn release(
     report: &Report,
     outputs: &Outputs,
     keep: bool,
+    paused: &BTreeSet<String>,
 ) {
-    let builders = leftovers(&cx.plan, report, outputs);
+    let mut builders = leftovers(&cx.plan, report, outputs);
+    builders.retain(|l| !paused.contains(&l.recipe));
     for (provider, list) in registry.split(cx, builders, |l| &l.recipe) {
         for (leftover, released) in provider.release(cx, &list, keep).await {
             cx.events.send(Event::Released { leftover, released });

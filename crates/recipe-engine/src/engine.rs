@@ -51,11 +51,14 @@ pub enum ErrorClass {
     EventualConsistency,
     /// Anything else: do not retry.
     Fatal,
+    /// A gate: a person must act, as the message says. The build stops here, keeps its builder, and
+    /// a later apply resumes it past the gate.
+    Paused,
 }
 
 impl ErrorClass {
     pub(crate) fn retryable(self) -> bool {
-        self != ErrorClass::Fatal
+        !matches!(self, ErrorClass::Fatal | ErrorClass::Paused)
     }
 }
 
@@ -75,6 +78,14 @@ impl ActionError {
         ActionError {
             class: ErrorClass::Fatal,
             message: message.into(),
+        }
+    }
+
+    /// A gate: `instructions` say what a person must do before the next apply goes on.
+    pub fn paused(instructions: impl Into<String>) -> ActionError {
+        ActionError {
+            class: ErrorClass::Paused,
+            message: instructions.into(),
         }
     }
 }
@@ -226,6 +237,13 @@ pub enum Event {
         /// Why.
         error: String,
     },
+    /// Stopped at a gate: a person must act; the next apply resumes past it.
+    Paused {
+        /// Action id.
+        id: usize,
+        /// What to do, and where.
+        instructions: String,
+    },
     /// What the sweep before the run removed (builders and images killed runs left).
     Swept(crate::provider::Swept),
     /// A builder of a build that did not finish, after the run: terminated or kept.
@@ -258,8 +276,10 @@ pub struct Report {
     pub succeeded: BTreeSet<usize>,
     /// Actions that failed, with why.
     pub failed: BTreeMap<usize, String>,
-    /// Actions skipped because something they depend on failed.
+    /// Actions skipped because something they depend on failed or paused.
     pub skipped: BTreeSet<usize>,
+    /// Actions stopped at a gate, with the instructions.
+    pub paused: BTreeMap<usize, String>,
     /// Actions never started (cancelled or fail-fast).
     pub not_started: BTreeSet<usize>,
     /// Whether the run was cancelled.
@@ -269,7 +289,10 @@ pub struct Report {
 impl Report {
     /// Everything succeeded (an interrupt that came after the last action started changes nothing).
     pub fn ok(&self) -> bool {
-        self.failed.is_empty() && self.skipped.is_empty() && self.not_started.is_empty()
+        self.failed.is_empty()
+            && self.paused.is_empty()
+            && self.skipped.is_empty()
+            && self.not_started.is_empty()
     }
 }
 

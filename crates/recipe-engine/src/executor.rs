@@ -372,6 +372,13 @@ impl<'p, R: Runner> Scheduler<'p, R> {
                     elapsed_ms,
                 });
             }
+            Err(e) if e.class == ErrorClass::Paused => {
+                let entry = JournalEntry::Paused {
+                    instructions: e.message.clone(),
+                };
+                journal.record(id, entry).await?;
+                self.paused(id, e.message);
+            }
             Err(e) => {
                 let entry = JournalEntry::Failed {
                     error: e.message.clone(),
@@ -384,19 +391,30 @@ impl<'p, R: Runner> Scheduler<'p, R> {
         Ok(())
     }
 
+    /// `id` stopped at a gate: whatever depends on it waits for the next apply (skipped here).
+    fn paused(&mut self, id: usize, instructions: String) {
+        self.report.paused.insert(id, instructions.clone());
+        self.send(Event::Paused { id, instructions });
+        self.skip_after(id);
+    }
+
     /// `id` failed for good: whatever depends on it is skipped.
     fn failed(&mut self, id: usize, error: String) {
         self.report.failed.insert(id, error.clone());
         self.send(Event::Failed { id, error });
+        self.skip_after(id);
+        if self.opts.fail_fast {
+            self.stop = true;
+        }
+    }
+
+    fn skip_after(&mut self, id: usize) {
         for d in self.frontier.descendants(id) {
             if self.blocked.insert(d) && !self.started.contains(&d) {
                 self.report.skipped.insert(d);
                 self.send(Event::Skipped { id: d, because: id });
                 self.ended(d);
             }
-        }
-        if self.opts.fail_fast {
-            self.stop = true;
         }
     }
 

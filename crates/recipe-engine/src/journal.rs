@@ -32,6 +32,11 @@ pub enum JournalEntry {
     },
     /// It was started and not finished (the run was interrupted): its resources may exist.
     Started,
+    /// It stopped at a gate (a person must act): the next apply runs it again, past this gate.
+    Paused {
+        /// What the person was asked to do.
+        instructions: String,
+    },
 }
 
 /// Why a run's journal could not be read or written.
@@ -239,6 +244,8 @@ pub struct Run {
     pub entries: BTreeMap<usize, JournalEntry>,
     /// Recipes whose state it saved.
     pub saved: BTreeMap<String, Revision>,
+    /// Gates passed, per action: how many times it paused (each pause is one gate a person has seen).
+    pub gates: BTreeMap<usize, usize>,
     /// How many records it has.
     pub records: u64,
 }
@@ -298,11 +305,15 @@ fn parse(id: &str, records: &[Vec<u8>]) -> Result<Run, JournalError> {
         plan: *plan,
         entries: BTreeMap::new(),
         saved: BTreeMap::new(),
+        gates: BTreeMap::new(),
         records: records.len() as u64,
     };
     for (n, line) in lines.enumerate() {
         match serde_json::from_slice::<Record>(line) {
             Ok(Record::Action { id, entry }) => {
+                if matches!(entry, JournalEntry::Paused { .. }) {
+                    *run.gates.entry(id).or_default() += 1;
+                }
                 run.entries.insert(id, entry);
             }
             Ok(Record::Saved { recipe, revision }) => {

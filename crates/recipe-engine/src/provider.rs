@@ -80,6 +80,9 @@ pub struct ApplyContext {
     pub state: BTreeMap<String, RecipeState>,
     /// Progress.
     pub events: Events,
+    /// Gates already passed per action id, in the run this apply resumes: the first `n` gates the
+    /// action meets were shown to a person in earlier applies, and are passed.
+    pub gates: BTreeMap<usize, usize>,
 }
 
 impl ApplyContext {
@@ -100,7 +103,13 @@ impl ApplyContext {
             recipes,
             state,
             events,
+            gates: BTreeMap::new(),
         }
+    }
+
+    /// How many of action `id`'s gates were passed in earlier applies.
+    pub fn gates_passed(&self, id: usize) -> usize {
+        self.gates.get(&id).copied().unwrap_or(0)
     }
 
     /// A loaded recipe, or a fatal error naming it.

@@ -62,6 +62,8 @@ struct Fake {
     hang: Mutex<Vec<(String, String)>>,
     /// Panic when asked to release builders (a bug in the lifecycle, outside any action).
     panic_on_release: std::sync::atomic::AtomicBool,
+    /// Actions (recipe, action) with a `manual` gate: they pause until an apply resumes past it.
+    gate: Mutex<Vec<(String, String)>>,
 }
 
 impl Fake {
@@ -81,6 +83,7 @@ impl Fake {
             discarded: Mutex::default(),
             hang: Mutex::default(),
             panic_on_release: Default::default(),
+            gate: Mutex::default(),
         })
     }
 
@@ -101,6 +104,10 @@ impl Fake {
         let r = cx.recipe(&a.recipe)?;
         let home = Self::home(r);
         let made = |what: &str| format!("{}-{what}-{}", self.service, a.recipe);
+        let key = (a.recipe.clone(), a.action.name().to_string());
+        if self.gate.lock().unwrap().contains(&key) && cx.gates_passed(a.id) == 0 {
+            return Err(ActionError::paused("sign the licence on the builder"));
+        }
         if self.fail.contains(&(a.recipe.as_str(), a.action.name())) {
             return Err(ActionError::fatal(format!(
                 "{} failed (injected)",
@@ -381,6 +388,94 @@ async fn a_failed_build_releases_its_builder_through_its_own_provider() {
             .state
             .current()
             .is_some()
+    );
+}
+
+/// A `manual` gate stops its build where it is: the builder is kept (not released), no image is
+/// discarded, the recipe's state is not saved and the run's journal stays. The other recipes finish
+/// and are saved. The next apply resumes the run past the gate: the build goes on from the gating
+/// action on the same builder, and finishes.
+#[tokio::test]
+async fn a_gate_stops_its_build_keeps_the_builder_and_the_next_apply_goes_on_past_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = load(dir.path());
+    let store = LocalStore::new(dir.path().join("state"));
+    let ec2 = Fake::new(Target::Ec2Ami, "ec2", vec![]);
+    let appstream = Fake::new(Target::Appstream, "appstream", vec![]);
+    let gated = ("desktop".to_string(), "run-steps".to_string());
+    appstream.gate.lock().unwrap().push(gated.clone());
+    let mut registry = Registry::new();
+    registry.register(ec2.clone()).register(appstream.clone());
+
+    let first = plan_and_apply(&set, &store, &registry).await;
+    assert!(!first.ok);
+    let paused: Vec<&String> = first
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Paused { instructions, .. } => Some(instructions),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(paused, ["sign the licence on the builder"]);
+    assert!(
+        appstream.released.lock().unwrap().is_empty(),
+        "the builder is kept"
+    );
+    assert!(appstream.discarded.lock().unwrap().is_empty());
+    assert!(
+        store
+            .load("desktop")
+            .await
+            .unwrap()
+            .is_none_or(|s| s.state.current().is_none())
+    );
+    assert!(
+        store
+            .load("golden")
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .current()
+            .is_some()
+    );
+    assert_eq!(
+        store.runs().await.unwrap().len(),
+        1,
+        "the journal stays for the next apply"
+    );
+    let launched = |p: &Fake| {
+        p.ran()
+            .iter()
+            .filter(|(r, a)| r == "desktop" && a == "launch-builder")
+            .count()
+    };
+    assert_eq!(launched(&appstream), 1);
+
+    let second = plan_and_apply(&set, &store, &registry).await;
+    assert!(second.ok, "{:?}", second.events);
+    assert_eq!(launched(&appstream), 1, "the same builder goes on");
+    let gate_runs = appstream
+        .ran()
+        .iter()
+        .filter(|(r, a)| (r, a) == (&gated.0, &gated.1))
+        .count();
+    assert_eq!(gate_runs, 2, "the gating action runs again, past its gate");
+    assert!(appstream.released.lock().unwrap().is_empty());
+    assert!(
+        store
+            .load("desktop")
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .current()
+            .is_some()
+    );
+    assert!(
+        store.runs().await.unwrap().is_empty(),
+        "the finished run's journal is gone"
     );
 }
 

@@ -47,6 +47,10 @@ static AMI_ID: LazyLock<Regex> = LazyLock::new(|| re(r"^ami-[0-9a-f]{8,17}$"));
 static WSI_ID: LazyLock<Regex> = LazyLock::new(|| re(r"^wsi-[0-9a-z]{9,63}$"));
 static EC2_IMAGE_NAME: LazyLock<Regex> = LazyLock::new(|| re(r"^[A-Za-z0-9()\[\] ./'@_-]{3,128}$"));
 static WS_IMAGE_NAME: LazyLock<Regex> = LazyLock::new(|| re(r"^[a-zA-Z0-9_./()-]{1,64}$"));
+static WS_IMAGE_NAME_CHARS: LazyLock<Regex> = LazyLock::new(|| re(r"^[a-zA-Z0-9_./()-]+$"));
+/// WorkSpaces image and bundle descriptions (API_CreateWorkspaceImage, API_CreateWorkspaceBundle):
+/// letters, digits, spaces and `_ . / ( ) -`; so no `:`, `#` or `,`.
+static WS_DESCRIPTION: LazyLock<Regex> = LazyLock::new(|| re(r"^[a-zA-Z0-9_./() -]+$"));
 static AS_IMAGE_NAME: LazyLock<Regex> = LazyLock::new(|| re(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,100}$"));
 static HOME_PATH: LazyLock<Regex> =
     LazyLock::new(|| re(r#"(^|[\s"'=:>(])(/home(/|\s|$|["'])|~/|\$HOME\b|\$\{HOME\})"#));
@@ -688,7 +692,88 @@ fn sample_name(template: &str) -> String {
     s
 }
 
+/// A WorkSpaces text checked against the API's pattern and length, as it will be sent (build-time
+/// placeholders filled with samples).
+fn check_ws_text(
+    cx: &mut Ctx<'_>,
+    what: &str,
+    text: &Node<String>,
+    max: usize,
+    rule: (&Regex, &str),
+) {
+    let sample = sample_name(text);
+    if sample.contains("${") {
+        return; // an unknown variable, already reported
+    }
+    let count = sample.chars().count();
+    if (1..=max).contains(&count) && rule.0.is_match(&sample) {
+        return;
+    }
+    let mut bad: Vec<String> = sample
+        .chars()
+        .filter(|c| !rule.0.is_match(&c.to_string()))
+        .map(|c| {
+            if c == ' ' {
+                "space".to_string()
+            } else {
+                format!("`{c}`")
+            }
+        })
+        .collect();
+    bad.dedup();
+    let bad = bad.join(", ");
+    let why = if count > max {
+        format!("it has {count} characters, and WorkSpaces takes at most {max}")
+    } else {
+        format!("WorkSpaces refuses {bad} in it")
+    };
+    cx.push(
+        Code::WsText,
+        text.span,
+        format!("the {what} `{sample}` would be refused by WorkSpaces: {why}"),
+        format!("use 1-{max} characters: {}", rule.1),
+        "refused by WorkSpaces",
+    );
+}
+
+const WS_DESCRIPTION_RULE: &str = "letters, digits, spaces and _ . / ( ) - (no `:`, `#` or `,`)";
+const WS_NAME_RULE: &str = "letters, digits and _ . / ( ) -";
+
+fn check_ws_texts(cx: &mut Ctx<'_>) {
+    let rec = &cx.r.recipe;
+    if let Some(d) = &rec.image.description {
+        check_ws_text(
+            cx,
+            "image description",
+            d,
+            256,
+            (&WS_DESCRIPTION, WS_DESCRIPTION_RULE),
+        );
+    }
+    if let Some(b) = &rec.bundle {
+        check_ws_text(
+            cx,
+            "bundle name",
+            &b.name,
+            64,
+            (&WS_IMAGE_NAME_CHARS, WS_NAME_RULE),
+        );
+        if let Some(d) = &b.description {
+            check_ws_text(
+                cx,
+                "bundle description",
+                d,
+                255,
+                (&WS_DESCRIPTION, WS_DESCRIPTION_RULE),
+            );
+        }
+    }
+}
+
 fn check_image(cx: &mut Ctx<'_>) {
+    if cx.target == Target::Workspaces {
+        check_ws_texts(cx);
+    }
     let img = &cx.r.recipe.image;
     let name = sample_name(&img.name);
     if let Some(d) = &img.display_name
@@ -909,16 +994,6 @@ fn check_target_sections(cx: &mut Ctx<'_>) {
                     format!("WorkSpaces cannot make a bundle with a {root} GiB root and a {user} GiB user volume"),
                     format!("use root 80 with user 10, 50 or 100; or root 175 to {WS_MAX_VOLUME} with user 100 to {WS_MAX_VOLUME}"),
                     "impossible volume sizes",
-                );
-            }
-            if b.name.is_empty() || b.name.chars().count() > 64 {
-                let span = b.name.span;
-                cx.push(
-                    Code::ImageName,
-                    span,
-                    "bundle names have 1-64 characters",
-                    "shorten the bundle name",
-                    "invalid bundle name",
                 );
             }
         }

@@ -231,8 +231,8 @@ step_body! {
 }
 
 step_body! {
-    /// A human gate: the build pauses with instructions (and, on AppStream and WorkSpaces, a way to
-    /// connect to the builder) until someone approves or the timeout passes.
+    /// A human gate: the apply stops here, saying what to do and where to connect to the builder
+    /// (kept meanwhile); the next `recipe apply` goes on past the gate.
     pub struct Manual {
         /// What the person must do before approving.
         pub instructions: Node<String>,

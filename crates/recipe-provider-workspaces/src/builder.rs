@@ -269,7 +269,25 @@ impl Act<'_> {
             self.p.opts.poll,
             &self.p.agents,
             self,
-        ))
+        )
+        .with_gates(self.cx.gates_passed(self.a.id), self.connect(&ws)))
+    }
+
+    /// Where a person connects to the builder.
+    fn connect(&self, ws: &str) -> String {
+        let b = &self.r.recipe.builder;
+        let user = b
+            .user_name
+            .as_ref()
+            .map_or("its user", |u| u.value.as_str());
+        let dir = b
+            .directory_id
+            .as_ref()
+            .map_or("its directory", |d| d.value.as_str());
+        format!(
+            "the builder WorkSpace {ws} in {}: sign in with the WorkSpaces client as {user} of directory {dir} (the directory's registration code is in `aws workspaces describe-workspace-directories --directory-ids {dir} --region {}`)",
+            self.home, self.home
+        )
     }
 
     /// Run one script on the builder (a session of its own).

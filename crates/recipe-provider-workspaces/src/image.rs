@@ -30,15 +30,17 @@ impl Act<'_> {
         self.values().apply(&self.r.recipe.image.name)
     }
 
+    /// `image.description` (checked at validate time), else `recipe <name> <version>` with what
+    /// WorkSpaces refuses in a description left out.
     fn description(&self) -> String {
         let recipe = &self.r.recipe;
-        let d = recipe
-            .image
-            .description
-            .as_ref()
-            .or(recipe.description.as_ref());
-        self.values()
-            .apply(d.map_or(recipe.name.value.as_str(), |d| d.value.as_str()))
+        match &recipe.image.description {
+            Some(d) => self.values().apply(d),
+            None => format!("recipe {} {}", recipe.name.value, recipe.version.value)
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || "_./() -".contains(*c))
+                .collect(),
+        }
     }
 
     /// The tags of this build's image.

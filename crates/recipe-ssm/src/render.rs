@@ -340,7 +340,9 @@ pub fn step_script(
             ),
         },
         Step::App(_) => return Err("`app` steps run on AppStream image builders, not on EC2".into()),
-        Step::Manual(m) => return Err(format!("a manual gate needs a person at the builder ({}); it is not supported by this provider yet", m.instructions.value)),
+        // A gate is not a script: the session stops the apply at it (`Session::gate`); only a
+        // launch-stage gate gets here, and the loader refuses those.
+        Step::Manual(m) => return Err(format!("a manual gate cannot run at first boot ({})", m.instructions.value)),
         Step::Reboot(_) | Step::Sysprep(_) | Step::Include(_) => return Ok(None),
     };
     Ok(Some(format!(

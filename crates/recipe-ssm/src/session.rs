@@ -47,6 +47,17 @@ pub struct Session<'a> {
     /// The provider's view of the node.
     pub check: &'a dyn NodeCheck,
     commands: Commands,
+    /// Gates of this action passed in earlier applies, and how to reach the node (for a gate's
+    /// instructions).
+    gates: Gates,
+}
+
+/// The `manual` gates an action meets, in order.
+#[derive(Default)]
+struct Gates {
+    passed: usize,
+    seen: std::sync::atomic::AtomicUsize,
+    connect: String,
 }
 
 impl<'a> Session<'a> {
@@ -78,7 +89,38 @@ impl<'a> Session<'a> {
             agents,
             check,
             commands: Commands::default(),
+            gates: Gates::default(),
         }
+    }
+
+    /// `passed` gates of this action were shown in earlier applies (they are passed now); `connect`
+    /// says how a person reaches the node.
+    pub fn with_gates(mut self, passed: usize, connect: impl Into<String>) -> Self {
+        self.gates.passed = passed;
+        self.gates.connect = connect.into();
+        self
+    }
+
+    /// A `manual` step: passed if an earlier apply stopped at it, otherwise the apply stops here
+    /// with what to do and where.
+    fn gate(&self, label: &str, m: &recipe_model::Manual) -> Result<(), ActionError> {
+        let n = self
+            .gates
+            .seen
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n < self.gates.passed {
+            self.events.output(
+                self.action,
+                label,
+                "gate passed (the apply that stopped here was followed by this one)",
+            );
+            return Ok(());
+        }
+        Err(ActionError::paused(format!(
+            "{label}: {}\n  where: {}\n  then: run `recipe apply` again; it goes on from this gate (the builder is kept meanwhile)",
+            m.instructions.value.trim(),
+            self.gates.connect
+        )))
     }
 
     fn os(&self) -> Os {
@@ -409,6 +451,9 @@ impl Session<'_> {
         upload: &str,
     ) -> Result<(), ActionError> {
         let label = recipe_plan::step_label(s);
+        if let Step::Manual(m) = &s.step.value {
+            return self.gate(&label, m);
+        }
         let common = s.step.common();
         let timeout = common
             .and_then(|c| c.timeout())

@@ -920,7 +920,12 @@ fn create_workspace_bundle(w: &mut World, c: &Call, now: u64) -> Result<Value, A
         )));
     }
     let description = required(b, "BundleDescription")?;
+    // API_CreateWorkspaceBundle: 1-255 characters of ^[a-zA-Z0-9_./() -]+$.
     check_length("BundleDescription", description, 255)?;
+    check_image_description(
+        "BundleDescription",
+        &description.chars().take(256).collect::<String>(),
+    )?;
     let image_id = required(b, "ImageId")?;
     let compute = b
         .get("ComputeType")

@@ -39,6 +39,16 @@ impl Act<'_> {
             &self.p.agents,
             self,
         )
+        .with_gates(
+            self.cx.gates_passed(self.a.id),
+            format!(
+                "the builder {} in {} (Session Manager: `aws ssm start-session --target {} --region {}`)",
+                self.instance(),
+                self.home,
+                self.instance(),
+                self.home
+            ),
+        )
     }
 
     /// The builder's state (`running`, `stopped`, …).
