@@ -21,7 +21,8 @@ pub struct World {
     /// Manual clock offset (`/_sim/advance`), in ms.
     pub offset_ms: u64,
     /// Injected failures: the next `n` resources of a kind (`ec2-image`, `ec2-copy`, `workspaces-image`) end in
-    /// their failed state instead of becoming available.
+    /// their failed state instead of becoming available; `workspaces-rebuild`: the next `n` rebuilds end
+    /// UNHEALTHY.
     pub fail_next: std::collections::BTreeMap<String, u32>,
     /// Play the person at each builder WorkSpace: register the SSM agent with each hybrid activation
     /// on the WorkSpace its `DefaultInstanceName` names (the sandbox sets this; see `ssm_hybrid.rs`).

@@ -269,6 +269,9 @@ fn released_line(l: &recipe_engine::Leftover, r: &recipe_engine::Released) -> St
         Released::Kept => format!(
             "  ! kept the builder {b} of {recipe} for debugging (tagged recipe:keep=debug; terminate it when done)"
         ),
+        Released::Untouched => format!(
+            "  ✓ left {b} of {recipe} running: it is the recipe's base, not a builder this apply made"
+        ),
         Released::KeptUnmarked(why) => format!(
             "  ! kept the builder {b} of {recipe} for debugging, but could not tag it ({why}): tag it recipe:keep=debug by hand, or the next apply terminates it"
         ),

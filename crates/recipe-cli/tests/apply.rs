@@ -5,6 +5,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+#[path = "apply/workspaces.rs"]
+mod workspaces;
+
 #[path = "apply/reliability.rs"]
 mod reliability;
 

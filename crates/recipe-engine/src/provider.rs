@@ -206,6 +206,9 @@ pub enum Released {
     KeptUnmarked(String),
     /// Could not be terminated.
     Failed(String),
+    /// Not this tool's to terminate (the recipe builds on an existing machine): left running, with
+    /// only what the build added to it removed.
+    Untouched,
 }
 
 /// An image made by a build that did not finish (it never became available, or the apply stopped

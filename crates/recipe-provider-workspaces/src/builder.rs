@@ -461,6 +461,16 @@ pub(crate) async fn release_one(
         Err(e) => return Released::Failed(e.message),
     };
     let client = p.workspaces(&region);
+    let existing = cx
+        .recipe(&l.recipe)
+        .is_ok_and(|r| matches!(r.recipe.base.value, Base::Workspace(_)));
+    if existing {
+        // `base: { workspace: … }` is the user's WorkSpace: only what the build added goes.
+        return match forget(&p.ssm(&region), &l.builder).await {
+            Ok(()) => Released::Untouched,
+            Err(e) => Released::Failed(e.message),
+        };
+    }
     if keep {
         let marked = client
             .create_tags()

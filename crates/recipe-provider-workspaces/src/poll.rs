@@ -10,7 +10,12 @@ use recipe_aws::{Context, Poller, Probe, Probed, WaitError};
 fn dead_end(state: &str, want: &str) -> bool {
     match want {
         "TERMINATED" => false,
-        _ => matches!(state, "ERROR" | "TERMINATING" | "TERMINATED") && state != want,
+        _ => {
+            matches!(
+                state,
+                "ERROR" | "UNHEALTHY" | "IMPAIRED" | "TERMINATING" | "TERMINATED"
+            ) && state != want
+        }
     }
 }
 

@@ -363,7 +363,10 @@ fn rebuild_workspaces(w: &mut World, c: &Call, now: u64, d: &Durations) -> Resul
                 w.workspaces
                     .visible_image(&c.account, &c.region, &b.image_id)
             });
+        // Injected: this rebuild ends UNHEALTHY (`fail-next workspaces-rebuild`).
+        let fails = w.take_failure("workspaces-rebuild");
         if let Some(ws) = live_workspace_mut(w, c, &id) {
+            ws.rebuild_fails = fails;
             if let Some(image) = image {
                 ws.image_id = image.id;
                 ws.os = image.os;

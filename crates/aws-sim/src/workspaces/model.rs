@@ -189,6 +189,8 @@ pub struct Workspace {
     pub modifications: Vec<String>,
     /// When that change is done (ms).
     pub modified_until: u64,
+    /// Injected: the current rebuild ends UNHEALTHY instead of AVAILABLE.
+    pub rebuild_fails: bool,
 }
 
 /// A WorkSpaces image.

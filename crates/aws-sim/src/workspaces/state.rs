@@ -38,6 +38,11 @@ impl Workspaces {
             if now < ws.ready_at {
                 continue;
             }
+            if ws.state == "REBUILDING" && ws.rebuild_fails {
+                ws.state = "UNHEALTHY".into();
+                ws.rebuild_fails = false;
+                continue;
+            }
             let next = match ws.state.as_str() {
                 // SUSPENDED only while an image is made: its ready_at is the image's.
                 "PENDING" | "REBUILDING" | "SUSPENDED" | "STARTING" | "REBOOTING" => "AVAILABLE",

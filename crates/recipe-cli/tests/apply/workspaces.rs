@@ -1,0 +1,315 @@
+//! WorkSpaces applies against aws-sim (the person at the builder played by the simulator): failed
+//! preconditions, a rollout with an unhealthy batch, retention with an image a bundle uses, and kill -9
+//! mid-apply followed by a re-apply.
+
+use aws_sdk_workspaces::types::{WorkspaceProperties, WorkspaceRequest};
+
+use super::{Env, Stdio};
+
+const DESK: &str = r#"
+name: desk
+target: workspaces
+strategy: full
+os: linux
+version: 1.0.0
+base: { bundle: wsb-clj85qzj1 }
+builder:
+  region: eu-west-2
+  directory-id: d-906734325
+  user-name: desk-builder
+steps:
+  - shell: { run: "echo step one" }
+  - shell: { run: "echo step two" }
+cleanup: workspaces-linux
+image:
+  name: desk-${version}
+  description: Desk ${version}
+bundle:
+  name: desk
+  description: Desk bundle
+  compute: STANDARD
+  root-volume-gib: 80
+  user-volume-gib: 10
+rollout:
+  rebuild-workspaces:
+    tagged: { Persona: desk }
+    batch: 2
+retain:
+  keep: 1
+"#;
+
+/// An aws-sim that registers agents on builder WorkSpaces, and a folder with the `desk` recipe.
+async fn ws_env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("recipes")).unwrap();
+    std::fs::write(dir.path().join("recipes/desk.yaml"), DESK).unwrap();
+    let mut d = aws_sim::Durations::instant();
+    d.workspace_start_ms = 30;
+    d.workspace_image_ms = 60;
+    let sim = aws_sim::Sim::start(aws_sim::Config {
+        durations: d,
+        operator: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    Env {
+        dir,
+        sim,
+        vars: Default::default(),
+    }
+}
+
+impl Env {
+    fn set_version(&self, v: &str) {
+        let text = DESK.replace("version: 1.0.0", &format!("version: {v}"));
+        std::fs::write(self.dir.path().join("recipes/desk.yaml"), text).unwrap();
+    }
+
+    fn workspaces(&self) -> aws_sdk_workspaces::Client {
+        let creds = aws_sdk_workspaces::config::Credentials::new(
+            aws_sim::DEFAULT_ACCOUNT,
+            "test",
+            None,
+            None,
+            "test",
+        );
+        let conf = aws_sdk_workspaces::Config::builder()
+            .behavior_version(aws_sdk_workspaces::config::BehaviorVersion::latest())
+            .endpoint_url(self.sim.url())
+            .region(aws_sdk_workspaces::config::Region::new("eu-west-2"))
+            .credentials_provider(creds)
+            .build();
+        aws_sdk_workspaces::Client::from_conf(conf)
+    }
+
+    /// WorkSpaces not terminated, and SSM activations and managed nodes left.
+    fn leftovers(&self) -> (usize, usize, usize) {
+        let w = self.sim.world();
+        let live = w.workspaces.workspaces.values();
+        let live = live
+            .filter(|x| !matches!(x.state.as_str(), "TERMINATED" | "TERMINATING"))
+            .filter(|x| x.user_name == "desk-builder")
+            .count();
+        (live, w.ssm.activations.len(), w.ssm.nodes.len())
+    }
+
+    fn desk_images(&self) -> Vec<String> {
+        let w = self.sim.world();
+        let mut names: Vec<String> = w
+            .workspaces
+            .images
+            .values()
+            .filter(|i| i.name.starts_with("desk-"))
+            .map(|i| format!("{} {}", i.name, i.region))
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_pre_capture_check_stops_before_any_image_and_leaves_nothing() {
+    let e = ws_env().await;
+    e.sim.script_command(aws_sim::CommandScript {
+        contains: "df --output=pcent".into(),
+        status: "Failed".into(),
+        stdout: "pre-capture check failed: the root volume is 98% full; WorkSpaces needs it under 97%: remove files or caches from /\n".into(),
+        response_code: 1,
+        ..Default::default()
+    });
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(stdout.contains("98% full"), "{stdout}");
+    assert_eq!(e.sim.requests().count("workspaces:CreateWorkspaceImage"), 0);
+    assert!(e.desk_images().is_empty());
+    assert_eq!(
+        e.leftovers(),
+        (0, 0, 0),
+        "builder, activation and node are gone"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encrypted_workspace_is_refused_before_capture() {
+    let e = ws_env().await;
+    let req = WorkspaceRequest::builder()
+        .directory_id("d-906734325")
+        .user_name("encrypted-user")
+        .bundle_id("wsb-clj85qzj1")
+        .root_volume_encryption_enabled(true)
+        .volume_encryption_key("alias/aws/workspaces")
+        .workspace_properties(WorkspaceProperties::builder().build())
+        .build()
+        .unwrap();
+    let out = e
+        .workspaces()
+        .create_workspaces()
+        .workspaces(req)
+        .send()
+        .await
+        .unwrap();
+    let ws = out.pending_requests()[0]
+        .workspace_id()
+        .unwrap()
+        .to_string();
+    let text = DESK.replace(
+        "base: { bundle: wsb-clj85qzj1 }",
+        &format!("base: {{ workspace: {ws} }}"),
+    );
+    std::fs::write(e.dir.path().join("recipes/desk.yaml"), text).unwrap();
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(stdout.contains("encrypted volumes"), "{stdout}");
+    assert_eq!(e.sim.requests().count("workspaces:CreateWorkspaceImage"), 0);
+    let w = e.sim.world();
+    assert_eq!(
+        w.workspaces.workspaces[&ws].state, "AVAILABLE",
+        "an existing WorkSpace is never terminated"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_stops_at_the_first_unhealthy_batch() {
+    let e = ws_env().await;
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let bundle = e
+        .sim
+        .world()
+        .workspaces
+        .bundles
+        .values()
+        .find(|b| b.name == "desk")
+        .unwrap()
+        .id
+        .clone();
+    let client = e.workspaces();
+    for user in ["ann", "bob", "cyd"] {
+        let tag = aws_sdk_workspaces::types::Tag::builder()
+            .key("Persona")
+            .value("desk")
+            .build()
+            .unwrap();
+        let req = WorkspaceRequest::builder()
+            .directory_id("d-906734325")
+            .user_name(user)
+            .bundle_id(&bundle)
+            .tags(tag)
+            .build()
+            .unwrap();
+        client
+            .create_workspaces()
+            .workspaces(req)
+            .send()
+            .await
+            .unwrap();
+    }
+    e.set_version("1.1.0");
+    e.sim.fail_next("workspaces-rebuild", 1);
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(stdout.contains("unhealthy batch"), "{stdout}");
+    assert!(stdout.contains("1 not started"), "{stdout}");
+    assert_eq!(
+        e.sim.requests().count("workspaces:RebuildWorkspaces"),
+        2,
+        "the third WorkSpace is not touched"
+    );
+    assert_eq!(e.leftovers(), (0, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_keeps_an_image_a_bundle_uses_and_retires_it_once_released() {
+    let e = ws_env().await;
+    assert_eq!(e.run(&["apply", "recipes", "--auto-approve"]).await.0, 0);
+    let v1 = e
+        .sim
+        .world()
+        .workspaces
+        .images
+        .values()
+        .find(|i| i.name == "desk-1.0.0")
+        .unwrap()
+        .id
+        .clone();
+    let client = e.workspaces();
+    let compute = aws_sdk_workspaces::types::ComputeType::builder()
+        .name(aws_sdk_workspaces::types::Compute::Standard)
+        .build();
+    let other = client
+        .create_workspace_bundle()
+        .bundle_name("other")
+        .bundle_description("another team")
+        .image_id(&v1)
+        .compute_type(compute)
+        .user_storage(
+            aws_sdk_workspaces::types::UserStorage::builder()
+                .capacity("10")
+                .build()
+                .unwrap(),
+        )
+        .root_storage(
+            aws_sdk_workspaces::types::RootStorage::builder()
+                .capacity("80")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    e.set_version("2.0.0");
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(
+        e.desk_images(),
+        ["desk-1.0.0 eu-west-2", "desk-2.0.0 eu-west-2"],
+        "1.0.0 is kept: bundle `other` uses it"
+    );
+    let id = other.workspace_bundle().unwrap().bundle_id().unwrap();
+    client
+        .delete_workspace_bundle()
+        .bundle_id(id)
+        .send()
+        .await
+        .unwrap();
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(
+        e.desk_images(),
+        ["desk-2.0.0 eu-west-2"],
+        "released, 1.0.0 is retired:\n{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_kill_9_mid_apply_the_next_apply_makes_no_second_image_and_leaves_no_builder() {
+    let e = ws_env().await;
+    let mut child = e
+        .cmd(&["apply", "recipes", "--auto-approve", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let hit = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok);
+        let hit = lines.any(|l| l.contains("\"succeeded\"") && l.contains("capture"));
+        let _ = child.kill();
+        let _ = child.wait();
+        hit
+    })
+    .await
+    .unwrap();
+    assert!(hit, "the apply got to the capture");
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(e.desk_images(), ["desk-1.0.0 eu-west-2"], "one image");
+    assert_eq!(e.sim.requests().count("workspaces:CreateWorkspaceImage"), 1);
+    assert_eq!(e.leftovers(), (0, 0, 0));
+    let (code, stdout, _) = e.run(&["plan", "recipes", "--detailed-exitcode"]).await;
+    assert_eq!(code, 0, "{stdout}");
+}
