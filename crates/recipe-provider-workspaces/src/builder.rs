@@ -26,19 +26,109 @@ impl NodeCheck for Act<'_> {
 }
 
 impl Act<'_> {
-    /// The base: a bundle (the builder is created from it), or an existing WorkSpace.
+    /// The base: a bundle (the builder is created from it), an existing WorkSpace, a WorkSpaces image
+    /// (a temporary bundle wraps it at launch), or an AMI recipe's image, imported (BYOL).
     pub(crate) async fn resolve_base(&self) -> Result<RecipeOutputs, ActionError> {
         let id = match &self.r.recipe.base.value {
             Base::Bundle(b) => b.value.clone(),
             Base::Workspace(w) => w.value.clone(),
+            Base::ImageId(i) => i.value.clone(),
+            Base::Recipe(parent) => self.import(&parent.value).await?,
             other => {
                 return Err(ActionError::fatal(format!(
-                    "a WorkSpaces builder starts from a bundle or an existing WorkSpace; base `{}` is not supported yet: make a bundle of the image (or import the AMI) and name it in `base: {{ bundle: … }}`",
+                    "a WorkSpaces builder cannot start from base `{}`",
                     other.kind()
                 )));
             }
         };
         Ok(RecipeOutputs::base(id))
+    }
+
+    /// ImportWorkspaceImage (BYOL) of the parent recipe's AMI in this build region; an earlier
+    /// attempt's import (same name) is adopted. It is removed with the builder.
+    async fn import(&self, parent: &str) -> Result<String, ActionError> {
+        let ami = self.inputs.image(parent, &self.home).ok_or_else(|| {
+            ActionError::fatal(format!("no image of `{parent}` in {} to import", self.home))
+        })?;
+        let name = temp_name(&self.values().build_id);
+        let id = match crate::image::owned_named(&self.ws, &name).await? {
+            Some(found) => found,
+            None => {
+                let out = self
+                    .ws
+                    .import_workspace_image()
+                    .ec2_image_id(ami)
+                    .ingestion_process(
+                        aws_sdk_workspaces::types::WorkspaceImageIngestionProcess::ByolRegular,
+                    )
+                    .image_name(&name)
+                    .image_description(format!("recipe import of {ami} for {}", self.name))
+                    .set_tags(Some(tag_list(&recipe_aws::tags::builder_tags(
+                        self.name,
+                        &self.values().build_id,
+                    ))))
+                    .send()
+                    .await
+                    .ctx("workspaces", "ImportWorkspaceImage")?;
+                let id = out.image_id().ok_or_else(|| {
+                    AwsError::missing("workspaces", "ImportWorkspaceImage", "ImageId")
+                })?;
+                id.to_string()
+            }
+        };
+        self.waiting(format!("the import {id} of {ami} to become AVAILABLE"));
+        poll::wait_image(&self.p.poller, &self.home, self.ws.clone(), &id).await?;
+        Ok(id)
+    }
+
+    /// A temporary bundle around image `image`, for the builder (an earlier attempt's is adopted).
+    async fn temp_bundle(&self, image: &str) -> Result<String, ActionError> {
+        let name = temp_name(&self.values().build_id);
+        if let Some((id, _)) = crate::rollout::bundle_named(&self.ws, &name).await? {
+            return Ok(id);
+        }
+        let compute = self
+            .r
+            .recipe
+            .bundle
+            .as_ref()
+            .map_or("STANDARD".to_string(), |b| {
+                crate::rollout::compute_name(&b.compute.value)
+            });
+        let storage = |gib: &str| {
+            aws_sdk_workspaces::types::UserStorage::builder()
+                .capacity(gib)
+                .build()
+        };
+        let out = self
+            .ws
+            .create_workspace_bundle()
+            .bundle_name(&name)
+            .bundle_description(format!("recipe builder bundle for {}", self.name))
+            .image_id(image)
+            .compute_type(
+                aws_sdk_workspaces::types::ComputeType::builder()
+                    .name(aws_sdk_workspaces::types::Compute::from(compute.as_str()))
+                    .build(),
+            )
+            .user_storage(storage("10").map_err(|e| ActionError::fatal(e.to_string()))?)
+            .root_storage(
+                aws_sdk_workspaces::types::RootStorage::builder()
+                    .capacity("80")
+                    .build()
+                    .map_err(|e| ActionError::fatal(e.to_string()))?,
+            )
+            .set_tags(Some(tag_list(&recipe_aws::tags::builder_tags(
+                self.name,
+                &self.values().build_id,
+            ))))
+            .send()
+            .await
+            .ctx("workspaces", "CreateWorkspaceBundle")?;
+        let id = out.workspace_bundle().and_then(|b| b.bundle_id());
+        Ok(id
+            .ok_or_else(|| AwsError::missing("workspaces", "CreateWorkspaceBundle", "BundleId"))?
+            .to_string())
     }
 
     pub(crate) async fn launch_builder(&self) -> Result<RecipeOutputs, ActionError> {
@@ -48,6 +138,9 @@ impl Act<'_> {
             .ok_or_else(|| ActionError::fatal("no resolved base"))?;
         let ws = if base.starts_with("ws-") {
             base.to_string()
+        } else if base.starts_with("wsi-") {
+            let bundle = self.temp_bundle(base).await?;
+            self.create_workspace(&bundle).await?
         } else {
             self.create_workspace(base).await?
         };
@@ -339,8 +432,44 @@ impl Act<'_> {
             .await?;
         }
         forget(&self.ssm, &ws).await?;
-        terminate(&self.ws, &ws).await
+        terminate(&self.ws, &ws).await?;
+        drop_temp(self.p, &self.home, &ws, &self.values().build_id).await
     }
+}
+
+/// The name of a build's temporary bundle and imported image.
+fn temp_name(build_id: &str) -> String {
+    format!("recipe-{build_id}")
+}
+
+/// Once builder `ws` is gone, remove the build's temporary bundle, then its imported image (each
+/// used by the one before, so in this order). Nothing to do when the base was a bundle.
+pub(crate) async fn drop_temp(
+    p: &WorkspacesProvider,
+    region: &str,
+    ws: &str,
+    build_id: &str,
+) -> Result<(), ActionError> {
+    let client = p.workspaces(region);
+    let name = temp_name(build_id);
+    let bundle = crate::rollout::bundle_named(&client, &name).await?;
+    let image = crate::image::owned_named(&client, &name).await?;
+    if bundle.is_none() && image.is_none() {
+        return Ok(());
+    }
+    poll::wait_workspace(&p.poller, region, client.clone(), ws, "TERMINATED").await?;
+    if let Some((id, _)) = bundle {
+        client
+            .delete_workspace_bundle()
+            .bundle_id(id)
+            .send()
+            .await
+            .ctx("workspaces", "DeleteWorkspaceBundle")?;
+    }
+    if let Some(id) = image {
+        crate::image::delete_image(p, region, &id).await?;
+    }
+    Ok(())
 }
 
 /// The activation created for WorkSpace `ws` (its `DefaultInstanceName`).
@@ -491,6 +620,11 @@ pub(crate) async fn release_one(
             Ok(()) => terminate(&client, &l.builder).await,
             Err(e) => Err(e),
         };
+        if done.is_ok()
+            && let Some(b) = cx.build(&l.recipe)
+        {
+            done = drop_temp(p, &region, &l.builder, &b.build_id).await;
+        }
         if done.is_ok() {
             break;
         }

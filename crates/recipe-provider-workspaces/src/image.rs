@@ -296,6 +296,30 @@ impl Act<'_> {
     }
 }
 
+/// The caller's image named `name` in the client's region (names are unique per account and region).
+pub(crate) async fn owned_named(
+    client: &aws_sdk_workspaces::Client,
+    name: &str,
+) -> Result<Option<String>, ActionError> {
+    let mut token = None;
+    loop {
+        let out = client
+            .describe_workspace_images()
+            .image_type(aws_sdk_workspaces::types::ImageType::Owned)
+            .set_next_token(token)
+            .send()
+            .await
+            .ctx("workspaces", "DescribeWorkspaceImages")?;
+        if let Some(i) = out.images().iter().find(|i| i.name() == Some(name)) {
+            return Ok(i.image_id().map(str::to_string));
+        }
+        token = out.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(None);
+        }
+    }
+}
+
 /// Remove every account's permission on `image`.
 async fn unshare_all(client: &aws_sdk_workspaces::Client, image: &str) -> Result<(), ActionError> {
     let got = client

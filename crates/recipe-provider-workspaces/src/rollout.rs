@@ -83,7 +83,7 @@ impl Act<'_> {
             .bundle
             .as_ref()
             .ok_or_else(|| ActionError::fatal("the recipe has no `bundle`"))?;
-        let compute = serde_compute(&b.compute.value);
+        let compute = compute_name(&b.compute.value);
         let description = b.description.as_ref().map_or(name, |d| d.value.as_str());
         let tags = recipe_aws::tags::builder_tags(self.name, &self.values().build_id);
         self.ws
@@ -216,7 +216,7 @@ impl Act<'_> {
 }
 
 /// The compute type as the API spells it.
-fn serde_compute(c: &recipe_model::ComputeType) -> String {
+pub(crate) fn compute_name(c: &recipe_model::ComputeType) -> String {
     use recipe_model::ComputeType as C;
     match c {
         C::Value => "VALUE",

@@ -116,6 +116,7 @@ async fn sweep_builders(
         }
         crate::builder::forget(&p.ssm(&region), id).await?;
         crate::builder::terminate(&client, id).await?;
+        crate::builder::drop_temp(p, &region, id, &build).await?;
         swept.builders.push(format!("{recipe}: {id} ({build})"));
     }
     Ok(())

@@ -313,3 +313,85 @@ async fn after_kill_9_mid_apply_the_next_apply_makes_no_second_image_and_leaves_
     let (code, stdout, _) = e.run(&["plan", "recipes", "--detailed-exitcode"]).await;
     assert_eq!(code, 0, "{stdout}");
 }
+
+const WIN_AMI: &str = r#"
+name: win-base
+target: ec2-ami
+strategy: full
+os: windows
+version: 1.0.0
+base:
+  ssm-parameter: /aws/service/ami-windows-latest/Windows_Server-2022-English-Full-Base
+builder:
+  region: eu-west-2
+  instance-profile: recipe-builder
+steps:
+  - powershell: { run: "Write-Output baseline" }
+image:
+  name: win-base-${version}
+"#;
+
+const WIN_DESK: &str = r#"
+name: win-desk
+target: workspaces
+strategy: thin
+os: windows
+version: 1.0.0
+base: { recipe: win-base }
+builder:
+  region: eu-west-2
+  directory-id: d-906734325
+  user-name: win-builder
+steps:
+  - powershell: { run: "Write-Output desk" }
+cleanup: workspaces-windows
+image:
+  name: win-desk-${version}
+  description: Windows desk ${version}
+bundle:
+  name: win-desk
+  description: Windows desk
+  compute: PERFORMANCE
+  root-volume-gib: 80
+  user-volume-gib: 10
+"#;
+
+/// One EC2 bake feeds WorkSpaces: the AMI recipe is built, its AMI imported (BYOL) as the WorkSpaces
+/// recipe's base, a temporary bundle wraps the import for the builder, the image is captured and
+/// bundled; the import and the temporary bundle go with the builder, and a second plan has no change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mixed_apply_imports_the_ami_recipe_into_workspaces() {
+    let e = ws_env().await;
+    std::fs::remove_file(e.dir.path().join("recipes/desk.yaml")).unwrap();
+    std::fs::write(e.dir.path().join("recipes/win-base.yaml"), WIN_AMI).unwrap();
+    std::fs::write(e.dir.path().join("recipes/win-desk.yaml"), WIN_DESK).unwrap();
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(e.sim.requests().count("workspaces:ImportWorkspaceImage"), 1);
+    let w = e.sim.world();
+    let images: Vec<&str> = w
+        .workspaces
+        .images
+        .values()
+        .map(|i| i.name.as_str())
+        .collect();
+    assert_eq!(
+        images,
+        ["win-desk-1.0.0"],
+        "the import is removed once the image is made"
+    );
+    let bundles: Vec<&str> = w
+        .workspaces
+        .bundles
+        .values()
+        .map(|b| b.name.as_str())
+        .collect();
+    assert_eq!(bundles, ["win-desk"], "the temporary bundle is gone");
+    let desk = w.workspaces.images.values().next().unwrap();
+    assert_eq!(
+        (desk.os.as_str(), desk.tenancy.as_str()),
+        ("WINDOWS", "DEDICATED")
+    );
+    let (code, stdout, _) = e.run(&["plan", "recipes", "--detailed-exitcode"]).await;
+    assert_eq!(code, 0, "{stdout}");
+}
