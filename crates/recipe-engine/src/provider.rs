@@ -362,6 +362,7 @@ fn merge(all: &mut Observations, part: Observations) {
     all.in_use.extend(part.in_use);
     all.refreshed.extend(part.refreshed);
     all.rollouts.extend(part.rollouts);
+    all.rebuilds.extend(part.rebuilds);
 }
 
 impl Observer for Registry {

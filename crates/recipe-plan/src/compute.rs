@@ -773,10 +773,12 @@ impl<'a> Planner<'a> {
             let kind = ActionKind::Rollout {
                 target: RolloutTarget::Bundle(bundle.name.value.clone()),
             };
-            ready.push(
-                self.b
-                    .add(name, kind, "the bundle wraps the new image", &[tag]),
-            );
+            ready.push(self.b.add(
+                name,
+                kind,
+                "the bundle wraps the new image; WorkSpaces already launched keep theirs until rebuilt",
+                &[tag],
+            ));
         }
         let mut after = ready.clone();
         let Some(ro) = &cx.r.recipe.rollout else {
@@ -811,7 +813,13 @@ impl<'a> Planner<'a> {
                 tagged,
                 batch: rw.batch,
             };
-            after.push(self.b.add(name, kind, "rollout.rebuild-workspaces", &ready));
+            let reason = match self.obs.rebuilds.get(name) {
+                Some(n) => format!(
+                    "rollout.rebuild-workspaces: {n} WorkSpace(s) on the bundle carry the tags; each is rebuilt from the new image and its user volume goes back to its last snapshot"
+                ),
+                None => "rollout.rebuild-workspaces".to_string(),
+            };
+            after.push(self.b.add(name, kind, &reason, &ready));
         }
         after
     }

@@ -32,6 +32,10 @@ pub struct Observations {
     /// not looked at are absent.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub rollouts: BTreeMap<String, Vec<ObservedRollout>>,
+    /// Per recipe with `rollout.rebuild-workspaces`: how many WorkSpaces on its bundle carry the
+    /// tags (those a rebuild would touch). Recipes not looked at are absent.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rebuilds: BTreeMap<String, usize>,
 }
 
 /// A rollout target as found in the cloud.

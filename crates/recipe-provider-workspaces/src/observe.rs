@@ -39,6 +39,14 @@ pub(crate) async fn observe(
                     detail: e.message,
                 })?;
             let target = RolloutTarget::Bundle(b.name.value.clone());
+            let rebuilds = r.recipe.rollout.as_ref();
+            if rebuilds.is_some_and(|ro| ro.value.rebuild_workspaces.is_some()) {
+                let n = match &found {
+                    Some((id, _)) => rebuild_count(&client, id, r).await?,
+                    None => 0,
+                };
+                obs.rebuilds.insert(name.clone(), n);
+            }
             obs.rollouts.insert(
                 name.clone(),
                 vec![ObservedRollout {
@@ -54,6 +62,39 @@ pub(crate) async fn observe(
         observe_region(p, region, &mut obs).await?;
     }
     Ok(obs)
+}
+
+/// How many WorkSpaces on `bundle` carry the recipe's rebuild tags.
+async fn rebuild_count(
+    client: &aws_sdk_workspaces::Client,
+    bundle: &str,
+    r: &LoadedRecipe,
+) -> Result<usize, ObserveError> {
+    let ro = r.recipe.rollout.as_ref();
+    let Some(rw) = ro.and_then(|ro| ro.value.rebuild_workspaces.as_ref()) else {
+        return Ok(0);
+    };
+    let tagged: Vec<String> = (rw.value.tagged.iter())
+        .map(|(k, v)| format!("{k}={}", v.value))
+        .collect();
+    let out = client
+        .describe_workspaces()
+        .bundle_id(bundle)
+        .send()
+        .await
+        .ctx("workspaces", "DescribeWorkspaces")?;
+    let mut n = 0;
+    for w in out.workspaces() {
+        let Some(id) = w.workspace_id() else { continue };
+        let carries = crate::sweep::has_tags(client, id, &tagged)
+            .await
+            .map_err(|e| ObserveError {
+                what: "DescribeTags (workspaces)".into(),
+                detail: e.message,
+            })?;
+        n += usize::from(carries);
+    }
+    Ok(n)
 }
 
 /// The owned images of `region` that carry a recipe's tags, and the images bundles there use.

@@ -206,6 +206,11 @@ async fn a_rollout_stops_at_the_first_unhealthy_batch() {
             .unwrap();
     }
     e.set_version("1.1.0");
+    let (_, plan, _) = e.run(&["plan", "recipes"]).await;
+    assert!(
+        plan.contains("3 WorkSpace(s) on the bundle carry the tags"),
+        "the plan counts them:\n{plan}"
+    );
     e.sim.fail_next("workspaces-rebuild", 1);
     let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
     assert_eq!(code, 1, "{stdout}\n{stderr}");
