@@ -210,6 +210,18 @@ impl Sim {
             .insert(kind.to_string(), count);
     }
 
+    /// AWS publishes WorkSpaces component updates for `image` (DescribeWorkspaceImages' `Updates`);
+    /// false if there is no such image.
+    pub fn publish_workspaces_update(&self, image: &str) -> bool {
+        let mut w = lock(&self.shared.world);
+        let Some(img) = w.workspaces.images.get_mut(image) else {
+            return false;
+        };
+        img.update_available = true;
+        self.shared.persist(&w);
+        true
+    }
+
     /// Script an SSM command outcome.
     pub fn script_command(&self, script: CommandScript) {
         lock(&self.shared.world).ssm.scripts.push(script);

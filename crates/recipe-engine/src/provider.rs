@@ -363,6 +363,7 @@ fn merge(all: &mut Observations, part: Observations) {
     all.refreshed.extend(part.refreshed);
     all.rollouts.extend(part.rollouts);
     all.rebuilds.extend(part.rebuilds);
+    all.updates.extend(part.updates);
 }
 
 impl Observer for Registry {

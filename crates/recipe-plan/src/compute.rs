@@ -56,6 +56,9 @@ pub enum PlanError {
     },
 }
 
+/// Why a version is made by the service from the current image (no builder, no step run).
+pub const UPDATE_REASON: &str = "service updates are available for the current image (WorkSpaces: drivers and agents, applied by CreateUpdatedWorkspaceImage)";
+
 /// A short label for a step in plans.
 pub fn step_label(s: &ResolvedStep) -> String {
     if let Some(n) = s.step.common().and_then(|c| c.name()) {
@@ -425,11 +428,18 @@ impl RecipeCx<'_> {
 impl<'a> Planner<'a> {
     fn recipe(&mut self, i: usize) -> RecipePlan {
         let mut cx = self.context(i);
-        let reasons = self.build_reasons(&cx);
+        let mut reasons = self.build_reasons(&cx);
+        // Nothing of the recipe changed, but the service has updates for its current image: a new
+        // version made from it by the service, without a builder.
+        let updating =
+            reasons.is_empty() && cx.st.current().is_some() && self.obs.updates.contains(&cx.name);
+        if updating {
+            reasons.push(UPDATE_REASON.into());
+        }
         let building = !reasons.is_empty();
         let first_action = self.b.actions.len();
         let (build, after_rollout) = if building {
-            let (build, after) = self.build(&cx, reasons);
+            let (build, after) = self.build(&cx, reasons, updating);
             (Some(build), after)
         } else {
             if let Some(cur) = cx.st.current() {
@@ -580,17 +590,28 @@ impl<'a> Planner<'a> {
 
     /// A new version: the build chain, the image, distribution and rollout. Returns the build and
     /// the actions retirements must wait for.
-    fn build(&mut self, cx: &RecipeCx<'_>, reasons: Vec<String>) -> (BuildInfo, Vec<usize>) {
+    fn build(
+        &mut self,
+        cx: &RecipeCx<'_>,
+        reasons: Vec<String>,
+        updating: bool,
+    ) -> (BuildInfo, Vec<usize>) {
         let bid = build_id(self.opts.now, &cx.name, &cx.fp, cx.st);
         self.planned_builds.insert(cx.index, bid.clone());
-        let capture = self.build_chain(cx, &bid, &reasons);
         let name = cx.name.as_str();
-        self.b.add(
-            name,
-            ActionKind::TerminateBuilder,
-            "the builder is temporary",
-            &[capture],
-        );
+        let capture = if updating {
+            let kind = ActionKind::Capture {
+                build_id: bid.clone(),
+                fingerprint: cx.fp.value.clone(),
+            };
+            self.b.add(name, kind, reasons.join("; "), &[])
+        } else {
+            let capture = self.build_chain(cx, &bid, &reasons);
+            let why = "the builder is temporary";
+            self.b
+                .add(name, ActionKind::TerminateBuilder, why, &[capture]);
+            capture
+        };
         let wait = self.b.add(
             name,
             ActionKind::WaitAvailable,

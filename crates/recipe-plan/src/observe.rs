@@ -36,6 +36,10 @@ pub struct Observations {
     /// tags (those a rebuild would touch). Recipes not looked at are absent.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub rebuilds: BTreeMap<String, usize>,
+    /// Recipes whose current image has service updates available that the service itself applies
+    /// (WorkSpaces: `Updates` in DescribeWorkspaceImages, applied by CreateUpdatedWorkspaceImage).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub updates: BTreeSet<String>,
 }
 
 /// A rollout target as found in the cloud.

@@ -25,9 +25,16 @@ impl Act<'_> {
         session.cleanup().await
     }
 
-    /// The image's name in this build.
+    /// The image's name in this build. A version the service updates keeps the recipe's version, so
+    /// its name carries the build id too (names are unique per region), cut to WorkSpaces' 64.
     fn image_name(&self) -> String {
-        self.values().apply(&self.r.recipe.image.name)
+        let name = self.values().apply(&self.r.recipe.image.name);
+        if !self.updating() {
+            return name;
+        }
+        let build = self.values().build_id;
+        let keep = 64usize.saturating_sub(build.len() + 1);
+        format!("{}-{build}", &name[..name.len().min(keep)])
     }
 
     /// `image.description` (checked at validate time), else `recipe <name> <version>` with what
@@ -54,37 +61,71 @@ impl Act<'_> {
         recipe_aws::tags::image_tags(self.r, &self.values(), &fingerprint.unwrap_or_default())
     }
 
-    /// The image of this build in `region`, if one exists (found by its name, which is unique).
+    /// The image of this build in the client's region, if an earlier attempt made it (found by its
+    /// name, unique per region). A name taken by another build is never adopted.
     async fn existing(
         &self,
         client: &aws_sdk_workspaces::Client,
     ) -> Result<Option<String>, ActionError> {
         let name = self.image_name();
-        let mut token = None;
-        loop {
-            let out = client
-                .describe_workspace_images()
-                .image_type(aws_sdk_workspaces::types::ImageType::Owned)
-                .set_next_token(token)
-                .send()
-                .await
-                .ctx("workspaces", "DescribeWorkspaceImages")?;
-            if let Some(i) = out
-                .images()
-                .iter()
-                .find(|i| i.name() == Some(name.as_str()))
-            {
-                return Ok(i.image_id().map(str::to_string));
-            }
-            token = out.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(None);
-            }
+        let Some(found) = owned_named(client, &name).await? else {
+            return Ok(None);
+        };
+        let build = self.values().build_id;
+        match crate::sweep::tag_of(client, &found, recipe_aws::tags::BUILD_ID).await? {
+            Some(b) if b == build => Ok(Some(found)),
+            other => Err(ActionError::fatal(format!(
+                "the image name `{name}` is taken by {found} (build {}): WorkSpaces image names are unique per region; change `version`, or put `${{build_id}}` or `${{timestamp}}` in `image.name`",
+                other.unwrap_or_else(|| "not made by recipe".into())
+            ))),
         }
+    }
+
+    /// Whether this build is made by the service from the current image (no builder in the plan).
+    fn updating(&self) -> bool {
+        let launches = |a: &&recipe_engine::Action| {
+            a.recipe == self.name && a.action == ActionKind::LaunchBuilder
+        };
+        !self.cx.plan.actions.iter().any(|a| launches(&a))
+    }
+
+    /// CreateUpdatedWorkspaceImage from the current version's image: the same content with the
+    /// WorkSpaces drivers and agents brought up to date.
+    async fn capture_updated(&self) -> Result<RecipeOutputs, ActionError> {
+        let current = self
+            .cx
+            .current(self.name)
+            .and_then(|v| v.images.get(&self.home));
+        let source = current.map(|i| i.image_id.clone()).ok_or_else(|| {
+            ActionError::fatal(format!(
+                "no current image of `{}` in {} to update",
+                self.name, self.home
+            ))
+        })?;
+        if let Some(found) = self.existing(&self.ws).await? {
+            return Ok(RecipeOutputs::image(&self.home, found));
+        }
+        let out = self
+            .ws
+            .create_updated_workspace_image()
+            .name(self.image_name())
+            .description(self.description())
+            .source_image_id(&source)
+            .set_tags(Some(tag_list(&self.image_tags())))
+            .send()
+            .await
+            .ctx("workspaces", "CreateUpdatedWorkspaceImage")?;
+        let id = out.image_id().ok_or_else(|| {
+            AwsError::missing("workspaces", "CreateUpdatedWorkspaceImage", "ImageId")
+        })?;
+        Ok(RecipeOutputs::image(&self.home, id))
     }
 
     /// Restart, check what the API tells, and create the image.
     pub(crate) async fn capture(&self) -> Result<RecipeOutputs, ActionError> {
+        if self.updating() {
+            return self.capture_updated().await;
+        }
         if let Some(found) = self.existing(&self.ws).await? {
             return Ok(RecipeOutputs::image(&self.home, found));
         }

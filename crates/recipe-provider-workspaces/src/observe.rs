@@ -15,7 +15,7 @@ use crate::WorkspacesProvider;
 pub(crate) async fn observe(
     p: &WorkspacesProvider,
     recipes: &[&LoadedRecipe],
-    _state: &BTreeMap<String, RecipeState>,
+    state: &BTreeMap<String, RecipeState>,
 ) -> Result<Observations, ObserveError> {
     let mut obs = Observations::default();
     let mut regions: BTreeSet<String> = BTreeSet::new();
@@ -58,8 +58,17 @@ pub(crate) async fn observe(
         obs.images.insert(name.clone(), Vec::new());
         obs.refreshed.insert(name);
     }
+    let current: BTreeMap<String, String> = recipes
+        .iter()
+        .filter(|r| r.recipe.os.value == recipe_model::Os::Windows)
+        .filter_map(|r| {
+            let name = &r.recipe.name.value;
+            let v = state.get(name)?.current()?;
+            Some((name.clone(), v.build_id.clone()))
+        })
+        .collect();
     for region in &regions {
-        observe_region(p, region, &mut obs).await?;
+        observe_region(p, region, &current, &mut obs).await?;
     }
     Ok(obs)
 }
@@ -98,9 +107,12 @@ async fn rebuild_count(
 }
 
 /// The owned images of `region` that carry a recipe's tags, and the images bundles there use.
+/// `current`: the current build of each Windows recipe, whose home image may have updates (only
+/// Windows images can be updated by the service).
 async fn observe_region(
     p: &WorkspacesProvider,
     region: &str,
+    current: &BTreeMap<String, String>,
     obs: &mut Observations,
 ) -> Result<(), ObserveError> {
     let client = p.workspaces(region);
@@ -133,6 +145,13 @@ async fn observe_region(
             else {
                 continue;
             };
+            if get(recipe_aws::tags::ROLE).as_deref() == Some("builder") {
+                continue; // a build's imported base, not one of its images
+            }
+            let update = img.updates().and_then(|u| u.update_available()) == Some(true);
+            if update && current.get(&recipe) == Some(&build_id) {
+                obs.updates.insert(recipe.clone());
+            }
             let Some(list) = obs.images.get_mut(&recipe) else {
                 continue;
             };

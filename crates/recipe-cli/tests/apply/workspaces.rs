@@ -399,4 +399,41 @@ async fn a_mixed_apply_imports_the_ami_recipe_into_workspaces() {
     );
     let (code, stdout, _) = e.run(&["plan", "recipes", "--detailed-exitcode"]).await;
     assert_eq!(code, 0, "{stdout}");
+
+    // AWS publishes driver and agent updates for the image: the next plan makes a new version with
+    // CreateUpdatedWorkspaceImage (no builder), and the bundle moves to it.
+    assert!(e.sim.publish_workspaces_update(&desk.id));
+    let (code, stdout, _) = e.run(&["plan", "recipes", "--detailed-exitcode"]).await;
+    assert_eq!(code, 2, "{stdout}");
+    assert!(stdout.contains("service updates are available"), "{stdout}");
+    assert!(
+        !stdout.contains("launch-builder"),
+        "no builder for an update:\n{stdout}"
+    );
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(
+        e.sim
+            .requests()
+            .count("workspaces:CreateUpdatedWorkspaceImage"),
+        1
+    );
+    assert_eq!(
+        e.sim.requests().count("workspaces:CreateWorkspaces"),
+        1,
+        "no second builder"
+    );
+    let w = e.sim.world();
+    let bundle = w
+        .workspaces
+        .bundles
+        .values()
+        .find(|b| b.name == "win-desk")
+        .unwrap();
+    assert_ne!(
+        bundle.image_id, desk.id,
+        "the bundle moved to the updated image"
+    );
+    let (code, stdout, _) = e.run(&["plan", "recipes", "--detailed-exitcode"]).await;
+    assert_eq!(code, 0, "no update left, no change:\n{stdout}");
 }
