@@ -52,6 +52,27 @@ impl Moto {
     }
 }
 
+impl Moto {
+    /// POST an awsJson1_1 request (`X-Amz-Target: <target>`) to `service`; the status and the body.
+    /// Like [`Moto::query`], for what a test needs that the product never creates (a directory).
+    pub fn json(&self, service: &str, target: &str, body: &str) -> Option<(u16, String)> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+        let req = format!(
+            "POST / HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: {target}\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=123456789012/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        let status = out.split_whitespace().nth(1)?.parse().ok()?;
+        let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
+        Some((status, body))
+    }
+}
+
 fn moto_binary() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("MOTO_SERVER") {
         return Some(PathBuf::from(p));

@@ -347,3 +347,177 @@ async fn parameters_on_moto() {
     };
     parameters(&m.url).await;
 }
+
+/// A WorkSpace to make images of: on aws-sim any `d-…` directory is taken; on moto the directory is
+/// a Directory Service directory in a VPC, registered with WorkSpaces first.
+async fn a_workspace(c: &Clients, directory: &str) -> String {
+    let req = aws_sdk_workspaces::types::WorkspaceRequest::builder()
+        .directory_id(directory)
+        .user_name("image-builder")
+        .bundle_id("wsb-clj85qzj1")
+        .build()
+        .unwrap();
+    let out = c
+        .workspaces
+        .create_workspaces()
+        .workspaces(req)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        out.failed_requests().is_empty(),
+        "{:?}",
+        out.failed_requests()
+    );
+    out.pending_requests()[0]
+        .workspace_id()
+        .unwrap()
+        .to_string()
+}
+
+/// Images and image permissions, the calls the WorkSpaces provider shares and unshares with: the
+/// same code on both backends.
+async fn workspaces_images_and_permissions(c: &Clients, ws: &str) {
+    let out = c
+        .workspaces
+        .create_workspace_image()
+        .name("desk-1.0.0")
+        .description("Desk 1.0.0")
+        .workspace_id(ws)
+        .send()
+        .await
+        .expect("create image");
+    let image = out.image_id().unwrap().to_string();
+    let state = |c: &Clients, id: String| {
+        let ws = c.workspaces.clone();
+        async move {
+            let d = ws
+                .describe_workspace_images()
+                .image_ids(id)
+                .send()
+                .await
+                .ok()?;
+            d.images().first()?.state().map(|s| s.as_str().to_string())
+        }
+    };
+    eventually("the image to be AVAILABLE", 30, || async {
+        (state(c, image.clone()).await.as_deref() == Some("AVAILABLE")).then_some(())
+    })
+    .await;
+    let owned = c
+        .workspaces
+        .describe_workspace_images()
+        .image_type(aws_sdk_workspaces::types::ImageType::Owned)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        owned
+            .images()
+            .iter()
+            .any(|i| i.image_id() == Some(image.as_str()))
+    );
+    let dup = c
+        .workspaces
+        .create_workspace_image()
+        .name("desk-1.0.0")
+        .description("again")
+        .workspace_id(ws)
+        .send()
+        .await;
+    let dup = dup.unwrap_err().into_service_error();
+    assert!(dup.is_resource_already_exists_exception(), "{dup:?}");
+    let share = |allow: bool| {
+        c.workspaces
+            .update_workspace_image_permission()
+            .image_id(&image)
+            .allow_copy_image(allow)
+            .shared_account_id("111122223333")
+            .send()
+    };
+    share(true).await.expect("share");
+    let perms = |c: &Clients| {
+        let (ws, id) = (c.workspaces.clone(), image.clone());
+        async move {
+            let p = ws
+                .describe_workspace_image_permissions()
+                .image_id(id)
+                .send()
+                .await
+                .unwrap();
+            p.image_permissions()
+                .iter()
+                .filter_map(|p| p.shared_account_id().map(str::to_string))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(perms(c).await, ["111122223333"]);
+    share(false).await.expect("unshare");
+    assert!(perms(c).await.is_empty());
+}
+
+#[tokio::test]
+async fn workspaces_images_and_permissions_on_aws_sim() {
+    let s = sim().await;
+    let c = clients(s.url(), REGION, ACCOUNT);
+    let ws = a_workspace(&c, "d-906734325").await;
+    eventually("the WorkSpace to be AVAILABLE", 30, || async {
+        let d = c
+            .workspaces
+            .describe_workspaces()
+            .workspace_ids(&ws)
+            .send()
+            .await
+            .ok()?;
+        (d.workspaces()[0].state().map(|s| s.as_str()) == Some("AVAILABLE")).then_some(())
+    })
+    .await;
+    workspaces_images_and_permissions(&c, &ws).await;
+}
+
+#[tokio::test]
+async fn workspaces_images_and_permissions_on_moto() {
+    let Some(m) = recipe_testkit::moto() else {
+        return;
+    };
+    let c = clients(&m.url, REGION, ACCOUNT);
+    let vpc = c
+        .ec2
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .unwrap();
+    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    let mut subnets = Vec::new();
+    for (cidr, az) in [("10.0.1.0/24", "us-east-1a"), ("10.0.2.0/24", "us-east-1b")] {
+        let s = c
+            .ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block(cidr)
+            .availability_zone(az)
+            .send()
+            .await
+            .unwrap();
+        subnets.push(s.subnet().unwrap().subnet_id().unwrap().to_string());
+    }
+    let body = format!(
+        r#"{{"Name":"corp.example.com","Password":"Passw0rd!2026","Size":"Small","VpcSettings":{{"VpcId":"{vpc}","SubnetIds":["{}","{}"]}}}}"#,
+        subnets[0], subnets[1]
+    );
+    let (status, out) = m
+        .json("ds", "DirectoryService_20150416.CreateDirectory", &body)
+        .expect("create a directory");
+    assert_eq!(status, 200, "{out}");
+    let dir: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let dir = dir["DirectoryId"].as_str().unwrap().to_string();
+    c.workspaces
+        .register_workspace_directory()
+        .directory_id(&dir)
+        .send()
+        .await
+        .expect("register the directory");
+    let ws = a_workspace(&c, &dir).await;
+    workspaces_images_and_permissions(&c, &ws).await;
+}
