@@ -279,6 +279,19 @@ fn respond(e: protocol::Encoded) -> Response {
     r
 }
 
+/// The simulator's service for a Smithy service shape name (awsJson `X-Amz-Target` prefix, or RPC v2
+/// CBOR path segment).
+fn service_of(shape: &str) -> String {
+    match shape {
+        "AmazonSSM" => "ssm".into(),
+        "WorkspacesService" => "workspaces".into(),
+        // AppStream 2.0 serves awsJson1_1 (the AWS CLI and boto3 speak it) and RPC v2 CBOR (the Rust
+        // SDK): the same operations, the same members.
+        "PhotonAdminProxyService" => "appstream".into(),
+        other => other.to_lowercase(),
+    }
+}
+
 fn decode(
     method: &Method,
     uri: &Uri,
@@ -301,14 +314,7 @@ fn decode(
     if let Some((svc, op)) = target.split_once('.') {
         call.protocol = Protocol::Json;
         call.op = op.to_string();
-        call.service = match svc {
-            "AmazonSSM" => "ssm".into(),
-            "WorkspacesService" => "workspaces".into(),
-            // AppStream 2.0 also serves awsJson1_1 (the AWS CLI and boto3 speak it; the Rust SDK speaks
-            // RPC v2 CBOR): the same operations, the same members.
-            "PhotonAdminProxyService" => "appstream".into(),
-            other => other.to_lowercase(),
-        };
+        call.service = service_of(svc);
         call.body = if body.is_empty() {
             serde_json::json!({})
         } else {
@@ -322,10 +328,17 @@ fn decode(
         return Ok(call);
     }
     if let Some(rest) = uri.path().strip_prefix("/service/") {
+        // Smithy RPC v2 CBOR: `/service/<service shape>/operation/<op>`, the service named by its
+        // shape (https://smithy.io/2.0/additional-specs/protocols/smithy-rpc-v2.html), so WorkSpaces
+        // and AppStream share the path scheme and are told apart by it, not by the path alone.
         call.protocol = Protocol::Cbor;
-        let (_, op) = rest.split_once("/operation/").unwrap_or(("", rest));
+        let (svc, op) = rest.split_once("/operation/").unwrap_or(("", rest));
         call.op = op.to_string();
-        call.service = "appstream".into();
+        call.service = if svc.is_empty() {
+            signing
+        } else {
+            service_of(svc)
+        };
         call.body = protocol::decode_cbor(body).map_err(|e| Box::new((call.clone(), e)))?;
         return Ok(call);
     }

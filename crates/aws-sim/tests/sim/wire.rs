@@ -99,3 +99,67 @@ async fn appstream_answers_over_aws_json_as_over_cbor() {
     assert!(body.contains("ValidationException"), "{body}");
     assert_eq!(s.requests().count("appstream:DescribeImages"), 2);
 }
+
+/// POST raw bytes to `path`; the status and the body's bytes.
+fn post_bytes(url: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<u8>) {
+    use std::io::{Read, Write};
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut req = format!(
+        "POST {path} HTTP/1.0\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let end = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&out[..end]).to_string();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, out[end + 4..].to_vec())
+}
+
+/// Newer aws-sdk-workspaces releases speak Smithy RPC v2 CBOR: aws-sim routes
+/// `/service/WorkspacesService/operation/<op>` to WorkSpaces (by the service in the path, as it routes
+/// AppStream's), and answers in CBOR what it answers in awsJson1_1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workspaces_answers_over_cbor_as_over_aws_json() {
+    let s = sim().await;
+    let auth = auth("workspaces");
+    let cbor = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/cbor"),
+        ("accept", "application/cbor"),
+        ("smithy-protocol", "rpc-v2-cbor"),
+    ];
+    let mut body = Vec::new();
+    let owner = ciborium::Value::Map(vec![(
+        ciborium::Value::Text("Owner".into()),
+        ciborium::Value::Text("AMAZON".into()),
+    )]);
+    ciborium::into_writer(&owner, &mut body).unwrap();
+    let path = "/service/WorkspacesService/operation/DescribeWorkspaceBundles";
+    let (status, out) = post_bytes(s.url(), path, &cbor, &body);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&out));
+    let v: ciborium::Value = ciborium::from_reader(out.as_slice()).unwrap();
+    let bundles = v
+        .as_map()
+        .and_then(|m| m.iter().find(|(k, _)| k.as_text() == Some("Bundles")))
+        .and_then(|(_, b)| b.as_array().cloned())
+        .expect("Bundles in the CBOR answer");
+    let json = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/x-amz-json-1.1"),
+        ("x-amz-target", "WorkspacesService.DescribeWorkspaceBundles"),
+    ];
+    let (status, text) = post(s.url(), &json, r#"{"Owner":"AMAZON"}"#);
+    assert_eq!(status, 200, "{text}");
+    let j: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(bundles.len(), j["Bundles"].as_array().unwrap().len());
+    assert_eq!(s.requests().count("workspaces:DescribeWorkspaceBundles"), 2);
+    assert_eq!(s.requests().count("appstream:DescribeWorkspaceBundles"), 0);
+}
