@@ -54,6 +54,18 @@ pub struct Aws {
 }
 
 impl Aws {
+    /// A recipe's build region: `builder.region`, else this configuration's default region.
+    pub fn build_region(&self, r: &recipe_loader::LoadedRecipe) -> String {
+        match &r.recipe.builder.region {
+            Some(n) => n.value.clone(),
+            None => self
+                .region
+                .as_ref()
+                .map(|c| c.name.clone())
+                .unwrap_or_default(),
+        }
+    }
+
     /// Resolve the configuration. Reads the environment and the shared files; makes no call.
     pub async fn load(opts: &AwsOptions) -> Result<Aws, AwsError> {
         Self::load_with(opts, &Env::real(), &Fs::real()).await

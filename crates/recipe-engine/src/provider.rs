@@ -107,6 +107,24 @@ impl ApplyContext {
         }
     }
 
+    /// The placeholder values of the build the plan makes of `recipe` (empty outside a build).
+    pub fn values(&self, recipe: &str) -> recipe_plan::BuildValues {
+        self.build(recipe)
+            .map(|b| recipe_plan::BuildValues::new(self.plan.created_at, b.build_id.clone()))
+            .unwrap_or_default()
+    }
+
+    /// `recipe`'s image in `region`: made earlier in this apply (`inputs`), or the current version's.
+    pub fn image_in(&self, inputs: &Outputs, recipe: &str, region: &str) -> Option<String> {
+        inputs
+            .image(recipe, region)
+            .map(str::to_string)
+            .or_else(|| {
+                let cur = self.current(recipe)?;
+                cur.images.get(region).map(|i| i.image_id.clone())
+            })
+    }
+
     /// How many of action `id`'s gates were passed in earlier applies.
     pub fn gates_passed(&self, id: usize) -> usize {
         self.gates.get(&id).copied().unwrap_or(0)

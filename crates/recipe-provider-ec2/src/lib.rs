@@ -92,15 +92,7 @@ impl Ec2Provider {
 
     /// A recipe's build region: `builder.region`, else the configuration's default region.
     fn home(&self, r: &LoadedRecipe) -> String {
-        match &r.recipe.builder.region {
-            Some(n) => n.value.clone(),
-            None => self
-                .aws
-                .region
-                .as_ref()
-                .map(|c| c.name.clone())
-                .unwrap_or_default(),
-        }
+        self.aws.build_region(r)
     }
 
     /// Tag a builder kept for debugging (`--keep-on-error`) with `recipe:keep=debug`, so that sweeps

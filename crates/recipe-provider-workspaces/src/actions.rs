@@ -22,21 +22,12 @@ pub(crate) struct Act<'a> {
 impl Act<'_> {
     /// The build's placeholder values (empty outside a build).
     pub fn values(&self) -> BuildValues {
-        self.cx
-            .build(self.name)
-            .map(|b| BuildValues::new(self.cx.plan.created_at, b.build_id.clone()))
-            .unwrap_or_default()
+        self.cx.values(self.name)
     }
 
     /// The recipe's image in `region`: made earlier in this apply, or the current version's.
     pub fn image_in(&self, region: &str) -> Option<String> {
-        self.inputs
-            .image(self.name, region)
-            .map(str::to_string)
-            .or_else(|| {
-                let cur = self.cx.current(self.name)?;
-                cur.images.get(region).map(|i| i.image_id.clone())
-            })
+        self.cx.image_in(self.inputs, self.name, region)
     }
 
     /// The image in `region`, or a fatal error saying what it was needed for.

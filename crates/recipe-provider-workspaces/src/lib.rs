@@ -95,15 +95,7 @@ impl WorkspacesProvider {
 
     /// A recipe's build region: `builder.region`, else the configuration's default region.
     fn home(&self, r: &LoadedRecipe) -> String {
-        match &r.recipe.builder.region {
-            Some(n) => n.value.clone(),
-            None => self
-                .aws
-                .region
-                .as_ref()
-                .map(|c| c.name.clone())
-                .unwrap_or_default(),
-        }
+        self.aws.build_region(r)
     }
 
     fn home_of(&self, cx: &ApplyContext, recipe: &str) -> Result<String, ActionError> {
