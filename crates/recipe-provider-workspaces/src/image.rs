@@ -337,12 +337,11 @@ impl Act<'_> {
     }
 }
 
-/// The caller's image named `name` in the client's region (names are unique per account and region).
-pub(crate) async fn owned_named(
+/// The caller's images in the client's region, every page.
+pub(crate) async fn owned_images(
     client: &aws_sdk_workspaces::Client,
-    name: &str,
-) -> Result<Option<String>, ActionError> {
-    let mut token = None;
+) -> Result<Vec<aws_sdk_workspaces::types::WorkspaceImage>, AwsError> {
+    let (mut all, mut token) = (Vec::new(), None);
     loop {
         let out = client
             .describe_workspace_images()
@@ -351,14 +350,22 @@ pub(crate) async fn owned_named(
             .send()
             .await
             .ctx("workspaces", "DescribeWorkspaceImages")?;
-        if let Some(i) = out.images().iter().find(|i| i.name() == Some(name)) {
-            return Ok(i.image_id().map(str::to_string));
-        }
+        all.extend(out.images().iter().cloned());
         token = out.next_token().map(str::to_string);
         if token.is_none() {
-            return Ok(None);
+            return Ok(all);
         }
     }
+}
+
+/// The caller's image named `name` in the client's region (names are unique per account and region).
+pub(crate) async fn owned_named(
+    client: &aws_sdk_workspaces::Client,
+    name: &str,
+) -> Result<Option<String>, ActionError> {
+    let all = owned_images(client).await?;
+    let found = all.iter().find(|i| i.name() == Some(name));
+    Ok(found.and_then(|i| i.image_id()).map(str::to_string))
 }
 
 /// Remove every account's permission on `image`.

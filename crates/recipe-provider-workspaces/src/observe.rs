@@ -116,73 +116,8 @@ async fn observe_region(
     obs: &mut Observations,
 ) -> Result<(), ObserveError> {
     let client = p.workspaces(region);
-    let mut token = None;
-    loop {
-        let out = client
-            .describe_workspace_images()
-            .image_type(aws_sdk_workspaces::types::ImageType::Owned)
-            .set_next_token(token)
-            .send()
-            .await
-            .ctx("workspaces", "DescribeWorkspaceImages")?;
-        for img in out.images() {
-            let Some(id) = img.image_id() else { continue };
-            let tags = client
-                .describe_tags()
-                .resource_id(id)
-                .send()
-                .await
-                .ctx("workspaces", "DescribeTags")?;
-            let get = |k: &str| {
-                tags.tag_list()
-                    .iter()
-                    .find(|t| t.key() == k)
-                    .and_then(|t| t.value())
-                    .map(str::to_string)
-            };
-            let (Some(recipe), Some(build_id)) =
-                (get(recipe_aws::tags::NAME), get(recipe_aws::tags::BUILD_ID))
-            else {
-                continue;
-            };
-            if get(recipe_aws::tags::ROLE).as_deref() == Some("builder") {
-                continue; // a build's imported base, not one of its images
-            }
-            let update = img.updates().and_then(|u| u.update_available()) == Some(true);
-            if update && current.get(&recipe) == Some(&build_id) {
-                obs.updates.insert(recipe.clone());
-            }
-            let Some(list) = obs.images.get_mut(&recipe) else {
-                continue;
-            };
-            let perms = client
-                .describe_workspace_image_permissions()
-                .image_id(id)
-                .send()
-                .await
-                .ctx("workspaces", "DescribeWorkspaceImagePermissions")?;
-            list.push(ObservedImage {
-                build_id,
-                region: region.to_string(),
-                image_id: id.to_string(),
-                shares: perms
-                    .image_permissions()
-                    .iter()
-                    .filter_map(|p| p.shared_account_id())
-                    .map(str::to_string)
-                    .collect(),
-                shares_observed: true,
-                version: get(recipe_aws::tags::VERSION).unwrap_or_default(),
-                fingerprint: get(recipe_aws::tags::FINGERPRINT).unwrap_or_default(),
-                created_at: img
-                    .created()
-                    .and_then(|t| jiff::Timestamp::from_second(t.secs()).ok()),
-            });
-        }
-        token = out.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
-        }
+    for img in crate::image::owned_images(&client).await? {
+        observe_image(&client, region, &img, current, obs).await?;
     }
     let bundles = client
         .describe_workspace_bundles()
@@ -196,5 +131,60 @@ async fn observe_region(
             .filter_map(|b| b.image_id())
             .map(str::to_string),
     );
+    Ok(())
+}
+
+/// One owned image: kept if it carries a recipe's tags (and is not a build's imported base), with its
+/// permissions; an update for a current Windows image is noted.
+async fn observe_image(
+    client: &aws_sdk_workspaces::Client,
+    region: &str,
+    img: &aws_sdk_workspaces::types::WorkspaceImage,
+    current: &BTreeMap<String, String>,
+    obs: &mut Observations,
+) -> Result<(), ObserveError> {
+    let Some(id) = img.image_id() else {
+        return Ok(());
+    };
+    let tags = crate::sweep::tags(client, id).await?;
+    let get = |k: &str| tags.get(k).cloned();
+    let (Some(recipe), Some(build_id)) =
+        (get(recipe_aws::tags::NAME), get(recipe_aws::tags::BUILD_ID))
+    else {
+        return Ok(());
+    };
+    if get(recipe_aws::tags::ROLE).as_deref() == Some("builder") {
+        return Ok(()); // a build's imported base, not one of its images
+    }
+    let update = img.updates().and_then(|u| u.update_available()) == Some(true);
+    if update && current.get(&recipe) == Some(&build_id) {
+        obs.updates.insert(recipe.clone());
+    }
+    let Some(list) = obs.images.get_mut(&recipe) else {
+        return Ok(());
+    };
+    let perms = client
+        .describe_workspace_image_permissions()
+        .image_id(id)
+        .send()
+        .await
+        .ctx("workspaces", "DescribeWorkspaceImagePermissions")?;
+    list.push(ObservedImage {
+        build_id,
+        region: region.to_string(),
+        image_id: id.to_string(),
+        shares: perms
+            .image_permissions()
+            .iter()
+            .filter_map(|p| p.shared_account_id())
+            .map(str::to_string)
+            .collect(),
+        shares_observed: true,
+        version: get(recipe_aws::tags::VERSION).unwrap_or_default(),
+        fingerprint: get(recipe_aws::tags::FINGERPRINT).unwrap_or_default(),
+        created_at: img
+            .created()
+            .and_then(|t| jiff::Timestamp::from_second(t.secs()).ok()),
+    });
     Ok(())
 }

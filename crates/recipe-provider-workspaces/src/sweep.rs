@@ -1,17 +1,18 @@
 //! What killed runs left: builder WorkSpaces (found by their `recipe:*` tags among the WorkSpaces of
 //! each recipe's builder user) with their activations, and unrecorded images of abandoned builds.
 
-use recipe_aws::Context;
+use std::collections::BTreeMap;
+
+use recipe_aws::{AwsError, Context};
 use recipe_engine::{ActionError, ApplyContext, SweepRequest, Swept};
 
 use crate::WorkspacesProvider;
 
-/// The value of tag `key` on a WorkSpaces resource.
-pub(crate) async fn tag_of(
+/// The tags on a WorkSpaces resource.
+pub(crate) async fn tags(
     client: &aws_sdk_workspaces::Client,
     id: &str,
-    key: &str,
-) -> Result<Option<String>, ActionError> {
+) -> Result<BTreeMap<String, String>, AwsError> {
     let out = client
         .describe_tags()
         .resource_id(id)
@@ -21,9 +22,22 @@ pub(crate) async fn tag_of(
     Ok(out
         .tag_list()
         .iter()
-        .find(|t| t.key() == key)
-        .and_then(|t| t.value())
-        .map(str::to_string))
+        .map(|t| {
+            (
+                t.key().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect())
+}
+
+/// The value of tag `key` on a WorkSpaces resource.
+pub(crate) async fn tag_of(
+    client: &aws_sdk_workspaces::Client,
+    id: &str,
+    key: &str,
+) -> Result<Option<String>, ActionError> {
+    Ok(tags(client, id).await?.remove(key))
 }
 
 /// Whether resource `id` carries every `k=v` of `wanted`.
@@ -32,17 +46,10 @@ pub(crate) async fn has_tags(
     id: &str,
     wanted: &[String],
 ) -> Result<bool, ActionError> {
-    let out = client
-        .describe_tags()
-        .resource_id(id)
-        .send()
-        .await
-        .ctx("workspaces", "DescribeTags")?;
+    let have = tags(client, id).await?;
     Ok(wanted.iter().all(|kv| {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        out.tag_list()
-            .iter()
-            .any(|t| t.key() == k && t.value() == Some(v))
+        have.get(k).map(String::as_str) == Some(v)
     }))
 }
 
@@ -88,19 +95,8 @@ async fn sweep_builders(
         if w.state().map(|s| s.as_str()) == Some("TERMINATING") {
             continue;
         }
-        let tags = client
-            .describe_tags()
-            .resource_id(id)
-            .send()
-            .await
-            .ctx("workspaces", "DescribeTags")?;
-        let get = |k: &str| {
-            tags.tag_list()
-                .iter()
-                .find(|t| t.key() == k)
-                .and_then(|t| t.value())
-                .map(str::to_string)
-        };
+        let tags = tags(&client, id).await?;
+        let get = |k: &str| tags.get(k).cloned();
         let (Some(name), Some(build)) =
             (get(recipe_aws::tags::NAME), get(recipe_aws::tags::BUILD_ID))
         else {
