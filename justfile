@@ -8,7 +8,7 @@ recipe := "cargo run --quiet -p recipe-cli --"
 default:
     @just --list --unsorted
 
-ws_examples := "recipes/workspaces/dev-desktop-al2-full.yaml recipes/workspaces/contractor-desktop-al2-zero.yaml"
+ws_examples := "recipes/workspaces"
 
 # The main job: validate the examples, then plan and apply the EC2 and WorkSpaces ones in the sandbox
 # (the embedded local AWS endpoint; no account needed), and plan again: nothing left to change.

@@ -1230,23 +1230,22 @@ async fn a_manual_gate_stops_the_apply_and_the_next_apply_goes_on_from_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_main_job_builds_the_workspaces_examples_in_the_sandbox() {
     let dir = tempfile::tempdir().unwrap();
-    for sub in ["recipes/workspaces"] {
+    for sub in ["recipes/workspaces", "recipes/components"] {
         for f in walk(&root().join(sub)) {
             let to = dir.path().join(f.strip_prefix(root()).unwrap());
             std::fs::create_dir_all(to.parent().unwrap()).unwrap();
             std::fs::copy(&f, to).unwrap();
         }
     }
-    let recipes = [
-        "recipes/workspaces/dev-desktop-al2-full.yaml",
-        "recipes/workspaces/contractor-desktop-al2-zero.yaml",
-    ];
+    let recipes = ["recipes/workspaces"];
     let run = |verb: &[&str]| sandbox(dir.path(), verb, &recipes);
     let (code, stdout, stderr) = tokio::task::block_in_place(|| run(&["apply", "--auto-approve"]));
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     for step in [
         "pre-capture checks (seed 001)",
         "cleanup (workspaces-linux)",
+        "cleanup (workspaces-windows)",
+        "install the first-boot runner",
         "to restart",
     ] {
         assert!(stdout.contains(step), "{step}:\n{stdout}");
@@ -1262,6 +1261,8 @@ async fn the_main_job_builds_the_workspaces_examples_in_the_sandbox() {
     for (recipe, region) in [
         ("dev-desktop-al2", "eu-west-2"),
         ("dev-desktop-al2", "eu-west-1"),
+        ("contractor-desktop-al2", "eu-west-2"),
+        ("office-desktop-win", "eu-west-2"),
     ] {
         assert!(built(recipe, region), "{recipe} in {region}: {images:?}");
     }

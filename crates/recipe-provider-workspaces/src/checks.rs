@@ -8,7 +8,8 @@
 use recipe_model::Os;
 
 /// Linux: the root volume under 97% full; no applications under /home (the user volume, which
-/// capture does not keep); cloud-init, the PCoIP agent and the Skylight agent present.
+/// capture does not keep); cloud-init and the Skylight agent present. (The PCoIP agent is not checked:
+/// a DCV bundle has none.)
 const LINUX: &str = r#"set -u
 fail=0
 say() { echo "pre-capture check failed: $*"; fail=1; }
@@ -17,6 +18,7 @@ used=$(df --output=pcent / | tail -1 | tr -dc 0-9)
 apps=$(find /home -mindepth 2 -maxdepth 5 \( -name '*.desktop' -o \( -type f -perm -u+x -path '*/bin/*' \) \) 2>/dev/null | head -5 | tr '\n' ' ')
 [ -z "$apps" ] || say "applications are installed under /home, which the image does not keep: $apps- install them outside /home"
 command -v cloud-init >/dev/null 2>&1 || rpm -q cloud-init >/dev/null 2>&1 || say "cloud-init is missing; WorkSpaces launched from the image will not work"
+[ -d /var/lib/skylight ] || say "the Skylight agent (/var/lib/skylight) is missing; WorkSpaces launched from the image will not work"
 exit $fail
 "#;
 
