@@ -100,6 +100,42 @@ impl Ctx<'_> {
     }
 }
 
+/// WorkSpaces gives a user one WorkSpace per directory: two recipes building as the same user in the
+/// same directory and region would refuse each other's builder. Reported on the later recipe.
+fn check_builder_user(cx: &mut Ctx<'_>, set: &RecipeSet) {
+    let key = |r: &LoadedRecipe| {
+        let b = &r.recipe.builder;
+        let user = b.user_name.as_ref()?;
+        let dir = b.directory_id.as_ref()?;
+        let region = b.region.as_ref().map(|n| n.value.clone());
+        Some((dir.value.clone(), user.value.to_lowercase(), region))
+    };
+    if cx.target != Target::Workspaces {
+        return;
+    }
+    let Some(mine) = key(cx.r) else { return };
+    let earlier = set
+        .recipes
+        .iter()
+        .take_while(|o| !std::ptr::eq(*o, cx.r))
+        .filter(|o| o.recipe.target.value == Target::Workspaces)
+        .find(|o| key(o).as_ref() == Some(&mine));
+    let (Some(other), Some(user)) = (earlier, &cx.r.recipe.builder.user_name) else {
+        return;
+    };
+    let span = user.span;
+    cx.push(
+        Code::SharedBuilderUser,
+        span,
+        format!(
+            "`{}` builds as `{}` in directory {}, as `{}` does: WorkSpaces gives a user one WorkSpace per directory, so one build would refuse the other's builder",
+            cx.r.recipe.name.value, user.value, mine.0, other.recipe.name.value
+        ),
+        "give each WorkSpaces recipe its own builder user (`builder.user-name`)",
+        "already the builder user of another recipe",
+    );
+}
+
 /// Run every check over a loaded set.
 pub(crate) fn check_set(set: &mut RecipeSet) {
     let mut out = Vec::new();
@@ -115,6 +151,7 @@ pub(crate) fn check_set(set: &mut RecipeSet) {
         };
         check_recipe(&mut cx);
         check_layering(&mut cx, set);
+        check_builder_user(&mut cx, set);
         // Secrets: the recipe and its components (once each), and every referenced file.
         if scanned.insert(Arc::as_ptr(&r.source)) {
             secrets::scan(&r.source, Code::SecretInRecipe, &mut out);

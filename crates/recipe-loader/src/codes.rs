@@ -65,6 +65,7 @@ codes! {
     ImageName = ("recipe::name::image", Error, "An image name the target's API would refuse (characters, length)."),
     AppstreamReserved = ("recipe::name::appstream-reserved", Error, "An AppStream image name that begins with Amazon, AWS or AppStream."),
     VolumeSize = ("recipe::workspaces::volume-size", Error, "A WorkSpaces root/user volume combination that cannot be made."),
+    SharedBuilderUser = ("recipe::workspaces::shared-builder-user", Error, "Two WorkSpaces recipes build as the same user in the same directory (one WorkSpace per user and directory)."),
     WsText = ("recipe::workspaces::text", Error, "A WorkSpaces image or bundle name or description that the API refuses."),
     HomeWrite = ("recipe::workspaces::home-write", Warning, "A step writes under /home in a Linux WorkSpaces image: image capture removes /home."),
     NoSysprep = ("recipe::windows::no-sysprep", Warning, "A Windows AMI without a `sysprep` step."),

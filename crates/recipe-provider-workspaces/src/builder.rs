@@ -223,12 +223,24 @@ impl Act<'_> {
             .ctx("workspaces", "DescribeWorkspaces")?;
         for w in out.workspaces() {
             let Some(id) = w.workspace_id() else { continue };
-            if crate::sweep::tag_of(&self.ws, id, recipe_aws::tags::BUILD_ID)
-                .await?
-                .as_deref()
-                == Some(build)
-            {
+            let tagged = crate::sweep::tag_of(&self.ws, id, recipe_aws::tags::BUILD_ID).await?;
+            if tagged.as_deref() == Some(build) {
                 return Ok(Some(id.to_string()));
+            }
+            // The user's earlier builder (swept, or an earlier build's) holds the user until it is
+            // gone: WorkSpaces gives a user one WorkSpace per directory.
+            if w.state().map(|s| s.as_str()) == Some("TERMINATING") {
+                self.waiting(format!(
+                    "{id}, the earlier WorkSpace of {user}, to be terminated"
+                ));
+                poll::wait_workspace(
+                    &self.p.poller,
+                    &self.home,
+                    self.ws.clone(),
+                    id,
+                    "TERMINATED",
+                )
+                .await?;
             }
         }
         Ok(None)

@@ -62,8 +62,48 @@ pub(crate) async fn sweep(p: &WorkspacesProvider, cx: &ApplyContext, req: &Sweep
                 .problems
                 .push(format!("{}: {}", scope.recipe, e.message));
         }
+        if req.abandoned.is_empty() {
+            continue;
+        }
+        for region in &scope.regions {
+            if let Err(e) = sweep_images(p, &scope.recipe, region, req, &mut swept).await {
+                let problem = format!("{} in {region}: {}", scope.recipe, e.message);
+                swept.problems.push(problem);
+            }
+        }
     }
     swept
+}
+
+/// The recipe's images in `region` made by builds of an interrupted apply that will not be resumed,
+/// and that state does not record: deleted (permissions first), never left unowned.
+async fn sweep_images(
+    p: &WorkspacesProvider,
+    recipe: &str,
+    region: &str,
+    req: &SweepRequest,
+    swept: &mut Swept,
+) -> Result<(), ActionError> {
+    let client = p.workspaces(region);
+    for img in crate::image::owned_images(&client).await? {
+        let Some(id) = img.image_id() else { continue };
+        if req.recorded.contains(id) {
+            continue;
+        }
+        let tags = tags(&client, id).await?;
+        let ours = tags.get(recipe_aws::tags::NAME).map(String::as_str) == Some(recipe);
+        let build = tags
+            .get(recipe_aws::tags::BUILD_ID)
+            .cloned()
+            .unwrap_or_default();
+        if ours && req.abandoned.contains(&build) {
+            crate::image::delete_image(p, region, id).await?;
+            swept
+                .images
+                .push(format!("{recipe}: {id} in {region} ({build})"));
+        }
+    }
+    Ok(())
 }
 
 /// The recipe's builder WorkSpaces of builds this apply does not run, unless kept for debugging.
