@@ -18,6 +18,10 @@ struct Args {
     /// Make every pending phase instant.
     #[arg(long)]
     instant: bool,
+    /// Register the SSM agent on builder WorkSpaces as the person at them would (the sandbox's
+    /// behaviour; otherwise `POST /_sim/ssm/register` does it).
+    #[arg(long)]
+    operator: bool,
 }
 
 #[expect(
@@ -43,6 +47,7 @@ fn main() -> std::process::ExitCode {
             addr: args.listen,
             durations: if args.instant { aws_sim::Durations::instant() } else { aws_sim::Durations::default() },
             state_dir: args.state_dir,
+            operator: args.operator,
             ..Default::default()
         };
         let sim = match aws_sim::Sim::start(config).await {

@@ -119,18 +119,12 @@ async fn observe_region(
     for img in crate::image::owned_images(&client).await? {
         observe_image(&client, region, &img, current, obs).await?;
     }
-    let bundles = client
-        .describe_workspace_bundles()
-        .send()
-        .await
-        .ctx("workspaces", "DescribeWorkspaceBundles")?;
-    obs.in_use.extend(
-        bundles
-            .bundles()
-            .iter()
-            .filter_map(|b| b.image_id())
-            .map(str::to_string),
-    );
+    let bundles = crate::rollout::owned_bundles(&client).await?;
+    let used = bundles
+        .iter()
+        .filter_map(|b| b.image_id())
+        .map(str::to_string);
+    obs.in_use.extend(used);
     Ok(())
 }
 

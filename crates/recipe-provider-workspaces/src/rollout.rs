@@ -9,26 +9,37 @@ use recipe_plan::RolloutTarget;
 use crate::actions::Act;
 use crate::{poll, tag_list};
 
+/// The caller's bundles in the client's region, every page.
+pub(crate) async fn owned_bundles(
+    client: &aws_sdk_workspaces::Client,
+) -> Result<Vec<aws_sdk_workspaces::types::WorkspaceBundle>, recipe_aws::AwsError> {
+    let (mut all, mut token) = (Vec::new(), None);
+    loop {
+        let out = client
+            .describe_workspace_bundles()
+            .set_next_token(token)
+            .send()
+            .await
+            .ctx("workspaces", "DescribeWorkspaceBundles")?;
+        all.extend(out.bundles().iter().cloned());
+        token = out.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(all);
+        }
+    }
+}
+
 /// The owned bundle named `name`, with its image.
 pub(crate) async fn bundle_named(
     client: &aws_sdk_workspaces::Client,
     name: &str,
 ) -> Result<Option<(String, Option<String>)>, ActionError> {
-    let out = client
-        .describe_workspace_bundles()
-        .send()
-        .await
-        .ctx("workspaces", "DescribeWorkspaceBundles")?;
-    Ok(out
-        .bundles()
-        .iter()
-        .find(|b| b.name() == Some(name))
-        .map(|b| {
-            (
-                b.bundle_id().unwrap_or_default().to_string(),
-                b.image_id().map(str::to_string),
-            )
-        }))
+    let all = owned_bundles(client).await?;
+    let found = all.iter().find(|b| b.name() == Some(name));
+    Ok(found.map(|b| {
+        let id = b.bundle_id().unwrap_or_default().to_string();
+        (id, b.image_id().map(str::to_string))
+    }))
 }
 
 /// The owned bundle that uses `image`, if any.
@@ -36,17 +47,9 @@ pub(crate) async fn bundle_using(
     client: &aws_sdk_workspaces::Client,
     image: &str,
 ) -> Result<Option<String>, ActionError> {
-    let out = client
-        .describe_workspace_bundles()
-        .send()
-        .await
-        .ctx("workspaces", "DescribeWorkspaceBundles")?;
-    Ok(out
-        .bundles()
-        .iter()
-        .find(|b| b.image_id() == Some(image))
-        .and_then(|b| b.name())
-        .map(str::to_string))
+    let all = owned_bundles(client).await?;
+    let found = all.iter().find(|b| b.image_id() == Some(image));
+    Ok(found.and_then(|b| b.name()).map(str::to_string))
 }
 
 /// States RebuildWorkspaces accepts (API_RebuildWorkspaces).
