@@ -8,17 +8,23 @@ use recipe_engine::{ActionError, ApplyContext, SweepRequest, Swept};
 
 use crate::WorkspacesProvider;
 
-/// The tags on a WorkSpaces resource.
+/// The tags on a WorkSpaces resource. Every caller found `id` in a listing; one that is gone by the
+/// time its tags are asked for (a WorkSpace finishing termination, an image deleted meanwhile)
+/// answers ResourceNotFoundException, and has no tags: it is nobody's any more.
 pub(crate) async fn tags(
     client: &aws_sdk_workspaces::Client,
     id: &str,
 ) -> Result<BTreeMap<String, String>, AwsError> {
-    let out = client
+    let out = match client
         .describe_tags()
         .resource_id(id)
         .send()
         .await
-        .ctx("workspaces", "DescribeTags")?;
+        .ctx("workspaces", "DescribeTags")
+    {
+        Err(e) if e.is("ResourceNotFoundException") => return Ok(BTreeMap::new()),
+        other => other?,
+    };
     Ok(out
         .tag_list()
         .iter()
