@@ -13,6 +13,7 @@ use aws_sdk_workspaces::types::{
 use recipe_aws::{AwsError, Context};
 use recipe_engine::{ActionError, ApplyContext, BoxFuture, Leftover, RecipeOutputs, Released};
 use recipe_model::{Base, Os};
+use recipe_ssm::hybrid::{self, activation_of, deregister, forget, node_of};
 use recipe_ssm::{NodeCheck, Session};
 
 use crate::actions::Act;
@@ -150,7 +151,7 @@ impl Act<'_> {
             "the SSM agent on {ws} to register with activation {activation} (see docs/workspaces.md: the agent registers itself when the bundle's image carries the recipe bootstrap; otherwise connect to {ws} and run `amazon-ssm-agent -register -id {activation} -code <code> -region {}`)",
             self.home
         ));
-        poll::wait_registered(&self.p.poller, &self.home, self.ssm.clone(), &activation).await?;
+        hybrid::wait_registered(&self.p.poller, &self.home, self.ssm.clone(), &activation).await?;
         Ok(RecipeOutputs::builder(ws))
     }
 
@@ -299,36 +300,10 @@ impl Act<'_> {
 
     /// The activation for `ws`: an earlier attempt's, or a new one.
     async fn activation(&self, ws: &str) -> Result<String, ActionError> {
-        if let Some(found) = activation_of(&self.ssm, ws).await? {
-            return Ok(found);
-        }
         let build = self.values().build_id;
         let tags = recipe_aws::tags::builder_tags(self.name, &build);
-        let ssm_tags: Vec<_> = tags
-            .iter()
-            .filter_map(|(k, v)| {
-                aws_sdk_ssm::types::Tag::builder()
-                    .key(k)
-                    .value(v)
-                    .build()
-                    .ok()
-            })
-            .collect();
-        let out = self
-            .ssm
-            .create_activation()
-            .iam_role(&self.p.opts.agent_role)
-            .default_instance_name(ws)
-            .description(format!("recipe builder {ws} of {} ({build})", self.name))
-            .registration_limit(1)
-            .set_tags(Some(ssm_tags))
-            .send()
-            .await
-            .ctx("ssm", "CreateActivation")?;
-        let id = out
-            .activation_id()
-            .ok_or_else(|| AwsError::missing("ssm", "CreateActivation", "ActivationId"))?;
-        Ok(id.to_string())
+        let description = format!("recipe builder {ws} of {} ({build})", self.name);
+        hybrid::ensure_activation(&self.ssm, ws, &self.p.opts.agent_role, &description, &tags).await
     }
 
     /// The managed node on the builder (found through its activation, then remembered).
@@ -412,7 +387,7 @@ impl Act<'_> {
         };
         self.script(
             "forget the SSM registration",
-            crate::checks::forget_registration(self.os()),
+            hybrid::forget_registration(self.os()),
         )
         .await?;
         deregister(&self.ssm, &node).await?;
@@ -482,85 +457,6 @@ pub(crate) async fn drop_temp(
         crate::image::delete_image(p, region, &id).await?;
     }
     Ok(())
-}
-
-/// The activation created for WorkSpace `ws` (its `DefaultInstanceName`).
-pub(crate) async fn activation_of(
-    ssm: &aws_sdk_ssm::Client,
-    ws: &str,
-) -> Result<Option<String>, ActionError> {
-    let f = aws_sdk_ssm::types::DescribeActivationsFilter::builder()
-        .filter_key(aws_sdk_ssm::types::DescribeActivationsFilterKeys::DefaultInstanceName)
-        .filter_values(ws)
-        .build();
-    let out = ssm
-        .describe_activations()
-        .filters(f)
-        .send()
-        .await
-        .ctx("ssm", "DescribeActivations")?;
-    Ok(out
-        .activation_list()
-        .iter()
-        .find_map(|a| a.activation_id())
-        .map(str::to_string))
-}
-
-/// The managed node registered through `activation`.
-async fn node_of(
-    ssm: &aws_sdk_ssm::Client,
-    activation: &str,
-) -> Result<Option<String>, ActionError> {
-    let f = aws_sdk_ssm::types::InstanceInformationStringFilter::builder()
-        .key("ActivationIds")
-        .values(activation)
-        .build()
-        .map_err(|e| ActionError::fatal(e.to_string()))?;
-    let out = ssm
-        .describe_instance_information()
-        .filters(f)
-        .send()
-        .await
-        .ctx("ssm", "DescribeInstanceInformation")?;
-    Ok(out
-        .instance_information_list()
-        .iter()
-        .find_map(|i| i.instance_id())
-        .map(str::to_string))
-}
-
-/// Deregister a managed node (one already gone counts as done).
-async fn deregister(ssm: &aws_sdk_ssm::Client, node: &str) -> Result<(), ActionError> {
-    match ssm
-        .deregister_managed_instance()
-        .instance_id(node)
-        .send()
-        .await
-        .ctx("ssm", "DeregisterManagedInstance")
-    {
-        Err(e) if e.is("InvalidInstanceId") => Ok(()),
-        other => other.map(|_| ()).map_err(Into::into),
-    }
-}
-
-/// Remove the managed node and the activation of WorkSpace `ws`.
-pub(crate) async fn forget(ssm: &aws_sdk_ssm::Client, ws: &str) -> Result<(), ActionError> {
-    let Some(activation) = activation_of(ssm, ws).await? else {
-        return Ok(());
-    };
-    if let Some(node) = node_of(ssm, &activation).await? {
-        deregister(ssm, &node).await?;
-    }
-    match ssm
-        .delete_activation()
-        .activation_id(&activation)
-        .send()
-        .await
-        .ctx("ssm", "DeleteActivation")
-    {
-        Err(e) if e.is("InvalidActivationId") => Ok(()),
-        other => other.map(|_| ()).map_err(Into::into),
-    }
 }
 
 /// Terminate WorkSpace `ws` (a refusal inside the 200 is an error; one already gone is done).

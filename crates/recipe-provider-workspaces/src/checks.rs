@@ -43,16 +43,3 @@ pub fn script(os: Os) -> &'static str {
         Os::Windows => WINDOWS,
     }
 }
-
-/// Stop the agent and remove its hybrid registration a few seconds after this command has reported,
-/// so that the image carries no registration (each WorkSpace made from it would share the `mi-` id).
-pub fn forget_registration(os: Os) -> &'static str {
-    match os {
-        Os::Linux => {
-            "nohup sh -c 'sleep 5; systemctl stop amazon-ssm-agent; rm -rf /var/lib/amazon/ssm/registration /var/lib/amazon/ssm/Vault/Store/RegistrationKey /var/lib/amazon/ssm/mi-*' >/dev/null 2>&1 &"
-        }
-        Os::Windows => {
-            "Start-Process powershell -WindowStyle Hidden -ArgumentList '-Command', 'Start-Sleep 5; Stop-Service AmazonSSMAgent -Force; Remove-Item \"$env:ProgramData\\Amazon\\SSM\\registration\",\"$env:ProgramData\\Amazon\\SSM\\InstanceData\" -Recurse -Force -ErrorAction SilentlyContinue'"
-        }
-    }
-}

@@ -117,37 +117,3 @@ pub async fn wait_image(
     });
     poller.wait(format!("wsimage/{region}"), image, probe).await
 }
-
-/// Wait until a managed node registered through `activation` reports Online.
-pub async fn wait_registered(
-    poller: &Arc<Poller>,
-    region: &str,
-    ssm: aws_sdk_ssm::Client,
-    activation: &str,
-) -> Result<(), WaitError> {
-    let probe: Probe = Arc::new(move |ids: Vec<String>| {
-        let ssm = ssm.clone();
-        Box::pin(async move {
-            let f = aws_sdk_ssm::types::InstanceInformationStringFilter::builder()
-                .key("ActivationIds")
-                .set_values(Some(ids.clone()))
-                .build()
-                .map_err(|e| e.to_string())?;
-            let out = ssm
-                .describe_instance_information()
-                .filters(f)
-                .send()
-                .await
-                .ctx("ssm", "DescribeInstanceInformation")?;
-            Ok(out
-                .instance_information_list()
-                .iter()
-                .filter(|i| i.ping_status().map(|p| p.as_str()) == Some("Online"))
-                .filter_map(|i| Some((i.activation_id()?.to_string(), Probed::Done)))
-                .collect())
-        })
-    });
-    poller
-        .wait(format!("activation/{region}"), activation, probe)
-        .await
-}

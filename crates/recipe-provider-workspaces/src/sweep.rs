@@ -156,7 +156,7 @@ async fn sweep_builders(
         {
             continue;
         }
-        crate::builder::forget(&p.ssm(&region), id).await?;
+        recipe_ssm::hybrid::forget(&p.ssm(&region), id).await?;
         crate::builder::terminate(&client, id).await?;
         crate::builder::drop_temp(p, &region, id, &build).await?;
         swept.builders.push(format!("{recipe}: {id} ({build})"));

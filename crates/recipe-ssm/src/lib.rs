@@ -1,10 +1,13 @@
 //! Steps on a managed node through SSM Run Command, shared by the providers whose builders SSM
-//! reaches: EC2 instances (`i-…`) and WorkSpaces registered through a hybrid activation (`mi-…`).
+//! reaches: EC2 instances (`i-…`), and WorkSpaces and AppStream image builders registered through a
+//! hybrid activation (`mi-…`).
 //!
 //! - [`render`]: steps as scripts (bash or PowerShell), payloads, the first-boot runner;
 //! - [`Session`]: one action's commands on one node, each sent once under a key and waited for;
-//! - [`poll`]: the agent and command waits on the shared poller.
+//! - [`poll`]: the agent and command waits on the shared poller;
+//! - [`hybrid`]: activations and the managed nodes registered with them.
 
+pub mod hybrid;
 pub mod poll;
 pub mod render;
 mod session;

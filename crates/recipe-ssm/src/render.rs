@@ -339,7 +339,7 @@ pub fn step_script(
                 d = ps_quote(&d.dest)
             ),
         },
-        Step::App(_) => return Err("`app` steps run on AppStream image builders, not on EC2".into()),
+        Step::App(a) => app_script(a, os),
         // A gate is not a script: the session stops the apply at it (`Session::gate`); only a
         // launch-stage gate gets here, and the loader refuses those.
         Step::Manual(m) => return Err(format!("a manual gate cannot run at first boot ({})", m.instructions.value)),
@@ -349,6 +349,127 @@ pub fn step_script(
         "{header}{}",
         values.apply(&secrets(&body, r, os))
     )))
+}
+
+/// The Image Assistant CLI on an AppStream image builder
+/// (https://docs.aws.amazon.com/appstream2/latest/developerguide/programmatically-create-image.html).
+pub fn image_assistant(os: Os) -> &'static str {
+    match os {
+        Os::Linux => "AppStreamImageAssistant",
+        Os::Windows => {
+            "& 'C:\\Program Files\\Amazon\\Photon\\ConsoleImageBuilder\\image-assistant.exe'"
+        }
+    }
+}
+
+/// An Image Assistant call with `--flag value` arguments (quoted for the shell), failing the script
+/// when the assistant's exit code is not 0.
+pub fn image_assistant_call(os: Os, operation: &str, args: &[(&str, &str)]) -> String {
+    let quote = |v: &str| match os {
+        Os::Linux => sh_quote(v),
+        Os::Windows => ps_quote(v),
+    };
+    let flags: String = args
+        .iter()
+        .map(|(k, v)| format!(" --{k} {}", quote(v)))
+        .collect();
+    let call = format!("{} {operation}{flags}", image_assistant(os));
+    match os {
+        Os::Linux => call,
+        Os::Windows => format!(
+            "{call}\nif ($LASTEXITCODE -ne 0) {{ throw \"image-assistant {operation} failed ($LASTEXITCODE)\" }}"
+        ),
+    }
+}
+
+/// An `app` step: Image Assistant `add-application`, which puts the application in the image's
+/// catalog.
+fn app_script(a: &recipe_model::App, os: Os) -> String {
+    let mut args = vec![
+        ("name", a.id.value.as_str()),
+        ("absolute-app-path", a.path.value.as_str()),
+    ];
+    let optional = [
+        ("display-name", &a.display_name),
+        ("launch-parameters", &a.launch_parameters),
+        ("working-directory", &a.working_directory),
+        ("absolute-icon-path", &a.icon_path),
+    ];
+    for (flag, v) in optional {
+        if let Some(v) = v {
+            args.push((flag, v.value.as_str()));
+        }
+    }
+    image_assistant_call(os, "add-application", &args)
+}
+
+/// What runs the launch-stage steps on machines made from the image: AppStream session scripts
+/// (system context, at session start) on AppStream, the first-boot runner elsewhere.
+pub fn launch_installer(scripts: &[String], os: Os, target: recipe_model::Target) -> String {
+    match target {
+        recipe_model::Target::Appstream => session_start_installer(scripts, os),
+        _ => first_boot_installer(scripts, os),
+    }
+}
+
+/// AppStream session scripts: the launch-stage steps as the system-context SessionStart executable,
+/// in the session scripts configuration the streaming instance reads
+/// (https://docs.aws.amazon.com/appstream2/latest/developerguide/use-session-scripts.html). The
+/// steps get the documented maximum of 60 seconds in all.
+pub fn session_start_installer(scripts: &[String], os: Os) -> String {
+    let body = scripts.join("\n");
+    let (dir, script, exe, args) = match os {
+        Os::Linux => (
+            "/opt/appstream/SessionScripts",
+            "/opt/appstream/SessionScripts/recipe-session-start.sh",
+            "/opt/appstream/SessionScripts/recipe-session-start.sh",
+            String::new(),
+        ),
+        Os::Windows => (
+            "C:\\AppStream\\SessionScripts",
+            "C:\\AppStream\\SessionScripts\\recipe-session-start.ps1",
+            "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+            "-NoProfile -ExecutionPolicy Bypass -File C:\\AppStream\\SessionScripts\\recipe-session-start.ps1".to_string(),
+        ),
+    };
+    let config = session_config(exe, &args);
+    match os {
+        Os::Linux => format!(
+            "set -euo pipefail\ninstall -d {dir}\necho {} | base64 -d > {script}\nchmod 0755 {script}\necho {} | base64 -d > {dir}/config.json",
+            base64(format!("#!/bin/bash\n# Installed by recipe: the launch-stage steps, at each session start.\n{body}\n").as_bytes()),
+            base64(config.as_bytes())
+        ),
+        Os::Windows => format!(
+            "$ErrorActionPreference = 'Stop'\nNew-Item -ItemType Directory -Force -Path '{dir}' | Out-Null\n[IO.File]::WriteAllBytes('{script}', [Convert]::FromBase64String('{}'))\n[IO.File]::WriteAllBytes('{dir}\\config.json', [Convert]::FromBase64String('{}'))",
+            base64(format!("# Installed by recipe: the launch-stage steps, at each session start.\n{body}\n").as_bytes()),
+            base64(config.as_bytes())
+        ),
+    }
+}
+
+/// The session scripts configuration with one system-context SessionStart executable.
+fn session_config(exe: &str, args: &str) -> String {
+    let empty = r#"{"context": "user", "filename": "", "arguments": "", "s3LogEnabled": true}"#;
+    format!(
+        r#"{{"SessionStart": {{"executables": [{{"context": "system", "filename": {}, "arguments": {}, "s3LogEnabled": true}}, {empty}], "waitingTime": 60}}, "SessionTermination": {{"executables": [{empty}], "waitingTime": 60}}}}"#,
+        json_string(exe),
+        json_string(args)
+    )
+}
+
+/// `s` as a JSON string literal.
+fn json_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// The first-boot runner: the launch-stage steps, run once per instance (cloud-init per-instance on
@@ -441,5 +562,73 @@ mod tests {
                 .unwrap()
                 .contains("rm -f")
         );
+    }
+
+    #[test]
+    fn app_steps_call_the_image_assistant_with_quoted_arguments() {
+        let app = recipe_model::App {
+            id: recipe_model::Node::synthetic("qgis".to_string()),
+            path: recipe_model::Node::synthetic(
+                "C:\\Program Files\\QGIS\\bin\\qgis.exe".to_string(),
+            ),
+            display_name: Some(recipe_model::Node::synthetic("QGIS 3.34 LTR's".to_string())),
+            launch_parameters: None,
+            working_directory: None,
+            icon_path: None,
+            name: None,
+            stage: None,
+            timeout: None,
+            retries: None,
+            os: None,
+        };
+        let win = app_script(&app, Os::Windows);
+        assert!(win.starts_with("& 'C:\\Program Files\\Amazon\\Photon\\ConsoleImageBuilder\\image-assistant.exe' add-application --name 'qgis' --absolute-app-path 'C:\\Program Files\\QGIS\\bin\\qgis.exe' --display-name 'QGIS 3.34 LTR''s'"), "{win}");
+        assert!(win.contains("if ($LASTEXITCODE -ne 0)"));
+        let linux = app_script(&app, Os::Linux);
+        assert!(
+            linux.starts_with("AppStreamImageAssistant add-application --name 'qgis'"),
+            "{linux}"
+        );
+        assert!(
+            linux.contains("--display-name 'QGIS 3.34 LTR'\\''s'"),
+            "{linux}"
+        );
+    }
+
+    #[test]
+    fn appstream_launch_steps_become_the_system_session_start_script() {
+        let scripts = vec!["mount -t efs fs-1:/ /opt/tools".to_string()];
+        let linux = launch_installer(&scripts, Os::Linux, recipe_model::Target::Appstream);
+        let exe = "/opt/appstream/SessionScripts/recipe-session-start.sh";
+        let config = session_config(exe, "");
+        assert!(
+            linux.ends_with(&format!(
+                "echo {} | base64 -d > /opt/appstream/SessionScripts/config.json",
+                base64(config.as_bytes())
+            )),
+            "{linux}"
+        );
+        let script = "#!/bin/bash\n# Installed by recipe: the launch-stage steps, at each session start.\nmount -t efs fs-1:/ /opt/tools\n";
+        assert!(linux.contains(&format!(
+            "echo {} | base64 -d > {exe}",
+            base64(script.as_bytes())
+        )));
+        let v: serde_json::Value = serde_json::from_str(&config).unwrap();
+        assert_eq!(v["SessionStart"]["executables"][0]["context"], "system");
+        assert_eq!(v["SessionStart"]["executables"][0]["filename"], exe);
+        assert_eq!(v["SessionStart"]["waitingTime"], 60);
+        let win = launch_installer(&scripts, Os::Windows, recipe_model::Target::Appstream);
+        assert!(
+            win.contains("C:\\AppStream\\SessionScripts\\config.json"),
+            "{win}"
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&session_config("C:\\a \"b\"", "-File x")).unwrap();
+        assert_eq!(
+            v["SessionStart"]["executables"][0]["filename"],
+            "C:\\a \"b\""
+        );
+        let ec2 = launch_installer(&scripts, Os::Linux, recipe_model::Target::Ec2Ami);
+        assert!(ec2.contains("/var/lib/cloud/scripts/per-instance"));
     }
 }

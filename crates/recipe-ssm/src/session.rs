@@ -520,7 +520,7 @@ impl Session<'_> {
         self.run_script("reboot", script, 600).await
     }
 
-    /// The launch-stage steps, rendered into the first-boot runner.
+    /// The launch-stage steps, rendered into the first-boot runner (AppStream: session scripts).
     pub async fn install_first_boot(&self) -> Result<(), ActionError> {
         let files = files_of(self.recipe);
         let values = self.values.clone();
@@ -534,7 +534,8 @@ impl Session<'_> {
                 .map_err(ActionError::fatal)?;
             scripts.extend(script);
         }
-        let installer = render::first_boot_installer(&scripts, self.os());
+        let installer =
+            render::launch_installer(&scripts, self.os(), self.recipe.recipe.target.value);
         self.run_script("install the first-boot runner", &installer, 300)
             .await
     }
