@@ -111,13 +111,18 @@ pub(crate) fn handle(shared: &Shared, method: &Method, path: &str, body: &Bytes)
                     .unwrap_or_default()
                     .to_string()
             };
+            // The machine: a WorkSpace (`workspace-id`) or an AppStream image builder (`image-builder`).
+            let machine = match field("workspace-id") {
+                ws if ws.is_empty() => field("image-builder"),
+                ws => ws,
+            };
             let mut world = lock(&shared.world);
             let now = crate::clock::now_ms(world.offset_ms);
             match crate::ssm_hybrid::register(
                 &mut world,
                 &field("activation-id"),
                 &field("activation-code"),
-                &field("workspace-id"),
+                &machine,
                 now,
             ) {
                 Ok(id) => {

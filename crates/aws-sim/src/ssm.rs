@@ -381,6 +381,38 @@ pub fn handle(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Output
     Ok(Output::Value(out))
 }
 
+/// The Image Assistant calls of a script sent to a node on an AppStream image builder, run in order
+/// until one fails (`None` when the node is not on a builder or the script makes no call).
+fn image_assistant(
+    w: &mut World,
+    node: &str,
+    script: &str,
+    now: u64,
+    d: &Durations,
+) -> Option<crate::appstream::assistant::Outcome> {
+    use crate::appstream::assistant;
+    let builder = w.ssm.nodes.get(node)?.image_builder.clone();
+    let calls = assistant::calls(script);
+    if builder.is_empty() || calls.is_empty() {
+        return None;
+    }
+    let mut outputs = Vec::new();
+    let mut last = None;
+    for (op, flags) in calls {
+        let o = assistant::run(&mut w.appstream, &builder, &op, &flags, now, d);
+        outputs.push(o.stdout.clone());
+        let failed = o.code != 0;
+        last = Some(o);
+        if failed {
+            break;
+        }
+    }
+    last.map(|mut o| {
+        o.stdout = outputs.join("\n");
+        o
+    })
+}
+
 fn send_command(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Value, ApiError> {
     let b = &c.body;
     let document = s(b, "DocumentName")?.to_string();
@@ -467,17 +499,27 @@ fn send_command(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Valu
             &raw[20..32]
         )
     };
+    let assisted: BTreeMap<String, crate::appstream::assistant::Outcome> = instances
+        .iter()
+        .filter_map(|i| Some((i.clone(), image_assistant(w, i, &joined, now, d)?)))
+        .collect();
     let invocations = instances
         .iter()
         .map(|i| {
-            let (status, code, stdout, stderr) = match &outcome {
-                Some(o) => (
+            let (status, code, stdout, stderr) = match (assisted.get(i), &outcome) {
+                (Some(a), _) => (
+                    a.status.to_string(),
+                    a.code,
+                    a.stdout.clone(),
+                    String::new(),
+                ),
+                (None, Some(o)) => (
                     o.status.clone(),
                     o.response_code,
                     o.stdout.clone(),
                     o.stderr.clone(),
                 ),
-                None => ("Success".to_string(), 0, String::new(), String::new()),
+                (None, None) => ("Success".to_string(), 0, String::new(), String::new()),
             };
             Invocation {
                 instance_id: i.clone(),

@@ -1,5 +1,5 @@
 //! SSM hybrid activations and the managed nodes (`mi-…`) registered with them: how a machine that is
-//! not an EC2 instance (here: a WorkSpace) comes under Run Command.
+//! not an EC2 instance (a WorkSpace, an AppStream image builder) comes under Run Command.
 //!
 //! - CreateActivation / DescribeActivations / DeleteActivation, with the documented defaults and
 //!   limits: https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_CreateActivation.html
@@ -7,12 +7,14 @@
 //! - Registration is what `amazon-ssm-agent -register -code … -id … -region …` does on the machine:
 //!   https://docs.aws.amazon.com/systems-manager/latest/userguide/hybrid-multicloud-ssm-agent-install-linux.html
 //!   No API call does it, so the simulator offers it as the admin route `POST /_sim/ssm/register`
-//!   (the person at the WorkSpace), or, with [`crate::World::operator`] set (the sandbox), registers
-//!   each activation on the WorkSpace its `DefaultInstanceName` names once that WorkSpace is AVAILABLE.
+//!   (the person at the machine), or, with [`crate::World::operator`] set (the sandbox), registers
+//!   each activation on the machine its `DefaultInstanceName` names (a WorkSpace id, or an image
+//!   builder's name in the activation's account and region) once that machine is up (AVAILABLE,
+//!   RUNNING).
 //! - Deleting an activation does not deregister the nodes registered with it (API_DeleteActivation:
 //!   "Deleting an activation doesn't de-register managed nodes"); DeregisterManagedInstance does.
-//! - A node is Online while the WorkSpace under it is AVAILABLE, from `ssm-online-ms` after it
-//!   registered; otherwise ConnectionLost.
+//! - A node is Online while the machine under it is up (a WorkSpace AVAILABLE, an image builder
+//!   RUNNING), from `ssm-online-ms` after it registered; otherwise ConnectionLost.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -49,8 +51,11 @@ pub struct ManagedNode {
     pub region: String,
     pub activation_id: String,
     pub name: String,
-    /// The WorkSpace the agent runs on.
+    /// The WorkSpace the agent runs on (empty on an image builder).
     pub workspace_id: String,
+    /// The AppStream image builder the agent runs on (its `account/region/name` key; empty on a
+    /// WorkSpace).
+    pub image_builder: String,
     pub ip_address: String,
     pub computer_name: String,
     pub platform: String,
@@ -230,7 +235,63 @@ pub fn deregister(w: &mut World, c: &Call) -> Result<Value, ApiError> {
     Ok(json!({}))
 }
 
-/// Register the agent on `workspace` with an activation, as `amazon-ssm-agent -register` does.
+/// A machine an agent can run on.
+struct Machine {
+    workspace_id: String,
+    image_builder: String,
+    ip_address: String,
+    computer_name: String,
+    windows: bool,
+    /// AVAILABLE (a WorkSpace) or RUNNING (an image builder).
+    up: bool,
+}
+
+/// The machine `name` names in `account` and `region`: a WorkSpace id, or an image builder's name.
+fn machine(w: &World, account: &str, region: &str, name: &str) -> Option<Machine> {
+    if let Some(ws) = w
+        .workspaces
+        .workspaces
+        .get(name)
+        .filter(|ws| ws.account == account && ws.region == region)
+    {
+        return Some(Machine {
+            workspace_id: ws.id.clone(),
+            image_builder: String::new(),
+            ip_address: ws.ip_address.clone(),
+            computer_name: ws.computer_name.clone(),
+            windows: ws.os == "WINDOWS",
+            up: ws.state == "AVAILABLE",
+        });
+    }
+    let key = crate::members::scoped(account, region, name);
+    let b = w.appstream.builders.get(&key)?;
+    Some(Machine {
+        workspace_id: String::new(),
+        image_builder: key,
+        ip_address: String::new(),
+        computer_name: format!("IB-{}", b.name.chars().take(12).collect::<String>()),
+        windows: b.platform.starts_with("WINDOWS"),
+        up: b.state == "RUNNING",
+    })
+}
+
+/// Whether the machine under node `n` is up.
+fn machine_up(w: &World, n: &ManagedNode) -> bool {
+    if n.image_builder.is_empty() {
+        w.workspaces
+            .workspaces
+            .get(&n.workspace_id)
+            .is_some_and(|ws| ws.state == "AVAILABLE")
+    } else {
+        w.appstream
+            .builders
+            .get(&n.image_builder)
+            .is_some_and(|b| b.state == "RUNNING")
+    }
+}
+
+/// Register the agent on machine `workspace` (a WorkSpace id or an image builder's name) with an
+/// activation, as `amazon-ssm-agent -register` does.
 pub fn register(
     w: &mut World,
     activation_id: &str,
@@ -251,14 +312,12 @@ pub fn register(
     if a.registrations >= a.registration_limit {
         return Err("the activation's registration limit is reached".into());
     }
-    let ws = w
-        .workspaces
-        .workspaces
-        .get(workspace)
-        .filter(|ws| ws.account == a.account && ws.region == a.region && ws.state == "AVAILABLE")
-        .cloned()
+    let machine = machine(w, &a.account, &a.region, workspace)
+        .filter(|m| m.up)
         .ok_or_else(|| {
-            format!("no AVAILABLE WorkSpace {workspace} in the activation's account and region")
+            format!(
+                "no AVAILABLE WorkSpace or RUNNING image builder {workspace} in the activation's account and region"
+            )
         })?;
     let id = w.id("mi-", 17);
     let node = ManagedNode {
@@ -267,15 +326,11 @@ pub fn register(
         region: a.region.clone(),
         activation_id: a.id.clone(),
         name: a.default_instance_name.clone(),
-        workspace_id: ws.id.clone(),
-        ip_address: ws.ip_address.clone(),
-        computer_name: ws.computer_name.clone(),
-        platform: if ws.os == "WINDOWS" {
-            "Windows"
-        } else {
-            "Linux"
-        }
-        .into(),
+        workspace_id: machine.workspace_id,
+        image_builder: machine.image_builder,
+        ip_address: machine.ip_address,
+        computer_name: machine.computer_name,
+        platform: if machine.windows { "Windows" } else { "Linux" }.into(),
         registered_ms: now,
     };
     w.ssm.nodes.insert(id.clone(), node);
@@ -285,8 +340,8 @@ pub fn register(
     Ok(id)
 }
 
-/// The sandbox's operator: registers each unused activation on the WorkSpace its
-/// `DefaultInstanceName` names, once that WorkSpace is AVAILABLE.
+/// The sandbox's operator: registers each unused activation on the machine its
+/// `DefaultInstanceName` names, once that machine is up.
 pub fn operate(w: &mut World, now: u64) {
     let due: Vec<(String, String, String)> = w
         .ssm
@@ -294,10 +349,7 @@ pub fn operate(w: &mut World, now: u64) {
         .values()
         .filter(|a| a.registrations == 0 && now < a.expires_ms)
         .filter(|a| {
-            w.workspaces
-                .workspaces
-                .get(&a.default_instance_name)
-                .is_some_and(|ws| ws.state == "AVAILABLE")
+            machine(w, &a.account, &a.region, &a.default_instance_name).is_some_and(|m| m.up)
         })
         .map(|a| {
             (
@@ -312,16 +364,13 @@ pub fn operate(w: &mut World, now: u64) {
     }
 }
 
-/// Whether node `id` is online: its WorkSpace is AVAILABLE, a moment after it registered.
+/// Whether node `id` is online: its machine is up, a moment after it registered.
 pub fn online(w: &World, c: &Call, id: &str, now: u64, d: &Durations) -> bool {
     w.ssm.nodes.get(id).is_some_and(|n| {
         n.account == c.account
             && n.region == c.region
             && now >= n.registered_ms + d.ssm_online_ms
-            && w.workspaces
-                .workspaces
-                .get(&n.workspace_id)
-                .is_some_and(|ws| ws.state == "AVAILABLE")
+            && machine_up(w, n)
     })
 }
 

@@ -8,23 +8,63 @@ use serde::{Deserialize, Serialize};
 /// The owner recorded for AWS's public base images (their ARNs name no account).
 pub const AWS_OWNER: &str = "aws";
 
-/// The public base images every region has: name, platform, description.
-pub const PUBLIC_IMAGES: &[(&str, &str, &str)] = &[
+/// The public base images every region has: name, platform, description, release date (ms since the
+/// epoch; the date in the name).
+pub const PUBLIC_IMAGES: &[(&str, &str, &str, u64)] = &[
     (
         "AppStream-WinServer2022-06-17-2025",
         "WINDOWS_SERVER_2022",
         "Windows Server 2022 base image with the AppStream 2.0 agent",
+        PUBLIC_RELEASED_MS,
     ),
     (
         "AppStream-WinServer2019-06-17-2025",
         "WINDOWS_SERVER_2019",
         "Windows Server 2019 base image with the AppStream 2.0 agent",
+        PUBLIC_RELEASED_MS,
     ),
     (
         "AppStream-AmazonLinux2-06-17-2025",
         "AMAZON_LINUX2",
         "Amazon Linux 2 base image with the AppStream 2.0 agent",
+        PUBLIC_RELEASED_MS,
     ),
+    // Earlier releases stay available next to the latest, as AWS keeps them.
+    (
+        "AppStream-WinServer2022-01-13-2025",
+        "WINDOWS_SERVER_2022",
+        "Windows Server 2022 base image with the AppStream 2.0 agent (January 2025)",
+        1_736_726_400_000,
+    ),
+    (
+        "AppStream-AmazonLinux2-02-11-2025",
+        "AMAZON_LINUX2",
+        "Amazon Linux 2 base image with the AppStream 2.0 agent (February 2025)",
+        1_739_232_000_000,
+    ),
+];
+
+/// The regions AppStream 2.0 serves (the `appstream2` endpoints of the AWS General Reference,
+/// https://docs.aws.amazon.com/general/latest/gr/appstream2.html). CopyImage refuses any other
+/// destination.
+pub const APPSTREAM_REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-east-2",
+    "us-west-2",
+    "ca-central-1",
+    "sa-east-1",
+    "eu-central-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "ap-south-1",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "il-central-1",
+    "us-gov-west-1",
+    "us-gov-east-1",
 ];
 
 /// When the public base images were released: 2025-06-17T00:00:00Z, in ms since the epoch.
@@ -41,8 +81,30 @@ pub(super) const CAPTURE_STATE: &str = "PENDING";
 pub(super) const IMAGE_PENDING_STATES: &[&str] = &["PENDING", "CREATING", "COPYING", "IMPORTING"];
 /// The pattern of builder, fleet and image names.
 pub(super) const NAME_PATTERN: &str = "^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,100}$";
-/// Prefixes an image name may not begin with.
+/// Prefixes an image name may not begin with, compared without regard to case: AWS-FACTS.md and the
+/// API reference write them `Amazon`, `AWS`, `AppStream`; the Image Assistant CLI reference writes them
+/// in lower case (`aws`, `appstream`, `amazon`). Refusing both spellings is the reading under which
+/// nothing this simulator accepts is refused by AWS.
 pub(super) const RESERVED_PREFIXES: &[&str] = &["Amazon", "AWS", "AppStream"];
+
+/// An application in an image builder's catalog (Image Assistant `add-application`), carried into
+/// the images made on it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Application {
+    /// `--name`.
+    pub name: String,
+    /// `--display-name`.
+    pub display_name: String,
+    /// `--absolute-app-path`.
+    pub path: String,
+    /// `--launch-parameters`.
+    pub launch_parameters: String,
+    /// `--working-directory`.
+    pub working_directory: String,
+    /// `--absolute-icon-path`.
+    pub icon_path: String,
+}
 
 /// What an image's owner lets another account do with it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,6 +158,8 @@ pub struct Image {
     pub tags: BTreeMap<String, String>,
     /// The accounts it is shared with, and what each may do.
     pub shared_with: BTreeMap<String, Permissions>,
+    /// The application catalog (from the builder it was made on).
+    pub applications: Vec<Application>,
 }
 
 impl Image {
@@ -163,6 +227,10 @@ pub struct ImageBuilder {
     pub created_ms: u64,
     /// Tags.
     pub tags: BTreeMap<String, String>,
+    /// The application catalog built with the Image Assistant.
+    pub applications: Vec<Application>,
+    /// Whether `update-default-profile` ran.
+    pub default_profile: bool,
 }
 
 /// A fleet.

@@ -75,7 +75,7 @@ impl Appstream {
         if !self.seeded.insert(region.to_string()) {
             return;
         }
-        for (name, platform, description) in PUBLIC_IMAGES {
+        for (name, platform, description, released) in PUBLIC_IMAGES {
             self.images.insert(
                 scoped(AWS_OWNER, region, name),
                 Image {
@@ -86,7 +86,7 @@ impl Appstream {
                     display_name: (*name).into(),
                     description: (*description).into(),
                     state: "AVAILABLE".into(),
-                    created_ms: PUBLIC_RELEASED_MS,
+                    created_ms: *released,
                     platform: (*platform).into(),
                     ..Default::default()
                 },

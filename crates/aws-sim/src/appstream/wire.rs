@@ -85,11 +85,10 @@ pub(super) fn check_name(field: &str, name: &str) -> Result<(), ApiError> {
 /// An image name: the name pattern, and none of the reserved prefixes (case-sensitive).
 pub(super) fn check_image_name(field: &str, name: &str) -> Result<(), ApiError> {
     check_name(field, name)?;
-    match RESERVED_PREFIXES
-        .iter()
-        .copied()
-        .find(|p| name.starts_with(*p))
-    {
+    match RESERVED_PREFIXES.iter().copied().find(|p| {
+        name.to_ascii_lowercase()
+            .starts_with(&p.to_ascii_lowercase())
+    }) {
         Some(prefix) => Err(invalid_combination(format!(
             "The image name {name} is not valid: image names cannot begin with {prefix}."
         ))),
@@ -214,12 +213,25 @@ pub(super) fn image_json(img: &Image, viewer: &str) -> Value {
         "ImageBuilderName": builder_name,
         "Platform": img.platform,
         "Description": nz(&img.description),
-        "Applications": [],
+        "Applications": img.applications.iter().map(application_json).collect::<Vec<_>>(),
         "CreatedTime": ts(img.created_ms),
         "PublicBaseImageReleasedDate": released,
         "AppstreamAgentVersion": AGENT_VERSION,
         "ImagePermissions": permissions,
         "ImageSharedWithOthers": owner.then_some(shared_with_others),
+    })
+}
+
+/// An `Application` of DescribeImages.
+pub(super) fn application_json(a: &Application) -> Value {
+    json!({
+        "Name": a.name,
+        "DisplayName": nz(&a.display_name),
+        "LaunchPath": a.path,
+        "LaunchParameters": nz(&a.launch_parameters),
+        "WorkingDirectory": nz(&a.working_directory),
+        "IconURL": nz(&a.icon_path),
+        "Enabled": true,
     })
 }
 

@@ -7,9 +7,11 @@
 //! - `faults`: throttling, 5xx, latency, scripted failures, the request log, the admin API, persistence.
 //! - `access`: key pairs, security groups and volumes, on both backends.
 //! - `workspaces`: builder WorkSpace lifecycle, image rules, SSM hybrid activations.
+//! - `appstream`: image builder rules, the Image Assistant through SSM, copies, fleet updates.
 //! - `wire`: the protocols the AWS CLI and boto3 speak where the Rust SDK speaks another.
 
 mod access;
+mod appstream;
 mod common;
 mod conformance;
 mod faults;

@@ -88,7 +88,7 @@ async fn appstream_answers_over_aws_json_as_over_cbor() {
     assert_eq!(status, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     let images = v["Images"].as_array().unwrap();
-    assert_eq!(images.len(), 3, "{body}");
+    assert_eq!(images.len(), 5, "{body}");
     assert!(
         images[0]["CreatedTime"].is_number(),
         "epoch seconds in awsJson: {body}"
