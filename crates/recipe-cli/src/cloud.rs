@@ -83,9 +83,17 @@ impl Cloud {
                 ..Default::default()
             },
         );
+        let appstream = recipe_provider_appstream::AppstreamProvider::new(
+            self.aws.clone(),
+            recipe_provider_appstream::AppstreamOptions {
+                poll,
+                ..Default::default()
+            },
+        );
         let mut registry = Registry::new();
         registry.register(Arc::new(ec2));
         registry.register(Arc::new(workspaces));
+        registry.register(Arc::new(appstream));
         registry
     }
 

@@ -365,6 +365,8 @@ async fn each_kind_of_action_has_its_own_rate_bucket() {
     let share = || ActionKind::Share {
         principals: vec!["111122223333".into()],
         region: "us-east-1".into(),
+        fleet: vec![],
+        image_builder: vec![],
     };
     let p = plan_of(&[
         ("r", ActionKind::Tag, &[]),

@@ -63,6 +63,12 @@ pub enum ActionKind {
         principals: Vec<String>,
         /// Region.
         region: String,
+        /// AppStream: the accounts among `principals` that may use the image in fleets.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        fleet: Vec<String>,
+        /// AppStream: the accounts among `principals` that may start image builders from it.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        image_builder: Vec<String>,
     },
     /// Revoke principals' use of the image in a region: one call carries them all.
     Unshare {
@@ -197,7 +203,9 @@ impl fmt::Display for ActionKind {
             ActionKind::Cleanup { preset } => write!(f, "clean up ({preset})"),
             ActionKind::Capture { build_id, .. } => write!(f, "capture image {build_id}"),
             ActionKind::Copy { region } => write!(f, "copy to {region}"),
-            ActionKind::Share { principals, region } => {
+            ActionKind::Share {
+                principals, region, ..
+            } => {
                 write!(f, "share with {} in {region}", principals.join(", "))
             }
             ActionKind::Unshare { principals, region } => {

@@ -199,6 +199,25 @@ fn by_region<'s>(shares: impl Iterator<Item = &'s Share>) -> BTreeMap<String, Ve
     out
 }
 
+/// A share action for `principals` in `region`, with the AppStream rights `desired` gives each.
+fn share_kind(desired: &BTreeSet<Share>, principals: Vec<String>, region: String) -> ActionKind {
+    let with = |right: fn(&Share) -> bool| -> Vec<String> {
+        let here = desired.iter().filter(|s| s.region == region && right(s));
+        let mut out: Vec<String> = here
+            .map(|s| s.principal.clone())
+            .filter(|p| principals.contains(p))
+            .collect();
+        out.dedup();
+        out
+    };
+    ActionKind::Share {
+        fleet: with(|s| s.fleet),
+        image_builder: with(|s| s.image_builder),
+        principals,
+        region,
+    }
+}
+
 fn desired_shares(r: &LoadedRecipe, regions: &[String]) -> BTreeSet<Share> {
     let mut out = BTreeSet::new();
     let Some(d) = &r.recipe.distribute else {
@@ -780,7 +799,7 @@ impl<'a> Planner<'a> {
         let mut shared = Vec::new();
         for (region, principals) in by_region(cx.shares.iter()) {
             let dep = at.get(&region).copied().unwrap_or(tag);
-            let kind = ActionKind::Share { principals, region };
+            let kind = share_kind(&cx.shares, principals, region);
             shared.push(self.b.add(name, kind, "listed in distribute.share", &[dep]));
         }
         (at, shared)
@@ -814,15 +833,22 @@ impl<'a> Planner<'a> {
                 ro.ssm_parameter
                     .iter()
                     .map(|p| RolloutTarget::SsmParameter(p.value.clone())),
-            )
-            .chain(
-                ro.fleets
-                    .iter()
-                    .map(|f| RolloutTarget::Fleet(f.value.clone())),
             );
         for target in targets {
             let kind = ActionKind::Rollout { target };
             after.push(self.b.add(name, kind, "listed in rollout", &ready));
+        }
+        // Fleets in the order listed, each after the one before is healthy on the new image: the
+        // first (staging) is the gate for the rest.
+        let mut gate = ready.clone();
+        for (i, f) in ro.fleets.iter().enumerate() {
+            let kind = ActionKind::Rollout {
+                target: RolloutTarget::Fleet(f.value.clone()),
+            };
+            let why = self.fleet_reason(name, &ro.fleets, i);
+            let id = self.b.add(name, kind, &why, &gate);
+            gate = vec![id];
+            after.push(id);
         }
         if let Some(rw) = &ro.rebuild_workspaces {
             let tagged = rw
@@ -843,6 +869,27 @@ impl<'a> Planner<'a> {
             after.push(self.b.add(name, kind, &reason, &ready));
         }
         after
+    }
+
+    /// Why fleet `i` of `fleets` is rolled out: listed, after the one before it, and created when it
+    /// does not exist yet.
+    fn fleet_reason(&self, name: &str, fleets: &[recipe_model::Node<String>], i: usize) -> String {
+        let mut why = match i {
+            0 => "listed in rollout".to_string(),
+            _ => format!(
+                "listed in rollout, after {} is healthy",
+                fleets[i - 1].value
+            ),
+        };
+        let target = RolloutTarget::Fleet(fleets[i].value.clone());
+        let observed = self.obs.rollouts.get(name).into_iter().flatten();
+        if observed
+            .filter(|o| o.target == target)
+            .any(|o| o.image.is_none())
+        {
+            why.push_str("; the fleet does not exist yet: it is created stopped (On-Demand, one instance), to be sized and started by you");
+        }
+        why
     }
 
     /// No build: bring the current version's copies, tags and shares to what the recipe says.
@@ -999,20 +1046,29 @@ impl<'a> Planner<'a> {
         for (region, (principals, reasons)) in grants {
             let deps: Vec<usize> = copies.get(region).copied().into_iter().collect();
             let reasons: Vec<String> = reasons.into_iter().collect();
-            let kind = ActionKind::Share {
-                principals,
-                region: region.to_string(),
-            };
+            let kind = share_kind(&cx.shares, principals, region.to_string());
             self.b.add(name, kind, reasons.join("; "), &deps);
         }
-        let gone = cur
+        let gone: Vec<&Share> = cur
             .shares
             .difference(&cx.shares)
-            .filter(|s| cx.regions.contains(&s.region));
-        for (region, principals) in by_region(gone) {
+            .filter(|s| cx.regions.contains(&s.region))
+            .collect();
+        for (region, principals) in by_region(gone.iter().copied()) {
+            let fleets: Vec<&str> = gone
+                .iter()
+                .filter(|s| s.region == region && s.fleet)
+                .map(|s| s.principal.as_str())
+                .collect();
+            let mut why = "share removed from distribute.share".to_string();
+            if !fleets.is_empty() {
+                why.push_str(&format!(
+                    "; warning: {} loses fleet use of the image, and AppStream drops its fleets on it to zero capacity",
+                    fleets.join(", ")
+                ));
+            }
             let kind = ActionKind::Unshare { principals, region };
-            self.b
-                .add(name, kind, "share removed from distribute.share", &[]);
+            self.b.add(name, kind, why, &[]);
         }
     }
 

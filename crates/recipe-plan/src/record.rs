@@ -171,13 +171,18 @@ fn built_version(
 /// The shares a share action granted.
 fn shares_of(kind: &ActionKind) -> Vec<Share> {
     match kind {
-        ActionKind::Share { principals, region } => principals
+        ActionKind::Share {
+            principals,
+            region,
+            fleet,
+            image_builder,
+        } => principals
             .iter()
             .map(|principal| Share {
                 principal: principal.clone(),
                 region: region.clone(),
-                fleet: false,
-                image_builder: false,
+                fleet: fleet.contains(principal),
+                image_builder: image_builder.contains(principal),
             })
             .collect(),
         _ => Vec::new(),

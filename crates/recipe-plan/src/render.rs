@@ -57,7 +57,9 @@ fn action_lines(plan: &Plan, recipe: &str) -> Vec<(char, String, String)> {
         .filter(|a| a.recipe == recipe && a.action.marker() != ' ')
     {
         let (verb, principals, region) = match &a.action {
-            ActionKind::Share { principals, region } => ("share with", principals, region),
+            ActionKind::Share {
+                principals, region, ..
+            } => ("share with", principals, region),
             ActionKind::Unshare { principals, region } => ("revoke", principals, region),
             ActionKind::Capture { build_id, .. } => {
                 lines.push((

@@ -318,7 +318,10 @@ fn region_added_copies_without_rebuild() {
         ["copy", "share"],
         "one copy, then one share for both accounts"
     );
-    let ActionKind::Share { principals, region } = &plan.actions[1].action else {
+    let ActionKind::Share {
+        principals, region, ..
+    } = &plan.actions[1].action
+    else {
         unreachable!()
     };
     assert_eq!((principals.len(), region.as_str()), (2, "ap-northeast-1"));

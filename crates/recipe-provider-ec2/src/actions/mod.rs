@@ -118,9 +118,9 @@ impl Act<'_> {
             ActionKind::WaitAvailable => self.wait_available().await,
             ActionKind::Tag => self.tag().await.map(|()| none),
             ActionKind::Copy { region } => self.copy(region).await,
-            ActionKind::Share { principals, region } => {
-                self.share(principals, region, true).await.map(|()| none)
-            }
+            ActionKind::Share {
+                principals, region, ..
+            } => self.share(principals, region, true).await.map(|()| none),
             ActionKind::Unshare { principals, region } => {
                 self.share(principals, region, false).await.map(|()| none)
             }

@@ -1,0 +1,151 @@
+//! One action at a time: [`Act`] is what every family needs of one action.
+
+use recipe_engine::{Action, ActionError, ActionKind, ApplyContext, Outputs, RecipeOutputs};
+use recipe_loader::LoadedRecipe;
+use recipe_plan::BuildValues;
+
+use crate::AppstreamProvider;
+
+/// One action of one recipe, with its inputs and the clients of its build region.
+pub(crate) struct Act<'a> {
+    pub p: &'a AppstreamProvider,
+    pub cx: &'a ApplyContext,
+    pub a: &'a Action,
+    pub inputs: &'a Outputs,
+    pub r: &'a LoadedRecipe,
+    pub name: &'a str,
+    pub home: String,
+    pub apps: aws_sdk_appstream::Client,
+    pub ssm: aws_sdk_ssm::Client,
+}
+
+impl Act<'_> {
+    /// The build's placeholder values (empty outside a build).
+    pub fn values(&self) -> BuildValues {
+        self.cx.values(self.name)
+    }
+
+    /// The recipe's image in `region`: made earlier in this apply, or the current version's.
+    pub fn image_in(&self, region: &str) -> Option<String> {
+        self.cx.image_in(self.inputs, self.name, region)
+    }
+
+    /// The image in `region`, or a fatal error saying what it was needed for.
+    pub fn need_image(&self, region: &str, for_what: &str) -> Result<String, ActionError> {
+        self.image_in(region)
+            .ok_or_else(|| ActionError::fatal(format!("no image in {region} to {for_what}")))
+    }
+
+    /// The image builder of this build: its name is derived from the build id, so it is known
+    /// before it exists and found again after a crash.
+    pub fn builder(&self) -> String {
+        self.inputs
+            .builder(self.name)
+            .map_or_else(|| builder_name(&self.values().build_id), str::to_string)
+    }
+
+    /// Report what the action waits on.
+    pub fn waiting(&self, on: String) {
+        self.cx.events.waiting(self.a.id, on);
+    }
+}
+
+/// The name of a build's image builder (AppStream names: letters, digits, `_ . -`, up to 100).
+pub(crate) fn builder_name(build_id: &str) -> String {
+    format!("recipe-{build_id}")
+}
+
+/// Run one action.
+pub(crate) async fn run(
+    p: &AppstreamProvider,
+    cx: &ApplyContext,
+    a: &Action,
+    inputs: &Outputs,
+) -> Result<RecipeOutputs, ActionError> {
+    let r = cx.recipe(&a.recipe)?;
+    let home = p.home_of(cx, &a.recipe)?;
+    let act = Act {
+        p,
+        cx,
+        a,
+        inputs,
+        r,
+        name: r.recipe.name.value.as_str(),
+        apps: p.appstream(&home),
+        ssm: p.ssm(&home),
+        home,
+    };
+    act.dispatch().await
+}
+
+impl Act<'_> {
+    async fn dispatch(&self) -> Result<RecipeOutputs, ActionError> {
+        let none = RecipeOutputs::default();
+        match &self.a.action {
+            ActionKind::ResolveBase => self.resolve_base().await,
+            ActionKind::LaunchBuilder => self.launch_builder().await,
+            ActionKind::TerminateBuilder => self.delete_builder().await.map(|()| none),
+            ActionKind::RunSteps { indices, .. } => self
+                .session()
+                .await?
+                .run_steps(indices, false)
+                .await
+                .map(|()| none),
+            ActionKind::Reboot => self.session().await?.reboot().await.map(|()| none),
+            ActionKind::InstallFirstBoot { .. } => self
+                .session()
+                .await?
+                .install_first_boot()
+                .await
+                .map(|()| none),
+            ActionKind::RunTests { .. } => {
+                let all: Vec<usize> = (0..self.r.tests.len()).collect();
+                self.session()
+                    .await?
+                    .run_steps(&all, true)
+                    .await
+                    .map(|()| none)
+            }
+            ActionKind::Cleanup { .. } => self.session().await?.cleanup().await.map(|()| none),
+            ActionKind::Capture { .. } => self.capture().await,
+            ActionKind::WaitAvailable => self.wait_available().await,
+            ActionKind::Tag => self.tag().await.map(|()| none),
+            ActionKind::Copy { region } => self.copy(region).await,
+            ActionKind::Share {
+                principals,
+                region,
+                fleet,
+                image_builder,
+            } => {
+                let grant = crate::image::Grant {
+                    fleet,
+                    image_builder,
+                };
+                self.share(principals, region, Some(grant))
+                    .await
+                    .map(|()| none)
+            }
+            ActionKind::Unshare { principals, region } => {
+                self.share(principals, region, None).await.map(|()| none)
+            }
+            ActionKind::RemoveCopy { region, image_id } => {
+                crate::image::delete_image(self.p, region, image_id)
+                    .await
+                    .map(|()| none)
+            }
+            ActionKind::Retag {
+                tags,
+                remove,
+                regions,
+            } => self.retag(tags, remove, regions).await.map(|()| none),
+            ActionKind::Retire { build_id, .. } => self.retire(build_id).await.map(|()| none),
+            ActionKind::Rollout { target } => self.rollout(target).await.map(|()| none),
+            other @ (ActionKind::Sysprep
+            | ActionKind::Deprecate { .. }
+            | ActionKind::RebuildWorkspaces { .. }) => Err(ActionError::fatal(format!(
+                "AppStream has no `{}` action: the Image Assistant generalises the builder, images are not deprecated, and WorkSpaces are not AppStream's",
+                other.name()
+            ))),
+        }
+    }
+}

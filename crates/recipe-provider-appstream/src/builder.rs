@@ -1,0 +1,365 @@
+//! The image builder and the SSM hybrid activation that brings it under Run Command.
+//!
+//! Launch creates the builder (named after the build, tagged with the recipe and build; an earlier
+//! attempt's builder is adopted), waits for RUNNING, creates an activation (one registration, 24
+//! hours, `DefaultInstanceName` = the builder's name) and waits for the agent on the builder to
+//! register with it. Registration is done on the machine (`amazon-ssm-agent -register`); the wait says
+//! exactly what to run. AppStream gives no user data and no API to run a command on a builder, so
+//! this is the way that needs no person once the base image carries the registration bootstrap (see
+//! docs/appstream.md). Delete waits until the builder is STOPPED (it stops by itself once its image is
+//! made), then removes the managed node, the activation and the builder.
+
+use aws_sdk_appstream::types::VpcConfig;
+use recipe_aws::{AwsError, Context};
+use recipe_engine::{ActionError, ApplyContext, BoxFuture, Leftover, RecipeOutputs, Released};
+use recipe_model::Base;
+use recipe_ssm::hybrid::{self, activation_of, node_of};
+use recipe_ssm::{NodeCheck, Session};
+
+use crate::actions::{Act, builder_name};
+use crate::{AppstreamProvider, CLEANUP_ATTEMPTS, CLEANUP_BACKOFF, poll};
+
+impl NodeCheck for Act<'_> {
+    /// A builder that was stopped is started again; one that is gone or FAILED never comes back.
+    fn usable<'a>(&'a self, _node: &'a str) -> BoxFuture<'a, Result<(), ActionError>> {
+        Box::pin(self.ensure_running())
+    }
+}
+
+impl Act<'_> {
+    /// The base image, by name or ARN: it must be visible to the account and AVAILABLE.
+    pub(crate) async fn resolve_base(&self) -> Result<RecipeOutputs, ActionError> {
+        let image = match &self.r.recipe.base.value {
+            Base::AppstreamImage(i) => i.value.clone(),
+            Base::Recipe(parent) => {
+                return Err(ActionError::fatal(format!(
+                    "an AppStream recipe layered on `{}` needs the import route (CreateImportedImage), which this version of recipe does not build yet; start from `base: {{ appstream-image: … }}`",
+                    parent.value
+                )));
+            }
+            other => {
+                return Err(ActionError::fatal(format!(
+                    "an AppStream image builder cannot start from base `{}`",
+                    other.kind()
+                )));
+            }
+        };
+        let found = crate::image::describe(&self.apps, &image).await?;
+        let state = found.as_ref().and_then(|i| i.state()).map(|s| s.as_str());
+        match state {
+            Some("AVAILABLE") => Ok(RecipeOutputs::base(image)),
+            Some(other) => Err(ActionError::fatal(format!(
+                "the base image {image} in {} is {other}; a builder needs an AVAILABLE image",
+                self.home
+            ))),
+            None => Err(ActionError::fatal(format!(
+                "no AppStream image {image} is visible in {}: check the name (`aws appstream describe-images --type PUBLIC --region {}` lists the base images) and that a shared image allows image builders",
+                self.home, self.home
+            ))),
+        }
+    }
+
+    /// The builder of this build (created unless an earlier attempt made it), RUNNING, with its
+    /// agent registered.
+    pub(crate) async fn launch_builder(&self) -> Result<RecipeOutputs, ActionError> {
+        let name = builder_name(&self.values().build_id);
+        if self.state_of(&name).await?.is_none() {
+            self.create_builder(&name).await?;
+        }
+        self.ensure_running().await?;
+        let build = self.values().build_id;
+        let tags = recipe_aws::tags::builder_tags(self.name, &build);
+        let description = format!("recipe image builder {name} of {} ({build})", self.name);
+        let activation = hybrid::ensure_activation(
+            &self.ssm,
+            &name,
+            &self.p.opts.agent_role,
+            &description,
+            &tags,
+        )
+        .await?;
+        self.waiting(format!(
+            "the SSM agent on image builder {name} to register with activation {activation} (see docs/appstream.md: the agent registers itself when the base image carries the recipe bootstrap; otherwise connect to the builder and run `amazon-ssm-agent -register -id {activation} -code <code> -region {}`)",
+            self.home
+        ));
+        hybrid::wait_registered(&self.p.poller, &self.home, self.ssm.clone(), &activation).await?;
+        Ok(RecipeOutputs::builder(name))
+    }
+
+    async fn create_builder(&self, name: &str) -> Result<(), ActionError> {
+        let b = &self.r.recipe.builder;
+        let base = self
+            .inputs
+            .base(self.name)
+            .ok_or_else(|| ActionError::fatal("no resolved base"))?;
+        let instance_type = b
+            .instance_type
+            .as_ref()
+            .map_or("stream.standard.medium", |t| t.value.as_str());
+        let vpc = VpcConfig::builder()
+            .set_subnet_ids(b.subnet_id.as_ref().map(|s| vec![s.value.clone()]))
+            .set_security_group_ids(Some(
+                b.security_group_ids
+                    .iter()
+                    .map(|s| s.value.clone())
+                    .collect(),
+            ))
+            .build();
+        let tags = recipe_aws::tags::builder_tags(self.name, &self.values().build_id);
+        let call = self
+            .apps
+            .create_image_builder()
+            .name(name)
+            .instance_type(instance_type)
+            .description(format!("recipe builder of {}", self.name))
+            .set_image_arn(base.starts_with("arn:").then(|| base.to_string()))
+            .set_image_name((!base.starts_with("arn:")).then(|| base.to_string()))
+            .set_vpc_config(b.subnet_id.is_some().then_some(vpc))
+            .set_iam_role_arn(b.iam_role_arn.as_ref().map(|r| r.value.clone()))
+            .set_enable_default_internet_access(b.internet_access.as_ref().map(|i| i.value))
+            .set_tags(Some(tags.into_iter().collect()));
+        match call.send().await.ctx("appstream", "CreateImageBuilder") {
+            Ok(_) => Ok(()),
+            Err(e) if e.is("ResourceAlreadyExistsException") => Ok(()),
+            Err(e) => Err(e
+                .with_help("check builder.instance-type (stream.*), the subnet, security groups and IAM role, and the account's image builder quota in this region")
+                .into()),
+        }
+    }
+
+    /// The builder's state (`None`: it does not exist).
+    pub(crate) async fn state_of(&self, name: &str) -> Result<Option<String>, ActionError> {
+        let got = self
+            .apps
+            .describe_image_builders()
+            .names(name)
+            .send()
+            .await
+            .ctx("appstream", "DescribeImageBuilders");
+        let out = match got {
+            Err(e) if e.is("ResourceNotFoundException") => return Ok(None),
+            other => other?,
+        };
+        Ok(out
+            .image_builders()
+            .first()
+            .and_then(|b| b.state())
+            .map(|s| s.as_str().to_string()))
+    }
+
+    /// Wait until the builder is RUNNING, starting it when it was stopped.
+    pub(crate) async fn ensure_running(&self) -> Result<(), ActionError> {
+        let name = self.builder();
+        match self.state_of(&name).await?.as_deref() {
+            None => {
+                return Err(ActionError::fatal(format!(
+                    "the image builder {name} no longer exists; apply again to start a new build"
+                )));
+            }
+            Some("STOPPING") => {
+                poll::wait_builder(
+                    &self.p.poller,
+                    &self.home,
+                    self.apps.clone(),
+                    &name,
+                    "STOPPED",
+                )
+                .await?;
+                self.start(&name).await?;
+            }
+            Some("STOPPED") => self.start(&name).await?,
+            Some(_) => {}
+        }
+        self.waiting(format!("the image builder {name} to be RUNNING"));
+        poll::wait_builder(
+            &self.p.poller,
+            &self.home,
+            self.apps.clone(),
+            &name,
+            "RUNNING",
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn start(&self, name: &str) -> Result<(), ActionError> {
+        self.apps
+            .start_image_builder()
+            .name(name)
+            .send()
+            .await
+            .ctx("appstream", "StartImageBuilder")?;
+        Ok(())
+    }
+
+    /// The managed node on the builder (found through its activation, then remembered).
+    pub(crate) async fn node(&self, name: &str) -> Result<Option<String>, ActionError> {
+        let cached = self.p.nodes.lock().ok().and_then(|n| n.get(name).cloned());
+        if cached.is_some() {
+            return Ok(cached);
+        }
+        let Some(activation) = activation_of(&self.ssm, name).await? else {
+            return Ok(None);
+        };
+        let node = node_of(&self.ssm, &activation).await?;
+        if let (Some(n), Ok(mut nodes)) = (&node, self.p.nodes.lock()) {
+            nodes.insert(name.to_string(), n.clone());
+        }
+        Ok(node)
+    }
+
+    /// A session on the builder's managed node.
+    pub(crate) async fn session(&self) -> Result<Session<'_>, ActionError> {
+        let name = self.builder();
+        let node = self.node(&name).await?.ok_or_else(|| {
+            ActionError::fatal(format!("the image builder {name} has no SSM managed node: its activation is gone; apply again to start a new build"))
+        })?;
+        let connect = self.connect(&name).await;
+        Ok(Session::new(
+            self.ssm.clone(),
+            &self.p.poller,
+            &self.home,
+            node,
+            self.r,
+            self.values(),
+            self.a.id,
+            &self.cx.events,
+            self.p.opts.poll,
+            &self.p.agents,
+            self,
+        )
+        .with_gates(self.cx.gates_passed(self.a.id), connect))
+    }
+
+    /// Where a person connects to the builder: a streaming URL, valid for a day.
+    async fn connect(&self, name: &str) -> String {
+        let url = self
+            .apps
+            .create_image_builder_streaming_url()
+            .name(name)
+            .validity(86_400)
+            .send()
+            .await;
+        match url.ctx("appstream", "CreateImageBuilderStreamingURL") {
+            Ok(out) => format!(
+                "the image builder {name} in {}: open {} (valid for 24 hours; `aws appstream create-image-builder-streaming-url --name {name} --region {}` makes a new one)",
+                self.home,
+                out.streaming_url().unwrap_or("(no URL returned)"),
+                self.home
+            ),
+            Err(e) => format!(
+                "the image builder {name} in {}: the console's Images > Image builder > Connect ({e})",
+                self.home
+            ),
+        }
+    }
+
+    /// Delete the builder once no image is being made on it: wait for STOPPED (it stops by itself
+    /// after `create-image`), then remove its node, activation and the builder.
+    pub(crate) async fn delete_builder(&self) -> Result<(), ActionError> {
+        let name = self.builder();
+        hybrid::forget(&self.ssm, &name).await?;
+        if self.state_of(&name).await?.is_none() {
+            return Ok(());
+        }
+        self.waiting(format!(
+            "the image builder {name} to stop before it is deleted"
+        ));
+        stop_and_delete(self.p, &self.home, &name).await
+    }
+}
+
+/// Stop builder `name` unless it is stopping by itself (SNAPSHOTTING), wait for STOPPED, delete it.
+pub(crate) async fn stop_and_delete(
+    p: &AppstreamProvider,
+    region: &str,
+    name: &str,
+) -> Result<(), ActionError> {
+    let client = p.appstream(region);
+    let stop = client.stop_image_builder().name(name).send().await;
+    match stop.ctx("appstream", "StopImageBuilder") {
+        Ok(_) => {}
+        Err(e) if e.is("ResourceNotFoundException") => return Ok(()),
+        // SNAPSHOTTING or PENDING: it stops by itself, or can be stopped once RUNNING.
+        Err(e) if e.is("ConcurrentModificationException") => {}
+        // FAILED: it cannot be stopped, and is deleted as it is.
+        Err(e) if e.is("OperationNotPermittedException") => return delete(&client, name).await,
+        Err(e) => return Err(e.into()),
+    }
+    poll::wait_builder(&p.poller, region, client.clone(), name, "STOPPED").await?;
+    delete(&client, name).await
+}
+
+async fn delete(client: &aws_sdk_appstream::Client, name: &str) -> Result<(), ActionError> {
+    match client
+        .delete_image_builder()
+        .name(name)
+        .send()
+        .await
+        .ctx("appstream", "DeleteImageBuilder")
+    {
+        Err(e) if e.is("ResourceNotFoundException") => Ok(()),
+        other => other.map(|_| ()).map_err(Into::into),
+    }
+}
+
+/// Delete (or, with `keep`, mark) the builder of a failed build.
+pub(crate) async fn release_one(
+    p: &AppstreamProvider,
+    cx: &ApplyContext,
+    l: &Leftover,
+    keep: bool,
+) -> Released {
+    let region = match p.home_of(cx, &l.recipe) {
+        Ok(r) => r,
+        Err(e) => return Released::Failed(e.message),
+    };
+    let client = p.appstream(&region);
+    if keep {
+        return match mark_kept(&client, &l.builder).await {
+            Ok(()) => Released::Kept,
+            Err(e) => Released::KeptUnmarked(e.to_string()),
+        };
+    }
+    let ssm = p.ssm(&region);
+    let mut wait = CLEANUP_BACKOFF;
+    let mut done = Err(ActionError::fatal("not tried"));
+    for _ in 0..CLEANUP_ATTEMPTS {
+        done = match hybrid::forget(&ssm, &l.builder).await {
+            Ok(()) => stop_and_delete(p, &region, &l.builder).await,
+            Err(e) => Err(e),
+        };
+        if done.is_ok() {
+            break;
+        }
+        recipe_engine::idle(tokio::time::sleep(wait)).await;
+        wait *= 2;
+    }
+    match done {
+        Ok(()) => Released::Terminated,
+        Err(e) => Released::Failed(e.message),
+    }
+}
+
+/// Tag a kept builder `recipe:keep=debug`.
+async fn mark_kept(client: &aws_sdk_appstream::Client, name: &str) -> Result<(), AwsError> {
+    let arn = client
+        .describe_image_builders()
+        .names(name)
+        .send()
+        .await
+        .ctx("appstream", "DescribeImageBuilders")?
+        .image_builders()
+        .first()
+        .and_then(|b| b.arn())
+        .map(str::to_string)
+        .ok_or_else(|| AwsError::missing("appstream", "DescribeImageBuilders", "Arn"))?;
+    client
+        .tag_resource()
+        .resource_arn(arn)
+        .tags(recipe_aws::tags::KEEP, "debug")
+        .send()
+        .await
+        .ctx("appstream", "TagResource")?;
+    Ok(())
+}

@@ -1,0 +1,433 @@
+//! The image: the Image Assistant's `create-image` run on the builder (adopted after a crash when
+//! this build's image exists), the wait, the tags; copies called in the source region with the tags
+//! applied again in the destination (copies lose them); image permissions per account with fleet and
+//! image-builder rights; retention that never deletes an image a fleet uses.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_appstream::types::{Image, ImagePermissions};
+use recipe_aws::{AwsError, Context, WaitError};
+use recipe_engine::{ActionError, ActionKind, ErrorClass, RecipeOutputs};
+use recipe_ssm::{hybrid, render};
+
+use crate::actions::Act;
+use crate::{AppstreamProvider, poll};
+
+/// Image `name` as the caller sees it in the client's region (`None`: no such image).
+pub(crate) async fn describe(
+    client: &aws_sdk_appstream::Client,
+    name: &str,
+) -> Result<Option<Image>, AwsError> {
+    let call = if name.starts_with("arn:") {
+        client.describe_images().arns(name)
+    } else {
+        client.describe_images().names(name)
+    };
+    match call.send().await.ctx("appstream", "DescribeImages") {
+        Ok(out) => Ok(out.images().first().cloned()),
+        Err(e) if e.is("ResourceNotFoundException") => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The tags on an AppStream resource.
+pub(crate) async fn tags_of(
+    client: &aws_sdk_appstream::Client,
+    arn: &str,
+) -> Result<BTreeMap<String, String>, AwsError> {
+    match client
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .ctx("appstream", "ListTagsForResource")
+    {
+        Ok(out) => Ok(out
+            .tags()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .collect()),
+        Err(e) if e.is("ResourceNotFoundException") => Ok(BTreeMap::new()),
+        Err(e) => Err(e),
+    }
+}
+
+impl Act<'_> {
+    /// The image's name in this build (checked against AppStream's rules at validate time).
+    fn image_name(&self) -> String {
+        self.values().apply(&self.r.recipe.image.name)
+    }
+
+    /// The tags of this build's image.
+    fn image_tags(&self) -> BTreeMap<String, String> {
+        let fingerprint = self.cx.plan.actions.iter().find_map(|a| match &a.action {
+            ActionKind::Capture { fingerprint, .. } if a.recipe == self.name => {
+                Some(fingerprint.clone())
+            }
+            _ => None,
+        });
+        recipe_aws::tags::image_tags(self.r, &self.values(), &fingerprint.unwrap_or_default())
+    }
+
+    /// This build's image in the client's region, if an earlier attempt made it. A name taken by
+    /// another build is never adopted. A copy carries no tags until this tool tags it: one made from
+    /// the same base as the source is this build's.
+    async fn existing(
+        &self,
+        client: &aws_sdk_appstream::Client,
+        copy_of: Option<&Image>,
+    ) -> Result<Option<Image>, ActionError> {
+        let name = self.image_name();
+        let Some(found) = describe(client, &name).await? else {
+            return Ok(None);
+        };
+        let tags = tags_of(client, found.arn().unwrap_or_default()).await?;
+        let build = tags.get(recipe_aws::tags::BUILD_ID);
+        let untagged_copy = build.is_none()
+            && copy_of.is_some_and(|src| src.base_image_arn() == found.base_image_arn());
+        if build == Some(&self.values().build_id) || untagged_copy {
+            return Ok(Some(found));
+        }
+        Err(ActionError::fatal(format!(
+            "the image name `{name}` is taken by another image (build {}): AppStream image names are unique per region; change `version`, or put `${{build_id}}` in `image.name`",
+            build.map_or("not made by recipe", String::as_str)
+        )))
+    }
+
+    /// Run the Image Assistant's `create-image` on the builder. The agent's registration is removed
+    /// from disk in the same command, so the image carries none; the node is deregistered after.
+    pub(crate) async fn capture(&self) -> Result<RecipeOutputs, ActionError> {
+        if self.existing(&self.apps, None).await?.is_some() {
+            return Ok(RecipeOutputs::image(&self.home, self.image_name()));
+        }
+        let name = self.image_name();
+        let os = self.r.recipe.os.value;
+        let mut args = vec![("name", name.clone())];
+        if let Some(d) = &self.r.recipe.image.display_name {
+            args.push(("display-name", self.values().apply(d)));
+        }
+        if let Some(d) = &self.r.recipe.image.description {
+            args.push(("description", self.values().apply(d)));
+        }
+        let mut call = render::image_assistant_call(
+            os,
+            "create-image",
+            &args
+                .iter()
+                .map(|(k, v)| (*k, v.as_str()))
+                .collect::<Vec<_>>(),
+        );
+        let tags: Vec<String> = self
+            .image_tags()
+            .into_iter()
+            .flat_map(|(k, v)| [k, v])
+            .map(|t| quote(os, &t))
+            .collect();
+        call = call.replacen(
+            " create-image",
+            &format!(" create-image --tags {}", tags.join(" ")),
+            1,
+        );
+        let script = format!("{}\n{call}", forget_now(os));
+        let ran = self
+            .session()
+            .await?
+            .run_script("Image Assistant create-image", &script, 900)
+            .await;
+        // The builder starts snapshotting as the command ends; its answer may never come back.
+        if let Err(e) = ran
+            && describe(&self.apps, &name).await?.is_none()
+        {
+            return Err(e);
+        }
+        if let Some(node) = self.node(&self.builder()).await? {
+            hybrid::deregister(&self.ssm, &node).await?;
+        }
+        Ok(RecipeOutputs::image(&self.home, name))
+    }
+
+    pub(crate) async fn wait_available(&self) -> Result<RecipeOutputs, ActionError> {
+        let image = self.need_image(&self.home, "wait for")?;
+        self.waiting(format!("{image} in {} to become AVAILABLE", self.home));
+        match poll::wait_image(&self.p.poller, &self.home, self.apps.clone(), &image).await {
+            Ok(()) => Ok(RecipeOutputs::image(&self.home, image)),
+            Err(WaitError::Failed(why)) => {
+                let _ = delete_image(self.p, &self.home, &image).await;
+                Err(ActionError::fatal(format!(
+                    "{why}; the image was deleted, apply again to rebuild"
+                )))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The seed's tags on the image in `region` (TagResource replaces values: idempotent).
+    async fn tag_in(&self, region: &str, image: &str) -> Result<(), ActionError> {
+        let client = self.p.appstream(region);
+        let arn = arn_of(&client, image).await?;
+        client
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(self.image_tags().into_iter().collect()))
+            .send()
+            .await
+            .ctx("appstream", "TagResource")?;
+        Ok(())
+    }
+
+    pub(crate) async fn tag(&self) -> Result<(), ActionError> {
+        let image = self.need_image(&self.home, "tag")?;
+        self.tag_in(&self.home, &image).await
+    }
+
+    /// CopyImage, called in the source region; the copy is tagged in the destination once
+    /// AVAILABLE. The engine keeps at most two copies to one destination in flight.
+    pub(crate) async fn copy(&self, region: &str) -> Result<RecipeOutputs, ActionError> {
+        let source = self.need_image(&self.home, "copy")?;
+        let src = describe(&self.apps, &source).await?;
+        let client = self.p.appstream(region);
+        let name = self.image_name();
+        if self.existing(&client, src.as_ref()).await?.is_none() {
+            let mut call = self
+                .apps
+                .copy_image()
+                .source_image_name(&source)
+                .destination_image_name(&name)
+                .destination_region(region);
+            if let Some(d) = src.as_ref().and_then(|i| i.description()) {
+                call = call.destination_image_description(d);
+            }
+            call.send().await.ctx("appstream", "CopyImage")?;
+        }
+        self.waiting(format!("the copy {name} in {region} to become AVAILABLE"));
+        poll::wait_image(&self.p.poller, region, client, &name).await?;
+        self.tag_in(region, &name).await?;
+        Ok(RecipeOutputs::image(region, name))
+    }
+
+    /// UpdateImagePermissions per account with the plan's fleet and image-builder rights, or (no
+    /// grant) DeleteImagePermissions to revoke, in the image's region.
+    pub(crate) async fn share(
+        &self,
+        principals: &[String],
+        region: &str,
+        grant: Option<Grant<'_>>,
+    ) -> Result<(), ActionError> {
+        let image = self.need_image(region, "share")?;
+        let client = self.p.appstream(region);
+        for account in principals {
+            let Some(g) = &grant else {
+                revoke(&client, &image, account).await?;
+                continue;
+            };
+            let perms = ImagePermissions::builder()
+                .allow_fleet(g.fleet.contains(account))
+                .allow_image_builder(g.image_builder.contains(account))
+                .build();
+            client
+                .update_image_permissions()
+                .name(&image)
+                .shared_account_id(account)
+                .image_permissions(perms)
+                .send()
+                .await
+                .ctx("appstream", "UpdateImagePermissions")?;
+        }
+        Ok(())
+    }
+
+    /// The recipe's changed tags on the current images.
+    pub(crate) async fn retag(
+        &self,
+        tags: &BTreeMap<String, String>,
+        remove: &[String],
+        regions: &[String],
+    ) -> Result<(), ActionError> {
+        for region in regions {
+            let Some(image) = self.image_in(region) else {
+                continue;
+            };
+            let client = self.p.appstream(region);
+            let arn = arn_of(&client, &image).await?;
+            client
+                .tag_resource()
+                .resource_arn(&arn)
+                .set_tags(Some(tags.clone().into_iter().collect()))
+                .send()
+                .await
+                .ctx("appstream", "TagResource")?;
+            if !remove.is_empty() {
+                client
+                    .untag_resource()
+                    .resource_arn(&arn)
+                    .set_tag_keys(Some(remove.to_vec()))
+                    .send()
+                    .await
+                    .ctx("appstream", "UntagResource")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Delete an old version's images in every region: never one a fleet uses, unshared first.
+    pub(crate) async fn retire(&self, build_id: &str) -> Result<(), ActionError> {
+        let state = self.cx.state.get(self.name);
+        let Some(v) = state.and_then(|s| s.versions.iter().find(|v| v.build_id == build_id)) else {
+            return Ok(());
+        };
+        for (region, img) in &v.images {
+            let client = self.p.appstream(region);
+            let fleets = crate::rollout::fleets_using(&client, &img.image_id).await?;
+            if let Some(fleet) = fleets.first() {
+                return Err(ActionError::fatal(format!(
+                    "{} in {region} is used by fleet {fleet}: it is kept; move the fleet to a newer image first",
+                    img.image_id
+                )));
+            }
+            delete_image(self.p, region, &img.image_id).await?;
+        }
+        Ok(())
+    }
+}
+
+fn quote(os: recipe_model::Os, s: &str) -> String {
+    match os {
+        recipe_model::Os::Linux => format!("'{}'", s.replace('\'', r"'\''")),
+        recipe_model::Os::Windows => format!("'{}'", s.replace('\'', "''")),
+    }
+}
+
+/// The rights a share action grants: the accounts that may use the image in fleets, and those that
+/// may start image builders from it.
+pub(crate) struct Grant<'a> {
+    pub fleet: &'a [String],
+    pub image_builder: &'a [String],
+}
+
+/// Remove the agent's hybrid registration from disk now (the running agent keeps its credentials in
+/// memory long enough to report this command), so the snapshot carries none.
+fn forget_now(os: recipe_model::Os) -> &'static str {
+    match os {
+        recipe_model::Os::Linux => {
+            "rm -rf /var/lib/amazon/ssm/registration /var/lib/amazon/ssm/Vault/Store/RegistrationKey"
+        }
+        recipe_model::Os::Windows => {
+            "Remove-Item \"$env:ProgramData\\Amazon\\SSM\\registration\" -Force -ErrorAction SilentlyContinue"
+        }
+    }
+}
+
+/// The ARN of image `name` in the client's region.
+pub(crate) async fn arn_of(
+    client: &aws_sdk_appstream::Client,
+    name: &str,
+) -> Result<String, ActionError> {
+    let image = describe(client, name).await?;
+    image
+        .and_then(|i| i.arn().map(str::to_string))
+        .ok_or_else(|| ActionError::fatal(format!("the image {name} no longer exists")))
+}
+
+/// Revoke `account`'s use of `image` (one never granted counts as revoked).
+async fn revoke(
+    client: &aws_sdk_appstream::Client,
+    image: &str,
+    account: &str,
+) -> Result<(), ActionError> {
+    match client
+        .delete_image_permissions()
+        .name(image)
+        .shared_account_id(account)
+        .send()
+        .await
+        .ctx("appstream", "DeleteImagePermissions")
+    {
+        Err(e) if e.is("ResourceNotFoundException") => Ok(()),
+        other => other.map(|_| ()).map_err(Into::into),
+    }
+}
+
+/// The accounts image `name` is shared with.
+pub(crate) async fn shared_with(
+    client: &aws_sdk_appstream::Client,
+    name: &str,
+) -> Result<Vec<String>, AwsError> {
+    let (mut all, mut token) = (Vec::new(), None);
+    loop {
+        let got = client
+            .describe_image_permissions()
+            .name(name)
+            .set_next_token(token)
+            .send()
+            .await
+            .ctx("appstream", "DescribeImagePermissions");
+        let out = match got {
+            Err(e) if e.is("ResourceNotFoundException") => return Ok(all),
+            other => other?,
+        };
+        let accounts = out.shared_image_permissions_list().iter();
+        all.extend(
+            accounts
+                .filter_map(|p| p.shared_account_id())
+                .map(str::to_string),
+        );
+        token = out.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(all);
+        }
+    }
+}
+
+/// Delete an image (one already gone counts as deleted); its permissions are removed first.
+pub(crate) async fn delete_image(
+    p: &AppstreamProvider,
+    region: &str,
+    image: &str,
+) -> Result<(), ActionError> {
+    let client = p.appstream(region);
+    for account in shared_with(&client, image).await? {
+        revoke(&client, image, &account).await?;
+    }
+    match client
+        .delete_image()
+        .name(image)
+        .send()
+        .await
+        .ctx("appstream", "DeleteImage")
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.is("ResourceNotFoundException") => Ok(()),
+        Err(e) => {
+            let mut err = ActionError::from(e);
+            if err.message.contains("ResourceInUse") {
+                err.class = ErrorClass::Fatal;
+            }
+            Err(err)
+        }
+    }
+}
+
+/// The caller's own images in the client's region, every page (public images and images shared
+/// with the caller are left out: a recipient sees `ImagePermissions`).
+pub(crate) async fn owned_images(
+    client: &aws_sdk_appstream::Client,
+) -> Result<Vec<Image>, AwsError> {
+    let (mut all, mut token) = (Vec::new(), None);
+    loop {
+        let out = client
+            .describe_images()
+            .set_next_token(token)
+            .send()
+            .await
+            .ctx("appstream", "DescribeImages")?;
+        let own = out.images().iter().filter(|i| {
+            i.visibility().map(|v| v.as_str()) != Some("PUBLIC") && i.image_permissions().is_none()
+        });
+        all.extend(own.cloned());
+        token = out.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(all);
+        }
+    }
+}

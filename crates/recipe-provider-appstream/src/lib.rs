@@ -1,0 +1,202 @@
+//! The Amazon AppStream 2.0 provider (the image-builder route).
+//!
+//! Implements the engine's [`Provider`] for `appstream` recipes: an image builder (CreateImageBuilder
+//! from a base image, one subnet), brought under SSM Run Command through a hybrid activation the
+//! provider creates and deletes; the recipe's steps, reboots and tests through the same
+//! [`recipe_ssm::Session`] as EC2 and WorkSpaces, with `app` steps as Image Assistant
+//! `add-application` and launch-stage steps as a session start script; the cleanup preset (Windows
+//! Update off, as seed 002 advises); the Image Assistant's `create-image` run on the builder; the
+//! wait for the image and for the builder to stop, then DeleteImageBuilder; tags; copies called in
+//! the source region within AppStream's two concurrent copies per destination; image permissions per
+//! account with fleet and image-builder rights; fleets switched to the new image; retention that
+//! never deletes an image a fleet uses. It also observes the cloud for the planner, sweeps builders
+//! of killed runs, and releases the builders of failed builds.
+//!
+//! - [`builder`]: the image builder and its activation; [`image`]: capture, copies, shares,
+//!   retention; [`rollout`]: fleets; [`observe`]: the planner's view; [`sweep`]: leftovers;
+//!   [`poll`]: waits on the shared poller.
+
+mod actions;
+mod builder;
+mod image;
+mod observe;
+mod poll;
+mod rollout;
+mod sweep;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use recipe_aws::{Aws, Clients, Poller};
+use recipe_engine::{
+    Action, ActionError, ActionKind, ApplyContext, BoxFuture, Lane, Leftover, Limit, LimitKind,
+    Outputs, Provider, RecipeOutputs, Released, SweepRequest, Swept, Unfinished,
+};
+use recipe_loader::LoadedRecipe;
+use recipe_model::Target;
+use recipe_plan::{Observations, ObserveError};
+use recipe_state::RecipeState;
+
+/// Image copies to one destination region that AppStream runs at once
+/// (https://docs.aws.amazon.com/appstream2/latest/developerguide/limits.html: "Concurrent image
+/// copies per destination Region: 2"). More are queued by the engine, not sent.
+pub const COPIES_PER_DESTINATION: usize = 2;
+
+/// How the provider works.
+#[derive(Clone, Debug)]
+pub struct AppstreamOptions {
+    /// Poll interval for builders, images, fleets, agents and commands.
+    pub poll: Duration,
+    /// The IAM role the SSM agent on a builder assumes (the hybrid activation's role; it trusts
+    /// `ssm.amazonaws.com`, see docs/appstream.md).
+    pub agent_role: String,
+}
+
+impl Default for AppstreamOptions {
+    fn default() -> Self {
+        AppstreamOptions {
+            poll: Duration::from_secs(5),
+            agent_role: "recipe-appstream-builder".into(),
+        }
+    }
+}
+
+/// The AppStream provider: one per command, shared by every action of an apply.
+pub struct AppstreamProvider {
+    aws: Aws,
+    apps: Clients<aws_sdk_appstream::Client>,
+    ssm: Clients<aws_sdk_ssm::Client>,
+    poller: Arc<Poller>,
+    opts: AppstreamOptions,
+    /// Managed nodes whose agent was seen online.
+    agents: Mutex<HashSet<String>>,
+    /// The managed node (`mi-…`) found on each image builder.
+    nodes: Mutex<HashMap<String, String>>,
+}
+
+impl AppstreamProvider {
+    /// A provider for this AWS configuration (its region is the default build region).
+    pub fn new(aws: Aws, opts: AppstreamOptions) -> AppstreamProvider {
+        AppstreamProvider {
+            apps: Clients::new(aws.clone(), aws_sdk_appstream::Client::new),
+            ssm: Clients::new(aws.clone(), aws_sdk_ssm::Client::new),
+            aws,
+            poller: Poller::new(opts.poll),
+            opts,
+            agents: Mutex::new(HashSet::new()),
+            nodes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The AppStream client for `region`.
+    pub fn appstream(&self, region: &str) -> aws_sdk_appstream::Client {
+        self.apps.get(region)
+    }
+
+    /// The SSM client for `region`.
+    pub fn ssm(&self, region: &str) -> aws_sdk_ssm::Client {
+        self.ssm.get(region)
+    }
+
+    fn home(&self, r: &LoadedRecipe) -> String {
+        self.aws.build_region(r)
+    }
+
+    fn home_of(&self, cx: &ApplyContext, recipe: &str) -> Result<String, ActionError> {
+        match cx.build(recipe) {
+            Some(b) => Ok(b.home_region.clone()),
+            None => cx.recipe(recipe).map(|r| self.home(r)),
+        }
+    }
+}
+
+/// Attempts for a clean-up call after the run (deleting a builder, removing an image).
+pub(crate) const CLEANUP_ATTEMPTS: u32 = 6;
+/// The first wait between them (doubling).
+pub(crate) const CLEANUP_BACKOFF: Duration = Duration::from_millis(200);
+
+impl Provider for AppstreamProvider {
+    fn target(&self) -> Target {
+        Target::Appstream
+    }
+
+    fn observe<'a>(
+        &'a self,
+        recipes: &'a [&'a LoadedRecipe],
+        state: &'a BTreeMap<String, RecipeState>,
+    ) -> BoxFuture<'a, Result<Observations, ObserveError>> {
+        Box::pin(observe::observe(self, recipes, state))
+    }
+
+    /// Every call is made in the build region (CopyImage too: it is called in the source region),
+    /// except shares and copy removals, made where the copy is.
+    fn lane(&self, cx: &ApplyContext, action: &Action) -> Lane {
+        let region = match &action.action {
+            ActionKind::Share { region, .. }
+            | ActionKind::Unshare { region, .. }
+            | ActionKind::RemoveCopy { region, .. } => region.clone(),
+            _ => self.home_of(cx, &action.recipe).unwrap_or_default(),
+        };
+        Lane::new("appstream", region)
+    }
+
+    /// Copies count against the destination's two concurrent copies.
+    fn limit(&self, cx: &ApplyContext, action: &Action) -> Option<Limit> {
+        match &action.action {
+            ActionKind::Copy { region } => Some(Limit {
+                kind: LimitKind::Copies,
+                lane: Lane::new("appstream", region.clone()),
+                ceiling: Some(COPIES_PER_DESTINATION),
+            }),
+            kind => Limit::of(kind, self.lane(cx, action)),
+        }
+    }
+
+    fn run<'a>(
+        &'a self,
+        cx: &'a ApplyContext,
+        action: &'a Action,
+        inputs: &'a Outputs,
+    ) -> BoxFuture<'a, Result<RecipeOutputs, ActionError>> {
+        Box::pin(actions::run(self, cx, action, inputs))
+    }
+
+    fn sweep<'a>(
+        &'a self,
+        cx: &'a ApplyContext,
+        request: &'a SweepRequest,
+    ) -> BoxFuture<'a, Swept> {
+        Box::pin(sweep::sweep(self, cx, request))
+    }
+
+    fn release<'a>(
+        &'a self,
+        cx: &'a ApplyContext,
+        leftovers: &'a [Leftover],
+        keep: bool,
+    ) -> BoxFuture<'a, Vec<(Leftover, Released)>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for l in leftovers {
+                out.push((l.clone(), builder::release_one(self, cx, l, keep).await));
+            }
+            out
+        })
+    }
+
+    fn discard<'a>(
+        &'a self,
+        _: &'a ApplyContext,
+        images: &'a [Unfinished],
+    ) -> BoxFuture<'a, Vec<(Unfinished, Result<(), String>)>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for u in images {
+                let done = image::delete_image(self, &u.region, &u.image).await;
+                out.push((u.clone(), done.map_err(|e| e.to_string())));
+            }
+            out
+        })
+    }
+}

@@ -1,0 +1,167 @@
+//! Fleets: UpdateFleet points a listed fleet at the new image, sending only what a RUNNING fleet
+//! accepts (the image name), then checks the fleet is healthy on it before the next fleet in the
+//! list is touched (the planner chains them: the first is the staging gate). A fleet that does not
+//! exist is created stopped, as EC2 launch templates are created; an Elastic fleet has no image and
+//! is refused with what to do instead.
+
+use aws_sdk_appstream::types::{ComputeCapacity, FleetType, VpcConfig};
+use recipe_aws::{AwsError, Context};
+use recipe_engine::ActionError;
+use recipe_plan::RolloutTarget;
+
+use crate::actions::Act;
+use crate::poll;
+
+impl Act<'_> {
+    /// Point the fleet at the new image. Sessions already running keep their instance; AppStream
+    /// replaces idle instances over time (API_UpdateFleet).
+    pub(crate) async fn rollout(&self, target: &RolloutTarget) -> Result<(), ActionError> {
+        let RolloutTarget::Fleet(fleet) = target else {
+            return Err(ActionError::fatal(format!(
+                "AppStream cannot roll out to {target}: only fleets"
+            )));
+        };
+        let image = self.need_image(&self.home, "roll out")?;
+        let Some(f) = describe_fleet(&self.apps, fleet).await? else {
+            return self.create_fleet(fleet, &image).await;
+        };
+        if f.fleet_type().map(|t| t.as_str()) == Some("ELASTIC") {
+            return Err(ActionError::fatal(format!(
+                "fleet {fleet} is an Elastic fleet: Elastic fleets run app blocks, not images; remove it from `rollout.fleets`"
+            )));
+        }
+        if f.image_name() != Some(image.as_str()) {
+            self.waiting(format!("fleet {fleet} to be RUNNING or STOPPED"));
+            poll::wait_fleet(&self.p.poller, &self.home, self.apps.clone(), fleet).await?;
+            self.apps
+                .update_fleet()
+                .name(fleet)
+                .image_name(&image)
+                .send()
+                .await
+                .ctx("appstream", "UpdateFleet")?;
+        }
+        self.healthy(fleet, &image).await
+    }
+
+    /// The fleet runs `image` and reports no fleet errors.
+    async fn healthy(&self, fleet: &str, image: &str) -> Result<(), ActionError> {
+        let f = describe_fleet(&self.apps, fleet).await?;
+        let Some(f) = f else {
+            return Err(ActionError::fatal(format!(
+                "fleet {fleet} disappeared during the rollout"
+            )));
+        };
+        if f.image_name() != Some(image) {
+            return Err(ActionError::fatal(format!(
+                "fleet {fleet} runs {}, not {image}, after UpdateFleet",
+                f.image_name().unwrap_or("no image")
+            )));
+        }
+        let errors: Vec<String> = f
+            .fleet_errors()
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}: {}",
+                    e.error_code().map_or("", |c| c.as_str()),
+                    e.error_message().unwrap_or("")
+                )
+            })
+            .collect();
+        if errors.is_empty() {
+            return Ok(());
+        }
+        Err(ActionError::fatal(format!(
+            "fleet {fleet} reports errors on {image}: {}; the fleets after it in `rollout.fleets` are left as they are",
+            errors.join("; ")
+        )))
+    }
+
+    /// Create a missing fleet stopped (On-Demand, one instance) on the new image, with the builder's
+    /// instance type and network: nothing runs, or costs, until a person sizes and starts it.
+    async fn create_fleet(&self, fleet: &str, image: &str) -> Result<(), ActionError> {
+        let b = &self.r.recipe.builder;
+        let vpc = VpcConfig::builder()
+            .set_subnet_ids(b.subnet_id.as_ref().map(|s| vec![s.value.clone()]))
+            .set_security_group_ids(Some(
+                b.security_group_ids
+                    .iter()
+                    .map(|s| s.value.clone())
+                    .collect(),
+            ))
+            .build();
+        let mut tags = recipe_aws::tags::builder_tags(self.name, &self.values().build_id);
+        tags.insert(recipe_aws::tags::ROLE.into(), "fleet".into());
+        tags.insert("Name".into(), format!("recipe fleet: {}", self.name));
+        self.apps
+            .create_fleet()
+            .name(fleet)
+            .image_name(image)
+            .instance_type(
+                b.instance_type
+                    .as_ref()
+                    .map_or("stream.standard.medium", |t| t.value.as_str()),
+            )
+            .fleet_type(FleetType::OnDemand)
+            .compute_capacity(ComputeCapacity::builder().desired_instances(1).build())
+            .set_vpc_config(b.subnet_id.is_some().then_some(vpc))
+            .description(format!("created by recipe for {}", self.name))
+            .set_tags(Some(tags.into_iter().collect()))
+            .send()
+            .await
+            .ctx("appstream", "CreateFleet")?;
+        Ok(())
+    }
+}
+
+/// Fleet `name` in the client's region (`None`: no such fleet).
+pub(crate) async fn describe_fleet(
+    client: &aws_sdk_appstream::Client,
+    name: &str,
+) -> Result<Option<aws_sdk_appstream::types::Fleet>, AwsError> {
+    match client
+        .describe_fleets()
+        .names(name)
+        .send()
+        .await
+        .ctx("appstream", "DescribeFleets")
+    {
+        Ok(out) => Ok(out.fleets().first().cloned()),
+        Err(e) if e.is("ResourceNotFoundException") => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Every fleet of the account in the client's region.
+pub(crate) async fn fleets(
+    client: &aws_sdk_appstream::Client,
+) -> Result<Vec<aws_sdk_appstream::types::Fleet>, AwsError> {
+    let (mut all, mut token) = (Vec::new(), None);
+    loop {
+        let out = client
+            .describe_fleets()
+            .set_next_token(token)
+            .send()
+            .await
+            .ctx("appstream", "DescribeFleets")?;
+        all.extend(out.fleets().iter().cloned());
+        token = out.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(all);
+        }
+    }
+}
+
+/// The fleets in the client's region that run image `image`.
+pub(crate) async fn fleets_using(
+    client: &aws_sdk_appstream::Client,
+    image: &str,
+) -> Result<Vec<String>, AwsError> {
+    Ok(fleets(client)
+        .await?
+        .iter()
+        .filter(|f| f.image_name() == Some(image))
+        .filter_map(|f| f.name().map(str::to_string))
+        .collect())
+}
