@@ -8,6 +8,9 @@ use std::process::{Command, Stdio};
 #[path = "apply/workspaces.rs"]
 mod workspaces;
 
+#[path = "apply/appstream.rs"]
+mod appstream;
+
 #[path = "apply/reliability.rs"]
 mod reliability;
 
@@ -229,39 +232,6 @@ async fn apply_refuses_without_a_terminal_unless_auto_approved() {
             .filter(|i| i.public)
             .count(),
         "nothing was created"
-    );
-}
-
-/// An AppStream recipe imported from the layered baseline: a target no provider serves yet.
-const DESKTOP: &str = "name: desktop\ndescription: imported from the baseline\ntarget: appstream\nstrategy: full\nos: linux\nversion: 1.0.0\nbase: { recipe: linux-baseline }\nbuilder:\n  region: eu-west-2\n  instance-type: stream.standard.medium\n  iam-role-arn: arn:aws:iam::111122223333:role/appstream-import\nsteps:\n  - shell: { run: \"echo desktop\" }\nimage: { name: \"desktop-${build_id}\" }\n";
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_target_without_a_provider_is_refused_before_the_plan_is_shown() {
-    let e = env().await;
-    std::fs::write(e.dir.path().join("recipes/layered/desktop.yaml"), DESKTOP).unwrap();
-    let before = e.sim.requests();
-    let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
-    assert_eq!(code, 1, "{stdout}\n{stderr}");
-    assert!(stdout.is_empty(), "no plan is printed: {stdout}");
-    assert!(stderr.contains("desktop (appstream)"), "{stderr}");
-    assert!(stderr.contains("--target"), "{stderr}");
-    // Only reads happened (observing, the account): nothing was created or changed.
-    let writes = e.writes_since(before.records.len());
-    assert!(writes.is_empty(), "{writes:?}");
-    // The recipes of served targets still apply with --target.
-    let (code, stdout, stderr) = e
-        .run(&[
-            "apply",
-            "recipes/layered",
-            "--target",
-            "web-on-baseline",
-            "--auto-approve",
-        ])
-        .await;
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
-    assert!(
-        stdout.contains("Account 123456789012, default build region eu-west-2 (from AWS_REGION)."),
-        "{stdout}"
     );
 }
 

@@ -1,5 +1,5 @@
 //! The provider contract: one registry routes a plan that mixes targets (an AMI recipe feeding an
-//! AppStream import) to two fake providers, through the whole apply lifecycle.
+//! WorkSpaces import) to two fake providers, through the whole apply lifecycle.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -21,30 +21,30 @@ const GOLDEN: &str = r#"name: golden
 description: the AMI the desktop is imported from
 target: ec2-ami
 strategy: full
-os: linux
+os: windows
 version: 1.0.0
 base: { image-id: ami-0123456789abcdef0 }
 builder: { region: eu-west-2, instance-type: t3.small }
 steps:
-  - shell: { run: "echo golden" }
-cleanup: linux
+  - powershell: { run: "Write-Output golden" }
+cleanup: windows
 image: { name: "golden-${build_id}" }
 distribute: { regions: [eu-west-1] }
 "#;
 
 const DESKTOP: &str = r#"name: desktop
-description: an AppStream image imported from the golden AMI
-target: appstream
+description: a WorkSpaces image imported from the golden AMI
+target: workspaces
 strategy: full
-os: linux
+os: windows
 version: 1.0.0
 base: { recipe: golden }
 builder:
   region: eu-west-2
-  instance-type: stream.standard.medium
-  iam-role-arn: arn:aws:iam::111122223333:role/appstream-import
+  directory-id: d-906734325
+  user-name: desktop-builder
 steps:
-  - shell: { run: "echo desktop" }
+  - powershell: { run: "Write-Output desktop" }
 image: { name: "desktop-${build_id}" }
 "#;
 
@@ -301,23 +301,23 @@ async fn a_plan_mixing_two_targets_runs_through_one_registry() {
     let set = load(dir.path());
     let store = LocalStore::new(dir.path().join("state"));
     let ec2 = Fake::new(Target::Ec2Ami, "ec2", vec![]);
-    let appstream = Fake::new(Target::Appstream, "appstream", vec![]);
+    let workspaces = Fake::new(Target::Workspaces, "workspaces", vec![]);
     let mut registry = Registry::new();
-    registry.register(ec2.clone()).register(appstream.clone());
+    registry.register(ec2.clone()).register(workspaces.clone());
 
     let run = plan_and_apply(&set, &store, &registry).await;
     assert!(run.ok, "{:?}", run.events);
     // Each provider observed, swept and ran only its own target's recipes.
     assert_eq!(*ec2.observed.lock().unwrap(), ["golden"]);
-    assert_eq!(*appstream.observed.lock().unwrap(), ["desktop"]);
+    assert_eq!(*workspaces.observed.lock().unwrap(), ["desktop"]);
     ec2.observed.lock().unwrap().clear();
     assert_eq!(*ec2.swept.lock().unwrap(), ["golden"]);
-    assert_eq!(*appstream.swept.lock().unwrap(), ["desktop"]);
+    assert_eq!(*workspaces.swept.lock().unwrap(), ["desktop"]);
     assert!(ec2.ran().iter().all(|(r, _)| r == "golden"));
-    assert!(appstream.ran().iter().all(|(r, _)| r == "desktop"));
+    assert!(workspaces.ran().iter().all(|(r, _)| r == "desktop"));
     assert!(ec2.ran().contains(&("golden".into(), "copy".into())));
     assert!(
-        appstream
+        workspaces
             .ran()
             .contains(&("desktop".into(), "capture".into()))
     );
@@ -325,7 +325,7 @@ async fn a_plan_mixing_two_targets_runs_through_one_registry() {
     assert_eq!(run.outputs.base("desktop"), Some("ec2-image-golden"));
     assert_eq!(
         run.outputs.image("desktop", "eu-west-2"),
-        Some("appstream-image-desktop")
+        Some("workspaces-image-desktop")
     );
     // Waits reach the event stream.
     assert!(
@@ -339,7 +339,7 @@ async fn a_plan_mixing_two_targets_runs_through_one_registry() {
     let g = golden.current().unwrap();
     assert_eq!(g.images["eu-west-1"].image_id, "ec2-eu-west-1-golden");
     let d = desktop.current().unwrap();
-    assert_eq!(d.target, Target::Appstream);
+    assert_eq!(d.target, Target::Workspaces);
     assert_eq!(d.parent.as_ref().unwrap().build_id, g.build_id);
     // Nothing left to do.
     let again = recipe_plan::plan(&set, &store, &registry, &options())
@@ -354,19 +354,23 @@ async fn a_failed_build_releases_its_builder_through_its_own_provider() {
     let set = load(dir.path());
     let store = LocalStore::new(dir.path().join("state"));
     let ec2 = Fake::new(Target::Ec2Ami, "ec2", vec![]);
-    let appstream = Fake::new(Target::Appstream, "appstream", vec![("desktop", "capture")]);
+    let workspaces = Fake::new(
+        Target::Workspaces,
+        "workspaces",
+        vec![("desktop", "capture")],
+    );
     let mut registry = Registry::new();
-    registry.register(ec2.clone()).register(appstream.clone());
+    registry.register(ec2.clone()).register(workspaces.clone());
 
     let run = plan_and_apply(&set, &store, &registry).await;
     assert!(!run.ok);
     assert!(ec2.released.lock().unwrap().is_empty());
-    let released = appstream.released.lock().unwrap().clone();
+    let released = workspaces.released.lock().unwrap().clone();
     assert_eq!(
         released,
         [Leftover {
             recipe: "desktop".into(),
-            builder: "appstream-builder-desktop".into()
+            builder: "workspaces-builder-desktop".into()
         }]
     );
     assert!(run.events.iter().any(|e| matches!(
@@ -401,11 +405,11 @@ async fn a_gate_stops_its_build_keeps_the_builder_and_the_next_apply_goes_on_pas
     let set = load(dir.path());
     let store = LocalStore::new(dir.path().join("state"));
     let ec2 = Fake::new(Target::Ec2Ami, "ec2", vec![]);
-    let appstream = Fake::new(Target::Appstream, "appstream", vec![]);
+    let workspaces = Fake::new(Target::Workspaces, "workspaces", vec![]);
     let gated = ("desktop".to_string(), "run-steps".to_string());
-    appstream.gate.lock().unwrap().push(gated.clone());
+    workspaces.gate.lock().unwrap().push(gated.clone());
     let mut registry = Registry::new();
-    registry.register(ec2.clone()).register(appstream.clone());
+    registry.register(ec2.clone()).register(workspaces.clone());
 
     let first = plan_and_apply(&set, &store, &registry).await;
     assert!(!first.ok);
@@ -419,10 +423,10 @@ async fn a_gate_stops_its_build_keeps_the_builder_and_the_next_apply_goes_on_pas
         .collect();
     assert_eq!(paused, ["sign the licence on the builder"]);
     assert!(
-        appstream.released.lock().unwrap().is_empty(),
+        workspaces.released.lock().unwrap().is_empty(),
         "the builder is kept"
     );
-    assert!(appstream.discarded.lock().unwrap().is_empty());
+    assert!(workspaces.discarded.lock().unwrap().is_empty());
     assert!(
         store
             .load("desktop")
@@ -451,18 +455,18 @@ async fn a_gate_stops_its_build_keeps_the_builder_and_the_next_apply_goes_on_pas
             .filter(|(r, a)| r == "desktop" && a == "launch-builder")
             .count()
     };
-    assert_eq!(launched(&appstream), 1);
+    assert_eq!(launched(&workspaces), 1);
 
     let second = plan_and_apply(&set, &store, &registry).await;
     assert!(second.ok, "{:?}", second.events);
-    assert_eq!(launched(&appstream), 1, "the same builder goes on");
-    let gate_runs = appstream
+    assert_eq!(launched(&workspaces), 1, "the same builder goes on");
+    let gate_runs = workspaces
         .ran()
         .iter()
         .filter(|(r, a)| (r, a) == (&gated.0, &gated.1))
         .count();
     assert_eq!(gate_runs, 2, "the gating action runs again, past its gate");
-    assert!(appstream.released.lock().unwrap().is_empty());
+    assert!(workspaces.released.lock().unwrap().is_empty());
     assert!(
         store
             .load("desktop")
@@ -489,7 +493,7 @@ async fn recipes_of_a_target_without_a_provider_are_named() {
     let plan = recipe_plan::plan(&set, &store, &registry, &options())
         .await
         .unwrap();
-    assert_eq!(registry.unserved(&plan), [("desktop", Target::Appstream)]);
+    assert_eq!(registry.unserved(&plan), [("desktop", Target::Workspaces)]);
 }
 
 #[tokio::test]
@@ -499,23 +503,23 @@ async fn the_image_of_a_build_that_did_not_finish_is_discarded_not_kept() {
     let store = LocalStore::new(dir.path().join("state"));
     // The child's image is captured, then never becomes available.
     let ec2 = Fake::new(Target::Ec2Ami, "ec2", vec![]);
-    let appstream = Fake::new(
-        Target::Appstream,
-        "appstream",
+    let workspaces = Fake::new(
+        Target::Workspaces,
+        "workspaces",
         vec![("desktop", "wait-available")],
     );
     let mut registry = Registry::new();
-    registry.register(ec2.clone()).register(appstream.clone());
+    registry.register(ec2.clone()).register(workspaces.clone());
 
     let run = plan_and_apply(&set, &store, &registry).await;
     assert!(!run.ok);
-    let discarded = appstream.discarded.lock().unwrap().clone();
+    let discarded = workspaces.discarded.lock().unwrap().clone();
     assert_eq!(
         discarded,
         [Unfinished {
             recipe: "desktop".into(),
             region: "eu-west-2".into(),
-            image: "appstream-image-desktop".into(),
+            image: "workspaces-image-desktop".into(),
         }]
     );
     assert!(
@@ -541,14 +545,14 @@ async fn a_killed_apply_saved_each_finished_recipe_and_the_next_resumes_the_rest
     let set = load(dir.path());
     let store = LocalStore::new(dir.path().join("state"));
     let ec2 = Fake::new(Target::Ec2Ami, "ec2", vec![]);
-    let appstream = Fake::new(Target::Appstream, "appstream", vec![]);
-    appstream
+    let workspaces = Fake::new(Target::Workspaces, "workspaces", vec![]);
+    workspaces
         .hang
         .lock()
         .unwrap()
         .push(("desktop".into(), "capture".into()));
     let mut registry = Registry::new();
-    registry.register(ec2.clone()).register(appstream.clone());
+    registry.register(ec2.clone()).register(workspaces.clone());
 
     let plan = recipe_plan::plan(&set, &store, &registry, &options())
         .await
@@ -606,8 +610,8 @@ async fn a_killed_apply_saved_each_finished_recipe_and_the_next_resumes_the_rest
     for r in ["golden", "desktop"] {
         store.force_unlock(r).await.unwrap();
     }
-    appstream.hang.lock().unwrap().clear();
-    let (ec2_before, app_before) = (ec2.ran().len(), appstream.ran().len());
+    workspaces.hang.lock().unwrap().clear();
+    let (ec2_before, app_before) = (ec2.ran().len(), workspaces.ran().len());
 
     let run = plan_and_apply(&set, &store, &registry).await;
     assert!(run.ok, "{:?}", run.events);
@@ -616,7 +620,7 @@ async fn a_killed_apply_saved_each_finished_recipe_and_the_next_resumes_the_rest
         ec2_before,
         "the parent is not touched again"
     );
-    let again: Vec<String> = appstream.ran()[app_before..]
+    let again: Vec<String> = workspaces.ran()[app_before..]
         .iter()
         .map(|(_, a)| a.clone())
         .collect();
@@ -642,12 +646,16 @@ async fn a_panic_in_the_lifecycle_releases_the_locks() {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalStore::new(dir.path().join("state"));
     let ec2 = Fake::new(Target::Ec2Ami, "ec2", vec![]);
-    let appstream = Fake::new(Target::Appstream, "appstream", vec![("desktop", "capture")]);
-    appstream
+    let workspaces = Fake::new(
+        Target::Workspaces,
+        "workspaces",
+        vec![("desktop", "capture")],
+    );
+    workspaces
         .panic_on_release
         .store(true, std::sync::atomic::Ordering::SeqCst);
     let mut registry = Registry::new();
-    registry.register(ec2.clone()).register(appstream.clone());
+    registry.register(ec2.clone()).register(workspaces.clone());
     let (path, store2, registry2) = (dir.path().to_path_buf(), store.clone(), registry.clone());
     let applied = tokio::spawn(async move {
         let set = load(&path);

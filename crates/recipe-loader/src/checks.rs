@@ -206,6 +206,9 @@ fn check_layering(cx: &mut Ctx<'_>, set: &RecipeSet) {
             "different operating system",
         );
     }
+    if ok && cx.target == Target::Appstream && parent == Target::Ec2Ami {
+        check_import_route(cx, &set.recipes[p].recipe.name.value);
+    }
     if !ok {
         let span = cx.r.recipe.base.span;
         cx.push(
@@ -214,6 +217,39 @@ fn check_layering(cx: &mut Ctx<'_>, set: &RecipeSet) {
             format!("{} `{}` image cannot be built on {} `{}` recipe", article(cx.target.as_str()), cx.target.as_str(), article(parent.as_str()), parent.as_str()),
             "layer on a recipe of the same target, or on an `ec2-ami` recipe (AppStream imports AMIs; WorkSpaces imports Windows AMIs only)",
             "incompatible base",
+        );
+    }
+}
+
+/// The import route (an AppStream recipe on an AMI recipe): CreateImportedImage takes Windows AMIs,
+/// and there is no builder, so the recipe's own steps can only be `app` steps (the catalog) and it
+/// can have no tests.
+fn check_import_route(cx: &mut Ctx<'_>, parent: &str) {
+    let span = cx.r.recipe.base.span;
+    if cx.r.recipe.os.value != Os::Windows {
+        cx.push(
+            Code::IncompatibleBase,
+            span,
+            "AppStream imports Windows AMIs only (CreateImportedImage)".to_string(),
+            "build the Linux image on an AppStream image builder: `base: { appstream-image: AppStream-AmazonLinux2-… }`",
+            "Linux import",
+        );
+    }
+    let others: Vec<String> = (cx.r.steps.iter())
+        .filter(|s| !matches!(s.step.value, Step::App(_)))
+        .map(|s| format!("`{}`", s.step.value.kind()))
+        .chain((!cx.r.tests.is_empty()).then(|| "`tests`".to_string()))
+        .collect();
+    if !others.is_empty() {
+        cx.push(
+            Code::ImportSteps,
+            span,
+            format!(
+                "an AppStream image imported from `{parent}` runs no steps of its own, but this recipe has {}",
+                others.join(", ")
+            ),
+            format!("move them into the AMI recipe `{parent}` (its bake feeds this image), or build on an image builder with `base: {{ appstream-image: … }}`; only `app` steps stay here, as the image's catalog"),
+            "imported from an AMI recipe",
         );
     }
 }

@@ -58,6 +58,7 @@ codes! {
     RecipeCycle = ("recipe::ref::cycle", Error, "Recipes are layered on each other in a cycle."),
     DuplicateRecipe = ("recipe::ref::duplicate-name", Error, "Two recipes in a set share a name."),
     IncompatibleBase = ("recipe::ref::incompatible-base", Error, "A recipe is layered on a recipe of a target it cannot import."),
+    ImportSteps = ("recipe::appstream::import-steps", Error, "An AppStream recipe imported from an AMI recipe has steps or tests other than `app` steps: nothing runs them, as the import route has no builder."),
     ParentRegion = ("recipe::ref::parent-region", Error, "At plan time: a layered recipe builds in a region where its parent will have no image."),
     LaunchInFull = ("recipe::stage::launch-in-full", Error, "A `stage: launch` step in a `full` recipe, which bakes everything."),
     TestAtLaunch = ("recipe::stage::test-at-launch", Error, "A test with `stage: launch`: tests run on the builder."),

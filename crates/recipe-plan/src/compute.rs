@@ -624,6 +624,8 @@ impl<'a> Planner<'a> {
                 fingerprint: cx.fp.value.clone(),
             };
             self.b.add(name, kind, reasons.join("; "), &[])
+        } else if let Some(parent) = self.imported_from(cx) {
+            self.import_chain(cx, &bid, &reasons, &parent)
         } else {
             let capture = self.build_chain(cx, &bid, &reasons);
             let why = "the builder is temporary";
@@ -663,6 +665,47 @@ impl<'a> Planner<'a> {
             image_tags: cx.image_tags.clone(),
         };
         (build, after_rollout)
+    }
+
+    /// The AMI recipe an AppStream recipe is imported from (the import route), if it is one.
+    fn imported_from(&self, cx: &RecipeCx<'_>) -> Option<String> {
+        let parent = &self.set.recipes[cx.r.parent?];
+        let imports = cx.r.recipe.target.value == Target::Appstream
+            && parent.recipe.target.value == Target::Ec2Ami;
+        imports.then(|| parent.recipe.name.value.clone())
+    }
+
+    /// The import route: the parent AMI recipe did the baking; CreateImportedImage turns its AMI in
+    /// this build region into the AppStream image, with the `app` steps as its catalog. No builder.
+    fn import_chain(
+        &mut self,
+        cx: &RecipeCx<'_>,
+        bid: &str,
+        reasons: &[String],
+        parent: &str,
+    ) -> usize {
+        let name = cx.name.as_str();
+        let parent_dep: Vec<usize> =
+            cx.r.parent
+                .and_then(|p| self.available_at.get(&p))
+                .and_then(|at| at.get(&cx.home))
+                .copied()
+                .into_iter()
+                .collect();
+        let why = format!(
+            "import route: start from the AMI of `{parent}` in {}",
+            cx.home
+        );
+        let resolve = self.b.add(name, ActionKind::ResolveBase, why, &parent_dep);
+        let kind = ActionKind::Capture {
+            build_id: bid.to_string(),
+            fingerprint: cx.fp.value.clone(),
+        };
+        let why = format!(
+            "{}; CreateImportedImage turns the AMI into an AppStream image, its `app` steps the catalog",
+            reasons.join("; ")
+        );
+        self.b.add(name, kind, why, &[resolve])
     }
 
     /// Resolve the base, launch the builder, run the baked steps (batches end at a reboot), install

@@ -31,11 +31,21 @@ impl Act<'_> {
     pub(crate) async fn resolve_base(&self) -> Result<RecipeOutputs, ActionError> {
         let image = match &self.r.recipe.base.value {
             Base::AppstreamImage(i) => i.value.clone(),
+            // The parent's image here: an AMI (the import route) or an AppStream image.
             Base::Recipe(parent) => {
-                return Err(ActionError::fatal(format!(
-                    "an AppStream recipe layered on `{}` needs the import route (CreateImportedImage), which this version of recipe does not build yet; start from `base: {{ appstream-image: … }}`",
-                    parent.value
-                )));
+                let image = self
+                    .inputs
+                    .image(&parent.value, &self.home)
+                    .ok_or_else(|| {
+                        ActionError::fatal(format!(
+                            "no image of `{}` in {} to start from",
+                            parent.value, self.home
+                        ))
+                    })?;
+                if image.starts_with("ami-") {
+                    return Ok(RecipeOutputs::base(image));
+                }
+                image.to_string()
             }
             other => {
                 return Err(ActionError::fatal(format!(

@@ -101,6 +101,13 @@ impl Act<'_> {
         if self.existing(&self.apps, None).await?.is_some() {
             return Ok(RecipeOutputs::image(&self.home, self.image_name()));
         }
+        if let Some(ami) = self
+            .inputs
+            .base(self.name)
+            .filter(|b| b.starts_with("ami-"))
+        {
+            return self.import(ami).await;
+        }
         let name = self.image_name();
         let os = self.r.recipe.os.value;
         let mut args = vec![("name", name.clone())];
@@ -145,6 +152,71 @@ impl Act<'_> {
             hybrid::deregister(&self.ssm, &node).await?;
         }
         Ok(RecipeOutputs::image(&self.home, name))
+    }
+
+    /// The import route: CreateImportedImage of the parent's AMI, with the `app` steps as the
+    /// application catalog; its dry run first, so that a refused AMI or role fails before anything
+    /// is made.
+    async fn import(&self, ami: &str) -> Result<RecipeOutputs, ActionError> {
+        let name = self.image_name();
+        let role = self.r.recipe.builder.iam_role_arn.as_ref().ok_or_else(|| {
+            ActionError::fatal("the import route needs builder.iam-role-arn: a role AppStream assumes to read the AMI")
+        })?;
+        let values = self.values();
+        let call = || {
+            self.apps
+                .create_imported_image()
+                .name(&name)
+                .source_ami_id(ami)
+                .iam_role_arn(&role.value)
+                .set_display_name(
+                    self.r
+                        .recipe
+                        .image
+                        .display_name
+                        .as_ref()
+                        .map(|d| values.apply(d)),
+                )
+                .set_description(
+                    self.r
+                        .recipe
+                        .image
+                        .description
+                        .as_ref()
+                        .map(|d| values.apply(d)),
+                )
+                .set_app_catalog_config(Some(self.catalog()))
+                .set_tags(Some(self.image_tags().into_iter().collect()))
+        };
+        match call().dry_run(true).send().await.ctx("appstream", "CreateImportedImage") {
+            Err(e) if e.is("DryRunOperationException") => {}
+            Err(e) => return Err(e.with_help("CreateImportedImage refused the AMI in its dry run: see the requirements in docs/appstream.md (import route)").into()),
+            Ok(_) => {}
+        }
+        call()
+            .send()
+            .await
+            .ctx("appstream", "CreateImportedImage")?;
+        Ok(RecipeOutputs::image(&self.home, name))
+    }
+
+    /// The recipe's `app` steps as the image's application catalog.
+    fn catalog(&self) -> Vec<aws_sdk_appstream::types::ApplicationConfig> {
+        let apps = self.r.steps.iter().filter_map(|s| match &s.step.value {
+            recipe_model::Step::App(a) => Some(a),
+            _ => None,
+        });
+        apps.map(|a| {
+            aws_sdk_appstream::types::ApplicationConfig::builder()
+                .name(&a.id.value)
+                .absolute_app_path(&a.path.value)
+                .set_display_name(a.display_name.as_ref().map(|d| d.value.clone()))
+                .set_launch_parameters(a.launch_parameters.as_ref().map(|d| d.value.clone()))
+                .set_working_directory(a.working_directory.as_ref().map(|d| d.value.clone()))
+                .set_absolute_icon_path(a.icon_path.as_ref().map(|d| d.value.clone()))
+                .build()
+        })
+        .collect()
     }
 
     pub(crate) async fn wait_available(&self) -> Result<RecipeOutputs, ActionError> {

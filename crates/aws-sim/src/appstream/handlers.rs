@@ -343,11 +343,35 @@ fn create_imported_image(
         platform: "WINDOWS_SERVER_2022".into(),
         source_ami: ami.into(),
         tags,
+        applications: app_catalog(c),
         ..Default::default()
     };
     let out = json!({ "Image": image_json(&image, &c.account) });
     w.appstream.images.insert(k, image);
     Ok(out)
+}
+
+/// `AppCatalogConfig` of CreateImportedImage: the image's application catalog
+/// (https://docs.aws.amazon.com/appstream2/latest/APIReference/API_ApplicationConfig.html).
+fn app_catalog(c: &Call) -> Vec<Application> {
+    let list = c.body.get("AppCatalogConfig").and_then(Value::as_array);
+    let field = |a: &Value, k: &str| {
+        a.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    list.into_iter()
+        .flatten()
+        .map(|a| Application {
+            name: field(a, "Name"),
+            display_name: field(a, "DisplayName"),
+            path: field(a, "AbsoluteAppPath"),
+            launch_parameters: field(a, "LaunchParameters"),
+            working_directory: field(a, "WorkingDirectory"),
+            icon_path: field(a, "AbsoluteIconPath"),
+        })
+        .collect()
 }
 
 fn describe_images(a: &Appstream, c: &Call) -> Result<Value, ApiError> {

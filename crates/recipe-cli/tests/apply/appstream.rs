@@ -1,0 +1,383 @@
+//! AppStream applies against aws-sim (the person at the builder played by the simulator): a failed
+//! step cleaned up, the two-copy ceiling, fleets in order behind the first, retention with an image a
+//! fleet uses, revoking a fleet permission, kill -9 mid-apply, and one EC2 bake imported into
+//! AppStream.
+
+use aws_sdk_appstream::types::{ComputeCapacity, FleetType};
+
+use super::{Env, Stdio};
+
+const APPS: &str = r#"
+name: apps
+target: appstream
+strategy: full
+os: linux
+version: 1.0.0
+base: { appstream-image: AppStream-AmazonLinux2-06-17-2025 }
+builder:
+  region: eu-west-2
+  instance-type: stream.standard.medium
+  subnet-id: subnet-0a1b2c3d4e5f60718
+  iam-role-arn: arn:aws:iam::123456789012:role/appstream-builder
+steps:
+  - shell: { run: "echo step one" }
+  - app: { id: terminal, path: /usr/bin/xterm, display-name: Terminal }
+cleanup: appstream-linux
+image:
+  name: apps-${version}
+distribute:
+  share:
+    accounts:
+      - { id: "444455556666", fleet: true, image-builder: false }
+rollout:
+  fleets: [apps-staging, apps-prod]
+retain:
+  keep: 1
+"#;
+
+/// An aws-sim that registers agents on image builders, and a folder with the `apps` recipe.
+async fn as_env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("recipes")).unwrap();
+    std::fs::write(dir.path().join("recipes/apps.yaml"), APPS).unwrap();
+    let mut d = aws_sim::Durations::instant();
+    d.builder_start_ms = 30;
+    d.appstream_image_ms = 120;
+    d.image_create_ms = 60;
+    let sim = aws_sim::Sim::start(aws_sim::Config {
+        durations: d,
+        operator: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    Env {
+        dir,
+        sim,
+        vars: Default::default(),
+    }
+}
+
+impl Env {
+    fn write_apps(&self, text: &str) {
+        std::fs::write(self.dir.path().join("recipes/apps.yaml"), text).unwrap();
+    }
+
+    fn appstream(&self) -> aws_sdk_appstream::Client {
+        let creds = aws_sdk_appstream::config::Credentials::new(
+            aws_sim::DEFAULT_ACCOUNT,
+            "test",
+            None,
+            None,
+            "test",
+        );
+        let conf = aws_sdk_appstream::Config::builder()
+            .behavior_version(aws_sdk_appstream::config::BehaviorVersion::latest())
+            .endpoint_url(self.sim.url())
+            .region(aws_sdk_appstream::config::Region::new("eu-west-2"))
+            .credentials_provider(creds)
+            .build();
+        aws_sdk_appstream::Client::from_conf(conf)
+    }
+
+    /// Image builders not deleted, SSM activations and managed nodes left.
+    fn as_leftovers(&self) -> (usize, usize, usize) {
+        let w = self.sim.world();
+        let builders = w.appstream.builders.values();
+        let live = builders.filter(|b| b.state != "DELETING").count();
+        (live, w.ssm.activations.len(), w.ssm.nodes.len())
+    }
+
+    /// `name region` of the account's images whose name starts with `prefix`.
+    fn as_images(&self, prefix: &str) -> Vec<String> {
+        let w = self.sim.world();
+        let mut names: Vec<String> = (w.appstream.images.values())
+            .filter(|i| i.owner == aws_sim::DEFAULT_ACCOUNT && i.name.starts_with(prefix))
+            .map(|i| format!("{} {}", i.name, i.region))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The image fleet `name` runs.
+    fn fleet_image(&self, name: &str) -> Option<String> {
+        let w = self.sim.world();
+        let f = w.appstream.fleets.values().find(|f| f.name == name)?;
+        Some(f.image_name.clone())
+    }
+
+    async fn fleet(&self, name: &str, image: &str, kind: FleetType) {
+        let mut call = self
+            .appstream()
+            .create_fleet()
+            .name(name)
+            .instance_type("stream.standard.medium")
+            .fleet_type(kind.clone());
+        call = if kind == FleetType::Elastic {
+            call.platform(aws_sdk_appstream::types::PlatformType::AmazonLinux2)
+                .max_concurrent_sessions(2)
+                .vpc_config(
+                    aws_sdk_appstream::types::VpcConfig::builder()
+                        .subnet_ids("subnet-0a1b2c3d4e5f60718")
+                        .build(),
+                )
+        } else {
+            call.image_name(image)
+                .compute_capacity(ComputeCapacity::builder().desired_instances(1).build())
+        };
+        call.send().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_step_leaves_no_image_no_builder_and_no_activation() {
+    let e = as_env().await;
+    e.sim.script_command(aws_sim::CommandScript {
+        contains: "echo step one".into(),
+        status: "Failed".into(),
+        stdout: "no space left on device\n".into(),
+        response_code: 1,
+        ..Default::default()
+    });
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(stdout.contains("no space left on device"), "{stdout}");
+    assert!(e.as_images("apps-").is_empty());
+    assert_eq!(
+        e.as_leftovers(),
+        (0, 0, 0),
+        "builder, activation and node are gone:\n{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_image_is_made_by_the_image_assistant_and_a_second_plan_has_no_change() {
+    let e = as_env().await;
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let w = e.sim.world();
+    let img = w.appstream.images.values().find(|i| i.name == "apps-1.0.0");
+    let img = img.expect("the image");
+    let apps: Vec<&str> = img.applications.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(apps, ["terminal"], "the app step is in the catalog");
+    assert_eq!(
+        img.tags.get("recipe:name").map(String::as_str),
+        Some("apps")
+    );
+    assert_eq!(
+        img.shared_with.get("444455556666").map(|p| p.allow_fleet),
+        Some(true)
+    );
+    assert_eq!(
+        e.as_leftovers(),
+        (0, 0, 0),
+        "the builder is deleted once stopped"
+    );
+    for fleet in ["apps-staging", "apps-prod"] {
+        assert_eq!(
+            e.fleet_image(fleet).as_deref(),
+            Some("apps-1.0.0"),
+            "{fleet} was created on it"
+        );
+    }
+    let (code, stdout, _) = e.run(&["plan", "recipes", "--detailed-exitcode"]).await;
+    assert_eq!(code, 0, "no change:\n{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_to_one_region_never_exceed_two_at_once() {
+    let e = as_env().await;
+    for n in ["a", "b", "c"] {
+        let text = APPS
+            .replace("name: apps", &format!("name: apps-{n}"))
+            .replace("apps-${version}", &format!("apps-{n}-${{version}}"))
+            .replace("rollout:\n  fleets: [apps-staging, apps-prod]\n", "")
+            .replace("distribute:\n", "distribute:\n  regions: [eu-west-1]\n");
+        std::fs::write(e.dir.path().join(format!("recipes/apps-{n}.yaml")), text).unwrap();
+    }
+    std::fs::remove_file(e.dir.path().join("recipes/apps.yaml")).unwrap();
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let copies: Vec<String> = e
+        .as_images("apps-")
+        .into_iter()
+        .filter(|i| i.ends_with("eu-west-1"))
+        .collect();
+    assert_eq!(copies.len(), 3, "{copies:?}");
+    let log = e.sim.requests();
+    let refused = log
+        .records
+        .iter()
+        .filter(|r| r.operation == "appstream:CopyImage" && r.status != 200)
+        .count();
+    assert_eq!(refused, 0, "no copy met the two-copy ceiling");
+    assert_eq!(log.count("appstream:CopyImage"), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_that_fails_its_rollout_stops_the_fleets_after_it() {
+    let e = as_env().await;
+    e.fleet("apps-staging", "", FleetType::Elastic).await;
+    e.fleet(
+        "apps-prod",
+        "AppStream-AmazonLinux2-06-17-2025",
+        FleetType::AlwaysOn,
+    )
+    .await;
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(stdout.contains("Elastic fleet"), "{stdout}");
+    assert!(
+        stdout.contains("roll out to fleet apps-prod (skipped"),
+        "{stdout}"
+    );
+    assert_eq!(e.sim.requests().count("appstream:UpdateFleet"), 0);
+    assert_eq!(
+        e.fleet_image("apps-prod").as_deref(),
+        Some("AppStream-AmazonLinux2-06-17-2025"),
+        "production keeps its image"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_keeps_an_image_a_fleet_uses_and_revoking_warns_of_fleets_at_zero() {
+    let e = as_env().await;
+    assert_eq!(e.run(&["apply", "recipes", "--auto-approve"]).await.0, 0);
+    e.fleet("other-team", "apps-1.0.0", FleetType::OnDemand)
+        .await;
+    e.write_apps(&APPS.replace("version: 1.0.0", "version: 2.0.0"));
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(
+        e.as_images("apps-"),
+        ["apps-1.0.0 eu-west-2", "apps-2.0.0 eu-west-2"],
+        "1.0.0 is kept: fleet other-team uses it"
+    );
+    let unshared = APPS
+        .replace("version: 1.0.0", "version: 2.0.0")
+        .replace(
+            "distribute:\n  share:\n    accounts:\n      - { id: \"444455556666\", fleet: true, image-builder: false }\n",
+            "",
+        );
+    e.write_apps(&unshared);
+    let (_, plan, _) = e.run(&["plan", "recipes"]).await;
+    assert!(
+        plan.contains("warning: 444455556666 loses fleet use of the image"),
+        "{plan}"
+    );
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let w = e.sim.world();
+    let v2 = w.appstream.images.values().find(|i| i.name == "apps-2.0.0");
+    assert!(v2.unwrap().shared_with.is_empty(), "the share is revoked");
+}
+
+/// Start an apply (`--json`) and kill -9 it once `action` succeeded; whether it got there.
+async fn kill_9_after(e: &Env, action: &str) -> bool {
+    let mut child = e
+        .cmd(&["apply", "recipes", "--auto-approve", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let action = action.to_string();
+    tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok);
+        let hit = lines.any(|l| l.contains("\"succeeded\"") && l.contains(&action));
+        let _ = child.kill();
+        let _ = child.wait();
+        hit
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_kill_9_mid_apply_the_next_apply_makes_no_second_image_and_leaves_no_builder() {
+    let e = as_env().await;
+    assert!(
+        kill_9_after(&e, "capture").await,
+        "the apply got to the capture"
+    );
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(e.as_images("apps-"), ["apps-1.0.0 eu-west-2"], "one image");
+    assert_eq!(e.as_leftovers(), (0, 0, 0));
+    let (code, stdout, _) = e.run(&["plan", "recipes", "--detailed-exitcode"]).await;
+    assert_eq!(code, 0, "{stdout}");
+}
+
+const WIN_AMI: &str = r#"
+name: win-base
+target: ec2-ami
+strategy: full
+os: windows
+version: 1.0.0
+base:
+  ssm-parameter: /aws/service/ami-windows-latest/Windows_Server-2022-English-Full-Base
+builder:
+  region: eu-west-2
+  instance-profile: recipe-builder
+steps:
+  - powershell: { run: "Write-Output baseline" }
+image:
+  name: win-base-${version}
+"#;
+
+const WIN_APPS: &str = r#"
+name: win-apps
+target: appstream
+strategy: full
+os: windows
+version: 1.0.0
+base: { recipe: win-base }
+builder:
+  region: eu-west-2
+  instance-type: stream.standard.medium
+  iam-role-arn: arn:aws:iam::123456789012:role/appstream-import
+steps:
+  - app: { id: notepad, path: 'C:\Windows\System32\notepad.exe', display-name: Notepad }
+image:
+  name: win-apps-${version}
+  display-name: Windows apps
+"#;
+
+/// One EC2 bake feeds AppStream: the AMI recipe is built, and CreateImportedImage (after its dry
+/// run) turns its AMI into the AppStream image with the `app` steps as the catalog; no image
+/// builder; a second plan has no change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mixed_apply_imports_the_ami_recipe_into_appstream() {
+    let e = as_env().await;
+    std::fs::remove_file(e.dir.path().join("recipes/apps.yaml")).unwrap();
+    std::fs::write(e.dir.path().join("recipes/win-base.yaml"), WIN_AMI).unwrap();
+    std::fs::write(e.dir.path().join("recipes/win-apps.yaml"), WIN_APPS).unwrap();
+    let (_, plan, _) = e.run(&["plan", "recipes"]).await;
+    assert!(
+        plan.contains("import route"),
+        "the plan names the route:\n{plan}"
+    );
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(
+        e.sim.requests().count("appstream:CreateImportedImage"),
+        2,
+        "dry run, then the import"
+    );
+    assert_eq!(e.sim.requests().count("appstream:CreateImageBuilder"), 0);
+    let w = e.sim.world();
+    let img = w
+        .appstream
+        .images
+        .values()
+        .find(|i| i.name == "win-apps-1.0.0");
+    let img = img.expect("the imported image");
+    assert!(img.source_ami.starts_with("ami-"), "{}", img.source_ami);
+    let apps: Vec<&str> = img.applications.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(apps, ["notepad"]);
+    let (code, stdout, _) = e.run(&["plan", "recipes", "--detailed-exitcode"]).await;
+    assert_eq!(code, 0, "{stdout}");
+}
