@@ -8,15 +8,18 @@ recipe := "cargo run --quiet -p recipe-cli --"
 default:
     @just --list --unsorted
 
-ws_examples := "recipes/workspaces"
+examples := "recipes/ec2 recipes/layered recipes/workspaces recipes/appstream"
 
-# The main job: validate the examples, then plan and apply the EC2 and WorkSpaces ones in the sandbox
-# (the embedded local AWS endpoint; no account needed), and plan again: nothing left to change.
+# The main job: validate the examples, then plan and apply the EC2, WorkSpaces and AppStream ones in
+# the sandbox (the embedded local AWS endpoint; no account needed), and plan again: nothing left to
+# change. The first apply stops at the finance AppStream example's `manual` gate (exit 3); the second
+# goes on past it, as it would once a person had done what the gate says.
 demo:
     {{recipe}} validate recipes/
-    {{recipe}} plan recipes/ec2 recipes/layered {{ws_examples}} --sandbox
-    {{recipe}} apply recipes/ec2 recipes/layered {{ws_examples}} --sandbox --auto-approve
-    {{recipe}} plan recipes/ec2 recipes/layered {{ws_examples}} --sandbox --detailed-exitcode
+    {{recipe}} plan {{examples}} --sandbox
+    {{recipe}} apply {{examples}} --sandbox --auto-approve || test $? -eq 3
+    {{recipe}} apply {{examples}} --sandbox --auto-approve
+    {{recipe}} plan {{examples}} --sandbox --detailed-exitcode
 
 # Install what the tests use besides cargo: moto (an independent S3 emulator) into .venv/.
 setup:

@@ -224,7 +224,7 @@ impl Act<'_> {
         let node = self.node(&name).await?.ok_or_else(|| {
             ActionError::fatal(format!("the image builder {name} has no SSM managed node: its activation is gone; apply again to start a new build"))
         })?;
-        let connect = self.connect(&name).await;
+        let connect = self.connect(&name);
         Ok(Session::new(
             self.ssm.clone(),
             &self.p.poller,
@@ -241,27 +241,14 @@ impl Act<'_> {
         .with_gates(self.cx.gates_passed(self.a.id), connect))
     }
 
-    /// Where a person connects to the builder: a streaming URL, valid for a day.
-    async fn connect(&self, name: &str) -> String {
-        let url = self
-            .apps
-            .create_image_builder_streaming_url()
-            .name(name)
-            .validity(86_400)
-            .send()
-            .await;
-        match url.ctx("appstream", "CreateImageBuilderStreamingURL") {
-            Ok(out) => format!(
-                "the image builder {name} in {}: open {} (valid for 24 hours; `aws appstream create-image-builder-streaming-url --name {name} --region {}` makes a new one)",
-                self.home,
-                out.streaming_url().unwrap_or("(no URL returned)"),
-                self.home
-            ),
-            Err(e) => format!(
-                "the image builder {name} in {}: the console's Images > Image builder > Connect ({e})",
-                self.home
-            ),
-        }
+    /// Where a person connects to the builder. A streaming URL is a bearer credential for the
+    /// builder, so it is not put in the gate's text (which goes to logs and the journal): the text
+    /// says how to make one (CreateImageBuilderStreamingURL), on the person's own terminal.
+    fn connect(&self, name: &str) -> String {
+        format!(
+            "the image builder {name} in {}: open the URL that `aws appstream create-image-builder-streaming-url --name {name} --validity 3600 --region {} --query StreamingURL --output text` prints (or the console's Images > Image builder > Connect)",
+            self.home, self.home
+        )
     }
 
     /// Delete the builder once no image is being made on it: wait for STOPPED (it stops by itself

@@ -381,3 +381,28 @@ async fn a_mixed_apply_imports_the_ami_recipe_into_appstream() {
     let (code, stdout, _) = e.run(&["plan", "recipes", "--detailed-exitcode"]).await;
     assert_eq!(code, 0, "{stdout}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manual_gate_says_how_to_reach_the_builder_and_the_next_apply_goes_on() {
+    let e = as_env().await;
+    e.write_apps(&APPS.replace(
+        "  - app: {",
+        "  - manual: { instructions: \"Open the app once and save its settings.\" }\n  - app: {",
+    ));
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 3, "paused:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("Open the app once"), "{stdout}");
+    assert!(
+        stdout.contains("aws appstream create-image-builder-streaming-url --name recipe-b"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("authenticate?parameters="),
+        "no live URL in logs"
+    );
+    assert_eq!(e.as_leftovers().0, 1, "the builder is kept at the gate");
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(e.as_images("apps-"), ["apps-1.0.0 eu-west-2"]);
+    assert_eq!(e.as_leftovers(), (0, 0, 0));
+}
