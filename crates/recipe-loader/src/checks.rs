@@ -207,7 +207,9 @@ fn check_layering(cx: &mut Ctx<'_>, set: &RecipeSet) {
         );
     }
     if ok && cx.target == Target::Appstream && parent == Target::Ec2Ami {
-        check_import_route(cx, &set.recipes[p].recipe.name.value);
+        let pr = &set.recipes[p].recipe;
+        let gib = pr.builder.volume_size_gib.as_ref().map(|g| g.value);
+        check_import_route(cx, &pr.name.value, gib);
     }
     if !ok {
         let span = cx.r.recipe.base.span;
@@ -224,8 +226,19 @@ fn check_layering(cx: &mut Ctx<'_>, set: &RecipeSet) {
 /// The import route (an AppStream recipe on an AMI recipe): CreateImportedImage takes Windows AMIs,
 /// and there is no builder, so the recipe's own steps can only be `app` steps (the catalog) and it
 /// can have no tests.
-fn check_import_route(cx: &mut Ctx<'_>, parent: &str) {
+fn check_import_route(cx: &mut Ctx<'_>, parent: &str, parent_gib: Option<u32>) {
     let span = cx.r.recipe.base.span;
+    if let Some(gib) = parent_gib.filter(|g| *g > 500) {
+        cx.push(
+            Code::IncompatibleBase,
+            span,
+            format!(
+                "AppStream imports AMIs of at most 500 GB, and `{parent}` makes one of {gib} GiB"
+            ),
+            format!("set `builder.volume-size-gib` of `{parent}` to 500 or less"),
+            "AMI too large to import",
+        );
+    }
     if cx.r.recipe.os.value != Os::Windows {
         cx.push(
             Code::IncompatibleBase,
