@@ -151,6 +151,7 @@ pub(crate) fn check_set(set: &mut RecipeSet) {
         };
         check_recipe(&mut cx);
         check_layering(&mut cx, set);
+        check_managed_update(&mut cx);
         check_builder_user(&mut cx, set);
         // Secrets: the recipe and its components (once each), and every referenced file.
         if scanned.insert(Arc::as_ptr(&r.source)) {
@@ -264,6 +265,40 @@ fn check_import_route(cx: &mut Ctx<'_>, parent: &str, parent_gib: Option<u32>) {
             format!("move them into the AMI recipe `{parent}` (its bake feeds this image), or build on an image builder with `base: {{ appstream-image: … }}`; only `app` steps stay here, as the image's catalog"),
             "imported from an AMI recipe",
         );
+    }
+}
+
+/// `managed-update: true`: AppStream's CreateUpdatedImage of an AppStream image, with nothing to run.
+fn check_managed_update(cx: &mut Ctx<'_>) {
+    let Some(m) = cx.r.recipe.managed_update.as_ref().filter(|m| m.value) else {
+        return;
+    };
+    let span = m.span;
+    let problem = if cx.target != Target::Appstream {
+        Some((
+            format!(
+                "`managed-update` is AppStream's (CreateUpdatedImage), not `{}`'s",
+                cx.target.as_str()
+            ),
+            "remove `managed-update`".to_string(),
+        ))
+    } else if !matches!(cx.r.recipe.base.value, Base::AppstreamImage(_)) {
+        Some((
+            "a managed update starts from an AppStream image".to_string(),
+            "start from `base: { appstream-image: <your image> }`".to_string(),
+        ))
+    } else if !cx.r.steps.is_empty() || !cx.r.tests.is_empty() {
+        Some((
+            "a managed update runs no steps or tests: AppStream updates the image itself"
+                .to_string(),
+            "remove `steps` and `tests`, or remove `managed-update` to build on an image builder"
+                .to_string(),
+        ))
+    } else {
+        None
+    };
+    if let Some((message, help)) = problem {
+        cx.push(Code::ManagedUpdate, span, message, help, "managed update");
     }
 }
 
@@ -483,7 +518,8 @@ fn check_builder(cx: &mut Ctx<'_>) {
                 );
             }
         }
-        Target::Appstream if b.instance_type.is_none() => {
+        // A managed update has no builder.
+        Target::Appstream if b.instance_type.is_none() && !cx.r.recipe.managed_update() => {
             missing(
                 cx,
                 "instance-type",

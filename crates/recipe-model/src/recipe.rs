@@ -130,6 +130,18 @@ pub struct Recipe {
     /// How many versions to keep, and when to deprecate them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retain: Option<Node<Retain>>,
+    /// AppStream: make each version with AppStream's managed image update (CreateUpdatedImage) of the
+    /// base image, then of the current version, instead of an image builder. A version is built only
+    /// when AppStream has an update for the image (agent, Windows patches); the recipe has no steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_update: Option<Node<bool>>,
+}
+
+impl Recipe {
+    /// Whether the recipe asks for AppStream's managed image update.
+    pub fn managed_update(&self) -> bool {
+        self.managed_update.as_ref().is_some_and(|m| m.value)
+    }
 }
 
 /// A recipe variable.

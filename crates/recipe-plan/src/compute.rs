@@ -59,6 +59,15 @@ pub enum PlanError {
 /// Why a version is made by the service from the current image (no builder, no step run).
 pub const UPDATE_REASON: &str = "service updates are available for the current image (WorkSpaces: drivers and agents, applied by CreateUpdatedWorkspaceImage)";
 
+/// Why a version is made by the service from the current image (or, for a managed AppStream update,
+/// from the base image first).
+fn update_reason(target: Target) -> String {
+    match target {
+        Target::Appstream => "AppStream has an update for the image (agent, Windows patches): a managed image update (CreateUpdatedImage)".into(),
+        _ => UPDATE_REASON.into(),
+    }
+}
+
 /// A short label for a step in plans.
 pub fn step_label(s: &ResolvedStep) -> String {
     if let Some(n) = s.step.common().and_then(|c| c.name()) {
@@ -447,13 +456,22 @@ impl RecipeCx<'_> {
 impl<'a> Planner<'a> {
     fn recipe(&mut self, i: usize) -> RecipePlan {
         let mut cx = self.context(i);
-        let mut reasons = self.build_reasons(&cx);
+        // A managed update (AppStream) builds only when the service has an update for the image.
+        let managed = cx.r.recipe.managed_update();
+        let mut reasons = if managed {
+            Vec::new()
+        } else {
+            self.build_reasons(&cx)
+        };
         // Nothing of the recipe changed, but the service has updates for its current image: a new
         // version made from it by the service, without a builder.
-        let updating =
-            reasons.is_empty() && cx.st.current().is_some() && self.obs.updates.contains(&cx.name);
+        let updating = (managed || (reasons.is_empty() && cx.st.current().is_some()))
+            && self.obs.updates.contains(&cx.name);
         if updating {
-            reasons.push(UPDATE_REASON.into());
+            reasons.push(update_reason(cx.r.recipe.target.value));
+        } else if managed {
+            cx.notes
+                .push("AppStream reports no update for the image: no new version".into());
         }
         let building = !reasons.is_empty();
         let first_action = self.b.actions.len();

@@ -54,9 +54,17 @@ pub(crate) async fn tags_of(
 }
 
 impl Act<'_> {
-    /// The image's name in this build (checked against AppStream's rules at validate time).
+    /// The image's name in this build (checked against AppStream's rules at validate time). A managed
+    /// update keeps the recipe's version, so its name carries the build id too (names are unique per
+    /// region), cut to AppStream's 100.
     fn image_name(&self) -> String {
-        self.values().apply(&self.r.recipe.image.name)
+        let name = self.values().apply(&self.r.recipe.image.name);
+        if !self.r.recipe.managed_update() {
+            return name;
+        }
+        let build = self.values().build_id;
+        let keep = 100usize.saturating_sub(build.len() + 1);
+        format!("{}-{build}", &name[..name.len().min(keep)])
     }
 
     /// The tags of this build's image.
@@ -108,6 +116,9 @@ impl Act<'_> {
         {
             return self.import(ami).await;
         }
+        if self.r.recipe.managed_update() {
+            return self.managed_update().await;
+        }
         let name = self.image_name();
         let os = self.r.recipe.os.value;
         let mut args = vec![("name", name.clone())];
@@ -151,6 +162,39 @@ impl Act<'_> {
         if let Some(node) = self.node(&self.builder()).await? {
             hybrid::deregister(&self.ssm, &node).await?;
         }
+        Ok(RecipeOutputs::image(&self.home, name))
+    }
+
+    /// The managed-update route: CreateUpdatedImage of the current version's image (the base image
+    /// for the first version), which AppStream brings up to date (agent, Windows patches).
+    async fn managed_update(&self) -> Result<RecipeOutputs, ActionError> {
+        let source = update_source(self.r, self.cx.current(self.name), &self.home);
+        let name = self.image_name();
+        let values = self.values();
+        self.apps
+            .create_updated_image()
+            .existing_image_name(&source)
+            .new_image_name(&name)
+            .set_new_image_display_name(
+                self.r
+                    .recipe
+                    .image
+                    .display_name
+                    .as_ref()
+                    .map(|d| values.apply(d)),
+            )
+            .set_new_image_description(
+                self.r
+                    .recipe
+                    .image
+                    .description
+                    .as_ref()
+                    .map(|d| values.apply(d)),
+            )
+            .set_new_image_tags(Some(self.image_tags().into_iter().collect()))
+            .send()
+            .await
+            .ctx("appstream", "CreateUpdatedImage")?;
         Ok(RecipeOutputs::image(&self.home, name))
     }
 
@@ -388,6 +432,38 @@ fn forget_now(os: recipe_model::Os) -> &'static str {
             "Remove-Item \"$env:ProgramData\\Amazon\\SSM\\registration\" -Force -ErrorAction SilentlyContinue"
         }
     }
+}
+
+/// What a managed update starts from: the current version's image in `home`, else the base image.
+pub(crate) fn update_source(
+    r: &recipe_loader::LoadedRecipe,
+    current: Option<&recipe_state::ImageVersion>,
+    home: &str,
+) -> String {
+    if let Some(img) = current.and_then(|v| v.images.get(home)) {
+        return img.image_id.clone();
+    }
+    match &r.recipe.base.value {
+        recipe_model::Base::AppstreamImage(i) => i.value.clone(),
+        other => other.kind().to_string(),
+    }
+}
+
+/// Whether AppStream has an update for image `source` (CreateUpdatedImage's dry run).
+pub(crate) async fn can_update(
+    client: &aws_sdk_appstream::Client,
+    source: &str,
+    recipe: &str,
+) -> Result<bool, AwsError> {
+    let out = client
+        .create_updated_image()
+        .existing_image_name(source)
+        .new_image_name(format!("recipe-update-check-{recipe}"))
+        .dry_run(true)
+        .send()
+        .await
+        .ctx("appstream", "CreateUpdatedImage")?;
+    Ok(out.can_update_image() == Some(true))
 }
 
 /// The ARN of image `name` in the client's region.

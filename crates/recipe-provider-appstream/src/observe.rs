@@ -14,7 +14,7 @@ use crate::AppstreamProvider;
 pub(crate) async fn observe(
     p: &AppstreamProvider,
     recipes: &[&LoadedRecipe],
-    _state: &BTreeMap<String, RecipeState>,
+    state: &BTreeMap<String, RecipeState>,
 ) -> Result<Observations, ObserveError> {
     let mut obs = Observations::default();
     let mut regions: BTreeSet<String> = BTreeSet::new();
@@ -39,6 +39,13 @@ pub(crate) async fn observe(
         }
         if !rollouts.is_empty() {
             obs.rollouts.insert(name.clone(), rollouts);
+        }
+        if r.recipe.managed_update() {
+            let current = state.get(&name).and_then(|s| s.current());
+            let source = crate::image::update_source(r, current, &home);
+            if crate::image::can_update(&p.appstream(&home), &source, &name).await? {
+                obs.updates.insert(name.clone());
+            }
         }
         obs.images.insert(name.clone(), Vec::new());
         obs.refreshed.insert(name);

@@ -238,6 +238,7 @@ fn create_image(
             .map(|kv| (kv[0].clone(), kv[1].clone()))
             .collect(),
         applications: b.applications.clone(),
+        agent_version: b.agent_version.clone(),
         ..Default::default()
     };
     a.images.insert(ik, image);

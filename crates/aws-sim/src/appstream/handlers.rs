@@ -89,6 +89,7 @@ fn create_image_builder(
         ready_at: now.saturating_add(d.builder_start_ms),
         created_ms: now,
         tags,
+        agent_version: image.agent().to_string(),
         ..Default::default()
     };
     let out = json!({ "ImageBuilder": builder_json(&builder) });
@@ -245,8 +246,17 @@ fn create_updated_image(
             format!("An image named {new_name} already exists."),
         ));
     }
+    // API_CreateUpdatedImage: `canUpdateImage` says whether an update exists. The code for asking
+    // an update of an up-to-date image is not documented; this one is the simulator's choice.
+    let can = src.updatable();
     if opt_bool(c, "dryRun") == Some(true) {
-        return Ok(json!({ "image": image_json(src, &c.account), "canUpdateImage": true }));
+        return Ok(json!({ "image": image_json(src, &c.account), "canUpdateImage": can }));
+    }
+    if !can {
+        return Err(ApiError::client(
+            "OperationNotPermittedException",
+            format!("The image {existing} is up to date: there is no update to apply."),
+        ));
     }
     let image = Image {
         name: new_name.into(),
@@ -263,7 +273,7 @@ fn create_updated_image(
         tags,
         ..Default::default()
     };
-    let out = json!({ "image": image_json(&image, &c.account), "canUpdateImage": true });
+    let out = json!({ "image": image_json(&image, &c.account), "canUpdateImage": false });
     a.images.insert(nk, image);
     Ok(out)
 }
@@ -480,6 +490,7 @@ fn copy_image(a: &mut Appstream, c: &Call, now: u64, d: &Durations) -> Result<Va
             created_ms: now,
             platform: source.platform,
             source_ami: source.source_ami,
+            agent_version: source.agent_version,
             ..Default::default()
         },
     );

@@ -160,9 +160,27 @@ pub struct Image {
     pub shared_with: BTreeMap<String, Permissions>,
     /// The application catalog (from the builder it was made on).
     pub applications: Vec<Application>,
+    /// The AppStream agent version it carries (empty: the latest, [`AGENT_VERSION`]).
+    pub agent_version: String,
 }
 
 impl Image {
+    /// The agent version the image carries.
+    pub(super) fn agent(&self) -> &str {
+        if self.agent_version.is_empty() {
+            AGENT_VERSION
+        } else {
+            &self.agent_version
+        }
+    }
+
+    /// Whether a managed image update (CreateUpdatedImage) has something to apply: an agent older
+    /// than the latest. (AWS also counts Windows patches released since the image; aws-sim's only
+    /// signal is the agent, from the base image's release.)
+    pub(super) fn updatable(&self) -> bool {
+        self.agent() != AGENT_VERSION
+    }
+
     /// A public base image, owned by AWS.
     pub(super) fn public(&self) -> bool {
         self.owner == AWS_OWNER
@@ -231,6 +249,8 @@ pub struct ImageBuilder {
     pub applications: Vec<Application>,
     /// Whether `update-default-profile` ran.
     pub default_profile: bool,
+    /// The AppStream agent version, its image's (empty: the latest).
+    pub agent_version: String,
 }
 
 /// A fleet.

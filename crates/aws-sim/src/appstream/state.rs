@@ -70,7 +70,8 @@ impl Appstream {
         }
     }
 
-    /// Create the public base images of a region, once.
+    /// Create the public base images of a region, once. Each carries the agent of its release (the
+    /// `MM-DD-YYYY` its name ends with).
     pub(super) fn seed(&mut self, region: &str) {
         if !self.seeded.insert(region.to_string()) {
             return;
@@ -87,6 +88,7 @@ impl Appstream {
                     description: (*description).into(),
                     state: "AVAILABLE".into(),
                     created_ms: *released,
+                    agent_version: release_of(name),
                     platform: (*platform).into(),
                     ..Default::default()
                 },
@@ -191,5 +193,14 @@ impl Appstream {
             "fleet" => self.fleets.get_mut(&k).map(|f| &mut f.tags),
             _ => None,
         }
+    }
+}
+
+/// The `MM-DD-YYYY` release a public image's name ends with.
+fn release_of(name: &str) -> String {
+    let parts: Vec<&str> = name.rsplitn(4, '-').collect();
+    match parts.as_slice() {
+        [y, d, m, _] => format!("{m}-{d}-{y}"),
+        _ => AGENT_VERSION.into(),
     }
 }

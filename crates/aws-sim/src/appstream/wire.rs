@@ -216,7 +216,7 @@ pub(super) fn image_json(img: &Image, viewer: &str) -> Value {
         "Applications": img.applications.iter().map(application_json).collect::<Vec<_>>(),
         "CreatedTime": ts(img.created_ms),
         "PublicBaseImageReleasedDate": released,
-        "AppstreamAgentVersion": AGENT_VERSION,
+        "AppstreamAgentVersion": img.agent(),
         "ImagePermissions": permissions,
         "ImageSharedWithOthers": owner.then_some(shared_with_others),
     })
@@ -249,7 +249,7 @@ pub(super) fn builder_json(b: &ImageBuilder) -> Value {
         "State": b.state,
         "CreatedTime": ts(b.created_ms),
         "EnableDefaultInternetAccess": b.internet_access,
-        "AppstreamAgentVersion": AGENT_VERSION,
+        "AppstreamAgentVersion": if b.agent_version.is_empty() { AGENT_VERSION } else { &b.agent_version },
     })
 }
 

@@ -406,3 +406,75 @@ async fn a_manual_gate_says_how_to_reach_the_builder_and_the_next_apply_goes_on(
     assert_eq!(e.as_images("apps-"), ["apps-1.0.0 eu-west-2"]);
     assert_eq!(e.as_leftovers(), (0, 0, 0));
 }
+
+const REFRESH: &str = r#"
+name: apps-refresh
+target: appstream
+strategy: full
+os: linux
+version: 1.0.0
+base: { appstream-image: apps-1.0.0 }
+managed-update: true
+builder: { region: eu-west-2 }
+image:
+  name: apps-refresh-${version}
+"#;
+
+/// The managed-update route: CreateUpdatedImage's dry run says whether AppStream has an update for
+/// the image; with one, a version is made from it (no builder), and then there is nothing left to
+/// update; with none, the plan has no change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_managed_update_builds_only_when_appstream_has_an_update() {
+    let e = as_env().await;
+    let plain = |base: &str| {
+        APPS.replace("AppStream-AmazonLinux2-06-17-2025", base)
+            .replace("rollout:\n  fleets: [apps-staging, apps-prod]\n", "")
+    };
+    // An image on the February base carries an older agent: AppStream has an update for it.
+    e.write_apps(&plain("AppStream-AmazonLinux2-02-11-2025"));
+    assert_eq!(e.run(&["apply", "recipes", "--auto-approve"]).await.0, 0);
+    std::fs::write(e.dir.path().join("recipes/apps-refresh.yaml"), REFRESH).unwrap();
+    let (_, plan, _) = e.run(&["plan", "recipes"]).await;
+    assert!(plan.contains("route: managed update"), "{plan}");
+    assert!(
+        plan.contains("AppStream has an update for the image"),
+        "{plan}"
+    );
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(
+        e.sim.requests().count("appstream:CreateImageBuilder"),
+        1,
+        "only the first recipe's"
+    );
+    let refreshed = e.as_images("apps-refresh-1.0.0-b");
+    assert_eq!(refreshed.len(), 1, "{refreshed:?}");
+    let (code, stdout, _) = e.run(&["plan", "recipes", "--detailed-exitcode"]).await;
+    assert_eq!(code, 0, "the new version is up to date:\n{stdout}");
+    assert!(stdout.contains("no update for the image"), "{stdout}");
+
+    // An image on the latest base has no update: nothing to build.
+    let fresh = aws_sim::Sim::start(aws_sim::Config {
+        operator: true,
+        durations: aws_sim::Durations::instant(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let e2 = Env {
+        dir: tempfile::tempdir().unwrap(),
+        sim: fresh,
+        vars: Default::default(),
+    };
+    std::fs::create_dir_all(e2.dir.path().join("recipes")).unwrap();
+    e2.write_apps(&plain("AppStream-AmazonLinux2-06-17-2025"));
+    assert_eq!(e2.run(&["apply", "recipes", "--auto-approve"]).await.0, 0);
+    std::fs::write(e2.dir.path().join("recipes/apps-refresh.yaml"), REFRESH).unwrap();
+    let (code, stdout, _) = e2.run(&["plan", "recipes", "--detailed-exitcode"]).await;
+    assert_eq!(code, 0, "no update, no change:\n{stdout}");
+    assert_eq!(
+        e2.sim.requests().count("appstream:CreateUpdatedImage"),
+        1,
+        "the dry run only"
+    );
+}
