@@ -152,6 +152,7 @@ pub(crate) fn check_set(set: &mut RecipeSet) {
         check_recipe(&mut cx);
         check_layering(&mut cx, set);
         check_managed_update(&mut cx);
+        check_default_profile(&mut cx);
         check_builder_user(&mut cx, set);
         // Secrets: the recipe and its components (once each), and every referenced file.
         if scanned.insert(Arc::as_ptr(&r.source)) {
@@ -264,6 +265,29 @@ fn check_import_route(cx: &mut Ctx<'_>, parent: &str, parent_gib: Option<u32>) {
             ),
             format!("move them into the AMI recipe `{parent}` (its bake feeds this image), or build on an image builder with `base: {{ appstream-image: … }}`; only `app` steps stay here, as the image's catalog"),
             "imported from an AMI recipe",
+        );
+    }
+}
+
+/// `image.update-default-profile`: the Image Assistant's, on a Windows AppStream image builder.
+fn check_default_profile(cx: &mut Ctx<'_>) {
+    let Some(u) =
+        cx.r.recipe
+            .image
+            .update_default_profile
+            .as_ref()
+            .filter(|u| u.value)
+    else {
+        return;
+    };
+    let ok = cx.target == Target::Appstream && cx.r.recipe.os.value == Os::Windows;
+    if !ok {
+        cx.push(
+            Code::DefaultProfile,
+            u.span,
+            "`update-default-profile` runs on Windows AppStream image builders only".to_string(),
+            "remove it: Linux AppStream images and other targets have no default profile to update",
+            "no default profile here",
         );
     }
 }
@@ -428,7 +452,7 @@ fn check_base(cx: &mut Ctx<'_>) {
 fn check_builder(cx: &mut Ctx<'_>) {
     let b = &cx.r.recipe.builder;
     let t = cx.target;
-    let present: [(&str, Option<Span>); 10] = [
+    let present: [(&str, Option<Span>); 12] = [
         ("region", b.region.as_ref().map(|n| n.span)),
         ("instance-type", b.instance_type.as_ref().map(|n| n.span)),
         ("subnet-id", b.subnet_id.as_ref().map(|n| n.span)),
@@ -451,6 +475,8 @@ fn check_builder(cx: &mut Ctx<'_>) {
             "internet-access",
             b.internet_access.as_ref().map(|n| n.span),
         ),
+        ("domain-join", b.domain_join.as_ref().map(|n| n.span)),
+        ("agent-version", b.agent_version.as_ref().map(|n| n.span)),
     ];
     let allowed: &[&str] = match t {
         Target::Ec2Ami => &[
@@ -469,6 +495,8 @@ fn check_builder(cx: &mut Ctx<'_>) {
             "security-group-ids",
             "iam-role-arn",
             "internet-access",
+            "domain-join",
+            "agent-version",
         ],
     };
     for (name, span) in present {

@@ -59,6 +59,7 @@ codes! {
     DuplicateRecipe = ("recipe::ref::duplicate-name", Error, "Two recipes in a set share a name."),
     IncompatibleBase = ("recipe::ref::incompatible-base", Error, "A recipe is layered on a recipe of a target it cannot import."),
     ImportSteps = ("recipe::appstream::import-steps", Error, "An AppStream recipe imported from an AMI recipe has steps or tests other than `app` steps: nothing runs them, as the import route has no builder."),
+    DefaultProfile = ("recipe::appstream::default-profile", Error, "`image.update-default-profile` on a recipe that is not a Windows AppStream image."),
     ManagedUpdate = ("recipe::appstream::managed-update", Error, "`managed-update` on a recipe that is not AppStream, that does not start from an AppStream image, or that has steps or tests."),
     ParentRegion = ("recipe::ref::parent-region", Error, "At plan time: a layered recipe builds in a region where its parent will have no image."),
     LaunchInFull = ("recipe::stage::launch-in-full", Error, "A `stage: launch` step in a `full` recipe, which bakes everything."),

@@ -259,6 +259,25 @@ pub struct Builder {
     /// Give the builder internet access (`appstream` default internet access).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub internet_access: Option<Node<bool>>,
+    /// Join the image builder to an Active Directory domain (`appstream`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_join: Option<Node<DomainJoin>>,
+    /// The AppStream agent version of the image builder: `LATEST`, or a released version
+    /// (`appstream`). Defaults to the base image's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"LATEST")]
+    pub agent_version: Option<Node<String>>,
+}
+
+/// An Active Directory domain for an AppStream image builder (a Directory Config must exist).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DomainJoin {
+    /// The fully qualified directory name, e.g. `corp.example.com`.
+    pub directory_name: Node<String>,
+    /// The organizational unit for the builder's computer object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organizational_unit: Option<Node<String>>,
 }
 
 /// A built-in clean-down list, run on the builder before capture.
@@ -311,6 +330,10 @@ pub struct Image {
     /// The name users see (`appstream`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<Node<String>>,
+    /// Make the builder's Template User profile the default profile before the image is made: the
+    /// Image Assistant's `update-default-profile` (`appstream`, Windows, image-builder route).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_default_profile: Option<Node<bool>>,
     /// Tags on the image and its snapshots. The tool adds its own `recipe:*` tags. Recommended keys:
     /// Name, Version, Software, Role, System, Project, CostCenter, Stage, Confidentiality, Compliance.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

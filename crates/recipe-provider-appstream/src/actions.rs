@@ -85,28 +85,11 @@ impl Act<'_> {
             ActionKind::ResolveBase => self.resolve_base().await,
             ActionKind::LaunchBuilder => self.launch_builder().await,
             ActionKind::TerminateBuilder => self.delete_builder().await.map(|()| none),
-            ActionKind::RunSteps { indices, .. } => self
-                .session()
-                .await?
-                .run_steps(indices, false)
-                .await
-                .map(|()| none),
-            ActionKind::Reboot => self.session().await?.reboot().await.map(|()| none),
-            ActionKind::InstallFirstBoot { .. } => self
-                .session()
-                .await?
-                .install_first_boot()
-                .await
-                .map(|()| none),
-            ActionKind::RunTests { .. } => {
-                let all: Vec<usize> = (0..self.r.tests.len()).collect();
-                self.session()
-                    .await?
-                    .run_steps(&all, true)
-                    .await
-                    .map(|()| none)
-            }
-            ActionKind::Cleanup { .. } => self.session().await?.cleanup().await.map(|()| none),
+            kind @ (ActionKind::RunSteps { .. }
+            | ActionKind::Reboot
+            | ActionKind::InstallFirstBoot { .. }
+            | ActionKind::RunTests { .. }
+            | ActionKind::Cleanup { .. }) => self.session().await?.run(kind).await.map(|()| none),
             ActionKind::Capture { .. } => self.capture().await,
             ActionKind::WaitAvailable => self.wait_available().await,
             ActionKind::Tag => self.tag().await.map(|()| none),

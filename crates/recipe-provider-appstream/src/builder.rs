@@ -127,6 +127,18 @@ impl Act<'_> {
             .set_vpc_config(b.subnet_id.is_some().then_some(vpc))
             .set_iam_role_arn(b.iam_role_arn.as_ref().map(|r| r.value.clone()))
             .set_enable_default_internet_access(b.internet_access.as_ref().map(|i| i.value))
+            .set_domain_join_info(b.domain_join.as_ref().map(|d| {
+                aws_sdk_appstream::types::DomainJoinInfo::builder()
+                    .directory_name(&d.value.directory_name.value)
+                    .set_organizational_unit_distinguished_name(
+                        d.value
+                            .organizational_unit
+                            .as_ref()
+                            .map(|o| o.value.clone()),
+                    )
+                    .build()
+            }))
+            .set_appstream_agent_version(b.agent_version.as_ref().map(|v| v.value.clone()))
             .set_tags(Some(tags.into_iter().collect()));
         match call.send().await.ctx("appstream", "CreateImageBuilder") {
             Ok(_) => Ok(()),

@@ -147,7 +147,22 @@ impl Act<'_> {
             &format!(" create-image --tags {}", tags.join(" ")),
             1,
         );
-        let script = format!("{}\n{call}", forget_now(os));
+        let profile = self
+            .r
+            .recipe
+            .image
+            .update_default_profile
+            .as_ref()
+            .is_some_and(|u| u.value);
+        let profile = if profile {
+            format!(
+                "{}\n",
+                render::image_assistant_call(os, "update-default-profile", &[])
+            )
+        } else {
+            String::new()
+        };
+        let script = format!("{profile}{}\n{call}", forget_now(os));
         let ran = self
             .session()
             .await?
@@ -230,6 +245,13 @@ impl Act<'_> {
                         .map(|d| values.apply(d)),
                 )
                 .set_app_catalog_config(Some(self.catalog()))
+                .set_runtime_validation_config(self.r.recipe.builder.instance_type.as_ref().map(
+                    |t| {
+                        aws_sdk_appstream::types::RuntimeValidationConfig::builder()
+                            .intended_instance_type(&t.value)
+                            .build()
+                    },
+                ))
                 .set_tags(Some(self.image_tags().into_iter().collect()))
         };
         match call().dry_run(true).send().await.ctx("appstream", "CreateImportedImage") {

@@ -427,6 +427,26 @@ impl Session<'_> {
         }
     }
 
+    /// Run one of the actions a session runs by itself, the same for every provider whose builder SSM
+    /// reaches: steps, reboots, the launch-stage installer, tests, cleanup.
+    pub async fn run(&self, kind: &recipe_plan::ActionKind) -> Result<(), ActionError> {
+        use recipe_plan::ActionKind as K;
+        match kind {
+            K::RunSteps { indices, .. } => self.run_steps(indices, false).await,
+            K::Reboot => self.reboot().await,
+            K::InstallFirstBoot { .. } => self.install_first_boot().await,
+            K::RunTests { .. } => {
+                let all: Vec<usize> = (0..self.recipe.tests.len()).collect();
+                self.run_steps(&all, true).await
+            }
+            K::Cleanup { .. } => self.cleanup().await,
+            other => Err(ActionError::fatal(format!(
+                "a session does not run `{}`",
+                other.name()
+            ))),
+        }
+    }
+
     /// The steps (or tests) at `indices`, each with its retries.
     pub async fn run_steps(&self, indices: &[usize], tests: bool) -> Result<(), ActionError> {
         let files = files_of(self.recipe);

@@ -89,7 +89,13 @@ fn create_image_builder(
         ready_at: now.saturating_add(d.builder_start_ms),
         created_ms: now,
         tags,
-        agent_version: image.agent().to_string(),
+        // API_CreateImageBuilder: AppstreamAgentVersion `[LATEST]` (or `LATEST`) asks for the latest
+        // agent; absent, the builder keeps its image's.
+        agent_version: match opt_str(c, "AppstreamAgentVersion") {
+            Some("LATEST" | "[LATEST]") => AGENT_VERSION.to_string(),
+            Some(v) => v.to_string(),
+            None => image.agent().to_string(),
+        },
         ..Default::default()
     };
     let out = json!({ "ImageBuilder": builder_json(&builder) });
@@ -347,7 +353,17 @@ fn create_imported_image(
         arn: arn(&c.region, &c.account, "image", name),
         display_name: opt_str(c, "DisplayName").unwrap_or_default().into(),
         description: opt_str(c, "Description").unwrap_or_default().into(),
-        state: "IMPORTING".into(),
+        // RuntimeValidationConfig: the image is validated on the intended instance type first.
+        state: if c
+            .body
+            .get("RuntimeValidationConfig")
+            .is_some_and(Value::is_object)
+        {
+            "VALIDATING"
+        } else {
+            "IMPORTING"
+        }
+        .into(),
         ready_at: now.saturating_add(d.appstream_image_ms),
         created_ms: now,
         platform: "WINDOWS_SERVER_2022".into(),

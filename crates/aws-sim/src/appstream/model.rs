@@ -78,7 +78,8 @@ pub(super) const MAX_TAGS: usize = 50;
 /// The state of an image captured on a builder until it is AVAILABLE.
 pub(super) const CAPTURE_STATE: &str = "PENDING";
 /// Image states that end by themselves, in AVAILABLE.
-pub(super) const IMAGE_PENDING_STATES: &[&str] = &["PENDING", "CREATING", "COPYING", "IMPORTING"];
+pub(super) const IMAGE_PENDING_STATES: &[&str] =
+    &["PENDING", "CREATING", "COPYING", "IMPORTING", "VALIDATING"];
 /// The pattern of builder, fleet and image names.
 pub(super) const NAME_PATTERN: &str = "^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,100}$";
 /// Prefixes an image name may not begin with, compared without regard to case: AWS-FACTS.md and the

@@ -478,3 +478,43 @@ async fn a_managed_update_builds_only_when_appstream_has_an_update() {
         "the dry run only"
     );
 }
+
+/// A Windows builder with `image.update-default-profile`: the Image Assistant's
+/// `update-default-profile` runs before `create-image`, in the capture's one command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_profile_is_saved_before_the_image_is_made() {
+    let e = as_env().await;
+    let windows = APPS
+        .replace("os: linux", "os: windows")
+        .replace(
+            "AppStream-AmazonLinux2-06-17-2025",
+            "AppStream-WinServer2022-06-17-2025",
+        )
+        .replace(
+            "shell: { run: \"echo step one\" }",
+            "powershell: { run: \"Write-Output one\" }",
+        )
+        .replace(
+            "path: /usr/bin/xterm",
+            "path: 'C:\\Windows\\System32\\notepad.exe'",
+        )
+        .replace("cleanup: appstream-linux", "cleanup: appstream-windows")
+        .replace(
+            "  name: apps-${version}\n",
+            "  name: apps-${version}\n  update-default-profile: true\n",
+        );
+    e.write_apps(&windows);
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let w = e.sim.world();
+    let capture = w
+        .ssm
+        .commands
+        .values()
+        .flat_map(|c| c.parameters.get("commands").into_iter().flatten())
+        .find(|c| c.contains("create-image"))
+        .expect("the capture command");
+    let profile = capture.find("update-default-profile").expect(capture);
+    assert!(profile < capture.find("create-image").unwrap(), "{capture}");
+    assert_eq!(e.as_images("apps-"), ["apps-1.0.0 eu-west-2"]);
+}

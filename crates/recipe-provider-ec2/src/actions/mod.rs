@@ -99,20 +99,11 @@ impl Act<'_> {
             ActionKind::ResolveBase => self.resolve_base().await,
             ActionKind::LaunchBuilder => self.launch_builder().await,
             ActionKind::TerminateBuilder => self.terminate_builder().await.map(|()| none),
-            ActionKind::RunSteps { indices, .. } => self
-                .session()
-                .run_steps(indices, false)
-                .await
-                .map(|()| none),
-            ActionKind::Reboot => self.session().reboot().await.map(|()| none),
-            ActionKind::InstallFirstBoot { .. } => {
-                self.session().install_first_boot().await.map(|()| none)
-            }
-            ActionKind::RunTests { .. } => {
-                let all: Vec<usize> = (0..self.r.tests.len()).collect();
-                self.session().run_steps(&all, true).await.map(|()| none)
-            }
-            ActionKind::Cleanup { .. } => self.session().cleanup().await.map(|()| none),
+            kind @ (ActionKind::RunSteps { .. }
+            | ActionKind::Reboot
+            | ActionKind::InstallFirstBoot { .. }
+            | ActionKind::RunTests { .. }
+            | ActionKind::Cleanup { .. }) => self.session().run(kind).await.map(|()| none),
             ActionKind::Sysprep => self.sysprep().await.map(|()| none),
             ActionKind::Capture { fingerprint, .. } => self.capture(fingerprint).await,
             ActionKind::WaitAvailable => self.wait_available().await,
