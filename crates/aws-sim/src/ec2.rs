@@ -37,6 +37,13 @@ pub const PUBLIC_IMAGES: &[(&str, &str, &str)] = &[
         "Windows_Server-2022-English-Full-Base-2026.01.01",
         "Windows",
     ),
+    // UEFI boot with NitroTPM 2.0, as the TPM-prefixed Windows AMIs are
+    // (https://docs.aws.amazon.com/ec2/latest/windows-ami-reference/ami-windows-tpm.html).
+    (
+        "/aws/service/ami-windows-latest/TPM-Windows_Server-2022-English-Full-Base",
+        "TPM-Windows_Server-2022-English-Full-Base-2026.01.01",
+        "Windows",
+    ),
 ];
 
 /// An image.
@@ -61,6 +68,9 @@ pub struct Image {
     pub encrypted: bool,
     pub kms_key: Option<String>,
     pub platform: String,
+    /// `uefi` for UEFI boot with NitroTPM 2.0 (the TPM-prefixed public Windows AMIs and images made
+    /// from them); empty for the legacy BIOS the other public AMIs boot with.
+    pub boot_mode: String,
     pub public: bool,
     /// Injected: the image ends in `failed` instead of `available`.
     pub fail: bool,
@@ -204,6 +214,7 @@ pub(crate) fn ensure_public_images(w: &mut World, region: &str, now: u64) {
                 launch_permissions: BTreeSet::from(["group:all".to_string()]),
                 snapshot_ids: vec![snap],
                 platform: (*platform).into(),
+                boot_mode: if name.starts_with("TPM-") { "uefi" } else { "" }.into(),
                 public: true,
                 ..Default::default()
             },
@@ -394,6 +405,9 @@ fn image_xml(x: &mut Xml, img: &Image) {
         .text("platformDetails", &img.platform);
     if img.platform == "Windows" {
         x.text("platform", "windows");
+    }
+    if img.boot_mode == "uefi" {
+        x.text("bootMode", "uefi").text("tpmSupport", "v2.0");
     }
     if img.public && img.owner == AMAZON {
         x.text("imageOwnerAlias", "amazon");
@@ -644,16 +658,19 @@ fn create_image(
         ));
     }
     check_name_free(w, c, &name)?;
-    let platform = w
+    let (platform, boot_mode) = w
         .ec2
         .images
         .get(&inst.image_id)
-        .map_or("Linux/UNIX".to_string(), |i| i.platform.clone());
+        .map_or(("Linux/UNIX".to_string(), String::new()), |i| {
+            (i.platform.clone(), i.boot_mode.clone())
+        });
     let image = Image {
         name,
         tags: tag_specs(&c.params, "image"),
         source_image: Some(inst.image_id.clone()),
         platform,
+        boot_mode,
         ..Default::default()
     };
     let id = register_pending(
@@ -733,6 +750,7 @@ fn copy_image(
         encrypted,
         kms_key,
         platform: src.platform.clone(),
+        boot_mode: src.boot_mode.clone(),
         ..Default::default()
     };
     let id = register_pending(w, c, now, now + d.image_copy_ms, BTreeMap::new(), image);

@@ -333,6 +333,15 @@ fn create_imported_image(
             format!("The AMI {ami} is not a Windows Server AMI."),
         ));
     }
+    // "Import image" prerequisites: boot mode UEFI and TPM support v2.0 are required.
+    if source.boot_mode != "uefi" {
+        return Err(ApiError::client(
+            "IncompatibleImageException",
+            format!(
+                "The AMI {ami} does not boot in UEFI mode with TPM 2.0, which an imported image requires: start from a TPM-enabled Windows Server 2022 AMI."
+            ),
+        ));
+    }
     let k = scoped(&c.account, &c.region, name);
     if w.appstream.images.contains_key(&k) {
         return Err(ApiError::client(

@@ -308,7 +308,10 @@ async fn appstream_builder_import_copy_share_and_fleet() {
     let windows = windows
         .images()
         .iter()
-        .find(|i| i.name().is_some_and(|n| n.starts_with("Windows_Server")))
+        .find(|i| {
+            i.name()
+                .is_some_and(|n| n.starts_with("TPM-Windows_Server"))
+        })
         .unwrap()
         .image_id()
         .unwrap()

@@ -318,7 +318,7 @@ strategy: full
 os: windows
 version: 1.0.0
 base:
-  ssm-parameter: /aws/service/ami-windows-latest/Windows_Server-2022-English-Full-Base
+  ssm-parameter: /aws/service/ami-windows-latest/TPM-Windows_Server-2022-English-Full-Base
 builder:
   region: eu-west-2
   instance-profile: recipe-builder
@@ -517,4 +517,32 @@ async fn the_default_profile_is_saved_before_the_image_is_made() {
     let profile = capture.find("update-default-profile").expect(capture);
     assert!(profile < capture.find("create-image").unwrap(), "{capture}");
     assert_eq!(e.as_images("apps-"), ["apps-1.0.0 eu-west-2"]);
+}
+
+/// The import's dry run refuses an AMI that does not meet AppStream's requirements (here: legacy BIOS
+/// boot, no TPM) before anything AppStream is made, and says what to start from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ami_appstream_cannot_import_is_refused_by_the_dry_run() {
+    let e = as_env().await;
+    std::fs::remove_file(e.dir.path().join("recipes/apps.yaml")).unwrap();
+    let bios = WIN_AMI.replace("TPM-Windows_Server", "Windows_Server");
+    std::fs::write(e.dir.path().join("recipes/win-base.yaml"), bios).unwrap();
+    std::fs::write(e.dir.path().join("recipes/win-apps.yaml"), WIN_APPS).unwrap();
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(
+        code, 1,
+        "{stdout}
+{stderr}"
+    );
+    assert!(stdout.contains("UEFI mode with TPM 2.0"), "{stdout}");
+    assert!(
+        stdout.contains("dry run"),
+        "the help names the dry run: {stdout}"
+    );
+    assert_eq!(
+        e.sim.requests().count("appstream:CreateImportedImage"),
+        1,
+        "the dry run only"
+    );
+    assert!(e.as_images("win-apps").is_empty());
 }
