@@ -66,6 +66,30 @@ async fn env() -> Env {
     }
 }
 
+/// Start an apply (`--json`) and kill -9 it once `action` succeeded; whether it got there.
+async fn kill_9_json_after(e: &Env, action: &str) -> bool {
+    let mut child = e
+        .cmd(&["apply", "recipes", "--auto-approve", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let action = action.to_string();
+    tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok);
+        let hit = lines.any(|l| l.contains("\"succeeded\"") && l.contains(&action));
+        let _ = child.kill();
+        let _ = child.wait();
+        hit
+    })
+    .await
+    .unwrap()
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
@@ -787,7 +811,21 @@ async fn a_second_ctrl_c_exits_at_once_naming_the_builder_and_the_next_apply_res
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leftovers_of_a_killed_run_that_cannot_resume_are_swept() {
     let e = env().await;
+    // The builder is terminated right after the capture; under load that can land before the kill.
+    // Refusing TerminateInstances in the killed run makes sure it leaves its builder.
+    let refused = (1..=20).map(|nth| aws_sim::ScriptedFault {
+        operation: "ec2:TerminateInstances".into(),
+        nth,
+        code: "UnauthorizedOperation".into(),
+        message: "You are not authorized to perform this operation.".into(),
+        ..Default::default()
+    });
+    e.sim.set_faults(aws_sim::Faults {
+        scripted: refused.collect(),
+        ..Default::default()
+    });
     let killed = e.kill_9_after("linux-baseline: capture").await;
+    e.sim.set_faults(aws_sim::Faults::default());
     assert!(killed, "the run reached the capture");
     assert_eq!(e.builders_running(), 1, "the killed run left its builder");
     assert_eq!(e.images_named("linux-baseline"), 1, "and its image");

@@ -5,7 +5,7 @@
 
 use aws_sdk_appstream::types::{ComputeCapacity, FleetType};
 
-use super::{Env, Stdio};
+use super::Env;
 
 const APPS: &str = r#"
 name: apps
@@ -272,35 +272,11 @@ async fn retention_keeps_an_image_a_fleet_uses_and_revoking_warns_of_fleets_at_z
     assert!(v2.unwrap().shared_with.is_empty(), "the share is revoked");
 }
 
-/// Start an apply (`--json`) and kill -9 it once `action` succeeded; whether it got there.
-async fn kill_9_after(e: &Env, action: &str) -> bool {
-    let mut child = e
-        .cmd(&["apply", "recipes", "--auto-approve", "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let action = action.to_string();
-    tokio::task::spawn_blocking(move || {
-        use std::io::BufRead;
-        let mut lines = std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok);
-        let hit = lines.any(|l| l.contains("\"succeeded\"") && l.contains(&action));
-        let _ = child.kill();
-        let _ = child.wait();
-        hit
-    })
-    .await
-    .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_kill_9_mid_apply_the_next_apply_makes_no_second_image_and_leaves_no_builder() {
     let e = as_env().await;
     assert!(
-        kill_9_after(&e, "capture").await,
+        super::kill_9_json_after(&e, "capture").await,
         "the apply got to the capture"
     );
     let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;

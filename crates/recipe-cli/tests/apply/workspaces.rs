@@ -4,7 +4,7 @@
 
 use aws_sdk_workspaces::types::{WorkspaceProperties, WorkspaceRequest};
 
-use super::{Env, Stdio};
+use super::Env;
 
 const DESK: &str = r#"
 name: desk
@@ -287,36 +287,12 @@ async fn retention_keeps_an_image_a_bundle_uses_and_retires_it_once_released() {
     );
 }
 
-/// Start an apply (`--json`) and kill -9 it once `action` succeeded; whether it got there.
-async fn kill_9_after(e: &Env, action: &str) -> bool {
-    let mut child = e
-        .cmd(&["apply", "recipes", "--auto-approve", "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let action = action.to_string();
-    tokio::task::spawn_blocking(move || {
-        use std::io::BufRead;
-        let mut lines = std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok);
-        let hit = lines.any(|l| l.contains("\"succeeded\"") && l.contains(&action));
-        let _ = child.kill();
-        let _ = child.wait();
-        hit
-    })
-    .await
-    .unwrap()
-}
-
 /// A killed run whose recipe then changes cannot be resumed: the next apply sweeps what it left
 /// (its builder, with its activation and node, and its unrecorded image) before building anew.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leftovers_of_a_killed_run_that_cannot_resume_are_swept() {
     let e = ws_env().await;
-    assert!(kill_9_after(&e, "wait-available").await);
+    assert!(super::kill_9_json_after(&e, "wait-available").await);
     assert_eq!(e.desk_images(), ["desk-1.0.0 eu-west-2"]);
     e.set_version("1.0.1");
     let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
@@ -332,7 +308,7 @@ async fn leftovers_of_a_killed_run_that_cannot_resume_are_swept() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_kill_9_mid_apply_the_next_apply_makes_no_second_image_and_leaves_no_builder() {
     let e = ws_env().await;
-    let hit = kill_9_after(&e, "capture").await;
+    let hit = super::kill_9_json_after(&e, "capture").await;
     assert!(hit, "the apply got to the capture");
     let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
     assert_eq!(code, 0, "{stdout}\n{stderr}");
