@@ -120,49 +120,7 @@ impl Act<'_> {
             return self.managed_update().await;
         }
         let name = self.image_name();
-        let os = self.r.recipe.os.value;
-        let mut args = vec![("name", name.clone())];
-        if let Some(d) = &self.r.recipe.image.display_name {
-            args.push(("display-name", self.values().apply(d)));
-        }
-        if let Some(d) = &self.r.recipe.image.description {
-            args.push(("description", self.values().apply(d)));
-        }
-        let mut call = render::image_assistant_call(
-            os,
-            "create-image",
-            &args
-                .iter()
-                .map(|(k, v)| (*k, v.as_str()))
-                .collect::<Vec<_>>(),
-        );
-        let tags: Vec<String> = self
-            .image_tags()
-            .into_iter()
-            .flat_map(|(k, v)| [k, v])
-            .map(|t| quote(os, &t))
-            .collect();
-        call = call.replacen(
-            " create-image",
-            &format!(" create-image --tags {}", tags.join(" ")),
-            1,
-        );
-        let profile = self
-            .r
-            .recipe
-            .image
-            .update_default_profile
-            .as_ref()
-            .is_some_and(|u| u.value);
-        let profile = if profile {
-            format!(
-                "{}\n",
-                render::image_assistant_call(os, "update-default-profile", &[])
-            )
-        } else {
-            String::new()
-        };
-        let script = format!("{profile}{}\n{call}", forget_now(os));
+        let script = self.capture_script(&name);
         let ran = self
             .session()
             .await?
@@ -178,6 +136,35 @@ impl Act<'_> {
             hybrid::deregister(&self.ssm, &node).await?;
         }
         Ok(RecipeOutputs::image(&self.home, name))
+    }
+
+    /// The capture's one command: `update-default-profile` when asked, the registration removed
+    /// from disk, then `create-image` with the image's name, display name, description and tags.
+    fn capture_script(&self, name: &str) -> String {
+        let os = self.r.recipe.os.value;
+        let values = self.values();
+        let shown = |d: &Option<recipe_model::Node<String>>| d.as_ref().map(|d| values.apply(d));
+        let (display, description) = (
+            shown(&self.r.recipe.image.display_name),
+            shown(&self.r.recipe.image.description),
+        );
+        let tags = self.image_tags();
+        let mut args = vec![("name", vec![name])];
+        args.extend(display.as_deref().map(|d| ("display-name", vec![d])));
+        args.extend(description.as_deref().map(|d| ("description", vec![d])));
+        let pairs = tags.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]);
+        args.push(("tags", pairs.collect()));
+        let call = render::image_assistant_call(os, "create-image", &args);
+        let profile = self.r.recipe.image.update_default_profile.as_ref();
+        let profile = match profile.is_some_and(|u| u.value) {
+            true => format!(
+                "{}\n",
+                render::image_assistant_call(os, "update-default-profile", &[])
+            ),
+            false => String::new(),
+        };
+        let forget = hybrid::remove_registration_now(os);
+        format!("{profile}{forget}\n{call}")
     }
 
     /// The managed-update route: CreateUpdatedImage of the current version's image (the base image
@@ -429,31 +416,11 @@ impl Act<'_> {
     }
 }
 
-fn quote(os: recipe_model::Os, s: &str) -> String {
-    match os {
-        recipe_model::Os::Linux => format!("'{}'", s.replace('\'', r"'\''")),
-        recipe_model::Os::Windows => format!("'{}'", s.replace('\'', "''")),
-    }
-}
-
 /// The rights a share action grants: the accounts that may use the image in fleets, and those that
 /// may start image builders from it.
 pub(crate) struct Grant<'a> {
     pub fleet: &'a [String],
     pub image_builder: &'a [String],
-}
-
-/// Remove the agent's hybrid registration from disk now (the running agent keeps its credentials in
-/// memory long enough to report this command), so the snapshot carries none.
-fn forget_now(os: recipe_model::Os) -> &'static str {
-    match os {
-        recipe_model::Os::Linux => {
-            "rm -rf /var/lib/amazon/ssm/registration /var/lib/amazon/ssm/Vault/Store/RegistrationKey"
-        }
-        recipe_model::Os::Windows => {
-            "Remove-Item \"$env:ProgramData\\Amazon\\SSM\\registration\" -Force -ErrorAction SilentlyContinue"
-        }
-    }
 }
 
 /// What a managed update starts from: the current version's image in `home`, else the base image.

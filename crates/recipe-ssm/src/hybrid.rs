@@ -174,3 +174,17 @@ pub fn forget_registration(os: Os) -> &'static str {
         }
     }
 }
+
+/// Remove the hybrid registration from disk at once, leaving the agent running: it keeps its
+/// credentials in memory long enough to report the command this runs in, and the disk (so an image
+/// made from it) no longer holds the registration or its key.
+pub fn remove_registration_now(os: Os) -> &'static str {
+    match os {
+        Os::Linux => {
+            "rm -rf /var/lib/amazon/ssm/registration /var/lib/amazon/ssm/Vault/Store/RegistrationKey"
+        }
+        Os::Windows => {
+            "Remove-Item \"$env:ProgramData\\Amazon\\SSM\\registration\" -Force -ErrorAction SilentlyContinue"
+        }
+    }
+}

@@ -362,16 +362,19 @@ pub fn image_assistant(os: Os) -> &'static str {
     }
 }
 
-/// An Image Assistant call with `--flag value` arguments (quoted for the shell), failing the script
-/// when the assistant's exit code is not 0.
-pub fn image_assistant_call(os: Os, operation: &str, args: &[(&str, &str)]) -> String {
+/// An Image Assistant call with `--flag value…` arguments (each value quoted for the shell; `--tags`
+/// takes key and value pairs), failing the script when the assistant's exit code is not 0.
+pub fn image_assistant_call(os: Os, operation: &str, args: &[(&str, Vec<&str>)]) -> String {
     let quote = |v: &str| match os {
         Os::Linux => sh_quote(v),
         Os::Windows => ps_quote(v),
     };
     let flags: String = args
         .iter()
-        .map(|(k, v)| format!(" --{k} {}", quote(v)))
+        .map(|(k, vs)| {
+            let values: Vec<String> = vs.iter().map(|v| quote(v)).collect();
+            format!(" --{k} {}", values.join(" "))
+        })
         .collect();
     let call = format!("{} {operation}{flags}", image_assistant(os));
     match os {
@@ -386,8 +389,8 @@ pub fn image_assistant_call(os: Os, operation: &str, args: &[(&str, &str)]) -> S
 /// catalog.
 fn app_script(a: &recipe_model::App, os: Os) -> String {
     let mut args = vec![
-        ("name", a.id.value.as_str()),
-        ("absolute-app-path", a.path.value.as_str()),
+        ("name", vec![a.id.value.as_str()]),
+        ("absolute-app-path", vec![a.path.value.as_str()]),
     ];
     let optional = [
         ("display-name", &a.display_name),
@@ -397,7 +400,7 @@ fn app_script(a: &recipe_model::App, os: Os) -> String {
     ];
     for (flag, v) in optional {
         if let Some(v) = v {
-            args.push((flag, v.value.as_str()));
+            args.push((flag, vec![v.value.as_str()]));
         }
     }
     image_assistant_call(os, "add-application", &args)
