@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use recipe_engine::apply::{ApplyOptions, ApplyReport, Applying, Prepared, check_saved, prepare};
+use recipe_engine::apply::{ApplyOptions, Applying, Prepared, check_saved, prepare};
 use recipe_engine::{CancelToken, EngineOptions, Event, Events, JournalEntry, Limits, Registry};
 use recipe_plan::{ActionKind, Plan};
 
@@ -52,6 +52,15 @@ pub struct ApplyArgs {
     /// --sandbox).
     #[arg(long, value_name = "MS")]
     poll_interval_ms: Option<u64>,
+    /// In logs (no terminal), how often to print a line per running action saying what it waits
+    /// for and for how long; `0s` for never.
+    #[arg(
+        long,
+        default_value = "30s",
+        value_name = "DURATION",
+        env = "RECIPE_HEARTBEAT"
+    )]
+    heartbeat: recipe_model::Duration,
     /// How long to wait for a recipe's state lock.
     #[arg(long, default_value = "5m", value_name = "DURATION")]
     lock_timeout: recipe_model::Duration,
@@ -75,6 +84,7 @@ impl ApplyArgs {
             keep_on_error: a.keep_on_error,
             poll_interval_ms: a.poll_interval_ms,
             lock_timeout: a.lock_timeout,
+            heartbeat: a.heartbeat,
         }
     }
 }
@@ -330,6 +340,7 @@ async fn run(
             p3.event(&e);
         }
     });
+    let heartbeat = tokio::spawn(beat(Arc::clone(&progress), args.heartbeat));
     let opts = ApplyOptions {
         engine: EngineOptions {
             parallelism: args.parallelism,
@@ -355,10 +366,24 @@ async fn run(
     let result = prepared.apply(&applying).await;
     drop(applying);
     let _ = printer.await;
+    heartbeat.abort();
     progress.finish();
     match result {
-        Ok(done) => Ok(summary(&plan, &done, args.json)),
+        Ok(done) => Ok(crate::summary::summary(&plan, &done, &progress, args.json)),
         Err(e) => Ok(render::report(&e)),
+    }
+}
+
+/// A heartbeat line per running action every `every` (never, at zero).
+async fn beat(progress: Arc<Progress>, every: recipe_model::Duration) {
+    let every = Duration::from_secs(every.as_secs());
+    if every.is_zero() {
+        return;
+    }
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        tick.tick().await;
+        progress.heartbeat();
     }
 }
 
@@ -417,59 +442,4 @@ impl Interrupts {
         #[cfg(not(unix))]
         return tokio::signal::ctrl_c().await.is_ok();
     }
-}
-
-/// The images made, per recipe and region, and how the run ended.
-fn summary(plan: &Plan, done: &ApplyReport, json: bool) -> Exit {
-    let report = &done.report;
-    let images: BTreeMap<&String, &BTreeMap<String, String>> = done
-        .outputs
-        .0
-        .iter()
-        .filter(|(_, o)| !o.images.is_empty())
-        .map(|(r, o)| (r, &o.images))
-        .collect();
-    if json {
-        out(&serde_json::json!({ "event": "done", "ok": report.ok(), "images": images, "failed": report.failed, "paused": report.paused, "skipped": report.skipped, "cancelled": report.cancelled }).to_string());
-    } else {
-        out("");
-        for (recipe, regions) in &images {
-            let list: Vec<String> = regions.iter().map(|(r, id)| format!("{r} {id}")).collect();
-            out(&format!("{recipe}: {}", list.join(", ")));
-        }
-        out(&outcome_line(plan, report));
-    }
-    if report.ok() {
-        Exit::Ok
-    } else if report.failed.is_empty() && !report.paused.is_empty() && !report.cancelled {
-        Exit::Paused
-    } else {
-        Exit::Invalid
-    }
-}
-
-fn outcome_line(plan: &Plan, report: &recipe_engine::Report) -> String {
-    if report.ok() {
-        return format!("Apply complete: {} actions succeeded.", plan.actions.len());
-    }
-    if report.failed.is_empty() && !report.paused.is_empty() && !report.cancelled {
-        return format!(
-            "Apply paused at {} gate(s): {} succeeded, {} waiting behind the gate. Do what the gate says, then run `recipe apply` again to go on.",
-            report.paused.len(),
-            report.succeeded.len(),
-            report.skipped.len()
-        );
-    }
-    format!(
-        "Apply incomplete: {} succeeded, {} failed, {} skipped, {} not started{}.",
-        report.succeeded.len(),
-        report.failed.len(),
-        report.skipped.len(),
-        report.not_started.len(),
-        if report.cancelled {
-            " (interrupted)"
-        } else {
-            ""
-        }
-    )
 }

@@ -10,6 +10,7 @@ mod render;
 mod schema;
 mod state_cmd;
 mod store;
+mod summary;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -3,14 +3,22 @@
 //! The live view keeps one line per running action with its elapsed time and what it waits on ("ami-…
 //! to become available"), a bar counting finished actions, and prints each outcome above them as it
 //! happens, so the scrollback reads like the line mode.
+//!
+//! The line mode (logs, CI) prints a timestamped line when an action starts and when it ends, each
+//! under [`text::MAX_LINE`] characters, and a heartbeat line per running action while it runs:
+//! what it waits for and for how long.
 
-use std::collections::HashMap;
+pub mod text;
+
+use std::collections::{BTreeMap, HashMap};
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use recipe_engine::Event;
+
+pub use text::{event_id, human_event, json_event, released_line};
 
 /// How progress is shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,16 +53,38 @@ struct Live {
     running: HashMap<usize, ProgressBar>,
 }
 
+/// A running action: since when, and what it waits on since when.
+struct Running {
+    since: Instant,
+    waiting: Option<(String, Instant)>,
+}
+
+/// What the run did so far, for heartbeats and the summary.
+#[derive(Default)]
+struct Track {
+    running: BTreeMap<usize, Running>,
+    /// Per recipe: when its first action started and its last one ended.
+    spans: BTreeMap<String, (Instant, Instant)>,
+}
+
 /// The progress of one apply.
 pub struct Progress {
     mode: Mode,
     names: Vec<String>,
     recipes: Vec<String>,
     live: Mutex<Option<Live>>,
+    track: Mutex<Track>,
+    begun: Instant,
 }
 
 fn out(line: &str) {
     let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
+/// A line-mode line: the local time first.
+fn stamped(line: &str) -> String {
+    let now = jiff::Zoned::now();
+    format!("{} {line}", now.strftime("%H:%M:%S"))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -91,6 +121,8 @@ impl Progress {
             names,
             recipes,
             live: Mutex::new(live),
+            track: Mutex::default(),
+            begun: Instant::now(),
         }
     }
 
@@ -98,14 +130,77 @@ impl Progress {
         self.names.get(id).cloned().unwrap_or_default()
     }
 
-    /// Print a line above the live view, or on stdout.
+    /// Print a line above the live view, or on stdout (timestamped, and wrapped to fit).
     fn line(&self, text: &str) {
         match &*lock(&self.live) {
             Some(l) => {
                 let _ = l.multi.println(text);
             }
-            None => out(text),
+            None => {
+                for part in text::fit(text) {
+                    out(&stamped(&part));
+                }
+            }
         }
+    }
+
+    /// Follow the run: what runs, since when, and on what it waits.
+    fn follow(&self, e: &Event) {
+        let mut t = lock(&self.track);
+        let now = Instant::now();
+        match e {
+            Event::Started { id, .. } => {
+                t.running.entry(*id).or_insert(Running {
+                    since: now,
+                    waiting: None,
+                });
+                if let Some(r) = self.recipes.get(*id) {
+                    t.spans.entry(r.clone()).or_insert((now, now));
+                }
+            }
+            Event::Waiting { id, on } => {
+                if let Some(r) = t.running.get_mut(id) {
+                    r.waiting = Some((on.clone(), now));
+                }
+            }
+            Event::Succeeded { id, .. } | Event::Failed { id, .. } | Event::Paused { id, .. } => {
+                t.running.remove(id);
+                if let Some(span) = self.recipes.get(*id).and_then(|r| t.spans.get_mut(r)) {
+                    span.1 = now;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// One line per running action: what it waits for and how long (line mode only; the live view
+    /// shows it already, and `--json` has the waiting events).
+    pub fn heartbeat(&self) {
+        if self.mode != Mode::Lines {
+            return;
+        }
+        let lines: Vec<String> = lock(&self.track)
+            .running
+            .iter()
+            .map(|(id, r)| text::heartbeat(&self.name(*id), r.since, r.waiting.as_ref()))
+            .collect();
+        for l in lines {
+            self.line(&l);
+        }
+    }
+
+    /// How long each recipe's actions ran, from its first start to its last end.
+    pub fn durations(&self) -> BTreeMap<String, Duration> {
+        lock(&self.track)
+            .spans
+            .iter()
+            .map(|(r, (a, b))| (r.clone(), b.duration_since(*a)))
+            .collect()
+    }
+
+    /// How long the apply has run.
+    pub fn elapsed(&self) -> Duration {
+        self.begun.elapsed()
     }
 
     fn refresh_total(l: &Live) {
@@ -121,6 +216,7 @@ impl Progress {
 
     /// An engine event.
     pub fn event(&self, e: &Event) {
+        self.follow(e);
         match e {
             Event::Waiting { id, on } => return self.waiting(*id, on),
             Event::Output { id, step, line } => {
@@ -141,7 +237,9 @@ impl Progress {
             _ => {}
         }
         if self.mode == Mode::Json {
-            out(&json_event(e, &self.name(event_id(e))).to_string());
+            let id = event_id(e);
+            let recipe = self.recipes.get(id).map_or("", String::as_str);
+            out(&json_event(e, &self.name(id), recipe).to_string());
             return;
         }
         if let Some(l) = &mut *lock(&self.live) {
@@ -184,7 +282,8 @@ impl Progress {
     pub fn waiting(&self, id: usize, on: &str) {
         match self.mode {
             Mode::Json => out(&serde_json::json!({ "event": "waiting", "action": id, "name": self.name(id), "on": on }).to_string()),
-            Mode::Lines => out(&format!("    {}: waiting for {on}", self.name(id))),
+            // The heartbeat says it, once per interval, instead of a line per change.
+            Mode::Lines => {}
             Mode::Live => {
                 if let Some(l) = &*lock(&self.live)
                     && let Some(bar) = l.running.get(&id)
@@ -200,7 +299,7 @@ impl Progress {
         if self.mode == Mode::Json {
             out(&serde_json::json!({ "event": "output", "recipe": recipe, "step": step, "line": line }).to_string());
         } else {
-            self.line(&format!("    {recipe} │ {line}"));
+            self.line(&text::cut(&format!("    {recipe} │ {line}")));
         }
     }
 
@@ -239,139 +338,5 @@ impl Progress {
             l.total.finish_and_clear();
             let _ = l.multi.clear();
         }
-    }
-}
-
-fn event_id(e: &Event) -> usize {
-    match e {
-        Event::Resumed { id }
-        | Event::Started { id, .. }
-        | Event::Retrying { id, .. }
-        | Event::Succeeded { id, .. }
-        | Event::Failed { id, .. }
-        | Event::Paused { id, .. }
-        | Event::Skipped { id, .. }
-        | Event::Waiting { id, .. }
-        | Event::Queued { id, .. }
-        | Event::Output { id, .. } => *id,
-        _ => 0,
-    }
-}
-
-/// What became of a builder of a build that did not finish.
-fn released_line(l: &recipe_engine::Leftover, r: &recipe_engine::Released) -> String {
-    use recipe_engine::Released;
-    let (b, recipe) = (&l.builder, &l.recipe);
-    match r {
-        Released::Terminated => {
-            format!("  ✓ terminated the builder {b} of {recipe} (its build did not finish)")
-        }
-        Released::Kept => format!(
-            "  ! kept the builder {b} of {recipe} for debugging (tagged recipe:keep=debug; terminate it when done)"
-        ),
-        Released::Untouched => format!(
-            "  ✓ left {b} of {recipe} running: it is the recipe's base, not a builder this apply made"
-        ),
-        Released::KeptUnmarked(why) => format!(
-            "  ! kept the builder {b} of {recipe} for debugging, but could not tag it ({why}): tag it recipe:keep=debug by hand, or the next apply terminates it"
-        ),
-        Released::Failed(why) => format!(
-            "  ! the builder {b} of {recipe} could not be terminated ({why}): terminate it by hand"
-        ),
-    }
-}
-
-/// An engine event as a JSON line.
-pub fn json_event(e: &Event, name: &str) -> serde_json::Value {
-    match e {
-        Event::Resumed { id } => {
-            serde_json::json!({ "event": "resumed", "action": id, "name": name })
-        }
-        Event::Started { id, attempt } => {
-            serde_json::json!({ "event": "started", "action": id, "name": name, "attempt": attempt })
-        }
-        Event::Retrying {
-            id,
-            attempt,
-            error,
-            wait_ms,
-        } => {
-            serde_json::json!({ "event": "retrying", "action": id, "name": name, "attempt": attempt, "error": error, "wait-ms": wait_ms })
-        }
-        Event::Succeeded { id, elapsed_ms, .. } => {
-            serde_json::json!({ "event": "succeeded", "action": id, "name": name, "elapsed-ms": elapsed_ms })
-        }
-        Event::Failed { id, error } => {
-            serde_json::json!({ "event": "failed", "action": id, "name": name, "error": error })
-        }
-        Event::Skipped { id, because } => {
-            serde_json::json!({ "event": "skipped", "action": id, "name": name, "because": because })
-        }
-        Event::Paused { id, instructions } => {
-            serde_json::json!({ "event": "paused", "action": id, "name": name, "instructions": instructions })
-        }
-        Event::Queued { id, on } => {
-            serde_json::json!({ "event": "queued", "action": id, "name": name, "on": on })
-        }
-        _ => serde_json::json!({ "event": "other" }),
-    }
-}
-
-/// An engine event as a line for people (`None`: nothing worth a line).
-pub fn human_event(e: &Event, name: &dyn Fn(usize) -> String) -> Option<String> {
-    Some(match e {
-        Event::Resumed { id } => format!("  ↺ {} (done in an earlier run)", name(*id)),
-        Event::Started { id, attempt: 1 } => format!("  … {}", name(*id)),
-        Event::Queued { id, on } => format!("  ⧗ {} queued ({on})", name(*id)),
-        Event::Started { .. } => return None,
-        Event::Retrying {
-            id,
-            attempt,
-            error,
-            wait_ms,
-        } => format!(
-            "  ↻ {} attempt {attempt} failed ({error}); retrying in {:.1}s",
-            name(*id),
-            *wait_ms as f64 / 1000.0
-        ),
-        Event::Succeeded { id, elapsed_ms, .. } => format!(
-            "  ✓ {} ({})",
-            name(*id),
-            recipe_plan::render::duration(elapsed_ms / 1000)
-        ),
-        Event::Failed { id, error } => format!("  ✗ {}: {error}", name(*id)),
-        Event::Paused { id, instructions } => {
-            format!("  ⏸ {} stopped at a gate: {instructions}", name(*id))
-        }
-        Event::Skipped { id, because } => {
-            format!(
-                "  - {} (skipped: {} did not finish)",
-                name(*id),
-                name(*because)
-            )
-        }
-        _ => return None,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_queued_action_says_what_it_waits_for_in_both_outputs() {
-        let e = Event::Queued {
-            id: 3,
-            on: "20 of 20 builders in use in ec2 eu-west-1".into(),
-        };
-        let name = |_: usize| "web: launch builder".to_string();
-        assert_eq!(
-            human_event(&e, &name).as_deref(),
-            Some("  ⧗ web: launch builder queued (20 of 20 builders in use in ec2 eu-west-1)")
-        );
-        let json = json_event(&e, "web: launch builder");
-        assert_eq!(json["event"], "queued");
-        assert_eq!(json["on"], "20 of 20 builders in use in ec2 eu-west-1");
-        assert_eq!(event_id(&e), 3);
     }
 }

@@ -37,6 +37,14 @@ struct Env {
 }
 
 async fn env() -> Env {
+    let mut d = aws_sim::Durations::instant();
+    d.image_create_ms = 100;
+    d.image_copy_ms = 100;
+    env_with(d).await
+}
+
+/// The layered examples against an aws-sim that takes `d` for each state change.
+async fn env_with(d: aws_sim::Durations) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let copy = |from: &str| {
         let to = dir.path().join(from);
@@ -50,9 +58,6 @@ async fn env() -> Env {
     };
     copy("recipes/layered");
     copy("recipes/components");
-    let mut d = aws_sim::Durations::instant();
-    d.image_create_ms = 100;
-    d.image_copy_ms = 100;
     let sim = aws_sim::Sim::start(aws_sim::Config {
         durations: d,
         ..Default::default()
@@ -890,11 +895,15 @@ async fn on_a_terminal_apply_shows_a_live_view_and_in_a_pipe_plain_lines() {
         text.contains("actions"),
         "the progress bar counts actions:\n{text}"
     );
-    // Without a terminal: plain lines, waits included, no escapes.
+    // Without a terminal: plain timestamped lines that fit, no escapes.
+    let (_, plan, _) = e
+        .run(&["plan", "recipes/layered", "--format", "json"])
+        .await;
+    let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
     let (code, stdout, _) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
     assert_eq!(code, 0);
     assert!(!stdout.contains('\u{1b}'), "{stdout}");
-    assert!(stdout.contains("waiting for"), "{stdout}");
+    assert_logs_fit(&stdout, plan["actions"].as_array().unwrap().len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1247,7 +1256,9 @@ async fn the_main_job_builds_the_workspaces_examples_in_the_sandbox() {
     }
     let recipes = ["recipes/workspaces"];
     let run = |verb: &[&str]| sandbox(dir.path(), verb, &recipes);
-    let (code, stdout, stderr) = tokio::task::block_in_place(|| run(&["apply", "--auto-approve"]));
+    // `--json`: the waiting events say what each action waited for (the log lines do not).
+    let (code, stdout, stderr) =
+        tokio::task::block_in_place(|| run(&["apply", "--auto-approve", "--json"]));
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     for step in [
         "pre-capture checks (seed 001)",
@@ -1299,6 +1310,63 @@ async fn the_main_job_builds_the_workspaces_examples_in_the_sandbox() {
     assert_eq!(code, Some(0), "nothing left to do:\n{stdout}");
 }
 
+/// The line mode, as a CI log shows it: a timestamp on each event line, no line over 200 characters,
+/// at most three lines per action besides heartbeats, and a summary.
+fn assert_logs_fit(stdout: &str, actions: usize) {
+    let long: Vec<&str> = stdout.lines().filter(|l| l.chars().count() > 200).collect();
+    assert!(long.is_empty(), "lines over 200 characters: {long:#?}");
+    let stamped = |l: &&str| {
+        let b = l.as_bytes();
+        b.len() > 9
+            && b[2] == b':'
+            && b[5] == b':'
+            && b[8] == b' '
+            && b[..2].iter().all(u8::is_ascii_digit)
+    };
+    let events: Vec<&str> = stdout
+        .lines()
+        .filter(stamped)
+        .filter(|l| !l.contains(" ⋯ "))
+        .collect();
+    assert!(
+        !events.is_empty(),
+        "event lines carry a timestamp:\n{stdout}"
+    );
+    assert!(
+        events.len() <= 3 * actions,
+        "{} event lines for {actions} actions:\n{stdout}",
+        events.len()
+    );
+    assert!(stdout.contains("\nSummary ("), "{stdout}");
+}
+
+/// While an action waits, the line mode prints a heartbeat saying on what and for how long, as
+/// Terraform's "Still creating... [2m10s elapsed]"; `--json` keeps the waiting events themselves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_wait_prints_a_heartbeat_in_logs() {
+    let mut d = aws_sim::Durations::instant();
+    d.image_create_ms = 2_500;
+    let e = env_with(d).await;
+    let args = [
+        "apply",
+        "recipes/layered",
+        "--target",
+        "linux-baseline",
+        "--auto-approve",
+    ];
+    let (code, stdout, stderr) = e.run(&[&args[..], &["--heartbeat", "1s"]].concat()).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let beats: Vec<&str> = stdout.lines().filter(|l| l.contains(" ⋯ ")).collect();
+    assert!(
+        beats.iter().any(
+            |l| l.contains("linux-baseline: wait-available: still waiting for ami-")
+                && l.contains("to become available [")
+                && l.contains("elapsed; running ")
+        ),
+        "{stdout}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_main_job_builds_every_ec2_example_in_the_sandbox() {
     let dir = tempfile::tempdir().unwrap();
@@ -1326,16 +1394,20 @@ async fn the_main_job_builds_every_ec2_example_in_the_sandbox() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
-    let (code, stdout, stderr) = tokio::task::block_in_place(|| {
-        run(&[
-            "apply",
-            "recipes/ec2",
-            "recipes/layered",
-            "--sandbox",
-            "--auto-approve",
-        ])
-    });
-    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let both = ["recipes/ec2", "recipes/layered", "--sandbox"];
+    let (_, plan, _) =
+        tokio::task::block_in_place(|| run(&[&["plan", "--format", "json"], &both[..]].concat()));
+    let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    let actions = plan["actions"].as_array().unwrap().len();
+    let (code, stdout, stderr) =
+        tokio::task::block_in_place(|| run(&[&["apply", "--auto-approve"], &both[..]].concat()));
+    assert_eq!(
+        code,
+        Some(0),
+        "{stdout}
+{stderr}"
+    );
+    assert_logs_fit(&stdout, actions);
     for recipe in [
         "jeos-puppet",
         "orders-api-windows",
@@ -1343,10 +1415,11 @@ async fn the_main_job_builds_every_ec2_example_in_the_sandbox() {
         "linux-baseline",
         "web-on-baseline",
     ] {
-        assert!(
-            stdout.contains(&format!("\n{recipe}: ")),
-            "{recipe} has images:\n{stdout}"
-        );
+        let at = stdout
+            .find(&format!("\n  {recipe} "))
+            .unwrap_or_else(|| panic!("{recipe} in the summary:\n{stdout}"));
+        let image = stdout[at..].lines().nth(2).unwrap_or_default();
+        assert!(image.contains(" ami-"), "{recipe} has images:\n{stdout}");
     }
     assert!(
         stdout.contains("sysprep"),

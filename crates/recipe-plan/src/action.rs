@@ -190,26 +190,75 @@ impl ActionKind {
     ];
 }
 
+/// A step label cut to fit a log line: a long path keeps its last component (`…/nginx.json`), other
+/// long text is cut with `…`.
+fn short(label: &str) -> String {
+    const MAX: usize = 32;
+    if label.chars().count() <= MAX {
+        return label.to_string();
+    }
+    let last = label.rsplit(' ').next().unwrap_or(label);
+    let seps = last.matches(['/', '\\']).count();
+    if let Some((_, file)) = last.rsplit_once(['/', '\\'])
+        && seps >= 2
+        && !file.is_empty()
+        && file.chars().count() < MAX
+    {
+        return file.to_string();
+    }
+    let cut: String = label.chars().take(MAX - 1).collect();
+    format!("{}…", cut.trim_end())
+}
+
+/// `1-18 (update-os … nginx.json)`: the steps' positions (from 1) and their first and last labels.
+fn step_range(steps: &[String], indices: &[usize]) -> String {
+    let span = match (indices.first(), indices.last()) {
+        (Some(a), Some(b)) if a == b => format!("{} ", a + 1),
+        (Some(a), Some(b)) => format!("{}-{} ", a + 1, b + 1),
+        _ => String::new(),
+    };
+    let names = match steps {
+        [] => String::new(),
+        [one] => short(one),
+        [a, b] => format!("{}, {}", short(a), short(b)),
+        [a, .., b] => format!("{} … {}", short(a), short(b)),
+    };
+    format!("{span}({names})")
+}
+
+/// `444455556666` for one short principal, `3 principals` otherwise.
+fn principals_short(principals: &[String]) -> String {
+    match principals {
+        [one] if one.len() <= 40 => one.clone(),
+        _ => format!("{} principals", principals.len()),
+    }
+}
+
+/// A short label for logs, progress and graphs: the kind and what tells two of a recipe's actions
+/// apart, never a whole list (the plan and `--json` carry those).
 impl fmt::Display for ActionKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ActionKind::RunSteps { steps, .. } => {
-                write!(f, "run {} step(s): {}", steps.len(), steps.join(", "))
+            ActionKind::RunSteps { steps, indices } => {
+                write!(f, "run-steps {}", step_range(steps, indices))
             }
             ActionKind::InstallFirstBoot { steps } => {
-                write!(f, "install first-boot runner for {}", steps.join(", "))
+                let s = if steps.len() == 1 { "" } else { "s" };
+                write!(f, "install-first-boot ({} launch step{s})", steps.len())
             }
-            ActionKind::RunTests { count } => write!(f, "run {count} test(s)"),
-            ActionKind::Cleanup { preset } => write!(f, "clean up ({preset})"),
-            ActionKind::Capture { build_id, .. } => write!(f, "capture image {build_id}"),
+            ActionKind::RunTests { count } => write!(f, "run-tests ({count})"),
+            ActionKind::Cleanup { preset } => write!(f, "cleanup ({preset})"),
+            ActionKind::Capture { build_id, .. } => write!(f, "capture {build_id}"),
             ActionKind::Copy { region } => write!(f, "copy to {region}"),
             ActionKind::Share {
                 principals, region, ..
-            } => {
-                write!(f, "share with {} in {region}", principals.join(", "))
-            }
+            } => write!(f, "share in {region} with {}", principals_short(principals)),
             ActionKind::Unshare { principals, region } => {
-                write!(f, "revoke {} in {region}", principals.join(", "))
+                write!(
+                    f,
+                    "revoke in {region} from {}",
+                    principals_short(principals)
+                )
             }
             ActionKind::RemoveCopy { region, image_id } => {
                 write!(f, "remove copy {image_id} in {region}")
@@ -224,7 +273,7 @@ impl fmt::Display for ActionKind {
             }
             ActionKind::Deprecate { build_id } => write!(f, "deprecate {build_id}"),
             ActionKind::Retire { build_id, version } => write!(f, "retire {version} ({build_id})"),
-            ActionKind::Retag { .. } => f.write_str("retag the images in every region"),
+            ActionKind::Retag { regions, .. } => write!(f, "retag in {} region(s)", regions.len()),
             other => f.write_str(other.name()),
         }
     }
@@ -317,4 +366,64 @@ pub struct Action {
     pub depends_on: Vec<usize>,
     /// Estimated seconds.
     pub estimate_secs: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn steps(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_batch_of_steps_is_labelled_by_its_span_and_ends() {
+        let long = ActionKind::RunSteps {
+            steps: steps(&[
+                "update-os",
+                "audit, logging and file-integrity tools",
+                "file /opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.d/nginx.json",
+            ]),
+            indices: vec![0, 9, 17],
+        };
+        assert_eq!(long.to_string(), "run-steps 1-18 (update-os … nginx.json)");
+        let one = ActionKind::RunSteps {
+            steps: steps(&["a step whose description goes on and on and on"]),
+            indices: vec![4],
+        };
+        assert_eq!(
+            one.to_string(),
+            "run-steps 5 (a step whose description goes o…)"
+        );
+        let windows = ActionKind::RunSteps {
+            steps: steps(&[
+                "disable SMBv1, LLMNR and NetBIOS over TCP/IP",
+                r"download C:\Windows\Temp\amazon-cloudwatch-agent.msi",
+            ]),
+            indices: vec![2, 3],
+        };
+        assert_eq!(
+            windows.to_string(),
+            "run-steps 3-4 (disable SMBv1, LLMNR and NetBIO…, amazon-cloudwatch-agent.msi)"
+        );
+    }
+
+    #[test]
+    fn shares_name_one_principal_and_count_many() {
+        let one = ActionKind::Share {
+            principals: steps(&["444455556666"]),
+            region: "eu-west-1".into(),
+            fleet: vec![],
+            image_builder: vec![],
+        };
+        assert_eq!(one.to_string(), "share in eu-west-1 with 444455556666");
+        let many = ActionKind::Unshare {
+            principals: steps(&[
+                "444455556666",
+                "arn:aws:organizations::123456789012:organization/o-exampleorgid",
+            ]),
+            region: "eu-west-1".into(),
+        };
+        assert_eq!(many.to_string(), "revoke in eu-west-1 from 2 principals");
+    }
 }

@@ -213,6 +213,34 @@ pub fn human(plan: &Plan) -> String {
     } else {
         let _ = writeln!(out, "No changes: the images match the recipes.");
     }
+    wrap(&out, WIDTH)
+}
+
+/// Where the human plan wraps: logs keep lines under 200 characters (the timestamped event lines too).
+const WIDTH: usize = 180;
+
+/// Lines longer than `width` broken at spaces; a continuation is indented four past its line.
+pub fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let indent = line.len() - line.trim_start().len();
+        let mut current = String::new();
+        for word in line.trim_start().split(' ') {
+            let len = current.chars().count();
+            if len > indent && len + 1 + word.chars().count() > width {
+                out.push_str(current.trim_end());
+                out.push('\n');
+                current = " ".repeat(indent + 4);
+            } else if len == 0 {
+                current = " ".repeat(indent);
+            } else if !current.trim().is_empty() {
+                current.push(' ');
+            }
+            current.push_str(word);
+        }
+        out.push_str(current.trim_end());
+        out.push('\n');
+    }
     out
 }
 
@@ -293,4 +321,16 @@ pub fn markdown(plan: &Plan) -> String {
         path_summary(plan)
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn long_lines_wrap_at_spaces_under_their_indent() {
+        let text = "    baked (3): alpha beta · gamma delta · epsilon\nshort\n\n";
+        assert_eq!(
+            super::wrap(text, 24),
+            "    baked (3): alpha\n        beta · gamma\n        delta · epsilon\nshort\n\n"
+        );
+    }
 }
