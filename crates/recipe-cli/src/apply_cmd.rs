@@ -29,7 +29,7 @@ pub struct ApplyArgs {
     auto_approve: bool,
     /// Actions making calls at once. Actions waiting on the cloud (an image, a copy, a command) hold
     /// no slot.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_name = "N")]
     parallelism: usize,
     /// Builders running at once per service and region (vCPU and service quotas bound them);
     /// launches beyond it are queued.
@@ -40,12 +40,16 @@ pub struct ApplyArgs {
     #[arg(long, default_value_t = Limits::default().copies, value_name = "N")]
     max_copies: usize,
     /// Print events as JSON lines instead of progress.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "quiet")]
     json: bool,
+    /// Print only failures, gates, problems and the summary (not the plan or each action).
+    #[arg(long, short)]
+    quiet: bool,
     /// Stop starting work after the first failure.
     #[arg(long)]
     fail_fast: bool,
-    /// Keep builders of failed builds for debugging (they stay tagged with recipe:build-id).
+    /// Keep the builders of failed builds for debugging. They are tagged `recipe:keep=debug`, which
+    /// later sweeps leave alone; terminate them when done.
     #[arg(long)]
     keep_on_error: bool,
     /// How often to poll instances, commands and images, in milliseconds (default 5000; 50 with
@@ -80,6 +84,7 @@ impl ApplyArgs {
             max_builders: a.max_builders,
             max_copies: a.max_copies,
             json: a.json,
+            quiet: a.quiet,
             fail_fast: a.fail_fast,
             keep_on_error: a.keep_on_error,
             poll_interval_ms: a.poll_interval_ms,
@@ -244,7 +249,9 @@ fn refuse_unserved(registry: &Registry, plan: &Plan) -> std::io::Result<Option<E
 
 /// Print the plan; `Some(exit)` when there is nothing to do or it was not approved.
 fn show_and_confirm(args: &ApplyArgs, plan: &Plan) -> std::io::Result<Option<Exit>> {
-    if !args.json {
+    if args.quiet {
+        out(&recipe_plan::render::summary_line(plan));
+    } else if !args.json {
         out(&recipe_plan::render::human(plan));
     }
     if !plan.has_changes() {
@@ -266,8 +273,9 @@ fn show_and_confirm(args: &ApplyArgs, plan: &Plan) -> std::io::Result<Option<Exi
         return Ok(Some(Exit::Invalid));
     }
     if !confirm(plan)? {
-        writeln!(std::io::stderr(), "not applied")?;
-        return Ok(Some(Exit::Ok));
+        // As Terraform: declining is not success, so a script that asked does not go on.
+        writeln!(std::io::stderr(), "not applied: the answer was not `yes`")?;
+        return Ok(Some(Exit::Invalid));
     }
     Ok(None)
 }
@@ -320,7 +328,10 @@ async fn run(
     planned: &crate::plan_cmd::Planned,
     prepared: Prepared<'_, crate::store::AnyStore>,
 ) -> std::io::Result<Exit> {
-    let progress = Arc::new(Progress::new(Mode::pick(args.json), &prepared.plan));
+    let progress = Arc::new(Progress::new(
+        Mode::pick(args.json, args.quiet),
+        &prepared.plan,
+    ));
     let builders = resumed_builders(&prepared);
     let cancel = CancelToken::new();
     let mut interrupts = Interrupts::new()?;

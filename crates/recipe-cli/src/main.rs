@@ -1,4 +1,4 @@
-//! The `recipe` command: the only crate that prints.
+//! The `recipe` command. The libraries return data; this crate is where output is printed.
 
 mod apply_cmd;
 mod cloud;
@@ -22,7 +22,7 @@ use crate::exit::Exit;
 
 /// Build machine images on AWS (EC2 AMIs, WorkSpaces, AppStream 2.0) from YAML recipes.
 #[derive(Parser)]
-#[command(name = "recipe", version, about, long_about = None, propagate_version = true)]
+#[command(name = "recipe", version, long_about = None, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -45,6 +45,11 @@ enum Command {
     State(state_cmd::StateCommand),
     /// Write the JSON Schemas and the generated reference docs, or check them for drift.
     Schema(schema::SchemaArgs),
+    /// Print a shell completion script: `recipe completions bash > /etc/bash_completion.d/recipe`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// How diagnostics and results are printed.
@@ -58,7 +63,8 @@ pub enum Format {
 
 #[derive(clap::Args)]
 pub(crate) struct LoadArgs {
-    /// Recipe files or folders (searched recursively; `components/` folders are skipped).
+    /// Recipe files or folders. Folders are searched recursively, skipping hidden ones and those named
+    /// components, files, scripts and templates.
     #[arg(default_value = "recipes")]
     pub(crate) paths: Vec<PathBuf>,
     /// Set a variable: `--var name=value` (repeatable). Overrides the variable's default.
@@ -91,6 +97,15 @@ impl LoadArgs {
     }
 }
 
+/// `recipe completions SHELL`.
+fn completions(shell: clap_complete::Shell) -> std::io::Result<Exit> {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "recipe", &mut out);
+    std::io::Write::write_all(&mut std::io::stdout().lock(), &out)?;
+    Ok(Exit::Ok)
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -112,6 +127,7 @@ fn main() -> ExitCode {
         Command::Apply(args) => apply_cmd::apply(&args),
         Command::State(cmd) => state_cmd::run(&cmd),
         Command::Schema(args) => schema::run(&args),
+        Command::Completions { shell } => completions(shell),
     };
     match result {
         Ok(code) => code.into(),

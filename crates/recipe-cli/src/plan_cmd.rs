@@ -27,9 +27,9 @@ pub enum PlanFormat {
 /// Options shared by `plan` and `graph`.
 #[derive(clap::Args, Clone)]
 pub struct PlanningArgs {
-    /// Plan only this recipe and the recipes it is layered on.
+    /// Only this recipe and the recipes it is layered on (repeatable: `--target a --target b`).
     #[arg(long, value_name = "NAME")]
-    target: Option<String>,
+    target: Vec<String>,
     /// Override an action kind's estimated duration, e.g. `--estimate copy=30m` (repeatable).
     #[arg(long = "estimate", value_name = "KIND=DURATION", value_parser = parse_estimate)]
     estimates: Vec<(String, u64)>,
@@ -70,6 +70,9 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     detailed_exitcode: bool,
+    /// Print only the plan's one-line summary (with `--format human`).
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(clap::Args)]
@@ -99,7 +102,7 @@ pub fn options(p: &PlanningArgs, cloud: CloudInfo) -> PlanOptions {
     }
     PlanOptions {
         estimates,
-        target: p.target.clone(),
+        targets: p.target.clone(),
         now: jiff::Timestamp::now(),
         cloud,
     }
@@ -236,6 +239,9 @@ pub fn plan(args: &PlanArgs) -> std::io::Result<Exit> {
     }
     let mut out = std::io::stdout().lock();
     match args.plan_format {
+        PlanFormat::Human if args.quiet => {
+            writeln!(out, "{}", recipe_plan::render::summary_line(&plan))?
+        }
         PlanFormat::Human => out.write_all(recipe_plan::render::human(&plan).as_bytes())?,
         PlanFormat::Markdown => out.write_all(recipe_plan::render::markdown(&plan).as_bytes())?,
         // Buffered: a large plan has hundreds of thousands of lines.

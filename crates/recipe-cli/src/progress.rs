@@ -29,13 +29,17 @@ pub enum Mode {
     Lines,
     /// A live view on the terminal (stderr), outcomes printed above it.
     Live,
+    /// Only failures, gates and problems (`--quiet`).
+    Quiet,
 }
 
 impl Mode {
-    /// Live on a terminal unless `--json`, `CI` is set, or the terminal is dumb.
-    pub fn pick(json: bool) -> Mode {
+    /// Live on a terminal unless `--json`, `--quiet`, `CI` is set, or the terminal is dumb.
+    pub fn pick(json: bool, quiet: bool) -> Mode {
         if json {
             Mode::Json
+        } else if quiet {
+            Mode::Quiet
         } else if std::io::stderr().is_terminal()
             && std::env::var_os("CI").is_none()
             && std::env::var("TERM").is_ok_and(|t| t != "dumb")
@@ -273,7 +277,9 @@ impl Progress {
                 return;
             }
         }
-        if let Some(text) = human_event(e, &|id| self.name(id)) {
+        let worth =
+            self.mode != Mode::Quiet || matches!(e, Event::Failed { .. } | Event::Paused { .. });
+        if worth && let Some(text) = human_event(e, &|id| self.name(id)) {
             self.line(&text);
         }
     }
@@ -281,9 +287,13 @@ impl Progress {
     /// A running action now waits on `on`.
     pub fn waiting(&self, id: usize, on: &str) {
         match self.mode {
-            Mode::Json => out(&serde_json::json!({ "event": "waiting", "action": id, "name": self.name(id), "on": on }).to_string()),
+            Mode::Json => {
+                let recipe = self.recipes.get(id).map_or("", String::as_str);
+                let at = jiff::Timestamp::now().to_string();
+                out(&serde_json::json!({ "event": "waiting", "action": id, "name": self.name(id), "recipe": recipe, "on": on, "at": at }).to_string());
+            }
             // The heartbeat says it, once per interval, instead of a line per change.
-            Mode::Lines => {}
+            Mode::Lines | Mode::Quiet => {}
             Mode::Live => {
                 if let Some(l) = &*lock(&self.live)
                     && let Some(bar) = l.running.get(&id)
@@ -296,19 +306,26 @@ impl Progress {
 
     /// A line of a step's output on the builder.
     pub fn output(&self, recipe: &str, step: &str, line: &str) {
-        if self.mode == Mode::Json {
-            out(&serde_json::json!({ "event": "output", "recipe": recipe, "step": step, "line": line }).to_string());
-        } else {
-            self.line(&text::cut(&format!("    {recipe} │ {line}")));
+        match self.mode {
+            Mode::Json => {
+                let at = jiff::Timestamp::now().to_string();
+                out(&serde_json::json!({ "event": "output", "recipe": recipe, "step": step, "line": line, "at": at }).to_string());
+            }
+            Mode::Quiet => {}
+            _ => self.line(&text::cut(&format!("    {recipe} │ {line}"))),
         }
     }
 
     /// A note that is not an engine event (sweeps, cleanup).
     pub fn note(&self, text: &str) {
-        if self.mode == Mode::Json {
-            out(&serde_json::json!({ "event": "note", "text": text }).to_string());
-        } else {
-            self.line(text);
+        match self.mode {
+            Mode::Json => {
+                let at = jiff::Timestamp::now().to_string();
+                out(&serde_json::json!({ "event": "note", "text": text, "at": at }).to_string());
+            }
+            // Problems only.
+            Mode::Quiet if !text.trim_start().starts_with('!') => {}
+            _ => self.line(text),
         }
     }
 

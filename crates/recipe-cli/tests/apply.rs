@@ -858,6 +858,63 @@ async fn leftovers_of_a_killed_run_that_cannot_resume_are_swept() {
     );
 }
 
+/// Declining the confirmation on a terminal exits 1, as Terraform does, and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declining_the_confirmation_exits_1_and_changes_nothing() {
+    let e = env().await;
+    let bin = env!("CARGO_BIN_EXE_recipe");
+    let cmd = format!("{bin} apply recipes/layered --target linux-baseline");
+    let c = e.cmd(&[]);
+    let mut script = Command::new("script");
+    script
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(e.dir.path())
+        .envs(
+            c.get_envs()
+                .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    let before = e.sim.requests().records.len();
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = script.spawn().unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"no\n").unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("not applied"), "{text}");
+    assert_eq!(e.writes_since(before), Vec::<String>::new());
+}
+
+/// `--quiet`: the plan's summary line, no line per action, then the run's summary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_apply_prints_only_the_summaries() {
+    let e = env().await;
+    let args = [
+        "apply",
+        "recipes/layered",
+        "--target",
+        "linux-baseline",
+        "--auto-approve",
+        "-q",
+    ];
+    let (code, stdout, stderr) = e.run(&args).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with("Plan: 1 to build"), "{stdout}");
+    assert!(!stdout.contains(" ✓ "), "no line per action:\n{stdout}");
+    assert!(stdout.contains("\nSummary ("), "{stdout}");
+    assert!(stdout.contains("\n  linux-baseline 2025."), "{stdout}");
+    assert!(
+        lines.last().unwrap().starts_with("Apply complete"),
+        "{stdout}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_a_terminal_apply_shows_a_live_view_and_in_a_pipe_plain_lines() {
     let e = env().await;

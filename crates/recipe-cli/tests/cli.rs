@@ -197,6 +197,26 @@ fn usage_errors_exit_64_and_help_exits_0() {
     assert!(run.stdout.starts_with("recipe "), "{}", run.stdout);
 }
 
+/// `recipe completions SHELL` prints a script that completes the subcommands, for each shell.
+#[test]
+fn completions_are_printed_for_each_shell() {
+    for (shell, marker) in [
+        ("bash", "complete -F _recipe"),
+        ("zsh", "#compdef recipe"),
+        ("fish", "complete -c recipe"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let run = recipe(&["completions", shell]);
+        assert_eq!(run.code, 0, "{shell}: {}", run.stderr);
+        assert!(run.stdout.contains(marker), "{shell}:\n{}", run.stdout);
+        assert!(
+            run.stdout.contains("apply"),
+            "{shell} completes the subcommands"
+        );
+    }
+    assert_eq!(recipe(&["completions", "tcsh"]).code, 64);
+}
+
 #[test]
 fn missing_path_is_reported() {
     let run = recipe(&["validate", "no/such/dir"]);

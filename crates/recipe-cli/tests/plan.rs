@@ -141,6 +141,37 @@ fn target_selects_a_recipe_and_its_parents() {
     );
 }
 
+/// `--target` is repeatable: each target with its parents, once; `--quiet` prints the summary line.
+#[test]
+fn targets_can_be_given_more_than_once() {
+    let state = tempfile::tempdir().unwrap();
+    let args = [
+        "plan",
+        "recipes",
+        "--target",
+        "web-on-baseline",
+        "--target",
+        "web-storefront",
+        "--target",
+        "linux-baseline",
+    ];
+    let (code, stdout, _) = recipe(state.path(), &[&args[..], &["--format", "json"]].concat());
+    assert_eq!(code, 0);
+    let plan: Plan = serde_json::from_str(&stdout).unwrap();
+    let mut names: Vec<&str> = plan.recipes.iter().map(|r| r.recipe.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["linux-baseline", "web-on-baseline", "web-storefront"]
+    );
+    let (code, stdout, _) = recipe(state.path(), &[&args[..], &["--quiet"]].concat());
+    assert_eq!(code, 0);
+    assert_eq!(
+        stdout,
+        "Plan: 3 to build, 0 to update, 0 to retire, 0 unchanged.\n"
+    );
+}
+
 #[test]
 fn invalid_recipes_are_reported_and_nothing_is_planned() {
     let state = tempfile::tempdir().unwrap();

@@ -237,7 +237,7 @@ fn load(dir: &Path) -> RecipeSet {
 fn options() -> PlanOptions {
     PlanOptions {
         estimates: Estimates::default(),
-        target: None,
+        targets: vec![],
         now: jiff::Timestamp::now(),
         cloud: CloudInfo {
             account: None,

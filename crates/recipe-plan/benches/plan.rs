@@ -39,7 +39,7 @@ fn main() {
     let store = LocalStore::new(dir.join("state"));
     let options = PlanOptions {
         estimates: Estimates::default(),
-        target: None,
+        targets: vec![],
         now: "2026-06-01T00:00:00Z".parse().expect("a timestamp"),
         cloud: recipe_plan::CloudInfo {
             account: None,

@@ -19,8 +19,8 @@ use crate::plan::{Basis, BuildInfo, Change, CloudInfo, PLAN_FORMAT, Plan, Recipe
 pub struct PlanOptions {
     /// Durations per action kind.
     pub estimates: Estimates,
-    /// Plan only this recipe and the recipes it is layered on.
-    pub target: Option<String>,
+    /// Plan only these recipes and the recipes they are layered on (empty: every recipe).
+    pub targets: Vec<String>,
     /// The time the plan is computed at (deprecation ages, build ids).
     pub now: jiff::Timestamp,
     /// The account and the build region for recipes that do not set `builder.region`.
@@ -101,34 +101,44 @@ pub fn step_label(s: &ResolvedStep) -> String {
     }
 }
 
-/// The recipes to plan, parents before children: every recipe, or the target and its ancestors.
-fn selection(set: &RecipeSet, target: Option<&str>) -> Result<Vec<usize>, PlanError> {
-    let mut chosen: BTreeSet<usize> = match target {
-        None => (0..set.recipes.len()).collect(),
-        Some(name) => {
-            let Some(i) = set.recipes.iter().position(|r| r.recipe.name.value == name) else {
-                let names: Vec<&str> = set
-                    .recipes
-                    .iter()
-                    .map(|r| r.recipe.name.value.as_str())
-                    .collect();
-                return Err(PlanError::UnknownTarget {
-                    name: name.into(),
-                    help: format!("the recipes are: {}", names.join(", ")),
-                });
-            };
-            let mut s = BTreeSet::from([i]);
-            let mut cur = i;
-            while let Some(p) = set.recipes[cur].parent {
-                if !s.insert(p) {
-                    break;
-                }
-                cur = p;
-            }
-            s
-        }
+/// The recipes to plan, parents before children: every recipe, or the targets and their ancestors.
+fn selection(set: &RecipeSet, targets: &[String]) -> Result<Vec<usize>, PlanError> {
+    let mut chosen = BTreeSet::new();
+    if targets.is_empty() {
+        chosen.extend(0..set.recipes.len());
+    }
+    for name in targets {
+        chosen.extend(with_ancestors(set, name)?);
+    }
+    ordered(set, chosen)
+}
+
+/// A recipe and the recipes it is layered on.
+fn with_ancestors(set: &RecipeSet, name: &str) -> Result<BTreeSet<usize>, PlanError> {
+    let Some(i) = set.recipes.iter().position(|r| r.recipe.name.value == name) else {
+        let names: Vec<&str> = set
+            .recipes
+            .iter()
+            .map(|r| r.recipe.name.value.as_str())
+            .collect();
+        return Err(PlanError::UnknownTarget {
+            name: name.into(),
+            help: format!("the recipes are: {}", names.join(", ")),
+        });
     };
-    // Depth from the root, then name: a stable order with parents first.
+    let mut s = BTreeSet::from([i]);
+    let mut cur = i;
+    while let Some(p) = set.recipes[cur].parent {
+        if !s.insert(p) {
+            break;
+        }
+        cur = p;
+    }
+    Ok(s)
+}
+
+/// Depth from the root, then name: a stable order with parents first.
+fn ordered(set: &RecipeSet, chosen: BTreeSet<usize>) -> Result<Vec<usize>, PlanError> {
     let depth = |mut i: usize| {
         let mut d = 0;
         while let Some(p) = set.recipes[i].parent {
@@ -140,7 +150,7 @@ fn selection(set: &RecipeSet, target: Option<&str>) -> Result<Vec<usize>, PlanEr
         }
         d
     };
-    let mut order: Vec<usize> = std::mem::take(&mut chosen).into_iter().collect();
+    let mut order: Vec<usize> = chosen.into_iter().collect();
     order.sort_by_key(|&i| (depth(i), set.recipes[i].recipe.name.value.clone()));
     Ok(order)
 }
@@ -366,7 +376,7 @@ pub fn compute(
     if errors > 0 {
         return Err(PlanError::Invalid(errors));
     }
-    let order = selection(set, opts.target.as_deref())?;
+    let order = selection(set, &opts.targets)?;
     check_parent_regions(set, &order, opts)?;
     let mut planner = Planner {
         set,

@@ -198,7 +198,7 @@ pub fn human(plan: &Plan) -> String {
             let _ = writeln!(out, "    note: {n}");
         }
     }
-    let _ = writeln!(out, "\nPlan: {}.", header(plan));
+    let _ = writeln!(out, "\n{}", summary_line(plan));
     let _ = writeln!(out, "{}", where_line(plan));
     if plan.has_changes() {
         let cp = &plan.critical_path;
@@ -242,6 +242,11 @@ pub fn wrap(text: &str, width: usize) -> String {
         out.push('\n');
     }
     out
+}
+
+/// `Plan: 1 to build, 0 to update, 0 to retire, 2 unchanged.`
+pub fn summary_line(plan: &Plan) -> String {
+    format!("Plan: {}.", header(plan))
 }
 
 /// Which account and default region the plan builds in, and where the region came from.

@@ -102,7 +102,7 @@ impl World {
         );
         let opts = PlanOptions {
             estimates: Estimates::default(),
-            target: target.map(str::to_string),
+            targets: target.map(str::to_string).into_iter().collect(),
             now: self.now,
             cloud: CloudInfo {
                 account: None,
@@ -711,7 +711,7 @@ fn try_plan(world: &World) -> Result<Plan, recipe_plan::PlanError> {
     let set = recipe_loader::load(&[world.dir.path().to_path_buf()], &Default::default());
     let opts = PlanOptions {
         estimates: Estimates::default(),
-        target: None,
+        targets: vec![],
         now: world.now,
         cloud: CloudInfo {
             account: None,

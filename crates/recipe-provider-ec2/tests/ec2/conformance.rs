@@ -179,7 +179,7 @@ async fn scenario(backend: &Backend, who: &str) {
         &Observations::default(),
         &PlanOptions {
             estimates: Default::default(),
-            target: None,
+            targets: vec![],
             now: jiff::Timestamp::now(),
             cloud: CloudInfo {
                 account: Some(ACCOUNT.into()),

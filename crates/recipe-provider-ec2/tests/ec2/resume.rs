@@ -60,7 +60,7 @@ impl Bench {
         assert!(errors.is_empty(), "{errors:?}");
         let options = PlanOptions {
             estimates: Default::default(),
-            target: None,
+            targets: vec![],
             now: jiff::Timestamp::now(),
             cloud: CloudInfo {
                 account: None,
