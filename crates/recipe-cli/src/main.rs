@@ -33,7 +33,7 @@ enum Command {
     /// Check recipes: syntax, references, and every rule. Pure: no network, no credentials.
     Validate(CheckArgs),
     /// Score recipes against the image design checklist and say what to change.
-    Lint(CheckArgs),
+    Lint(LintArgs),
     /// Show what apply would change: builds, copies, shares, retention, with reasons. Reads only.
     Plan(plan_cmd::PlanArgs),
     /// Make the plan real: build, copy, share, retire. Asks first on a terminal.
@@ -81,6 +81,22 @@ struct CheckArgs {
     format: Format,
 }
 
+#[derive(clap::Args)]
+struct LintArgs {
+    #[command(flatten)]
+    check: CheckArgs,
+    /// Exit 1 when a recipe's overall score (1-5) is below this, to gate CI.
+    #[arg(long, value_name = "SCORE", value_parser = parse_score)]
+    min_score: Option<f32>,
+}
+
+fn parse_score(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(v) if (1.0..=5.0).contains(&v) => Ok(v),
+        _ => Err(format!("expected a score from 1 to 5, got `{s}`")),
+    }
+}
+
 fn parse_var(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
@@ -121,7 +137,9 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Validate(args) => render::validate(&args.load.load(), args.format),
-        Command::Lint(args) => render::lint(&args.load.load(), args.format),
+        Command::Lint(args) => {
+            render::lint(&args.check.load.load(), args.check.format, args.min_score)
+        }
         Command::Plan(args) => plan_cmd::plan(&args),
         Command::Graph(args) => plan_cmd::graph(&args),
         Command::Apply(args) => apply_cmd::apply(&args),

@@ -107,6 +107,9 @@ fn variants_table(out: &mut String, variants: &[Value]) {
                 type_of(inner),
                 escape(desc)
             ));
+        } else {
+            // A form of the value: a bare string, or another definition.
+            out.push_str(&format!("| {} | {} |\n", type_of(v), escape(desc)));
         }
     }
 }
@@ -211,6 +214,24 @@ mod tests {
             Some("a\n<!-- x:start -->\nnew\n<!-- x:end -->\nb\n")
         );
         assert_eq!(splice(doc, "y", "new"), None);
+    }
+
+    #[test]
+    fn no_table_of_the_reference_is_empty() {
+        let r = language_reference(&recipe_model::recipe_schema());
+        let lines: Vec<&str> = r.lines().collect();
+        for (i, w) in lines.windows(3).enumerate() {
+            if w[1].starts_with("|---") {
+                assert!(
+                    w[2].starts_with('|'),
+                    "the table at line {} has no row:\n{}",
+                    i + 1,
+                    lines[i.saturating_sub(6)..i + 2].join("\n")
+                );
+            }
+        }
+        assert!(r.contains("### AccountShare"));
+        assert!(r.contains("| string | An account id. |"), "{r}");
     }
 
     #[test]

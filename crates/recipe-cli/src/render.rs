@@ -85,7 +85,7 @@ pub fn validate(set: &RecipeSet, format: Format) -> std::io::Result<Exit> {
 
 /// `recipe lint`: validation errors first (a recipe that does not validate is not scored), then
 /// the checklist scores and what to change.
-pub fn lint(set: &RecipeSet, format: Format) -> std::io::Result<Exit> {
+pub fn lint(set: &RecipeSet, format: Format, min_score: Option<f32>) -> std::io::Result<Exit> {
     if set.has_errors() {
         validate(set, format)?;
         return Ok(Exit::Invalid);
@@ -118,6 +118,9 @@ pub fn lint(set: &RecipeSet, format: Format) -> std::io::Result<Exit> {
                         p.principle, p.passed, p.applicable
                     )?;
                 }
+                for i in &report.ignored {
+                    writeln!(out, "  switched off: {} ({})", i.rule, i.reason)?;
+                }
                 if report.findings.is_empty() {
                     writeln!(out, "  nothing to change")?;
                 } else {
@@ -144,7 +147,30 @@ pub fn lint(set: &RecipeSet, format: Format) -> std::io::Result<Exit> {
             )?;
         }
     }
-    Ok(Exit::Ok)
+    Ok(below_min_score(&reports, min_score))
+}
+
+/// `--min-score`: exit 1, naming each recipe scored below it.
+fn below_min_score(reports: &[recipe_loader::RecipeLint], min: Option<f32>) -> Exit {
+    let Some(min) = min else {
+        return Exit::Ok;
+    };
+    let below: Vec<String> = reports
+        .iter()
+        .filter_map(|r| {
+            let score = r.overall()?;
+            (score < min).then(|| format!("{} ({score:.1})", r.recipe))
+        })
+        .collect();
+    if below.is_empty() {
+        return Exit::Ok;
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "error: below the minimum score {min:.1}: {}\n  help: make the changes listed under \"to change\", or switch a rule off in the recipe with `lint: {{ ignore: [{{ rule: …, reason: … }}] }}`",
+        below.join(", ")
+    );
+    Exit::Invalid
 }
 
 /// Print the warnings of a set that has no errors (before a plan).

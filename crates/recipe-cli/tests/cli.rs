@@ -295,6 +295,87 @@ fn lint_reports_what_to_change() {
     insta::assert_snapshot!("lint-bare", run.stdout);
 }
 
+const LINTED: &str = r#"name: linted
+description: a web server
+target: ec2-ami
+strategy: full
+os: linux
+version: 1.0.0
+base: { ssm-parameter: BASE }
+steps:
+  - packages: { install: [amazon-cloudwatch-agent] }
+tests:
+  - shell: { run: "true" }
+cleanup: linux
+image:
+  name: "linted-${version}"
+  tags: { Software: nginx, Role: web, System: shop, Project: shop, CostCenter: "1", Stage: prod, Confidentiality: internal, Compliance: none }
+retain: { keep: 3 }
+"#;
+
+/// Findings come from facts: Amazon Linux 2023 ships the SSM Agent, so its recipe is not told to
+/// install a security agent, while a Debian one is; a rule switched off with a reason is neither
+/// scored nor reported; `--min-score` fails CI below the score and passes at or above it.
+#[test]
+fn lint_uses_base_facts_rule_switches_and_gates_on_a_minimum_score() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: String| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_string_lossy().into_owned()
+    };
+    let al = write(
+        "al.yaml",
+        LINTED.replace(
+            "BASE",
+            "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+        ),
+    );
+    let run = recipe(&["lint", &al]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stdout.contains("no-security-agent"), "{}", run.stdout);
+    let debian = write(
+        "debian.yaml",
+        LINTED.replace("BASE", "/aws/service/debian/release/bookworm/latest/amd64"),
+    );
+    let run = recipe(&["lint", &debian]);
+    assert!(
+        run.stdout.contains("[recipe::lint::no-security-agent]"),
+        "{}",
+        run.stdout
+    );
+    let low = recipe(&["lint", &debian, "--min-score", "5"]);
+    assert_eq!(low.code, 1, "{}", low.stdout);
+    assert!(
+        low.stderr
+            .contains("below the minimum score 5.0: linted (4."),
+        "{}",
+        low.stderr
+    );
+    assert_eq!(recipe(&["lint", &debian, "--min-score", "4"]).code, 0);
+    let ignored = write(
+        "ignored.yaml",
+        format!(
+            "{}lint:\n  ignore:\n    - {{ rule: no-security-agent, reason: the EDR agent is installed at launch by the platform }}\n",
+            LINTED.replace("BASE", "/aws/service/debian/release/bookworm/latest/amd64")
+        ),
+    );
+    let run = recipe(&["lint", &ignored, "--min-score", "5"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(
+            "switched off: no-security-agent (the EDR agent is installed at launch by the platform)"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("[recipe::lint::no-security-agent]"),
+        "{}",
+        run.stdout
+    );
+}
+
 #[test]
 fn var_override_for_no_recipe_is_a_warning() {
     let run = recipe(&[

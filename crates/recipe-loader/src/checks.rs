@@ -356,6 +356,45 @@ fn check_recipe(cx: &mut Ctx<'_>) {
     check_distribute(cx);
     check_target_sections(cx);
     check_cleanup(cx);
+    check_lint_ignore(cx);
+}
+
+/// Each `lint.ignore` entry names a lint rule and says why.
+fn check_lint_ignore(cx: &mut Ctx<'_>) {
+    let Some(lint) = &cx.r.recipe.lint else {
+        return;
+    };
+    for entry in &lint.ignore {
+        let rule = &entry.value.rule;
+        if !crate::lint::RULES.contains(&rule.value.as_str()) {
+            let help =
+                match crate::suggest::did_you_mean(&rule.value, crate::lint::RULES.iter().copied())
+                {
+                    Some(near) => format!(
+                        "did you mean `{near}`? The rules are: {}",
+                        crate::lint::RULES.join(", ")
+                    ),
+                    None => format!("the rules are: {}", crate::lint::RULES.join(", ")),
+                };
+            cx.push(
+                Code::LintIgnoreRule,
+                rule.span,
+                format!("`{}` is not a lint rule", rule.value),
+                help,
+                "unknown rule",
+            );
+        }
+        let reason = &entry.value.reason;
+        if reason.value.trim().is_empty() {
+            cx.push(
+                Code::LintIgnoreRule,
+                reason.span,
+                format!("switching off `{}` needs a reason", rule.value),
+                "say why the rule does not apply to this recipe, for the reviewers who read it in git",
+                "empty reason",
+            );
+        }
+    }
 }
 
 /// The preset written for a target and operating system.

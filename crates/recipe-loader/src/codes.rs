@@ -95,6 +95,7 @@ codes! {
     NotSemver = ("recipe::version::not-semver", Warning, "A version that is not semantic versioning."),
     DuplicateRegion = ("recipe::distribute::duplicate-region", Warning, "A region listed twice."),
     KmsUnusedRegion = ("recipe::distribute::kms-unused", Warning, "A KMS key for a region the image is not copied to."),
+    LintIgnoreRule = ("recipe::lint::ignore", Error, "`lint.ignore` names a rule that does not exist, or gives no reason."),
     LintManualStep = ("recipe::lint::manual-step", Warning, "Checklist 1, 12: image configuration relies on a manual step."),
     LintVolumeSize = ("recipe::lint::volume-size", Warning, "Checklist 3: the bundle's disks are larger than the smallest (80 GiB root, 10 GiB user)."),
     LintLicence = ("recipe::lint::licence-in-image", Warning, "Checklist 4: a licence key appears to be baked into the image."),

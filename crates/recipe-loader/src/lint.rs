@@ -115,6 +115,33 @@ pub struct PrincipleScore {
     pub applicable: usize,
 }
 
+/// The rules, by the last part of their code, as `lint.ignore` names them.
+pub const RULES: &[&str] = &[
+    "manual-step",
+    "volume-size",
+    "licence-in-image",
+    "no-cm-agent",
+    "no-bootstrap",
+    "no-tests",
+    "no-components",
+    "no-cleanup",
+    "no-security-agent",
+    "no-log-agent",
+    "no-pcoip-policy",
+    "no-description",
+    "missing-tags",
+    "no-retention",
+];
+
+/// A rule the recipe switched off, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct Ignored {
+    /// The rule.
+    pub rule: String,
+    /// The recipe's reason.
+    pub reason: String,
+}
+
 /// The lint result for one recipe.
 #[derive(Clone, Debug)]
 pub struct RecipeLint {
@@ -124,6 +151,8 @@ pub struct RecipeLint {
     pub principles: Vec<PrincipleScore>,
     /// What to change, one finding per failed rule.
     pub findings: Vec<Diagnostic>,
+    /// Rules that failed but the recipe switched off (`lint.ignore`): not scored, not findings.
+    pub ignored: Vec<Ignored>,
 }
 
 /// `RecipeLint` as data for `--format json`.
@@ -135,6 +164,8 @@ pub struct RecipeLintRecord {
     pub principles: Vec<PrincipleScore>,
     /// Findings.
     pub findings: Vec<DiagnosticRecord>,
+    /// Rules switched off, with the reasons.
+    pub ignored: Vec<Ignored>,
 }
 
 impl RecipeLint {
@@ -144,6 +175,7 @@ impl RecipeLint {
             recipe: self.recipe.clone(),
             principles: self.principles.clone(),
             findings: self.findings.iter().map(Diagnostic::to_record).collect(),
+            ignored: self.ignored.clone(),
         }
     }
 
@@ -160,6 +192,7 @@ struct Rules<'a> {
     r: &'a LoadedRecipe,
     results: Vec<(&'static str, Outcome)>,
     findings: Vec<Diagnostic>,
+    ignored: Vec<Ignored>,
 }
 
 impl Rules<'_> {
@@ -174,8 +207,18 @@ impl Rules<'_> {
             (false, _) => Outcome::NotApplicable,
             (true, true) => Outcome::Pass,
             (true, false) => {
-                self.findings.push(fail(self.r));
-                Outcome::Fail
+                let finding = fail(self.r);
+                match self.ignore_reason(finding.code) {
+                    Some(reason) => {
+                        let rule = rule_name(finding.code).to_string();
+                        self.ignored.push(Ignored { rule, reason });
+                        Outcome::NotApplicable
+                    }
+                    None => {
+                        self.findings.push(finding);
+                        Outcome::Fail
+                    }
+                }
             }
         };
         for p in principles {
@@ -184,7 +227,38 @@ impl Rules<'_> {
     }
 }
 
-/// Whether a baked step of the recipe, or of a recipe it is layered on, mentions one of `words`.
+/// `no-security-agent` for `recipe::lint::no-security-agent`.
+fn rule_name(code: Code) -> &'static str {
+    code.as_str().rsplit("::").next().unwrap_or_default()
+}
+
+impl Rules<'_> {
+    /// The recipe's reason for switching the rule of `code` off, if it did.
+    fn ignore_reason(&self, code: Code) -> Option<String> {
+        let lint = self.r.recipe.lint.as_ref()?;
+        lint.ignore
+            .iter()
+            .find(|i| i.value.rule.value == rule_name(code))
+            .map(|i| i.value.reason.value.clone())
+    }
+}
+
+/// Whether `text` names one of `words` as a whole word: `aide` is in `install aide`, not in `guide`;
+/// `cloudwatch` is in `/opt/aws/amazon-cloudwatch-agent/etc`.
+fn names_any(text: &str, words: &[&str]) -> bool {
+    let text = text.to_ascii_lowercase();
+    let tokens = text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    tokens.filter(|t| !t.is_empty()).any(|t| {
+        let parts: Vec<&str> = t.split(['-', '_']).collect();
+        words.iter().any(|w| {
+            let want: Vec<&str> = w.split('-').collect();
+            parts.windows(want.len()).any(|win| win == want.as_slice())
+        })
+    })
+}
+
+/// Whether the recipe's image has one of `words` (agents): a baked step of the recipe or of a recipe
+/// it is layered on names it, or the root base ships it (see [`crate::facts`]).
 fn mentions(set: &RecipeSet, r: &LoadedRecipe, words: &[&str]) -> bool {
     let mut cur = Some(r);
     let mut hops = 0;
@@ -194,12 +268,12 @@ fn mentions(set: &RecipeSet, r: &LoadedRecipe, words: &[&str]) -> bool {
             .iter()
             .filter(|s| s.stage == Stage::Image)
             .any(|s| {
-                step_texts(&s.step).iter().any(|t| {
-                    let v = t.value.to_ascii_lowercase();
-                    words.iter().any(|w| v.contains(w))
-                })
+                step_texts(&s.step)
+                    .iter()
+                    .any(|t| names_any(&t.value, words))
             });
-        if found {
+        let shipped = crate::facts::base_agents(&rec.recipe.base.value);
+        if found || shipped.iter().any(|a| words.contains(a)) {
             return true;
         }
         hops += 1;
@@ -234,6 +308,7 @@ pub fn lint_recipe(set: &RecipeSet, r: &LoadedRecipe) -> RecipeLint {
         r,
         results: Vec::new(),
         findings: Vec::new(),
+        ignored: Vec::new(),
     };
 
     let manual = r
@@ -383,10 +458,46 @@ pub fn lint_recipe(set: &RecipeSet, r: &LoadedRecipe) -> RecipeLint {
         recipe: name,
         principles,
         findings: rules.findings,
+        ignored: rules.ignored,
     }
 }
 
 /// Lint every recipe of a set.
 pub fn lint(set: &RecipeSet) -> Vec<RecipeLint> {
     set.recipes.iter().map(|r| lint_recipe(set, r)).collect()
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use super::*;
+
+    #[test]
+    fn agents_are_named_as_words_not_substrings() {
+        assert!(names_any("dnf install -y aide", &["aide"]));
+        assert!(!names_any("see the hardening guide", &["aide"]));
+        assert!(names_any(
+            "/opt/aws/amazon-cloudwatch-agent/etc/x.json",
+            &["cloudwatch"]
+        ));
+        assert!(names_any(
+            "Microsoft Defender Antivirus settings",
+            &["defender"]
+        ));
+        assert!(names_any("systemctl enable salt-minion", &["salt-minion"]));
+        assert!(!names_any("add salt to taste", &["salt-minion"]));
+    }
+
+    #[test]
+    fn every_lint_code_is_a_rule_that_can_be_switched_off() {
+        let codes: Vec<&str> = Code::ALL
+            .iter()
+            .filter(|c| c.as_str().starts_with("recipe::lint::") && **c != Code::LintIgnoreRule)
+            .map(|c| rule_name(*c))
+            .collect();
+        let mut rules = RULES.to_vec();
+        let mut sorted = codes.clone();
+        rules.sort_unstable();
+        sorted.sort_unstable();
+        assert_eq!(rules, sorted);
+    }
 }

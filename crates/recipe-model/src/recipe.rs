@@ -135,6 +135,30 @@ pub struct Recipe {
     /// when AppStream has an update for the image (agent, Windows patches); the recipe has no steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed_update: Option<Node<bool>>,
+    /// `recipe lint` for this recipe: rules switched off, each with the reason (kept in git with the
+    /// recipe, so a reviewer sees why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lint: Option<Lint>,
+}
+
+/// `recipe lint` settings for one recipe.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Lint {
+    /// Rules switched off for this recipe: they are neither scored nor reported.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<Node<LintIgnore>>,
+}
+
+/// A lint rule switched off, e.g. `{ rule: no-pcoip-policy, reason: "streams over WSP only" }`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LintIgnore {
+    /// The rule: the last part of its code (`no-security-agent` for `recipe::lint::no-security-agent`).
+    pub rule: Node<String>,
+    /// Why it does not apply to this recipe.
+    #[schemars(length(min = 1))]
+    pub reason: Node<String>,
 }
 
 impl Recipe {
