@@ -35,6 +35,7 @@ test-rust:
 
 # Drive the real yaml-language-server and an independent JSON Schema validator.
 test-editor:
+    cargo build --quiet --locked -p recipe-cli
     cd tests/editor && npm ci --no-audit --no-fund --loglevel=error && npm test
 
 # Format, clippy with warnings as errors, and schema drift.

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 
 import { LspClient } from './lsp-client.mjs';
@@ -271,6 +272,78 @@ describe('yaml-language-server with the recipe schema', { timeout: 5 * TEST_MS }
       errorsOf(doc.diagnostics).some((d) => /Unable to load schema/.test(d.message)),
       `expected "Unable to load schema", got:\n${show(doc.diagnostics)}`,
     );
+  });
+
+  test('completion under base: names each kind by its key, with no identical entries', { timeout: TEST_MS }, async () => {
+    const body = VALID_BODY.replace(
+      'base:\n  ssm-parameter: /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64\n',
+      'base:\n  \n',
+    );
+    const doc = await open(recipe(body));
+    const line = doc.text.split('\n').indexOf('  ', lineOf(doc.text, 'base:'));
+    const items = await completionLabels(doc, { line, character: 2 });
+    const kinds = ['ssm-parameter', 'ami-filter', 'image-id', 'recipe', 'bundle', 'workspace', 'appstream-image'];
+    const properties = items.filter((i) => i.kind === 10).map((i) => i.label);
+    assert.deepEqual([...properties].sort(), [...kinds].sort(), `the keys offered: ${properties.join(', ')}`);
+    // yaml-language-server also offers a skeleton per alternative, labelled by its title: each names
+    // its kind (it was `object(recipe)` seven times).
+    const skeletons = items.filter((i) => i.kind !== 10).map((i) => i.label);
+    assert.deepEqual(
+      skeletons.filter((l, i) => skeletons.indexOf(l) !== i),
+      [],
+      `identical entries: ${skeletons.join(', ')}`,
+    );
+    assert.ok(skeletons.every((l) => kinds.includes(l)), `skeletons: ${skeletons.join(', ')}`);
+  });
+
+  /** The hover on the first occurrence of `needle`, as text. */
+  async function hoverText(doc, needle, character = 3) {
+    const hover = await client.request('textDocument/hover', {
+      textDocument: { uri: doc.uri },
+      position: { line: lineOf(doc.text, needle), character },
+    });
+    const c = hover?.contents;
+    return typeof c === 'string' ? c : (c?.value ?? (Array.isArray(c) ? c.map((x) => x.value ?? x).join('\n') : ''));
+  }
+
+  test('hover on a base kind explains it, as prose with code spans', { timeout: TEST_MS }, async () => {
+    const doc = await open(recipe(VALID_BODY));
+    const text = await hoverText(doc, 'ssm-parameter: /aws');
+    assert.match(text, /SSM public parameter that names the latest AMI/, `hover on ssm-parameter: ${text}`);
+    const builder = await hoverText(doc, 'instance-type: t3.small');
+    // One sentence per line of the description: doc-comment line breaks are joined.
+    assert.match(builder, /EC2 instance type \(`ec2-ami`\) or AppStream instance type/, `hover: ${builder}`);
+    const description = builder.split('\n').find((l) => l.includes('EC2 instance type')) ?? '';
+    assert.ok(description.trim().endsWith('.'), `the description breaks mid-sentence: ${JSON.stringify(builder)}`);
+  });
+
+  describe('the editor and `recipe validate` agree, both ways', () => {
+    const bin = process.env.RECIPE_BIN ?? path.join(REPO_ROOT, 'target', 'debug', 'recipe');
+    const cases = [
+      ['a valid recipe', VALID_BODY, true],
+      ['a quoted file mode', VALID_BODY.replace('  - reboot: {}\n', '  - file: { src: x.yaml, dest: /etc/x, mode: "0644" }\n  - reboot: {}\n'), true],
+      ['an unquoted file mode', VALID_BODY.replace('  - reboot: {}\n', '  - file: { src: x.yaml, dest: /etc/x, mode: 0644 }\n  - reboot: {}\n'), false],
+      ['a quoted account id', `${VALID_BODY}distribute:\n  share: { accounts: ["123456789012"] }\n`, true],
+      ['an unquoted account id', `${VALID_BODY}distribute:\n  share: { accounts: [123456789012] }\n`, false],
+      ['an account id of 11 digits', `${VALID_BODY}distribute:\n  share: { accounts: ["12345678901"] }\n`, false],
+      ['a known region', `${VALID_BODY}distribute:\n  regions: [eu-central-1]\n`, true],
+      ['a misspelt region', `${VALID_BODY}distribute:\n  regions: [eu-centrl-1]\n`, false],
+      ['a bundle on an AMI recipe', `${VALID_BODY}bundle: { name: web, compute: STANDARD, root-volume-gib: 80, user-volume-gib: 10 }\n`, false],
+      ['an app step on an AMI recipe', VALID_BODY.replace('  - reboot: {}\n', '  - app: { name: x, display-name: X, path: C:\\\\x.exe }\n  - reboot: {}\n'), false],
+      ['deprecate-after on an AMI recipe', `${VALID_BODY}retain: { keep: 2, deprecate-after: 90d }\n`, true],
+    ];
+    for (const [name, body, valid] of cases) {
+      test(`${name}: ${valid ? 'both accept' : 'both refuse'}`, { timeout: TEST_MS }, async () => {
+        const doc = await open(recipe(body));
+        fs.writeFileSync(path.join(dir, 'x.yaml'), 'x: 1\n');
+        const run = spawnSync(bin, ['validate', doc.file], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+        assert.ok(run.status !== null, `cannot run ${bin} (build it: cargo build -p recipe-cli): ${run.error}`);
+        const cli = run.status === 0;
+        const editor = errorsOf(doc.diagnostics).length === 0;
+        assert.equal(cli, valid, `recipe validate exit ${run.status}:\n${run.stderr}`);
+        assert.equal(editor, valid, `the editor shows:\n${show(doc.diagnostics)}`);
+      });
+    }
   });
 
   describe('the files in recipes/, through their own modelines', () => {

@@ -28,6 +28,8 @@ function makeAjv() {
   ajv.addFormat('uint8', uint(0xff));
   ajv.addFormat('uint16', uint(0xffff));
   ajv.addFormat('uint32', uint(0xffff_ffff));
+  // The annotation VS Code and yaml-language-server render as Markdown in hovers.
+  ajv.addKeyword({ keyword: 'markdownDescription', schemaType: 'string' });
   return ajv;
 }
 

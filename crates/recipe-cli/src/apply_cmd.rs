@@ -76,6 +76,7 @@ impl ApplyArgs {
             load: LoadArgs {
                 paths: a.load.paths.clone(),
                 vars: a.load.vars.clone(),
+                allow_regions: a.load.allow_regions.clone(),
             },
             planning: a.planning.clone(),
             plan: a.plan.clone(),

@@ -70,6 +70,14 @@ pub(crate) struct LoadArgs {
     /// Set a variable: `--var name=value` (repeatable). Overrides the variable's default.
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     pub(crate) vars: Vec<(String, String)>,
+    /// Allow a region this version of recipe does not know yet (AWS opened it later); repeatable.
+    #[arg(
+        long = "allow-region",
+        value_name = "REGION",
+        env = "RECIPE_ALLOW_REGIONS",
+        value_delimiter = ','
+    )]
+    pub(crate) allow_regions: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -108,6 +116,7 @@ impl LoadArgs {
     fn load(&self) -> RecipeSet {
         let options = LoadOptions {
             vars: self.vars.iter().cloned().collect(),
+            allow_regions: self.allow_regions.clone(),
         };
         recipe_loader::load(&self.paths, &options)
     }

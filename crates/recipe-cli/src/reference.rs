@@ -12,6 +12,14 @@ pub fn splice(doc: &str, name: &str, body: &str) -> Option<String> {
     Some(format!("{}\n{}\n{}", &doc[..s], body.trim_end(), &doc[e..]))
 }
 
+/// A node's description as Markdown (the schema keeps a plain one for editors without Markdown).
+fn description(v: &Value) -> &str {
+    v.get("markdownDescription")
+        .or_else(|| v.get("description"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
 fn escape(s: &str) -> String {
     s.replace('\n', " ").replace('|', "\\|")
 }
@@ -70,7 +78,7 @@ fn object_table(out: &mut String, def: &Value) {
     out.push_str("| field | type | required | description | example |\n|---|---|---|---|---|\n");
     if let Some(props) = def.get("properties").and_then(Value::as_object) {
         for (name, p) in props {
-            let desc = p.get("description").and_then(Value::as_str).unwrap_or("");
+            let desc = description(p);
             let req = if required.contains(&name.as_str()) {
                 "yes"
             } else {
@@ -89,7 +97,7 @@ fn object_table(out: &mut String, def: &Value) {
 fn variants_table(out: &mut String, variants: &[Value]) {
     out.push_str("| value | description |\n|---|---|\n");
     for v in variants {
-        let desc = v.get("description").and_then(Value::as_str).unwrap_or("");
+        let desc = description(v);
         if let Some(c) = v
             .get("const")
             .or_else(|| v.get("enum").and_then(|e| e.get(0)))
@@ -123,7 +131,7 @@ pub fn language_reference(schema: &Value) -> String {
     };
     for (name, def) in defs {
         out.push_str(&format!("\n### {name}\n\n"));
-        if let Some(d) = def.get("description").and_then(Value::as_str) {
+        if let Some(d) = Some(description(def)).filter(|d| !d.is_empty()) {
             out.push_str(&format!("{}\n\n", d.replace('\n', " ")));
         }
         if def.get("properties").is_some() {

@@ -25,16 +25,10 @@ static RECIPE_NAME: LazyLock<Regex> = LazyLock::new(|| re(r"^[a-z0-9][a-z0-9-]{0
 static SEMVER: LazyLock<Regex> = LazyLock::new(|| {
     re(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
 });
-static REGION: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$"));
-static ACCOUNT: LazyLock<Regex> = LazyLock::new(|| re(r"^\d{12}$"));
-static ORG_ARN: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^arn:aws[a-z-]*:organizations::\d{12}:organization/o-[a-z0-9]{10,32}$"));
-static OU_ARN: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"^arn:aws[a-z-]*:organizations::\d{12}:ou/o-[a-z0-9]{10,32}/ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}$",
-    )
-});
+static REGION: LazyLock<Regex> = LazyLock::new(|| re(recipe_model::patterns::REGION));
+static ACCOUNT: LazyLock<Regex> = LazyLock::new(|| re(recipe_model::patterns::ACCOUNT));
+static ORG_ARN: LazyLock<Regex> = LazyLock::new(|| re(recipe_model::patterns::ORG_ARN));
+static OU_ARN: LazyLock<Regex> = LazyLock::new(|| re(recipe_model::patterns::OU_ARN));
 static ROLE_ARN: LazyLock<Regex> =
     LazyLock::new(|| re(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"));
 static KMS_KEY: LazyLock<Regex> = LazyLock::new(|| {
@@ -69,6 +63,8 @@ struct Ctx<'a> {
     src: &'a Arc<SourceFile>,
     target: Target,
     out: &'a mut Vec<Diagnostic>,
+    /// Regions allowed besides the known ones.
+    allow_regions: &'a [String],
 }
 
 impl Ctx<'_> {
@@ -137,7 +133,7 @@ fn check_builder_user(cx: &mut Ctx<'_>, set: &RecipeSet) {
 }
 
 /// Run every check over a loaded set.
-pub(crate) fn check_set(set: &mut RecipeSet) {
+pub(crate) fn check_set(set: &mut RecipeSet, options: &crate::LoadOptions) {
     let mut out = Vec::new();
     // Sources are shared (one per file), so their addresses say which were scanned.
     let mut scanned: HashSet<*const SourceFile> = HashSet::new();
@@ -148,6 +144,7 @@ pub(crate) fn check_set(set: &mut RecipeSet) {
             src: &r.source,
             target: r.recipe.target.value,
             out: &mut out,
+            allow_regions: &options.allow_regions,
         };
         check_recipe(&mut cx);
         check_layering(&mut cx, set);
@@ -629,15 +626,53 @@ fn check_builder(cx: &mut Ctx<'_>) {
 }
 
 fn check_region(cx: &mut Ctx<'_>, r: &Node<String>) {
+    check_region_as(
+        cx,
+        r,
+        "write a region code such as `eu-west-2` or `us-east-1`",
+    );
+}
+
+/// A region code: its shape, then that AWS has such a region (or the user allowed it).
+fn check_region_as(cx: &mut Ctx<'_>, r: &Node<String>, shape_help: &str) {
     if !REGION.is_match(r) {
         cx.push(
             Code::Region,
             r.span,
             format!("`{}` is not an AWS region", r.value),
-            "write a region code such as `eu-west-2` or `us-east-1`",
+            shape_help,
             "not a region",
         );
+        return;
     }
+    if recipe_model::regions::is_known(r) || cx.allow_regions.iter().any(|a| a == &r.value) {
+        return;
+    }
+    let near =
+        crate::suggest::did_you_mean(&r.value, recipe_model::regions::REGIONS.iter().copied());
+    let help = match near {
+        Some(n) => format!(
+            "did you mean `{n}`? If AWS opened `{}` after this version of recipe, allow it with `--allow-region {}` (or RECIPE_ALLOW_REGIONS)",
+            r.value, r.value
+        ),
+        None => format!(
+            "check the code against the AWS Regions list; if AWS opened `{}` after this version of recipe, allow it with `--allow-region {}` (or RECIPE_ALLOW_REGIONS)",
+            r.value, r.value
+        ),
+    };
+    cx.push(
+        Code::UnknownRegion,
+        r.span,
+        format!("there is no AWS region `{}`", r.value),
+        help,
+        "unknown region",
+    );
+}
+
+/// Whether the scalar at `span` is written quoted in `text` (a span that is not known counts as
+/// quoted: a synthetic value has no source to be unquoted in).
+fn quoted(text: &str, span: Span) -> bool {
+    !span.is_known() || text[span.offset.min(text.len())..].starts_with(['"', '\''])
 }
 
 /// A display name for a step in messages.
@@ -727,6 +762,22 @@ fn check_steps(cx: &mut Ctx<'_>) {
             Step::File(f) => {
                 check_dest(&mut out, s, &f.dest, os);
                 if let Some(mode) = &f.mode
+                    && !quoted(&s.source.text, mode.span)
+                {
+                    // YAML 1.1 tools read an unquoted 0644 as the number 420; the schema wants a
+                    // string, so the editor and validate both refuse it.
+                    push(
+                        &mut out,
+                        Code::InvalidType,
+                        mode.span,
+                        format!("file mode {} is a number, not a string", mode.value),
+                        format!(
+                            "quote it, `mode: \"{}\"`: an unquoted 0644 is octal to some YAML readers and decimal to others",
+                            mode.value
+                        ),
+                        "unquoted",
+                    );
+                } else if let Some(mode) = &f.mode
                     && !FILE_MODE.is_match(mode)
                 {
                     push(
@@ -1075,14 +1126,14 @@ fn check_distribute(cx: &mut Ctx<'_>) {
     }
     let build_region = cx.r.recipe.builder.region.as_ref().map(|r| r.value.clone());
     for (region, key) in &d.kms_keys {
-        if !REGION.is_match(region) {
-            cx.push(
-                Code::Region,
-                region.span,
-                format!("`{region}` is not an AWS region"),
-                "key `kms-keys` by region code, e.g. `eu-west-2`",
-                "not a region",
-            );
+        let before = cx.out.len();
+        check_region_as(
+            cx,
+            region,
+            "key `kms-keys` by region code, e.g. `eu-west-2`",
+        );
+        if cx.out.len() > before {
+            continue;
         } else if !seen.contains(region.value.as_str())
             && build_region.as_deref() != Some(region.as_str())
         {

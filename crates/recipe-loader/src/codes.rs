@@ -85,6 +85,7 @@ codes! {
     SectionTarget = ("recipe::section::wrong-target", Error, "A section or field the target does not support (a bundle on an AMI, ...)."),
     AccountId = ("recipe::aws::account-id", Error, "An AWS account id that is not 12 digits."),
     Region = ("recipe::aws::region", Error, "A string that is not an AWS region name."),
+    UnknownRegion = ("recipe::aws::unknown-region", Error, "A well-formed region code that is not an AWS region (a typo, or a region newer than this recipe: `--allow-region`)."),
     Arn = ("recipe::aws::arn", Error, "A malformed ARN (organization, OU, IAM role, KMS key)."),
     Tag = ("recipe::aws::tag", Error, "A tag key or value AWS would refuse."),
     InstanceType = ("recipe::aws::instance-type", Error, "An instance type of the wrong family for the target."),

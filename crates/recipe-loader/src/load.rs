@@ -19,6 +19,9 @@ use crate::walk::{recipe_texts_mut, step_texts_mut};
 pub struct LoadOptions {
     /// `--var name=value` overrides, applied to every recipe that declares the variable.
     pub vars: BTreeMap<String, String>,
+    /// Regions allowed besides [`recipe_model::regions::REGIONS`] (`--allow-region`), for a region
+    /// AWS opened after this version of recipe.
+    pub allow_regions: Vec<String>,
 }
 
 /// A step after includes are expanded, with the file it was written in and its effective stage.
@@ -172,7 +175,7 @@ pub fn load(paths: &[PathBuf], options: &LoadOptions) -> RecipeSet {
             );
         }
     }
-    crate::checks::check_set(&mut set);
+    crate::checks::check_set(&mut set, options);
     set
 }
 
@@ -202,7 +205,7 @@ pub fn load_str(
         Err(d) => set.diagnostics.push(d),
     }
     link(&mut set);
-    crate::checks::check_set(&mut set);
+    crate::checks::check_set(&mut set, options);
     set
 }
 

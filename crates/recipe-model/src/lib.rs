@@ -18,6 +18,8 @@ mod step;
 pub use cleanup::CleanupItem;
 pub use duration::{Duration, DurationParseError};
 pub use recipe::*;
+pub mod patterns;
+pub mod regions;
 pub use schema::{component_schema, recipe_schema};
 pub use span::{Node, Span};
 pub use step::*;

@@ -460,11 +460,8 @@ impl<'de> Deserialize<'de> for AccountShare {
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<AccountShare, E> {
                 Ok(AccountShare::Id(v.to_string()))
             }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<AccountShare, E> {
-                // No zero-padding: an unquoted id has lost its leading zeros, and padding would name
-                // another account. The check asks for a quoted 12-digit string instead.
-                Ok(AccountShare::Id(v.to_string()))
-            }
+            // No `visit_u64`: an unquoted id is refused, as the schema refuses it. It may have lost
+            // its leading zeros, and padding would name another account.
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
                 map: A,
