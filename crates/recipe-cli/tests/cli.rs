@@ -217,6 +217,32 @@ fn completions_are_printed_for_each_shell() {
     assert_eq!(recipe(&["completions", "tcsh"]).code, 64);
 }
 
+/// A file that is not UTF-8 is located (line and column of the first invalid byte) and its likely
+/// encoding named with the command that converts it; nothing else is reported about it.
+#[test]
+fn a_file_that_is_not_utf8_is_located_and_its_encoding_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("latin.yaml");
+    std::fs::write(&file, b"name: latin\ndescription: caf\xe9 menu\n").unwrap();
+    let run = recipe(&["validate", "--format", "json", file.to_str().unwrap()]);
+    assert_eq!(run.code, 1);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let d = &doc["diagnostics"][0];
+    assert_eq!(d["code"], "recipe::io::not-utf8", "{d}");
+    assert_eq!(
+        (d["line"].as_u64(), d["column"].as_u64()),
+        (Some(2), Some(17)),
+        "{d}"
+    );
+    assert!(
+        d["help"]
+            .as_str()
+            .unwrap()
+            .contains("iconv -f LATIN1 -t UTF-8"),
+        "{d}"
+    );
+}
+
 #[test]
 fn missing_path_is_reported() {
     let run = recipe(&["validate", "no/such/dir"]);

@@ -36,6 +36,7 @@ macro_rules! codes {
 
 codes! {
     IoRead = ("recipe::io::read", Error, "A recipe, component or referenced file could not be read."),
+    NotUtf8 = ("recipe::io::not-utf8", Error, "A recipe or component is not UTF-8 text: the first invalid byte's line and column, and the likely encoding."),
     SetEmpty = ("recipe::io::no-recipes", Error, "A path given on the command line holds no recipe files."),
     Syntax = ("recipe::parse::syntax", Error, "The file is not valid YAML."),
     UnknownField = ("recipe::parse::unknown-field", Error, "A key that the recipe language does not have."),

@@ -9,6 +9,7 @@ mod checks;
 pub mod codes;
 mod cores;
 pub mod diagnostic;
+mod encoding;
 mod facts;
 mod interpolate;
 mod lint;

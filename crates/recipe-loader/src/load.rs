@@ -220,9 +220,10 @@ enum Read {
 }
 
 fn read_one(file: PathBuf) -> Read {
-    let text = match std::fs::read_to_string(&file) {
+    let text = match crate::encoding::read_text(&file) {
         Ok(t) => t,
-        Err(e) => {
+        Err(Ok(not_utf8)) => return Read::Unreadable(not_utf8),
+        Err(Err(e)) => {
             return Read::Unreadable(
                 Diagnostic::new(
                     Code::IoRead,
@@ -446,8 +447,13 @@ impl Expand<'_, '_> {
         let entry = match self.cache.components.get(&full) {
             Some(e) => e.clone(),
             None => {
-                let loaded = match std::fs::read_to_string(&full) {
-                    Err(e) if full.exists() => {
+                let loaded = match crate::encoding::read_text(&full) {
+                    Err(Ok(not_utf8)) => {
+                        self.diags.push(not_utf8);
+                        self.cache.components.insert(full.clone(), None);
+                        return;
+                    }
+                    Err(Err(e)) if full.exists() => {
                         self.diags.push(
                             Diagnostic::new(
                                 Code::IoRead,

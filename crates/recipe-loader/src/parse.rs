@@ -226,7 +226,39 @@ fn to_diagnostic(err: YamlError, path: &str, source: &Arc<SourceFile>) -> Diagno
             classify(&msg, serde_side, numeric, &at)
         }
     };
-    diag.at(source, locate(source, span))
+    let span = locate(source, span);
+    if diag.code == Code::Syntax && diag.message.contains("tab") {
+        return on_the_tab(diag, source, span);
+    }
+    diag.at(source, span)
+}
+
+/// A tab error pointed at the tab itself: on the reported line, or the nearest line above it that
+/// holds one (the parser may stop after the line that broke the indentation).
+fn on_the_tab(diag: Diagnostic, source: &Arc<SourceFile>, span: Span) -> Diagnostic {
+    let text = &source.text;
+    let line_end = text[span.offset.min(text.len())..]
+        .find('\n')
+        .map_or(text.len(), |i| span.offset + i);
+    let Some(tab) = text[..line_end].rfind('\t') else {
+        return diag.at(source, span);
+    };
+    let line = text[..tab].matches('\n').count() + 1;
+    let column = text[..tab]
+        .rsplit('\n')
+        .next()
+        .map_or(0, |l| l.chars().count())
+        + 1;
+    let at = Span {
+        offset: tab,
+        len: 1,
+        line: u32::try_from(line).unwrap_or(u32::MAX),
+        column: u32::try_from(column).unwrap_or(u32::MAX),
+    };
+    Diagnostic::new(Code::Syntax, format!("invalid YAML: a tab at line {line}, column {column}: YAML indents with spaces only"))
+        .help("replace the tab with spaces (two per level, as the rest of the file); many editors do it with \"convert indentation to spaces\"")
+        .label("a tab")
+        .at(source, at)
 }
 
 /// Pick a code, message and help for errors that only carry a message.
