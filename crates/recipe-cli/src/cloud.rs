@@ -12,7 +12,8 @@ use recipe_engine::Registry;
 #[derive(clap::Args, Clone, Debug)]
 pub struct CloudArgs {
     /// Run against the embedded local AWS endpoint (aws-sim) instead of AWS: no account needed. Its
-    /// cloud is kept in `.recipe/sandbox/cloud`, and state defaults to `.recipe/sandbox/state`.
+    /// cloud is kept in `.recipe/sandbox/cloud` next to the recipes, and state defaults to
+    /// `.recipe/sandbox/state`.
     #[arg(long)]
     pub sandbox: bool,
     /// Ask the cloud what exists (bases, images, copies). `--refresh=false` trusts recorded state.
@@ -30,11 +31,6 @@ pub struct CloudArgs {
     pub endpoint_url: Option<String>,
 }
 
-/// The sandbox's folder.
-pub fn sandbox_dir() -> PathBuf {
-    PathBuf::from(".recipe/sandbox")
-}
-
 /// The cloud a command talks to: AWS, or the sandbox endpoint it started.
 pub struct Cloud {
     /// The resolved AWS configuration.
@@ -45,7 +41,11 @@ pub struct Cloud {
 
 impl Cloud {
     /// Connect: start the sandbox, or resolve the standard AWS configuration. Makes no call.
-    pub async fn connect(args: &CloudArgs) -> std::io::Result<Result<Cloud, recipe_aws::AwsError>> {
+    /// `dot_recipe` is where the sandbox keeps its cloud (`sandbox/cloud`).
+    pub async fn connect(
+        args: &CloudArgs,
+        dot_recipe: &std::path::Path,
+    ) -> std::io::Result<Result<Cloud, recipe_aws::AwsError>> {
         let mut opts = AwsOptions {
             profile: args.profile.clone(),
             region: args.region.clone(),
@@ -53,7 +53,7 @@ impl Cloud {
             ..Default::default()
         };
         let sim = if args.sandbox {
-            let sim = start_sandbox().await?;
+            let sim = start_sandbox(dot_recipe.join("sandbox")).await?;
             opts.endpoint_url = Some(sim.url().to_string());
             opts.credentials = Some(Credentials::new(
                 aws_sim::DEFAULT_ACCOUNT,
@@ -103,14 +103,14 @@ impl Cloud {
     }
 }
 
-async fn start_sandbox() -> std::io::Result<aws_sim::Sim> {
+async fn start_sandbox(dir: PathBuf) -> std::io::Result<aws_sim::Sim> {
     let durations = aws_sim::Durations {
         image_copy_ms: 500,
         ..Default::default()
     };
     aws_sim::Sim::start(aws_sim::Config {
         durations,
-        state_dir: Some(sandbox_dir().join("cloud")),
+        state_dir: Some(dir.join("cloud")),
         // The sandbox plays the person who registers the SSM agent on a builder WorkSpace.
         operator: true,
         ..Default::default()

@@ -7,6 +7,7 @@ mod plan_cmd;
 mod progress;
 mod reference;
 mod render;
+mod root;
 mod schema;
 mod state_cmd;
 mod store;

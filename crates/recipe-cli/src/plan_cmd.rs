@@ -95,7 +95,11 @@ pub enum GraphFormat {
     Mermaid,
 }
 
-pub fn options(p: &PlanningArgs, cloud: CloudInfo) -> PlanOptions {
+pub fn options(
+    p: &PlanningArgs,
+    cloud: CloudInfo,
+    unfinished: std::collections::BTreeSet<String>,
+) -> PlanOptions {
     let mut estimates = Estimates::default();
     for (k, v) in &p.estimates {
         estimates.0.insert(k.clone(), *v);
@@ -103,6 +107,7 @@ pub fn options(p: &PlanningArgs, cloud: CloudInfo) -> PlanOptions {
     PlanOptions {
         estimates,
         targets: p.target.clone(),
+        unfinished,
         now: jiff::Timestamp::now(),
         cloud,
     }
@@ -123,20 +128,6 @@ pub struct Planned {
     pub registry: Registry,
 }
 
-impl PlanningArgs {
-    /// The state store, defaulting to the sandbox's with `--sandbox`.
-    pub fn state_args(&self) -> StateArgs {
-        let mut s = self.state.clone();
-        if self.cloud.sandbox && s.location == ".recipe/state" {
-            s.location = crate::cloud::sandbox_dir()
-                .join("state")
-                .display()
-                .to_string();
-        }
-        s
-    }
-}
-
 /// Load, report diagnostics, connect, observe and plan. `Err(exit)` when something failed (reported).
 /// `poll` is the providers' poll interval (their default when `None`).
 pub async fn make_plan(
@@ -150,7 +141,8 @@ pub async fn make_plan(
         return Ok(Err(Exit::Invalid));
     }
     render::warnings(&set)?;
-    let cloud = match crate::cloud::Cloud::connect(&p.cloud).await? {
+    let dot_recipe = crate::root::dot_recipe(&load.paths);
+    let cloud = match crate::cloud::Cloud::connect(&p.cloud, &dot_recipe).await? {
         Ok(c) => c,
         Err(e) => return Ok(Err(render::report(&e))),
     };
@@ -159,11 +151,13 @@ pub async fn make_plan(
         Err(exit) => return Ok(Err(exit)),
     };
     let registry = cloud.registry(poll.unwrap_or_else(|| cloud.default_poll()));
-    let store = match p.state_args().open(Some(&cloud.aws)) {
+    let at = p.state.at(&dot_recipe, p.cloud.sandbox);
+    let store = match at.open(Some(&cloud.aws)) {
         Ok(s) => s,
         Err(e) => return Ok(Err(render::report(&e))),
     };
-    let opts = options(p, info);
+    let _ = writeln!(std::io::stderr(), "{}", at.describe());
+    let opts = options(p, info, unfinished_builds(&store, &set).await);
     let planned = if p.cloud.refresh {
         recipe_plan::plan(&set, &store, &registry, &opts).await
     } else {
@@ -216,6 +210,33 @@ async fn where_it_builds(
         region,
         region_source,
     })
+}
+
+/// The builds of applies that did not finish, from their journals (read as a hint, without locks):
+/// their images are the next apply's to resume or sweep, not the plan's to adopt.
+async fn unfinished_builds(
+    store: &crate::store::AnyStore,
+    set: &recipe_loader::RecipeSet,
+) -> std::collections::BTreeSet<String> {
+    let names = set
+        .recipes
+        .iter()
+        .map(|r| r.recipe.name.value.clone())
+        .collect();
+    let runs = recipe_engine::interrupted(store, &names)
+        .await
+        .unwrap_or_default();
+    runs.iter()
+        .flat_map(|run| {
+            let open = run.open();
+            run.plan
+                .recipes
+                .iter()
+                .filter(move |r| open.contains(&r.recipe))
+                .filter_map(|r| r.build.as_ref().map(|b| b.build_id.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// The runtime for commands that talk to the cloud.

@@ -1,6 +1,6 @@
 //! Choosing the state store from `--state`: a folder, or `s3://bucket/prefix`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use recipe_state::{LocalStore, LockInfo, RecipeState, Revision, StateError, StateStore, Stored};
@@ -15,21 +15,51 @@ pub enum AnyStore {
     S3(S3Store),
 }
 
-/// `--state`, or `RECIPE_STATE`, or `.recipe/state`.
+/// `--state`, or `RECIPE_STATE`, or `.recipe/state` next to the recipes.
 #[derive(clap::Args, Clone, Debug)]
 pub struct StateArgs {
-    /// Where state lives: a folder (default `.recipe/state`), or `s3://BUCKET/PREFIX` to share it
-    /// between CI runners (AWS credentials and region from the usual chain).
-    #[arg(
-        long = "state",
-        env = "RECIPE_STATE",
-        value_name = "DIR|S3-URL",
-        default_value = ".recipe/state"
-    )]
+    /// Where state lives: a folder, or `s3://BUCKET/PREFIX` to share it between CI runners (AWS
+    /// credentials and region from the usual chain). Default: `.recipe/state` in the recipes'
+    /// repository (the nearest folder up from the recipes with `.recipe/` or `.git`).
+    #[arg(long = "state", env = "RECIPE_STATE", value_name = "DIR|S3-URL")]
+    pub location: Option<String>,
+}
+
+/// Where state is for a command: the location and how it was chosen.
+#[derive(Clone, Debug)]
+pub struct StateAt {
+    /// A folder or an S3 URL.
     pub location: String,
+    /// Why this one ("--state", "next to the recipes", "the sandbox's").
+    pub why: &'static str,
 }
 
 impl StateArgs {
+    /// The location: `--state`/`RECIPE_STATE`, else `.recipe/state` (or `.recipe/sandbox/state`)
+    /// in `dot_recipe`.
+    pub fn at(&self, dot_recipe: &Path, sandbox: bool) -> StateAt {
+        match (&self.location, sandbox) {
+            (Some(l), _) => StateAt {
+                location: l.clone(),
+                why: "from --state or RECIPE_STATE",
+            },
+            (None, false) => StateAt {
+                location: dot_recipe.join("state").display().to_string(),
+                why: "next to the recipes",
+            },
+            (None, true) => StateAt {
+                location: dot_recipe
+                    .join("sandbox")
+                    .join("state")
+                    .display()
+                    .to_string(),
+                why: "the sandbox's",
+            },
+        }
+    }
+}
+
+impl StateAt {
     /// Whether state is kept in S3 (and so needs the AWS configuration).
     pub fn is_s3(&self) -> bool {
         self.location.starts_with("s3://")
@@ -44,6 +74,16 @@ impl StateArgs {
                 &self.location,
             ))))
         }
+    }
+
+    /// `state: .recipe/state (next to the recipes)`, for a line on standard error.
+    pub fn describe(&self) -> String {
+        let shown = if self.is_s3() {
+            self.location.clone()
+        } else {
+            crate::root::shown(Path::new(&self.location))
+        };
+        format!("state: {shown} ({})", self.why)
     }
 }
 

@@ -976,7 +976,9 @@ async fn changed_tags_retag_every_region_without_a_rebuild() {
         .await;
     assert_eq!(code, 2, "{plan}");
     assert!(
-        plan.contains("image.tags changed (~Stage, -Compliance)"),
+        plan.contains(
+            r#"image.tags changed (~Stage: "prod" → "test", -Compliance (was "CIS-L1"))"#
+        ),
         "{plan}"
     );
     assert!(plan.contains("0 to build"), "{plan}");
@@ -1422,6 +1424,128 @@ async fn a_long_wait_prints_a_heartbeat_in_logs() {
         ),
         "{stdout}"
     );
+}
+
+/// `recipe` in `cwd` with the sandbox's environment.
+fn recipe_in(cwd: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_recipe"))
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("RECIPE_STATE")
+        .env_remove("RECIPE_REFRESH")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// State follows the recipes: a plan run from another folder finds it (and says which it uses).
+/// With the state lost, the plan adopts the tagged images instead of building them again, `state
+/// import` records them, and `state list`/`show --sandbox` read the sandbox's state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_follows_the_recipes_and_lost_state_is_adopted_from_tags() {
+    let top = tempfile::tempdir().unwrap();
+    let repo = top.path().join("infra");
+    for sub in ["recipes/layered", "recipes/components"] {
+        for f in walk(&root().join(sub)) {
+            let to = repo.join(f.strip_prefix(root()).unwrap());
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(&f, to).unwrap();
+        }
+    }
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    let run = |cwd: &Path, args: &[&str]| tokio::task::block_in_place(|| recipe_in(cwd, args));
+    let (code, out, err) = run(
+        &repo,
+        &["apply", "recipes/layered", "--sandbox", "--auto-approve"],
+    );
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    // From elsewhere: the same state, named on standard error.
+    let (code, out, err) = run(
+        top.path(),
+        &[
+            "plan",
+            "infra/recipes/layered",
+            "--sandbox",
+            "--detailed-exitcode",
+        ],
+    );
+    assert_eq!(
+        code,
+        Some(0),
+        "nothing to do from another folder:\n{out}\n{err}"
+    );
+    assert!(
+        err.contains("state: infra/.recipe/sandbox/state (the sandbox's)"),
+        "{err}"
+    );
+    // Lost state: the plan adopts what the tags say, and builds nothing.
+    std::fs::remove_dir_all(repo.join(".recipe/sandbox/state")).unwrap();
+    let (_, out, err) = run(&repo, &["plan", "recipes/layered", "--sandbox"]);
+    assert!(out.contains("Plan: 0 to build"), "{out}\n{err}");
+    assert!(
+        out.contains("note: no state yet: adopted 1 version found by their tags"),
+        "{out}"
+    );
+    // Applying the adoption records the adopted version with its updates ...
+    let (code, out, err) = run(
+        &repo,
+        &[
+            "apply",
+            "recipes/layered",
+            "--sandbox",
+            "--auto-approve",
+            "--target",
+            "linux-baseline",
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    let (_, shown, _) = run(&repo, &["state", "show", "linux-baseline", "--sandbox"]);
+    assert!(
+        shown.contains("2025.6.0"),
+        "the adopted version is recorded:\n{shown}"
+    );
+    // ... and `state import` records the rest without applying.
+    let (code, out, err) = run(&repo, &["state", "import", "recipes/layered", "--sandbox"]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(out.contains("imported web-on-baseline: 1.7.1"), "{out}");
+    assert!(
+        !out.contains("imported linux-baseline"),
+        "it has state now: {out}"
+    );
+    let (code, out, _) = run(&repo.join("recipes"), &["state", "list", "--sandbox"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("linux-baseline") && out.contains("web-on-baseline"),
+        "{out}"
+    );
+    let (code, out, _) = run(&repo, &["state", "show", "web-on-baseline", "--sandbox"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("1.7.1") && out.contains("eu-west-1"), "{out}");
+    let (code, _, _) = run(&repo, &["state", "list"]);
+    assert_eq!(code, Some(0), "the account's state is another store");
+    // An apply records the adoption's remaining updates; then nothing is left to do.
+    let (code, out, err) = run(
+        &repo,
+        &["apply", "recipes/layered", "--sandbox", "--auto-approve"],
+    );
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    let (code, out, _) = run(
+        &repo,
+        &[
+            "plan",
+            "recipes/layered",
+            "--sandbox",
+            "--detailed-exitcode",
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

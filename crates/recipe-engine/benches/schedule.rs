@@ -50,6 +50,7 @@ fn plan(n: usize) -> Plan {
         recipes: vec![],
         actions,
         critical_path: Default::default(),
+        adopted: Default::default(),
     }
 }
 

@@ -60,6 +60,13 @@ pub fn check_saved(fresh: &Plan, saved: Plan) -> Result<Plan, StalePlan> {
     })?;
     saved.check_fresh(fresh)?;
     saved.check_actions(fresh)?;
+    if saved.adopted != fresh.adopted {
+        return Err(StalePlan {
+            reasons: vec![
+                "the images adopted from their tags are not those the cloud holds now".into(),
+            ],
+        });
+    }
     Ok(saved)
 }
 
@@ -254,10 +261,16 @@ async fn locked<S: StateStore>(
         .map(|r| r.saved.clone())
         .unwrap_or_default();
     let before = read_unmoved(run.store, run.set, &plan, &own).await?;
-    let state: BTreeMap<String, RecipeState> = before
+    let mut state: BTreeMap<String, RecipeState> = before
         .iter()
         .map(|(k, v)| (k.clone(), v.state.clone()))
         .collect();
+    // Recipes the plan adopted from their tags start from that state (the store held none).
+    for (name, adopted) in &plan.adopted {
+        if state.get(name).is_none_or(|s| s.versions.is_empty()) {
+            state.insert(name.clone(), adopted.clone());
+        }
+    }
     let gates = resumed
         .as_ref()
         .map(|r| r.gates.clone())

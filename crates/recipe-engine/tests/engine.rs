@@ -34,6 +34,7 @@ fn plan(deps: &[&[usize]]) -> Plan {
         recipes: vec![],
         actions,
         critical_path: CriticalPath::default(),
+        adopted: Default::default(),
     }
 }
 

@@ -238,6 +238,7 @@ fn options() -> PlanOptions {
     PlanOptions {
         estimates: Estimates::default(),
         targets: vec![],
+        unfinished: Default::default(),
         now: jiff::Timestamp::now(),
         cloud: CloudInfo {
             account: None,

@@ -40,6 +40,7 @@ fn main() {
     let options = PlanOptions {
         estimates: Estimates::default(),
         targets: vec![],
+        unfinished: Default::default(),
         now: "2026-06-01T00:00:00Z".parse().expect("a timestamp"),
         cloud: recipe_plan::CloudInfo {
             account: None,

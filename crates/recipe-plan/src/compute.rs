@@ -21,6 +21,9 @@ pub struct PlanOptions {
     pub estimates: Estimates,
     /// Plan only these recipes and the recipes they are layered on (empty: every recipe).
     pub targets: Vec<String>,
+    /// Build ids of applies that did not finish (their journals are in the store): their images are
+    /// never adopted, since the next apply resumes or sweeps them.
+    pub unfinished: BTreeSet<String>,
     /// The time the plan is computed at (deprecation ages, build ids).
     pub now: jiff::Timestamp,
     /// The account and the build region for recipes that do not set `builder.region`.
@@ -404,6 +407,7 @@ pub fn compute(
         recipes,
         actions: b.actions,
         critical_path,
+        adopted: BTreeMap::new(),
     })
 }
 
@@ -463,6 +467,21 @@ impl RecipeCx<'_> {
     }
 }
 
+/// A rebuild under the version already built leaves two live images with one version: say so.
+fn same_version_warning(cx: &mut RecipeCx<'_>) {
+    let version = &cx.r.recipe.version.value;
+    let twice = cx
+        .st
+        .versions
+        .iter()
+        .any(|v| v.status.is_live() && v.version == *version);
+    if twice {
+        cx.notes.push(format!(
+            "warning: version {version} is built again, so two live images carry version {version}; bump `version:` to tell them apart (docs/plan-apply.md#versions)"
+        ));
+    }
+}
+
 impl<'a> Planner<'a> {
     fn recipe(&mut self, i: usize) -> RecipePlan {
         let mut cx = self.context(i);
@@ -484,6 +503,9 @@ impl<'a> Planner<'a> {
                 .push("AppStream reports no update for the image: no new version".into());
         }
         let building = !reasons.is_empty();
+        if building && !updating {
+            same_version_warning(&mut cx);
+        }
         let first_action = self.b.actions.len();
         let (build, after_rollout) = if building {
             let (build, after) = self.build(&cx, reasons, updating);
@@ -678,6 +700,8 @@ impl<'a> Planner<'a> {
         ready.push(tag);
         let after_rollout = self.rollout(cx, tag, ready);
         self.available_at.insert(cx.index, at);
+        let image_name =
+            crate::BuildValues::new(self.opts.now, &bid).apply(&cx.r.recipe.image.name);
         let build = BuildInfo {
             build_id: bid,
             version: cx.r.recipe.version.value.clone(),
@@ -691,6 +715,7 @@ impl<'a> Planner<'a> {
             regions: cx.regions.clone(),
             shares: cx.shares.iter().cloned().collect(),
             image_tags: cx.image_tags.clone(),
+            image_name,
         };
         (build, after_rollout)
     }
@@ -1064,8 +1089,8 @@ impl<'a> Planner<'a> {
         let mut what: Vec<String> = Vec::new();
         for (k, v) in &cx.image_tags {
             match recorded.get(k) {
-                None => what.push(format!("+{k}")),
-                Some(old) if old != v => what.push(format!("~{k}")),
+                None => what.push(format!("+{k}={v:?}")),
+                Some(old) if old != v => what.push(format!("~{k}: {old:?} → {v:?}")),
                 Some(_) => {}
             }
         }
@@ -1076,7 +1101,12 @@ impl<'a> Planner<'a> {
             .filter(|k| !matches!(k.as_str(), "Name" | "Version") && !k.starts_with("recipe:"))
             .cloned()
             .collect();
-        what.extend(remove.iter().map(|k| format!("-{k}")));
+        what.extend(remove.iter().map(|k| {
+            format!(
+                "-{k} (was {:?})",
+                recorded.get(k).map_or("", String::as_str)
+            )
+        }));
         let reason = if unknown {
             "image.tags are not recorded for this version: tag it as the recipe says".to_string()
         } else {

@@ -93,5 +93,80 @@ pub async fn plan(
         .map(|(k, v)| (k.clone(), v.state.clone()))
         .collect();
     let obs = observer.observe(&recipes, &plain).await?;
-    Ok(compute(set, &state, &obs, options)?)
+    let had: BTreeMap<String, Option<String>> = state
+        .iter()
+        .map(|(k, v)| (k.clone(), Some(v.revision.0.clone())))
+        .collect();
+    let (state, adopted) = adopt(set, state, &obs, &options.unfinished);
+    let mut plan = compute(set, &state, &obs, options)?;
+    for (name, st) in adopted {
+        // Planned against the adopted state; the basis is what the store holds (nothing, or an
+        // empty document), which apply replaces.
+        plan.basis
+            .state
+            .insert(name.clone(), had.get(&name).cloned().flatten());
+        if let Some(r) = plan.recipes.iter_mut().find(|r| r.recipe == name) {
+            r.notes.push(adoption_note(&st));
+        }
+        plan.adopted.insert(name, st);
+    }
+    Ok(plan)
+}
+
+/// Recipes without state whose images the cloud holds (found by their tags): their state rebuilt
+/// from the tags, so the plan builds nothing twice. `recipe state import` saves the same. Images of
+/// `unfinished` builds (applies that died) are not adopted: the next apply resumes or sweeps them.
+pub fn adopt(
+    set: &RecipeSet,
+    mut state: BTreeMap<String, Stored>,
+    obs: &Observations,
+    unfinished: &std::collections::BTreeSet<String>,
+) -> (
+    BTreeMap<String, Stored>,
+    BTreeMap<String, recipe_state::RecipeState>,
+) {
+    let mut adopted = BTreeMap::new();
+    for r in &set.recipes {
+        let name = &r.recipe.name.value;
+        let empty = state.get(name).is_none_or(|s| s.state.versions.is_empty());
+        let finished: Vec<ObservedImage> = obs
+            .images
+            .get(name)
+            .into_iter()
+            .flatten()
+            .filter(|i| !unfinished.contains(&i.build_id))
+            .cloned()
+            .collect();
+        if empty && !finished.is_empty() {
+            let rebuilt = rebuild_state(name, r.recipe.target.value, &finished);
+            let revision = state.get(name).map_or_else(
+                || recipe_state::Revision(String::new()),
+                |s| s.revision.clone(),
+            );
+            let stored = Stored {
+                revision,
+                state: rebuilt.clone(),
+            };
+            state.insert(name.clone(), stored);
+            adopted.insert(name.clone(), rebuilt);
+        }
+    }
+    (state, adopted)
+}
+
+fn adoption_note(st: &recipe_state::RecipeState) -> String {
+    let versions: Vec<String> = st
+        .versions
+        .iter()
+        .map(|v| format!("{} ({})", v.version, v.build_id))
+        .collect();
+    format!(
+        "no state yet: adopted {} found by their tags ({}); apply records them, or `recipe state import` does now",
+        if versions.len() == 1 {
+            "1 version"
+        } else {
+            "these versions"
+        },
+        versions.join(", ")
+    )
 }

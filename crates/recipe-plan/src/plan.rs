@@ -42,6 +42,10 @@ pub struct Plan {
     pub actions: Vec<Action>,
     /// The longest chain of dependent actions by estimated duration.
     pub critical_path: CriticalPath,
+    /// Recipes that had no state but tagged images in the cloud: their state as rebuilt from the
+    /// tags, which the plan was computed against and which apply records.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub adopted: BTreeMap<String, recipe_state::RecipeState>,
 }
 
 impl Plan {
@@ -383,6 +387,9 @@ pub struct BuildInfo {
     /// The recipe's `image.tags` as written, recorded with the version.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub image_tags: BTreeMap<String, String>,
+    /// The image's name as it will be (`image.name` with the build's values).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub image_name: String,
 }
 
 /// The critical path.

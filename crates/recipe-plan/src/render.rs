@@ -63,9 +63,19 @@ fn action_lines(plan: &Plan, recipe: &str) -> Vec<(char, String, String)> {
             } => ("share with", principals, region),
             ActionKind::Unshare { principals, region } => ("revoke", principals, region),
             ActionKind::Capture { build_id, .. } => {
+                let name = plan
+                    .recipes
+                    .iter()
+                    .find(|r| r.recipe == recipe)
+                    .and_then(|r| r.build.as_ref())
+                    .map(|b| b.image_name.as_str())
+                    .filter(|n| !n.is_empty());
                 lines.push((
                     a.action.marker(),
-                    format!("image {build_id}"),
+                    match name {
+                        Some(n) => format!("image {n} [{build_id}]"),
+                        None => format!("image {build_id}"),
+                    },
                     "captured, tagged, then copied and shared".to_string(),
                 ));
                 continue;
@@ -195,7 +205,8 @@ pub fn human(plan: &Plan) -> String {
             let _ = writeln!(out, "    {m} {what}  ({why})");
         }
         for n in &r.notes {
-            let _ = writeln!(out, "    note: {n}");
+            let kind = if n.starts_with("warning:") { "" } else { "note: " };
+            let _ = writeln!(out, "    {kind}{n}");
         }
     }
     let _ = writeln!(out, "\n{}", summary_line(plan));

@@ -103,6 +103,7 @@ impl World {
         let opts = PlanOptions {
             estimates: Estimates::default(),
             targets: target.map(str::to_string).into_iter().collect(),
+            unfinished: Default::default(),
             now: self.now,
             cloud: CloudInfo {
                 account: None,
@@ -457,6 +458,31 @@ fn drift_is_repaired() {
     snap("drift_repaired", &plan);
 }
 
+/// A plan names what changed (the version with old and new, the step), and warns when a rebuild
+/// keeps the version already built.
+#[test]
+fn rebuild_reasons_name_the_change_and_a_kept_version_is_warned_of() {
+    let mut w = World::new();
+    built(&mut w);
+    w.edit("web.yaml", "install: [nginx]", "install: [nginx, git]");
+    w.later(1);
+    let plan = w.plan();
+    let web = plan.recipes.iter().find(|r| r.recipe == "web").unwrap();
+    let why = &web.build.as_ref().unwrap().reasons;
+    assert_eq!(why, &["step `packages nginx` changed to `packages nginx git`"], "{why:?}");
+    assert!(
+        web.notes.iter().any(|n| n.starts_with("warning: version 2.0.0 is built again")),
+        "{:?}",
+        web.notes
+    );
+    w.edit("web.yaml", "version: 2.0.0", "version: 2.1.0");
+    let plan = w.plan();
+    let web = plan.recipes.iter().find(|r| r.recipe == "web").unwrap();
+    let why = &web.build.as_ref().unwrap().reasons;
+    assert!(why.contains(&"version changed (2.0.0 → 2.1.0)".to_string()), "{why:?}");
+    assert!(!web.notes.iter().any(|n| n.starts_with("warning:")), "{:?}", web.notes);
+}
+
 #[test]
 fn changed_tags_retag_without_a_rebuild() {
     let mut w = World::new();
@@ -477,7 +503,10 @@ fn changed_tags_retag_without_a_rebuild() {
     let [retag] = &plan.actions[..] else {
         panic!("{:?}", plan.actions)
     };
-    assert_eq!(retag.reason, "image.tags changed (+Owner, ~Stage, -Team)");
+    assert_eq!(
+        retag.reason,
+        r#"image.tags changed (+Owner="platform", ~Stage: "test" → "prod", -Team (was "web"))"#
+    );
     assert_eq!(
         retag.action,
         ActionKind::Retag {
@@ -712,6 +741,7 @@ fn try_plan(world: &World) -> Result<Plan, recipe_plan::PlanError> {
     let opts = PlanOptions {
         estimates: Estimates::default(),
         targets: vec![],
+        unfinished: Default::default(),
         now: world.now,
         cloud: CloudInfo {
             account: None,

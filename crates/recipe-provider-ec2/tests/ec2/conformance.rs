@@ -180,6 +180,7 @@ async fn scenario(backend: &Backend, who: &str) {
         &PlanOptions {
             estimates: Default::default(),
             targets: vec![],
+            unfinished: Default::default(),
             now: jiff::Timestamp::now(),
             cloud: CloudInfo {
                 account: Some(ACCOUNT.into()),

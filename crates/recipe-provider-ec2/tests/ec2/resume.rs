@@ -61,6 +61,7 @@ impl Bench {
         let options = PlanOptions {
             estimates: Default::default(),
             targets: vec![],
+            unfinished: Default::default(),
             now: jiff::Timestamp::now(),
             cloud: CloudInfo {
                 account: None,
