@@ -14,6 +14,9 @@ mod appstream;
 #[path = "apply/reliability.rs"]
 mod reliability;
 
+#[path = "apply/iam.rs"]
+mod iam;
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")

@@ -205,7 +205,11 @@ pub fn human(plan: &Plan) -> String {
             let _ = writeln!(out, "    {m} {what}  ({why})");
         }
         for n in &r.notes {
-            let kind = if n.starts_with("warning:") { "" } else { "note: " };
+            let kind = if n.starts_with("warning:") {
+                ""
+            } else {
+                "note: "
+            };
             let _ = writeln!(out, "    {kind}{n}");
         }
     }

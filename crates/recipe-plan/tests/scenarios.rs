@@ -469,9 +469,15 @@ fn rebuild_reasons_name_the_change_and_a_kept_version_is_warned_of() {
     let plan = w.plan();
     let web = plan.recipes.iter().find(|r| r.recipe == "web").unwrap();
     let why = &web.build.as_ref().unwrap().reasons;
-    assert_eq!(why, &["step `packages nginx` changed to `packages nginx git`"], "{why:?}");
+    assert_eq!(
+        why,
+        &["step `packages nginx` changed to `packages nginx git`"],
+        "{why:?}"
+    );
     assert!(
-        web.notes.iter().any(|n| n.starts_with("warning: version 2.0.0 is built again")),
+        web.notes
+            .iter()
+            .any(|n| n.starts_with("warning: version 2.0.0 is built again")),
         "{:?}",
         web.notes
     );
@@ -479,8 +485,15 @@ fn rebuild_reasons_name_the_change_and_a_kept_version_is_warned_of() {
     let plan = w.plan();
     let web = plan.recipes.iter().find(|r| r.recipe == "web").unwrap();
     let why = &web.build.as_ref().unwrap().reasons;
-    assert!(why.contains(&"version changed (2.0.0 → 2.1.0)".to_string()), "{why:?}");
-    assert!(!web.notes.iter().any(|n| n.starts_with("warning:")), "{:?}", web.notes);
+    assert!(
+        why.contains(&"version changed (2.0.0 → 2.1.0)".to_string()),
+        "{why:?}"
+    );
+    assert!(
+        !web.notes.iter().any(|n| n.starts_with("warning:")),
+        "{:?}",
+        web.notes
+    );
 }
 
 #[test]
