@@ -129,6 +129,8 @@ pub struct Ec2 {
     pub key_pairs: BTreeMap<String, crate::ec2_access::KeyPair>,
     /// Security groups by id.
     pub security_groups: BTreeMap<String, crate::ec2_access::SecurityGroup>,
+    /// Subnets of the account's network, by id.
+    pub subnets: BTreeMap<String, crate::ec2_access::Subnet>,
 }
 
 /// A launch template and its versions.

@@ -21,6 +21,12 @@
 //!   is `in-use` and attached while the instance is not terminated; filters `volume-id`,
 //!   `attachment.instance-id`, `status`.
 //!
+//! - DescribeSubnets (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSubnets.html):
+//!   `SubnetId.N` and filters `subnet-id`, `vpc-id`; a named subnet that does not exist fails the
+//!   call with `InvalidSubnetID.NotFound` ("The subnet ID 'subnet-…' does not exist"). Subnets exist
+//!   only as the account's network is set up ([`crate::Sim::provide_network`]): the sim has no
+//!   CreateVpc/CreateSubnet.
+//!
 //! What aws-sim cannot know: key material is random text, not a usable key; the default VPC is one
 //! made-up id per region; RunInstances does not check its security group ids (the sim has no VPC
 //! model, and recipes name groups that exist only in the user's account).
@@ -70,6 +76,17 @@ pub struct SecurityGroup {
     pub tags: BTreeMap<String, String>,
 }
 
+/// A subnet of the account's network.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Subnet {
+    pub id: String,
+    pub owner: String,
+    pub region: String,
+    pub vpc_id: String,
+    pub cidr: String,
+}
+
 /// The made-up default VPC of a region.
 pub fn default_vpc(region: &str) -> String {
     let n: u32 = region.bytes().map(u32::from).sum();
@@ -106,6 +123,7 @@ pub fn handle(w: &mut World, c: &Call, rid: &str) -> Option<Result<String, ApiEr
         "AuthorizeSecurityGroupIngress" => authorize_ingress(w, c, rid),
         "DeleteSecurityGroup" => delete_security_group(w, c, rid),
         "DescribeVolumes" => Ok(describe_volumes(w, c, rid)),
+        "DescribeSubnets" => describe_subnets(w, c, rid),
         _ => return None,
     })
 }
@@ -318,6 +336,45 @@ fn describe_security_groups(w: &World, c: &Call, rid: &str) -> Result<String, Ap
     }
     x.close("securityGroupInfo");
     Ok(x.finish("DescribeSecurityGroups"))
+}
+
+fn describe_subnets(w: &World, c: &Call, rid: &str) -> Result<String, ApiError> {
+    let ids = list(&c.params, "SubnetId");
+    let fs = filters(&c.params);
+    let is_mine = mine(c);
+    let found: Vec<&Subnet> = w
+        .ec2
+        .subnets
+        .values()
+        .filter(|s| is_mine(&s.owner, &s.region))
+        .filter(|s| ids.is_empty() || ids.contains(&s.id))
+        .filter(|s| {
+            fs.iter().all(|(name, values)| match name.as_str() {
+                "subnet-id" => values.contains(&s.id),
+                "vpc-id" => values.contains(&s.vpc_id),
+                _ => true,
+            })
+        })
+        .collect();
+    if let Some(missing) = ids.iter().find(|i| !found.iter().any(|s| &s.id == *i)) {
+        return Err(ApiError::client(
+            "InvalidSubnetID.NotFound",
+            format!("The subnet ID '{missing}' does not exist"),
+        ));
+    }
+    let mut x = Xml::response("DescribeSubnets", rid);
+    x.open("subnetSet");
+    for s in found {
+        x.open("item")
+            .text("subnetId", &s.id)
+            .text("vpcId", &s.vpc_id)
+            .text("cidrBlock", &s.cidr)
+            .text("ownerId", &s.owner)
+            .text("state", "available")
+            .close("item");
+    }
+    x.close("subnetSet");
+    Ok(x.finish("DescribeSubnets"))
 }
 
 fn group_matches(g: &SecurityGroup, fs: &[(String, Vec<String>)]) -> bool {

@@ -222,6 +222,45 @@ impl Sim {
         true
     }
 
+    /// Set up the account's network as its platform team would have: subnets and security groups
+    /// with these ids in `region`, in the region's default VPC (ids already there are kept).
+    pub fn provide_network(
+        &self,
+        account: &str,
+        region: &str,
+        subnets: &[String],
+        groups: &[String],
+    ) {
+        let mut w = lock(&self.shared.world);
+        let vpc = crate::ec2_access::default_vpc(region);
+        for id in subnets {
+            w.ec2
+                .subnets
+                .entry(id.clone())
+                .or_insert_with(|| crate::ec2_access::Subnet {
+                    id: id.clone(),
+                    owner: account.into(),
+                    region: region.into(),
+                    vpc_id: vpc.clone(),
+                    cidr: "172.31.0.0/20".into(),
+                });
+        }
+        for id in groups {
+            w.ec2.security_groups.entry(id.clone()).or_insert_with(|| {
+                crate::ec2_access::SecurityGroup {
+                    id: id.clone(),
+                    name: id.clone(),
+                    description: "provided with the account's network".into(),
+                    owner: account.into(),
+                    region: region.into(),
+                    vpc_id: vpc.clone(),
+                    ..Default::default()
+                }
+            });
+        }
+        self.shared.persist(&w);
+    }
+
     /// Script an SSM command outcome.
     pub fn script_command(&self, script: CommandScript) {
         lock(&self.shared.world).ssm.scripts.push(script);

@@ -174,6 +174,9 @@ async fn apply_async(args: &ApplyArgs) -> std::io::Result<Exit> {
     if let Some(exit) = refuse_unserved(&planned.registry, &plan)? {
         return Ok(exit);
     }
+    if let Some(exit) = refuse_problems(&plan)? {
+        return Ok(exit);
+    }
     if !plan.has_changes() {
         return Ok(show_and_confirm(args, &plan)?.unwrap_or(Exit::Ok));
     }
@@ -226,6 +229,28 @@ fn say_what_dead_runs_left(prepared: &Prepared<'_, crate::store::AnyStore>) -> s
         )?;
     }
     Ok(())
+}
+
+/// A build whose builder lacks a prerequisite (preflight) is refused before anything is made.
+fn refuse_problems(plan: &Plan) -> std::io::Result<Option<Exit>> {
+    let found: Vec<String> = plan
+        .recipes
+        .iter()
+        .flat_map(|r| {
+            r.problems
+                .iter()
+                .map(move |p| format!("  {}: {p}", r.recipe))
+        })
+        .collect();
+    if found.is_empty() {
+        return Ok(None);
+    }
+    writeln!(
+        std::io::stderr(),
+        "error: the plan's preflight found what the builders lack; nothing was changed:\n{}",
+        found.join("\n")
+    )?;
+    Ok(Some(Exit::Invalid))
 }
 
 /// A plan that changes recipes of a target no provider serves is refused before it is shown.

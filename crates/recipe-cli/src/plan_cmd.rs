@@ -150,6 +150,9 @@ pub async fn make_plan(
         Ok(info) => info,
         Err(exit) => return Ok(Err(exit)),
     };
+    if let Some(sim) = &cloud.sim {
+        provide_network(sim, &set, &info.region);
+    }
     let registry = cloud.registry(poll.unwrap_or_else(|| cloud.default_poll()));
     let at = p.state.at(&dot_recipe, p.cloud.sandbox);
     let store = match at.open(Some(&cloud.aws)) {
@@ -210,6 +213,26 @@ async fn where_it_builds(
         region,
         region_source,
     })
+}
+
+/// The sandbox plays the platform team that set the account up: the subnets and security groups the
+/// recipes name exist in their build regions (docs/aws-sim.md). Against AWS, the plan's preflight
+/// reports the ones missing.
+fn provide_network(sim: &aws_sim::Sim, set: &recipe_loader::RecipeSet, default_region: &str) {
+    for r in &set.recipes {
+        let b = &r.recipe.builder;
+        let region = b
+            .region
+            .as_ref()
+            .map_or(default_region, |n| n.value.as_str());
+        let subnets: Vec<String> = b.subnet_id.iter().map(|s| s.value.clone()).collect();
+        let groups: Vec<String> = b
+            .security_group_ids
+            .iter()
+            .map(|s| s.value.clone())
+            .collect();
+        sim.provide_network(aws_sim::DEFAULT_ACCOUNT, region, &subnets, &groups);
+    }
 }
 
 /// The builds of applies that did not finish, from their journals (read as a hint, without locks):

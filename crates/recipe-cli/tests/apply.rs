@@ -67,6 +67,13 @@ async fn env_with(d: aws_sim::Durations) -> Env {
     })
     .await
     .unwrap();
+    // The account's network, as the examples name it (its platform team set it up).
+    sim.provide_network(
+        aws_sim::DEFAULT_ACCOUNT,
+        "eu-west-2",
+        &["subnet-0a1b2c3d4e5f60718".into()],
+        &["sg-0123456789abcdef0".into()],
+    );
     Env {
         dir,
         sim,
@@ -859,6 +866,51 @@ async fn leftovers_of_a_killed_run_that_cannot_resume_are_swept() {
         1,
         "only the new build's image is left"
     );
+}
+
+/// A builder's subnet or security group that does not exist is a finding in the plan (read-only),
+/// with its fix; apply refuses the build and changes nothing; once the network exists the plan is
+/// clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_subnet_or_security_group_is_a_plan_finding_not_a_failed_apply() {
+    let e = env().await;
+    let recipe = "recipes/layered/linux-baseline.yaml";
+    e.edit(
+        recipe,
+        "subnet-0a1b2c3d4e5f60718",
+        "subnet-0ffffffffffffffff",
+    );
+    e.edit(recipe, "sg-0123456789abcdef0", "sg-0ffffffffffffffff");
+    let args = ["recipes/layered", "--target", "linux-baseline"];
+    let (code, plan, err) = e.run(&[&["plan"], &args[..]].concat()).await;
+    assert_eq!(code, 0, "{plan}\n{err}");
+    assert!(
+        plan.contains("problem: the subnet subnet-0ffffffffffffffff does not exist in eu-west-2 (fix: create it, or name one that exists in `builder.subnet-id`)"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains(
+            "problem: the security group sg-0ffffffffffffffff does not exist in eu-west-2"
+        ),
+        "{plan}"
+    );
+    assert!(plan.contains("Preflight: 2 problem(s)"), "{plan}");
+    let before = e.sim.requests().records.len();
+    let (code, out, err) = e
+        .run(&[&["apply", "--auto-approve"], &args[..]].concat())
+        .await;
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("nothing was changed"), "{err}");
+    assert_eq!(e.writes_since(before), Vec::<String>::new());
+    let (subnets, groups) = (
+        ["subnet-0ffffffffffffffff".to_string()],
+        ["sg-0ffffffffffffffff".to_string()],
+    );
+    e.sim
+        .provide_network(aws_sim::DEFAULT_ACCOUNT, "eu-west-2", &subnets, &groups);
+    let (code, plan, _) = e.run(&[&["plan"], &args[..]].concat()).await;
+    assert_eq!(code, 0);
+    assert!(!plan.contains("problem:"), "{plan}");
 }
 
 /// Declining the confirmation on a terminal exits 1, as Terraform does, and changes nothing.

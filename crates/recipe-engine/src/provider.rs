@@ -382,6 +382,7 @@ fn merge(all: &mut Observations, part: Observations) {
     all.rollouts.extend(part.rollouts);
     all.rebuilds.extend(part.rebuilds);
     all.updates.extend(part.updates);
+    all.problems.extend(part.problems);
 }
 
 impl Observer for Registry {

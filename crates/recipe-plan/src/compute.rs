@@ -526,6 +526,11 @@ impl<'a> Planner<'a> {
         };
         let (baked, launch): (Vec<&ResolvedStep>, Vec<&ResolvedStep>) =
             cx.r.steps.iter().partition(|s| s.stage == Stage::Image);
+        // Preflight findings matter to a build (they are about its builder).
+        let problems = match (building, self.obs.problems.get(&cx.name)) {
+            (true, Some(p)) => p.clone(),
+            _ => Vec::new(),
+        };
         RecipePlan {
             recipe: cx.name,
             file: cx.r.source.path.display().to_string(),
@@ -538,6 +543,7 @@ impl<'a> Planner<'a> {
             baked: baked.iter().map(|s| step_label(s)).collect(),
             launch: launch.iter().map(|s| step_label(s)).collect(),
             notes: cx.notes,
+            problems,
         }
     }
 

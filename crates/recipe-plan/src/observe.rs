@@ -40,6 +40,10 @@ pub struct Observations {
     /// (WorkSpaces: `Updates` in DescribeWorkspaceImages, applied by CreateUpdatedWorkspaceImage).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub updates: BTreeSet<String>,
+    /// Per recipe: prerequisites of its builder found missing (read-only preflight), each with its
+    /// fix. A build of such a recipe is refused by apply.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub problems: BTreeMap<String, Vec<String>>,
 }
 
 /// A rollout target as found in the cloud.

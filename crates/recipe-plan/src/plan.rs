@@ -361,6 +361,9 @@ pub struct RecipePlan {
     /// Things worth knowing that change nothing (e.g. an unresolved base).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// What the builder lacks (preflight), each with its fix: apply refuses the build until fixed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
 }
 
 /// A planned build.

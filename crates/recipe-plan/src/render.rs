@@ -204,6 +204,9 @@ pub fn human(plan: &Plan) -> String {
         for (m, what, why) in action_lines(plan, &r.recipe) {
             let _ = writeln!(out, "    {m} {what}  ({why})");
         }
+        for p in &r.problems {
+            let _ = writeln!(out, "    problem: {p}");
+        }
         for n in &r.notes {
             let kind = if n.starts_with("warning:") {
                 ""
@@ -214,6 +217,13 @@ pub fn human(plan: &Plan) -> String {
         }
     }
     let _ = writeln!(out, "\n{}", summary_line(plan));
+    let problems: usize = plan.recipes.iter().map(|r| r.problems.len()).sum();
+    if problems > 0 {
+        let _ = writeln!(
+            out,
+            "Preflight: {problems} problem(s) above; apply refuses those builds until they are fixed."
+        );
+    }
     let _ = writeln!(out, "{}", where_line(plan));
     if plan.has_changes() {
         let cp = &plan.critical_path;

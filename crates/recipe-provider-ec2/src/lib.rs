@@ -19,6 +19,7 @@ mod actions;
 mod in_use;
 mod observe;
 pub mod poll;
+mod preflight;
 mod sweep;
 
 pub use recipe_ssm::render;

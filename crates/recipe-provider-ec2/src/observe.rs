@@ -24,6 +24,10 @@ pub(crate) async fn observe(
     for r in recipes {
         let name = r.recipe.name.value.clone();
         let home = p.home(r);
+        let problems = crate::preflight::problems(p, r, &home).await;
+        if !problems.is_empty() {
+            obs.problems.insert(name.clone(), problems);
+        }
         if let Base::SsmParameter(param) = &r.recipe.base.value
             && let Some(id) = ssm_base(p, &home, &param.value).await?
         {

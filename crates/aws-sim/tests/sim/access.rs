@@ -159,3 +159,48 @@ async fn a_group_in_use_stays_and_an_unknown_key_is_refused() {
     let busy = c.ec2.delete_security_group().group_id(&group).send().await;
     assert_eq!(code(&busy.unwrap_err()), "DependencyViolation");
 }
+
+/// DescribeSubnets: a named subnet that does not exist is `InvalidSubnetID.NotFound`; once the
+/// account's network is provided, it is found, in its region only.
+#[tokio::test]
+async fn subnets_exist_only_as_the_network_is_provided() {
+    let s = sim().await;
+    let c = clients(s.url(), "eu-west-2", aws_sim::DEFAULT_ACCOUNT);
+    let missing = c
+        .ec2
+        .describe_subnets()
+        .subnet_ids("subnet-0abc")
+        .send()
+        .await;
+    assert_eq!(code(&missing.unwrap_err()), "InvalidSubnetID.NotFound");
+    s.provide_network(
+        aws_sim::DEFAULT_ACCOUNT,
+        "eu-west-2",
+        &["subnet-0abc".into()],
+        &["sg-0abc".into()],
+    );
+    let found = c
+        .ec2
+        .describe_subnets()
+        .subnet_ids("subnet-0abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(found.subnets()[0].subnet_id(), Some("subnet-0abc"));
+    let groups = c
+        .ec2
+        .describe_security_groups()
+        .group_ids("sg-0abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(groups.security_groups()[0].group_id(), Some("sg-0abc"));
+    let elsewhere = clients(s.url(), "eu-west-1", aws_sim::DEFAULT_ACCOUNT);
+    let other = elsewhere
+        .ec2
+        .describe_subnets()
+        .subnet_ids("subnet-0abc")
+        .send()
+        .await;
+    assert_eq!(code(&other.unwrap_err()), "InvalidSubnetID.NotFound");
+}

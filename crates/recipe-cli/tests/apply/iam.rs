@@ -115,6 +115,14 @@ fn called(e: &Env, from: usize) -> BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_documented_iam_policies_allow_every_call_the_tool_makes() {
     let e = all_examples().await;
+    // The account's network, as the examples name it.
+    let groups = [
+        "sg-0123456789abcdef0".to_string(),
+        "sg-0fedcba9876543210".to_string(),
+    ];
+    let subnets = ["subnet-0a1b2c3d4e5f60718".to_string()];
+    e.sim
+        .provide_network(aws_sim::DEFAULT_ACCOUNT, "eu-west-2", &subnets, &groups);
     let (code, stdout, stderr) = e.run(&["plan", "recipes"]).await;
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let plan_calls = called(&e, 0);
