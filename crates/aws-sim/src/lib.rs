@@ -20,6 +20,7 @@ mod ec2;
 mod ec2_access;
 mod error;
 mod faults;
+pub mod iam_kms;
 mod members;
 mod protocol;
 mod server;

@@ -226,7 +226,7 @@ pub fn encode(call: &Call, result: Result<Output, ApiError>, request_id: &str) -
             }),
             request_id,
         ),
-        (Protocol::Query, Err(e)) if call.service == "sts" => Encoded {
+        (Protocol::Query, Err(e)) if call.service == "sts" || call.service == "iam" => Encoded {
             status: e.status,
             content_type: "text/xml",
             headers: vec![("x-amzn-requestid", request_id.into())],

@@ -261,6 +261,29 @@ impl Sim {
         self.shared.persist(&w);
     }
 
+    /// An instance profile of `account` with one role (named like it) carrying these managed policies
+    /// (ARNs), as the account's platform team would have made it.
+    pub fn provide_instance_profile(&self, account: &str, name: &str, managed: &[String]) {
+        let mut w = lock(&self.shared.world);
+        let p = crate::iam_kms::InstanceProfile {
+            name: name.into(),
+            role: name.into(),
+            managed: managed.to_vec(),
+            inline: vec![],
+        };
+        w.setup.profiles.insert(format!("{account}/{name}"), p);
+        self.shared.persist(&w);
+    }
+
+    /// A KMS key of `account` in `region`, found by `key` (an id, key ARN, alias or alias ARN).
+    pub fn provide_kms_key(&self, account: &str, region: &str, key: &str) {
+        let mut w = lock(&self.shared.world);
+        w.setup
+            .kms_keys
+            .insert(format!("{account}/{region}/{key}"), key.into());
+        self.shared.persist(&w);
+    }
+
     /// Script an SSM command outcome.
     pub fn script_command(&self, script: CommandScript) {
         lock(&self.shared.world).ssm.scripts.push(script);
@@ -327,6 +350,7 @@ fn service_of(shape: &str) -> String {
         // AppStream 2.0 serves awsJson1_1 (the AWS CLI and boto3 speak it) and RPC v2 CBOR (the Rust
         // SDK): the same operations, the same members.
         "PhotonAdminProxyService" => "appstream".into(),
+        "TrentService" => "kms".into(),
         other => other.to_lowercase(),
     }
 }
@@ -517,6 +541,8 @@ fn handle(shared: &Shared, call: &Call, request_id: &str) -> Result<Output, ApiE
         "workspaces" => crate::workspaces::handle(&mut world, call, now, &durations),
         "appstream" => crate::appstream::handle(&mut world, call, now, &durations),
         "sts" => crate::sts::handle(call, request_id),
+        "iam" => crate::iam_kms::iam(&world, call, request_id),
+        "kms" => crate::iam_kms::kms(&world, call),
         other => Err(ApiError::unsupported(other, &call.op)),
     };
     if r.is_ok() && !is_read(&call.op) {

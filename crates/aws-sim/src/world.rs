@@ -16,6 +16,8 @@ pub struct World {
     pub workspaces: crate::workspaces::Workspaces,
     /// AppStream image builders, images, fleets.
     pub appstream: crate::appstream::Appstream,
+    /// IAM instance profiles and KMS keys, as the account was set up.
+    pub setup: crate::iam_kms::Setup,
     /// Counter behind generated ids.
     pub seq: u64,
     /// Manual clock offset (`/_sim/advance`), in ms.

@@ -151,7 +151,7 @@ pub async fn make_plan(
         Err(exit) => return Ok(Err(exit)),
     };
     if let Some(sim) = &cloud.sim {
-        provide_network(sim, &set, &info.region);
+        provide_account(sim, &set, &info.region);
     }
     let registry = cloud.registry(poll.unwrap_or_else(|| cloud.default_poll()));
     let at = p.state.at(&dot_recipe, p.cloud.sandbox);
@@ -215,10 +215,12 @@ async fn where_it_builds(
     })
 }
 
-/// The sandbox plays the platform team that set the account up: the subnets and security groups the
-/// recipes name exist in their build regions (docs/aws-sim.md). Against AWS, the plan's preflight
-/// reports the ones missing.
-fn provide_network(sim: &aws_sim::Sim, set: &recipe_loader::RecipeSet, default_region: &str) {
+/// The sandbox plays the platform team that set the account up: the subnets, security groups,
+/// instance profiles (with AmazonSSMManagedInstanceCore) and KMS keys the recipes name exist
+/// (docs/aws-sim.md). Against AWS, the plan's preflight reports the ones missing.
+fn provide_account(sim: &aws_sim::Sim, set: &recipe_loader::RecipeSet, default_region: &str) {
+    let account = aws_sim::DEFAULT_ACCOUNT;
+    let ssm = ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore".to_string()];
     for r in &set.recipes {
         let b = &r.recipe.builder;
         let region = b
@@ -231,7 +233,13 @@ fn provide_network(sim: &aws_sim::Sim, set: &recipe_loader::RecipeSet, default_r
             .iter()
             .map(|s| s.value.clone())
             .collect();
-        sim.provide_network(aws_sim::DEFAULT_ACCOUNT, region, &subnets, &groups);
+        sim.provide_network(account, region, &subnets, &groups);
+        if let Some(profile) = &b.instance_profile {
+            sim.provide_instance_profile(account, &profile.value, &ssm);
+        }
+        for (key_region, key) in r.recipe.distribute.iter().flat_map(|d| d.kms_keys.iter()) {
+            sim.provide_kms_key(account, key_region, &key.value);
+        }
     }
 }
 

@@ -74,6 +74,8 @@ async fn env_with(d: aws_sim::Durations) -> Env {
         &["subnet-0a1b2c3d4e5f60718".into()],
         &["sg-0123456789abcdef0".into()],
     );
+    let ssm = ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore".to_string()];
+    sim.provide_instance_profile(aws_sim::DEFAULT_ACCOUNT, "recipe-builder", &ssm);
     Env {
         dir,
         sim,
@@ -881,6 +883,19 @@ async fn a_missing_subnet_or_security_group_is_a_plan_finding_not_a_failed_apply
         "subnet-0ffffffffffffffff",
     );
     e.edit(recipe, "sg-0123456789abcdef0", "sg-0ffffffffffffffff");
+    e.edit(
+        recipe,
+        "instance-profile: recipe-builder",
+        "instance-profile: no-ssm",
+    );
+    e.edit(
+        recipe,
+        "distribute:\n",
+        "distribute:\n  regions: [eu-west-1]\n  encrypted: true\n  kms-keys: { eu-west-1: \"arn:aws:kms:eu-west-1:123456789012:alias/missing\" }\n",
+    );
+    let bare: Vec<String> = vec!["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess".into()];
+    e.sim
+        .provide_instance_profile(aws_sim::DEFAULT_ACCOUNT, "no-ssm", &bare);
     let args = ["recipes/layered", "--target", "linux-baseline"];
     let (code, plan, err) = e.run(&[&["plan"], &args[..]].concat()).await;
     assert_eq!(code, 0, "{plan}\n{err}");
@@ -894,7 +909,18 @@ async fn a_missing_subnet_or_security_group_is_a_plan_finding_not_a_failed_apply
         ),
         "{plan}"
     );
-    assert!(plan.contains("Preflight: 2 problem(s)"), "{plan}");
+    assert!(
+        plan.contains(
+            "problem: the role no-ssm of the instance profile no-ssm cannot use Systems Manager"
+        ),
+        "{plan}"
+    );
+
+    assert!(
+        plan.contains("problem: the KMS key arn:aws:kms:eu-west-1:123456789012:alias/missing does not exist in eu-west-1"),
+        "{plan}"
+    );
+    assert!(plan.contains("Preflight: 4 problem(s)"), "{plan}");
     let before = e.sim.requests().records.len();
     let (code, out, err) = e
         .run(&[&["apply", "--auto-approve"], &args[..]].concat())
@@ -908,6 +934,12 @@ async fn a_missing_subnet_or_security_group_is_a_plan_finding_not_a_failed_apply
     );
     e.sim
         .provide_network(aws_sim::DEFAULT_ACCOUNT, "eu-west-2", &subnets, &groups);
+    let ssm = ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore".to_string()];
+    e.sim
+        .provide_instance_profile(aws_sim::DEFAULT_ACCOUNT, "no-ssm", &ssm);
+    let key = "arn:aws:kms:eu-west-1:123456789012:alias/missing";
+    e.sim
+        .provide_kms_key(aws_sim::DEFAULT_ACCOUNT, "eu-west-1", key);
     let (code, plan, _) = e.run(&[&["plan"], &args[..]].concat()).await;
     assert_eq!(code, 0);
     assert!(!plan.contains("problem:"), "{plan}");

@@ -62,6 +62,8 @@ pub struct Ec2Provider {
     aws: Aws,
     ec2: Clients<aws_sdk_ec2::Client>,
     ssm: Clients<aws_sdk_ssm::Client>,
+    iam: Clients<aws_sdk_iam::Client>,
+    kms: Clients<aws_sdk_kms::Client>,
     poller: Arc<Poller>,
     poll: Duration,
     /// Builders whose SSM agent was seen online.
@@ -74,6 +76,8 @@ impl Ec2Provider {
         Ec2Provider {
             ec2: Clients::new(aws.clone(), aws_sdk_ec2::Client::new),
             ssm: Clients::new(aws.clone(), aws_sdk_ssm::Client::new),
+            iam: Clients::new(aws.clone(), aws_sdk_iam::Client::new),
+            kms: Clients::new(aws.clone(), aws_sdk_kms::Client::new),
             aws,
             poller: Poller::new(opts.poll),
             poll: opts.poll,
@@ -89,6 +93,16 @@ impl Ec2Provider {
     /// The SSM client for `region`.
     pub fn ssm(&self, region: &str) -> aws_sdk_ssm::Client {
         self.ssm.get(region)
+    }
+
+    /// The IAM client (IAM is global; its calls are signed for `us-east-1`).
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        self.iam.get("us-east-1")
+    }
+
+    /// The KMS client for `region`.
+    pub fn kms(&self, region: &str) -> aws_sdk_kms::Client {
+        self.kms.get(region)
     }
 
     /// A recipe's build region: `builder.region`, else the configuration's default region.

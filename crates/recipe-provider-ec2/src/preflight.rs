@@ -1,12 +1,21 @@
 //! Read-only checks before a build, so that a missing prerequisite is a finding in the plan rather
-//! than a failure minutes into an apply: the builder's subnet and security groups exist in its build
-//! region (DescribeSubnets, DescribeSecurityGroups; a missing one is `InvalidSubnetID.NotFound` /
-//! `InvalidGroup.NotFound`, per the EC2 API reference).
+//! than a failure minutes into an apply:
+//! - the builder's subnet and security groups exist in its build region (DescribeSubnets,
+//!   DescribeSecurityGroups; a missing one is `InvalidSubnetID.NotFound` / `InvalidGroup.NotFound`,
+//!   per the EC2 API reference);
+//! - its instance profile exists (IAM GetInstanceProfile; `NoSuchEntity`) and its role can use SSM:
+//!   it carries AmazonSSMManagedInstanceCore (or the older AmazonEC2RoleforSSM). A role with policies
+//!   of the account's own may grant the same, which is not evaluated: only a role with no policy that
+//!   could is a finding;
+//! - each `distribute.kms-keys` key exists in its region (KMS DescribeKey; `NotFoundException`).
 
-use aws_sdk_ec2::error::ProvideErrorMetadata;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use recipe_loader::LoadedRecipe;
 
 use crate::Ec2Provider;
+
+/// Managed policies that let an instance use Systems Manager.
+const SSM_POLICIES: &[&str] = &["AmazonSSMManagedInstanceCore", "AmazonEC2RoleforSSM"];
 
 /// What is missing for the recipe's builder in `region`, each with its fix.
 pub(crate) async fn problems(p: &Ec2Provider, r: &LoadedRecipe, region: &str) -> Vec<String> {
@@ -33,15 +42,89 @@ pub(crate) async fn problems(p: &Ec2Provider, r: &LoadedRecipe, region: &str) ->
             .group_ids(&group.value)
             .send()
             .await;
+        let field = "builder.security-group-ids";
         out.extend(missing(
             found.err(),
             "security group",
             &group.value,
             region,
-            "builder.security-group-ids",
+            field,
+        ));
+    }
+    if let Some(profile) = &b.instance_profile {
+        out.extend(instance_profile(p, &profile.value).await);
+    }
+    for (key_region, key) in r.recipe.distribute.iter().flat_map(|d| d.kms_keys.iter()) {
+        let found = p
+            .kms(key_region)
+            .describe_key()
+            .key_id(&key.value)
+            .send()
+            .await;
+        out.extend(missing(
+            found.err(),
+            "KMS key",
+            &key.value,
+            key_region,
+            "distribute.kms-keys",
         ));
     }
     out
+}
+
+/// What the instance profile lacks: itself, a role, or any policy that could let SSM in.
+async fn instance_profile(p: &Ec2Provider, name: &str) -> Option<String> {
+    let iam = p.iam();
+    let found = iam
+        .get_instance_profile()
+        .instance_profile_name(name)
+        .send()
+        .await;
+    let profile = match found {
+        Ok(o) => o.instance_profile?,
+        Err(e) => {
+            return missing(
+                Some(e),
+                "instance profile",
+                name,
+                "IAM",
+                "builder.instance-profile",
+            );
+        }
+    };
+    let Some(role) = profile.roles.first().map(|r| r.role_name.clone()) else {
+        return Some(format!(
+            "the instance profile {name} has no role (fix: give it a role with AmazonSSMManagedInstanceCore; docs/iam.md)"
+        ));
+    };
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name(&role)
+        .send()
+        .await
+        .ok()?;
+    let names: Vec<&str> = attached
+        .attached_policies()
+        .iter()
+        .filter_map(|a| a.policy_name())
+        .collect();
+    if names.iter().any(|n| SSM_POLICIES.contains(n)) {
+        return None;
+    }
+    let inline = iam
+        .list_role_policies()
+        .role_name(&role)
+        .send()
+        .await
+        .ok()?;
+    let own = names
+        .iter()
+        .any(|n| !n.starts_with("Amazon") && !n.starts_with("AWS"));
+    (!own && inline.policy_names().is_empty()).then(|| {
+        format!(
+            "the role {role} of the instance profile {name} cannot use Systems Manager: it does not carry AmazonSSMManagedInstanceCore (fix: attach it; the builder's steps run through SSM, docs/iam.md)"
+        )
+    })
 }
 
 /// A finding for a failed lookup: "does not exist" for a not-found error, else that it could not be
@@ -55,13 +138,15 @@ fn missing<E: ProvideErrorMetadata>(
 ) -> Option<String> {
     let e = err?;
     let code = e.code().unwrap_or_default();
-    Some(if code.ends_with(".NotFound") {
+    let not_found =
+        code.ends_with(".NotFound") || code == "NoSuchEntity" || code == "NotFoundException";
+    Some(if not_found {
         format!(
             "the {what} {id} does not exist in {region} (fix: create it, or name one that exists in `{field}`)"
         )
     } else {
         format!(
-            "could not check the {what} {id} in {region}: {code} {} (fix: allow ec2:DescribeSubnets and ec2:DescribeSecurityGroups, see docs/iam.md)",
+            "could not check the {what} {id} in {region}: {code} {} (fix: allow the plan's read-only calls, docs/iam.md)",
             e.message().unwrap_or_default()
         )
     })

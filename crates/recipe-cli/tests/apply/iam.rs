@@ -123,6 +123,14 @@ async fn the_documented_iam_policies_allow_every_call_the_tool_makes() {
     let subnets = ["subnet-0a1b2c3d4e5f60718".to_string()];
     e.sim
         .provide_network(aws_sim::DEFAULT_ACCOUNT, "eu-west-2", &subnets, &groups);
+    let ssm = ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore".to_string()];
+    e.sim
+        .provide_instance_profile(aws_sim::DEFAULT_ACCOUNT, "recipe-builder", &ssm);
+    for region in ["eu-west-1", "us-east-1"] {
+        let key = format!("arn:aws:kms:{region}:111122223333:alias/ami-copies");
+        e.sim
+            .provide_kms_key(aws_sim::DEFAULT_ACCOUNT, region, &key);
+    }
     let (code, stdout, stderr) = e.run(&["plan", "recipes"]).await;
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let plan_calls = called(&e, 0);
