@@ -46,6 +46,40 @@ async fn env() -> Env {
     env_with(d).await
 }
 
+/// What the examples' builders name exists in the test account (eu-west-2), as its platform team
+/// would have set it up: the subnet, the security groups and the `recipe-builder` instance profile
+/// with AmazonSSMManagedInstanceCore.
+fn provide_examples_account(sim: &aws_sim::Sim) {
+    let account = aws_sim::DEFAULT_ACCOUNT;
+    let groups = ["sg-0123456789abcdef0".into(), "sg-0fedcba9876543210".into()];
+    sim.provide_network(
+        account,
+        "eu-west-2",
+        &["subnet-0a1b2c3d4e5f60718".into()],
+        &groups,
+    );
+    let ssm = ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore".to_string()];
+    sim.provide_instance_profile(account, "recipe-builder", &ssm);
+}
+
+/// An aws-sim that plays the person registering builders with SSM (the sandbox does), with the
+/// examples' account set up, and a fresh folder.
+async fn operator_env(d: aws_sim::Durations) -> Env {
+    let sim = aws_sim::Sim::start(aws_sim::Config {
+        durations: d,
+        operator: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    provide_examples_account(&sim);
+    Env {
+        dir: tempfile::tempdir().unwrap(),
+        sim,
+        vars: Default::default(),
+    }
+}
+
 /// The layered examples against an aws-sim that takes `d` for each state change.
 async fn env_with(d: aws_sim::Durations) -> Env {
     let dir = tempfile::tempdir().unwrap();
@@ -67,15 +101,7 @@ async fn env_with(d: aws_sim::Durations) -> Env {
     })
     .await
     .unwrap();
-    // The account's network, as the examples name it (its platform team set it up).
-    sim.provide_network(
-        aws_sim::DEFAULT_ACCOUNT,
-        "eu-west-2",
-        &["subnet-0a1b2c3d4e5f60718".into()],
-        &["sg-0123456789abcdef0".into()],
-    );
-    let ssm = ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore".to_string()];
-    sim.provide_instance_profile(aws_sim::DEFAULT_ACCOUNT, "recipe-builder", &ssm);
+    provide_examples_account(&sim);
     Env {
         dir,
         sim,
@@ -870,7 +896,7 @@ async fn leftovers_of_a_killed_run_that_cannot_resume_are_swept() {
     );
 }
 
-/// A builder's subnet or security group that does not exist is a finding in the plan (read-only),
+/// A builder's subnet, security group, SSM-less instance profile or missing KMS key is a finding in the plan (read-only),
 /// with its fix; apply refuses the build and changes nothing; once the network exists the plan is
 /// clean.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1296,23 +1322,7 @@ async fn retention_never_retires_a_version_in_use_and_retires_it_once_released()
 
 /// `recipe <verb> <recipes> --sandbox` in `dir`, with no terminal: exit code, stdout, stderr.
 fn sandbox(dir: &Path, verb: &[&str], recipes: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_recipe"))
-        .args(verb)
-        .args(recipes)
-        .arg("--sandbox")
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("RECIPE_STATE")
-        .env_remove("RECIPE_REFRESH")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    recipe_in(dir, &[verb, recipes, &["--sandbox"]].concat())
 }
 
 /// The sandbox's world, as it persisted it.
@@ -1645,23 +1655,8 @@ async fn the_main_job_builds_every_ec2_example_in_the_sandbox() {
             std::fs::copy(&f, to).unwrap();
         }
     }
-    let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_recipe"))
-            .args(args)
-            .current_dir(dir.path())
-            .env("NO_COLOR", "1")
-            .env_remove("AWS_ENDPOINT_URL")
-            .env_remove("RECIPE_STATE")
-            .env_remove("RECIPE_REFRESH")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let run = |args: &[&str]| recipe_in(dir.path(), args);
+
     let both = ["recipes/ec2", "recipes/layered", "--sandbox"];
     let (_, plan, _) =
         tokio::task::block_in_place(|| run(&[&["plan", "--format", "json"], &both[..]].concat()));

@@ -50,10 +50,13 @@ fn build_ids(text: &str) -> String {
     out.push_str(rest);
     out.lines()
         .map(|l| {
-            if l.contains("image b2") {
-                "    + image BUILD-ID  (captured, tagged, then copied and shared)"
+            if let Some(at) = l.find(" [BUILD-ID]").filter(|_| l.contains("+ image ")) {
+                // `name-1.0.0-YYYYMMDDhhmmss [BUILD-ID]`: the timestamp is the plan's.
+                let name = &l[..at];
+                let cut = name.rfind('-').map_or(name.len(), |d| d + 1);
+                format!("{}TIMESTAMP{}", &name[..cut], &l[at..])
             } else {
-                l
+                l.to_string()
             }
         })
         .collect::<Vec<_>>()

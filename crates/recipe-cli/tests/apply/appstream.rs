@@ -37,25 +37,15 @@ retain:
 
 /// An aws-sim that registers agents on image builders, and a folder with the `apps` recipe.
 async fn as_env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("recipes")).unwrap();
-    std::fs::write(dir.path().join("recipes/apps.yaml"), APPS).unwrap();
     let mut d = aws_sim::Durations::instant();
     d.builder_start_ms = 30;
     d.appstream_image_ms = 120;
     d.image_create_ms = 60;
-    let sim = aws_sim::Sim::start(aws_sim::Config {
-        durations: d,
-        operator: true,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    Env {
-        dir,
-        sim,
-        vars: Default::default(),
-    }
+    let e = super::operator_env(d).await;
+    let dir = e.dir.path();
+    std::fs::create_dir_all(dir.join("recipes")).unwrap();
+    std::fs::write(dir.join("recipes/apps.yaml"), APPS).unwrap();
+    e
 }
 
 impl Env {

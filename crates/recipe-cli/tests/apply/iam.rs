@@ -8,32 +8,23 @@ use super::{Env, root, walk};
 
 /// The examples of every target, against an aws-sim that plays the person who registers builders.
 async fn all_examples() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    for sub in [
-        "recipes/ec2",
-        "recipes/layered",
-        "recipes/workspaces",
-        "recipes/appstream",
-        "recipes/components",
-    ] {
-        for f in walk(&root().join(sub)) {
-            let to = dir.path().join(f.strip_prefix(root()).unwrap());
-            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-            std::fs::copy(&f, to).unwrap();
-        }
+    let e = super::operator_env(aws_sim::Durations::instant()).await;
+    let dirs = ["ec2", "layered", "workspaces", "appstream", "components"];
+    for f in dirs
+        .iter()
+        .flat_map(|d| walk(&root().join("recipes").join(d)))
+    {
+        let to = e.dir.path().join(f.strip_prefix(root()).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&f, to).unwrap();
     }
-    let sim = aws_sim::Sim::start(aws_sim::Config {
-        durations: aws_sim::Durations::instant(),
-        operator: true,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    Env {
-        dir,
-        sim,
-        vars: Default::default(),
+    // The copies' KMS keys, as the EC2 examples name them.
+    for region in ["eu-west-1", "us-east-1"] {
+        let key = format!("arn:aws:kms:{region}:111122223333:alias/ami-copies");
+        e.sim
+            .provide_kms_key(aws_sim::DEFAULT_ACCOUNT, region, &key);
     }
+    e
 }
 
 /// The IAM actions of every policy in docs/iam.md under a heading that contains `marker`.
@@ -115,22 +106,6 @@ fn called(e: &Env, from: usize) -> BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_documented_iam_policies_allow_every_call_the_tool_makes() {
     let e = all_examples().await;
-    // The account's network, as the examples name it.
-    let groups = [
-        "sg-0123456789abcdef0".to_string(),
-        "sg-0fedcba9876543210".to_string(),
-    ];
-    let subnets = ["subnet-0a1b2c3d4e5f60718".to_string()];
-    e.sim
-        .provide_network(aws_sim::DEFAULT_ACCOUNT, "eu-west-2", &subnets, &groups);
-    let ssm = ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore".to_string()];
-    e.sim
-        .provide_instance_profile(aws_sim::DEFAULT_ACCOUNT, "recipe-builder", &ssm);
-    for region in ["eu-west-1", "us-east-1"] {
-        let key = format!("arn:aws:kms:{region}:111122223333:alias/ami-copies");
-        e.sim
-            .provide_kms_key(aws_sim::DEFAULT_ACCOUNT, region, &key);
-    }
     let (code, stdout, stderr) = e.run(&["plan", "recipes"]).await;
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let plan_calls = called(&e, 0);

@@ -40,24 +40,14 @@ retain:
 
 /// An aws-sim that registers agents on builder WorkSpaces, and a folder with the `desk` recipe.
 async fn ws_env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("recipes")).unwrap();
-    std::fs::write(dir.path().join("recipes/desk.yaml"), DESK).unwrap();
     let mut d = aws_sim::Durations::instant();
     d.workspace_start_ms = 30;
     d.workspace_image_ms = 60;
-    let sim = aws_sim::Sim::start(aws_sim::Config {
-        durations: d,
-        operator: true,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    Env {
-        dir,
-        sim,
-        vars: Default::default(),
-    }
+    let e = super::operator_env(d).await;
+    let dir = e.dir.path();
+    std::fs::create_dir_all(dir.join("recipes")).unwrap();
+    std::fs::write(dir.join("recipes/desk.yaml"), DESK).unwrap();
+    e
 }
 
 impl Env {
