@@ -13,6 +13,7 @@ mod clients;
 mod config;
 mod error;
 mod poll;
+pub mod preflight;
 pub mod tags;
 
 pub use clients::Clients;

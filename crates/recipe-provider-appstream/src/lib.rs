@@ -21,6 +21,7 @@ mod builder;
 mod image;
 mod observe;
 mod poll;
+mod preflight;
 mod rollout;
 mod sweep;
 
@@ -67,6 +68,7 @@ pub struct AppstreamProvider {
     aws: Aws,
     apps: Clients<aws_sdk_appstream::Client>,
     ssm: Clients<aws_sdk_ssm::Client>,
+    ec2: Clients<aws_sdk_ec2::Client>,
     poller: Arc<Poller>,
     opts: AppstreamOptions,
     /// Managed nodes whose agent was seen online.
@@ -81,6 +83,7 @@ impl AppstreamProvider {
         AppstreamProvider {
             apps: Clients::new(aws.clone(), aws_sdk_appstream::Client::new),
             ssm: Clients::new(aws.clone(), aws_sdk_ssm::Client::new),
+            ec2: Clients::new(aws.clone(), aws_sdk_ec2::Client::new),
             aws,
             poller: Poller::new(opts.poll),
             opts,
@@ -97,6 +100,11 @@ impl AppstreamProvider {
     /// The SSM client for `region`.
     pub fn ssm(&self, region: &str) -> aws_sdk_ssm::Client {
         self.ssm.get(region)
+    }
+
+    /// The EC2 client for `region` (the builders' network, for the preflight).
+    pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
+        self.ec2.get(region)
     }
 
     fn home(&self, r: &LoadedRecipe) -> String {

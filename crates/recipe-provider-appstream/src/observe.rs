@@ -21,6 +21,10 @@ pub(crate) async fn observe(
     for r in recipes {
         let name = r.recipe.name.value.clone();
         let home = p.home(r);
+        let problems = crate::preflight::problems(&p.ec2(&home), r, &home).await;
+        if !problems.is_empty() {
+            obs.problems.insert(name.clone(), problems);
+        }
         regions.insert(home.clone());
         let copies = r.recipe.distribute.iter().flat_map(|d| d.regions.iter());
         regions.extend(copies.map(|x| x.value.clone()));

@@ -127,8 +127,7 @@ async fn instance_profile(p: &Ec2Provider, name: &str) -> Option<String> {
     })
 }
 
-/// A finding for a failed lookup: "does not exist" for a not-found error, else that it could not be
-/// checked (the plan goes on; apply would meet the same error).
+/// A finding for a failed lookup (none when it succeeded).
 fn missing<E: ProvideErrorMetadata>(
     err: Option<E>,
     what: &str,
@@ -137,17 +136,11 @@ fn missing<E: ProvideErrorMetadata>(
     field: &str,
 ) -> Option<String> {
     let e = err?;
-    let code = e.code().unwrap_or_default();
-    let not_found =
-        code.ends_with(".NotFound") || code == "NoSuchEntity" || code == "NotFoundException";
-    Some(if not_found {
-        format!(
-            "the {what} {id} does not exist in {region} (fix: create it, or name one that exists in `{field}`)"
-        )
-    } else {
-        format!(
-            "could not check the {what} {id} in {region}: {code} {} (fix: allow the plan's read-only calls, docs/iam.md)",
-            e.message().unwrap_or_default()
-        )
-    })
+    let (code, message) = (
+        e.code().unwrap_or_default(),
+        e.message().unwrap_or_default(),
+    );
+    Some(recipe_aws::preflight::finding(
+        code, message, what, id, region, field,
+    ))
 }

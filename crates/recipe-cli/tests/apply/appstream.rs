@@ -119,6 +119,31 @@ impl Env {
     }
 }
 
+/// An image builder's subnet or security group that does not exist is a plan finding, and apply
+/// makes no image builder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_builder_network_is_a_plan_finding() {
+    let e = as_env().await;
+    e.write_apps(&APPS.replace(
+        "  subnet-id: subnet-0a1b2c3d4e5f60718\n",
+        "  subnet-id: subnet-0eeeeeeeeeeeeeeee\n  security-group-ids: [sg-0fedcba9876543210]\n",
+    ));
+    let (code, plan, err) = e.run(&["plan", "recipes"]).await;
+    assert_eq!(code, 0, "{plan}\n{err}");
+    assert!(
+        plan.contains("problem: the subnet subnet-0eeeeeeeeeeeeeeee does not exist in eu-west-2"),
+        "{plan}"
+    );
+    assert!(
+        !plan.contains("sg-0fedcba9876543210 does not exist"),
+        "{plan}"
+    );
+    let before = e.sim.requests().records.len();
+    let (code, out, err) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert_eq!(e.writes_since(before), Vec::<String>::new());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_step_leaves_no_image_no_builder_and_no_activation() {
     let e = as_env().await;
@@ -420,18 +445,7 @@ async fn a_managed_update_builds_only_when_appstream_has_an_update() {
     assert!(stdout.contains("no update for the image"), "{stdout}");
 
     // An image on the latest base has no update: nothing to build.
-    let fresh = aws_sim::Sim::start(aws_sim::Config {
-        operator: true,
-        durations: aws_sim::Durations::instant(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let e2 = Env {
-        dir: tempfile::tempdir().unwrap(),
-        sim: fresh,
-        vars: Default::default(),
-    };
+    let e2 = super::operator_env(aws_sim::Durations::instant()).await;
     std::fs::create_dir_all(e2.dir.path().join("recipes")).unwrap();
     e2.write_apps(&plain("AppStream-AmazonLinux2-06-17-2025"));
     assert_eq!(e2.run(&["apply", "recipes", "--auto-approve"]).await.0, 0);
