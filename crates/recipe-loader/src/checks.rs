@@ -11,6 +11,8 @@ use recipe_model::{
 };
 use regex::Regex;
 
+mod import;
+
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, SourceFile};
 use crate::interpolate::BUILD_TIME;
@@ -52,11 +54,6 @@ static FILE_MODE: LazyLock<Regex> = LazyLock::new(|| re(r"^0?[0-7]{3,4}$"));
 static SHA256: LazyLock<Regex> = LazyLock::new(|| re(r"^[0-9a-fA-F]{64}$"));
 const MAX_RETRIES: u8 = 10;
 static TAG_CHARS: LazyLock<Regex> = LazyLock::new(|| re(r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$"));
-
-/// WorkSpaces root/user volume pairs offered as starting sizes (seed 001).
-const WS_START_VOLUMES: &[(u32, u32)] = &[(80, 10), (80, 50), (80, 100), (175, 100)];
-/// Largest WorkSpaces root or user volume (seed 000: "up to 2000 GB each").
-const WS_MAX_VOLUME: u32 = 2000;
 
 struct Ctx<'a> {
     r: &'a LoadedRecipe,
@@ -203,6 +200,18 @@ fn check_layering(cx: &mut Ctx<'_>, set: &RecipeSet) {
                 cx.r.recipe.os.as_str()
             ),
             "different operating system",
+        );
+    }
+    if let Some(import) = &cx.r.recipe.builder.import
+        && parent != Target::Ec2Ami
+    {
+        let span = import.span;
+        cx.push(
+            Code::WorkspacesImport,
+            span,
+            "`builder.import` imports an `ec2-ami` parent, but this recipe is layered on a WorkSpaces image",
+            "remove `builder.import`: a WorkSpaces parent's image is used as it is",
+            "nothing is imported",
         );
     }
     if ok && cx.target == Target::Appstream && parent == Target::Ec2Ami {
@@ -352,6 +361,7 @@ fn check_recipe(cx: &mut Ctx<'_>) {
     check_image(cx);
     check_distribute(cx);
     check_target_sections(cx);
+    import::check(cx);
     check_cleanup(cx);
     check_lint_ignore(cx);
 }
@@ -1217,22 +1227,50 @@ fn check_distribute(cx: &mut Ctx<'_>) {
     }
 }
 
+/// A bundle is made on the image's copy in each region it lists, so each must be a copy region.
+fn check_bundle_regions(cx: &mut Ctx<'_>, regions: &[Node<String>]) {
+    let copied: BTreeSet<String> = (cx.r.recipe.distribute.iter())
+        .flat_map(|d| d.regions.iter().map(|r| r.value.clone()))
+        .collect();
+    let build = cx.r.recipe.builder.region.as_ref().map(|r| r.value.clone());
+    for r in regions {
+        let before = cx.out.len();
+        check_region(cx, r);
+        if cx.out.len() > before || copied.contains(&r.value) || build.as_ref() == Some(&r.value) {
+            continue;
+        }
+        cx.push(
+            Code::BundleRegion,
+            r.span,
+            format!(
+                "the bundle is to be made in `{}`, where the image is not copied",
+                r.value
+            ),
+            format!(
+                "add `{}` to `distribute.regions`, or remove it here",
+                r.value
+            ),
+            "no image here",
+        );
+    }
+}
+
 fn check_target_sections(cx: &mut Ctx<'_>) {
     let rec = &cx.r.recipe;
     if let Some(b) = &rec.bundle {
         if cx.target != Target::Workspaces {
             cx.wrong_target(b.span, "bundle", "`workspaces` recipes");
         } else {
+            check_bundle_regions(cx, &b.regions);
             let (root, user) = (b.root_volume_gib.value, b.user_volume_gib.value);
-            let ok = WS_START_VOLUMES.contains(&(root, user))
-                || ((175..=WS_MAX_VOLUME).contains(&root) && (100..=WS_MAX_VOLUME).contains(&user));
-            if !ok {
+            let compute = b.compute.value;
+            if !compute.volumes_allowed(root, user) {
                 let span = b.root_volume_gib.span;
                 cx.push(
                     Code::VolumeSize,
                     span,
-                    format!("WorkSpaces cannot make a bundle with a {root} GiB root and a {user} GiB user volume"),
-                    format!("use root 80 with user 10, 50 or 100; or root 175 to {WS_MAX_VOLUME} with user 100 to {WS_MAX_VOLUME}"),
+                    format!("WorkSpaces cannot make a {} bundle with volumes of {root} GiB (root) and {user} GiB (user)", compute.api_name()),
+                    compute.volume_rule(),
                     "impossible volume sizes",
                 );
             }

@@ -327,12 +327,15 @@ pub fn lint_recipe(set: &RecipeSet, r: &LoadedRecipe) -> RecipeLint {
     rules.rule(
         &["Cost Optimization"],
         bundle.is_some(),
-        bundle.is_some_and(|b| b.root_volume_gib.value == 80 && b.user_volume_gib.value == 10),
+        bundle.is_some_and(|b| {
+            b.compute.value.smallest_volumes() == (b.root_volume_gib.value, b.user_volume_gib.value)
+        }),
         |r| {
             let b = r.recipe.bundle.as_ref().expect("rule applies only with a bundle");
+            let (root, user) = b.compute.value.smallest_volumes();
             finding(r, Code::LintVolumeSize, b.span,
                 format!("bundle volumes are {} GiB root and {} GiB user", b.root_volume_gib.value, b.user_volume_gib.value),
-                "start from 80 GiB root and 10 GiB user: users can grow volumes later, and larger bundles cost more for every WorkSpace")
+                &format!("start from {root} GiB root and {user} GiB user: users can grow volumes later, and larger bundles cost more for every WorkSpace"))
         },
     );
 

@@ -11,5 +11,10 @@ pub const ORG_ARN: &str = r"^arn:aws[a-z-]*:organizations::\d{12}:organization/o
 pub const OU_ARN: &str =
     r"^arn:aws[a-z-]*:organizations::\d{12}:ou/o-[a-z0-9]{10,32}/ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}$";
 
+/// An EC2 Image Builder infrastructure configuration ARN (ImportCustomWorkspaceImage's
+/// `InfrastructureConfigurationArn`; EC2 Image Builder API reference, InfrastructureConfigurationArn).
+pub const INFRASTRUCTURE_CONFIGURATION_ARN: &str =
+    r"^arn:aws[^:]*:imagebuilder:[^:]+:(?:[0-9]{12}|aws):infrastructure-configuration/[a-z0-9-_]+$";
+
 /// A region code's shape (the list itself is [`crate::regions::REGIONS`]).
 pub const REGION: &str = crate::regions::REGION_PATTERN;

@@ -291,6 +291,103 @@ pub struct Builder {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = &"LATEST")]
     pub agent_version: Option<Node<String>>,
+    /// How the parent `ec2-ami` recipe's image is imported into WorkSpaces (`workspaces` on a
+    /// `recipe` base; Windows BYOL only). Without it: ImportWorkspaceImage with `BYOL_REGULAR`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import: Option<Node<WorkspacesImport>>,
+}
+
+/// The import of an AMI into WorkSpaces (Bring Your Own License). With
+/// `infrastructure-configuration-arn`, ImportCustomWorkspaceImage ingests the AMI through EC2 Image
+/// Builder (Windows 10 and 11); without it, ImportWorkspaceImage with `ingestion-process`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct WorkspacesImport {
+    /// ImportWorkspaceImage's ingestion process (without `infrastructure-configuration-arn`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingestion_process: Option<Node<IngestionProcess>>,
+    /// The EC2 Image Builder infrastructure configuration that ingests the image: selects
+    /// ImportCustomWorkspaceImage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        example = &"arn:aws:imagebuilder:eu-west-2:111122223333:infrastructure-configuration/ws-import"
+    )]
+    pub infrastructure_configuration_arn: Option<Node<String>>,
+    /// The Windows version of the AMI (ImportCustomWorkspaceImage).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_version: Option<Node<ImportOsVersion>>,
+    /// The streaming protocol (ImportCustomWorkspaceImage; Windows 11 does not support PCOIP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<Node<ImportProtocol>>,
+    /// The compute the image supports (ImportCustomWorkspaceImage).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute: Option<Node<ImportCompute>>,
+}
+
+/// ImportWorkspaceImage's `IngestionProcess` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[expect(missing_docs, reason = "the names are AWS's ingestion process names")]
+pub enum IngestionProcess {
+    ByolRegular,
+    ByolRegularWsp,
+    ByolRegularByop,
+    ByolGraphics,
+    ByolGraphicspro,
+    #[serde(rename = "BYOL_GRAPHICS_G4DN")]
+    ByolGraphicsG4dn,
+    #[serde(rename = "BYOL_GRAPHICS_G4DN_WSP")]
+    ByolGraphicsG4dnWsp,
+    #[serde(rename = "BYOL_GRAPHICS_G4DN_BYOP")]
+    ByolGraphicsG4dnByop,
+}
+
+impl IngestionProcess {
+    /// The API's name for it.
+    pub fn api_name(self) -> &'static str {
+        match self {
+            IngestionProcess::ByolRegular => "BYOL_REGULAR",
+            IngestionProcess::ByolRegularWsp => "BYOL_REGULAR_WSP",
+            IngestionProcess::ByolRegularByop => "BYOL_REGULAR_BYOP",
+            IngestionProcess::ByolGraphics => "BYOL_GRAPHICS",
+            IngestionProcess::ByolGraphicspro => "BYOL_GRAPHICSPRO",
+            IngestionProcess::ByolGraphicsG4dn => "BYOL_GRAPHICS_G4DN",
+            IngestionProcess::ByolGraphicsG4dnWsp => "BYOL_GRAPHICS_G4DN_WSP",
+            IngestionProcess::ByolGraphicsG4dnByop => "BYOL_GRAPHICS_G4DN_BYOP",
+        }
+    }
+}
+
+/// ImportCustomWorkspaceImage's `OsVersion` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[expect(missing_docs, reason = "the names are AWS's OS version names")]
+pub enum ImportOsVersion {
+    #[serde(rename = "Windows_10")]
+    Windows10,
+    #[serde(rename = "Windows_11")]
+    Windows11,
+}
+
+/// ImportCustomWorkspaceImage's `Protocol` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[expect(missing_docs, reason = "the names are AWS's protocol names")]
+pub enum ImportProtocol {
+    Dcv,
+    Pcoip,
+    Byop,
+}
+
+/// ImportCustomWorkspaceImage's `ComputeType` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[expect(missing_docs, reason = "the names are AWS's image compute type names")]
+pub enum ImportCompute {
+    #[serde(rename = "BASE")]
+    Base,
+    #[serde(rename = "GRAPHICS_G4DN")]
+    GraphicsG4dn,
+    #[serde(rename = "GRAPHICS_G6")]
+    GraphicsG6,
 }
 
 /// An Active Directory domain for an AppStream image builder (a Directory Config must exist).
@@ -491,6 +588,11 @@ pub struct Bundle {
     /// User volume in GiB.
     #[schemars(example = 10)]
     pub user_volume_gib: Node<u32>,
+    /// Regions of `distribute.regions` to create the bundle in as well, on the image's copy there.
+    /// The bundle is always made in the build region.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(example = regions_example())]
+    pub regions: Vec<Node<String>>,
 }
 
 /// WorkSpaces compute types.
@@ -509,10 +611,72 @@ pub enum ComputeType {
     GraphicsG4dn,
     #[serde(rename = "GRAPHICSPRO_G4DN")]
     GraphicsproG4dn,
-    #[serde(rename = "GENERAL_PURPOSE_4XLARGE")]
+    #[serde(rename = "GENERALPURPOSE_4XLARGE")]
     GeneralPurpose4xlarge,
-    #[serde(rename = "GENERAL_PURPOSE_8XLARGE")]
+    #[serde(rename = "GENERALPURPOSE_8XLARGE")]
     GeneralPurpose8xlarge,
+}
+
+impl ComputeType {
+    /// The name the WorkSpaces API uses (`ComputeType.Name`), as a recipe writes it.
+    pub fn api_name(self) -> &'static str {
+        match self {
+            ComputeType::Value => "VALUE",
+            ComputeType::Standard => "STANDARD",
+            ComputeType::Performance => "PERFORMANCE",
+            ComputeType::Power => "POWER",
+            ComputeType::Powerpro => "POWERPRO",
+            ComputeType::Graphics => "GRAPHICS",
+            ComputeType::Graphicspro => "GRAPHICSPRO",
+            ComputeType::GraphicsG4dn => "GRAPHICS_G4DN",
+            ComputeType::GraphicsproG4dn => "GRAPHICSPRO_G4DN",
+            ComputeType::GeneralPurpose4xlarge => "GENERALPURPOSE_4XLARGE",
+            ComputeType::GeneralPurpose8xlarge => "GENERALPURPOSE_8XLARGE",
+        }
+    }
+
+    /// The GPU bundles (Graphics, GraphicsPro and their G4dn kinds): "You can launch a Graphics or
+    /// GraphicsPro WorkSpace with a minimum of 100 GB for the root volume and 100 GB for the user
+    /// volume" (WorkSpaces Administration Guide, Modify a WorkSpace).
+    pub fn is_graphics(self) -> bool {
+        matches!(
+            self,
+            ComputeType::Graphics
+                | ComputeType::Graphicspro
+                | ComputeType::GraphicsG4dn
+                | ComputeType::GraphicsproG4dn
+        )
+    }
+
+    /// Whether a bundle of this compute type can have a `root` GiB root and a `user` GiB user
+    /// volume. The Administration Guide's groups (Modify a WorkSpace): [80, 10], [80, 50], [80, 100]
+    /// and [175 to 2000, 100 to 2000]; GPU bundles start at 100/100, each up to 2000.
+    pub fn volumes_allowed(self, root: u32, user: u32) -> bool {
+        const MAX: u32 = 2000;
+        if self.is_graphics() {
+            return (100..=MAX).contains(&root) && (100..=MAX).contains(&user);
+        }
+        (root == 80 && matches!(user, 10 | 50 | 100))
+            || ((175..=MAX).contains(&root) && (100..=MAX).contains(&user))
+    }
+
+    /// The smallest root and user volumes (GiB) a bundle of this compute type can have.
+    pub fn smallest_volumes(self) -> (u32, u32) {
+        if self.is_graphics() {
+            (100, 100)
+        } else {
+            (80, 10)
+        }
+    }
+
+    /// The sizes [`volumes_allowed`](Self::volumes_allowed) takes, in words.
+    pub fn volume_rule(self) -> &'static str {
+        if self.is_graphics() {
+            "GPU bundles take a root of 100 to 2000 GiB with a user volume of 100 to 2000 GiB"
+        } else {
+            "use root 80 with user 10, 50 or 100; or root 175 to 2000 with user 100 to 2000"
+        }
+    }
 }
 
 /// Where a new image version goes once it is built.

@@ -97,7 +97,10 @@ fn refine(schema: &mut Value) {
         with_description(regions.clone(), &defs["Builder"]["properties"]["region"]);
     let distribute = &mut defs["Distribute"]["properties"];
     distribute["regions"]["items"] = regions.clone();
-    distribute["kms-keys"]["propertyNames"] = regions;
+    distribute["kms-keys"]["propertyNames"] = regions.clone();
+    defs["Bundle"]["properties"]["regions"]["items"] = regions;
+    defs["WorkspacesImport"]["properties"]["infrastructure-configuration-arn"]["pattern"] =
+        patterns::INFRASTRUCTURE_CONFIGURATION_ARN.into();
     let share = &mut defs["Share"]["properties"];
     share["organizations"]["items"]["pattern"] = patterns::ORG_ARN.into();
     share["organizational-units"]["items"]["pattern"] = patterns::OU_ARN.into();

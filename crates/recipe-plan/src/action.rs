@@ -89,6 +89,9 @@ pub enum ActionKind {
     Rollout {
         /// What is updated.
         target: RolloutTarget,
+        /// The region of the target, when it is not the build region (a bundle made on a copy).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        region: Option<String>,
     },
     /// Rebuild WorkSpaces that carry the rollout tags, in batches.
     RebuildWorkspaces {
@@ -263,7 +266,14 @@ impl fmt::Display for ActionKind {
             ActionKind::RemoveCopy { region, image_id } => {
                 write!(f, "remove copy {image_id} in {region}")
             }
-            ActionKind::Rollout { target } => write!(f, "roll out to {target}"),
+            ActionKind::Rollout {
+                target,
+                region: None,
+            } => write!(f, "roll out to {target}"),
+            ActionKind::Rollout {
+                target,
+                region: Some(r),
+            } => write!(f, "roll out to {target} in {r}"),
             ActionKind::RebuildWorkspaces { tagged, batch } => {
                 write!(
                     f,

@@ -207,6 +207,20 @@ fn desired_regions(r: &LoadedRecipe, default_region: &str) -> (String, Vec<Strin
 }
 
 /// Shares grouped by region: one share action (one call) per image and region.
+/// The regions a recipe's bundle is made in: the build region, then `bundle.regions`.
+fn bundle_regions(cx: &RecipeCx<'_>) -> Vec<String> {
+    let Some(b) = &cx.r.recipe.bundle else {
+        return Vec::new();
+    };
+    let mut out = vec![cx.home.clone()];
+    for r in &b.regions {
+        if !out.contains(&r.value) {
+            out.push(r.value.clone());
+        }
+    }
+    out
+}
+
 fn by_region<'s>(shares: impl Iterator<Item = &'s Share>) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for s in shares {
@@ -704,7 +718,7 @@ impl<'a> Planner<'a> {
         let (at, shared) = self.distribute(cx, tag);
         let mut ready: Vec<usize> = at.values().copied().chain(shared).collect();
         ready.push(tag);
-        let after_rollout = self.rollout(cx, tag, ready);
+        let after_rollout = self.rollout(cx, &at, ready);
         self.available_at.insert(cx.index, at);
         let image_name =
             crate::BuildValues::new(self.opts.now, &bid).apply(&cx.r.recipe.image.name);
@@ -909,18 +923,29 @@ impl<'a> Planner<'a> {
 
     /// The bundle first (WorkSpaces are rebuilt from it), then every other rollout target once the
     /// image is everywhere. Returns the actions retirements wait for.
-    fn rollout(&mut self, cx: &RecipeCx<'_>, tag: usize, mut ready: Vec<usize>) -> Vec<usize> {
+    fn rollout(
+        &mut self,
+        cx: &RecipeCx<'_>,
+        at: &BTreeMap<String, usize>,
+        mut ready: Vec<usize>,
+    ) -> Vec<usize> {
         let name = cx.name.as_str();
         if let Some(bundle) = &cx.r.recipe.bundle {
-            let kind = ActionKind::Rollout {
-                target: RolloutTarget::Bundle(bundle.name.value.clone()),
-            };
-            ready.push(self.b.add(
-                name,
-                kind,
-                "the bundle wraps the new image; WorkSpaces already launched keep theirs until rebuilt",
-                &[tag],
-            ));
+            for region in bundle_regions(cx) {
+                let Some(&dep) = at.get(&region) else {
+                    continue;
+                };
+                let kind = ActionKind::Rollout {
+                    target: RolloutTarget::Bundle(bundle.name.value.clone()),
+                    region: (region != cx.home).then_some(region),
+                };
+                ready.push(self.b.add(
+                    name,
+                    kind,
+                    "the bundle wraps the new image; WorkSpaces already launched keep theirs until rebuilt",
+                    &[dep],
+                ));
+            }
         }
         let mut after = ready.clone();
         let Some(ro) = &cx.r.recipe.rollout else {
@@ -937,7 +962,10 @@ impl<'a> Planner<'a> {
                     .map(|p| RolloutTarget::SsmParameter(p.value.clone())),
             );
         for target in targets {
-            let kind = ActionKind::Rollout { target };
+            let kind = ActionKind::Rollout {
+                target,
+                region: None,
+            };
             after.push(self.b.add(name, kind, "listed in rollout", &ready));
         }
         // Fleets in the order listed, each after the one before is healthy on the new image: the
@@ -946,6 +974,7 @@ impl<'a> Planner<'a> {
         for (i, f) in ro.fleets.iter().enumerate() {
             let kind = ActionKind::Rollout {
                 target: RolloutTarget::Fleet(f.value.clone()),
+                region: None,
             };
             let why = self.fleet_reason(name, &ro.fleets, i);
             let id = self.b.add(name, kind, &why, &gate);
@@ -1000,30 +1029,43 @@ impl<'a> Planner<'a> {
         self.retag(cx, cur, &copies);
         self.removed_regions(cx, cur);
         self.shares(cx, cur, &copies);
-        self.rollout_drift(cx, cur);
+        self.rollout_drift(cx, cur, &copies);
     }
 
     /// A rollout target observed not pointing at the current version (a rollout that failed or was
     /// interrupted, or a change made outside the tool) is rolled out again.
-    fn rollout_drift(&mut self, cx: &RecipeCx<'_>, cur: &ImageVersion) {
+    fn rollout_drift(
+        &mut self,
+        cx: &RecipeCx<'_>,
+        cur: &ImageVersion,
+        copies: &BTreeMap<String, usize>,
+    ) {
         let Some(observed) = self.obs.rollouts.get(&cx.name) else {
             return;
         };
-        let Some(want) = cur.images.get(&cur.home_region).map(|i| &i.image_id) else {
-            return;
-        };
-        for o in observed.iter().filter(|o| o.image.as_ref() != Some(want)) {
-            let why = match &o.image {
-                Some(other) => format!(
-                    "{} points at {other}, not the current image {want}",
-                    o.target
-                ),
-                None => format!("{} does not exist", o.target),
+        for o in observed {
+            let region = o.region.as_ref().unwrap_or(&cur.home_region);
+            let want = cur.images.get(region).map(|i| &i.image_id);
+            if want.is_some() && o.image.as_ref() == want && !copies.contains_key(region) {
+                continue;
+            }
+            let target = match &o.region {
+                Some(r) => format!("{} in {r}", o.target),
+                None => o.target.to_string(),
+            };
+            let why = match (&o.image, want) {
+                (Some(other), Some(want)) => {
+                    format!("{target} points at {other}, not the current image {want}")
+                }
+                (Some(other), None) => format!("{target} points at {other}, not this version"),
+                (None, _) => format!("{target} does not exist"),
             };
             let kind = ActionKind::Rollout {
                 target: o.target.clone(),
+                region: o.region.clone(),
             };
-            self.b.add(&cx.name, kind, why, &[]);
+            let deps: Vec<usize> = copies.get(region).copied().into_iter().collect();
+            self.b.add(&cx.name, kind, why, &deps);
         }
     }
 

@@ -52,6 +52,9 @@ pub struct Observations {
 pub struct ObservedRollout {
     /// The target.
     pub target: crate::action::RolloutTarget,
+    /// Its region, when not the build region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// The image it points at (`None`: the target does not exist).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,

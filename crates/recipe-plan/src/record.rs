@@ -157,7 +157,7 @@ fn built_version(
         rollout: done
             .iter()
             .filter_map(|a| match &a.action {
-                ActionKind::Rollout { target } => Some(target.to_string()),
+                ActionKind::Rollout { target, region } => Some(rollout_shown(target, region)),
                 _ => None,
             })
             .collect(),
@@ -220,8 +220,8 @@ fn update_current<'p>(
                 .shares
                 .retain(|s| !(principals.contains(&s.principal) && s.region == *region)),
             ActionKind::Retag { tags, .. } => cur.image_tags = Some(tags.clone()),
-            ActionKind::Rollout { target } => {
-                let shown = target.to_string();
+            ActionKind::Rollout { target, region } => {
+                let shown = rollout_shown(target, region);
                 if !cur.rollout.contains(&shown) {
                     cur.rollout.push(shown);
                 }
@@ -246,5 +246,13 @@ fn age<'p>(state: &mut RecipeState, done: impl Iterator<Item = &'p Action>, now:
                 v.deprecated_at = Some(now);
             }
         }
+    }
+}
+
+/// How state records a rollout: the target, and its region when not the build region.
+fn rollout_shown(target: &crate::RolloutTarget, region: &Option<String>) -> String {
+    match region {
+        Some(r) => format!("{target} in {r}"),
+        None => target.to_string(),
     }
 }

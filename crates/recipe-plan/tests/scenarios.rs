@@ -1071,6 +1071,7 @@ fn a_rollout_target_not_pointing_at_the_current_image_is_rolled_out_again() {
     let observe = |image: Option<&str>| {
         vec![recipe_plan::ObservedRollout {
             target: target.clone(),
+            region: None,
             image: image.map(str::to_string),
         }]
     };
@@ -1096,7 +1097,8 @@ fn a_rollout_target_not_pointing_at_the_current_image_is_rolled_out_again() {
         assert_eq!(
             rollouts[0].action,
             ActionKind::Rollout {
-                target: target.clone()
+                target: target.clone(),
+                region: None,
             }
         );
         assert!(rollouts[0].reason.contains(why), "{}", rollouts[0].reason);

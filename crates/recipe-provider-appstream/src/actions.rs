@@ -122,7 +122,7 @@ impl Act<'_> {
                 regions,
             } => self.retag(tags, remove, regions).await.map(|()| none),
             ActionKind::Retire { build_id, .. } => self.retire(build_id).await.map(|()| none),
-            ActionKind::Rollout { target } => self.rollout(target).await.map(|()| none),
+            ActionKind::Rollout { target, .. } => self.rollout(target).await.map(|()| none),
             other @ (ActionKind::Sysprep
             | ActionKind::Deprecate { .. }
             | ActionKind::RebuildWorkspaces { .. }) => Err(ActionError::fatal(format!(

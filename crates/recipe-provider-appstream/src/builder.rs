@@ -33,9 +33,10 @@ impl Act<'_> {
             Base::AppstreamImage(i) => i.value.clone(),
             // The parent's image here: an AMI (the import route) or an AppStream image.
             Base::Recipe(parent) => {
+                // Built in this apply, or the parent's current version when it is up to date.
                 let image = self
-                    .inputs
-                    .image(&parent.value, &self.home)
+                    .cx
+                    .image_in(self.inputs, &parent.value, &self.home)
                     .ok_or_else(|| {
                         ActionError::fatal(format!(
                             "no image of `{}` in {} to start from",

@@ -38,6 +38,7 @@ pub(crate) async fn observe(
             let found = crate::rollout::describe_fleet(&p.appstream(&home), &fleet.value).await?;
             rollouts.push(ObservedRollout {
                 target: RolloutTarget::Fleet(fleet.value.clone()),
+                region: None,
                 image: found.and_then(|f| f.image_name().map(str::to_string)),
             });
         }

@@ -78,7 +78,11 @@ async fn rollouts(
             Err(e) => return Err(e.into()),
         };
         let target = RolloutTarget::SsmParameter(param.value.clone());
-        out.push(ObservedRollout { target, image });
+        out.push(ObservedRollout {
+            target,
+            region: None,
+            image,
+        });
     }
     for t in &ro.value.launch_templates {
         let got = p
@@ -99,7 +103,11 @@ async fn rollouts(
             Err(e) => return Err(e.into()),
         };
         let target = RolloutTarget::LaunchTemplate(t.value.clone());
-        out.push(ObservedRollout { target, image });
+        out.push(ObservedRollout {
+            target,
+            region: None,
+            image,
+        });
     }
     Ok(out)
 }

@@ -30,6 +30,11 @@ impl Act<'_> {
         self.cx.image_in(self.inputs, self.name, region)
     }
 
+    /// Another recipe's image in the build region: made in this apply, or its current version's.
+    pub fn image_of(&self, recipe: &str) -> Option<String> {
+        self.cx.image_in(self.inputs, recipe, &self.home)
+    }
+
     /// The image in `region`, or a fatal error saying what it was needed for.
     pub fn need_image(&self, region: &str, for_what: &str) -> Result<String, ActionError> {
         self.image_in(region)
@@ -106,7 +111,9 @@ impl Act<'_> {
                 regions,
             } => self.retag(tags, remove, regions).await.map(|()| none),
             ActionKind::Retire { build_id, .. } => self.retire(build_id).await.map(|()| none),
-            ActionKind::Rollout { target } => self.rollout(target).await.map(|()| none),
+            ActionKind::Rollout { target, region } => {
+                self.rollout(target, region.as_deref()).await.map(|()| none)
+            }
             ActionKind::RebuildWorkspaces { tagged, batch } => {
                 self.rebuild(tagged, *batch).await.map(|()| none)
             }

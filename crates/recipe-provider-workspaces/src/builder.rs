@@ -45,41 +45,120 @@ impl Act<'_> {
         Ok(RecipeOutputs::base(id))
     }
 
-    /// ImportWorkspaceImage (BYOL) of the parent recipe's AMI in this build region; an earlier
-    /// attempt's import (same name) is adopted. It is removed with the builder.
+    /// The parent recipe's AMI imported in this build region: ImportCustomWorkspaceImage when the
+    /// recipe names an Image Builder infrastructure configuration, ImportWorkspaceImage (BYOL)
+    /// otherwise. An earlier attempt's import (same name) is adopted. It goes with the builder.
     async fn import(&self, parent: &str) -> Result<String, ActionError> {
-        let ami = self.inputs.image(parent, &self.home).ok_or_else(|| {
+        // Built in this apply, or the parent's current version when it is up to date.
+        let ami = self.image_of(parent).ok_or_else(|| {
             ActionError::fatal(format!("no image of `{parent}` in {} to import", self.home))
         })?;
+        let ami = ami.as_str();
         let name = temp_name(&self.values().build_id);
         let id = match crate::image::owned_named(&self.ws, &name).await? {
             Some(found) => found,
             None => {
-                let out = self
-                    .ws
-                    .import_workspace_image()
-                    .ec2_image_id(ami)
-                    .ingestion_process(
-                        aws_sdk_workspaces::types::WorkspaceImageIngestionProcess::ByolRegular,
-                    )
-                    .image_name(&name)
-                    .image_description(format!("recipe import of {ami} for {}", self.name))
-                    .set_tags(Some(tag_list(&recipe_aws::tags::builder_tags(
-                        self.name,
-                        &self.values().build_id,
-                    ))))
-                    .send()
-                    .await
-                    .ctx("workspaces", "ImportWorkspaceImage")?;
-                let id = out.image_id().ok_or_else(|| {
-                    AwsError::missing("workspaces", "ImportWorkspaceImage", "ImageId")
-                })?;
-                id.to_string()
+                let how = self.r.recipe.builder.import.as_ref().map(|i| &i.value);
+                let description = format!("recipe import of {ami} for {}", self.name);
+                match how {
+                    Some(i) if i.infrastructure_configuration_arn.is_some() => {
+                        self.import_custom(i, ami, &name, &description).await?
+                    }
+                    _ => self.import_byol(how, ami, &name, &description).await?,
+                }
             }
         };
         self.waiting(format!("the import {id} of {ami} to become AVAILABLE"));
         poll::wait_image(&self.p.poller, &self.home, self.ws.clone(), &id).await?;
         Ok(id)
+    }
+
+    async fn import_byol(
+        &self,
+        how: Option<&recipe_model::WorkspacesImport>,
+        ami: &str,
+        name: &str,
+        description: &str,
+    ) -> Result<String, ActionError> {
+        use aws_sdk_workspaces::types::WorkspaceImageIngestionProcess as P;
+        let process = how
+            .and_then(|i| i.ingestion_process.as_ref())
+            .map_or("BYOL_REGULAR", |p| p.value.api_name());
+        let out = self
+            .ws
+            .import_workspace_image()
+            .ec2_image_id(ami)
+            .ingestion_process(P::from(process))
+            .image_name(name)
+            .image_description(description)
+            .set_tags(Some(self.build_tags()))
+            .send()
+            .await
+            .ctx("workspaces", "ImportWorkspaceImage")?;
+        let id = out
+            .image_id()
+            .ok_or_else(|| AwsError::missing("workspaces", "ImportWorkspaceImage", "ImageId"))?;
+        Ok(id.to_string())
+    }
+
+    /// ImportCustomWorkspaceImage with every member it requires (API reference): the image source
+    /// is the AMI, the platform Windows; protocol and compute default to DCV and BASE.
+    async fn import_custom(
+        &self,
+        i: &recipe_model::WorkspacesImport,
+        ami: &str,
+        name: &str,
+        description: &str,
+    ) -> Result<String, ActionError> {
+        use aws_sdk_workspaces::types::{
+            CustomImageProtocol, ImageComputeType, ImageSourceIdentifier, OsVersion, Platform,
+        };
+        use recipe_model::{ImportCompute, ImportOsVersion, ImportProtocol};
+        let arn = i
+            .infrastructure_configuration_arn
+            .as_ref()
+            .map(|a| a.value.as_str());
+        let os = match i.os_version.as_ref().map(|o| o.value) {
+            Some(ImportOsVersion::Windows10) => OsVersion::Windows10,
+            Some(ImportOsVersion::Windows11) | None => OsVersion::Windows11,
+        };
+        let protocol = match i.protocol.as_ref().map(|p| p.value) {
+            Some(ImportProtocol::Pcoip) => CustomImageProtocol::Pcoip,
+            Some(ImportProtocol::Byop) => CustomImageProtocol::Byop,
+            Some(ImportProtocol::Dcv) | None => CustomImageProtocol::Dcv,
+        };
+        let compute = match i.compute.as_ref().map(|c| c.value) {
+            Some(ImportCompute::GraphicsG4dn) => ImageComputeType::GraphicsG4Dn,
+            Some(ImportCompute::GraphicsG6) => ImageComputeType::from("GRAPHICS_G6"),
+            Some(ImportCompute::Base) | None => ImageComputeType::Base,
+        };
+        let out = self
+            .ws
+            .import_custom_workspace_image()
+            .image_name(name)
+            .image_description(description)
+            .compute_type(compute)
+            .protocol(protocol)
+            .image_source(ImageSourceIdentifier::Ec2ImageId(ami.to_string()))
+            .set_infrastructure_configuration_arn(arn.map(str::to_string))
+            .platform(Platform::Windows)
+            .os_version(os)
+            .set_tags(Some(self.build_tags()))
+            .send()
+            .await
+            .ctx("workspaces", "ImportCustomWorkspaceImage")?;
+        let id = out.image_id().ok_or_else(|| {
+            AwsError::missing("workspaces", "ImportCustomWorkspaceImage", "ImageId")
+        })?;
+        Ok(id.to_string())
+    }
+
+    /// The tags of what the build makes around its image (found again by the sweep).
+    fn build_tags(&self) -> Vec<aws_sdk_workspaces::types::Tag> {
+        tag_list(&recipe_aws::tags::builder_tags(
+            self.name,
+            &self.values().build_id,
+        ))
     }
 
     /// A temporary bundle around image `image`, for the builder (an earlier attempt's is adopted).

@@ -31,29 +31,11 @@ pub(crate) async fn observe(
                 .map(|x| x.value.clone()),
         );
         if let Some(b) = &r.recipe.bundle {
-            let client = p.workspaces(&home);
-            let found = crate::rollout::bundle_named(&client, &b.name.value)
-                .await
-                .map_err(|e| ObserveError {
-                    what: "DescribeWorkspaceBundles (workspaces)".into(),
-                    detail: e.message,
-                })?;
-            let target = RolloutTarget::Bundle(b.name.value.clone());
-            let rebuilds = r.recipe.rollout.as_ref();
-            if rebuilds.is_some_and(|ro| ro.value.rebuild_workspaces.is_some()) {
-                let n = match &found {
-                    Some((id, _)) => rebuild_count(&client, id, r).await?,
-                    None => 0,
-                };
+            let rollouts = observe_bundles(p, &home, b).await?;
+            if let Some(n) = rebuild_count_at_home(p, r, &home).await? {
                 obs.rebuilds.insert(name.clone(), n);
             }
-            obs.rollouts.insert(
-                name.clone(),
-                vec![ObservedRollout {
-                    target,
-                    image: found.and_then(|(_, img)| img),
-                }],
-            );
+            obs.rollouts.insert(name.clone(), rollouts);
         }
         obs.images.insert(name.clone(), Vec::new());
         obs.refreshed.insert(name);
@@ -71,6 +53,60 @@ pub(crate) async fn observe(
         observe_region(p, region, &current, &mut obs).await?;
     }
     Ok(obs)
+}
+
+/// The recipe's bundle in the build region and in each of `bundle.regions`, with the image each
+/// holds.
+async fn observe_bundles(
+    p: &WorkspacesProvider,
+    home: &str,
+    b: &recipe_model::Bundle,
+) -> Result<Vec<ObservedRollout>, ObserveError> {
+    let mut regions = vec![home.to_string()];
+    regions.extend(b.regions.iter().map(|x| x.value.clone()));
+    regions.dedup();
+    let mut out = Vec::new();
+    for region in regions {
+        let found = crate::rollout::bundle_named(&p.workspaces(&region), &b.name.value)
+            .await
+            .map_err(|e| ObserveError {
+                what: "DescribeWorkspaceBundles (workspaces)".into(),
+                detail: e.message,
+            })?;
+        out.push(ObservedRollout {
+            target: RolloutTarget::Bundle(b.name.value.clone()),
+            region: (region != home).then_some(region),
+            image: found.and_then(|(_, img)| img),
+        });
+    }
+    Ok(out)
+}
+
+/// How many WorkSpaces on the build region's bundle a rollout would rebuild (`None`: the recipe
+/// rebuilds none).
+async fn rebuild_count_at_home(
+    p: &WorkspacesProvider,
+    r: &LoadedRecipe,
+    home: &str,
+) -> Result<Option<usize>, ObserveError> {
+    let ro = r.recipe.rollout.as_ref();
+    if ro.is_none_or(|ro| ro.value.rebuild_workspaces.is_none()) {
+        return Ok(None);
+    }
+    let Some(b) = &r.recipe.bundle else {
+        return Ok(None);
+    };
+    let client = p.workspaces(home);
+    let found = crate::rollout::bundle_named(&client, &b.name.value)
+        .await
+        .map_err(|e| ObserveError {
+            what: "DescribeWorkspaceBundles (workspaces)".into(),
+            detail: e.message,
+        })?;
+    match found {
+        Some((id, _)) => rebuild_count(&client, &id, r).await.map(Some),
+        None => Ok(Some(0)),
+    }
 }
 
 /// How many WorkSpaces on `bundle` carry the recipe's rebuild tags.

@@ -56,18 +56,25 @@ pub(crate) async fn bundle_using(
 const REBUILDABLE: &[&str] = &["AVAILABLE", "ERROR", "UNHEALTHY", "STOPPED", "REBOOTING"];
 
 impl Act<'_> {
-    pub(crate) async fn rollout(&self, target: &RolloutTarget) -> Result<(), ActionError> {
+    /// The bundle in `region` (the build region when `None`) wraps the recipe's image there:
+    /// created the first time, updated after.
+    pub(crate) async fn rollout(
+        &self,
+        target: &RolloutTarget,
+        region: Option<&str>,
+    ) -> Result<(), ActionError> {
         let RolloutTarget::Bundle(name) = target else {
             return Err(ActionError::fatal(format!(
                 "WorkSpaces cannot roll out to {target}"
             )));
         };
-        let image = self.need_image(&self.home, "put in the bundle")?;
-        match bundle_named(&self.ws, name).await? {
+        let region = region.unwrap_or(&self.home);
+        let image = self.need_image(region, "put in the bundle")?;
+        let ws = self.p.workspaces(region);
+        match bundle_named(&ws, name).await? {
             Some((_, Some(current))) if current == image => Ok(()),
             Some((id, _)) => {
-                self.ws
-                    .update_workspace_bundle()
+                ws.update_workspace_bundle()
                     .bundle_id(id)
                     .image_id(&image)
                     .send()
@@ -75,11 +82,16 @@ impl Act<'_> {
                     .ctx("workspaces", "UpdateWorkspaceBundle")?;
                 Ok(())
             }
-            None => self.create_bundle(name, &image).await,
+            None => self.create_bundle(&ws, name, &image).await,
         }
     }
 
-    async fn create_bundle(&self, name: &str, image: &str) -> Result<(), ActionError> {
+    async fn create_bundle(
+        &self,
+        ws: &aws_sdk_workspaces::Client,
+        name: &str,
+        image: &str,
+    ) -> Result<(), ActionError> {
         let b = self
             .r
             .recipe
@@ -89,8 +101,7 @@ impl Act<'_> {
         let compute = compute_name(&b.compute.value);
         let description = b.description.as_ref().map_or(name, |d| d.value.as_str());
         let tags = recipe_aws::tags::builder_tags(self.name, &self.values().build_id);
-        self.ws
-            .create_workspace_bundle()
+        ws.create_workspace_bundle()
             .bundle_name(name)
             .bundle_description(description)
             .image_id(image)
@@ -220,19 +231,5 @@ impl Act<'_> {
 
 /// The compute type as the API spells it.
 pub(crate) fn compute_name(c: &recipe_model::ComputeType) -> String {
-    use recipe_model::ComputeType as C;
-    match c {
-        C::Value => "VALUE",
-        C::Standard => "STANDARD",
-        C::Performance => "PERFORMANCE",
-        C::Power => "POWER",
-        C::Powerpro => "POWERPRO",
-        C::Graphics => "GRAPHICS",
-        C::Graphicspro => "GRAPHICSPRO",
-        C::GraphicsG4dn => "GRAPHICS_G4DN",
-        C::GraphicsproG4dn => "GRAPHICSPRO_G4DN",
-        C::GeneralPurpose4xlarge => "GENERALPURPOSE_4XLARGE",
-        C::GeneralPurpose8xlarge => "GENERALPURPOSE_8XLARGE",
-    }
-    .to_string()
+    c.api_name().to_string()
 }

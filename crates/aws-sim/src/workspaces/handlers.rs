@@ -584,6 +584,12 @@ fn import_custom_workspace_image(
             )))
         }
     };
+    let arn = required(b, "InfrastructureConfigurationArn")?;
+    if !infrastructure_configuration_arn(arn) {
+        return Err(invalid(format!(
+            "InfrastructureConfigurationArn {arn} does not match ^arn:aws[^:]*:imagebuilder:[^:]+:(?:[0-9]{{12}}|aws):infrastructure-configuration/[a-z0-9-_]+$."
+        )));
+    }
     one_of("ComputeType", &["BASE", "GRAPHICS_G4DN", "GRAPHICS_G6"])?;
     let protocol = one_of("Protocol", &["PCOIP", "DCV", "BYOP"])?;
     one_of("Platform", &["WINDOWS"])?;
@@ -621,6 +627,26 @@ fn import_custom_workspace_image(
         img.os_version = os_version.replace('_', " ");
     }
     Ok(serde_json::json!({ "ImageId": id, "State": "PENDING" }))
+}
+
+/// API_ImportCustomWorkspaceImage's pattern for InfrastructureConfigurationArn:
+/// `^arn:aws[^:]*:imagebuilder:[^:]+:(?:[0-9]{12}|aws):infrastructure-configuration/[a-z0-9-_]+$`.
+fn infrastructure_configuration_arn(arn: &str) -> bool {
+    let p: Vec<&str> = arn.splitn(6, ':').collect();
+    let [arn_, partition, service, region, account, resource] = p.as_slice() else {
+        return false;
+    };
+    let name = resource.strip_prefix("infrastructure-configuration/");
+    *arn_ == "arn"
+        && partition.starts_with("aws")
+        && *service == "imagebuilder"
+        && !region.is_empty()
+        && (*account == "aws" || (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())))
+        && name.is_some_and(|n| {
+            !n.is_empty()
+                && n.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        })
 }
 
 /// The OS versions CreateUpdatedWorkspaceImage takes: "Only Windows 10, Windows Server 2016, and
@@ -888,15 +914,28 @@ fn capacity(b: &Value, name: &str) -> Result<Option<u32>, ApiError> {
         .ok_or_else(|| invalid(format!("{name}.Capacity must be a whole number of GB.")))
 }
 
-fn check_volumes(root: u32, user: u32) -> Result<(), ApiError> {
-    let ok = (root == 80 && matches!(user, 10 | 50 | 100))
-        || ((175..=2000).contains(&root) && (100..=2000).contains(&user));
-    if ok {
-        Ok(())
+/// The root/user groups of the Administration Guide (Modify a WorkSpace,
+/// <https://docs.aws.amazon.com/workspaces/latest/adminguide/modify-workspaces.html>): [80, 10],
+/// [80, 50], [80, 100] and [175 to 2000, 100 to 2000]; "Graphics and GraphicsPro WorkSpaces can have
+/// the root and user volumes both set to 100 GB minimum". The guide names no other rule for the G4dn,
+/// G6 and GeneralPurpose types: the G4dn and G6 kinds are taken as GPU bundles, GeneralPurpose as the
+/// rest (docs/aws-sim.md lists this as undocumented).
+fn check_volumes(compute: &str, root: u32, user: u32) -> Result<(), ApiError> {
+    let gpu = compute.starts_with("GRAPHICS");
+    let ok = if gpu {
+        (100..=2000).contains(&root) && (100..=2000).contains(&user)
     } else {
-        Err(invalid(format!(
+        (root == 80 && matches!(user, 10 | 50 | 100))
+            || ((175..=2000).contains(&root) && (100..=2000).contains(&user))
+    };
+    match (ok, gpu) {
+        (true, _) => Ok(()),
+        (false, true) => Err(invalid(format!(
+            "Invalid volume sizes for {compute}: root {root} GB with user {user} GB. Graphics bundles take a root volume of 100 to 2000 GB with a user volume of 100 to 2000 GB."
+        ))),
+        (false, false) => Err(invalid(format!(
             "Invalid volume sizes: root {root} GB with user {user} GB. Use a root volume of 80 GB with a user volume of 10, 50 or 100 GB, or a root volume of 175 to 2000 GB with a user volume of 100 to 2000 GB."
-        )))
+        ))),
     }
 }
 
@@ -939,8 +978,12 @@ fn create_workspace_bundle(w: &mut World, c: &Call, now: u64) -> Result<Value, A
     }
     let user_gib = capacity(b, "UserStorage")?
         .ok_or_else(|| invalid("The parameter UserStorage.Capacity is required."))?;
-    let root_gib = capacity(b, "RootStorage")?.unwrap_or(80);
-    check_volumes(root_gib, user_gib)?;
+    let root_gib = capacity(b, "RootStorage")?.unwrap_or(if compute.starts_with("GRAPHICS") {
+        100
+    } else {
+        80
+    });
+    check_volumes(compute, root_gib, user_gib)?;
     let tags = tags_in(b.get("Tags"))?;
     let state = &w.workspaces;
     state.image_for_bundle(c, image_id)?;

@@ -252,6 +252,85 @@ async fn image_descriptions_follow_the_documented_pattern() {
     s.stop().await;
 }
 
+/// The bundle volume groups of the Administration Guide: GPU bundles start at 100/100 GB, the rest at
+/// 80 GB root with 10, 50 or 100 GB user (or 175+ with 100+).
+#[tokio::test]
+async fn bundle_volumes_follow_each_compute_types_groups() {
+    let s = sim().await;
+    let c = clients(s.url(), REGION, OWNER);
+    let ws = workspace(&c, "builder", RunningMode::AlwaysOn).await;
+    let image = c
+        .workspaces
+        .create_workspace_image()
+        .name("gpu-1")
+        .description("gpu desktop")
+        .workspace_id(&ws)
+        .send()
+        .await
+        .unwrap()
+        .image_id()
+        .unwrap()
+        .to_string();
+    let bundle = |name: &str, compute: Compute, root: &str, user: &str| {
+        c.workspaces
+            .create_workspace_bundle()
+            .bundle_name(name)
+            .bundle_description("gpu desktop")
+            .image_id(&image)
+            .compute_type(
+                aws_sdk_workspaces::types::ComputeType::builder()
+                    .name(compute)
+                    .build(),
+            )
+            .root_storage(
+                aws_sdk_workspaces::types::RootStorage::builder()
+                    .capacity(root)
+                    .build()
+                    .unwrap(),
+            )
+            .user_storage(
+                aws_sdk_workspaces::types::UserStorage::builder()
+                    .capacity(user)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+    };
+    for (compute, root, user) in [
+        (Compute::Graphicspro, "80", "10"),
+        (Compute::GraphicsG4Dn, "100", "50"),
+        (Compute::Standard, "100", "100"),
+    ] {
+        let e = bundle("bad", compute.clone(), root, user)
+            .await
+            .unwrap_err();
+        assert!(
+            e.into_service_error()
+                .is_invalid_parameter_values_exception(),
+            "{compute:?} {root}/{user}"
+        );
+    }
+    eventually(&format!("{image} to be AVAILABLE"), 30, || async {
+        let d = c
+            .workspaces
+            .describe_workspace_images()
+            .image_ids(&image)
+            .send()
+            .await
+            .ok()?;
+        let state = d.images().first()?.state()?.clone();
+        (state == aws_sdk_workspaces::types::WorkspaceImageState::Available).then_some(())
+    })
+    .await;
+    bundle("gpu", Compute::GraphicsG4Dn, "100", "100")
+        .await
+        .expect("GPU bundle at 100/100");
+    bundle("std", Compute::Standard, "80", "10")
+        .await
+        .expect("standard bundle at 80/10");
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn import_custom_image_needs_every_member_and_no_pcoip_on_windows_11() {
     let s = sim().await;
@@ -275,6 +354,16 @@ async fn import_custom_image_needs_every_member_and_no_pcoip_on_windows_11() {
     // Without the infrastructure configuration the SDK refuses to send it; on the wire aws-sim does too.
     let e = full()
         .protocol(CustomImageProtocol::Pcoip)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        e.into_service_error()
+            .is_invalid_parameter_values_exception()
+    );
+    // The infrastructure configuration ARN follows the API's pattern.
+    let e = full()
+        .infrastructure_configuration_arn("arn:aws:imagebuilder:us-east-1:123456789012:image-pipeline/ws")
         .send()
         .await
         .unwrap_err();

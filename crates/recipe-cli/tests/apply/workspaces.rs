@@ -427,3 +427,83 @@ async fn a_mixed_apply_imports_the_ami_recipe_into_workspaces() {
     let (code, stdout, _) = e.run(&["plan", "recipes", "--detailed-exitcode"]).await;
     assert_eq!(code, 0, "no update left, no change:\n{stdout}");
 }
+
+/// The Image Builder import route and a bundle in a copy region: ImportCustomWorkspaceImage with the
+/// recipe's members (never ImportWorkspaceImage), the image copied to eu-west-1, and the bundle made
+/// in both regions on each region's image. A second plan has no change; a new version moves both
+/// bundles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_import_feeds_a_bundle_made_in_the_build_and_a_copy_region() {
+    let e = ws_env().await;
+    std::fs::remove_file(e.dir.path().join("recipes/desk.yaml")).unwrap();
+    std::fs::write(e.dir.path().join("recipes/win-base.yaml"), WIN_AMI).unwrap();
+    let desk = |version: &str| {
+        WIN_DESK
+            .replace("version: 1.0.0", &format!("version: {version}"))
+            .replace(
+                "  user-name: win-builder\n",
+                "  user-name: win-builder\n  import:\n    infrastructure-configuration-arn: arn:aws:imagebuilder:eu-west-2:123456789012:infrastructure-configuration/ws-import\n    os-version: Windows_10\n",
+            )
+            .replace("  user-volume-gib: 10\n", "  user-volume-gib: 10\n  regions: [eu-west-1]\ndistribute:\n  regions: [eu-west-1]\n")
+    };
+    std::fs::write(e.dir.path().join("recipes/win-desk.yaml"), desk("1.0.0")).unwrap();
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let requests = e.sim.requests();
+    assert_eq!(requests.count("workspaces:ImportCustomWorkspaceImage"), 1);
+    assert_eq!(requests.count("workspaces:ImportWorkspaceImage"), 0);
+    let bundles_on_images = || {
+        let w = e.sim.world();
+        let mut v: Vec<(String, String)> = w
+            .workspaces
+            .bundles
+            .values()
+            .filter(|b| b.name == "win-desk")
+            .map(|b| {
+                let img = &w.workspaces.images[&b.image_id];
+                (b.region.clone(), format!("{} {}", img.name, img.region))
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        bundles_on_images(),
+        [
+            (
+                "eu-west-1".to_string(),
+                "win-desk-1.0.0 eu-west-1".to_string()
+            ),
+            (
+                "eu-west-2".to_string(),
+                "win-desk-1.0.0 eu-west-2".to_string()
+            ),
+        ]
+    );
+    let (code, stdout, _) = e.run(&["plan", "recipes", "--detailed-exitcode"]).await;
+    assert_eq!(code, 0, "no change after the apply:\n{stdout}");
+
+    std::fs::write(e.dir.path().join("recipes/win-desk.yaml"), desk("1.1.0")).unwrap();
+    let (code, stdout, _) = e.run(&["plan", "recipes"]).await;
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("roll out to bundle win-desk in eu-west-1"),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let moved = bundles_on_images();
+    assert_eq!(
+        moved,
+        [
+            (
+                "eu-west-1".to_string(),
+                "win-desk-1.1.0 eu-west-1".to_string()
+            ),
+            (
+                "eu-west-2".to_string(),
+                "win-desk-1.1.0 eu-west-2".to_string()
+            ),
+        ]
+    );
+}

@@ -1,0 +1,103 @@
+//! `builder.import`: how a Windows AMI recipe's image enters WorkSpaces. The rules are the API
+//! reference's (ImportCustomWorkspaceImage, ImportWorkspaceImage), checked before anything is sent.
+
+use std::sync::LazyLock;
+
+use recipe_model::{Base, ImportOsVersion, ImportProtocol, Node, Target, WorkspacesImport};
+use regex::Regex;
+
+use super::{Ctx, re};
+use crate::codes::Code;
+
+static INFRA_ARN: LazyLock<Regex> =
+    LazyLock::new(|| re(recipe_model::patterns::INFRASTRUCTURE_CONFIGURATION_ARN));
+
+/// `builder.import` belongs to a `workspaces` recipe on a `recipe` base, and its members to one
+/// of the two import calls.
+pub(super) fn check(cx: &mut Ctx<'_>) {
+    let Some(import) = &cx.r.recipe.builder.import else {
+        return;
+    };
+    if cx.target != Target::Workspaces || !matches!(cx.r.recipe.base.value, Base::Recipe(_)) {
+        cx.push(
+            Code::WorkspacesImport,
+            import.span,
+            "`builder.import` applies only to a `workspaces` recipe whose base is an `ec2-ami` recipe",
+            "remove it, or set `base: { recipe: <an ec2-ami recipe> }`",
+            "nothing is imported",
+        );
+        return;
+    }
+    match &import.value.infrastructure_configuration_arn {
+        Some(arn) => custom(cx, &import.value, arn),
+        None => byol(cx, &import.value),
+    }
+}
+
+/// ImportCustomWorkspaceImage: the ARN's shape, `os-version` required, no PCOIP on Windows 11
+/// ("Windows 11 does not support PCOIP protocol"), no `ingestion-process`.
+fn custom(cx: &mut Ctx<'_>, i: &WorkspacesImport, arn: &Node<String>) {
+    if !INFRA_ARN.is_match(&arn.value) {
+        cx.push(
+            Code::Arn,
+            arn.span,
+            format!(
+                "`{}` is not an EC2 Image Builder infrastructure configuration ARN",
+                arn.value
+            ),
+            "write `arn:aws:imagebuilder:<region>:<account>:infrastructure-configuration/<name>`",
+            "malformed ARN",
+        );
+    }
+    if let Some(p) = &i.ingestion_process {
+        cx.push(
+            Code::WorkspacesImport,
+            p.span,
+            "`ingestion-process` is ImportWorkspaceImage's, and `infrastructure-configuration-arn` selects ImportCustomWorkspaceImage",
+            "remove `ingestion-process` (set `protocol` and `compute` instead), or remove the ARN",
+            "not for this import",
+        );
+    }
+    let Some(os) = &i.os_version else {
+        cx.push(
+            Code::WorkspacesImport,
+            arn.span,
+            "ImportCustomWorkspaceImage needs the AMI's Windows version",
+            "add `os-version: Windows_11` (or `Windows_10`) under `builder.import`",
+            "os-version missing",
+        );
+        return;
+    };
+    let pcoip = i
+        .protocol
+        .as_ref()
+        .filter(|p| p.value == ImportProtocol::Pcoip);
+    if let (ImportOsVersion::Windows11, Some(p)) = (os.value, pcoip) {
+        cx.push(
+            Code::WorkspacesImport,
+            p.span,
+            "Windows 11 does not support the PCOIP protocol",
+            "use `protocol: DCV`",
+            "PCOIP on Windows 11",
+        );
+    }
+}
+
+/// ImportWorkspaceImage: only `ingestion-process`.
+fn byol(cx: &mut Ctx<'_>, i: &WorkspacesImport) {
+    let custom_only = [
+        ("os-version", i.os_version.as_ref().map(|n| n.span)),
+        ("protocol", i.protocol.as_ref().map(|n| n.span)),
+        ("compute", i.compute.as_ref().map(|n| n.span)),
+    ];
+    for (key, span) in custom_only {
+        let Some(span) = span else { continue };
+        cx.push(
+            Code::WorkspacesImport,
+            span,
+            format!("`{key}` is ImportCustomWorkspaceImage's, which needs `infrastructure-configuration-arn`"),
+            format!("add `infrastructure-configuration-arn`, or remove `{key}` (ImportWorkspaceImage takes `ingestion-process`)"),
+            "not for this import",
+        );
+    }
+}
