@@ -1396,6 +1396,61 @@ async fn a_manual_gate_stops_the_apply_and_the_next_apply_goes_on_from_it() {
     assert_eq!(code, Some(0), "nothing left to do:\n{stdout}");
 }
 
+/// Every paused record of the journals under `dir` dated `ago` earlier (as if the person never came).
+fn age_paused_gates(dir: &Path, ago: jiff::SignedDuration) {
+    let at = (jiff::Timestamp::now() - ago).to_string();
+    let mut aged = 0;
+    for f in walk(dir)
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "jsonl"))
+    {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let mut out = String::new();
+        for line in text.lines() {
+            let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+            if v["entry"]["status"] == "paused" {
+                v["entry"]["at"] = serde_json::Value::String(at.clone());
+                aged += 1;
+            }
+            out.push_str(&v.to_string());
+            out.push('\n');
+        }
+        std::fs::write(&f, out).unwrap();
+    }
+    assert!(
+        aged > 0,
+        "no paused gate found in a journal under {}",
+        dir.display()
+    );
+}
+
+/// A gate's `timeout` counts from when it was shown: an apply that resumes after it fails the build
+/// and releases the builder, instead of going on as if someone had acted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manual_gate_left_past_its_timeout_releases_the_builder() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("gated.yaml"), GATED).unwrap();
+    let run = |verb: &[&str]| sandbox(dir.path(), verb, &["gated.yaml"]);
+    let (code, stdout, stderr) = tokio::task::block_in_place(|| run(&["apply", "--auto-approve"]));
+    assert_eq!(code, Some(3), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("within 1h"),
+        "the gate says how long it waits:\n{stdout}"
+    );
+    age_paused_gates(dir.path(), jiff::SignedDuration::from_hours(2));
+    let (code, stdout, stderr) = tokio::task::block_in_place(|| run(&["apply", "--auto-approve"]));
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("its timeout (1h) passed"), "{stdout}");
+    assert!(!stdout.contains("gate passed"), "{stdout}");
+    let world = sandbox_world(dir.path());
+    assert!(
+        live_workspaces(&world).is_empty(),
+        "the builder is released"
+    );
+    let images = world["workspaces"]["images"].as_object().unwrap();
+    assert!(images.is_empty(), "no image: {images:?}");
+}
+
 /// The WorkSpaces examples in the sandbox: each builder WorkSpace is created, registered with SSM
 /// through its activation (the sandbox plays the person who runs the registration), built, checked,
 /// cleaned, restarted and imaged; the image is tagged, copied, shared and put in its bundle; then

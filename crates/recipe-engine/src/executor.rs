@@ -375,6 +375,7 @@ impl<'p, R: Runner> Scheduler<'p, R> {
             Err(e) if e.class == ErrorClass::Paused => {
                 let entry = JournalEntry::Paused {
                     instructions: e.message.clone(),
+                    at: Some(jiff::Timestamp::now()),
                 };
                 journal.record(id, entry).await?;
                 self.paused(id, e.message);

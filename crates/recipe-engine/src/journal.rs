@@ -36,6 +36,9 @@ pub enum JournalEntry {
     Paused {
         /// What the person was asked to do.
         instructions: String,
+        /// When (a gate's `timeout` counts from here; absent in journals of older versions).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<jiff::Timestamp>,
     },
 }
 
@@ -244,8 +247,9 @@ pub struct Run {
     pub entries: BTreeMap<usize, JournalEntry>,
     /// Recipes whose state it saved.
     pub saved: BTreeMap<String, Revision>,
-    /// Gates passed, per action: how many times it paused (each pause is one gate a person has seen).
-    pub gates: BTreeMap<usize, usize>,
+    /// Gates passed, per action: how many times it paused (each pause is one gate a person has
+    /// seen), and when it last paused.
+    pub gates: BTreeMap<usize, crate::GatesShown>,
     /// How many records it has.
     pub records: u64,
 }
@@ -311,8 +315,10 @@ fn parse(id: &str, records: &[Vec<u8>]) -> Result<Run, JournalError> {
     for (n, line) in lines.enumerate() {
         match serde_json::from_slice::<Record>(line) {
             Ok(Record::Action { id, entry }) => {
-                if matches!(entry, JournalEntry::Paused { .. }) {
-                    *run.gates.entry(id).or_default() += 1;
+                if let JournalEntry::Paused { at, .. } = &entry {
+                    let shown = run.gates.entry(id).or_default();
+                    shown.count += 1;
+                    shown.last = *at;
                 }
                 run.entries.insert(id, entry);
             }

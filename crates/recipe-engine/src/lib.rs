@@ -32,8 +32,8 @@ pub use executor::execute;
 pub use journal::{JOURNAL_FORMAT, Journal, JournalEntry, JournalError, Run, RunLog, interrupted};
 pub use limits::{Limit, LimitKind, Limits};
 pub use provider::{
-    ApplyContext, BoxFuture, Events, Leftover, Provider, Registry, Released, Routed, SweepRequest,
-    SweepScope, Swept, Unfinished,
+    ApplyContext, BoxFuture, Events, GatesShown, Leftover, Provider, Registry, Released, Routed,
+    SweepRequest, SweepScope, Swept, Unfinished,
 };
 pub use recipe_plan::{Action, ActionKind, Outputs, Plan, RecipeOutputs};
 pub use slot::idle;

@@ -80,9 +80,18 @@ pub struct ApplyContext {
     pub state: BTreeMap<String, RecipeState>,
     /// Progress.
     pub events: Events,
-    /// Gates already passed per action id, in the run this apply resumes: the first `n` gates the
-    /// action meets were shown to a person in earlier applies, and are passed.
-    pub gates: BTreeMap<usize, usize>,
+    /// Gates already passed per action id, in the run this apply resumes: the first `count` gates
+    /// the action meets were shown to a person in earlier applies, and are passed.
+    pub gates: BTreeMap<usize, GatesShown>,
+}
+
+/// The `manual` gates of one action shown in earlier applies of a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GatesShown {
+    /// How many.
+    pub count: usize,
+    /// When the last one was shown (a gate's `timeout` counts from here).
+    pub last: Option<jiff::Timestamp>,
 }
 
 impl ApplyContext {
@@ -127,7 +136,12 @@ impl ApplyContext {
 
     /// How many of action `id`'s gates were passed in earlier applies.
     pub fn gates_passed(&self, id: usize) -> usize {
-        self.gates.get(&id).copied().unwrap_or(0)
+        self.gates_shown(id).count
+    }
+
+    /// Action `id`'s gates shown in earlier applies.
+    pub fn gates_shown(&self, id: usize) -> GatesShown {
+        self.gates.get(&id).copied().unwrap_or_default()
     }
 
     /// A loaded recipe, or a fatal error naming it.

@@ -251,7 +251,7 @@ impl Act<'_> {
             &self.p.agents,
             self,
         )
-        .with_gates(self.cx.gates_passed(self.a.id), connect))
+        .with_gates(self.cx.gates_shown(self.a.id), connect))
     }
 
     /// Where a person connects to the builder. A streaming URL is a bearer credential for the

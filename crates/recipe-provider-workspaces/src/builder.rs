@@ -429,7 +429,7 @@ impl Act<'_> {
             &self.p.agents,
             self,
         )
-        .with_gates(self.cx.gates_passed(self.a.id), self.connect(&ws)))
+        .with_gates(self.cx.gates_shown(self.a.id), self.connect(&ws)))
     }
 
     /// Where a person connects to the builder.

@@ -56,6 +56,8 @@ pub struct Session<'a> {
 #[derive(Default)]
 struct Gates {
     passed: usize,
+    /// When the last passed gate was shown (its `timeout` counts from then).
+    last_shown: Option<jiff::Timestamp>,
     seen: std::sync::atomic::AtomicUsize,
     connect: String,
 }
@@ -93,10 +95,15 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// `passed` gates of this action were shown in earlier applies (they are passed now); `connect`
-    /// says how a person reaches the node.
-    pub fn with_gates(mut self, passed: usize, connect: impl Into<String>) -> Self {
-        self.gates.passed = passed;
+    /// The gates of this action shown in earlier applies (they are passed now, unless the last one
+    /// outlived its `timeout`); `connect` says how a person reaches the node.
+    pub fn with_gates(
+        mut self,
+        shown: recipe_engine::GatesShown,
+        connect: impl Into<String>,
+    ) -> Self {
+        self.gates.passed = shown.count;
+        self.gates.last_shown = shown.last;
         self.gates.connect = connect.into();
         self
     }
@@ -108,6 +115,9 @@ impl<'a> Session<'a> {
             .gates
             .seen
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n + 1 == self.gates.passed {
+            self.expired(label, m)?;
+        }
         if n < self.gates.passed {
             self.events.output(
                 self.action,
@@ -116,10 +126,31 @@ impl<'a> Session<'a> {
             );
             return Ok(());
         }
+        let within = m.timeout.as_ref().map_or(String::new(), |t| {
+            format!(" within {} (a later apply releases the builder)", t.value)
+        });
         Err(ActionError::paused(format!(
-            "{label}: {}\n  where: {}\n  then: run `recipe apply` again; it goes on from this gate (the builder is kept meanwhile)",
+            "{label}: {}\n  where: {}\n  then: run `recipe apply` again{within}; it goes on from this gate (the builder is kept meanwhile)",
             m.instructions.value.trim(),
             self.gates.connect
+        )))
+    }
+
+    /// A gate's `timeout` counts from when it was shown: an apply that resumes later fails the
+    /// build (its builder is released), since nobody acted in time.
+    fn expired(&self, label: &str, m: &recipe_model::Manual) -> Result<(), ActionError> {
+        let (Some(timeout), Some(shown)) = (m.timeout.as_ref(), self.gates.last_shown) else {
+            return Ok(());
+        };
+        let limit =
+            jiff::SignedDuration::from_secs(i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX));
+        let waited = jiff::Timestamp::now().duration_since(shown);
+        if waited <= limit {
+            return Ok(());
+        }
+        Err(ActionError::fatal(format!(
+            "{label}: the gate was shown at {shown:.0} and its timeout ({}) passed before this apply; the builder is released. Run `recipe apply` again to build afresh, and act on the gate within the timeout",
+            timeout.value
         )))
     }
 

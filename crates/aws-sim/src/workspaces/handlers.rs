@@ -641,7 +641,8 @@ fn infrastructure_configuration_arn(arn: &str) -> bool {
         && partition.starts_with("aws")
         && *service == "imagebuilder"
         && !region.is_empty()
-        && (*account == "aws" || (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())))
+        && (*account == "aws"
+            || (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())))
         && name.is_some_and(|n| {
             !n.is_empty()
                 && n.bytes()

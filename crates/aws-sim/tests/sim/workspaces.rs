@@ -363,7 +363,9 @@ async fn import_custom_image_needs_every_member_and_no_pcoip_on_windows_11() {
     );
     // The infrastructure configuration ARN follows the API's pattern.
     let e = full()
-        .infrastructure_configuration_arn("arn:aws:imagebuilder:us-east-1:123456789012:image-pipeline/ws")
+        .infrastructure_configuration_arn(
+            "arn:aws:imagebuilder:us-east-1:123456789012:image-pipeline/ws",
+        )
         .send()
         .await
         .unwrap_err();

@@ -369,8 +369,22 @@ async fn a_mixed_apply_imports_the_ami_recipe_into_appstream() {
     assert!(img.source_ami.starts_with("ami-"), "{}", img.source_ami);
     let apps: Vec<&str> = img.applications.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(apps, ["notepad"]);
+    let source = img.source_ami.clone();
     let (code, stdout, _) = e.run(&["plan", "recipes", "--detailed-exitcode"]).await;
     assert_eq!(code, 0, "{stdout}");
+
+    // A new version of the AppStream recipe alone imports the parent's current AMI again.
+    let v2 = WIN_APPS.replace("version: 1.0.0", "version: 1.1.0");
+    std::fs::write(e.dir.path().join("recipes/win-apps.yaml"), v2).unwrap();
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let w = e.sim.world();
+    let img = w
+        .appstream
+        .images
+        .values()
+        .find(|i| i.name == "win-apps-1.1.0");
+    assert_eq!(img.expect("version 1.1.0").source_ami, source);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -40,7 +40,7 @@ impl Act<'_> {
             self,
         )
         .with_gates(
-            self.cx.gates_passed(self.a.id),
+            self.cx.gates_shown(self.a.id),
             format!(
                 "the builder {} in {} (Session Manager: `aws ssm start-session --target {} --region {}`)",
                 self.instance(),
