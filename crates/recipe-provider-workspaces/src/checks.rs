@@ -23,7 +23,12 @@ exit $fail
 "#;
 
 /// Windows: the default profile under 10 GB, room on C: for it plus 2 GB, services running as local
-/// accounts, PowerShell and Remote Desktop Services present, no Windows feature upgrade applied.
+/// accounts, no Windows feature upgrade applied, and seed 001's required components that have a
+/// stable marker: PowerShell (the script runs in it), Remote Desktop Services (`TermService`), the AWS
+/// PV drivers (`HKLM:\SOFTWARE\Amazon\PVDriver`), EC2Config or EC2Launch (v1's module folder or
+/// the `Ec2Config`/`AmazonEC2Launch` service), WinRM with EC2Launch v1, and the Skylight agent
+/// (`SkyLight*` services). The PCoIP and STXHD agents and drivers and the certificates depend on the
+/// bundle's protocol and have no documented marker; they are not checked (docs/workspaces.md).
 const WINDOWS: &str = r#"$fail = $false
 function Say($m) { Write-Output "pre-capture check failed: $m"; $script:fail = $true }
 $profileBytes = (Get-ChildItem 'C:\Users\Default' -Recurse -Force -ErrorAction SilentlyContinue | Measure-Object Length -Sum).Sum
@@ -32,6 +37,11 @@ if ((Get-PSDrive C).Free -lt ($profileBytes + 2GB)) { Say 'C: needs free space f
 $domain = Get-CimInstance Win32_Service | Where-Object { $_.StartName -and $_.StartName -notmatch '^(LocalSystem|NT AUTHORITY\\|NT SERVICE\\|\.\\)' }
 if ($domain) { Say "services run with domain credentials, which image creation does not allow: $($domain.Name -join ' ') - run them as LocalSystem" }
 if (-not (Get-Service TermService -ErrorAction SilentlyContinue)) { Say 'Remote Desktop Services is missing' }
+if (-not (Test-Path 'HKLM:\SOFTWARE\Amazon\PVDriver')) { Say 'the AWS PV drivers are missing; WorkSpaces launched from the image will not work' }
+$launchV1 = Test-Path 'C:\ProgramData\Amazon\EC2-Windows\Launch\Module'
+if (-not ($launchV1 -or (Get-Service Ec2Config, AmazonEC2Launch -ErrorAction SilentlyContinue))) { Say 'neither EC2Config nor EC2Launch is installed' }
+if ($launchV1 -and -not (Get-Service WinRM -ErrorAction SilentlyContinue)) { Say 'Windows Remote Management (WinRM) is missing, which EC2Launch v1 needs' }
+if (-not (Get-Service 'SkyLight*' -ErrorAction SilentlyContinue)) { Say 'the Skylight agent is missing; WorkSpaces launched from the image will not work' }
 if (Test-Path 'HKLM:\SYSTEM\Setup\Source OS*') { Say 'a Windows feature (version) upgrade was applied; WorkSpaces cannot create an image after one: start again from the base' }
 if ($fail) { exit 1 }
 "#;
