@@ -46,6 +46,16 @@ pub const PUBLIC_IMAGES: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// The account that publishes Debian's official AMIs (Debian wiki, Cloud/AmazonEC2Image).
+pub const DEBIAN: &str = "136693071363";
+
+/// Debian's public AMIs in every region: the SSM parameter Debian publishes for each release
+/// (`/aws/service/debian/release/<suite>/latest/<arch>`), and the image name.
+pub const DEBIAN_IMAGES: &[(&str, &str)] = &[(
+    "/aws/service/debian/release/bookworm/latest/amd64",
+    "debian-12-amd64-20260101-2000",
+)];
+
 /// An image.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -74,6 +84,12 @@ pub struct Image {
     pub public: bool,
     /// Injected: the image ends in `failed` instead of `available`.
     pub fail: bool,
+    /// Sandbox machines: the root filesystem captured as a tarball (`machine.rs`).
+    pub artifact: Option<String>,
+    /// Sandbox machines: the artifact is being written (the image stays pending until it is).
+    pub capturing: bool,
+    /// Sandbox machines: the instance it is captured from.
+    pub source_instance: Option<String>,
 }
 
 /// An instance.
@@ -151,7 +167,7 @@ impl Ec2 {
     /// Advance pending phases.
     pub fn tick(&mut self, now: u64, d: &Durations) {
         for img in self.images.values_mut() {
-            if img.state == "pending" && now >= img.ready_at {
+            if img.state == "pending" && now >= img.ready_at && !img.capturing {
                 img.state = if img.fail { "failed" } else { "available" }.into();
             }
         }
@@ -189,14 +205,18 @@ pub(crate) fn ensure_public_images(w: &mut World, region: &str, now: u64) {
         return;
     }
     w.ec2.seeded.insert(region.to_string());
-    for (param, name, platform) in PUBLIC_IMAGES {
+    let debian = DEBIAN_IMAGES
+        .iter()
+        .map(|(p, n)| (DEBIAN, *p, *n, "Linux/UNIX"));
+    let amazon = PUBLIC_IMAGES.iter().map(|(p, n, pl)| (AMAZON, *p, *n, *pl));
+    for (owner, param, name, platform) in amazon.chain(debian) {
         let id = w.id("ami-", 17);
         let snap = w.id("snap-", 17);
         w.ec2.snapshots.insert(
             snap.clone(),
             Snapshot {
                 id: snap.clone(),
-                owner: AMAZON.into(),
+                owner: owner.into(),
                 region: region.into(),
                 image_id: id.clone(),
                 size_gib: 8,
@@ -207,15 +227,18 @@ pub(crate) fn ensure_public_images(w: &mut World, region: &str, now: u64) {
             id.clone(),
             Image {
                 id: id.clone(),
-                owner: AMAZON.into(),
+                owner: owner.into(),
                 region: region.into(),
-                name: (*name).into(),
-                description: format!("{name} provided by Amazon"),
+                name: name.into(),
+                description: format!(
+                    "{name} provided by {}",
+                    if owner == AMAZON { "Amazon" } else { "Debian" }
+                ),
                 state: "available".into(),
                 created_ms: now,
                 launch_permissions: BTreeSet::from(["group:all".to_string()]),
                 snapshot_ids: vec![snap],
-                platform: (*platform).into(),
+                platform: platform.into(),
                 boot_mode: if name.starts_with("TPM-") { "uefi" } else { "" }.into(),
                 public: true,
                 ..Default::default()
@@ -683,6 +706,7 @@ fn create_image(
         tag_specs(&c.params, "snapshot"),
         image,
     );
+    crate::machine::capture(w, &id, &instance_id);
     let mut x = Xml::response("CreateImage", rid);
     x.text("imageId", &id);
     Ok(x.finish("CreateImage"))
@@ -753,6 +777,7 @@ fn copy_image(
         kms_key,
         platform: src.platform.clone(),
         boot_mode: src.boot_mode.clone(),
+        artifact: src.artifact.clone(),
         ..Default::default()
     };
     let id = register_pending(w, c, now, now + d.image_copy_ms, BTreeMap::new(), image);
@@ -1015,6 +1040,7 @@ fn run_instances(
                         ..Default::default()
                     },
                 );
+                crate::machine::attach(w, &id, &img);
                 ids.push(id);
             }
             remember(w, c, "RunInstances", &ids.join(","));
@@ -1110,6 +1136,11 @@ fn change_instances(
             i.state = target.into();
             i.next_at = now + wait;
             i.running_since = None;
+            if target == "shutting-down" && w.machines.contains_key(id) {
+                w.jobs.push(crate::machine::Job::Remove {
+                    instance: id.clone(),
+                });
+            }
         }
         x.open("item")
             .text("instanceId", id)

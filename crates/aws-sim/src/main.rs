@@ -22,6 +22,10 @@ struct Args {
     /// behaviour; otherwise `POST /_sim/ssm/register` does it).
     #[arg(long)]
     operator: bool,
+    /// Back Linux instances with real root filesystems in this folder, where SSM commands really
+    /// run (needs bubblewrap; Debian roots need mmdebstrap). See docs/sandbox.md.
+    #[arg(long, value_name = "DIR")]
+    machines: Option<PathBuf>,
 }
 
 #[expect(
@@ -48,6 +52,7 @@ fn main() -> std::process::ExitCode {
             durations: if args.instant { aws_sim::Durations::instant() } else { aws_sim::Durations::default() },
             state_dir: args.state_dir,
             operator: args.operator,
+            machines: args.machines.map(aws_sim::MachineConfig::under),
             ..Default::default()
         };
         let sim = match aws_sim::Sim::start(config).await {

@@ -30,6 +30,8 @@ pub struct Config {
     pub state_dir: Option<PathBuf>,
     /// Register the SSM agent on builder WorkSpaces as the person at them would ([`World::operator`]).
     pub operator: bool,
+    /// Back Linux instances with real root filesystems, where steps really run (`machine.rs`).
+    pub machines: Option<crate::MachineConfig>,
 }
 
 impl Default for Config {
@@ -40,6 +42,7 @@ impl Default for Config {
             faults: Faults::default(),
             state_dir: None,
             operator: false,
+            machines: None,
         }
     }
 }
@@ -91,6 +94,8 @@ pub(crate) struct Shared {
     pub faults: Mutex<(Faults, Rng)>,
     pub log: Mutex<RequestLog>,
     pub state_dir: Option<PathBuf>,
+    /// The machine worker's queue, when machines are on.
+    pub jobs: Mutex<Option<std::sync::mpsc::Sender<crate::machine::Job>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -98,6 +103,26 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Shared {
+    /// Change the world outside a request (the machine worker), and persist it.
+    pub(crate) fn with_world(&self, f: impl FnOnce(&mut World)) {
+        let mut w = lock(&self.world);
+        f(&mut w);
+        self.persist(&w);
+    }
+
+    /// Hand the jobs the last request queued to the machine worker.
+    fn dispatch(&self, world: &mut World) {
+        if world.jobs.is_empty() {
+            return;
+        }
+        let jobs = std::mem::take(&mut world.jobs);
+        if let Some(tx) = lock(&self.jobs).as_ref() {
+            for j in jobs {
+                let _ = tx.send(j);
+            }
+        }
+    }
+
     pub(crate) fn persist(&self, world: &World) {
         let Some(dir) = &self.state_dir else { return };
         let _ = std::fs::create_dir_all(dir);
@@ -128,6 +153,8 @@ pub struct Sim {
     pub(crate) shared: Arc<Shared>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// The machine worker, when machines are on: it finishes its queue before the sim stops.
+    worker: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Sim {
@@ -139,10 +166,12 @@ impl Sim {
             .and_then(|d| std::fs::read(d.join("world.json")).ok())
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
-        let world = World {
+        let mut world = World {
             operator: config.operator,
+            machine_dir: config.machines.as_ref().map(|m| m.dir.clone()),
             ..world
         };
+        let requeued = crate::machine::resume(&mut world);
         let seed = config.faults.seed;
         let shared = Arc::new(Shared {
             world: Mutex::new(world),
@@ -150,6 +179,15 @@ impl Sim {
             faults: Mutex::new((config.faults, Rng::new(seed))),
             log: Mutex::new(RequestLog::default()),
             state_dir: config.state_dir,
+            jobs: Mutex::new(None),
+        });
+        let worker = config.machines.map(|m| {
+            let (tx, handle) = crate::machine::spawn(Arc::clone(&shared), m);
+            for j in requeued {
+                let _ = tx.send(j);
+            }
+            *lock(&shared.jobs) = Some(tx);
+            handle
         });
         let listener = tokio::net::TcpListener::bind(config.addr).await?;
         let addr = listener.local_addr()?;
@@ -173,6 +211,7 @@ impl Sim {
             shared,
             shutdown: Some(tx),
             task: Some(task),
+            worker,
         })
     }
 
@@ -312,6 +351,10 @@ impl Sim {
         {
             t.abort();
         }
+        lock(&self.shared.jobs).take();
+        if let Some(w) = self.worker.take() {
+            let _ = tokio::task::spawn_blocking(move || w.join()).await;
+        }
     }
 }
 
@@ -319,6 +362,11 @@ impl Drop for Sim {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        // The machine worker finishes what was queued (a terminated builder's root is removed).
+        lock(&self.shared.jobs).take();
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
         }
     }
 }
@@ -548,6 +596,7 @@ fn handle(shared: &Shared, call: &Call, request_id: &str) -> Result<Output, ApiE
     if r.is_ok() && !is_read(&call.op) {
         shared.persist(&world);
     }
+    shared.dispatch(&mut world);
     r
 }
 

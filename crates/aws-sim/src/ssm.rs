@@ -38,6 +38,8 @@ pub struct Invocation {
     pub response_code: i64,
     pub stdout: String,
     pub stderr: String,
+    /// It runs on a sandbox machine: the machine worker ends it, not the clock.
+    pub exec: bool,
 }
 
 /// A command.
@@ -111,7 +113,9 @@ impl Ssm {
     pub fn tick(&mut self, now: u64, _d: &Durations, _ec2: &Ec2) {
         for cmd in self.commands.values_mut() {
             for inv in &mut cmd.invocations {
-                if matches!(inv.status.as_str(), "Pending" | "InProgress") {
+                if inv.exec {
+                    inv.status = "InProgress".into();
+                } else if matches!(inv.status.as_str(), "Pending" | "InProgress") {
                     inv.status = if now >= inv.done_at {
                         inv.final_status.clone()
                     } else {
@@ -413,6 +417,36 @@ fn image_assistant(
     })
 }
 
+/// Invocations on sandbox machines really run: the machine worker runs the script and ends them
+/// (`machine.rs`), with AWS-RunShellScript's `executionTimeout` (default 3600 seconds).
+fn queue_on_machines(
+    w: &mut World,
+    command: &str,
+    invocations: &mut [Invocation],
+    assisted: &BTreeMap<String, crate::appstream::assistant::Outcome>,
+    parameters: &BTreeMap<String, Vec<String>>,
+    script: &str,
+) {
+    let timeout_secs = parameters
+        .get("executionTimeout")
+        .and_then(|v| v.first())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3600);
+    for inv in invocations.iter_mut() {
+        let on_machine = w.machines.contains_key(&inv.instance_id);
+        if !on_machine || assisted.contains_key(&inv.instance_id) {
+            continue;
+        }
+        inv.exec = true;
+        w.jobs.push(crate::machine::Job::Run {
+            command: command.into(),
+            instance: inv.instance_id.clone(),
+            script: script.into(),
+            timeout_secs,
+        });
+    }
+}
+
 fn send_command(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Value, ApiError> {
     let b = &c.body;
     let document = s(b, "DocumentName")?.to_string();
@@ -529,13 +563,18 @@ fn send_command(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Valu
                 response_code: code,
                 stdout: stdout.chars().take(MAX_OUTPUT).collect(),
                 stderr: stderr.chars().take(MAX_OUTPUT).collect(),
+                exec: false,
             }
         })
-        .collect();
+        .collect::<Vec<Invocation>>();
     let timeout_secs = b
         .get("TimeoutSeconds")
         .and_then(Value::as_u64)
         .unwrap_or(3600);
+    let mut invocations = invocations;
+    if outcome.is_none() {
+        queue_on_machines(w, &id, &mut invocations, &assisted, &parameters, &joined);
+    }
     let cmd = Command {
         id: id.clone(),
         account: c.account.clone(),

@@ -29,6 +29,14 @@ pub struct World {
     /// Play the person at each builder WorkSpace: register the SSM agent with each hybrid activation
     /// on the WorkSpace its `DefaultInstanceName` names (the sandbox sets this; see `ssm_hybrid.rs`).
     pub operator: bool,
+    /// Sandbox machines by instance id (`machine.rs`).
+    pub machines: std::collections::BTreeMap<String, crate::machine::Machine>,
+    /// Where machine roots go, when machines are on ([`crate::MachineConfig`]).
+    #[serde(skip)]
+    pub machine_dir: Option<std::path::PathBuf>,
+    /// Work queued for the machine worker by the request being handled.
+    #[serde(skip)]
+    pub jobs: Vec<crate::machine::Job>,
 }
 
 impl World {

@@ -113,6 +113,8 @@ async fn start_sandbox(dir: PathBuf) -> std::io::Result<aws_sim::Sim> {
         state_dir: Some(dir.join("cloud")),
         // The sandbox plays the person who registers the SSM agent on a builder WorkSpace.
         operator: true,
+        // Linux builders are real root filesystems where the steps run (docs/sandbox.md).
+        machines: Some(aws_sim::MachineConfig::under(dir.join("machines"))),
         ..Default::default()
     })
     .await

@@ -304,6 +304,9 @@ pub fn step_script(
                         _ => "$(command -v dnf || command -v yum || command -v apt-get || command -v zypper)".to_string(),
                     };
                     let mut s = format!("pm={pm}\n");
+                    // apt has no package lists on a fresh image (minbase, cloud images with
+                    // cleaned lists), and asks questions without a non-interactive frontend.
+                    s.push_str("if [ \"${pm##*/}\" = apt-get ]; then export DEBIAN_FRONTEND=noninteractive; \"$pm\" update -q; fi\n");
                     if !install.is_empty() {
                         s.push_str(&format!("\"$pm\" install -y {}\n", install.join(" ")));
                     }
@@ -634,4 +637,11 @@ mod tests {
         let ec2 = launch_installer(&scripts, Os::Linux, recipe_model::Target::Ec2Ami);
         assert!(ec2.contains("/var/lib/cloud/scripts/per-instance"));
     }
+}
+
+/// A Linux script as SSM runs it: AWS-RunShellScript hands `_script.sh` to `sh`, which is dash on
+/// Debian and Ubuntu, and the scripts use bash (`set -o pipefail`, arrays). The shebang serves an
+/// agent that executes the file; the guard re-runs it in bash when `sh` reads it.
+pub fn in_bash(script: &str) -> String {
+    format!("#!/bin/bash\n[ -n \"${{BASH_VERSION:-}}\" ] || exec /bin/bash \"$0\" \"$@\"\n{script}")
 }

@@ -357,6 +357,11 @@ impl Session<'_> {
             "AWS-RunShellScript"
         };
         let timeout = i32::try_from(timeout_secs.clamp(30, 172_800)).unwrap_or(3600);
+        let script = if self.windows() {
+            script.to_string()
+        } else {
+            render::in_bash(script)
+        };
         let mut attempt = 0;
         loop {
             let sent_at =
@@ -366,7 +371,10 @@ impl Session<'_> {
                 .send_command()
                 .document_name(document)
                 .instance_ids(instance)
-                .parameters("commands", vec![script.to_string()])
+                .parameters("commands", vec![script.clone()])
+                // TimeoutSeconds bounds delivery only; executionTimeout bounds the run (the
+                // AWS-RunShellScript and AWS-RunPowerShellScript documents, at most 172800).
+                .parameters("executionTimeout", vec![timeout.to_string()])
                 .timeout_seconds(timeout)
                 .comment(comment(key, label))
                 .customize()

@@ -1,0 +1,314 @@
+//! Sandbox machines: Linux instances backed by a real root filesystem on local disk.
+//!
+//! With [`MachineConfig`] set (the sandbox sets it), an instance launched from an image that has a
+//! root ([`root_for`]) gets its own copy of that root. The SSM commands it is sent really run in it,
+//! under bubblewrap, as `AWS-RunShellScript` runs them on a node: the commands in a `_script.sh` run by
+//! `/bin/sh`, output truncated to 24,000 characters, exit code 194 to reboot after the command (AWS
+//! Systems Manager User Guide, "Rebooting managed nodes from scripts"), `executionTimeout` enforced
+//! with status TimedOut. CreateImage snapshots the root as a compressed tarball with a manifest and a
+//! digest; an instance launched from that image gets its own copy and boots it: cloud-init's
+//! per-instance scripts run at the first boot of each instance id, per-boot scripts at every boot.
+//!
+//! The work runs on one worker thread, outside the world's lock: handlers queue [`Job`]s, the server
+//! hands them over after each request, and the worker writes outcomes back. What it does not model:
+//! kernels, services that need systemd as PID 1, Windows (docs/sandbox.md).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::server::Shared;
+
+/// Where machines live, and where base roots are cached.
+#[derive(Clone, Debug)]
+pub struct MachineConfig {
+    /// Machine roots (`<dir>/<instance>`) and captured artifacts (`<dir>/artifacts`).
+    pub dir: PathBuf,
+    /// Base roots built once per machine (`mmdebstrap` output).
+    pub cache: PathBuf,
+}
+
+impl MachineConfig {
+    /// Under `dir`, with the per-user cache (`$XDG_CACHE_HOME/recipe/sandbox`, or
+    /// `~/.cache/recipe/sandbox`).
+    pub fn under(dir: PathBuf) -> MachineConfig {
+        let cache = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .unwrap_or_else(|| dir.join("cache"))
+            .join("recipe/sandbox");
+        MachineConfig { dir, cache }
+    }
+}
+
+/// Where a root filesystem comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum RootSource {
+    /// Debian built by `mmdebstrap --variant=minbase <suite>`, cached per machine.
+    Debian {
+        /// The suite, e.g. `bookworm`.
+        suite: String,
+    },
+    /// A tarball the user named (an exported container, for example).
+    Tarball {
+        /// Its path.
+        path: String,
+    },
+    /// An image captured in the sandbox.
+    Artifact {
+        /// The tarball.
+        path: String,
+    },
+}
+
+impl RootSource {
+    fn label(&self) -> String {
+        match self {
+            RootSource::Debian { suite } => format!("debian {suite} (mmdebstrap minbase)"),
+            RootSource::Tarball { path } => format!("tarball {path}"),
+            RootSource::Artifact { path } => format!("artifact {path}"),
+        }
+    }
+}
+
+/// The one place a base image maps to a sandbox root (docs/sandbox.md): Debian's public AMIs to a
+/// Debian root of their suite; any image to the tarball named by `RECIPE_SANDBOX_ROOT_<PREFIX>`
+/// when its name starts with `<prefix>` (e.g. `RECIPE_SANDBOX_ROOT_AL2023=/path/al2023.tar` for
+/// `al2023-ami-…`); a captured sandbox image to its artifact.
+pub fn root_for(image_name: &str, artifact: Option<&str>) -> Option<RootSource> {
+    if let Some(path) = artifact {
+        return Some(RootSource::Artifact { path: path.into() });
+    }
+    for (key, value) in std::env::vars() {
+        let Some(prefix) = key.strip_prefix("RECIPE_SANDBOX_ROOT_") else {
+            continue;
+        };
+        let prefix = prefix.to_lowercase().replace('_', "-");
+        if !prefix.is_empty() && image_name.to_lowercase().starts_with(&prefix) {
+            return Some(RootSource::Tarball { path: value });
+        }
+    }
+    DEBIAN_SUITES
+        .iter()
+        .find(|(name, _)| image_name.starts_with(name))
+        .map(|(_, suite)| RootSource::Debian {
+            suite: (*suite).into(),
+        })
+}
+
+/// Debian's public AMI names (`debian-<release>-<arch>-…`) and their suites.
+const DEBIAN_SUITES: &[(&str, &str)] = &[
+    ("debian-12-amd64", "bookworm"),
+    ("debian-13-amd64", "trixie"),
+];
+
+/// One command a machine ran, for the manifest of an image captured from it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Ran {
+    /// The command id.
+    pub command: String,
+    /// Its comment (the step it runs, as the provider labels it).
+    pub comment: String,
+    /// Success, Failed or TimedOut.
+    pub status: String,
+    /// The exit code.
+    pub code: i64,
+}
+
+/// A machine: an instance's root filesystem.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Machine {
+    /// Its root folder.
+    pub root: String,
+    /// Where the root came from.
+    pub source: String,
+    /// The root is in place (commands wait for it).
+    pub ready: bool,
+    /// Why it could not be made (then commands are not executed, and say so).
+    pub error: Option<String>,
+    /// How many times it booted.
+    pub boots: u32,
+    /// The commands it ran, in order.
+    pub ran: Vec<Ran>,
+}
+
+/// Work for the machine worker.
+#[derive(Clone, Debug)]
+pub enum Job {
+    /// Make the instance's root, then boot it.
+    Provision {
+        /// The instance.
+        instance: String,
+        /// Where its root comes from.
+        source: RootSource,
+    },
+    /// Run one command's script in the instance's root.
+    Run {
+        /// The command id.
+        command: String,
+        /// The instance.
+        instance: String,
+        /// The joined `commands` parameter.
+        script: String,
+        /// `executionTimeout`, in seconds.
+        timeout_secs: u64,
+    },
+    /// Snapshot the instance's root as the image's artifact.
+    Capture {
+        /// The image.
+        image: String,
+        /// The instance.
+        instance: String,
+    },
+    /// The instance is terminated: remove its root.
+    Remove {
+        /// The instance.
+        instance: String,
+    },
+}
+
+/// The worker: runs jobs in order until the sender is dropped.
+pub(crate) fn spawn(
+    shared: Arc<Shared>,
+    config: MachineConfig,
+) -> (std::sync::mpsc::Sender<Job>, std::thread::JoinHandle<()>) {
+    let (tx, rx) = std::sync::mpsc::channel::<Job>();
+    let handle = std::thread::spawn(move || {
+        for job in rx {
+            crate::machine_jobs::run(&shared, &config, job);
+        }
+    });
+    (tx, handle)
+}
+
+/// The bubblewrap command that runs `argv` in `root`, sharing the host's network and DNS, with its
+/// own PID, IPC and host name, and a clean environment.
+pub(crate) fn in_root(root: &Path, hostname: &str, argv: &[&str]) -> Command {
+    let mut c = Command::new("bwrap");
+    let root = root.to_string_lossy().into_owned();
+    c.args(["--bind", &root, "/", "--proc", "/proc", "--dev", "/dev"])
+        .args(["--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf"])
+        .args([
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--die-with-parent",
+        ])
+        .args(["--hostname", hostname, "--clearenv"])
+        .args([
+            "--setenv",
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        ])
+        .args(["--setenv", "HOME", "/root", "--setenv", "LANG", "C.UTF-8"])
+        .args(["--chdir", "/"])
+        .args(argv)
+        .stdin(Stdio::null());
+    c
+}
+
+/// Run `c` to the end or until `timeout`, with stdout and stderr in files under `out` (read back
+/// afterwards). Returns the exit code (`None`: timed out and killed).
+pub(crate) fn run_bounded(
+    mut c: Command,
+    out: &Path,
+    timeout: Duration,
+) -> std::io::Result<(Option<i32>, String, String)> {
+    std::fs::create_dir_all(out)?;
+    let (so, se) = (out.join("stdout"), out.join("stderr"));
+    c.stdout(std::fs::File::create(&so)?)
+        .stderr(std::fs::File::create(&se)?);
+    let mut child = c.spawn()?;
+    let started = Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait()? {
+            break Some(status.code().unwrap_or(-1));
+        }
+        if started.elapsed() >= timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let read =
+        |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
+    Ok((code, read(&so), read(&se)))
+}
+
+impl Machine {
+    /// A machine for `instance` under `dir`, from `source`, not yet in place.
+    pub fn new(dir: &Path, instance: &str, source: &RootSource) -> Machine {
+        Machine {
+            root: dir
+                .join(instance)
+                .join("root")
+                .to_string_lossy()
+                .into_owned(),
+            source: source.label(),
+            ..Machine::default()
+        }
+    }
+}
+
+/// A new instance from `image` gets a machine when machines are on and the image has a root.
+pub(crate) fn attach(w: &mut crate::world::World, instance: &str, image: &crate::ec2::Image) {
+    let Some(dir) = w.machine_dir.clone() else {
+        return;
+    };
+    let Some(source) = root_for(&image.name, image.artifact.as_deref()) else {
+        return;
+    };
+    w.machines
+        .insert(instance.to_string(), Machine::new(&dir, instance, &source));
+    w.jobs.push(Job::Provision {
+        instance: instance.to_string(),
+        source,
+    });
+}
+
+/// CreateImage of an instance with a machine: the image waits for its artifact.
+pub(crate) fn capture(w: &mut crate::world::World, image: &str, instance: &str) {
+    if !w.machines.contains_key(instance) {
+        return;
+    }
+    if let Some(img) = w.ec2.images.get_mut(image) {
+        img.capturing = true;
+        img.source_instance = Some(instance.to_string());
+    }
+    w.jobs.push(Job::Capture {
+        image: image.to_string(),
+        instance: instance.to_string(),
+    });
+}
+
+/// At start, with the world loaded from disk: captures still owed are queued again (their roots are
+/// on disk); commands that were running when the last process stopped are ended as Failed, as an
+/// agent that died mid-command leaves them.
+pub(crate) fn resume(w: &mut crate::world::World) -> Vec<Job> {
+    if w.machine_dir.is_none() {
+        return Vec::new();
+    }
+    for cmd in w.ssm.commands.values_mut() {
+        for inv in cmd.invocations.iter_mut().filter(|i| i.exec) {
+            inv.exec = false;
+            inv.status = "Failed".into();
+            inv.final_status = "Failed".into();
+            inv.response_code = -1;
+            inv.stderr = "[sandbox] the sandbox stopped while the command ran\n".into();
+        }
+    }
+    let owed: Vec<(String, String)> = (w.ec2.images.values())
+        .filter(|i| i.capturing)
+        .filter_map(|i| Some((i.id.clone(), i.source_instance.clone()?)))
+        .collect();
+    owed.into_iter()
+        .map(|(image, instance)| Job::Capture { image, instance })
+        .collect()
+}

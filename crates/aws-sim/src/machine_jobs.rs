@@ -1,0 +1,349 @@
+//! What the machine worker does for each [`Job`]: make a root and boot it, run a command in it,
+//! capture it, remove it. Outcomes are written back into the world under its lock; the work itself
+//! runs without it.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use sha2::Digest;
+
+use crate::clock::now_ms;
+use crate::machine::{Job, MachineConfig, Ran, RootSource, in_root, run_bounded};
+use crate::server::Shared;
+use crate::world::World;
+
+/// SSM truncates an invocation's output to 24,000 characters.
+const MAX_OUTPUT: usize = 24_000;
+
+/// Exit code that asks the agent to reboot the node after the script (Linux).
+const REBOOT: i32 = 194;
+
+pub(crate) fn run(shared: &Shared, config: &MachineConfig, job: Job) {
+    match job {
+        Job::Provision { instance, source } => provision(shared, config, &instance, &source),
+        Job::Run {
+            command,
+            instance,
+            script,
+            timeout_secs,
+        } => run_command(shared, &instance, &command, &script, timeout_secs),
+        Job::Capture { image, instance } => capture(shared, config, &image, &instance),
+        Job::Remove { instance } => {
+            let _ = std::fs::remove_dir_all(config.dir.join(&instance));
+            shared.with_world(|w| {
+                w.machines.remove(&instance);
+            });
+        }
+    }
+}
+
+fn root_of(shared: &Shared, instance: &str) -> Option<PathBuf> {
+    let mut root = None;
+    shared.with_world(|w| root = w.machines.get(instance).map(|m| PathBuf::from(&m.root)));
+    root
+}
+
+fn provision(shared: &Shared, config: &MachineConfig, instance: &str, source: &RootSource) {
+    let Some(root) = root_of(shared, instance) else {
+        return;
+    };
+    let made = make_root(config, &root, source).and_then(|()| boot(&root, instance, 1));
+    shared.with_world(|w| {
+        if let Some(m) = w.machines.get_mut(instance) {
+            match &made {
+                Ok(()) => {
+                    m.ready = true;
+                    m.boots = 1;
+                }
+                Err(e) => m.error = Some(e.clone()),
+            }
+        }
+    });
+}
+
+/// The root in place: the source tarball (built first for Debian) unpacked into `root`.
+fn make_root(config: &MachineConfig, root: &Path, source: &RootSource) -> Result<(), String> {
+    tool("bwrap", "bubblewrap")?;
+    let tarball = match source {
+        RootSource::Debian { suite } => debian(config, suite)?,
+        RootSource::Tarball { path } | RootSource::Artifact { path } => PathBuf::from(path),
+    };
+    let _ = std::fs::remove_dir_all(root);
+    std::fs::create_dir_all(root).map_err(|e| format!("cannot make {}: {e}", root.display()))?;
+    let out = Command::new("tar")
+        .arg("-xf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(root)
+        .arg("--numeric-owner")
+        .output()
+        .map_err(|e| format!("cannot run tar: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cannot unpack {}: {}",
+            tarball.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(())
+}
+
+/// A program the machines need, or why not.
+fn tool(program: &str, package: &str) -> Result<(), String> {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{program}` is not installed, so the sandbox cannot run steps: install the `{package}` package"
+        ))
+    }
+}
+
+/// The cached Debian root tarball of `suite`, built with mmdebstrap the first time.
+fn debian(config: &MachineConfig, suite: &str) -> Result<PathBuf, String> {
+    let path = config.cache.join(format!("debian-{suite}-minbase.tar.zst"));
+    if path.exists() {
+        return Ok(path);
+    }
+    tool("mmdebstrap", "mmdebstrap")?;
+    std::fs::create_dir_all(&config.cache).map_err(|e| e.to_string())?;
+    let tmp = config
+        .cache
+        .join(format!(".debian-{suite}-{}.tar.zst", std::process::id()));
+    let out = Command::new("mmdebstrap")
+        .args(["--variant=minbase", "--quiet", suite])
+        .arg(&tmp)
+        .output()
+        .map_err(|e| format!("cannot run mmdebstrap: {e}"))?;
+    if !out.status.success() {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(format!(
+            "mmdebstrap {suite} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    std::fs::rename(&tmp, &path).map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
+/// Boot `n` of the machine: cloud-init's per-instance scripts at the first boot of this instance id
+/// (its semaphore kept under /var/lib/cloud/instances/<id>/sem), per-boot scripts at every boot.
+fn boot(root: &Path, instance: &str, n: u32) -> Result<(), String> {
+    let _ = std::fs::set_permissions(
+        root.join("tmp"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+    );
+    let sem = format!("/var/lib/cloud/instances/{instance}/sem/config_scripts_per_instance");
+    let script = format!(
+        "run() {{ for f in \"$1\"/*; do [ -x \"$f\" ] || continue; echo \"== $f\"; \"$f\" || echo \"== $f failed: exit $?\"; done; }}\n\
+         if [ ! -e {sem} ]; then run /var/lib/cloud/scripts/per-instance; mkdir -p \"$(dirname {sem})\"; date > {sem}; fi\n\
+         run /var/lib/cloud/scripts/per-boot\n"
+    );
+    let log = root.parent().unwrap_or(root).join(format!("boot-{n}"));
+    let c = in_root(root, &hostname(instance), &["/bin/sh", "-c", &script]);
+    run_bounded(c, &log, Duration::from_secs(3600))
+        .map(|_| ())
+        .map_err(|e| format!("cannot boot the machine: {e}"))
+}
+
+fn hostname(instance: &str) -> String {
+    format!("ip-{}", instance.trim_start_matches("i-"))
+}
+
+fn truncated(s: &str) -> String {
+    s.chars().take(MAX_OUTPUT).collect()
+}
+
+/// Run one command as AWS-RunShellScript does: `_script.sh` under the agent's orchestration folder,
+/// run by `/bin/sh`; exit 194 reboots the node after the command.
+fn run_command(shared: &Shared, instance: &str, command: &str, script: &str, timeout_secs: u64) {
+    let mut state = None;
+    shared.with_world(|w| {
+        state = w
+            .machines
+            .get(instance)
+            .map(|m| (PathBuf::from(&m.root), m.error.clone(), m.boots));
+    });
+    let Some((root, error, boots)) = state else {
+        return;
+    };
+    let outcome = match error {
+        Some(why) => Ok((
+            "Success".to_string(),
+            0,
+            format!("[sandbox] not executed: {why}\n"),
+            String::new(),
+        )),
+        None => execute(&root, instance, command, script, timeout_secs, boots),
+    };
+    let (status, code, stdout, stderr) = outcome.unwrap_or_else(|e| {
+        (
+            "Failed".into(),
+            -1,
+            String::new(),
+            format!("[sandbox] {e}\n"),
+        )
+    });
+    shared.with_world(|w| finish(w, instance, command, &status, code, &stdout, &stderr));
+}
+
+#[expect(clippy::type_complexity, reason = "status, code, stdout, stderr")]
+fn execute(
+    root: &Path,
+    instance: &str,
+    command: &str,
+    script: &str,
+    timeout_secs: u64,
+    boots: u32,
+) -> Result<(String, i64, String, String), String> {
+    let dir = format!(
+        "/var/lib/amazon/ssm/{instance}/document/orchestration/{command}/awsrunShellScript/0.awsrunShellScript"
+    );
+    let host_dir = root.join(dir.trim_start_matches('/'));
+    std::fs::create_dir_all(&host_dir).map_err(|e| e.to_string())?;
+    let file = host_dir.join("_script.sh");
+    std::fs::write(&file, script).map_err(|e| e.to_string())?;
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .map_err(|e| e.to_string())?;
+    let out = root.parent().unwrap_or(root).join("commands").join(command);
+    // The agent's runShellScript plugin runs `sh -c <_script.sh>` (an executable file).
+    let c = in_root(
+        root,
+        &hostname(instance),
+        &["/bin/sh", "-c", &format!("{dir}/_script.sh")],
+    );
+    let (code, stdout, stderr) = run_bounded(c, &out, Duration::from_secs(timeout_secs.max(1)))
+        .map_err(|e| e.to_string())?;
+    Ok(match code {
+        None => ("TimedOut".into(), -1, stdout, stderr),
+        Some(REBOOT) => {
+            boot(root, instance, boots + 1)?;
+            ("Success".into(), 0, stdout, stderr)
+        }
+        Some(0) => ("Success".into(), 0, stdout, stderr),
+        Some(n) => ("Failed".into(), i64::from(n), stdout, stderr),
+    })
+}
+
+fn finish(
+    w: &mut World,
+    instance: &str,
+    command: &str,
+    status: &str,
+    code: i64,
+    stdout: &str,
+    stderr: &str,
+) {
+    let now = now_ms(w.offset_ms);
+    let mut comment = String::new();
+    if let Some(cmd) = w.ssm.commands.get_mut(command) {
+        comment = cmd.comment.clone();
+        for inv in cmd
+            .invocations
+            .iter_mut()
+            .filter(|i| i.instance_id == instance)
+        {
+            inv.exec = false;
+            inv.status = status.into();
+            inv.final_status = status.into();
+            inv.response_code = code;
+            inv.stdout = truncated(stdout);
+            inv.stderr = truncated(stderr);
+            inv.done_at = now;
+        }
+    }
+    if let Some(m) = w.machines.get_mut(instance) {
+        if code == 0 && status == "Success" {
+            m.boots = m.boots.max(1);
+        }
+        m.ran.push(Ran {
+            command: command.into(),
+            comment,
+            status: status.into(),
+            code,
+        });
+    }
+}
+
+/// The artifact of `image`: the root as `<dir>/artifacts/<image>.tar.zst`, with a manifest
+/// (`<image>.manifest.json`: the source, the commands run in order, the digest).
+fn capture(shared: &Shared, config: &MachineConfig, image: &str, instance: &str) {
+    let mut machine = None;
+    shared.with_world(|w| machine = w.machines.get(instance).cloned());
+    let Some(m) = machine else { return };
+    let dir = config.dir.join("artifacts");
+    let tarball = dir.join(format!("{image}.tar.zst"));
+    let made = archive(Path::new(&m.root), &tarball).and_then(|()| digest(&tarball));
+    shared.with_world(|w| {
+        let name = w
+            .ec2
+            .images
+            .get(image)
+            .map(|i| i.name.clone())
+            .unwrap_or_default();
+        if let Ok(sha) = &made {
+            let manifest = serde_json::json!({
+                "image": image,
+                "name": name,
+                "instance": instance,
+                "source": m.source,
+                "commands": m.ran,
+                "artifact": tarball.file_name().map(|f| f.to_string_lossy().into_owned()),
+                "sha256": sha,
+            });
+            let _ = std::fs::write(
+                dir.join(format!("{image}.manifest.json")),
+                serde_json::to_vec_pretty(&manifest).unwrap_or_default(),
+            );
+        }
+        if let Some(img) = w.ec2.images.get_mut(image) {
+            img.capturing = false;
+            match &made {
+                Ok(_) => img.artifact = Some(tarball.to_string_lossy().into_owned()),
+                Err(_) => img.fail = true,
+            }
+        }
+    });
+}
+
+fn archive(root: &Path, tarball: &Path) -> Result<(), String> {
+    if let Some(dir) = tarball.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    let out = Command::new("tar")
+        .arg("--zstd")
+        .arg("-cf")
+        .arg(tarball)
+        .arg("--numeric-owner")
+        .arg("-C")
+        .arg(root)
+        .arg(".")
+        .output()
+        .map_err(|e| format!("cannot run tar: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+/// The SHA-256 of a file, in hex.
+fn digest(path: &Path) -> Result<String, String> {
+    let mut f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| e.to_string())?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
