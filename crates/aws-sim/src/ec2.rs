@@ -1136,6 +1136,11 @@ fn change_instances(
             i.state = target.into();
             i.next_at = now + wait;
             i.running_since = None;
+            if c.op == "StartInstances" && w.machines.contains_key(id) {
+                w.jobs.push(crate::machine::Job::Boot {
+                    instance: id.clone(),
+                });
+            }
             if target == "shutting-down" && w.machines.contains_key(id) {
                 w.jobs.push(crate::machine::Job::Remove {
                     instance: id.clone(),

@@ -166,6 +166,11 @@ pub enum Job {
         /// The instance.
         instance: String,
     },
+    /// The instance was started again: boot its root (per-boot scripts; per-instance ones ran).
+    Boot {
+        /// The instance.
+        instance: String,
+    },
     /// The instance is terminated: remove its root.
     Remove {
         /// The instance.
@@ -187,29 +192,49 @@ pub(crate) fn spawn(
     (tx, handle)
 }
 
-/// The bubblewrap command that runs `argv` in `root`, sharing the host's network and DNS, with its
-/// own PID, IPC and host name, and a clean environment.
+/// Inside a machine: the host's trust store, so HTTPS works wherever the host's does (through a
+/// proxy with its own CA, say), as the host's network and DNS do.
+const HOST_CA: &str = "/run/recipe-sandbox/ca-certificates.crt";
+
+/// The host's CA bundle: `SSL_CERT_FILE`, or Debian's bundle.
+fn host_ca() -> Option<String> {
+    let named = std::env::var("SSL_CERT_FILE").ok();
+    let candidates = named
+        .into_iter()
+        .chain(["/etc/ssl/certs/ca-certificates.crt".to_string()]);
+    candidates.into_iter().find(|p| Path::new(p).is_file())
+}
+
+/// The bubblewrap command that runs `argv` in `root`, sharing the host's network, DNS and trust
+/// store, with its own PID, IPC and host name, `/run` on a tmpfs (as on a booted system), and a
+/// clean environment.
 pub(crate) fn in_root(root: &Path, hostname: &str, argv: &[&str]) -> Command {
     let mut c = Command::new("bwrap");
     let root = root.to_string_lossy().into_owned();
     c.args(["--bind", &root, "/", "--proc", "/proc", "--dev", "/dev"])
         .args(["--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf"])
-        .args([
-            "--unshare-pid",
-            "--unshare-ipc",
-            "--unshare-uts",
-            "--die-with-parent",
-        ])
-        .args(["--hostname", hostname, "--clearenv"])
+        .args(["--tmpfs", "/run"])
+        .args(["--unshare-pid", "--unshare-ipc", "--unshare-uts"])
+        .args(["--die-with-parent", "--hostname", hostname, "--clearenv"])
         .args([
             "--setenv",
             "PATH",
             "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         ])
-        .args(["--setenv", "HOME", "/root", "--setenv", "LANG", "C.UTF-8"])
-        .args(["--chdir", "/"])
-        .args(argv)
-        .stdin(Stdio::null());
+        .args(["--setenv", "HOME", "/root", "--setenv", "LANG", "C.UTF-8"]);
+    // After --clearenv: bubblewrap applies the environment options in order.
+    if let Some(ca) = host_ca() {
+        c.args(["--ro-bind", &ca, HOST_CA]);
+        for var in [
+            "CURL_CA_BUNDLE",
+            "SSL_CERT_FILE",
+            "REQUESTS_CA_BUNDLE",
+            "AWS_CA_BUNDLE",
+        ] {
+            c.args(["--setenv", var, HOST_CA]);
+        }
+    }
+    c.args(["--chdir", "/"]).args(argv).stdin(Stdio::null());
     c
 }
 

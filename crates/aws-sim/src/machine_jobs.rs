@@ -30,6 +30,7 @@ pub(crate) fn run(shared: &Shared, config: &MachineConfig, job: Job) {
             timeout_secs,
         } => run_command(shared, &instance, &command, &script, timeout_secs),
         Job::Capture { image, instance } => capture(shared, config, &image, &instance),
+        Job::Boot { instance } => reboot(shared, &instance),
         Job::Remove { instance } => {
             let _ = std::fs::remove_dir_all(config.dir.join(&instance));
             shared.with_world(|w| {
@@ -132,6 +133,25 @@ fn debian(config: &MachineConfig, suite: &str) -> Result<PathBuf, String> {
     Ok(path)
 }
 
+/// A machine started again boots once more.
+fn reboot(shared: &Shared, instance: &str) {
+    let mut state = None;
+    shared.with_world(|w| {
+        state = w
+            .machines
+            .get(instance)
+            .filter(|m| m.ready)
+            .map(|m| (PathBuf::from(&m.root), m.boots));
+    });
+    let Some((root, boots)) = state else { return };
+    let booted = boot(&root, instance, boots + 1).is_ok();
+    shared.with_world(|w| {
+        if let Some(m) = w.machines.get_mut(instance).filter(|_| booted) {
+            m.boots = boots + 1;
+        }
+    });
+}
+
 /// Boot `n` of the machine: cloud-init's per-instance scripts at the first boot of this instance id
 /// (its semaphore kept under /var/lib/cloud/instances/<id>/sem), per-boot scripts at every boot.
 fn boot(root: &Path, instance: &str, n: u32) -> Result<(), String> {
@@ -160,40 +180,58 @@ fn truncated(s: &str) -> String {
     s.chars().take(MAX_OUTPUT).collect()
 }
 
+/// How a command ended on a machine.
+struct Outcome {
+    status: &'static str,
+    code: i64,
+    stdout: String,
+    stderr: String,
+    /// The machine rebooted after it (exit code 194).
+    rebooted: bool,
+}
+
+impl Outcome {
+    fn new(status: &'static str, code: i64, stdout: String, stderr: String) -> Outcome {
+        Outcome {
+            status,
+            code,
+            stdout,
+            stderr,
+            rebooted: false,
+        }
+    }
+}
+
 /// Run one command as AWS-RunShellScript does: `_script.sh` under the agent's orchestration folder,
-/// run by `/bin/sh`; exit 194 reboots the node after the command.
+/// run by `sh -c`; exit 194 reboots the node after the command.
 fn run_command(shared: &Shared, instance: &str, command: &str, script: &str, timeout_secs: u64) {
     let mut state = None;
     shared.with_world(|w| {
-        state = w
-            .machines
-            .get(instance)
-            .map(|m| (PathBuf::from(&m.root), m.error.clone(), m.boots));
+        let m = w.machines.get(instance);
+        state = m.map(|m| (PathBuf::from(&m.root), m.error.clone(), m.boots));
     });
     let Some((root, error, boots)) = state else {
         return;
     };
     let outcome = match error {
-        Some(why) => Ok((
-            "Success".to_string(),
+        Some(why) => Ok(Outcome::new(
+            "Success",
             0,
             format!("[sandbox] not executed: {why}\n"),
             String::new(),
         )),
         None => execute(&root, instance, command, script, timeout_secs, boots),
     };
-    let (status, code, stdout, stderr) = outcome.unwrap_or_else(|e| {
-        (
-            "Failed".into(),
-            -1,
-            String::new(),
-            format!("[sandbox] {e}\n"),
-        )
+    let o = outcome
+        .unwrap_or_else(|e| Outcome::new("Failed", -1, String::new(), format!("[sandbox] {e}\n")));
+    shared.with_world(|w| {
+        finish(w, instance, command, &o);
+        if let Some(m) = w.machines.get_mut(instance).filter(|_| o.rebooted) {
+            m.boots = boots + 1;
+        }
     });
-    shared.with_world(|w| finish(w, instance, command, &status, code, &stdout, &stderr));
 }
 
-#[expect(clippy::type_complexity, reason = "status, code, stdout, stderr")]
 fn execute(
     root: &Path,
     instance: &str,
@@ -201,7 +239,7 @@ fn execute(
     script: &str,
     timeout_secs: u64,
     boots: u32,
-) -> Result<(String, i64, String, String), String> {
+) -> Result<Outcome, String> {
     let dir = format!(
         "/var/lib/amazon/ssm/{instance}/document/orchestration/{command}/awsrunShellScript/0.awsrunShellScript"
     );
@@ -213,33 +251,25 @@ fn execute(
         .map_err(|e| e.to_string())?;
     let out = root.parent().unwrap_or(root).join("commands").join(command);
     // The agent's runShellScript plugin runs `sh -c <_script.sh>` (an executable file).
-    let c = in_root(
-        root,
-        &hostname(instance),
-        &["/bin/sh", "-c", &format!("{dir}/_script.sh")],
-    );
+    let path = format!("{dir}/_script.sh");
+    let c = in_root(root, &hostname(instance), &["/bin/sh", "-c", &path]);
     let (code, stdout, stderr) = run_bounded(c, &out, Duration::from_secs(timeout_secs.max(1)))
         .map_err(|e| e.to_string())?;
     Ok(match code {
-        None => ("TimedOut".into(), -1, stdout, stderr),
+        None => Outcome::new("TimedOut", -1, stdout, stderr),
         Some(REBOOT) => {
             boot(root, instance, boots + 1)?;
-            ("Success".into(), 0, stdout, stderr)
+            Outcome {
+                rebooted: true,
+                ..Outcome::new("Success", 0, stdout, stderr)
+            }
         }
-        Some(0) => ("Success".into(), 0, stdout, stderr),
-        Some(n) => ("Failed".into(), i64::from(n), stdout, stderr),
+        Some(0) => Outcome::new("Success", 0, stdout, stderr),
+        Some(n) => Outcome::new("Failed", i64::from(n), stdout, stderr),
     })
 }
 
-fn finish(
-    w: &mut World,
-    instance: &str,
-    command: &str,
-    status: &str,
-    code: i64,
-    stdout: &str,
-    stderr: &str,
-) {
+fn finish(w: &mut World, instance: &str, command: &str, o: &Outcome) {
     let now = now_ms(w.offset_ms);
     let mut comment = String::new();
     if let Some(cmd) = w.ssm.commands.get_mut(command) {
@@ -250,23 +280,20 @@ fn finish(
             .filter(|i| i.instance_id == instance)
         {
             inv.exec = false;
-            inv.status = status.into();
-            inv.final_status = status.into();
-            inv.response_code = code;
-            inv.stdout = truncated(stdout);
-            inv.stderr = truncated(stderr);
+            inv.status = o.status.into();
+            inv.final_status = o.status.into();
+            inv.response_code = o.code;
+            inv.stdout = truncated(&o.stdout);
+            inv.stderr = truncated(&o.stderr);
             inv.done_at = now;
         }
     }
     if let Some(m) = w.machines.get_mut(instance) {
-        if code == 0 && status == "Success" {
-            m.boots = m.boots.max(1);
-        }
         m.ran.push(Ran {
             command: command.into(),
             comment,
-            status: status.into(),
-            code,
+            status: o.status.into(),
+            code: o.code,
         });
     }
 }

@@ -333,6 +333,16 @@ impl Sim {
         self.shared.reset();
     }
 
+    /// The artifact of a sandbox image (its root filesystem as a tarball), if it has one.
+    pub fn artifact(&self, image: &str) -> Option<String> {
+        lock(&self.shared.world)
+            .ec2
+            .images
+            .get(image)?
+            .artifact
+            .clone()
+    }
+
     /// A copy of the world, for assertions.
     pub fn world(&self) -> World {
         lock(&self.shared.world).clone()

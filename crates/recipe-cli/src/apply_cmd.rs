@@ -406,9 +406,45 @@ async fn run(
     heartbeat.abort();
     progress.finish();
     match result {
-        Ok(done) => Ok(crate::summary::summary(&plan, &done, &progress, args.json)),
+        Ok(done) => {
+            let exit = crate::summary::summary(&plan, &done, &progress, args.json);
+            if let (Some(sim), false) = (&planned.cloud.sim, args.json) {
+                sandbox_artifacts(sim, &done);
+            }
+            Ok(exit)
+        }
         Err(e) => Ok(render::report(&e)),
     }
+}
+
+/// In the sandbox: where each EC2 image's root filesystem is, or that its steps did not run
+/// (a base with no sandbox root, docs/sandbox.md).
+fn sandbox_artifacts(sim: &aws_sim::Sim, done: &recipe_engine::apply::ApplyReport) {
+    let mut lines = Vec::new();
+    for (recipe, o) in &done.outputs.0 {
+        for (region, image) in o.images.iter().filter(|(_, i)| i.starts_with("ami-")) {
+            lines.push(match sim.artifact(image) {
+                Some(path) => format!("  {recipe} {region} {image}: artifact {}", shown(&path)),
+                None => format!("  {recipe} {region} {image}: steps not executed (its base has no sandbox root; docs/sandbox.md)"),
+            });
+        }
+    }
+    if lines.is_empty() {
+        return;
+    }
+    out("Sandbox images (open one with `tar --zstd -xf <artifact> -C <folder>`):");
+    for l in lines {
+        out(&l);
+    }
+}
+
+/// A path relative to the current folder when it is under it.
+fn shown(path: &str) -> String {
+    let p = Path::new(path);
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| p.strip_prefix(cwd).ok().map(|r| r.display().to_string()))
+        .unwrap_or_else(|| path.to_string())
 }
 
 /// A heartbeat line per running action every `every` (never, at zero).

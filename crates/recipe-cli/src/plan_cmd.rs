@@ -122,7 +122,6 @@ pub struct Planned {
     /// The state store.
     pub store: crate::store::AnyStore,
     /// The cloud; holds the sandbox endpoint, if one was started, running while the command runs.
-    #[expect(dead_code, reason = "kept alive, not read")]
     pub cloud: crate::cloud::Cloud,
     /// The providers.
     pub registry: Registry,

@@ -17,6 +17,9 @@ mod reliability;
 #[path = "apply/iam.rs"]
 mod iam;
 
+#[path = "apply/machines.rs"]
+mod machines;
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")

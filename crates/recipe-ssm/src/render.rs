@@ -329,10 +329,10 @@ pub fn step_script(
         },
         Step::Download(d) => match os {
             Os::Linux if d.url.starts_with("s3://") => {
-                format!("aws s3 cp {} {}\necho \"{}  {}\" | sha256sum -c -", sh_quote(&d.url), sh_quote(&d.dest), d.sha256.value, d.dest.value)
+                format!("aws s3 cp {} {}\nprintf '%s  %s\\n' {} {} | sha256sum -c -", sh_quote(&d.url), sh_quote(&d.dest), d.sha256.value, sh_quote(&d.dest))
             }
             Os::Linux => {
-                format!("curl -fsSL --retry 3 -o {} {}\necho \"{}  {}\" | sha256sum -c -", sh_quote(&d.dest), sh_quote(&d.url), d.sha256.value, d.dest.value)
+                format!("install -d \"$(dirname {dest})\"\ncurl -fsSL --retry 3 -o {dest} {}\nprintf '%s  %s\\n' {} {dest} | sha256sum -c -", sh_quote(&d.url), d.sha256.value, dest = sh_quote(&d.dest))
             }
             Os::Windows => format!(
                 "Invoke-WebRequest -UseBasicParsing -Uri {} -OutFile {d}\nif ((Get-FileHash {d} -Algorithm SHA256).Hash -ne '{}') {{ throw 'checksum mismatch for {}' }}",

@@ -1,0 +1,198 @@
+//! Sandbox machines: steps really run in a Debian root filesystem, the image is a real artifact,
+//! and an instance launched from it runs its first boot once. Needs bubblewrap, mmdebstrap and zstd
+//! (`.ci/run` installs them) and Debian's archive (the root is built once per machine).
+
+use std::path::{Path, PathBuf};
+
+use super::{sandbox, sandbox_world};
+
+const DEBIAN: &str = "/aws/service/debian/release/bookworm/latest/amd64";
+
+/// A Debian recipe of `strategy` with `steps` (YAML list items, indented by two).
+fn recipe(name: &str, strategy: &str, steps: &str) -> String {
+    format!(
+        "name: {name}\ntarget: ec2-ami\nstrategy: {strategy}\nos: linux\nversion: 1.0.0\n\
+         base: {{ ssm-parameter: {DEBIAN} }}\n\
+         builder: {{ region: eu-west-2, instance-profile: recipe-builder }}\n\
+         steps:\n{steps}cleanup: linux\nimage:\n  name: \"{name}-${{version}}\"\n"
+    )
+}
+
+/// The artifacts the sandbox captured, by image name.
+fn artifacts(dir: &Path) -> Vec<(String, PathBuf)> {
+    let art = dir.join(".recipe/sandbox/machines/artifacts");
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(&art).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.to_string_lossy().ends_with(".manifest.json") {
+            let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+            let tar = art.join(m["artifact"].as_str().unwrap());
+            out.push((m["name"].as_str().unwrap().to_string(), tar));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `tar -tv` of an artifact: one line per entry, numeric owners.
+fn listing(tar: &Path) -> String {
+    let out = std::process::Command::new("tar")
+        .args(["--zstd", "--numeric-owner", "-tvf"])
+        .arg(tar)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// One file of an artifact.
+fn read(tar: &Path, path: &str) -> String {
+    let out = std::process::Command::new("tar")
+        .args(["--zstd", "-xOf"])
+        .arg(tar)
+        .arg(format!(".{path}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{path}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The machine roots left in the sandbox (builders not cleaned up).
+fn machine_roots(dir: &Path) -> Vec<String> {
+    let m = dir.join(".recipe/sandbox/machines");
+    let mut v: Vec<String> = std::fs::read_dir(m)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("i-"))
+        .collect();
+    v.sort();
+    v
+}
+
+const ARGS_SH: &str = "#!/bin/sh\nfor a in \"$@\"; do printf '[%s]\\n' \"$a\"; done > /opt/app/args.txt\nprintf '%s\\n' \"$GREETING\" >> /opt/app/args.txt\n";
+
+const HELLO_DEB: &str = "https://deb.debian.org/debian/pool/main/h/hello/hello_2.10-3_amd64.deb";
+const HELLO_SHA: &str = "2e6e2f1a0007dc43bc91c273fd36e91e40a4f1c2765a03eca68b70a42103878a";
+
+/// Every Linux step kind does in the filesystem what its documentation says, quoting survives
+/// rendering (spaces, `$`, quotes, non-ASCII), a reboot splits the batches, and the image is a
+/// tarball with a manifest and a digest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steps_really_run_in_a_debian_root_and_the_image_is_an_artifact() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("files")).unwrap();
+    std::fs::create_dir_all(d.join("scripts")).unwrap();
+    let content = "héllo \"wörld\" $HOME `tick` 'single'\n";
+    std::fs::write(d.join("files/héllo it's.txt"), content).unwrap();
+    std::fs::write(d.join("scripts/args.sh"), ARGS_SH).unwrap();
+    let steps = format!(
+        r#"  - packages: {{ install: [jq, curl, ca-certificates] }}
+  - file:
+      src: "files/héllo it's.txt"
+      dest: "/opt/app/dir with space/it's $HOME.txt"
+      mode: "0640"
+      owner: "nobody:nogroup"
+  - script:
+      path: scripts/args.sh
+      args: ["a b", "$x", "it's", 'ünï "q"']
+      env: {{ GREETING: "hi 'there' $USER" }}
+  - download:
+      url: "{HELLO_DEB}"
+      sha256: "{HELLO_SHA}"
+      dest: "/opt/app/dl dir/hello.deb"
+  - reboot: {{}}
+  - shell: {{ run: "jq --version > /opt/app/after-reboot" }}
+"#
+    );
+    std::fs::write(d.join("app.yaml"), recipe("deb-app", "full", &steps)).unwrap();
+    let (code, stdout, stderr) =
+        tokio::task::block_in_place(|| sandbox(d, &["apply", "--auto-approve"], &["app.yaml"]));
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("Setting up jq"),
+        "apt really ran:\n{stdout}"
+    );
+    let arts = artifacts(d);
+    assert_eq!(arts.len(), 1, "{arts:?}");
+    let tar = &arts[0].1;
+    let list = listing(tar);
+    let file_line = list
+        .lines()
+        .find(|l| l.ends_with("./opt/app/dir with space/it's $HOME.txt"))
+        .unwrap_or_else(|| panic!("the file is in the image:\n{list}"));
+    assert!(
+        file_line.starts_with("-rw-r----- 65534/65534"),
+        "mode and owner: {file_line}"
+    );
+    assert_eq!(read(tar, "/opt/app/dir with space/it's $HOME.txt"), content);
+    assert_eq!(
+        read(tar, "/opt/app/args.txt"),
+        "[a b]\n[$x]\n[it's]\n[ünï \"q\"]\nhi 'there' $USER\n"
+    );
+    assert!(list.contains("./usr/bin/jq"), "the package is installed");
+    assert!(
+        list.contains("./opt/app/dl dir/hello.deb"),
+        "the download is there"
+    );
+    assert!(read(tar, "/opt/app/after-reboot").starts_with("jq-"));
+    // The manifest lists what ran, the reboot splitting the batches, and the digest.
+    let manifest = tar.to_string_lossy().replace(".tar.zst", ".manifest.json");
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(manifest).unwrap()).unwrap();
+    let ran: Vec<&str> = (m["commands"].as_array().unwrap().iter())
+        .map(|c| c["comment"].as_str().unwrap())
+        .collect();
+    let at = |what: &str| {
+        ran.iter()
+            .position(|c| c.contains(what))
+            .unwrap_or_else(|| panic!("{what} in {ran:?}"))
+    };
+    assert!(
+        at("packages") < at("reboot") && at("reboot") < at("shell"),
+        "{ran:?}"
+    );
+    assert_eq!(m["sha256"].as_str().unwrap().len(), 64);
+    assert!(machine_roots(d).is_empty(), "the builder's root is removed");
+    assert!(
+        stdout.contains("artifact"),
+        "the apply says where the image is:\n{stdout}"
+    );
+}
+
+/// A wrong checksum fails the step: the apply fails with the step's output, and the builder (its
+/// instance and its root) is cleaned up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_checksum_fails_the_apply_and_cleans_up_the_builder() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let wrong = "0".repeat(64);
+    let steps = format!(
+        "  - packages: {{ install: [curl, ca-certificates] }}\n  - download: {{ url: \"{HELLO_DEB}\", sha256: \"{wrong}\", dest: /opt/hello.deb }}\n"
+    );
+    std::fs::write(d.join("app.yaml"), recipe("deb-bad", "full", &steps)).unwrap();
+    let (code, stdout, stderr) =
+        tokio::task::block_in_place(|| sandbox(d, &["apply", "--auto-approve"], &["app.yaml"]));
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("FAILED"),
+        "sha256sum's output is shown:\n{stdout}"
+    );
+    assert!(artifacts(d).is_empty(), "no image");
+    let world = sandbox_world(d);
+    let live = world["ec2"]["instances"].as_object().unwrap().values();
+    let live: Vec<_> = live
+        .filter(|i| i["state"] != "terminated" && i["state"] != "shutting-down")
+        .collect();
+    assert!(live.is_empty(), "the builder is terminated: {live:?}");
+    assert!(machine_roots(d).is_empty(), "and its root removed");
+}
