@@ -50,8 +50,8 @@ const LINUX: &[CleanupItem] = &[
         WS_LINUX_SEED,
     ),
     item(
-        "cloud-init state, so per-instance modules run again",
-        "cloud-init clean --logs 2>/dev/null || rm -rf /var/lib/cloud/* /var/log/cloud-init*.log",
+        "cloud-init state, so per-instance modules run again (its scripts, the first-boot runner among them, are kept)",
+        "find /var/lib/cloud -mindepth 1 -maxdepth 1 ! -name scripts ! -name seed -exec rm -rf {} + 2>/dev/null; rm -f /var/log/cloud-init*.log",
         WS_LINUX_SEED,
     ),
     item(

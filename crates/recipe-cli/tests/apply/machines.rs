@@ -196,3 +196,117 @@ async fn a_wrong_checksum_fails_the_apply_and_cleans_up_the_builder() {
     assert!(live.is_empty(), "the builder is terminated: {live:?}");
     assert!(machine_roots(d).is_empty(), "and its root removed");
 }
+
+/// An EC2 client of the in-process sim at `url`, in eu-west-2.
+async fn ec2_at(url: &str) -> aws_sdk_ec2::Client {
+    let opts = recipe_aws::AwsOptions {
+        endpoint_url: Some(url.to_string()),
+        region: Some("eu-west-2".into()),
+        credentials: Some(recipe_aws::Credentials::new(
+            aws_sim::DEFAULT_ACCOUNT,
+            "test",
+            None,
+            None,
+            "test",
+        )),
+        ..Default::default()
+    };
+    let aws = recipe_aws::Aws::load(&opts).await.unwrap();
+    aws_sdk_ec2::Client::new(&aws.sdk)
+}
+
+/// Wait until `ok` holds for the machine of `instance` (ready, booted as asked).
+async fn machine_when(
+    sim: &aws_sim::Sim,
+    instance: &str,
+    ok: impl Fn(&aws_sim::machine::Machine) -> bool,
+) -> aws_sim::machine::Machine {
+    for _ in 0..1200 {
+        let m = sim.world().machines.get(instance).cloned();
+        if let Some(m) = m.filter(|m| ok(m) || m.error.is_some()) {
+            assert!(m.error.is_none(), "{:?}", m.error);
+            return m;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the machine of {instance} never got there");
+}
+
+/// Thin and zero images: launch-stage steps do not run at bake time; an instance launched from the
+/// image runs them at its first boot, exactly once, and not at its second; image-stage effects are
+/// in the artifact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launch_steps_run_once_at_the_first_boot_of_an_instance_of_the_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let steps = "  - shell: { run: \"echo baked > /opt/baked\" }\n\
+                 \x20 - shell: { stage: launch, run: \"echo \\\"$(hostname)\\\" >> /var/log/first-boot.log\" }\n";
+    std::fs::write(d.join("thin.yaml"), recipe("deb-thin", "thin", steps)).unwrap();
+    let (code, stdout, stderr) =
+        tokio::task::block_in_place(|| sandbox(d, &["apply", "--auto-approve"], &["thin.yaml"]));
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let arts = artifacts(d);
+    let tar = &arts[0].1;
+    let list = listing(tar);
+    assert!(
+        list.contains("./opt/baked"),
+        "image-stage effects are in the image"
+    );
+    assert!(
+        !list.contains("first-boot.log"),
+        "launch steps did not run at bake time"
+    );
+    assert!(list.contains("./var/lib/cloud/scripts/per-instance/recipe-first-boot.sh"));
+
+    // Launch from the image, on the sandbox's cloud as the apply left it.
+    let sim = aws_sim::Sim::start(aws_sim::Config {
+        durations: aws_sim::Durations::instant(),
+        state_dir: Some(d.join(".recipe/sandbox/cloud")),
+        machines: Some(aws_sim::MachineConfig::under(
+            d.join(".recipe/sandbox/machines"),
+        )),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let image = tar
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .replace(".tar.zst", "");
+    let ec2 = ec2_at(sim.url()).await;
+    let run = ec2
+        .run_instances()
+        .image_id(&image)
+        .min_count(1)
+        .max_count(1)
+        .send()
+        .await
+        .unwrap();
+    let id = run.instances()[0].instance_id().unwrap().to_string();
+    let m = machine_when(&sim, &id, |m| m.ready && m.boots == 1).await;
+    let log = std::path::Path::new(&m.root).join("var/log/first-boot.log");
+    let first = std::fs::read_to_string(&log).expect("the launch step ran at the first boot");
+    assert_eq!(first.lines().count(), 1, "{first}");
+    // A second boot (stop, start) does not run it again.
+    ec2.stop_instances().instance_ids(&id).send().await.unwrap();
+    for _ in 0..200 {
+        let w = sim.world();
+        if w.ec2.instances[&id].state == "stopped" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    ec2.start_instances()
+        .instance_ids(&id)
+        .send()
+        .await
+        .unwrap();
+    machine_when(&sim, &id, |m| m.boots == 2).await;
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        first,
+        "not again at the second boot"
+    );
+    sim.stop().await;
+}
