@@ -22,7 +22,7 @@ mod error;
 mod faults;
 pub mod iam_kms;
 pub mod machine;
-mod machine_jobs;
+pub mod machine_jobs;
 mod members;
 mod protocol;
 mod server;

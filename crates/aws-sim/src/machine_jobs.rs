@@ -65,7 +65,7 @@ fn provision(shared: &Shared, config: &MachineConfig, instance: &str, source: &R
 }
 
 /// The root in place: the source tarball (built first for Debian) unpacked into `root`.
-fn make_root(config: &MachineConfig, root: &Path, source: &RootSource) -> Result<(), String> {
+pub fn make_root(config: &MachineConfig, root: &Path, source: &RootSource) -> Result<(), String> {
     tool("bwrap", "bubblewrap")?;
     let tarball = match source {
         RootSource::Debian { suite } => debian(config, suite)?,
@@ -170,6 +170,35 @@ fn boot(root: &Path, instance: &str, n: u32) -> Result<(), String> {
     run_bounded(c, &log, Duration::from_secs(3600))
         .map(|_| ())
         .map_err(|e| format!("cannot boot the machine: {e}"))
+}
+
+/// Run `script` in `root` as a machine runs a command (an executable file run by `sh -c`),
+/// bounded by `timeout`: the exit code (`None`: timed out), stdout and stderr. The file is mounted
+/// from outside the root, so it leaves no trace there. For tests and `recipe try`.
+pub fn run_in_root(
+    root: &Path,
+    script: &str,
+    timeout: Duration,
+) -> std::io::Result<(Option<i32>, String, String)> {
+    let out = root.parent().unwrap_or(root).join("run");
+    std::fs::create_dir_all(&out)?;
+    let file = out.join("script.sh");
+    std::fs::write(&file, script)?;
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    let inside = "/run/recipe-sandbox/script.sh";
+    let mut c = in_root(root, "sandbox", &["/bin/sh", "-c", inside]);
+    // The mount goes before the command: rebuild the arguments with it ahead of them.
+    let args: Vec<std::ffi::OsString> = c.get_args().map(std::ffi::OsStr::to_os_string).collect();
+    let split = args.len() - 3;
+    let mut with = Command::new("bwrap");
+    with.args(&args[..split])
+        .arg("--ro-bind")
+        .arg(&file)
+        .arg(inside)
+        .args(&args[split..])
+        .stdin(std::process::Stdio::null());
+    c = with;
+    run_bounded(c, &out, timeout)
 }
 
 fn hostname(instance: &str) -> String {

@@ -645,3 +645,14 @@ mod tests {
 pub fn in_bash(script: &str) -> String {
     format!("#!/bin/bash\n[ -n \"${{BASH_VERSION:-}}\" ] || exec /bin/bash \"$0\" \"$@\"\n{script}")
 }
+
+/// A cleanup preset's script: its commands in order, each allowed to fail (a clean-down does not
+/// stop on a path that is not there).
+pub fn cleanup_script(preset: recipe_model::CleanupPreset, os: Os) -> String {
+    let body: Vec<&str> = preset.items().iter().map(|i| i.command).collect();
+    let header = match os {
+        Os::Windows => "$ErrorActionPreference = 'Continue'\n",
+        Os::Linux => "set -uo pipefail\n",
+    };
+    format!("{header}{}", body.join("\n"))
+}

@@ -604,14 +604,8 @@ impl Session<'_> {
         let Some(preset) = &self.recipe.recipe.cleanup else {
             return Ok(());
         };
-        let body: Vec<&str> = preset.items().iter().map(|i| i.command).collect();
-        let header = if self.windows() {
-            "$ErrorActionPreference = 'Continue'\n"
-        } else {
-            "set -uo pipefail\n"
-        };
         let label = format!("cleanup ({})", preset.as_str());
-        self.run_script(&label, &format!("{header}{}", body.join("\n")), 1800)
-            .await
+        let script = render::cleanup_script(preset.value, self.os());
+        self.run_script(&label, &script, 1800).await
     }
 }

@@ -310,3 +310,183 @@ async fn launch_steps_run_once_at_the_first_boot_of_an_instance_of_the_image() {
     );
     sim.stop().await;
 }
+
+/// Every regular file and symlink under `root`: (size, mode, content hash for small files).
+fn snapshot(root: &Path) -> std::collections::BTreeMap<String, (u64, u32, u64)> {
+    use std::hash::{Hash, Hasher};
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            if meta.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            if meta.is_file() && meta.len() < (1 << 20) {
+                std::fs::read(&p).unwrap_or_default().hash(&mut h);
+            }
+            let rel = format!("/{}", p.strip_prefix(root).unwrap().display());
+            out.insert(rel, (meta.len(), meta.permissions().mode(), h.finish()));
+        }
+    }
+    out
+}
+
+/// What a cleanup changed: removed paths, and files whose size, mode or content changed.
+fn changes(
+    before: &std::collections::BTreeMap<String, (u64, u32, u64)>,
+    after: &std::collections::BTreeMap<String, (u64, u32, u64)>,
+) -> (Vec<String>, Vec<String>) {
+    let removed = before
+        .keys()
+        .filter(|k| !after.contains_key(*k))
+        .cloned()
+        .collect();
+    let changed = (before.iter())
+        .filter(|(k, v)| after.get(*k).is_some_and(|a| a != *v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    assert!(
+        after.keys().all(|k| before.contains_key(k)),
+        "a cleanup adds nothing: {:?}",
+        after
+            .keys()
+            .filter(|k| !before.contains_key(*k))
+            .collect::<Vec<_>>()
+    );
+    (removed, changed)
+}
+
+/// `path` in `root` with its folder's symlinks resolved (Debian's /var/spool/mail is /var/mail).
+fn canonical(root: &Path, path: &str) -> String {
+    let p = root.join(path.trim_start_matches('/'));
+    let dir = p.parent().unwrap().canonicalize().unwrap();
+    let root = root.canonicalize().unwrap();
+    let name = p.file_name().unwrap().to_string_lossy().into_owned();
+    format!("/{}", dir.strip_prefix(&root).unwrap().join(name).display())
+}
+
+fn put(root: &Path, path: &str, content: &str) {
+    let p = root.join(path.trim_start_matches('/'));
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, content).unwrap();
+}
+
+/// The Linux cleanup presets, run as the builder runs them, in a Debian root seeded with what each
+/// lists and with files it must leave: each removes (or empties) exactly what it says, and nothing
+/// else in the whole filesystem changes.
+#[test]
+fn the_linux_cleanup_presets_remove_exactly_what_they_list() {
+    use recipe_model::{CleanupPreset, Os};
+    let dir = tempfile::tempdir().unwrap();
+    let config = aws_sim::MachineConfig::under(dir.path().join("machines"));
+    let debian = aws_sim::machine::RootSource::Debian {
+        suite: "bookworm".into(),
+    };
+    // Seeded everywhere: (path, listed by which presets).
+    let seeded: &[(&str, &[CleanupPreset])] = {
+        use CleanupPreset::{AppstreamLinux as A, Linux as L, WorkspacesLinux as W};
+        &[
+            ("/tmp/build.tar", &[L, A]),
+            ("/tmp/.hidden", &[L]),
+            ("/var/tmp/x", &[L, A]),
+            ("/var/log/app.log.1", &[L]),
+            ("/var/log/old.gz", &[L]),
+            ("/etc/ssh/ssh_host_rsa_key", &[L]),
+            ("/etc/ssh/ssh_host_rsa_key.pub", &[L]),
+            (
+                "/var/lib/cloud/instances/i-1/sem/config_scripts_per_instance",
+                &[L],
+            ),
+            ("/var/lib/cloud/data/status.json", &[L]),
+            ("/var/log/cloud-init.log", &[L]),
+            ("/var/lib/dhcp/dhclient.leases", &[L]),
+            ("/etc/udev/rules.d/70-persistent-net.rules", &[L]),
+            ("/var/spool/mail/root", &[L]),
+            ("/var/backups/passwd.bak", &[L]),
+            ("/root/.bash_history", &[L, W, A]),
+            ("/home/u/.bash_history", &[L]),
+            ("/root/.ssh/authorized_keys", &[L, W]),
+            ("/home/u/.ssh/authorized_keys", &[L]),
+            ("/root/.aws/credentials", &[L, W, A]),
+            ("/home/u/.netrc", &[L]),
+            ("/root/.netrc", &[L, W]),
+            ("/var/cache/apt/archives/jq.deb", &[L]),
+            ("/var/lib/apt/lists/deb.debian.org_Packages", &[L]),
+            ("/opt/recipe-build/step.sh", &[W]),
+            ("/root/recipe-build/out", &[W]),
+            // Left by every preset.
+            ("/opt/app/data", &[]),
+            ("/etc/ssh/sshd_config", &[]),
+            ("/home/u/notes.txt", &[]),
+            (
+                "/var/lib/cloud/scripts/per-instance/recipe-first-boot.sh",
+                &[],
+            ),
+            ("/var/log/amazon/ssm/amazon-ssm-agent.log", &[]),
+            ("/var/log/skylight/agent.log", &[]),
+        ]
+    };
+    for preset in [
+        CleanupPreset::Linux,
+        CleanupPreset::WorkspacesLinux,
+        CleanupPreset::AppstreamLinux,
+    ] {
+        let root = dir.path().join(preset.as_str()).join("root");
+        aws_sim::machine_jobs::make_root(&config, &root, &debian).unwrap();
+        for (path, _) in seeded {
+            put(&root, path, "x\n");
+        }
+        put(&root, "/var/log/app.log", "line\n");
+        put(
+            &root,
+            "/etc/machine-id",
+            "0123456789abcdef0123456789abcdef\n",
+        );
+        let before = snapshot(&root);
+        let mut want_removed: Vec<String> = (seeded.iter())
+            .filter(|(_, by)| by.contains(&preset))
+            .map(|(p, _)| canonical(&root, p))
+            .collect();
+        let script =
+            recipe_ssm::render::in_bash(&recipe_ssm::render::cleanup_script(preset, Os::Linux));
+        let (code, out, err) =
+            aws_sim::machine_jobs::run_in_root(&root, &script, std::time::Duration::from_secs(300))
+                .unwrap();
+        assert_eq!(code, Some(0), "{}: {out}\n{err}", preset.as_str());
+        let (removed, changed) = changes(&before, &snapshot(&root));
+        // Logs are emptied (rotated ones deleted by `linux`), except the agents' that WorkSpaces
+        // removes itself at capture.
+        let agents =
+            |p: &str| p.starts_with("/var/log/amazon/") || p.starts_with("/var/log/skylight");
+        let mut want_changed: Vec<String> = (before.iter())
+            .filter(|(p, v)| p.starts_with("/var/log/") && v.0 > 0 && !want_removed.contains(p))
+            .filter(|(p, _)| preset != CleanupPreset::WorkspacesLinux || !agents(p))
+            .map(|(p, _)| p.clone())
+            .collect();
+        if preset == CleanupPreset::Linux {
+            want_changed.push("/etc/machine-id".into());
+            // `apt-get clean` also drops the package caches apt made at bootstrap, and the lists
+            // go whole (their lock too).
+            want_removed.extend(
+                (before.keys())
+                    .filter(|p| p.starts_with("/var/cache/apt/") && p.ends_with(".bin"))
+                    .chain(
+                        before
+                            .keys()
+                            .filter(|p| p.starts_with("/var/lib/apt/lists/")),
+                    )
+                    .cloned(),
+            );
+            want_removed.dedup();
+        }
+        want_removed.sort();
+        want_changed.sort();
+        assert_eq!(removed, want_removed, "{} removed", preset.as_str());
+        assert_eq!(changed, want_changed, "{} changed", preset.as_str());
+    }
+}
