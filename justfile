@@ -8,21 +8,31 @@ recipe := "cargo run --quiet -p recipe-cli --"
 default:
     @just --list --unsorted
 
-examples := "recipes/ec2 recipes/layered recipes/workspaces recipes/appstream"
+examples := "recipes/ec2 recipes/layered recipes/debian recipes/workspaces recipes/appstream"
 
 # The main job: validate the examples, then plan and apply the EC2, WorkSpaces and AppStream ones in
 # the sandbox (the embedded local AWS endpoint; no account needed), and plan again: nothing left to
 # change. The first apply stops at the finance AppStream example's `manual` gate (exit 3); the second
-# goes on past it, as it would once a person had done what the gate says.
-demo:
+# goes on past it, as it would once a person had done what the gate says. The Debian examples' steps
+# really run, in Debian root filesystems (docs/sandbox.md); their images are tarballs.
+demo: sandbox-tools
     {{recipe}} validate recipes/
     {{recipe}} plan {{examples}} --sandbox
     {{recipe}} apply {{examples}} --sandbox --auto-approve || test $? -eq 3
     {{recipe}} apply {{examples}} --sandbox --auto-approve
     {{recipe}} plan {{examples}} --sandbox --detailed-exitcode
 
-# Install what the tests use besides cargo: moto (an independent S3 emulator) into .venv/.
-setup:
+# What the sandbox's machines need (docs/sandbox.md): bubblewrap, mmdebstrap, zstd (Debian packages).
+sandbox-tools:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if command -v bwrap >/dev/null && command -v mmdebstrap >/dev/null && command -v zstd >/dev/null; then exit 0; fi
+    sudo=""; if [ "$(id -u)" -ne 0 ]; then sudo=sudo; fi
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq bubblewrap mmdebstrap zstd >/dev/null
+
+# Install what the tests use besides cargo: the sandbox's tools, and moto (an independent S3
+# emulator) into .venv/.
+setup: sandbox-tools
     test -x .venv/bin/python || python3 -m venv .venv
     .venv/bin/python -c 'import moto.server' 2>/dev/null || .venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]>=5.2.1,<6'
 

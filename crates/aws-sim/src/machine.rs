@@ -178,15 +178,51 @@ pub enum Job {
     },
 }
 
-/// The worker: runs jobs in order until the sender is dropped.
+impl Job {
+    /// The instance the job is about: each instance's jobs run in order, instances in parallel.
+    fn instance(&self) -> &str {
+        match self {
+            Job::Provision { instance, .. }
+            | Job::Run { instance, .. }
+            | Job::Capture { instance, .. }
+            | Job::Boot { instance }
+            | Job::Remove { instance } => instance,
+        }
+    }
+}
+
+/// The worker: one thread per instance, each running that instance's jobs in order, until the
+/// sender is dropped; then it waits for them all.
 pub(crate) fn spawn(
     shared: Arc<Shared>,
     config: MachineConfig,
 ) -> (std::sync::mpsc::Sender<Job>, std::thread::JoinHandle<()>) {
     let (tx, rx) = std::sync::mpsc::channel::<Job>();
     let handle = std::thread::spawn(move || {
+        let mut lanes: std::collections::HashMap<String, std::sync::mpsc::Sender<Job>> =
+            std::collections::HashMap::new();
+        let mut threads = Vec::new();
         for job in rx {
-            crate::machine_jobs::run(&shared, &config, job);
+            let key = job.instance().to_string();
+            let done = matches!(job, Job::Remove { .. });
+            let lane = lanes.entry(key.clone()).or_insert_with(|| {
+                let (ltx, lrx) = std::sync::mpsc::channel::<Job>();
+                let (shared, config) = (Arc::clone(&shared), config.clone());
+                threads.push(std::thread::spawn(move || {
+                    for j in lrx {
+                        crate::machine_jobs::run(&shared, &config, j);
+                    }
+                }));
+                ltx
+            });
+            let _ = lane.send(job);
+            if done {
+                lanes.remove(&key);
+            }
+        }
+        drop(lanes);
+        for t in threads {
+            let _ = t.join();
         }
     });
     (tx, handle)

@@ -108,6 +108,11 @@ fn tool(program: &str, package: &str) -> Result<(), String> {
 
 /// The cached Debian root tarball of `suite`, built with mmdebstrap the first time.
 fn debian(config: &MachineConfig, suite: &str) -> Result<PathBuf, String> {
+    // One build at a time in this process: machines provisioned together wait for the first.
+    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = BUILDING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let path = config.cache.join(format!("debian-{suite}-minbase.tar.zst"));
     if path.exists() {
         return Ok(path);

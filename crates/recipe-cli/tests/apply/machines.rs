@@ -490,3 +490,48 @@ fn the_linux_cleanup_presets_remove_exactly_what_they_list() {
         assert_eq!(changed, want_changed, "{} changed", preset.as_str());
     }
 }
+
+/// The main job's Debian examples, one per strategy, in the sandbox: their steps really run (apt
+/// installs nginx), each image is an artifact holding what its strategy bakes, and a second plan
+/// has no change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_main_job_runs_the_debian_examples_for_real() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for f in super::walk(&super::root().join("recipes/debian")) {
+        let to = d.join(f.strip_prefix(super::root()).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&f, to).unwrap();
+    }
+    let recipes = ["recipes/debian"];
+    let (code, stdout, stderr) =
+        tokio::task::block_in_place(|| sandbox(d, &["apply", "--auto-approve"], &recipes));
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("Setting up nginx-light"),
+        "apt really ran:\n{stdout}"
+    );
+    let arts = artifacts(d);
+    let names: Vec<&str> = arts.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["debian-app-1.0.0", "debian-base-1.0.0", "debian-web-1.0.0"]
+    );
+    let of = |name: &str| listing(&arts.iter().find(|(n, _)| n.starts_with(name)).unwrap().1);
+    let web = of("debian-web");
+    assert!(web.contains("./usr/sbin/nginx") && web.contains("./var/www/html/index.html"));
+    let app = of("debian-app");
+    assert!(app.contains("./opt/app/runtime"), "baked");
+    assert!(
+        !app.contains("./opt/app/instance.env"),
+        "written at first boot, not baked"
+    );
+    let base = of("debian-base");
+    assert!(
+        !base.contains("./usr/bin/curl"),
+        "zero: installed at first boot, not baked"
+    );
+    let (code, stdout, _) =
+        tokio::task::block_in_place(|| sandbox(d, &["plan", "--detailed-exitcode"], &recipes));
+    assert_eq!(code, Some(0), "no change after the apply:\n{stdout}");
+}
