@@ -100,6 +100,14 @@ pub fn root_for(image_name: &str, artifact: Option<&str>) -> Option<RootSource> 
         })
 }
 
+/// The root of a public base image named by its SSM parameter (what `recipe try` starts from).
+pub fn root_for_parameter(param: &str) -> Option<RootSource> {
+    let amazon = crate::ec2::PUBLIC_IMAGES.iter().map(|(p, n, _)| (*p, *n));
+    let debian = crate::ec2::DEBIAN_IMAGES.iter().copied();
+    let (_, name) = amazon.chain(debian).find(|(p, _)| *p == param)?;
+    root_for(name, None)
+}
+
 /// Debian's public AMI names (`debian-<release>-<arch>-…`) and their suites.
 const DEBIAN_SUITES: &[(&str, &str)] = &[
     ("debian-12-amd64", "bookworm"),
@@ -245,6 +253,16 @@ fn host_ca() -> Option<String> {
 /// store, with its own PID, IPC and host name, `/run` on a tmpfs (as on a booted system), and a
 /// clean environment.
 pub(crate) fn in_root(root: &Path, hostname: &str, argv: &[&str]) -> Command {
+    in_root_with(root, hostname, &[], argv)
+}
+
+/// [`in_root`], with host files mounted read-only inside (`(host path, path inside)`).
+pub(crate) fn in_root_with(
+    root: &Path,
+    hostname: &str,
+    binds: &[(&Path, &str)],
+    argv: &[&str],
+) -> Command {
     let mut c = Command::new("bwrap");
     let root = root.to_string_lossy().into_owned();
     c.args(["--bind", &root, "/", "--proc", "/proc", "--dev", "/dev"])
@@ -269,6 +287,9 @@ pub(crate) fn in_root(root: &Path, hostname: &str, argv: &[&str]) -> Command {
         ] {
             c.args(["--setenv", var, HOST_CA]);
         }
+    }
+    for (host, inside) in binds {
+        c.arg("--ro-bind").arg(host).arg(inside);
     }
     c.args(["--chdir", "/"]).args(argv).stdin(Stdio::null());
     c

@@ -177,33 +177,80 @@ fn boot(root: &Path, instance: &str, n: u32) -> Result<(), String> {
         .map_err(|e| format!("cannot boot the machine: {e}"))
 }
 
-/// Run `script` in `root` as a machine runs a command (an executable file run by `sh -c`),
-/// bounded by `timeout`: the exit code (`None`: timed out), stdout and stderr. The file is mounted
-/// from outside the root, so it leaves no trace there. For tests and `recipe try`.
-pub fn run_in_root(
-    root: &Path,
-    script: &str,
-    timeout: Duration,
-) -> std::io::Result<(Option<i32>, String, String)> {
+/// Where a script run from outside a machine is mounted inside it (on the `/run` tmpfs).
+const OUTSIDE_SCRIPT: &str = "/run/recipe-sandbox/script.sh";
+
+/// The command that runs `script` in `root` as a machine runs a command: an executable file run
+/// by `sh -c`, mounted from outside the root so it leaves no trace there (`2>&1` when `merged`).
+/// Also the folder its output files go to.
+fn script_command(root: &Path, script: &str, merged: bool) -> std::io::Result<(Command, PathBuf)> {
     let out = root.parent().unwrap_or(root).join("run");
     std::fs::create_dir_all(&out)?;
     let file = out.join("script.sh");
     std::fs::write(&file, script)?;
     std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
-    let inside = "/run/recipe-sandbox/script.sh";
-    let mut c = in_root(root, "sandbox", &["/bin/sh", "-c", inside]);
-    // The mount goes before the command: rebuild the arguments with it ahead of them.
-    let args: Vec<std::ffi::OsString> = c.get_args().map(std::ffi::OsStr::to_os_string).collect();
-    let split = args.len() - 3;
-    let mut with = Command::new("bwrap");
-    with.args(&args[..split])
-        .arg("--ro-bind")
-        .arg(&file)
-        .arg(inside)
-        .args(&args[split..])
-        .stdin(std::process::Stdio::null());
-    c = with;
+    let run = if merged {
+        format!("{OUTSIDE_SCRIPT} 2>&1")
+    } else {
+        OUTSIDE_SCRIPT.to_string()
+    };
+    let binds = [(file.as_path(), OUTSIDE_SCRIPT)];
+    let c = crate::machine::in_root_with(root, "sandbox", &binds, &["/bin/sh", "-c", &run]);
+    Ok((c, out))
+}
+
+/// Run `script` in `root` as a machine runs a command, bounded by `timeout`: the exit code
+/// (`None`: timed out), stdout and stderr. For tests and `recipe try`.
+pub fn run_in_root(
+    root: &Path,
+    script: &str,
+    timeout: Duration,
+) -> std::io::Result<(Option<i32>, String, String)> {
+    let (c, out) = script_command(root, script, false)?;
     run_bounded(c, &out, timeout)
+}
+
+/// Run `script` in `root` as [`run_in_root`] does, handing each line of its output (stdout and
+/// stderr together) to `line` as it comes: the exit code, `None` if it ran past `timeout`.
+pub fn run_live(
+    root: &Path,
+    script: &str,
+    timeout: Duration,
+    line: &mut dyn FnMut(&str),
+) -> std::io::Result<Option<i32>> {
+    let (mut c, _) = script_command(root, script, true)?;
+    let mut child = c.stdout(std::process::Stdio::piped()).spawn()?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| std::io::Error::other("no stdout"))?;
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        for l in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + timeout;
+    let timed_out = loop {
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(l) => line(&l),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break false,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            break true;
+        }
+    };
+    let status = child.wait()?;
+    let _ = reader.join();
+    Ok(if timed_out { None } else { status.code() })
 }
 
 fn hostname(instance: &str) -> String {

@@ -12,6 +12,7 @@ mod schema;
 mod state_cmd;
 mod store;
 mod summary;
+mod try_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,6 +47,9 @@ enum Command {
     State(state_cmd::StateCommand),
     /// Write the JSON Schemas and the generated reference docs, or check them for drift.
     Schema(schema::SchemaArgs),
+    /// Run a recipe's steps, tests and cleanup in a fresh sandbox root filesystem, printing each
+    /// step's output: the fast loop for writing steps (Linux; docs/sandbox.md).
+    Try(try_cmd::TryArgs),
     /// Print a shell completion script: `recipe completions bash > /etc/bash_completion.d/recipe`.
     Completions {
         /// The shell.
@@ -106,7 +110,7 @@ fn parse_score(s: &str) -> Result<f32, String> {
     }
 }
 
-fn parse_var(s: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_var(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
         _ => Err(format!("expected NAME=VALUE, got `{s}`")),
@@ -155,6 +159,7 @@ fn main() -> ExitCode {
         Command::Apply(args) => apply_cmd::apply(&args),
         Command::State(cmd) => state_cmd::run(&cmd),
         Command::Schema(args) => schema::run(&args),
+        Command::Try(args) => try_cmd::run(&args),
         Command::Completions { shell } => completions(shell),
     };
     match result {

@@ -499,6 +499,46 @@ pub fn first_boot_installer(scripts: &[String], os: Os) -> String {
     }
 }
 
+/// A Linux script as SSM runs it: AWS-RunShellScript hands `_script.sh` to `sh`, which is dash on
+/// Debian and Ubuntu, and the scripts use bash (`set -o pipefail`, arrays). The shebang serves an
+/// agent that executes the file; the guard re-runs it in bash when `sh` reads it.
+pub fn in_bash(script: &str) -> String {
+    format!("#!/bin/bash\n[ -n \"${{BASH_VERSION:-}}\" ] || exec /bin/bash \"$0\" \"$@\"\n{script}")
+}
+
+/// A cleanup preset's script: its commands in order, each allowed to fail (a clean-down does not
+/// stop on a path that is not there).
+pub fn cleanup_script(preset: recipe_model::CleanupPreset, os: Os) -> String {
+    let body: Vec<&str> = preset.items().iter().map(|i| i.command).collect();
+    let header = match os {
+        Os::Windows => "$ErrorActionPreference = 'Continue'\n",
+        Os::Linux => "set -uo pipefail\n",
+    };
+    format!("{header}{}", body.join("\n"))
+}
+
+/// The step's files, keyed by the path as written in the step; matched to the loaded file by its
+/// resolved suffix.
+pub fn files_of(r: &recipe_loader::LoadedRecipe) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for s in r.steps.iter().chain(&r.tests) {
+        let path = match &s.step.value {
+            recipe_model::Step::Script(x) => &x.path.value,
+            recipe_model::Step::File(x) => &x.src.value,
+            _ => continue,
+        };
+        let wanted = path.trim_start_matches("./").replace("../", "");
+        if let Some(f) = r
+            .files
+            .iter()
+            .find(|f| f.path.to_string_lossy().ends_with(&wanted))
+        {
+            out.insert(path.clone(), f.bytes.to_vec());
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -637,22 +677,4 @@ mod tests {
         let ec2 = launch_installer(&scripts, Os::Linux, recipe_model::Target::Ec2Ami);
         assert!(ec2.contains("/var/lib/cloud/scripts/per-instance"));
     }
-}
-
-/// A Linux script as SSM runs it: AWS-RunShellScript hands `_script.sh` to `sh`, which is dash on
-/// Debian and Ubuntu, and the scripts use bash (`set -o pipefail`, arrays). The shebang serves an
-/// agent that executes the file; the guard re-runs it in bash when `sh` reads it.
-pub fn in_bash(script: &str) -> String {
-    format!("#!/bin/bash\n[ -n \"${{BASH_VERSION:-}}\" ] || exec /bin/bash \"$0\" \"$@\"\n{script}")
-}
-
-/// A cleanup preset's script: its commands in order, each allowed to fail (a clean-down does not
-/// stop on a path that is not there).
-pub fn cleanup_script(preset: recipe_model::CleanupPreset, os: Os) -> String {
-    let body: Vec<&str> = preset.items().iter().map(|i| i.command).collect();
-    let header = match os {
-        Os::Windows => "$ErrorActionPreference = 'Continue'\n",
-        Os::Linux => "set -uo pipefail\n",
-    };
-    format!("{header}{}", body.join("\n"))
 }

@@ -188,28 +188,6 @@ impl<'a> Session<'a> {
     }
 }
 
-/// The step's files, keyed by the path as written in the step; matched to the loaded file by its
-/// resolved suffix.
-fn files_of(r: &LoadedRecipe) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    for s in r.steps.iter().chain(&r.tests) {
-        let path = match &s.step.value {
-            Step::Script(x) => &x.path.value,
-            Step::File(x) => &x.src.value,
-            _ => continue,
-        };
-        let wanted = path.trim_start_matches("./").replace("../", "");
-        if let Some(f) = r
-            .files
-            .iter()
-            .find(|f| f.path.to_string_lossy().ends_with(&wanted))
-        {
-            out.insert(path.clone(), f.bytes.to_vec());
-        }
-    }
-    out
-}
-
 /// The commands an action sends, each named in its comment by a key: the build, the action and the
 /// command's place in the action (`recipe:<build>:<action>:<n>`). An action is retried, or resumed
 /// after a crash, from its start, and sends the same commands in the same order; before sending one,
@@ -488,7 +466,7 @@ impl Session<'_> {
 
     /// The steps (or tests) at `indices`, each with its retries.
     pub async fn run_steps(&self, indices: &[usize], tests: bool) -> Result<(), ActionError> {
-        let files = files_of(self.recipe);
+        let files = render::files_of(self.recipe);
         let list = if tests {
             &self.recipe.tests
         } else {
@@ -581,7 +559,7 @@ impl Session<'_> {
 
     /// The launch-stage steps, rendered into the first-boot runner (AppStream: session scripts).
     pub async fn install_first_boot(&self) -> Result<(), ActionError> {
-        let files = files_of(self.recipe);
+        let files = render::files_of(self.recipe);
         let values = self.values.clone();
         let mut scripts = Vec::new();
         let launch = self.recipe.steps.iter().enumerate();

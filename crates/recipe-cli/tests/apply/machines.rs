@@ -535,3 +535,37 @@ async fn the_main_job_runs_the_debian_examples_for_real() {
         tokio::task::block_in_place(|| sandbox(d, &["plan", "--detailed-exitcode"], &recipes));
     assert_eq!(code, Some(0), "no change after the apply:\n{stdout}");
 }
+
+/// `recipe try`: the steps run in a fresh root with their output shown as they go; `--step` stops
+/// after a step and `--keep` keeps the root (with how to get a shell); a failing step stops there,
+/// keeps the root and exits 1.
+#[test]
+fn try_runs_the_steps_in_a_fresh_root_and_stops_where_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join(".git")).unwrap();
+    let steps = "  - shell: { run: \"echo one > /opt/one; echo first step says hi\" }\n\
+                 \x20 - shell: { run: \"echo two > /opt/two\" }\n\
+                 \x20 - shell: { run: \"echo about to fail; exit 7\" }\n";
+    std::fs::write(d.join("try.yaml"), recipe("deb-try", "full", steps)).unwrap();
+    let root = d.join(".recipe/try/deb-try/root");
+    let (code, stdout, stderr) = super::recipe_in(d, &["try", "try.yaml", "--step", "1", "--keep"]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("│ first step says hi"), "{stdout}");
+    assert!(stdout.contains("a shell in it: sudo bwrap"), "{stdout}");
+    assert!(root.join("opt/one").exists() && !root.join("opt/two").exists());
+    let (code, stdout, _) = super::recipe_in(d, &["try", "try.yaml"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("│ about to fail") && stdout.contains("✗ exit 7"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("cleanup"),
+        "stops at the failure:\n{stdout}"
+    );
+    assert!(
+        root.join("opt/two").exists(),
+        "a fresh root, kept after the failure"
+    );
+}
