@@ -420,7 +420,8 @@ fn capture(shared: &Shared, config: &MachineConfig, image: &str, instance: &str)
     });
 }
 
-fn archive(root: &Path, tarball: &Path) -> Result<(), String> {
+/// `root` as a zstd tarball at `tarball` (numeric owners).
+pub fn archive(root: &Path, tarball: &Path) -> Result<(), String> {
     if let Some(dir) = tarball.parent() {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     }

@@ -569,3 +569,40 @@ fn try_runs_the_steps_in_a_fresh_root_and_stops_where_asked() {
         "a fresh root, kept after the failure"
     );
 }
+
+/// A second `recipe try` whose early steps did not change starts from the checkpoint after them:
+/// the first step is not run again (its random output is the first run's), the changed one is.
+#[test]
+fn try_reuses_the_root_up_to_the_first_changed_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join(".git")).unwrap();
+    let write = |last: &str| {
+        let steps = format!(
+            "  - shell: {{ run: \"od -An -tx1 -N8 /dev/urandom > /opt/first; sleep 2\" }}\n\
+             \x20 - shell: {{ run: \"echo {last} > /opt/last\" }}\n"
+        );
+        std::fs::write(d.join("try.yaml"), recipe("deb-cache", "full", &steps)).unwrap();
+    };
+    let root = d.join(".recipe/try/deb-cache/root");
+    write("one");
+    let (code, stdout, _) = super::recipe_in(d, &["try", "try.yaml", "--keep"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    let first = std::fs::read_to_string(root.join("opt/first")).unwrap();
+    write("two");
+    let (code, stdout, _) = super::recipe_in(d, &["try", "try.yaml", "--keep"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("step 1: unchanged"), "{stdout}");
+    assert!(
+        !stdout.contains("step 1/2"),
+        "step 1 is not run again:\n{stdout}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("opt/first")).unwrap(),
+        first
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("opt/last")).unwrap(),
+        "two\n"
+    );
+}
