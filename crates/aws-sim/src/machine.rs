@@ -29,6 +29,8 @@ pub struct MachineConfig {
     pub dir: PathBuf,
     /// Base roots built once per machine (`mmdebstrap` output).
     pub cache: PathBuf,
+    /// The endpoint's own address (`host:port`), for the machines' `aws` (set when it listens).
+    pub(crate) endpoint: Option<String>,
 }
 
 impl MachineConfig {
@@ -40,7 +42,11 @@ impl MachineConfig {
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
             .unwrap_or_else(|| dir.join("cache"))
             .join("recipe/sandbox");
-        MachineConfig { dir, cache }
+        MachineConfig {
+            dir,
+            cache,
+            endpoint: None,
+        }
     }
 }
 
@@ -236,6 +242,56 @@ pub(crate) fn spawn(
     (tx, handle)
 }
 
+/// Inside a machine: the folder of the sandbox's `aws` (first on PATH).
+const SANDBOX_BIN: &str = "/run/recipe-sandbox/bin";
+
+/// `aws` on a sandbox machine: the call recipe's rendered steps make on a builder
+/// (`ssm get-parameter` for `${secret.…}`), answered by the sandbox endpoint for this machine's
+/// account and region, as the instance role and the AWS CLI answer it on EC2. Bash only (its
+/// `/dev/tcp`), so it works on a minimal root. Other calls say they are not served.
+const AWS_SHIM: &str = r#"#!/bin/bash
+# aws, as a recipe sandbox machine has it (docs/sandbox.md).
+set -euo pipefail
+service="${1:-}"; op="${2:-}"; shift 2 || true
+name=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --name|--secret-id) name="$2"; shift 2 ;;
+    --query|--output|--region) shift 2 ;;
+    *) shift ;;
+  esac
+done
+if [ "$service $op" != "ssm get-parameter" ]; then
+  echo "aws (recipe sandbox): '$service $op' is not served here; the sandbox answers 'ssm get-parameter'" >&2
+  exit 2
+fi
+esc=${name//\\/\\\\}; esc=${esc//\"/\\\"}
+body="{\"Name\":\"$esc\",\"WithDecryption\":true}"
+len=$(printf %s "$body" | LC_ALL=C wc -c)
+exec 3<>"/dev/tcp/@HOST@/@PORT@"
+printf 'POST / HTTP/1.1\r\nHost: @HOST@:@PORT@\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: AmazonSSM.GetParameter\r\nAuthorization: AWS4-HMAC-SHA256 Credential=@ACCOUNT@/20260101/@REGION@/ssm/aws4_request, SignedHeaders=host, Signature=sandbox\r\nContent-Length: %s\r\nConnection: close\r\n\r\n%s' "$len" "$body" >&3
+resp=$(cat <&3)
+status=$(printf %s "$resp" | head -n1 | cut -d' ' -f2)
+payload=${resp#*$'\r\n\r\n'}
+if [ "$status" != 200 ]; then
+  echo "An error occurred when calling the GetParameter operation: $payload" >&2
+  exit 254
+fi
+value=$(printf %s "$payload" | sed -n 's/.*"Value":"\(\([^"\\]\|\\.\)*\)".*/\1/p')
+value=${value//\\\"/\"}; value=${value//\\\//\/}
+printf '%b\n' "$value"
+"#;
+
+/// The `aws` of a machine of `account` in `region`, for the endpoint at `endpoint` (`host:port`).
+pub(crate) fn aws_shim(endpoint: &str, account: &str, region: &str) -> String {
+    let (host, port) = endpoint.rsplit_once(':').unwrap_or((endpoint, "80"));
+    AWS_SHIM
+        .replace("@HOST@", host)
+        .replace("@PORT@", port)
+        .replace("@ACCOUNT@", account)
+        .replace("@REGION@", region)
+}
+
 /// Inside a machine: the host's trust store, so HTTPS works wherever the host's does (through a
 /// proxy with its own CA, say), as the host's network and DNS do.
 const HOST_CA: &str = "/run/recipe-sandbox/ca-certificates.crt";
@@ -264,18 +320,24 @@ pub(crate) fn in_root_with(
     argv: &[&str],
 ) -> Command {
     let mut c = Command::new("bwrap");
-    let root = root.to_string_lossy().into_owned();
-    c.args(["--bind", &root, "/", "--proc", "/proc", "--dev", "/dev"])
+    c.arg("--bind").arg(root).arg("/");
+    c.args(["--proc", "/proc", "--dev", "/dev"])
         .args(["--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf"])
         .args(["--tmpfs", "/run"])
         .args(["--unshare-pid", "--unshare-ipc", "--unshare-uts"])
         .args(["--die-with-parent", "--hostname", hostname, "--clearenv"])
-        .args([
-            "--setenv",
-            "PATH",
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        ])
         .args(["--setenv", "HOME", "/root", "--setenv", "LANG", "C.UTF-8"]);
+    let path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    // A machine's own `aws` (written at provisioning, beside its root) comes first.
+    match root.parent().map(|m| m.join("bin")).filter(|b| b.is_dir()) {
+        Some(bin) => {
+            c.arg("--ro-bind").arg(bin).arg(SANDBOX_BIN);
+            c.args(["--setenv", "PATH", &format!("{SANDBOX_BIN}:{path}")]);
+        }
+        None => {
+            c.args(["--setenv", "PATH", path]);
+        }
+    }
     // After --clearenv: bubblewrap applies the environment options in order.
     if let Some(ca) = host_ca() {
         c.args(["--ro-bind", &ca, HOST_CA]);

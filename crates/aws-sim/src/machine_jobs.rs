@@ -50,7 +50,14 @@ fn provision(shared: &Shared, config: &MachineConfig, instance: &str, source: &R
     let Some(root) = root_of(shared, instance) else {
         return;
     };
-    let made = make_root(config, &root, source).and_then(|()| boot(&root, instance, 1));
+    let mut place = None;
+    shared.with_world(|w| {
+        place = (w.ec2.instances.get(instance)).map(|i| (i.owner.clone(), i.region.clone()));
+    });
+    let (account, region) = place.unwrap_or_default();
+    let made = make_root(config, &root, source)
+        .and_then(|()| give_aws(config, &root, &account, &region))
+        .and_then(|()| boot(&root, instance, 1));
     shared.with_world(|w| {
         if let Some(m) = w.machines.get_mut(instance) {
             match &made {
@@ -89,6 +96,25 @@ pub fn make_root(config: &MachineConfig, root: &Path, source: &RootSource) -> Re
         ));
     }
     Ok(())
+}
+
+/// The machine's `aws`, beside its root (mounted first on its PATH): see `machine::aws_shim`.
+fn give_aws(
+    config: &MachineConfig,
+    root: &Path,
+    account: &str,
+    region: &str,
+) -> Result<(), String> {
+    let (Some(endpoint), Some(dir)) = (&config.endpoint, root.parent()) else {
+        return Ok(());
+    };
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).map_err(|e| e.to_string())?;
+    let aws = bin.join("aws");
+    std::fs::write(&aws, crate::machine::aws_shim(endpoint, account, region))
+        .map_err(|e| e.to_string())?;
+    std::fs::set_permissions(&aws, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .map_err(|e| e.to_string())
 }
 
 /// A program the machines need, or why not.

@@ -181,7 +181,10 @@ impl Sim {
             state_dir: config.state_dir,
             jobs: Mutex::new(None),
         });
-        let worker = config.machines.map(|m| {
+        let listener = tokio::net::TcpListener::bind(config.addr).await?;
+        let addr = listener.local_addr()?;
+        let worker = config.machines.map(|mut m| {
+            m.endpoint = Some(addr.to_string());
             let (tx, handle) = crate::machine::spawn(Arc::clone(&shared), m);
             for j in requeued {
                 let _ = tx.send(j);
@@ -189,8 +192,7 @@ impl Sim {
             *lock(&shared.jobs) = Some(tx);
             handle
         });
-        let listener = tokio::net::TcpListener::bind(config.addr).await?;
-        let addr = listener.local_addr()?;
+
         let app_state = Arc::clone(&shared);
         let app = axum::Router::new().fallback(
             move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {

@@ -36,6 +36,30 @@ fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
+/// A value quoted for bash, its `${secret.NAME}` references left outside the single quotes (in
+/// double quotes), so that the lookup they become runs on the builder: `Bearer ${secret.t}` becomes
+/// `'Bearer '"${secret.t}"`.
+fn sh_quote_with_secrets(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(at) = rest.find("${secret.") {
+        let Some(len) = rest[at..].find('}') else {
+            break;
+        };
+        if at > 0 {
+            out.push_str(&sh_quote(&rest[..at]));
+        }
+        out.push('"');
+        out.push_str(&rest[at..at + len + 1]);
+        out.push('"');
+        rest = &rest[at + len + 1..];
+    }
+    if !rest.is_empty() || out.is_empty() {
+        out.push_str(&sh_quote(rest));
+    }
+    out
+}
+
 fn ps_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
@@ -85,7 +109,7 @@ fn env_lines(env: &BTreeMap<String, recipe_model::Node<String>>, os: Os) -> Stri
                 if v.contains("$(") {
                     format!("\"{}\"", v.value)
                 } else {
-                    sh_quote(v)
+                    sh_quote_with_secrets(v)
                 }
             ),
             Os::Windows => format!(
@@ -241,7 +265,7 @@ pub fn step_script(
             let bytes = files.get(&s.path.value).ok_or_else(|| format!("script {} was not loaded", s.path.value))?;
             let what = format!("script {}", s.path.value);
             let staged = staged.get(&s.path.value);
-            let args: Vec<String> = s.args.iter().map(|a| if os == Os::Linux { sh_quote(a) } else { ps_quote(a) }).collect();
+            let args: Vec<String> = s.args.iter().map(|a| if os == Os::Linux { sh_quote_with_secrets(a) } else { ps_quote(a) }).collect();
             match os {
                 Os::Linux => format!(
                     "{}f=$(mktemp)\n{}\nchmod +x \"$f\"\n\"$f\" {}\nrm -f \"$f\"",

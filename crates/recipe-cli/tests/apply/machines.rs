@@ -606,3 +606,137 @@ fn try_reuses_the_root_up_to_the_first_changed_step() {
         "two\n"
     );
 }
+
+fn sha256_hex(s: &str) -> String {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(s.as_bytes());
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Every regular file under `dir` (symlinks not followed).
+fn regular_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let meta = std::fs::symlink_metadata(e.path()).unwrap();
+            if meta.is_dir() {
+                stack.push(e.path());
+            } else if meta.is_file() {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    regular_files(dir)
+        .into_iter()
+        .filter(|f| {
+            std::fs::read(f).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        })
+        .collect()
+}
+
+/// A secret passed by reference reaches the steps on the builder (in a command, an environment
+/// variable and a script argument), and its value is nowhere else: not in the image, the plan, the
+/// state, the journal or the logs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_reaches_the_steps_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let value = "tok-9f2c \"quoted\" $HOME ünï";
+    // The account's parameter, as its platform team would have put it.
+    let sim = aws_sim::Sim::start(aws_sim::Config {
+        state_dir: Some(d.join(".recipe/sandbox/cloud")),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let conf = aws_sdk_ssm::Config::builder()
+        .behavior_version(aws_sdk_ssm::config::BehaviorVersion::latest())
+        .endpoint_url(sim.url())
+        .region(aws_sdk_ssm::config::Region::new("eu-west-2"))
+        .credentials_provider(aws_sdk_ssm::config::Credentials::new(
+            aws_sim::DEFAULT_ACCOUNT,
+            "x",
+            None,
+            None,
+            "test",
+        ))
+        .build();
+    aws_sdk_ssm::Client::from_conf(conf)
+        .put_parameter()
+        .name("/app/token")
+        .value(value)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .unwrap();
+    sim.stop().await;
+    std::fs::create_dir_all(d.join("scripts")).unwrap();
+    std::fs::write(
+        d.join("scripts/sha.sh"),
+        "#!/bin/sh\nprintf '%s' \"$1\" | sha256sum | cut -c1-64 > /opt/arg.sha\n",
+    )
+    .unwrap();
+    let steps = r#"  - shell: { run: "printf '%s' \"${secret.token}\" | sha256sum | cut -c1-64 > /opt/run.sha" }
+  - shell:
+      env: { TOKEN: "Bearer ${secret.token}" }
+      run: printf '%s' "$TOKEN" | sha256sum | cut -c1-64 > /opt/env.sha
+  - script: { path: scripts/sha.sh, args: ["${secret.token}"] }
+"#;
+    let text = recipe("deb-secret", "full", steps).replace(
+        "base:",
+        "secrets:\n  token: { ssm-parameter: /app/token }\nbase:",
+    );
+    std::fs::write(d.join("app.yaml"), text).unwrap();
+    let (code, plan_out, plan_err) =
+        tokio::task::block_in_place(|| sandbox(d, &["plan", "--out", "plan.json"], &["app.yaml"]));
+    assert_eq!(code, Some(0), "{plan_out}\n{plan_err}");
+    let (code, stdout, stderr) =
+        tokio::task::block_in_place(|| sandbox(d, &["apply", "--auto-approve"], &["app.yaml"]));
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let arts = artifacts(d);
+    let tar = &arts[0].1;
+    // The steps had the value.
+    assert_eq!(read(tar, "/opt/run.sha").trim(), sha256_hex(value));
+    assert_eq!(
+        read(tar, "/opt/env.sha").trim(),
+        sha256_hex(&format!("Bearer {value}"))
+    );
+    assert_eq!(read(tar, "/opt/arg.sha").trim(), sha256_hex(value));
+    // Nowhere else: the image (unpacked), the plan, state and journals, the logs.
+    let unpacked = d.join("unpacked");
+    std::fs::create_dir_all(&unpacked).unwrap();
+    let ok = std::process::Command::new("tar")
+        .args(["--zstd", "-xf"])
+        .arg(tar)
+        .arg("-C")
+        .arg(&unpacked)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    for needle in [value, "tok-9f2c"] {
+        assert!(
+            files_containing(&unpacked, needle).is_empty(),
+            "in the image"
+        );
+        let recorded: Vec<PathBuf> = files_containing(&d.join(".recipe"), needle)
+            .into_iter()
+            // The sandbox's cloud is AWS itself, where the parameter lives.
+            .filter(|f| !f.starts_with(d.join(".recipe/sandbox/cloud")))
+            .collect();
+        assert!(
+            recorded.is_empty(),
+            "in state, journals or machines: {recorded:?}"
+        );
+        let plan = std::fs::read_to_string(d.join("plan.json")).unwrap();
+        assert!(!plan.contains(needle), "in the saved plan");
+        for log in [&plan_out, &plan_err, &stdout, &stderr] {
+            assert!(!log.contains(needle), "in the logs");
+        }
+    }
+}
