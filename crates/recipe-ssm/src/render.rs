@@ -568,6 +568,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn secret_references_stay_outside_the_quotes_of_a_value() {
+        assert_eq!(sh_quote_with_secrets("plain 'q'"), r"'plain '\''q'\'''");
+        assert_eq!(sh_quote_with_secrets("${secret.t}"), r#""${secret.t}""#);
+        assert_eq!(
+            sh_quote_with_secrets("Bearer ${secret.a}:${secret.b}!"),
+            r#"'Bearer '"${secret.a}"':'"${secret.b}"'!'"#
+        );
+        assert_eq!(sh_quote_with_secrets("${secret.open"), "'${secret.open'");
+        assert_eq!(sh_quote_with_secrets(""), "''");
+    }
+
+    #[test]
     fn base64_matches_the_standard() {
         assert_eq!(base64(b""), "");
         assert_eq!(base64(b"f"), "Zg==");
