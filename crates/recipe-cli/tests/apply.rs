@@ -136,6 +136,24 @@ async fn kill_9_json_after(e: &Env, action: &str) -> bool {
     .unwrap()
 }
 
+/// An EC2 client of the aws-sim at `url`, as the default account, in `region`.
+async fn ec2_client(url: &str, region: &str) -> aws_sdk_ec2::Client {
+    let opts = recipe_aws::AwsOptions {
+        endpoint_url: Some(url.to_string()),
+        region: Some(region.to_string()),
+        credentials: Some(recipe_aws::Credentials::new(
+            aws_sim::DEFAULT_ACCOUNT,
+            "test",
+            None,
+            None,
+            "test",
+        )),
+        ..Default::default()
+    };
+    let aws = recipe_aws::Aws::load(&opts).await.unwrap();
+    aws_sdk_ec2::Client::new(&aws.sdk)
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
@@ -1200,20 +1218,7 @@ async fn a_script_too_large_to_inline_is_uploaded_in_chunks_first() {
 impl Env {
     /// An EC2 client for the test's own calls (what a user does outside recipe).
     async fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
-        let opts = recipe_aws::AwsOptions {
-            endpoint_url: Some(self.sim.url().to_string()),
-            region: Some(region.to_string()),
-            credentials: Some(recipe_aws::Credentials::new(
-                aws_sim::DEFAULT_ACCOUNT,
-                "test",
-                None,
-                None,
-                "test",
-            )),
-            ..Default::default()
-        };
-        let aws = recipe_aws::Aws::load(&opts).await.unwrap();
-        aws_sdk_ec2::Client::new(&aws.sdk)
+        ec2_client(self.sim.url(), region).await
     }
 
     /// The baseline's images in the home region, oldest first (two builds may share a second, so

@@ -55,6 +55,34 @@ async fn workspace(c: &Clients, user: &str, mode: RunningMode) -> String {
     ws
 }
 
+/// An image of WorkSpace `ws` named `name`, AVAILABLE.
+async fn available_image(c: &Clients, ws: &str, name: &str) -> String {
+    let img = c
+        .workspaces
+        .create_workspace_image()
+        .name(name)
+        .description(name)
+        .workspace_id(ws)
+        .send()
+        .await
+        .unwrap()
+        .image_id()
+        .unwrap()
+        .to_string();
+    eventually(&format!("{img} to be AVAILABLE"), 30, || async {
+        let d = c
+            .workspaces
+            .describe_workspace_images()
+            .image_ids(&img)
+            .send()
+            .await
+            .ok()?;
+        (d.images().first()?.state()?.as_str() == "AVAILABLE").then_some(())
+    })
+    .await;
+    img
+}
+
 fn failed_codes(f: &[aws_sdk_workspaces::types::FailedWorkspaceChangeRequest]) -> Vec<String> {
     f.iter()
         .map(|x| x.error_code().unwrap_or("").to_string())
@@ -259,18 +287,7 @@ async fn bundle_volumes_follow_each_compute_types_groups() {
     let s = sim().await;
     let c = clients(s.url(), REGION, OWNER);
     let ws = workspace(&c, "builder", RunningMode::AlwaysOn).await;
-    let image = c
-        .workspaces
-        .create_workspace_image()
-        .name("gpu-1")
-        .description("gpu desktop")
-        .workspace_id(&ws)
-        .send()
-        .await
-        .unwrap()
-        .image_id()
-        .unwrap()
-        .to_string();
+    let image = available_image(&c, &ws, "gpu-1").await;
     let bundle = |name: &str, compute: Compute, root: &str, user: &str| {
         c.workspaces
             .create_workspace_bundle()
@@ -310,18 +327,6 @@ async fn bundle_volumes_follow_each_compute_types_groups() {
             "{compute:?} {root}/{user}"
         );
     }
-    eventually(&format!("{image} to be AVAILABLE"), 30, || async {
-        let d = c
-            .workspaces
-            .describe_workspace_images()
-            .image_ids(&image)
-            .send()
-            .await
-            .ok()?;
-        let state = d.images().first()?.state()?.clone();
-        (state == aws_sdk_workspaces::types::WorkspaceImageState::Available).then_some(())
-    })
-    .await;
     bundle("gpu", Compute::GraphicsG4Dn, "100", "100")
         .await
         .expect("GPU bundle at 100/100");
@@ -384,29 +389,7 @@ async fn updated_images_only_for_updatable_windows_versions_with_an_update() {
     let s = sim().await;
     let c = clients(s.url(), REGION, OWNER);
     let ws = workspace(&c, "builder", RunningMode::AlwaysOn).await;
-    let img = c
-        .workspaces
-        .create_workspace_image()
-        .name("al2-img")
-        .description("al2")
-        .workspace_id(&ws)
-        .send()
-        .await
-        .unwrap()
-        .image_id()
-        .unwrap()
-        .to_string();
-    eventually("the image", 30, || async {
-        let d = c
-            .workspaces
-            .describe_workspace_images()
-            .image_ids(&img)
-            .send()
-            .await
-            .ok()?;
-        (d.images()[0].state().map(|s| s.as_str()) == Some("AVAILABLE")).then_some(())
-    })
-    .await;
+    let img = available_image(&c, &ws, "al2-img").await;
     let d = c
         .workspaces
         .describe_workspace_images()

@@ -197,24 +197,6 @@ async fn a_wrong_checksum_fails_the_apply_and_cleans_up_the_builder() {
     assert!(machine_roots(d).is_empty(), "and its root removed");
 }
 
-/// An EC2 client of the in-process sim at `url`, in eu-west-2.
-async fn ec2_at(url: &str) -> aws_sdk_ec2::Client {
-    let opts = recipe_aws::AwsOptions {
-        endpoint_url: Some(url.to_string()),
-        region: Some("eu-west-2".into()),
-        credentials: Some(recipe_aws::Credentials::new(
-            aws_sim::DEFAULT_ACCOUNT,
-            "test",
-            None,
-            None,
-            "test",
-        )),
-        ..Default::default()
-    };
-    let aws = recipe_aws::Aws::load(&opts).await.unwrap();
-    aws_sdk_ec2::Client::new(&aws.sdk)
-}
-
 /// Wait until `ok` holds for the machine of `instance` (ready, booted as asked).
 async fn machine_when(
     sim: &aws_sim::Sim,
@@ -274,7 +256,7 @@ async fn launch_steps_run_once_at_the_first_boot_of_an_instance_of_the_image() {
         .unwrap()
         .to_string_lossy()
         .replace(".tar.zst", "");
-    let ec2 = ec2_at(sim.url()).await;
+    let ec2 = super::ec2_client(sim.url(), "eu-west-2").await;
     let run = ec2
         .run_instances()
         .image_id(&image)
