@@ -89,12 +89,13 @@ pub fn root_for(image_name: &str, artifact: Option<&str>) -> Option<RootSource> 
     if let Some(path) = artifact {
         return Some(RootSource::Artifact { path: path.into() });
     }
+    let name = image_name.to_lowercase().replace([' ', '_'], "-");
     for (key, value) in std::env::vars() {
         let Some(prefix) = key.strip_prefix("RECIPE_SANDBOX_ROOT_") else {
             continue;
         };
         let prefix = prefix.to_lowercase().replace('_', "-");
-        if !prefix.is_empty() && image_name.to_lowercase().starts_with(&prefix) {
+        if !prefix.is_empty() && name.starts_with(&prefix) {
             return Some(RootSource::Tarball { path: value });
         }
     }
@@ -166,8 +167,10 @@ pub enum Job {
     Run {
         /// The command id.
         command: String,
-        /// The instance.
+        /// The machine (an instance, or a WorkSpace).
         instance: String,
+        /// The target the invocation names (the instance, or the WorkSpace's managed node).
+        target: String,
         /// The joined `commands` parameter.
         script: String,
         /// `executionTimeout`, in seconds.
@@ -179,6 +182,8 @@ pub enum Job {
         image: String,
         /// The instance.
         instance: String,
+        /// What image creation leaves out (tar patterns, `./`-rooted).
+        exclude: Vec<String>,
     },
     /// The instance was started again: boot its root (per-boot scripts; per-instance ones ran).
     Boot {
@@ -429,7 +434,103 @@ pub(crate) fn capture(w: &mut crate::world::World, image: &str, instance: &str) 
     w.jobs.push(Job::Capture {
         image: image.to_string(),
         instance: instance.to_string(),
+        exclude: Vec::new(),
     });
+}
+
+/// What WorkSpaces image creation removes from an Amazon Linux WorkSpace, and the keys it shreds
+/// (WorkSpaces Administration Guide, "Create a custom WorkSpaces image and bundle", Image Creation
+/// for Amazon Linux WorkSpaces): the folders' contents and the files, as tar patterns.
+pub const WORKSPACES_LINUX_REMOVED: &[&str] = &[
+    "./tmp/*",
+    "./var/spool/mail/*",
+    "./var/mail/*",
+    "./var/tmp/*",
+    "./var/lib/dhcp/*",
+    "./var/lib/cloud/*",
+    "./var/cache/*",
+    "./var/backups/*",
+    "./etc/sudoers.d/*",
+    "./etc/udev/rules.d/70-persistent-net.rules",
+    "./etc/network/interfaces.d/50-cloud-init.cfg",
+    "./etc/security/access.conf",
+    "./var/log/amazon/ssm/*",
+    "./var/log/pcoip-agent/*",
+    "./var/log/skylight/*",
+    "./var/lock/.skylight.domain-join.lock",
+    "./var/lib/skylight/domain-join-status",
+    "./var/lib/skylight/configuration-data",
+    "./var/lib/skylight/config-data.json",
+    "./home/*",
+    "./etc/ssh/ssh_host_*_key",
+    "./etc/ssh/ssh_host_*_key.pub",
+    "./var/lib/skylight/tls.*",
+    "./var/lib/skylight/private.key",
+    "./var/lib/skylight/public.key",
+];
+
+/// A Linux WorkSpace gets a machine, keyed by its id, when a node registers on it and its image
+/// has a root (a `RECIPE_SANDBOX_ROOT_…` tarball, or an image captured in the sandbox). Commands
+/// sent to the node run on it ([`machine_of`]).
+pub(crate) fn attach_workspace(w: &mut crate::world::World, workspace: &str) {
+    let Some(dir) = w.machine_dir.clone() else {
+        return;
+    };
+    if w.machines.contains_key(workspace) {
+        return;
+    }
+    let Some((name, artifact)) = w.workspaces.image_of(workspace) else {
+        return;
+    };
+    let Some(source) = root_for(&name, artifact.as_deref()) else {
+        return;
+    };
+    w.machines.insert(
+        workspace.to_string(),
+        Machine::new(&dir, workspace, &source),
+    );
+    w.jobs.push(Job::Provision {
+        instance: workspace.to_string(),
+        source,
+    });
+}
+
+/// The machine a command sent to `target` runs on: an instance's own, or the WorkSpace's under a
+/// managed node.
+pub(crate) fn machine_of(w: &crate::world::World, target: &str) -> Option<String> {
+    if w.machines.contains_key(target) {
+        return Some(target.to_string());
+    }
+    let ws = &w.ssm.nodes.get(target)?.workspace_id;
+    w.machines.contains_key(ws).then(|| ws.clone())
+}
+
+/// CreateWorkspaceImage of a WorkSpace with a machine: the image waits for its artifact, made as
+/// WorkSpaces makes the image (without what [`WORKSPACES_LINUX_REMOVED`] lists).
+pub(crate) fn capture_workspace(w: &mut crate::world::World, image: &str, workspace: &str) {
+    if !w.machines.contains_key(workspace) {
+        return;
+    }
+    if let Some(img) = w.workspaces.images.get_mut(image) {
+        img.capturing = true;
+    }
+    w.jobs.push(Job::Capture {
+        image: image.to_string(),
+        instance: workspace.to_string(),
+        exclude: WORKSPACES_LINUX_REMOVED
+            .iter()
+            .map(|s| (*s).to_string())
+            .collect(),
+    });
+}
+
+/// A terminated WorkSpace's machine goes with it.
+pub(crate) fn release_workspace(w: &mut crate::world::World, workspace: &str) {
+    if w.machines.contains_key(workspace) {
+        w.jobs.push(Job::Remove {
+            instance: workspace.to_string(),
+        });
+    }
 }
 
 /// At start, with the world loaded from disk: captures still owed are queued again (their roots are
@@ -453,6 +554,10 @@ pub(crate) fn resume(w: &mut crate::world::World) -> Vec<Job> {
         .filter_map(|i| Some((i.id.clone(), i.source_instance.clone()?)))
         .collect();
     owed.into_iter()
-        .map(|(image, instance)| Job::Capture { image, instance })
+        .map(|(image, instance)| Job::Capture {
+            image,
+            instance,
+            exclude: Vec::new(),
+        })
         .collect()
 }

@@ -26,10 +26,21 @@ pub(crate) fn run(shared: &Shared, config: &MachineConfig, job: Job) {
         Job::Run {
             command,
             instance,
+            target,
             script,
             timeout_secs,
-        } => run_command(shared, &instance, &command, &script, timeout_secs),
-        Job::Capture { image, instance } => capture(shared, config, &image, &instance),
+        } => {
+            let at = Target {
+                machine: &instance,
+                invocation: &target,
+            };
+            run_command(shared, &at, &command, &script, timeout_secs);
+        }
+        Job::Capture {
+            image,
+            instance,
+            exclude,
+        } => capture(shared, config, &image, &instance, &exclude),
         Job::Boot { instance } => reboot(shared, &instance),
         Job::Remove { instance } => {
             let _ = std::fs::remove_dir_all(config.dir.join(&instance));
@@ -52,7 +63,15 @@ fn provision(shared: &Shared, config: &MachineConfig, instance: &str, source: &R
     };
     let mut place = None;
     shared.with_world(|w| {
-        place = (w.ec2.instances.get(instance)).map(|i| (i.owner.clone(), i.region.clone()));
+        place = (w
+            .ec2
+            .instances
+            .get(instance)
+            .map(|i| (i.owner.clone(), i.region.clone())))
+        .or_else(|| {
+            let ws = w.workspaces.workspaces.get(instance)?;
+            Some((ws.account.clone(), ws.region.clone()))
+        });
     });
     let (account, region) = place.unwrap_or_default();
     let made = make_root(config, &root, source)
@@ -287,6 +306,13 @@ fn truncated(s: &str) -> String {
     s.chars().take(MAX_OUTPUT).collect()
 }
 
+/// Where a command runs: the machine, and the target its invocation names (the instance itself,
+/// or the managed node on a WorkSpace).
+struct Target<'a> {
+    machine: &'a str,
+    invocation: &'a str,
+}
+
 /// How a command ended on a machine.
 struct Outcome {
     status: &'static str,
@@ -311,7 +337,8 @@ impl Outcome {
 
 /// Run one command as AWS-RunShellScript does: `_script.sh` under the agent's orchestration folder,
 /// run by `sh -c`; exit 194 reboots the node after the command.
-fn run_command(shared: &Shared, instance: &str, command: &str, script: &str, timeout_secs: u64) {
+fn run_command(shared: &Shared, at: &Target<'_>, command: &str, script: &str, timeout_secs: u64) {
+    let instance = at.machine;
     let mut state = None;
     shared.with_world(|w| {
         let m = w.machines.get(instance);
@@ -332,7 +359,7 @@ fn run_command(shared: &Shared, instance: &str, command: &str, script: &str, tim
     let o = outcome
         .unwrap_or_else(|e| Outcome::new("Failed", -1, String::new(), format!("[sandbox] {e}\n")));
     shared.with_world(|w| {
-        finish(w, instance, command, &o);
+        finish(w, at, command, &o);
         if let Some(m) = w.machines.get_mut(instance).filter(|_| o.rebooted) {
             m.boots = boots + 1;
         }
@@ -376,7 +403,8 @@ fn execute(
     })
 }
 
-fn finish(w: &mut World, instance: &str, command: &str, o: &Outcome) {
+fn finish(w: &mut World, at: &Target<'_>, command: &str, o: &Outcome) {
+    let instance = at.machine;
     let now = now_ms(w.offset_ms);
     let mut comment = String::new();
     if let Some(cmd) = w.ssm.commands.get_mut(command) {
@@ -384,7 +412,7 @@ fn finish(w: &mut World, instance: &str, command: &str, o: &Outcome) {
         for inv in cmd
             .invocations
             .iter_mut()
-            .filter(|i| i.instance_id == instance)
+            .filter(|i| i.instance_id == at.invocation)
         {
             inv.exec = false;
             inv.status = o.status.into();
@@ -407,19 +435,23 @@ fn finish(w: &mut World, instance: &str, command: &str, o: &Outcome) {
 
 /// The artifact of `image`: the root as `<dir>/artifacts/<image>.tar.zst`, with a manifest
 /// (`<image>.manifest.json`: the source, the commands run in order, the digest).
-fn capture(shared: &Shared, config: &MachineConfig, image: &str, instance: &str) {
+fn capture(
+    shared: &Shared,
+    config: &MachineConfig,
+    image: &str,
+    instance: &str,
+    exclude: &[String],
+) {
     let mut machine = None;
     shared.with_world(|w| machine = w.machines.get(instance).cloned());
     let Some(m) = machine else { return };
     let dir = config.dir.join("artifacts");
     let tarball = dir.join(format!("{image}.tar.zst"));
-    let made = archive(Path::new(&m.root), &tarball).and_then(|()| digest(&tarball));
+    let made =
+        archive_without(Path::new(&m.root), &tarball, exclude).and_then(|()| digest(&tarball));
     shared.with_world(|w| {
-        let name = w
-            .ec2
-            .images
-            .get(image)
-            .map(|i| i.name.clone())
+        let name = (w.ec2.images.get(image).map(|i| i.name.clone()))
+            .or_else(|| w.workspaces.images.get(image).map(|i| i.name.clone()))
             .unwrap_or_default();
         if let Ok(sha) = &made {
             let manifest = serde_json::json!({
@@ -436,18 +468,30 @@ fn capture(shared: &Shared, config: &MachineConfig, image: &str, instance: &str)
                 serde_json::to_vec_pretty(&manifest).unwrap_or_default(),
             );
         }
+        let artifact = made
+            .as_ref()
+            .ok()
+            .map(|_| tarball.to_string_lossy().into_owned());
         if let Some(img) = w.ec2.images.get_mut(image) {
             img.capturing = false;
-            match &made {
-                Ok(_) => img.artifact = Some(tarball.to_string_lossy().into_owned()),
-                Err(_) => img.fail = true,
-            }
+            img.fail |= artifact.is_none();
+            img.artifact = artifact.clone();
+        }
+        if let Some(img) = w.workspaces.images.get_mut(image) {
+            img.capturing = false;
+            img.fail |= artifact.is_none();
+            img.artifact = artifact;
         }
     });
 }
 
 /// `root` as a zstd tarball at `tarball` (numeric owners).
 pub fn archive(root: &Path, tarball: &Path) -> Result<(), String> {
+    archive_without(root, tarball, &[])
+}
+
+/// [`archive`], leaving out what matches `exclude` (tar patterns).
+fn archive_without(root: &Path, tarball: &Path, exclude: &[String]) -> Result<(), String> {
     if let Some(dir) = tarball.parent() {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     }
@@ -456,6 +500,7 @@ pub fn archive(root: &Path, tarball: &Path) -> Result<(), String> {
         .arg("-cf")
         .arg(tarball)
         .arg("--numeric-owner")
+        .args(exclude.iter().map(|e| format!("--exclude={e}")))
         .arg("-C")
         .arg(root)
         .arg(".")

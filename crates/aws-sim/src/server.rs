@@ -337,12 +337,11 @@ impl Sim {
 
     /// The artifact of a sandbox image (its root filesystem as a tarball), if it has one.
     pub fn artifact(&self, image: &str) -> Option<String> {
-        lock(&self.shared.world)
-            .ec2
-            .images
-            .get(image)?
-            .artifact
-            .clone()
+        let w = lock(&self.shared.world);
+        match w.ec2.images.get(image) {
+            Some(i) => i.artifact.clone(),
+            None => w.workspaces.images.get(image)?.artifact.clone(),
+        }
     }
 
     /// A copy of the world, for assertions.

@@ -433,14 +433,17 @@ fn queue_on_machines(
         .and_then(|v| v.parse().ok())
         .unwrap_or(3600);
     for inv in invocations.iter_mut() {
-        let on_machine = w.machines.contains_key(&inv.instance_id);
-        if !on_machine || assisted.contains_key(&inv.instance_id) {
+        if assisted.contains_key(&inv.instance_id) {
             continue;
         }
+        let Some(machine) = crate::machine::machine_of(w, &inv.instance_id) else {
+            continue;
+        };
         inv.exec = true;
         w.jobs.push(crate::machine::Job::Run {
             command: command.into(),
-            instance: inv.instance_id.clone(),
+            instance: machine,
+            target: inv.instance_id.clone(),
             script: script.into(),
             timeout_secs,
         });

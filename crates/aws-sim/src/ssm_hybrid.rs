@@ -333,9 +333,14 @@ pub fn register(
         platform: if machine.windows { "Windows" } else { "Linux" }.into(),
         registered_ms: now,
     };
+    let linux_workspace =
+        (!machine.windows && !node.workspace_id.is_empty()).then(|| node.workspace_id.clone());
     w.ssm.nodes.insert(id.clone(), node);
     if let Some(a) = w.ssm.activations.get_mut(activation_id) {
         a.registrations += 1;
+    }
+    if let Some(ws) = linux_workspace {
+        crate::machine::attach_workspace(w, &ws);
     }
     Ok(id)
 }

@@ -422,7 +422,8 @@ async fn run(
 fn sandbox_artifacts(sim: &aws_sim::Sim, done: &recipe_engine::apply::ApplyReport) {
     let mut lines = Vec::new();
     for (recipe, o) in &done.outputs.0 {
-        for (region, image) in o.images.iter().filter(|(_, i)| i.starts_with("ami-")) {
+        let sandboxed = |i: &String| i.starts_with("ami-") || i.starts_with("wsi-");
+        for (region, image) in o.images.iter().filter(|(_, i)| sandboxed(i)) {
             lines.push(match sim.artifact(image) {
                 Some(path) => format!("  {recipe} {region} {image}: artifact {}", shown(&path)),
                 None => format!("  {recipe} {region} {image}: steps not executed (its base has no sandbox root; docs/sandbox.md)"),

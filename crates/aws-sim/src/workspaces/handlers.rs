@@ -306,6 +306,7 @@ fn terminate_workspaces(
 ) -> Result<Value, ApiError> {
     let ids = request_ids(&c.body, "TerminateWorkspaceRequests", 25)?;
     let mut failed = Vec::new();
+    let mut gone = Vec::new();
     for id in ids {
         let Some(ws) = live_workspace_mut(w, c, &id) else {
             failed.push(change_failure(
@@ -325,8 +326,12 @@ fn terminate_workspaces(
             _ => {
                 ws.state = "TERMINATING".into();
                 ws.ready_at = now + d.workspace_start_ms;
+                gone.push(id.clone());
             }
         }
+    }
+    for id in gone {
+        crate::machine::release_workspace(w, &id);
     }
     Ok(json!({ "FailedRequests": failed }))
 }
@@ -438,7 +443,8 @@ fn create_workspace_image(
         ..Default::default()
     };
     let out = image_json(&img);
-    w.workspaces.images.insert(id, img);
+    w.workspaces.images.insert(id.clone(), img);
+    crate::machine::capture_workspace(w, &id, ws_id);
     if let Some(ws) = w.workspaces.workspaces.get_mut(ws_id) {
         ws.state = "SUSPENDED".into();
         ws.ready_at = ready_at;
@@ -544,6 +550,7 @@ fn copy_workspace_image(
             created_ms: now,
             tags,
             source: source_id.into(),
+            artifact: src.artifact,
             ..Default::default()
         },
     );

@@ -225,6 +225,10 @@ pub struct Image {
     pub source: String,
     /// Injected: the image ends in ERROR instead of AVAILABLE.
     pub fail: bool,
+    /// Sandbox machines: the root filesystem captured as a tarball (`machine.rs`).
+    pub artifact: Option<String>,
+    /// Sandbox machines: the artifact is being written (the image stays PENDING until it is).
+    pub capturing: bool,
     /// The OS version (`Windows 10`, `Windows Server 2019`, `Windows 11`, `Amazon Linux 2`, ...): what
     /// CreateUpdatedWorkspaceImage accepts depends on it.
     pub os_version: String,

@@ -27,10 +27,22 @@ pub struct Workspaces {
 }
 
 impl Workspaces {
+    /// The image a WorkSpace was launched from: its name, and its sandbox artifact if it has one.
+    pub fn image_of(&self, workspace: &str) -> Option<(String, Option<String>)> {
+        let ws = self.workspaces.get(workspace)?;
+        if let Some(b) = super::model::public_bundle(&ws.region, &ws.bundle_id) {
+            let p = super::model::PUBLIC_BUNDLES.iter().find(|p| p.id == b.id)?;
+            return Some((p.image_name.to_string(), None));
+        }
+        let bundle = self.bundles.get(&ws.bundle_id)?;
+        let img = self.images.get(&bundle.image_id)?;
+        Some((img.name.clone(), img.artifact.clone()))
+    }
+
     /// Advance pending phases.
     pub fn tick(&mut self, now: u64, d: &Durations) {
         for img in self.images.values_mut() {
-            if img.state == "PENDING" && now >= img.ready_at {
+            if img.state == "PENDING" && now >= img.ready_at && !img.capturing {
                 img.state = if img.fail { "ERROR" } else { "AVAILABLE" }.into();
             }
         }

@@ -722,3 +722,81 @@ async fn a_secret_reaches_the_steps_and_nothing_else() {
         }
     }
 }
+
+/// A Linux WorkSpace builder whose image has a sandbox root (here the Amazon Linux 2 bundle mapped to
+/// the Debian root with `RECIPE_SANDBOX_ROOT_AMAZON_LINUX_2`): the steps, the pre-capture checks and
+/// the cleanup run on it for real, and the image leaves out what WorkSpaces image creation removes
+/// and shreds (seed 001), keeping the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_linux_workspace_builder_runs_for_real_and_its_image_leaves_out_what_capture_removes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The Debian root tarball, built once per machine.
+    let config = aws_sim::MachineConfig::under(d.join("prep"));
+    let debian = aws_sim::machine::RootSource::Debian {
+        suite: "bookworm".into(),
+    };
+    aws_sim::machine_jobs::make_root(&config, &d.join("prep/root"), &debian).unwrap();
+    let tarball = config.cache.join("debian-bookworm-minbase.tar.zst");
+    std::fs::remove_dir_all(d.join("prep")).unwrap();
+    let desk = r#"name: sandbox-desk
+target: workspaces
+strategy: full
+os: linux
+version: 1.0.0
+base: { bundle: wsb-clj85qzj1 }
+builder:
+  region: eu-west-2
+  directory-id: d-906734325
+  user-name: desk-builder
+steps:
+  - shell:
+      name: what a WorkSpaces image has (Skylight, cloud-init)
+      run: install -d /var/lib/skylight /opt/app /etc/ssh /var/lib/dhcp && printf '#!/bin/sh\n' > /usr/local/bin/cloud-init && chmod +x /usr/local/bin/cloud-init
+  - shell:
+      run: echo keep > /opt/app/keep; echo tmp > /tmp/scratch; install -d /home/dev; echo mine > /home/dev/notes; echo key > /etc/ssh/ssh_host_rsa_key; echo lease > /var/lib/dhcp/leases
+cleanup: workspaces-linux
+image:
+  name: sandbox-desk-${version}
+  description: Sandbox desk ${version}
+"#;
+    std::fs::write(d.join("desk.yaml"), desk).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_recipe"))
+        .args(["apply", "desk.yaml", "--sandbox", "--auto-approve"])
+        .current_dir(d)
+        .env("NO_COLOR", "1")
+        .env("RECIPE_SANDBOX_ROOT_AMAZON_LINUX_2", &tarball)
+        .env_remove("AWS_ENDPOINT_URL")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("artifact"), "{stdout}");
+    let arts = artifacts(d);
+    let list = listing(&arts[0].1);
+    assert!(list.contains("./opt/app/keep"), "kept:\n{list}");
+    for gone in [
+        "./tmp/scratch",
+        "./home/dev/notes",
+        "./etc/ssh/ssh_host_rsa_key",
+        "./var/lib/dhcp/leases",
+    ] {
+        assert!(!list.contains(gone), "image creation removes {gone}");
+    }
+    assert!(
+        list.lines().any(|l| l.ends_with(" ./tmp/")),
+        "the folders stay, emptied"
+    );
+    let left: Vec<_> = std::fs::read_dir(d.join(".recipe/sandbox/machines"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "artifacts")
+        .collect();
+    assert!(left.is_empty(), "the builder's root is removed: {left:?}");
+}
