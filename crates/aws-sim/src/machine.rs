@@ -107,6 +107,11 @@ pub fn root_for(image_name: &str, artifact: Option<&str>) -> Option<RootSource> 
         })
 }
 
+/// The folder (and artifact) name of a machine or image key (AppStream keys hold `/`).
+pub fn folder_of(key: &str) -> String {
+    key.replace('/', "_")
+}
+
 /// The root of a public base image named by its SSM parameter (what `recipe try` starts from).
 pub fn root_for_parameter(param: &str) -> Option<RootSource> {
     let amazon = crate::ec2::PUBLIC_IMAGES.iter().map(|(p, n, _)| (*p, *n));
@@ -151,6 +156,8 @@ pub struct Machine {
     pub boots: u32,
     /// The commands it ran, in order.
     pub ran: Vec<Ran>,
+    /// Its removal is queued (its builder is gone).
+    pub released: bool,
 }
 
 /// Work for the machine worker.
@@ -396,7 +403,7 @@ impl Machine {
     pub fn new(dir: &Path, instance: &str, source: &RootSource) -> Machine {
         Machine {
             root: dir
-                .join(instance)
+                .join(folder_of(instance))
                 .join("root")
                 .to_string_lossy()
                 .into_owned(),
@@ -501,8 +508,11 @@ pub(crate) fn machine_of(w: &crate::world::World, target: &str) -> Option<String
     if w.machines.contains_key(target) {
         return Some(target.to_string());
     }
-    let ws = &w.ssm.nodes.get(target)?.workspace_id;
-    w.machines.contains_key(ws).then(|| ws.clone())
+    let node = w.ssm.nodes.get(target)?;
+    [&node.workspace_id, &node.image_builder]
+        .into_iter()
+        .find(|k| !k.is_empty() && w.machines.contains_key(*k))
+        .cloned()
 }
 
 /// CreateWorkspaceImage of a WorkSpace with a machine: the image waits for its artifact, made as
@@ -522,6 +532,71 @@ pub(crate) fn capture_workspace(w: &mut crate::world::World, image: &str, worksp
             .map(|s| (*s).to_string())
             .collect(),
     });
+}
+
+/// A Linux AppStream image builder gets a machine, keyed by the builder, when a node registers on
+/// it and its base image has a root (a `RECIPE_SANDBOX_ROOT_…` tarball for its name, such as
+/// `RECIPE_SANDBOX_ROOT_APPSTREAM_AMAZONLINUX2`, or an image captured in the sandbox).
+pub(crate) fn attach_builder(w: &mut crate::world::World, builder: &str) {
+    let Some(dir) = w.machine_dir.clone() else {
+        return;
+    };
+    let Some(b) = w.appstream.builders.get(builder) else {
+        return;
+    };
+    let name = b
+        .image_arn
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let artifact = (w.appstream.images.values())
+        .find(|i| i.arn == b.image_arn)
+        .and_then(|i| i.artifact.clone());
+    if w.machines.contains_key(builder) {
+        return;
+    }
+    let Some(source) = root_for(&name, artifact.as_deref()) else {
+        return;
+    };
+    w.machines
+        .insert(builder.to_string(), Machine::new(&dir, builder, &source));
+    w.jobs.push(Job::Provision {
+        instance: builder.to_string(),
+        source,
+    });
+}
+
+/// The Image Assistant's `create-image` on a builder with a machine: the image (key `image`) waits
+/// for its artifact.
+pub(crate) fn capture_builder(w: &mut crate::world::World, builder: &str, image: &str) {
+    if !w.machines.contains_key(builder) {
+        return;
+    }
+    if let Some(img) = w.appstream.images.get_mut(image) {
+        img.capturing = true;
+    }
+    w.jobs.push(Job::Capture {
+        image: image.to_string(),
+        instance: builder.to_string(),
+        exclude: Vec::new(),
+    });
+}
+
+/// Machines of AppStream builders that are deleted go with them (checked at each tick: the
+/// AppStream handlers change builders without the world's machines at hand).
+pub(crate) fn release_gone_builders(w: &mut crate::world::World) {
+    let gone: Vec<String> = (w.machines.iter())
+        .filter(|(k, m)| k.contains('/') && !m.released)
+        .filter(|(k, _)| (w.appstream.builders.get(*k)).is_none_or(|b| b.state == "DELETING"))
+        .map(|(k, _)| k.clone())
+        .collect();
+    for instance in gone {
+        if let Some(m) = w.machines.get_mut(&instance) {
+            m.released = true;
+        }
+        w.jobs.push(Job::Remove { instance });
+    }
 }
 
 /// A terminated WorkSpace's machine goes with it.

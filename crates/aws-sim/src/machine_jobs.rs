@@ -43,7 +43,7 @@ pub(crate) fn run(shared: &Shared, config: &MachineConfig, job: Job) {
         } => capture(shared, config, &image, &instance, &exclude),
         Job::Boot { instance } => reboot(shared, &instance),
         Job::Remove { instance } => {
-            let _ = std::fs::remove_dir_all(config.dir.join(&instance));
+            let _ = std::fs::remove_dir_all(config.dir.join(crate::machine::folder_of(&instance)));
             shared.with_world(|w| {
                 w.machines.remove(&instance);
             });
@@ -71,6 +71,10 @@ fn provision(shared: &Shared, config: &MachineConfig, instance: &str, source: &R
         .or_else(|| {
             let ws = w.workspaces.workspaces.get(instance)?;
             Some((ws.account.clone(), ws.region.clone()))
+        })
+        .or_else(|| {
+            let b = w.appstream.builders.get(instance)?;
+            Some((b.account.clone(), b.region.clone()))
         });
     });
     let (account, region) = place.unwrap_or_default();
@@ -446,12 +450,14 @@ fn capture(
     shared.with_world(|w| machine = w.machines.get(instance).cloned());
     let Some(m) = machine else { return };
     let dir = config.dir.join("artifacts");
-    let tarball = dir.join(format!("{image}.tar.zst"));
+    let file = crate::machine::folder_of(image);
+    let tarball = dir.join(format!("{file}.tar.zst"));
     let made =
         archive_without(Path::new(&m.root), &tarball, exclude).and_then(|()| digest(&tarball));
     shared.with_world(|w| {
         let name = (w.ec2.images.get(image).map(|i| i.name.clone()))
             .or_else(|| w.workspaces.images.get(image).map(|i| i.name.clone()))
+            .or_else(|| w.appstream.images.get(image).map(|i| i.name.clone()))
             .unwrap_or_default();
         if let Ok(sha) = &made {
             let manifest = serde_json::json!({
@@ -464,7 +470,7 @@ fn capture(
                 "sha256": sha,
             });
             let _ = std::fs::write(
-                dir.join(format!("{image}.manifest.json")),
+                dir.join(format!("{file}.manifest.json")),
                 serde_json::to_vec_pretty(&manifest).unwrap_or_default(),
             );
         }
@@ -480,6 +486,10 @@ fn capture(
         if let Some(img) = w.workspaces.images.get_mut(image) {
             img.capturing = false;
             img.fail |= artifact.is_none();
+            img.artifact = artifact.clone();
+        }
+        if let Some(img) = w.appstream.images.get_mut(image) {
+            img.capturing = false;
             img.artifact = artifact;
         }
     });

@@ -338,10 +338,15 @@ impl Sim {
     /// The artifact of a sandbox image (its root filesystem as a tarball), if it has one.
     pub fn artifact(&self, image: &str) -> Option<String> {
         let w = lock(&self.shared.world);
-        match w.ec2.images.get(image) {
-            Some(i) => i.artifact.clone(),
-            None => w.workspaces.images.get(image)?.artifact.clone(),
+        if let Some(i) = w.ec2.images.get(image) {
+            return i.artifact.clone();
         }
+        if let Some(i) = w.workspaces.images.get(image) {
+            return i.artifact.clone();
+        }
+        let app = w.appstream.images.values();
+        app.filter(|i| i.arn == image || i.name == image)
+            .find_map(|i| i.artifact.clone())
     }
 
     /// A copy of the world, for assertions.

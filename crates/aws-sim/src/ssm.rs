@@ -387,6 +387,20 @@ pub fn handle(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Output
 
 /// The Image Assistant calls of a script sent to a node on an AppStream image builder, run in order
 /// until one fails (`None` when the node is not on a builder or the script makes no call).
+/// An image the Image Assistant made on a builder with a sandbox machine waits for its artifact.
+fn captured(w: &mut World, builder: &str, flags: &BTreeMap<String, Vec<String>>) {
+    let Some(b) = w.appstream.builders.get(builder) else {
+        return;
+    };
+    let name = flags
+        .get("name")
+        .and_then(|v| v.first())
+        .cloned()
+        .unwrap_or_default();
+    let image = crate::members::scoped(&b.account, &b.region, &name);
+    crate::machine::capture_builder(w, builder, &image);
+}
+
 fn image_assistant(
     w: &mut World,
     node: &str,
@@ -406,6 +420,9 @@ fn image_assistant(
         let o = assistant::run(&mut w.appstream, &builder, &op, &flags, now, d);
         outputs.push(o.stdout.clone());
         let failed = o.code != 0;
+        if !failed && op == "create-image" && !flags.contains_key("dry-run") {
+            captured(w, &builder, &flags);
+        }
         last = Some(o);
         if failed {
             break;

@@ -335,12 +335,17 @@ pub fn register(
     };
     let linux_workspace =
         (!machine.windows && !node.workspace_id.is_empty()).then(|| node.workspace_id.clone());
+    let linux_builder =
+        (!machine.windows && !node.image_builder.is_empty()).then(|| node.image_builder.clone());
     w.ssm.nodes.insert(id.clone(), node);
     if let Some(a) = w.ssm.activations.get_mut(activation_id) {
         a.registrations += 1;
     }
     if let Some(ws) = linux_workspace {
         crate::machine::attach_workspace(w, &ws);
+    }
+    if let Some(b) = linux_builder {
+        crate::machine::attach_builder(w, &b);
     }
     Ok(id)
 }

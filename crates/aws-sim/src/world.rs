@@ -69,5 +69,8 @@ impl World {
             crate::ssm_hybrid::operate(self, now);
         }
         self.appstream.tick(now, d);
+        if self.machine_dir.is_some() {
+            crate::machine::release_gone_builders(self);
+        }
     }
 }

@@ -422,8 +422,7 @@ async fn run(
 fn sandbox_artifacts(sim: &aws_sim::Sim, done: &recipe_engine::apply::ApplyReport) {
     let mut lines = Vec::new();
     for (recipe, o) in &done.outputs.0 {
-        let sandboxed = |i: &String| i.starts_with("ami-") || i.starts_with("wsi-");
-        for (region, image) in o.images.iter().filter(|(_, i)| sandboxed(i)) {
+        for (region, image) in &o.images {
             lines.push(match sim.artifact(image) {
                 Some(path) => format!("  {recipe} {region} {image}: artifact {}", shown(&path)),
                 None => format!("  {recipe} {region} {image}: steps not executed (its base has no sandbox root; docs/sandbox.md)"),

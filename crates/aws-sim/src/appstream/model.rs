@@ -163,6 +163,10 @@ pub struct Image {
     pub applications: Vec<Application>,
     /// The AppStream agent version it carries (empty: the latest, [`AGENT_VERSION`]).
     pub agent_version: String,
+    /// Sandbox machines: the root filesystem captured as a tarball (`machine.rs`).
+    pub artifact: Option<String>,
+    /// Sandbox machines: the artifact is being written (the image stays pending until it is).
+    pub capturing: bool,
 }
 
 impl Image {

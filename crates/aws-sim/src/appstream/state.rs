@@ -40,7 +40,10 @@ impl Appstream {
     /// stops once its image is done), or gone after DELETING; fleets RUNNING or STOPPED.
     pub fn tick(&mut self, now: u64, d: &Durations) {
         for img in self.images.values_mut() {
-            if IMAGE_PENDING_STATES.contains(&img.state.as_str()) && now >= img.ready_at {
+            if IMAGE_PENDING_STATES.contains(&img.state.as_str())
+                && now >= img.ready_at
+                && !img.capturing
+            {
                 img.state = "AVAILABLE".into();
             }
         }

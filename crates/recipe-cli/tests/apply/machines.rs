@@ -800,3 +800,68 @@ image:
         .collect();
     assert!(left.is_empty(), "the builder's root is removed: {left:?}");
 }
+
+/// A Linux AppStream image builder whose base image has a sandbox root (mapped with
+/// `RECIPE_SANDBOX_ROOT_APPSTREAM_AMAZONLINUX2`): its steps and cleanup run on it for real, the
+/// Image Assistant's `create-image` makes the image, and the image is the builder's root as an
+/// artifact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_linux_appstream_builder_runs_for_real_and_its_image_is_an_artifact() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let config = aws_sim::MachineConfig::under(d.join("prep"));
+    let debian = aws_sim::machine::RootSource::Debian {
+        suite: "bookworm".into(),
+    };
+    aws_sim::machine_jobs::make_root(&config, &d.join("prep/root"), &debian).unwrap();
+    let tarball = config.cache.join("debian-bookworm-minbase.tar.zst");
+    std::fs::remove_dir_all(d.join("prep")).unwrap();
+    let apps = r#"name: sandbox-apps
+target: appstream
+strategy: full
+os: linux
+version: 1.0.0
+base: { appstream-image: AppStream-AmazonLinux2-02-11-2025 }
+builder:
+  region: eu-west-2
+  instance-type: stream.standard.medium
+  subnet-id: subnet-0a1b2c3d4e5f60718
+  security-group-ids: [sg-0fedcba9876543210]
+  iam-role-arn: arn:aws:iam::123456789012:role/appstream-image-builder
+steps:
+  - shell: { run: "install -d /opt/tools && echo ready > /opt/tools/ready && echo scratch > /tmp/scratch" }
+cleanup: appstream-linux
+image:
+  name: sandbox-apps-${version}
+"#;
+    std::fs::write(d.join("apps.yaml"), apps).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_recipe"))
+        .args(["apply", "apps.yaml", "--sandbox", "--auto-approve"])
+        .current_dir(d)
+        .env("NO_COLOR", "1")
+        .env("RECIPE_SANDBOX_ROOT_APPSTREAM_AMAZONLINUX2", &tarball)
+        .env_remove("AWS_ENDPOINT_URL")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let arts = artifacts(d);
+    assert_eq!(arts.len(), 1, "{arts:?}\n{stdout}");
+    assert_eq!(arts[0].0, "sandbox-apps-1.0.0");
+    assert!(stdout.contains(": artifact .recipe/sandbox/machines/artifacts/"), "{stdout}");
+    let list = listing(&arts[0].1);
+    assert!(list.contains("./opt/tools/ready"), "the step ran:\n{list}");
+    assert!(!list.contains("./tmp/scratch"), "the cleanup ran");
+    let left: Vec<_> = std::fs::read_dir(d.join(".recipe/sandbox/machines"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "artifacts")
+        .collect();
+    assert!(left.is_empty(), "the builder's root is removed: {left:?}");
+}
