@@ -854,7 +854,10 @@ image:
     let arts = artifacts(d);
     assert_eq!(arts.len(), 1, "{arts:?}\n{stdout}");
     assert_eq!(arts[0].0, "sandbox-apps-1.0.0");
-    assert!(stdout.contains(": artifact .recipe/sandbox/machines/artifacts/"), "{stdout}");
+    assert!(
+        stdout.contains(": artifact .recipe/sandbox/machines/artifacts/"),
+        "{stdout}"
+    );
     let list = listing(&arts[0].1);
     assert!(list.contains("./opt/tools/ready"), "the step ran:\n{list}");
     assert!(!list.contains("./tmp/scratch"), "the cleanup ran");
