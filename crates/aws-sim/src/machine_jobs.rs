@@ -157,7 +157,8 @@ fn tool(program: &str, package: &str) -> Result<(), String> {
 
 /// The cached Debian root tarball of `suite`, built with mmdebstrap the first time.
 fn debian(config: &MachineConfig, suite: &str) -> Result<PathBuf, String> {
-    // One build at a time in this process: machines provisioned together wait for the first.
+    // One build at a time in this process (a mutex) and across processes (a file lock): machines
+    // provisioned together, by one sandbox or by several, wait for the first build and use it.
     static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one = BUILDING
         .lock()
@@ -168,6 +169,13 @@ fn debian(config: &MachineConfig, suite: &str) -> Result<PathBuf, String> {
     }
     tool("mmdebstrap", "mmdebstrap")?;
     std::fs::create_dir_all(&config.cache).map_err(|e| e.to_string())?;
+    let lock = std::fs::File::create(config.cache.join(format!(".debian-{suite}.lock")))
+        .map_err(|e| e.to_string())?;
+    lock.lock()
+        .map_err(|e| format!("cannot lock the root cache: {e}"))?;
+    if path.exists() {
+        return Ok(path);
+    }
     let tmp = config
         .cache
         .join(format!(".debian-{suite}-{}.tar.zst", std::process::id()));
