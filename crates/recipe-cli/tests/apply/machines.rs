@@ -723,6 +723,41 @@ async fn a_secret_reaches_the_steps_and_nothing_else() {
     }
 }
 
+/// `recipe apply FILE --sandbox` with the Debian root named for a base by `var`
+/// (`RECIPE_SANDBOX_ROOT_…`): its stdout, once it succeeded.
+fn apply_on_debian_root(d: &Path, file: &str, var: &str) -> String {
+    let prep = d.join("prep");
+    let config = aws_sim::MachineConfig::under(prep.clone());
+    let debian = aws_sim::machine::RootSource::Debian {
+        suite: "bookworm".into(),
+    };
+    aws_sim::machine_jobs::make_root(&config, &prep.join("root"), &debian).unwrap();
+    std::fs::remove_dir_all(&prep).unwrap();
+    let tarball = config.cache.join("debian-bookworm-minbase.tar.zst");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_recipe"))
+        .args(["apply", file, "--sandbox", "--auto-approve"])
+        .current_dir(d)
+        .env("NO_COLOR", "1")
+        .env(var, &tarball)
+        .env_remove("AWS_ENDPOINT_URL")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    stdout
+}
+
+/// The sandbox's machine folders besides the artifacts (builders' roots not removed).
+fn machine_folders(d: &Path) -> Vec<String> {
+    std::fs::read_dir(d.join(".recipe/sandbox/machines"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "artifacts")
+        .collect()
+}
+
 /// A Linux WorkSpace builder whose image has a sandbox root (here the Amazon Linux 2 bundle mapped to
 /// the Debian root with `RECIPE_SANDBOX_ROOT_AMAZON_LINUX_2`): the steps, the pre-capture checks and
 /// the cleanup run on it for real, and the image leaves out what WorkSpaces image creation removes
@@ -731,14 +766,6 @@ async fn a_secret_reaches_the_steps_and_nothing_else() {
 async fn a_linux_workspace_builder_runs_for_real_and_its_image_leaves_out_what_capture_removes() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    // The Debian root tarball, built once per machine.
-    let config = aws_sim::MachineConfig::under(d.join("prep"));
-    let debian = aws_sim::machine::RootSource::Debian {
-        suite: "bookworm".into(),
-    };
-    aws_sim::machine_jobs::make_root(&config, &d.join("prep/root"), &debian).unwrap();
-    let tarball = config.cache.join("debian-bookworm-minbase.tar.zst");
-    std::fs::remove_dir_all(d.join("prep")).unwrap();
     let desk = r#"name: sandbox-desk
 target: workspaces
 strategy: full
@@ -761,22 +788,7 @@ image:
   description: Sandbox desk ${version}
 "#;
     std::fs::write(d.join("desk.yaml"), desk).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_recipe"))
-        .args(["apply", "desk.yaml", "--sandbox", "--auto-approve"])
-        .current_dir(d)
-        .env("NO_COLOR", "1")
-        .env("RECIPE_SANDBOX_ROOT_AMAZON_LINUX_2", &tarball)
-        .env_remove("AWS_ENDPOINT_URL")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = apply_on_debian_root(d, "desk.yaml", "RECIPE_SANDBOX_ROOT_AMAZON_LINUX_2");
     assert!(stdout.contains("artifact"), "{stdout}");
     let arts = artifacts(d);
     let list = listing(&arts[0].1);
@@ -793,11 +805,7 @@ image:
         list.lines().any(|l| l.ends_with(" ./tmp/")),
         "the folders stay, emptied"
     );
-    let left: Vec<_> = std::fs::read_dir(d.join(".recipe/sandbox/machines"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "artifacts")
-        .collect();
+    let left = machine_folders(d);
     assert!(left.is_empty(), "the builder's root is removed: {left:?}");
 }
 
@@ -809,13 +817,6 @@ image:
 async fn a_linux_appstream_builder_runs_for_real_and_its_image_is_an_artifact() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let config = aws_sim::MachineConfig::under(d.join("prep"));
-    let debian = aws_sim::machine::RootSource::Debian {
-        suite: "bookworm".into(),
-    };
-    aws_sim::machine_jobs::make_root(&config, &d.join("prep/root"), &debian).unwrap();
-    let tarball = config.cache.join("debian-bookworm-minbase.tar.zst");
-    std::fs::remove_dir_all(d.join("prep")).unwrap();
     let apps = r#"name: sandbox-apps
 target: appstream
 strategy: full
@@ -835,22 +836,7 @@ image:
   name: sandbox-apps-${version}
 "#;
     std::fs::write(d.join("apps.yaml"), apps).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_recipe"))
-        .args(["apply", "apps.yaml", "--sandbox", "--auto-approve"])
-        .current_dir(d)
-        .env("NO_COLOR", "1")
-        .env("RECIPE_SANDBOX_ROOT_APPSTREAM_AMAZONLINUX2", &tarball)
-        .env_remove("AWS_ENDPOINT_URL")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = apply_on_debian_root(d, "apps.yaml", "RECIPE_SANDBOX_ROOT_APPSTREAM_AMAZONLINUX2");
     let arts = artifacts(d);
     assert_eq!(arts.len(), 1, "{arts:?}\n{stdout}");
     assert_eq!(arts[0].0, "sandbox-apps-1.0.0");
@@ -861,10 +847,6 @@ image:
     let list = listing(&arts[0].1);
     assert!(list.contains("./opt/tools/ready"), "the step ran:\n{list}");
     assert!(!list.contains("./tmp/scratch"), "the cleanup ran");
-    let left: Vec<_> = std::fs::read_dir(d.join(".recipe/sandbox/machines"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "artifacts")
-        .collect();
+    let left = machine_folders(d);
     assert!(left.is_empty(), "the builder's root is removed: {left:?}");
 }
