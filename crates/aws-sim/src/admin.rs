@@ -116,19 +116,8 @@ pub(crate) fn handle(shared: &Shared, method: &Method, path: &str, body: &Bytes)
                 ws if ws.is_empty() => field("image-builder"),
                 ws => ws,
             };
-            let mut world = lock(&shared.world);
-            let now = crate::clock::now_ms(world.offset_ms);
-            match crate::ssm_hybrid::register(
-                &mut world,
-                &field("activation-id"),
-                &field("activation-code"),
-                &machine,
-                now,
-            ) {
-                Ok(id) => {
-                    shared.persist(&world);
-                    json_response(StatusCode::OK, &json!({ "instance-id": id }))
-                }
+            match shared.register(&field("activation-id"), &field("activation-code"), &machine) {
+                Ok(id) => json_response(StatusCode::OK, &json!({ "instance-id": id })),
                 Err(e) => bad(format!("register: {e}")),
             }
         }

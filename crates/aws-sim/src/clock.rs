@@ -27,6 +27,9 @@ pub struct Durations {
     pub builder_start_ms: u64,
     /// AppStream image CREATING/COPYING → AVAILABLE (the builder SNAPSHOTTING meanwhile).
     pub appstream_image_ms: u64,
+    /// How long DescribeWorkspaces still shows a WorkSpace's state from before a Start, Stop or
+    /// Reboot (eventual consistency; AWS documents no figure).
+    pub state_lag_ms: u64,
 }
 
 impl Default for Durations {
@@ -42,6 +45,7 @@ impl Default for Durations {
             workspace_image_ms: 300,
             builder_start_ms: 300,
             appstream_image_ms: 300,
+            state_lag_ms: 100,
         }
     }
 }
@@ -60,6 +64,7 @@ impl Durations {
             workspace_image_ms: 0,
             builder_start_ms: 0,
             appstream_image_ms: 0,
+            state_lag_ms: 0,
         }
     }
 }

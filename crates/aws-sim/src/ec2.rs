@@ -56,6 +56,14 @@ pub const DEBIAN_IMAGES: &[(&str, &str)] = &[(
     "debian-12-amd64-20260101-2000",
 )];
 
+/// A third party's account that publishes a public AMI named like Amazon's, newer than Amazon's: the
+/// AMI name-confusion pattern ("Understand AMI name confusion", EC2 User Guide). Anyone may publish
+/// a public AMI under any free name; only `owners` in DescribeImages keeps it out.
+pub const SQUATTER: &str = "666677778888";
+
+/// The squatter's image: Amazon Linux 2023's name pattern, a later release.
+pub const SQUATTER_IMAGE: &str = "al2023-ami-2023.9.20261201.0-kernel-6.1-x86_64";
+
 /// An image.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -209,7 +217,8 @@ pub(crate) fn ensure_public_images(w: &mut World, region: &str, now: u64) {
         .iter()
         .map(|(p, n)| (DEBIAN, *p, *n, "Linux/UNIX"));
     let amazon = PUBLIC_IMAGES.iter().map(|(p, n, pl)| (AMAZON, *p, *n, *pl));
-    for (owner, param, name, platform) in amazon.chain(debian) {
+    let squatter = std::iter::once((SQUATTER, "", SQUATTER_IMAGE, "Linux/UNIX"));
+    for (owner, param, name, platform) in amazon.chain(debian).chain(squatter) {
         let id = w.id("ami-", 17);
         let snap = w.id("snap-", 17);
         w.ec2.snapshots.insert(
@@ -232,10 +241,15 @@ pub(crate) fn ensure_public_images(w: &mut World, region: &str, now: u64) {
                 name: name.into(),
                 description: format!(
                     "{name} provided by {}",
-                    if owner == AMAZON { "Amazon" } else { "Debian" }
+                    match owner {
+                        AMAZON => "Amazon",
+                        DEBIAN => "Debian",
+                        _ => "a third party",
+                    }
                 ),
                 state: "available".into(),
-                created_ms: now,
+                // The squatter's is the newest match of Amazon's name pattern.
+                created_ms: if owner == SQUATTER { now + 1_000 } else { now },
                 launch_permissions: BTreeSet::from(["group:all".to_string()]),
                 snapshot_ids: vec![snap],
                 platform: platform.into(),
@@ -244,7 +258,9 @@ pub(crate) fn ensure_public_images(w: &mut World, region: &str, now: u64) {
                 ..Default::default()
             },
         );
-        w.ssm.put_public(region, param, &id, now);
+        if !param.is_empty() {
+            w.ssm.put_public(region, param, &id, now);
+        }
     }
 }
 

@@ -33,6 +33,7 @@ mod workspaces;
 mod world;
 
 pub use clock::Durations;
+pub use ec2::{AMAZON as AMAZON_ACCOUNT, SQUATTER as SQUATTER_ACCOUNT};
 pub use error::ApiError;
 pub use faults::{Faults, ScriptedFault};
 pub use machine::MachineConfig;

@@ -134,6 +134,26 @@ impl Shared {
         }
     }
 
+    /// A person at `machine` (a WorkSpace id or an image builder's name) runs
+    /// `amazon-ssm-agent -register` with an activation's id and code: the managed node's id, or
+    /// why the agent refused.
+    pub(crate) fn register(
+        &self,
+        activation: &str,
+        code: &str,
+        machine: &str,
+    ) -> Result<String, String> {
+        let durations = lock(&self.durations).clone();
+        let mut world = lock(&self.world);
+        let now = now_ms(world.offset_ms);
+        // The machine as it is now, not as the last request left it.
+        world.tick(now, &durations);
+        let id = crate::ssm_hybrid::register(&mut world, activation, code, machine, now)?;
+        self.persist(&world);
+        self.dispatch(&mut world);
+        Ok(id)
+    }
+
     pub fn reset(&self) {
         let operator = lock(&self.world).operator;
         *lock(&self.world) = World {
@@ -323,6 +343,18 @@ impl Sim {
             .kms_keys
             .insert(format!("{account}/{region}/{key}"), key.into());
         self.shared.persist(&w);
+    }
+
+    /// A person at `machine` (a WorkSpace id or an image builder's name) registers its SSM agent
+    /// with an activation's id and code, as `POST /_sim/ssm/register` does: the node's id, or why
+    /// the agent refused (a wrong code, an expired or used-up activation, a machine that is not up).
+    pub fn register_agent(
+        &self,
+        activation: &str,
+        code: &str,
+        machine: &str,
+    ) -> Result<String, String> {
+        self.shared.register(activation, code, machine)
     }
 
     /// Script an SSM command outcome.

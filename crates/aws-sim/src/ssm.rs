@@ -307,6 +307,7 @@ pub fn handle(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Output
             ));
             json!({ "InstanceInformationList": list })
         }
+        "DescribeParameters" => describe_parameters(w, c)?,
         "CreateActivation" => crate::ssm_hybrid::create_activation(w, c, now)?,
         "DescribeActivations" => crate::ssm_hybrid::describe_activations(w, c, now),
         "DeleteActivation" => crate::ssm_hybrid::delete_activation(w, c)?,
@@ -531,6 +532,9 @@ fn send_command(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Valu
         .get("commands")
         .map(|c| c.join("\n"))
         .unwrap_or_default();
+    for i in &instances {
+        crate::ssm_hybrid::note_install(w, i, &joined);
+    }
     let script = w
         .ssm
         .scripts
@@ -622,4 +626,70 @@ fn send_command(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Valu
             "TimeoutSeconds": timeout_secs,
         }
     }))
+}
+
+/// DescribeParameters (API_DescribeParameters): the caller's parameters, without their values,
+/// filtered by `ParameterFilters` on `Name` (`Equals`, `BeginsWith`) and `Type`, `MaxResults`
+/// (1-50) a page with a `NextToken`.
+fn describe_parameters(w: &World, c: &Call) -> Result<Value, ApiError> {
+    let b = &c.body;
+    let max = b.get("MaxResults").and_then(Value::as_u64).unwrap_or(50);
+    if !(1..=50).contains(&max) {
+        return Err(ApiError::client(
+            "ValidationException",
+            "1 validation error detected: Value at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 50",
+        ));
+    }
+    let filters: Vec<(String, String, Vec<String>)> = b
+        .get("ParameterFilters")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            let text = |k: &str| {
+                f.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let values = crate::members::str_list(f.get("Values"));
+            (text("Key"), text("Option"), values)
+        })
+        .collect();
+    let keeps = |p: &Parameter| {
+        filters.iter().all(|(key, option, values)| {
+            let field = match key.as_str() {
+                "Name" => &p.name,
+                "Type" => &p.kind,
+                _ => return true,
+            };
+            values.iter().any(|v| match option.as_str() {
+                "BeginsWith" => field.starts_with(v.as_str()),
+                _ => field == v,
+            })
+        })
+    };
+    let prefix = format!("{}/{}/", c.account, c.region);
+    let all: Vec<&Parameter> = w
+        .ssm
+        .parameters
+        .iter()
+        .filter(|(k, _)| k.starts_with(&prefix))
+        .map(|(_, p)| p)
+        .filter(|p| keeps(p))
+        .collect();
+    let items: Vec<Value> = all
+        .iter()
+        .map(|p| {
+            json!({ "Name": p.name, "Type": p.kind, "Version": p.version, "DataType": p.data_type, "LastModifiedDate": ts(p.modified_ms) })
+        })
+        .collect();
+    let token = b.get("NextToken").and_then(Value::as_str);
+    let (page, next) = crate::members::paginate(items, token, usize::try_from(max).ok())
+        .map_err(|m| ApiError::client("InvalidNextToken", m))?;
+    let mut out = json!({ "Parameters": page });
+    if let Some(n) = next {
+        out["NextToken"] = json!(n);
+    }
+    Ok(out)
 }

@@ -4,13 +4,28 @@
 //! - CreateActivation / DescribeActivations / DeleteActivation, with the documented defaults and
 //!   limits: https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_CreateActivation.html
 //!   (RegistrationLimit 1-1000, default 1; ExpirationDate at most 30 days ahead, default 24 hours).
+//!   The `ActivationCode` is in CreateActivation's answer only: no call reads it back
+//!   (API_DescribeActivations' `Activation` has no code).
 //! - Registration is what `amazon-ssm-agent -register -code … -id … -region …` does on the machine:
 //!   https://docs.aws.amazon.com/systems-manager/latest/userguide/hybrid-multicloud-ssm-agent-install-linux.html
-//!   No API call does it, so the simulator offers it as the admin route `POST /_sim/ssm/register`
-//!   (the person at the machine), or, with [`crate::World::operator`] set (the sandbox), registers
-//!   each activation on the machine its `DefaultInstanceName` names (a WorkSpace id, or an image
-//!   builder's name in the activation's account and region) once that machine is up (AVAILABLE,
-//!   RUNNING).
+//!   It needs the activation's id and code; a wrong pair, an expired activation or one whose
+//!   registration limit is reached is refused. No API call registers, so nothing registers by
+//!   itself here. What runs on a machine does, by one of the two routes recipe documents
+//!   (docs/workspaces.md, docs/appstream.md), each reading the id and code where the provider keeps
+//!   them, the SecureString parameter `/recipe/activation/<the machine's name>`:
+//!   - **the bootstrap**: a machine whose disk carries the recipe SSM bootstrap (installed by a Run
+//!     Command whose script carries [`BOOTSTRAP_MARKER`], and captured into images made from it)
+//!     reads the parameter with the machine's own credentials and registers, once it is up. On an
+//!     AppStream image builder those credentials are its IAM role (`IamRoleArn`: the
+//!     `appstream_machine_role` profile, "Using an IAM Role with AppStream 2.0 Streaming
+//!     Instances"), so a builder without a role cannot read it. On a WorkSpace they are the profile
+//!     the preparation set up (WorkSpaces has no role): aws-sim cannot know them and assumes they work.
+//!   - **a person**: `POST /_sim/ssm/register` with the id and code they read (any test), or, with
+//!     [`crate::World::operator`] (the sandbox), a person who follows the apply's wait line for each
+//!     unused activation: reads the parameter of the machine the activation names and registers there.
+//! - A machine's name is what it knows itself by: a WorkSpace's `ComputerName` ("the name of the
+//!   WorkSpace, as seen by the operating system", API_Workspace), an image builder's name
+//!   (`AppStream_Resource_Name`, "User and Instance Metadata for AppStream 2.0 Fleets").
 //! - Deleting an activation does not deregister the nodes registered with it (API_DeleteActivation:
 //!   "Deleting an activation doesn't de-register managed nodes"); DeregisterManagedInstance does.
 //! - A node is Online while the machine under it is up (a WorkSpace AVAILABLE, an image builder
@@ -237,6 +252,12 @@ pub fn deregister(w: &mut World, c: &Call) -> Result<Value, ApiError> {
 
 /// A machine an agent can run on.
 struct Machine {
+    /// What it knows itself by (ComputerName, or the builder's name).
+    name: String,
+    /// Its disk carries the recipe SSM bootstrap.
+    bootstrap: bool,
+    /// The bootstrap has credentials to read its parameter.
+    credentials: bool,
     workspace_id: String,
     image_builder: String,
     ip_address: String,
@@ -255,6 +276,9 @@ fn machine(w: &World, account: &str, region: &str, name: &str) -> Option<Machine
         .filter(|ws| ws.account == account && ws.region == region)
     {
         return Some(Machine {
+            name: ws.computer_name.to_uppercase(),
+            bootstrap: ws.bootstrap,
+            credentials: true,
             workspace_id: ws.id.clone(),
             image_builder: String::new(),
             ip_address: ws.ip_address.clone(),
@@ -266,6 +290,9 @@ fn machine(w: &World, account: &str, region: &str, name: &str) -> Option<Machine
     let key = crate::members::scoped(account, region, name);
     let b = w.appstream.builders.get(&key)?;
     Some(Machine {
+        name: b.name.clone(),
+        bootstrap: b.bootstrap,
+        credentials: !b.iam_role_arn.is_empty(),
         workspace_id: String::new(),
         image_builder: key,
         ip_address: String::new(),
@@ -350,27 +377,170 @@ pub fn register(
     Ok(id)
 }
 
-/// The sandbox's operator: registers each unused activation on the machine its
-/// `DefaultInstanceName` names, once that machine is up.
+/// The marker of the recipe SSM bootstrap's installer (`recipe bootstrap` prints it): a machine
+/// that runs a command carrying it has the bootstrap on its disk from then on.
+pub const BOOTSTRAP_MARKER: &str = "recipe-ssm-bootstrap:install";
+
+/// The parameter where recipe keeps the id and code of the activation for machine `name`.
+fn parameter(name: &str) -> String {
+    format!("/recipe/activation/{name}")
+}
+
+/// The id and code kept for machine `name` in `account` and `region`, if any.
+fn kept_activation(w: &World, account: &str, region: &str, name: &str) -> Option<(String, String)> {
+    let value = w.ssm.resolve(account, region, &parameter(name))?;
+    let mut words = value.split_whitespace();
+    Some((words.next()?.to_string(), words.next()?.to_string()))
+}
+
+/// Whether an agent on the machine (a WorkSpace id or a builder key) is registered.
+fn has_node(w: &World, m: &Machine) -> bool {
+    w.ssm.nodes.values().any(|n| {
+        (!m.workspace_id.is_empty() && n.workspace_id == m.workspace_id)
+            || (!m.image_builder.is_empty() && n.image_builder == m.image_builder)
+    })
+}
+
+/// Machines that are up and unregistered, whose disk carries the bootstrap and who can read:
+/// (account, region, the machine as `register` names it, its name).
+fn bootstrapping(w: &World) -> Vec<(String, String, String, String)> {
+    let workspaces = w.workspaces.workspaces.values().map(|ws| {
+        let m = machine(w, &ws.account, &ws.region, &ws.id);
+        (ws.account.clone(), ws.region.clone(), ws.id.clone(), m)
+    });
+    let builders = w.appstream.builders.values().map(|b| {
+        let m = machine(w, &b.account, &b.region, &b.name);
+        (b.account.clone(), b.region.clone(), b.name.clone(), m)
+    });
+    workspaces
+        .chain(builders)
+        .filter_map(|(account, region, id, m)| {
+            let m = m?;
+            let ready = m.up && m.bootstrap && m.credentials && !has_node(w, &m);
+            ready.then_some((account, region, id, m.name))
+        })
+        .collect()
+}
+
+/// The recipe bootstrap on each machine that carries it: once the machine is up and its agent
+/// unregistered, it reads its activation's id and code and registers. A refusal (a used-up or
+/// expired activation) leaves it unregistered; it tries again at the next tick, as its loop does.
+pub fn run_bootstraps(w: &mut World, now: u64) {
+    for (account, region, id, name) in bootstrapping(w) {
+        if let Some((activation, code)) = kept_activation(w, &account, &region, &name) {
+            let _ = register(w, &activation, &code, &id, now);
+        }
+    }
+}
+
+/// The sandbox's person: for each unused activation whose machine is up, does what the apply's
+/// wait line says: reads the id and code from the machine's parameter with their own credentials,
+/// and runs the registration on the machine the activation names. Without the parameter (a
+/// provider that did not keep the code) there is nothing to register with.
 pub fn operate(w: &mut World, now: u64) {
     let due: Vec<(String, String, String)> = w
         .ssm
         .activations
         .values()
         .filter(|a| a.registrations == 0 && now < a.expires_ms)
-        .filter(|a| {
-            machine(w, &a.account, &a.region, &a.default_instance_name).is_some_and(|m| m.up)
-        })
-        .map(|a| {
-            (
-                a.id.clone(),
-                a.code.clone(),
-                a.default_instance_name.clone(),
-            )
+        .filter_map(|a| {
+            let m = machine(w, &a.account, &a.region, &a.default_instance_name)?;
+            let (id, code) = kept_activation(w, &a.account, &a.region, &m.name)?;
+            (m.up && id == a.id).then(|| (id, code, a.default_instance_name.clone()))
         })
         .collect();
-    for (id, code, ws) in due {
-        let _ = register(w, &id, &code, &ws, now);
+    for (id, code, machine) in due {
+        let _ = register(w, &id, &code, &machine, now);
+    }
+}
+
+/// Whether `script` writes the bootstrap's installer: it carries the marker as text, or in one of
+/// the base64 blobs it decodes onto the disk (how recipe and most tools ship a script through Run
+/// Command).
+fn installs_bootstrap(script: &str) -> bool {
+    script.contains(BOOTSTRAP_MARKER)
+        || script
+            .split(|c: char| c.is_whitespace() || c == '\'' || c == '"')
+            .filter(|t| t.len() >= 24)
+            .filter_map(decode_base64)
+            .any(|bytes| String::from_utf8_lossy(&bytes).contains(BOOTSTRAP_MARKER))
+}
+
+/// Standard base64 (with padding), or `None` when `text` is not that.
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let body = text.trim_end_matches('=').as_bytes();
+    if !text.len().is_multiple_of(4) || text.len() - body.len() > 2 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(body.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &c in body {
+        acc = (acc << 6) | u32::from(value(c)?);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push(u8::try_from((acc >> bits) & 0xff).ok()?);
+        }
+    }
+    Some(out)
+}
+
+/// A command sent to node `node` whose script installs the bootstrap puts it on the machine's disk.
+pub fn note_install(w: &mut World, node: &str, script: &str) {
+    if !installs_bootstrap(script) {
+        return;
+    }
+    let Some(n) = w.ssm.nodes.get(node).cloned() else {
+        return;
+    };
+    if let Some(ws) = w.workspaces.workspaces.get_mut(&n.workspace_id) {
+        ws.bootstrap = true;
+    }
+    if let Some(b) = w.appstream.builders.get_mut(&n.image_builder) {
+        b.bootstrap = true;
+    }
+}
+
+/// A command in flight on a WorkSpace that stopped or went away (an AUTO_STOP WorkSpace nobody
+/// used) is lost: the agent never reports it, and Run Command ends it `TimedOut` when
+/// its time is up ("Understanding command statuses": Delivery Timed Out / Execution Timed Out),
+/// never `Success`.
+pub fn lose_commands(w: &mut World) {
+    let gone = |ws: &str| {
+        w.workspaces.workspaces.get(ws).is_none_or(|ws| {
+            matches!(
+                ws.state.as_str(),
+                "STOPPING" | "STOPPED" | "TERMINATING" | "TERMINATED"
+            )
+        })
+    };
+    let down: Vec<String> = w
+        .ssm
+        .nodes
+        .values()
+        .filter(|n| !n.workspace_id.is_empty() && gone(&n.workspace_id))
+        .map(|n| n.id.clone())
+        .collect();
+    if down.is_empty() {
+        return;
+    }
+    for cmd in w.ssm.commands.values_mut() {
+        for inv in &mut cmd.invocations {
+            let in_flight = matches!(inv.status.as_str(), "Pending" | "InProgress");
+            if in_flight && !inv.exec && down.contains(&inv.instance_id) {
+                inv.final_status = "TimedOut".into();
+                inv.response_code = -1;
+                inv.stdout.clear();
+            }
+        }
     }
 }
 
@@ -423,4 +593,25 @@ pub fn information(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bootstrap_is_seen_as_text_or_in_a_base64_blob() {
+        let installer = format!("#!/bin/bash\n# {BOOTSTRAP_MARKER} (v1)\n");
+        // "#!/bin/bash\n# recipe-ssm-bootstrap:install (v1)\n", standard base64.
+        let blob = "IyEvYmluL2Jhc2gKIyByZWNpcGUtc3NtLWJvb3RzdHJhcDppbnN0YWxsICh2MSkK";
+        assert_eq!(decode_base64(blob).as_deref(), Some(installer.as_bytes()));
+        assert!(installs_bootstrap(&installer));
+        assert!(installs_bootstrap(&format!(
+            "echo {blob} | base64 -d > /tmp/b.sh"
+        )));
+        assert!(!installs_bootstrap(
+            "echo aGVsbG8gd29ybGQgaGVsbG8gd29ybGQK | base64 -d"
+        ));
+        assert!(!installs_bootstrap("systemctl enable recipe-ssm-bootstrap"));
+    }
 }

@@ -26,8 +26,8 @@ pub struct World {
     /// their failed state instead of becoming available; `workspaces-rebuild`: the next `n` rebuilds end
     /// UNHEALTHY.
     pub fail_next: std::collections::BTreeMap<String, u32>,
-    /// Play the person at each builder WorkSpace: register the SSM agent with each hybrid activation
-    /// on the WorkSpace its `DefaultInstanceName` names (the sandbox sets this; see `ssm_hybrid.rs`).
+    /// Play the person at each builder: follow the apply's wait line, reading each activation's id
+    /// and code where the provider keeps them (the sandbox sets this; see `ssm_hybrid.rs`).
     pub operator: bool,
     /// Sandbox machines by instance id (`machine.rs`).
     pub machines: std::collections::BTreeMap<String, crate::machine::Machine>,
@@ -63,12 +63,14 @@ impl World {
     /// Move every resource whose pending phase has ended to its next state.
     pub fn tick(&mut self, now: u64, d: &Durations) {
         self.ec2.tick(now, d);
-        self.ssm.tick(now, d, &self.ec2);
         self.workspaces.tick(now, d);
+        crate::ssm_hybrid::lose_commands(self);
+        self.ssm.tick(now, d, &self.ec2);
+        self.appstream.tick(now, d);
+        crate::ssm_hybrid::run_bootstraps(self, now);
         if self.operator {
             crate::ssm_hybrid::operate(self, now);
         }
-        self.appstream.tick(now, d);
         if self.machine_dir.is_some() {
             crate::machine::release_gone_builders(self);
         }

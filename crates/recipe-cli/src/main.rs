@@ -1,6 +1,7 @@
 //! The `recipe` command. The libraries return data; this crate is where output is printed.
 
 mod apply_cmd;
+mod bootstrap_cmd;
 mod cloud;
 mod exit;
 mod plan_cmd;
@@ -50,6 +51,10 @@ enum Command {
     /// Run a recipe's steps, tests and cleanup in a fresh sandbox root filesystem, printing each
     /// step's output: the fast loop for writing steps (Linux; docs/sandbox.md).
     Try(try_cmd::TryArgs),
+    /// Print the installer of the SSM bootstrap a WorkSpaces or AppStream base image carries, so that
+    /// its builders register with no person: `recipe bootstrap --target workspaces --os linux
+    /// --region eu-west-2 > bootstrap.sh` (docs/workspaces.md).
+    Bootstrap(bootstrap_cmd::BootstrapArgs),
     /// Print a shell completion script: `recipe completions bash > /etc/bash_completion.d/recipe`.
     Completions {
         /// The shell.
@@ -160,6 +165,7 @@ fn main() -> ExitCode {
         Command::State(cmd) => state_cmd::run(&cmd),
         Command::Schema(args) => schema::run(&args),
         Command::Try(args) => try_cmd::run(&args),
+        Command::Bootstrap(args) => Ok(bootstrap_cmd::run(&args)),
         Command::Completions { shell } => completions(shell),
     };
     match result {

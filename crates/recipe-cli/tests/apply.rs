@@ -20,6 +20,9 @@ mod iam;
 #[path = "apply/machines.rs"]
 mod machines;
 
+#[path = "apply/registration.rs"]
+mod registration;
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")

@@ -317,6 +317,15 @@ fn check_managed_update(cx: &mut Ctx<'_>) {
             "a managed update starts from an AppStream image".to_string(),
             "start from `base: { appstream-image: <your image> }`".to_string(),
         ))
+    } else if cx.r.recipe.os.value == recipe_model::Os::Linux {
+        // API_CreateUpdatedImage answers IncompatibleImageException for an image it cannot update;
+        // managed image updates are for Windows images ("Keep Your AppStream 2.0 Image Up-to-Date").
+        Some((
+            "AppStream's managed image updates (CreateUpdatedImage) apply to Windows images only"
+                .to_string(),
+            "remove `managed-update`, and rebuild the Linux image on an image builder with an `update-os` step"
+                .to_string(),
+        ))
     } else if !cx.r.steps.is_empty() || !cx.r.tests.is_empty() {
         Some((
             "a managed update runs no steps or tests: AppStream updates the image itself"
@@ -480,6 +489,17 @@ fn check_base(cx: &mut Ctx<'_>) {
         }
     }
     if let Base::AmiFilter(f) = &base.value {
+        if f.owners.is_empty() {
+            // Anyone can publish an AMI named like Amazon's: without owners, DescribeImages matches
+            // every public AMI ("Understand AMI name confusion", EC2 User Guide).
+            cx.push(
+                Code::AmiOwners,
+                base.span,
+                "an `ami-filter` base without `owners` takes the newest public AMI of any account whose name matches",
+                "add `owners: [amazon]` (Amazon's AMIs), `[aws-marketplace]`, or the 12-digit account id that publishes the base",
+                "no owners",
+            );
+        }
         for o in &f.owners {
             if !(ACCOUNT.is_match(o) || ["self", "amazon", "aws-marketplace"].contains(&o.as_str()))
             {

@@ -230,12 +230,15 @@ impl Base {
 /// Filters that select an AMI; the newest match wins when `most-recent` is true.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(extend("required" = ["filters", "owners"]))]
 pub struct AmiFilter {
     /// DescribeImages filters, name to value (wildcards allowed).
     #[schemars(example = filter_example())]
     pub filters: BTreeMap<String, Node<String>>,
-    /// Owners: account ids, `self`, `amazon` or `aws-marketplace`.
+    /// Owners: account ids, `self`, `amazon` or `aws-marketplace`. Required: without them any
+    /// account's public AMI whose name matches would do (AMI name confusion).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(min = 1))]
     pub owners: Vec<Node<String>>,
     /// Pick the newest match (otherwise more than one match is an error).
     #[serde(default)]

@@ -81,17 +81,23 @@ impl Act<'_> {
         let build = self.values().build_id;
         let tags = recipe_aws::tags::builder_tags(self.name, &build);
         let description = format!("recipe image builder {name} of {} ({build})", self.name);
-        let activation = hybrid::ensure_activation(
-            &self.ssm,
-            &name,
-            &self.p.opts.agent_role,
-            &description,
-            &tags,
-        )
-        .await?;
-        self.waiting(format!(
-            "the SSM agent on image builder {name} to register with activation {activation} (see docs/appstream.md: the agent registers itself when the base image carries the recipe bootstrap; otherwise connect to the builder and run `amazon-ssm-agent -register -id {activation} -code <code> -region {}`)",
-            self.home
+        // The builder knows itself by its name (`AppStream_Resource_Name`, "User and Instance
+        // Metadata for AppStream 2.0 Fleets"), which names the parameter its bootstrap reads.
+        let a = hybrid::ActivationFor {
+            machine: &name,
+            name: &name,
+            role: &self.p.opts.agent_role,
+            description: &description,
+            tags: &tags,
+        };
+        let activation = hybrid::ensure_activation(&self.ssm, &a).await?;
+        self.waiting(hybrid::registration_wait(
+            &format!("image builder {name}"),
+            &activation,
+            &hybrid::parameter_name(&name),
+            &self.home,
+            self.r.recipe.os.value,
+            "docs/appstream.md, \"How the SSM agent gets onto the builder\"",
         ));
         hybrid::wait_registered(&self.p.poller, &self.home, self.ssm.clone(), &activation).await?;
         Ok(RecipeOutputs::builder(name))
@@ -264,13 +270,24 @@ impl Act<'_> {
         )
     }
 
-    /// Delete the builder once no image is being made on it: wait for STOPPED (it stops by itself
-    /// after `create-image`), then remove its node, activation and the builder.
+    /// Delete the builder once no image is being made on it: wait for the build's image to be made
+    /// and the builder STOPPED (it stops by itself after `create-image`), then remove its node,
+    /// activation and the builder.
     pub(crate) async fn delete_builder(&self) -> Result<(), ActionError> {
         let name = self.builder();
         hybrid::forget(&self.ssm, &name).await?;
         if self.state_of(&name).await?.is_none() {
             return Ok(());
+        }
+        // StopImageBuilder while the builder snapshots would cut the image short, and right after
+        // `create-image` DescribeImageBuilders may still say RUNNING: the image ends first.
+        if let Some(image) = self.image_in(&self.home) {
+            self.waiting(format!(
+                "the image {image} to be made before {name} is stopped"
+            ));
+            let made = poll::wait_image(&self.p.poller, &self.home, self.apps.clone(), &image);
+            // A FAILED image is the wait-available action's to report; the builder goes either way.
+            let _ = made.await;
         }
         self.waiting(format!(
             "the image builder {name} to stop before it is deleted"

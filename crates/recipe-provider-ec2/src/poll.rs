@@ -98,4 +98,4 @@ pub async fn wait_instance(
         .await
 }
 
-pub use recipe_ssm::poll::{command_window, wait_agent, wait_command};
+pub use recipe_ssm::poll::{wait_agent, wait_command};

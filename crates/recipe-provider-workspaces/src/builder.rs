@@ -1,6 +1,6 @@
 //! The builder WorkSpace and the SSM hybrid activation that brings it under Run Command.
 //!
-//! Launch creates the WorkSpace (AUTO_STOP, tagged with the recipe and build; an earlier attempt's
+//! Launch creates the WorkSpace (ALWAYS_ON, tagged with the recipe and build; an earlier attempt's
 //! WorkSpace for the same user is adopted when it carries this build's tag), waits for AVAILABLE,
 //! creates an activation (one registration, 24 hours, `DefaultInstanceName` = the WorkSpace id) and
 //! waits for the agent on the WorkSpace to register with it. Registration is done on the machine
@@ -225,10 +225,15 @@ impl Act<'_> {
             self.create_workspace(base).await?
         };
         self.ensure_running(ws.clone()).await?;
-        let activation = self.activation(&ws).await?;
-        self.waiting(format!(
-            "the SSM agent on {ws} to register with activation {activation} (see docs/workspaces.md: the agent registers itself when the bundle's image carries the recipe bootstrap; otherwise connect to {ws} and run `amazon-ssm-agent -register -id {activation} -code <code> -region {}`)",
-            self.home
+        let name = self.computer_name(&ws).await?;
+        let activation = self.activation(&ws, &name).await?;
+        self.waiting(hybrid::registration_wait(
+            &ws,
+            &activation,
+            &hybrid::parameter_name(&name),
+            &self.home,
+            self.os(),
+            "docs/workspaces.md, \"How the SSM agent gets onto the builder\"",
         ));
         hybrid::wait_registered(&self.p.poller, &self.home, self.ssm.clone(), &activation).await?;
         Ok(RecipeOutputs::builder(ws))
@@ -248,9 +253,10 @@ impl Act<'_> {
             return Ok(found);
         }
         let tags = recipe_aws::tags::builder_tags(self.name, &build);
+        // ALWAYS_ON: nobody signs in to a builder, and an AUTO_STOP WorkSpace with no user session
+        // stops after its timeout (API_WorkspaceProperties), taking the command in flight with it.
         let props = WorkspaceProperties::builder()
-            .running_mode(RunningMode::AutoStop)
-            .running_mode_auto_stop_timeout_in_minutes(60)
+            .running_mode(RunningMode::AlwaysOn)
             .build();
         let req = WorkspaceRequest::builder()
             .directory_id(&dir.value)
@@ -293,15 +299,12 @@ impl Act<'_> {
         user: &str,
         build: &str,
     ) -> Result<Option<String>, ActionError> {
-        let out = self
+        let call = self
             .ws
             .describe_workspaces()
             .directory_id(dir)
-            .user_name(user)
-            .send()
-            .await
-            .ctx("workspaces", "DescribeWorkspaces")?;
-        for w in out.workspaces() {
+            .user_name(user);
+        for w in &crate::poll::all_workspaces(call).await? {
             let Some(id) = w.workspace_id() else { continue };
             let tagged = crate::sweep::tag_of(&self.ws, id, recipe_aws::tags::BUILD_ID).await?;
             if tagged.as_deref() == Some(build) {
@@ -377,12 +380,38 @@ impl Act<'_> {
             .unwrap_or_default())
     }
 
-    /// The activation for `ws`: an earlier attempt's, or a new one.
-    async fn activation(&self, ws: &str) -> Result<String, ActionError> {
+    /// The name WorkSpace `ws` knows itself by: its computer name, "as seen by the operating
+    /// system" (API_Workspace), which names the parameter the bootstrap on it reads.
+    async fn computer_name(&self, ws: &str) -> Result<String, ActionError> {
+        let out = self
+            .ws
+            .describe_workspaces()
+            .workspace_ids(ws)
+            .send()
+            .await
+            .ctx("workspaces", "DescribeWorkspaces")?;
+        out.workspaces()
+            .first()
+            .and_then(|w| w.computer_name())
+            .map(str::to_uppercase)
+            .ok_or_else(|| {
+                AwsError::missing("workspaces", "DescribeWorkspaces", "ComputerName").into()
+            })
+    }
+
+    /// The activation for `ws` (computer name `name`): an earlier attempt's, or a new one.
+    async fn activation(&self, ws: &str, name: &str) -> Result<String, ActionError> {
         let build = self.values().build_id;
         let tags = recipe_aws::tags::builder_tags(self.name, &build);
         let description = format!("recipe builder {ws} of {} ({build})", self.name);
-        hybrid::ensure_activation(&self.ssm, ws, &self.p.opts.agent_role, &description, &tags).await
+        let a = hybrid::ActivationFor {
+            machine: ws,
+            name,
+            role: &self.p.opts.agent_role,
+            description: &description,
+            tags: &tags,
+        };
+        hybrid::ensure_activation(&self.ssm, &a).await
     }
 
     /// The managed node on the builder (found through its activation, then remembered).

@@ -11,6 +11,9 @@ use recipe_engine::{ActionError, ActionKind, ErrorClass, RecipeOutputs};
 use crate::actions::Act;
 use crate::{WorkspacesProvider, poll, tag_list};
 
+/// Polls after RebootWorkspaces within which the reboot is expected to show.
+const RESTART_SEEN_POLLS: u32 = 10;
+
 impl Act<'_> {
     /// The requirements only the machine can tell, then the preset.
     pub(crate) async fn cleanup(&self) -> Result<(), ActionError> {
@@ -149,7 +152,8 @@ impl Act<'_> {
         Ok(RecipeOutputs::image(&self.home, id))
     }
 
-    /// RebootWorkspaces, as the console asks before an image is made, and wait for AVAILABLE.
+    /// RebootWorkspaces, as the console asks before an image is made, and wait until it is seen to
+    /// restart and is AVAILABLE again.
     async fn restart(&self, ws: &str) -> Result<(), ActionError> {
         self.ensure_running(ws.to_string()).await?;
         let req = RebootRequest::builder()
@@ -170,7 +174,22 @@ impl Act<'_> {
             )));
         }
         self.waiting(format!("the builder {ws} to restart"));
+        self.restart_seen(ws).await?;
         poll::wait_workspace(&self.p.poller, &self.home, self.ws.clone(), ws, "AVAILABLE").await?;
+        Ok(())
+    }
+
+    /// Wait until DescribeWorkspaces shows the reboot (any state but AVAILABLE): the API is
+    /// eventually consistent, so right after RebootWorkspaces it may still answer AVAILABLE, and
+    /// an image made then would catch the WorkSpace mid-reboot. A reboot too quick to be seen in
+    /// [`RESTART_SEEN_POLLS`] polls is taken as done.
+    async fn restart_seen(&self, ws: &str) -> Result<(), ActionError> {
+        for _ in 0..RESTART_SEEN_POLLS {
+            if self.state_of(ws).await? != "AVAILABLE" {
+                return Ok(());
+            }
+            recipe_engine::idle(tokio::time::sleep(self.p.opts.poll)).await;
+        }
         Ok(())
     }
 

@@ -122,14 +122,9 @@ async fn rebuild_count(
     let tagged: Vec<String> = (rw.value.tagged.iter())
         .map(|(k, v)| format!("{k}={}", v.value))
         .collect();
-    let out = client
-        .describe_workspaces()
-        .bundle_id(bundle)
-        .send()
-        .await
-        .ctx("workspaces", "DescribeWorkspaces")?;
+    let all = crate::poll::all_workspaces(client.describe_workspaces().bundle_id(bundle)).await?;
     let mut n = 0;
-    for w in out.workspaces() {
+    for w in &all {
         let Some(id) = w.workspace_id() else { continue };
         let carries = crate::sweep::has_tags(client, id, &tagged)
             .await

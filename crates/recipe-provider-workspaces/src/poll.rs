@@ -117,3 +117,18 @@ pub async fn wait_image(
     });
     poller.wait(format!("wsimage/{region}"), image, probe).await
 }
+
+/// Every WorkSpace a DescribeWorkspaces call answers, page after page: AWS answers at most 25 a
+/// page (API_DescribeWorkspaces, `Limit` 1-25), so one page is never the whole list.
+pub(crate) async fn all_workspaces(
+    call: aws_sdk_workspaces::operation::describe_workspaces::builders::DescribeWorkspacesFluentBuilder,
+) -> Result<Vec<aws_sdk_workspaces::types::Workspace>, recipe_aws::AwsError> {
+    use recipe_aws::Context;
+    let mut pages = call.into_paginator().send();
+    let mut all = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.ctx("workspaces", "DescribeWorkspaces")?;
+        all.extend(page.workspaces().iter().cloned());
+    }
+    Ok(all)
+}

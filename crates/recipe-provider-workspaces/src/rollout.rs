@@ -199,15 +199,10 @@ impl Act<'_> {
         bundle: &str,
         tagged: &[String],
     ) -> Result<(Vec<String>, Vec<(String, String)>), ActionError> {
-        let out = self
-            .ws
-            .describe_workspaces()
-            .bundle_id(bundle)
-            .send()
-            .await
-            .ctx("workspaces", "DescribeWorkspaces")?;
+        let all =
+            crate::poll::all_workspaces(self.ws.describe_workspaces().bundle_id(bundle)).await?;
         let (mut ready, mut skipped) = (Vec::new(), Vec::new());
-        for w in out.workspaces() {
+        for w in &all {
             let Some(id) = w.workspace_id() else { continue };
             if !crate::sweep::has_tags(&self.ws, id, tagged).await? {
                 continue;

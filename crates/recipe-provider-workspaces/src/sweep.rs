@@ -129,14 +129,11 @@ async fn sweep_builders(
     };
     let region = p.home_of(cx, recipe)?;
     let client = p.workspaces(&region);
-    let out = client
+    let call = client
         .describe_workspaces()
         .directory_id(&dir.value)
-        .user_name(&user.value)
-        .send()
-        .await
-        .ctx("workspaces", "DescribeWorkspaces")?;
-    for w in out.workspaces() {
+        .user_name(&user.value);
+    for w in &crate::poll::all_workspaces(call).await? {
         let Some(id) = w.workspace_id() else { continue };
         if w.state().map(|s| s.as_str()) == Some("TERMINATING") {
             continue;

@@ -12,39 +12,97 @@ use recipe_aws::{AwsError, Context, Poller, Probe, Probed, WaitError};
 use recipe_engine::ActionError;
 use recipe_model::Os;
 
+/// The tag on an activation that names the SSM parameter holding its id and code.
+pub const PARAMETER_TAG: &str = "recipe:activation-parameter";
+
+/// The SecureString parameter that holds the id and code (`<id> <code>`) of the activation for
+/// the machine that knows itself as `name` (a WorkSpace's computer name, an image builder's name).
+/// The recipe bootstrap on the machine reads it, and so can a person with their own credentials.
+pub fn parameter_name(name: &str) -> String {
+    format!("/recipe/activation/{name}")
+}
+
+/// An activation found again: its id and the parameter that holds its code, if it was recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    /// The activation id.
+    pub id: String,
+    /// The parameter named by its [`PARAMETER_TAG`].
+    pub parameter: Option<String>,
+}
+
 /// The activation created for builder `machine` (its `DefaultInstanceName`).
 pub async fn activation_of(
     ssm: &aws_sdk_ssm::Client,
     machine: &str,
 ) -> Result<Option<String>, ActionError> {
+    Ok(find_activation(ssm, machine).await?.map(|f| f.id))
+}
+
+/// The activation created for builder `machine`, with the parameter that holds its code.
+pub async fn find_activation(
+    ssm: &aws_sdk_ssm::Client,
+    machine: &str,
+) -> Result<Option<Found>, ActionError> {
     let f = aws_sdk_ssm::types::DescribeActivationsFilter::builder()
         .filter_key(aws_sdk_ssm::types::DescribeActivationsFilterKeys::DefaultInstanceName)
         .filter_values(machine)
         .build();
-    let out = ssm
+    let mut pages = ssm
         .describe_activations()
         .filters(f)
-        .send()
-        .await
-        .ctx("ssm", "DescribeActivations")?;
-    Ok(out
-        .activation_list()
-        .iter()
-        .find_map(|a| a.activation_id())
-        .map(str::to_string))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.ctx("ssm", "DescribeActivations")?;
+        if let Some(a) = page.activation_list().first() {
+            let parameter = a
+                .tags()
+                .iter()
+                .find(|t| t.key() == PARAMETER_TAG)
+                .map(|t| t.value().to_string());
+            return Ok(a.activation_id().map(|id| Found {
+                id: id.to_string(),
+                parameter,
+            }));
+        }
+    }
+    Ok(None)
 }
 
-/// The activation for `machine`: an earlier attempt's, or a new one for `role`, tagged `tags`.
+/// What a new activation is for.
+pub struct ActivationFor<'a> {
+    /// The builder it is found again by (`DefaultInstanceName`): a WorkSpace id, a builder name.
+    pub machine: &'a str,
+    /// The name the machine knows itself by, which names the parameter ([`parameter_name`]).
+    pub name: &'a str,
+    /// The IAM service role of the managed node.
+    pub role: &'a str,
+    /// Its description.
+    pub description: &'a str,
+    /// Its tags (the build's).
+    pub tags: &'a BTreeMap<String, String>,
+}
+
+/// The activation for a builder: an earlier attempt's whose code was kept, or a new one whose id
+/// and code go into a SecureString parameter ([`parameter_name`]), the only place the code is ever
+/// written. An earlier activation whose code was lost (a crash between the two calls) is replaced:
+/// AWS returns the code once, at creation.
 pub async fn ensure_activation(
     ssm: &aws_sdk_ssm::Client,
-    machine: &str,
-    role: &str,
-    description: &str,
-    tags: &BTreeMap<String, String>,
+    a: &ActivationFor<'_>,
 ) -> Result<String, ActionError> {
-    if let Some(found) = activation_of(ssm, machine).await? {
-        return Ok(found);
+    if let Some(found) = find_activation(ssm, a.machine).await? {
+        if let Some(p) = &found.parameter
+            && parameter_exists(ssm, p).await?
+        {
+            return Ok(found.id);
+        }
+        delete_activation(ssm, &found.id).await?;
     }
+    let parameter = parameter_name(a.name);
+    let mut tags = a.tags.clone();
+    tags.insert(PARAMETER_TAG.to_string(), parameter.clone());
     let ssm_tags: Vec<_> = tags
         .iter()
         .filter_map(|(k, v)| {
@@ -57,9 +115,9 @@ pub async fn ensure_activation(
         .collect();
     let out = ssm
         .create_activation()
-        .iam_role(role)
-        .default_instance_name(machine)
-        .description(description)
+        .iam_role(a.role)
+        .default_instance_name(a.machine)
+        .description(a.description)
         .registration_limit(1)
         .set_tags(Some(ssm_tags))
         .send()
@@ -68,7 +126,78 @@ pub async fn ensure_activation(
     let id = out
         .activation_id()
         .ok_or_else(|| AwsError::missing("ssm", "CreateActivation", "ActivationId"))?;
+    let code = out
+        .activation_code()
+        .ok_or_else(|| AwsError::missing("ssm", "CreateActivation", "ActivationCode"))?;
+    keep_code(ssm, &parameter, id, code, a.machine).await?;
     Ok(id.to_string())
+}
+
+/// Write `<id> <code>` to the SecureString `parameter` (overwriting what a crashed attempt left).
+async fn keep_code(
+    ssm: &aws_sdk_ssm::Client,
+    parameter: &str,
+    id: &str,
+    code: &str,
+    machine: &str,
+) -> Result<(), ActionError> {
+    ssm.put_parameter()
+        .name(parameter)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .value(format!("{id} {code}"))
+        .description(format!(
+            "recipe: the SSM activation id and code for builder {machine}; removed with the activation"
+        ))
+        .overwrite(true)
+        .send()
+        .await
+        .ctx("ssm", "PutParameter")?;
+    Ok(())
+}
+
+/// Whether parameter `name` exists (its value is not read).
+async fn parameter_exists(ssm: &aws_sdk_ssm::Client, name: &str) -> Result<bool, ActionError> {
+    let f = aws_sdk_ssm::types::ParameterStringFilter::builder()
+        .key("Name")
+        .option("Equals")
+        .values(name)
+        .build()
+        .map_err(|e| ActionError::fatal(e.to_string()))?;
+    let out = ssm
+        .describe_parameters()
+        .parameter_filters(f)
+        .send()
+        .await
+        .ctx("ssm", "DescribeParameters")?;
+    Ok(!out.parameters().is_empty())
+}
+
+/// Delete parameter `name` (one already gone counts as done).
+async fn delete_parameter(ssm: &aws_sdk_ssm::Client, name: &str) -> Result<(), ActionError> {
+    match ssm
+        .delete_parameter()
+        .name(name)
+        .send()
+        .await
+        .ctx("ssm", "DeleteParameter")
+    {
+        Err(e) if e.is("ParameterNotFound") => Ok(()),
+        other => other.map(|_| ()).map_err(Into::into),
+    }
+}
+
+/// Delete activation `id` (one already gone counts as done).
+async fn delete_activation(ssm: &aws_sdk_ssm::Client, id: &str) -> Result<(), ActionError> {
+    match ssm
+        .delete_activation()
+        .activation_id(id)
+        .send()
+        .await
+        .ctx("ssm", "DeleteActivation")
+    {
+        Err(e) if e.is("InvalidActivationId") => Ok(()),
+        other => other.map(|_| ()).map_err(Into::into),
+    }
 }
 
 /// The managed node registered through `activation`.
@@ -108,24 +237,18 @@ pub async fn deregister(ssm: &aws_sdk_ssm::Client, node: &str) -> Result<(), Act
     }
 }
 
-/// Remove the managed node and the activation of builder `machine`.
+/// Remove the managed node, the activation of builder `machine` and the parameter with its code.
 pub async fn forget(ssm: &aws_sdk_ssm::Client, machine: &str) -> Result<(), ActionError> {
-    let Some(activation) = activation_of(ssm, machine).await? else {
+    let Some(found) = find_activation(ssm, machine).await? else {
         return Ok(());
     };
-    if let Some(node) = node_of(ssm, &activation).await? {
+    if let Some(node) = node_of(ssm, &found.id).await? {
         deregister(ssm, &node).await?;
     }
-    match ssm
-        .delete_activation()
-        .activation_id(&activation)
-        .send()
-        .await
-        .ctx("ssm", "DeleteActivation")
-    {
-        Err(e) if e.is("InvalidActivationId") => Ok(()),
-        other => other.map(|_| ()).map_err(Into::into),
+    if let Some(p) = &found.parameter {
+        delete_parameter(ssm, p).await?;
     }
+    delete_activation(ssm, &found.id).await
 }
 
 /// Wait until a managed node registered through `activation` reports Online.
@@ -160,6 +283,30 @@ pub async fn wait_registered(
     poller
         .wait(format!("activation/{region}"), activation, probe)
         .await
+}
+
+/// What the apply waits on while the agent on `builder` registers with `activation`: both routes,
+/// the bootstrap and a person's, with the commands for the person. The code itself is never shown:
+/// the person reads it from the parameter with their own credentials.
+pub fn registration_wait(
+    builder: &str,
+    activation: &str,
+    parameter: &str,
+    region: &str,
+    os: Os,
+    doc: &str,
+) -> String {
+    let register = match os {
+        Os::Linux => format!(
+            "sudo amazon-ssm-agent -register -y -id {activation} -code CODE -region {region} && sudo systemctl restart amazon-ssm-agent"
+        ),
+        Os::Windows => format!(
+            "& \"$env:ProgramFiles\\Amazon\\SSM\\amazon-ssm-agent.exe\" -register -y -id {activation} -code CODE -region {region}; Restart-Service AmazonSSMAgent"
+        ),
+    };
+    format!(
+        "the SSM agent on {builder} to register with activation {activation}. The recipe bootstrap in its base image does this by itself ({doc}). Otherwise a person does: `aws ssm get-parameter --name {parameter} --with-decryption --region {region} --query Parameter.Value --output text` prints the activation id and CODE; on the builder run `{register}`"
+    )
 }
 
 /// Stop the agent and remove its hybrid registration a few seconds after this command has reported,

@@ -7,6 +7,7 @@
 //! - [`poll`]: the agent and command waits on the shared poller;
 //! - [`hybrid`]: activations and the managed nodes registered with them.
 
+pub mod bootstrap;
 pub mod hybrid;
 pub mod poll;
 pub mod render;

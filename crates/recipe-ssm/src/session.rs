@@ -200,11 +200,10 @@ struct Commands {
     earlier: tokio::sync::OnceCell<BTreeMap<String, Earlier>>,
 }
 
-/// A command sent before: its id and when it was sent.
+/// A command sent before: its id.
 #[derive(Clone)]
 struct Earlier {
     id: String,
-    sent_at: aws_sdk_ssm::primitives::DateTime,
 }
 
 /// SSM's limit on a command's comment.
@@ -273,14 +272,10 @@ impl Session<'_> {
             let page = page.ctx("ssm", "ListCommandInvocations")?;
             for inv in page.command_invocations() {
                 let key = inv.comment().and_then(|c| c.split(' ').next());
-                if let (Some(key), Some(id), Some(at)) =
-                    (key, inv.command_id(), inv.requested_date_time())
+                if let (Some(key), Some(id)) = (key, inv.command_id())
                     && key.starts_with("recipe:")
                 {
-                    let earlier = Earlier {
-                        id: id.to_string(),
-                        sent_at: *at,
-                    };
+                    let earlier = Earlier { id: id.to_string() };
                     found.insert(key.to_string(), earlier);
                 }
             }
@@ -305,7 +300,7 @@ impl Session<'_> {
                 format!("{label} on {instance} (sent by an earlier attempt)"),
             );
             let ssm = self.ssm.clone();
-            poll::wait_command(self.poller, self.region, ssm, &earlier.id, earlier.sent_at).await?;
+            poll::wait_command(self.poller, self.region, ssm, &earlier.id).await?;
             return self.command_result(label, &earlier.id, &instance).await;
         }
         let sent = self
@@ -314,7 +309,7 @@ impl Session<'_> {
         self.events
             .waiting(self.action, format!("{label} on {instance}"));
         let ssm = self.ssm.clone();
-        poll::wait_command(self.poller, self.region, ssm, &sent.id, sent.sent_at).await?;
+        poll::wait_command(self.poller, self.region, ssm, &sent.id).await?;
         self.command_result(label, &sent.id, &instance).await
     }
 
@@ -342,8 +337,6 @@ impl Session<'_> {
         };
         let mut attempt = 0;
         loop {
-            let sent_at =
-                aws_sdk_ssm::primitives::DateTime::from_secs(jiff::Timestamp::now().as_second());
             let sent = self
                 .ssm
                 .send_command()
@@ -370,7 +363,7 @@ impl Session<'_> {
                         .filter(|i| !i.is_empty())
                         .ok_or_else(|| AwsError::missing("ssm", "SendCommand", "CommandId"))?;
                     let id = id.to_string();
-                    return Ok(Earlier { id, sent_at });
+                    return Ok(Earlier { id });
                 }
                 Err(e) => ActionError::from(e),
             };

@@ -239,6 +239,7 @@ fn create_image(
             .collect(),
         applications: b.applications.clone(),
         agent_version: b.agent_version.clone(),
+        bootstrap: b.bootstrap,
         ..Default::default()
     };
     a.images.insert(ik, image);

@@ -96,6 +96,7 @@ fn create_image_builder(
             Some(v) => v.to_string(),
             None => image.agent().to_string(),
         },
+        bootstrap: image.bootstrap,
         ..Default::default()
     };
     let out = json!({ "ImageBuilder": builder_json(&builder) });
@@ -121,7 +122,7 @@ fn describe_image_builders(a: &Appstream, c: &Call) -> Result<Value, ApiError> {
         })
         .map(builder_json)
         .collect();
-    page(c, "ImageBuilders", items)
+    page(c, "ImageBuilders", items, None)
 }
 
 /// StartImageBuilder (STOPPED → PENDING → RUNNING), StopImageBuilder (RUNNING → STOPPING → STOPPED),
@@ -234,6 +235,17 @@ fn create_updated_image(
             format!(
                 "The image {existing} is {}; only an AVAILABLE image can be updated.",
                 src.state
+            ),
+        ));
+    }
+    // "Keep your AppStream 2.0 image up to date" (managed image updates) covers Windows images;
+    // API_CreateUpdatedImage names IncompatibleImageException for an image it cannot update.
+    if !src.platform.starts_with("WINDOWS") {
+        return Err(ApiError::client(
+            "IncompatibleImageException",
+            format!(
+                "The image {existing} is {}: managed image updates apply to Windows images only.",
+                src.platform
             ),
         ));
     }
@@ -442,7 +454,8 @@ fn describe_images(a: &Appstream, c: &Call) -> Result<Value, ApiError> {
         })
         .map(|i| image_json(i, &c.account))
         .collect();
-    page(c, "Images", items)
+    // API_DescribeImages: MaxResults 0-25; absent, a page holds 25.
+    page(c, "Images", items, Some(25))
 }
 
 /// CopyImage, called in the source region: the copy is COPYING in the destination, then AVAILABLE.
@@ -516,6 +529,7 @@ fn copy_image(a: &mut Appstream, c: &Call, now: u64, d: &Durations) -> Result<Va
             platform: source.platform,
             source_ami: source.source_ami,
             agent_version: source.agent_version,
+            bootstrap: source.bootstrap,
             ..Default::default()
         },
     );
@@ -629,7 +643,7 @@ fn describe_image_permissions(a: &Appstream, c: &Call) -> Result<Value, ApiError
             |(account, p)| json!({ "sharedAccountId": account, "imagePermissions": perms_json(p) }),
         )
         .collect();
-    let mut out = page(c, "SharedImagePermissionsList", items)?;
+    let mut out = page(c, "SharedImagePermissionsList", items, None)?;
     out["Name"] = Value::String(name.to_string());
     Ok(out)
 }
@@ -739,7 +753,7 @@ fn describe_fleets(a: &Appstream, c: &Call) -> Result<Value, ApiError> {
         })
         .map(fleet_json)
         .collect();
-    page(c, "Fleets", items)
+    page(c, "Fleets", items, None)
 }
 
 /// UpdateFleet: a new image for an Always-On or On-Demand fleet that is RUNNING or STOPPED (never an

@@ -167,6 +167,8 @@ pub struct Image {
     pub artifact: Option<String>,
     /// Sandbox machines: the artifact is being written (the image stays pending until it is).
     pub capturing: bool,
+    /// It carries the recipe SSM bootstrap (captured from a builder that had it; `ssm_hybrid.rs`).
+    pub bootstrap: bool,
 }
 
 impl Image {
@@ -256,6 +258,8 @@ pub struct ImageBuilder {
     pub default_profile: bool,
     /// The AppStream agent version, its image's (empty: the latest).
     pub agent_version: String,
+    /// Its disk carries the recipe SSM bootstrap (from its image, or installed by a command on it).
+    pub bootstrap: bool,
 }
 
 /// A fleet.

@@ -281,10 +281,17 @@ pub(super) fn fleet_json(f: &Fleet) -> Value {
 
 /// One page of a list (the shared pagination): `NextToken` is the offset of the next page,
 /// `MaxResults` its size.
-pub(super) fn page(c: &Call, list: &str, items: Vec<Value>) -> Result<Value, ApiError> {
+/// One page of `items` under `list`: `MaxResults` a page, or `default` when it is absent.
+pub(super) fn page(
+    c: &Call,
+    list: &str,
+    items: Vec<Value>,
+    default: Option<usize>,
+) -> Result<Value, ApiError> {
     let size = opt_i64(c, "MaxResults")
         .and_then(|m| usize::try_from(m).ok())
-        .filter(|m| *m > 0);
+        .filter(|m| *m > 0)
+        .or(default);
     let (items, next) =
         members::paginate(items, opt_str(c, "NextToken"), size).map_err(validation)?;
     let mut out = Map::new();

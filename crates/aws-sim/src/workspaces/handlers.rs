@@ -190,6 +190,7 @@ fn create_workspace(
         user_name: user_name.into(),
         name: opt_str(r, "WorkspaceName").map(str::to_string),
         bundle_id: bundle_id.into(),
+        bootstrap: image.bootstrap,
         image_id: image.id,
         computer_name: if image.os == "WINDOWS" {
             format!("WSAMZN-{host}")
@@ -373,6 +374,7 @@ fn rebuild_workspaces(w: &mut World, c: &Call, now: u64, d: &Durations) -> Resul
         if let Some(ws) = live_workspace_mut(w, c, &id) {
             ws.rebuild_fails = fails;
             if let Some(image) = image {
+                ws.bootstrap = image.bootstrap;
                 ws.image_id = image.id;
                 ws.os = image.os;
                 ws.tenancy = image.tenancy;
@@ -423,6 +425,7 @@ fn create_workspace_image(
         ));
     }
     let (os, os_version, tenancy) = (ws.os.clone(), ws.os_version.clone(), ws.tenancy.clone());
+    let bootstrap = ws.bootstrap;
     w.workspaces.check_new_image(&c.account, &c.region, name)?;
     let id = w.id("wsi-", 9);
     let ready_at = now + d.workspace_image_ms;
@@ -440,6 +443,7 @@ fn create_workspace_image(
         created_ms: now,
         tags,
         source: ws_id.into(),
+        bootstrap,
         ..Default::default()
     };
     let out = image_json(&img);
@@ -551,6 +555,7 @@ fn copy_workspace_image(
             tags,
             source: source_id.into(),
             artifact: src.artifact,
+            bootstrap: src.bootstrap,
             ..Default::default()
         },
     );

@@ -82,8 +82,10 @@ fn change(
                 failed.push(json!({ "WorkspaceId": id, "ErrorCode": "InvalidResourceState", "ErrorMessage": message }));
             }
             Some(ws) => {
-                ws.state = next.into();
-                ws.ready_at = now + d.workspace_start_ms;
+                ws.shown = std::mem::replace(&mut ws.state, next.into());
+                ws.seen_from = now + d.state_lag_ms;
+                // The change itself outlasts the time it takes to show.
+                ws.ready_at = now + d.workspace_start_ms.max(d.state_lag_ms + 1);
             }
         }
     }

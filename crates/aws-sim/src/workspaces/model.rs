@@ -191,6 +191,26 @@ pub struct Workspace {
     pub modified_until: u64,
     /// Injected: the current rebuild ends UNHEALTHY instead of AVAILABLE.
     pub rebuild_fails: bool,
+    /// Its disk carries the recipe SSM bootstrap (from its image, or installed by a command on it):
+    /// see `ssm_hybrid.rs`.
+    pub bootstrap: bool,
+    /// The state DescribeWorkspaces still shows after a Start, Stop or Reboot, until `seen_from`.
+    pub shown: String,
+    /// From when DescribeWorkspaces shows the state the call made (`state-lag-ms` after it).
+    pub seen_from: u64,
+}
+
+impl Workspace {
+    /// The state DescribeWorkspaces answers at `now`: the one before a Start, Stop or Reboot for
+    /// `state-lag-ms` after the call. The WorkSpaces API is eventually consistent; how long a change
+    /// takes to show is not documented, so the lag is configurable (`Durations::state_lag_ms`).
+    pub fn state_seen(&self, now: u64) -> &str {
+        if now < self.seen_from && !self.shown.is_empty() {
+            &self.shown
+        } else {
+            &self.state
+        }
+    }
 }
 
 /// A WorkSpaces image.
@@ -234,6 +254,8 @@ pub struct Image {
     pub os_version: String,
     /// WorkSpaces component updates are available (set with `POST /_sim/workspaces/updates`).
     pub update_available: bool,
+    /// It carries the recipe SSM bootstrap (captured from a WorkSpace that had it; `ssm_hybrid.rs`).
+    pub bootstrap: bool,
 }
 
 /// A custom bundle (the public AMAZON ones are not stored).

@@ -47,6 +47,7 @@ impl Workspaces {
             }
         }
         for ws in self.workspaces.values_mut() {
+            auto_stop(ws, now, d);
             if now < ws.ready_at {
                 continue;
             }
@@ -64,7 +65,6 @@ impl Workspaces {
             };
             ws.state = next.into();
         }
-        let _ = d;
     }
 
     /// An image the account can see in the region: its own, one shared with it, or a public one.
@@ -142,5 +142,27 @@ impl Workspaces {
                 format!("The image {image_id} could not be found."),
             )),
         }
+    }
+}
+
+/// An AUTO_STOP WorkSpace that nobody uses stops once its timeout has passed since it became
+/// AVAILABLE: "AutoStop: … stop after a specified period of inactivity"
+/// (API_WorkspaceProperties, `RunningModeAutoStopTimeoutInMinutes`, default 60; the Administration
+/// Guide, "Manage the running mode"). aws-sim models no user sessions, so no one is ever connected.
+fn auto_stop(ws: &mut Workspace, now: u64, d: &Durations) {
+    let props = &ws.properties;
+    if ws.state != "AVAILABLE"
+        || props.get("RunningMode").and_then(serde_json::Value::as_str) != Some("AUTO_STOP")
+    {
+        return;
+    }
+    let minutes = props
+        .get("RunningModeAutoStopTimeoutInMinutes")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(60);
+    let idle_until = ws.ready_at.saturating_add(minutes * 60_000);
+    if now >= idle_until {
+        ws.state = "STOPPING".into();
+        ws.ready_at = idle_until.saturating_add(d.workspace_start_ms);
     }
 }

@@ -19,8 +19,11 @@ pub(super) fn required<'a>(v: &'a Value, name: &str) -> Result<&'a str, ApiError
 
 /// An optional page size between 1 and `max`.
 pub(super) fn page_size(v: &Value, name: &str, max: u64) -> Result<Option<usize>, ApiError> {
+    // Absent, AWS answers pages of the most it allows (DescribeWorkspaces: `Limit` 1-25;
+    // DescribeWorkspaceImages, DescribeWorkspaceImagePermissions: `MaxResults` 1-25), never the
+    // whole list.
     match v.get(name).and_then(Value::as_u64) {
-        None => Ok(None),
+        None => Ok(usize::try_from(max).ok()),
         Some(n) if (1..=max).contains(&n) => Ok(usize::try_from(n).ok()),
         Some(n) => Err(invalid(format!(
             "{name} must be between 1 and {max}, not {n}."
@@ -119,7 +122,7 @@ pub(super) fn workspace_json(ws: &Workspace, now: u64) -> Value {
         "DirectoryId": ws.directory_id,
         "UserName": ws.user_name,
         "IpAddress": placed.then_some(&ws.ip_address),
-        "State": ws.state,
+        "State": ws.state_seen(now),
         "BundleId": ws.bundle_id,
         "ComputerName": placed.then_some(&ws.computer_name),
         "VolumeEncryptionKey": ws.volume_encryption_key,

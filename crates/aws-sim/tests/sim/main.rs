@@ -16,6 +16,7 @@ mod common;
 mod conformance;
 mod faults;
 mod fidelity;
+mod hard;
 mod services;
 mod wire;
 mod workspaces;

@@ -416,7 +416,7 @@ const REFRESH: &str = r#"
 name: apps-refresh
 target: appstream
 strategy: full
-os: linux
+os: windows
 version: 1.0.0
 base: { appstream-image: apps-1.0.0 }
 managed-update: true
@@ -431,12 +431,23 @@ image:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_managed_update_builds_only_when_appstream_has_an_update() {
     let e = as_env().await;
+    // Managed image updates are for Windows images (a Linux recipe is refused by validate).
     let plain = |base: &str| {
         APPS.replace("AppStream-AmazonLinux2-06-17-2025", base)
             .replace("rollout:\n  fleets: [apps-staging, apps-prod]\n", "")
+            .replace("os: linux", "os: windows")
+            .replace(
+                "shell: { run: \"echo step one\" }",
+                "powershell: { run: \"Write-Output one\" }",
+            )
+            .replace(
+                "path: /usr/bin/xterm",
+                "path: 'C:\\Windows\\System32\\cmd.exe'",
+            )
+            .replace("cleanup: appstream-linux", "cleanup: appstream-windows")
     };
-    // An image on the February base carries an older agent: AppStream has an update for it.
-    e.write_apps(&plain("AppStream-AmazonLinux2-02-11-2025"));
+    // An image on the January base carries an older agent: AppStream has an update for it.
+    e.write_apps(&plain("AppStream-WinServer2022-01-13-2025"));
     assert_eq!(e.run(&["apply", "recipes", "--auto-approve"]).await.0, 0);
     std::fs::write(e.dir.path().join("recipes/apps-refresh.yaml"), REFRESH).unwrap();
     let (_, plan, _) = e.run(&["plan", "recipes"]).await;
@@ -461,7 +472,7 @@ async fn a_managed_update_builds_only_when_appstream_has_an_update() {
     // An image on the latest base has no update: nothing to build.
     let e2 = super::operator_env(aws_sim::Durations::instant()).await;
     std::fs::create_dir_all(e2.dir.path().join("recipes")).unwrap();
-    e2.write_apps(&plain("AppStream-AmazonLinux2-06-17-2025"));
+    e2.write_apps(&plain("AppStream-WinServer2022-06-17-2025"));
     assert_eq!(e2.run(&["apply", "recipes", "--auto-approve"]).await.0, 0);
     std::fs::write(e2.dir.path().join("recipes/apps-refresh.yaml"), REFRESH).unwrap();
     let (code, stdout, _) = e2.run(&["plan", "recipes", "--detailed-exitcode"]).await;

@@ -1,0 +1,240 @@
+//! Where AWS is hard and aws-sim must be too (issue 23): nothing registers an agent by itself, an
+//! AUTO_STOP WorkSpace nobody uses stops and loses its command, lists come in pages, activations
+//! expire, a stale stored state never decides a registration, and public AMIs named like Amazon's
+//! may be anybody's.
+
+use aws_sdk_workspaces::types::{RunningMode, WorkspaceProperties, WorkspaceRequest};
+
+use crate::common::{Clients, admin_post, clients, eventually};
+
+const REGION: &str = "us-east-1";
+const OWNER: &str = "123456789012";
+
+async fn sim_with(d: aws_sim::Durations) -> aws_sim::Sim {
+    aws_sim::Sim::start(aws_sim::Config {
+        durations: d,
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// Create a WorkSpace for `user` with these properties; its id.
+async fn create(c: &Clients, user: &str, props: WorkspaceProperties) -> String {
+    let req = WorkspaceRequest::builder()
+        .directory_id("d-906734325")
+        .user_name(user)
+        .bundle_id("wsb-clj85qzj1")
+        .workspace_properties(props)
+        .build()
+        .unwrap();
+    let out = c
+        .workspaces
+        .create_workspaces()
+        .workspaces(req)
+        .send()
+        .await
+        .unwrap();
+    out.pending_requests()[0]
+        .workspace_id()
+        .unwrap()
+        .to_string()
+}
+
+async fn state(c: &Clients, ws: &str) -> String {
+    let d = c
+        .workspaces
+        .describe_workspaces()
+        .workspace_ids(ws)
+        .send()
+        .await
+        .unwrap();
+    d.workspaces()[0].state().unwrap().as_str().to_string()
+}
+
+/// An activation for `machine`: (id, code).
+async fn activation(c: &Clients, machine: &str) -> (String, String) {
+    let a = c
+        .ssm
+        .create_activation()
+        .iam_role("recipe-workspaces-builder")
+        .default_instance_name(machine)
+        .send()
+        .await
+        .unwrap();
+    (
+        a.activation_id().unwrap().into(),
+        a.activation_code().unwrap().into(),
+    )
+}
+
+#[tokio::test]
+async fn an_auto_stop_workspace_nobody_uses_stops_after_its_timeout_and_loses_its_command() {
+    let mut d = aws_sim::Durations::instant();
+    d.ssm_command_ms = 2 * 3_600_000;
+    let s = sim_with(d).await;
+    let c = clients(s.url(), REGION, OWNER);
+    let auto = WorkspaceProperties::builder()
+        .running_mode(RunningMode::AutoStop)
+        .running_mode_auto_stop_timeout_in_minutes(60)
+        .build();
+    let ws = create(&c, "auto", auto).await;
+    let always = create(&c, "always", WorkspaceProperties::builder().build()).await;
+    assert_eq!(state(&c, &ws).await, "AVAILABLE");
+    let (id, code) = activation(&c, &ws).await;
+    let node = s.register_agent(&id, &code, &ws).unwrap();
+    let sent = c
+        .ssm
+        .send_command()
+        .document_name("AWS-RunShellScript")
+        .instance_ids(&node)
+        .parameters("commands", vec!["sleep 7200".into()])
+        .send()
+        .await
+        .unwrap();
+    let command = sent.command().unwrap().command_id().unwrap().to_string();
+    s.advance(59 * 60_000);
+    assert_eq!(state(&c, &ws).await, "AVAILABLE", "before its timeout");
+    s.advance(2 * 60_000);
+    assert_eq!(state(&c, &ws).await, "STOPPED", "after its timeout");
+    s.advance(3 * 3_600_000);
+    assert_eq!(
+        state(&c, &always).await,
+        "AVAILABLE",
+        "ALWAYS_ON never stops"
+    );
+    let inv = c
+        .ssm
+        .get_command_invocation()
+        .command_id(&command)
+        .instance_id(&node)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(inv.status().unwrap().as_str(), "TimedOut", "{inv:?}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn describe_workspaces_answers_25_a_page_and_the_rest_after_the_token() {
+    let s = sim_with(aws_sim::Durations::instant()).await;
+    let c = clients(s.url(), REGION, OWNER);
+    for i in 0..30 {
+        create(
+            &c,
+            &format!("user{i}"),
+            WorkspaceProperties::builder().build(),
+        )
+        .await;
+    }
+    let first = c
+        .workspaces
+        .describe_workspaces()
+        .bundle_id("wsb-clj85qzj1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.workspaces().len(), 25);
+    assert!(first.next_token().is_some());
+    let mut pages = c
+        .workspaces
+        .describe_workspaces()
+        .bundle_id("wsb-clj85qzj1")
+        .into_paginator()
+        .send();
+    let mut all = 0;
+    while let Some(p) = pages.next().await {
+        all += p.unwrap().workspaces().len();
+    }
+    assert_eq!(all, 30);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn an_expired_activation_and_a_wrong_code_are_refused_and_nothing_registers_by_itself() {
+    let s = sim_with(aws_sim::Durations::instant()).await;
+    let c = clients(s.url(), REGION, OWNER);
+    let ws = create(&c, "builder", WorkspaceProperties::builder().build()).await;
+    let (id, code) = activation(&c, &ws).await;
+    s.advance(3_600_000);
+    let info = c.ssm.describe_instance_information().send().await.unwrap();
+    assert!(info.instance_information_list().is_empty(), "{info:?}");
+    assert!(
+        s.register_agent(&id, "wrong", &ws)
+            .unwrap_err()
+            .contains("do not match")
+    );
+    s.advance(25 * 3_600_000);
+    let late = s.register_agent(&id, &code, &ws).unwrap_err();
+    assert!(late.contains("expired"), "{late}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_builder_that_reached_running_on_the_clock_registers_and_is_online() {
+    let mut d = aws_sim::Durations::instant();
+    d.builder_start_ms = 60_000;
+    d.ssm_online_ms = 1_000;
+    let s = sim_with(d).await;
+    let c = clients(s.url(), REGION, OWNER);
+    c.appstream
+        .create_image_builder()
+        .name("b1")
+        .image_name("AppStream-AmazonLinux2-06-17-2025")
+        .instance_type("stream.standard.medium")
+        .send()
+        .await
+        .unwrap();
+    let (id, code) = activation(&c, "b1").await;
+    // RUNNING by the clock, with no request in between: the stored state still says PENDING.
+    s.advance(120_000);
+    let body =
+        serde_json::json!({ "activation-id": id, "activation-code": code, "image-builder": "b1" });
+    let ok = admin_post(s.url(), "/_sim/ssm/register", body).await;
+    assert!(ok.contains("\"instance-id\":\"mi-"), "{ok}");
+    s.advance(2_000);
+    let node = eventually("the node online", 10, || async {
+        let d = c.ssm.describe_instance_information().send().await.ok()?;
+        let i = d.instance_information_list().first()?;
+        (i.ping_status()?.as_str() == "Online").then(|| i.instance_id().unwrap().to_string())
+    })
+    .await;
+    let sent = c
+        .ssm
+        .send_command()
+        .document_name("AWS-RunShellScript")
+        .instance_ids(&node)
+        .parameters("commands", vec!["true".into()])
+        .send()
+        .await;
+    assert!(sent.is_ok(), "{sent:?}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_newest_public_ami_named_like_amazons_is_a_third_partys() {
+    let s = sim_with(aws_sim::Durations::instant()).await;
+    let c = clients(s.url(), REGION, OWNER);
+    let newest = |owners: Vec<String>| {
+        let ec2 = c.ec2.clone();
+        async move {
+            let f = aws_sdk_ec2::types::Filter::builder()
+                .name("name")
+                .values("al2023-ami-2023.*-x86_64")
+                .build();
+            let out = ec2
+                .describe_images()
+                .filters(f)
+                .set_owners((!owners.is_empty()).then_some(owners))
+                .send()
+                .await
+                .unwrap();
+            let mut images = out.images().to_vec();
+            images.sort_by(|a, b| a.creation_date().cmp(&b.creation_date()));
+            images.last().unwrap().owner_id().unwrap().to_string()
+        }
+    };
+    assert_eq!(newest(vec![]).await, aws_sim::SQUATTER_ACCOUNT);
+    assert_eq!(newest(vec!["amazon".into()]).await, aws_sim::AMAZON_ACCOUNT);
+    s.stop().await;
+}

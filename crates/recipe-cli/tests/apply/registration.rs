@@ -1,0 +1,291 @@
+//! How a builder's SSM agent registers on an account where nobody plays the person (issue 23): the
+//! activation code is kept in a SecureString parameter that the apply names; a person follows the
+//! apply's own wait line, or the recipe bootstrap in the base image does it, across the activation's
+//! expiry. Nothing registers by itself, and the code is written nowhere else.
+
+use std::io::BufRead;
+use std::process::Stdio;
+
+use super::Env;
+
+const BASE: &str = r#"
+name: desk-base
+target: workspaces
+strategy: full
+os: linux
+version: 1.0.0
+base: { bundle: wsb-clj85qzj1 }
+builder:
+  region: eu-west-2
+  directory-id: d-906734325
+  user-name: base-builder
+steps:
+  - script: { name: the recipe SSM bootstrap, path: files/bootstrap.sh }
+image:
+  name: desk-base-${version}
+  description: Desk base ${version}
+bundle:
+  name: desk-base
+  description: Desk base with the recipe SSM bootstrap
+  compute: STANDARD
+  root-volume-gib: 80
+  user-volume-gib: 10
+"#;
+
+const DESK: &str = r#"
+name: desk
+target: workspaces
+strategy: full
+os: linux
+version: 1.0.0
+base: { bundle: BUNDLE }
+builder:
+  region: eu-west-2
+  directory-id: d-906734325
+  user-name: desk-builder
+steps:
+  - shell: { run: "echo desk" }
+image:
+  name: desk-${version}
+  description: Desk ${version}
+"#;
+
+/// An aws-sim that plays no person, WorkSpaces taking a moment per state.
+async fn nobody_env() -> Env {
+    let mut d = aws_sim::Durations::instant();
+    d.workspace_start_ms = 30;
+    d.workspace_image_ms = 60;
+    let sim = aws_sim::Sim::start(aws_sim::Config {
+        durations: d,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    super::provide_examples_account(&sim);
+    let e = Env {
+        dir: tempfile::tempdir().unwrap(),
+        sim,
+        vars: Default::default(),
+    };
+    std::fs::create_dir_all(e.dir.path().join("recipes/files")).unwrap();
+    e
+}
+
+/// What the wait line of a launch names: the builder, the activation and the parameter.
+#[derive(Debug)]
+struct WaitLine {
+    builder: String,
+    activation: String,
+    parameter: String,
+}
+
+fn word_after<'a>(line: &'a str, before: &str) -> Option<&'a str> {
+    let rest = &line[line.find(before)? + before.len()..];
+    rest.split([' ', '`', '.']).find(|w| !w.is_empty())
+}
+
+fn parse_wait(on: &str) -> Option<WaitLine> {
+    Some(WaitLine {
+        builder: word_after(on, "the SSM agent on ")?.to_string(),
+        activation: word_after(on, "with activation ")?.to_string(),
+        parameter: word_after(on, "get-parameter --name ")?.to_string(),
+    })
+}
+
+impl Env {
+    fn ssm(&self) -> aws_sdk_ssm::Client {
+        let creds =
+            aws_sdk_ssm::config::Credentials::new(aws_sim::DEFAULT_ACCOUNT, "x", None, None, "t");
+        let conf = aws_sdk_ssm::Config::builder()
+            .behavior_version(aws_sdk_ssm::config::BehaviorVersion::latest())
+            .endpoint_url(self.sim.url())
+            .region(aws_sdk_ssm::config::Region::new("eu-west-2"))
+            .credentials_provider(creds)
+            .build();
+        aws_sdk_ssm::Client::from_conf(conf)
+    }
+
+    /// The person's route, from the apply's own output: run the apply, read its wait line, read the
+    /// parameter it names with the SDK (their own credentials), and register on the builder it
+    /// names. Returns the apply's exit code, its output and the code the person used.
+    async fn apply_as_person(&self) -> (i32, String, String) {
+        let mut child = self
+            .cmd(&["apply", "recipes", "--auto-approve", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line);
+            }
+        });
+        let mut seen = String::new();
+        let mut code = String::new();
+        while let Some(line) = rx.recv().await {
+            seen.push_str(&line);
+            seen.push('\n');
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            let on = v["on"].as_str().unwrap_or_default();
+            if v["event"] != "waiting" || !on.contains("get-parameter") || !code.is_empty() {
+                continue;
+            }
+            let w =
+                parse_wait(on).unwrap_or_else(|| panic!("a wait line a person can follow: {on}"));
+            let value = self
+                .ssm()
+                .get_parameter()
+                .name(&w.parameter)
+                .with_decryption(true)
+                .send()
+                .await
+                .expect("the parameter the wait line names")
+                .parameter
+                .and_then(|p| p.value)
+                .unwrap();
+            let (id, c) = value.split_once(' ').expect("`<id> <code>`");
+            assert_eq!(id, w.activation, "the parameter holds the activation named");
+            let wrong = self.sim.register_agent(id, "not-the-code", &w.builder);
+            assert!(wrong.is_err(), "a wrong code is refused: {wrong:?}");
+            self.sim
+                .register_agent(id, c, &w.builder)
+                .expect("the agent registers with the id and code");
+            code = c.to_string();
+        }
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+            .await
+            .unwrap();
+        reader.join().unwrap();
+        let all = format!("{seen}{}", String::from_utf8_lossy(&out.stderr));
+        (out.status.code().unwrap_or(-1), all, code)
+    }
+
+    /// Activations, managed nodes and activation parameters left in the sim.
+    fn registration_leftovers(&self) -> (usize, usize, usize) {
+        let w = self.sim.world();
+        let params = w
+            .ssm
+            .parameters
+            .keys()
+            .filter(|k| k.contains("/recipe/activation/"))
+            .count();
+        (w.ssm.activations.len(), w.ssm.nodes.len(), params)
+    }
+
+    /// Every file under the folder (state, journals, saved plans), as text.
+    fn files_text(&self) -> String {
+        super::walk(self.dir.path())
+            .iter()
+            .filter_map(|p| std::fs::read(p).ok())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nobody_registers_a_builder_by_itself() {
+    let e = nobody_env().await;
+    let dir = e.dir.path();
+    std::fs::write(
+        dir.join("recipes/desk.yaml"),
+        DESK.replace("BUNDLE", "wsb-clj85qzj1"),
+    )
+    .unwrap();
+    let mut child = e
+        .cmd(&["apply", "recipes", "--auto-approve", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let waited = tokio::task::spawn_blocking(move || {
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find(|l| l.contains("\"waiting\"") && l.contains("get-parameter"))
+    })
+    .await
+    .unwrap();
+    assert!(
+        waited.is_some(),
+        "the apply waits on the agent, naming the route"
+    );
+    // Time passes on the simulated clock: still nobody registers the public bundle's WorkSpace.
+    e.sim.advance(2 * 3_600_000);
+    let ssm = e.ssm();
+    let info = ssm.describe_instance_information().send().await.unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(info.instance_information_list().is_empty(), "{info:?}");
+    assert!(e.sim.world().ssm.nodes.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_registers_the_first_base_and_its_bootstrap_registers_every_later_build() {
+    let e = nobody_env().await;
+    let dir = e.dir.path();
+    let bootstrap = e
+        .run(&[
+            "bootstrap",
+            "--target",
+            "workspaces",
+            "--os",
+            "linux",
+            "--region",
+            "eu-west-2",
+        ])
+        .await;
+    assert_eq!(bootstrap.0, 0, "{}", bootstrap.2);
+    std::fs::write(dir.join("recipes/files/bootstrap.sh"), &bootstrap.1).unwrap();
+    std::fs::write(dir.join("recipes/desk-base.yaml"), BASE).unwrap();
+
+    // The one-time preparation: the public bundle has no bootstrap, so a person registers it.
+    let (status, out, code) = e.apply_as_person().await;
+    assert_eq!(status, 0, "{out}");
+    assert!(!code.is_empty(), "the person registered: {out}");
+    assert!(
+        !out.contains(&code) && !e.files_text().contains(&code),
+        "the code is never written"
+    );
+    assert_eq!(
+        e.registration_leftovers(),
+        (0, 0, 0),
+        "activation, node and parameter are gone"
+    );
+    let w = e.sim.world();
+    let bundle = w
+        .workspaces
+        .bundles
+        .values()
+        .find(|b| b.name == "desk-base")
+        .expect("the base bundle");
+    let bundle_id = bundle.id.clone();
+    assert!(
+        w.workspaces.images[&bundle.image_id].bootstrap,
+        "the base image carries the bootstrap"
+    );
+
+    // Every later build on that bundle registers with no person, also past any activation's expiry.
+    std::fs::remove_file(dir.join("recipes/desk-base.yaml")).unwrap();
+    for (version, later_ms) in [("1.0.0", 0), ("1.1.0", 60 * 24 * 3_600_000)] {
+        e.sim.advance(later_ms);
+        let desk = DESK.replace("BUNDLE", &bundle_id).replace("1.0.0", version);
+        std::fs::write(dir.join("recipes/desk.yaml"), desk).unwrap();
+        let registered = e.sim.requests().records.len();
+        let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+        assert_eq!(code, 0, "{version}: {stdout}\n{stderr}");
+        let images = e.sim.world().workspaces.images.into_values();
+        assert!(
+            images
+                .into_iter()
+                .any(|i| i.name == format!("desk-{version}") && i.state == "AVAILABLE")
+        );
+        assert!(e.sim.requests().records.len() > registered);
+        assert_eq!(e.registration_leftovers(), (0, 0, 0), "{version}");
+    }
+}
