@@ -155,6 +155,9 @@ pub struct Ec2 {
     pub security_groups: BTreeMap<String, crate::ec2_access::SecurityGroup>,
     /// Subnets of the account's network, by id.
     pub subnets: BTreeMap<String, crate::ec2_access::Subnet>,
+    /// `account/region` pairs whose default VPC was deleted (DeleteVpc): every other account has
+    /// one in every region, as accounts made since 2013 do.
+    pub no_default_vpc: BTreeSet<String>,
 }
 
 /// A launch template and its versions.
@@ -982,6 +985,19 @@ fn run_instances(
     let ids: Vec<String> = match idempotent(w, c, "RunInstances") {
         Some(ids) => ids.split(',').map(str::to_string).collect(),
         None => {
+            // With no subnet, EC2 launches into the default VPC; an account without one is refused
+            // (API_RunInstances: "If you don't specify a subnet ID, we choose a default subnet from
+            // your default VPC"; error `VPCIdNotSpecified`).
+            let subnet = c
+                .params
+                .get("SubnetId")
+                .or_else(|| c.params.get("NetworkInterface.1.SubnetId"));
+            if subnet.is_none() && !crate::ec2_access::has_default_vpc(w, &c.account, &c.region) {
+                return Err(ApiError::client(
+                    "VPCIdNotSpecified",
+                    "No default VPC for this user. GroupName is only supported for EC2-Classic and default VPC.",
+                ));
+            }
             let mut image_id = p(c, "ImageId")?.to_string();
             if let Some(param) = image_id.strip_prefix("resolve:ssm:") {
                 image_id = w.ssm.resolve(&c.account, &c.region, param).ok_or_else(|| {

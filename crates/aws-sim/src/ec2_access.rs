@@ -124,6 +124,9 @@ pub fn handle(w: &mut World, c: &Call, rid: &str) -> Option<Result<String, ApiEr
         "DeleteSecurityGroup" => delete_security_group(w, c, rid),
         "DescribeVolumes" => Ok(describe_volumes(w, c, rid)),
         "DescribeSubnets" => describe_subnets(w, c, rid),
+        "DescribeVpcs" => Ok(describe_vpcs(w, c, rid)),
+        "DeleteVpc" => delete_vpc(w, c, rid),
+        "CreateDefaultVpc" => create_default_vpc(w, c, rid),
         _ => return None,
     })
 }
@@ -578,4 +581,88 @@ fn volume_xml(x: &mut Xml, w: &World, i: &crate::ec2::Instance, vol: &str) {
         .close("item")
         .close("attachmentSet")
         .close("item");
+}
+
+/// Whether the caller's account still has its default VPC in the call's region.
+pub fn has_default_vpc(w: &World, account: &str, region: &str) -> bool {
+    !w.ec2
+        .no_default_vpc
+        .contains(&format!("{account}/{region}"))
+}
+
+/// DescribeVpcs: the default VPC (172.31.0.0/16, "Default VPCs", VPC User Guide) while it exists;
+/// filters `is-default`, `isDefault` and `vpc-id`.
+fn describe_vpcs(w: &World, c: &Call, rid: &str) -> String {
+    let ids = list(&c.params, "VpcId");
+    let fs = filters(&c.params);
+    let vpc = default_vpc(&c.region);
+    let keep = has_default_vpc(w, &c.account, &c.region)
+        && (ids.is_empty() || ids.contains(&vpc))
+        && fs.iter().all(|(name, values)| match name.as_str() {
+            "is-default" | "isDefault" => values.iter().any(|v| v == "true"),
+            "vpc-id" => values.contains(&vpc),
+            _ => true,
+        });
+    let mut x = Xml::response("DescribeVpcs", rid);
+    x.open("vpcSet");
+    if keep {
+        x.open("item")
+            .text("vpcId", &vpc)
+            .text("ownerId", &c.account)
+            .text("state", "available")
+            .text("cidrBlock", "172.31.0.0/16")
+            .text("isDefault", "true")
+            .close("item");
+    }
+    x.close("vpcSet");
+    x.finish("DescribeVpcs")
+}
+
+/// DeleteVpc of the default VPC (the only VPC aws-sim has): refused while subnets are in it
+/// (`DependencyViolation`, API_DeleteVpc: "you must … delete all … resources that are associated
+/// with the VPC").
+fn delete_vpc(w: &mut World, c: &Call, rid: &str) -> Result<String, ApiError> {
+    let id = required(c, "VpcId")?;
+    if id != default_vpc(&c.region) || !has_default_vpc(w, &c.account, &c.region) {
+        return Err(ApiError::client(
+            "InvalidVpcID.NotFound",
+            format!("The vpc ID '{id}' does not exist"),
+        ));
+    }
+    let mine = mine(c);
+    if w.ec2
+        .subnets
+        .values()
+        .any(|s| mine(&s.owner, &s.region) && s.vpc_id == id)
+    {
+        return Err(ApiError::client(
+            "DependencyViolation",
+            format!("The vpc '{id}' has dependencies and cannot be deleted."),
+        ));
+    }
+    w.ec2
+        .no_default_vpc
+        .insert(format!("{}/{}", c.account, c.region));
+    Ok(ok("DeleteVpc", rid))
+}
+
+/// CreateDefaultVpc: gives a region its default VPC back (`DefaultVpcAlreadyExists` if it has one).
+fn create_default_vpc(w: &mut World, c: &Call, rid: &str) -> Result<String, ApiError> {
+    if !w
+        .ec2
+        .no_default_vpc
+        .remove(&format!("{}/{}", c.account, c.region))
+    {
+        return Err(ApiError::client(
+            "DefaultVpcAlreadyExists",
+            "A Default VPC already exists for this account in this region.",
+        ));
+    }
+    let mut x = Xml::response("CreateDefaultVpc", rid);
+    x.open("vpc")
+        .text("vpcId", &default_vpc(&c.region))
+        .text("cidrBlock", "172.31.0.0/16")
+        .text("isDefault", "true")
+        .close("vpc");
+    Ok(x.finish("CreateDefaultVpc"))
 }

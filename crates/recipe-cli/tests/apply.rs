@@ -2214,3 +2214,40 @@ async fn an_answer_missing_its_id_fails_naming_the_call_and_the_next_apply_conve
     assert_eq!(e.duplicates(), Vec::<String>::new());
     e.assert_nothing_to_do().await;
 }
+
+/// An account without a default VPC refuses a launch that names no subnet (`VPCIdNotSpecified`):
+/// the plan says so with the fix, apply changes nothing, and once the default VPC is back (through
+/// CreateDefaultVpc, as a person would) the plan is clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_default_vpc_for_a_builder_without_a_subnet_is_a_plan_finding() {
+    let e = env().await;
+    let recipe = "recipes/layered/linux-baseline.yaml";
+    e.edit(recipe, "  subnet-id: subnet-0a1b2c3d4e5f60718\n", "");
+    let ec2 = e.ec2("eu-west-2").await;
+    let vpc = ec2.describe_vpcs().send().await.unwrap();
+    let default = vpc.vpcs()[0].vpc_id().unwrap().to_string();
+    let busy = ec2.delete_vpc().vpc_id(&default).send().await.unwrap_err();
+    assert!(
+        format!("{busy:?}").contains("DependencyViolation"),
+        "{busy:?}"
+    );
+    e.sim.reset();
+    ec2.delete_vpc().vpc_id(&default).send().await.unwrap();
+    provide_examples_account(&e.sim);
+    let args = ["recipes/layered", "--target", "linux-baseline"];
+    let (code, plan, err) = e.run(&[&["plan"], &args[..]].concat()).await;
+    assert_eq!(code, 0, "{plan}\n{err}");
+    assert!(
+        plan.contains("problem: the account has no default VPC in eu-west-2, where a builder without `builder.subnet-id` is launched"),
+        "{plan}"
+    );
+    let before = e.sim.requests().records.len();
+    let (code, out, err) = e
+        .run(&[&["apply", "--auto-approve"], &args[..]].concat())
+        .await;
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert_eq!(e.writes_since(before), Vec::<String>::new());
+    ec2.create_default_vpc().send().await.unwrap();
+    let (_, plan, _) = e.run(&[&["plan"], &args[..]].concat()).await;
+    assert!(!plan.contains("problem:"), "{plan}");
+}

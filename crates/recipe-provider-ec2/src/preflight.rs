@@ -1,5 +1,7 @@
 //! Read-only checks before a build, so that a missing prerequisite is a finding in the plan rather
 //! than a failure minutes into an apply:
+//! - without a subnet, the region has a default VPC (DescribeVpcs `is-default`), or the launch
+//!   would be refused with `VPCIdNotSpecified`;
 //! - the builder's subnet and security groups exist in its build region (DescribeSubnets,
 //!   DescribeSecurityGroups; a missing one is `InvalidSubnetID.NotFound` / `InvalidGroup.NotFound`,
 //!   per the EC2 API reference);
@@ -22,6 +24,9 @@ pub(crate) async fn problems(p: &Ec2Provider, r: &LoadedRecipe, region: &str) ->
     let b = &r.recipe.builder;
     let ec2 = p.ec2(region);
     let mut out = Vec::new();
+    if b.subnet_id.is_none() {
+        out.extend(default_vpc(&ec2, region).await);
+    }
     if let Some(subnet) = &b.subnet_id {
         let found = ec2
             .describe_subnets()
@@ -70,6 +75,27 @@ pub(crate) async fn problems(p: &Ec2Provider, r: &LoadedRecipe, region: &str) ->
         ));
     }
     out
+}
+
+/// Without `builder.subnet-id` the builder goes to the region's default VPC: an account without
+/// one refuses the launch (`VPCIdNotSpecified`, API_RunInstances), so its absence is a finding.
+async fn default_vpc(ec2: &aws_sdk_ec2::Client, region: &str) -> Option<String> {
+    let is_default = aws_sdk_ec2::types::Filter::builder()
+        .name("is-default")
+        .values("true")
+        .build();
+    match ec2.describe_vpcs().filters(is_default).send().await {
+        Ok(out) if out.vpcs().is_empty() => Some(format!(
+            "the account has no default VPC in {region}, where a builder without `builder.subnet-id` is launched (fix: name a subnet in `builder.subnet-id`, or `aws ec2 create-default-vpc --region {region}`)"
+        )),
+        Ok(_) => None,
+        Err(e) => {
+            let (code, message) = (e.code().unwrap_or("unknown"), e.message().unwrap_or(""));
+            Some(format!(
+                "could not check for a default VPC in {region}: {code} {message} (fix: allow the plan's read-only calls, docs/iam.md)"
+            ))
+        }
+    }
 }
 
 /// What the instance profile lacks: itself, a role, or any policy that could let SSM in.

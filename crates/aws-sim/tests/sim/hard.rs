@@ -238,3 +238,48 @@ async fn the_newest_public_ami_named_like_amazons_is_a_third_partys() {
     assert_eq!(newest(vec!["amazon".into()]).await, aws_sim::AMAZON_ACCOUNT);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn without_a_default_vpc_a_launch_needs_a_subnet() {
+    let s = sim_with(aws_sim::Durations::instant()).await;
+    let c = clients(s.url(), REGION, OWNER);
+    let vpcs = c.ec2.describe_vpcs().send().await.unwrap();
+    let default = vpcs.vpcs()[0].vpc_id().unwrap().to_string();
+    assert_eq!(vpcs.vpcs()[0].is_default(), Some(true));
+    c.ec2.delete_vpc().vpc_id(&default).send().await.unwrap();
+    assert!(
+        c.ec2
+            .describe_vpcs()
+            .send()
+            .await
+            .unwrap()
+            .vpcs()
+            .is_empty()
+    );
+    let image = c
+        .ec2
+        .describe_images()
+        .owners("amazon")
+        .send()
+        .await
+        .unwrap()
+        .images()[0]
+        .image_id()
+        .unwrap()
+        .to_string();
+    let run = |subnet: Option<&str>| {
+        c.ec2
+            .run_instances()
+            .image_id(&image)
+            .min_count(1)
+            .max_count(1)
+            .set_subnet_id(subnet.map(str::to_string))
+            .send()
+    };
+    let refused = run(None).await.unwrap_err();
+    assert_eq!(crate::common::code(&refused), "VPCIdNotSpecified");
+    assert!(run(Some("subnet-0a1b2c3d4e5f60718")).await.is_ok());
+    c.ec2.create_default_vpc().send().await.unwrap();
+    assert!(run(None).await.is_ok());
+    s.stop().await;
+}

@@ -507,3 +507,72 @@ async fn a_custom_import_feeds_a_bundle_made_in_the_build_and_a_copy_region() {
         ]
     );
 }
+
+/// AWS answers DescribeWorkspaces 25 a page: a bundle with 60 tagged WorkSpaces is counted whole by
+/// the plan and rebuilt whole, in batches of 20.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_workspaces_on_a_bundle_are_counted_and_rebuilt_in_batches_of_20() {
+    let e = ws_env().await;
+    assert_eq!(e.run(&["apply", "recipes", "--auto-approve"]).await.0, 0);
+    let w = e.sim.world();
+    let bundle = w
+        .workspaces
+        .bundles
+        .values()
+        .find(|b| b.name == "desk")
+        .unwrap();
+    let bundle = bundle.id.clone();
+    let client = e.workspaces();
+    let tag = aws_sdk_workspaces::types::Tag::builder()
+        .key("Persona")
+        .value("desk")
+        .build()
+        .unwrap();
+    let users: Vec<String> = (0..60).map(|i| format!("user{i:02}")).collect();
+    for chunk in users.chunks(25) {
+        let reqs = chunk.iter().map(|u| {
+            WorkspaceRequest::builder()
+                .directory_id("d-906734325")
+                .user_name(u)
+                .bundle_id(&bundle)
+                .tags(tag.clone())
+                .build()
+                .unwrap()
+        });
+        let out = client
+            .create_workspaces()
+            .set_workspaces(Some(reqs.collect()))
+            .send()
+            .await
+            .unwrap();
+        assert!(out.failed_requests().is_empty(), "{out:?}");
+    }
+    let text = DESK
+        .replace("version: 1.0.0", "version: 1.1.0")
+        .replace("batch: 2", "batch: 20");
+    std::fs::write(e.dir.path().join("recipes/desk.yaml"), text).unwrap();
+    let (_, plan, _) = e.run(&["plan", "recipes"]).await;
+    assert!(
+        plan.contains("60 WorkSpace(s) on the bundle carry the tags"),
+        "{plan}"
+    );
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(e.sim.requests().count("workspaces:RebuildWorkspaces"), 60);
+    let w = e.sim.world();
+    let new = w
+        .workspaces
+        .images
+        .values()
+        .find(|i| i.name == "desk-1.1.0")
+        .unwrap();
+    let rebuilt = w
+        .workspaces
+        .workspaces
+        .values()
+        .filter(|ws| ws.bundle_id == bundle && ws.user_name.starts_with("user"))
+        .filter(|ws| ws.image_id == new.id)
+        .count();
+    assert_eq!(rebuilt, 60, "every WorkSpace runs the new image");
+    assert_eq!(e.leftovers(), (0, 0, 0));
+}
