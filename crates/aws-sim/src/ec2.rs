@@ -158,6 +158,8 @@ pub struct Ec2 {
     /// `account/region` pairs whose default VPC was deleted (DeleteVpc): every other account has
     /// one in every region, as accounts made since 2013 do.
     pub no_default_vpc: BTreeSet<String>,
+    /// VPCs, gateways, route tables and endpoints made through the API (`ec2_net.rs`).
+    pub net: crate::ec2_net::Net,
 }
 
 /// A launch template and its versions.
@@ -575,7 +577,9 @@ pub fn handle(
         | "ModifyLaunchTemplate"
         | "DescribeLaunchTemplates"
         | "DescribeLaunchTemplateVersions" => launch_templates(w, c, now, rid)?,
-        _ => match crate::ec2_access::handle(w, c, rid) {
+        _ => match crate::ec2_access::handle(w, c, rid)
+            .or_else(|| crate::ec2_net::handle(w, c, rid))
+        {
             Some(xml) => xml?,
             None => return Err(ApiError::unsupported("ec2", op)),
         },

@@ -85,6 +85,8 @@ pub struct Subnet {
     pub region: String,
     pub vpc_id: String,
     pub cidr: String,
+    /// `MapPublicIpOnLaunch`: true in the default VPC's subnets, false in CreateSubnet's.
+    pub map_public_ip: bool,
 }
 
 /// The made-up default VPC of a region.
@@ -374,6 +376,10 @@ fn describe_subnets(w: &World, c: &Call, rid: &str) -> Result<String, ApiError> 
             .text("cidrBlock", &s.cidr)
             .text("ownerId", &s.owner)
             .text("state", "available")
+            .text(
+                "mapPublicIpOnLaunch",
+                if s.map_public_ip { "true" } else { "false" },
+            )
             .close("item");
     }
     x.close("subnetSet");
@@ -613,6 +619,25 @@ fn describe_vpcs(w: &World, c: &Call, rid: &str) -> String {
             .text("cidrBlock", "172.31.0.0/16")
             .text("isDefault", "true")
             .close("item");
+    }
+    for v in w.ec2.net.vpcs.values() {
+        let wanted = v.owner == c.account
+            && v.region == c.region
+            && (ids.is_empty() || ids.contains(&v.id))
+            && fs.iter().all(|(name, values)| match name.as_str() {
+                "is-default" | "isDefault" => values.iter().any(|x| x == "false"),
+                "vpc-id" => values.contains(&v.id),
+                _ => true,
+            });
+        if wanted {
+            x.open("item")
+                .text("vpcId", &v.id)
+                .text("ownerId", &v.owner)
+                .text("state", "available")
+                .text("cidrBlock", &v.cidr)
+                .text("isDefault", "false")
+                .close("item");
+        }
     }
     x.close("vpcSet");
     x.finish("DescribeVpcs")

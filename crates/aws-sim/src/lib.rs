@@ -18,6 +18,7 @@ mod appstream;
 mod clock;
 mod ec2;
 mod ec2_access;
+mod ec2_net;
 mod error;
 mod faults;
 pub mod iam_kms;

@@ -284,7 +284,8 @@ impl Sim {
     }
 
     /// Set up the account's network as its platform team would have: subnets and security groups
-    /// with these ids in `region`, in the region's default VPC (ids already there are kept).
+    /// with these ids in `region`, in the region's default VPC (ids already there are kept), and
+    /// the `ssm`, `ec2messages` and `ssmmessages` interface endpoints in that VPC.
     pub fn provide_network(
         &self,
         account: &str,
@@ -304,6 +305,26 @@ impl Sim {
                     region: region.into(),
                     vpc_id: vpc.clone(),
                     cidr: "172.31.0.0/20".into(),
+                    map_public_ip: true,
+                });
+        }
+        // Private builders (an AppStream image builder has no public IP without default internet
+        // access) reach Systems Manager through the three interface endpoints, as a platform team
+        // sets them up (`ec2_net.rs`).
+        for service in crate::ec2_net::ssm_services(region) {
+            let id = format!("vpce-{}", &crate::ec2_access::default_vpc(region)[4..]);
+            let id = format!("{id}{}", service.rsplit('.').next().unwrap_or_default());
+            w.ec2
+                .net
+                .endpoints
+                .entry(id.clone())
+                .or_insert_with(|| crate::ec2_net::Endpoint {
+                    id,
+                    owner: account.into(),
+                    region: region.into(),
+                    vpc_id: vpc.clone(),
+                    service,
+                    private_dns: true,
                 });
         }
         for id in groups {

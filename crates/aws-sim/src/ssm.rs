@@ -161,14 +161,16 @@ fn param_json(p: &Parameter, region: &str, account: &str) -> Value {
     })
 }
 
-/// Whether an instance is online for Run Command: running, with an instance profile, for a moment.
-fn online(ec2: &Ec2, c: &Call, id: &str, now: u64, d: &Durations) -> bool {
-    ec2.instances.get(id).is_some_and(|i| {
+/// Whether an instance is online for Run Command: running, with an instance profile, in a subnet
+/// that reaches Systems Manager (`ec2_net.rs`), for a moment.
+fn online(w: &World, c: &Call, id: &str, now: u64, d: &Durations) -> bool {
+    w.ec2.instances.get(id).is_some_and(|i| {
         i.owner == c.account
             && i.region == c.region
             && i.state == "running"
             && !i.instance_profile.is_empty()
             && i.running_since.is_some_and(|t| now >= t + d.ssm_online_ms)
+            && crate::ec2_net::reaches_ssm(w, &i.subnet_id, None)
     })
 }
 
@@ -281,7 +283,7 @@ pub fn handle(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Output
                     .instances
                     .values()
                     .filter(|i| wanted.is_empty() || wanted.contains(&i.id))
-                    .filter(|i| online(&w.ec2, c, &i.id, now, d))
+                    .filter(|i| online(w, c, &i.id, now, d))
                     .map(|i| {
                         json!({
                             "InstanceId": i.id,
@@ -497,7 +499,7 @@ fn send_command(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Valu
         ));
     }
     for i in &instances {
-        if !online(&w.ec2, c, i, now, d) && !crate::ssm_hybrid::online(w, c, i, now, d) {
+        if !online(w, c, i, now, d) && !crate::ssm_hybrid::online(w, c, i, now, d) {
             return Err(ApiError::client(
                 "InvalidInstanceId",
                 format!(

@@ -302,7 +302,9 @@ fn machine(w: &World, account: &str, region: &str, name: &str) -> Option<Machine
     })
 }
 
-/// Whether the machine under node `n` is up.
+/// Whether the machine under node `n` is up, and reaches Systems Manager: an image builder with
+/// default internet access does, else through its subnet (`ec2_net.rs`); a WorkSpace's directory
+/// network is not modelled.
 fn machine_up(w: &World, n: &ManagedNode) -> bool {
     if n.image_builder.is_empty() {
         w.workspaces
@@ -310,10 +312,13 @@ fn machine_up(w: &World, n: &ManagedNode) -> bool {
             .get(&n.workspace_id)
             .is_some_and(|ws| ws.state == "AVAILABLE")
     } else {
-        w.appstream
-            .builders
-            .get(&n.image_builder)
-            .is_some_and(|b| b.state == "RUNNING")
+        w.appstream.builders.get(&n.image_builder).is_some_and(|b| {
+            let reaches = b.internet_access
+                || b.subnet_ids
+                    .first()
+                    .is_none_or(|s| crate::ec2_net::reaches_ssm(w, s, Some(false)));
+            b.state == "RUNNING" && reaches
+        })
     }
 }
 

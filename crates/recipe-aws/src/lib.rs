@@ -12,6 +12,7 @@
 mod clients;
 mod config;
 mod error;
+pub mod network;
 mod poll;
 pub mod preflight;
 pub mod tags;

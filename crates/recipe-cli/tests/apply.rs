@@ -2251,3 +2251,77 @@ async fn no_default_vpc_for_a_builder_without_a_subnet_is_a_plan_finding() {
     let (_, plan, _) = e.run(&[&["plan"], &args[..]].concat()).await;
     assert!(!plan.contains("problem:"), "{plan}");
 }
+
+/// A builder subnet with no way to Systems Manager (a private subnet with no NAT route and no VPC
+/// endpoints) is a plan finding with its fix, not a launch that waits for its timeout; with a NAT
+/// route the plan is clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_builder_subnet_without_a_route_to_ssm_is_a_plan_finding() {
+    let e = env().await;
+    let ec2 = e.ec2("eu-west-2").await;
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.1.0.0/16")
+        .send()
+        .await
+        .unwrap();
+    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(&vpc)
+        .cidr_block("10.1.1.0/24")
+        .send()
+        .await;
+    let subnet = subnet
+        .unwrap()
+        .subnet()
+        .unwrap()
+        .subnet_id()
+        .unwrap()
+        .to_string();
+    let recipe = "recipes/layered/linux-baseline.yaml";
+    e.edit(recipe, "subnet-0a1b2c3d4e5f60718", &subnet);
+    let args = ["recipes/layered", "--target", "linux-baseline"];
+    let (code, plan, err) = e.run(&[&["plan"], &args[..]].concat()).await;
+    assert_eq!(code, 0, "{plan}\n{err}");
+    let want = format!("problem: the subnet {subnet} in eu-west-2 has no route to Systems Manager");
+    assert!(plan.contains(&want), "{plan}");
+    let before = e.sim.requests().records.len();
+    let (code, _, err) = e
+        .run(&[&["apply", "--auto-approve"], &args[..]].concat())
+        .await;
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(e.writes_since(before), Vec::<String>::new());
+    // A NAT gateway and a route to it, as a platform team would add them.
+    let nat = ec2
+        .create_nat_gateway()
+        .subnet_id(&subnet)
+        .send()
+        .await
+        .unwrap();
+    let nat = nat
+        .nat_gateway()
+        .unwrap()
+        .nat_gateway_id()
+        .unwrap()
+        .to_string();
+    let rtb = ec2.create_route_table().vpc_id(&vpc).send().await.unwrap();
+    let rtb = rtb
+        .route_table()
+        .unwrap()
+        .route_table_id()
+        .unwrap()
+        .to_string();
+    let route = ec2
+        .create_route()
+        .route_table_id(&rtb)
+        .destination_cidr_block("0.0.0.0/0");
+    route.nat_gateway_id(&nat).send().await.unwrap();
+    let assoc = ec2
+        .associate_route_table()
+        .route_table_id(&rtb)
+        .subnet_id(&subnet);
+    assoc.send().await.unwrap();
+    let (_, plan, _) = e.run(&[&["plan"], &args[..]].concat()).await;
+    assert!(!plan.contains("problem:"), "{plan}");
+}

@@ -1,7 +1,8 @@
 //! Read-only checks of an image builder's network before a build: its subnet and security groups
 //! exist in the build region (EC2 DescribeSubnets, DescribeSecurityGroups; `InvalidSubnetID.NotFound`
 //! / `InvalidGroup.NotFound`). AppStream itself has no call that checks them before
-//! CreateImageBuilder.
+//! CreateImageBuilder. Without default internet access, the subnet must reach Systems Manager
+//! (`recipe_aws::network`).
 
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use recipe_aws::preflight::finding;
@@ -34,6 +35,13 @@ pub(crate) async fn problems(
             region,
             "builder.subnet-id",
         ));
+    }
+    // Without default internet access the builder has no public IP: it reaches Systems Manager
+    // (to register its agent) only through a NAT route or the VPC endpoints.
+    let internet = b.internet_access.as_ref().is_some_and(|i| i.value);
+    if let Some(subnet) = b.subnet_id.as_ref().filter(|_| !internet) {
+        let route = recipe_aws::network::ssm_route(ec2, region, &subnet.value, Some(false));
+        out.extend(route.await);
     }
     for group in &b.security_group_ids {
         if let Err(e) = ec2

@@ -2,6 +2,7 @@
 //! than a failure minutes into an apply:
 //! - without a subnet, the region has a default VPC (DescribeVpcs `is-default`), or the launch
 //!   would be refused with `VPCIdNotSpecified`;
+//! - the builder's subnet reaches Systems Manager (`recipe_aws::network`);
 //! - the builder's subnet and security groups exist in its build region (DescribeSubnets,
 //!   DescribeSecurityGroups; a missing one is `InvalidSubnetID.NotFound` / `InvalidGroup.NotFound`,
 //!   per the EC2 API reference);
@@ -33,6 +34,7 @@ pub(crate) async fn problems(p: &Ec2Provider, r: &LoadedRecipe, region: &str) ->
             .subnet_ids(&subnet.value)
             .send()
             .await;
+        let exists = found.is_ok();
         out.extend(missing(
             found.err(),
             "subnet",
@@ -40,6 +42,9 @@ pub(crate) async fn problems(p: &Ec2Provider, r: &LoadedRecipe, region: &str) ->
             region,
             "builder.subnet-id",
         ));
+        if exists {
+            out.extend(recipe_aws::network::ssm_route(&ec2, region, &subnet.value, None).await);
+        }
     }
     for group in &b.security_group_ids {
         let found = ec2

@@ -283,3 +283,84 @@ async fn without_a_default_vpc_a_launch_needs_a_subnet() {
     assert!(run(None).await.is_ok());
     s.stop().await;
 }
+
+/// A private subnet made through the API: an instance there never reports Online until the subnet
+/// reaches Systems Manager (a NAT route, or the three interface endpoints).
+#[tokio::test]
+async fn an_agent_in_a_subnet_without_a_route_to_ssm_is_never_online() {
+    let s = sim_with(aws_sim::Durations::instant()).await;
+    let c = clients(s.url(), REGION, OWNER);
+    s.provide_instance_profile(OWNER, "recipe-builder", &[]);
+    let vpc = c
+        .ec2
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .unwrap();
+    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    let subnet = c
+        .ec2
+        .create_subnet()
+        .vpc_id(&vpc)
+        .cidr_block("10.0.1.0/24")
+        .send()
+        .await
+        .unwrap();
+    let subnet = subnet.subnet().unwrap().subnet_id().unwrap().to_string();
+    let image = c
+        .ec2
+        .describe_images()
+        .owners("amazon")
+        .send()
+        .await
+        .unwrap()
+        .images()[0]
+        .image_id()
+        .unwrap()
+        .to_string();
+    let profile = aws_sdk_ec2::types::IamInstanceProfileSpecification::builder()
+        .name("recipe-builder")
+        .build();
+    let run = c
+        .ec2
+        .run_instances()
+        .image_id(&image)
+        .min_count(1)
+        .max_count(1)
+        .subnet_id(&subnet)
+        .iam_instance_profile(profile)
+        .send()
+        .await
+        .unwrap();
+    let id = run.instances()[0].instance_id().unwrap().to_string();
+    let online = || async {
+        let d = c.ssm.describe_instance_information().send().await.unwrap();
+        d.instance_information_list()
+            .iter()
+            .any(|i| i.instance_id() == Some(id.as_str()))
+    };
+    s.advance(3_600_000);
+    assert!(!online().await, "no route: never Online");
+    for svc in ["ssm", "ec2messages"] {
+        c.ec2
+            .create_vpc_endpoint()
+            .vpc_id(&vpc)
+            .service_name(format!("com.amazonaws.{REGION}.{svc}"))
+            .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Interface)
+            .send()
+            .await
+            .unwrap();
+    }
+    assert!(!online().await, "two of the three endpoints are not enough");
+    c.ec2
+        .create_vpc_endpoint()
+        .vpc_id(&vpc)
+        .service_name(format!("com.amazonaws.{REGION}.ssmmessages"))
+        .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Interface)
+        .send()
+        .await
+        .unwrap();
+    assert!(online().await, "the three endpoints reach SSM");
+    s.stop().await;
+}

@@ -76,6 +76,7 @@ fn provider_source() -> String {
         "recipe-provider-workspaces",
         "recipe-provider-appstream",
         "recipe-ssm",
+        "recipe-aws",
     ] {
         for f in walk(&root().join("crates").join(c).join("src")) {
             all.push_str(&std::fs::read_to_string(f).unwrap());
