@@ -662,6 +662,11 @@ fn handle(shared: &Shared, call: &Call, request_id: &str) -> Result<Output, ApiE
         "kms" => crate::iam_kms::kms(&world, call),
         other => Err(ApiError::unsupported(other, &call.op)),
     };
+    // A builder this call deleted gives its machine back now, not at the next call (there may be
+    // none: the delete is often an apply's last).
+    if world.machine_dir.is_some() {
+        crate::machine::release_gone_builders(&mut world);
+    }
     if r.is_ok() && !is_read(&call.op) {
         shared.persist(&world);
     }
