@@ -572,6 +572,7 @@ pub fn handle(
         "ModifySnapshotAttribute" => modify_snapshot_attribute(w, c, rid)?,
         "DescribeSnapshotAttribute" => describe_snapshot_attribute(w, c, rid)?,
         "DescribeRegions" => describe_regions(rid),
+        "DescribeInstanceTypes" => crate::quotas::describe_instance_types(c, rid),
         "CreateLaunchTemplate"
         | "CreateLaunchTemplateVersion"
         | "ModifyLaunchTemplate"
@@ -1042,6 +1043,8 @@ fn run_instances(
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(1)
                 .max(1);
+            let instance_type = opt(c, "InstanceType").unwrap_or("m1.small");
+            crate::quotas::check_launch(w, c, instance_type, count as u64)?;
             let sgs = list(&c.params, "SecurityGroupId");
             let profile = opt(c, "IamInstanceProfile.Name")
                 .map(str::to_string)

@@ -26,6 +26,7 @@ pub mod machine;
 pub mod machine_jobs;
 mod members;
 mod protocol;
+mod quotas;
 mod server;
 mod ssm;
 mod ssm_hybrid;

@@ -32,6 +32,9 @@ pub struct Config {
     pub operator: bool,
     /// Back Linux instances with real root filesystems, where steps really run (`machine.rs`).
     pub machines: Option<crate::MachineConfig>,
+    /// Every account's Running On-Demand Standard instances quota, in vCPUs (`quotas.rs`): an
+    /// account's real value cannot be known; new accounts start low.
+    pub vcpu_quota: u64,
 }
 
 impl Default for Config {
@@ -43,6 +46,7 @@ impl Default for Config {
             state_dir: None,
             operator: false,
             machines: None,
+            vcpu_quota: 256,
         }
     }
 }
@@ -155,9 +159,13 @@ impl Shared {
     }
 
     pub fn reset(&self) {
-        let operator = lock(&self.world).operator;
+        let (operator, vcpu_quota) = {
+            let w = lock(&self.world);
+            (w.operator, w.vcpu_quota)
+        };
         *lock(&self.world) = World {
             operator,
+            vcpu_quota,
             ..World::default()
         };
         *lock(&self.log) = RequestLog::default();
@@ -188,6 +196,7 @@ impl Sim {
             .unwrap_or_default();
         let mut world = World {
             operator: config.operator,
+            vcpu_quota: config.vcpu_quota,
             machine_dir: config.machines.as_ref().map(|m| m.dir.clone()),
             ..world
         };
@@ -468,6 +477,7 @@ fn service_of(shape: &str) -> String {
         // SDK): the same operations, the same members.
         "PhotonAdminProxyService" => "appstream".into(),
         "TrentService" => "kms".into(),
+        "ServiceQuotasV20190624" => "servicequotas".into(),
         other => other.to_lowercase(),
     }
 }
@@ -660,6 +670,7 @@ fn handle(shared: &Shared, call: &Call, request_id: &str) -> Result<Output, ApiE
         "sts" => crate::sts::handle(call, request_id),
         "iam" => crate::iam_kms::iam(&world, call, request_id),
         "kms" => crate::iam_kms::kms(&world, call),
+        "servicequotas" => crate::quotas::handle(&mut world, call).map(Output::Value),
         other => Err(ApiError::unsupported(other, &call.op)),
     };
     // A builder this call deleted gives its machine back now, not at the next call (there may be

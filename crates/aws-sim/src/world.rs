@@ -18,6 +18,10 @@ pub struct World {
     pub appstream: crate::appstream::Appstream,
     /// IAM instance profiles and KMS keys, as the account was set up.
     pub setup: crate::iam_kms::Setup,
+    /// Service Quotas values raised by RequestServiceQuotaIncrease, by `account/region/code`.
+    pub quotas: std::collections::BTreeMap<String, u64>,
+    /// Every account's Standard On-Demand vCPU quota until raised ([`crate::Config::vcpu_quota`]).
+    pub vcpu_quota: u64,
     /// Counter behind generated ids.
     pub seq: u64,
     /// Manual clock offset (`/_sim/advance`), in ms.

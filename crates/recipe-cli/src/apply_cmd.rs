@@ -15,6 +15,10 @@ use crate::plan_cmd::{PlanningArgs, make_plan, runtime};
 use crate::progress::{Mode, Progress};
 use crate::{LoadArgs, render};
 
+/// `--max-builders` when not given: no limit of the tool's own; the providers' ceilings (the EC2
+/// quota's room, 20 for WorkSpaces and AppStream) bound the builders.
+const UNBOUNDED_BUILDERS: usize = 1000;
+
 #[derive(clap::Args)]
 pub struct ApplyArgs {
     #[command(flatten)]
@@ -31,9 +35,10 @@ pub struct ApplyArgs {
     /// no slot.
     #[arg(long, default_value_t = 8, value_name = "N")]
     parallelism: usize,
-    /// Builders running at once per service and region (vCPU and service quotas bound them);
-    /// launches beyond it are queued.
-    #[arg(long, default_value_t = Limits::default().builders, value_name = "N")]
+    /// Builders running at once per service and region; launches beyond it are queued. By default
+    /// what the account allows: EC2 reads the room its vCPU quota leaves in each region (Service
+    /// Quotas), WorkSpaces and AppStream allow 20. A launch the quota still refuses is queued too.
+    #[arg(long, default_value_t = UNBOUNDED_BUILDERS, value_name = "N")]
     max_builders: usize,
     /// Image copies in flight per destination region (EC2 allows 25 from one source region);
     /// copies beyond it are queued.

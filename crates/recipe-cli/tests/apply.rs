@@ -88,6 +88,15 @@ async fn operator_env(d: aws_sim::Durations) -> Env {
 
 /// The layered examples against an aws-sim that takes `d` for each state change.
 async fn env_with(d: aws_sim::Durations) -> Env {
+    env_config(aws_sim::Config {
+        durations: d,
+        ..Default::default()
+    })
+    .await
+}
+
+/// The layered examples against an aws-sim started with `config`.
+async fn env_config(config: aws_sim::Config) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let copy = |from: &str| {
         let to = dir.path().join(from);
@@ -101,12 +110,7 @@ async fn env_with(d: aws_sim::Durations) -> Env {
     };
     copy("recipes/layered");
     copy("recipes/components");
-    let sim = aws_sim::Sim::start(aws_sim::Config {
-        durations: d,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let sim = aws_sim::Sim::start(config).await.unwrap();
     provide_examples_account(&sim);
     Env {
         dir,
@@ -2324,4 +2328,116 @@ async fn a_builder_subnet_without_a_route_to_ssm_is_a_plan_finding() {
     assoc.send().await.unwrap();
     let (_, plan, _) = e.run(&[&["plan"], &args[..]].concat()).await;
     assert!(!plan.contains("problem:"), "{plan}");
+}
+
+/// A new account's small vCPU quota, already used by an instance that is not a builder: the plan
+/// reads the room (Service Quotas, DescribeInstances, DescribeInstanceTypes), the launch refused
+/// with `VcpuLimitExceeded` waits for room instead of failing, and goes on once the other instance
+/// is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_launch_past_the_vcpu_quota_waits_for_room_instead_of_failing() {
+    let mut d = aws_sim::Durations::instant();
+    d.image_create_ms = 100;
+    let e = env_config(aws_sim::Config {
+        durations: d,
+        vcpu_quota: 2,
+        ..Default::default()
+    })
+    .await;
+    let ec2 = e.ec2("eu-west-2").await;
+    let image = ec2
+        .describe_images()
+        .owners("amazon")
+        .send()
+        .await
+        .unwrap()
+        .images()[0]
+        .image_id()
+        .unwrap()
+        .to_string();
+    let other = ec2
+        .run_instances()
+        .image_id(&image)
+        .instance_type(aws_sdk_ec2::types::InstanceType::T3Small)
+        .min_count(1)
+        .max_count(1)
+        .send()
+        .await
+        .unwrap();
+    let other = other.instances()[0].instance_id().unwrap().to_string();
+    let mut child = e
+        .cmd(&[
+            "apply",
+            "recipes/layered",
+            "--target",
+            "linux-baseline",
+            "--auto-approve",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let queued = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+        // Read up to the wait only: the rest comes once the apply ends, after the room is made.
+        lines.any(|l| l.contains("\"waiting\"") && l.contains("room for the builder"))
+    });
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(60), queued).await;
+    assert!(matches!(waited, Ok(Ok(true))), "the launch waits for room");
+    let refused = e
+        .sim
+        .requests()
+        .records
+        .iter()
+        .filter(|r| r.operation == "ec2:RunInstances" && r.status == 400)
+        .count();
+    assert!(refused >= 1, "the quota refused the launch at least once");
+    ec2.terminate_instances()
+        .instance_ids(&other)
+        .send()
+        .await
+        .unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(e.images_named("linux-baseline-"), 1);
+}
+
+/// Three builds in a region whose vCPU quota has room for two builders: the plan reads the room,
+/// the third launch is queued by the apply until a builder ends, and the quota never refuses one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn builders_are_bounded_by_the_room_the_vcpu_quota_leaves() {
+    let mut d = aws_sim::Durations::instant();
+    d.image_create_ms = 100;
+    let e = env_config(aws_sim::Config {
+        durations: d,
+        vcpu_quota: 4,
+        ..Default::default()
+    })
+    .await;
+    let dir = e.dir.path().join("recipes/trio");
+    std::fs::create_dir_all(&dir).unwrap();
+    for n in ["one", "two", "three"] {
+        let text = format!(
+            "name: box-{n}\ntarget: ec2-ami\nstrategy: full\nos: linux\nversion: 1.0.0\nbase: {{ ssm-parameter: /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64 }}\nbuilder: {{ region: eu-west-2, instance-type: t3.small, subnet-id: subnet-0a1b2c3d4e5f60718, instance-profile: recipe-builder }}\nsteps:\n  - shell: {{ run: \"echo {n}\" }}\nimage: {{ name: \"box-{n}-${{version}}\" }}\n"
+        );
+        std::fs::write(dir.join(format!("{n}.yaml")), text).unwrap();
+    }
+    let (code, out, err) = e.run(&["apply", "recipes/trio", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(e.images_named("box-"), 3);
+    let log = e.sim.requests();
+    let refused = log
+        .records
+        .iter()
+        .filter(|r| r.operation == "ec2:RunInstances" && r.status != 200);
+    assert_eq!(refused.count(), 0, "the apply kept within the quota's room");
+    assert!(log.count("servicequotas:GetServiceQuota") >= 1);
 }

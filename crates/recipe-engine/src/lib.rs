@@ -30,7 +30,7 @@ pub use engine::{
 };
 pub use executor::execute;
 pub use journal::{JOURNAL_FORMAT, Journal, JournalEntry, JournalError, Run, RunLog, interrupted};
-pub use limits::{Limit, LimitKind, Limits};
+pub use limits::{Limit, LimitKind, Limits, SERVICE_BUILDERS};
 pub use provider::{
     ApplyContext, BoxFuture, Events, GatesShown, Leftover, Provider, Registry, Released, Routed,
     SweepRequest, SweepScope, Swept, Unfinished,

@@ -61,6 +61,21 @@ impl Limit {
     }
 }
 
+impl Limit {
+    /// This limit with at most `n` when it counts builders (a provider that reads no quota of its
+    /// service bounds its builders so).
+    pub fn builders_at_most(mut self, n: usize) -> Limit {
+        if self.kind == LimitKind::Builders {
+            self.ceiling = Some(self.ceiling.map_or(n, |c| c.min(n)));
+        }
+        self
+    }
+}
+
+/// Builders at once per region for a service whose quota the tool does not read (WorkSpaces,
+/// AppStream): within their default quotas for builder instances.
+pub const SERVICE_BUILDERS: usize = 20;
+
 /// The configured limits (`--max-builders`, `--max-copies`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {

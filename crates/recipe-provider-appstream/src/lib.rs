@@ -149,7 +149,8 @@ impl Provider for AppstreamProvider {
         Lane::new("appstream", region)
     }
 
-    /// Copies count against the destination's two concurrent copies.
+    /// Copies count against the destination's two concurrent copies; builders against
+    /// [`recipe_engine::SERVICE_BUILDERS`].
     fn limit(&self, cx: &ApplyContext, action: &Action) -> Option<Limit> {
         match &action.action {
             ActionKind::Copy { region } => Some(Limit {
@@ -157,7 +158,8 @@ impl Provider for AppstreamProvider {
                 lane: Lane::new("appstream", region.clone()),
                 ceiling: Some(COPIES_PER_DESTINATION),
             }),
-            kind => Limit::of(kind, self.lane(cx, action)),
+            kind => Limit::of(kind, self.lane(cx, action))
+                .map(|l| l.builders_at_most(recipe_engine::SERVICE_BUILDERS)),
         }
     }
 

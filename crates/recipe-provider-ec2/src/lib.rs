@@ -20,6 +20,7 @@ mod in_use;
 mod observe;
 pub mod poll;
 mod preflight;
+mod quota;
 mod sweep;
 
 pub use recipe_ssm::render;
@@ -31,8 +32,8 @@ use std::time::Duration;
 use aws_sdk_ec2::types::Filter;
 use recipe_aws::{Aws, Clients, Context, Poller};
 use recipe_engine::{
-    Action, ActionError, ActionKind, ApplyContext, BoxFuture, Lane, Leftover, Outputs, Provider,
-    RecipeOutputs, Released, SweepRequest, Swept, Unfinished,
+    Action, ActionError, ActionKind, ApplyContext, BoxFuture, Lane, Leftover, Limit, LimitKind,
+    Outputs, Provider, RecipeOutputs, Released, SweepRequest, Swept, Unfinished,
 };
 use recipe_loader::LoadedRecipe;
 use recipe_model::Target;
@@ -41,6 +42,9 @@ use recipe_state::RecipeState;
 
 pub use in_use::images_in_use;
 pub use sweep::sweep_orphans;
+
+/// The builder's instance type when a recipe names none.
+pub(crate) const DEFAULT_INSTANCE_TYPE: &str = "t3.small";
 
 /// How the provider polls.
 #[derive(Clone, Debug)]
@@ -64,6 +68,9 @@ pub struct Ec2Provider {
     ssm: Clients<aws_sdk_ssm::Client>,
     iam: Clients<aws_sdk_iam::Client>,
     kms: Clients<aws_sdk_kms::Client>,
+    quotas: Clients<aws_sdk_servicequotas::Client>,
+    /// Builders the account has room for, per build region, as read at plan time (`quota.rs`).
+    room: Mutex<BTreeMap<String, usize>>,
     poller: Arc<Poller>,
     poll: Duration,
     /// Builders whose SSM agent was seen online.
@@ -78,6 +85,8 @@ impl Ec2Provider {
             ssm: Clients::new(aws.clone(), aws_sdk_ssm::Client::new),
             iam: Clients::new(aws.clone(), aws_sdk_iam::Client::new),
             kms: Clients::new(aws.clone(), aws_sdk_kms::Client::new),
+            quotas: Clients::new(aws.clone(), aws_sdk_servicequotas::Client::new),
+            room: Mutex::new(BTreeMap::new()),
             aws,
             poller: Poller::new(opts.poll),
             poll: opts.poll,
@@ -98,6 +107,11 @@ impl Ec2Provider {
     /// The IAM client (IAM is global; its calls are signed for `us-east-1`).
     pub fn iam(&self) -> aws_sdk_iam::Client {
         self.iam.get("us-east-1")
+    }
+
+    /// The Service Quotas client for `region`.
+    pub fn quotas(&self, region: &str) -> aws_sdk_servicequotas::Client {
+        self.quotas.get(region)
     }
 
     /// The KMS client for `region`.
@@ -209,6 +223,20 @@ impl Provider for Ec2Provider {
                 .unwrap_or_default(),
         };
         Lane::new("ec2", region)
+    }
+
+    /// Launches count builders in their region, below the room the account's vCPU quota left there
+    /// at plan time (`quota.rs`); copies count copies.
+    fn limit(&self, cx: &ApplyContext, action: &Action) -> Option<Limit> {
+        let mut limit = Limit::of(&action.action, self.lane(cx, action))?;
+        if limit.kind == LimitKind::Builders {
+            let room = self
+                .room
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            limit.ceiling = room.get(&limit.lane.region).copied();
+        }
+        Some(limit)
     }
 
     fn run<'a>(

@@ -51,7 +51,37 @@ pub(crate) async fn observe(
     for (region, names) in &by_region {
         observe_region(p, region, names, state, &mut obs).await?;
     }
+    builder_room(p, recipes).await;
     Ok(obs)
+}
+
+/// The room the account's vCPU quota leaves for builders in each build region, for the apply's
+/// builder limit: the least over the builder types built there (`quota.rs`).
+async fn builder_room(p: &Ec2Provider, recipes: &[&LoadedRecipe]) {
+    let mut types: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in recipes {
+        let t = r.recipe.builder.instance_type.as_ref();
+        let t = t.map_or(crate::DEFAULT_INSTANCE_TYPE, |t| t.value.as_str());
+        types.entry(p.home(r)).or_default().push(t.to_string());
+    }
+    for (region, mut kinds) in types {
+        kinds.sort();
+        kinds.dedup();
+        let mut least: Option<usize> = None;
+        for k in &kinds {
+            if let Some(n) = crate::quota::room(p, &region, k).await {
+                least = Some(least.map_or(n, |l| l.min(n)));
+            }
+        }
+        let mut room = p
+            .room
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match least {
+            Some(n) => room.insert(region, n),
+            None => room.remove(&region),
+        };
+    }
 }
 
 /// What the recipe's rollout targets (SSM parameter, launch templates' default versions) point at in

@@ -29,8 +29,8 @@ use std::time::Duration;
 
 use recipe_aws::{Aws, Clients, Poller};
 use recipe_engine::{
-    Action, ActionError, ActionKind, ApplyContext, BoxFuture, Lane, Leftover, Outputs, Provider,
-    RecipeOutputs, Released, SweepRequest, Swept, Unfinished,
+    Action, ActionError, ActionKind, ApplyContext, BoxFuture, Lane, Leftover, Limit, Outputs,
+    Provider, RecipeOutputs, Released, SweepRequest, Swept, Unfinished,
 };
 use recipe_loader::LoadedRecipe;
 use recipe_model::Target;
@@ -147,6 +147,12 @@ impl Provider for WorkspacesProvider {
             _ => self.home_of(cx, &action.recipe).unwrap_or_default(),
         };
         Lane::new("workspaces", region)
+    }
+
+    /// Builders count against [`recipe_engine::SERVICE_BUILDERS`]; copies against the limit.
+    fn limit(&self, cx: &ApplyContext, action: &Action) -> Option<Limit> {
+        Limit::of(&action.action, self.lane(cx, action))
+            .map(|l| l.builders_at_most(recipe_engine::SERVICE_BUILDERS))
     }
 
     fn run<'a>(

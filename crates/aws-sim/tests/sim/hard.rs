@@ -364,3 +364,79 @@ async fn an_agent_in_a_subnet_without_a_route_to_ssm_is_never_online() {
     assert!(online().await, "the three endpoints reach SSM");
     s.stop().await;
 }
+
+/// The Standard On-Demand vCPU quota: read through Service Quotas, enforced by RunInstances with
+/// `VcpuLimitExceeded` (stopped instances do not count), raised by RequestServiceQuotaIncrease.
+#[tokio::test]
+async fn launches_past_the_vcpu_quota_are_refused_until_it_is_raised() {
+    let s = aws_sim::Sim::start(aws_sim::Config {
+        durations: aws_sim::Durations::instant(),
+        vcpu_quota: 5,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let c = clients(s.url(), REGION, OWNER);
+    let sq = {
+        let creds = aws_sdk_servicequotas::config::Credentials::new(OWNER, "x", None, None, "t");
+        let conf = aws_sdk_servicequotas::Config::builder()
+            .behavior_version(aws_sdk_servicequotas::config::BehaviorVersion::latest())
+            .endpoint_url(s.url())
+            .region(aws_sdk_servicequotas::config::Region::new(REGION))
+            .credentials_provider(creds)
+            .build();
+        aws_sdk_servicequotas::Client::from_conf(conf)
+    };
+    let q = sq
+        .get_service_quota()
+        .service_code("ec2")
+        .quota_code("L-1216C47A")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(q.quota().unwrap().value(), Some(5.0));
+    let image = c
+        .ec2
+        .describe_images()
+        .owners("amazon")
+        .send()
+        .await
+        .unwrap()
+        .images()[0]
+        .image_id()
+        .unwrap()
+        .to_string();
+    let run = || {
+        c.ec2
+            .run_instances()
+            .image_id(&image)
+            .instance_type(aws_sdk_ec2::types::InstanceType::M6iLarge)
+            .min_count(1)
+            .max_count(1)
+            .send()
+    };
+    let first = run().await.unwrap().instances()[0]
+        .instance_id()
+        .unwrap()
+        .to_string();
+    run().await.unwrap();
+    let third = run().await.unwrap_err();
+    assert_eq!(crate::common::code(&third), "VcpuLimitExceeded");
+    c.ec2
+        .stop_instances()
+        .instance_ids(&first)
+        .send()
+        .await
+        .unwrap();
+    assert!(run().await.is_ok(), "a stopped instance does not count");
+    assert!(run().await.is_err());
+    sq.request_service_quota_increase()
+        .service_code("ec2")
+        .quota_code("L-1216C47A")
+        .desired_value(64.0)
+        .send()
+        .await
+        .unwrap();
+    assert!(run().await.is_ok(), "the raised quota allows it");
+    s.stop().await;
+}

@@ -22,7 +22,7 @@ impl Act<'_> {
         let instance_type = b
             .instance_type
             .as_ref()
-            .map_or("t3.small", |t| t.value.as_str());
+            .map_or(crate::DEFAULT_INSTANCE_TYPE, |t| t.value.as_str());
         let profile = b
             .instance_profile
             .as_ref()
@@ -59,7 +59,7 @@ impl Act<'_> {
         for g in &b.security_group_ids {
             req = req.security_group_ids(&g.value);
         }
-        let launched = req.send().await.ctx("ec2", "RunInstances")?;
+        let launched = self.launch_when_room(req).await?;
         let id = launched
             .instances()
             .first()
@@ -83,5 +83,36 @@ impl Act<'_> {
                 .ctx("ec2", "TerminateInstances")?;
         }
         Ok(())
+    }
+}
+
+/// Errors that mean "not now": the account's vCPU or instance quota is used up by what runs, or the
+/// zone has no capacity (EC2 API, "Error codes"). A launch that meets one waits for room.
+const NO_ROOM: &[&str] = &[
+    "VcpuLimitExceeded",
+    "InstanceLimitExceeded",
+    "InsufficientInstanceCapacity",
+];
+
+impl Act<'_> {
+    /// RunInstances, queued while the account has no room for the builder: each refusal for room
+    /// waits six poll intervals and tries again, until the action's timeout. The client token makes
+    /// the retry launch one instance at most.
+    async fn launch_when_room(
+        &self,
+        req: aws_sdk_ec2::operation::run_instances::builders::RunInstancesFluentBuilder,
+    ) -> Result<aws_sdk_ec2::operation::run_instances::RunInstancesOutput, ActionError> {
+        loop {
+            match req.clone().send().await.ctx("ec2", "RunInstances") {
+                Err(e) if NO_ROOM.iter().any(|c| e.is(c)) => {
+                    self.waiting(format!(
+                        "room for the builder in {}: {e} (queued until builders of this or other work end; raise the quota with `aws service-quotas request-service-quota-increase --service-code ec2 --quota-code L-1216C47A`)",
+                        self.home
+                    ));
+                    recipe_engine::idle(tokio::time::sleep(self.p.poll * 6)).await;
+                }
+                other => return Ok(other?),
+            }
+        }
     }
 }
