@@ -1,6 +1,17 @@
-//! The read calls a plan's preflight makes about the account's IAM and KMS set-up: what the
-//! account's platform team made, as [`crate::Sim::provide_instance_profile`] and
-//! [`crate::Sim::provide_kms_key`] record it (the sim creates no roles or keys through the API).
+//! The account's IAM roles and instance profiles and its KMS keys: made through the calls a platform
+//! team makes (IAM CreateRole, CreateInstanceProfile, AddRoleToInstanceProfile, AttachRolePolicy,
+//! PutRolePolicy; KMS CreateKey, CreateAlias), or by [`crate::Sim::provide_instance_profile`] and
+//! [`crate::Sim::provide_kms_key`] through the same functions; and the reads a plan's preflight makes.
+//!
+//! - CreateRole (API_CreateRole.html): `RoleName` and `AssumeRolePolicyDocument` required; a name taken
+//!   is `EntityAlreadyExists` (409). CreateInstanceProfile likewise. AddRoleToInstanceProfile: a
+//!   profile holds one role (`LimitExceeded`, "Cannot exceed quota for
+//!   InstanceSessionsPerInstanceProfile: 1"); unknown names are `NoSuchEntity`. AttachRolePolicy
+//!   (`PolicyArn`) and PutRolePolicy (`PolicyName`, `PolicyDocument`) add to the role.
+//! - KMS CreateKey (API_CreateKey.html) answers `KeyMetadata` with a new key id and ARN; CreateAlias
+//!   (API_CreateAlias.html): `AliasName` starts with `alias/` and not `alias/aws/`
+//!   (`ValidationException`), is unique per account and region (`AlreadyExistsException`), and
+//!   `TargetKeyId` must exist (`NotFoundException`).
 //!
 //! IAM over awsQuery (https://docs.aws.amazon.com/IAM/latest/APIReference/):
 //! - GetInstanceProfile (API_GetInstanceProfile.html): `InstanceProfileName`; an unknown name is
@@ -41,13 +52,26 @@ pub struct InstanceProfile {
     pub inline: Vec<String>,
 }
 
+/// A role's policies.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Role {
+    /// ARNs of the managed policies attached to it.
+    pub managed: Vec<String>,
+    /// Names of its inline policies.
+    pub inline: Vec<String>,
+}
+
 /// IAM and KMS as the account's platform team set them up.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Setup {
-    /// `account/name` → profile.
+    /// `account/name` → profile (its role's policies are in `roles`; the profile's own `managed`
+    /// and `inline` are those of worlds saved before roles were kept apart).
     pub profiles: BTreeMap<String, InstanceProfile>,
-    /// `account/region/key` (a key id, key ARN, alias name or alias ARN) → present.
+    /// `account/name` → role.
+    pub roles: BTreeMap<String, Role>,
+    /// `account/region/key` (a key id, key ARN, alias name or alias ARN) → the key's ARN.
     pub kms_keys: BTreeMap<String, String>,
 }
 
@@ -75,7 +99,11 @@ fn param<'a>(c: &'a Call, name: &str) -> Result<&'a str, ApiError> {
 }
 
 /// Handle an IAM call.
-pub fn iam(w: &World, c: &Call, rid: &str) -> Result<Output, ApiError> {
+pub fn iam(w: &mut World, c: &Call, rid: &str) -> Result<Output, ApiError> {
+    if let Some(r) = iam_write(w, c, rid) {
+        return r;
+    }
+    let w: &World = w;
     match c.op.as_str() {
         "GetInstanceProfile" => {
             let name = param(c, "InstanceProfileName")?;
@@ -124,16 +152,142 @@ pub fn iam(w: &World, c: &Call, rid: &str) -> Result<Output, ApiError> {
     }
 }
 
-/// The profile whose role `RoleName` names.
-fn role<'w>(w: &'w World, c: &Call) -> Result<&'w InstanceProfile, ApiError> {
+/// The role `RoleName` names (or, in a world saved before roles were kept apart, its profile's).
+fn role(w: &World, c: &Call) -> Result<Role, ApiError> {
     let name = param(c, "RoleName")?;
+    if let Some(r) = w.setup.roles.get(&format!("{}/{name}", c.account)) {
+        return Ok(r.clone());
+    }
     let mine = format!("{}/", c.account);
     w.setup
         .profiles
         .iter()
         .find(|(k, p)| k.starts_with(&mine) && p.role == name)
-        .map(|(_, p)| p)
+        .map(|(_, p)| Role {
+            managed: p.managed.clone(),
+            inline: p.inline.clone(),
+        })
         .ok_or_else(|| no_such(&format!("The role with name {name}")))
+}
+
+fn taken(what: &str) -> ApiError {
+    ApiError {
+        status: 409,
+        code: "EntityAlreadyExists".into(),
+        message: format!("{what} already exists."),
+    }
+}
+
+/// CreateRole.
+pub(crate) fn create_role(w: &mut World, account: &str, name: &str) -> Result<(), ApiError> {
+    let key = format!("{account}/{name}");
+    if w.setup.roles.contains_key(&key) {
+        return Err(taken(&format!("Role with name {name}")));
+    }
+    w.setup.roles.insert(key, Role::default());
+    Ok(())
+}
+
+/// CreateInstanceProfile.
+pub(crate) fn create_profile(w: &mut World, account: &str, name: &str) -> Result<(), ApiError> {
+    let key = format!("{account}/{name}");
+    if w.setup.profiles.contains_key(&key) {
+        return Err(taken(&format!("Instance Profile {name}")));
+    }
+    let p = InstanceProfile {
+        name: name.into(),
+        ..Default::default()
+    };
+    w.setup.profiles.insert(key, p);
+    Ok(())
+}
+
+/// AddRoleToInstanceProfile: one role a profile.
+pub(crate) fn add_role(
+    w: &mut World,
+    account: &str,
+    profile: &str,
+    role: &str,
+) -> Result<(), ApiError> {
+    if !w.setup.roles.contains_key(&format!("{account}/{role}")) {
+        return Err(no_such(&format!("The role with name {role}")));
+    }
+    let p = w
+        .setup
+        .profiles
+        .get_mut(&format!("{account}/{profile}"))
+        .ok_or_else(|| no_such(&format!("Instance Profile {profile}")))?;
+    if !p.role.is_empty() {
+        return Err(ApiError {
+            status: 409,
+            code: "LimitExceeded".into(),
+            message: "Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1".into(),
+        });
+    }
+    p.role = role.into();
+    Ok(())
+}
+
+/// AttachRolePolicy (`managed`) or PutRolePolicy (`inline`).
+pub(crate) fn add_policy(
+    w: &mut World,
+    account: &str,
+    role: &str,
+    policy: &str,
+    managed: bool,
+) -> Result<(), ApiError> {
+    let r = w
+        .setup
+        .roles
+        .get_mut(&format!("{account}/{role}"))
+        .ok_or_else(|| no_such(&format!("The role with name {role}")))?;
+    let list = if managed {
+        &mut r.managed
+    } else {
+        &mut r.inline
+    };
+    if !list.iter().any(|p| p == policy) {
+        list.push(policy.into());
+    }
+    Ok(())
+}
+
+/// The IAM calls that set an account up.
+fn iam_write(w: &mut World, c: &Call, rid: &str) -> Option<Result<Output, ApiError>> {
+    let done = |op: &str| Ok(answer(op, "", rid));
+    let r = match c.op.as_str() {
+        "CreateRole" => param(c, "AssumeRolePolicyDocument")
+            .and_then(|_| param(c, "RoleName"))
+            .and_then(|n| create_role(w, &c.account, n).map(|()| n.to_string()))
+            .map(|n| {
+                let xml = format!(
+                    "<Role><Path>/</Path><RoleName>{0}</RoleName><Arn>arn:aws:iam::{1}:role/{0}</Arn><RoleId>AROA{2}</RoleId><CreateDate>2026-01-01T00:00:00Z</CreateDate></Role>",
+                    xml_escape(&n),
+                    c.account,
+                    n.len() * 7919
+                );
+                answer("CreateRole", &xml, rid)
+            }),
+        "CreateInstanceProfile" => param(c, "InstanceProfileName").and_then(|n| {
+            create_profile(w, &c.account, n)?;
+            let p = &w.setup.profiles[&format!("{}/{n}", c.account)];
+            Ok(answer("CreateInstanceProfile", &profile_xml(p, &c.account), rid))
+        }),
+        "AddRoleToInstanceProfile" => param(c, "InstanceProfileName")
+            .and_then(|p| add_role(w, &c.account, p, param(c, "RoleName")?))
+            .and_then(|()| done("AddRoleToInstanceProfile")),
+        "AttachRolePolicy" => param(c, "RoleName")
+            .and_then(|r| add_policy(w, &c.account, r, param(c, "PolicyArn")?, true))
+            .and_then(|()| done("AttachRolePolicy")),
+        "PutRolePolicy" => param(c, "RoleName")
+            .and_then(|r| {
+                param(c, "PolicyDocument")?;
+                add_policy(w, &c.account, r, param(c, "PolicyName")?, false)
+            })
+            .and_then(|()| done("PutRolePolicy")),
+        _ => return None,
+    };
+    Some(r)
 }
 
 fn profile_xml(p: &InstanceProfile, account: &str) -> String {
@@ -146,8 +300,80 @@ fn profile_xml(p: &InstanceProfile, account: &str) -> String {
     )
 }
 
+/// A key of `account` in `region` found by each of `names` (id, ARN, alias, alias ARN).
+pub(crate) fn add_key(w: &mut World, account: &str, region: &str, names: &[String], arn: &str) {
+    for n in names {
+        w.setup
+            .kms_keys
+            .insert(format!("{account}/{region}/{n}"), arn.into());
+    }
+}
+
+fn create_key(w: &mut World, c: &Call) -> Value {
+    let raw = w.id("", 32);
+    let id = format!(
+        "{}-{}-{}-{}-{}",
+        &raw[..8],
+        &raw[8..12],
+        &raw[12..16],
+        &raw[16..20],
+        &raw[20..]
+    );
+    let arn = format!("arn:aws:kms:{}:{}:key/{id}", c.region, c.account);
+    add_key(w, &c.account, &c.region, &[id.clone(), arn.clone()], &arn);
+    json!({ "KeyMetadata": {
+        "KeyId": id, "Arn": arn, "Enabled": true, "KeyState": "Enabled",
+        "KeyUsage": "ENCRYPT_DECRYPT", "KeyManager": "CUSTOMER", "AWSAccountId": c.account,
+        "CreationDate": { "$ts": 1_767_225_600 }
+    }})
+}
+
+fn create_alias(w: &mut World, c: &Call) -> Result<Value, ApiError> {
+    let text = |k: &str| {
+        c.body
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (alias, target) = (text("AliasName"), text("TargetKeyId"));
+    if !alias.starts_with("alias/") || alias.starts_with("alias/aws/") {
+        return Err(ApiError::client(
+            "ValidationException",
+            format!("Alias {alias} must begin with alias/ and not with alias/aws/."),
+        ));
+    }
+    let scope = format!("{}/{}/", c.account, c.region);
+    if w.setup.kms_keys.contains_key(&format!("{scope}{alias}")) {
+        return Err(ApiError::client(
+            "AlreadyExistsException",
+            format!("An alias with the name {alias} already exists"),
+        ));
+    }
+    let arn = w
+        .setup
+        .kms_keys
+        .get(&format!("{scope}{target}"))
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::client(
+                "NotFoundException",
+                format!("Key '{target}' does not exist"),
+            )
+        })?;
+    let alias_arn = format!("arn:aws:kms:{}:{}:{alias}", c.region, c.account);
+    add_key(w, &c.account, &c.region, &[alias, alias_arn], &arn);
+    Ok(json!({}))
+}
+
 /// Handle a KMS call.
-pub fn kms(w: &World, c: &Call) -> Result<Output, ApiError> {
+pub fn kms(w: &mut World, c: &Call) -> Result<Output, ApiError> {
+    match c.op.as_str() {
+        "CreateKey" => return Ok(Output::Value(create_key(w, c))),
+        "CreateAlias" => return create_alias(w, c).map(Output::Value),
+        _ => {}
+    }
+    let w: &World = w;
     match c.op.as_str() {
         "DescribeKey" => {
             let key = c

@@ -354,24 +354,24 @@ impl Sim {
 
     /// An instance profile of `account` with one role (named like it) carrying these managed policies
     /// (ARNs), as the account's platform team would have made it.
+    /// Made as IAM's CreateRole, CreateInstanceProfile, AddRoleToInstanceProfile and
+    /// AttachRolePolicy make it (what exists already is kept; policies are added).
     pub fn provide_instance_profile(&self, account: &str, name: &str, managed: &[String]) {
+        use crate::iam_kms::{add_policy, add_role, create_profile, create_role};
         let mut w = lock(&self.shared.world);
-        let p = crate::iam_kms::InstanceProfile {
-            name: name.into(),
-            role: name.into(),
-            managed: managed.to_vec(),
-            inline: vec![],
-        };
-        w.setup.profiles.insert(format!("{account}/{name}"), p);
+        let _ = create_role(&mut w, account, name);
+        let _ = create_profile(&mut w, account, name);
+        let _ = add_role(&mut w, account, name, name);
+        for arn in managed {
+            let _ = add_policy(&mut w, account, name, arn, true);
+        }
         self.shared.persist(&w);
     }
 
     /// A KMS key of `account` in `region`, found by `key` (an id, key ARN, alias or alias ARN).
     pub fn provide_kms_key(&self, account: &str, region: &str, key: &str) {
         let mut w = lock(&self.shared.world);
-        w.setup
-            .kms_keys
-            .insert(format!("{account}/{region}/{key}"), key.into());
+        crate::iam_kms::add_key(&mut w, account, region, &[key.to_string()], key);
         self.shared.persist(&w);
     }
 
@@ -668,8 +668,8 @@ fn handle(shared: &Shared, call: &Call, request_id: &str) -> Result<Output, ApiE
         "workspaces" => crate::workspaces::handle(&mut world, call, now, &durations),
         "appstream" => crate::appstream::handle(&mut world, call, now, &durations),
         "sts" => crate::sts::handle(call, request_id),
-        "iam" => crate::iam_kms::iam(&world, call, request_id),
-        "kms" => crate::iam_kms::kms(&world, call),
+        "iam" => crate::iam_kms::iam(&mut world, call, request_id),
+        "kms" => crate::iam_kms::kms(&mut world, call),
         "servicequotas" => crate::quotas::handle(&mut world, call).map(Output::Value),
         other => Err(ApiError::unsupported(other, &call.op)),
     };

@@ -440,3 +440,109 @@ async fn launches_past_the_vcpu_quota_are_refused_until_it_is_raised() {
     assert!(run().await.is_ok(), "the raised quota allows it");
     s.stop().await;
 }
+
+/// An account is set up through IAM and KMS as a platform team does it, and the preflight's reads
+/// see the result: a role with its policy in a profile (one role a profile), a key found by alias.
+#[tokio::test]
+async fn roles_profiles_keys_and_aliases_are_made_through_the_api() {
+    let s = sim_with(aws_sim::Durations::instant()).await;
+    macro_rules! client {
+        ($k:ident, $region:expr) => {
+            $k::Client::from_conf(
+                $k::Config::builder()
+                    .behavior_version($k::config::BehaviorVersion::latest())
+                    .endpoint_url(s.url())
+                    .region($k::config::Region::new($region))
+                    .credentials_provider($k::config::Credentials::new(OWNER, "x", None, None, "t"))
+                    .build(),
+            )
+        };
+    }
+    let iam = client!(aws_sdk_iam, "us-east-1");
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    for role in ["builder", "other"] {
+        iam.create_role()
+            .role_name(role)
+            .assume_role_policy_document(trust)
+            .send()
+            .await
+            .unwrap();
+    }
+    let again = iam
+        .create_role()
+        .role_name("builder")
+        .assume_role_policy_document(trust)
+        .send()
+        .await;
+    assert!(format!("{again:?}").contains("EntityAlreadyExists"));
+    iam.create_instance_profile()
+        .instance_profile_name("builder")
+        .send()
+        .await
+        .unwrap();
+    iam.add_role_to_instance_profile()
+        .instance_profile_name("builder")
+        .role_name("builder")
+        .send()
+        .await
+        .unwrap();
+    let second = iam
+        .add_role_to_instance_profile()
+        .instance_profile_name("builder")
+        .role_name("other")
+        .send()
+        .await;
+    assert!(
+        format!("{second:?}").contains("LimitExceeded"),
+        "{second:?}"
+    );
+    let ssm = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore";
+    iam.attach_role_policy()
+        .role_name("builder")
+        .policy_arn(ssm)
+        .send()
+        .await
+        .unwrap();
+    let p = iam
+        .get_instance_profile()
+        .instance_profile_name("builder")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        p.instance_profile().unwrap().roles()[0].role_name(),
+        "builder"
+    );
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name("builder")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(attached.attached_policies()[0].policy_arn(), Some(ssm));
+
+    let kms = client!(aws_sdk_kms, REGION);
+    let key = kms.create_key().send().await.unwrap();
+    let id = key.key_metadata().unwrap().key_id().to_string();
+    let reserved = kms
+        .create_alias()
+        .alias_name("alias/aws/ebs")
+        .target_key_id(&id)
+        .send()
+        .await;
+    assert!(format!("{reserved:?}").contains("ValidationException"));
+    kms.create_alias()
+        .alias_name("alias/ami-copies")
+        .target_key_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let found = kms
+        .describe_key()
+        .key_id("alias/ami-copies")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(found.key_metadata().unwrap().key_id(), id);
+    s.stop().await;
+}
