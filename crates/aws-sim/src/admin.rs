@@ -71,11 +71,11 @@ pub(crate) fn handle(shared: &Shared, method: &Method, path: &str, body: &Bytes)
         ("POST", "/_sim/fail-next") => {
             let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
             match (v.get("kind").and_then(serde_json::Value::as_str), v.get("count").and_then(serde_json::Value::as_u64)) {
-                (Some(kind @ ("ec2-image" | "ec2-copy" | "workspaces-image" | "workspaces-rebuild")), Some(n)) => {
+                (Some(kind @ ("ec2-image" | "ec2-copy" | "workspaces-image" | "workspaces-rebuild" | "appstream-fleet")), Some(n)) => {
                     lock(&shared.world).fail_next.insert(kind.to_string(), u32::try_from(n).unwrap_or(u32::MAX));
                     json_response(StatusCode::OK, &json!({ "fail-next": kind, "count": n }))
                 }
-                _ => bad("fail-next: send {\"kind\": \"ec2-image\" | \"ec2-copy\" | \"workspaces-image\" | \"workspaces-rebuild\", \"count\": N}".into()),
+                _ => bad("fail-next: send {\"kind\": \"ec2-image\" | \"ec2-copy\" | \"workspaces-image\" | \"workspaces-rebuild\" | \"appstream-fleet\", \"count\": N}".into()),
             }
         }
         ("POST", "/_sim/ssm/scripts") => match serde_json::from_slice::<CommandScript>(body) {

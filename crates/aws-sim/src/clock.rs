@@ -30,6 +30,8 @@ pub struct Durations {
     /// How long DescribeWorkspaces still shows a WorkSpace's state from before a Start, Stop or
     /// Reboot (eventual consistency; AWS documents no figure).
     pub state_lag_ms: u64,
+    /// A running AppStream fleet's instances replaced after UpdateFleet changed its image.
+    pub fleet_replace_ms: u64,
 }
 
 impl Default for Durations {
@@ -46,6 +48,7 @@ impl Default for Durations {
             builder_start_ms: 300,
             appstream_image_ms: 300,
             state_lag_ms: 100,
+            fleet_replace_ms: 300,
         }
     }
 }
@@ -65,6 +68,7 @@ impl Durations {
             builder_start_ms: 0,
             appstream_image_ms: 0,
             state_lag_ms: 0,
+            fleet_replace_ms: 0,
         }
     }
 }

@@ -273,7 +273,8 @@ impl Sim {
     }
 
     /// Make the next `count` resources of `kind` (`ec2-image`, `ec2-copy`, `workspaces-image`) fail instead of
-    /// becoming available.
+    /// becoming available; `workspaces-rebuild`: the next rebuilds end UNHEALTHY; `appstream-fleet`:
+    /// the next fleet image changes fail on the replaced instances (FleetErrors).
     pub fn fail_next(&self, kind: &str, count: u32) {
         lock(&self.shared.world)
             .fail_next

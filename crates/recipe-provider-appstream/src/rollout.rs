@@ -12,6 +12,9 @@ use recipe_plan::RolloutTarget;
 use crate::actions::Act;
 use crate::poll;
 
+/// Poll intervals a running fleet is watched after it takes a new image.
+const SOAK_POLLS: u32 = 60;
+
 impl Act<'_> {
     /// Point the fleet at the new image. Sessions already running keep their instance; AppStream
     /// replaces idle instances over time (API_UpdateFleet).
@@ -41,7 +44,28 @@ impl Act<'_> {
                 .await
                 .ctx("appstream", "UpdateFleet")?;
         }
+        let running = describe_fleet(&self.apps, fleet).await?;
+        if running.is_some_and(|f| f.state().map(|s| s.as_str()) == Some("RUNNING")) {
+            return self.soak(fleet, &image).await;
+        }
         self.healthy(fleet, &image).await
+    }
+
+    /// The gate on a running fleet: AppStream moves its instances to the new image as they are
+    /// replaced (API_UpdateFleet), so what goes wrong shows in `FleetErrors` only then. The fleet is
+    /// watched for [`SOAK_POLLS`] poll intervals (5 minutes against AWS); any error fails the
+    /// rollout, naming it, and the fleets after it are not touched.
+    async fn soak(&self, fleet: &str, image: &str) -> Result<(), ActionError> {
+        let poll = self.p.opts.poll;
+        self.waiting(format!(
+            "fleet {fleet} to run {image} on replaced instances with no errors ({}s)",
+            (poll * SOAK_POLLS).as_secs()
+        ));
+        for _ in 0..SOAK_POLLS {
+            self.healthy(fleet, image).await?;
+            recipe_engine::idle(tokio::time::sleep(poll)).await;
+        }
+        self.healthy(fleet, image).await
     }
 
     /// The fleet runs `image` and reports no fleet errors.

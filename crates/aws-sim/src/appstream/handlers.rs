@@ -32,8 +32,11 @@ pub fn handle(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Output
         "DeleteImagePermissions" => delete_image_permissions(&mut w.appstream, c)?,
         "DescribeImagePermissions" => describe_image_permissions(&w.appstream, c)?,
         "CreateFleet" => create_fleet(&mut w.appstream, c, now)?,
-        "DescribeFleets" => describe_fleets(&w.appstream, c)?,
-        "UpdateFleet" => update_fleet(&mut w.appstream, c)?,
+        "DescribeFleets" => describe_fleets(&w.appstream, c, now)?,
+        "UpdateFleet" => {
+            let failing = w.take_failure("appstream-fleet");
+            update_fleet(&mut w.appstream, c, now, d, failing)?
+        }
         "StartFleet" | "StopFleet" => change_fleet(&mut w.appstream, c, now, d)?,
         "DeleteFleet" => delete_fleet(&mut w.appstream, c)?,
         "TagResource" | "UntagResource" | "ListTagsForResource" => tags(&mut w.appstream, c)?,
@@ -729,13 +732,15 @@ fn create_fleet(a: &mut Appstream, c: &Call, now: u64) -> Result<Value, ApiError
         idle_disconnect_timeout_secs: opt_i64(c, "IdleDisconnectTimeoutInSeconds").unwrap_or(0),
         max_concurrent_sessions: opt_i64(c, "MaxConcurrentSessions"),
         tags,
+        replaced_at: now,
+        failing: false,
     };
-    let out = json!({ "Fleet": fleet_json(&fleet) });
+    let out = json!({ "Fleet": fleet_json(&fleet, now) });
     a.fleets.insert(k, fleet);
     Ok(out)
 }
 
-fn describe_fleets(a: &Appstream, c: &Call) -> Result<Value, ApiError> {
+fn describe_fleets(a: &Appstream, c: &Call, now: u64) -> Result<Value, ApiError> {
     let names = str_list(c.body.get("Names"));
     if let Some(missing) = names
         .iter()
@@ -751,7 +756,7 @@ fn describe_fleets(a: &Appstream, c: &Call) -> Result<Value, ApiError> {
                 && f.region == c.region
                 && (names.is_empty() || names.contains(&f.name))
         })
-        .map(fleet_json)
+        .map(|f| fleet_json(f, now))
         .collect();
     page(c, "Fleets", items, None)
 }
@@ -805,7 +810,13 @@ fn check_fleet_update(c: &Call, name: &str, elastic: bool, state: &str) -> Resul
     )))
 }
 
-fn update_fleet(a: &mut Appstream, c: &Call) -> Result<Value, ApiError> {
+fn update_fleet(
+    a: &mut Appstream,
+    c: &Call,
+    now: u64,
+    d: &Durations,
+    failing: bool,
+) -> Result<Value, ApiError> {
     let name = req_str(c, "Name")?;
     let k = scoped(&c.account, &c.region, name);
     let Some(fleet) = a.fleets.get(&k) else {
@@ -853,6 +864,15 @@ fn update_fleet(a: &mut Appstream, c: &Call) -> Result<Value, ApiError> {
         f.image_name = image_name;
         f.image_arn = image_arn;
         f.platform = platform;
+        // A running fleet's instances move to the new image as they are replaced; a stopped one
+        // starts on it (API_UpdateFleet).
+        let running = f.state == "RUNNING";
+        f.replaced_at = if running {
+            now + d.fleet_replace_ms
+        } else {
+            now
+        };
+        f.failing = failing;
     }
     if let Some(n) = desired {
         f.desired = n;
@@ -906,7 +926,7 @@ fn update_fleet(a: &mut Appstream, c: &Call) -> Result<Value, ApiError> {
     if let Some(n) = opt_i64(c, "MaxConcurrentSessions") {
         f.max_concurrent_sessions = Some(n);
     }
-    Ok(json!({ "Fleet": fleet_json(f) }))
+    Ok(json!({ "Fleet": fleet_json(f, now) }))
 }
 
 /// StartFleet (STOPPED → STARTING → RUNNING) and StopFleet (→ STOPPING → STOPPED).

@@ -316,4 +316,10 @@ pub struct Fleet {
     pub max_concurrent_sessions: Option<i64>,
     /// Tags.
     pub tags: BTreeMap<String, String>,
+    /// When a running fleet's instances have been replaced after its image changed (API_UpdateFleet:
+    /// instances are replaced as they are freed, so what goes wrong on the new image shows then).
+    pub replaced_at: u64,
+    /// The instances on the new image fail to start (`fail-next appstream-fleet`): FleetErrors from
+    /// `replaced_at` on.
+    pub failing: bool,
 }

@@ -253,8 +253,21 @@ pub(super) fn builder_json(b: &ImageBuilder) -> Value {
     })
 }
 
-pub(super) fn fleet_json(f: &Fleet) -> Value {
-    let running = if f.state == "RUNNING" { f.desired } else { 0 };
+pub(super) fn fleet_json(f: &Fleet, now: u64) -> Value {
+    let failed = f.failing && now >= f.replaced_at;
+    let running = if f.state == "RUNNING" && !failed {
+        f.desired
+    } else {
+        0
+    };
+    let errors: Vec<Value> = if failed {
+        vec![json!({
+            "ErrorCode": "INTERNAL_SERVICE_ERROR",
+            "ErrorMessage": format!("Instances on image {} failed to start.", f.image_name),
+        })]
+    } else {
+        vec![]
+    };
     json!({
         "Arn": f.arn,
         "Name": f.name,
@@ -276,6 +289,7 @@ pub(super) fn fleet_json(f: &Fleet) -> Value {
         "StreamView": f.stream_view,
         "Platform": nz(&f.platform),
         "MaxConcurrentSessions": f.max_concurrent_sessions,
+        "FleetErrors": errors,
     })
 }
 

@@ -551,3 +551,45 @@ async fn an_ami_appstream_cannot_import_is_refused_by_the_dry_run() {
     );
     assert!(e.as_images("win-apps").is_empty());
 }
+
+/// The staging gate on running fleets: AppStream replaces instances after UpdateFleet, and an image
+/// whose instances fail shows in FleetErrors only then. The gate watches the first fleet, fails the
+/// rollout naming the error, and leaves production on its image.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staging_fleet_whose_replaced_instances_fail_stops_the_rollout() {
+    let mut d = aws_sim::Durations::instant();
+    d.builder_start_ms = 30;
+    d.appstream_image_ms = 120;
+    d.fleet_replace_ms = 200;
+    let e = super::operator_env(d).await;
+    std::fs::create_dir_all(e.dir.path().join("recipes")).unwrap();
+    std::fs::write(e.dir.path().join("recipes/apps.yaml"), APPS).unwrap();
+    let old = "AppStream-AmazonLinux2-06-17-2025";
+    for fleet in ["apps-staging", "apps-prod"] {
+        e.fleet(fleet, old, FleetType::AlwaysOn).await;
+        e.appstream()
+            .start_fleet()
+            .name(fleet)
+            .send()
+            .await
+            .unwrap();
+    }
+    e.sim.fail_next("appstream-fleet", 1);
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert!(stdout.contains("INTERNAL_SERVICE_ERROR"), "{stdout}");
+    assert!(
+        stdout.contains("roll out to fleet apps-prod (skipped"),
+        "{stdout}"
+    );
+    assert_eq!(
+        e.sim.requests().count("appstream:UpdateFleet"),
+        1,
+        "only staging"
+    );
+    assert_eq!(
+        e.fleet_image("apps-prod").as_deref(),
+        Some(old),
+        "production keeps its image"
+    );
+}
