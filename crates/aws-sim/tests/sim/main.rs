@@ -9,9 +9,12 @@
 //! - `workspaces`: builder WorkSpace lifecycle, image rules, SSM hybrid activations.
 //! - `appstream`: image builder rules, the Image Assistant through SSM, copies, fleet updates.
 //! - `wire`: the protocols the AWS CLI and boto3 speak where the Rust SDK speaks another.
+//! - `hard`: where AWS is hard (registration, AUTO_STOP, pages, networks, quotas, account set-up).
+//! - `clients`: boto3 drives the same, as a second client.
 
 mod access;
 mod appstream;
+mod clients;
 mod common;
 mod conformance;
 mod faults;

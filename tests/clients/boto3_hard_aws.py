@@ -1,0 +1,103 @@
+"""boto3 (botocore, as the AWS CLI) drives what aws-sim added for issue 23: SSM DescribeParameters and
+activations, EC2 networking and default VPCs, Service Quotas, IAM and KMS set-up, WorkSpaces pages.
+Run by crates/aws-sim/tests/sim/clients.rs with the endpoint as its one argument; exits non-zero on the
+first difference, naming it."""
+
+import json
+import sys
+
+import boto3
+import botocore
+
+URL = sys.argv[1]
+REGION = "us-east-1"
+
+
+def client(service, region=REGION):
+    return boto3.client(
+        service,
+        endpoint_url=URL,
+        region_name=region,
+        aws_access_key_id="123456789012",
+        aws_secret_access_key="x",
+        config=botocore.config.Config(retries={"max_attempts": 1}),
+    )
+
+
+def refused(code, call, **kw):
+    try:
+        call(**kw)
+    except botocore.exceptions.ClientError as e:
+        got = e.response["Error"]["Code"]
+        assert got == code, f"{call.__name__}: {got}, not {code}"
+        return
+    raise AssertionError(f"{call.__name__} was not refused with {code}")
+
+
+ssm = client("ssm")
+act = ssm.create_activation(IamRole="recipe-builder", DefaultInstanceName="ws-1")
+assert act["ActivationCode"], act
+ssm.put_parameter(Name="/recipe/activation/A-1", Type="SecureString", Value="x y", Overwrite=True)
+found = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Option": "Equals", "Values": ["/recipe/activation/A-1"]}])
+assert [p["Name"] for p in found["Parameters"]] == ["/recipe/activation/A-1"], found
+assert "Value" not in found["Parameters"][0]
+
+ec2 = client("ec2")
+vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+rtb = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+ec2.create_route(RouteTableId=rtb, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+ec2.associate_route_table(RouteTableId=rtb, SubnetId=subnet)
+ec2.modify_subnet_attribute(SubnetId=subnet, MapPublicIpOnLaunch={"Value": True})
+tables = ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [subnet]}])
+routes = tables["RouteTables"][0]["Routes"]
+assert any(r.get("GatewayId") == igw for r in routes), routes
+ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.ssm", VpcEndpointType="Interface")
+eps = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["VpcEndpoints"]
+assert eps[0]["PrivateDnsEnabled"] is True, eps
+sub = ec2.describe_subnets(SubnetIds=[subnet])["Subnets"][0]
+assert sub["MapPublicIpOnLaunch"] is True, sub
+default = [v["VpcId"] for v in ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]]
+assert len(default) == 1, default
+ec2.delete_vpc(VpcId=default[0])
+image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+refused("VPCIdNotSpecified", ec2.run_instances, ImageId=image, MinCount=1, MaxCount=1)
+ec2.create_default_vpc()
+refused("DefaultVpcAlreadyExists", ec2.create_default_vpc)
+types = ec2.describe_instance_types(InstanceTypes=["m6i.2xlarge"])["InstanceTypes"]
+assert types[0]["VCpuInfo"]["DefaultVCpus"] == 8, types
+
+sq = client("service-quotas")
+q = sq.get_service_quota(ServiceCode="ec2", QuotaCode="L-1216C47A")["Quota"]
+assert q["Value"] == 256.0, q
+sq.request_service_quota_increase(ServiceCode="ec2", QuotaCode="L-1216C47A", DesiredValue=512.0)
+assert sq.get_service_quota(ServiceCode="ec2", QuotaCode="L-1216C47A")["Quota"]["Value"] == 512.0
+
+iam = client("iam")
+trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+iam.create_role(RoleName="builder", AssumeRolePolicyDocument=trust)
+iam.create_instance_profile(InstanceProfileName="builder")
+iam.add_role_to_instance_profile(InstanceProfileName="builder", RoleName="builder")
+iam.attach_role_policy(RoleName="builder", PolicyArn="arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore")
+profile = iam.get_instance_profile(InstanceProfileName="builder")["InstanceProfile"]
+assert profile["Roles"][0]["RoleName"] == "builder", profile
+refused("EntityAlreadyExists", iam.create_role, RoleName="builder", AssumeRolePolicyDocument=trust)
+
+kms = client("kms")
+key = kms.create_key()["KeyMetadata"]["KeyId"]
+kms.create_alias(AliasName="alias/ami-copies", TargetKeyId=key)
+assert kms.describe_key(KeyId="alias/ami-copies")["KeyMetadata"]["KeyId"] == key
+refused("ValidationException", kms.create_alias, AliasName="alias/aws/ebs", TargetKeyId=key)
+
+ws = client("workspaces")
+requests = [{"DirectoryId": "d-906734325", "UserName": f"u{i}", "BundleId": "wsb-clj85qzj1"} for i in range(25)]
+ws.create_workspaces(Workspaces=requests)
+ws.create_workspaces(Workspaces=[{"DirectoryId": "d-906734325", "UserName": f"v{i}", "BundleId": "wsb-clj85qzj1"} for i in range(5)])
+first = ws.describe_workspaces()
+assert len(first["Workspaces"]) == 25 and first.get("NextToken"), len(first["Workspaces"])
+pages = ws.get_paginator("describe_workspaces").paginate()
+assert sum(len(p["Workspaces"]) for p in pages) == 30
+
+print("boto3: every call as AWS answers it")
