@@ -50,11 +50,13 @@ image:
   description: Desk ${version}
 "#;
 
-/// An aws-sim that plays no person, WorkSpaces taking a moment per state.
+/// An aws-sim that plays no person, WorkSpaces and image builders taking a moment per state.
 async fn nobody_env() -> Env {
     let mut d = aws_sim::Durations::instant();
     d.workspace_start_ms = 30;
     d.workspace_image_ms = 60;
+    d.builder_start_ms = 30;
+    d.appstream_image_ms = 60;
     let sim = aws_sim::Sim::start(aws_sim::Config {
         durations: d,
         ..Default::default()
@@ -85,8 +87,12 @@ fn word_after<'a>(line: &'a str, before: &str) -> Option<&'a str> {
 }
 
 fn parse_wait(on: &str) -> Option<WaitLine> {
+    let builder = match word_after(on, "the SSM agent on ")? {
+        "image" => word_after(on, "the SSM agent on image builder ")?,
+        ws => ws,
+    };
     Some(WaitLine {
-        builder: word_after(on, "the SSM agent on ")?.to_string(),
+        builder: builder.to_string(),
         activation: word_after(on, "with activation ")?.to_string(),
         parameter: word_after(on, "get-parameter --name ")?.to_string(),
     })
@@ -288,4 +294,108 @@ async fn a_person_registers_the_first_base_and_its_bootstrap_registers_every_lat
         assert!(e.sim.requests().records.len() > registered);
         assert_eq!(e.registration_leftovers(), (0, 0, 0), "{version}");
     }
+}
+
+const APPS_BASE: &str = r#"
+name: apps-base
+target: appstream
+strategy: full
+os: linux
+version: 1.0.0
+base: { appstream-image: AppStream-AmazonLinux2-06-17-2025 }
+builder:
+  region: eu-west-2
+  instance-type: stream.standard.medium
+  subnet-id: subnet-0a1b2c3d4e5f60718
+  iam-role-arn: arn:aws:iam::123456789012:role/appstream-builder
+steps:
+  - script: { name: the recipe SSM bootstrap, path: files/bootstrap.sh }
+image:
+  name: apps-base-${version}
+"#;
+
+/// The AppStream route: a person registers the builder of the base once; the image it makes
+/// carries the bootstrap, which registers every later builder with the builder's IAM role, and a
+/// builder without a role (no credentials to read its activation) is never registered by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_appstream_base_with_the_bootstrap_registers_builders_that_have_a_role() {
+    let e = nobody_env().await;
+    let dir = e.dir.path();
+    let args = [
+        "bootstrap",
+        "--target",
+        "appstream",
+        "--os",
+        "linux",
+        "--region",
+        "eu-west-2",
+    ];
+    let (status, script, err) = e.run(&args).await;
+    assert_eq!(status, 0, "{err}");
+    assert!(script.contains("appstream_machine_role"), "{script}");
+    std::fs::write(dir.join("recipes/files/bootstrap.sh"), &script).unwrap();
+    std::fs::write(dir.join("recipes/apps-base.yaml"), APPS_BASE).unwrap();
+    let (status, out, code) = e.apply_as_person().await;
+    assert_eq!(status, 0, "{out}");
+    assert!(
+        !code.is_empty() && !out.contains(&code),
+        "registered by the person, code unseen"
+    );
+    let w = e.sim.world();
+    let base = w
+        .appstream
+        .images
+        .values()
+        .find(|i| i.name == "apps-base-1.0.0")
+        .unwrap();
+    assert!(base.bootstrap, "the base image carries the bootstrap");
+
+    std::fs::remove_file(dir.join("recipes/apps-base.yaml")).unwrap();
+    let child = APPS_BASE
+        .replace("name: apps-base\n", "name: apps\n")
+        .replace("AppStream-AmazonLinux2-06-17-2025", "apps-base-1.0.0")
+        .replace(
+            "  - script: { name: the recipe SSM bootstrap, path: files/bootstrap.sh }",
+            "  - shell: { run: \"echo apps\" }",
+        )
+        .replace("name: apps-base-${version}", "name: apps-${version}");
+    std::fs::write(dir.join("recipes/apps.yaml"), &child).unwrap();
+    let (status, out, err) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(status, 0, "no person needed:\n{out}\n{err}");
+    assert_eq!(e.registration_leftovers(), (0, 0, 0));
+
+    // Without a role the bootstrap has no credentials: the builder waits, unregistered.
+    let roleless = child
+        .replace(
+            "  iam-role-arn: arn:aws:iam::123456789012:role/appstream-builder\n",
+            "",
+        )
+        .replace("version: 1.0.0", "version: 1.1.0");
+    std::fs::write(dir.join("recipes/apps.yaml"), roleless).unwrap();
+    let mut apply = e
+        .cmd(&["apply", "recipes", "--auto-approve", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = apply.stdout.take().unwrap();
+    let waited = tokio::task::spawn_blocking(move || {
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .any(|l| l.contains("\"waiting\"") && l.contains("get-parameter"))
+    })
+    .await
+    .unwrap();
+    assert!(waited, "the launch waits for a registration");
+    e.sim.advance(3_600_000);
+    let info = e
+        .ssm()
+        .describe_instance_information()
+        .send()
+        .await
+        .unwrap();
+    let _ = apply.kill();
+    let _ = apply.wait();
+    assert!(info.instance_information_list().is_empty(), "{info:?}");
 }
