@@ -41,6 +41,9 @@ ssm.put_parameter(Name="/recipe/activation/A-1", Type="SecureString", Value="x y
 found = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Option": "Equals", "Values": ["/recipe/activation/A-1"]}])
 assert [p["Name"] for p in found["Parameters"]] == ["/recipe/activation/A-1"], found
 assert "Value" not in found["Parameters"][0]
+sealed = ssm.get_parameter(Name="/recipe/activation/A-1")["Parameter"]["Value"]
+assert sealed != "x y", "a SecureString read without decryption is not its value"
+assert ssm.get_parameter(Name="/recipe/activation/A-1", WithDecryption=True)["Parameter"]["Value"] == "x y"
 
 ec2 = client("ec2")
 vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]

@@ -95,7 +95,7 @@ pub fn default_vpc(region: &str) -> String {
     format!("vpc-{n:08x}")
 }
 
-fn required<'a>(c: &'a Call, name: &str) -> Result<&'a str, ApiError> {
+pub(crate) fn required<'a>(c: &'a Call, name: &str) -> Result<&'a str, ApiError> {
     c.params
         .get(name)
         .map(String::as_str)

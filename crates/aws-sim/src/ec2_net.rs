@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::ApiError;
-use crate::ec2_access::{Subnet, default_vpc};
+use crate::ec2_access::{Subnet, default_vpc, required as param};
 use crate::protocol::{Call, Xml, filters, list};
 use crate::world::World;
 
@@ -144,19 +144,6 @@ pub fn handle(w: &mut World, c: &Call, rid: &str) -> Option<Result<String, ApiEr
         "DescribeVpcEndpoints" => Ok(describe_endpoints(w, c, rid)),
         _ => return None,
     })
-}
-
-fn param<'a>(c: &'a Call, name: &str) -> Result<&'a str, ApiError> {
-    c.params
-        .get(name)
-        .map(String::as_str)
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| {
-            ApiError::client(
-                "MissingParameter",
-                format!("The request must contain the parameter {name}"),
-            )
-        })
 }
 
 fn not_found(kind: &str, id: &str) -> ApiError {

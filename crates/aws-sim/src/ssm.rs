@@ -198,6 +198,15 @@ fn info_filter(b: &Value, keys: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// A SecureString's value as GetParameter returns it without decryption: a ciphertext-like blob,
+/// never the value (aws-sim's blob is a digest; AWS's is the KMS ciphertext).
+fn sealed(value: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(value.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("AQICAHsealed{hex}")
+}
+
 /// Handle one SSM call.
 pub fn handle(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Output, ApiError> {
     let b = &c.body;
@@ -207,7 +216,13 @@ pub fn handle(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Output
             let p = w.ssm.get(&c.account, &c.region, name).ok_or_else(|| {
                 ApiError::client("ParameterNotFound", format!("Parameter {name} not found."))
             })?;
-            json!({ "Parameter": param_json(p, &c.region, &c.account) })
+            let mut v = param_json(p, &c.region, &c.account);
+            // API_GetParameter: without WithDecryption a SecureString's value is returned encrypted.
+            let decrypt = b.get("WithDecryption").and_then(Value::as_bool) == Some(true);
+            if p.kind == "SecureString" && !decrypt {
+                v["Value"] = json!(sealed(&p.value));
+            }
+            json!({ "Parameter": v })
         }
         "GetParameters" => {
             let names: Vec<&str> = b

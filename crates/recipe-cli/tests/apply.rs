@@ -71,9 +71,15 @@ fn provide_examples_account(sim: &aws_sim::Sim) {
 /// An aws-sim that plays the person registering builders with SSM (the sandbox does), with the
 /// examples' account set up, and a fresh folder.
 async fn operator_env(d: aws_sim::Durations) -> Env {
+    account_env(d, true).await
+}
+
+/// An aws-sim with the examples' account set up, playing the person who registers builders or
+/// not, and a fresh folder.
+async fn account_env(d: aws_sim::Durations, operator: bool) -> Env {
     let sim = aws_sim::Sim::start(aws_sim::Config {
         durations: d,
-        operator: true,
+        operator,
         ..Default::default()
     })
     .await
@@ -141,6 +147,12 @@ async fn kill_9_json_after(e: &Env, action: &str) -> bool {
     })
     .await
     .unwrap()
+}
+
+/// The id of one of Amazon's public images in the client's region.
+async fn amazon_image(ec2: &aws_sdk_ec2::Client) -> String {
+    let out = ec2.describe_images().owners("amazon").send().await.unwrap();
+    out.images()[0].image_id().unwrap().to_string()
 }
 
 /// An EC2 client of the aws-sim at `url`, as the default account, in `region`.
@@ -2345,16 +2357,7 @@ async fn a_launch_past_the_vcpu_quota_waits_for_room_instead_of_failing() {
     })
     .await;
     let ec2 = e.ec2("eu-west-2").await;
-    let image = ec2
-        .describe_images()
-        .owners("amazon")
-        .send()
-        .await
-        .unwrap()
-        .images()[0]
-        .image_id()
-        .unwrap()
-        .to_string();
+    let image = amazon_image(&ec2).await;
     let other = ec2
         .run_instances()
         .image_id(&image)

@@ -236,6 +236,7 @@ impl Act<'_> {
             "docs/workspaces.md, \"How the SSM agent gets onto the builder\"",
         ));
         hybrid::wait_registered(&self.p.poller, &self.home, self.ssm.clone(), &activation).await?;
+        self.check_node(&ws, &name, &activation).await?;
         Ok(RecipeOutputs::builder(ws))
     }
 
@@ -363,8 +364,11 @@ impl Act<'_> {
         Ok(())
     }
 
-    /// A WorkSpace's state (`AVAILABLE`, `STOPPED`, …).
-    pub(crate) async fn state_of(&self, ws: &str) -> Result<String, ActionError> {
+    /// WorkSpace `ws` as DescribeWorkspaces answers it (an error when it no longer exists).
+    pub(crate) async fn describe(
+        &self,
+        ws: &str,
+    ) -> Result<aws_sdk_workspaces::types::Workspace, ActionError> {
         let out = self
             .ws
             .describe_workspaces()
@@ -372,9 +376,14 @@ impl Act<'_> {
             .send()
             .await
             .ctx("workspaces", "DescribeWorkspaces")?;
-        let w = out.workspaces().first().ok_or_else(|| {
+        out.workspaces().first().cloned().ok_or_else(|| {
             ActionError::fatal(format!("the builder WorkSpace {ws} no longer exists"))
-        })?;
+        })
+    }
+
+    /// A WorkSpace's state (`AVAILABLE`, `STOPPED`, …).
+    pub(crate) async fn state_of(&self, ws: &str) -> Result<String, ActionError> {
+        let w = self.describe(ws).await?;
         Ok(w.state()
             .map(|s| s.as_str().to_string())
             .unwrap_or_default())
@@ -383,20 +392,27 @@ impl Act<'_> {
     /// The name WorkSpace `ws` knows itself by: its computer name, "as seen by the operating
     /// system" (API_Workspace), which names the parameter the bootstrap on it reads.
     async fn computer_name(&self, ws: &str) -> Result<String, ActionError> {
-        let out = self
-            .ws
-            .describe_workspaces()
-            .workspace_ids(ws)
-            .send()
-            .await
-            .ctx("workspaces", "DescribeWorkspaces")?;
-        out.workspaces()
-            .first()
-            .and_then(|w| w.computer_name())
-            .map(str::to_uppercase)
-            .ok_or_else(|| {
-                AwsError::missing("workspaces", "DescribeWorkspaces", "ComputerName").into()
-            })
+        let w = self.describe(ws).await?;
+        w.computer_name().map(str::to_uppercase).ok_or_else(|| {
+            AwsError::missing("workspaces", "DescribeWorkspaces", "ComputerName").into()
+        })
+    }
+
+    /// The node registered with the builder's activation must be the builder: its agent reports the
+    /// WorkSpace's computer name. A node on another machine (someone used the code elsewhere) is
+    /// deregistered and the build fails before any step, or secret, reaches it.
+    async fn check_node(&self, ws: &str, name: &str, activation: &str) -> Result<(), ActionError> {
+        let Some((node, computer)) = hybrid::node_info(&self.ssm, activation).await? else {
+            return Ok(());
+        };
+        if computer.eq_ignore_ascii_case(name) {
+            return Ok(());
+        }
+        deregister(&self.ssm, &node).await?;
+        Err(ActionError::fatal(format!(
+            "the node {node} registered with the activation of {ws} reports computer {computer}, not {name}: it is another machine, so it was deregistered and no step was sent (the activation's code was used outside the builder: check who can read {})",
+            hybrid::parameter_name(name)
+        )))
     }
 
     /// The activation for `ws` (computer name `name`): an earlier attempt's, or a new one.

@@ -195,17 +195,7 @@ impl Act<'_> {
 
     /// AVAILABLE with modification state NONE, and no encrypted volume (seed 001).
     async fn check_workspace(&self, ws: &str) -> Result<(), ActionError> {
-        let out = self
-            .ws
-            .describe_workspaces()
-            .workspace_ids(ws)
-            .send()
-            .await
-            .ctx("workspaces", "DescribeWorkspaces")?;
-        let w = out
-            .workspaces()
-            .first()
-            .ok_or_else(|| ActionError::fatal(format!("the builder {ws} no longer exists")))?;
+        let w = self.describe(ws).await?;
         let state = w.state().map(|s| s.as_str()).unwrap_or("unknown");
         if state != "AVAILABLE" || !w.modification_states().is_empty() {
             return Err(ActionError::fatal(format!(

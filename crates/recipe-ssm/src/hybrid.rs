@@ -205,6 +205,15 @@ pub async fn node_of(
     ssm: &aws_sdk_ssm::Client,
     activation: &str,
 ) -> Result<Option<String>, ActionError> {
+    Ok(node_info(ssm, activation).await?.map(|(id, _)| id))
+}
+
+/// The managed node registered through `activation`: its id and the computer name its agent
+/// reports (DescribeInstanceInformation `ComputerName`).
+pub async fn node_info(
+    ssm: &aws_sdk_ssm::Client,
+    activation: &str,
+) -> Result<Option<(String, String)>, ActionError> {
     let f = aws_sdk_ssm::types::InstanceInformationStringFilter::builder()
         .key("ActivationIds")
         .values(activation)
@@ -216,11 +225,10 @@ pub async fn node_of(
         .send()
         .await
         .ctx("ssm", "DescribeInstanceInformation")?;
-    Ok(out
-        .instance_information_list()
-        .iter()
-        .find_map(|i| i.instance_id())
-        .map(str::to_string))
+    Ok(out.instance_information_list().iter().find_map(|i| {
+        let name = i.computer_name().unwrap_or_default().to_string();
+        Some((i.instance_id()?.to_string(), name))
+    }))
 }
 
 /// Deregister a managed node (one already gone counts as done).

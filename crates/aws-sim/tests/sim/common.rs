@@ -109,3 +109,9 @@ pub async fn admin_post(url: &str, path: &str, body: serde_json::Value) -> Strin
     .await
     .unwrap()
 }
+
+/// The id of one of Amazon's public images in the client's region.
+pub async fn amazon_image(ec2: &aws_sdk_ec2::Client) -> String {
+    let out = ec2.describe_images().owners("amazon").send().await.unwrap();
+    out.images()[0].image_id().unwrap().to_string()
+}

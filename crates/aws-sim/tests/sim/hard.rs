@@ -256,17 +256,7 @@ async fn without_a_default_vpc_a_launch_needs_a_subnet() {
             .vpcs()
             .is_empty()
     );
-    let image = c
-        .ec2
-        .describe_images()
-        .owners("amazon")
-        .send()
-        .await
-        .unwrap()
-        .images()[0]
-        .image_id()
-        .unwrap()
-        .to_string();
+    let image = crate::common::amazon_image(&c.ec2).await;
     let run = |subnet: Option<&str>| {
         c.ec2
             .run_instances()
@@ -308,17 +298,7 @@ async fn an_agent_in_a_subnet_without_a_route_to_ssm_is_never_online() {
         .await
         .unwrap();
     let subnet = subnet.subnet().unwrap().subnet_id().unwrap().to_string();
-    let image = c
-        .ec2
-        .describe_images()
-        .owners("amazon")
-        .send()
-        .await
-        .unwrap()
-        .images()[0]
-        .image_id()
-        .unwrap()
-        .to_string();
+    let image = crate::common::amazon_image(&c.ec2).await;
     let profile = aws_sdk_ec2::types::IamInstanceProfileSpecification::builder()
         .name("recipe-builder")
         .build();
@@ -395,17 +375,7 @@ async fn launches_past_the_vcpu_quota_are_refused_until_it_is_raised() {
         .await
         .unwrap();
     assert_eq!(q.quota().unwrap().value(), Some(5.0));
-    let image = c
-        .ec2
-        .describe_images()
-        .owners("amazon")
-        .send()
-        .await
-        .unwrap()
-        .images()[0]
-        .image_id()
-        .unwrap()
-        .to_string();
+    let image = crate::common::amazon_image(&c.ec2).await;
     let run = || {
         c.ec2
             .run_instances()

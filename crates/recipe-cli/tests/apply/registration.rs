@@ -57,18 +57,7 @@ async fn nobody_env() -> Env {
     d.workspace_image_ms = 60;
     d.builder_start_ms = 30;
     d.appstream_image_ms = 60;
-    let sim = aws_sim::Sim::start(aws_sim::Config {
-        durations: d,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    super::provide_examples_account(&sim);
-    let e = Env {
-        dir: tempfile::tempdir().unwrap(),
-        sim,
-        vars: Default::default(),
-    };
+    let e = super::account_env(d, false).await;
     std::fs::create_dir_all(e.dir.path().join("recipes/files")).unwrap();
     e
 }
@@ -115,6 +104,12 @@ impl Env {
     /// parameter it names with the SDK (their own credentials), and register on the builder it
     /// names. Returns the apply's exit code, its output and the code the person used.
     async fn apply_as_person(&self) -> (i32, String, String) {
+        self.apply_registering_on(None).await
+    }
+
+    /// As [`Env::apply_as_person`], the person registering on `machine` instead of the builder the
+    /// wait line names, when one is given.
+    async fn apply_registering_on(&self, machine: Option<&str>) -> (i32, String, String) {
         let mut child = self
             .cmd(&["apply", "recipes", "--auto-approve", "--json"])
             .stdout(Stdio::piped())
@@ -159,7 +154,7 @@ impl Env {
             let wrong = self.sim.register_agent(id, "not-the-code", &w.builder);
             assert!(wrong.is_err(), "a wrong code is refused: {wrong:?}");
             self.sim
-                .register_agent(id, c, &w.builder)
+                .register_agent(id, c, machine.unwrap_or(&w.builder))
                 .expect("the agent registers with the id and code");
             code = c.to_string();
         }
@@ -398,4 +393,56 @@ async fn an_appstream_base_with_the_bootstrap_registers_builders_that_have_a_rol
     let _ = apply.kill();
     let _ = apply.wait();
     assert!(info.instance_information_list().is_empty(), "{info:?}");
+}
+
+/// The activation's code used on another machine (another user's WorkSpace): the node it makes
+/// reports that machine's computer name, so the build deregisters it and fails before any step, or
+/// secret, is sent to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_used_on_another_machine_gets_no_step() {
+    let e = nobody_env().await;
+    let dir = e.dir.path();
+    std::fs::write(
+        dir.join("recipes/desk.yaml"),
+        DESK.replace("BUNDLE", "wsb-clj85qzj1"),
+    )
+    .unwrap();
+    let creds = aws_sdk_workspaces::config::Credentials::new(
+        aws_sim::DEFAULT_ACCOUNT,
+        "x",
+        None,
+        None,
+        "t",
+    );
+    let conf = aws_sdk_workspaces::Config::builder()
+        .behavior_version(aws_sdk_workspaces::config::BehaviorVersion::latest())
+        .endpoint_url(e.sim.url())
+        .region(aws_sdk_workspaces::config::Region::new("eu-west-2"))
+        .credentials_provider(creds)
+        .build();
+    let ws = aws_sdk_workspaces::Client::from_conf(conf);
+    let req = aws_sdk_workspaces::types::WorkspaceRequest::builder()
+        .directory_id("d-906734325")
+        .user_name("someone-else")
+        .bundle_id("wsb-clj85qzj1")
+        .build()
+        .unwrap();
+    let out = ws.create_workspaces().workspaces(req).send().await.unwrap();
+    let other = out.pending_requests()[0]
+        .workspace_id()
+        .unwrap()
+        .to_string();
+    let before = e.sim.requests().count("ssm:SendCommand");
+    let (status, out, _) = e.apply_registering_on(Some(&other)).await;
+    assert_eq!(status, 1, "{out}");
+    assert!(out.contains("it is another machine"), "{out}");
+    assert_eq!(
+        e.sim.requests().count("ssm:SendCommand"),
+        before,
+        "no step was sent"
+    );
+    assert!(
+        e.sim.world().ssm.nodes.is_empty(),
+        "the stray node is deregistered"
+    );
 }
