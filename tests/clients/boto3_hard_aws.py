@@ -44,6 +44,7 @@ assert "Value" not in found["Parameters"][0]
 sealed = ssm.get_parameter(Name="/recipe/activation/A-1")["Parameter"]["Value"]
 assert sealed != "x y", "a SecureString read without decryption is not its value"
 assert ssm.get_parameter(Name="/recipe/activation/A-1", WithDecryption=True)["Parameter"]["Value"] == "x y"
+assert ssm.get_parameters(Names=["/recipe/activation/A-1"])["Parameters"][0]["Value"] == sealed
 
 ec2 = client("ec2")
 vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]

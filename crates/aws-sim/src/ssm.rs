@@ -207,6 +207,17 @@ fn sealed(value: &str) -> String {
     format!("AQICAHsealed{hex}")
 }
 
+/// A parameter as GetParameter and GetParameters answer it: without `WithDecryption` a
+/// SecureString's value is returned encrypted (API_GetParameter, API_GetParameters).
+fn read_param(p: &Parameter, c: &Call) -> Value {
+    let mut v = param_json(p, &c.region, &c.account);
+    let decrypt = c.body.get("WithDecryption").and_then(Value::as_bool) == Some(true);
+    if p.kind == "SecureString" && !decrypt {
+        v["Value"] = json!(sealed(&p.value));
+    }
+    v
+}
+
 /// Handle one SSM call.
 pub fn handle(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Output, ApiError> {
     let b = &c.body;
@@ -216,13 +227,7 @@ pub fn handle(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Output
             let p = w.ssm.get(&c.account, &c.region, name).ok_or_else(|| {
                 ApiError::client("ParameterNotFound", format!("Parameter {name} not found."))
             })?;
-            let mut v = param_json(p, &c.region, &c.account);
-            // API_GetParameter: without WithDecryption a SecureString's value is returned encrypted.
-            let decrypt = b.get("WithDecryption").and_then(Value::as_bool) == Some(true);
-            if p.kind == "SecureString" && !decrypt {
-                v["Value"] = json!(sealed(&p.value));
-            }
-            json!({ "Parameter": v })
+            json!({ "Parameter": read_param(p, c) })
         }
         "GetParameters" => {
             let names: Vec<&str> = b
@@ -234,7 +239,7 @@ pub fn handle(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Output
                 .iter()
                 .partition(|n| w.ssm.get(&c.account, &c.region, n).is_some());
             json!({
-                "Parameters": found.iter().filter_map(|n| w.ssm.get(&c.account, &c.region, n)).map(|p| param_json(p, &c.region, &c.account)).collect::<Vec<_>>(),
+                "Parameters": found.iter().filter_map(|n| w.ssm.get(&c.account, &c.region, n)).map(|p| read_param(p, c)).collect::<Vec<_>>(),
                 "InvalidParameters": missing,
             })
         }
