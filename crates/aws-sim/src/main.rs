@@ -18,8 +18,9 @@ struct Args {
     /// Make every pending phase instant.
     #[arg(long)]
     instant: bool,
-    /// Register the SSM agent on builder WorkSpaces as the person at them would (the sandbox's
-    /// behaviour; otherwise `POST /_sim/ssm/register` does it).
+    /// Play the person who follows an apply's wait line: register each builder's SSM agent with the
+    /// activation id and code read from its `/recipe/activation/…` parameter (the sandbox's
+    /// behaviour; otherwise only a base image's recipe bootstrap or `POST /_sim/ssm/register` does).
     #[arg(long)]
     operator: bool,
     /// Back Linux instances with real root filesystems in this folder, where SSM commands really

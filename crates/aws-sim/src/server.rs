@@ -28,7 +28,8 @@ pub struct Config {
     pub faults: Faults,
     /// Persist the world to `<dir>/world.json` after every change, and load it at start.
     pub state_dir: Option<PathBuf>,
-    /// Register the SSM agent on builder WorkSpaces as the person at them would ([`World::operator`]).
+    /// Play the person who follows an apply's wait line and registers each builder's SSM agent
+    /// with the code its parameter holds ([`World::operator`], `ssm_hybrid.rs`).
     pub operator: bool,
     /// Back Linux instances with real root filesystems, where steps really run (`machine.rs`).
     pub machines: Option<crate::MachineConfig>,
