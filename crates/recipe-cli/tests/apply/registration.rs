@@ -407,20 +407,7 @@ async fn a_code_used_on_another_machine_gets_no_step() {
         DESK.replace("BUNDLE", "wsb-clj85qzj1"),
     )
     .unwrap();
-    let creds = aws_sdk_workspaces::config::Credentials::new(
-        aws_sim::DEFAULT_ACCOUNT,
-        "x",
-        None,
-        None,
-        "t",
-    );
-    let conf = aws_sdk_workspaces::Config::builder()
-        .behavior_version(aws_sdk_workspaces::config::BehaviorVersion::latest())
-        .endpoint_url(e.sim.url())
-        .region(aws_sdk_workspaces::config::Region::new("eu-west-2"))
-        .credentials_provider(creds)
-        .build();
-    let ws = aws_sdk_workspaces::Client::from_conf(conf);
+    let ws = e.workspaces();
     let req = aws_sdk_workspaces::types::WorkspaceRequest::builder()
         .directory_id("d-906734325")
         .user_name("someone-else")

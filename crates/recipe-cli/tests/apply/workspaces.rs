@@ -56,7 +56,7 @@ impl Env {
         std::fs::write(self.dir.path().join("recipes/desk.yaml"), text).unwrap();
     }
 
-    fn workspaces(&self) -> aws_sdk_workspaces::Client {
+    pub(super) fn workspaces(&self) -> aws_sdk_workspaces::Client {
         let creds = aws_sdk_workspaces::config::Credentials::new(
             aws_sim::DEFAULT_ACCOUNT,
             "test",
