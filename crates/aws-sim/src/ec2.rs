@@ -37,6 +37,23 @@ pub const PUBLIC_IMAGES: &[(&str, &str, &str)] = &[
         "Windows_Server-2022-English-Full-Base-2026.01.01",
         "Windows",
     ),
+    // The other supported Windows Server releases, each with the launch agent it ships
+    // (`windows::launch_agent_files`): EC2Launch v2 on 2025, EC2Launch v1 on 2019 and 2016.
+    (
+        "/aws/service/ami-windows-latest/Windows_Server-2025-English-Full-Base",
+        "Windows_Server-2025-English-Full-Base-2026.01.01",
+        "Windows",
+    ),
+    (
+        "/aws/service/ami-windows-latest/Windows_Server-2019-English-Full-Base",
+        "Windows_Server-2019-English-Full-Base-2026.01.01",
+        "Windows",
+    ),
+    (
+        "/aws/service/ami-windows-latest/Windows_Server-2016-English-Full-Base",
+        "Windows_Server-2016-English-Full-Base-2026.01.01",
+        "Windows",
+    ),
     // UEFI boot with NitroTPM 2.0, as the TPM-prefixed Windows AMIs are
     // (https://docs.aws.amazon.com/ec2/latest/windows-ami-reference/ami-windows-tpm.html).
     (
@@ -731,6 +748,9 @@ fn create_image(
         image,
     );
     crate::machine::capture(w, &id, &instance_id);
+    if let Some(disk) = w.windows.get(&instance_id).cloned() {
+        w.windows.insert(id.clone(), disk);
+    }
     let mut x = Xml::response("CreateImage", rid);
     x.text("imageId", &id);
     Ok(x.finish("CreateImage"))

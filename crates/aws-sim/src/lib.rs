@@ -27,10 +27,13 @@ pub mod machine_jobs;
 mod members;
 mod protocol;
 mod quotas;
+mod secrets;
 mod server;
 mod ssm;
 mod ssm_hybrid;
+mod ssm_windows;
 mod sts;
+pub mod windows;
 mod workspaces;
 mod world;
 

@@ -273,23 +273,24 @@ while [ $# -gt 0 ]; do
     *) shift ;;
   esac
 done
-if [ "$service $op" != "ssm get-parameter" ]; then
-  echo "aws (recipe sandbox): '$service $op' is not served here; the sandbox answers 'ssm get-parameter'" >&2
-  exit 2
-fi
+case "$service $op" in
+  "ssm get-parameter") target=AmazonSSM.GetParameter; op_name=GetParameter; field=Value; member=Name; extra=',"WithDecryption":true' ;;
+  "secretsmanager get-secret-value") target=secretsmanager.GetSecretValue; op_name=GetSecretValue; field=SecretString; member=SecretId; extra='' ;;
+  *) echo "aws (recipe sandbox): '$service $op' is not served here; the sandbox answers 'ssm get-parameter' and 'secretsmanager get-secret-value'" >&2; exit 2 ;;
+esac
 esc=${name//\\/\\\\}; esc=${esc//\"/\\\"}
-body="{\"Name\":\"$esc\",\"WithDecryption\":true}"
+body="{\"$member\":\"$esc\"$extra}"
 len=$(printf %s "$body" | LC_ALL=C wc -c)
 exec 3<>"/dev/tcp/@HOST@/@PORT@"
-printf 'POST / HTTP/1.1\r\nHost: @HOST@:@PORT@\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: AmazonSSM.GetParameter\r\nAuthorization: AWS4-HMAC-SHA256 Credential=@ACCOUNT@/20260101/@REGION@/ssm/aws4_request, SignedHeaders=host, Signature=sandbox\r\nContent-Length: %s\r\nConnection: close\r\n\r\n%s' "$len" "$body" >&3
+printf 'POST / HTTP/1.1\r\nHost: @HOST@:@PORT@\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: %s\r\nAuthorization: AWS4-HMAC-SHA256 Credential=@ACCOUNT@/20260101/@REGION@/%s/aws4_request, SignedHeaders=host, Signature=sandbox\r\nContent-Length: %s\r\nConnection: close\r\n\r\n%s' "$target" "$service" "$len" "$body" >&3
 resp=$(cat <&3)
 status=$(printf %s "$resp" | head -n1 | cut -d' ' -f2)
 payload=${resp#*$'\r\n\r\n'}
 if [ "$status" != 200 ]; then
-  echo "An error occurred when calling the GetParameter operation: $payload" >&2
+  echo "An error occurred when calling the $op_name operation: $payload" >&2
   exit 254
 fi
-value=$(printf %s "$payload" | sed -n 's/.*"Value":"\(\([^"\\]\|\\.\)*\)".*/\1/p')
+value=$(printf %s "$payload" | sed -n "s/.*\"$field\":\"\\(\\([^\"\\\\]\\|\\\\.\\)*\\)\".*/\\1/p")
 value=${value//\\\"/\"}; value=${value//\\\//\/}
 printf '%b\n' "$value"
 "#;

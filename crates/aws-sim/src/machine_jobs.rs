@@ -20,6 +20,10 @@ const MAX_OUTPUT: usize = 24_000;
 /// Exit code that asks the agent to reboot the node after the script (Linux).
 const REBOOT: i32 = 194;
 
+/// The most reboots one command may ask for before aws-sim gives up on it (the agent would go on
+/// until the execution timeout).
+const MAX_REBOOTS: u32 = 10;
+
 pub(crate) fn run(shared: &Shared, config: &MachineConfig, job: Job) {
     match job {
         Job::Provision { instance, source } => provision(shared, config, &instance, &source),
@@ -331,8 +335,8 @@ struct Outcome {
     code: i64,
     stdout: String,
     stderr: String,
-    /// The machine rebooted after it (exit code 194).
-    rebooted: bool,
+    /// How many times the machine rebooted for it (exit code 194).
+    reboots: u32,
 }
 
 impl Outcome {
@@ -342,7 +346,7 @@ impl Outcome {
             code,
             stdout,
             stderr,
-            rebooted: false,
+            reboots: 0,
         }
     }
 }
@@ -372,8 +376,8 @@ fn run_command(shared: &Shared, at: &Target<'_>, command: &str, script: &str, ti
         .unwrap_or_else(|e| Outcome::new("Failed", -1, String::new(), format!("[sandbox] {e}\n")));
     shared.with_world(|w| {
         finish(w, at, command, &o);
-        if let Some(m) = w.machines.get_mut(instance).filter(|_| o.rebooted) {
-            m.boots = boots + 1;
+        if let Some(m) = w.machines.get_mut(instance) {
+            m.boots = boots + o.reboots;
         }
     });
 }
@@ -398,21 +402,31 @@ fn execute(
     let out = root.parent().unwrap_or(root).join("commands").join(command);
     // The agent's runShellScript plugin runs `sh -c <_script.sh>` (an executable file).
     let path = format!("{dir}/_script.sh");
-    let c = in_root(root, &hostname(instance), &["/bin/sh", "-c", &path]);
-    let (code, stdout, stderr) = run_bounded(c, &out, Duration::from_secs(timeout_secs.max(1)))
-        .map_err(|e| e.to_string())?;
-    Ok(match code {
-        None => Outcome::new("TimedOut", -1, stdout, stderr),
-        Some(REBOOT) => {
-            boot(root, instance, boots + 1)?;
-            Outcome {
-                rebooted: true,
-                ..Outcome::new("Success", 0, stdout, stderr)
+    // Exit 194 makes the agent reboot the node and run the script again
+    // (https://docs.aws.amazon.com/systems-manager/latest/userguide/send-commands-reboot.html).
+    let (mut stdout, mut stderr, mut reboots) = (String::new(), String::new(), 0);
+    loop {
+        let c = in_root(root, &hostname(instance), &["/bin/sh", "-c", &path]);
+        let (code, out_now, err_now) =
+            run_bounded(c, &out, Duration::from_secs(timeout_secs.max(1)))
+                .map_err(|e| e.to_string())?;
+        stdout.push_str(&out_now);
+        stderr.push_str(&err_now);
+        let (status, code) = match code {
+            Some(REBOOT) if reboots < MAX_REBOOTS => {
+                reboots += 1;
+                boot(root, instance, boots + reboots)?;
+                continue;
             }
-        }
-        Some(0) => Outcome::new("Success", 0, stdout, stderr),
-        Some(n) => Outcome::new("Failed", i64::from(n), stdout, stderr),
-    })
+            None | Some(REBOOT) => ("TimedOut", -1),
+            Some(0) => ("Success", 0),
+            Some(n) => ("Failed", i64::from(n)),
+        };
+        return Ok(Outcome {
+            reboots,
+            ..Outcome::new(status, code, stdout, stderr)
+        });
+    }
 }
 
 fn finish(w: &mut World, at: &Target<'_>, command: &str, o: &Outcome) {

@@ -673,6 +673,7 @@ fn handle(shared: &Shared, call: &Call, request_id: &str) -> Result<Output, ApiE
         "iam" => crate::iam_kms::iam(&mut world, call, request_id),
         "kms" => crate::iam_kms::kms(&mut world, call),
         "servicequotas" => crate::quotas::handle(&mut world, call).map(Output::Value),
+        "secretsmanager" => crate::secrets::handle(&mut world, call, now).map(Output::Value),
         other => Err(ApiError::unsupported(other, &call.op)),
     };
     // A builder this call deleted gives its machine back now, not at the next call (there may be

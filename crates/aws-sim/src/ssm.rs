@@ -421,6 +421,7 @@ fn captured(w: &mut World, builder: &str, flags: &BTreeMap<String, Vec<String>>)
         .cloned()
         .unwrap_or_default();
     let image = crate::members::scoped(&b.account, &b.region, &name);
+    crate::ssm_windows::capture(w, builder, &image);
     crate::machine::capture_builder(w, builder, &image);
 }
 
@@ -457,6 +458,16 @@ fn image_assistant(
     })
 }
 
+/// The `executionTimeout` parameter of AWS-RunShellScript and AWS-RunPowerShellScript (default
+/// 3600 seconds).
+fn execution_timeout(parameters: &BTreeMap<String, Vec<String>>) -> u64 {
+    parameters
+        .get("executionTimeout")
+        .and_then(|v| v.first())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3600)
+}
+
 /// Invocations on sandbox machines really run: the machine worker runs the script and ends them
 /// (`machine.rs`), with AWS-RunShellScript's `executionTimeout` (default 3600 seconds).
 fn queue_on_machines(
@@ -467,11 +478,7 @@ fn queue_on_machines(
     parameters: &BTreeMap<String, Vec<String>>,
     script: &str,
 ) {
-    let timeout_secs = parameters
-        .get("executionTimeout")
-        .and_then(|v| v.first())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3600);
+    let timeout_secs = execution_timeout(parameters);
     for inv in invocations.iter_mut() {
         if assisted.contains_key(&inv.instance_id) {
             continue;
@@ -579,14 +586,42 @@ fn send_command(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Valu
             &raw[20..32]
         )
     };
+    let powershell = document == "AWS-RunPowerShellScript" && outcome.is_none();
+    let on_windows: BTreeMap<String, crate::windows::Ran> = instances
+        .iter()
+        .filter(|_| powershell)
+        .filter_map(|i| {
+            let ran = crate::ssm_windows::run(w, &c.account, &c.region, i, &joined)?;
+            crate::ssm_windows::settle(w, i, &ran, now, d);
+            Some((i.clone(), ran))
+        })
+        .collect();
     let assisted: BTreeMap<String, crate::appstream::assistant::Outcome> = instances
         .iter()
+        .filter(|i| on_windows.get(*i).is_none_or(|r| r.status == "Success"))
         .filter_map(|i| Some((i.clone(), image_assistant(w, i, &joined, now, d)?)))
         .collect();
     let invocations = instances
         .iter()
         .map(|i| {
+            let windows = on_windows
+                .get(i)
+                .filter(|r| r.status != "Success" || !assisted.contains_key(i));
             let (status, code, stdout, stderr) = match (assisted.get(i), &outcome) {
+                _ if windows.is_some() => {
+                    let r = windows.expect("checked");
+                    let status = if r.status == "InProgress" {
+                        "TimedOut"
+                    } else {
+                        r.status
+                    };
+                    (
+                        status.to_string(),
+                        r.code,
+                        r.stdout.clone(),
+                        r.stderr.clone(),
+                    )
+                }
                 (Some(a), _) => (
                     a.status.to_string(),
                     a.code,
@@ -601,10 +636,18 @@ fn send_command(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Valu
                 ),
                 (None, None) => ("Success".to_string(), 0, String::new(), String::new()),
             };
+            // A command whose machine went down or rebooted behind the agent's back never reports:
+            // it ends at its execution timeout.
+            let never = on_windows.get(i).is_some_and(|r| r.status == "InProgress");
+            let done_at = if never {
+                now + execution_timeout(&parameters) * 1000
+            } else {
+                now + d.ssm_command_ms
+            };
             Invocation {
                 instance_id: i.clone(),
                 status: "Pending".into(),
-                done_at: now + d.ssm_command_ms,
+                done_at,
                 final_status: status,
                 response_code: code,
                 stdout: stdout.chars().take(MAX_OUTPUT).collect(),

@@ -33,6 +33,12 @@ pub struct World {
     /// Play the person at each builder: follow the apply's wait line, reading each activation's id
     /// and code where the provider keeps them (the sandbox sets this; see `ssm_hybrid.rs`).
     pub operator: bool,
+    /// Secrets Manager secrets by `account/region/name` (`secrets.rs`).
+    pub secrets: std::collections::BTreeMap<String, crate::secrets::Secret>,
+    /// Windows machines' files as far as commands name them (`windows.rs`): by instance, WorkSpace
+    /// or image builder, and by image for the images captured from them (EC2 image id, or an
+    /// AppStream image's `account/region/name`).
+    pub windows: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
     /// Sandbox machines by instance id (`machine.rs`).
     pub machines: std::collections::BTreeMap<String, crate::machine::Machine>,
     /// Where machine roots go, when machines are on ([`crate::MachineConfig`]).

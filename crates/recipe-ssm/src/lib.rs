@@ -14,3 +14,6 @@ pub mod render;
 mod session;
 
 pub use session::{NodeCheck, Session};
+
+#[cfg(test)]
+mod windows_tests;

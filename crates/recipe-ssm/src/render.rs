@@ -64,41 +64,92 @@ fn ps_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-/// Replace `${secret.NAME}` with a lookup on the builder.
-fn secrets(text: &str, r: &LoadedRecipe, os: Os) -> String {
+/// A value quoted for PowerShell, its `${secret.NAME}` references left outside the single quotes,
+/// joined with `+`, so that the variable they become is read on the builder: `Bearer ${secret.t}`
+/// becomes `('Bearer ' + ${secret.t})`.
+fn ps_quote_with_secrets(s: &str) -> String {
+    let mut parts = Vec::new();
+    let mut rest = s;
+    while let Some(at) = rest.find("${secret.") {
+        let Some(len) = rest[at..].find('}') else {
+            break;
+        };
+        if at > 0 || parts.is_empty() {
+            parts.push(ps_quote(&rest[..at]));
+        }
+        parts.push(rest[at..at + len + 1].to_string());
+        rest = &rest[at + len + 1..];
+    }
+    if parts.is_empty() {
+        return ps_quote(rest);
+    }
+    if !rest.is_empty() {
+        parts.push(ps_quote(rest));
+    }
+    if parts.len() == 2 && parts[0] == "''" {
+        return parts.swap_remove(1);
+    }
+    format!("({})", parts.join(" + "))
+}
+
+/// The variable a secret's value is read into on the builder, the same in bash and PowerShell
+/// (written `${…}` in both).
+fn secret_variable(name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("recipe_secret_{clean}")
+}
+
+/// One secret's lookup on the builder, into [`secret_variable`]: a lookup that fails (the secret is
+/// missing, the role may not read it, throttling) fails the step, naming the secret and where it
+/// is looked up, never its value. In bash the assignment stands alone, so its status is the
+/// lookup's (`export X="$(…)"` would hide it); in PowerShell `Get-SSMParameter` (GetParameter)
+/// and `Get-SECSecretValue` raise an error for a missing name, and `-ErrorAction Stop` makes it
+/// end the script.
+fn lookup_line(name: &str, secret: &SecretRef, os: Os) -> String {
+    let var = secret_variable(name);
+    match (secret, os) {
+        (SecretRef::SsmParameter(p), Os::Linux) => format!(
+            "{var}=$(aws ssm get-parameter --with-decryption --name {} --query Parameter.Value --output text) || {{ echo {} >&2; exit 1; }}\n",
+            sh_quote(p),
+            sh_quote(&format!(
+                "recipe: cannot read secret {name} (SSM parameter {p})"
+            ))
+        ),
+        (SecretRef::SecretsManager(s), Os::Linux) => format!(
+            "{var}=$(aws secretsmanager get-secret-value --secret-id {} --query SecretString --output text) || {{ echo {} >&2; exit 1; }}\n",
+            sh_quote(s),
+            sh_quote(&format!(
+                "recipe: cannot read secret {name} (Secrets Manager secret {s})"
+            ))
+        ),
+        (SecretRef::SsmParameter(p), Os::Windows) => format!(
+            "${{{var}}} = (Get-SSMParameter -Name {} -WithDecryption $true -ErrorAction Stop).Value\n",
+            ps_quote(p)
+        ),
+        (SecretRef::SecretsManager(s), Os::Windows) => format!(
+            "${{{var}}} = (Get-SECSecretValue -SecretId {} -ErrorAction Stop).SecretString\n",
+            ps_quote(s)
+        ),
+    }
+}
+
+/// Replace each `${secret.NAME}` in `text` with its variable, and return the lookups that set
+/// those variables (to run before `text`), one per secret the text uses.
+fn secrets(text: &str, r: &LoadedRecipe, os: Os) -> (String, String) {
     let mut out = text.to_string();
+    let mut lookups = String::new();
     for (name, secret) in &r.recipe.secrets {
         let needle = format!("${{secret.{name}}}");
         if !out.contains(&needle) {
             continue;
         }
-        let lookup = match (&secret.value, os) {
-            (SecretRef::SsmParameter(p), Os::Linux) => {
-                format!(
-                    "$(aws ssm get-parameter --with-decryption --name {} --query Parameter.Value --output text)",
-                    sh_quote(p)
-                )
-            }
-            (SecretRef::SecretsManager(s), Os::Linux) => {
-                format!(
-                    "$(aws secretsmanager get-secret-value --secret-id {} --query SecretString --output text)",
-                    sh_quote(s)
-                )
-            }
-            (SecretRef::SsmParameter(p), Os::Windows) => {
-                format!(
-                    "$((Get-SSMParameterValue -Name {} -WithDecryption $true).Parameters[0].Value)",
-                    ps_quote(p)
-                )
-            }
-            (SecretRef::SecretsManager(s), Os::Windows) => format!(
-                "$((Get-SECSecretValue -SecretId {}).SecretString)",
-                ps_quote(s)
-            ),
-        };
-        out = out.replace(&needle, &lookup);
+        lookups.push_str(&lookup_line(name, &secret.value, os));
+        out = out.replace(&needle, &format!("${{{}}}", secret_variable(name)));
     }
-    out
+    (lookups, out)
 }
 
 fn env_lines(env: &BTreeMap<String, recipe_model::Node<String>>, os: Os) -> String {
@@ -117,7 +168,7 @@ fn env_lines(env: &BTreeMap<String, recipe_model::Node<String>>, os: Os) -> Stri
                 if v.contains("$(") {
                     format!("\"{}\"", v.value)
                 } else {
-                    ps_quote(v)
+                    ps_quote_with_secrets(v)
                 }
             ),
         })
@@ -244,6 +295,35 @@ pub fn payload<'a>(
     files.get(path).map(|b| (path.as_str(), b.as_slice()))
 }
 
+/// A `download` on Windows: `Read-S3Object` (AWS Tools for PowerShell, on AWS's Windows AMIs,
+/// with the builder's credentials) for `s3://` URLs, which `Invoke-WebRequest` cannot fetch; else
+/// `Invoke-WebRequest`. The file's SHA-256 is checked either way.
+fn windows_download(url: &str, dest: &str, sha256: &str) -> Result<String, String> {
+    let d = ps_quote(dest);
+    let fetch = match url.strip_prefix("s3://") {
+        Some(rest) => {
+            let (bucket, key) = rest
+                .split_once('/')
+                .filter(|(b, k)| !b.is_empty() && !k.is_empty())
+                .ok_or_else(|| format!("{url} names no object: write s3://BUCKET/KEY"))?;
+            format!(
+                "Read-S3Object -BucketName {} -Key {} -File {d} | Out-Null",
+                ps_quote(bucket),
+                ps_quote(key)
+            )
+        }
+        None => format!(
+            "Invoke-WebRequest -UseBasicParsing -Uri {} -OutFile {d}",
+            ps_quote(url)
+        ),
+    };
+    Ok(format!(
+        "New-Item -ItemType Directory -Force -Path (Split-Path {d}) | Out-Null\n{fetch}\nif ((Get-FileHash {d} -Algorithm SHA256).Hash -ne '{}') {{ throw {} }}",
+        sha256.to_uppercase(),
+        ps_quote(&format!("checksum mismatch for {dest}"))
+    ))
+}
+
 /// The script for one step (`None` for steps the engine handles itself: reboot, sysprep, include).
 /// `staged` holds the payloads uploaded beforehand, by path as written in the step.
 pub fn step_script(
@@ -265,7 +345,7 @@ pub fn step_script(
             let bytes = files.get(&s.path.value).ok_or_else(|| format!("script {} was not loaded", s.path.value))?;
             let what = format!("script {}", s.path.value);
             let staged = staged.get(&s.path.value);
-            let args: Vec<String> = s.args.iter().map(|a| if os == Os::Linux { sh_quote_with_secrets(a) } else { ps_quote(a) }).collect();
+            let args: Vec<String> = s.args.iter().map(|a| if os == Os::Linux { sh_quote_with_secrets(a) } else { ps_quote_with_secrets(a) }).collect();
             match os {
                 Os::Linux => format!(
                     "{}f=$(mktemp)\n{}\nchmod +x \"$f\"\n\"$f\" {}\nrm -f \"$f\"",
@@ -358,13 +438,7 @@ pub fn step_script(
             Os::Linux => {
                 format!("install -d \"$(dirname {dest})\"\ncurl -fsSL --retry 3 -o {dest} {}\nprintf '%s  %s\\n' {} {dest} | sha256sum -c -", sh_quote(&d.url), d.sha256.value, dest = sh_quote(&d.dest))
             }
-            Os::Windows => format!(
-                "Invoke-WebRequest -UseBasicParsing -Uri {} -OutFile {d}\nif ((Get-FileHash {d} -Algorithm SHA256).Hash -ne '{}') {{ throw 'checksum mismatch for {}' }}",
-                ps_quote(&d.url),
-                d.sha256.value.to_uppercase(),
-                d.dest.value,
-                d = ps_quote(&d.dest)
-            ),
+            Os::Windows => windows_download(&d.url, &d.dest, &d.sha256)?,
         },
         Step::App(a) => app_script(a, os),
         // A gate is not a script: the session stops the apply at it (`Session::gate`); only a
@@ -372,10 +446,81 @@ pub fn step_script(
         Step::Manual(m) => return Err(format!("a manual gate cannot run at first boot ({})", m.instructions.value)),
         Step::Reboot(_) | Step::Sysprep(_) | Step::Include(_) => return Ok(None),
     };
+    let (lookups, body) = secrets(&body, r, os);
     Ok(Some(format!(
         "{header}{}",
-        values.apply(&secrets(&body, r, os))
+        values.apply(&format!("{lookups}{body}"))
     )))
+}
+
+/// A reboot through the agent, as "Handling reboots when running commands" asks
+/// (https://docs.aws.amazon.com/systems-manager/latest/userguide/send-commands-reboot.html): exit
+/// 3010 (Windows) or 194 (Linux) makes the agent reboot the node and then run the script again.
+/// The marker, named for this reboot (`token`), makes that second run end the command with success.
+pub fn reboot_script(os: Os, token: &str) -> String {
+    let token: String = token
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    match os {
+        Os::Linux => {
+            let m = sh_quote(&format!("/var/lib/recipe/reboot-{token}"));
+            format!(
+                "if [ -e {m} ]; then rm -f {m}; exit 0; fi\ninstall -d /var/lib/recipe\n: > {m}\nexit 194"
+            )
+        }
+        Os::Windows => {
+            let m = ps_quote(&format!("C:\\ProgramData\\recipe\\reboot-{token}"));
+            format!(
+                "if (Test-Path {m}) {{ Remove-Item {m}; exit 0 }}\nNew-Item -ItemType File -Force -Path {m} | Out-Null\nexit 3010"
+            )
+        }
+    }
+}
+
+/// The Windows launch agents that can sysprep an EC2 builder, newest first, as
+/// (the file that shows it is installed, what runs sysprep with shutdown):
+/// - EC2Launch v2, on Windows Server 2022 and later AMIs
+///   (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/sysprep-using-ec2launchv2.html);
+/// - EC2Launch v1, on Windows Server 2016 and 2019 AMIs
+///   (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2launch-sysprep.html);
+/// - EC2Config, on Windows Server 2012 R2 and earlier
+///   (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/sysprep-using-ec2config.html).
+pub const SYSPREP_AGENTS: [(&str, &str); 3] = [
+    (
+        "C:\\Program Files\\Amazon\\EC2Launch\\EC2Launch.exe",
+        "& 'C:\\Program Files\\Amazon\\EC2Launch\\EC2Launch.exe' sysprep --shutdown=true",
+    ),
+    (
+        "C:\\ProgramData\\Amazon\\EC2-Windows\\Launch\\Scripts\\SysprepInstance.ps1",
+        "& 'C:\\ProgramData\\Amazon\\EC2-Windows\\Launch\\Scripts\\InitializeInstance.ps1' -Schedule\n& 'C:\\ProgramData\\Amazon\\EC2-Windows\\Launch\\Scripts\\SysprepInstance.ps1'",
+    ),
+    (
+        "C:\\Program Files\\Amazon\\Ec2ConfigService\\ec2config.exe",
+        "& 'C:\\Program Files\\Amazon\\Ec2ConfigService\\ec2config.exe' -sysprep",
+    ),
+];
+
+/// Sysprep with shutdown by the launch agent the builder has (found on the builder, so a custom
+/// base made from any of AWS's Windows AMIs gets the right one). The command does not report
+/// Success, since it shuts its own machine down: the caller waits for the instance to stop.
+pub fn sysprep_script() -> String {
+    let mut s = String::from("$ErrorActionPreference = 'Stop'\n");
+    for (i, (file, run)) in SYSPREP_AGENTS.iter().enumerate() {
+        let keyword = if i == 0 { "if" } else { " elseif" };
+        s.push_str(&format!(
+            "{keyword} (Test-Path {}) {{\n{run}\n}}",
+            ps_quote(file)
+        ));
+    }
+    s.push_str(" else {\n throw 'neither EC2Launch v2, EC2Launch v1 nor EC2Config is installed, so nothing can sysprep this builder: use an AWS Windows AMI as the base, or install EC2Launch v2 in a step'\n}");
+    s
 }
 
 /// The Image Assistant CLI on an AppStream image builder

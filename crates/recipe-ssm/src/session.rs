@@ -540,14 +540,68 @@ impl Session<'_> {
         Ok(staged)
     }
 
-    /// Reboot the node through the agent (exit code 194 on Linux) and wait for the command.
+    /// Reboot the node through the agent (exit 3010 on Windows, 194 on Linux: the agent reboots the
+    /// node, then runs the script again, which ends it) and wait for the command.
     pub async fn reboot(&self) -> Result<(), ActionError> {
-        let script = if self.windows() {
-            "Restart-Computer -Force"
-        } else {
-            "exit 194"
-        };
-        self.run_script("reboot", script, 600).await
+        let token = format!("{}-{}", self.values.build_id, self.action);
+        let script = render::reboot_script(self.os(), &token);
+        self.run_script("reboot", &script, 600).await
+    }
+
+    /// Send a script that ends its own machine (sysprep with shutdown), once under its key, without
+    /// waiting: such a command does not reliably report Success, so the caller waits for the
+    /// machine instead and asks [`Session::failed`] on the way. The command's id.
+    pub async fn start_script(
+        &self,
+        label: &str,
+        script: &str,
+        timeout_secs: u64,
+    ) -> Result<String, ActionError> {
+        let instance = self.node.clone();
+        self.agent_online(&instance).await?;
+        let key = self.command_key();
+        if let Some(earlier) = self.earlier_command(&instance, &key).await? {
+            return Ok(earlier.id);
+        }
+        let sent = self
+            .send_command(&instance, &key, label, script, timeout_secs)
+            .await?;
+        Ok(sent.id)
+    }
+
+    /// An error if command `id` has ended other than in Success (its output's tail); `Ok(true)`
+    /// once it succeeded, `Ok(false)` while it runs (or cannot be read now).
+    pub async fn failed(&self, label: &str, id: &str) -> Result<bool, ActionError> {
+        let got = self
+            .ssm
+            .get_command_invocation()
+            .command_id(id)
+            .instance_id(&self.node)
+            .send()
+            .await
+            .ctx("ssm", "GetCommandInvocation");
+        let Ok(inv) = got else { return Ok(false) };
+        let status = inv
+            .status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default();
+        match status.as_str() {
+            "Success" => Ok(true),
+            "Pending" | "InProgress" | "Delayed" | "Cancelling" | "" => Ok(false),
+            other => {
+                let (out, err) = (
+                    inv.standard_output_content().unwrap_or(""),
+                    inv.standard_error_content().unwrap_or(""),
+                );
+                self.output(label, out);
+                self.output(label, err);
+                Err(ActionError::fatal(format!(
+                    "{label}: {other} (exit {}): {}",
+                    inv.response_code(),
+                    tail(out, err)
+                )))
+            }
+        }
     }
 
     /// The launch-stage steps, rendered into the first-boot runner (AppStream: session scripts).

@@ -74,16 +74,16 @@ impl Act<'_> {
         })
     }
 
-    /// Generalise and shut down. Sysprep stops the builder at its end, so a builder found stopped (or
-    /// stopping) has been through it already: a resumed apply (after kill -9 during sysprep) waits for
-    /// it to stop instead of for an agent that will not come back.
+    /// Generalise and shut down, with the launch agent the builder has
+    /// ([`recipe_ssm::render::sysprep_script`]). The command ends its own machine, so it is not waited
+    /// for: the builder is, until it stops, while a command that fails (no launch agent, sysprep's
+    /// own error) fails the action. A builder found stopped (or stopping) has been through sysprep
+    /// already: a resumed apply (after kill -9 during sysprep) waits for it to stop.
     pub(super) async fn sysprep(&self) -> Result<(), ActionError> {
-        let script =
-            "& \"$env:ProgramFiles\\Amazon\\EC2Launch\\EC2Launch.exe\" sysprep --shutdown=true";
         let instance = self.instance();
         let state = self.builder_state(&instance).await?;
         if !matches!(state.as_str(), "stopping" | "stopped") {
-            self.session().run_script("sysprep", script, 1800).await?;
+            self.sysprep_until_down(&instance).await?;
         }
         let _ = self
             .ec2
@@ -101,5 +101,22 @@ impl Act<'_> {
         )
         .await?;
         Ok(())
+    }
+
+    /// Send sysprep and watch the builder until it goes down, or the command fails or ends.
+    async fn sysprep_until_down(&self, instance: &str) -> Result<(), ActionError> {
+        let session = self.session();
+        let script = recipe_ssm::render::sysprep_script();
+        let id = session.start_script("sysprep", &script, 1800).await?;
+        self.waiting(format!("sysprep on {instance} to shut it down"));
+        loop {
+            let state = self.builder_state(instance).await?;
+            if matches!(state.as_str(), "stopping" | "stopped")
+                || session.failed("sysprep", &id).await?
+            {
+                return Ok(());
+            }
+            recipe_engine::idle(tokio::time::sleep(self.p.poll)).await;
+        }
     }
 }
