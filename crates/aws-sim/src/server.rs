@@ -377,6 +377,48 @@ impl Sim {
         self.shared.persist(&w);
     }
 
+    /// A secret the account's team keeps, made as they would: PutParameter of a SecureString
+    /// (`secrets_manager` false) or CreateSecret, through the API's own handlers. One that exists is
+    /// left as it is.
+    pub fn provide_secret(
+        &self,
+        account: &str,
+        region: &str,
+        name: &str,
+        secrets_manager: bool,
+        value: &str,
+    ) {
+        let mut w = lock(&self.shared.world);
+        let now = crate::clock::now_ms(w.offset_ms);
+        let (service, op, body) = match secrets_manager {
+            false => (
+                "ssm",
+                "PutParameter",
+                serde_json::json!({ "Name": name, "Value": value, "Type": "SecureString" }),
+            ),
+            true => (
+                "secretsmanager",
+                "CreateSecret",
+                serde_json::json!({ "Name": name, "SecretString": value }),
+            ),
+        };
+        let call = crate::protocol::Call {
+            service: service.into(),
+            op: op.into(),
+            protocol: crate::protocol::Protocol::Json,
+            region: region.into(),
+            account: account.into(),
+            params: std::collections::BTreeMap::new(),
+            body,
+        };
+        let durations = lock(&self.shared.durations).clone();
+        let _ = match secrets_manager {
+            false => crate::ssm::handle(&mut w, &call, now, &durations).map(|_| ()),
+            true => crate::secrets::handle(&mut w, &call, now).map(|_| ()),
+        };
+        self.shared.persist(&w);
+    }
+
     /// A person at `machine` (a WorkSpace id or an image builder's name) registers its SSM agent
     /// with an activation's id and code, as `POST /_sim/ssm/register` does: the node's id, or why
     /// the agent refused (a wrong code, an expired or used-up activation, a machine that is not up).

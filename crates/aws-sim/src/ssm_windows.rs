@@ -11,9 +11,7 @@ use crate::world::World;
 /// "Install SSM Agent for a hybrid and multicloud environment (Windows)").
 pub const REGISTRATION: &str = "c:\\programdata\\amazon\\ssm\\instancedata\\registration";
 
-/// AppStream's Windows base images ship with the Windows Update service disabled (seed 002, and
-/// "Keep your AppStream 2.0 image up to date"): `Set-Service wuauserv` turns it on.
-pub const UPDATE_SERVICE_OFF: &str = "service:wuauserv:disabled";
+use crate::windows::UPDATE_SERVICE_OFF;
 
 /// The cloud a machine of `account` in `region` sees.
 struct Account<'a> {

@@ -104,6 +104,10 @@ const AGENT_FOLDERS: [&str; 3] = [
     "c:\\program files\\amazon\\ec2configservice\\",
 ];
 
+/// The Windows Update service is disabled (AppStream's Windows base images ship so: seed 002, and
+/// "Keep your AppStream 2.0 image up to date").
+pub const UPDATE_SERVICE_OFF: &str = "service:wuauserv:disabled";
+
 /// The most reboots one command may ask for before aws-sim gives up on it (the agent would go on
 /// until the execution timeout).
 const MAX_REBOOTS: u32 = 10;
@@ -370,6 +374,11 @@ impl Exec<'_> {
                 }
                 Ok(())
             }
+            "set-service" => {
+                self.service(&words);
+                Ok(())
+            }
+            "get-windowsupdate" | "install-windowsupdate" | "get-wuinstall" => self.updates(&words),
             "restart-computer" => return Flow::Down(Effect::Restarted),
             "stop-computer" => return Flow::Down(Effect::Shutdown),
             "shutdown" | "shutdown.exe" => return shutdown(&words),
@@ -408,6 +417,35 @@ impl Exec<'_> {
         } else {
             Flow::Next
         }
+    }
+
+    /// `Set-Service wuauserv -StartupType …`: the Windows Update service on or off.
+    fn service(&mut self, words: &[Word]) {
+        let name = named(words, "name").or_else(|| positional(words, 0));
+        if !name.is_some_and(|n| n.eq_ignore_ascii_case("wuauserv")) {
+            return;
+        }
+        match named(words, "startuptype").map(|t| t.to_ascii_lowercase()) {
+            Some(t) if t == "disabled" => {
+                self.disk.insert(UPDATE_SERVICE_OFF.to_string());
+            }
+            Some(_) => {
+                self.disk.remove(UPDATE_SERVICE_OFF);
+            }
+            None => {}
+        }
+    }
+
+    /// Installing updates needs the Windows Update service: with it disabled, the Windows Update
+    /// Agent fails with 0x80070422 ("the service cannot be started ... because it is disabled").
+    fn updates(&self, words: &[Word]) -> Result<(), String> {
+        let installs = words
+            .iter()
+            .any(|w| matches!(w, Word::Param(p) if p == "install"));
+        if self.disk.contains(UPDATE_SERVICE_OFF) && installs {
+            return Err("Get-WindowsUpdate : Exception from HRESULT: 0x80070422 (the Windows Update service is disabled)".into());
+        }
+        Ok(())
     }
 
     /// A lookup that fails for a name that does not exist (GetParameter: ParameterNotFound;
@@ -676,6 +714,19 @@ mod tests {
         );
         let none = on("Windows_Server-2012-R2_RTM-English-64Bit-Base", chosen).0;
         assert_eq!((none.status, none.stderr.as_str()), ("Failed", "none\n"));
+    }
+
+    #[test]
+    fn updates_need_the_update_service_on() {
+        let update =
+            "$ErrorActionPreference = 'Stop'\nGet-WindowsUpdate -Install -AcceptAll -IgnoreReboot";
+        let mut disk = BTreeSet::from([UPDATE_SERVICE_OFF.to_string()]);
+        assert_eq!(run(update, &mut disk, &Account).status, "Failed");
+        let on = format!(
+            "Set-Service -Name wuauserv -StartupType Manual\n{update}\nSet-Service -Name wuauserv -StartupType Disabled"
+        );
+        assert_eq!(run(&on, &mut disk, &Account).status, "Success");
+        assert!(disk.contains(UPDATE_SERVICE_OFF), "turned off again after");
     }
 
     #[test]

@@ -12,8 +12,14 @@ pub fn finding(
     region: &str,
     field: &str,
 ) -> String {
-    let not_found =
-        code.ends_with(".NotFound") || code == "NoSuchEntity" || code == "NotFoundException";
+    let not_found = code.ends_with(".NotFound")
+        || [
+            "NoSuchEntity",
+            "NotFoundException",
+            "ResourceNotFoundException",
+            "ParameterNotFound",
+        ]
+        .contains(&code);
     if not_found {
         format!(
             "the {what} {id} does not exist in {region} (fix: create it, or name one that exists in `{field}`)"

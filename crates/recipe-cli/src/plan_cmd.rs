@@ -215,7 +215,7 @@ async fn where_it_builds(
 }
 
 /// The sandbox plays the platform team that set the account up: the subnets, security groups,
-/// instance profiles (with AmazonSSMManagedInstanceCore) and KMS keys the recipes name exist
+/// instance profiles (with AmazonSSMManagedInstanceCore), KMS keys and secrets the recipes name exist
 /// (docs/aws-sim.md). Against AWS, the plan's preflight reports the ones missing.
 fn provide_account(sim: &aws_sim::Sim, set: &recipe_loader::RecipeSet, default_region: &str) {
     let account = aws_sim::DEFAULT_ACCOUNT;
@@ -238,6 +238,19 @@ fn provide_account(sim: &aws_sim::Sim, set: &recipe_loader::RecipeSet, default_r
         }
         for (key_region, key) in r.recipe.distribute.iter().flat_map(|d| d.kms_keys.iter()) {
             sim.provide_kms_key(account, key_region, &key.value);
+        }
+        for (name, secret) in &r.recipe.secrets {
+            let (id, manager) = match &secret.value {
+                recipe_model::SecretRef::SsmParameter(p) => (p, false),
+                recipe_model::SecretRef::SecretsManager(s) => (s, true),
+            };
+            sim.provide_secret(
+                account,
+                region,
+                id,
+                manager,
+                &format!("sandbox value of {name}"),
+            );
         }
     }
 }

@@ -66,6 +66,14 @@ fn provide_examples_account(sim: &aws_sim::Sim) {
     );
     let ssm = ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore".to_string()];
     sim.provide_instance_profile(account, "recipe-builder", &ssm);
+    for (id, manager) in [
+        ("/puppet/autosign-challenge", false),
+        ("/ad/orders-api/join-user", false),
+        ("builds/artifactory-read-token", true),
+        ("ad/orders-api/join-password", true),
+    ] {
+        sim.provide_secret(account, "eu-west-2", id, manager, "example value");
+    }
 }
 
 /// An aws-sim that plays the person registering builders with SSM (the sandbox does), with the
@@ -1006,6 +1014,49 @@ async fn a_missing_subnet_or_security_group_is_a_plan_finding_not_a_failed_apply
     let key = "arn:aws:kms:eu-west-1:123456789012:alias/missing";
     e.sim
         .provide_kms_key(aws_sim::DEFAULT_ACCOUNT, "eu-west-1", key);
+    let (code, plan, _) = e.run(&[&["plan"], &args[..]].concat()).await;
+    assert_eq!(code, 0);
+    assert!(!plan.contains("problem:"), "{plan}");
+}
+
+/// A secret the recipe names that does not exist in its build region is a plan finding (read
+/// without its value: DescribeParameters, DescribeSecret), and apply changes nothing; once the
+/// team creates it, the plan is clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_secret_is_a_plan_finding_and_apply_changes_nothing() {
+    let e = env().await;
+    let recipe = "recipes/layered/linux-baseline.yaml";
+    e.edit(
+        recipe,
+        "\nbase:",
+        "\nsecrets:\n  token: { ssm-parameter: /app/missing-token }\n  key: { secrets-manager: app/missing-key }\nbase:",
+    );
+    let args = ["recipes/layered", "--target", "linux-baseline"];
+    let (code, plan, err) = e.run(&[&["plan"], &args[..]].concat()).await;
+    assert_eq!(code, 0, "{plan}\n{err}");
+    for line in [
+        "problem: the SSM parameter /app/missing-token does not exist in eu-west-2 (fix: create it, or name one that exists in `secrets.token`)",
+        "problem: the Secrets Manager secret app/missing-key does not exist in eu-west-2 (fix: create it, or name one that exists in `secrets.key`)",
+    ] {
+        assert!(plan.contains(line), "{plan}");
+    }
+    let reads = e.sim.requests();
+    assert_eq!(
+        reads.count("ssm:GetParameter") + reads.count("secretsmanager:GetSecretValue"),
+        0,
+        "no value is read"
+    );
+    let before = e.sim.requests().records.len();
+    let (code, out, err) = e
+        .run(&[&["apply", "--auto-approve"], &args[..]].concat())
+        .await;
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert_eq!(e.writes_since(before), Vec::<String>::new());
+    let account = aws_sim::DEFAULT_ACCOUNT;
+    e.sim
+        .provide_secret(account, "eu-west-2", "/app/missing-token", false, "v");
+    e.sim
+        .provide_secret(account, "eu-west-2", "app/missing-key", true, "v");
     let (code, plan, _) = e.run(&[&["plan"], &args[..]].concat()).await;
     assert_eq!(code, 0);
     assert!(!plan.contains("problem:"), "{plan}");

@@ -789,6 +789,15 @@ fn check_steps(cx: &mut Ctx<'_>) {
                     "remove it: WorkSpaces and AppStream generalise the image themselves when they capture it".into(), "not for this target");
             }
             Step::Sysprep(_) => has_sysprep = true,
+            Step::Packages(p)
+                if p.manager
+                    .as_ref()
+                    .is_some_and(|m| m.value == recipe_model::PackageManager::Winget) =>
+            {
+                let at = p.manager.as_ref().map_or(s.step.span, |m| m.span);
+                push(&mut out, Code::Winget, at, "winget cannot install packages here: steps run as LocalSystem, which has no winget, and Windows Server does not ship it".into(),
+                    "use `manager: choco` (Chocolatey runs as LocalSystem), or a `download` of the installer and a `powershell` step that runs it silently (AppStream: then an `app` step)".into(), "not available to SYSTEM");
+            }
             Step::File(f) => {
                 check_dest(&mut out, s, &f.dest, os);
                 if let Some(mode) = &f.mode

@@ -146,13 +146,17 @@ const WORKSPACES_WINDOWS: &[CleanupItem] = &[
         "WorkSpaces: Create a custom bundle (best practices)",
     ),
     item(
-        "browser caches, cookies and history",
-        "Remove-Item \"$env:LOCALAPPDATA\\Microsoft\\Edge\\User Data\\*\\Cache\",\"$env:LOCALAPPDATA\\Microsoft\\Edge\\User Data\\*\\Cookies\",\"$env:LOCALAPPDATA\\Microsoft\\Edge\\User Data\\*\\History\",\"$env:LOCALAPPDATA\\Google\\Chrome\\User Data\\*\\Cache\" -Recurse -Force -ErrorAction SilentlyContinue",
+        "browser caches, cookies, history and temporary files of every kept profile",
+        // Run Command runs as LocalSystem, whose $env:LOCALAPPDATA is not a user's: every profile
+        // the image keeps is cleaned (the default profile, and the users' folders on C: and on D:,
+        // where WorkSpaces keeps the user profile it captures).
+        "foreach ($p in @(Get-ChildItem 'C:\\Users','D:\\Users' -Directory -Force -ErrorAction SilentlyContinue)) { $l = Join-Path $p.FullName 'AppData\\Local'; Remove-Item \"$l\\Microsoft\\Edge\\User Data\\*\\Cache\",\"$l\\Microsoft\\Edge\\User Data\\*\\Cookies\",\"$l\\Microsoft\\Edge\\User Data\\*\\History\",\"$l\\Google\\Chrome\\User Data\\*\\Cache\",\"$l\\Temp\\*\" -Recurse -Force -ErrorAction SilentlyContinue }",
         "WorkSpaces: Create a custom bundle (best practices)",
     ),
     item(
-        "email profiles",
-        "Remove-Item 'HKCU:\\Software\\Microsoft\\Office\\16.0\\Outlook\\Profiles' -Recurse -Force -ErrorAction SilentlyContinue",
+        "email profiles, in every kept profile's registry hive",
+        // HKCU is LocalSystem's: each kept profile's hive is loaded (or found loaded) instead.
+        "foreach ($p in @(Get-ChildItem 'C:\\Users','D:\\Users' -Directory -Force -ErrorAction SilentlyContinue)) { $hive = Join-Path $p.FullName 'NTUSER.DAT'; if (-not (Test-Path $hive)) { continue }; reg load 'HKU\\recipe-clean' $hive 2>$null | Out-Null; if ($LASTEXITCODE -eq 0) { Remove-Item 'Registry::HKEY_USERS\\recipe-clean\\Software\\Microsoft\\Office\\16.0\\Outlook\\Profiles' -Recurse -Force -ErrorAction SilentlyContinue; [gc]::Collect(); reg unload 'HKU\\recipe-clean' | Out-Null } }\nGet-ChildItem 'Registry::HKEY_USERS' | Where-Object { $_.PSChildName -match '^S-1-5-21-[0-9-]+$' } | ForEach-Object { Remove-Item \"Registry::$($_.Name)\\Software\\Microsoft\\Office\\16.0\\Outlook\\Profiles\" -Recurse -Force -ErrorAction SilentlyContinue }",
         "WorkSpaces: Create a custom bundle (best practices)",
     ),
     item(

@@ -21,7 +21,8 @@ pub(crate) async fn observe(
     for r in recipes {
         let name = r.recipe.name.value.clone();
         let home = p.home(r);
-        let problems = crate::preflight::problems(&p.ec2(&home), r, &home).await;
+        let mut problems = crate::preflight::problems(&p.ec2(&home), r, &home).await;
+        problems.extend(recipe_ssm::secrets::problems(&p.aws, r, &home).await);
         if !problems.is_empty() {
             obs.problems.insert(name.clone(), problems);
         }

@@ -24,7 +24,8 @@ pub(crate) async fn observe(
     for r in recipes {
         let name = r.recipe.name.value.clone();
         let home = p.home(r);
-        let problems = crate::preflight::problems(p, r, &home).await;
+        let mut problems = crate::preflight::problems(p, r, &home).await;
+        problems.extend(recipe_ssm::secrets::problems(&p.aws, r, &home).await);
         if !problems.is_empty() {
             obs.problems.insert(name.clone(), problems);
         }

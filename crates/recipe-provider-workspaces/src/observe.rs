@@ -22,6 +22,10 @@ pub(crate) async fn observe(
     for r in recipes {
         let name = r.recipe.name.value.clone();
         let home = p.home(r);
+        let problems = recipe_ssm::secrets::problems(&p.aws, r, &home).await;
+        if !problems.is_empty() {
+            obs.problems.insert(name.clone(), problems);
+        }
         regions.insert(home.clone());
         regions.extend(
             r.recipe

@@ -339,7 +339,9 @@ pub fn remove_registration_now(os: Os) -> &'static str {
             "rm -rf /var/lib/amazon/ssm/registration /var/lib/amazon/ssm/Vault/Store/RegistrationKey"
         }
         Os::Windows => {
-            "Remove-Item \"$env:ProgramData\\Amazon\\SSM\\registration\" -Force -ErrorAction SilentlyContinue"
+            // The Windows agent keeps its registration (and its key) under InstanceData (the
+            // agent's constants for Windows: `%ProgramData%\Amazon\SSM\InstanceData\`).
+            "Remove-Item \"$env:ProgramData\\Amazon\\SSM\\InstanceData\" -Recurse -Force -ErrorAction SilentlyContinue"
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod bootstrap;
 pub mod hybrid;
 pub mod poll;
 pub mod render;
+pub mod secrets;
 mod session;
 
 pub use session::{NodeCheck, Session};

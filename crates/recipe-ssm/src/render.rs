@@ -295,6 +295,19 @@ pub fn payload<'a>(
     files.get(path).map(|b| (path.as_str(), b.as_slice()))
 }
 
+/// `update-os` on Windows, through PSWindowsUpdate. AppStream's Windows base images ship with the
+/// Windows Update service disabled (seed 002; "Keep your AppStream 2.0 image up to date"): the step
+/// turns it on for the update and off again after, as the image expects.
+fn windows_update(target: recipe_model::Target) -> String {
+    let update = "Install-Module PSWindowsUpdate -Force -Scope AllUsers\nGet-WindowsUpdate -Install -AcceptAll -IgnoreReboot -NotCategory 'Upgrades'";
+    match target {
+        recipe_model::Target::Appstream => format!(
+            "Set-Service -Name wuauserv -StartupType Manual\nStart-Service -Name wuauserv\n{update}\nStop-Service -Name wuauserv -Force\nSet-Service -Name wuauserv -StartupType Disabled"
+        ),
+        _ => update.to_string(),
+    }
+}
+
 /// A `download` on Windows: `Read-S3Object` (AWS Tools for PowerShell, on AWS's Windows AMIs,
 /// with the builder's credentials) for `s3://` URLs, which `Invoke-WebRequest` cannot fetch; else
 /// `Invoke-WebRequest`. The file's SHA-256 is checked either way.
@@ -342,10 +355,22 @@ pub fn step_script(
         Step::Shell(s) => format!("{}{}", env_lines(&s.env, os), s.run.value),
         Step::PowerShell(s) => format!("{}{}", env_lines(&s.env, os), s.run.value),
         Step::Script(s) => {
-            let bytes = files.get(&s.path.value).ok_or_else(|| format!("script {} was not loaded", s.path.value))?;
+            let bytes = files
+                .get(&s.path.value)
+                .ok_or_else(|| format!("script {} was not loaded", s.path.value))?;
             let what = format!("script {}", s.path.value);
             let staged = staged.get(&s.path.value);
-            let args: Vec<String> = s.args.iter().map(|a| if os == Os::Linux { sh_quote_with_secrets(a) } else { ps_quote_with_secrets(a) }).collect();
+            let args: Vec<String> = s
+                .args
+                .iter()
+                .map(|a| {
+                    if os == Os::Linux {
+                        sh_quote_with_secrets(a)
+                    } else {
+                        ps_quote_with_secrets(a)
+                    }
+                })
+                .collect();
             match os {
                 Os::Linux => format!(
                     "{}f=$(mktemp)\n{}\nchmod +x \"$f\"\n\"$f\" {}\nrm -f \"$f\"",
@@ -362,11 +387,19 @@ pub fn step_script(
             }
         }
         Step::File(f) => {
-            let bytes = files.get(&f.src.value).ok_or_else(|| format!("file {} was not loaded", f.src.value))?;
+            let bytes = files
+                .get(&f.src.value)
+                .ok_or_else(|| format!("file {} was not loaded", f.src.value))?;
             match os {
                 Os::Linux => {
                     let d = sh_quote(&f.dest);
-                    let write = write_payload(os, bytes, staged.get(&f.src.value), &d, &format!("file {}", f.src.value))?;
+                    let write = write_payload(
+                        os,
+                        bytes,
+                        staged.get(&f.src.value),
+                        &d,
+                        &format!("file {}", f.src.value),
+                    )?;
                     let mut s = format!("install -d \"$(dirname {d})\"\n{write}");
                     if let Some(m) = &f.mode {
                         s.push_str(&format!("\nchmod {} {}", m.value, sh_quote(&f.dest)));
@@ -378,7 +411,13 @@ pub fn step_script(
                 }
                 Os::Windows => format!(
                     "New-Item -ItemType Directory -Force -Path (Split-Path {d}) | Out-Null\n{}",
-                    write_payload(os, bytes, staged.get(&f.src.value), &ps_quote(&f.dest), &format!("file {}", f.src.value))?,
+                    write_payload(
+                        os,
+                        bytes,
+                        staged.get(&f.src.value),
+                        &ps_quote(&f.dest),
+                        &format!("file {}", f.src.value)
+                    )?,
                     d = ps_quote(&f.dest)
                 ),
             }
@@ -388,7 +427,10 @@ pub fn step_script(
             let remove: Vec<&str> = p.remove.iter().map(|n| n.value.as_str()).collect();
             let manager = p.manager.as_ref().map_or(PackageManager::Auto, |m| m.value);
             match (os, manager) {
-                (Os::Windows, PackageManager::Winget) => install.iter().map(|n| format!("winget install --silent --accept-package-agreements {n}\n")).collect(),
+                (Os::Windows, PackageManager::Winget) => install
+                    .iter()
+                    .map(|n| format!("winget install --silent --accept-package-agreements {n}\n"))
+                    .collect(),
                 (Os::Windows, _) => {
                     let mut s = String::new();
                     if !install.is_empty() {
@@ -423,27 +465,47 @@ pub fn step_script(
         }
         Step::UpdateOs(u) => match os {
             Os::Linux => {
-                let exclude: String = u.exclude.iter().map(|e| format!(" --exclude={}", sh_quote(e))).collect();
+                let exclude: String = u
+                    .exclude
+                    .iter()
+                    .map(|e| format!(" --exclude={}", sh_quote(e)))
+                    .collect();
                 let security = if u.security_only { " --security" } else { "" };
                 format!(
                     "if command -v dnf >/dev/null; then dnf -y upgrade{security}{exclude}; elif command -v yum >/dev/null; then yum -y update{security}{exclude}; else apt-get update && DEBIAN_FRONTEND=noninteractive apt-get -y upgrade; fi"
                 )
             }
-            Os::Windows => "Install-Module PSWindowsUpdate -Force -Scope AllUsers\nGet-WindowsUpdate -Install -AcceptAll -IgnoreReboot -NotCategory 'Upgrades'".into(),
+            Os::Windows => windows_update(r.recipe.target.value),
         },
         Step::Download(d) => match os {
             Os::Linux if d.url.starts_with("s3://") => {
-                format!("aws s3 cp {} {}\nprintf '%s  %s\\n' {} {} | sha256sum -c -", sh_quote(&d.url), sh_quote(&d.dest), d.sha256.value, sh_quote(&d.dest))
+                format!(
+                    "aws s3 cp {} {}\nprintf '%s  %s\\n' {} {} | sha256sum -c -",
+                    sh_quote(&d.url),
+                    sh_quote(&d.dest),
+                    d.sha256.value,
+                    sh_quote(&d.dest)
+                )
             }
             Os::Linux => {
-                format!("install -d \"$(dirname {dest})\"\ncurl -fsSL --retry 3 -o {dest} {}\nprintf '%s  %s\\n' {} {dest} | sha256sum -c -", sh_quote(&d.url), d.sha256.value, dest = sh_quote(&d.dest))
+                format!(
+                    "install -d \"$(dirname {dest})\"\ncurl -fsSL --retry 3 -o {dest} {}\nprintf '%s  %s\\n' {} {dest} | sha256sum -c -",
+                    sh_quote(&d.url),
+                    d.sha256.value,
+                    dest = sh_quote(&d.dest)
+                )
             }
             Os::Windows => windows_download(&d.url, &d.dest, &d.sha256)?,
         },
         Step::App(a) => app_script(a, os),
         // A gate is not a script: the session stops the apply at it (`Session::gate`); only a
         // launch-stage gate gets here, and the loader refuses those.
-        Step::Manual(m) => return Err(format!("a manual gate cannot run at first boot ({})", m.instructions.value)),
+        Step::Manual(m) => {
+            return Err(format!(
+                "a manual gate cannot run at first boot ({})",
+                m.instructions.value
+            ));
+        }
         Step::Reboot(_) | Step::Sysprep(_) | Step::Include(_) => return Ok(None),
     };
     let (lookups, body) = secrets(&body, r, os);

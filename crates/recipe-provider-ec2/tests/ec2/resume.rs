@@ -196,3 +196,122 @@ async fn a_retried_run_steps_waits_for_the_command_already_sent_and_sends_no_sec
     provider.run(&cx, steps, &inputs).await.unwrap();
     assert_eq!(sent(), 2);
 }
+
+/// A running builder of AWS's public Windows Server `version` AMI, with an instance profile.
+async fn windows_builder(ec2: &aws_sdk_ec2::Client, version: &str) -> (String, String) {
+    let images = ec2
+        .describe_images()
+        .owners("amazon")
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("name")
+                .values(format!("Windows_Server-{version}-English-Full-Base-*"))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let ami = images.images()[0].image_id().unwrap().to_string();
+    let profile = aws_sdk_ec2::types::IamInstanceProfileSpecification::builder()
+        .name("recipe-builder")
+        .build();
+    let out = ec2
+        .run_instances()
+        .image_id(&ami)
+        .min_count(1)
+        .max_count(1)
+        .iam_instance_profile(profile)
+        .send()
+        .await
+        .unwrap();
+    (ami, out.instances()[0].instance_id().unwrap().to_string())
+}
+
+/// Sysprep by the launch agent each Windows Server release ships (EC2Launch v2 on 2022 and 2025,
+/// EC2Launch v1 on 2016 and 2019): the builder shuts itself down and the action ends with it stopped,
+/// though the command never reports Success.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sysprep_uses_the_launch_agent_of_each_windows_server_release() {
+    let b = bench(aws_sim::Durations::instant()).await;
+    for version in ["2016", "2019", "2022", "2025"] {
+        let (ami, builder) = windows_builder(&b.ec2, version).await;
+        let dir = tempfile::tempdir().unwrap();
+        let (set, plan) = b.plan(
+            dir.path(),
+            &RECIPE.replace(&b.base, &ami).replace("BASE", &ami),
+        );
+        let cx = ApplyContext::new(&set, plan.clone(), BTreeMap::new(), Events::discard());
+        let mut inputs = Outputs::default();
+        inputs.add("win", &RecipeOutputs::builder(&builder));
+        let provider = b.provider();
+        let run = provider.run(&cx, action(&plan, "sysprep"), &inputs);
+        tokio::time::timeout(Duration::from_secs(30), run)
+            .await
+            .unwrap_or_else(|_| {
+                panic!("{version}: sysprep does not wait for a Success that never comes")
+            })
+            .unwrap_or_else(|e| panic!("{version}: {}", e.message));
+        let state = b
+            .ec2
+            .describe_instances()
+            .instance_ids(&builder)
+            .send()
+            .await
+            .unwrap();
+        let state = state.reservations()[0].instances()[0]
+            .state()
+            .unwrap()
+            .name()
+            .unwrap()
+            .as_str()
+            .to_string();
+        assert_eq!(state, "stopped", "{version}");
+        let world = b.sim.world();
+        let sent = world
+            .ssm
+            .commands
+            .values()
+            .find(|c| c.invocations.iter().any(|i| i.instance_id == builder));
+        let sent = sent.expect("sysprep was sent");
+        assert_ne!(
+            sent.invocations[0].final_status, "Success",
+            "{version}: a machine that shuts itself down does not report"
+        );
+    }
+}
+
+/// A Windows builder with no launch agent the script knows (EC2Launch removed from it by a command)
+/// fails the sysprep at once, saying why, instead of waiting for a stop that never comes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sysprep_without_a_launch_agent_fails_saying_so() {
+    let b = bench(aws_sim::Durations::instant()).await;
+    let (_, builder) = windows_builder(&b.ec2, "2022").await;
+    let ssm = aws_sdk_ssm::Client::new(&b.aws.sdk);
+    ssm.send_command()
+        .document_name("AWS-RunPowerShellScript")
+        .instance_ids(&builder)
+        .parameters(
+            "commands",
+            vec!["Remove-Item 'C:\\Program Files\\Amazon\\EC2Launch' -Recurse -Force".to_string()],
+        )
+        .send()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (set, plan) = b.plan(dir.path(), RECIPE);
+    let cx = ApplyContext::new(&set, plan.clone(), BTreeMap::new(), Events::discard());
+    let mut inputs = Outputs::default();
+    inputs.add("win", &RecipeOutputs::builder(&builder));
+    let provider = b.provider();
+    let run = provider.run(&cx, action(&plan, "sysprep"), &inputs);
+    let err = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("fails at once")
+        .unwrap_err();
+    assert!(
+        err.message
+            .contains("neither EC2Launch v2, EC2Launch v1 nor EC2Config is installed"),
+        "{}",
+        err.message
+    );
+}
