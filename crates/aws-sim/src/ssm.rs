@@ -608,8 +608,7 @@ fn send_command(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Valu
                 .get(i)
                 .filter(|r| r.status != "Success" || !assisted.contains_key(i));
             let (status, code, stdout, stderr) = match (assisted.get(i), &outcome) {
-                _ if windows.is_some() => {
-                    let r = windows.expect("checked");
+                _ if let Some(r) = windows => {
                     let status = if r.status == "InProgress" {
                         "TimedOut"
                     } else {
