@@ -31,10 +31,11 @@ sandbox-tools:
     $sudo apt-get update -qq && $sudo apt-get install -y -qq bubblewrap mmdebstrap zstd >/dev/null
 
 # Install what the tests use besides cargo: the sandbox's tools, and moto (an independent S3
-# emulator) into .venv/.
+# emulator) and the AWS CLI (a second client for aws-sim) into .venv/.
 setup: sandbox-tools
     test -x .venv/bin/python || python3 -m venv .venv
     .venv/bin/python -c 'import moto.server' 2>/dev/null || .venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]>=5.2.1,<6'
+    test -x .venv/bin/aws || .venv/bin/pip install --quiet --disable-pip-version-check 'awscli>=1.40,<2'
 
 # Every test: Rust unit, fixture, CLI and moto-backed tests, then the editor (LSP + schema) tests.
 test: setup test-rust test-editor

@@ -1,5 +1,6 @@
 """boto3 (botocore, as the AWS CLI) drives what aws-sim added for issue 23: SSM DescribeParameters and
-activations, EC2 networking and default VPCs, Service Quotas, IAM and KMS set-up, WorkSpaces pages.
+activations, EC2 networking and default VPCs, Service Quotas, IAM and KMS set-up, WorkSpaces pages;
+and Secrets Manager (issue 24), in its JSON protocol.
 Run by crates/aws-sim/tests/sim/clients.rs with the endpoint as its one argument; exits non-zero on the
 first difference, naming it."""
 
@@ -103,5 +104,26 @@ first = ws.describe_workspaces()
 assert len(first["Workspaces"]) == 25 and first.get("NextToken"), len(first["Workspaces"])
 pages = ws.get_paginator("describe_workspaces").paginate()
 assert sum(len(p["Workspaces"]) for p in pages) == 30
+
+sm = client("secretsmanager", "eu-west-2")
+made = sm.create_secret(Name="hr/api-token", SecretString="s3cr3t", Tags=[{"Key": "team", "Value": "hr"}])
+assert made["ARN"].startswith("arn:aws:secretsmanager:eu-west-2:123456789012:secret:hr/api-token-"), made
+refused("ResourceExistsException", sm.create_secret, Name="hr/api-token", SecretString="x")
+seen = sm.describe_secret(SecretId="hr/api-token")
+assert seen["ARN"] == made["ARN"] and {"Key": "team", "Value": "hr"} in seen["Tags"], seen
+assert "SecretString" not in seen
+assert sm.get_secret_value(SecretId=made["ARN"])["SecretString"] == "s3cr3t"
+sm.put_secret_value(SecretId="hr/api-token", SecretString="n3w")
+assert sm.get_secret_value(SecretId="hr/api-token")["SecretString"] == "n3w"
+sm.tag_resource(SecretId="hr/api-token", Tags=[{"Key": "stage", "Value": "dev"}])
+sm.untag_resource(SecretId="hr/api-token", TagKeys=["team"])
+assert sm.describe_secret(SecretId="hr/api-token")["Tags"] == [{"Key": "stage", "Value": "dev"}]
+listed = [s["Name"] for p in sm.get_paginator("list_secrets").paginate() for s in p["SecretList"]]
+assert listed == ["hr/api-token"], listed
+refused("ResourceNotFoundException", sm.describe_secret, SecretId="hr/nothing")
+refused("ResourceNotFoundException", client("secretsmanager").get_secret_value, SecretId="hr/api-token")
+sm.delete_secret(SecretId="hr/api-token", RecoveryWindowInDays=7)
+refused("InvalidRequestException", sm.get_secret_value, SecretId="hr/api-token")
+assert sm.describe_secret(SecretId="hr/api-token")["DeletedDate"]
 
 print("boto3: every call as AWS answers it")

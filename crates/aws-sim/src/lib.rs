@@ -44,6 +44,7 @@ pub use faults::{Faults, ScriptedFault};
 pub use machine::MachineConfig;
 pub use server::{Config, RequestLog, RequestRecord, Sim};
 pub use ssm::CommandScript;
+pub use ssm_windows::REGISTRATION as WINDOWS_REGISTRATION;
 pub use world::World;
 
 /// The default account: requests whose access key id is not 12 digits act as this account.

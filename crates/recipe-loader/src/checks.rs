@@ -12,6 +12,7 @@ use recipe_model::{
 use regex::Regex;
 
 mod import;
+mod powershell;
 
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, SourceFile};
@@ -135,6 +136,7 @@ pub(crate) fn check_set(set: &mut RecipeSet, options: &crate::LoadOptions) {
     // Sources are shared (one per file), so their addresses say which were scanned.
     let mut scanned: HashSet<*const SourceFile> = HashSet::new();
     let mut scanned_files: HashSet<&Path> = HashSet::new();
+    let mut parsed = powershell::Parsed::default();
     for r in &set.recipes {
         let mut cx = Ctx {
             r,
@@ -148,6 +150,7 @@ pub(crate) fn check_set(set: &mut RecipeSet, options: &crate::LoadOptions) {
         check_managed_update(&mut cx);
         check_default_profile(&mut cx);
         check_builder_user(&mut cx, set);
+        parsed.check(r, &mut out);
         // Secrets: the recipe and its components (once each), and every referenced file.
         if scanned.insert(Arc::as_ptr(&r.source)) {
             secrets::scan(&r.source, Code::SecretInRecipe, &mut out);

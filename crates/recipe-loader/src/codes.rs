@@ -75,6 +75,7 @@ codes! {
     SharedBuilderUser = ("recipe::workspaces::shared-builder-user", Error, "Two WorkSpaces recipes build as the same user in the same directory (one WorkSpace per user and directory)."),
     WsText = ("recipe::workspaces::text", Error, "A WorkSpaces image or bundle name or description that the API refuses."),
     HomeWrite = ("recipe::workspaces::home-write", Warning, "A step writes under /home in a Linux WorkSpaces image: image capture removes /home."),
+    PowerShellSyntax = ("recipe::powershell::syntax", Error, "PowerShell that does not parse (a `powershell` step's `run`, or a `.ps1` script): powershell.exe refuses it before running a line."),
     Winget = ("recipe::windows::winget", Error, "`manager: winget`: Run Command runs steps as LocalSystem, which has no winget (a per-user app Windows Server does not ship)."),
     NoSysprep = ("recipe::windows::no-sysprep", Warning, "A Windows AMI without a `sysprep` step."),
     WrongOs = ("recipe::step::wrong-os", Error, "A step for one operating system in a recipe for the other."),

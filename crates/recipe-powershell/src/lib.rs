@@ -67,17 +67,120 @@ pub fn parse(text: &str) -> Result<Script, SyntaxError> {
     parser
         .set_language(&tree_sitter_powershell::LANGUAGE.into())
         .expect("the PowerShell grammar matches the tree-sitter version");
-    let tree = parser
-        .parse(worked_around(text), None)
-        .expect("a parser with a language and no timeout returns a tree");
-    let script = Script {
-        text: text.to_string(),
-        tree,
-    };
-    match first_error(script.root()) {
-        Some(node) => Err(syntax_error(&script, node)),
-        None => Ok(script),
+    let mut readable = worked_around(text);
+    loop {
+        let tree = parser
+            .parse(&readable, None)
+            .expect("a parser with a language and no timeout returns a tree");
+        let script = Script {
+            text: text.to_string(),
+            tree,
+        };
+        let Some(node) = first_error(script.root()) else {
+            return Ok(script);
+        };
+        let range = node.byte_range();
+        if let Some(fixed) = split_joined_string(&readable, range.clone())
+            .or_else(|| separate_param_block(&readable, range))
+        {
+            readable = fixed;
+            continue;
+        }
+        // A script that is only a `param(...)` block (with its attributes): the grammar wants a
+        // statement after it. An empty statement at the end changes no offset; the error stays
+        // the script's own unless that alone makes it parse.
+        let ended = format!("{readable}\n;");
+        if node.is_missing()
+            && let Some(tree) = parser.parse(&ended, None)
+            && !tree.root_node().has_error()
+        {
+            return Ok(Script {
+                text: text.to_string(),
+                tree,
+            });
+        }
+        return Err(syntax_error(&script, node));
     }
+}
+
+/// A bare word joined to a double-quoted string that holds a subexpression (`/subcategory:"$($a)"`,
+/// `--name="$(hostname)"`) on the lines of `range`, split by a space in place of the word's last character
+/// (same offsets): the grammar refuses the joined argument, powershell.exe passes it as one. Only
+/// called where the grammar found an error, so text that parses is never changed; `None` when
+/// there is no such argument (the error is the script's).
+fn split_joined_string(text: &str, range: std::ops::Range<usize>) -> Option<String> {
+    let bytes = text.as_bytes();
+    let line = text[..range.start].rfind('\n').map_or(0, |p| p + 1);
+    let end = text[range.end..]
+        .find('\n')
+        .map_or(text.len(), |p| range.end + p);
+    let quote = (line.max(1)..end)
+        .find(|&i| bytes[i] == b'"' && joined_to_word(bytes, i) && holds_subexpression(bytes, i))?;
+    let mut out = bytes.to_vec();
+    out[quote - 1] = b' ';
+    String::from_utf8(out).ok()
+}
+
+/// A `param(...)` block followed on its line by a statement (`function f { param($a) $a }`): the
+/// grammar wants a separator after the block, powershell.exe does not. The blank after the block's
+/// `)` is read as `;` (same offsets). Only on the lines of an error, as for [`split_joined_string`].
+fn separate_param_block(text: &str, range: std::ops::Range<usize>) -> Option<String> {
+    let line = text[..range.start].rfind('\n').map_or(0, |p| p + 1);
+    let end = text[range.end..]
+        .find('\n')
+        .map_or(text.len(), |p| range.end + p);
+    let lower = text[line..end].to_ascii_lowercase();
+    let bytes = text.as_bytes();
+    for (at, _) in lower.match_indices("param(") {
+        let mut depth = 0usize;
+        let open = line + at + "param".len();
+        let close = (open..end).find(|&i| {
+            match bytes[i] {
+                b'(' => depth += 1,
+                b')' => depth -= 1,
+                _ => {}
+            }
+            depth == 0
+        })?;
+        let next = close + 1;
+        if matches!(bytes.get(next), Some(b' ' | b'\t'))
+            && bytes
+                .get(next + 1)
+                .is_some_and(|b| !b.is_ascii_whitespace() && *b != b'}')
+        {
+            let mut out = bytes.to_vec();
+            out[next] = b';';
+            return String::from_utf8(out).ok();
+        }
+    }
+    None
+}
+
+/// Whether the `"` at `i` ends a bare word (not a variable, string or expression).
+fn joined_to_word(bytes: &[u8], i: usize) -> bool {
+    let prev = bytes[i - 1];
+    if prev.is_ascii_whitespace() || b"\"'`$(){}[];,|&@".contains(&prev) {
+        return false;
+    }
+    let start = bytes[..i]
+        .iter()
+        .rposition(u8::is_ascii_whitespace)
+        .map_or(0, |p| p + 1);
+    !b"$\"'(@".contains(&bytes[start])
+}
+
+/// Whether the double-quoted string opening at `i` holds `$(` before it closes.
+fn holds_subexpression(bytes: &[u8], i: usize) -> bool {
+    let mut j = i + 1;
+    while j < bytes.len() && bytes[j] != b'"' {
+        if bytes[j] == b'`' {
+            j += 1;
+        } else if bytes[j] == b'$' && bytes.get(j + 1) == Some(&b'(') {
+            return true;
+        }
+        j += 1;
+    }
+    false
 }
 
 /// `text` as the grammar can read it, at the same offsets. Each change works around a construct
@@ -184,9 +287,28 @@ mod tests {
             "& 'C:\\Program Files\\x.exe' --flag=value 'a b'",
             "Write-Host \"h\u{e9}llo `\"q`\"\"",
             "if ($bytes -ge 10GB) { throw 'too big' }",
+            "auditpol.exe /set /subcategory:\"$($a[0])\" /success:enable | Out-Null",
+            "foo --name=\"x$(hostname)y\" /b",
+            "param($a)\n",
+            "function f { param($a) $a }",
+            "[CmdletBinding()]\nparam([string]$Site = 'x')\n",
         ] {
             assert!(parse(ok).is_ok(), "{ok}: {:?}", parse(ok).err());
         }
+    }
+
+    /// The joined-argument workaround changes only what does not parse, and a real error next to
+    /// a joined argument is still reported.
+    #[test]
+    fn joined_arguments_parse_and_errors_beside_them_stay() {
+        let e = parse("foo /a:\"$($y)\"\nif ($x) {")
+            .err()
+            .expect("unclosed");
+        assert_eq!(e.line, 2, "{e}");
+        assert!(parse("foo /a:\"$($y)\" )").is_err(), "a stray parenthesis");
+        let joined = "foo /a:\"$($y)\"";
+        let tree = parse(joined).unwrap();
+        assert_eq!(tree.text, joined, "the script's own text is kept");
     }
 
     #[test]

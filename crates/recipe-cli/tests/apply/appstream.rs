@@ -522,6 +522,14 @@ async fn the_default_profile_is_saved_before_the_image_is_made() {
     let profile = capture.find("update-default-profile").expect(capture);
     assert!(profile < capture.find("create-image").unwrap(), "{capture}");
     assert_eq!(e.as_images("apps-"), ["apps-1.0.0 eu-west-2"]);
+    // The builder's disk started with the agent's registration (aws-sim gives every Windows node
+    // one); the image keeps the disk as the capture left it, so it must carry none.
+    let (_, disk) = w
+        .windows
+        .iter()
+        .find(|(k, _)| k.ends_with("/eu-west-2/apps-1.0.0"))
+        .expect("the image's disk");
+    assert!(!disk.contains(aws_sim::WINDOWS_REGISTRATION), "{disk:?}");
 }
 
 /// The import's dry run refuses an AMI that does not meet AppStream's requirements (here: legacy BIOS

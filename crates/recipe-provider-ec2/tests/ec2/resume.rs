@@ -315,3 +315,43 @@ async fn sysprep_without_a_launch_agent_fails_saying_so() {
         err.message
     );
 }
+
+const SECRET: &str = "name: win\ndescription: a secret in env\ntarget: ec2-ami\nstrategy: full\nos: windows\nversion: 1.0.0\nsecrets:\n  token: { ssm-parameter: /hr/api-token }\nbase: { image-id: BASE }\nbuilder: { region: eu-west-2, instance-type: m6i.large }\nsteps:\n  - powershell:\n      env: { TOKEN: \"Bearer ${secret.token}\" }\n      run: \"if (-not $env:TOKEN.StartsWith('Bearer ')) { exit 1 }\"\nimage: { name: \"win-${build_id}\" }\n";
+
+/// A Windows step whose secret lookup fails (the parameter is gone by the time the step runs) fails,
+/// naming the parameter and never a value; once the parameter exists, the same step succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_windows_step_whose_secret_lookup_fails_fails_naming_it() {
+    let b = bench(aws_sim::Durations::instant()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (ami, missing) = windows_builder(&b.ec2, "2022").await;
+    let (set, plan) = b.plan(dir.path(), &SECRET.replace("BASE", &ami));
+    let cx = ApplyContext::new(&set, plan.clone(), BTreeMap::new(), Events::discard());
+    let provider = b.provider();
+    let steps = action(&plan, "run-steps");
+    let mut inputs = Outputs::default();
+    inputs.add("win", &RecipeOutputs::builder(&missing));
+    let run = provider.run(&cx, steps, &inputs);
+    let err = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("fails at once")
+        .unwrap_err();
+    assert!(err.message.contains("/hr/api-token"), "{}", err.message);
+
+    let ssm = aws_sdk_ssm::Client::new(&b.aws.sdk);
+    ssm.put_parameter()
+        .name("/hr/api-token")
+        .value("t0ken")
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .unwrap();
+    let (_, present) = windows_builder(&b.ec2, "2022").await;
+    let mut inputs = Outputs::default();
+    inputs.add("win", &RecipeOutputs::builder(&present));
+    let run = provider.run(&cx, steps, &inputs);
+    tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("finishes")
+        .unwrap_or_else(|e| panic!("{}", e.message));
+}
