@@ -218,8 +218,13 @@ fn reboot(shared: &Shared, instance: &str) {
     });
 }
 
-/// Boot `n` of the machine: cloud-init's per-instance scripts at the first boot of this instance id
-/// (its semaphore kept under /var/lib/cloud/instances/<id>/sem), per-boot scripts at every boot.
+/// Boot `n` of the machine, as far as the sandbox models a Linux boot:
+/// - cloud-init records the instance id in `/var/lib/cloud/data/instance-id` (cloud-init docs,
+///   "Directory layout"), runs the per-instance scripts at the first boot of this instance id (its
+///   semaphore kept under /var/lib/cloud/instances/<id>/sem) and the per-boot scripts at every boot;
+/// - then systemd starts the units enabled for `multi-user.target` (the `.wants/` links that
+///   `systemctl enable` makes, systemd.unit(5) "WantedBy="): each `ExecStart=` command runs once,
+///   as a `Type=oneshot` unit's would. Nothing else of systemd is modelled (docs/sandbox.md).
 fn boot(root: &Path, instance: &str, n: u32) -> Result<(), String> {
     let _ = std::fs::set_permissions(
         root.join("tmp"),
@@ -228,8 +233,11 @@ fn boot(root: &Path, instance: &str, n: u32) -> Result<(), String> {
     let sem = format!("/var/lib/cloud/instances/{instance}/sem/config_scripts_per_instance");
     let script = format!(
         "run() {{ for f in \"$1\"/*; do [ -x \"$f\" ] || continue; echo \"== $f\"; \"$f\" || echo \"== $f failed: exit $?\"; done; }}\n\
+         mkdir -p /var/lib/cloud/data && echo {instance} > /var/lib/cloud/data/instance-id\n\
          if [ ! -e {sem} ]; then run /var/lib/cloud/scripts/per-instance; mkdir -p \"$(dirname {sem})\"; date > {sem}; fi\n\
-         run /var/lib/cloud/scripts/per-boot\n"
+         run /var/lib/cloud/scripts/per-boot\n\
+         for u in /etc/systemd/system/multi-user.target.wants/*.service; do [ -e \"$u\" ] || continue; \
+         sed -n 's/^ExecStart=[-@+!:]*//p' \"$u\" | while IFS= read -r c; do echo \"== $u\"; sh -c \"$c\" </dev/null || echo \"== $u failed: exit $?\"; done; done\n"
     );
     let log = root.parent().unwrap_or(root).join(format!("boot-{n}"));
     let c = in_root(root, &hostname(instance), &["/bin/sh", "-c", &script]);

@@ -329,7 +329,8 @@ os: linux
 version: 1.0.0
 base: { ssm-parameter: BASE }
 steps:
-  - packages: { install: [amazon-cloudwatch-agent] }
+  - packages: { install: [amazon-cloudwatch-agent, osquery] }
+  - shell: { run: "amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c ssm:/cw/web && echo --tls_hostname=fleet > /etc/osquery/osquery.flags" }
 tests:
   - shell: { run: "true" }
 cleanup: linux
@@ -340,8 +341,8 @@ retain: { keep: 3 }
 "#;
 
 /// Findings come from facts: Amazon Linux 2023 ships the SSM Agent, so its recipe is not told to
-/// install a security agent, while a Debian one is; a rule switched off with a reason is neither
-/// scored nor reported; `--min-score` fails CI below the score and passes at or above it.
+/// install a configuration-management agent, while a Debian one is; a rule switched off with a reason
+/// is neither scored nor reported; `--min-score` fails CI below the score and passes at or above it.
 #[test]
 fn lint_uses_base_facts_rule_switches_and_gates_on_a_minimum_score() {
     let dir = tempfile::tempdir().unwrap();
@@ -359,14 +360,14 @@ fn lint_uses_base_facts_rule_switches_and_gates_on_a_minimum_score() {
     );
     let run = recipe(&["lint", &al]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(!run.stdout.contains("no-security-agent"), "{}", run.stdout);
+    assert!(!run.stdout.contains("no-cm-agent"), "{}", run.stdout);
     let debian = write(
         "debian.yaml",
         LINTED.replace("BASE", "/aws/service/debian/release/bookworm/latest/amd64"),
     );
     let run = recipe(&["lint", &debian]);
     assert!(
-        run.stdout.contains("[recipe::lint::no-security-agent]"),
+        run.stdout.contains("[recipe::lint::no-cm-agent]"),
         "{}",
         run.stdout
     );
@@ -382,7 +383,7 @@ fn lint_uses_base_facts_rule_switches_and_gates_on_a_minimum_score() {
     let ignored = write(
         "ignored.yaml",
         format!(
-            "{}lint:\n  ignore:\n    - {{ rule: no-security-agent, reason: the EDR agent is installed at launch by the platform }}\n",
+            "{}lint:\n  ignore:\n    - {{ rule: no-cm-agent, reason: the platform configures these servers through its own pipeline }}\n",
             LINTED.replace("BASE", "/aws/service/debian/release/bookworm/latest/amd64")
         ),
     );
@@ -390,13 +391,13 @@ fn lint_uses_base_facts_rule_switches_and_gates_on_a_minimum_score() {
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(
         run.stdout.contains(
-            "switched off: no-security-agent (the EDR agent is installed at launch by the platform)"
+            "switched off: no-cm-agent (the platform configures these servers through its own pipeline)"
         ),
         "{}",
         run.stdout
     );
     assert!(
-        !run.stdout.contains("[recipe::lint::no-security-agent]"),
+        !run.stdout.contains("[recipe::lint::no-cm-agent]"),
         "{}",
         run.stdout
     );

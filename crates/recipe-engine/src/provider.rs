@@ -387,16 +387,29 @@ impl Registry {
     }
 }
 
-/// Merge one provider's observations into all of them.
+/// Merge one provider's observations into all of them (destructured, so a new field cannot be
+/// forgotten here).
 fn merge(all: &mut Observations, part: Observations) {
-    all.bases.extend(part.bases);
-    all.images.extend(part.images);
-    all.in_use.extend(part.in_use);
-    all.refreshed.extend(part.refreshed);
-    all.rollouts.extend(part.rollouts);
-    all.rebuilds.extend(part.rebuilds);
-    all.updates.extend(part.updates);
-    all.problems.extend(part.problems);
+    let Observations {
+        bases,
+        images,
+        in_use,
+        refreshed,
+        rollouts,
+        rebuilds,
+        updates,
+        problems,
+        newer_bases,
+    } = part;
+    all.bases.extend(bases);
+    all.images.extend(images);
+    all.in_use.extend(in_use);
+    all.refreshed.extend(refreshed);
+    all.rollouts.extend(rollouts);
+    all.rebuilds.extend(rebuilds);
+    all.updates.extend(updates);
+    all.problems.extend(problems);
+    all.newer_bases.extend(newer_bases);
 }
 
 impl Observer for Registry {

@@ -1294,6 +1294,7 @@ fn check_target_sections(cx: &mut Ctx<'_>) {
             cx.wrong_target(b.span, "bundle", "`workspaces` recipes");
         } else {
             check_bundle_regions(cx, &b.regions);
+            check_tags(cx, b.tags.iter());
             let (root, user) = (b.root_volume_gib.value, b.user_volume_gib.value);
             let compute = b.compute.value;
             if !compute.volumes_allowed(root, user) {

@@ -13,6 +13,7 @@ mod encoding;
 mod facts;
 mod interpolate;
 mod lint;
+mod lint_content;
 mod load;
 mod parse;
 mod secrets;

@@ -62,30 +62,6 @@ const CM_AGENTS: &[&str] = &[
     "amazon-ssm-agent",
     "cfn-init",
 ];
-const SECURITY_AGENTS: &[&str] = &[
-    "amazon-ssm-agent",
-    "inspector",
-    "crowdstrike",
-    "falcon-sensor",
-    "clamav",
-    "defender",
-    "wazuh",
-    "osquery",
-    "aide",
-    "sentinel",
-];
-const LOG_AGENTS: &[&str] = &[
-    "amazon-cloudwatch-agent",
-    "cloudwatch",
-    "fluent-bit",
-    "fluentd",
-    "splunk",
-    "datadog",
-    "vector",
-    "rsyslog",
-    "filebeat",
-    "newrelic",
-];
 static LICENCE_KEY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b[A-Z0-9]{5}(-[A-Z0-9]{5}){4}\b").expect("licence pattern compiles")
 });
@@ -207,7 +183,10 @@ impl Rules<'_> {
             (false, _) => Outcome::NotApplicable,
             (true, true) => Outcome::Pass,
             (true, false) => {
-                let finding = fail(self.r);
+                let mut finding = fail(self.r);
+                if let Some(item) = checklist_item(finding.code) {
+                    finding.help = format!("{} (checklist: {item})", finding.help);
+                }
                 match self.ignore_reason(finding.code) {
                     Some(reason) => {
                         let rule = rule_name(finding.code).to_string();
@@ -225,6 +204,42 @@ impl Rules<'_> {
             self.results.push((p, outcome.clone()));
         }
     }
+}
+
+/// The seed 000 checklist item (Appendix A) a rule enforces, as the checklist words it.
+fn checklist_item(code: Code) -> Option<&'static str> {
+    Some(match code {
+        Code::LintManualStep => {
+            "1 image configuration is scripted; 12 it does not rely on manual changes"
+        }
+        Code::LintVolumeSize => {
+            "3 custom bundles are created with the lowest disk storage capacity"
+        }
+        Code::LintLicence => "4 application license details are stored externally from the image",
+        Code::LintNoCmAgent => {
+            "7 configuration management tools provide application abstraction; 14 they are used appropriately"
+        }
+        Code::LintNoBootstrap => "8 images have a standard bootstrapping capability",
+        Code::LintMissingTags => {
+            "9 a consistent deployment mechanism by profile identifiers; 22 a consistent tagging strategy"
+        }
+        Code::LintNoTests => "10 a preconfigured and validated deployment is available",
+        Code::LintNoComponents => "11 a library of reusable, modular packages or scripts",
+        Code::LintNoCleanup => {
+            "15 security keys or configuration items are not included in the build"
+        }
+        Code::LintNoSecurityAgent => {
+            "16 agents are configured to validate and ensure the security posture"
+        }
+        Code::LintNoLogAgent => {
+            "17 application and operating system logs are centrally collated; 19 agents and logging for analysis"
+        }
+        Code::LintNoPcoipPolicy => {
+            "18 PCoIP configuration is optimized for secure data encryption and clipboard controls"
+        }
+        Code::LintNoDescription => "21 a documented workflow for creating and updating images",
+        _ => return None,
+    })
 }
 
 /// `no-security-agent` for `recipe::lint::no-security-agent`.
@@ -363,10 +378,10 @@ pub fn lint_recipe(set: &RecipeSet, r: &LoadedRecipe) -> RecipeLint {
     });
 
     let deferring = strategy != Strategy::Full;
-    rules.rule(&["Efficient", "Scalability"], deferring, mentions(set, r, CM_AGENTS), |r| {
+    rules.rule(&["Efficient", "Scalability"], true, mentions(set, r, CM_AGENTS), |r| {
         finding(r, Code::LintNoCmAgent, r.recipe.strategy.span,
             format!("a `{}` image without a configuration-management agent", r.recipe.strategy.as_str()),
-            "bake an agent (SSM Agent, Puppet, Chef, Ansible pull, Salt) that configures instances at launch")
+            "bake an agent (SSM Agent, Puppet, Chef, Ansible pull, Salt) that keeps instances configured after launch: seed 000 recommends one even when the image is fully baked")
     });
     rules.rule(&["Efficient"], deferring, r.steps.iter().any(|s| s.stage == Stage::Launch), |r| {
         finding(r, Code::LintNoBootstrap, r.recipe.strategy.span,
@@ -402,18 +417,27 @@ pub fn lint_recipe(set: &RecipeSet, r: &LoadedRecipe) -> RecipeLint {
         finding(r, Code::LintNoCleanup, span, "no clean-down before capture".into(), &format!(
             "add `cleanup: {preset}` so temporary files, logs, history and host keys do not ship in the image"))
     });
-    rules.rule(&["Security"], true, mentions(set, r, SECURITY_AGENTS), |r| {
-        finding(r, Code::LintNoSecurityAgent, r.recipe.name.span, "no security agent is installed".into(),
-            "install the agents that check the security posture (SSM Agent, Inspector, your EDR or antivirus)")
+    let baked = crate::lint_content::baked(set, r);
+    let security = crate::lint_content::security_agents(&baked);
+    rules.rule(&["Security"], true, !security.is_empty(), |r| {
+        finding(r, Code::LintNoSecurityAgent, r.recipe.name.span, "no security agent is enrolled or configured".into(),
+            "bake an agent that reports the security posture with its enrolment or configuration (osquery with its osquery.conf or flags, CrowdStrike `falconctl -s --cid=…`, Wazuh with its manager, Defender onboarding, AIDE `aide --init`): lint reads the configuration, not the package name, and the SSM Agent a base ships checks nothing by itself")
     });
-    rules.rule(&["Security", "Supportability"], true, mentions(set, r, LOG_AGENTS), |r| {
-        finding(r, Code::LintNoLogAgent, r.recipe.name.span, "no log or monitoring agent is installed".into(),
-            "install a log agent (e.g. `amazon-cloudwatch-agent`) so application and system logs are collected centrally")
+    let forwarding = crate::lint_content::forwarding_agents(&baked);
+    rules.rule(&["Security", "Supportability"], true, !forwarding.is_empty(), |r| {
+        finding(r, Code::LintNoLogAgent, r.recipe.name.span, "no log agent is configured to forward logs".into(),
+            "configure a log agent to forward (rsyslog `omfwd` or `@@host:port`, the CloudWatch agent's `collect_list` with `fetch-config`, a Fluent Bit `[OUTPUT]`): an installed agent that keeps logs local collates nothing")
     });
     let ws_linux = target == Target::Workspaces && rec.os.value == Os::Linux;
-    rules.rule(&["Security"], ws_linux, mentions(set, r, &["pcoip-agent.conf"]), |r| {
-        finding(r, Code::LintNoPcoipPolicy, r.recipe.name.span, "no PCoIP agent configuration".into(),
-            "add a `file` step that writes /etc/pcoip-agent/pcoip-agent.conf with your encryption and clipboard policy")
+    let pcoip = crate::lint_content::pcoip_gaps(&baked);
+    rules.rule(&["Security"], ws_linux, pcoip.is_none(), |r| {
+        let gaps = pcoip.clone().unwrap_or_default();
+        let message = match gaps.first() {
+            Some(g) if g.starts_with("no ") => format!("no PCoIP policy: {g}"),
+            _ => format!("the PCoIP policy lacks {}", gaps.join("; ")),
+        };
+        finding(r, Code::LintNoPcoipPolicy, r.recipe.name.span, message,
+            "write /etc/pcoip-agent/pcoip-agent.conf with a `file` step that forces AES-256 (`pcoip.enable_aes_128_gcm = 0`, `pcoip.enable_salsa20_256_round12 = 0`) and sets `pcoip.server_clipboard_state` (seed 000, \"PCoIP Configuration\")")
     });
 
     rules.rule(&["Supportability"], true, rec.description.is_some(), |r| {

@@ -552,7 +552,7 @@ impl Expand<'_, '_> {
 }
 
 /// Remove `.` and `a/..` segments without touching the filesystem, so one file has one key.
-fn normalize(path: &Path) -> PathBuf {
+pub(crate) fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in path.components() {
         match c {

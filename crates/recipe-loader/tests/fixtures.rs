@@ -170,9 +170,91 @@ fn snapshot(kind: Kind, case: &Path, text: &str) -> Result<(), Failed> {
     })
 }
 
+/// `fixtures/lint/pass/<case>/`: recipes that meet every checklist item lint reads, so lint has no
+/// finding; `fixtures/lint/fail/<rule>.yaml`: one per rule, whose first line names the rule's code,
+/// which lint must report with the checklist item it enforces. Both validate without error.
+fn check_lint(case: &Path, failing: bool) -> Result<(), Failed> {
+    let set = recipe_loader::load(&[case.to_path_buf()], &Default::default());
+    let errors: Vec<&str> = (set.diagnostics.iter())
+        .filter(|d| d.is_error())
+        .map(|d| d.code.as_str())
+        .collect();
+    ensure(errors.is_empty(), || {
+        format!("the fixture does not validate: {errors:?}")
+    })?;
+    let lints = recipe_loader::lint(&set);
+    let findings: Vec<&recipe_loader::Diagnostic> =
+        lints.iter().flat_map(|l| &l.findings).collect();
+    let codes: Vec<&str> = findings.iter().map(|d| d.code.as_str()).collect();
+    if !failing {
+        return ensure(codes.is_empty(), || {
+            format!("expected no finding, got {codes:?}")
+        });
+    }
+    let expected = expected_codes(case);
+    ensure(expected.len() == 1, || {
+        "the first line must say `# expect: <code>`".into()
+    })?;
+    let want = expected[0].as_str();
+    ensure(codes == [want], || {
+        format!("expected only {want}, got {codes:?}")
+    })?;
+    let named = want == "recipe::lint::no-retention" || findings[0].help.contains("(checklist: ");
+    ensure(named, || {
+        format!(
+            "{want} does not name its checklist item: {}",
+            findings[0].help
+        )
+    })
+}
+
+/// Every lint rule has a failing fixture named for it.
+fn lint_rules_have_fixtures() -> Result<(), Failed> {
+    let rules: Vec<String> = (recipe_loader::Code::ALL.iter())
+        .map(|c| c.as_str())
+        .filter(|c| c.starts_with("recipe::lint::") && *c != "recipe::lint::ignore")
+        .map(|c| c.trim_start_matches("recipe::lint::").to_string())
+        .collect();
+    for rule in rules {
+        let path = Path::new("tests/fixtures/lint/fail").join(format!("{rule}.yaml"));
+        ensure(path.exists(), || format!("no failing fixture for {rule}"))?;
+    }
+    Ok(())
+}
+
+fn lint_trials() -> Vec<Trial> {
+    let mut trials = vec![Trial::test(
+        "lint::every-rule-has-a-fixture",
+        lint_rules_have_fixtures,
+    )];
+    for (dir, failing) in [("pass", false), ("fail", true)] {
+        let root = Path::new("tests/fixtures/lint").join(dir);
+        let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
+            .expect("lint fixtures")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| {
+                if failing {
+                    p.extension().is_some_and(|e| e == "yaml")
+                } else {
+                    p.is_dir()
+                }
+            })
+            .collect();
+        cases.sort();
+        for case in cases {
+            let name = format!(
+                "lint::{dir}::{}",
+                case.file_name().unwrap().to_string_lossy()
+            );
+            trials.push(Trial::test(name, move || check_lint(&case, failing)));
+        }
+    }
+    trials
+}
+
 fn main() {
     let args = Arguments::from_args();
-    let mut trials = Vec::new();
+    let mut trials = lint_trials();
     for kind in [Kind::Invalid, Kind::Warnings, Kind::Valid] {
         let found = cases(kind);
         assert!(found.len() >= 3, "the {} fixtures are missing", kind.dir());

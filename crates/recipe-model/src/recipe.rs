@@ -596,6 +596,12 @@ pub struct Bundle {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(example = regions_example())]
     pub regions: Vec<Node<String>>,
+    /// Tags on the bundle, over the image's (the tool's `recipe:*` tags, `Name` and `Version`, and
+    /// `image.tags`): seed 000's structure applies to images and bundles alike. Recommended keys:
+    /// Software, Role, System, Project, CostCenter, Stage, Confidentiality, Compliance.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(example = tags_example())]
+    pub tags: BTreeMap<Node<String>, Node<String>>,
 }
 
 /// WorkSpaces compute types.
@@ -728,6 +734,11 @@ pub struct Retain {
     /// Deprecate each version this long after it was built (`ec2-ami`), e.g. `90d`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deprecate_after: Option<Node<Duration>>,
+    /// Rebuild when the current version is older than this, though nothing changed (seed 003: images
+    /// have a shelf life; seed 002: update images regularly), e.g. `90d`. The rebuild picks up the
+    /// base's and the packages' updates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<Node<Duration>>,
 }
 
 /// The strategy's answer for a step: baked or deferred to first launch.

@@ -37,6 +37,15 @@ pub enum ActionKind {
         /// The preset.
         preset: String,
     },
+    /// Write the image's version file (recipe, version, build, fingerprint, base, time) on the
+    /// builder: the last step before capture (seed 000, "create/update a version control file on
+    /// the image").
+    VersionFile {
+        /// Where: `/etc/recipe-image.json`, or `C:\ProgramData\recipe\image.json` on Windows.
+        path: String,
+        /// The fingerprint the image is built at.
+        fingerprint: String,
+    },
     /// Generalise (Windows sysprep) and stop.
     Sysprep,
     /// Create the image from the builder.
@@ -135,6 +144,7 @@ impl ActionKind {
             ActionKind::InstallFirstBoot { .. } => "install-first-boot",
             ActionKind::RunTests { .. } => "run-tests",
             ActionKind::Cleanup { .. } => "cleanup",
+            ActionKind::VersionFile { .. } => "version-file",
             ActionKind::Sysprep => "sysprep",
             ActionKind::Capture { .. } => "capture",
             ActionKind::WaitAvailable => "wait-available",
@@ -176,6 +186,7 @@ impl ActionKind {
         "install-first-boot",
         "run-tests",
         "cleanup",
+        "version-file",
         "sysprep",
         "capture",
         "wait-available",
@@ -251,6 +262,7 @@ impl fmt::Display for ActionKind {
             }
             ActionKind::RunTests { count } => write!(f, "run-tests ({count})"),
             ActionKind::Cleanup { preset } => write!(f, "cleanup ({preset})"),
+            ActionKind::VersionFile { path, .. } => write!(f, "version-file ({path})"),
             ActionKind::Capture { build_id, .. } => write!(f, "capture {build_id}"),
             ActionKind::Copy { region } => write!(f, "copy to {region}"),
             ActionKind::Share {
@@ -334,6 +346,7 @@ impl Default for Estimates {
             ("install-first-boot", 30),
             ("run-tests", 60),
             ("cleanup", 60),
+            ("version-file", 10),
             ("sysprep", 600),
             ("capture", 60),
             ("wait-available", 900),

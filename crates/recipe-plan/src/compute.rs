@@ -312,6 +312,23 @@ fn build_id(now: jiff::Timestamp, recipe: &str, fp: &Fingerprint, st: &RecipeSta
         .expect("an unused suffix exists")
 }
 
+/// Why `cur` is rebuilt though nothing changed: it is older than `retain.max-age`.
+fn too_old(cx: &RecipeCx<'_>, cur: &ImageVersion, now: jiff::Timestamp) -> Option<String> {
+    let max = cx.r.recipe.retain.as_ref()?.max_age.as_ref()?;
+    let secs = i64::try_from(max.value.as_secs()).unwrap_or(i64::MAX);
+    let due = cur
+        .created_at
+        .checked_add(jiff::SignedDuration::from_secs(secs))
+        .ok()?;
+    let days = now.duration_since(cur.created_at).as_secs() / 86_400;
+    (now >= due).then(|| {
+        format!(
+            "version {} is {days} days old, past `retain.max-age: {}`",
+            cur.version, max.value
+        )
+    })
+}
+
 /// Live versions to retire so that `keep` remain, oldest first; never one in use, never `protect`.
 fn to_retire<'v>(
     live: &[&'v ImageVersion],
@@ -499,6 +516,11 @@ fn same_version_warning(cx: &mut RecipeCx<'_>) {
 impl<'a> Planner<'a> {
     fn recipe(&mut self, i: usize) -> RecipePlan {
         let mut cx = self.context(i);
+        if let Some(newer) = self.obs.newer_bases.get(&cx.name) {
+            cx.notes.push(format!(
+                "AWS published {newer}, newer than this recipe's base: set `base` to it to build on it (seed 002: update images regularly)"
+            ));
+        }
         // A managed update (AppStream) builds only when the service has an update for the image.
         let managed = cx.r.recipe.managed_update();
         let mut reasons = if managed {
@@ -672,7 +694,7 @@ impl<'a> Planner<'a> {
                     reasons.push("fingerprint changed".into());
                 }
             }
-            Some(_) => {}
+            Some(cur) => reasons.extend(too_old(cx, cur, self.opts.now)),
         }
         reasons
     }
@@ -782,7 +804,8 @@ impl<'a> Planner<'a> {
     }
 
     /// Resolve the base, launch the builder, run the baked steps (batches end at a reboot), install
-    /// first boot, test, clean up, sysprep, capture. Returns the capture action.
+    /// first boot, test, clean up, write the version file, sysprep, capture. Returns the capture
+    /// action.
     fn build_chain(&mut self, cx: &RecipeCx<'_>, bid: &str, reasons: &[String]) -> usize {
         let name = cx.name.as_str();
         // The parent's image must exist in this recipe's build region first (checked up front).
@@ -837,6 +860,21 @@ impl<'a> Planner<'a> {
                 preset: c.as_str().into(),
             };
             last = self.b.add(name, kind, "clean down before capture", &[last]);
+        }
+        // The version file is written by a command on the builder: a build that runs none (no
+        // steps, tests or cleanup; a base without an agent) has no session to write it with, and
+        // its image's tags carry the same values.
+        if last != launch {
+            let path = match cx.r.recipe.os.value {
+                recipe_model::Os::Linux => "/etc/recipe-image.json",
+                recipe_model::Os::Windows => "C:\\ProgramData\\recipe\\image.json",
+            };
+            let kind = ActionKind::VersionFile {
+                path: path.into(),
+                fingerprint: cx.fp.value.clone(),
+            };
+            let why = "say on the image which recipe, version and build made it";
+            last = self.b.add(name, kind, why, &[last]);
         }
         if has_sysprep {
             let why = "generalise Windows before capture";

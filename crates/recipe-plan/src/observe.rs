@@ -44,6 +44,11 @@ pub struct Observations {
     /// fix. A build of such a recipe is refused by apply.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub problems: BTreeMap<String, Vec<String>>,
+    /// Per recipe whose base names one of AWS's public images: the newest release of that image's
+    /// line, when it is newer than the base (seed 002: update images regularly). A note, not a
+    /// rebuild: moving the base is a change to the recipe.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub newer_bases: BTreeMap<String, String>,
 }
 
 /// A rollout target as found in the cloud.

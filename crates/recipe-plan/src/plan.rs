@@ -54,6 +54,16 @@ impl Plan {
         !self.actions.is_empty()
     }
 
+    /// The fingerprint `recipe` is built at in this plan (its capture's), if it is built.
+    pub fn fingerprint_of(&self, recipe: &str) -> Option<&str> {
+        self.actions.iter().find_map(|a| match &a.action {
+            ActionKind::Capture { fingerprint, .. } if a.recipe == recipe => {
+                Some(fingerprint.as_str())
+            }
+            _ => None,
+        })
+    }
+
     /// Copies to remove and versions to retire: what the plan deletes.
     pub fn removals(&self) -> (usize, usize) {
         let count = |name: &str| {

@@ -1104,3 +1104,36 @@ fn a_rollout_target_not_pointing_at_the_current_image_is_rolled_out_again() {
         assert!(rollouts[0].reason.contains(why), "{}", rollouts[0].reason);
     }
 }
+
+/// `retain.max-age`: a version older than it is rebuilt though nothing changed, with the age as the
+/// reason; younger, nothing is planned.
+#[test]
+fn a_version_past_its_max_age_is_rebuilt() {
+    let mut w = World::new();
+    w.edit(
+        "linux-baseline.yaml",
+        "retain: { keep: 3 }",
+        "retain: { keep: 3, max-age: 30d }",
+    );
+    built(&mut w);
+    w.later(29);
+    let plan = w.plan();
+    assert!(
+        !plan.actions.iter().any(|a| a.recipe == "linux-baseline"),
+        "not yet due"
+    );
+    w.later(2);
+    let plan = w.plan();
+    let capture = plan
+        .actions
+        .iter()
+        .find(|a| a.recipe == "linux-baseline" && a.action.name() == "capture")
+        .expect("rebuilt");
+    assert!(
+        capture
+            .reason
+            .contains("version 1.0.0 is 31 days old, past `retain.max-age: 30d`"),
+        "{}",
+        capture.reason
+    );
+}

@@ -257,7 +257,8 @@ impl Act<'_> {
             &self.p.agents,
             self,
         )
-        .with_gates(self.cx.gates_shown(self.a.id), connect))
+        .with_gates(self.cx.gates_shown(self.a.id), connect)
+        .with_base(self.inputs.base(self.name)))
     }
 
     /// Where a person connects to the builder. A streaming URL is a bearer credential for the

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_appstream::types::{Image, ImagePermissions};
 use recipe_aws::{AwsError, Context, WaitError};
-use recipe_engine::{ActionError, ActionKind, ErrorClass, RecipeOutputs};
+use recipe_engine::{ActionError, ErrorClass, RecipeOutputs};
 use recipe_ssm::{hybrid, render};
 
 use crate::actions::Act;
@@ -69,13 +69,8 @@ impl Act<'_> {
 
     /// The tags of this build's image.
     fn image_tags(&self) -> BTreeMap<String, String> {
-        let fingerprint = self.cx.plan.actions.iter().find_map(|a| match &a.action {
-            ActionKind::Capture { fingerprint, .. } if a.recipe == self.name => {
-                Some(fingerprint.clone())
-            }
-            _ => None,
-        });
-        recipe_aws::tags::image_tags(self.r, &self.values(), &fingerprint.unwrap_or_default())
+        let fingerprint = self.cx.plan.fingerprint_of(self.name).unwrap_or_default();
+        recipe_aws::tags::image_tags(self.r, &self.values(), fingerprint)
     }
 
     /// This build's image in the client's region, if an earlier attempt made it. A name taken by
@@ -547,6 +542,59 @@ pub(crate) async fn delete_image(
 
 /// The caller's own images in the client's region, every page (public images and images shared
 /// with the caller are left out: a recipient sees `ImagePermissions`).
+/// The newest of AWS's public images in `base`'s line (same name but for its release date
+/// `-MM-DD-YYYY`, same platform), if it is newer than `base`: one DescribeImages listing of public
+/// images. `None` when `base` is not a public image, or is the newest.
+pub(crate) async fn newer_release(
+    client: &aws_sdk_appstream::Client,
+    base: &str,
+) -> Result<Option<String>, AwsError> {
+    let public = public_images(client).await?;
+    let Some(current) = public.iter().find(|i| i.name() == Some(base)) else {
+        return Ok(None);
+    };
+    let line = release_line(base);
+    let newest = public
+        .iter()
+        .filter(|i| i.name().is_some_and(|n| release_line(n) == line))
+        .filter(|i| i.platform() == current.platform())
+        .max_by_key(|i| i.created_time().map(|t| t.secs()));
+    Ok(newest
+        .filter(|n| n.created_time().map(|t| t.secs()) > current.created_time().map(|t| t.secs()))
+        .and_then(|n| n.name())
+        .map(str::to_string))
+}
+
+/// An AppStream public image's name without its release date (`AppStream-WinServer2022-06-17-2025`
+/// is in the line `AppStream-WinServer2022`).
+fn release_line(name: &str) -> &str {
+    let parts: Vec<&str> = name.rsplitn(4, '-').collect();
+    let dated = parts.len() == 4
+        && parts[..3]
+            .iter()
+            .all(|p| p.chars().all(|c| c.is_ascii_digit()));
+    if dated { parts[3] } else { name }
+}
+
+/// AWS's public images in the client's region, every page.
+async fn public_images(client: &aws_sdk_appstream::Client) -> Result<Vec<Image>, AwsError> {
+    let (mut all, mut token) = (Vec::new(), None);
+    loop {
+        let out = client
+            .describe_images()
+            .r#type(aws_sdk_appstream::types::VisibilityType::Public)
+            .set_next_token(token)
+            .send()
+            .await
+            .ctx("appstream", "DescribeImages")?;
+        all.extend(out.images().iter().cloned());
+        token = out.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(all);
+        }
+    }
+}
+
 pub(crate) async fn owned_images(
     client: &aws_sdk_appstream::Client,
 ) -> Result<Vec<Image>, AwsError> {

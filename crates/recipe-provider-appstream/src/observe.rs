@@ -1,6 +1,7 @@
 //! The planner's view of AppStream: the recipes' images found by their `recipe:*` tags in the build
 //! and distribution regions (one DescribeImages listing per region, ListTagsForResource per owned
-//! image), their permissions, the image each listed fleet runs, and the images fleets use.
+//! image), their permissions, the image each listed fleet runs, the images fleets use, and a newer
+//! AWS release of a public base.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -52,6 +53,12 @@ pub(crate) async fn observe(
             if crate::image::can_update(&p.appstream(&home), &source, &name).await? {
                 obs.updates.insert(name.clone());
             }
+        }
+        if let recipe_model::Base::AppstreamImage(base) = &r.recipe.base.value
+            && let Some(newer) =
+                crate::image::newer_release(&p.appstream(&home), &base.value).await?
+        {
+            obs.newer_bases.insert(name.clone(), newer);
         }
         obs.images.insert(name.clone(), Vec::new());
         obs.refreshed.insert(name);

@@ -89,7 +89,10 @@ impl Act<'_> {
             kind @ (ActionKind::RunSteps { .. }
             | ActionKind::Reboot
             | ActionKind::InstallFirstBoot { .. }
-            | ActionKind::RunTests { .. }) => self.session().await?.run(kind).await.map(|()| none),
+            | ActionKind::RunTests { .. }
+            | ActionKind::VersionFile { .. }) => {
+                self.session().await?.run(kind).await.map(|()| none)
+            }
             ActionKind::Capture { .. } => self.capture().await,
             ActionKind::WaitAvailable => self.wait_available().await,
             ActionKind::Tag => self.tag().await.map(|()| none),

@@ -474,7 +474,8 @@ impl Act<'_> {
             &self.p.agents,
             self,
         )
-        .with_gates(self.cx.gates_shown(self.a.id), self.connect(&ws)))
+        .with_gates(self.cx.gates_shown(self.a.id), self.connect(&ws))
+        .with_base(self.inputs.base(self.name)))
     }
 
     /// Where a person connects to the builder.

@@ -54,14 +54,9 @@ impl Act<'_> {
     }
 
     /// The tags of this build's image.
-    fn image_tags(&self) -> BTreeMap<String, String> {
-        let fingerprint = self.cx.plan.actions.iter().find_map(|a| match &a.action {
-            ActionKind::Capture { fingerprint, .. } if a.recipe == self.name => {
-                Some(fingerprint.clone())
-            }
-            _ => None,
-        });
-        recipe_aws::tags::image_tags(self.r, &self.values(), &fingerprint.unwrap_or_default())
+    pub(crate) fn image_tags(&self) -> BTreeMap<String, String> {
+        let fingerprint = self.cx.plan.fingerprint_of(self.name).unwrap_or_default();
+        recipe_aws::tags::image_tags(self.r, &self.values(), fingerprint)
     }
 
     /// The image of this build in the client's region, if an earlier attempt made it (found by its

@@ -1,6 +1,8 @@
 //! The bundle (created the first time, then updated to each new image) and the opt-in rebuild of
 //! the WorkSpaces on it: in batches, a health check after each, stopping at the first unhealthy batch.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_workspaces::types::{Compute, ComputeType, RebuildRequest, RootStorage, UserStorage};
 use recipe_aws::Context;
 use recipe_engine::ActionError;
@@ -75,11 +77,18 @@ impl Act<'_> {
             Some((_, Some(current))) if current == image => Ok(()),
             Some((id, _)) => {
                 ws.update_workspace_bundle()
-                    .bundle_id(id)
+                    .bundle_id(&id)
                     .image_id(&image)
                     .send()
                     .await
                     .ctx("workspaces", "UpdateWorkspaceBundle")?;
+                // The bundle now holds this build: its tags say so.
+                ws.create_tags()
+                    .resource_id(id)
+                    .set_tags(Some(tag_list(&self.bundle_tags(name))))
+                    .send()
+                    .await
+                    .ctx("workspaces", "CreateTags")?;
                 Ok(())
             }
             None => self.create_bundle(&ws, name, &image).await,
@@ -100,7 +109,7 @@ impl Act<'_> {
             .ok_or_else(|| ActionError::fatal("the recipe has no `bundle`"))?;
         let compute = compute_name(&b.compute.value);
         let description = b.description.as_ref().map_or(name, |d| d.value.as_str());
-        let tags = recipe_aws::tags::builder_tags(self.name, &self.values().build_id);
+        let tags = self.bundle_tags(name);
         ws.create_workspace_bundle()
             .bundle_name(name)
             .bundle_description(description)
@@ -127,6 +136,18 @@ impl Act<'_> {
             .await
             .ctx("workspaces", "CreateWorkspaceBundle")?;
         Ok(())
+    }
+
+    /// The bundle's tags: the image's (the tool's own, `Version`, `image.tags`), the bundle's
+    /// `Name`, then `bundle.tags`. Never a builder's (`recipe:role`).
+    fn bundle_tags(&self, name: &str) -> BTreeMap<String, String> {
+        let mut tags = self.image_tags();
+        tags.insert("Name".into(), name.to_string());
+        let values = self.values();
+        for (k, v) in self.r.recipe.bundle.iter().flat_map(|b| &b.tags) {
+            tags.insert(k.value.clone(), values.apply(v));
+        }
+        tags
     }
 
     /// Rebuild the WorkSpaces on the bundle that carry every tag in `tagged` (`k=v`), `batch` at a

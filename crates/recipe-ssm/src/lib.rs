@@ -2,12 +2,14 @@
 //! reaches: EC2 instances (`i-…`), and WorkSpaces and AppStream image builders registered through a
 //! hybrid activation (`mi-…`).
 //!
-//! - [`render`]: steps as scripts (bash or PowerShell), payloads, the first-boot runner;
+//! - [`render`]: steps as scripts (bash or PowerShell), payloads, AppStream session scripts;
+//! - [`first_boot`]: the runner of launch-stage steps on machines made from the image;
 //! - [`Session`]: one action's commands on one node, each sent once under a key and waited for;
 //! - [`poll`]: the agent and command waits on the shared poller;
 //! - [`hybrid`]: activations and the managed nodes registered with them.
 
 pub mod bootstrap;
+pub mod first_boot;
 pub mod hybrid;
 pub mod poll;
 pub mod render;
@@ -16,5 +18,7 @@ mod session;
 
 pub use session::{NodeCheck, Session};
 
+#[cfg(test)]
+mod image_tests;
 #[cfg(test)]
 mod windows_tests;

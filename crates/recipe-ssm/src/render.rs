@@ -471,9 +471,7 @@ pub fn step_script(
                     .map(|e| format!(" --exclude={}", sh_quote(e)))
                     .collect();
                 let security = if u.security_only { " --security" } else { "" };
-                format!(
-                    "if command -v dnf >/dev/null; then dnf -y upgrade{security}{exclude}; elif command -v yum >/dev/null; then yum -y update{security}{exclude}; else apt-get update && DEBIAN_FRONTEND=noninteractive apt-get -y upgrade; fi"
-                )
+                linux_update(&format!("{security}{exclude}"))
             }
             Os::Windows => windows_update(r.recipe.target.value),
         },
@@ -641,11 +639,12 @@ fn app_script(a: &recipe_model::App, os: Os) -> String {
 }
 
 /// What runs the launch-stage steps on machines made from the image: AppStream session scripts
-/// (system context, at session start) on AppStream, the first-boot runner elsewhere.
+/// (system context, at session start) on AppStream, the first-boot runner elsewhere
+/// ([`crate::first_boot`]).
 pub fn launch_installer(scripts: &[String], os: Os, target: recipe_model::Target) -> String {
     match target {
         recipe_model::Target::Appstream => session_start_installer(scripts, os),
-        _ => first_boot_installer(scripts, os),
+        _ => crate::first_boot::installer(scripts, os, target),
     }
 }
 
@@ -709,24 +708,85 @@ fn json_string(s: &str) -> String {
     out
 }
 
-/// The first-boot runner: the launch-stage steps, run once per instance (cloud-init per-instance on
-/// Linux, a one-shot startup task on Windows).
-pub fn first_boot_installer(scripts: &[String], os: Os) -> String {
+/// `update-os` on Linux: the upgrade, then a check that nothing it covers is still pending (seed
+/// 000, step 2: "install all operating system updates"; `dnf`/`yum check-update` exit 100 while
+/// updates are available, `apt-get -s upgrade` lists them as `Inst`). Pending updates fail the step.
+fn linux_update(options: &str) -> String {
+    let fail =
+        "{ echo \"update-os: updates are still pending after the upgrade ($1)\" >&2; exit 1; }";
+    format!(
+        "pending() {fail}\n\
+         if command -v dnf >/dev/null; then\n\
+         \x20 dnf -y upgrade{options}\n\
+         \x20 rc=0; dnf -q check-update{options} >/dev/null || rc=$?\n\
+         \x20 [ \"$rc\" -eq 0 ] || pending \"dnf check-update exit $rc\"\n\
+         elif command -v yum >/dev/null; then\n\
+         \x20 yum -y update{options}\n\
+         \x20 rc=0; yum -q check-update{options} >/dev/null || rc=$?\n\
+         \x20 [ \"$rc\" -eq 0 ] || pending \"yum check-update exit $rc\"\n\
+         else\n\
+         \x20 apt-get update && DEBIAN_FRONTEND=noninteractive apt-get -y upgrade\n\
+         \x20 left=$(apt-get -s upgrade | grep -c '^Inst ' || true)\n\
+         \x20 [ \"$left\" -eq 0 ] || pending \"$left package(s) from apt-get -s upgrade\"\n\
+         fi"
+    )
+}
+
+/// Where the version file is: `/etc/recipe-image.json`, or `C:\ProgramData\recipe\image.json`.
+pub fn version_file_path(os: Os) -> &'static str {
     match os {
-        Os::Linux => {
-            let body = scripts.join("\n");
-            format!(
-                "set -euo pipefail\ninstall -d /var/lib/cloud/scripts/per-instance\necho {} | base64 -d > /var/lib/cloud/scripts/per-instance/recipe-first-boot.sh\nchmod 0755 /var/lib/cloud/scripts/per-instance/recipe-first-boot.sh",
-                base64(format!("#!/bin/bash\n# Installed by recipe: the launch-stage steps, once per instance.\n{body}\n").as_bytes())
-            )
-        }
-        Os::Windows => {
-            let body = scripts.join("\n");
-            format!(
-                "$ErrorActionPreference = 'Stop'\nNew-Item -ItemType Directory -Force -Path C:\\ProgramData\\recipe | Out-Null\n[IO.File]::WriteAllBytes('C:\\ProgramData\\recipe\\first-boot.ps1', [Convert]::FromBase64String('{}'))\n$a = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument '-NoProfile -ExecutionPolicy Bypass -File C:\\ProgramData\\recipe\\first-boot.ps1'\nRegister-ScheduledTask -TaskName 'recipe-first-boot' -Action $a -Trigger (New-ScheduledTaskTrigger -AtStartup) -User SYSTEM -Force | Out-Null",
-                base64(format!("# Installed by recipe: the launch-stage steps, once per instance.\nif (Test-Path C:\\ProgramData\\recipe\\first-boot.done) {{ exit 0 }}\n{body}\nNew-Item C:\\ProgramData\\recipe\\first-boot.done | Out-Null\n").as_bytes())
-            )
-        }
+        Os::Linux => "/etc/recipe-image.json",
+        Os::Windows => "C:\\ProgramData\\recipe\\image.json",
+    }
+}
+
+/// The version file's JSON: recipe, version, build id, fingerprint, base image, build time,
+/// target and strategy (the same values the image's `recipe:*` tags carry).
+pub fn version_record(
+    r: &LoadedRecipe,
+    values: &BuildValues,
+    fingerprint: &str,
+    base: Option<&str>,
+) -> String {
+    let t = &values.timestamp;
+    let built_at = if t.len() == 14 {
+        format!(
+            "{}-{}-{}T{}:{}:{}Z",
+            &t[..4],
+            &t[4..6],
+            &t[6..8],
+            &t[8..10],
+            &t[10..12],
+            &t[12..]
+        )
+    } else {
+        t.clone()
+    };
+    let record = serde_json::json!({
+        "recipe": r.recipe.name.value,
+        "version": r.recipe.version.value,
+        "build_id": values.build_id,
+        "fingerprint": fingerprint,
+        "base_image": base,
+        "built_at": built_at,
+        "target": r.recipe.target.value.as_str(),
+        "strategy": r.recipe.strategy.as_str(),
+    });
+    serde_json::to_string_pretty(&record).unwrap_or_default() + "\n"
+}
+
+/// The command that writes `record` as the version file, whole or not at all (a temporary file
+/// moved into place).
+pub fn version_file_script(os: Os, record: &str) -> String {
+    let path = version_file_path(os);
+    let data = base64(record.as_bytes());
+    match os {
+        Os::Linux => format!(
+            "set -euo pipefail\necho {data} | base64 -d > {path}.tmp\nchmod 0644 {path}.tmp\nmv -f {path}.tmp {path}"
+        ),
+        Os::Windows => format!(
+            "$ErrorActionPreference = 'Stop'\nNew-Item -ItemType Directory -Force -Path 'C:\\ProgramData\\recipe' | Out-Null\n[IO.File]::WriteAllBytes('{path}.tmp', [Convert]::FromBase64String('{data}'))\nMove-Item -Force -Path '{path}.tmp' -Destination '{path}'"
+        ),
     }
 }
 

@@ -50,6 +50,8 @@ pub struct Session<'a> {
     /// Gates of this action passed in earlier applies, and how to reach the node (for a gate's
     /// instructions).
     gates: Gates,
+    /// The resolved base image, for the version file.
+    base: Option<String>,
 }
 
 /// The `manual` gates an action meets, in order.
@@ -92,6 +94,7 @@ impl<'a> Session<'a> {
             check,
             commands: Commands::default(),
             gates: Gates::default(),
+            base: None,
         }
     }
 
@@ -105,6 +108,12 @@ impl<'a> Session<'a> {
         self.gates.passed = shown.count;
         self.gates.last_shown = shown.last;
         self.gates.connect = connect.into();
+        self
+    }
+
+    /// The base image this build started from (the resolve-base output), for the version file.
+    pub fn with_base(mut self, base: Option<&str>) -> Self {
+        self.base = base.map(str::to_string);
         self
     }
 
@@ -438,7 +447,7 @@ impl Session<'_> {
     }
 
     /// Run one of the actions a session runs by itself, the same for every provider whose builder SSM
-    /// reaches: steps, reboots, the launch-stage installer, tests, cleanup.
+    /// reaches: steps, reboots, the launch-stage installer, tests, cleanup, the version file.
     pub async fn run(&self, kind: &recipe_plan::ActionKind) -> Result<(), ActionError> {
         use recipe_plan::ActionKind as K;
         match kind {
@@ -450,6 +459,7 @@ impl Session<'_> {
                 self.run_steps(&all, true).await
             }
             K::Cleanup { .. } => self.cleanup().await,
+            K::VersionFile { fingerprint, .. } => self.write_version_file(fingerprint).await,
             other => Err(ActionError::fatal(format!(
                 "a session does not run `{}`",
                 other.name()
@@ -632,5 +642,14 @@ impl Session<'_> {
         let label = format!("cleanup ({})", preset.as_str());
         let script = render::cleanup_script(preset.value, self.os());
         self.run_script(&label, &script, 1800).await
+    }
+
+    /// The image's version file: which recipe, version and build made it, at which fingerprint,
+    /// from which base, and when (no secret: only names and ids).
+    pub async fn write_version_file(&self, fingerprint: &str) -> Result<(), ActionError> {
+        let record =
+            render::version_record(self.recipe, &self.values, fingerprint, self.base.as_deref());
+        let script = render::version_file_script(self.os(), &record);
+        self.run_script("version file", &script, 300).await
     }
 }

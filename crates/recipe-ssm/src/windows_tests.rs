@@ -23,7 +23,7 @@ const HARD: [&str; 9] = [
     "trailing\\",
 ];
 
-fn recipe(os: &str, steps: &str) -> LoadedRecipe {
+pub(crate) fn recipe(os: &str, steps: &str) -> LoadedRecipe {
     let text = format!(
         "name: quoting\ntarget: ec2-ami\nstrategy: full\nos: {os}\nversion: 1.0.0\nsecrets:\n  token: {{ ssm-parameter: /hr/api-token }}\n  pw: {{ secrets-manager: hr/db-password }}\nbase: {{ image-id: ami-0123456789abcdef0 }}\nbuilder: {{ region: eu-west-1 }}\nimage: {{ name: quoting }}\nsteps:\n{steps}"
     );
@@ -40,7 +40,7 @@ fn recipe(os: &str, steps: &str) -> LoadedRecipe {
     set.recipes.into_iter().next().expect("one recipe")
 }
 
-fn rendered(r: &LoadedRecipe) -> Vec<String> {
+pub(crate) fn rendered(r: &LoadedRecipe) -> Vec<String> {
     let files = render::files_of(r);
     let values = BuildValues::new(jiff::Timestamp::UNIX_EPOCH, "b-1");
     r.steps
@@ -180,7 +180,7 @@ fn linux_values_reach_the_step_unchanged_and_a_failed_lookup_fails_it() {
     );
 }
 
-fn tempfile_dir() -> PathBuf {
+pub(crate) fn tempfile_dir() -> PathBuf {
     let d = std::env::temp_dir().join(format!("recipe-ssm-test-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d

@@ -218,7 +218,10 @@ fn create_workspace(
         ..Default::default()
     };
     let out = workspace_json(&ws, now);
-    w.workspaces.workspaces.insert(id, ws);
+    w.workspaces.workspaces.insert(id.clone(), ws);
+    // A WorkSpace is a machine that boots from its bundle's image (with sandbox machines on, when
+    // the image has a root): its first boot runs what the image starts at boot.
+    crate::machine::attach_workspace(w, &id);
     Ok(out)
 }
 

@@ -67,6 +67,7 @@ fn change(
     next: &str,
 ) -> Result<Value, ApiError> {
     let mut failed = Vec::new();
+    let mut booted = Vec::new();
     for id in ids(c, list)? {
         let ws = w.workspaces.workspaces.get_mut(&id).filter(|ws| {
             ws.account == c.account && ws.region == c.region && ws.state != "TERMINATED"
@@ -86,7 +87,15 @@ fn change(
                 ws.seen_from = now + d.state_lag_ms;
                 // The change itself outlasts the time it takes to show.
                 ws.ready_at = now + d.workspace_start_ms.max(d.state_lag_ms + 1);
+                booted.push(id);
             }
+        }
+    }
+    // A WorkSpace started or rebooted boots its machine again (per-boot work; per-instance work
+    // and the runners keyed to the machine do not run twice).
+    if matches!(next, "STARTING" | "REBOOTING") {
+        for id in booted.into_iter().filter(|id| w.machines.contains_key(id)) {
+            w.jobs.push(crate::machine::Job::Boot { instance: id });
         }
     }
     Ok(json!({ "FailedRequests": failed }))

@@ -601,3 +601,27 @@ async fn a_staging_fleet_whose_replaced_instances_fail_stops_the_rollout() {
         "production keeps its image"
     );
 }
+
+/// A base that is not AWS's newest release of its line gets a plan note naming the newer one (a
+/// note, not a rebuild); on the newest release there is none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_notes_a_newer_aws_release_of_the_base() {
+    let e = as_env().await;
+    let old = APPS.replace(
+        "AppStream-AmazonLinux2-06-17-2025",
+        "AppStream-AmazonLinux2-02-11-2025",
+    );
+    assert_ne!(old, APPS, "the recipe names the newest release");
+    e.write_apps(&old);
+    let (code, stdout, stderr) = e.run(&["plan", "recipes"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(
+            "AWS published AppStream-AmazonLinux2-06-17-2025, newer than this recipe's base"
+        ),
+        "{stdout}"
+    );
+    e.write_apps(APPS);
+    let (_, stdout, _) = e.run(&["plan", "recipes"]).await;
+    assert!(!stdout.contains("AWS published"), "{stdout}");
+}

@@ -65,6 +65,22 @@ fn read(tar: &Path, path: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// The image's version file names the recipe, its version, a build id, the base it started from
+/// and when, and is the last file written before capture (seed 000 step 9).
+fn version_file_names(tar: &Path, recipe: &str, version: &str) -> serde_json::Value {
+    let text = read(tar, "/etc/recipe-image.json");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["recipe"], recipe, "{text}");
+    assert_eq!(v["version"], version, "{text}");
+    for key in ["build_id", "fingerprint", "base_image", "built_at"] {
+        assert!(
+            v[key].as_str().is_some_and(|s| !s.is_empty()),
+            "{key}: {text}"
+        );
+    }
+    v
+}
+
 /// The machine roots left in the sandbox (builders not cleaned up).
 fn machine_roots(dir: &Path) -> Vec<String> {
     let m = dir.join(".recipe/sandbox/machines");
@@ -146,6 +162,7 @@ async fn steps_really_run_in_a_debian_root_and_the_image_is_an_artifact() {
         "the download is there"
     );
     assert!(read(tar, "/opt/app/after-reboot").starts_with("jq-"));
+    version_file_names(tar, "deb-app", "1.0.0");
     // The manifest lists what ran, the reboot splitting the batches, and the digest.
     let manifest = tar.to_string_lossy().replace(".tar.zst", ".manifest.json");
     let m: serde_json::Value = serde_json::from_slice(&std::fs::read(manifest).unwrap()).unwrap();
@@ -809,6 +826,138 @@ image:
     assert!(left.is_empty(), "the builder's root is removed: {left:?}");
 }
 
+/// A Linux WorkSpaces zero image: WorkSpaces image creation removes /var/lib/cloud, so the launch
+/// steps ride a systemd unit keyed to cloud-init's instance id. The captured image holds the
+/// runner; the builder never ran the steps; a WorkSpace from the custom bundle runs them at its
+/// first boot, once, and not again when it is rebooted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workspace_from_a_zero_bundle_runs_its_launch_steps_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let zero = r#"name: sandbox-zero
+target: workspaces
+strategy: zero
+os: linux
+version: 1.0.0
+base: { bundle: wsb-clj85qzj1 }
+builder:
+  region: eu-west-2
+  directory-id: d-906734325
+  user-name: zero-builder
+steps:
+  - shell:
+      name: what a WorkSpaces image has (Skylight, cloud-init)
+      stage: image
+      run: install -d /var/lib/skylight /opt/app && printf '#!/bin/sh\n' > /usr/local/bin/cloud-init && chmod +x /usr/local/bin/cloud-init && echo baked > /opt/app/baked
+  - shell: { run: "echo \"$(cat /var/lib/cloud/data/instance-id)\" >> /var/log/first-boot.log" }
+cleanup: workspaces-linux
+image:
+  name: sandbox-zero-${version}
+  description: Sandbox zero ${version}
+bundle:
+  name: sandbox-zero
+  description: Sandbox zero
+  compute: STANDARD
+  root-volume-gib: 80
+  user-volume-gib: 10
+"#;
+    std::fs::write(d.join("zero.yaml"), zero).unwrap();
+    apply_on_debian_root(d, "zero.yaml", "RECIPE_SANDBOX_ROOT_AMAZON_LINUX_2");
+    let arts = artifacts(d);
+    let list = listing(&arts[0].1);
+    assert!(list.contains("./opt/app/baked"), "{list}");
+    assert!(
+        list.contains("./usr/local/lib/recipe/first-boot.sh"),
+        "{list}"
+    );
+    assert!(
+        list.contains("./etc/systemd/system/multi-user.target.wants/recipe-first-boot.service")
+    );
+    assert!(
+        !list.contains("first-boot.log"),
+        "the builder never ran the launch steps"
+    );
+    let record = version_file_names(&arts[0].1, "sandbox-zero", "1.0.0");
+    assert_eq!(record["target"], "workspaces");
+
+    let sim = aws_sim::Sim::start(aws_sim::Config {
+        durations: aws_sim::Durations::instant(),
+        state_dir: Some(d.join(".recipe/sandbox/cloud")),
+        machines: Some(aws_sim::MachineConfig::under(
+            d.join(".recipe/sandbox/machines"),
+        )),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let ws = workspaces_client(sim.url()).await;
+    let bundles = ws.describe_workspace_bundles().send().await.unwrap();
+    let bundle = bundles
+        .bundles()
+        .iter()
+        .find(|b| b.name() == Some("sandbox-zero"))
+        .and_then(|b| b.bundle_id())
+        .unwrap_or_else(|| panic!("the custom bundle: {bundles:?}"))
+        .to_string();
+    let req = aws_sdk_workspaces::types::WorkspaceRequest::builder()
+        .directory_id("d-906734325")
+        .user_name("alice")
+        .bundle_id(&bundle)
+        .build()
+        .unwrap();
+    let made = ws.create_workspaces().workspaces(req).send().await.unwrap();
+    let id = made.pending_requests()[0]
+        .workspace_id()
+        .unwrap()
+        .to_string();
+    let m = machine_when(&sim, &id, |m| m.ready && m.boots == 1).await;
+    let log = std::path::Path::new(&m.root).join("var/log/first-boot.log");
+    let first = std::fs::read_to_string(&log).expect("the launch step ran at the first boot");
+    assert_eq!(first.trim(), id, "once, on the new WorkSpace: {first}");
+    for _ in 0..200 {
+        if sim.world().workspaces.workspaces[&id].state == "AVAILABLE" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let reboot = aws_sdk_workspaces::types::RebootRequest::builder()
+        .workspace_id(&id)
+        .build()
+        .unwrap();
+    let out = ws
+        .reboot_workspaces()
+        .reboot_workspace_requests(reboot)
+        .send()
+        .await
+        .unwrap();
+    assert!(out.failed_requests().is_empty(), "{out:?}");
+    machine_when(&sim, &id, |m| m.boots == 2).await;
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        first,
+        "not again after a reboot"
+    );
+    sim.stop().await;
+}
+
+/// A WorkSpaces client of the aws-sim at `url`, as the default account, in eu-west-2.
+async fn workspaces_client(url: &str) -> aws_sdk_workspaces::Client {
+    let opts = recipe_aws::AwsOptions {
+        endpoint_url: Some(url.to_string()),
+        region: Some("eu-west-2".to_string()),
+        credentials: Some(recipe_aws::Credentials::new(
+            aws_sim::DEFAULT_ACCOUNT,
+            "test",
+            None,
+            None,
+            "test",
+        )),
+        ..Default::default()
+    };
+    let aws = recipe_aws::Aws::load(&opts).await.unwrap();
+    aws_sdk_workspaces::Client::new(&aws.sdk)
+}
+
 /// A Linux AppStream image builder whose base image has a sandbox root (mapped with
 /// `RECIPE_SANDBOX_ROOT_APPSTREAM_AMAZONLINUX2`): its steps and cleanup run on it for real, the
 /// Image Assistant's `create-image` makes the image, and the image is the builder's root as an
@@ -847,6 +996,7 @@ image:
     let list = listing(&arts[0].1);
     assert!(list.contains("./opt/tools/ready"), "the step ran:\n{list}");
     assert!(!list.contains("./tmp/scratch"), "the cleanup ran");
+    version_file_names(&arts[0].1, "sandbox-apps", "1.0.0");
     let left = machine_folders(d);
     assert!(left.is_empty(), "the builder's root is removed: {left:?}");
 }

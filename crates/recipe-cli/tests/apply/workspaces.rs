@@ -576,3 +576,51 @@ async fn sixty_workspaces_on_a_bundle_are_counted_and_rebuilt_in_batches_of_20()
     assert_eq!(rebuilt, 60, "every WorkSpace runs the new image");
     assert_eq!(e.leftovers(), (0, 0, 0));
 }
+
+/// The bundle carries the image's tags (seed 000's structure), its own `Name` and `bundle.tags`,
+/// never a builder's; and it follows each build: after 1.1.0 its tags name 1.1.0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bundle_carries_the_image_tags_of_the_build_it_holds() {
+    let e = ws_env().await;
+    let tagged = |v: &str| {
+        DESK.replace("version: 1.0.0", &format!("version: {v}"))
+            .replace(
+                "  description: Desk ${version}\n",
+                "  description: Desk ${version}\n  tags: { Software: firefox, Role: desk }\n",
+            )
+            .replace(
+                "  user-volume-gib: 10\n",
+                "  user-volume-gib: 10\n  tags: { CostCenter: \"5100\", Stage: prod }\n",
+            )
+    };
+    let tags = |e: &Env| {
+        let w = e.sim.world();
+        let b = w
+            .workspaces
+            .bundles
+            .values()
+            .find(|b| b.name == "desk")
+            .unwrap();
+        b.tags.clone()
+    };
+    for version in ["1.0.0", "1.1.0"] {
+        std::fs::write(e.dir.path().join("recipes/desk.yaml"), tagged(version)).unwrap();
+        let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        let t = tags(&e);
+        assert_eq!(
+            t.get("recipe:version").map(String::as_str),
+            Some(version),
+            "{t:?}"
+        );
+        assert_eq!(t.get("Version").map(String::as_str), Some(version));
+        assert_eq!(t.get("Name").map(String::as_str), Some("desk"));
+        assert_eq!(t.get("Software").map(String::as_str), Some("firefox"));
+        assert_eq!(t.get("Stage").map(String::as_str), Some("prod"));
+        assert!(t.contains_key("recipe:fingerprint"), "{t:?}");
+        assert!(
+            !t.contains_key("recipe:role"),
+            "not a builder's tags: {t:?}"
+        );
+    }
+}

@@ -103,7 +103,8 @@ impl Act<'_> {
             | ActionKind::Reboot
             | ActionKind::InstallFirstBoot { .. }
             | ActionKind::RunTests { .. }
-            | ActionKind::Cleanup { .. }) => self.session().run(kind).await.map(|()| none),
+            | ActionKind::Cleanup { .. }
+            | ActionKind::VersionFile { .. }) => self.session().run(kind).await.map(|()| none),
             ActionKind::Sysprep => self.sysprep().await.map(|()| none),
             ActionKind::Capture { fingerprint, .. } => self.capture(fingerprint).await,
             ActionKind::WaitAvailable => self.wait_available().await,

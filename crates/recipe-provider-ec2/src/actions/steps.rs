@@ -49,6 +49,7 @@ impl Act<'_> {
                 self.home
             ),
         )
+        .with_base(self.inputs.base(self.name))
     }
 
     /// The builder's state (`running`, `stopped`, …).
