@@ -2057,6 +2057,53 @@ async fn a_rollout_that_failed_is_planned_again_and_repaired() {
     assert!(ssm_value(&e.sim.world()).is_some_and(|v| v.starts_with("ami-")));
 }
 
+/// Rollouts are per region: with a copy in eu-west-1, the SSM parameter there holds the copy's AMI
+/// id and the one in the build region the original's (each AMI is regional); a second plan, which
+/// reads the parameter in each region, has nothing to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ssm_parameter_is_published_in_each_region_with_that_regions_ami() {
+    let e = env().await;
+    let path = e.dir.path().join("recipes/layered/linux-baseline.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let copied = text.replace(
+        "distribute:\n  share:",
+        "distribute:\n  regions: [eu-west-1]\n  share:",
+    );
+    assert_ne!(copied, text);
+    std::fs::write(&path, copied).unwrap();
+    let args = [
+        "apply",
+        "recipes/layered",
+        "--target",
+        "linux-baseline",
+        "--auto-approve",
+    ];
+    let (code, stdout, stderr) = e.run(&args).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("roll out to SSM parameter /images/linux-baseline/latest in eu-west-1"),
+        "{stdout}"
+    );
+    let w = e.sim.world();
+    let published: Vec<(String, String)> = (w.ssm.parameters.iter())
+        .filter(|(_, p)| p.name == "/images/linux-baseline/latest")
+        .map(|(key, p)| (key.split('/').nth(1).unwrap().to_string(), p.value.clone()))
+        .collect();
+    assert_eq!(published.len(), 2, "{published:?}");
+    for (region, ami) in &published {
+        assert_eq!(&w.ec2.images[ami].region, region, "{published:?}");
+    }
+    let plan = [
+        "plan",
+        "recipes/layered",
+        "--target",
+        "linux-baseline",
+        "--detailed-exitcode",
+    ];
+    let (code, stdout, _) = e.run(&plan).await;
+    assert_eq!(code, 0, "converged: {stdout}");
+}
+
 /// Save a plan of the layered recipes, edit its JSON with `edit`, and apply it: refused, naming why,
 /// before anything changes.
 async fn edited_plan_is_refused(e: &Env, edit: impl Fn(&mut serde_json::Value), why: &str) {

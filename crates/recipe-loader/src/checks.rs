@@ -1261,6 +1261,37 @@ fn check_distribute(cx: &mut Ctx<'_>) {
 
 /// A bundle is made on the image's copy in each region it lists, so each must be a copy region.
 fn check_bundle_regions(cx: &mut Ctx<'_>, regions: &[Node<String>]) {
+    check_image_regions(cx, regions, Code::BundleRegion, "the bundle is to be made");
+}
+
+/// `rollout.regions`: `ec2-ami` only, each a region the image is in.
+fn check_rollout_regions(cx: &mut Ctx<'_>) {
+    let Some(ro) = &cx.r.recipe.rollout else {
+        return;
+    };
+    let regions = &ro.value.regions;
+    if let Some(first) = regions.first()
+        && cx.target != Target::Ec2Ami
+    {
+        cx.push(
+            Code::RolloutRegion,
+            first.span,
+            "`rollout.regions` applies to `ec2-ami` rollouts (SSM parameter, launch templates)",
+            "remove it: bundles follow `bundle.regions`, fleets are in the build region",
+            "not for this target",
+        );
+        return;
+    }
+    check_image_regions(
+        cx,
+        regions,
+        Code::RolloutRegion,
+        "the rollout is to be made",
+    );
+}
+
+/// Each of `regions` is the build region or one of `distribute.regions`.
+fn check_image_regions(cx: &mut Ctx<'_>, regions: &[Node<String>], code: Code, what: &str) {
     let copied: BTreeSet<String> = (cx.r.recipe.distribute.iter())
         .flat_map(|d| d.regions.iter().map(|r| r.value.clone()))
         .collect();
@@ -1272,12 +1303,9 @@ fn check_bundle_regions(cx: &mut Ctx<'_>, regions: &[Node<String>]) {
             continue;
         }
         cx.push(
-            Code::BundleRegion,
+            code,
             r.span,
-            format!(
-                "the bundle is to be made in `{}`, where the image is not copied",
-                r.value
-            ),
+            format!("{what} in `{}`, where the image is not copied", r.value),
             format!(
                 "add `{}` to `distribute.regions`, or remove it here",
                 r.value
@@ -1288,6 +1316,7 @@ fn check_bundle_regions(cx: &mut Ctx<'_>, regions: &[Node<String>]) {
 }
 
 fn check_target_sections(cx: &mut Ctx<'_>) {
+    check_rollout_regions(cx);
     let rec = &cx.r.recipe;
     if let Some(b) = &rec.bundle {
         if cx.target != Target::Workspaces {

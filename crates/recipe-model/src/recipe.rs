@@ -166,6 +166,29 @@ impl Recipe {
     pub fn managed_update(&self) -> bool {
         self.managed_update.as_ref().is_some_and(|m| m.value)
     }
+
+    /// The regions the image is in: the build region `home` first, then `distribute.regions`.
+    pub fn image_regions(&self, home: &str) -> Vec<String> {
+        let mut out = vec![home.to_string()];
+        for r in self.distribute.iter().flat_map(|d| d.regions.iter()) {
+            if !out.contains(&r.value) {
+                out.push(r.value.clone());
+            }
+        }
+        out
+    }
+
+    /// The regions `rollout.ssm-parameter` and `rollout.launch-templates` are updated in:
+    /// `rollout.regions`, or every region the image is in.
+    pub fn rollout_regions(&self, home: &str) -> Vec<String> {
+        let listed = self.rollout.iter().flat_map(|r| r.value.regions.iter());
+        let listed: Vec<String> = listed.map(|r| r.value.clone()).collect();
+        if listed.is_empty() {
+            self.image_regions(home)
+        } else {
+            listed
+        }
+    }
 }
 
 /// A recipe variable.
@@ -704,6 +727,12 @@ pub struct Rollout {
     /// AppStream fleets to switch to the new image (`appstream`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fleets: Vec<Node<String>>,
+    /// Regions whose `ssm-parameter` and `launch-templates` get the image's id there (`ec2-ami`;
+    /// each AMI copy has its own id). Default: every region the image is in, the build region and
+    /// `distribute.regions`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(example = regions_example())]
+    pub regions: Vec<Node<String>>,
 }
 
 /// Which WorkSpaces to rebuild, and how many at a time.

@@ -990,7 +990,7 @@ impl<'a> Planner<'a> {
             return after;
         };
         let ro = &ro.value;
-        let targets = ro
+        let targets: Vec<RolloutTarget> = ro
             .launch_templates
             .iter()
             .map(|t| RolloutTarget::LaunchTemplate(t.value.clone()))
@@ -998,13 +998,20 @@ impl<'a> Planner<'a> {
                 ro.ssm_parameter
                     .iter()
                     .map(|p| RolloutTarget::SsmParameter(p.value.clone())),
-            );
-        for target in targets {
-            let kind = ActionKind::Rollout {
-                target,
-                region: None,
-            };
-            after.push(self.b.add(name, kind, "listed in rollout", &ready));
+            )
+            .collect();
+        // One rollout per region: each copy has its own image id, published once the image is
+        // ready (copied and shared).
+        for region in cx.r.recipe.rollout_regions(&cx.home) {
+            let mut deps = ready.clone();
+            deps.extend(at.get(&region).filter(|d| !ready.contains(d)));
+            for target in &targets {
+                let kind = ActionKind::Rollout {
+                    target: target.clone(),
+                    region: (region != cx.home).then(|| region.clone()),
+                };
+                after.push(self.b.add(name, kind, "listed in rollout", &deps));
+            }
         }
         // Fleets in the order listed, each after the one before is healthy on the new image: the
         // first (staging) is the gate for the rest.

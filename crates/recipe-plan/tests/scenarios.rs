@@ -1137,3 +1137,55 @@ fn a_version_past_its_max_age_is_rebuilt() {
         capture.reason
     );
 }
+
+/// Rollouts are per region: an SSM parameter is published in every region the image is in (each
+/// with its own AMI), after that region's copy; `rollout.regions` narrows them.
+#[test]
+fn rollouts_are_planned_per_region() {
+    let w = World::new();
+    w.edit(
+        "web.yaml",
+        "retain: { keep: 3, deprecate-after: 90d }",
+        "retain: { keep: 3, deprecate-after: 90d }\nrollout: { ssm-parameter: /images/web }",
+    );
+    let regions = |plan: &Plan| -> Vec<Option<String>> {
+        plan.actions
+            .iter()
+            .filter_map(|a| match &a.action {
+                ActionKind::Rollout { region, .. } if a.recipe == "web" => Some(region.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let plan = w.plan();
+    assert_eq!(
+        regions(&plan),
+        [None, Some("eu-west-1".into()), Some("us-east-1".into())]
+    );
+    let copy = plan
+        .actions
+        .iter()
+        .position(|a| {
+            a.recipe == "web"
+                && a.action
+                    == ActionKind::Copy {
+                        region: "us-east-1".into(),
+                    }
+        })
+        .unwrap();
+    let rollout = plan
+        .actions
+        .iter()
+        .find(|a| matches!(&a.action, ActionKind::Rollout { region: Some(r), .. } if r == "us-east-1"))
+        .unwrap();
+    assert!(
+        rollout.depends_on.contains(&plan.actions[copy].id),
+        "after its copy"
+    );
+    w.edit(
+        "web.yaml",
+        "rollout: { ssm-parameter: /images/web }",
+        "rollout: { ssm-parameter: /images/web, regions: [eu-west-1] }",
+    );
+    assert_eq!(regions(&w.plan()), [Some("eu-west-1".to_string())]);
+}

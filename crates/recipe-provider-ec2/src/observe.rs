@@ -41,7 +41,11 @@ pub(crate) async fn observe(
             by_region.entry(region).or_default().push(name.clone());
         }
         if state.get(&name).and_then(|s| s.current()).is_some() {
-            let found = rollouts(p, r, &home).await?;
+            let mut found = Vec::new();
+            for region in r.recipe.rollout_regions(&home) {
+                let at = (region != home).then(|| region.clone());
+                found.extend(rollouts(p, r, &region, at).await?);
+            }
             if !found.is_empty() {
                 obs.rollouts.insert(name.clone(), found);
             }
@@ -86,11 +90,12 @@ async fn builder_room(p: &Ec2Provider, recipes: &[&LoadedRecipe]) {
 }
 
 /// What the recipe's rollout targets (SSM parameter, launch templates' default versions) point at in
-/// its build region.
+/// `region` (`at`: the region as the plan names it, `None` for the build region).
 async fn rollouts(
     p: &Ec2Provider,
     r: &LoadedRecipe,
     region: &str,
+    at: Option<String>,
 ) -> Result<Vec<ObservedRollout>, ObserveError> {
     let mut out = Vec::new();
     let Some(ro) = &r.recipe.rollout else {
@@ -111,7 +116,7 @@ async fn rollouts(
         let target = RolloutTarget::SsmParameter(param.value.clone());
         out.push(ObservedRollout {
             target,
-            region: None,
+            region: at.clone(),
             image,
         });
     }
@@ -136,7 +141,7 @@ async fn rollouts(
         let target = RolloutTarget::LaunchTemplate(t.value.clone());
         out.push(ObservedRollout {
             target,
-            region: None,
+            region: at.clone(),
             image,
         });
     }

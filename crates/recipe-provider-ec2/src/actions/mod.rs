@@ -126,7 +126,9 @@ impl Act<'_> {
             } => self.retag(tags, remove, regions).await.map(|()| none),
             ActionKind::Deprecate { build_id } => self.deprecate(build_id).await.map(|()| none),
             ActionKind::Retire { build_id, .. } => self.retire(build_id).await.map(|()| none),
-            ActionKind::Rollout { target, .. } => self.rollout(target).await.map(|()| none),
+            ActionKind::Rollout { target, region } => {
+                self.rollout(target, region.as_deref()).await.map(|()| none)
+            }
             other @ ActionKind::RebuildWorkspaces { .. } => Err(ActionError::fatal(format!(
                 "the EC2 provider does not run `{}` actions",
                 other.name()

@@ -1,5 +1,6 @@
 //! Rollout: point an SSM parameter (`aws:ec2:image`) or a launch template's default version at the
-//! new image in the build region.
+//! new image, in each region of `rollout.regions` (default: every region the image is in), each at
+//! that region's AMI.
 
 use aws_sdk_ec2::types::RequestLaunchTemplateData;
 use aws_sdk_ssm::types::ParameterType;
@@ -10,19 +11,25 @@ use recipe_plan::RolloutTarget;
 use super::Act;
 
 impl Act<'_> {
-    pub(super) async fn rollout(&self, target: &RolloutTarget) -> Result<(), ActionError> {
+    pub(super) async fn rollout(
+        &self,
+        target: &RolloutTarget,
+        region: Option<&str>,
+    ) -> Result<(), ActionError> {
+        let region = region.unwrap_or(&self.home);
         match target {
-            RolloutTarget::SsmParameter(name) => self.put_parameter(name).await,
-            RolloutTarget::LaunchTemplate(name) => self.launch_template(name).await,
+            RolloutTarget::SsmParameter(name) => self.put_parameter(name, region).await,
+            RolloutTarget::LaunchTemplate(name) => self.launch_template(name, region).await,
             RolloutTarget::Bundle(_) | RolloutTarget::Fleet(_) => Err(ActionError::fatal(format!(
                 "an ec2-ami recipe cannot roll out to a {target}: bundles belong to WorkSpaces recipes and fleets to AppStream recipes"
             ))),
         }
     }
 
-    async fn put_parameter(&self, name: &str) -> Result<(), ActionError> {
-        let id = self.need_image(&self.home, "roll out")?;
-        self.ssm
+    async fn put_parameter(&self, name: &str, region: &str) -> Result<(), ActionError> {
+        let id = self.need_image(region, "roll out")?;
+        self.p
+            .ssm(region)
             .put_parameter()
             .name(name)
             .value(&id)
@@ -39,11 +46,11 @@ impl Act<'_> {
     /// creates carry a client token made from the template and the image, so a retry after a lost
     /// answer (or a resumed rollout) gets what the first call made instead of a second version or an
     /// "already exists".
-    async fn launch_template(&self, name: &str) -> Result<(), ActionError> {
-        let id = self.need_image(&self.home, "roll out")?;
+    async fn launch_template(&self, name: &str, region: &str) -> Result<(), ActionError> {
+        let id = self.need_image(region, "roll out")?;
+        let ec2 = self.p.ec2(region);
         let data = RequestLaunchTemplateData::builder().image_id(&id).build();
-        let version = self
-            .ec2
+        let version = ec2
             .create_launch_template_version()
             .launch_template_name(name)
             .client_token(token("version", name, &id))
@@ -62,8 +69,7 @@ impl Act<'_> {
                 .and_then(|v| v.version_number())
                 .unwrap_or(1),
             Err(e) if e.is_not_found() => {
-                self.ec2
-                    .create_launch_template()
+                ec2.create_launch_template()
                     .launch_template_name(name)
                     .client_token(token("template", name, &id))
                     .launch_template_data(data)
@@ -74,8 +80,7 @@ impl Act<'_> {
             }
             Err(e) => return Err(e.into()),
         };
-        self.ec2
-            .modify_launch_template()
+        ec2.modify_launch_template()
             .launch_template_name(name)
             .default_version(n.to_string())
             .send()
