@@ -8,7 +8,7 @@ recipe := "cargo run --quiet -p recipe-cli --"
 default:
     @just --list --unsorted
 
-examples := "recipes/ec2 recipes/layered recipes/debian recipes/workspaces recipes/appstream"
+examples := "recipes/ec2 recipes/layered recipes/debian recipes/workspaces recipes/appstream recipes/one-bake"
 
 # The main job: validate the examples, then plan and apply the EC2, WorkSpaces and AppStream ones in
 # the sandbox (the embedded local AWS endpoint; no account needed), and plan again: nothing left to

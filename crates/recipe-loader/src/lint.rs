@@ -389,9 +389,23 @@ pub fn lint_recipe(set: &RecipeSet, r: &LoadedRecipe) -> RecipeLint {
             "mark the steps that depend on runtime information `stage: launch`, or make the recipe `strategy: full`")
     });
 
-    rules.rule(&["Productivity"], true, !r.tests.is_empty(), |r| {
-        finding(r, Code::LintNoTests, r.recipe.name.span, "no tests validate the image before it is captured".into(),
-            "add `tests:` with checks such as `- shell: { run: systemctl is-active amazon-ssm-agent }`")
+    // The AppStream import route has no builder: its image is its AMI parent's, tested and cleaned
+    // there (validate refuses tests on it), so the parent's tests and cleanup are the image's.
+    let parent = r.parent.map(|p| &set.recipes[p]);
+    let imported = target == Target::Appstream
+        && parent.is_some_and(|p| p.recipe.target.value == Target::Ec2Ami);
+    let tested = if imported { parent.unwrap_or(r) } else { r };
+    rules.rule(&["Productivity"], true, !tested.tests.is_empty(), |r| {
+        let example = match r.recipe.os.value {
+            Os::Linux => "`- shell: { run: systemctl is-active amazon-ssm-agent }`",
+            Os::Windows => "`- powershell: { run: \"if ((Get-Service AmazonSSMAgent).Status -ne 'Running') { exit 1 }\" }`",
+        };
+        let help = if imported {
+            format!("add `tests:` to the AMI recipe this image is imported from, such as {example}: the import route has no builder to test on")
+        } else {
+            format!("add `tests:` with checks such as {example}")
+        };
+        finding(r, Code::LintNoTests, r.recipe.name.span, "no tests validate the image before it is captured".into(), &help)
     });
     let inline = r
         .steps
@@ -410,7 +424,7 @@ pub fn lint_recipe(set: &RecipeSet, r: &LoadedRecipe) -> RecipeLint {
             "move reusable work into `components/` and `include` it, or into `script` files, so recipes share it")
     });
 
-    let cleanup = rec.cleanup.as_ref().map(|c| c.value);
+    let cleanup = tested.recipe.cleanup.as_ref().map(|c| c.value);
     rules.rule(&["Security"], true, cleanup.is_some_and(|c| c != CleanupPreset::None), |r| {
         let preset = crate::checks::preset_for(target, rec.os.value).as_str();
         let span = r.recipe.cleanup.as_ref().map_or(r.recipe.name.span, |c| c.span);

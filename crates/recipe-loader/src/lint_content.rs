@@ -124,6 +124,7 @@ const SECURITY: &[(&str, &[&str])] = &[
             "mdatp_onboard",
             "windowsdefenderatponboardingscript",
             "onboarding",
+            "set-mppreference",
         ],
     ),
     (
