@@ -102,6 +102,22 @@ pub(crate) fn handle(shared: &Shared, method: &Method, path: &str, body: &Bytes)
                 None => bad(format!("updates: no image {id}")),
             }
         }
+        // AWS patching one of its public bundles in place (a newer ImageId, LastUpdatedTime).
+        ("POST", "/_sim/workspaces/bundle-updates") => {
+            let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+            let id = v
+                .get("bundle-id")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default();
+            let mut world = lock(&shared.world);
+            let now = crate::clock::now_ms(world.offset_ms);
+            if crate::workspaces::publish_bundle_update(&mut world.workspaces, id, now) {
+                shared.persist(&world);
+                json_response(StatusCode::OK, &json!({ "bundle-updates": id }))
+            } else {
+                bad(format!("bundle-updates: no public bundle {id}"))
+            }
+        }
         // The person at a WorkSpace running `amazon-ssm-agent -register` (see ssm_hybrid.rs).
         ("POST", "/_sim/ssm/register") => {
             let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();

@@ -294,6 +294,19 @@ impl Sim {
         true
     }
 
+    /// AWS moves the public bundle `bundle` to a newer image, as it does when it patches its public
+    /// bundles (the bundle keeps its id; DescribeWorkspaceBundles shows the new `ImageId` and
+    /// `LastUpdatedTime`). `false` for an id that is not a public bundle.
+    pub fn publish_bundle_update(&self, bundle: &str) -> bool {
+        let mut w = lock(&self.shared.world);
+        let now = now_ms(w.offset_ms);
+        let done = crate::workspaces::publish_bundle_update(&mut w.workspaces, bundle, now);
+        if done {
+            self.shared.persist(&w);
+        }
+        done
+    }
+
     /// Set up the account's network as its platform team would have: subnets and security groups
     /// with these ids in `region`, in the region's default VPC (ids already there are kept), and
     /// the `ssm`, `ec2messages` and `ssmmessages` interface endpoints in that VPC.

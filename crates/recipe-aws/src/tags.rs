@@ -14,6 +14,8 @@ pub const VERSION: &str = "recipe:version";
 pub const BUILD_ID: &str = "recipe:build-id";
 /// The recipe's fingerprint at that build.
 pub const FINGERPRINT: &str = "recipe:fingerprint";
+/// The base image the build started from (as the image's version file says).
+pub const BASE: &str = "recipe:base";
 /// `builder` on temporary builders.
 pub const ROLE: &str = "recipe:role";
 /// Set on a builder kept for debugging: sweeps leave it alone.
@@ -25,11 +27,13 @@ pub fn is_own(key: &str) -> bool {
 }
 
 /// The tags of an image (and its snapshots): the tool's own, then the recipe's `image.tags` with
-/// build-time placeholders resolved. `fingerprint` is left out when empty.
+/// build-time placeholders resolved. `fingerprint` and `base` are left out when empty or unknown.
+/// They carry what the image's version file says (recipe, version, build, fingerprint, base).
 pub fn image_tags(
     r: &LoadedRecipe,
     v: &BuildValues,
     fingerprint: &str,
+    base: Option<&str>,
 ) -> BTreeMap<String, String> {
     let mut tags: BTreeMap<String, String> = BTreeMap::from([
         (NAME.into(), r.recipe.name.value.clone()),
@@ -40,6 +44,9 @@ pub fn image_tags(
     ]);
     if !fingerprint.is_empty() {
         tags.insert(FINGERPRINT.into(), fingerprint.to_string());
+    }
+    if let Some(base) = base.filter(|b| !b.is_empty()) {
+        tags.insert(BASE.into(), base.to_string());
     }
     for (k, val) in &r.recipe.image.tags {
         tags.insert(k.value.clone(), v.apply(val));

@@ -307,6 +307,16 @@ async fn apply_builds_copies_and_shares_then_nothing_changes() {
         })
         .count();
     assert!(tagged >= 3, "{tagged} tagged images");
+    // And the base each started from, as their version files say: an AMI for the baseline, the
+    // baseline's image for the layered recipe.
+    let bases: Vec<&String> = (w.ec2.images.values())
+        .filter(|i| i.tags.contains_key("recipe:build-id"))
+        .filter_map(|i| i.tags.get("recipe:base"))
+        .collect();
+    assert!(
+        bases.len() >= 3 && bases.iter().all(|b| b.starts_with("ami-")),
+        "{bases:?}"
+    );
     // Every snapshot behind the recipes' images carries the build's tags, copies' included.
     let untagged: Vec<String> = w
         .ec2

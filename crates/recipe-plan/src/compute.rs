@@ -517,9 +517,8 @@ impl<'a> Planner<'a> {
     fn recipe(&mut self, i: usize) -> RecipePlan {
         let mut cx = self.context(i);
         if let Some(newer) = self.obs.newer_bases.get(&cx.name) {
-            cx.notes.push(format!(
-                "AWS published {newer}, newer than this recipe's base: set `base` to it to build on it (seed 002: update images regularly)"
-            ));
+            cx.notes
+                .push(format!("{newer} (seed 002: update images regularly)"));
         }
         // A managed update (AppStream) builds only when the service has an update for the image.
         let managed = cx.r.recipe.managed_update();

@@ -44,9 +44,9 @@ pub struct Observations {
     /// fix. A build of such a recipe is refused by apply.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub problems: BTreeMap<String, Vec<String>>,
-    /// Per recipe whose base names one of AWS's public images: the newest release of that image's
-    /// line, when it is newer than the base (seed 002: update images regularly). A note, not a
-    /// rebuild: moving the base is a change to the recipe.
+    /// Per recipe whose base is one of AWS's public images or bundles: what AWS published since,
+    /// and what to do about it, as a sentence (seed 002: update images regularly). A note, not a
+    /// rebuild: building on it is a change to the recipe.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub newer_bases: BTreeMap<String, String>,
 }

@@ -58,7 +58,10 @@ pub(crate) async fn observe(
             && let Some(newer) =
                 crate::image::newer_release(&p.appstream(&home), &base.value).await?
         {
-            obs.newer_bases.insert(name.clone(), newer);
+            let advice = format!(
+                "AWS published {newer}, newer than this recipe's base: set `base` to it to build on it"
+            );
+            obs.newer_bases.insert(name.clone(), advice);
         }
         obs.images.insert(name.clone(), Vec::new());
         obs.refreshed.insert(name);

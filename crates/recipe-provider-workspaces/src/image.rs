@@ -56,7 +56,12 @@ impl Act<'_> {
     /// The tags of this build's image.
     pub(crate) fn image_tags(&self) -> BTreeMap<String, String> {
         let fingerprint = self.cx.plan.fingerprint_of(self.name).unwrap_or_default();
-        recipe_aws::tags::image_tags(self.r, &self.values(), fingerprint)
+        recipe_aws::tags::image_tags(
+            self.r,
+            &self.values(),
+            fingerprint,
+            self.inputs.base(self.name),
+        )
     }
 
     /// The image of this build in the client's region, if an earlier attempt made it (found by its

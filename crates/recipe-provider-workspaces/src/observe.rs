@@ -1,6 +1,7 @@
 //! The planner's view of WorkSpaces: the recipes' images found by their `recipe:*` tags in the build
 //! and distribution regions (one DescribeWorkspaceImages listing per region, DescribeTags per owned
-//! image), their permissions, the image each recipe's bundle holds, and the images bundles use.
+//! image), their permissions, the image each recipe's bundle holds, the images bundles use, and an
+//! AWS update of a public base bundle.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -40,6 +41,12 @@ pub(crate) async fn observe(
                 obs.rebuilds.insert(name.clone(), n);
             }
             obs.rollouts.insert(name.clone(), rollouts);
+        }
+        if let recipe_model::Base::Bundle(bundle) = &r.recipe.base.value
+            && let Some(built) = state.get(&name).and_then(|s| s.current())
+            && let Some(advice) = bundle_update(p, &home, &bundle.value, built).await?
+        {
+            obs.newer_bases.insert(name.clone(), advice);
         }
         obs.images.insert(name.clone(), Vec::new());
         obs.refreshed.insert(name);
@@ -216,4 +223,37 @@ async fn observe_image(
             .and_then(|t| jiff::Timestamp::from_second(t.secs()).ok()),
     });
     Ok(())
+}
+
+/// AWS updates its public bundles' images in place: when the recipe's base bundle is one of AWS's
+/// and was updated after `built` was made (`LastUpdatedTime`, DescribeWorkspaceBundles), what to do.
+async fn bundle_update(
+    p: &WorkspacesProvider,
+    home: &str,
+    bundle: &str,
+    built: &recipe_state::ImageVersion,
+) -> Result<Option<String>, ObserveError> {
+    let out = p
+        .workspaces(home)
+        .describe_workspace_bundles()
+        .bundle_ids(bundle)
+        .send()
+        .await
+        .ctx("workspaces", "DescribeWorkspaceBundles")?;
+    let Some(b) = out
+        .bundles()
+        .first()
+        .filter(|b| b.owner() == Some("AMAZON"))
+    else {
+        return Ok(None);
+    };
+    let updated = b.last_updated_time().map(|t| t.secs()).unwrap_or_default();
+    if updated <= built.created_at.as_second() {
+        return Ok(None);
+    }
+    let image = b.image_id().unwrap_or("a new image");
+    Ok(Some(format!(
+        "AWS updated bundle {bundle} to {image} after version {} was built from it: bump `version` (or set `retain.max-age`) to build on it",
+        built.version
+    )))
 }

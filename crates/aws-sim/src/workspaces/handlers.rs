@@ -1108,7 +1108,8 @@ fn describe_workspace_bundles(w: &World, c: &Call) -> Result<Value, ApiError> {
     } else if owner == Some("AMAZON") {
         PUBLIC_BUNDLES
             .iter()
-            .map(|p| bundle_json(&public_bundle_of(&c.region, p)))
+            .filter_map(|p| w.workspaces.public_bundle_now(&c.region, p.id))
+            .map(|x| bundle_json(&x))
             .collect()
     } else {
         w.workspaces

@@ -15,3 +15,17 @@ mod wire;
 
 pub use handlers::handle;
 pub use state::Workspaces;
+
+/// AWS moves the public bundle `bundle` to a newer image at `now` (ms), as it does when it patches
+/// its public bundles in place. `false` for an id that is not a public bundle.
+pub(crate) fn publish_bundle_update(w: &mut Workspaces, bundle: &str, now: u64) -> bool {
+    if model::PUBLIC_BUNDLES.iter().all(|p| p.id != bundle) {
+        return false;
+    }
+    let entry = w
+        .public_updates
+        .entry(bundle.to_string())
+        .or_insert((0, now));
+    *entry = (entry.0 + 1, now);
+    true
+}

@@ -311,12 +311,19 @@ pub(super) fn public_bundle(region: &str, id: &str) -> Option<Bundle> {
         .map(|p| public_bundle_of(region, p))
 }
 
+/// A public image by id: a bundle's release image, or a newer one AWS moved the bundle to
+/// (`<release id>u<n>`, the same OS and name).
 pub(super) fn public_image(region: &str, id: &str) -> Option<Image> {
+    let newer = |p: &&PublicBundle| {
+        id.strip_prefix(p.image_id)
+            .and_then(|rest| rest.strip_prefix('u'))
+            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+    };
     PUBLIC_BUNDLES
         .iter()
-        .find(|p| p.image_id == id)
+        .find(|p| p.image_id == id || newer(p))
         .map(|p| Image {
-            id: p.image_id.into(),
+            id: id.into(),
             owner: AMAZON.into(),
             region: region.into(),
             name: p.image_name.into(),

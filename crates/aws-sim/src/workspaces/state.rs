@@ -24,6 +24,10 @@ pub struct Workspaces {
     pub bundles: BTreeMap<String, Bundle>,
     /// Deleted bundle names (`account/region/name`) → deletion time (ms): taken for 2 hours.
     pub deleted_names: BTreeMap<String, u64>,
+    /// Public bundles AWS has moved to a newer image since the simulator's release: bundle id →
+    /// (how many times, when last). AWS updates its public bundles' images in place (the bundle
+    /// keeps its id; `ImageId` and `LastUpdatedTime` change).
+    pub public_updates: BTreeMap<String, (u32, u64)>,
 }
 
 impl Workspaces {
@@ -84,7 +88,17 @@ impl Workspaces {
             .get(id)
             .filter(|b| b.region == region && b.owner == account)
             .cloned()
-            .or_else(|| public_bundle(region, id))
+            .or_else(|| self.public_bundle_now(region, id))
+    }
+
+    /// A public bundle as it is now: its release image, or the newer one AWS moved it to.
+    pub(super) fn public_bundle_now(&self, region: &str, id: &str) -> Option<Bundle> {
+        let mut b = public_bundle(region, id)?;
+        if let Some((n, at)) = self.public_updates.get(id) {
+            b.image_id = format!("{}u{n}", b.image_id);
+            b.updated_ms = *at;
+        }
+        Some(b)
     }
 
     /// Name and quota checks for a new image in the caller's account and region.

@@ -537,3 +537,53 @@ async fn a_hybrid_activation_registers_one_workspace_as_a_managed_node_that_runs
     assert!(format!("{e:?}").contains("InvalidInstanceId"));
     s.stop().await;
 }
+
+/// AWS patching a public bundle in place: the bundle keeps its id, its `ImageId` and
+/// `LastUpdatedTime` change, the new image is described like the release one, and a WorkSpace made
+/// from the bundle now runs it.
+#[tokio::test]
+async fn a_public_bundle_updated_by_aws_points_at_its_newer_image() {
+    let s = sim().await;
+    let c = clients(s.url(), REGION, OWNER);
+    let bundle = |c: &Clients| {
+        let w = c.workspaces.clone();
+        async move {
+            let out = w
+                .describe_workspace_bundles()
+                .bundle_ids("wsb-clj85qzj1")
+                .send()
+                .await
+                .unwrap();
+            let b = out.bundles()[0].clone();
+            (
+                b.image_id().unwrap().to_string(),
+                b.last_updated_time().unwrap().secs(),
+            )
+        }
+    };
+    let (before, released) = bundle(&c).await;
+    admin_post(
+        s.url(),
+        "/_sim/workspaces/bundle-updates",
+        serde_json::json!({ "bundle-id": "wsb-clj85qzj1" }),
+    )
+    .await;
+    let (after, updated) = bundle(&c).await;
+    assert_ne!(before, after);
+    assert!(updated > released, "now, not the release date: {updated}");
+    let img = c
+        .workspaces
+        .describe_workspace_images()
+        .image_ids(&after)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        img.images()[0]
+            .operating_system()
+            .and_then(|o| o.r#type())
+            .map(|t| t.as_str()),
+        Some("LINUX")
+    );
+    s.stop().await;
+}

@@ -618,9 +618,32 @@ async fn the_bundle_carries_the_image_tags_of_the_build_it_holds() {
         assert_eq!(t.get("Software").map(String::as_str), Some("firefox"));
         assert_eq!(t.get("Stage").map(String::as_str), Some("prod"));
         assert!(t.contains_key("recipe:fingerprint"), "{t:?}");
+        assert_eq!(
+            t.get("recipe:base").map(String::as_str),
+            Some("wsb-clj85qzj1")
+        );
         assert!(
             !t.contains_key("recipe:role"),
             "not a builder's tags: {t:?}"
         );
     }
+}
+
+/// AWS patches its public bundles in place: once the base bundle is moved to a newer image after
+/// the current version was built, the plan says so and how to build on it (a note, no rebuild).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_notes_an_aws_update_of_the_base_bundle() {
+    let e = ws_env().await;
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let (_, plan, _) = e.run(&["plan", "recipes"]).await;
+    assert!(!plan.contains("AWS updated bundle"), "{plan}");
+    e.sim.advance(2_000);
+    assert!(e.sim.publish_bundle_update("wsb-clj85qzj1"));
+    let (code, plan, _) = e.run(&["plan", "recipes", "--detailed-exitcode"]).await;
+    assert_eq!(code, 0, "a note, not a change: {plan}");
+    assert!(
+        plan.contains("AWS updated bundle wsb-clj85qzj1 to wsi-amznlnx2au1 after version 1.0.0 was built from it"),
+        "{plan}"
+    );
 }

@@ -104,7 +104,8 @@ impl Act<'_> {
         fingerprint: &str,
     ) -> Result<String, ActionError> {
         let v = self.values();
-        let tags = recipe_aws::tags::image_tags(self.r, &v, fingerprint);
+        let tags =
+            recipe_aws::tags::image_tags(self.r, &v, fingerprint, self.inputs.base(self.name));
         let description = match &self.r.recipe.image.description {
             Some(d) => v.apply(d),
             None => format!("recipe {} {}", self.name, self.r.recipe.version.value),
@@ -172,7 +173,8 @@ impl Act<'_> {
     /// Tag the image and its snapshots.
     pub(super) async fn tag(&self) -> Result<(), ActionError> {
         let id = self.need_image(&self.home, "tag")?;
-        let tags = recipe_aws::tags::image_tags(self.r, &self.values(), "");
+        let tags =
+            recipe_aws::tags::image_tags(self.r, &self.values(), "", self.inputs.base(self.name));
         let mut resources = vec![id];
         resources.extend(self.inputs.snapshots(self.name, &self.home).iter().cloned());
         self.ec2
