@@ -148,6 +148,15 @@ fn with_saved_plan(args: &ApplyArgs) -> Result<Option<(ApplyArgs, Plan)>, Exit> 
     let saved = read_saved(&given)?;
     let mut owned = ApplyArgs::clone_for_saved_plan(args);
     owned.plan = Some(given);
+    // The cloud the plan was made for: the sandbox, or the endpoint it named.
+    owned.planning.cloud.sandbox |= saved.cloud.sandbox;
+    if owned.planning.cloud.endpoint_url.is_none() {
+        owned
+            .planning
+            .cloud
+            .endpoint_url
+            .clone_from(&saved.cloud.endpoint);
+    }
     owned.load.paths = saved
         .recipes
         .iter()

@@ -145,10 +145,13 @@ pub async fn make_plan(
         Ok(c) => c,
         Err(e) => return Ok(Err(render::report(&e))),
     };
-    let info = match where_it_builds(&set, &cloud, p.cloud.refresh).await {
+    let mut info = match where_it_builds(&set, &cloud, p.cloud.refresh, &load.allow_regions).await {
         Ok(info) => info,
         Err(exit) => return Ok(Err(exit)),
     };
+    // A saved plan says which cloud it was made for, so `recipe apply FILE` goes back there.
+    info.sandbox = p.cloud.sandbox;
+    info.endpoint = p.cloud.endpoint_url.clone();
     if let Some(sim) = &cloud.sim {
         provide_account(sim, &set, &info.region);
     }
@@ -183,6 +186,7 @@ async fn where_it_builds(
     set: &recipe_loader::RecipeSet,
     cloud: &crate::cloud::Cloud,
     refresh: bool,
+    allow: &[String],
 ) -> Result<CloudInfo, Exit> {
     let own: Vec<&str> = set
         .recipes
@@ -190,7 +194,10 @@ async fn where_it_builds(
         .filter_map(|r| r.recipe.builder.region.as_ref().map(|n| n.value.as_str()))
         .collect();
     let (region, region_source) = match (cloud.aws.region(), own.first()) {
-        (Ok(r), _) => (r.name.clone(), r.source.clone()),
+        (Ok(r), _) => {
+            known_region(r, allow)?;
+            (r.name.clone(), r.source.clone())
+        }
         (Err(_), Some(first)) if own.len() == set.recipes.len() => {
             (first.to_string(), "the recipes' builder.region".to_string())
         }
@@ -211,7 +218,37 @@ async fn where_it_builds(
         account,
         region,
         region_source,
+        ..Default::default()
     })
+}
+
+/// A default region from `--region`, the environment or the profile is checked as a recipe's
+/// `builder.region` is: a typo is refused with a did-you-mean, and a region newer than this version
+/// of recipe is let through by `--allow-region`.
+fn known_region(r: &recipe_aws::RegionChoice, allow: &[String]) -> Result<(), Exit> {
+    if recipe_model::regions::is_known(&r.name) || allow.contains(&r.name) {
+        return Ok(());
+    }
+    let regions = recipe_model::regions::REGIONS.iter().copied();
+    let near = recipe_loader::did_you_mean(&r.name, regions);
+    let allow = format!(
+        "if AWS opened `{}` after this version of recipe, allow it with `--allow-region {}` (or RECIPE_ALLOW_REGIONS)",
+        r.name, r.name
+    );
+    let help = match near {
+        Some(n) => format!("did you mean `{n}`? Fix {}; {allow}", r.source),
+        None => format!("check {} against the AWS Regions list; {allow}", r.source),
+    };
+    let err = recipe_aws::AwsError::new(recipe_aws::AwsErrorDetail {
+        service: "config",
+        operation: "region",
+        code: Some("recipe::aws::unknown-region".into()),
+        message: format!("there is no AWS region `{}` (from {})", r.name, r.source),
+        request_id: None,
+        kind: recipe_aws::ErrorKind::Fatal,
+        help: Some(help),
+    });
+    Err(render::report(&err))
 }
 
 /// The sandbox plays the platform team that set the account up: the subnets, security groups,
@@ -319,11 +356,19 @@ pub fn plan(args: &PlanArgs) -> std::io::Result<Exit> {
             path.display()
         )?;
     }
-    Ok(if args.detailed_exitcode && plan.has_changes() {
+    Ok(plan_exit(&plan, args.detailed_exitcode))
+}
+
+/// `plan`'s exit code: 1 when it found problems apply would refuse (a CI gate on `plan` must stop
+/// where apply would), else 2 for changes with `--detailed-exitcode`, else 0.
+fn plan_exit(plan: &recipe_plan::Plan, detailed: bool) -> Exit {
+    if plan.recipes.iter().any(|r| !r.problems.is_empty()) {
+        Exit::Invalid
+    } else if detailed && plan.has_changes() {
         Exit::Changes
     } else {
         Exit::Ok
-    })
+    }
 }
 
 /// `recipe graph`.

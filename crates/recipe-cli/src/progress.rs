@@ -79,6 +79,8 @@ pub struct Progress {
     live: Mutex<Option<Live>>,
     track: Mutex<Track>,
     begun: Instant,
+    /// The step whose output each recipe printed last, so a new step's output gets a header.
+    steps: Mutex<HashMap<String, String>>,
 }
 
 fn out(line: &str) {
@@ -127,6 +129,7 @@ impl Progress {
             live: Mutex::new(live),
             track: Mutex::default(),
             begun: Instant::now(),
+            steps: Mutex::default(),
         }
     }
 
@@ -312,7 +315,14 @@ impl Progress {
                 out(&serde_json::json!({ "event": "output", "recipe": recipe, "step": step, "line": line, "at": at }).to_string());
             }
             Mode::Quiet => {}
-            _ => self.line(&text::cut(&format!("    {recipe} │ {line}"))),
+            _ => {
+                let new_step = lock(&self.steps).insert(recipe.to_string(), step.to_string())
+                    != Some(step.to_string());
+                if new_step {
+                    self.line(&text::cut(&format!("    {recipe} ── {step}")));
+                }
+                self.line(&text::cut(&format!("    {recipe} │ {line}")));
+            }
         }
     }
 

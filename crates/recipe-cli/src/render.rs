@@ -16,8 +16,11 @@ fn handler() -> GraphicalReportHandler {
     } else {
         GraphicalTheme::unicode_nocolor()
     };
+    // Long words (paths, commands' arguments) are never split across lines: a help's command stays
+    // copy-pasteable.
     GraphicalReportHandler::new_themed(theme)
         .with_width(100)
+        .with_break_words(false)
         .with_context_lines(1)
 }
 

@@ -982,7 +982,16 @@ async fn a_missing_subnet_or_security_group_is_a_plan_finding_not_a_failed_apply
         .provide_instance_profile(aws_sim::DEFAULT_ACCOUNT, "no-ssm", &bare);
     let args = ["recipes/layered", "--target", "linux-baseline"];
     let (code, plan, err) = e.run(&[&["plan"], &args[..]].concat()).await;
-    assert_eq!(code, 0, "{plan}\n{err}");
+    assert_eq!(
+        code, 1,
+        "a gate on plan stops where apply would:\n{plan}\n{err}"
+    );
+    let detailed = [&["plan", "--detailed-exitcode"], &args[..]].concat();
+    assert_eq!(
+        e.run(&detailed).await.0,
+        1,
+        "not 2: the changes cannot be applied"
+    );
     assert!(
         plan.contains("problem: the subnet subnet-0ffffffffffffffff does not exist in eu-west-2 (fix: create it, or name one that exists in `builder.subnet-id`)"),
         "{plan}"
@@ -1043,7 +1052,7 @@ async fn a_missing_secret_is_a_plan_finding_and_apply_changes_nothing() {
     );
     let args = ["recipes/layered", "--target", "linux-baseline"];
     let (code, plan, err) = e.run(&[&["plan"], &args[..]].concat()).await;
-    assert_eq!(code, 0, "{plan}\n{err}");
+    assert_eq!(code, 1, "{plan}\n{err}");
     for line in [
         "problem: the SSM parameter /app/missing-token does not exist in eu-west-2 (fix: create it, or name one that exists in `secrets.token`)",
         "problem: the Secrets Manager secret app/missing-key does not exist in eu-west-2 (fix: create it, or name one that exists in `secrets.key`)",
@@ -2360,7 +2369,7 @@ async fn no_default_vpc_for_a_builder_without_a_subnet_is_a_plan_finding() {
     provide_examples_account(&e.sim);
     let args = ["recipes/layered", "--target", "linux-baseline"];
     let (code, plan, err) = e.run(&[&["plan"], &args[..]].concat()).await;
-    assert_eq!(code, 0, "{plan}\n{err}");
+    assert_eq!(code, 1, "a problem apply would refuse: {plan}\n{err}");
     assert!(
         plan.contains("problem: the account has no default VPC in eu-west-2, where a builder without `builder.subnet-id` is launched"),
         "{plan}"
@@ -2407,7 +2416,7 @@ async fn a_builder_subnet_without_a_route_to_ssm_is_a_plan_finding() {
     e.edit(recipe, "subnet-0a1b2c3d4e5f60718", &subnet);
     let args = ["recipes/layered", "--target", "linux-baseline"];
     let (code, plan, err) = e.run(&[&["plan"], &args[..]].concat()).await;
-    assert_eq!(code, 0, "{plan}\n{err}");
+    assert_eq!(code, 1, "a problem apply would refuse: {plan}\n{err}");
     let want = format!("problem: the subnet {subnet} in eu-west-2 has no route to Systems Manager");
     assert!(plan.contains(&want), "{plan}");
     let before = e.sim.requests().records.len();

@@ -292,6 +292,8 @@ fn lint_scores_examples_by_principle() {
     let recipes = doc["recipes"].as_array().expect("recipes");
     assert!(!recipes.is_empty());
     for r in recipes {
+        let overall = r["overall"].as_f64().expect("the overall score");
+        assert!((1.0..=5.0).contains(&overall), "{r}");
         let principles: Vec<&str> = r["principles"]
             .as_array()
             .expect("principles")
@@ -419,4 +421,95 @@ fn var_override_for_no_recipe_is_a_warning() {
         "{}",
         run.stdout
     );
+}
+
+/// A default region from `--region` or the environment is checked like a recipe's: a typo is
+/// refused with a did-you-mean and where it came from, before anything is asked of the cloud.
+#[test]
+fn a_misspelt_region_from_the_command_line_or_environment_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = "name: r\ntarget: ec2-ami\nstrategy: full\nos: linux\nversion: 1.0.0\nbase: { image-id: ami-0123456789abcdef0 }\nsteps:\n  - shell: { run: \"true\" }\nimage: { name: \"r-${version}\" }\n";
+    std::fs::write(dir.path().join("r.yaml"), recipe).unwrap();
+    let run = |args: &[&str], env: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_recipe"));
+        c.args(args).current_dir(dir.path()).env("NO_COLOR", "1");
+        c.env_remove("AWS_REGION").env_remove("AWS_DEFAULT_REGION");
+        if let Some(region) = env {
+            c.env("AWS_REGION", region);
+        }
+        c.output().unwrap()
+    };
+    let out = run(
+        &["plan", "r.yaml", "--sandbox", "--region", "eu-wset-1"],
+        None,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("there is no AWS region `eu-wset-1` (from --region)"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `eu-west-1`?"), "{err}");
+    let out = run(&["plan", "r.yaml", "--sandbox"], Some("us-est-1"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("(from AWS_REGION)"), "{err}");
+    let allowed = run(
+        &[
+            "plan",
+            "r.yaml",
+            "--sandbox",
+            "--region",
+            "eu-wset-1",
+            "--allow-region",
+            "eu-wset-1",
+        ],
+        None,
+    );
+    assert!(
+        !String::from_utf8_lossy(&allowed.stderr).contains("there is no AWS region"),
+        "{}",
+        String::from_utf8_lossy(&allowed.stderr)
+    );
+}
+
+/// A plan saved from the sandbox records it, so the command its hint prints applies it there,
+/// without `--sandbox` and without AWS settings.
+#[test]
+fn a_saved_sandbox_plan_applies_with_the_command_its_hint_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("recipes");
+    std::fs::create_dir_all(&work).unwrap();
+    let recipe = "name: saved\ntarget: ec2-ami\nstrategy: full\nos: linux\nversion: 1.0.0\nbase: { ssm-parameter: /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64 }\nbuilder: { region: eu-west-2 }\nsteps:\n  - shell: { run: \"true\" }\nimage: { name: \"saved-${version}-${timestamp}\" }\n";
+    std::fs::write(work.join("saved.yaml"), recipe).unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_recipe"))
+            .args(args)
+            .current_dir(&work)
+            .env("NO_COLOR", "1")
+            .env_remove("AWS_REGION")
+            .env_remove("AWS_DEFAULT_REGION")
+            .env_remove("AWS_ENDPOINT_URL")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    };
+    let (code, text) = run(&["plan", "saved.yaml", "--sandbox", "--out", "../plan.json"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("apply it with `recipe apply ../plan.json`"),
+        "{text}"
+    );
+    let (code, text) = run(&["apply", "../plan.json", "--auto-approve"]);
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = run(&["plan", "saved.yaml", "--sandbox", "--detailed-exitcode"]);
+    assert_eq!(code, Some(0), "applied in the sandbox: {text}");
 }

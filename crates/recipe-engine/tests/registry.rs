@@ -244,6 +244,7 @@ fn options() -> PlanOptions {
             account: None,
             region: "eu-west-2".into(),
             region_source: "the test".into(),
+            ..Default::default()
         },
     }
 }

@@ -263,6 +263,11 @@ fn check_import_route(cx: &mut Ctx<'_>, parent: &str, parent_gib: Option<u32>) {
         .filter(|s| !matches!(s.step.value, Step::App(_)))
         .map(|s| format!("`{}`", s.step.value.kind()))
         .chain((!cx.r.tests.is_empty()).then(|| "`tests`".to_string()))
+        .chain(
+            (cx.r.recipe.cleanup.as_ref())
+                .filter(|c| c.value != recipe_model::CleanupPreset::None)
+                .map(|_| "`cleanup`".to_string()),
+        )
         .collect();
     if !others.is_empty() {
         cx.push(

@@ -59,7 +59,7 @@ codes! {
     RecipeCycle = ("recipe::ref::cycle", Error, "Recipes are layered on each other in a cycle."),
     DuplicateRecipe = ("recipe::ref::duplicate-name", Error, "Two recipes in a set share a name."),
     IncompatibleBase = ("recipe::ref::incompatible-base", Error, "A recipe is layered on a recipe of a target it cannot import."),
-    ImportSteps = ("recipe::appstream::import-steps", Error, "An AppStream recipe imported from an AMI recipe has steps or tests other than `app` steps: nothing runs them, as the import route has no builder."),
+    ImportSteps = ("recipe::appstream::import-steps", Error, "An AppStream recipe imported from an AMI recipe has steps, tests or a cleanup preset (anything but `app` steps): nothing runs them, as the import route has no builder."),
     DefaultProfile = ("recipe::appstream::default-profile", Error, "`image.update-default-profile` on a recipe that is not a Windows AppStream image."),
     ManagedUpdate = ("recipe::appstream::managed-update", Error, "`managed-update` on a recipe that is not a Windows AppStream image, that does not start from an AppStream image, or that has steps or tests."),
     AmiOwners = ("recipe::base::ami-owners", Error, "An `ami-filter` base without `owners`: the newest public AMI of any account whose name matches would be taken (AMI name confusion)."),

@@ -136,6 +136,9 @@ pub struct RecipeLint {
 pub struct RecipeLintRecord {
     /// Recipe name.
     pub recipe: String,
+    /// The mean of the scored principles, 1-5, as `--min-score` compares it (`None`: nothing
+    /// scored).
+    pub overall: Option<f32>,
     /// Scores per principle.
     pub principles: Vec<PrincipleScore>,
     /// Findings.
@@ -149,6 +152,7 @@ impl RecipeLint {
     pub fn to_record(&self) -> RecipeLintRecord {
         RecipeLintRecord {
             recipe: self.recipe.clone(),
+            overall: self.overall(),
             principles: self.principles.clone(),
             findings: self.findings.iter().map(Diagnostic::to_record).collect(),
             ignored: self.ignored.clone(),

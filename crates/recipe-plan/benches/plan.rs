@@ -46,6 +46,7 @@ fn main() {
             account: None,
             region: "us-east-1".into(),
             region_source: "the benchmark".into(),
+            ..Default::default()
         },
     };
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -501,14 +501,21 @@ impl RecipeCx<'_> {
 /// A rebuild under the version already built leaves two live images with one version: say so.
 fn same_version_warning(cx: &mut RecipeCx<'_>) {
     let version = &cx.r.recipe.version.value;
-    let twice = cx
+    let live = cx
         .st
         .versions
         .iter()
-        .any(|v| v.status.is_live() && v.version == *version);
-    if twice {
+        .filter(|v| v.status.is_live() && v.version == *version)
+        .count();
+    if live > 0 {
+        let n = live + 1;
+        let count = if n == 2 {
+            "two".to_string()
+        } else {
+            n.to_string()
+        };
         cx.notes.push(format!(
-            "warning: version {version} is built again, so two live images carry version {version}; bump `version:` to tell them apart (docs/plan-apply.md#versions)"
+            "warning: version {version} is built again, so {count} live images carry version {version}; bump `version:` to tell them apart (docs/plan-apply.md#versions)"
         ));
     }
 }
@@ -1153,6 +1160,9 @@ impl<'a> Planner<'a> {
         let mut copies = BTreeMap::new();
         for region in cx.regions.iter().filter(|r| **r != cur.home_region) {
             let reason = match cur.images.get(region) {
+                None if self.opts.unfinished.contains(&cur.build_id) => {
+                    format!("the copy to {region} did not finish: its apply was interrupted")
+                }
                 None => "region added to distribute.regions".to_string(),
                 Some(img) if !cx.present(cur, region) => format!(
                     "repair: the copy {} was deleted outside recipe",

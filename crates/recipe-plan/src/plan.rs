@@ -22,6 +22,12 @@ pub struct CloudInfo {
     pub region: String,
     /// Where that region came from (`--region`, `AWS_REGION`, `AWS_DEFAULT_REGION`, `profile dev`, …).
     pub region_source: String,
+    /// Made against the sandbox (`--sandbox`): a saved plan is applied there too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sandbox: bool,
+    /// The endpoint `--endpoint-url` named, if any: a saved plan is applied against it too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
 }
 
 /// A plan: the difference between what the recipes want and what exists.

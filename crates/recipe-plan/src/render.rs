@@ -42,6 +42,21 @@ fn plural(n: usize, word: &str) -> String {
     }
 }
 
+/// What happens to a recipe's new image in this plan: copied and shared only when it is.
+fn after_capture(plan: &Plan, recipe: &str) -> String {
+    use crate::ActionKind;
+    let mine = || plan.actions.iter().filter(|a| a.recipe == recipe);
+    let copied = mine().any(|a| matches!(a.action, ActionKind::Copy { .. }));
+    let shared = mine().any(|a| matches!(a.action, ActionKind::Share { .. }));
+    match (copied, shared) {
+        (true, true) => "captured, tagged, then copied and shared",
+        (true, false) => "captured, tagged, then copied",
+        (false, true) => "captured, tagged, then shared",
+        (false, false) => "captured and tagged",
+    }
+    .to_string()
+}
+
 /// The lines for a recipe's visible actions; shares and revokes with the same reason are grouped as
 /// "share with A, B in r1, r2".
 fn action_lines(plan: &Plan, recipe: &str) -> Vec<(char, String, String)> {
@@ -76,7 +91,7 @@ fn action_lines(plan: &Plan, recipe: &str) -> Vec<(char, String, String)> {
                         Some(n) => format!("image {n} [{build_id}]"),
                         None => format!("image {build_id}"),
                     },
-                    "captured, tagged, then copied and shared".to_string(),
+                    after_capture(plan, recipe),
                 ));
                 continue;
             }
@@ -221,7 +236,7 @@ pub fn human(plan: &Plan) -> String {
     if problems > 0 {
         let _ = writeln!(
             out,
-            "Preflight: {problems} problem(s) above; apply refuses those builds until they are fixed."
+            "Preflight: {problems} problem(s) above; apply refuses those builds until they are fixed (plan exits 1)."
         );
     }
     let _ = writeln!(out, "{}", where_line(plan));
@@ -289,6 +304,25 @@ pub fn where_line(plan: &Plan) -> String {
     }
 }
 
+/// Preflight problems, warnings and notes as quoted lines, outside the folded details so a review
+/// sees them (the human format prints them under each recipe).
+fn markdown_notes(plan: &Plan) -> String {
+    let mut out = String::new();
+    for r in &plan.recipes {
+        for p in &r.problems {
+            let _ = writeln!(out, "\n> **problem** (`{}`): {p}", r.recipe);
+        }
+        for n in &r.notes {
+            let text = n.strip_prefix("warning: ").map_or_else(
+                || format!("note (`{}`): {n}", r.recipe),
+                |w| format!("**warning** (`{}`): {w}", r.recipe),
+            );
+            let _ = writeln!(out, "\n> {text}");
+        }
+    }
+    out
+}
+
 /// Markdown for a pull-request comment.
 pub fn markdown(plan: &Plan) -> String {
     let mut out = String::from("### recipe plan\n\n");
@@ -296,6 +330,7 @@ pub fn markdown(plan: &Plan) -> String {
     let _ = writeln!(out, "{}\n", where_line(plan));
     if !plan.has_changes() {
         out.push_str("No changes: the images match the recipes.\n");
+        out.push_str(&markdown_notes(plan));
         return out;
     }
     out.push_str("| | recipe | target | strategy | change | why |\n|---|---|---|---|---|---|\n");
@@ -344,6 +379,7 @@ pub fn markdown(plan: &Plan) -> String {
         }
         out.push_str("\n</details>\n");
     }
+    out.push_str(&markdown_notes(plan));
     let _ = writeln!(
         out,
         "\nCritical path: **{}** ({})",

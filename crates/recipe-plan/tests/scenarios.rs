@@ -59,6 +59,8 @@ struct World {
     obs: Observations,
     now: jiff::Timestamp,
     counter: usize,
+    /// Build ids of applies that did not finish (as the apply's journals say).
+    unfinished: BTreeSet<String>,
 }
 
 impl World {
@@ -80,6 +82,7 @@ impl World {
             obs,
             now: "2026-03-01T12:00:00Z".parse().unwrap(),
             counter: 0,
+            unfinished: BTreeSet::new(),
         }
     }
 
@@ -103,12 +106,13 @@ impl World {
         let opts = PlanOptions {
             estimates: Estimates::default(),
             targets: target.map(str::to_string).into_iter().collect(),
-            unfinished: Default::default(),
+            unfinished: self.unfinished.clone(),
             now: self.now,
             cloud: CloudInfo {
                 account: None,
                 region: "us-east-1".into(),
                 region_source: "the test".into(),
+                ..Default::default()
             },
         };
         recipe_plan::compute(&set, &self.state, &self.obs, &opts).unwrap()
@@ -760,6 +764,7 @@ fn try_plan(world: &World) -> Result<Plan, recipe_plan::PlanError> {
             account: None,
             region: "us-east-1".into(),
             region_source: "the test".into(),
+            ..Default::default()
         },
     };
     recipe_plan::compute(&set, &world.state, &world.obs, &opts)
@@ -1188,4 +1193,65 @@ fn rollouts_are_planned_per_region() {
         "rollout: { ssm-parameter: /images/web, regions: [eu-west-1] }",
     );
     assert_eq!(regions(&w.plan()), [Some("eu-west-1".to_string())]);
+}
+
+/// The version-reuse warning counts the live images that will carry the version: two after the
+/// first rebuild, three after the second.
+#[test]
+fn the_version_reuse_warning_counts_the_live_images() {
+    let mut w = World::new();
+    built(&mut w);
+    let warning = |plan: &Plan| {
+        let web = plan.recipes.iter().find(|r| r.recipe == "web").unwrap();
+        web.notes
+            .iter()
+            .find(|n| n.contains("built again"))
+            .cloned()
+            .unwrap_or_default()
+    };
+    w.edit("scripts/install.sh", "/srv/www", "/srv/web");
+    let plan = w.plan();
+    assert!(
+        warning(&plan).contains("so two live images carry version 2.0.0"),
+        "{}",
+        warning(&plan)
+    );
+    let md = recipe_plan::render::markdown(&plan);
+    assert!(
+        md.contains("> **warning** (`web`): version 2.0.0 is built again"),
+        "{md}"
+    );
+    w.apply(&plan);
+    w.edit("scripts/install.sh", "/srv/web", "/srv/site");
+    let plan = w.plan();
+    assert!(
+        warning(&plan).contains("so 3 live images carry version 2.0.0"),
+        "{}",
+        warning(&plan)
+    );
+}
+
+/// A copy missing after an interrupted apply is said to be that, not a region added.
+#[test]
+fn a_copy_an_interrupted_apply_left_undone_is_named_as_such() {
+    let mut w = World::new();
+    built(&mut w);
+    let state = w.state.get_mut("web").unwrap();
+    let cur = state.state.versions.last_mut().unwrap();
+    cur.images.remove("us-east-1");
+    let build = cur.build_id.clone();
+    let reason = |w: &World| {
+        let plan = w.plan();
+        let copy = plan
+            .actions
+            .iter()
+            .find(|a| a.recipe == "web" && a.action.name() == "copy");
+        copy.map(|a| a.reason.clone()).unwrap_or_default()
+    };
+    assert_eq!(reason(&w), "region added to distribute.regions");
+    w.unfinished.insert(build);
+    assert_eq!(
+        reason(&w),
+        "the copy to us-east-1 did not finish: its apply was interrupted"
+    );
 }

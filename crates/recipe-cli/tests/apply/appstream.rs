@@ -129,7 +129,7 @@ async fn a_missing_builder_network_is_a_plan_finding() {
         "  subnet-id: subnet-0eeeeeeeeeeeeeeee\n  security-group-ids: [sg-0fedcba9876543210]\n",
     ));
     let (code, plan, err) = e.run(&["plan", "recipes"]).await;
-    assert_eq!(code, 0, "{plan}\n{err}");
+    assert_eq!(code, 1, "a problem apply would refuse: {plan}\n{err}");
     assert!(
         plan.contains("problem: the subnet subnet-0eeeeeeeeeeeeeeee does not exist in eu-west-2"),
         "{plan}"

@@ -139,6 +139,9 @@ async fn steps_really_run_in_a_debian_root_and_the_image_is_an_artifact() {
         stdout.contains("Setting up jq"),
         "apt really ran:\n{stdout}"
     );
+    // Each step's output is headed by the step, as `recipe try` heads it.
+    let header = stdout.find("deb-app ── packages").expect(&stdout);
+    assert!(header < stdout.find("Setting up jq").unwrap(), "{stdout}");
     let arts = artifacts(d);
     assert_eq!(arts.len(), 1, "{arts:?}");
     let tar = &arts[0].1;

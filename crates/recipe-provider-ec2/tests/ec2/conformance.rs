@@ -186,6 +186,7 @@ async fn scenario(backend: &Backend, who: &str) {
                 account: Some(ACCOUNT.into()),
                 region: "eu-west-2".into(),
                 region_source: "--region".into(),
+                ..Default::default()
             },
         },
     )

@@ -67,6 +67,7 @@ impl Bench {
                 account: None,
                 region: "eu-west-2".into(),
                 region_source: "--region".into(),
+                ..Default::default()
             },
         };
         let state = BTreeMap::new();
