@@ -128,7 +128,21 @@ impl LoadArgs {
             vars: self.vars.iter().cloned().collect(),
             allow_regions: self.allow_regions.clone(),
         };
-        recipe_loader::load(&self.paths, &options)
+        let mut set = recipe_loader::load(&self.paths, &options);
+        name_the_default_path(&mut set);
+        set
+    }
+}
+
+/// `recipes`, the path taken when none is given, missing from the working folder: the finding says
+/// it was the default, and what to pass instead.
+fn name_the_default_path(set: &mut recipe_loader::RecipeSet) {
+    let default = std::path::Path::new("recipes");
+    let missing = set.diagnostics.iter_mut().find(|d| {
+        d.code == recipe_loader::Code::IoRead && d.path() == Some(default) && !default.exists()
+    });
+    if let Some(d) = missing {
+        d.help = "`recipes` is the folder read when no PATHS are given: run from the folder that holds `recipes/`, or name the recipe files or folders (`.` for this one)".into();
     }
 }
 

@@ -165,6 +165,11 @@ async fn amazon_image(ec2: &aws_sdk_ec2::Client) -> String {
 
 /// An EC2 client of the aws-sim at `url`, as the default account, in `region`.
 async fn ec2_client(url: &str, region: &str) -> aws_sdk_ec2::Client {
+    aws_sdk_ec2::Client::new(&sim_aws(url, region).await.sdk)
+}
+
+/// The AWS configuration for the aws-sim at `url`, as the default account, in `region`.
+async fn sim_aws(url: &str, region: &str) -> recipe_aws::Aws {
     let opts = recipe_aws::AwsOptions {
         endpoint_url: Some(url.to_string()),
         region: Some(region.to_string()),
@@ -177,8 +182,7 @@ async fn ec2_client(url: &str, region: &str) -> aws_sdk_ec2::Client {
         )),
         ..Default::default()
     };
-    let aws = recipe_aws::Aws::load(&opts).await.unwrap();
-    aws_sdk_ec2::Client::new(&aws.sdk)
+    recipe_aws::Aws::load(&opts).await.unwrap()
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

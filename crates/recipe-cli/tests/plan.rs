@@ -517,3 +517,38 @@ fn a_missing_profile_or_region_is_an_error_that_says_what_to_set() {
     assert!(err.contains("no AWS region is set"), "{err}");
     assert!(err.contains("AWS_DEFAULT_REGION"), "{err}");
 }
+
+/// A state document that cannot be read is reported once, with why (not the cause a second time).
+#[test]
+fn an_unreadable_state_document_is_reported_once() {
+    let state = tempfile::tempdir().unwrap();
+    // A folder where the document should be: unreadable as a file even for root.
+    std::fs::create_dir(state.path().join("linux-baseline.json")).unwrap();
+    let (code, _, stderr) = recipe(
+        state.path(),
+        &["plan", "--refresh=false", "recipes/layered"],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("recipe::state::io"), "{stderr}");
+    let why = "Is a directory";
+    assert_eq!(stderr.matches(why).count(), 1, "{stderr}");
+}
+
+/// Run where there is no `recipes` folder and with no PATHS, the finding says `recipes` was the
+/// default and what to pass instead.
+#[test]
+fn a_missing_default_path_says_it_is_the_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_recipe"))
+        .arg("validate")
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("`recipes` is the folder read when no PATHS are given"),
+        "{stderr}"
+    );
+}

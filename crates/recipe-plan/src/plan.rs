@@ -150,6 +150,10 @@ impl Plan {
                         build_id: String::new(),
                         fingerprint: String::new(),
                     },
+                    ActionKind::VersionFile { path, .. } => ActionKind::VersionFile {
+                        path: path.clone(),
+                        fingerprint: String::new(),
+                    },
                     other => other.clone(),
                 };
                 (a.recipe.clone(), kind, a.depends_on.clone())

@@ -1255,3 +1255,30 @@ fn a_copy_an_interrupted_apply_left_undone_is_named_as_such() {
         "the copy to us-east-1 did not finish: its apply was interrupted"
     );
 }
+
+/// A saved plan applied a second later is not stale: build ids (and the fingerprints of children
+/// that embed their parent's, in the capture and the version file) differ by the clock alone.
+#[test]
+fn a_saved_plan_is_fresh_a_second_later() {
+    let mut w = World::new();
+    let plan = w.plan();
+    w.now = w
+        .now
+        .checked_add(jiff::SignedDuration::from_secs(1))
+        .unwrap();
+    let fresh = w.plan();
+    let version_files = |p: &Plan| -> Vec<ActionKind> {
+        (p.actions.iter())
+            .filter(|a| a.action.name() == "version-file")
+            .map(|a| a.action.clone())
+            .collect()
+    };
+    assert_ne!(
+        version_files(&plan),
+        version_files(&fresh),
+        "the child's fingerprint moved"
+    );
+    plan.check_fresh(&fresh)
+        .expect("nothing but the clock moved");
+    plan.check_actions(&fresh).expect("the same actions");
+}

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum StateError {
     /// The store could not be read or written.
-    #[error("cannot access state at `{path}`: {source}")]
+    #[error("cannot access state at `{path}`: {error}")]
     #[diagnostic(
         code(recipe::state::io),
         help("check that the state location exists and is writable")
@@ -14,9 +14,8 @@ pub enum StateError {
     Io {
         /// What was being accessed.
         path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
+        /// The I/O error, in the message (not a source, which miette would print a second time).
+        error: std::io::Error,
     },
     /// A state document is damaged.
     #[error("state for `{recipe}` is corrupt: {detail}")]

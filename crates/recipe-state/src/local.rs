@@ -52,7 +52,7 @@ impl LocalStore {
         let dir = self.runs_dir();
         let path = crate::runlog::path(&dir, run);
         let joined = tokio::task::spawn_blocking(move || op(&dir)).await;
-        let io = |source| StateError::Io { path, source };
+        let io = |error| StateError::Io { path, error };
         match joined {
             Ok(r) => r.map_err(io),
             Err(e) => Err(io(std::io::Error::other(e.to_string()))),
@@ -61,7 +61,7 @@ impl LocalStore {
 
     fn io(&self, path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
         let path = path.to_path_buf();
-        move |source| StateError::Io { path, source }
+        move |error| StateError::Io { path, error }
     }
 
     /// How to repair `recipe`'s damaged document: from its backup when one exists.

@@ -945,20 +945,7 @@ bundle:
 
 /// A WorkSpaces client of the aws-sim at `url`, as the default account, in eu-west-2.
 async fn workspaces_client(url: &str) -> aws_sdk_workspaces::Client {
-    let opts = recipe_aws::AwsOptions {
-        endpoint_url: Some(url.to_string()),
-        region: Some("eu-west-2".to_string()),
-        credentials: Some(recipe_aws::Credentials::new(
-            aws_sim::DEFAULT_ACCOUNT,
-            "test",
-            None,
-            None,
-            "test",
-        )),
-        ..Default::default()
-    };
-    let aws = recipe_aws::Aws::load(&opts).await.unwrap();
-    aws_sdk_workspaces::Client::new(&aws.sdk)
+    aws_sdk_workspaces::Client::new(&super::sim_aws(url, "eu-west-2").await.sdk)
 }
 
 /// A Linux AppStream image builder whose base image has a sandbox root (mapped with
