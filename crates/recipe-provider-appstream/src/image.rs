@@ -581,13 +581,16 @@ fn release_line(name: &str) -> &str {
     if dated { parts[3] } else { name }
 }
 
-/// AWS's public images in the client's region, every page.
-async fn public_images(client: &aws_sdk_appstream::Client) -> Result<Vec<Image>, AwsError> {
+/// DescribeImages in the client's region, every page, of `kind` (every visibility when `None`).
+async fn images(
+    client: &aws_sdk_appstream::Client,
+    kind: Option<aws_sdk_appstream::types::VisibilityType>,
+) -> Result<Vec<Image>, AwsError> {
     let (mut all, mut token) = (Vec::new(), None);
     loop {
         let out = client
             .describe_images()
-            .r#type(aws_sdk_appstream::types::VisibilityType::Public)
+            .set_type(kind.clone())
             .set_next_token(token)
             .send()
             .await
@@ -600,24 +603,22 @@ async fn public_images(client: &aws_sdk_appstream::Client) -> Result<Vec<Image>,
     }
 }
 
+/// AWS's public images in the client's region.
+async fn public_images(client: &aws_sdk_appstream::Client) -> Result<Vec<Image>, AwsError> {
+    images(
+        client,
+        Some(aws_sdk_appstream::types::VisibilityType::Public),
+    )
+    .await
+}
+
+/// The caller's own images in the client's region (neither public nor shared with it).
 pub(crate) async fn owned_images(
     client: &aws_sdk_appstream::Client,
 ) -> Result<Vec<Image>, AwsError> {
-    let (mut all, mut token) = (Vec::new(), None);
-    loop {
-        let out = client
-            .describe_images()
-            .set_next_token(token)
-            .send()
-            .await
-            .ctx("appstream", "DescribeImages")?;
-        let own = out.images().iter().filter(|i| {
-            i.visibility().map(|v| v.as_str()) != Some("PUBLIC") && i.image_permissions().is_none()
-        });
-        all.extend(own.cloned());
-        token = out.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(all);
-        }
-    }
+    let all = images(client, None).await?;
+    let own = all.into_iter().filter(|i| {
+        i.visibility().map(|v| v.as_str()) != Some("PUBLIC") && i.image_permissions().is_none()
+    });
+    Ok(own.collect())
 }
