@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use recipe_engine::apply::{ApplyOptions, Applying, Prepared, check_saved, prepare};
-use recipe_engine::{CancelToken, EngineOptions, Event, Events, JournalEntry, Limits, Registry};
+use recipe_engine::apply::{ApplyError, ApplyOptions, Applying, Prepared, check_saved, prepare};
+use recipe_engine::{
+    CancelToken, EngineOptions, Event, Events, JournalEntry, Limits, Registry, Released,
+};
 use recipe_plan::{ActionKind, Plan};
 
 use crate::exit::Exit;
@@ -181,22 +183,20 @@ async fn apply_async(args: &ApplyArgs) -> std::io::Result<Exit> {
     let plan = match saved {
         Some(saved) => match check_saved(&planned.plan, saved) {
             Ok(p) => p,
-            Err(stale) => return Ok(render::report(&stale)),
+            Err(stale) => {
+                let exit = if stale.inconsistent {
+                    Exit::Invalid
+                } else {
+                    Exit::Plan
+                };
+                return Ok(render::report_as(&stale, exit));
+            }
         },
         None => planned.plan.clone(),
     };
-    if let Some(exit) = refuse_unserved(&planned.registry, &plan)? {
-        return Ok(exit);
-    }
-    if let Some(exit) = refuse_problems(&plan)? {
-        return Ok(exit);
-    }
-    if !plan.has_changes() {
-        return Ok(show_and_confirm(args, &plan)?.unwrap_or(Exit::Ok));
-    }
-    let prepared = match take_locks(args, &planned.store, plan, given).await {
+    let prepared = match locked_plan(args, &planned, plan, given).await? {
         Ok(p) => p,
-        Err(e) => return Ok(render::report(&e)),
+        Err(exit) => return Ok(exit),
     };
     say_what_dead_runs_left(&prepared)?;
     match show_and_confirm(args, &prepared.plan) {
@@ -208,13 +208,87 @@ async fn apply_async(args: &ApplyArgs) -> std::io::Result<Exit> {
     }
 }
 
+type Locked<'s> = Prepared<'s, crate::store::AnyStore>;
+
+/// Lock the recipes `plan` changes. When another run saved state of one of them while this one
+/// waited for its lock (a CI job queued behind another), the plan is made again under the locks,
+/// against what that run left, as Terraform does. A saved plan is not: it is refused as stale.
+/// `Err(exit)` when there is nothing to apply (reported).
+async fn locked_plan<'p>(
+    args: &ApplyArgs,
+    planned: &'p crate::plan_cmd::Planned,
+    plan: Plan,
+    given: bool,
+) -> std::io::Result<Result<Locked<'p>, Exit>> {
+    if let Some(exit) = refuse(args, &planned.registry, &plan)? {
+        return Ok(Err(exit));
+    }
+    let mut prepared = match take_locks(args, &planned.store, plan, given).await {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(render::report_as(&e, Exit::Plan))),
+    };
+    loop {
+        let moved = match (given, prepared.moved(&planned.set).await) {
+            (true, _) => Vec::new(),
+            (false, Ok(moved)) => moved,
+            (false, Err(e)) => {
+                let exit = render::report_as(&e, Exit::Plan);
+                return Ok(Err(released(prepared, exit).await));
+            }
+        };
+        if moved.is_empty() {
+            return Ok(Ok(prepared));
+        }
+        writeln!(
+            std::io::stderr(),
+            "{}: planning again now that the locks are held",
+            moved.join("; ")
+        )?;
+        let fresh = match planned.again().await {
+            Ok(p) => p,
+            Err(exit) => return Ok(Err(released(prepared, exit).await)),
+        };
+        if let Some(exit) = refuse(args, &planned.registry, &fresh)? {
+            return Ok(Err(released(prepared, exit).await));
+        }
+        prepared = match prepared.replanned(fresh.clone()).await {
+            Ok(Some(p)) => p,
+            Ok(None) => match take_locks(args, &planned.store, fresh, given).await {
+                Ok(p) => p,
+                Err(e) => return Ok(Err(render::report_as(&e, Exit::Plan))),
+            },
+            Err(e) => return Ok(Err(render::report_as(&e, Exit::Plan))),
+        };
+    }
+}
+
+async fn released(prepared: Locked<'_>, exit: Exit) -> Exit {
+    prepared.release().await;
+    exit
+}
+
+/// `Some(exit)` when `plan` is not applied: a target no provider serves, a preflight problem, or
+/// nothing to do (said so).
+fn refuse(args: &ApplyArgs, registry: &Registry, plan: &Plan) -> std::io::Result<Option<Exit>> {
+    if let Some(exit) = refuse_unserved(registry, plan)? {
+        return Ok(Some(exit));
+    }
+    if let Some(exit) = refuse_problems(plan)? {
+        return Ok(Some(exit));
+    }
+    if !plan.has_changes() {
+        return Ok(Some(show_and_confirm(args, plan)?.unwrap_or(Exit::Ok)));
+    }
+    Ok(None)
+}
+
 /// Take the locks (saying whom it waits for), and find what dead runs left.
 async fn take_locks<'s>(
     args: &ApplyArgs,
     store: &'s crate::store::AnyStore,
     plan: Plan,
     given: bool,
-) -> Result<Prepared<'s, crate::store::AnyStore>, recipe_engine::apply::ApplyError> {
+) -> Result<Locked<'s>, recipe_engine::apply::ApplyError> {
     let timeout = args.lock_timeout;
     let waiting = move |recipe: &str, holder: &str| {
         let _ = writeln!(
@@ -226,7 +300,7 @@ async fn take_locks<'s>(
     prepare(store, plan, given, timeout, &waiting).await
 }
 
-fn say_what_dead_runs_left(prepared: &Prepared<'_, crate::store::AnyStore>) -> std::io::Result<()> {
+fn say_what_dead_runs_left(prepared: &Locked<'_>) -> std::io::Result<()> {
     let mut err = std::io::stderr().lock();
     if let Some(run) = &prepared.resumed {
         writeln!(
@@ -264,7 +338,7 @@ fn refuse_problems(plan: &Plan) -> std::io::Result<Option<Exit>> {
         "error: the plan's preflight found what the builders lack; nothing was changed:\n{}",
         found.join("\n")
     )?;
-    Ok(Some(Exit::Invalid))
+    Ok(Some(Exit::Plan))
 }
 
 /// A plan that changes recipes of a target no provider serves is refused before it is shown.
@@ -284,7 +358,7 @@ fn refuse_unserved(registry: &Registry, plan: &Plan) -> std::io::Result<Option<E
         list.join(", "),
         served.join(", ")
     )?;
-    Ok(Some(Exit::Invalid))
+    Ok(Some(Exit::Plan))
 }
 
 /// Print the plan; `Some(exit)` when there is nothing to do or it was not approved.
@@ -310,12 +384,12 @@ fn show_and_confirm(args: &ApplyArgs, plan: &Plan) -> std::io::Result<Option<Exi
             std::io::stderr(),
             "error: refusing to apply without a terminal to confirm on: pass --auto-approve"
         )?;
-        return Ok(Some(Exit::Invalid));
+        return Ok(Some(Exit::Declined));
     }
     if !confirm(plan)? {
         // As Terraform: declining is not success, so a script that asked does not go on.
         writeln!(std::io::stderr(), "not applied: the answer was not `yes`")?;
-        return Ok(Some(Exit::Invalid));
+        return Ok(Some(Exit::Declined));
     }
     Ok(None)
 }
@@ -327,25 +401,34 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Follow builders through the events: launched, then terminated.
+/// Follow builders through the events: launched, then terminated by the build or released after a
+/// failure or an interrupt.
 fn track(builders: &LiveBuilders, plan: &Plan, e: &Event) {
-    let Event::Succeeded { id, outputs, .. } = e else {
-        return;
-    };
-    let Some(a) = plan.actions.get(*id) else {
-        return;
-    };
-    let mut b = lock(builders);
-    if let Some(i) = &outputs.builder {
-        b.insert(a.recipe.clone(), i.clone());
-    }
-    if a.action == ActionKind::TerminateBuilder {
-        b.remove(&a.recipe);
+    match e {
+        Event::Released {
+            leftover,
+            released: Released::Terminated,
+        } => {
+            lock(builders).remove(&leftover.recipe);
+        }
+        Event::Succeeded { id, outputs, .. } => {
+            let Some(a) = plan.actions.get(*id) else {
+                return;
+            };
+            let mut b = lock(builders);
+            if let Some(i) = &outputs.builder {
+                b.insert(a.recipe.clone(), i.clone());
+            }
+            if a.action == ActionKind::TerminateBuilder {
+                b.remove(&a.recipe);
+            }
+        }
+        _ => {}
     }
 }
 
 /// Builders of a resumed run come from its journal: their actions will not report again.
-fn resumed_builders(prepared: &Prepared<'_, crate::store::AnyStore>) -> LiveBuilders {
+fn resumed_builders(prepared: &Locked<'_>) -> LiveBuilders {
     let builders: LiveBuilders = Arc::default();
     let Some(run) = &prepared.resumed else {
         return builders;
@@ -366,7 +449,7 @@ fn resumed_builders(prepared: &Prepared<'_, crate::store::AnyStore>) -> LiveBuil
 async fn run(
     args: &ApplyArgs,
     planned: &crate::plan_cmd::Planned,
-    prepared: Prepared<'_, crate::store::AnyStore>,
+    prepared: Locked<'_>,
 ) -> std::io::Result<Exit> {
     let progress = Arc::new(Progress::new(
         Mode::pick(args.json, args.quiet),
@@ -427,7 +510,9 @@ async fn run(
             }
             Ok(exit)
         }
-        Err(e) => Ok(render::report(&e)),
+        // State that moved while a saved plan waited for its lock: nothing was changed.
+        Err(e @ ApplyError::Stale(_)) => Ok(render::report_as(&e, Exit::Plan)),
+        Err(e) => Ok(render::report_as(&e, Exit::Failed)),
     }
 }
 
@@ -474,7 +559,12 @@ async fn beat(progress: Arc<Progress>, every: recipe_model::Duration) {
     }
 }
 
-/// The first Ctrl-C stops new work; the second exits at once, naming the builders it leaves.
+/// A second SIGINT sooner than this after the first is the same interrupt: GNU `timeout -s INT` and
+/// some CI runners signal both the process and its group, so one stop arrives twice.
+const SAME_INTERRUPT: Duration = Duration::from_secs(1);
+
+/// The first Ctrl-C stops new work; the second (a second or more later) exits at once, naming the
+/// builders it leaves.
 async fn on_interrupts(
     interrupts: &mut Interrupts,
     cancel: &CancelToken,
@@ -489,8 +579,14 @@ async fn on_interrupts(
         "\ninterrupted: finishing running actions, starting nothing new, then cleaning up (Ctrl-C again to exit now)"
     );
     cancel.cancel();
-    if !interrupts.next().await {
-        return;
+    let first = tokio::time::Instant::now();
+    loop {
+        if !interrupts.next().await {
+            return;
+        }
+        if first.elapsed() >= SAME_INTERRUPT {
+            break;
+        }
     }
     progress.finish();
     let left: Vec<String> = lock(builders)
@@ -506,7 +602,7 @@ async fn on_interrupts(
             format!("builders {}", left.join(", "))
         }
     );
-    std::process::exit(130);
+    std::process::exit(Exit::Interrupted.code().into());
 }
 
 /// Ctrl-C (SIGINT), received through one registration.

@@ -95,11 +95,7 @@ pub enum GraphFormat {
     Mermaid,
 }
 
-pub fn options(
-    p: &PlanningArgs,
-    cloud: CloudInfo,
-    unfinished: std::collections::BTreeSet<String>,
-) -> PlanOptions {
+fn options(p: &PlanningArgs, cloud: CloudInfo) -> PlanOptions {
     let mut estimates = Estimates::default();
     for (k, v) in &p.estimates {
         estimates.0.insert(k.clone(), *v);
@@ -107,7 +103,7 @@ pub fn options(
     PlanOptions {
         estimates,
         targets: p.target.clone(),
-        unfinished,
+        unfinished: Default::default(),
         now: jiff::Timestamp::now(),
         cloud,
     }
@@ -125,6 +121,52 @@ pub struct Planned {
     pub cloud: crate::cloud::Cloud,
     /// The providers.
     pub registry: Registry,
+    /// How it was planned, to plan again.
+    opts: PlanOptions,
+    refresh: bool,
+}
+
+impl Planned {
+    /// The plan made again with the same recipes, cloud and options (state and the cloud read anew),
+    /// as a queued apply does once it holds its locks. Reported when it fails.
+    pub async fn again(&self) -> Result<recipe_plan::Plan, Exit> {
+        let mut opts = self.opts.clone();
+        opts.now = jiff::Timestamp::now();
+        plan_now(
+            &self.set,
+            &self.store,
+            &self.registry,
+            &mut opts,
+            self.refresh,
+        )
+        .await
+    }
+}
+
+/// The plan of `set` against what `store` and (with `refresh`) the cloud hold now.
+async fn plan_now(
+    set: &recipe_loader::RecipeSet,
+    store: &crate::store::AnyStore,
+    registry: &Registry,
+    opts: &mut PlanOptions,
+    refresh: bool,
+) -> Result<recipe_plan::Plan, Exit> {
+    opts.unfinished = unfinished_builds(store, set).await;
+    let planned = if refresh {
+        recipe_plan::plan(set, store, registry, opts).await
+    } else {
+        recipe_plan::plan(set, store, &StateObserver, opts).await
+    };
+    planned.map_err(|e| {
+        use recipe_plan::{PlanError, PlanFailure};
+        let exit = match e {
+            PlanFailure::Plan(PlanError::UnknownTarget { .. } | PlanError::Invalid(_)) => {
+                Exit::Invalid
+            }
+            _ => Exit::Plan,
+        };
+        render::report_as(&e, exit)
+    })
 }
 
 /// Load, report diagnostics, connect, observe and plan. `Err(exit)` when something failed (reported).
@@ -140,10 +182,11 @@ pub async fn make_plan(
         return Ok(Err(Exit::Invalid));
     }
     render::warnings(&set)?;
-    let dot_recipe = crate::root::dot_recipe(&load.paths);
+    let anchor = crate::root::Anchor::of(&load.paths);
+    let dot_recipe = anchor.dot_recipe();
     let cloud = match crate::cloud::Cloud::connect(&p.cloud, &dot_recipe).await? {
         Ok(c) => c,
-        Err(e) => return Ok(Err(render::report(&e))),
+        Err(e) => return Ok(Err(render::report_as(&e, Exit::Plan))),
     };
     let mut info = match where_it_builds(&set, &cloud, p.cloud.refresh, &load.allow_regions).await {
         Ok(info) => info,
@@ -156,28 +199,26 @@ pub async fn make_plan(
         provide_account(sim, &set, &info.region);
     }
     let registry = cloud.registry(poll.unwrap_or_else(|| cloud.default_poll()));
-    let at = p.state.at(&dot_recipe, p.cloud.sandbox);
+    let at = p.state.at(&anchor, p.cloud.sandbox);
     let store = match at.open(Some(&cloud.aws)) {
         Ok(s) => s,
-        Err(e) => return Ok(Err(render::report(&e))),
+        Err(e) => return Ok(Err(render::report_as(&e, Exit::Plan))),
     };
     let _ = writeln!(std::io::stderr(), "{}", at.describe());
-    let opts = options(p, info, unfinished_builds(&store, &set).await);
-    let planned = if p.cloud.refresh {
-        recipe_plan::plan(&set, &store, &registry, &opts).await
-    } else {
-        recipe_plan::plan(&set, &store, &StateObserver, &opts).await
+    let mut opts = options(p, info);
+    let plan = match plan_now(&set, &store, &registry, &mut opts, p.cloud.refresh).await {
+        Ok(plan) => plan,
+        Err(exit) => return Ok(Err(exit)),
     };
-    match planned {
-        Ok(plan) => Ok(Ok(Planned {
-            set,
-            plan,
-            store,
-            cloud,
-            registry,
-        })),
-        Err(e) => Ok(Err(render::report(&e))),
-    }
+    Ok(Ok(Planned {
+        set,
+        plan,
+        store,
+        cloud,
+        registry,
+        opts,
+        refresh: p.cloud.refresh,
+    }))
 }
 
 /// The default build region (from the standard chain, else the recipes' own `builder.region` when
@@ -201,7 +242,7 @@ async fn where_it_builds(
         (Err(_), Some(first)) if own.len() == set.recipes.len() => {
             (first.to_string(), "the recipes' builder.region".to_string())
         }
-        (Err(e), _) => return Err(render::report(&e)),
+        (Err(e), _) => return Err(render::report_as(&e, Exit::Plan)),
     };
     let account = if refresh {
         Some(
@@ -209,7 +250,7 @@ async fn where_it_builds(
                 .aws
                 .account(&region)
                 .await
-                .map_err(|e| render::report(&e))?,
+                .map_err(|e| render::report_as(&e, Exit::Plan))?,
         )
     } else {
         None
@@ -226,18 +267,8 @@ async fn where_it_builds(
 /// `builder.region` is: a typo is refused with a did-you-mean, and a region newer than this version
 /// of recipe is let through by `--allow-region`.
 fn known_region(r: &recipe_aws::RegionChoice, allow: &[String]) -> Result<(), Exit> {
-    if recipe_model::regions::is_known(&r.name) || allow.contains(&r.name) {
+    let Some(help) = recipe_loader::unknown_region_help(&r.name, allow) else {
         return Ok(());
-    }
-    let regions = recipe_model::regions::REGIONS.iter().copied();
-    let near = recipe_loader::did_you_mean(&r.name, regions);
-    let allow = format!(
-        "if AWS opened `{}` after this version of recipe, allow it with `--allow-region {}` (or RECIPE_ALLOW_REGIONS)",
-        r.name, r.name
-    );
-    let help = match near {
-        Some(n) => format!("did you mean `{n}`? Fix {}; {allow}", r.source),
-        None => format!("check {} against the AWS Regions list; {allow}", r.source),
     };
     let err = recipe_aws::AwsError::new(recipe_aws::AwsErrorDetail {
         service: "config",
@@ -359,11 +390,11 @@ pub fn plan(args: &PlanArgs) -> std::io::Result<Exit> {
     Ok(plan_exit(&plan, args.detailed_exitcode))
 }
 
-/// `plan`'s exit code: 1 when it found problems apply would refuse (a CI gate on `plan` must stop
+/// `plan`'s exit code: 4 when it found problems apply would refuse (a CI gate on `plan` must stop
 /// where apply would), else 2 for changes with `--detailed-exitcode`, else 0.
 fn plan_exit(plan: &recipe_plan::Plan, detailed: bool) -> Exit {
     if plan.recipes.iter().any(|r| !r.problems.is_empty()) {
-        Exit::Invalid
+        Exit::Plan
     } else if detailed && plan.has_changes() {
         Exit::Changes
     } else {

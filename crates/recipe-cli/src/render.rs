@@ -187,10 +187,15 @@ pub fn warnings(set: &RecipeSet) -> std::io::Result<()> {
 
 /// Render any miette diagnostic (state, planner) to standard error; returns the exit code for it.
 pub fn report(e: &dyn miette::Diagnostic) -> Exit {
+    report_as(e, Exit::Invalid)
+}
+
+/// Print an error as a diagnostic; the exit code of its kind.
+pub fn report_as(e: &dyn miette::Diagnostic, exit: Exit) -> Exit {
     let mut out = String::new();
     let _ = handler().render_report(&mut out, e);
     let _ = write!(std::io::stderr(), "{out}");
-    Exit::Invalid
+    exit
 }
 
 /// An error that ended a command before it could report normally.

@@ -8,10 +8,14 @@ use crate::exit::Exit;
 use crate::store::{AnyStore, StateArgs, StateAt};
 use crate::{LoadArgs, render};
 
-/// Which state a `state` command reads: as `plan` finds it (next to the recipes of the current
-/// folder), or the sandbox's.
+/// Which state a `state` command reads: as `plan PATHS` finds it (next to those recipes; by default
+/// the current folder's), or the sandbox's.
 #[derive(clap::Args)]
 pub struct StateWhere {
+    /// Recipe files or folders whose state to read, as `recipe plan PATHS` finds it (default: the
+    /// current folder).
+    #[arg(value_name = "PATHS")]
+    paths: Vec<std::path::PathBuf>,
     #[command(flatten)]
     state: StateArgs,
     /// The sandbox's state (`.recipe/sandbox/state`), as `plan --sandbox` uses.
@@ -54,10 +58,15 @@ pub enum StateCommand {
 }
 
 impl StateWhere {
-    /// The state as the current folder's recipes find it.
+    /// The state as the recipes at the paths (or the current folder's) find it.
     fn at(&self) -> StateAt {
         let here = [std::path::PathBuf::from(".")];
-        self.state.at(&crate::root::dot_recipe(&here), self.sandbox)
+        let paths = if self.paths.is_empty() {
+            &here[..]
+        } else {
+            &self.paths[..]
+        };
+        self.state.at(&crate::root::Anchor::of(paths), self.sandbox)
     }
 }
 

@@ -30,25 +30,26 @@ pub struct StateArgs {
 pub struct StateAt {
     /// A folder or an S3 URL.
     pub location: String,
-    /// Why this one ("--state", "next to the recipes", "the sandbox's").
+    /// Why this one ("from --state …", "next to the recipes: …", "the sandbox's", …).
     pub why: &'static str,
 }
 
 impl StateArgs {
     /// The location: `--state`/`RECIPE_STATE`, else `.recipe/state` (or `.recipe/sandbox/state`)
-    /// in `dot_recipe`.
-    pub fn at(&self, dot_recipe: &Path, sandbox: bool) -> StateAt {
+    /// in the anchor's `.recipe/`.
+    pub fn at(&self, anchor: &crate::root::Anchor, sandbox: bool) -> StateAt {
         match (&self.location, sandbox) {
             (Some(l), _) => StateAt {
                 location: l.clone(),
                 why: "from --state or RECIPE_STATE",
             },
             (None, false) => StateAt {
-                location: dot_recipe.join("state").display().to_string(),
-                why: "next to the recipes",
+                location: anchor.dot_recipe().join("state").display().to_string(),
+                why: anchor.describe(),
             },
             (None, true) => StateAt {
-                location: dot_recipe
+                location: anchor
+                    .dot_recipe()
                     .join("sandbox")
                     .join("state")
                     .display()

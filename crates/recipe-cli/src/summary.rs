@@ -50,8 +50,10 @@ fn exit_code(report: &Report) -> Exit {
         Exit::Ok
     } else if report.failed.is_empty() && !report.paused.is_empty() && !report.cancelled {
         Exit::Paused
+    } else if report.cancelled {
+        Exit::Interrupted
     } else {
-        Exit::Invalid
+        Exit::Failed
     }
 }
 

@@ -109,7 +109,7 @@ pub fn run(args: &TryArgs) -> std::io::Result<Exit> {
         let _ = std::fs::remove_dir_all(&root);
         let _ = std::fs::remove_dir_all(dir.join("run"));
     }
-    Ok(if ok { Exit::Ok } else { Exit::Invalid })
+    Ok(if ok { Exit::Ok } else { Exit::Failed })
 }
 
 /// The sandbox root a recipe starts from, or why it has none.

@@ -349,7 +349,7 @@ async fn apply_builds_copies_and_shares_then_nothing_changes() {
 async fn apply_refuses_without_a_terminal_unless_auto_approved() {
     let e = env().await;
     let (code, _, stderr) = e.run(&["apply", "recipes/layered"]).await;
-    assert_eq!(code, 1);
+    assert_eq!(code, 6);
     assert!(stderr.contains("pass --auto-approve"), "{stderr}");
     assert_eq!(
         e.images_named(""),
@@ -373,7 +373,7 @@ async fn aws_errors_are_shown_with_their_context_and_help_that_fits() {
     std::fs::write(dir.join("from-param.yaml"), recipe).unwrap();
     // A missing SSM parameter is named, with its region; nothing about credentials.
     let (code, _, stderr) = e.run(&["plan", "recipes/ssm"]).await;
-    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(code, 4, "{stderr}");
     assert!(
         stderr.contains("ssm GetParameter failed: ParameterNotFound"),
         "{stderr}"
@@ -398,7 +398,7 @@ async fn aws_errors_are_shown_with_their_context_and_help_that_fits() {
         ..Default::default()
     });
     let (code, _, stderr) = e.run(&["plan", "recipes/layered"]).await;
-    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(code, 4, "{stderr}");
     assert!(
         stderr.contains("sts GetCallerIdentity failed: InvalidClientTokenId"),
         "{stderr}"
@@ -418,7 +418,7 @@ async fn a_failing_step_fails_the_build_cleans_up_the_builder_and_records_the_fa
         ..Default::default()
     });
     let (code, stdout, _) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
-    assert_eq!(code, 1, "{stdout}");
+    assert_eq!(code, 5, "{stdout}");
     assert!(
         stdout.contains("aide: database initialisation failed"),
         "the step's output is shown:\n{stdout}"
@@ -461,7 +461,7 @@ async fn a_stale_saved_plan_is_refused_and_a_fresh_one_applies() {
             "--auto-approve",
         ])
         .await;
-    assert_eq!(code, 1);
+    assert_eq!(code, 4);
     assert!(
         stderr.contains("recipe::plan::stale")
             && stderr.contains("state of `linux-baseline` changed"),
@@ -497,9 +497,25 @@ async fn after_kill_9_the_next_apply_resumes_without_duplicating_images() {
     assert_eq!(e.builders_running(), 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_first_ctrl_c_stops_new_work_cleans_up_and_the_next_apply_finishes() {
+/// Whether an `apply --json` line says a step of the baseline was sent to its builder.
+fn step_sent(line: &str) -> bool {
+    line.contains(r#""event":"waiting""#)
+        && line.contains(r#""recipe":"linux-baseline""#)
+        && line.contains(" on i-")
+        && !line.contains("SSM agent")
+}
+
+/// The first Ctrl-C stops new work: the step in flight finishes, no later step of its batch is sent,
+/// the builder is terminated, and the next apply finishes. `signals` SIGINTs are sent at once, as
+/// GNU `timeout -s INT` does (to the process and to its group): they count as one.
+async fn interrupt_once(signals: usize) {
     let e = env().await;
+    let mut d = aws_sim::Durations::instant();
+    d.image_create_ms = 100;
+    d.image_copy_ms = 100;
+    // The first step is still running when the interrupt comes.
+    d.ssm_command_ms = 5_000;
+    e.sim.set_durations(d.clone());
     let mut child = e
         .cmd(&["apply", "recipes/layered", "--auto-approve", "--json"])
         .stdout(Stdio::piped())
@@ -508,51 +524,178 @@ async fn the_first_ctrl_c_stops_new_work_cleans_up_and_the_next_apply_finishes()
         .unwrap();
     let pid = child.id().to_string();
     let stdout = child.stdout.take().unwrap();
-    let interrupted = tokio::task::spawn_blocking(move || {
-        let mut sent = false;
+    let (at, code, stderr) = tokio::task::block_in_place(|| {
+        let mut at = None;
         for line in BufReader::new(stdout).lines() {
             let line = line.unwrap();
-            if !sent
-                && line.contains("\"succeeded\"")
-                && line.contains("linux-baseline: launch-builder")
-            {
-                // SIGINT, as a terminal's Ctrl-C sends.
-                Command::new("kill").args(["-INT", &pid]).status().unwrap();
-                sent = true;
+            if at.is_none() && step_sent(&line) {
+                at = Some(e.sim.requests().records.len());
+                for _ in 0..signals {
+                    // SIGINT, as a terminal's Ctrl-C sends.
+                    Command::new("kill").args(["-INT", &pid]).status().unwrap();
+                }
             }
         }
         let status = child.wait().unwrap();
         let mut err = String::new();
         std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-        (sent, status.code(), err)
-    })
-    .await
-    .unwrap();
-    let (sent, code, stderr) = interrupted;
-    assert!(sent, "the run reached the builder");
+        (at, status.code(), err)
+    });
+    let at = at.expect("the run sent a step");
     assert_eq!(
         code,
-        Some(1),
-        "an interrupted apply is not complete:\n{stderr}"
+        Some(130),
+        "an interrupted apply is not complete, and not cut short:\n{stderr}"
     );
     assert!(
         stderr.contains("interrupted: finishing running actions"),
         "{stderr}"
+    );
+    assert!(!stderr.contains("exiting now"), "{stderr}");
+    let sent: Vec<String> = e
+        .writes_since(at)
+        .into_iter()
+        .filter(|op| op == "ssm:SendCommand")
+        .collect();
+    assert!(
+        sent.len() <= 1,
+        "no step after the one in flight (one may have been sent as the signal came): {sent:?}"
     );
     assert_eq!(
         e.builders_running(),
         0,
         "the builder of the unfinished build was terminated"
     );
+    d.ssm_command_ms = 0;
+    e.sim.set_durations(d);
     let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert_eq!(e.images_named("linux-baseline"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn state_saved_by_another_run_while_waiting_for_the_lock_makes_the_plan_stale() {
+async fn the_first_ctrl_c_stops_new_work_cleans_up_and_the_next_apply_finishes() {
+    interrupt_once(1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_interrupt_delivered_twice_at_once_is_one_ctrl_c() {
+    interrupt_once(2).await;
+}
+
+/// Read `stderr` line by line until a line contains `until`; the lines read, and the rest of the
+/// stream to read later.
+async fn stderr_until(
+    stderr: std::process::ChildStderr,
+    until: &'static str,
+) -> (String, BufReader<std::process::ChildStderr>) {
+    tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stderr);
+        let mut seen = String::new();
+        let mut line = String::new();
+        while lines.read_line(&mut line).unwrap_or(0) > 0 {
+            seen.push_str(&std::mem::take(&mut line));
+            if seen.lines().last().is_some_and(|l| l.contains(until)) {
+                break;
+            }
+        }
+        (seen, lines)
+    })
+    .await
+    .unwrap()
+}
+
+/// The rest of a child's stderr, and how it exited.
+async fn finish(
+    child: std::process::Child,
+    mut rest: BufReader<std::process::ChildStderr>,
+) -> (std::process::Output, String) {
+    tokio::task::spawn_blocking(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut rest, &mut text).unwrap();
+        (child.wait_with_output().unwrap(), text)
+    })
+    .await
+    .unwrap()
+}
+
+/// A CI job queued behind another: it waits for the lock, then plans again against what the first
+/// one recorded, and finds nothing to do (Terraform's habit), instead of failing as stale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_apply_plans_again_once_it_holds_the_lock() {
+    let mut d = aws_sim::Durations::instant();
+    // The first apply's image stays pending until the test moves the simulated clock.
+    d.image_create_ms = 3_600_000;
+    d.image_copy_ms = 100;
+    let e = env_with(d).await;
+    // The baseline alone: one image, which the test makes available.
+    let apply = [
+        "apply",
+        "recipes/layered",
+        "--target",
+        "linux-baseline",
+        "--auto-approve",
+        "--lock-timeout",
+        "5m",
+    ];
+    let mut first = e
+        .cmd(&apply)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Polled: the first apply holds its locks once it has asked for the image.
+    while e.images_named("linux-baseline") == 0 {
+        if let Some(status) = first.try_wait().unwrap() {
+            panic!("the first apply ended before making its image: {status}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let mut second = e
+        .cmd(&apply)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (waited, rest) = stderr_until(
+        second.stderr.take().unwrap(),
+        "for the lock on `linux-baseline`",
+    )
+    .await;
+    assert!(
+        waited.contains("waiting up to 5m for the lock on `linux-baseline`"),
+        "{waited}"
+    );
+    e.sim.advance(3_600_000);
+    let first = tokio::task::spawn_blocking(move || first.wait_with_output().unwrap());
+    let first = first.await.unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let (out, rest) = finish(second, rest).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{rest}");
+    assert!(
+        rest.contains("state of `linux-baseline` changed while waiting for its lock")
+            && rest.contains("planning again now that the locks are held"),
+        "{rest}"
+    );
+    assert!(stdout.contains("Nothing to do"), "{stdout}");
+    assert_eq!(e.images_named("linux-baseline"), 1, "built once");
+}
+
+/// A saved plan is applied as it was reviewed, or not at all: state saved by another run while it
+/// waited for the lock makes it stale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_saved_by_another_run_while_waiting_for_the_lock_makes_a_saved_plan_stale() {
     use recipe_state::StateStore;
     let e = env().await;
+    let (code, _, stderr) = e
+        .run(&["plan", "recipes/layered", "--out", "plan.json"])
+        .await;
+    assert_eq!(code, 0, "{stderr}");
     let store = recipe_state::LocalStore::new(e.dir.path().join(".recipe/state"));
     // Another run holds the baseline's lock.
     store
@@ -566,7 +709,7 @@ async fn state_saved_by_another_run_while_waiting_for_the_lock_makes_the_plan_st
     let mut child = e
         .cmd(&[
             "apply",
-            "recipes/layered",
+            "plan.json",
             "--auto-approve",
             "--lock-timeout",
             "60s",
@@ -577,26 +720,11 @@ async fn state_saved_by_another_run_while_waiting_for_the_lock_makes_the_plan_st
         .unwrap();
     // The apply asks for the locks before it prints a plan, and says whom it waits for (it does not
     // claim to resume anything).
-    let stderr = child.stderr.take().unwrap();
-    let (waiting, mut stderr) = tokio::task::spawn_blocking(move || {
-        let mut lines = BufReader::new(stderr);
-        let mut seen = Vec::new();
-        let mut line = String::new();
-        while lines.read_line(&mut line).unwrap_or(0) > 0 {
-            seen.push(std::mem::take(&mut line));
-            if seen
-                .last()
-                .unwrap()
-                .contains("for the lock on `linux-baseline`")
-            {
-                break;
-            }
-        }
-        (seen, lines)
-    })
-    .await
-    .unwrap();
-    let said = waiting.concat();
+    let (said, rest) = stderr_until(
+        child.stderr.take().unwrap(),
+        "for the lock on `linux-baseline`",
+    )
+    .await;
     assert!(
         said.contains("waiting up to 1m for the lock on `linux-baseline`, held by"),
         "{said}"
@@ -611,18 +739,13 @@ async fn state_saved_by_another_run_while_waiting_for_the_lock_makes_the_plan_st
         .unwrap();
     store.unlock("linux-baseline").await.unwrap();
     assert!(!lock_file.exists());
-    let (out, rest) = tokio::task::spawn_blocking(move || {
-        let mut rest = String::new();
-        std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
-        (child.wait_with_output().unwrap(), rest)
-    })
-    .await
-    .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{rest}");
+    let (out, rest) = finish(child, rest).await;
+    assert_eq!(out.status.code(), Some(4), "{rest}");
     assert!(
         rest.contains("recipe::plan::stale") && rest.contains("changed while waiting for its lock"),
         "{rest}"
     );
+    assert!(!rest.contains("planning again"), "{rest}");
     assert_eq!(
         e.images_named("linux-baseline"),
         0,
@@ -715,7 +838,7 @@ impl Env {
         let (code, stdout, stderr) = self
             .run(&["apply", "recipes/layered", "--auto-approve"])
             .await;
-        assert_eq!(code, 1, "{stdout}\n{stderr}");
+        assert_eq!(code, 5, "{stdout}\n{stderr}");
         assert_eq!(
             self.builders_running(),
             0,
@@ -875,23 +998,31 @@ async fn a_second_ctrl_c_exits_at_once_naming_the_builder_and_the_next_apply_res
     let stderr = child.stderr.take().unwrap();
     let ended = tokio::task::spawn_blocking(move || {
         let mut lines = BufReader::new(stdout).lines();
-        let reached = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .any(|l| l.contains("\"succeeded\"") && l.contains("linux-baseline: launch-builder"));
+        // A step is in flight (its command takes 5 s), so the run is still busy a second later.
+        let reached = lines.by_ref().map_while(Result::ok).any(|l| step_sent(&l));
         // Keep draining stdout so the child never blocks on it.
         let drain = std::thread::spawn(move || lines.for_each(drop));
         Command::new("kill").args(["-INT", &pid]).status().unwrap();
         let mut err = String::new();
         let mut second = false;
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if !second && line.starts_with("interrupted:") {
-                Command::new("kill").args(["-INT", &pid]).status().unwrap();
-                second = true;
-            }
+        let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
+        for line in lines.by_ref() {
+            let first_said = line.starts_with("interrupted:");
             err.push_str(&line);
             err.push('\n');
+            if first_said {
+                break;
+            }
         }
+        // A second Ctrl-C within a second of the first is the same one: press again until it
+        // counts (every 200 ms), as a person would.
+        let said = std::thread::spawn(move || lines.collect::<Vec<_>>().join("\n"));
+        while child.try_wait().unwrap().is_none() {
+            Command::new("kill").args(["-INT", &pid]).status().unwrap();
+            second = true;
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        err.push_str(&said.join().unwrap());
         let status = child.wait().unwrap();
         let _ = drain.join();
         (reached, second, status.code(), err)
@@ -987,13 +1118,13 @@ async fn a_missing_subnet_or_security_group_is_a_plan_finding_not_a_failed_apply
     let args = ["recipes/layered", "--target", "linux-baseline"];
     let (code, plan, err) = e.run(&[&["plan"], &args[..]].concat()).await;
     assert_eq!(
-        code, 1,
+        code, 4,
         "a gate on plan stops where apply would:\n{plan}\n{err}"
     );
     let detailed = [&["plan", "--detailed-exitcode"], &args[..]].concat();
     assert_eq!(
         e.run(&detailed).await.0,
-        1,
+        4,
         "not 2: the changes cannot be applied"
     );
     assert!(
@@ -1022,7 +1153,7 @@ async fn a_missing_subnet_or_security_group_is_a_plan_finding_not_a_failed_apply
     let (code, out, err) = e
         .run(&[&["apply", "--auto-approve"], &args[..]].concat())
         .await;
-    assert_eq!(code, 1, "{out}\n{err}");
+    assert_eq!(code, 4, "{out}\n{err}");
     assert!(err.contains("nothing was changed"), "{err}");
     assert_eq!(e.writes_since(before), Vec::<String>::new());
     let (subnets, groups) = (
@@ -1056,7 +1187,7 @@ async fn a_missing_secret_is_a_plan_finding_and_apply_changes_nothing() {
     );
     let args = ["recipes/layered", "--target", "linux-baseline"];
     let (code, plan, err) = e.run(&[&["plan"], &args[..]].concat()).await;
-    assert_eq!(code, 1, "{plan}\n{err}");
+    assert_eq!(code, 4, "{plan}\n{err}");
     for line in [
         "problem: the SSM parameter /app/missing-token does not exist in eu-west-2 (fix: create it, or name one that exists in `secrets.token`)",
         "problem: the Secrets Manager secret app/missing-key does not exist in eu-west-2 (fix: create it, or name one that exists in `secrets.key`)",
@@ -1073,7 +1204,7 @@ async fn a_missing_secret_is_a_plan_finding_and_apply_changes_nothing() {
     let (code, out, err) = e
         .run(&[&["apply", "--auto-approve"], &args[..]].concat())
         .await;
-    assert_eq!(code, 1, "{out}\n{err}");
+    assert_eq!(code, 4, "{out}\n{err}");
     assert_eq!(e.writes_since(before), Vec::<String>::new());
     let account = aws_sim::DEFAULT_ACCOUNT;
     e.sim
@@ -1085,9 +1216,9 @@ async fn a_missing_secret_is_a_plan_finding_and_apply_changes_nothing() {
     assert!(!plan.contains("problem:"), "{plan}");
 }
 
-/// Declining the confirmation on a terminal exits 1, as Terraform does, and changes nothing.
+/// Declining the confirmation on a terminal exits 6 (declined, not failed) and changes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn declining_the_confirmation_exits_1_and_changes_nothing() {
+async fn declining_the_confirmation_exits_6_and_changes_nothing() {
     let e = env().await;
     let bin = env!("CARGO_BIN_EXE_recipe");
     let cmd = format!("{bin} apply recipes/layered --target linux-baseline");
@@ -1112,7 +1243,7 @@ async fn declining_the_confirmation_exits_1_and_changes_nothing() {
     .await
     .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_eq!(out.status.code(), Some(6), "{text}");
     assert!(text.contains("not applied"), "{text}");
     assert_eq!(e.writes_since(before), Vec::<String>::new());
 }
@@ -1540,7 +1671,7 @@ async fn a_manual_gate_left_past_its_timeout_releases_the_builder() {
     );
     age_paused_gates(dir.path(), jiff::SignedDuration::from_hours(2));
     let (code, stdout, stderr) = tokio::task::block_in_place(|| run(&["apply", "--auto-approve"]));
-    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert_eq!(code, Some(5), "{stdout}\n{stderr}");
     assert!(stdout.contains("its timeout (1h) passed"), "{stdout}");
     assert!(!stdout.contains("gate passed"), "{stdout}");
     let world = sandbox_world(dir.path());
@@ -1778,6 +1909,16 @@ async fn state_follows_the_recipes_and_lost_state_is_adopted_from_tags() {
         out.contains("linux-baseline") && out.contains("web-on-baseline"),
         "{out}"
     );
+    let (code, out, err) = run(
+        top.path(),
+        &["state", "list", "infra/recipes/layered", "--sandbox"],
+    );
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("web-on-baseline"),
+        "from elsewhere, by path: {out}"
+    );
+    assert!(err.contains("state: infra/.recipe/sandbox/state"), "{err}");
     let (code, out, _) = run(&repo, &["state", "show", "web-on-baseline", "--sandbox"]);
     assert_eq!(code, Some(0));
     assert!(out.contains("1.7.1") && out.contains("eu-west-1"), "{out}");
@@ -1880,7 +2021,7 @@ async fn an_image_name_taken_by_another_build_is_never_adopted() {
         "\n# changed\n",
     );
     let (code, stdout, _) = e.run(&args).await;
-    assert_eq!(code, 1, "{stdout}");
+    assert_eq!(code, 5, "{stdout}");
     assert!(
         stdout.contains("an image named linux-baseline-fixed already exists, from build"),
         "{stdout}"
@@ -1981,7 +2122,7 @@ async fn a_journal_that_cannot_be_written_fails_the_apply_and_releases_the_locks
     std::fs::create_dir_all(blocker.parent().unwrap()).unwrap();
     std::fs::write(&blocker, "not a folder").unwrap();
     let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
-    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert_eq!(code, 4, "{stdout}\n{stderr}");
     assert!(stderr.contains("journal"), "{stderr}");
     assert!(stderr.contains("writable"), "says what to do: {stderr}");
     assert_eq!(e.builders_running(), 0, "nothing started");
@@ -2010,7 +2151,7 @@ async fn a_corrupt_journal_says_what_to_do_and_nothing_changes() {
     )
     .unwrap();
     let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
-    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert_eq!(code, 4, "{stdout}\n{stderr}");
     assert!(
         stderr.contains("runs/r1-dead.jsonl"),
         "names the file: {stderr}"
@@ -2042,7 +2183,7 @@ async fn a_rollout_that_failed_is_planned_again_and_repaired() {
         "--auto-approve",
     ];
     let (code, stdout, stderr) = e.run(&args).await;
-    assert_eq!(code, 1, "the rollout failed:\n{stdout}\n{stderr}");
+    assert_eq!(code, 5, "the rollout failed:\n{stdout}\n{stderr}");
     assert!(
         stdout.contains("roll out to SSM parameter /images/linux-baseline/latest"),
         "{stdout}"
@@ -2127,9 +2268,15 @@ async fn the_ssm_parameter_is_published_in_each_region_with_that_regions_ami() {
     assert_eq!(code, 0, "converged: {stdout}");
 }
 
-/// Save a plan of the layered recipes, edit its JSON with `edit`, and apply it: refused, naming why,
-/// before anything changes.
-async fn edited_plan_is_refused(e: &Env, edit: impl Fn(&mut serde_json::Value), why: &str) {
+/// Save a plan of the layered recipes, edit its JSON with `edit`, and apply it: refused with `exit`
+/// (1: it contradicts itself; 4: it is not what the recipes and state give now), naming why, before
+/// anything changes.
+async fn edited_plan_is_refused(
+    e: &Env,
+    edit: impl Fn(&mut serde_json::Value),
+    why: &str,
+    exit: i32,
+) {
     let (code, _, stderr) = e
         .run(&["plan", "recipes/layered", "--out", "plan.json"])
         .await;
@@ -2141,7 +2288,7 @@ async fn edited_plan_is_refused(e: &Env, edit: impl Fn(&mut serde_json::Value), 
     std::fs::write(&path, serde_json::to_string_pretty(&plan).unwrap()).unwrap();
     let before = e.sim.requests().records.len();
     let (code, stdout, stderr) = e.run(&["apply", "plan.json", "--auto-approve"]).await;
-    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert_eq!(code, exit, "{stdout}\n{stderr}");
     assert!(stderr.contains(why), "expected `{why}` in:\n{stderr}");
     let writes = e.writes_since(before);
     assert!(
@@ -2166,6 +2313,7 @@ async fn a_hand_edited_saved_plan_is_refused_before_anything_changes() {
             share["action"]["principals"][0] = "999999999999".into();
         },
         "is not what the recipes give",
+        4,
     )
     .await;
     // A dropped action (the last one, so ids stay in place).
@@ -2175,6 +2323,7 @@ async fn a_hand_edited_saved_plan_is_refused_before_anything_changes() {
             p["actions"].as_array_mut().unwrap().pop();
         },
         "actions where the recipes give",
+        4,
     )
     .await;
     // A dependency on a later action: a cycle, or one that dangles.
@@ -2184,6 +2333,7 @@ async fn a_hand_edited_saved_plan_is_refused_before_anything_changes() {
             p["actions"][0]["depends_on"] = serde_json::json!([1]);
         },
         "which does not come before it",
+        1,
     )
     .await;
     assert_eq!(e.builders_running(), 0);
@@ -2224,7 +2374,7 @@ async fn a_runner_killed_with_s3_state_is_resumed_by_the_next_from_the_journal_i
         ])
         .await;
     assert_eq!(
-        code, 1,
+        code, 4,
         "the dead runner's S3 lock is in the way: {stdout}\n{stderr}"
     );
     assert!(
@@ -2340,7 +2490,7 @@ async fn an_answer_missing_its_id_fails_naming_the_call_and_the_next_apply_conve
         ..Default::default()
     });
     let (code, stdout, stderr) = e.run(&["apply", "recipes/layered", "--auto-approve"]).await;
-    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert_eq!(code, 5, "{stdout}\n{stderr}");
     let all = format!("{stdout}{stderr}");
     assert!(
         all.contains("CreateImage") && all.contains("ImageId"),
@@ -2373,7 +2523,7 @@ async fn no_default_vpc_for_a_builder_without_a_subnet_is_a_plan_finding() {
     provide_examples_account(&e.sim);
     let args = ["recipes/layered", "--target", "linux-baseline"];
     let (code, plan, err) = e.run(&[&["plan"], &args[..]].concat()).await;
-    assert_eq!(code, 1, "a problem apply would refuse: {plan}\n{err}");
+    assert_eq!(code, 4, "a problem apply would refuse: {plan}\n{err}");
     assert!(
         plan.contains("problem: the account has no default VPC in eu-west-2, where a builder without `builder.subnet-id` is launched"),
         "{plan}"
@@ -2382,7 +2532,7 @@ async fn no_default_vpc_for_a_builder_without_a_subnet_is_a_plan_finding() {
     let (code, out, err) = e
         .run(&[&["apply", "--auto-approve"], &args[..]].concat())
         .await;
-    assert_eq!(code, 1, "{out}\n{err}");
+    assert_eq!(code, 4, "{out}\n{err}");
     assert_eq!(e.writes_since(before), Vec::<String>::new());
     ec2.create_default_vpc().send().await.unwrap();
     let (_, plan, _) = e.run(&[&["plan"], &args[..]].concat()).await;
@@ -2420,14 +2570,14 @@ async fn a_builder_subnet_without_a_route_to_ssm_is_a_plan_finding() {
     e.edit(recipe, "subnet-0a1b2c3d4e5f60718", &subnet);
     let args = ["recipes/layered", "--target", "linux-baseline"];
     let (code, plan, err) = e.run(&[&["plan"], &args[..]].concat()).await;
-    assert_eq!(code, 1, "a problem apply would refuse: {plan}\n{err}");
+    assert_eq!(code, 4, "a problem apply would refuse: {plan}\n{err}");
     let want = format!("problem: the subnet {subnet} in eu-west-2 has no route to Systems Manager");
     assert!(plan.contains(&want), "{plan}");
     let before = e.sim.requests().records.len();
     let (code, _, err) = e
         .run(&[&["apply", "--auto-approve"], &args[..]].concat())
         .await;
-    assert_eq!(code, 1, "{err}");
+    assert_eq!(code, 4, "{err}");
     assert_eq!(e.writes_since(before), Vec::<String>::new());
     // A NAT gateway and a route to it, as a platform team would add them.
     let nat = ec2

@@ -347,7 +347,7 @@ fn state_unlock_removes_a_dead_runs_lock_and_corruption_is_reported() {
         state.path(),
         &["plan", "--refresh=false", "recipes/layered"],
     );
-    assert_eq!(code, 1);
+    assert_eq!(code, 4);
     assert!(stderr.contains("recipe::state::corrupt"), "{stderr}");
     assert!(stderr.contains("checksum mismatch"), "{stderr}");
 }
@@ -400,7 +400,7 @@ fn s3_state_through_the_standard_aws_environment() {
         "--state",
         "s3://no-such-bucket/ci",
     ]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 4);
     assert!(
         stderr.contains("recipe::state::backend") && stderr.contains("NoSuchBucket"),
         "{stderr}"
@@ -499,7 +499,7 @@ fn a_profile_by_flag_or_environment_gives_its_region() {
 #[test]
 fn a_missing_profile_or_region_is_an_error_that_says_what_to_set() {
     let (code, out, err) = plan_where(&["--profile", "prod"], &[]);
-    assert_eq!(code, 1, "{out}");
+    assert_eq!(code, 4, "{out}");
     assert!(
         err.contains("the AWS profile `prod` is not defined"),
         "{err}"
@@ -513,7 +513,7 @@ fn a_missing_profile_or_region_is_an_error_that_says_what_to_set() {
     let empty = dir.path().join("empty");
     std::fs::write(&empty, "").unwrap();
     let (code, _, err) = plan_where(&[], &[("AWS_CONFIG_FILE", empty.to_str().unwrap())]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 4);
     assert!(err.contains("no AWS region is set"), "{err}");
     assert!(err.contains("AWS_DEFAULT_REGION"), "{err}");
 }
@@ -528,7 +528,7 @@ fn an_unreadable_state_document_is_reported_once() {
         state.path(),
         &["plan", "--refresh=false", "recipes/layered"],
     );
-    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(code, 4, "{stderr}");
     assert!(stderr.contains("recipe::state::io"), "{stderr}");
     let why = "Is a directory";
     assert_eq!(stderr.matches(why).count(), 1, "{stderr}");
@@ -551,4 +551,52 @@ fn a_missing_default_path_says_it_is_the_default() {
         stderr.contains("`recipes` is the folder read when no PATHS are given"),
         "{stderr}"
     );
+}
+
+/// `recipe` in `cwd` with no state location given (it is found from the paths).
+fn recipe_in(cwd: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_recipe"))
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .env_remove("RECIPE_STATE")
+        .output()
+        .expect("run recipe");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Without `.git` or `.recipe/` above the recipes, state is in the current folder and said to be;
+/// `state list PATHS` reads the state of those recipes from any folder.
+#[test]
+fn state_is_found_from_the_paths_and_its_place_is_named() {
+    let top = tempfile::tempdir().unwrap();
+    let recipes = top.path().join("infra/recipes");
+    std::fs::create_dir_all(&recipes).unwrap();
+    std::fs::write(recipes.join("a.yaml"), "name: a\n").unwrap();
+    let (code, out, err) = recipe_in(top.path(), &["state", "list", "infra/recipes"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("no state yet"), "{out}");
+    assert!(
+        err.contains("state: .recipe/state (in the current folder, as no `.git` or `.recipe/` is above the recipes"),
+        "{err}"
+    );
+    let store = LocalStore::new(top.path().join("infra/.recipe/state"));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(store.save(&RecipeState::new("a"), None))
+        .unwrap();
+    let (code, out, err) = recipe_in(top.path(), &["state", "list", "infra/recipes"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("no state yet"), "{out}");
+    assert!(
+        err.contains(
+            "state: infra/.recipe/state (next to the recipes: the nearest `.recipe/` above them)"
+        ),
+        "{err}"
+    );
+    let (_, out, _) = recipe_in(top.path(), &["state", "list"]);
+    assert!(out.contains("no state yet"), "the current folder's: {out}");
 }

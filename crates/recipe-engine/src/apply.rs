@@ -57,15 +57,14 @@ pub enum ApplyError {
 pub fn check_saved(fresh: &Plan, saved: Plan) -> Result<Plan, StalePlan> {
     saved.check_structure().map_err(|why| StalePlan {
         reasons: vec![format!("the plan is not consistent: {why}")],
+        inconsistent: true,
     })?;
     saved.check_fresh(fresh)?;
     saved.check_actions(fresh)?;
     if saved.adopted != fresh.adopted {
-        return Err(StalePlan {
-            reasons: vec![
-                "the images adopted from their tags are not those the cloud holds now".into(),
-            ],
-        });
+        return Err(StalePlan::moved(vec![
+            "the images adopted from their tags are not those the cloud holds now".into(),
+        ]));
     }
     Ok(saved)
 }
@@ -190,10 +189,40 @@ fn touched(plan: &Plan) -> BTreeSet<String> {
     plan.actions.iter().map(|a| a.recipe.clone()).collect()
 }
 
-impl<S: StateStore> Prepared<'_, S> {
+impl<'s, S: StateStore> Prepared<'s, S> {
     /// Give up (nothing to do, or not approved): release the locks.
     pub async fn release(self) {
         self.locks.release().await;
+    }
+
+    /// The recipes of the plan whose state another run saved after the plan was made (while this
+    /// one waited for their locks), each with why. Saves of the resumed run itself do not count.
+    pub async fn moved(&self, set: &RecipeSet) -> Result<Vec<String>, ApplyError> {
+        let own = self.resumed.as_ref().map(|r| r.saved.clone());
+        let (_, moved) =
+            read_state(self.locks.store, set, &self.plan, &own.unwrap_or_default()).await?;
+        Ok(moved)
+    }
+
+    /// Go on under the same locks with `fresh`, a plan made again once they were held. When `fresh`
+    /// changes a recipe that is not locked, the locks are released and `None` is returned: lock
+    /// again for it with [`prepare`].
+    pub async fn replanned(self, fresh: Plan) -> Result<Option<Self>, ApplyError> {
+        let touched = touched(&fresh);
+        let held: BTreeSet<String> = self.locks.held.iter().cloned().collect();
+        let wanted = entangled(self.locks.store, &touched).await;
+        if !wanted.is_subset(&held) {
+            self.locks.release().await;
+            return Ok(None);
+        }
+        let runs = match interrupted(self.locks.store, &touched).await {
+            Ok(runs) => runs,
+            Err(e) => {
+                self.locks.release().await;
+                return Err(e.into());
+            }
+        };
+        Ok(Some(choose(self.locks, fresh, false, runs)))
     }
 
     /// Run the plan, record state, unlock. The locks are released even if the lifecycle panics (a
@@ -260,7 +289,10 @@ async fn locked<S: StateStore>(
         .as_ref()
         .map(|r| r.saved.clone())
         .unwrap_or_default();
-    let before = read_unmoved(run.store, run.set, &plan, &own).await?;
+    let (before, moved) = read_state(run.store, run.set, &plan, &own).await?;
+    if !moved.is_empty() {
+        return Err(StalePlan::moved(moved).into());
+    }
     let mut state: BTreeMap<String, RecipeState> = before
         .iter()
         .map(|(k, v)| (k.clone(), v.state.clone()))
@@ -277,6 +309,7 @@ async fn locked<S: StateStore>(
         .unwrap_or_default();
     let mut cx = ApplyContext::new(run.set, plan, state, run.events.clone());
     cx.gates = gates;
+    cx.cancel = run.cancel.clone();
     let cx = Arc::new(cx);
     let dead: Vec<&Plan> = taken_over.iter().map(|r| &r.plan).collect();
     let swept = sweep(run.registry, &cx, &dead).await;
@@ -438,14 +471,15 @@ impl<S: StateStore> Recorder for Recording<'_, '_, S> {
     }
 }
 
-/// State of the plan's recipes, read under the locks. The plan was computed before the locks were
-/// taken: if another run saved state in between, applying it would overwrite that run's record.
-async fn read_unmoved<S: StateStore>(
+/// State of the plan's recipes, read under the locks, and which of them moved. The plan was computed
+/// before the locks were taken: if another run saved state in between, applying it would overwrite
+/// that run's record.
+async fn read_state<S: StateStore>(
     store: &S,
     set: &RecipeSet,
     plan: &Plan,
     own: &BTreeMap<String, Revision>,
-) -> Result<BTreeMap<String, Stored>, ApplyError> {
+) -> Result<(BTreeMap<String, Stored>, Vec<String>), ApplyError> {
     let touched: BTreeSet<&str> = plan.actions.iter().map(|a| a.recipe.as_str()).collect();
     let before = recipe_plan::read_state(set, store).await?;
     let moved: Vec<String> = plan
@@ -459,11 +493,7 @@ async fn read_unmoved<S: StateStore>(
         })
         .map(|(r, _)| format!("state of `{r}` changed while waiting for its lock"))
         .collect();
-    if moved.is_empty() {
-        Ok(before)
-    } else {
-        Err(StalePlan { reasons: moved }.into())
-    }
+    Ok((before, moved))
 }
 
 /// What killed runs left, for the recipes this apply changes and those dead runs changed: builders of

@@ -83,6 +83,8 @@ pub struct ApplyContext {
     /// Gates already passed per action id, in the run this apply resumes: the first `count` gates
     /// the action meets were shown to a person in earlier applies, and are passed.
     pub gates: BTreeMap<usize, GatesShown>,
+    /// Ctrl-C: an action that runs several steps sends no further step once it is cancelled.
+    pub cancel: crate::engine::CancelToken,
 }
 
 /// The `manual` gates of one action shown in earlier applies of a run.
@@ -113,6 +115,7 @@ impl ApplyContext {
             state,
             events,
             gates: BTreeMap::new(),
+            cancel: crate::engine::CancelToken::new(),
         }
     }
 

@@ -683,20 +683,8 @@ fn check_region_as(cx: &mut Ctx<'_>, r: &Node<String>, shape_help: &str) {
         );
         return;
     }
-    if recipe_model::regions::is_known(r) || cx.allow_regions.iter().any(|a| a == &r.value) {
+    let Some(help) = crate::suggest::unknown_region_help(r, cx.allow_regions) else {
         return;
-    }
-    let near =
-        crate::suggest::did_you_mean(&r.value, recipe_model::regions::REGIONS.iter().copied());
-    let help = match near {
-        Some(n) => format!(
-            "did you mean `{n}`? If AWS opened `{}` after this version of recipe, allow it with `--allow-region {}` (or RECIPE_ALLOW_REGIONS)",
-            r.value, r.value
-        ),
-        None => format!(
-            "check the code against the AWS Regions list; if AWS opened `{}` after this version of recipe, allow it with `--allow-region {}` (or RECIPE_ALLOW_REGIONS)",
-            r.value, r.value
-        ),
     };
     cx.push(
         Code::UnknownRegion,

@@ -34,4 +34,4 @@ pub use load::{
     load_str,
 };
 pub use parse::parse;
-pub use suggest::did_you_mean;
+pub use suggest::{did_you_mean, unknown_region_help};

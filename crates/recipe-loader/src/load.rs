@@ -151,9 +151,9 @@ pub fn load(paths: &[PathBuf], options: &LoadOptions) -> RecipeSet {
     for read in crate::cores::map_on_cores(files, read_one) {
         match read {
             Read::Unreadable(d) => set.diagnostics.push(d),
-            Read::Invalid(d) => {
+            Read::Invalid(found) => {
                 set.files += 1;
-                set.diagnostics.push(d);
+                set.diagnostics.extend(found);
             }
             Read::Parsed(source, recipe) => {
                 set.files += 1;
@@ -202,7 +202,7 @@ pub fn load_str(
             );
             set.recipes.push(loaded);
         }
-        Err(d) => set.diagnostics.push(d),
+        Err(found) => set.diagnostics.extend(found),
     }
     link(&mut set);
     crate::checks::check_set(&mut set, options);
@@ -213,8 +213,8 @@ pub fn load_str(
 enum Read {
     /// Could not be read.
     Unreadable(Diagnostic),
-    /// Read, but not a valid recipe document.
-    Invalid(Diagnostic),
+    /// Read, but not a valid recipe document: why (every unknown field, or the first other error).
+    Invalid(Vec<Diagnostic>),
     /// A recipe.
     Parsed(Arc<SourceFile>, Box<Recipe>),
 }
@@ -470,9 +470,9 @@ impl Expand<'_, '_> {
                         let csource = SourceFile::new(full.clone(), text);
                         match parse::<Component>(&csource) {
                             Ok(c) => Some((csource, Arc::new(c))),
-                            Err(d) => {
+                            Err(found) => {
                                 if self.cache.reported.insert(full.clone()) {
-                                    self.diags.push(d);
+                                    self.diags.extend(found);
                                 }
                                 None
                             }

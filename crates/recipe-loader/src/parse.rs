@@ -32,9 +32,13 @@ fn options() -> serde_saphyr::Options {
     }
 }
 
-/// Deserialize a document of type `T` from a source file. On failure, one diagnostic that points at
-/// the offending node and names its path.
-pub fn parse<T: DeserializeOwned>(source: &Arc<SourceFile>) -> Result<T, Diagnostic> {
+/// How many unknown fields one file reports at once, at most.
+const MAX_UNKNOWN_FIELDS: usize = 50;
+
+/// Deserialize a document of type `T` from a source file. On failure, diagnostics that point at the
+/// offending nodes and name their paths: every unknown field of the file at once (each is set aside
+/// and the document parsed again), or the first other error.
+pub fn parse<T: DeserializeOwned>(source: &Arc<SourceFile>) -> Result<T, Vec<Diagnostic>> {
     // Fast path: most documents are valid, and tracking the path costs an allocation per node. Only a
     // document that fails is parsed again, to name where.
     let plain =
@@ -44,15 +48,78 @@ pub fn parse<T: DeserializeOwned>(source: &Arc<SourceFile>) -> Result<T, Diagnos
     if let Ok(value) = plain {
         return Ok(value);
     }
+    let mut found = Vec::new();
+    let mut text = source.text.clone();
+    while found.len() < MAX_UNKNOWN_FIELDS {
+        let Err(failed) = parse_tracked::<T>(&text) else {
+            break;
+        };
+        let (e, path) = *failed;
+        let unknown = matches!(unwrap(&e), YamlError::SerdeUnknownField { .. });
+        // Once a field is set aside, another kind of error may only follow from its removal (a
+        // mapping left empty): the next run reports it, if it is real.
+        if !unknown && !found.is_empty() {
+            break;
+        }
+        let at = e
+            .location()
+            .map(|l| locate(source, Span::from_location(&l)));
+        found.push(to_diagnostic(e, &path, source));
+        match at
+            .filter(|_| unknown)
+            .and_then(|at| without_entry(&text, at))
+        {
+            Some(shorter) => text = shorter,
+            None => break,
+        }
+    }
+    Err(found)
+}
+
+/// Parse with the path of the failing node tracked.
+fn parse_tracked<T: DeserializeOwned>(text: &str) -> Result<T, Box<(YamlError, String)>> {
     let mut path = String::new();
-    let result =
-        serde_saphyr::with_deserializer_from_str_with_options(&source.text, options(), |de| {
-            serde_path_to_error::deserialize(de).map_err(|e| {
-                path = clean_path(&e.path().to_string());
-                e.into_inner()
-            })
-        });
-    result.map_err(|e| to_diagnostic(e, &path, source))
+    serde_saphyr::with_deserializer_from_str_with_options(text, options(), |de| {
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            path = clean_path(&e.path().to_string());
+            e.into_inner()
+        })
+    })
+    .map_err(|e| Box::new((e, path)))
+}
+
+/// `text` with the block-mapping entry whose key starts at `key` blanked out: the key's line from the
+/// key on, and the lines of its value (more indented, or a sequence at the key's own indentation).
+/// Blanks keep every other line and column where it was. `None` in flow style (`{ a: 1 }`).
+fn without_entry(text: &str, key: Span) -> Option<String> {
+    let start = key.offset.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let before = &text[line_start..start];
+    if !before.chars().all(|c| c == ' ' || c == '-') || text[start..].starts_with(['{', '[']) {
+        return None;
+    }
+    let column = before.chars().count();
+    let mut end = text[start..]
+        .find('\n')
+        .map_or(text.len(), |i| start + i + 1);
+    for line in text[end..].split_inclusive('\n') {
+        let body = line.trim_end_matches(['\n', '\r']);
+        let indent = body.len() - body.trim_start_matches(' ').len();
+        let rest = body.trim_start_matches(' ');
+        let inside = rest.is_empty()
+            || rest.starts_with('#')
+            || indent > column
+            || (indent == column && (rest == "-" || rest.starts_with("- ")));
+        if !inside {
+            break;
+        }
+        end += line.len();
+    }
+    let blank: String = text[start..end]
+        .chars()
+        .map(|c| if c == '\n' || c == '\r' { c } else { ' ' })
+        .collect();
+    Some(format!("{}{blank}{}", &text[..start], &text[end..]))
 }
 
 /// serde_path_to_error shows `Node<T>` as a `.value` segment; users never write it.
@@ -234,13 +301,16 @@ fn to_diagnostic(err: YamlError, path: &str, source: &Arc<SourceFile>) -> Diagno
 }
 
 /// A tab error pointed at the tab itself: on the reported line, or the nearest line above it that
-/// holds one (the parser may stop after the line that broke the indentation).
+/// holds one (the parser may stop after the line that broke the indentation), or else the line after
+/// it (with CRLF line ends the parser may stop at the end of the line before the tab).
 fn on_the_tab(diag: Diagnostic, source: &Arc<SourceFile>, span: Span) -> Diagnostic {
     let text = &source.text;
-    let line_end = text[span.offset.min(text.len())..]
-        .find('\n')
-        .map_or(text.len(), |i| span.offset + i);
-    let Some(tab) = text[..line_end].rfind('\t') else {
+    let offset = span.offset.min(text.len());
+    let end_of = |from: usize| text[from..].find('\n').map_or(text.len(), |i| from + i + 1);
+    let line_end = end_of(offset);
+    let next_end = end_of(line_end);
+    let after = || text[line_end..next_end].find('\t').map(|i| line_end + i);
+    let Some(tab) = text[..line_end].rfind('\t').or_else(after) else {
         return diag.at(source, span);
     };
     let line = text[..tab].matches('\n').count() + 1;
@@ -357,7 +427,91 @@ mod tests {
 
     fn err(extra: &str) -> Diagnostic {
         let src = SourceFile::new("t.yaml", format!("{BASE}{extra}"));
-        parse::<Recipe>(&src).expect_err("should fail")
+        parse::<Recipe>(&src).expect_err("should fail").remove(0)
+    }
+
+    fn all(text: &str) -> Vec<Diagnostic> {
+        parse::<Recipe>(&SourceFile::new("t.yaml", text)).expect_err("should fail")
+    }
+
+    #[test]
+    fn every_unknown_field_at_once() {
+        let text = "name: a\ntarget: ec2-ami\nstrategy: full\nos: linux\nversion: '1'\n\
+            base: { ssm-parameter: /x }\nimage: { name: x }\nbuilder:\n  instnce-type: t3.small\n  \
+            subnet: subnet-1\n  region: eu-west-1\nsteps:\n  - shell:\n      run: ls\n      \
+            tmeout: 5m\ntgs:\n- a: b\n- c: d\n";
+        let found = all(text);
+        let said: Vec<(&str, u32, u32)> = found
+            .iter()
+            .map(|d| (d.message.as_str(), d.span.line, d.span.column))
+            .collect();
+        assert_eq!(
+            said,
+            [
+                (
+                    "unknown field `instnce-type` at `builder.instnce-type`",
+                    9,
+                    3
+                ),
+                ("unknown field `subnet` at `builder.subnet`", 10, 3),
+                ("unknown field `tmeout` at `steps[0].shell.tmeout`", 15, 7),
+                ("unknown field `tgs` at `tgs`", 16, 1),
+            ]
+        );
+        assert!(found[0].help.starts_with("did you mean `instance-type`?"));
+    }
+
+    #[test]
+    fn an_entry_set_aside_leaves_no_error_of_its_own() {
+        // Without its only key `builder` is empty (null): that is not reported with the typo.
+        let text = format!("{BASE}builder:\n  instnce-type: t3.small\n");
+        let found = all(&text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].code, Code::UnknownField);
+    }
+
+    #[test]
+    fn an_unknown_field_in_flow_style_is_reported_alone() {
+        let found = all(&format!(
+            "{BASE}steps:\n  - shell: {{ run: ls, retires: 1, tmeout: 1 }}\n"
+        ));
+        assert_eq!(found.len(), 1, "{found:?}");
+    }
+
+    #[test]
+    fn setting_an_entry_aside_keeps_lines_and_columns() {
+        let text = "a: 1\nbad:\n  - x\n  - y\n# note\nb: 2\r\n";
+        let key = Span {
+            offset: 5,
+            len: 3,
+            line: 2,
+            column: 1,
+        };
+        let out = without_entry(text, key).unwrap();
+        assert_eq!(out, "a: 1\n    \n     \n     \n      \nb: 2\r\n");
+        let seq = "bad:\n- x\n- y\nb: 2\n";
+        let key = Span {
+            offset: 0,
+            len: 3,
+            line: 1,
+            column: 1,
+        };
+        assert_eq!(without_entry(seq, key).unwrap(), "    \n   \n   \nb: 2\n");
+    }
+
+    #[test]
+    fn a_tab_after_a_crlf_line_is_reported_at_the_tab() {
+        for eol in ["\n", "\r\n"] {
+            let text = format!("name: a{eol}target: ec2-ami{eol}\tstrategy: full{eol}");
+            let d = all(&text).remove(0);
+            assert_eq!(d.code, Code::Syntax, "{eol:?}: {d:?}");
+            assert_eq!(
+                (d.span.line, d.span.column),
+                (3, 1),
+                "{eol:?}: {}",
+                d.message
+            );
+        }
     }
 
     #[test]
@@ -421,7 +575,9 @@ mod tests {
             y.push_str(&format!("l{i}: &l{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
         }
         let src = SourceFile::new("bomb.yaml", y);
-        let d = parse::<serde_json::Value>(&src).expect_err("alias bomb must fail");
+        let d = parse::<serde_json::Value>(&src)
+            .expect_err("alias bomb must fail")
+            .remove(0);
         assert_eq!(d.code, Code::AliasLimit);
     }
 }

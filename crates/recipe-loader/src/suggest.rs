@@ -14,6 +14,23 @@ pub fn did_you_mean<'a>(
         .map(|(_, c)| c)
 }
 
+/// The fix for a region name AWS does not have (`None` when it has it, or `allow` lists it): the
+/// nearest known region, and how to allow one that AWS opened after this version of recipe. Said the
+/// same way for a recipe's regions and for `--region` or AWS_REGION.
+pub fn unknown_region_help(name: &str, allow: &[String]) -> Option<String> {
+    if recipe_model::regions::is_known(name) || allow.iter().any(|a| a == name) {
+        return None;
+    }
+    let regions = recipe_model::regions::REGIONS.iter().copied();
+    let newer = format!(
+        "if AWS opened `{name}` after this version of recipe, allow it with `--allow-region {name}` (or RECIPE_ALLOW_REGIONS)"
+    );
+    Some(match did_you_mean(name, regions) {
+        Some(n) => format!("did you mean `{n}`? If {}", &newer[3..]),
+        None => format!("check the code against the AWS Regions list; {newer}"),
+    })
+}
+
 fn levenshtein(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();

@@ -1361,12 +1361,23 @@ static EMPTY: RecipeState = RecipeState {
     versions: Vec::new(),
 };
 
-/// Why a base change means a build: a newer parent version, or a newer base image.
+/// Why a base change means a build: a newer parent version, a build region other than the one the
+/// current version was built in (a base resolves to another image in each region), or a newer base
+/// image.
 fn base_change_reason(cx: &RecipeCx<'_>, cur: &ImageVersion) -> String {
     match cx.base_value.split_once('@') {
         Some((parent, build)) if cx.r.parent.is_some() => format!(
             "parent `{}` has a newer version ({build}) than the one this image was built on",
             parent.trim_start_matches("recipe:")
+        ),
+        _ if cur.home_region != cx.home => format!(
+            "the build region changed: {} → {} (the base is {} there; it was {} in {}); set `builder.region`, `--region` or AWS_REGION back to {} to keep the current version",
+            cur.home_region,
+            cx.home,
+            cx.base_value,
+            cur.base_image,
+            cur.home_region,
+            cur.home_region
         ),
         _ => format!("base image changed: {} → {}", cur.base_image, cx.base_value),
     }

@@ -178,11 +178,9 @@ impl Plan {
                 now.len()
             ),
         };
-        Err(StalePlan {
-            reasons: vec![format!(
-                "its actions are not what its recipes and state give now (edited by hand, or a deprecation came due since): {reason}"
-            )],
-        })
+        Err(StalePlan::moved(vec![format!(
+            "its actions are not what its recipes and state give now (edited by hand, or a deprecation came due since): {reason}"
+        )]))
     }
 
     /// Whether `recipe` is layered on a parent this plan builds.
@@ -255,7 +253,7 @@ impl Plan {
         if reasons.is_empty() {
             Ok(())
         } else {
-            Err(StalePlan { reasons })
+            Err(StalePlan::moved(reasons))
         }
     }
 }
@@ -327,6 +325,19 @@ pub enum PlanFileError {
 pub struct StalePlan {
     /// What moved.
     pub reasons: Vec<String>,
+    /// The plan contradicts itself (edited by hand, or corrupt): bad input rather than a plan that
+    /// aged.
+    pub inconsistent: bool,
+}
+
+impl StalePlan {
+    /// A plan that no longer matches, for these reasons.
+    pub fn moved(reasons: Vec<String>) -> StalePlan {
+        StalePlan {
+            reasons,
+            inconsistent: false,
+        }
+    }
 }
 
 /// What a plan was computed against.

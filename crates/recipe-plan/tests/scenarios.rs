@@ -61,6 +61,8 @@ struct World {
     counter: usize,
     /// Build ids of applies that did not finish (as the apply's journals say).
     unfinished: BTreeSet<String>,
+    /// The default build region (the standard chain's).
+    region: String,
 }
 
 impl World {
@@ -83,6 +85,7 @@ impl World {
             now: "2026-03-01T12:00:00Z".parse().unwrap(),
             counter: 0,
             unfinished: BTreeSet::new(),
+            region: "us-east-1".into(),
         }
     }
 
@@ -110,7 +113,7 @@ impl World {
             now: self.now,
             cloud: CloudInfo {
                 account: None,
-                region: "us-east-1".into(),
+                region: self.region.clone(),
                 region_source: "the test".into(),
                 ..Default::default()
             },
@@ -286,6 +289,28 @@ fn base_image_changed() {
         "the baseline and its child rebuild"
     );
     snap("base_image_changed", &plan);
+}
+
+#[test]
+fn a_runner_in_another_region_says_the_build_region_changed() {
+    let mut w = World::new();
+    for file in ["linux-baseline.yaml", "web.yaml"] {
+        w.edit(file, "builder: { region: eu-west-2, ", "builder: { ");
+    }
+    built(&mut w);
+    // The base parameter names another image in the runner's region.
+    w.region = "eu-central-1".into();
+    w.obs
+        .bases
+        .insert("linux-baseline".into(), "ami-0ccccccccccccccc3".into());
+    let plan = w.plan();
+    let baseline = plan.recipes.iter().find(|r| r.recipe == "linux-baseline");
+    let why = &baseline.unwrap().build.as_ref().unwrap().reasons;
+    assert_eq!(why.len(), 1, "{why:?}");
+    assert!(
+        why[0].starts_with("the build region changed: us-east-1 → eu-central-1 (the base is ami-0ccccccccccccccc3 there; it was ami-0aaaaaaaaaaaaaaa1 in us-east-1)"),
+        "{why:?}"
+    );
 }
 
 #[test]

@@ -257,6 +257,7 @@ impl Act<'_> {
             &self.p.agents,
             self,
         )
+        .with_cancel(&self.cx.cancel)
         .with_gates(self.cx.gates_shown(self.a.id), connect)
         .with_base(self.inputs.base(self.name)))
     }

@@ -11,9 +11,11 @@
 //! Every resource it creates carries the `recipe:*` tags ([`recipe_aws::tags`]), so state can be
 //! rebuilt and orphans found.
 //!
-//! - [`actions`]: one module per action family;
-//! - [`observe`]: the planner's view; [`sweep`]: leftovers; [`in_use`]: images still used;
-//! - [`poll`]: EC2 and SSM waits on the shared poller; [`render`]: steps as scripts.
+//! - `actions`: one module per action family (base, builder, steps, capture, distribute,
+//!   lifecycle, rollout);
+//! - `observe`: the planner's view; `preflight`: what the builders need (network, profile, keys);
+//!   `quota`: the vCPU room that bounds builders; `sweep`: leftovers; `in_use`: images still used;
+//! - [`poll`]: EC2 waits on the shared poller; [`render`] (from `recipe-ssm`): steps as scripts.
 
 mod actions;
 mod in_use;

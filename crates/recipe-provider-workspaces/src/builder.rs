@@ -474,6 +474,7 @@ impl Act<'_> {
             &self.p.agents,
             self,
         )
+        .with_cancel(&self.cx.cancel)
         .with_gates(self.cx.gates_shown(self.a.id), self.connect(&ws))
         .with_base(self.inputs.base(self.name)))
     }

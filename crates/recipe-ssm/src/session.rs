@@ -52,6 +52,8 @@ pub struct Session<'a> {
     gates: Gates,
     /// The resolved base image, for the version file.
     base: Option<String>,
+    /// Ctrl-C: no step is sent once it is cancelled.
+    cancel: recipe_engine::CancelToken,
 }
 
 /// The `manual` gates an action meets, in order.
@@ -95,6 +97,7 @@ impl<'a> Session<'a> {
             commands: Commands::default(),
             gates: Gates::default(),
             base: None,
+            cancel: recipe_engine::CancelToken::new(),
         }
     }
 
@@ -108,6 +111,13 @@ impl<'a> Session<'a> {
         self.gates.passed = shown.count;
         self.gates.last_shown = shown.last;
         self.gates.connect = connect.into();
+        self
+    }
+
+    /// The apply's Ctrl-C: once it is cancelled, the steps not sent yet are not sent (the one in
+    /// flight finishes).
+    pub fn with_cancel(mut self, cancel: &recipe_engine::CancelToken) -> Self {
+        self.cancel = cancel.clone();
         self
     }
 
@@ -475,9 +485,16 @@ impl Session<'_> {
         } else {
             &self.recipe.steps
         };
-        for &i in indices {
+        for (n, &i) in indices.iter().enumerate() {
             let Some(s) = list.get(i) else { continue };
             let kind = if tests { "test" } else { "step" };
+            if self.cancel.is_cancelled() {
+                return Err(ActionError::fatal(format!(
+                    "interrupted: {} {kind}(s) not sent, from `{}` on",
+                    indices.len() - n,
+                    recipe_plan::step_label(s)
+                )));
+            }
             let upload = format!("{kind}-{}-{i}", self.recipe.recipe.name.value);
             self.run_step(s, &files, &upload).await?;
         }

@@ -6,7 +6,7 @@
 //! builder stops by itself. The public base images
 //! ([`PUBLIC_IMAGES`]) exist in every region. Every resource belongs to one account and region; a shared
 //! image is visible to the accounts it is shared with, in its own region only. CopyImage is called in the
-//! source region. Fidelity notes are in notes-appstream.md.
+//! source region. Fidelity notes are in docs/aws-sim-appstream.md.
 
 pub mod assistant;
 mod handlers;

@@ -129,7 +129,7 @@ async fn a_missing_builder_network_is_a_plan_finding() {
         "  subnet-id: subnet-0eeeeeeeeeeeeeeee\n  security-group-ids: [sg-0fedcba9876543210]\n",
     ));
     let (code, plan, err) = e.run(&["plan", "recipes"]).await;
-    assert_eq!(code, 1, "a problem apply would refuse: {plan}\n{err}");
+    assert_eq!(code, 4, "a problem apply would refuse: {plan}\n{err}");
     assert!(
         plan.contains("problem: the subnet subnet-0eeeeeeeeeeeeeeee does not exist in eu-west-2"),
         "{plan}"
@@ -140,7 +140,7 @@ async fn a_missing_builder_network_is_a_plan_finding() {
     );
     let before = e.sim.requests().records.len();
     let (code, out, err) = e.run(&["apply", "recipes", "--auto-approve"]).await;
-    assert_eq!(code, 1, "{out}\n{err}");
+    assert_eq!(code, 4, "{out}\n{err}");
     assert_eq!(e.writes_since(before), Vec::<String>::new());
 }
 
@@ -155,7 +155,7 @@ async fn a_failed_step_leaves_no_image_no_builder_and_no_activation() {
         ..Default::default()
     });
     let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
-    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert_eq!(code, 5, "{stdout}\n{stderr}");
     assert!(stdout.contains("no space left on device"), "{stdout}");
     assert!(e.as_images("apps-").is_empty());
     assert_eq!(
@@ -240,7 +240,7 @@ async fn a_fleet_that_fails_its_rollout_stops_the_fleets_after_it() {
     )
     .await;
     let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
-    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert_eq!(code, 5, "{stdout}\n{stderr}");
     assert!(stdout.contains("Elastic fleet"), "{stdout}");
     assert!(
         stdout.contains("roll out to fleet apps-prod (skipped"),
@@ -543,7 +543,7 @@ async fn an_ami_appstream_cannot_import_is_refused_by_the_dry_run() {
     std::fs::write(e.dir.path().join("recipes/win-apps.yaml"), WIN_APPS).unwrap();
     let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
     assert_eq!(
-        code, 1,
+        code, 5,
         "{stdout}
 {stderr}"
     );
@@ -584,7 +584,7 @@ async fn a_staging_fleet_whose_replaced_instances_fail_stops_the_rollout() {
     }
     e.sim.fail_next("appstream-fleet", 1);
     let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
-    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert_eq!(code, 5, "{stdout}\n{stderr}");
     assert!(stdout.contains("INTERNAL_SERVICE_ERROR"), "{stdout}");
     assert!(
         stdout.contains("roll out to fleet apps-prod (skipped"),

@@ -202,7 +202,7 @@ async fn a_wrong_checksum_fails_the_apply_and_cleans_up_the_builder() {
     std::fs::write(d.join("app.yaml"), recipe("deb-bad", "full", &steps)).unwrap();
     let (code, stdout, stderr) =
         tokio::task::block_in_place(|| sandbox(d, &["apply", "--auto-approve"], &["app.yaml"]));
-    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert_eq!(code, Some(5), "{stdout}\n{stderr}");
     assert!(
         stdout.contains("FAILED"),
         "sha256sum's output is shown:\n{stdout}"
@@ -557,7 +557,7 @@ fn try_runs_the_steps_in_a_fresh_root_and_stops_where_asked() {
     assert!(stdout.contains("a shell in it: sudo bwrap"), "{stdout}");
     assert!(root.join("opt/one").exists() && !root.join("opt/two").exists());
     let (code, stdout, _) = super::recipe_in(d, &["try", "try.yaml"]);
-    assert_eq!(code, Some(1), "{stdout}");
+    assert_eq!(code, Some(5), "{stdout}");
     assert!(
         stdout.contains("│ about to fail") && stdout.contains("✗ exit 7"),
         "{stdout}"

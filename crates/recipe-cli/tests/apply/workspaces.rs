@@ -109,7 +109,7 @@ async fn a_failed_pre_capture_check_stops_before_any_image_and_leaves_nothing() 
         ..Default::default()
     });
     let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
-    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert_eq!(code, 5, "{stdout}\n{stderr}");
     assert!(stdout.contains("98% full"), "{stdout}");
     assert_eq!(e.sim.requests().count("workspaces:CreateWorkspaceImage"), 0);
     assert!(e.desk_images().is_empty());
@@ -149,7 +149,7 @@ async fn an_encrypted_workspace_is_refused_before_capture() {
     );
     std::fs::write(e.dir.path().join("recipes/desk.yaml"), text).unwrap();
     let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
-    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert_eq!(code, 5, "{stdout}\n{stderr}");
     assert!(stdout.contains("encrypted volumes"), "{stdout}");
     assert_eq!(e.sim.requests().count("workspaces:CreateWorkspaceImage"), 0);
     let w = e.sim.world();
@@ -203,7 +203,7 @@ async fn a_rollout_stops_at_the_first_unhealthy_batch() {
     );
     e.sim.fail_next("workspaces-rebuild", 1);
     let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
-    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert_eq!(code, 5, "{stdout}\n{stderr}");
     assert!(stdout.contains("unhealthy batch"), "{stdout}");
     assert!(stdout.contains("1 not started"), "{stdout}");
     assert_eq!(

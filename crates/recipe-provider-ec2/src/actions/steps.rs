@@ -39,6 +39,7 @@ impl Act<'_> {
             &self.p.agents,
             self,
         )
+        .with_cancel(&self.cx.cancel)
         .with_gates(
             self.cx.gates_shown(self.a.id),
             format!(
