@@ -15,10 +15,9 @@ fn root() -> PathBuf {
 }
 
 fn recipe(state: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_recipe"))
-        .args(args)
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_recipe"));
+    cmd.args(args)
         .current_dir(root())
-        .env("NO_COLOR", "1")
         .env("RECIPE_STATE", state)
         .env("RECIPE_REFRESH", "false")
         .env_remove("AWS_REGION")
@@ -28,9 +27,13 @@ fn recipe(state: &Path, args: &[&str]) -> (i32, String, String) {
         .env(
             "AWS_SHARED_CREDENTIALS_FILE",
             "/nonexistent/aws/credentials",
-        )
-        .output()
-        .expect("run recipe");
+        );
+    outcome(cmd)
+}
+
+/// Run `cmd` without colour: its exit code, standard output and standard error.
+fn outcome(mut cmd: Command) -> (i32, String, String) {
+    let out = cmd.env("NO_COLOR", "1").output().expect("run recipe");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -363,23 +366,16 @@ fn s3_state_through_the_standard_aws_environment() {
         "create the bucket"
     );
     let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_recipe"))
-            .args(args)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_recipe"));
+        cmd.args(args)
             .current_dir(root())
-            .env("NO_COLOR", "1")
             .env("AWS_ENDPOINT_URL_S3", &moto.url)
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("AWS_REGION", "us-east-1")
             .env("RECIPE_REFRESH", "false")
-            .env_remove("RECIPE_STATE")
-            .output()
-            .expect("run recipe");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+            .env_remove("RECIPE_STATE");
+        outcome(cmd)
     };
     let (code, stdout, stderr) = run(&[
         "plan",
@@ -437,12 +433,7 @@ fn plan_where(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     if !args.contains(&"--format") {
         c.args(["--format", "json"]);
     }
-    let out = c.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    outcome(c)
 }
 
 /// The plan's default region and its source, and the build's home region.
@@ -555,18 +546,9 @@ fn a_missing_default_path_says_it_is_the_default() {
 
 /// `recipe` in `cwd` with no state location given (it is found from the paths).
 fn recipe_in(cwd: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_recipe"))
-        .args(args)
-        .current_dir(cwd)
-        .env("NO_COLOR", "1")
-        .env_remove("RECIPE_STATE")
-        .output()
-        .expect("run recipe");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_recipe"));
+    cmd.args(args).current_dir(cwd).env_remove("RECIPE_STATE");
+    outcome(cmd)
 }
 
 /// Without `.git` or `.recipe/` above the recipes, state is in the current folder and said to be;

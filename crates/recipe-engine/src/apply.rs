@@ -649,7 +649,8 @@ async fn discard(
     let mut images = unfinished(&cx.plan, report, outputs);
     images.retain(|u| !paused.contains(&u.recipe));
     for (provider, list) in registry.split(cx, images, |u| &u.recipe) {
-        for (image, result) in provider.discard(cx, &list).await {
+        for image in list {
+            let result = provider.discard(cx, &image).await;
             cx.events.send(Event::Discarded { image, result });
         }
     }
@@ -667,7 +668,8 @@ async fn release(
     let mut builders = leftovers(&cx.plan, report, outputs);
     builders.retain(|l| !paused.contains(&l.recipe));
     for (provider, list) in registry.split(cx, builders, |l| &l.recipe) {
-        for (leftover, released) in provider.release(cx, &list, keep).await {
+        for leftover in list {
+            let released = provider.release(cx, &leftover, keep).await;
             cx.events.send(Event::Released { leftover, released });
         }
     }

@@ -23,6 +23,7 @@ mod executor;
 mod journal;
 mod limits;
 mod provider;
+mod scope;
 mod slot;
 
 pub use engine::{
@@ -36,4 +37,5 @@ pub use provider::{
     SweepRequest, SweepScope, Swept, Unfinished,
 };
 pub use recipe_plan::{Action, ActionKind, Outputs, Plan, RecipeOutputs};
+pub use scope::ActionScope;
 pub use slot::idle;

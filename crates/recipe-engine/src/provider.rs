@@ -154,6 +154,16 @@ impl ApplyContext {
             .ok_or_else(|| ActionError::fatal(format!("recipe `{name}` is not loaded")))
     }
 
+    /// The region `recipe` builds in: its build's in this plan, else its `builder.region`, else the
+    /// plan's default build region. Actions with no region of their own call there.
+    pub fn home_region(&self, recipe: &str) -> Result<String, ActionError> {
+        if let Some(b) = self.build(recipe) {
+            return Ok(b.home_region.clone());
+        }
+        let own = self.recipe(recipe)?.recipe.builder.region.as_ref();
+        Ok(own.map_or_else(|| self.plan.cloud.region.clone(), |n| n.value.clone()))
+    }
+
     /// The build the plan makes of `recipe`, if any.
     pub fn build(&self, recipe: &str) -> Option<&BuildInfo> {
         self.plan
@@ -294,21 +304,23 @@ pub trait Provider: Send + Sync {
     fn sweep<'a>(&'a self, cx: &'a ApplyContext, request: &'a SweepRequest)
     -> BoxFuture<'a, Swept>;
 
-    /// Terminate the builders of builds that did not finish, or with `keep` mark them kept.
+    /// Terminate the builder of a build that did not finish, or with `keep` mark it kept. The
+    /// engine calls it once per builder and reports each as it is released.
     fn release<'a>(
         &'a self,
         cx: &'a ApplyContext,
-        leftovers: &'a [Leftover],
+        leftover: &'a Leftover,
         keep: bool,
-    ) -> BoxFuture<'a, Vec<(Leftover, Released)>>;
+    ) -> BoxFuture<'a, Released>;
 
-    /// Remove the images of builds that did not finish (an image already gone counts as removed).
-    /// `Err` says why one could not be removed; the next apply's sweep tries again.
+    /// Remove an image of a build that did not finish (an image already gone counts as removed).
+    /// `Err` says why it could not be removed; the next apply's sweep tries again. The engine calls
+    /// it once per image.
     fn discard<'a>(
         &'a self,
         cx: &'a ApplyContext,
-        images: &'a [Unfinished],
-    ) -> BoxFuture<'a, Vec<(Unfinished, Result<(), String>)>>;
+        image: &'a Unfinished,
+    ) -> BoxFuture<'a, Result<(), String>>;
 }
 
 /// One provider per target.

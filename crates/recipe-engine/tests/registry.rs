@@ -191,36 +191,27 @@ impl Provider for Fake {
     fn release<'a>(
         &'a self,
         _: &'a ApplyContext,
-        leftovers: &'a [Leftover],
+        leftover: &'a Leftover,
         _: bool,
-    ) -> BoxFuture<'a, Vec<(Leftover, Released)>> {
+    ) -> BoxFuture<'a, Released> {
         Box::pin(async move {
             let bug = self
                 .panic_on_release
                 .load(std::sync::atomic::Ordering::SeqCst);
             assert!(!bug, "a bug in release");
-            self.released
-                .lock()
-                .unwrap()
-                .extend(leftovers.iter().cloned());
-            leftovers
-                .iter()
-                .map(|l| (l.clone(), Released::Terminated))
-                .collect()
+            self.released.lock().unwrap().push(leftover.clone());
+            Released::Terminated
         })
     }
 
     fn discard<'a>(
         &'a self,
         _: &'a ApplyContext,
-        images: &'a [Unfinished],
-    ) -> BoxFuture<'a, Vec<(Unfinished, Result<(), String>)>> {
+        image: &'a Unfinished,
+    ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
-            self.discarded
-                .lock()
-                .unwrap()
-                .extend(images.iter().cloned());
-            images.iter().map(|u| (u.clone(), Ok(()))).collect()
+            self.discarded.lock().unwrap().push(image.clone());
+            Ok(())
         })
     }
 }

@@ -480,23 +480,21 @@ mod tests {
 
     #[test]
     fn setting_an_entry_aside_keeps_lines_and_columns() {
+        // The key `bad` at a byte offset, at the start of its line.
+        let bad = |text: &str| {
+            let offset = text.find("bad").unwrap();
+            let line = u32::try_from(text[..offset].lines().count()).unwrap() + 1;
+            let key = Span {
+                offset,
+                len: 3,
+                line,
+                column: 1,
+            };
+            without_entry(text, key).unwrap()
+        };
         let text = "a: 1\nbad:\n  - x\n  - y\n# note\nb: 2\r\n";
-        let key = Span {
-            offset: 5,
-            len: 3,
-            line: 2,
-            column: 1,
-        };
-        let out = without_entry(text, key).unwrap();
-        assert_eq!(out, "a: 1\n    \n     \n     \n      \nb: 2\r\n");
-        let seq = "bad:\n- x\n- y\nb: 2\n";
-        let key = Span {
-            offset: 0,
-            len: 3,
-            line: 1,
-            column: 1,
-        };
-        assert_eq!(without_entry(seq, key).unwrap(), "    \n   \n   \nb: 2\n");
+        assert_eq!(bad(text), "a: 1\n    \n     \n     \n      \nb: 2\r\n");
+        assert_eq!(bad("bad:\n- x\n- y\nb: 2\n"), "    \n   \n   \nb: 2\n");
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub enum ActionKind {
     /// Run the cleanup preset.
     Cleanup {
         /// The preset.
-        preset: String,
+        preset: recipe_model::CleanupPreset,
     },
     /// Write the image's version file (recipe, version, build, fingerprint, base, time) on the
     /// builder: the last step before capture (seed 000, "create/update a version control file on
@@ -104,8 +104,8 @@ pub enum ActionKind {
     },
     /// Rebuild WorkSpaces that carry the rollout tags, in batches.
     RebuildWorkspaces {
-        /// Tag filter, `k=v`.
-        tagged: Vec<String>,
+        /// The tags a WorkSpace must carry, key to value (a key may itself hold `=`).
+        tagged: BTreeMap<String, String>,
         /// Batch size.
         batch: u32,
     },
@@ -261,7 +261,7 @@ impl fmt::Display for ActionKind {
                 write!(f, "install-first-boot ({} launch step{s})", steps.len())
             }
             ActionKind::RunTests { count } => write!(f, "run-tests ({count})"),
-            ActionKind::Cleanup { preset } => write!(f, "cleanup ({preset})"),
+            ActionKind::Cleanup { preset } => write!(f, "cleanup ({})", preset.as_str()),
             ActionKind::VersionFile { path, .. } => write!(f, "version-file ({path})"),
             ActionKind::Capture { build_id, .. } => write!(f, "capture {build_id}"),
             ActionKind::Copy { region } => write!(f, "copy to {region}"),
@@ -287,10 +287,11 @@ impl fmt::Display for ActionKind {
                 region: Some(r),
             } => write!(f, "roll out to {target} in {r}"),
             ActionKind::RebuildWorkspaces { tagged, batch } => {
+                let tags: Vec<String> = tagged.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 write!(
                     f,
                     "rebuild WorkSpaces tagged {} ({batch} at a time)",
-                    tagged.join(", ")
+                    tags.join(", ")
                 )
             }
             ActionKind::Deprecate { build_id } => write!(f, "deprecate {build_id}"),
@@ -331,45 +332,45 @@ impl fmt::Display for RolloutTarget {
     }
 }
 
-/// Estimated duration per action kind, in seconds. Defaults reflect typical AWS timings; override
-/// with `--estimate KIND=DURATION`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Estimated duration per action kind, in seconds: the typical AWS timing of each kind
+/// ([`ActionKind::typical_secs`]), or an override (`--estimate KIND=DURATION`) keyed by the kind's
+/// name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Estimates(pub BTreeMap<String, u64>);
-
-impl Default for Estimates {
-    fn default() -> Self {
-        let e = [
-            ("resolve-base", 5),
-            ("launch-builder", 180),
-            ("run-steps", 120),
-            ("reboot", 120),
-            ("install-first-boot", 30),
-            ("run-tests", 60),
-            ("cleanup", 60),
-            ("version-file", 10),
-            ("sysprep", 600),
-            ("capture", 60),
-            ("wait-available", 900),
-            ("tag", 5),
-            ("terminate-builder", 60),
-            ("copy", 1200),
-            ("share", 5),
-            ("unshare", 5),
-            ("remove-copy", 30),
-            ("rollout", 60),
-            ("rebuild-workspaces", 3600),
-            ("deprecate", 5),
-            ("retire", 30),
-            ("retag", 5),
-        ];
-        Estimates(e.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-    }
-}
 
 impl Estimates {
     /// Seconds for a kind.
     pub fn of(&self, kind: &ActionKind) -> u64 {
-        self.0.get(kind.name()).copied().unwrap_or(60)
+        (self.0.get(kind.name()).copied()).unwrap_or_else(|| kind.typical_secs())
+    }
+}
+
+impl ActionKind {
+    /// How long the kind typically takes on AWS, in seconds (every kind has its own figure).
+    pub fn typical_secs(&self) -> u64 {
+        match self {
+            ActionKind::ResolveBase
+            | ActionKind::Tag
+            | ActionKind::Share { .. }
+            | ActionKind::Unshare { .. }
+            | ActionKind::Deprecate { .. }
+            | ActionKind::Retag { .. } => 5,
+            ActionKind::VersionFile { .. } => 10,
+            ActionKind::InstallFirstBoot { .. }
+            | ActionKind::RemoveCopy { .. }
+            | ActionKind::Retire { .. } => 30,
+            ActionKind::RunTests { .. }
+            | ActionKind::Cleanup { .. }
+            | ActionKind::Capture { .. }
+            | ActionKind::TerminateBuilder
+            | ActionKind::Rollout { .. } => 60,
+            ActionKind::RunSteps { .. } | ActionKind::Reboot => 120,
+            ActionKind::LaunchBuilder => 180,
+            ActionKind::Sysprep => 600,
+            ActionKind::WaitAvailable => 900,
+            ActionKind::Copy { .. } => 1200,
+            ActionKind::RebuildWorkspaces { .. } => 3600,
+        }
     }
 }
 

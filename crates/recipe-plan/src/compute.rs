@@ -862,9 +862,7 @@ impl<'a> Planner<'a> {
         if let Some(c) = &cx.r.recipe.cleanup
             && c.value != recipe_model::CleanupPreset::None
         {
-            let kind = ActionKind::Cleanup {
-                preset: c.as_str().into(),
-            };
+            let kind = ActionKind::Cleanup { preset: c.value };
             last = self.b.add(name, kind, "clean down before capture", &[last]);
         }
         // The version file is written by a command on the builder: a build that runs none (no
@@ -1033,10 +1031,8 @@ impl<'a> Planner<'a> {
             after.push(id);
         }
         if let Some(rw) = &ro.rebuild_workspaces {
-            let tagged = rw
-                .tagged
-                .iter()
-                .map(|(k, v)| format!("{k}={}", v.value))
+            let tagged = (rw.tagged.iter())
+                .map(|(k, v)| (k.clone(), v.value.clone()))
                 .collect();
             let kind = ActionKind::RebuildWorkspaces {
                 tagged,

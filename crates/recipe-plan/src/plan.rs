@@ -9,7 +9,7 @@ use crate::action::{Action, ActionKind};
 
 /// The plan file format this build writes and reads. 2: typed action outputs and rollout targets,
 /// and the account and region the plan builds in.
-pub const PLAN_FORMAT: u32 = 3;
+pub const PLAN_FORMAT: u32 = 4;
 
 /// Where a plan builds: the account and default build region, and where the region came from.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,52 +1,32 @@
 //! One action at a time: [`Act`] is what every family needs of one action.
 
-use recipe_engine::{Action, ActionError, ActionKind, ApplyContext, Outputs, RecipeOutputs};
-use recipe_loader::LoadedRecipe;
-use recipe_plan::BuildValues;
+use recipe_engine::{
+    Action, ActionError, ActionKind, ActionScope, ApplyContext, Outputs, RecipeOutputs,
+};
 
 use crate::AppstreamProvider;
 
-/// One action of one recipe, with its inputs and the clients of its build region.
+/// One action of one recipe (its [`ActionScope`]), with the clients of its build region.
 pub(crate) struct Act<'a> {
     pub p: &'a AppstreamProvider,
-    pub cx: &'a ApplyContext,
-    pub a: &'a Action,
-    pub inputs: &'a Outputs,
-    pub r: &'a LoadedRecipe,
-    pub name: &'a str,
-    pub home: String,
+    pub s: ActionScope<'a>,
     pub apps: aws_sdk_appstream::Client,
     pub ssm: aws_sdk_ssm::Client,
 }
 
+impl<'a> std::ops::Deref for Act<'a> {
+    type Target = ActionScope<'a>;
+    fn deref(&self) -> &ActionScope<'a> {
+        &self.s
+    }
+}
+
 impl Act<'_> {
-    /// The build's placeholder values (empty outside a build).
-    pub fn values(&self) -> BuildValues {
-        self.cx.values(self.name)
-    }
-
-    /// The recipe's image in `region`: made earlier in this apply, or the current version's.
-    pub fn image_in(&self, region: &str) -> Option<String> {
-        self.cx.image_in(self.inputs, self.name, region)
-    }
-
-    /// The image in `region`, or a fatal error saying what it was needed for.
-    pub fn need_image(&self, region: &str, for_what: &str) -> Result<String, ActionError> {
-        self.image_in(region)
-            .ok_or_else(|| ActionError::fatal(format!("no image in {region} to {for_what}")))
-    }
-
     /// The image builder of this build: its name is derived from the build id, so it is known
     /// before it exists and found again after a crash.
     pub fn builder(&self) -> String {
-        self.inputs
-            .builder(self.name)
+        self.builder_made()
             .map_or_else(|| builder_name(&self.values().build_id), str::to_string)
-    }
-
-    /// Report what the action waits on.
-    pub fn waiting(&self, on: String) {
-        self.cx.events.waiting(self.a.id, on);
     }
 }
 
@@ -62,18 +42,12 @@ pub(crate) async fn run(
     a: &Action,
     inputs: &Outputs,
 ) -> Result<RecipeOutputs, ActionError> {
-    let r = cx.recipe(&a.recipe)?;
-    let home = p.home_of(cx, &a.recipe)?;
+    let s = ActionScope::new(cx, a, inputs)?;
     let act = Act {
         p,
-        cx,
-        a,
-        inputs,
-        r,
-        name: r.recipe.name.value.as_str(),
-        apps: p.appstream(&home),
-        ssm: p.ssm(&home),
-        home,
+        apps: p.appstream(&s.home),
+        ssm: p.ssm(&s.home),
+        s,
     };
     act.dispatch().await
 }

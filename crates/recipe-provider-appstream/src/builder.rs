@@ -339,7 +339,7 @@ pub(crate) async fn release_one(
     l: &Leftover,
     keep: bool,
 ) -> Released {
-    let region = match p.home_of(cx, &l.recipe) {
+    let region = match cx.home_region(&l.recipe) {
         Ok(r) => r,
         Err(e) => return Released::Failed(e.message),
     };

@@ -369,10 +369,7 @@ impl Act<'_> {
         remove: &[String],
         regions: &[String],
     ) -> Result<(), ActionError> {
-        for region in regions {
-            let Some(image) = self.image_in(region) else {
-                continue;
-            };
+        for (region, image) in self.images_in(regions) {
             let client = self.p.appstream(region);
             let arn = arn_of(&client, &image).await?;
             client
@@ -397,8 +394,7 @@ impl Act<'_> {
 
     /// Delete an old version's images in every region: never one a fleet uses, unshared first.
     pub(crate) async fn retire(&self, build_id: &str) -> Result<(), ActionError> {
-        let state = self.cx.state.get(self.name);
-        let Some(v) = state.and_then(|s| s.versions.iter().find(|v| v.build_id == build_id)) else {
+        let Some(v) = self.version(build_id) else {
             return Ok(());
         };
         for (region, img) in &v.images {

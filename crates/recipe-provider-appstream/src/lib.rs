@@ -110,13 +110,6 @@ impl AppstreamProvider {
     fn home(&self, r: &LoadedRecipe) -> String {
         self.aws.build_region(r)
     }
-
-    fn home_of(&self, cx: &ApplyContext, recipe: &str) -> Result<String, ActionError> {
-        match cx.build(recipe) {
-            Some(b) => Ok(b.home_region.clone()),
-            None => cx.recipe(recipe).map(|r| self.home(r)),
-        }
-    }
 }
 
 /// Attempts for a clean-up call after the run (deleting a builder, removing an image).
@@ -144,7 +137,7 @@ impl Provider for AppstreamProvider {
             ActionKind::Share { region, .. }
             | ActionKind::Unshare { region, .. }
             | ActionKind::RemoveCopy { region, .. } => region.clone(),
-            _ => self.home_of(cx, &action.recipe).unwrap_or_default(),
+            _ => cx.home_region(&action.recipe).unwrap_or_default(),
         };
         Lane::new("appstream", region)
     }
@@ -183,30 +176,20 @@ impl Provider for AppstreamProvider {
     fn release<'a>(
         &'a self,
         cx: &'a ApplyContext,
-        leftovers: &'a [Leftover],
+        leftover: &'a Leftover,
         keep: bool,
-    ) -> BoxFuture<'a, Vec<(Leftover, Released)>> {
-        Box::pin(async move {
-            let mut out = Vec::new();
-            for l in leftovers {
-                out.push((l.clone(), builder::release_one(self, cx, l, keep).await));
-            }
-            out
-        })
+    ) -> BoxFuture<'a, Released> {
+        Box::pin(builder::release_one(self, cx, leftover, keep))
     }
 
     fn discard<'a>(
         &'a self,
         _: &'a ApplyContext,
-        images: &'a [Unfinished],
-    ) -> BoxFuture<'a, Vec<(Unfinished, Result<(), String>)>> {
+        u: &'a Unfinished,
+    ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
-            let mut out = Vec::new();
-            for u in images {
-                let done = image::delete_image(self, &u.region, &u.image).await;
-                out.push((u.clone(), done.map_err(|e| e.to_string())));
-            }
-            out
+            let done = image::delete_image(self, &u.region, &u.image).await;
+            done.map_err(|e| e.to_string())
         })
     }
 }

@@ -70,7 +70,7 @@ async fn sweep_builders(
     req: &SweepRequest,
     swept: &mut Swept,
 ) -> Result<(), ActionError> {
-    let region = p.home_of(cx, recipe)?;
+    let region = cx.home_region(recipe)?;
     let client = p.appstream(&region);
     let (mut token, mut found) = (None, Vec::new());
     loop {

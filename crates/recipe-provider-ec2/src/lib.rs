@@ -140,12 +140,9 @@ impl Ec2Provider {
     }
 
     async fn release_one(&self, cx: &ApplyContext, l: &Leftover, keep: bool) -> Released {
-        let region = match cx.build(&l.recipe) {
-            Some(b) => b.home_region.clone(),
-            None => match cx.recipe(&l.recipe) {
-                Ok(r) => self.home(r),
-                Err(e) => return Released::Failed(e.message),
-            },
+        let region = match cx.home_region(&l.recipe) {
+            Ok(region) => region,
+            Err(e) => return Released::Failed(e.message),
         };
         if keep {
             return match self.mark_kept(&region, &l.builder).await {
@@ -219,10 +216,7 @@ impl Provider for Ec2Provider {
             | ActionKind::Share { region, .. }
             | ActionKind::Unshare { region, .. }
             | ActionKind::RemoveCopy { region, .. } => region.clone(),
-            _ => cx
-                .recipe(&action.recipe)
-                .map(|r| self.home(r))
-                .unwrap_or_default(),
+            _ => cx.home_region(&action.recipe).unwrap_or_default(),
         };
         Lane::new("ec2", region)
     }
@@ -261,30 +255,20 @@ impl Provider for Ec2Provider {
     fn release<'a>(
         &'a self,
         cx: &'a ApplyContext,
-        leftovers: &'a [Leftover],
+        leftover: &'a Leftover,
         keep: bool,
-    ) -> BoxFuture<'a, Vec<(Leftover, Released)>> {
-        Box::pin(async move {
-            let mut out = Vec::new();
-            for l in leftovers {
-                out.push((l.clone(), self.release_one(cx, l, keep).await));
-            }
-            out
-        })
+    ) -> BoxFuture<'a, Released> {
+        Box::pin(self.release_one(cx, leftover, keep))
     }
 
     fn discard<'a>(
         &'a self,
         _: &'a ApplyContext,
-        images: &'a [Unfinished],
-    ) -> BoxFuture<'a, Vec<(Unfinished, Result<(), String>)>> {
+        u: &'a Unfinished,
+    ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
-            let mut out = Vec::new();
-            for u in images {
-                let done = self.deregister(&u.region, &u.image).await;
-                out.push((u.clone(), done.map_err(|e| e.to_string())));
-            }
-            out
+            let done = self.deregister(&u.region, &u.image).await;
+            done.map_err(|e| e.to_string())
         })
     }
 }

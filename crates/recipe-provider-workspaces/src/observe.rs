@@ -130,8 +130,8 @@ async fn rebuild_count(
     let Some(rw) = ro.and_then(|ro| ro.value.rebuild_workspaces.as_ref()) else {
         return Ok(0);
     };
-    let tagged: Vec<String> = (rw.value.tagged.iter())
-        .map(|(k, v)| format!("{k}={}", v.value))
+    let tagged: std::collections::BTreeMap<String, String> = (rw.value.tagged.iter())
+        .map(|(k, v)| (k.clone(), v.value.clone()))
         .collect();
     let all = crate::poll::all_workspaces(client.describe_workspaces().bundle_id(bundle)).await?;
     let mut n = 0;

@@ -150,9 +150,13 @@ impl Act<'_> {
         tags
     }
 
-    /// Rebuild the WorkSpaces on the bundle that carry every tag in `tagged` (`k=v`), `batch` at a
-    /// time; each batch must come back AVAILABLE before the next starts.
-    pub(crate) async fn rebuild(&self, tagged: &[String], batch: u32) -> Result<(), ActionError> {
+    /// Rebuild the WorkSpaces on the bundle that carry every tag in `tagged`, `batch` at a time;
+    /// each batch must come back AVAILABLE before the next starts.
+    pub(crate) async fn rebuild(
+        &self,
+        tagged: &BTreeMap<String, String>,
+        batch: u32,
+    ) -> Result<(), ActionError> {
         let Some(b) = &self.r.recipe.bundle else {
             return Ok(());
         };
@@ -218,7 +222,7 @@ impl Act<'_> {
     async fn selected(
         &self,
         bundle: &str,
-        tagged: &[String],
+        tagged: &BTreeMap<String, String>,
     ) -> Result<(Vec<String>, Vec<(String, String)>), ActionError> {
         let all =
             crate::poll::all_workspaces(self.ws.describe_workspaces().bundle_id(bundle)).await?;

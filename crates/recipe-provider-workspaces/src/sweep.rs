@@ -50,13 +50,10 @@ pub(crate) async fn tag_of(
 pub(crate) async fn has_tags(
     client: &aws_sdk_workspaces::Client,
     id: &str,
-    wanted: &[String],
+    wanted: &BTreeMap<String, String>,
 ) -> Result<bool, ActionError> {
     let have = tags(client, id).await?;
-    Ok(wanted.iter().all(|kv| {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        have.get(k).map(String::as_str) == Some(v)
-    }))
+    Ok(wanted.iter().all(|(k, v)| have.get(k) == Some(v)))
 }
 
 /// Sweep every recipe in the request.
@@ -127,7 +124,7 @@ async fn sweep_builders(
     let (Some(dir), Some(user)) = (&b.directory_id, &b.user_name) else {
         return Ok(());
     };
-    let region = p.home_of(cx, recipe)?;
+    let region = cx.home_region(recipe)?;
     let client = p.workspaces(&region);
     let call = client
         .describe_workspaces()

@@ -9,36 +9,28 @@ mod lifecycle;
 mod rollout;
 mod steps;
 
-use recipe_engine::{Action, ActionError, ActionKind, ApplyContext, Outputs, RecipeOutputs};
-use recipe_loader::LoadedRecipe;
-use recipe_plan::BuildValues;
+use recipe_engine::{
+    Action, ActionError, ActionKind, ActionScope, ApplyContext, Outputs, RecipeOutputs,
+};
 
 use crate::Ec2Provider;
 
-/// One action of one recipe, with its inputs and the clients of its build region.
+/// One action of one recipe (its [`ActionScope`]), with the clients of its build region.
 pub(crate) struct Act<'a> {
     pub p: &'a Ec2Provider,
-    pub cx: &'a ApplyContext,
-    pub a: &'a Action,
-    pub inputs: &'a Outputs,
-    pub r: &'a LoadedRecipe,
-    pub name: &'a str,
-    pub home: String,
+    pub s: ActionScope<'a>,
     pub ec2: aws_sdk_ec2::Client,
     pub ssm: aws_sdk_ssm::Client,
 }
 
+impl<'a> std::ops::Deref for Act<'a> {
+    type Target = ActionScope<'a>;
+    fn deref(&self) -> &ActionScope<'a> {
+        &self.s
+    }
+}
+
 impl Act<'_> {
-    /// The build's placeholder values (empty outside a build).
-    pub fn values(&self) -> BuildValues {
-        self.cx.values(self.name)
-    }
-
-    /// The recipe's image in `region`: made earlier in this apply, or the current version's.
-    pub fn image_in(&self, region: &str) -> Option<String> {
-        self.cx.image_in(self.inputs, self.name, region)
-    }
-
     /// The snapshots behind the recipe's image in `region`, when this apply or state knows them.
     pub fn known_snapshots(&self, region: &str) -> Option<Vec<String>> {
         let made = self.inputs.snapshots(self.name, region);
@@ -49,23 +41,9 @@ impl Act<'_> {
         (!cur.snapshot_ids.is_empty()).then(|| cur.snapshot_ids.clone())
     }
 
-    /// The image in `region`, or a fatal error saying what it was needed for.
-    pub fn need_image(&self, region: &str, for_what: &str) -> Result<String, ActionError> {
-        self.image_in(region)
-            .ok_or_else(|| ActionError::fatal(format!("no image in {region} to {for_what}")))
-    }
-
     /// The builder launched earlier in this apply (empty when there is none).
     pub fn instance(&self) -> String {
-        self.inputs
-            .builder(self.name)
-            .unwrap_or_default()
-            .to_string()
-    }
-
-    /// Report what the action waits on.
-    pub fn waiting(&self, on: String) {
-        self.cx.events.waiting(self.a.id, on);
+        self.builder_made().unwrap_or_default().to_string()
     }
 }
 
@@ -76,18 +54,12 @@ pub(crate) async fn run(
     a: &Action,
     inputs: &Outputs,
 ) -> Result<RecipeOutputs, ActionError> {
-    let r = cx.recipe(&a.recipe)?;
-    let home = p.home(r);
+    let s = ActionScope::new(cx, a, inputs)?;
     let act = Act {
         p,
-        cx,
-        a,
-        inputs,
-        r,
-        name: r.recipe.name.value.as_str(),
-        ec2: p.ec2(&home),
-        ssm: p.ssm(&home),
-        home,
+        ec2: p.ec2(&s.home),
+        ssm: p.ssm(&s.home),
+        s,
     };
     act.dispatch().await
 }
