@@ -14,7 +14,8 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_runtime::env_config::file::EnvConfigFiles;
 use aws_types::os_shim_internal::{Env, Fs};
 
-use crate::error::{AwsError, AwsErrorDetail, Context, ErrorKind};
+use crate::error::{AwsError, AwsErrorDetail, Context};
+use recipe_provider_api::ErrorClass;
 
 pub use aws_credential_types::Credentials;
 
@@ -54,10 +55,10 @@ pub struct Aws {
 }
 
 impl Aws {
-    /// A recipe's build region: `builder.region`, else this configuration's default region.
-    pub fn build_region(&self, r: &recipe_loader::LoadedRecipe) -> String {
-        match &r.recipe.builder.region {
-            Some(n) => n.value.clone(),
+    /// A recipe's build region: its `builder.region`, else this configuration's default region.
+    pub fn build_region(&self, builder_region: Option<&str>) -> String {
+        match builder_region {
+            Some(n) => n.to_string(),
             None => self
                 .region
                 .as_ref()
@@ -107,7 +108,7 @@ impl Aws {
             code: None,
             message: "no AWS region is set".into(),
             request_id: None,
-            kind: ErrorKind::Fatal,
+            kind: ErrorClass::Fatal,
             help: Some(format!(
                 "set builder.region in the recipes, pass --region, set AWS_REGION or AWS_DEFAULT_REGION, or add `region = …` to the profile `{}`",
                 self.profile
@@ -174,7 +175,7 @@ async fn profile_region(
             code: None,
             message,
             request_id: None,
-            kind: ErrorKind::Credentials,
+            kind: ErrorClass::Credentials,
             help: Some(help),
         })
     };

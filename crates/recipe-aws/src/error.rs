@@ -8,24 +8,7 @@ use aws_smithy_runtime_api::http::Response;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_types::request_id::RequestId;
-use recipe_engine::{ActionError, ErrorClass};
-
-/// What kind of failure an AWS call had.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// The service asked us to slow down.
-    Throttling,
-    /// A 5xx, a timeout, a dropped connection.
-    Transient,
-    /// A resource just created is not visible yet.
-    EventualConsistency,
-    /// No credentials, or credentials the service refused.
-    Credentials,
-    /// The credentials are valid but not allowed to do this.
-    AccessDenied,
-    /// Anything else: the request itself is wrong.
-    Fatal,
-}
+use recipe_provider_api::{ActionError, ErrorClass, ObserveError};
 
 /// A failed AWS call, with its context (boxed: errors travel in every `Result`).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -65,7 +48,7 @@ pub struct AwsErrorDetail {
     /// The request id, for AWS support.
     pub request_id: Option<String>,
     /// How to treat it.
-    pub kind: ErrorKind,
+    pub kind: ErrorClass,
     /// How to fix it, when there is something to say.
     pub help: Option<String>,
 }
@@ -92,12 +75,12 @@ impl fmt::Display for AwsError {
 impl miette::Diagnostic for AwsError {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         let kind = match self.kind {
-            ErrorKind::Throttling => "throttled",
-            ErrorKind::Transient => "unavailable",
-            ErrorKind::EventualConsistency => "not-visible-yet",
-            ErrorKind::Credentials => "credentials",
-            ErrorKind::AccessDenied => "access-denied",
-            ErrorKind::Fatal => "request",
+            ErrorClass::Throttling => "throttled",
+            ErrorClass::Transient => "unavailable",
+            ErrorClass::EventualConsistency => "not-visible-yet",
+            ErrorClass::Credentials => "credentials",
+            ErrorClass::AccessDenied => "access-denied",
+            _ => "request",
         };
         if self.service == "config" {
             return Some(Box::new(format!("recipe::aws::{}", self.operation)));
@@ -159,19 +142,19 @@ fn eventually_consistent(code: &str) -> bool {
     ec2 || code == "InvocationDoesNotExist" || code == "InvalidInstanceId"
 }
 
-fn kind_of(code: &str, status: u16) -> ErrorKind {
+fn kind_of(code: &str, status: u16) -> ErrorClass {
     if THROTTLING.contains(&code) {
-        ErrorKind::Throttling
+        ErrorClass::Throttling
     } else if CREDENTIALS.contains(&code) {
-        ErrorKind::Credentials
+        ErrorClass::Credentials
     } else if ACCESS_DENIED.contains(&code) {
-        ErrorKind::AccessDenied
+        ErrorClass::AccessDenied
     } else if eventually_consistent(code) {
-        ErrorKind::EventualConsistency
+        ErrorClass::EventualConsistency
     } else if status >= 500 || SERVER.contains(&code) {
-        ErrorKind::Transient
+        ErrorClass::Transient
     } else {
-        ErrorKind::Fatal
+        ErrorClass::Fatal
     }
 }
 
@@ -194,7 +177,7 @@ impl AwsError {
             code: None,
             message: String::new(),
             request_id,
-            kind: ErrorKind::Transient,
+            kind: ErrorClass::Transient,
             help: None,
         });
         match e {
@@ -210,7 +193,7 @@ impl AwsError {
             SdkError::DispatchFailure(d) => {
                 err.message = DisplayErrorContext(e).to_string();
                 if !d.is_io() && !d.is_timeout() && mentions_credentials(&err.message) {
-                    err.kind = ErrorKind::Credentials;
+                    err.kind = ErrorClass::Credentials;
                 } else {
                     err.help = Some("the endpoint could not be reached: check the network, the region, and any endpoint override (AWS_ENDPOINT_URL)".into());
                 }
@@ -218,9 +201,9 @@ impl AwsError {
             _ => {
                 err.message = DisplayErrorContext(e).to_string();
                 err.kind = if mentions_credentials(&err.message) {
-                    ErrorKind::Credentials
+                    ErrorClass::Credentials
                 } else {
-                    ErrorKind::Fatal
+                    ErrorClass::Fatal
                 };
             }
         }
@@ -230,8 +213,8 @@ impl AwsError {
 
     fn default_help(&self) -> Option<String> {
         match self.kind {
-            ErrorKind::Credentials => Some(CREDENTIALS_HELP.into()),
-            ErrorKind::AccessDenied => Some(format!(
+            ErrorClass::Credentials => Some(CREDENTIALS_HELP.into()),
+            ErrorClass::AccessDenied => Some(format!(
                 "the credentials are valid but may not call {}:{}: grant it to the role or user",
                 self.service, self.operation
             )),
@@ -273,17 +256,14 @@ impl AwsError {
             code: None,
             message: format!("the answer has no {field}"),
             request_id: None,
-            kind: ErrorKind::Fatal,
+            kind: ErrorClass::Fatal,
             help: Some("the endpoint answered in an unexpected shape: check any endpoint override (AWS_ENDPOINT_URL)".into()),
         })
     }
 
     /// Whether trying again later may succeed (throttling, a 5xx, a resource not visible yet).
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self.kind,
-            ErrorKind::Throttling | ErrorKind::Transient | ErrorKind::EventualConsistency
-        )
+        self.kind.retryable()
     }
 
     /// Whether the service said the resource does not exist (`*NotFound*` codes).
@@ -297,32 +277,26 @@ fn mentions_credentials(text: &str) -> bool {
     t.contains("credential") || t.contains("no token") || t.contains("sso")
 }
 
+/// The message shows the error and its help; the error itself stays as the cause.
 impl From<AwsError> for ActionError {
     fn from(e: AwsError) -> ActionError {
-        let class = match e.kind {
-            ErrorKind::Throttling => ErrorClass::Throttling,
-            ErrorKind::Transient => ErrorClass::Transient,
-            ErrorKind::EventualConsistency => ErrorClass::EventualConsistency,
-            ErrorKind::Credentials | ErrorKind::AccessDenied | ErrorKind::Fatal => {
-                ErrorClass::Fatal
-            }
-        };
-        let message = match &e.help {
-            Some(help) => format!("{e}; {help}"),
-            None => e.to_string(),
-        };
-        ActionError { class, message }
+        ActionError::new(e.kind, e.message_and_help()).caused_by(e)
     }
 }
 
-impl From<AwsError> for recipe_plan::ObserveError {
-    fn from(e: AwsError) -> recipe_plan::ObserveError {
-        recipe_plan::ObserveError {
-            what: format!("{} ({})", e.operation, e.service),
-            detail: match &e.help {
-                Some(help) => format!("{e}; {help}"),
-                None => e.to_string(),
-            },
+impl From<AwsError> for ObserveError {
+    fn from(e: AwsError) -> ObserveError {
+        let what = format!("{} ({})", e.operation, e.service);
+        ObserveError::new(what, e.message_and_help()).caused_by(e)
+    }
+}
+
+impl AwsError {
+    /// The error, then its help when it has one.
+    pub fn message_and_help(&self) -> String {
+        match &self.help {
+            Some(help) => format!("{self}; {help}"),
+            None => self.to_string(),
         }
     }
 }
@@ -342,30 +316,9 @@ where
     }
 }
 
-/// Run a clean-up call (terminating a builder, removing an image) until it succeeds, its error is not
-/// retryable, or `attempts` are spent, backing off from `first` (doubling). Clean-ups run after the
-/// engine, whose retries they do not get; the SDK's own three attempts are not enough under heavy
-/// throttling, and a builder left running costs money.
-pub async fn persist<T, F, Fut>(
-    attempts: u32,
-    first: std::time::Duration,
-    mut call: F,
-) -> Result<T, AwsError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, AwsError>>,
-{
-    let mut wait = first;
-    let mut n = 1;
-    loop {
-        match call().await {
-            Err(e) if e.is_retryable() && n < attempts => {
-                recipe_engine::idle(tokio::time::sleep(wait)).await;
-                wait = wait.saturating_mul(2);
-                n += 1;
-            }
-            other => return other,
-        }
+impl recipe_provider_api::Classified for AwsError {
+    fn class(&self) -> ErrorClass {
+        self.kind
     }
 }
 
@@ -375,20 +328,20 @@ mod tests {
 
     #[test]
     fn codes_are_classified() {
-        assert_eq!(kind_of("RequestLimitExceeded", 503), ErrorKind::Throttling);
-        assert_eq!(kind_of("ThrottlingException", 400), ErrorKind::Throttling);
+        assert_eq!(kind_of("RequestLimitExceeded", 503), ErrorClass::Throttling);
+        assert_eq!(kind_of("ThrottlingException", 400), ErrorClass::Throttling);
         assert_eq!(
             kind_of("InvalidAMIID.NotFound", 400),
-            ErrorKind::EventualConsistency
+            ErrorClass::EventualConsistency
         );
-        assert_eq!(kind_of("InvalidAMIID.Malformed", 400), ErrorKind::Fatal);
-        assert_eq!(kind_of("AuthFailure", 401), ErrorKind::Credentials);
+        assert_eq!(kind_of("InvalidAMIID.Malformed", 400), ErrorClass::Fatal);
+        assert_eq!(kind_of("AuthFailure", 401), ErrorClass::Credentials);
         assert_eq!(
             kind_of("UnauthorizedOperation", 403),
-            ErrorKind::AccessDenied
+            ErrorClass::AccessDenied
         );
-        assert_eq!(kind_of("Whatever", 500), ErrorKind::Transient);
-        assert_eq!(kind_of("ParameterNotFound", 400), ErrorKind::Fatal);
+        assert_eq!(kind_of("Whatever", 500), ErrorClass::Transient);
+        assert_eq!(kind_of("ParameterNotFound", 400), ErrorClass::Fatal);
     }
 
     #[test]
@@ -404,16 +357,16 @@ mod tests {
                 help: None,
             })
         };
-        let cred = mk(ErrorKind::Credentials);
+        let cred = mk(ErrorClass::Credentials);
         assert!(
             cred.default_help()
                 .unwrap()
                 .contains("check the credentials")
         );
         for k in [
-            ErrorKind::Fatal,
-            ErrorKind::Transient,
-            ErrorKind::AccessDenied,
+            ErrorClass::Fatal,
+            ErrorClass::Transient,
+            ErrorClass::AccessDenied,
         ] {
             let help = mk(k).default_help().unwrap_or_default();
             assert!(!help.contains("check the credentials"), "{k:?}: {help}");

@@ -5,9 +5,10 @@
 //! - [`AwsError`] and [`Context`]: SDK errors with service, operation, code, message and request id,
 //!   classified for retries, with help that fits;
 //! - [`Poller`]: the coalesced poller (one describe call per kind, region and tick);
-//! - [`tags`]: the tags every created resource carries.
+//! - [`tags`]: the tags every created resource carries (from `recipe-provider-api`, re-exported).
 //!
-//! Only provider crates depend on it (it links the AWS SDK); the core crates do not.
+//! Only provider crates and the S3 state store depend on it (it links the AWS SDK); it depends on no
+//! core crate, only on the contract in `recipe-provider-api`.
 
 mod clients;
 mod config;
@@ -15,9 +16,9 @@ mod error;
 pub mod network;
 mod poll;
 pub mod preflight;
-pub mod tags;
 
 pub use clients::Clients;
 pub use config::{Aws, AwsOptions, Credentials, RegionChoice};
-pub use error::{AwsError, AwsErrorDetail, Context, ErrorKind, persist};
+pub use error::{AwsError, AwsErrorDetail, Context};
 pub use poll::{MAX_IDS_PER_CALL, Poller, Probe, ProbeError, ProbeFuture, Probed, WaitError};
+pub use recipe_provider_api::{CLEANUP_ATTEMPTS, CLEANUP_BACKOFF, ErrorClass, persist, tags};

@@ -15,7 +15,7 @@
 //! Probes should pass ids as filters, not as id lists, so that an id not visible yet (eventual
 //! consistency just after a create) does not fail the call for every other waiter.
 //!
-//! A wait runs in [`recipe_engine::idle`]: the waiting action holds no call slot.
+//! A wait runs in [`recipe_provider_api::idle`]: the waiting action holds no call slot.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -86,7 +86,7 @@ pub struct ProbeError {
 impl From<AwsError> for ProbeError {
     fn from(e: AwsError) -> ProbeError {
         ProbeError {
-            throttled: e.kind == crate::ErrorKind::Throttling,
+            throttled: e.kind == crate::ErrorClass::Throttling,
             message: e.to_string(),
         }
     }
@@ -167,7 +167,7 @@ impl Poller {
             let me = Arc::clone(self);
             tokio::spawn(async move { me.run(group, probe).await });
         }
-        recipe_engine::idle(rx)
+        recipe_provider_api::idle(rx)
             .await
             .unwrap_or_else(|_| Err(WaitError::Polling("the poller stopped".into())))
     }
@@ -313,14 +313,11 @@ fn fail_all(g: &mut Group, why: &str) {
 }
 
 /// A resource that failed is fatal; polling that could not tell is transient (the action is retried).
-impl From<WaitError> for recipe_engine::ActionError {
-    fn from(e: WaitError) -> recipe_engine::ActionError {
+impl From<WaitError> for recipe_provider_api::ActionError {
+    fn from(e: WaitError) -> recipe_provider_api::ActionError {
         match e {
-            WaitError::Failed(why) => recipe_engine::ActionError::fatal(why),
-            WaitError::Polling(why) => recipe_engine::ActionError {
-                class: recipe_engine::ErrorClass::Transient,
-                message: why,
-            },
+            WaitError::Failed(why) => recipe_provider_api::ActionError::fatal(why),
+            WaitError::Polling(why) => recipe_provider_api::ActionError::transient(why),
         }
     }
 }

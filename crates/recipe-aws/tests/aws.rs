@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use aws_types::os_shim_internal::{Env, Fs};
-use recipe_aws::{Aws, AwsOptions, Credentials, ErrorKind};
+use recipe_aws::{Aws, AwsOptions, Credentials, ErrorClass};
 
 const CONFIG: &str = "[default]\nregion = us-west-2\n\n[profile dev]\nregion = ap-southeast-2\n\n[profile bare]\noutput = json\n";
 
@@ -145,7 +145,7 @@ async fn sdk_errors_carry_service_operation_code_and_request_id() {
     });
     let aws = Aws::load(&sim_options(&sim, "AKIDEXAMPLE")).await.unwrap();
     let e = aws.account("eu-west-2").await.unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Credentials);
+    assert_eq!(e.kind, ErrorClass::Credentials);
     assert_eq!(e.code.as_deref(), Some("InvalidClientTokenId"));
     assert!(e.request_id.is_some(), "{e}");
     let shown = e.to_string();
@@ -160,6 +160,6 @@ async fn sdk_errors_carry_service_operation_code_and_request_id() {
     opts.endpoint_url = Some("http://127.0.0.1:9".into());
     let aws = Aws::load(&opts).await.unwrap();
     let e = aws.account("eu-west-2").await.unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Transient, "{e}");
+    assert_eq!(e.kind, ErrorClass::Transient, "{e}");
     assert!(e.help.clone().unwrap().contains("endpoint"));
 }

@@ -72,24 +72,10 @@ impl Cloud {
 
     /// One provider per target this build has.
     pub fn registry(&self, poll: Duration) -> Registry {
-        let ec2 = recipe_provider_ec2::Ec2Provider::new(
-            self.aws.clone(),
-            recipe_provider_ec2::Ec2Options { poll },
-        );
-        let workspaces = recipe_provider_workspaces::WorkspacesProvider::new(
-            self.aws.clone(),
-            recipe_provider_workspaces::WorkspacesOptions {
-                poll,
-                ..Default::default()
-            },
-        );
-        let appstream = recipe_provider_appstream::AppstreamProvider::new(
-            self.aws.clone(),
-            recipe_provider_appstream::AppstreamOptions {
-                poll,
-                ..Default::default()
-            },
-        );
+        let (aws, opts) = (&self.aws, || recipe_ssm::Options::every(poll));
+        let ec2 = recipe_provider_ec2::Ec2Provider::new(aws.clone(), opts());
+        let workspaces = recipe_provider_workspaces::WorkspacesProvider::new(aws.clone(), opts());
+        let appstream = recipe_provider_appstream::AppstreamProvider::new(aws.clone(), opts());
         let mut registry = Registry::new();
         registry.register(Arc::new(ec2));
         registry.register(Arc::new(workspaces));

@@ -276,7 +276,7 @@ fn known_region(r: &recipe_aws::RegionChoice, allow: &[String]) -> Result<(), Ex
         code: Some("recipe::aws::unknown-region".into()),
         message: format!("there is no AWS region `{}` (from {})", r.name, r.source),
         request_id: None,
-        kind: recipe_aws::ErrorKind::Fatal,
+        kind: recipe_aws::ErrorClass::Fatal,
         help: Some(help),
     });
     Err(render::report(&err))

@@ -22,6 +22,8 @@ fn handler() -> GraphicalReportHandler {
         .with_width(100)
         .with_break_words(false)
         .with_context_lines(1)
+        // Messages are complete in themselves; a typed cause is kept for programs, not printed twice.
+        .without_cause_chain()
 }
 
 /// Render one diagnostic as text (also used by snapshot tests through the binary).

@@ -39,56 +39,7 @@ impl Recorder for Journal<'_> {
     }
 }
 
-/// How an action's failure should be treated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// The service asked us to slow down: retry with backoff.
-    Throttling,
-    /// A 5xx, a timeout, a dropped connection: retry with backoff.
-    Transient,
-    /// A resource just created is not visible yet (`InvalidAMIID.NotFound` right after CreateImage):
-    /// retry with backoff.
-    EventualConsistency,
-    /// Anything else: do not retry.
-    Fatal,
-    /// A gate: a person must act, as the message says. The build stops here, keeps its builder, and
-    /// a later apply resumes it past the gate.
-    Paused,
-}
-
-impl ErrorClass {
-    pub(crate) fn retryable(self) -> bool {
-        !matches!(self, ErrorClass::Fatal | ErrorClass::Paused)
-    }
-}
-
-/// An action's failure.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct ActionError {
-    /// How to treat it.
-    pub class: ErrorClass,
-    /// What happened.
-    pub message: String,
-}
-
-impl ActionError {
-    /// A failure that will not go away by retrying.
-    pub fn fatal(message: impl Into<String>) -> ActionError {
-        ActionError {
-            class: ErrorClass::Fatal,
-            message: message.into(),
-        }
-    }
-
-    /// A gate: `instructions` say what a person must do before the next apply goes on.
-    pub fn paused(instructions: impl Into<String>) -> ActionError {
-        ActionError {
-            class: ErrorClass::Paused,
-            message: instructions.into(),
-        }
-    }
-}
+pub use recipe_provider_api::{ActionError, ErrorClass};
 
 /// The service and region an action calls: calls are rate-limited per lane.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -258,7 +209,7 @@ pub enum Event {
         /// The image.
         image: crate::provider::Unfinished,
         /// Whether it is gone.
-        result: Result<(), String>,
+        result: Result<(), ActionError>,
     },
     /// Not run because an action it depends on failed.
     Skipped {

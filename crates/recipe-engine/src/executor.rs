@@ -16,7 +16,7 @@ use crate::engine::{
 };
 use crate::journal::JournalEntry;
 use crate::limits::Gates;
-use crate::slot::{self, Slot};
+use recipe_provider_api::slot::{self, Slot};
 
 /// A token bucket per lane and kind of action, as EC2 throttles each API on its own
 /// (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html): a burst of `burst`
@@ -203,10 +203,10 @@ async fn attempt_loop<R: Runner>(
         let result =
             match tokio::time::timeout(opts.action_timeout, runner.run(&action, &inputs)).await {
                 Ok(r) => r,
-                Err(_) => Err(ActionError {
-                    class: ErrorClass::Fatal,
-                    message: format!("timed out after {} s", opts.action_timeout.as_secs()),
-                }),
+                Err(_) => Err(ActionError::fatal(format!(
+                    "timed out after {} s",
+                    opts.action_timeout.as_secs()
+                ))),
             };
         match result {
             Err(e) if e.class.retryable() && attempt < opts.max_attempts => {

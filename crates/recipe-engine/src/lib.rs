@@ -24,7 +24,6 @@ mod journal;
 mod limits;
 mod provider;
 mod scope;
-mod slot;
 
 pub use engine::{
     ActionError, CancelToken, EngineOptions, ErrorClass, Event, Lane, Recorder, Report, Runner,
@@ -34,8 +33,8 @@ pub use journal::{JOURNAL_FORMAT, Journal, JournalEntry, JournalError, Run, RunL
 pub use limits::{Limit, LimitKind, Limits, SERVICE_BUILDERS};
 pub use provider::{
     ApplyContext, BoxFuture, Events, GatesShown, Leftover, Provider, Registry, Released, Routed,
-    SweepRequest, SweepScope, Swept, Unfinished,
+    SweepLog, SweepRequest, SweepScope, Swept, Unfinished,
 };
 pub use recipe_plan::{Action, ActionKind, Outputs, Plan, RecipeOutputs};
+pub use recipe_provider_api::{Cause, idle};
 pub use scope::ActionScope;
-pub use slot::idle;

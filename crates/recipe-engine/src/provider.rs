@@ -8,8 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use recipe_loader::{LoadedRecipe, RecipeSet};
 use recipe_model::Target;
@@ -22,8 +21,7 @@ use tokio::sync::mpsc;
 use crate::engine::{ActionError, Event, Lane, Runner};
 use crate::limits::Limit;
 
-/// A boxed future, so that providers of different types sit in one registry.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use recipe_provider_api::BoxFuture;
 
 /// Where providers report progress: the apply's event stream.
 #[derive(Clone, Debug)]
@@ -211,6 +209,72 @@ pub struct SweepRequest {
     pub recorded: BTreeSet<String>,
 }
 
+impl SweepRequest {
+    /// Sweep recipe by recipe: `builders` for each recipe, then, when builds were abandoned,
+    /// `images` for it in each of its regions. A failure is noted as a problem of that recipe (and
+    /// region), and the sweep goes on; what was removed before it stays in the log.
+    ///
+    /// Both take owned names and a handle on the log, so that their futures borrow nothing of the
+    /// loop (they stay `Send` whatever the provider captures).
+    pub async fn by_recipe<B, I>(
+        &self,
+        builders: impl Fn(String, SweepLog) -> B,
+        images: impl Fn(String, String, SweepLog) -> I,
+    ) -> Swept
+    where
+        B: Future<Output = Result<(), ActionError>>,
+        I: Future<Output = Result<(), ActionError>>,
+    {
+        let log = SweepLog::default();
+        for scope in &self.scopes {
+            let recipe = &scope.recipe;
+            if let Err(e) = builders(recipe.clone(), log.clone()).await {
+                log.problem(format!("{recipe}: {}", e.message));
+            }
+            if self.abandoned.is_empty() {
+                continue;
+            }
+            for region in &scope.regions {
+                let done = images(recipe.clone(), region.clone(), log.clone()).await;
+                if let Err(e) = done {
+                    log.problem(format!("{recipe} in {region}: {}", e.message));
+                }
+            }
+        }
+        log.take()
+    }
+}
+
+/// A sweep in progress: what it removed and what it could not, shared by its steps.
+#[derive(Clone, Debug, Default)]
+pub struct SweepLog(Arc<Mutex<Swept>>);
+
+impl SweepLog {
+    fn with<T>(&self, f: impl FnOnce(&mut Swept) -> T) -> T {
+        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// A builder removed: `recipe: builder (build)`.
+    pub fn builder(&self, what: String) {
+        self.with(|s| s.builders.push(what));
+    }
+
+    /// An image removed: `recipe: image in region (build)`.
+    pub fn image(&self, what: String) {
+        self.with(|s| s.images.push(what));
+    }
+
+    /// Something that could not be looked at or removed.
+    pub fn problem(&self, what: String) {
+        self.with(|s| s.problems.push(what));
+    }
+
+    /// What the sweep did.
+    pub fn take(&self) -> Swept {
+        self.with(std::mem::take)
+    }
+}
+
 /// What a sweep removed, and what it could not.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Swept {
@@ -248,9 +312,9 @@ pub enum Released {
     /// Kept for debugging and marked so that sweeps leave it (`--keep-on-error`).
     Kept,
     /// Kept, but it could not be marked: the next sweep would remove it.
-    KeptUnmarked(String),
+    KeptUnmarked(ActionError),
     /// Could not be terminated.
-    Failed(String),
+    Failed(ActionError),
     /// Not this tool's to terminate (the recipe builds on an existing machine): left running, with
     /// only what the build added to it removed.
     Untouched,
@@ -320,7 +384,7 @@ pub trait Provider: Send + Sync {
         &'a self,
         cx: &'a ApplyContext,
         image: &'a Unfinished,
-    ) -> BoxFuture<'a, Result<(), String>>;
+    ) -> BoxFuture<'a, Result<(), ActionError>>;
 }
 
 /// One provider per target.

@@ -1,7 +1,11 @@
 //! [`ActionScope`]: what every provider's action code needs of one action.
 
+use std::collections::BTreeMap;
+use std::future::Future;
+
 use recipe_loader::LoadedRecipe;
 use recipe_plan::{Action, BuildValues, Outputs};
+use recipe_provider_api::tags;
 use recipe_state::ImageVersion;
 
 use crate::engine::ActionError;
@@ -80,6 +84,71 @@ impl<'a> ActionScope<'a> {
     /// The builder launched earlier in this apply, if any.
     pub fn builder_made(&self) -> Option<&'a str> {
         self.inputs.builder(self.name)
+    }
+
+    /// The tags of this build's image and its snapshots, with the plan's fingerprint.
+    pub fn image_tags(&self) -> BTreeMap<String, String> {
+        let fingerprint = self.cx.plan.fingerprint_of(self.name).unwrap_or_default();
+        self.image_tags_with(fingerprint)
+    }
+
+    /// The tags of this build's image: the tool's own, then the recipe's `image.tags` with
+    /// build-time placeholders resolved. They carry what the image's version file says (recipe,
+    /// version, build, fingerprint, base); `fingerprint` and the base are left out when empty or
+    /// unknown.
+    pub fn image_tags_with(&self, fingerprint: &str) -> BTreeMap<String, String> {
+        let (recipe, v) = (&self.r.recipe, self.values());
+        let mut tags: BTreeMap<String, String> = BTreeMap::from([
+            (tags::NAME.into(), self.name.to_string()),
+            (tags::VERSION.into(), recipe.version.value.clone()),
+            (tags::BUILD_ID.into(), v.build_id.clone()),
+            ("Name".into(), v.apply(&recipe.image.name)),
+            ("Version".into(), recipe.version.value.clone()),
+        ]);
+        if !fingerprint.is_empty() {
+            tags.insert(tags::FINGERPRINT.into(), fingerprint.to_string());
+        }
+        if let Some(base) = self.inputs.base(self.name).filter(|b| !b.is_empty()) {
+            tags.insert(tags::BASE.into(), base.to_string());
+        }
+        for (k, val) in &recipe.image.tags {
+            tags.insert(k.value.clone(), v.apply(val));
+        }
+        tags
+    }
+
+    /// Retire version `build_id`: its images in every region go with `delete`, once `used_by` has
+    /// found nothing that uses any of them (a fleet, a bundle, an instance). An image in use keeps
+    /// the whole version, and the action fails saying what uses it; a later apply retires it. A
+    /// version state does not record has nothing left to retire.
+    ///
+    /// Both take the region and the image id, owned, so that their futures borrow nothing of the
+    /// loop (they stay `Send` whatever the provider captures).
+    pub async fn retire_with<U, D>(
+        &self,
+        build_id: &str,
+        used_by: impl Fn(String, String) -> U,
+        delete: impl Fn(String, String) -> D,
+    ) -> Result<(), ActionError>
+    where
+        U: Future<Output = Result<Option<String>, ActionError>>,
+        D: Future<Output = Result<(), ActionError>>,
+    {
+        let Some(v) = self.version(build_id) else {
+            return Ok(());
+        };
+        for (region, img) in &v.images {
+            if let Some(by) = used_by(region.clone(), img.image_id.clone()).await? {
+                return Err(ActionError::fatal(format!(
+                    "{} in {region} is in use by {by}: not retired (it is retired by a later apply once nothing uses it)",
+                    img.image_id
+                )));
+            }
+        }
+        for (region, img) in &v.images {
+            delete(region.clone(), img.image_id.clone()).await?;
+        }
+        Ok(())
     }
 
     /// Report what the action waits on.

@@ -162,14 +162,11 @@ async fn retryable_errors_are_retried_and_fatal_ones_are_not() {
         3,
         1,
         Box::new(|id, attempt| match (id, attempt) {
-            (0, 1 | 2) => Err(ActionError {
-                class: ErrorClass::Throttling,
-                message: "Rate exceeded".into(),
-            }),
-            (1, 1) => Err(ActionError {
-                class: ErrorClass::EventualConsistency,
-                message: "InvalidAMIID.NotFound".into(),
-            }),
+            (0, 1 | 2) => Err(ActionError::new(ErrorClass::Throttling, "Rate exceeded")),
+            (1, 1) => Err(ActionError::new(
+                ErrorClass::EventualConsistency,
+                "InvalidAMIID.NotFound",
+            )),
             (2, _) => Err(ActionError::fatal("InvalidParameterValue")),
             _ => Ok(()),
         }),

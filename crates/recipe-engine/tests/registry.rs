@@ -208,7 +208,7 @@ impl Provider for Fake {
         &'a self,
         _: &'a ApplyContext,
         image: &'a Unfinished,
-    ) -> BoxFuture<'a, Result<(), String>> {
+    ) -> BoxFuture<'a, Result<(), ActionError>> {
         Box::pin(async move {
             self.discarded.lock().unwrap().push(image.clone());
             Ok(())

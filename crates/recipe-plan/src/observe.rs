@@ -166,19 +166,7 @@ pub fn rebuild_state(
     }
 }
 
-/// Why observing failed.
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
-#[error("cannot observe {what}: {detail}")]
-#[diagnostic(
-    code(recipe::plan::observe),
-    help("check credentials and the endpoint, or plan with --refresh=false to trust state")
-)]
-pub struct ObserveError {
-    /// What was being observed.
-    pub what: String,
-    /// The failure.
-    pub detail: String,
-}
+pub use recipe_provider_api::ObserveError;
 
 /// A source of observations: the providers, or a fake in tests.
 pub trait Observer: Sync {

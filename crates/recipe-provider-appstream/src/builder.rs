@@ -9,15 +9,16 @@
 //! docs/appstream.md). Delete waits until the builder is STOPPED (it stops by itself once its image is
 //! made), then removes the managed node, the activation and the builder.
 
-use aws_sdk_appstream::types::VpcConfig;
-use recipe_aws::{AwsError, Context};
+use aws_sdk_appstream::types::{ImageBuilderState, ImageState, VpcConfig};
+use recipe_aws::{AwsError, CLEANUP_ATTEMPTS, CLEANUP_BACKOFF, Context, persist};
 use recipe_engine::{ActionError, ApplyContext, BoxFuture, Leftover, RecipeOutputs, Released};
 use recipe_model::Base;
-use recipe_ssm::hybrid::{self, activation_of, node_of};
+use recipe_ssm::hybrid;
 use recipe_ssm::{NodeCheck, Session};
 
 use crate::actions::{Act, builder_name};
-use crate::{AppstreamProvider, CLEANUP_ATTEMPTS, CLEANUP_BACKOFF, poll};
+
+use crate::{AppstreamProvider, poll};
 
 impl NodeCheck for Act<'_> {
     /// A builder that was stopped is started again; one that is gone or FAILED never comes back.
@@ -56,9 +57,8 @@ impl Act<'_> {
             }
         };
         let found = crate::image::describe(&self.apps, &image).await?;
-        let state = found.as_ref().and_then(|i| i.state()).map(|s| s.as_str());
-        match state {
-            Some("AVAILABLE") => Ok(RecipeOutputs::base(image)),
+        match found.as_ref().and_then(|i| i.state()) {
+            Some(ImageState::Available) => Ok(RecipeOutputs::base(image)),
             Some(other) => Err(ActionError::fatal(format!(
                 "the base image {image} in {} is {other}; a builder needs an AVAILABLE image",
                 self.home
@@ -86,20 +86,16 @@ impl Act<'_> {
         let a = hybrid::ActivationFor {
             machine: &name,
             name: &name,
-            role: &self.p.opts.agent_role,
+            role: &self.p.agent_role,
             description: &description,
             tags: &tags,
         };
         let activation = hybrid::ensure_activation(&self.ssm, &a).await?;
-        self.waiting(hybrid::registration_wait(
-            &format!("image builder {name}"),
-            &activation,
-            &hybrid::parameter_name(&name),
-            &self.home,
-            self.r.recipe.os.value,
-            "docs/appstream.md, \"How the SSM agent gets onto the builder\"",
-        ));
-        hybrid::wait_registered(&self.p.poller, &self.home, self.ssm.clone(), &activation).await?;
+        let builder = format!("image builder {name}");
+        let doc = "docs/appstream.md, \"How the SSM agent gets onto the builder\"";
+        let nodes = &self.p.nodes;
+        hybrid::await_registration(&self.s, &self.ssm, nodes, &builder, &name, &activation, doc)
+            .await?;
         Ok(RecipeOutputs::builder(name))
     }
 
@@ -157,7 +153,10 @@ impl Act<'_> {
     }
 
     /// The builder's state (`None`: it does not exist).
-    pub(crate) async fn state_of(&self, name: &str) -> Result<Option<String>, ActionError> {
+    pub(crate) async fn state_of(
+        &self,
+        name: &str,
+    ) -> Result<Option<ImageBuilderState>, ActionError> {
         let got = self
             .apps
             .describe_image_builders()
@@ -173,39 +172,39 @@ impl Act<'_> {
             .image_builders()
             .first()
             .and_then(|b| b.state())
-            .map(|s| s.as_str().to_string()))
+            .cloned())
     }
 
     /// Wait until the builder is RUNNING, starting it when it was stopped.
     pub(crate) async fn ensure_running(&self) -> Result<(), ActionError> {
         let name = self.builder();
-        match self.state_of(&name).await?.as_deref() {
+        match self.state_of(&name).await? {
             None => {
                 return Err(ActionError::fatal(format!(
                     "the image builder {name} no longer exists; apply again to start a new build"
                 )));
             }
-            Some("STOPPING") => {
+            Some(ImageBuilderState::Stopping) => {
                 poll::wait_builder(
-                    &self.p.poller,
+                    &self.p.nodes.poller,
                     &self.home,
                     self.apps.clone(),
                     &name,
-                    "STOPPED",
+                    ImageBuilderState::Stopped,
                 )
                 .await?;
                 self.start(&name).await?;
             }
-            Some("STOPPED") => self.start(&name).await?,
+            Some(ImageBuilderState::Stopped) => self.start(&name).await?,
             Some(_) => {}
         }
         self.waiting(format!("the image builder {name} to be RUNNING"));
         poll::wait_builder(
-            &self.p.poller,
+            &self.p.nodes.poller,
             &self.home,
             self.apps.clone(),
             &name,
-            "RUNNING",
+            ImageBuilderState::Running,
         )
         .await?;
         Ok(())
@@ -223,18 +222,7 @@ impl Act<'_> {
 
     /// The managed node on the builder (found through its activation, then remembered).
     pub(crate) async fn node(&self, name: &str) -> Result<Option<String>, ActionError> {
-        let cached = self.p.nodes.lock().ok().and_then(|n| n.get(name).cloned());
-        if cached.is_some() {
-            return Ok(cached);
-        }
-        let Some(activation) = activation_of(&self.ssm, name).await? else {
-            return Ok(None);
-        };
-        let node = node_of(&self.ssm, &activation).await?;
-        if let (Some(n), Ok(mut nodes)) = (&node, self.p.nodes.lock()) {
-            nodes.insert(name.to_string(), n.clone());
-        }
-        Ok(node)
+        self.p.nodes.on_builder(&self.ssm, name).await
     }
 
     /// A session on the builder's managed node.
@@ -244,22 +232,10 @@ impl Act<'_> {
             ActionError::fatal(format!("the image builder {name} has no SSM managed node: its activation is gone; apply again to start a new build"))
         })?;
         let connect = self.connect(&name);
-        Ok(Session::new(
-            self.ssm.clone(),
-            &self.p.poller,
-            &self.home,
-            node,
-            self.r,
-            self.values(),
-            self.a.id,
-            &self.cx.events,
-            self.p.opts.poll,
-            &self.p.agents,
-            self,
-        )
-        .with_cancel(&self.cx.cancel)
-        .with_gates(self.cx.gates_shown(self.a.id), connect)
-        .with_base(self.inputs.base(self.name)))
+        let (ssm, nodes) = (self.ssm.clone(), &self.p.nodes);
+        Ok(Session::for_action(
+            &self.s, ssm, nodes, node, self, connect,
+        ))
     }
 
     /// Where a person connects to the builder. A streaming URL is a bearer credential for the
@@ -287,7 +263,8 @@ impl Act<'_> {
             self.waiting(format!(
                 "the image {image} to be made before {name} is stopped"
             ));
-            let made = poll::wait_image(&self.p.poller, &self.home, self.apps.clone(), &image);
+            let made =
+                poll::wait_image(&self.p.nodes.poller, &self.home, self.apps.clone(), &image);
             // A FAILED image is the wait-available action's to report; the builder goes either way.
             let _ = made.await;
         }
@@ -315,7 +292,14 @@ pub(crate) async fn stop_and_delete(
         Err(e) if e.is("OperationNotPermittedException") => return delete(&client, name).await,
         Err(e) => return Err(e.into()),
     }
-    poll::wait_builder(&p.poller, region, client.clone(), name, "STOPPED").await?;
+    poll::wait_builder(
+        &p.nodes.poller,
+        region,
+        client.clone(),
+        name,
+        ImageBuilderState::Stopped,
+    )
+    .await?;
     delete(&client, name).await
 }
 
@@ -341,32 +325,23 @@ pub(crate) async fn release_one(
 ) -> Released {
     let region = match cx.home_region(&l.recipe) {
         Ok(r) => r,
-        Err(e) => return Released::Failed(e.message),
+        Err(e) => return Released::Failed(e),
     };
     let client = p.appstream(&region);
     if keep {
         return match mark_kept(&client, &l.builder).await {
             Ok(()) => Released::Kept,
-            Err(e) => Released::KeptUnmarked(e.to_string()),
+            Err(e) => Released::KeptUnmarked(e.into()),
         };
     }
-    let ssm = p.ssm(&region);
-    let mut wait = CLEANUP_BACKOFF;
-    let mut done = Err(ActionError::fatal("not tried"));
-    for _ in 0..CLEANUP_ATTEMPTS {
-        done = match hybrid::forget(&ssm, &l.builder).await {
-            Ok(()) => stop_and_delete(p, &region, &l.builder).await,
-            Err(e) => Err(e),
-        };
-        if done.is_ok() {
-            break;
-        }
-        recipe_engine::idle(tokio::time::sleep(wait)).await;
-        wait *= 2;
-    }
-    match done {
+    let (ssm, region, builder) = (&p.ssm(&region), region.as_str(), l.builder.as_str());
+    let done = persist(CLEANUP_ATTEMPTS, CLEANUP_BACKOFF, || async move {
+        hybrid::forget(ssm, builder).await?;
+        stop_and_delete(p, region, builder).await
+    });
+    match done.await {
         Ok(()) => Released::Terminated,
-        Err(e) => Released::Failed(e.message),
+        Err(e) => Released::Failed(e),
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_appstream::types::{Image, ImagePermissions};
+use aws_sdk_appstream::types::{Image, ImagePermissions, VisibilityType};
 use recipe_aws::{AwsError, Context, WaitError};
 use recipe_engine::{ActionError, ErrorClass, RecipeOutputs};
 use recipe_ssm::{hybrid, render};
@@ -65,17 +65,6 @@ impl Act<'_> {
         let build = self.values().build_id;
         let keep = 100usize.saturating_sub(build.len() + 1);
         format!("{}-{build}", &name[..name.len().min(keep)])
-    }
-
-    /// The tags of this build's image.
-    fn image_tags(&self) -> BTreeMap<String, String> {
-        let fingerprint = self.cx.plan.fingerprint_of(self.name).unwrap_or_default();
-        recipe_aws::tags::image_tags(
-            self.r,
-            &self.values(),
-            fingerprint,
-            self.inputs.base(self.name),
-        )
     }
 
     /// This build's image in the client's region, if an earlier attempt made it. A name taken by
@@ -275,7 +264,7 @@ impl Act<'_> {
     pub(crate) async fn wait_available(&self) -> Result<RecipeOutputs, ActionError> {
         let image = self.need_image(&self.home, "wait for")?;
         self.waiting(format!("{image} in {} to become AVAILABLE", self.home));
-        match poll::wait_image(&self.p.poller, &self.home, self.apps.clone(), &image).await {
+        match poll::wait_image(&self.p.nodes.poller, &self.home, self.apps.clone(), &image).await {
             Ok(()) => Ok(RecipeOutputs::image(&self.home, image)),
             Err(WaitError::Failed(why)) => {
                 let _ = delete_image(self.p, &self.home, &image).await;
@@ -326,7 +315,7 @@ impl Act<'_> {
             call.send().await.ctx("appstream", "CopyImage")?;
         }
         self.waiting(format!("the copy {name} in {region} to become AVAILABLE"));
-        poll::wait_image(&self.p.poller, region, client, &name).await?;
+        poll::wait_image(&self.p.nodes.poller, region, client, &name).await?;
         self.tag_in(region, &name).await?;
         Ok(RecipeOutputs::image(region, name))
     }
@@ -392,23 +381,16 @@ impl Act<'_> {
         Ok(())
     }
 
-    /// Delete an old version's images in every region: never one a fleet uses, unshared first.
+    /// Delete an old version's images in every region, unless a fleet uses one.
     pub(crate) async fn retire(&self, build_id: &str) -> Result<(), ActionError> {
-        let Some(v) = self.version(build_id) else {
-            return Ok(());
+        let p = self.p;
+        let used_by = |region: String, image: String| async move {
+            let fleets = crate::rollout::fleets_using(&p.appstream(&region), &image).await?;
+            Ok(fleets.first().map(|f| format!("fleet {f}")))
         };
-        for (region, img) in &v.images {
-            let client = self.p.appstream(region);
-            let fleets = crate::rollout::fleets_using(&client, &img.image_id).await?;
-            if let Some(fleet) = fleets.first() {
-                return Err(ActionError::fatal(format!(
-                    "{} in {region} is used by fleet {fleet}: it is kept; move the fleet to a newer image first",
-                    img.image_id
-                )));
-            }
-            delete_image(self.p, region, &img.image_id).await?;
-        }
-        Ok(())
+        let delete =
+            |region: String, image: String| async move { delete_image(p, &region, &image).await };
+        self.retire_with(build_id, used_by, delete).await
     }
 }
 
@@ -614,7 +596,7 @@ pub(crate) async fn owned_images(
 ) -> Result<Vec<Image>, AwsError> {
     let all = images(client, None).await?;
     let own = all.into_iter().filter(|i| {
-        i.visibility().map(|v| v.as_str()) != Some("PUBLIC") && i.image_permissions().is_none()
+        i.visibility() != Some(&VisibilityType::Public) && i.image_permissions().is_none()
     });
     Ok(own.collect())
 }

@@ -25,11 +25,9 @@ mod preflight;
 mod rollout;
 mod sweep;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::collections::BTreeMap;
 
-use recipe_aws::{Aws, Clients, Poller};
+use recipe_aws::{Aws, Clients};
 use recipe_engine::{
     Action, ActionError, ActionKind, ApplyContext, BoxFuture, Lane, Leftover, Limit, LimitKind,
     Outputs, Provider, RecipeOutputs, Released, SweepRequest, Swept, Unfinished,
@@ -37,6 +35,8 @@ use recipe_engine::{
 use recipe_loader::LoadedRecipe;
 use recipe_model::Target;
 use recipe_plan::{Observations, ObserveError};
+pub use recipe_ssm::Options;
+use recipe_ssm::ProviderCore;
 use recipe_state::RecipeState;
 
 /// Image copies to one destination region that AppStream runs at once
@@ -44,51 +44,31 @@ use recipe_state::RecipeState;
 /// copies per destination Region: 2"). More are queued by the engine, not sent.
 pub const COPIES_PER_DESTINATION: usize = 2;
 
-/// How the provider works.
-#[derive(Clone, Debug)]
-pub struct AppstreamOptions {
-    /// Poll interval for builders, images, fleets, agents and commands.
-    pub poll: Duration,
-    /// The IAM role the SSM agent on a builder assumes (the hybrid activation's role; it trusts
-    /// `ssm.amazonaws.com`, see docs/appstream.md).
-    pub agent_role: String,
-}
-
-impl Default for AppstreamOptions {
-    fn default() -> Self {
-        AppstreamOptions {
-            poll: Duration::from_secs(5),
-            agent_role: "recipe-appstream-builder".into(),
-        }
-    }
-}
+/// The role the SSM agent on a builder assumes unless the options name another (the hybrid
+/// activation's role; it trusts `ssm.amazonaws.com`, see docs/appstream.md).
+pub const DEFAULT_AGENT_ROLE: &str = "recipe-appstream-builder";
 
 /// The AppStream provider: one per command, shared by every action of an apply.
 pub struct AppstreamProvider {
-    aws: Aws,
+    core: ProviderCore,
     apps: Clients<aws_sdk_appstream::Client>,
-    ssm: Clients<aws_sdk_ssm::Client>,
     ec2: Clients<aws_sdk_ec2::Client>,
-    poller: Arc<Poller>,
-    opts: AppstreamOptions,
-    /// Managed nodes whose agent was seen online.
-    agents: Mutex<HashSet<String>>,
-    /// The managed node (`mi-…`) found on each image builder.
-    nodes: Mutex<HashMap<String, String>>,
+}
+
+impl std::ops::Deref for AppstreamProvider {
+    type Target = ProviderCore;
+    fn deref(&self) -> &ProviderCore {
+        &self.core
+    }
 }
 
 impl AppstreamProvider {
     /// A provider for this AWS configuration (its region is the default build region).
-    pub fn new(aws: Aws, opts: AppstreamOptions) -> AppstreamProvider {
+    pub fn new(aws: Aws, opts: Options) -> AppstreamProvider {
         AppstreamProvider {
             apps: Clients::new(aws.clone(), aws_sdk_appstream::Client::new),
-            ssm: Clients::new(aws.clone(), aws_sdk_ssm::Client::new),
             ec2: Clients::new(aws.clone(), aws_sdk_ec2::Client::new),
-            aws,
-            poller: Poller::new(opts.poll),
-            opts,
-            agents: Mutex::new(HashSet::new()),
-            nodes: Mutex::new(HashMap::new()),
+            core: ProviderCore::new(aws, opts, DEFAULT_AGENT_ROLE),
         }
     }
 
@@ -97,25 +77,11 @@ impl AppstreamProvider {
         self.apps.get(region)
     }
 
-    /// The SSM client for `region`.
-    pub fn ssm(&self, region: &str) -> aws_sdk_ssm::Client {
-        self.ssm.get(region)
-    }
-
     /// The EC2 client for `region` (the builders' network, for the preflight).
     pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
         self.ec2.get(region)
     }
-
-    fn home(&self, r: &LoadedRecipe) -> String {
-        self.aws.build_region(r)
-    }
 }
-
-/// Attempts for a clean-up call after the run (deleting a builder, removing an image).
-pub(crate) const CLEANUP_ATTEMPTS: u32 = 6;
-/// The first wait between them (doubling).
-pub(crate) const CLEANUP_BACKOFF: Duration = Duration::from_millis(200);
 
 impl Provider for AppstreamProvider {
     fn target(&self) -> Target {
@@ -186,10 +152,7 @@ impl Provider for AppstreamProvider {
         &'a self,
         _: &'a ApplyContext,
         u: &'a Unfinished,
-    ) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move {
-            let done = image::delete_image(self, &u.region, &u.image).await;
-            done.map_err(|e| e.to_string())
-        })
+    ) -> BoxFuture<'a, Result<(), ActionError>> {
+        Box::pin(image::delete_image(self, &u.region, &u.image))
     }
 }

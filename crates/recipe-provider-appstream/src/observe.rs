@@ -27,9 +27,7 @@ pub(crate) async fn observe(
         if !problems.is_empty() {
             obs.problems.insert(name.clone(), problems);
         }
-        regions.insert(home.clone());
-        let copies = r.recipe.distribute.iter().flat_map(|d| d.regions.iter());
-        regions.extend(copies.map(|x| x.value.clone()));
+        regions.extend(r.recipe.image_regions(&home));
         let listed = r
             .recipe
             .rollout

@@ -3,15 +3,16 @@
 
 use std::sync::Arc;
 
+use aws_sdk_appstream::types::{FleetState, ImageBuilderState as B, ImageState};
 use recipe_aws::{Context, Poller, Probe, Probed, WaitError};
 
 /// What a builder in `state` means for a wait for `want`: done, keep waiting, or failed.
-fn builder_outcome(name: &str, state: &str, want: &str) -> Option<Probed> {
+fn builder_outcome(name: &str, state: &B, want: &B) -> Option<Probed> {
     match (state, want) {
         (s, w) if s == w => Some(Probed::Done),
         // A FAILED builder cannot be stopped, and is deleted as it is.
-        ("FAILED", "STOPPED") => Some(Probed::Done),
-        ("FAILED" | "DELETING", _) | ("STOPPED" | "SNAPSHOTTING", "RUNNING") => Some(
+        (B::Failed, B::Stopped) => Some(Probed::Done),
+        (B::Failed | B::Deleting, _) | (B::Stopped | B::Snapshotting, B::Running) => Some(
             Probed::Failed(format!("the image builder {name} is {state}, not {want}")),
         ),
         _ => None,
@@ -24,17 +25,18 @@ pub async fn wait_builder(
     region: &str,
     client: aws_sdk_appstream::Client,
     name: &str,
-    want: &'static str,
+    want: B,
 ) -> Result<(), WaitError> {
+    let key = format!("builder-{want}/{region}");
     let probe: Probe = Arc::new(move |names: Vec<String>| {
-        let client = client.clone();
+        let (client, want) = (client.clone(), want.clone());
         Box::pin(async move {
             let all = builders(&client).await?;
             let mut done = Vec::new();
             for n in &names {
-                let state = all.iter().find(|(b, _)| b == n).map(|(_, s)| s.as_str());
-                let outcome = match state {
-                    Some(s) => builder_outcome(n, s, want),
+                let found = all.iter().find(|b| b.name() == Some(n.as_str()));
+                let outcome = match found {
+                    Some(b) => b.state().and_then(|s| builder_outcome(n, s, &want)),
                     None => Some(Probed::Failed(format!(
                         "the image builder {n} no longer exists"
                     ))),
@@ -44,15 +46,13 @@ pub async fn wait_builder(
             Ok(done)
         })
     });
-    poller
-        .wait(format!("builder-{want}/{region}"), name, probe)
-        .await
+    poller.wait(key, name, probe).await
 }
 
-/// Every image builder of the account in the client's region: name and state.
+/// Every image builder of the account in the client's region, page after page.
 pub(crate) async fn builders(
     client: &aws_sdk_appstream::Client,
-) -> Result<Vec<(String, String)>, recipe_aws::AwsError> {
+) -> Result<Vec<aws_sdk_appstream::types::ImageBuilder>, recipe_aws::AwsError> {
     let (mut all, mut token) = (Vec::new(), None);
     loop {
         let out = client
@@ -61,11 +61,7 @@ pub(crate) async fn builders(
             .send()
             .await
             .ctx("appstream", "DescribeImageBuilders")?;
-        all.extend(
-            out.image_builders()
-                .iter()
-                .filter_map(|b| Some((b.name()?.to_string(), b.state()?.as_str().to_string()))),
-        );
+        all.extend(out.image_builders().iter().cloned());
         token = out.next_token().map(str::to_string);
         if token.is_none() {
             return Ok(all);
@@ -86,10 +82,9 @@ pub async fn wait_image(
             let mut done = Vec::new();
             for n in names {
                 let image = crate::image::describe(&client, &n).await?;
-                let state = image.as_ref().and_then(|i| i.state()).map(|s| s.as_str());
-                match state {
-                    Some("AVAILABLE") => done.push((n, Probed::Done)),
-                    Some("FAILED") => {
+                match image.as_ref().and_then(|i| i.state()) {
+                    Some(ImageState::Available) => done.push((n, Probed::Done)),
+                    Some(ImageState::Failed) => {
                         let why = image
                             .as_ref()
                             .and_then(|i| i.state_change_reason())
@@ -124,8 +119,8 @@ pub async fn wait_fleet(
             let mut done = Vec::new();
             for n in names {
                 let f = crate::rollout::describe_fleet(&client, &n).await?;
-                match f.as_ref().and_then(|f| f.state()).map(|s| s.as_str()) {
-                    Some("RUNNING" | "STOPPED") => done.push((n, Probed::Done)),
+                match f.as_ref().and_then(|f| f.state()) {
+                    Some(FleetState::Running | FleetState::Stopped) => done.push((n, Probed::Done)),
                     Some(_) => {}
                     None => done.push((n.clone(), Probed::Failed(format!("fleet {n} is gone")))),
                 }
@@ -142,17 +137,17 @@ mod tests {
 
     #[test]
     fn a_builder_wait_ends_where_the_builder_cannot_come_back_from() {
-        let done = |s, w| matches!(builder_outcome("b", s, w), Some(Probed::Done));
-        let failed = |s, w| matches!(builder_outcome("b", s, w), Some(Probed::Failed(_)));
-        assert!(done("RUNNING", "RUNNING"));
-        assert!(done("STOPPED", "STOPPED"));
+        let done = |s, w| matches!(builder_outcome("b", &s, &w), Some(Probed::Done));
+        let failed = |s, w| matches!(builder_outcome("b", &s, &w), Some(Probed::Failed(_)));
+        assert!(done(B::Running, B::Running));
+        assert!(done(B::Stopped, B::Stopped));
         assert!(
-            done("FAILED", "STOPPED"),
+            done(B::Failed, B::Stopped),
             "a failed builder is deleted as it is"
         );
-        assert!(failed("FAILED", "RUNNING"));
-        assert!(failed("SNAPSHOTTING", "RUNNING"));
-        assert!(builder_outcome("b", "SNAPSHOTTING", "STOPPED").is_none());
-        assert!(builder_outcome("b", "PENDING", "RUNNING").is_none());
+        assert!(failed(B::Failed, B::Running));
+        assert!(failed(B::Snapshotting, B::Running));
+        assert!(builder_outcome("b", &B::Snapshotting, &B::Stopped).is_none());
+        assert!(builder_outcome("b", &B::Pending, &B::Running).is_none());
     }
 }

@@ -4,7 +4,7 @@
 //! exist is created stopped, as EC2 launch templates are created; an Elastic fleet has no image and
 //! is refused with what to do instead.
 
-use aws_sdk_appstream::types::{ComputeCapacity, FleetType, VpcConfig};
+use aws_sdk_appstream::types::{ComputeCapacity, FleetState, FleetType, VpcConfig};
 use recipe_aws::{AwsError, Context};
 use recipe_engine::ActionError;
 use recipe_plan::RolloutTarget;
@@ -28,14 +28,14 @@ impl Act<'_> {
         let Some(f) = describe_fleet(&self.apps, fleet).await? else {
             return self.create_fleet(fleet, &image).await;
         };
-        if f.fleet_type().map(|t| t.as_str()) == Some("ELASTIC") {
+        if f.fleet_type() == Some(&FleetType::Elastic) {
             return Err(ActionError::fatal(format!(
                 "fleet {fleet} is an Elastic fleet: Elastic fleets run app blocks, not images; remove it from `rollout.fleets`"
             )));
         }
         if f.image_name() != Some(image.as_str()) {
             self.waiting(format!("fleet {fleet} to be RUNNING or STOPPED"));
-            poll::wait_fleet(&self.p.poller, &self.home, self.apps.clone(), fleet).await?;
+            poll::wait_fleet(&self.p.nodes.poller, &self.home, self.apps.clone(), fleet).await?;
             self.apps
                 .update_fleet()
                 .name(fleet)
@@ -45,7 +45,7 @@ impl Act<'_> {
                 .ctx("appstream", "UpdateFleet")?;
         }
         let running = describe_fleet(&self.apps, fleet).await?;
-        if running.is_some_and(|f| f.state().map(|s| s.as_str()) == Some("RUNNING")) {
+        if running.is_some_and(|f| f.state() == Some(&FleetState::Running)) {
             return self.soak(fleet, &image).await;
         }
         self.healthy(fleet, &image).await
@@ -56,7 +56,7 @@ impl Act<'_> {
     /// watched for [`SOAK_POLLS`] poll intervals (5 minutes against AWS); any error fails the
     /// rollout, naming it, and the fleets after it are not touched.
     async fn soak(&self, fleet: &str, image: &str) -> Result<(), ActionError> {
-        let poll = self.p.opts.poll;
+        let poll = self.p.nodes.poll;
         self.waiting(format!(
             "fleet {fleet} to run {image} on replaced instances with no errors ({}s)",
             (poll * SOAK_POLLS).as_secs()

@@ -1,32 +1,19 @@
 //! What killed runs left: image builders (found by their `recipe:*` tags) with their activations and
 //! managed nodes, and unrecorded images of abandoned builds.
 
-use recipe_aws::Context;
-use recipe_engine::{ActionError, ApplyContext, SweepRequest, Swept};
+use aws_sdk_appstream::types::ImageBuilderState;
+use recipe_engine::{ActionError, ApplyContext, SweepLog, SweepRequest, Swept};
 
 use crate::AppstreamProvider;
 use crate::image::tags_of;
 
-/// Sweep every recipe in the request.
+/// Sweep every recipe in the request: its builders, then its images of abandoned builds.
 pub(crate) async fn sweep(p: &AppstreamProvider, cx: &ApplyContext, req: &SweepRequest) -> Swept {
-    let mut swept = Swept::default();
-    for scope in &req.scopes {
-        if let Err(e) = sweep_builders(p, cx, &scope.recipe, req, &mut swept).await {
-            swept
-                .problems
-                .push(format!("{}: {}", scope.recipe, e.message));
-        }
-        if req.abandoned.is_empty() {
-            continue;
-        }
-        for region in &scope.regions {
-            if let Err(e) = sweep_images(p, &scope.recipe, region, req, &mut swept).await {
-                let problem = format!("{} in {region}: {}", scope.recipe, e.message);
-                swept.problems.push(problem);
-            }
-        }
-    }
-    swept
+    req.by_recipe(
+        |recipe, log| async move { sweep_builders(p, cx, &recipe, req, &log).await },
+        |recipe, region, log| async move { sweep_images(p, &recipe, &region, req, &log).await },
+    )
+    .await
 }
 
 /// The recipe's images in `region` made by builds of an interrupted apply that will not be resumed,
@@ -36,7 +23,7 @@ async fn sweep_images(
     recipe: &str,
     region: &str,
     req: &SweepRequest,
-    swept: &mut Swept,
+    swept: &SweepLog,
 ) -> Result<(), ActionError> {
     let client = p.appstream(region);
     for img in crate::image::owned_images(&client).await? {
@@ -54,9 +41,7 @@ async fn sweep_images(
             .unwrap_or_default();
         if ours && req.abandoned.contains(&build) {
             crate::image::delete_image(p, region, name).await?;
-            swept
-                .images
-                .push(format!("{recipe}: {name} in {region} ({build})"));
+            swept.image(format!("{recipe}: {name} in {region} ({build})"));
         }
     }
     Ok(())
@@ -68,31 +53,16 @@ async fn sweep_builders(
     cx: &ApplyContext,
     recipe: &str,
     req: &SweepRequest,
-    swept: &mut Swept,
+    swept: &SweepLog,
 ) -> Result<(), ActionError> {
     let region = cx.home_region(recipe)?;
     let client = p.appstream(&region);
-    let (mut token, mut found) = (None, Vec::new());
-    loop {
-        let out = client
-            .describe_image_builders()
-            .set_next_token(token)
-            .send()
-            .await
-            .ctx("appstream", "DescribeImageBuilders")?;
-        let named = out.image_builders().iter().filter_map(|b| {
-            let state = b.state().map(|s| s.as_str());
-            (state != Some("DELETING"))
-                .then(|| Some((b.name()?.to_string(), b.arn()?.to_string())))?
-        });
-        found.extend(named);
-        token = out.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
-        }
-    }
-    for (name, arn) in found {
-        let tags = tags_of(&client, &arn).await?;
+    let found = crate::poll::builders(&client).await?;
+    let found = found
+        .iter()
+        .filter(|b| b.state() != Some(&ImageBuilderState::Deleting));
+    for (name, arn) in found.filter_map(|b| Some((b.name()?, b.arn()?))) {
+        let tags = tags_of(&client, arn).await?;
         let get = |k: &str| tags.get(k).cloned();
         let (Some(owner), Some(build)) =
             (get(recipe_aws::tags::NAME), get(recipe_aws::tags::BUILD_ID))
@@ -106,9 +76,9 @@ async fn sweep_builders(
         {
             continue;
         }
-        recipe_ssm::hybrid::forget(&p.ssm(&region), &name).await?;
-        crate::builder::stop_and_delete(p, &region, &name).await?;
-        swept.builders.push(format!("{recipe}: {name} ({build})"));
+        recipe_ssm::hybrid::forget(&p.ssm(&region), name).await?;
+        crate::builder::stop_and_delete(p, &region, name).await?;
+        swept.builder(format!("{recipe}: {name} ({build})"));
     }
     Ok(())
 }

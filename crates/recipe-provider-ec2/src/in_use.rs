@@ -3,13 +3,19 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_ec2::types::InstanceStateName;
 use recipe_aws::Context;
 use recipe_engine::ActionError;
 
 use crate::filter;
 
 /// Instance states that hold on to their image.
-pub(crate) const LIVE_INSTANCE: &[&str] = &["pending", "running", "stopping", "stopped"];
+pub(crate) static LIVE_INSTANCE: [InstanceStateName; 4] = [
+    InstanceStateName::Pending,
+    InstanceStateName::Running,
+    InstanceStateName::Stopping,
+    InstanceStateName::Stopped,
+];
 
 /// Which of `images` (in the client's region) are in use, and by what: instances that are not
 /// terminated, and the `$Default` or `$Latest` version of any launch template.
@@ -28,7 +34,7 @@ pub async fn images_in_use(
             let out = client
                 .describe_instances()
                 .filters(filter("image-id", &ids))
-                .filters(filter("instance-state-name", LIVE_INSTANCE))
+                .filters(filter("instance-state-name", &LIVE_INSTANCE))
                 .set_next_token(token)
                 .send()
                 .await

@@ -27,12 +27,11 @@ mod sweep;
 
 pub use recipe_ssm::render;
 
-use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 use aws_sdk_ec2::types::Filter;
-use recipe_aws::{Aws, Clients, Context, Poller};
+use recipe_aws::{Aws, Clients, Context};
 use recipe_engine::{
     Action, ActionError, ActionKind, ApplyContext, BoxFuture, Lane, Leftover, Limit, LimitKind,
     Outputs, Provider, RecipeOutputs, Released, SweepRequest, Swept, Unfinished,
@@ -40,6 +39,8 @@ use recipe_engine::{
 use recipe_loader::LoadedRecipe;
 use recipe_model::Target;
 use recipe_plan::{Observations, ObserveError};
+pub use recipe_ssm::Options;
+use recipe_ssm::ProviderCore;
 use recipe_state::RecipeState;
 
 pub use in_use::images_in_use;
@@ -48,62 +49,40 @@ pub use sweep::sweep_orphans;
 /// The builder's instance type when a recipe names none.
 pub(crate) const DEFAULT_INSTANCE_TYPE: &str = "t3.small";
 
-/// How the provider polls.
-#[derive(Clone, Debug)]
-pub struct Ec2Options {
-    /// Poll interval for instances, agents, commands and images.
-    pub poll: Duration,
-}
-
-impl Default for Ec2Options {
-    fn default() -> Self {
-        Ec2Options {
-            poll: Duration::from_secs(5),
-        }
-    }
-}
-
 /// The EC2 provider: one per command, shared by every action of an apply.
 pub struct Ec2Provider {
-    aws: Aws,
+    core: ProviderCore,
     ec2: Clients<aws_sdk_ec2::Client>,
-    ssm: Clients<aws_sdk_ssm::Client>,
     iam: Clients<aws_sdk_iam::Client>,
     kms: Clients<aws_sdk_kms::Client>,
     quotas: Clients<aws_sdk_servicequotas::Client>,
     /// Builders the account has room for, per build region, as read at plan time (`quota.rs`).
     room: Mutex<BTreeMap<String, usize>>,
-    poller: Arc<Poller>,
-    poll: Duration,
-    /// Builders whose SSM agent was seen online.
-    agents: Mutex<HashSet<String>>,
+}
+
+impl std::ops::Deref for Ec2Provider {
+    type Target = ProviderCore;
+    fn deref(&self) -> &ProviderCore {
+        &self.core
+    }
 }
 
 impl Ec2Provider {
     /// A provider for this AWS configuration (its region is the default build region).
-    pub fn new(aws: Aws, opts: Ec2Options) -> Ec2Provider {
+    pub fn new(aws: Aws, opts: Options) -> Ec2Provider {
         Ec2Provider {
             ec2: Clients::new(aws.clone(), aws_sdk_ec2::Client::new),
-            ssm: Clients::new(aws.clone(), aws_sdk_ssm::Client::new),
             iam: Clients::new(aws.clone(), aws_sdk_iam::Client::new),
             kms: Clients::new(aws.clone(), aws_sdk_kms::Client::new),
             quotas: Clients::new(aws.clone(), aws_sdk_servicequotas::Client::new),
             room: Mutex::new(BTreeMap::new()),
-            aws,
-            poller: Poller::new(opts.poll),
-            poll: opts.poll,
-            agents: Mutex::new(HashSet::new()),
+            core: ProviderCore::new(aws, opts, ""),
         }
     }
 
     /// The EC2 client for `region`.
     pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
         self.ec2.get(region)
-    }
-
-    /// The SSM client for `region`.
-    pub fn ssm(&self, region: &str) -> aws_sdk_ssm::Client {
-        self.ssm.get(region)
     }
 
     /// The IAM client (IAM is global; its calls are signed for `us-east-1`).
@@ -119,11 +98,6 @@ impl Ec2Provider {
     /// The KMS client for `region`.
     pub fn kms(&self, region: &str) -> aws_sdk_kms::Client {
         self.kms.get(region)
-    }
-
-    /// A recipe's build region: `builder.region`, else the configuration's default region.
-    fn home(&self, r: &LoadedRecipe) -> String {
-        self.aws.build_region(r)
     }
 
     /// Tag a builder kept for debugging (`--keep-on-error`) with `recipe:keep=debug`, so that sweeps
@@ -142,31 +116,30 @@ impl Ec2Provider {
     async fn release_one(&self, cx: &ApplyContext, l: &Leftover, keep: bool) -> Released {
         let region = match cx.home_region(&l.recipe) {
             Ok(region) => region,
-            Err(e) => return Released::Failed(e.message),
+            Err(e) => return Released::Failed(e),
         };
         if keep {
             return match self.mark_kept(&region, &l.builder).await {
                 Ok(()) => Released::Kept,
-                Err(e) => Released::KeptUnmarked(e.message),
+                Err(e) => Released::KeptUnmarked(e),
             };
         }
         let client = self.ec2(&region);
-        let done = recipe_aws::persist(CLEANUP_ATTEMPTS, CLEANUP_BACKOFF, || {
-            let call = client.terminate_instances().instance_ids(&l.builder).send();
-            async { call.await.ctx("ec2", "TerminateInstances") }
-        })
+        let done = recipe_aws::persist(
+            recipe_aws::CLEANUP_ATTEMPTS,
+            recipe_aws::CLEANUP_BACKOFF,
+            || {
+                let call = client.terminate_instances().instance_ids(&l.builder).send();
+                async { call.await.ctx("ec2", "TerminateInstances") }
+            },
+        )
         .await;
         match done {
             Ok(_) => Released::Terminated,
-            Err(e) => Released::Failed(e.to_string()),
+            Err(e) => Released::Failed(e.into()),
         }
     }
 }
-
-/// Attempts for a clean-up call after the run (terminating a builder, removing an image).
-pub(crate) const CLEANUP_ATTEMPTS: u32 = 6;
-/// The first wait between them (doubling).
-pub(crate) const CLEANUP_BACKOFF: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// An EC2 tag.
 fn tag(k: &str, v: &str) -> aws_sdk_ec2::types::Tag {
@@ -265,10 +238,10 @@ impl Provider for Ec2Provider {
         &'a self,
         _: &'a ApplyContext,
         u: &'a Unfinished,
-    ) -> BoxFuture<'a, Result<(), String>> {
+    ) -> BoxFuture<'a, Result<(), ActionError>> {
         Box::pin(async move {
             let done = self.deregister(&u.region, &u.image).await;
-            done.map_err(|e| e.to_string())
+            done.map_err(ActionError::from)
         })
     }
 }

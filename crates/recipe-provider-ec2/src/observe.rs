@@ -34,10 +34,7 @@ pub(crate) async fn observe(
         {
             obs.bases.insert(name.clone(), id);
         }
-        let distributed = r.recipe.distribute.iter().flat_map(|d| d.regions.iter());
-        let mut regions = vec![home.clone()];
-        regions.extend(distributed.map(|x| x.value.clone()).filter(|x| *x != home));
-        for region in regions {
+        for region in r.recipe.image_regions(&home) {
             by_region.entry(region).or_default().push(name.clone());
         }
         if state.get(&name).and_then(|s| s.current()).is_some() {
@@ -192,9 +189,12 @@ async fn observe_region(
             obs.images.entry(seen.0).or_default().push(seen.1);
         }
     }
-    let users = images_in_use(&ec2, &ids).await.map_err(|e| ObserveError {
-        what: format!("what uses the recipes' images in {region}"),
-        detail: e.message,
+    let users = images_in_use(&ec2, &ids).await.map_err(|e| {
+        ObserveError::new(
+            format!("what uses the recipes' images in {region}"),
+            e.message.clone(),
+        )
+        .caused_by(e)
     })?;
     obs.in_use.extend(users.into_keys());
     Ok(())

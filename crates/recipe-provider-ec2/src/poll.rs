@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use aws_sdk_ec2::types::{ImageState, InstanceStateName as I};
 use recipe_aws::{Context, Poller, Probe, Probed, WaitError};
 
 use crate::filter;
@@ -29,9 +30,9 @@ pub async fn wait_available(
                 .iter()
                 .filter_map(|img| {
                     let id = img.image_id()?.to_string();
-                    match img.state()?.as_str() {
-                        "available" => Some((id, Probed::Done)),
-                        "pending" => None,
+                    match img.state()? {
+                        ImageState::Available => Some((id, Probed::Done)),
+                        ImageState::Pending => None,
                         other => {
                             let why = format!(
                                 "image {id} is {other}: {}",
@@ -56,10 +57,11 @@ pub async fn wait_instance(
     region: &str,
     client: aws_sdk_ec2::Client,
     instance: &str,
-    want: &'static str,
+    want: I,
 ) -> Result<(), WaitError> {
+    let key = format!("instance-{want}/{region}");
     let probe: Probe = Arc::new(move |ids: Vec<String>| {
-        let client = client.clone();
+        let (client, want) = (client.clone(), want.clone());
         Box::pin(async move {
             let out = client
                 .describe_instances()
@@ -73,12 +75,12 @@ pub async fn wait_instance(
                 .flat_map(|r| r.instances())
                 .filter_map(|i| {
                     let id = i.instance_id()?.to_string();
-                    let state = i.state()?.name()?.as_str().to_string();
-                    if state == want {
+                    let state = i.state()?.name()?;
+                    if *state == want {
                         return Some((id, Probed::Done));
                     }
-                    let gone = matches!(state.as_str(), "terminated" | "shutting-down")
-                        || (want == "running" && state == "stopped");
+                    let gone = matches!(state, I::Terminated | I::ShuttingDown)
+                        || (want == I::Running && *state == I::Stopped);
                     gone.then(|| {
                         let why = i
                             .state_reason()
@@ -93,9 +95,7 @@ pub async fn wait_instance(
                 .collect())
         })
     });
-    poller
-        .wait(format!("instance-{want}/{region}"), instance, probe)
-        .await
+    poller.wait(key, instance, probe).await
 }
 
 pub use recipe_ssm::poll::{wait_agent, wait_command};

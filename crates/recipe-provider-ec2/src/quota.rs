@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_ec2::types::InstanceStateName;
 use recipe_aws::Context;
 
 use crate::Ec2Provider;
@@ -50,9 +51,9 @@ async fn vcpus(
 async fn running(ec2: &aws_sdk_ec2::Client) -> Result<Vec<String>, recipe_aws::AwsError> {
     let states = aws_sdk_ec2::types::Filter::builder()
         .name("instance-state-name")
-        .values("pending")
-        .values("running")
-        .values("stopping")
+        .values(InstanceStateName::Pending.as_str())
+        .values(InstanceStateName::Running.as_str())
+        .values(InstanceStateName::Stopping.as_str())
         .build();
     let mut pages = ec2
         .describe_instances()

@@ -72,7 +72,7 @@ async fn sweep_builders(
         .describe_instances()
         .filters(filter("tag:recipe:role", &["builder"]))
         .filters(filter("tag:recipe:name", names))
-        .filters(filter("instance-state-name", LIVE_INSTANCE))
+        .filters(filter("instance-state-name", &LIVE_INSTANCE))
         .send()
         .await
         .ctx("ec2", "DescribeInstances")

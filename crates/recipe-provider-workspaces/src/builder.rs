@@ -9,15 +9,17 @@
 
 use aws_sdk_workspaces::types::{
     RunningMode, StartRequest, TerminateRequest, WorkspaceProperties, WorkspaceRequest,
+    WorkspaceState,
 };
-use recipe_aws::{AwsError, Context};
+use recipe_aws::{AwsError, CLEANUP_ATTEMPTS, CLEANUP_BACKOFF, Context, persist};
 use recipe_engine::{ActionError, ApplyContext, BoxFuture, Leftover, RecipeOutputs, Released};
 use recipe_model::{Base, Os};
-use recipe_ssm::hybrid::{self, activation_of, deregister, forget, node_of};
+use recipe_ssm::hybrid::{self, deregister, forget};
 use recipe_ssm::{NodeCheck, Session};
 
 use crate::actions::Act;
-use crate::{CLEANUP_ATTEMPTS, CLEANUP_BACKOFF, WorkspacesProvider, poll, tag, tag_list};
+
+use crate::{WorkspacesProvider, poll, tag, tag_list};
 
 impl NodeCheck for Act<'_> {
     /// A builder WorkSpace that is stopped (AUTO_STOP) is started; one that is gone never comes back.
@@ -69,7 +71,7 @@ impl Act<'_> {
             }
         };
         self.waiting(format!("the import {id} of {ami} to become AVAILABLE"));
-        poll::wait_image(&self.p.poller, &self.home, self.ws.clone(), &id).await?;
+        poll::wait_image(&self.p.nodes.poller, &self.home, self.ws.clone(), &id).await?;
         Ok(id)
     }
 
@@ -227,15 +229,9 @@ impl Act<'_> {
         self.ensure_running(ws.clone()).await?;
         let name = self.computer_name(&ws).await?;
         let activation = self.activation(&ws, &name).await?;
-        self.waiting(hybrid::registration_wait(
-            &ws,
-            &activation,
-            &hybrid::parameter_name(&name),
-            &self.home,
-            self.os(),
-            "docs/workspaces.md, \"How the SSM agent gets onto the builder\"",
-        ));
-        hybrid::wait_registered(&self.p.poller, &self.home, self.ssm.clone(), &activation).await?;
+        let doc = "docs/workspaces.md, \"How the SSM agent gets onto the builder\"";
+        let nodes = &self.p.nodes;
+        hybrid::await_registration(&self.s, &self.ssm, nodes, &ws, &name, &activation, doc).await?;
         self.check_node(&ws, &name, &activation).await?;
         Ok(RecipeOutputs::builder(ws))
     }
@@ -313,16 +309,16 @@ impl Act<'_> {
             }
             // The user's earlier builder (swept, or an earlier build's) holds the user until it is
             // gone: WorkSpaces gives a user one WorkSpace per directory.
-            if w.state().map(|s| s.as_str()) == Some("TERMINATING") {
+            if w.state() == Some(&WorkspaceState::Terminating) {
                 self.waiting(format!(
                     "{id}, the earlier WorkSpace of {user}, to be terminated"
                 ));
                 poll::wait_workspace(
-                    &self.p.poller,
+                    &self.p.nodes.poller,
                     &self.home,
                     self.ws.clone(),
                     id,
-                    "TERMINATED",
+                    WorkspaceState::Terminated,
                 )
                 .await?;
             }
@@ -333,10 +329,16 @@ impl Act<'_> {
     /// Wait until `ws` is AVAILABLE, starting it first when it is stopped (AUTO_STOP).
     pub(crate) async fn ensure_running(&self, ws: String) -> Result<(), ActionError> {
         let state = self.state_of(&ws).await?;
-        if matches!(state.as_str(), "STOPPED" | "STOPPING") {
-            if state == "STOPPING" {
-                poll::wait_workspace(&self.p.poller, &self.home, self.ws.clone(), &ws, "STOPPED")
-                    .await?;
+        if matches!(state, WorkspaceState::Stopped | WorkspaceState::Stopping) {
+            if state == WorkspaceState::Stopping {
+                poll::wait_workspace(
+                    &self.p.nodes.poller,
+                    &self.home,
+                    self.ws.clone(),
+                    &ws,
+                    WorkspaceState::Stopped,
+                )
+                .await?;
             }
             let out = self
                 .ws
@@ -354,11 +356,11 @@ impl Act<'_> {
         }
         self.waiting(format!("the builder WorkSpace {ws} to be AVAILABLE"));
         poll::wait_workspace(
-            &self.p.poller,
+            &self.p.nodes.poller,
             &self.home,
             self.ws.clone(),
             &ws,
-            "AVAILABLE",
+            WorkspaceState::Available,
         )
         .await?;
         Ok(())
@@ -382,11 +384,12 @@ impl Act<'_> {
     }
 
     /// A WorkSpace's state (`AVAILABLE`, `STOPPED`, …).
-    pub(crate) async fn state_of(&self, ws: &str) -> Result<String, ActionError> {
+    /// The state of WorkSpace `ws` (`Unknown("")` when the answer has none).
+    pub(crate) async fn state_of(&self, ws: &str) -> Result<WorkspaceState, ActionError> {
         let w = self.describe(ws).await?;
         Ok(w.state()
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_default())
+            .cloned()
+            .unwrap_or_else(|| WorkspaceState::from("")))
     }
 
     /// The name WorkSpace `ws` knows itself by: its computer name, "as seen by the operating
@@ -423,7 +426,7 @@ impl Act<'_> {
         let a = hybrid::ActivationFor {
             machine: ws,
             name,
-            role: &self.p.opts.agent_role,
+            role: &self.p.agent_role,
             description: &description,
             tags: &tags,
         };
@@ -432,27 +435,7 @@ impl Act<'_> {
 
     /// The managed node on the builder (found through its activation, then remembered).
     async fn node(&self, ws: &str) -> Result<Option<String>, ActionError> {
-        if let Some(n) = self
-            .p
-            .nodes
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(ws)
-        {
-            return Ok(Some(n.clone()));
-        }
-        let Some(activation) = activation_of(&self.ssm, ws).await? else {
-            return Ok(None);
-        };
-        let node = node_of(&self.ssm, &activation).await?;
-        if let Some(n) = &node {
-            self.p
-                .nodes
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert(ws.to_string(), n.clone());
-        }
-        Ok(node)
+        self.p.nodes.on_builder(&self.ssm, ws).await
     }
 
     /// A session on the builder's managed node.
@@ -461,22 +444,15 @@ impl Act<'_> {
         let node = self.node(&ws).await?.ok_or_else(|| {
             ActionError::fatal(format!("the builder {ws} has no SSM managed node: its activation is gone; apply again to start a new build"))
         })?;
-        Ok(Session::new(
-            self.ssm.clone(),
-            &self.p.poller,
-            &self.home,
+        let (ssm, nodes) = (self.ssm.clone(), &self.p.nodes);
+        Ok(Session::for_action(
+            &self.s,
+            ssm,
+            nodes,
             node,
-            self.r,
-            self.values(),
-            self.a.id,
-            &self.cx.events,
-            self.p.opts.poll,
-            &self.p.agents,
             self,
-        )
-        .with_cancel(&self.cx.cancel)
-        .with_gates(self.cx.gates_shown(self.a.id), self.connect(&ws))
-        .with_base(self.inputs.base(self.name)))
+            self.connect(&ws),
+        ))
     }
 
     /// Where a person connects to the builder.
@@ -517,11 +493,7 @@ impl Act<'_> {
         )
         .await?;
         deregister(&self.ssm, &node).await?;
-        self.p
-            .nodes
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(ws);
+        self.p.nodes.forget(ws);
         Ok(())
     }
 
@@ -531,16 +503,16 @@ impl Act<'_> {
         if ws.is_empty() || matches!(self.r.recipe.base.value, Base::Workspace(_)) {
             return Ok(());
         }
-        if self.state_of(&ws).await.ok().as_deref() == Some("SUSPENDED") {
+        if self.state_of(&ws).await.ok() == Some(WorkspaceState::Suspended) {
             self.waiting(format!(
                 "the image to be made from {ws} before it is terminated"
             ));
             poll::wait_workspace(
-                &self.p.poller,
+                &self.p.nodes.poller,
                 &self.home,
                 self.ws.clone(),
                 &ws,
-                "AVAILABLE",
+                WorkspaceState::Available,
             )
             .await?;
         }
@@ -570,7 +542,14 @@ pub(crate) async fn drop_temp(
     if bundle.is_none() && image.is_none() {
         return Ok(());
     }
-    poll::wait_workspace(&p.poller, region, client.clone(), ws, "TERMINATED").await?;
+    poll::wait_workspace(
+        &p.nodes.poller,
+        region,
+        client.clone(),
+        ws,
+        WorkspaceState::Terminated,
+    )
+    .await?;
     if let Some((id, _)) = bundle {
         client
             .delete_workspace_bundle()
@@ -621,7 +600,7 @@ pub(crate) async fn release_one(
 ) -> Released {
     let region = match cx.home_region(&l.recipe) {
         Ok(r) => r,
-        Err(e) => return Released::Failed(e.message),
+        Err(e) => return Released::Failed(e),
     };
     let client = p.workspaces(&region);
     let existing = cx
@@ -631,7 +610,7 @@ pub(crate) async fn release_one(
         // `base: { workspace: … }` is the user's WorkSpace: only what the build added goes.
         return match forget(&p.ssm(&region), &l.builder).await {
             Ok(()) => Released::Untouched,
-            Err(e) => Released::Failed(e.message),
+            Err(e) => Released::Failed(e),
         };
     }
     if keep {
@@ -643,30 +622,22 @@ pub(crate) async fn release_one(
             .await;
         return match marked.ctx("workspaces", "CreateTags") {
             Ok(_) => Released::Kept,
-            Err(e) => Released::KeptUnmarked(e.to_string()),
+            Err(e) => Released::KeptUnmarked(e.into()),
         };
     }
-    let ssm = p.ssm(&region);
-    let mut wait = CLEANUP_BACKOFF;
-    let mut done = Err(ActionError::fatal("not tried"));
-    for _ in 0..CLEANUP_ATTEMPTS {
-        done = match forget(&ssm, &l.builder).await {
-            Ok(()) => terminate(&client, &l.builder).await,
-            Err(e) => Err(e),
-        };
-        if done.is_ok()
-            && let Some(b) = cx.build(&l.recipe)
-        {
-            done = drop_temp(p, &region, &l.builder, &b.build_id).await;
+    let (ssm, region, builder) = (&p.ssm(&region), region.as_str(), l.builder.as_str());
+    let (client, build) = (&client, cx.build(&l.recipe));
+    let done = persist(CLEANUP_ATTEMPTS, CLEANUP_BACKOFF, || async move {
+        forget(ssm, builder).await?;
+        terminate(client, builder).await?;
+        match build {
+            Some(b) => drop_temp(p, region, builder, &b.build_id).await,
+            None => Ok(()),
         }
-        if done.is_ok() {
-            break;
-        }
-        recipe_engine::idle(tokio::time::sleep(wait)).await;
-        wait *= 2;
-    }
+    })
+    .await;
     match done {
         Ok(()) => Released::Terminated,
-        Err(e) => Released::Failed(e.message),
+        Err(e) => Released::Failed(e),
     }
 }

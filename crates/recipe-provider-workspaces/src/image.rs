@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_workspaces::types::RebootRequest;
+use aws_sdk_workspaces::types::{RebootRequest, WorkspaceState};
 use recipe_aws::{AwsError, Context, WaitError};
 use recipe_engine::{ActionError, ActionKind, ErrorClass, RecipeOutputs};
 
@@ -51,17 +51,6 @@ impl Act<'_> {
                 .filter(|c| c.is_ascii_alphanumeric() || "_./() -".contains(*c))
                 .collect(),
         }
-    }
-
-    /// The tags of this build's image.
-    pub(crate) fn image_tags(&self) -> BTreeMap<String, String> {
-        let fingerprint = self.cx.plan.fingerprint_of(self.name).unwrap_or_default();
-        recipe_aws::tags::image_tags(
-            self.r,
-            &self.values(),
-            fingerprint,
-            self.inputs.base(self.name),
-        )
     }
 
     /// The image of this build in the client's region, if an earlier attempt made it (found by its
@@ -175,7 +164,14 @@ impl Act<'_> {
         }
         self.waiting(format!("the builder {ws} to restart"));
         self.restart_seen(ws).await?;
-        poll::wait_workspace(&self.p.poller, &self.home, self.ws.clone(), ws, "AVAILABLE").await?;
+        poll::wait_workspace(
+            &self.p.nodes.poller,
+            &self.home,
+            self.ws.clone(),
+            ws,
+            WorkspaceState::Available,
+        )
+        .await?;
         Ok(())
     }
 
@@ -185,10 +181,10 @@ impl Act<'_> {
     /// [`RESTART_SEEN_POLLS`] polls is taken as done.
     async fn restart_seen(&self, ws: &str) -> Result<(), ActionError> {
         for _ in 0..RESTART_SEEN_POLLS {
-            if self.state_of(ws).await? != "AVAILABLE" {
+            if self.state_of(ws).await? != WorkspaceState::Available {
                 return Ok(());
             }
-            recipe_engine::idle(tokio::time::sleep(self.p.opts.poll)).await;
+            recipe_engine::idle(tokio::time::sleep(self.p.nodes.poll)).await;
         }
         Ok(())
     }
@@ -196,8 +192,8 @@ impl Act<'_> {
     /// AVAILABLE with modification state NONE, and no encrypted volume (seed 001).
     async fn check_workspace(&self, ws: &str) -> Result<(), ActionError> {
         let w = self.describe(ws).await?;
-        let state = w.state().map(|s| s.as_str()).unwrap_or("unknown");
-        if state != "AVAILABLE" || !w.modification_states().is_empty() {
+        let state = w.state().map_or("unknown", WorkspaceState::as_str);
+        if w.state() != Some(&WorkspaceState::Available) || !w.modification_states().is_empty() {
             return Err(ActionError::fatal(format!(
                 "pre-capture check failed: the builder {ws} is {state} with {} modification(s) in progress; an image needs AVAILABLE with modification state NONE",
                 w.modification_states().len()
@@ -216,7 +212,7 @@ impl Act<'_> {
     pub(crate) async fn wait_available(&self) -> Result<RecipeOutputs, ActionError> {
         let image = self.need_image(&self.home, "wait for")?;
         self.waiting(format!("{image} in {} to become AVAILABLE", self.home));
-        match poll::wait_image(&self.p.poller, &self.home, self.ws.clone(), &image).await {
+        match poll::wait_image(&self.p.nodes.poller, &self.home, self.ws.clone(), &image).await {
             Ok(()) => Ok(RecipeOutputs::image(&self.home, image)),
             Err(WaitError::Failed(why)) => {
                 let _ = delete_image(self.p, &self.home, &image).await;
@@ -267,7 +263,7 @@ impl Act<'_> {
             }
         };
         self.waiting(format!("the copy {id} in {region} to become AVAILABLE"));
-        poll::wait_image(&self.p.poller, region, client, &id).await?;
+        poll::wait_image(&self.p.nodes.poller, region, client, &id).await?;
         Ok(RecipeOutputs::image(region, id))
     }
 
@@ -322,23 +318,18 @@ impl Act<'_> {
         Ok(())
     }
 
-    /// Delete an old version's images in every region: unshared first, never one a bundle uses.
+    /// Delete an old version's images in every region (unshared first), unless a bundle uses one.
     pub(crate) async fn retire(&self, build_id: &str) -> Result<(), ActionError> {
-        let Some(v) = self.version(build_id) else {
-            return Ok(());
+        let p = self.p;
+        let used_by = |region: String, image: String| async move {
+            let bundle = crate::rollout::bundle_using(&p.workspaces(&region), &image).await?;
+            Ok(bundle.map(|b| format!("bundle {b}")))
         };
-        for (region, img) in &v.images {
-            let client = self.p.workspaces(region);
-            if let Some(bundle) = crate::rollout::bundle_using(&client, &img.image_id).await? {
-                return Err(ActionError::fatal(format!(
-                    "{} in {region} is used by bundle {bundle}: it is kept; move the bundle to a newer image first",
-                    img.image_id
-                )));
-            }
-            unshare_all(&client, &img.image_id).await?;
-            delete_image(self.p, region, &img.image_id).await?;
-        }
-        Ok(())
+        let delete = |region: String, image: String| async move {
+            unshare_all(&p.workspaces(&region), &image).await?;
+            delete_image(p, &region, &image).await
+        };
+        self.retire_with(build_id, used_by, delete).await
     }
 }
 

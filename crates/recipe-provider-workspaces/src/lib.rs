@@ -23,11 +23,9 @@ mod poll;
 mod rollout;
 mod sweep;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::collections::BTreeMap;
 
-use recipe_aws::{Aws, Clients, Poller};
+use recipe_aws::{Aws, Clients};
 use recipe_engine::{
     Action, ActionError, ActionKind, ApplyContext, BoxFuture, Lane, Leftover, Limit, Outputs,
     Provider, RecipeOutputs, Released, SweepRequest, Swept, Unfinished,
@@ -35,67 +33,39 @@ use recipe_engine::{
 use recipe_loader::LoadedRecipe;
 use recipe_model::Target;
 use recipe_plan::{Observations, ObserveError};
+pub use recipe_ssm::Options;
+use recipe_ssm::ProviderCore;
 use recipe_state::RecipeState;
 
-/// How the provider works.
-#[derive(Clone, Debug)]
-pub struct WorkspacesOptions {
-    /// Poll interval for WorkSpaces, images, agents and commands.
-    pub poll: Duration,
-    /// The IAM role the SSM agent on a builder WorkSpace assumes (the hybrid activation's role;
-    /// it trusts `ssm.amazonaws.com`, see docs/workspaces.md).
-    pub agent_role: String,
-}
-
-impl Default for WorkspacesOptions {
-    fn default() -> Self {
-        WorkspacesOptions {
-            poll: Duration::from_secs(5),
-            agent_role: "recipe-workspaces-builder".into(),
-        }
-    }
-}
+/// The role the SSM agent on a builder WorkSpace assumes unless the options name another (the
+/// hybrid activation's role; it trusts `ssm.amazonaws.com`, see docs/workspaces.md).
+pub const DEFAULT_AGENT_ROLE: &str = "recipe-workspaces-builder";
 
 /// The WorkSpaces provider: one per command, shared by every action of an apply.
 pub struct WorkspacesProvider {
-    aws: Aws,
+    core: ProviderCore,
     ws: Clients<aws_sdk_workspaces::Client>,
-    ssm: Clients<aws_sdk_ssm::Client>,
-    poller: Arc<Poller>,
-    opts: WorkspacesOptions,
-    /// Managed nodes whose agent was seen online.
-    agents: Mutex<HashSet<String>>,
-    /// The managed node (`mi-…`) found on each builder WorkSpace.
-    nodes: Mutex<HashMap<String, String>>,
+}
+
+impl std::ops::Deref for WorkspacesProvider {
+    type Target = ProviderCore;
+    fn deref(&self) -> &ProviderCore {
+        &self.core
+    }
 }
 
 impl WorkspacesProvider {
     /// A provider for this AWS configuration (its region is the default build region).
-    pub fn new(aws: Aws, opts: WorkspacesOptions) -> WorkspacesProvider {
+    pub fn new(aws: Aws, opts: Options) -> WorkspacesProvider {
         WorkspacesProvider {
             ws: Clients::new(aws.clone(), aws_sdk_workspaces::Client::new),
-            ssm: Clients::new(aws.clone(), aws_sdk_ssm::Client::new),
-            aws,
-            poller: Poller::new(opts.poll),
-            opts,
-            agents: Mutex::new(HashSet::new()),
-            nodes: Mutex::new(HashMap::new()),
+            core: ProviderCore::new(aws, opts, DEFAULT_AGENT_ROLE),
         }
     }
 
     /// The WorkSpaces client for `region`.
     pub fn workspaces(&self, region: &str) -> aws_sdk_workspaces::Client {
         self.ws.get(region)
-    }
-
-    /// The SSM client for `region`.
-    pub fn ssm(&self, region: &str) -> aws_sdk_ssm::Client {
-        self.ssm.get(region)
-    }
-
-    /// A recipe's build region: `builder.region`, else the configuration's default region.
-    fn home(&self, r: &LoadedRecipe) -> String {
-        self.aws.build_region(r)
     }
 }
 
@@ -112,11 +82,6 @@ fn tag(k: &str, v: &str) -> aws_sdk_workspaces::types::Tag {
 fn tag_list(tags: &BTreeMap<String, String>) -> Vec<aws_sdk_workspaces::types::Tag> {
     tags.iter().map(|(k, v)| tag(k, v)).collect()
 }
-
-/// Attempts for a clean-up call after the run (terminating a builder, removing an image).
-pub(crate) const CLEANUP_ATTEMPTS: u32 = 6;
-/// The first wait between them (doubling).
-pub(crate) const CLEANUP_BACKOFF: Duration = Duration::from_millis(200);
 
 impl Provider for WorkspacesProvider {
     fn target(&self) -> Target {
@@ -178,10 +143,7 @@ impl Provider for WorkspacesProvider {
         &'a self,
         _: &'a ApplyContext,
         u: &'a Unfinished,
-    ) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move {
-            let done = image::delete_image(self, &u.region, &u.image).await;
-            done.map_err(|e| e.to_string())
-        })
+    ) -> BoxFuture<'a, Result<(), ActionError>> {
+        Box::pin(image::delete_image(self, &u.region, &u.image))
     }
 }

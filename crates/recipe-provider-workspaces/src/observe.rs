@@ -27,14 +27,7 @@ pub(crate) async fn observe(
         if !problems.is_empty() {
             obs.problems.insert(name.clone(), problems);
         }
-        regions.insert(home.clone());
-        regions.extend(
-            r.recipe
-                .distribute
-                .iter()
-                .flat_map(|d| d.regions.iter())
-                .map(|x| x.value.clone()),
-        );
+        regions.extend(r.recipe.image_regions(&home));
         if let Some(b) = &r.recipe.bundle {
             let rollouts = observe_bundles(p, &home, b).await?;
             if let Some(n) = rebuild_count_at_home(p, r, &home).await? {
@@ -80,9 +73,9 @@ async fn observe_bundles(
     for region in regions {
         let found = crate::rollout::bundle_named(&p.workspaces(&region), &b.name.value)
             .await
-            .map_err(|e| ObserveError {
-                what: "DescribeWorkspaceBundles (workspaces)".into(),
-                detail: e.message,
+            .map_err(|e| {
+                ObserveError::new("DescribeWorkspaceBundles (workspaces)", e.message.clone())
+                    .caused_by(e)
             })?;
         out.push(ObservedRollout {
             target: RolloutTarget::Bundle(b.name.value.clone()),
@@ -110,9 +103,9 @@ async fn rebuild_count_at_home(
     let client = p.workspaces(home);
     let found = crate::rollout::bundle_named(&client, &b.name.value)
         .await
-        .map_err(|e| ObserveError {
-            what: "DescribeWorkspaceBundles (workspaces)".into(),
-            detail: e.message,
+        .map_err(|e| {
+            ObserveError::new("DescribeWorkspaceBundles (workspaces)", e.message.clone())
+                .caused_by(e)
         })?;
     match found {
         Some((id, _)) => rebuild_count(&client, &id, r).await.map(Some),
@@ -139,9 +132,8 @@ async fn rebuild_count(
         let Some(id) = w.workspace_id() else { continue };
         let carries = crate::sweep::has_tags(client, id, &tagged)
             .await
-            .map_err(|e| ObserveError {
-                what: "DescribeTags (workspaces)".into(),
-                detail: e.message,
+            .map_err(|e| {
+                ObserveError::new("DescribeTags (workspaces)", e.message.clone()).caused_by(e)
             })?;
         n += usize::from(carries);
     }

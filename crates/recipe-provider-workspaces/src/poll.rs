@@ -4,19 +4,18 @@
 
 use std::sync::Arc;
 
+use aws_sdk_workspaces::types::{WorkspaceImageState, WorkspaceState};
 use recipe_aws::{Context, Poller, Probe, Probed, WaitError};
 
 /// WorkSpaces states a wait for `want` cannot come back from.
-fn dead_end(state: &str, want: &str) -> bool {
-    match want {
-        "TERMINATED" => false,
-        _ => {
-            matches!(
-                state,
-                "ERROR" | "UNHEALTHY" | "IMPAIRED" | "TERMINATING" | "TERMINATED"
-            ) && state != want
-        }
-    }
+fn dead_end(state: &WorkspaceState, want: &WorkspaceState) -> bool {
+    use WorkspaceState as S;
+    *want != S::Terminated
+        && state != want
+        && matches!(
+            state,
+            S::Error | S::Unhealthy | S::Impaired | S::Terminating | S::Terminated
+        )
 }
 
 /// Wait until WorkSpace `id` is in state `want`, with no modification in progress (`Err` if it
@@ -27,10 +26,11 @@ pub async fn wait_workspace(
     region: &str,
     client: aws_sdk_workspaces::Client,
     id: &str,
-    want: &'static str,
+    want: WorkspaceState,
 ) -> Result<(), WaitError> {
+    let key = format!("workspace-{want}/{region}");
     let probe: Probe = Arc::new(move |ids: Vec<String>| {
-        let client = client.clone();
+        let (client, want) = (client.clone(), want.clone());
         Box::pin(async move {
             let mut done = Vec::new();
             for chunk in ids.chunks(25) {
@@ -49,10 +49,9 @@ pub async fn wait_workspace(
                     let (Some(id), Some(state)) = (w.workspace_id(), w.state()) else {
                         continue;
                     };
-                    let state = state.as_str();
-                    if state == want && w.modification_states().is_empty() {
+                    if *state == want && w.modification_states().is_empty() {
                         done.push((id.to_string(), Probed::Done));
-                    } else if dead_end(state, want) {
+                    } else if dead_end(state, &want) {
                         let why = w.error_message().unwrap_or("no reason given");
                         done.push((
                             id.to_string(),
@@ -61,7 +60,7 @@ pub async fn wait_workspace(
                     }
                 }
                 for gone in chunk.iter().filter(|i| !seen.contains(i)) {
-                    let outcome = if want == "TERMINATED" {
+                    let outcome = if want == WorkspaceState::Terminated {
                         Probed::Done
                     } else {
                         Probed::Failed(format!("the WorkSpace {gone} no longer exists"))
@@ -72,9 +71,7 @@ pub async fn wait_workspace(
             Ok(done)
         })
     });
-    poller
-        .wait(format!("workspace-{want}/{region}"), id, probe)
-        .await
+    poller.wait(key, id, probe).await
 }
 
 /// Wait until WorkSpaces image `image` is AVAILABLE (`Err` if it went to ERROR).
@@ -99,9 +96,9 @@ pub async fn wait_image(
                     let (Some(id), Some(state)) = (i.image_id(), i.state()) else {
                         continue;
                     };
-                    match state.as_str() {
-                        "AVAILABLE" => done.push((id.to_string(), Probed::Done)),
-                        "PENDING" => {}
+                    match state {
+                        WorkspaceImageState::Available => done.push((id.to_string(), Probed::Done)),
+                        WorkspaceImageState::Pending => {}
                         other => {
                             let why = i.error_message().unwrap_or("no reason given");
                             done.push((

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_workspaces::types::{Compute, ComputeType, RebuildRequest, RootStorage, UserStorage};
+use aws_sdk_workspaces::types::{
+    Compute, ComputeType, RebuildRequest, RootStorage, UserStorage, WorkspaceState,
+};
 use recipe_aws::Context;
 use recipe_engine::ActionError;
 use recipe_plan::RolloutTarget;
@@ -55,7 +57,13 @@ pub(crate) async fn bundle_using(
 }
 
 /// States RebuildWorkspaces accepts (API_RebuildWorkspaces).
-const REBUILDABLE: &[&str] = &["AVAILABLE", "ERROR", "UNHEALTHY", "STOPPED", "REBOOTING"];
+const REBUILDABLE: &[WorkspaceState] = &[
+    WorkspaceState::Available,
+    WorkspaceState::Error,
+    WorkspaceState::Unhealthy,
+    WorkspaceState::Stopped,
+    WorkspaceState::Rebooting,
+];
 
 impl Act<'_> {
     /// The bundle in `region` (the build region when `None`) wraps the recipe's image there:
@@ -188,11 +196,11 @@ impl Act<'_> {
             for ws in chunk {
                 self.waiting(format!("{ws} to come back from its rebuild"));
                 if let Err(e) = poll::wait_workspace(
-                    &self.p.poller,
+                    &self.p.nodes.poller,
                     &self.home,
                     self.ws.clone(),
                     ws,
-                    "AVAILABLE",
+                    WorkspaceState::Available,
                 )
                 .await
                 {
@@ -232,15 +240,19 @@ impl Act<'_> {
             if !crate::sweep::has_tags(&self.ws, id, tagged).await? {
                 continue;
             }
-            let state = w.state().map(|s| s.as_str()).unwrap_or("unknown");
-            if REBUILDABLE.contains(&state) {
+            let state = w.state().map_or("unknown", WorkspaceState::as_str);
+            if w.state().is_some_and(|s| REBUILDABLE.contains(s)) {
                 ready.push(id.to_string());
             } else {
                 skipped.push((
                     id.to_string(),
                     format!(
                         "it is {state}, and a rebuild starts only from {}",
-                        REBUILDABLE.join(", ")
+                        REBUILDABLE
+                            .iter()
+                            .map(WorkspaceState::as_str)
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 ));
             }

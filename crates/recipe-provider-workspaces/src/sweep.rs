@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_workspaces::types::WorkspaceState;
 use recipe_aws::{AwsError, Context};
-use recipe_engine::{ActionError, ApplyContext, SweepRequest, Swept};
+use recipe_engine::{ActionError, ApplyContext, SweepLog, SweepRequest, Swept};
 
 use crate::WorkspacesProvider;
 
@@ -56,26 +57,13 @@ pub(crate) async fn has_tags(
     Ok(wanted.iter().all(|(k, v)| have.get(k) == Some(v)))
 }
 
-/// Sweep every recipe in the request.
+/// Sweep every recipe in the request: its builders, then its images of abandoned builds.
 pub(crate) async fn sweep(p: &WorkspacesProvider, cx: &ApplyContext, req: &SweepRequest) -> Swept {
-    let mut swept = Swept::default();
-    for scope in &req.scopes {
-        if let Err(e) = sweep_builders(p, cx, &scope.recipe, req, &mut swept).await {
-            swept
-                .problems
-                .push(format!("{}: {}", scope.recipe, e.message));
-        }
-        if req.abandoned.is_empty() {
-            continue;
-        }
-        for region in &scope.regions {
-            if let Err(e) = sweep_images(p, &scope.recipe, region, req, &mut swept).await {
-                let problem = format!("{} in {region}: {}", scope.recipe, e.message);
-                swept.problems.push(problem);
-            }
-        }
-    }
-    swept
+    req.by_recipe(
+        |recipe, log| async move { sweep_builders(p, cx, &recipe, req, &log).await },
+        |recipe, region, log| async move { sweep_images(p, &recipe, &region, req, &log).await },
+    )
+    .await
 }
 
 /// The recipe's images in `region` made by builds of an interrupted apply that will not be resumed,
@@ -85,7 +73,7 @@ async fn sweep_images(
     recipe: &str,
     region: &str,
     req: &SweepRequest,
-    swept: &mut Swept,
+    swept: &SweepLog,
 ) -> Result<(), ActionError> {
     let client = p.workspaces(region);
     for img in crate::image::owned_images(&client).await? {
@@ -101,9 +89,7 @@ async fn sweep_images(
             .unwrap_or_default();
         if ours && req.abandoned.contains(&build) {
             crate::image::delete_image(p, region, id).await?;
-            swept
-                .images
-                .push(format!("{recipe}: {id} in {region} ({build})"));
+            swept.image(format!("{recipe}: {id} in {region} ({build})"));
         }
     }
     Ok(())
@@ -115,7 +101,7 @@ async fn sweep_builders(
     cx: &ApplyContext,
     recipe: &str,
     req: &SweepRequest,
-    swept: &mut Swept,
+    swept: &SweepLog,
 ) -> Result<(), ActionError> {
     let Ok(r) = cx.recipe(recipe) else {
         return Ok(());
@@ -132,7 +118,7 @@ async fn sweep_builders(
         .user_name(&user.value);
     for w in &crate::poll::all_workspaces(call).await? {
         let Some(id) = w.workspace_id() else { continue };
-        if w.state().map(|s| s.as_str()) == Some("TERMINATING") {
+        if w.state() == Some(&WorkspaceState::Terminating) {
             continue;
         }
         let tags = tags(&client, id).await?;
@@ -153,7 +139,7 @@ async fn sweep_builders(
         recipe_ssm::hybrid::forget(&p.ssm(&region), id).await?;
         crate::builder::terminate(&client, id).await?;
         crate::builder::drop_temp(p, &region, id, &build).await?;
-        swept.builders.push(format!("{recipe}: {id} ({build})"));
+        swept.builder(format!("{recipe}: {id} ({build})"));
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use recipe_aws::{AwsError, Context, Poller, Probe, Probed, WaitError};
-use recipe_engine::ActionError;
+use recipe_engine::{ActionError, ActionScope};
 use recipe_model::Os;
 
 /// The tag on an activation that names the SSM parameter holding its id and code.
@@ -283,7 +283,7 @@ pub async fn wait_registered(
             Ok(out
                 .instance_information_list()
                 .iter()
-                .filter(|i| i.ping_status().map(|p| p.as_str()) == Some("Online"))
+                .filter(|i| crate::poll::online(i))
                 .filter_map(|i| Some((i.activation_id()?.to_string(), Probed::Done)))
                 .collect())
         })
@@ -291,6 +291,27 @@ pub async fn wait_registered(
     poller
         .wait(format!("activation/{region}"), activation, probe)
         .await
+}
+
+/// Say what the action waits on ([`registration_wait`]: the agent on `builder`, known to itself as
+/// `machine`, registering with `activation`; `doc` tells how it gets there), then wait on the shared
+/// poller until it has registered.
+pub async fn await_registration(
+    s: &ActionScope<'_>,
+    ssm: &aws_sdk_ssm::Client,
+    nodes: &crate::Nodes,
+    builder: &str,
+    machine: &str,
+    activation: &str,
+    doc: &str,
+) -> Result<(), ActionError> {
+    let (home, os) = (&s.home, s.r.recipe.os.value);
+    let parameter = parameter_name(machine);
+    s.waiting(registration_wait(
+        builder, activation, &parameter, home, os, doc,
+    ));
+    wait_registered(&nodes.poller, home, ssm.clone(), activation).await?;
+    Ok(())
 }
 
 /// What the apply waits on while the agent on `builder` registers with `activation`: both routes,

@@ -6,17 +6,20 @@
 //! - [`first_boot`]: the runner of launch-stage steps on machines made from the image;
 //! - [`Session`]: one action's commands on one node, each sent once under a key and waited for;
 //! - [`poll`]: the agent and command waits on the shared poller;
-//! - [`hybrid`]: activations and the managed nodes registered with them.
+//! - [`hybrid`]: activations and the managed nodes registered with them;
+//! - [`ProviderCore`]: what every SSM-driven provider holds once (configuration, SSM clients, nodes).
 
 pub mod bootstrap;
 pub mod first_boot;
 pub mod hybrid;
 pub mod poll;
+mod provider_core;
 pub mod render;
 pub mod secrets;
 mod session;
 
-pub use session::{NodeCheck, Session};
+pub use provider_core::{Options, ProviderCore};
+pub use session::{NodeCheck, Nodes, Session};
 
 #[cfg(test)]
 mod image_tests;

@@ -4,7 +4,21 @@
 
 use std::sync::Arc;
 
+use aws_sdk_ssm::types::{CommandInvocationStatus as C, PingStatus};
 use recipe_aws::{Context, Poller, Probe, Probed, WaitError};
+
+/// Whether a command invocation in `status` has yet to end (no status yet counts as not ended).
+pub(crate) fn in_flight(status: Option<&C>) -> bool {
+    matches!(
+        status,
+        Some(C::Pending | C::InProgress | C::Delayed | C::Cancelling) | None
+    )
+}
+
+/// Whether a managed node's agent answers.
+pub(crate) fn online(i: &aws_sdk_ssm::types::InstanceInformation) -> bool {
+    i.ping_status() == Some(&PingStatus::Online)
+}
 
 /// Wait until the SSM agent on `instance` reports Online.
 pub async fn wait_agent(
@@ -33,7 +47,7 @@ pub async fn wait_agent(
                 done.extend(
                     out.instance_information_list()
                         .iter()
-                        .filter(|i| i.ping_status().map(|p| p.as_str()) == Some("Online"))
+                        .filter(|i| online(i))
                         .filter_map(|i| Some((i.instance_id()?.to_string(), Probed::Done))),
                 );
             }
@@ -81,11 +95,5 @@ async fn finished(ssm: &aws_sdk_ssm::Client, command: &str) -> Result<bool, reci
         .await
         .ctx("ssm", "ListCommandInvocations")?;
     let list = out.command_invocations();
-    Ok(!list.is_empty()
-        && list.iter().all(|i| {
-            !matches!(
-                i.status().map(|s| s.as_str()),
-                Some("Pending" | "InProgress" | "Delayed" | "Cancelling") | None
-            )
-        }))
+    Ok(!list.is_empty() && list.iter().all(|i| !in_flight(i.status())))
 }

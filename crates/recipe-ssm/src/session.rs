@@ -3,17 +3,74 @@
 //! first-boot runner, the tests, the cleanup preset and reboots, each sent once through SSM Run
 //! Command and waited for on the shared poller.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use aws_sdk_ssm::types::CommandInvocationStatus;
 use recipe_aws::{AwsError, Context, Poller};
-use recipe_engine::{ActionError, BoxFuture, ErrorClass, Events};
+use recipe_engine::{ActionError, ActionScope, BoxFuture, ErrorClass, Events};
 use recipe_loader::LoadedRecipe;
 use recipe_model::{Os, Stage, Step};
 use recipe_plan::BuildValues;
 
 use crate::{poll, render};
+
+/// What a provider's sessions share: the poller, the poll interval, the nodes whose agent was seen
+/// online, and the managed node found on each builder.
+pub struct Nodes {
+    /// The shared poller.
+    pub poller: Arc<Poller>,
+    /// The poll interval (re-sends back off by it).
+    pub poll: Duration,
+    /// Managed nodes whose agent was seen online.
+    online: Mutex<HashSet<String>>,
+    /// The managed node (`mi-…`) found on each builder registered through a hybrid activation.
+    on_builder: Mutex<HashMap<String, String>>,
+}
+
+impl Nodes {
+    /// Nothing seen yet; waits poll every `poll`.
+    pub fn new(poll: Duration) -> Nodes {
+        Nodes {
+            poller: Poller::new(poll),
+            poll,
+            online: Mutex::default(),
+            on_builder: Mutex::default(),
+        }
+    }
+
+    fn builders(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.on_builder
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The managed node on `builder`, registered through the activation named for it: found once,
+    /// then remembered (`None` while nothing has registered).
+    pub async fn on_builder(
+        &self,
+        ssm: &aws_sdk_ssm::Client,
+        builder: &str,
+    ) -> Result<Option<String>, ActionError> {
+        if let Some(n) = self.builders().get(builder) {
+            return Ok(Some(n.clone()));
+        }
+        let Some(activation) = crate::hybrid::activation_of(ssm, builder).await? else {
+            return Ok(None);
+        };
+        let node = crate::hybrid::node_of(ssm, &activation).await?;
+        if let Some(n) = &node {
+            self.builders().insert(builder.to_string(), n.clone());
+        }
+        Ok(node)
+    }
+
+    /// Forget the node on `builder` (it was deregistered).
+    pub fn forget(&self, builder: &str) {
+        self.builders().remove(builder);
+    }
+}
 
 /// What the provider knows of its node that SSM does not: whether it can still come online (an EC2
 /// builder that is stopped, a WorkSpace that is terminated, never will).
@@ -67,64 +124,40 @@ struct Gates {
 }
 
 impl<'a> Session<'a> {
-    /// A session; the fields are as documented on [`Session`].
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
+    /// The session of action `s` on `node`, which `connect` tells a person how to reach (for a
+    /// gate's instructions): its recipe, build values, events, Ctrl-C, earlier gates and base come
+    /// from the action's scope; the poller and the agents seen online from the provider's [`Nodes`].
+    pub fn for_action<'s: 'a>(
+        s: &'a ActionScope<'s>,
         ssm: aws_sdk_ssm::Client,
-        poller: &'a Arc<Poller>,
-        region: &'a str,
+        nodes: &'a Nodes,
         node: String,
-        recipe: &'a LoadedRecipe,
-        values: BuildValues,
-        action: usize,
-        events: &'a Events,
-        poll: Duration,
-        agents: &'a Mutex<HashSet<String>>,
         check: &'a dyn NodeCheck,
+        connect: impl Into<String>,
     ) -> Session<'a> {
+        let shown = s.cx.gates_shown(s.a.id);
         Session {
             ssm,
-            poller,
-            region,
+            poller: &nodes.poller,
+            region: &s.home,
             node,
-            recipe,
-            values,
-            action,
-            events,
-            poll,
-            agents,
+            recipe: s.r,
+            values: s.values(),
+            action: s.a.id,
+            events: &s.cx.events,
+            poll: nodes.poll,
+            agents: &nodes.online,
             check,
             commands: Commands::default(),
-            gates: Gates::default(),
-            base: None,
-            cancel: recipe_engine::CancelToken::new(),
+            gates: Gates {
+                passed: shown.count,
+                last_shown: shown.last,
+                connect: connect.into(),
+                ..Gates::default()
+            },
+            base: s.inputs.base(s.name).map(str::to_string),
+            cancel: s.cx.cancel.clone(),
         }
-    }
-
-    /// The gates of this action shown in earlier applies (they are passed now, unless the last one
-    /// outlived its `timeout`); `connect` says how a person reaches the node.
-    pub fn with_gates(
-        mut self,
-        shown: recipe_engine::GatesShown,
-        connect: impl Into<String>,
-    ) -> Self {
-        self.gates.passed = shown.count;
-        self.gates.last_shown = shown.last;
-        self.gates.connect = connect.into();
-        self
-    }
-
-    /// The apply's Ctrl-C: once it is cancelled, the steps not sent yet are not sent (the one in
-    /// flight finishes).
-    pub fn with_cancel(mut self, cancel: &recipe_engine::CancelToken) -> Self {
-        self.cancel = cancel.clone();
-        self
-    }
-
-    /// The base image this build started from (the resolve-base output), for the version file.
-    pub fn with_base(mut self, base: Option<&str>) -> Self {
-        self.base = base.map(str::to_string);
-        self
     }
 
     /// A `manual` step: passed if an earlier apply stopped at it, otherwise the apply stops here
@@ -387,7 +420,7 @@ impl Session<'_> {
                 Err(e) => ActionError::from(e),
             };
             attempt += 1;
-            if err.class == ErrorClass::Fatal || attempt >= 4 {
+            if !err.class.retryable() || attempt >= 4 {
                 return Err(err);
             }
             if let Some(found) = self.list_commands(instance).await?.remove(key) {
@@ -421,25 +454,22 @@ impl Session<'_> {
             let inv = match got {
                 Ok(i) => i,
                 Err(e) => match ActionError::from(e) {
-                    e if e.class == ErrorClass::Fatal => return Err(e),
+                    e if !e.class.retryable() => return Err(e),
                     _ => continue,
                 },
             };
-            let status = inv
-                .status()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default();
             let out = inv.standard_output_content().unwrap_or("");
             let err = inv.standard_error_content().unwrap_or("");
-            match status.as_str() {
-                "Pending" | "InProgress" | "Delayed" | "Cancelling" => continue,
-                "Success" => {
+            match inv.status() {
+                s if poll::in_flight(s) => continue,
+                Some(CommandInvocationStatus::Success) => {
                     self.output(label, out);
                     return Ok(());
                 }
                 other => {
                     self.output(label, out);
                     self.output(label, err);
+                    let other = other.map_or("no status", CommandInvocationStatus::as_str);
                     return Err(ActionError::fatal(format!(
                         "{label}: {other} (exit {}): {}",
                         inv.response_code(),
@@ -608,13 +638,9 @@ impl Session<'_> {
             .await
             .ctx("ssm", "GetCommandInvocation");
         let Ok(inv) = got else { return Ok(false) };
-        let status = inv
-            .status()
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_default();
-        match status.as_str() {
-            "Success" => Ok(true),
-            "Pending" | "InProgress" | "Delayed" | "Cancelling" | "" => Ok(false),
+        match inv.status() {
+            Some(CommandInvocationStatus::Success) => Ok(true),
+            s if poll::in_flight(s) => Ok(false),
             other => {
                 let (out, err) = (
                     inv.standard_output_content().unwrap_or(""),
@@ -622,6 +648,7 @@ impl Session<'_> {
                 );
                 self.output(label, out);
                 self.output(label, err);
+                let other = other.map_or("no status", CommandInvocationStatus::as_str);
                 Err(ActionError::fatal(format!(
                     "{label}: {other} (exit {}): {}",
                     inv.response_code(),

@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
+use aws_smithy_runtime_api::http::Response as HttpResponse;
+use recipe_aws::AwsError;
 use recipe_state::{
     LockInfo, RecipeState, Revision, StateError, StateStore, Stored, decode, encode,
 };
@@ -39,30 +41,24 @@ pub struct S3Store {
 pub fn parse_url(url: &str) -> Result<(String, String), StateError> {
     let rest = url
         .strip_prefix("s3://")
-        .ok_or_else(|| StateError::Backend(format!("`{url}` is not an s3:// URL")))?;
+        .ok_or_else(|| StateError::backend(format!("`{url}` is not an s3:// URL")))?;
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.len() < 3 {
-        return Err(StateError::Backend(format!(
+        return Err(StateError::backend(format!(
             "`{url}` names no bucket: write s3://BUCKET/PREFIX"
         )));
     }
     Ok((bucket.to_string(), prefix.trim_matches('/').to_string()))
 }
 
-fn backend<E>(what: &str, e: &SdkError<E>) -> StateError
+/// A failed S3 call, said as `recipe-aws` says every AWS error (code, message, request id, help),
+/// kept as the cause.
+fn backend<E>(what: &str, operation: &'static str, e: &SdkError<E, HttpResponse>) -> StateError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let detail = match e {
-        SdkError::ServiceError(se) => format!(
-            "{} ({})",
-            se.err().message().unwrap_or("no message"),
-            se.err().code().unwrap_or("no code")
-        ),
-        // A connection, timeout or credentials failure: its whole chain of causes, not a debug dump.
-        other => aws_smithy_types::error::display::DisplayErrorContext(other).to_string(),
-    };
-    StateError::Backend(format!("{what}: {detail}"))
+    let aws = AwsError::from_sdk("s3", operation, e);
+    StateError::backend_caused_by(format!("{what}: {}", aws.message_and_help()), aws)
 }
 
 fn precondition_failed<E: ProvideErrorMetadata>(e: &SdkError<E>) -> bool {
@@ -134,14 +130,18 @@ impl S3Store {
                     .collect()
                     .await
                     .map_err(|e| {
-                        StateError::Backend(format!("reading s3://{}/{key}: {e}", self.bucket))
+                        StateError::backend(format!("reading s3://{}/{key}: {e}", self.bucket))
                     })?
                     .into_bytes()
                     .to_vec();
                 Ok(Some((bytes, etag)))
             }
             Err(e) if not_found(&e) => Ok(None),
-            Err(e) => Err(backend(&format!("reading s3://{}/{key}", self.bucket), &e)),
+            Err(e) => Err(backend(
+                &format!("reading s3://{}/{key}", self.bucket),
+                "GetObject",
+                &e,
+            )),
         }
     }
 
@@ -172,7 +172,11 @@ impl S3Store {
                     _ => Ok(None),
                 }
             }
-            Err(e) => Err(backend(&format!("writing s3://{}/{key}", self.bucket), &e)),
+            Err(e) => Err(backend(
+                &format!("writing s3://{}/{key}", self.bucket),
+                "PutObject",
+                &e,
+            )),
         }
     }
 
@@ -197,8 +201,13 @@ impl S3Store {
         let mut pages = req.into_paginator().send();
         let mut keys = Vec::new();
         while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| backend(&format!("listing s3://{}/{prefix}", self.bucket), &e))?;
+            let page = page.map_err(|e| {
+                backend(
+                    &format!("listing s3://{}/{prefix}", self.bucket),
+                    "ListObjectsV2",
+                    &e,
+                )
+            })?;
             if folders {
                 keys.extend(
                     page.common_prefixes()
@@ -226,12 +235,12 @@ impl S3Store {
                 .iter()
                 .map(|k| ObjectIdentifier::builder().key(k).build())
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| StateError::Backend(e.to_string()))?;
+                .map_err(|e| StateError::backend(e.to_string()))?;
             let delete = Delete::builder()
                 .set_objects(Some(objects))
                 .quiet(true)
                 .build()
-                .map_err(|e| StateError::Backend(e.to_string()))?;
+                .map_err(|e| StateError::backend(e.to_string()))?;
             let out = self
                 .client
                 .delete_objects()
@@ -239,9 +248,15 @@ impl S3Store {
                 .delete(delete)
                 .send()
                 .await
-                .map_err(|e| backend(&format!("deleting from s3://{}", self.bucket), &e))?;
+                .map_err(|e| {
+                    backend(
+                        &format!("deleting from s3://{}", self.bucket),
+                        "DeleteObjects",
+                        &e,
+                    )
+                })?;
             if let Some(e) = out.errors().first() {
-                return Err(StateError::Backend(format!(
+                return Err(StateError::backend(format!(
                     "deleting s3://{}/{}: {}",
                     self.bucket,
                     e.key().unwrap_or_default(),
@@ -264,7 +279,11 @@ impl S3Store {
         {
             Ok(_) => Ok(()),
             Err(e) if not_found(&e) => Ok(()),
-            Err(e) => Err(backend(&format!("deleting s3://{}/{key}", self.bucket), &e)),
+            Err(e) => Err(backend(
+                &format!("deleting s3://{}/{key}", self.bucket),
+                "DeleteObject",
+                &e,
+            )),
         }
     }
 }
@@ -290,29 +309,12 @@ impl StateStore for S3Store {
         } else {
             format!("{}/", self.prefix)
         };
-        let mut names = Vec::new();
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(&prefix)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| backend(&format!("listing s3://{}/{prefix}", self.bucket), &e))?;
-            for obj in page.contents() {
-                if let Some(name) = obj
-                    .key()
-                    .and_then(|k| k.strip_prefix(&prefix))
-                    .and_then(|k| k.strip_suffix(".json"))
-                    && !name.contains('/')
-                {
-                    names.push(name.to_string());
-                }
-            }
-        }
-        names.sort();
+        // Keys come sorted; a state document is `PREFIX/NAME.json`, not in a sub-folder.
+        let names = (self.keys(&prefix, false).await?.iter())
+            .filter_map(|k| k.strip_prefix(&prefix)?.strip_suffix(".json"))
+            .filter(|name| !name.contains('/'))
+            .map(str::to_string)
+            .collect();
         Ok(names)
     }
 
@@ -447,7 +449,7 @@ impl StateStore for S3Store {
         let key = format!("{}{run}/{seq:010}.json", self.runs_prefix());
         match self.put_if(&key, record.to_vec(), None).await? {
             Some(_) => Ok(()),
-            None => Err(StateError::Backend(format!(
+            None => Err(StateError::backend(format!(
                 "s3://{}/{key} already holds another record: two processes are writing the journal of run {run}",
                 self.bucket
             ))),

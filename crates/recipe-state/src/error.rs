@@ -61,9 +61,15 @@ pub enum StateError {
         waited_ms: u64,
     },
     /// A backend-specific failure (the S3 store's service errors).
-    #[error("state backend error: {0}")]
+    #[error("state backend error: {detail}")]
     #[diagnostic(code(recipe::state::backend))]
-    Backend(String),
+    Backend {
+        /// What failed, complete in itself.
+        detail: String,
+        /// The typed cause (an S3 error with its code and request id), when there is one.
+        #[source]
+        cause: Option<recipe_provider_api::Cause>,
+    },
     /// A name that cannot be a state key.
     #[error("`{0}` is not a valid recipe name for state")]
     #[diagnostic(
@@ -71,4 +77,25 @@ pub enum StateError {
         help("recipe names are lowercase letters, digits and `-`")
     )]
     BadName(String),
+}
+
+impl StateError {
+    /// A backend failure described by `detail`.
+    pub fn backend(detail: impl Into<String>) -> StateError {
+        StateError::Backend {
+            detail: detail.into(),
+            cause: None,
+        }
+    }
+
+    /// A backend failure described by `detail`, keeping `cause` as its source.
+    pub fn backend_caused_by(
+        detail: impl Into<String>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> StateError {
+        StateError::Backend {
+            detail: detail.into(),
+            cause: Some(std::sync::Arc::new(cause)),
+        }
+    }
 }

@@ -174,7 +174,7 @@ impl StateStore for LocalStore {
             Ok(Some((_, rev))) => Some(*rev),
             Ok(None) => None,
             // A corrupt document can be replaced only by a caller that knows it is replacing it.
-            Err(e) if expected.is_some() => return Err(StateError::Backend(e.to_string())),
+            Err(e) if expected.is_some() => return Err(StateError::backend(e.to_string())),
             Err(_) => None,
         };
         let found = current_rev.map(|r| Revision(r.to_string()));

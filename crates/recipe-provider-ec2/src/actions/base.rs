@@ -74,7 +74,7 @@ impl Act<'_> {
         let mut images: Vec<_> = found
             .images()
             .iter()
-            .filter(|i| i.state().map(|s| s.as_str()) == Some("available"))
+            .filter(|i| i.state() == Some(&aws_sdk_ec2::types::ImageState::Available))
             .collect();
         if images.len() > 1 && !f.most_recent {
             return Err(ActionError::fatal(format!(

@@ -68,7 +68,15 @@ impl Act<'_> {
             .ok_or_else(|| AwsError::missing("ec2", "RunInstances", "InstanceId"))?
             .to_string();
         self.waiting(format!("the builder {id} to run"));
-        poll::wait_instance(&self.p.poller, &self.home, self.ec2.clone(), &id, "running").await?;
+        let running = aws_sdk_ec2::types::InstanceStateName::Running;
+        poll::wait_instance(
+            &self.p.nodes.poller,
+            &self.home,
+            self.ec2.clone(),
+            &id,
+            running,
+        )
+        .await?;
         Ok(RecipeOutputs::builder(id))
     }
 
@@ -109,7 +117,7 @@ impl Act<'_> {
                         "room for the builder in {}: {e} (queued until builders of this or other work end; raise the quota with `aws service-quotas request-service-quota-increase --service-code ec2 --quota-code L-1216C47A`)",
                         self.home
                     ));
-                    recipe_engine::idle(tokio::time::sleep(self.p.poll * 6)).await;
+                    recipe_engine::idle(tokio::time::sleep(self.p.nodes.poll * 6)).await;
                 }
                 other => return Ok(other?),
             }

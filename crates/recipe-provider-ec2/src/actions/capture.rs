@@ -3,7 +3,7 @@
 
 use aws_sdk_ec2::types::{ResourceType, TagSpecification};
 use recipe_aws::{AwsError, Context, WaitError};
-use recipe_engine::{ActionError, ErrorClass, RecipeOutputs};
+use recipe_engine::{ActionError, RecipeOutputs};
 
 use super::Act;
 use crate::{Ec2Provider, filter, poll, tag_list, tag_value};
@@ -35,14 +35,18 @@ impl Ec2Provider {
     /// Deregister an image with its snapshots; an image already gone counts as done.
     pub(crate) async fn deregister(&self, region: &str, id: &str) -> Result<(), AwsError> {
         let client = self.ec2(region);
-        let done = recipe_aws::persist(crate::CLEANUP_ATTEMPTS, crate::CLEANUP_BACKOFF, || {
-            let call = client
-                .deregister_image()
-                .image_id(id)
-                .delete_associated_snapshots(true)
-                .send();
-            async { call.await.ctx("ec2", "DeregisterImage") }
-        })
+        let done = recipe_aws::persist(
+            recipe_aws::CLEANUP_ATTEMPTS,
+            recipe_aws::CLEANUP_BACKOFF,
+            || {
+                let call = client
+                    .deregister_image()
+                    .image_id(id)
+                    .delete_associated_snapshots(true)
+                    .send();
+                async { call.await.ctx("ec2", "DeregisterImage") }
+            },
+        )
         .await;
         match done {
             Err(e) if !e.is_gone() => Err(e),
@@ -104,8 +108,7 @@ impl Act<'_> {
         fingerprint: &str,
     ) -> Result<String, ActionError> {
         let v = self.values();
-        let tags =
-            recipe_aws::tags::image_tags(self.r, &v, fingerprint, self.inputs.base(self.name));
+        let tags = self.image_tags_with(fingerprint);
         let description = match &self.r.recipe.image.description {
             Some(d) => v.apply(d),
             None => format!("recipe {} {}", self.name, self.r.recipe.version.value),
@@ -148,7 +151,7 @@ impl Act<'_> {
     pub(super) async fn wait_image(&self, region: &str, image: &str) -> Result<(), ActionError> {
         self.waiting(format!("{image} in {region} to become available"));
         let client = self.p.ec2(region);
-        match poll::wait_available(&self.p.poller, region, client, image).await {
+        match poll::wait_available(&self.p.nodes.poller, region, client, image).await {
             Ok(()) => Ok(()),
             // Only an image that failed is discarded; one we could not poll may still be fine, and
             // the retried action waits for it again.
@@ -156,10 +159,9 @@ impl Act<'_> {
                 let gone = self.p.discard_image(region, image).await;
                 Err(ActionError::fatal(format!("{why}; {gone}")))
             }
-            Err(WaitError::Polling(why)) => Err(ActionError {
-                class: ErrorClass::Transient,
-                message: format!("{image} in {region}: {why}"),
-            }),
+            Err(WaitError::Polling(why)) => Err(ActionError::transient(format!(
+                "{image} in {region}: {why}"
+            ))),
         }
     }
 
@@ -173,8 +175,7 @@ impl Act<'_> {
     /// Tag the image and its snapshots.
     pub(super) async fn tag(&self) -> Result<(), ActionError> {
         let id = self.need_image(&self.home, "tag")?;
-        let tags =
-            recipe_aws::tags::image_tags(self.r, &self.values(), "", self.inputs.base(self.name));
+        let tags = self.image_tags_with("");
         let mut resources = vec![id];
         resources.extend(self.inputs.snapshots(self.name, &self.home).iter().cloned());
         self.ec2

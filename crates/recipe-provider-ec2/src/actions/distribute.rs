@@ -75,8 +75,7 @@ impl Act<'_> {
         // CopyImage copies the image's tags, not its snapshots' (the new snapshots are the copy's own).
         let snaps = snapshots_of(&dest, &id).await?;
         if !snaps.is_empty() {
-            let tags =
-                recipe_aws::tags::image_tags(self.r, &values, "", self.inputs.base(self.name));
+            let tags = self.image_tags_with("");
             dest.create_tags()
                 .set_resources(Some(snaps.clone()))
                 .set_tags(Some(tag_list(&tags)))

@@ -35,21 +35,13 @@ impl Act<'_> {
     /// The plan kept versions in use when it was made; this checks again right before deregistering,
     /// since an instance may have been launched since.
     pub(super) async fn retire(&self, build_id: &str) -> Result<(), ActionError> {
-        let version = self.version(build_id)?;
-        for (region, img) in &version.images {
-            let users =
-                images_in_use(&self.p.ec2(region), std::slice::from_ref(&img.image_id)).await?;
-            if let Some(by) = users.get(&img.image_id) {
-                return Err(ActionError::fatal(format!(
-                    "{} in {region} is in use by {}: not retired (it is retired by a later apply once nothing uses it)",
-                    img.image_id,
-                    by.join(", ")
-                )));
-            }
-        }
-        for (region, img) in &version.images {
-            self.p.deregister(region, &img.image_id).await?;
-        }
-        Ok(())
+        let p = self.p;
+        let used_by = |region: String, image: String| async move {
+            let users = images_in_use(&p.ec2(&region), std::slice::from_ref(&image)).await?;
+            Ok(users.get(&image).map(|by| by.join(", ")))
+        };
+        let delete =
+            |region: String, image: String| async move { Ok(p.deregister(&region, &image).await?) };
+        self.retire_with(build_id, used_by, delete).await
     }
 }

@@ -1,6 +1,7 @@
 //! Steps on the builder through SSM Run Command ([`recipe_ssm::Session`]: the same rendering and
 //! sending as every provider whose builder SSM reaches), and sysprep, which stops the instance.
 
+use aws_sdk_ec2::types::InstanceStateName as I;
 use recipe_aws::{AwsError, Context};
 use recipe_engine::{ActionError, BoxFuture};
 use recipe_ssm::{NodeCheck, Session};
@@ -13,7 +14,7 @@ impl NodeCheck for Act<'_> {
     fn usable<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<(), ActionError>> {
         Box::pin(async move {
             let state = self.builder_state(node).await?;
-            if matches!(state.as_str(), "pending" | "running") {
+            if matches!(state, I::Pending | I::Running) {
                 return Ok(());
             }
             Err(ActionError::fatal(format!(
@@ -26,35 +27,15 @@ impl NodeCheck for Act<'_> {
 impl Act<'_> {
     /// A session on this build's builder.
     pub(super) fn session(&self) -> Session<'_> {
-        Session::new(
-            self.ssm.clone(),
-            &self.p.poller,
-            &self.home,
-            self.instance(),
-            self.r,
-            self.values(),
-            self.a.id,
-            &self.cx.events,
-            self.p.poll,
-            &self.p.agents,
-            self,
-        )
-        .with_cancel(&self.cx.cancel)
-        .with_gates(
-            self.cx.gates_shown(self.a.id),
-            format!(
-                "the builder {} in {} (Session Manager: `aws ssm start-session --target {} --region {}`)",
-                self.instance(),
-                self.home,
-                self.instance(),
-                self.home
-            ),
-        )
-        .with_base(self.inputs.base(self.name))
+        let (i, home) = (self.instance(), &self.home);
+        let connect = format!(
+            "the builder {i} in {home} (Session Manager: `aws ssm start-session --target {i} --region {home}`)"
+        );
+        Session::for_action(&self.s, self.ssm.clone(), &self.p.nodes, i, self, connect)
     }
 
     /// The builder's state (`running`, `stopped`, …).
-    async fn builder_state(&self, instance: &str) -> Result<String, ActionError> {
+    async fn builder_state(&self, instance: &str) -> Result<I, ActionError> {
         let out = self
             .ec2
             .describe_instances()
@@ -66,11 +47,7 @@ impl Act<'_> {
             .reservations()
             .iter()
             .flat_map(|r| r.instances())
-            .find_map(|i| {
-                i.state()
-                    .and_then(|s| s.name())
-                    .map(|n| n.as_str().to_string())
-            });
+            .find_map(|i| i.state().and_then(|s| s.name()).cloned());
         state.ok_or_else(|| {
             AwsError::missing("ec2", "DescribeInstances", "the builder's state").into()
         })
@@ -84,7 +61,7 @@ impl Act<'_> {
     pub(super) async fn sysprep(&self) -> Result<(), ActionError> {
         let instance = self.instance();
         let state = self.builder_state(&instance).await?;
-        if !matches!(state.as_str(), "stopping" | "stopped") {
+        if !matches!(state, I::Stopping | I::Stopped) {
             self.sysprep_until_down(&instance).await?;
         }
         let _ = self
@@ -95,11 +72,11 @@ impl Act<'_> {
             .await;
         self.waiting(format!("the builder {instance} to stop"));
         poll::wait_instance(
-            &self.p.poller,
+            &self.p.nodes.poller,
             &self.home,
             self.ec2.clone(),
             &instance,
-            "stopped",
+            I::Stopped,
         )
         .await?;
         Ok(())
@@ -113,12 +90,10 @@ impl Act<'_> {
         self.waiting(format!("sysprep on {instance} to shut it down"));
         loop {
             let state = self.builder_state(instance).await?;
-            if matches!(state.as_str(), "stopping" | "stopped")
-                || session.failed("sysprep", &id).await?
-            {
+            if matches!(state, I::Stopping | I::Stopped) || session.failed("sysprep", &id).await? {
                 return Ok(());
             }
-            recipe_engine::idle(tokio::time::sleep(self.p.poll)).await;
+            recipe_engine::idle(tokio::time::sleep(self.p.nodes.poll)).await;
         }
     }
 }

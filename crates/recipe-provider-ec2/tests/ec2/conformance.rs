@@ -17,7 +17,7 @@ use recipe_engine::{
     Provider, Registry, Routed, SweepRequest,
 };
 use recipe_plan::{CloudInfo, Observations, PlanOptions};
-use recipe_provider_ec2::{Ec2Options, Ec2Provider};
+use recipe_provider_ec2::{Ec2Provider, Options};
 
 const ACCOUNT: &str = "123456789012";
 const GRANTEE: &str = "111122223333";
@@ -194,9 +194,7 @@ async fn scenario(backend: &Backend, who: &str) {
     let build_id = plan.recipes[0].build.as_ref().unwrap().build_id.clone();
     let provider = Arc::new(Ec2Provider::new(
         aws.clone(),
-        Ec2Options {
-            poll: Duration::from_millis(20),
-        },
+        Options::every(Duration::from_millis(20)),
     ));
     let mut registry = Registry::new();
     registry.register(provider.clone());

@@ -170,7 +170,16 @@ async fn instances_agents_and_commands_are_polled_together() {
         .iter()
         .map(|id| {
             let (p, c, id) = (poller.clone(), ec2.clone(), id.clone());
-            async move { poll::wait_instance(&p, "us-east-1", c, &id, "running").await }
+            async move {
+                poll::wait_instance(
+                    &p,
+                    "us-east-1",
+                    c,
+                    &id,
+                    aws_sdk_ec2::types::InstanceStateName::Running,
+                )
+                .await
+            }
         })
         .collect();
     let (calls, ticks) = coalesced(&sim, "ec2:DescribeInstances", waits).await;

@@ -10,7 +10,7 @@ use recipe_aws::{Aws, AwsOptions, Credentials};
 use recipe_engine::{ActionKind, ApplyContext, Events, Outputs, Provider, RecipeOutputs};
 use recipe_loader::RecipeSet;
 use recipe_plan::{CloudInfo, Observations, Plan, PlanOptions};
-use recipe_provider_ec2::{Ec2Options, Ec2Provider};
+use recipe_provider_ec2::{Ec2Provider, Options};
 
 const RECIPE: &str = "name: win\ndescription: sysprep resume\ntarget: ec2-ami\nstrategy: full\nos: windows\nversion: 1.0.0\nbase: { image-id: BASE }\nbuilder: { region: eu-west-2, instance-type: m6i.large }\nsteps:\n  - powershell: { run: \"Write-Host baked\" }\n  - sysprep: {}\nimage: { name: \"win-${build_id}\" }\n";
 
@@ -77,7 +77,7 @@ impl Bench {
 
     fn provider(&self) -> Ec2Provider {
         let poll = Duration::from_millis(20);
-        Ec2Provider::new(self.aws.clone(), Ec2Options { poll })
+        Ec2Provider::new(self.aws.clone(), Options::every(poll))
     }
 }
 

@@ -3,9 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use recipe_loader::LoadedRecipe;
-use recipe_plan::BuildValues;
-
 /// The recipe's name.
 pub const NAME: &str = "recipe:name";
 /// The recipe's version.
@@ -24,34 +21,6 @@ pub const KEEP: &str = "recipe:keep";
 /// Whether a tag key is the tool's own (`Name`, `Version`, `recipe:*`): never removed by a retag.
 pub fn is_own(key: &str) -> bool {
     matches!(key, "Name" | "Version") || key.starts_with("recipe:")
-}
-
-/// The tags of an image (and its snapshots): the tool's own, then the recipe's `image.tags` with
-/// build-time placeholders resolved. `fingerprint` and `base` are left out when empty or unknown.
-/// They carry what the image's version file says (recipe, version, build, fingerprint, base).
-pub fn image_tags(
-    r: &LoadedRecipe,
-    v: &BuildValues,
-    fingerprint: &str,
-    base: Option<&str>,
-) -> BTreeMap<String, String> {
-    let mut tags: BTreeMap<String, String> = BTreeMap::from([
-        (NAME.into(), r.recipe.name.value.clone()),
-        (VERSION.into(), r.recipe.version.value.clone()),
-        (BUILD_ID.into(), v.build_id.clone()),
-        ("Name".into(), v.apply(&r.recipe.image.name)),
-        ("Version".into(), r.recipe.version.value.clone()),
-    ]);
-    if !fingerprint.is_empty() {
-        tags.insert(FINGERPRINT.into(), fingerprint.to_string());
-    }
-    if let Some(base) = base.filter(|b| !b.is_empty()) {
-        tags.insert(BASE.into(), base.to_string());
-    }
-    for (k, val) in &r.recipe.image.tags {
-        tags.insert(k.value.clone(), v.apply(val));
-    }
-    tags
 }
 
 /// The tags of a temporary builder.

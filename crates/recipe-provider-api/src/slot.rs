@@ -4,6 +4,8 @@
 //! the rate limiter) it runs the wait inside [`idle`], which gives the slot back and takes one again
 //! when the wait is over. Fifty builds waiting for their images therefore leave every slot free for
 //! the calls of other actions.
+//!
+//! The engine gives each action its [`Slot`] ([`Slot::scope`]); providers only call [`idle`].
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -15,7 +17,7 @@ tokio::task_local! {
 }
 
 /// The slot of one running action.
-pub(crate) struct Slot {
+pub struct Slot {
     slots: Arc<Semaphore>,
     held: Mutex<Held>,
 }
@@ -28,7 +30,7 @@ struct Held {
 
 impl Slot {
     /// The slot of an action that starts holding `permit` from `slots`.
-    pub(crate) fn new(slots: Arc<Semaphore>, permit: OwnedSemaphorePermit) -> Arc<Slot> {
+    pub fn new(slots: Arc<Semaphore>, permit: OwnedSemaphorePermit) -> Arc<Slot> {
         Arc::new(Slot {
             slots,
             held: Mutex::new(Held {
@@ -39,7 +41,7 @@ impl Slot {
     }
 
     /// Run `f` (the action's task) with this slot as its own.
-    pub(crate) async fn scope<F: Future>(self: Arc<Self>, f: F) -> F::Output {
+    pub async fn scope<F: Future>(self: Arc<Self>, f: F) -> F::Output {
         SLOT.scope(self, f).await
     }
 
@@ -102,7 +104,7 @@ pub async fn idle<F: Future>(f: F) -> F::Output {
 
 /// Make sure the current action holds a slot (before an attempt: a wait cut short by a timeout
 /// leaves it without one).
-pub(crate) async fn hold() {
+pub async fn hold() {
     if let Ok(slot) = SLOT.try_with(Arc::clone) {
         slot.take_back().await;
     }
