@@ -220,192 +220,217 @@ fn read_param(p: &Parameter, c: &Call) -> Value {
 
 /// Handle one SSM call.
 pub fn handle(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Output, ApiError> {
-    let b = &c.body;
     let out = match c.op.as_str() {
-        "GetParameter" => {
-            let name = s(b, "Name")?;
-            let p = w.ssm.get(&c.account, &c.region, name).ok_or_else(|| {
-                ApiError::client("ParameterNotFound", format!("Parameter {name} not found."))
-            })?;
-            json!({ "Parameter": read_param(p, c) })
-        }
-        "GetParameters" => {
-            let names: Vec<&str> = b
-                .get("Names")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            let (found, missing): (Vec<&str>, Vec<&str>) = names
-                .iter()
-                .partition(|n| w.ssm.get(&c.account, &c.region, n).is_some());
-            json!({
-                "Parameters": found.iter().filter_map(|n| w.ssm.get(&c.account, &c.region, n)).map(|p| read_param(p, c)).collect::<Vec<_>>(),
-                "InvalidParameters": missing,
-            })
-        }
-        "PutParameter" => {
-            let name = s(b, "Name")?.to_string();
-            let value = s(b, "Value")?.to_string();
-            if name.starts_with("/aws/") || name.starts_with("aws") {
-                return Err(ApiError::client(
-                    "AccessDeniedException",
-                    "No access to reserved parameter name: aws",
-                ));
-            }
-            let key = format!("{}/{}/{name}", c.account, c.region);
-            let overwrite = b.get("Overwrite").and_then(Value::as_bool).unwrap_or(false);
-            let version = match w.ssm.parameters.get(&key) {
-                Some(_) if !overwrite => {
-                    return Err(ApiError::client(
-                        "ParameterAlreadyExists",
-                        "The parameter already exists. To overwrite this value, set the overwrite option in the request to true.",
-                    ));
-                }
-                Some(p) => p.version + 1,
-                None => 1,
-            };
-            let kind = b
-                .get("Type")
-                .and_then(Value::as_str)
-                .unwrap_or("String")
-                .to_string();
-            let data_type = b
-                .get("DataType")
-                .and_then(Value::as_str)
-                .unwrap_or("text")
-                .to_string();
-            w.ssm.parameters.insert(
-                key,
-                Parameter {
-                    name,
-                    value,
-                    kind,
-                    data_type,
-                    version,
-                    modified_ms: now,
-                },
-            );
-            json!({ "Version": version, "Tier": "Standard" })
-        }
-        "DeleteParameter" => {
-            let name = s(b, "Name")?;
-            let key = format!("{}/{}/{name}", c.account, c.region);
-            w.ssm.parameters.remove(&key).ok_or_else(|| {
-                ApiError::client("ParameterNotFound", format!("Parameter {name} not found."))
-            })?;
-            json!({})
-        }
-        "DescribeInstanceInformation" => {
-            let wanted = info_filter(b, &["InstanceIds", "instanceIds"]);
-            let activations = info_filter(b, &["ActivationIds", "activationIds"]);
-            let mut list: Vec<Value> = if activations.is_empty() {
-                w.ec2
-                    .instances
-                    .values()
-                    .filter(|i| wanted.is_empty() || wanted.contains(&i.id))
-                    .filter(|i| online(w, c, &i.id, now, d))
-                    .map(|i| {
-                        json!({
-                            "InstanceId": i.id,
-                            "PingStatus": "Online",
-                            "LastPingDateTime": ts(now),
-                            "AgentVersion": "3.3.0.0",
-                            "IsLatestVersion": true,
-                            "PlatformType": if i.platform == "Windows" { "Windows" } else { "Linux" },
-                            "ResourceType": "EC2Instance",
-                        })
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            list.extend(crate::ssm_hybrid::information(
-                w,
-                c,
-                &wanted,
-                &activations,
-                now,
-                d,
-            ));
-            json!({ "InstanceInformationList": list })
-        }
+        "GetParameter" => get_parameter(w, c)?,
+        "GetParameters" => get_parameters(w, c)?,
+        "PutParameter" => put_parameter(w, c, now)?,
+        "DeleteParameter" => delete_parameter(w, c)?,
+        "DescribeInstanceInformation" => describe_instance_information(w, c, now, d)?,
         "DescribeParameters" => describe_parameters(w, c)?,
         "CreateActivation" => crate::ssm_hybrid::create_activation(w, c, now)?,
         "DescribeActivations" => crate::ssm_hybrid::describe_activations(w, c, now),
         "DeleteActivation" => crate::ssm_hybrid::delete_activation(w, c)?,
         "DeregisterManagedInstance" => crate::ssm_hybrid::deregister(w, c)?,
         "SendCommand" => send_command(w, c, now, d)?,
-        "GetCommandInvocation" => {
-            let id = s(b, "CommandId")?;
-            let instance = s(b, "InstanceId")?;
-            let cmd = w
-                .ssm
-                .commands
-                .get(id)
-                .filter(|x| x.account == c.account && x.region == c.region);
-            let inv = cmd.and_then(|x| x.invocations.iter().find(|i| i.instance_id == instance));
-            let (Some(cmd), Some(inv)) = (cmd, inv) else {
-                return Err(ApiError::client(
-                    "InvocationDoesNotExist",
-                    "An error occurred (InvocationDoesNotExist)",
-                ));
-            };
-            let finished = !matches!(inv.status.as_str(), "Pending" | "InProgress");
-            json!({
-                "CommandId": cmd.id,
-                "InstanceId": inv.instance_id,
-                "DocumentName": cmd.document,
-                "Comment": cmd.comment,
-                "Status": inv.status,
-                "StatusDetails": inv.status,
-                "ResponseCode": if finished { inv.response_code } else { -1 },
-                "ExecutionStartDateTime": rfc3339(cmd.requested_ms),
-                "ExecutionEndDateTime": if finished { rfc3339(inv.done_at) } else { String::new() },
-                "StandardOutputContent": if finished { inv.stdout.as_str() } else { "" },
-                "StandardErrorContent": if finished { inv.stderr.as_str() } else { "" },
-            })
-        }
-        "ListCommandInvocations" => {
-            let id = b.get("CommandId").and_then(Value::as_str);
-            let instance = b.get("InstanceId").and_then(Value::as_str);
-            let details = b.get("Details").and_then(Value::as_bool).unwrap_or(false);
-            let mut list = Vec::new();
-            for cmd in w
-                .ssm
-                .commands
-                .values()
-                .filter(|x| x.account == c.account && x.region == c.region)
-            {
-                if id.is_some_and(|i| i != cmd.id) {
-                    continue;
-                }
-                for inv in cmd
-                    .invocations
-                    .iter()
-                    .filter(|i| instance.is_none_or(|want| want == i.instance_id))
-                {
-                    // CommandInvocation carries the command's Comment:
-                    // https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_CommandInvocation.html
-                    let mut v = json!({
-                        "CommandId": cmd.id,
-                        "InstanceId": inv.instance_id,
-                        "Comment": cmd.comment,
-                        "DocumentName": cmd.document,
-                        "Status": inv.status,
-                        "StatusDetails": inv.status,
-                        "RequestedDateTime": ts(cmd.requested_ms),
-                    });
-                    if details {
-                        v["CommandPlugins"] = json!([{ "Name": "aws:runShellScript", "Status": inv.status, "ResponseCode": inv.response_code, "Output": inv.stdout }]);
-                    }
-                    list.push(v);
-                }
-            }
-            json!({ "CommandInvocations": list })
-        }
+        "GetCommandInvocation" => get_command_invocation(w, c)?,
+        "ListCommandInvocations" => list_command_invocations(w, c)?,
         other => return Err(ApiError::unsupported("ssm", other)),
     };
     Ok(Output::Value(out))
+}
+
+fn get_parameter(w: &World, c: &Call) -> Result<Value, ApiError> {
+    let b = &c.body;
+    let name = s(b, "Name")?;
+    let p = w.ssm.get(&c.account, &c.region, name).ok_or_else(|| {
+        ApiError::client("ParameterNotFound", format!("Parameter {name} not found."))
+    })?;
+    Ok(json!({ "Parameter": read_param(p, c) }))
+}
+
+fn get_parameters(w: &World, c: &Call) -> Result<Value, ApiError> {
+    let b = &c.body;
+    let names: Vec<&str> = b
+        .get("Names")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let (found, missing): (Vec<&str>, Vec<&str>) = names
+        .iter()
+        .partition(|n| w.ssm.get(&c.account, &c.region, n).is_some());
+    Ok(json!({
+        "Parameters": found.iter().filter_map(|n| w.ssm.get(&c.account, &c.region, n)).map(|p| read_param(p, c)).collect::<Vec<_>>(),
+        "InvalidParameters": missing,
+    }))
+}
+
+fn put_parameter(w: &mut World, c: &Call, now: u64) -> Result<Value, ApiError> {
+    let b = &c.body;
+    let name = s(b, "Name")?.to_string();
+    let value = s(b, "Value")?.to_string();
+    if name.starts_with("/aws/") || name.starts_with("aws") {
+        return Err(ApiError::client(
+            "AccessDeniedException",
+            "No access to reserved parameter name: aws",
+        ));
+    }
+    let key = format!("{}/{}/{name}", c.account, c.region);
+    let overwrite = b.get("Overwrite").and_then(Value::as_bool).unwrap_or(false);
+    let version = match w.ssm.parameters.get(&key) {
+        Some(_) if !overwrite => {
+            return Err(ApiError::client(
+                "ParameterAlreadyExists",
+                "The parameter already exists. To overwrite this value, set the overwrite option in the request to true.",
+            ));
+        }
+        Some(p) => p.version + 1,
+        None => 1,
+    };
+    let kind = b
+        .get("Type")
+        .and_then(Value::as_str)
+        .unwrap_or("String")
+        .to_string();
+    let data_type = b
+        .get("DataType")
+        .and_then(Value::as_str)
+        .unwrap_or("text")
+        .to_string();
+    w.ssm.parameters.insert(
+        key,
+        Parameter {
+            name,
+            value,
+            kind,
+            data_type,
+            version,
+            modified_ms: now,
+        },
+    );
+    Ok(json!({ "Version": version, "Tier": "Standard" }))
+}
+
+fn delete_parameter(w: &mut World, c: &Call) -> Result<Value, ApiError> {
+    let b = &c.body;
+    let name = s(b, "Name")?;
+    let key = format!("{}/{}/{name}", c.account, c.region);
+    w.ssm.parameters.remove(&key).ok_or_else(|| {
+        ApiError::client("ParameterNotFound", format!("Parameter {name} not found."))
+    })?;
+    Ok(json!({}))
+}
+
+fn describe_instance_information(
+    w: &World,
+    c: &Call,
+    now: u64,
+    d: &Durations,
+) -> Result<Value, ApiError> {
+    let b = &c.body;
+    let wanted = info_filter(b, &["InstanceIds", "instanceIds"]);
+    let activations = info_filter(b, &["ActivationIds", "activationIds"]);
+    let mut list: Vec<Value> = if activations.is_empty() {
+        w.ec2
+            .instances
+            .values()
+            .filter(|i| wanted.is_empty() || wanted.contains(&i.id))
+            .filter(|i| online(w, c, &i.id, now, d))
+            .map(|i| {
+                json!({
+                    "InstanceId": i.id,
+                    "PingStatus": "Online",
+                    "LastPingDateTime": ts(now),
+                    "AgentVersion": "3.3.0.0",
+                    "IsLatestVersion": true,
+                    "PlatformType": if i.platform == "Windows" { "Windows" } else { "Linux" },
+                    "ResourceType": "EC2Instance",
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    list.extend(crate::ssm_hybrid::information(
+        w,
+        c,
+        &wanted,
+        &activations,
+        now,
+        d,
+    ));
+    Ok(json!({ "InstanceInformationList": list }))
+}
+
+fn get_command_invocation(w: &World, c: &Call) -> Result<Value, ApiError> {
+    let b = &c.body;
+    let id = s(b, "CommandId")?;
+    let instance = s(b, "InstanceId")?;
+    let cmd = w
+        .ssm
+        .commands
+        .get(id)
+        .filter(|x| x.account == c.account && x.region == c.region);
+    let inv = cmd.and_then(|x| x.invocations.iter().find(|i| i.instance_id == instance));
+    let (Some(cmd), Some(inv)) = (cmd, inv) else {
+        return Err(ApiError::client(
+            "InvocationDoesNotExist",
+            "An error occurred (InvocationDoesNotExist)",
+        ));
+    };
+    let finished = !matches!(inv.status.as_str(), "Pending" | "InProgress");
+    Ok(json!({
+        "CommandId": cmd.id,
+        "InstanceId": inv.instance_id,
+        "DocumentName": cmd.document,
+        "Comment": cmd.comment,
+        "Status": inv.status,
+        "StatusDetails": inv.status,
+        "ResponseCode": if finished { inv.response_code } else { -1 },
+        "ExecutionStartDateTime": rfc3339(cmd.requested_ms),
+        "ExecutionEndDateTime": if finished { rfc3339(inv.done_at) } else { String::new() },
+        "StandardOutputContent": if finished { inv.stdout.as_str() } else { "" },
+        "StandardErrorContent": if finished { inv.stderr.as_str() } else { "" },
+    }))
+}
+
+fn list_command_invocations(w: &World, c: &Call) -> Result<Value, ApiError> {
+    let b = &c.body;
+    let id = b.get("CommandId").and_then(Value::as_str);
+    let instance = b.get("InstanceId").and_then(Value::as_str);
+    let details = b.get("Details").and_then(Value::as_bool).unwrap_or(false);
+    let mut list = Vec::new();
+    for cmd in w
+        .ssm
+        .commands
+        .values()
+        .filter(|x| x.account == c.account && x.region == c.region)
+    {
+        if id.is_some_and(|i| i != cmd.id) {
+            continue;
+        }
+        for inv in cmd
+            .invocations
+            .iter()
+            .filter(|i| instance.is_none_or(|want| want == i.instance_id))
+        {
+            // CommandInvocation carries the command's Comment:
+            // https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_CommandInvocation.html
+            let mut v = json!({
+                "CommandId": cmd.id,
+                "InstanceId": inv.instance_id,
+                "Comment": cmd.comment,
+                "DocumentName": cmd.document,
+                "Status": inv.status,
+                "StatusDetails": inv.status,
+                "RequestedDateTime": ts(cmd.requested_ms),
+            });
+            if details {
+                v["CommandPlugins"] = json!([{ "Name": "aws:runShellScript", "Status": inv.status, "ResponseCode": inv.response_code, "Output": inv.stdout }]);
+            }
+            list.push(v);
+        }
+    }
+    Ok(json!({ "CommandInvocations": list }))
 }
 
 /// The Image Assistant calls of a script sent to a node on an AppStream image builder, run in order
@@ -497,7 +522,84 @@ fn queue_on_machines(
     }
 }
 
+/// SendCommand: one invocation per instance, each with the outcome the node gives the script (a
+/// scripted outcome, the Windows model, the Image Assistant, or a sandbox machine that runs it).
 fn send_command(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Value, ApiError> {
+    let b = &c.body;
+    let (document, instances) = command_target(w, c, now, d)?;
+    let parameters = command_parameters(b);
+    let joined = parameters
+        .get("commands")
+        .map(|c| c.join("\n"))
+        .unwrap_or_default();
+    for i in &instances {
+        crate::ssm_hybrid::note_install(w, i, &joined);
+    }
+    let outcome = scripted_outcome(w, &joined);
+    let id = command_id(w);
+    let powershell = document == "AWS-RunPowerShellScript" && outcome.is_none();
+    let on_windows: BTreeMap<String, crate::windows::Ran> = (instances.iter())
+        .filter(|_| powershell)
+        .filter_map(|i| {
+            let ran = crate::ssm_windows::run(w, &c.account, &c.region, i, &joined)?;
+            crate::ssm_windows::settle(w, i, &ran, now, d);
+            Some((i.clone(), ran))
+        })
+        .collect();
+    let assisted: BTreeMap<String, crate::appstream::assistant::Outcome> = (instances.iter())
+        .filter(|i| on_windows.get(*i).is_none_or(|r| r.status == "Success"))
+        .filter_map(|i| Some((i.clone(), image_assistant(w, i, &joined, now, d)?)))
+        .collect();
+    let ran = Ran {
+        outcome: outcome.as_ref(),
+        on_windows: &on_windows,
+        assisted: &assisted,
+    };
+    let timeout = execution_timeout(&parameters);
+    let mut invocations: Vec<Invocation> = (instances.iter())
+        .map(|i| ran.invocation(i, now, d, timeout))
+        .collect();
+    let timeout_secs = b
+        .get("TimeoutSeconds")
+        .and_then(Value::as_u64)
+        .unwrap_or(3600);
+    if outcome.is_none() {
+        queue_on_machines(w, &id, &mut invocations, &assisted, &parameters, &joined);
+    }
+    let comment = b.get("Comment").and_then(Value::as_str).unwrap_or_default();
+    let cmd = Command {
+        id: id.clone(),
+        account: c.account.clone(),
+        region: c.region.clone(),
+        document: document.clone(),
+        parameters: parameters.clone(),
+        comment: comment.into(),
+        requested_ms: now,
+        timeout_secs,
+        invocations,
+    };
+    w.ssm.commands.insert(id.clone(), cmd);
+    Ok(json!({
+        "Command": {
+            "CommandId": id,
+            "DocumentName": document,
+            "Parameters": parameters,
+            "InstanceIds": instances,
+            "Status": "Pending",
+            "RequestedDateTime": ts(now),
+            "TimeoutSeconds": timeout_secs,
+        }
+    }))
+}
+
+/// The document and the instances of a SendCommand, checked: a document aws-sim runs, at least one
+/// instance, every one online (API_SendCommand: `InvalidInstanceId` otherwise).
+fn command_target(
+    w: &World,
+    c: &Call,
+    now: u64,
+    d: &Durations,
+) -> Result<(String, Vec<String>), ApiError> {
     let b = &c.body;
     let document = s(b, "DocumentName")?.to_string();
     if !matches!(
@@ -509,16 +611,7 @@ fn send_command(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Valu
             format!("aws-sim runs AWS-RunShellScript and AWS-RunPowerShellScript, not {document}"),
         ));
     }
-    let instances: Vec<String> = b
-        .get("InstanceIds")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+    let instances = strings(b.get("InstanceIds"));
     if instances.is_empty() {
         return Err(ApiError::client(
             "ValidationException",
@@ -536,160 +629,111 @@ fn send_command(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Valu
             ));
         }
     }
-    let parameters: BTreeMap<String, Vec<String>> = b
-        .get("Parameters")
+    Ok((document, instances))
+}
+
+/// The strings of a JSON array (none when it is not one).
+fn strings(v: Option<&Value>) -> Vec<String> {
+    (v.and_then(Value::as_array).into_iter().flatten())
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
+}
+
+/// A SendCommand's `Parameters`: name to values.
+fn command_parameters(b: &Value) -> BTreeMap<String, Vec<String>> {
+    (b.get("Parameters")
         .and_then(Value::as_object)
-        .map(|o| {
-            o.iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        v.as_array()
-                            .map(|a| {
-                                a.iter()
-                                    .filter_map(Value::as_str)
-                                    .map(str::to_string)
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let joined = parameters
-        .get("commands")
-        .map(|c| c.join("\n"))
-        .unwrap_or_default();
-    for i in &instances {
-        crate::ssm_hybrid::note_install(w, i, &joined);
-    }
-    let script = w
-        .ssm
-        .scripts
-        .iter()
-        .position(|sc| joined.contains(&sc.contains));
-    let outcome = script.map(|i| w.ssm.scripts[i].clone());
-    if let Some(i) = script
-        && !w.ssm.scripts[i].repeat
-    {
+        .into_iter()
+        .flatten())
+    .map(|(k, v)| (k.clone(), strings(Some(v))))
+    .collect()
+}
+
+/// The scripted outcome (`POST /_sim/ssm/scripts`) whose text the command contains, used up unless
+/// it repeats.
+fn scripted_outcome(w: &mut World, joined: &str) -> Option<CommandScript> {
+    let i = (w.ssm.scripts.iter()).position(|sc| joined.contains(&sc.contains))?;
+    let found = w.ssm.scripts[i].clone();
+    if !found.repeat {
         w.ssm.scripts.remove(i);
     }
-    let id = {
-        let raw = w.id("", 32);
-        format!(
-            "{}-{}-{}-{}-{}",
-            &raw[0..8],
-            &raw[8..12],
-            &raw[12..16],
-            &raw[16..20],
-            &raw[20..32]
-        )
-    };
-    let powershell = document == "AWS-RunPowerShellScript" && outcome.is_none();
-    let on_windows: BTreeMap<String, crate::windows::Ran> = instances
-        .iter()
-        .filter(|_| powershell)
-        .filter_map(|i| {
-            let ran = crate::ssm_windows::run(w, &c.account, &c.region, i, &joined)?;
-            crate::ssm_windows::settle(w, i, &ran, now, d);
-            Some((i.clone(), ran))
-        })
-        .collect();
-    let assisted: BTreeMap<String, crate::appstream::assistant::Outcome> = instances
-        .iter()
-        .filter(|i| on_windows.get(*i).is_none_or(|r| r.status == "Success"))
-        .filter_map(|i| Some((i.clone(), image_assistant(w, i, &joined, now, d)?)))
-        .collect();
-    let invocations = instances
-        .iter()
-        .map(|i| {
-            let windows = on_windows
-                .get(i)
-                .filter(|r| r.status != "Success" || !assisted.contains_key(i));
-            let (status, code, stdout, stderr) = match (assisted.get(i), &outcome) {
-                _ if let Some(r) = windows => {
-                    let status = if r.status == "InProgress" {
-                        "TimedOut"
-                    } else {
-                        r.status
-                    };
-                    (
-                        status.to_string(),
-                        r.code,
-                        r.stdout.clone(),
-                        r.stderr.clone(),
-                    )
-                }
-                (Some(a), _) => (
-                    a.status.to_string(),
-                    a.code,
-                    a.stdout.clone(),
-                    String::new(),
-                ),
-                (None, Some(o)) => (
-                    o.status.clone(),
-                    o.response_code,
-                    o.stdout.clone(),
-                    o.stderr.clone(),
-                ),
-                (None, None) => ("Success".to_string(), 0, String::new(), String::new()),
-            };
-            // A command whose machine went down or rebooted behind the agent's back never reports:
-            // it ends at its execution timeout.
-            let never = on_windows.get(i).is_some_and(|r| r.status == "InProgress");
-            let done_at = if never {
-                now + execution_timeout(&parameters) * 1000
-            } else {
-                now + d.ssm_command_ms
-            };
-            Invocation {
-                instance_id: i.clone(),
-                status: "Pending".into(),
-                done_at,
-                final_status: status,
-                response_code: code,
-                stdout: stdout.chars().take(MAX_OUTPUT).collect(),
-                stderr: stderr.chars().take(MAX_OUTPUT).collect(),
-                exec: false,
-            }
-        })
-        .collect::<Vec<Invocation>>();
-    let timeout_secs = b
-        .get("TimeoutSeconds")
-        .and_then(Value::as_u64)
-        .unwrap_or(3600);
-    let mut invocations = invocations;
-    if outcome.is_none() {
-        queue_on_machines(w, &id, &mut invocations, &assisted, &parameters, &joined);
-    }
-    let cmd = Command {
-        id: id.clone(),
-        account: c.account.clone(),
-        region: c.region.clone(),
-        document: document.clone(),
-        parameters: parameters.clone(),
-        comment: b
-            .get("Comment")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .into(),
-        requested_ms: now,
-        timeout_secs,
-        invocations,
-    };
-    w.ssm.commands.insert(id.clone(), cmd);
-    Ok(json!({
-        "Command": {
-            "CommandId": id,
-            "DocumentName": document,
-            "Parameters": parameters,
-            "InstanceIds": instances,
-            "Status": "Pending",
-            "RequestedDateTime": ts(now),
-            "TimeoutSeconds": timeout_secs,
+    Some(found)
+}
+
+/// A new command id, shaped as SSM's (a UUID).
+fn command_id(w: &mut World) -> String {
+    let raw = w.id("", 32);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &raw[0..8],
+        &raw[8..12],
+        &raw[12..16],
+        &raw[16..20],
+        &raw[20..32]
+    )
+}
+
+/// What the nodes of one command made of it, before any sandbox machine runs it.
+struct Ran<'a> {
+    outcome: Option<&'a CommandScript>,
+    on_windows: &'a BTreeMap<String, crate::windows::Ran>,
+    assisted: &'a BTreeMap<String, crate::appstream::assistant::Outcome>,
+}
+
+impl Ran<'_> {
+    /// The invocation on instance `i`: pending until `done_at`, then what the node made of it.
+    fn invocation(&self, i: &str, now: u64, d: &Durations, timeout_secs: u64) -> Invocation {
+        let (status, code, stdout, stderr) = self.result(i);
+        // A command whose machine went down or rebooted behind the agent's back never reports:
+        // it ends at its execution timeout.
+        let never = (self.on_windows.get(i)).is_some_and(|r| r.status == "InProgress");
+        let done_at = if never {
+            now + timeout_secs * 1000
+        } else {
+            now + d.ssm_command_ms
+        };
+        Invocation {
+            instance_id: i.to_string(),
+            status: "Pending".into(),
+            done_at,
+            final_status: status,
+            response_code: code,
+            stdout: stdout.chars().take(MAX_OUTPUT).collect(),
+            stderr: stderr.chars().take(MAX_OUTPUT).collect(),
+            exec: false,
         }
-    }))
+    }
+
+    /// Status, exit code, output and error output on instance `i`.
+    fn result(&self, i: &str) -> (String, i64, String, String) {
+        let windows = (self.on_windows.get(i))
+            .filter(|r| r.status != "Success" || !self.assisted.contains_key(i));
+        match (self.assisted.get(i), self.outcome) {
+            _ if let Some(r) = windows => {
+                let status = if r.status == "InProgress" {
+                    "TimedOut"
+                } else {
+                    r.status
+                };
+                let (out, err) = (r.stdout.clone(), r.stderr.clone());
+                (status.to_string(), r.code, out, err)
+            }
+            (Some(a), _) => (
+                a.status.to_string(),
+                a.code,
+                a.stdout.clone(),
+                String::new(),
+            ),
+            (None, Some(o)) => (
+                o.status.clone(),
+                o.response_code,
+                o.stdout.clone(),
+                o.stderr.clone(),
+            ),
+            (None, None) => ("Success".to_string(), 0, String::new(), String::new()),
+        }
+    }
 }
 
 /// DescribeParameters (API_DescribeParameters): the caller's parameters, without their values,
