@@ -319,17 +319,34 @@ fn finding(
 
 /// Lint one loaded recipe of a set (agents baked into the recipes it is layered on count).
 pub fn lint_recipe(set: &RecipeSet, r: &LoadedRecipe) -> RecipeLint {
-    let rec = &r.recipe;
-    let name = rec.name.value.clone();
-    let strategy = rec.strategy.value;
-    let target = rec.target.value;
     let mut rules = Rules {
         r,
         results: Vec::new(),
         findings: Vec::new(),
         ignored: Vec::new(),
     };
+    // The AppStream import route has no builder: its image is its AMI parent's, tested and cleaned
+    // there (validate refuses tests on it), so the parent's tests and cleanup are the image's.
+    let parent = r.parent.map(|p| &set.recipes[p]);
+    let imported = r.recipe.target.value == Target::Appstream
+        && parent.is_some_and(|p| p.recipe.target.value == Target::Ec2Ami);
+    let tested = if imported { parent.unwrap_or(r) } else { r };
+    automation_and_cost(&mut rules, r);
+    efficiency(&mut rules, set, r);
+    productivity(&mut rules, r, tested, imported);
+    security(&mut rules, set, r, tested);
+    supportability(&mut rules, r);
+    RecipeLint {
+        recipe: r.recipe.name.value.clone(),
+        principles: scores(&rules.results),
+        findings: rules.findings,
+        ignored: rules.ignored,
+    }
+}
 
+/// Automation and cost: no manual step, the smallest bundle volumes, no baked licence, retention.
+fn automation_and_cost(rules: &mut Rules<'_>, r: &LoadedRecipe) {
+    let rec = &r.recipe;
     let manual = r
         .steps
         .iter()
@@ -380,7 +397,11 @@ pub fn lint_recipe(set: &RecipeSet, r: &LoadedRecipe) -> RecipeLint {
         finding(r, Code::LintNoRetention, r.recipe.name.span, "no retention: old versions are never retired".into(),
             "add `retain: { keep: 3 }` so older versions are deregistered and their snapshots deleted")
     });
+}
 
+/// Efficiency: a configuration-management agent, and launch steps where the strategy defers.
+fn efficiency(rules: &mut Rules<'_>, set: &RecipeSet, r: &LoadedRecipe) {
+    let strategy = r.recipe.strategy.value;
     let deferring = strategy != Strategy::Full;
     rules.rule(&["Efficient", "Scalability"], true, mentions(set, r, CM_AGENTS), |r| {
         finding(r, Code::LintNoCmAgent, r.recipe.strategy.span,
@@ -392,13 +413,10 @@ pub fn lint_recipe(set: &RecipeSet, r: &LoadedRecipe) -> RecipeLint {
             format!("a `{}` image with nothing to run at launch", r.recipe.strategy.as_str()),
             "mark the steps that depend on runtime information `stage: launch`, or make the recipe `strategy: full`")
     });
+}
 
-    // The AppStream import route has no builder: its image is its AMI parent's, tested and cleaned
-    // there (validate refuses tests on it), so the parent's tests and cleanup are the image's.
-    let parent = r.parent.map(|p| &set.recipes[p]);
-    let imported = target == Target::Appstream
-        && parent.is_some_and(|p| p.recipe.target.value == Target::Ec2Ami);
-    let tested = if imported { parent.unwrap_or(r) } else { r };
+/// Productivity: tests (on the AMI parent for the import route), and components over inline steps.
+fn productivity(rules: &mut Rules<'_>, r: &LoadedRecipe, tested: &LoadedRecipe, imported: bool) {
     rules.rule(&["Productivity"], true, !tested.tests.is_empty(), |r| {
         let example = match r.recipe.os.value {
             Os::Linux => "`- shell: { run: systemctl is-active amazon-ssm-agent }`",
@@ -427,7 +445,12 @@ pub fn lint_recipe(set: &RecipeSet, r: &LoadedRecipe) -> RecipeLint {
         finding(r, Code::LintNoComponents, r.recipe.name.span, format!("{inline} inline command steps and no components"),
             "move reusable work into `components/` and `include` it, or into `script` files, so recipes share it")
     });
+}
 
+/// Security: a cleanup preset, a security agent, log forwarding, the PCoIP policy on WorkSpaces Linux.
+fn security(rules: &mut Rules<'_>, set: &RecipeSet, r: &LoadedRecipe, tested: &LoadedRecipe) {
+    let rec = &r.recipe;
+    let target = rec.target.value;
     let cleanup = tested.recipe.cleanup.as_ref().map(|c| c.value);
     rules.rule(&["Security"], true, cleanup.is_some_and(|c| c != CleanupPreset::None), |r| {
         let preset = crate::checks::preset_for(target, rec.os.value).as_str();
@@ -457,7 +480,11 @@ pub fn lint_recipe(set: &RecipeSet, r: &LoadedRecipe) -> RecipeLint {
         finding(r, Code::LintNoPcoipPolicy, r.recipe.name.span, message,
             "write /etc/pcoip-agent/pcoip-agent.conf with a `file` step that forces AES-256 (`pcoip.enable_aes_128_gcm = 0`, `pcoip.enable_salsa20_256_round12 = 0`) and sets `pcoip.server_clipboard_state` (seed 000, \"PCoIP Configuration\")")
     });
+}
 
+/// Supportability and flexibility: a description, the recommended tags.
+fn supportability(rules: &mut Rules<'_>, r: &LoadedRecipe) {
+    let rec = &r.recipe;
     rules.rule(&["Supportability"], true, rec.description.is_some(), |r| {
         finding(r, Code::LintNoDescription, r.recipe.name.span, "the recipe has no description".into(),
             "add `description:` saying what the image is for and who uses it: the recipe is the documented workflow")
@@ -473,12 +500,14 @@ pub fn lint_recipe(set: &RecipeSet, r: &LoadedRecipe) -> RecipeLint {
         finding(r, Code::LintMissingTags, r.recipe.image.name.span, format!("the image lacks the tags {}", missing.join(", ")),
             "add them under `image.tags` (Name and Version are added by the tool) so images can be found and governed by tag")
     });
+}
 
-    let principles = PRINCIPLES
+/// Each principle's score from 1 to 5: the share of its applicable rules that pass.
+fn scores(results: &[(&'static str, Outcome)]) -> Vec<PrincipleScore> {
+    PRINCIPLES
         .iter()
         .map(|p| {
-            let applicable: Vec<&Outcome> = rules
-                .results
+            let applicable: Vec<&Outcome> = results
                 .iter()
                 .filter(|(q, o)| q == p && !matches!(o, Outcome::NotApplicable))
                 .map(|(_, o)| o)
@@ -498,13 +527,7 @@ pub fn lint_recipe(set: &RecipeSet, r: &LoadedRecipe) -> RecipeLint {
                 applicable: applicable.len(),
             }
         })
-        .collect();
-    RecipeLint {
-        recipe: name,
-        principles,
-        findings: rules.findings,
-        ignored: rules.ignored,
-    }
+        .collect()
 }
 
 /// Lint every recipe of a set.
