@@ -354,147 +354,11 @@ pub fn step_script(
     let body = match step {
         Step::Shell(s) => format!("{}{}", env_lines(&s.env, os), s.run.value),
         Step::PowerShell(s) => format!("{}{}", env_lines(&s.env, os), s.run.value),
-        Step::Script(s) => {
-            let bytes = files
-                .get(&s.path.value)
-                .ok_or_else(|| format!("script {} was not loaded", s.path.value))?;
-            let what = format!("script {}", s.path.value);
-            let staged = staged.get(&s.path.value);
-            let args: Vec<String> = s
-                .args
-                .iter()
-                .map(|a| {
-                    if os == Os::Linux {
-                        sh_quote_with_secrets(a)
-                    } else {
-                        ps_quote_with_secrets(a)
-                    }
-                })
-                .collect();
-            match os {
-                Os::Linux => format!(
-                    "{}f=$(mktemp)\n{}\nchmod +x \"$f\"\n\"$f\" {}\nrm -f \"$f\"",
-                    env_lines(&s.env, os),
-                    write_payload(os, bytes, staged, "\"$f\"", &what)?,
-                    args.join(" ")
-                ),
-                Os::Windows => format!(
-                    "{}$f = Join-Path $env:TEMP 'recipe-step.ps1'\n{}\n& $f {}\nRemove-Item $f",
-                    env_lines(&s.env, os),
-                    write_payload(os, bytes, staged, "$f", &what)?,
-                    args.join(" ")
-                ),
-            }
-        }
-        Step::File(f) => {
-            let bytes = files
-                .get(&f.src.value)
-                .ok_or_else(|| format!("file {} was not loaded", f.src.value))?;
-            match os {
-                Os::Linux => {
-                    let d = sh_quote(&f.dest);
-                    let write = write_payload(
-                        os,
-                        bytes,
-                        staged.get(&f.src.value),
-                        &d,
-                        &format!("file {}", f.src.value),
-                    )?;
-                    let mut s = format!("install -d \"$(dirname {d})\"\n{write}");
-                    if let Some(m) = &f.mode {
-                        s.push_str(&format!("\nchmod {} {}", m.value, sh_quote(&f.dest)));
-                    }
-                    if let Some(o) = &f.owner {
-                        s.push_str(&format!("\nchown {} {}", sh_quote(o), sh_quote(&f.dest)));
-                    }
-                    s
-                }
-                Os::Windows => format!(
-                    "New-Item -ItemType Directory -Force -Path (Split-Path {d}) | Out-Null\n{}",
-                    write_payload(
-                        os,
-                        bytes,
-                        staged.get(&f.src.value),
-                        &ps_quote(&f.dest),
-                        &format!("file {}", f.src.value)
-                    )?,
-                    d = ps_quote(&f.dest)
-                ),
-            }
-        }
-        Step::Packages(p) => {
-            let install: Vec<&str> = p.install.iter().map(|n| n.value.as_str()).collect();
-            let remove: Vec<&str> = p.remove.iter().map(|n| n.value.as_str()).collect();
-            let manager = p.manager.as_ref().map_or(PackageManager::Auto, |m| m.value);
-            match (os, manager) {
-                (Os::Windows, PackageManager::Winget) => install
-                    .iter()
-                    .map(|n| format!("winget install --silent --accept-package-agreements {n}\n"))
-                    .collect(),
-                (Os::Windows, _) => {
-                    let mut s = String::new();
-                    if !install.is_empty() {
-                        s.push_str(&format!("choco install -y {}\n", install.join(" ")));
-                    }
-                    if !remove.is_empty() {
-                        s.push_str(&format!("choco uninstall -y {}\n", remove.join(" ")));
-                    }
-                    s
-                }
-                (Os::Linux, m) => {
-                    let pm = match m {
-                        PackageManager::Dnf => "dnf".to_string(),
-                        PackageManager::Yum => "yum".to_string(),
-                        PackageManager::Apt => "apt-get".to_string(),
-                        PackageManager::Zypper => "zypper".to_string(),
-                        _ => "$(command -v dnf || command -v yum || command -v apt-get || command -v zypper)".to_string(),
-                    };
-                    let mut s = format!("pm={pm}\n");
-                    // apt has no package lists on a fresh image (minbase, cloud images with
-                    // cleaned lists), and asks questions without a non-interactive frontend.
-                    s.push_str("if [ \"${pm##*/}\" = apt-get ]; then export DEBIAN_FRONTEND=noninteractive; \"$pm\" update -q; fi\n");
-                    if !install.is_empty() {
-                        s.push_str(&format!("\"$pm\" install -y {}\n", install.join(" ")));
-                    }
-                    if !remove.is_empty() {
-                        s.push_str(&format!("\"$pm\" remove -y {}\n", remove.join(" ")));
-                    }
-                    s
-                }
-            }
-        }
-        Step::UpdateOs(u) => match os {
-            Os::Linux => {
-                let exclude: String = u
-                    .exclude
-                    .iter()
-                    .map(|e| format!(" --exclude={}", sh_quote(e)))
-                    .collect();
-                let security = if u.security_only { " --security" } else { "" };
-                linux_update(&format!("{security}{exclude}"))
-            }
-            Os::Windows => windows_update(r.recipe.target.value),
-        },
-        Step::Download(d) => match os {
-            Os::Linux if d.url.starts_with("s3://") => {
-                format!(
-                    "aws s3 cp {} {}\nprintf '%s  %s\\n' {} {} | sha256sum -c -",
-                    sh_quote(&d.url),
-                    sh_quote(&d.dest),
-                    d.sha256.value,
-                    sh_quote(&d.dest)
-                )
-            }
-            Os::Linux => {
-                format!(
-                    "install -d \"$(dirname {dest})\"\ncurl -fsSL --retry 3 -o {dest} {}\nprintf '%s  %s\\n' {} {dest} | sha256sum -c -",
-                    sh_quote(&d.url),
-                    d.sha256.value,
-                    dest = sh_quote(&d.dest)
-                )
-            }
-            Os::Windows => windows_download(&d.url, &d.dest, &d.sha256)?,
-        },
+        Step::Script(s) => script_body(s, os, files, staged)?,
+        Step::File(f) => file_body(f, os, files, staged)?,
+        Step::Packages(p) => packages_body(p, os),
+        Step::UpdateOs(u) => update_body(u, os, r.recipe.target.value),
+        Step::Download(d) => download_body(d, os)?,
         Step::App(a) => app_script(a, os),
         // A gate is not a script: the session stops the apply at it (`Session::gate`); only a
         // launch-stage gate gets here, and the loader refuses those.
@@ -511,6 +375,174 @@ pub fn step_script(
         "{header}{}",
         values.apply(&format!("{lookups}{body}"))
     )))
+}
+
+/// A `script` step: the file written to a temporary path, run with its arguments, removed.
+fn script_body(
+    s: &recipe_model::Script,
+    os: Os,
+    files: &BTreeMap<String, Vec<u8>>,
+    staged: &BTreeMap<String, Staged>,
+) -> Result<String, String> {
+    let bytes = files
+        .get(&s.path.value)
+        .ok_or_else(|| format!("script {} was not loaded", s.path.value))?;
+    let what = format!("script {}", s.path.value);
+    let staged = staged.get(&s.path.value);
+    let args: Vec<String> = s
+        .args
+        .iter()
+        .map(|a| {
+            if os == Os::Linux {
+                sh_quote_with_secrets(a)
+            } else {
+                ps_quote_with_secrets(a)
+            }
+        })
+        .collect();
+    Ok(match os {
+        Os::Linux => format!(
+            "{}f=$(mktemp)\n{}\nchmod +x \"$f\"\n\"$f\" {}\nrm -f \"$f\"",
+            env_lines(&s.env, os),
+            write_payload(os, bytes, staged, "\"$f\"", &what)?,
+            args.join(" ")
+        ),
+        Os::Windows => format!(
+            "{}$f = Join-Path $env:TEMP 'recipe-step.ps1'\n{}\n& $f {}\nRemove-Item $f",
+            env_lines(&s.env, os),
+            write_payload(os, bytes, staged, "$f", &what)?,
+            args.join(" ")
+        ),
+    })
+}
+
+/// A `file` step: the payload written to its destination, with its mode and owner.
+fn file_body(
+    f: &recipe_model::File,
+    os: Os,
+    files: &BTreeMap<String, Vec<u8>>,
+    staged: &BTreeMap<String, Staged>,
+) -> Result<String, String> {
+    let bytes = files
+        .get(&f.src.value)
+        .ok_or_else(|| format!("file {} was not loaded", f.src.value))?;
+    Ok(match os {
+        Os::Linux => {
+            let d = sh_quote(&f.dest);
+            let write = write_payload(
+                os,
+                bytes,
+                staged.get(&f.src.value),
+                &d,
+                &format!("file {}", f.src.value),
+            )?;
+            let mut s = format!("install -d \"$(dirname {d})\"\n{write}");
+            if let Some(m) = &f.mode {
+                s.push_str(&format!("\nchmod {} {}", m.value, sh_quote(&f.dest)));
+            }
+            if let Some(o) = &f.owner {
+                s.push_str(&format!("\nchown {} {}", sh_quote(o), sh_quote(&f.dest)));
+            }
+            s
+        }
+        Os::Windows => format!(
+            "New-Item -ItemType Directory -Force -Path (Split-Path {d}) | Out-Null\n{}",
+            write_payload(
+                os,
+                bytes,
+                staged.get(&f.src.value),
+                &ps_quote(&f.dest),
+                &format!("file {}", f.src.value)
+            )?,
+            d = ps_quote(&f.dest)
+        ),
+    })
+}
+
+/// A `packages` step with the package manager asked for (Chocolatey on Windows unless winget).
+fn packages_body(p: &recipe_model::Packages, os: Os) -> String {
+    let install: Vec<&str> = p.install.iter().map(|n| n.value.as_str()).collect();
+    let remove: Vec<&str> = p.remove.iter().map(|n| n.value.as_str()).collect();
+    let manager = p.manager.as_ref().map_or(PackageManager::Auto, |m| m.value);
+    match (os, manager) {
+        (Os::Windows, PackageManager::Winget) => install
+            .iter()
+            .map(|n| format!("winget install --silent --accept-package-agreements {n}\n"))
+            .collect(),
+        (Os::Windows, _) => {
+            let mut s = String::new();
+            if !install.is_empty() {
+                s.push_str(&format!("choco install -y {}\n", install.join(" ")));
+            }
+            if !remove.is_empty() {
+                s.push_str(&format!("choco uninstall -y {}\n", remove.join(" ")));
+            }
+            s
+        }
+        (Os::Linux, m) => {
+            let pm = match m {
+                PackageManager::Dnf => "dnf".to_string(),
+                PackageManager::Yum => "yum".to_string(),
+                PackageManager::Apt => "apt-get".to_string(),
+                PackageManager::Zypper => "zypper".to_string(),
+                _ => {
+                    "$(command -v dnf || command -v yum || command -v apt-get || command -v zypper)"
+                        .to_string()
+                }
+            };
+            let mut s = format!("pm={pm}\n");
+            // apt has no package lists on a fresh image (minbase, cloud images with
+            // cleaned lists), and asks questions without a non-interactive frontend.
+            s.push_str("if [ \"${pm##*/}\" = apt-get ]; then export DEBIAN_FRONTEND=noninteractive; \"$pm\" update -q; fi\n");
+            if !install.is_empty() {
+                s.push_str(&format!("\"$pm\" install -y {}\n", install.join(" ")));
+            }
+            if !remove.is_empty() {
+                s.push_str(&format!("\"$pm\" remove -y {}\n", remove.join(" ")));
+            }
+            s
+        }
+    }
+}
+
+/// An `update-os` step.
+fn update_body(u: &recipe_model::UpdateOs, os: Os, target: recipe_model::Target) -> String {
+    match os {
+        Os::Linux => {
+            let exclude: String = u
+                .exclude
+                .iter()
+                .map(|e| format!(" --exclude={}", sh_quote(e)))
+                .collect();
+            let security = if u.security_only { " --security" } else { "" };
+            linux_update(&format!("{security}{exclude}"))
+        }
+        Os::Windows => windows_update(target),
+    }
+}
+
+/// A `download` step, checked against its SHA-256.
+fn download_body(d: &recipe_model::Download, os: Os) -> Result<String, String> {
+    Ok(match os {
+        Os::Linux if d.url.starts_with("s3://") => {
+            format!(
+                "aws s3 cp {} {}\nprintf '%s  %s\\n' {} {} | sha256sum -c -",
+                sh_quote(&d.url),
+                sh_quote(&d.dest),
+                d.sha256.value,
+                sh_quote(&d.dest)
+            )
+        }
+        Os::Linux => {
+            format!(
+                "install -d \"$(dirname {dest})\"\ncurl -fsSL --retry 3 -o {dest} {}\nprintf '%s  %s\\n' {} {dest} | sha256sum -c -",
+                sh_quote(&d.url),
+                d.sha256.value,
+                dest = sh_quote(&d.dest)
+            )
+        }
+        Os::Windows => windows_download(&d.url, &d.dest, &d.sha256)?,
+    })
 }
 
 /// A reboot through the agent, as "Handling reboots when running commands" asks
