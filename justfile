@@ -49,9 +49,11 @@ test-editor:
     cargo build --quiet --locked -p recipe-cli
     cd tests/editor && npm ci --no-audit --no-fund --loglevel=error && npm test
 
-# Format, clippy with warnings as errors, and schema drift.
+# Format, clippy with warnings as errors, schema drift, and the size limits (no file over 800
+# lines, no function over 150, tests aside: tests/limits.py).
 lint:
     cargo fmt --all --check
+    python3 tests/limits.py
     cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
     {{recipe}} schema --check
 

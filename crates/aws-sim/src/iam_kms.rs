@@ -99,7 +99,8 @@ fn param<'a>(c: &'a Call, name: &str) -> Result<&'a str, ApiError> {
 }
 
 /// Handle an IAM call.
-pub fn iam(w: &mut World, c: &Call, rid: &str) -> Result<Output, ApiError> {
+pub fn iam(w: &mut World, r: &crate::protocol::Req<'_>) -> Result<Output, ApiError> {
+    let (c, rid) = (r.call, r.request_id);
     if let Some(r) = iam_write(w, c, rid) {
         return r;
     }
@@ -367,7 +368,8 @@ fn create_alias(w: &mut World, c: &Call) -> Result<Value, ApiError> {
 }
 
 /// Handle a KMS call.
-pub fn kms(w: &mut World, c: &Call) -> Result<Output, ApiError> {
+pub fn kms(w: &mut World, r: &crate::protocol::Req<'_>) -> Result<Output, ApiError> {
+    let c = r.call;
     match c.op.as_str() {
         "CreateKey" => return Ok(Output::Value(create_key(w, c))),
         "CreateAlias" => return create_alias(w, c).map(Output::Value),

@@ -45,6 +45,22 @@ pub struct Call {
     pub body: Value,
 }
 
+/// A call as every service's [`Handler`] receives it: the decoded request, the sandbox clock's
+/// time, the simulated durations, and the request id.
+pub struct Req<'a> {
+    /// The request.
+    pub call: &'a Call,
+    /// The sandbox clock, in milliseconds.
+    pub now: u64,
+    /// How long simulated work takes.
+    pub durations: &'a crate::clock::Durations,
+    /// The request id the response carries.
+    pub request_id: &'a str,
+}
+
+/// Every service's entry point: one call against the world.
+pub type Handler = fn(&mut crate::world::World, &Req<'_>) -> Result<Output, crate::ApiError>;
+
 /// Region, signing service and access key from `Authorization: AWS4-HMAC-SHA256 Credential=AKID/date/region/service/aws4_request, …`.
 pub fn credential_scope(auth: &str) -> Option<(String, String, String)> {
     let cred = auth.split("Credential=").nth(1)?.split([',', ' ']).next()?;

@@ -98,7 +98,14 @@ fn requested(c: &Call) -> Result<(&str, &str), ApiError> {
 }
 
 /// Handle one Service Quotas call.
-pub fn handle(w: &mut World, c: &Call) -> Result<Value, ApiError> {
+pub fn handle(
+    w: &mut World,
+    r: &crate::protocol::Req<'_>,
+) -> Result<crate::protocol::Output, ApiError> {
+    op(w, r.call).map(crate::protocol::Output::Value)
+}
+
+fn op(w: &mut World, c: &Call) -> Result<Value, ApiError> {
     match c.op.as_str() {
         "GetServiceQuota" => {
             requested(c)?;

@@ -101,7 +101,14 @@ pub fn readable(w: &World, account: &str, region: &str, id: &str) -> bool {
 }
 
 /// Handle one Secrets Manager call.
-pub fn handle(w: &mut World, c: &Call, now: u64) -> Result<Value, ApiError> {
+pub fn handle(
+    w: &mut World,
+    r: &crate::protocol::Req<'_>,
+) -> Result<crate::protocol::Output, ApiError> {
+    op(w, r.call, r.now).map(crate::protocol::Output::Value)
+}
+
+fn op(w: &mut World, c: &Call, now: u64) -> Result<Value, ApiError> {
     w.secrets
         .retain(|_, s| s.deletion_ms.is_none_or(|at| at > now));
     match c.op.as_str() {

@@ -13,9 +13,13 @@ use serde::{Deserialize, Serialize};
 use crate::ApiError;
 use crate::clock::{Durations, now_ms};
 use crate::faults::{Faults, Rng};
-use crate::protocol::{self, Call, Output, Protocol};
+use crate::protocol::{self, Call, Handler, Output, Protocol, Req};
 use crate::ssm::CommandScript;
 use crate::world::World;
+
+mod faults;
+
+use faults::{is_read, plan_fault};
 
 /// How to start the endpoint.
 #[derive(Clone, Debug)]
@@ -425,9 +429,15 @@ impl Sim {
             body,
         };
         let durations = lock(&self.shared.durations).clone();
+        let req = Req {
+            call: &call,
+            now,
+            durations: &durations,
+            request_id: "",
+        };
         let _ = match secrets_manager {
-            false => crate::ssm::handle(&mut w, &call, now, &durations).map(|_| ()),
-            true => crate::secrets::handle(&mut w, &call, now).map(|_| ()),
+            false => crate::ssm::handle(&mut w, &req),
+            true => crate::secrets::handle(&mut w, &req),
         };
         self.shared.persist(&w);
     }
@@ -607,110 +617,18 @@ fn decode(
     )))
 }
 
-fn throttle_error(p: Protocol) -> ApiError {
-    match p {
-        Protocol::Query => ApiError {
-            status: 503,
-            code: "RequestLimitExceeded".into(),
-            message: "Request limit exceeded.".into(),
-        },
-        _ => ApiError {
-            status: 400,
-            code: "ThrottlingException".into(),
-            message: "Rate exceeded".into(),
-        },
-    }
-}
-
-fn server_error(p: Protocol) -> ApiError {
-    let code = if p == Protocol::Query {
-        "InternalError"
-    } else {
-        "InternalServerError"
-    };
-    ApiError {
-        status: 500,
-        code: code.into(),
-        message: "An internal error has occurred (injected by aws-sim)".into(),
-    }
-}
-
-fn is_read(op: &str) -> bool {
-    ["Describe", "Get", "List"]
-        .iter()
-        .any(|p| op.starts_with(p))
-}
-
-/// The fault chosen for one call: an error instead of the call, an error after it took effect, or
-/// an answer missing a member.
-#[derive(Default)]
-struct PlannedFault {
-    before: Option<ApiError>,
-    after: Option<ApiError>,
-    drop_member: Option<String>,
-}
-
-impl PlannedFault {
-    fn label(&self) -> Option<String> {
-        let taken = self.after.as_ref().map(|e| format!("{} (taken)", e.code));
-        let dropped = self.drop_member.as_ref().map(|m| format!("dropped {m}"));
-        self.before
-            .as_ref()
-            .map(|e| e.code.clone())
-            .or(taken)
-            .or(dropped)
-    }
-}
-
-/// Scripted faults first, then the random ones.
-fn plan_fault(shared: &Shared, call: &Call, operation: &str, n: u64) -> PlannedFault {
-    let mut f = lock(&shared.faults);
-    let (faults, rng) = &mut *f;
-    if let Some(s) = faults
-        .scripted
-        .iter()
-        .find(|s| s.operation == operation && s.nth == n)
-    {
-        let error = ApiError {
-            status: s.status,
-            code: s.code.clone(),
-            message: if s.message.is_empty() {
-                format!("scripted fault on call {n} of {operation}")
-            } else {
-                s.message.clone()
-            },
-        };
-        return match (&s.drop_member, s.taken) {
-            (Some(m), _) => PlannedFault {
-                drop_member: Some(m.clone()),
-                ..Default::default()
-            },
-            (None, true) => PlannedFault {
-                after: Some(error),
-                ..Default::default()
-            },
-            (None, false) => PlannedFault {
-                before: Some(error),
-                ..Default::default()
-            },
-        };
-    }
-    let mut roll = |rate: f64| rate > 0.0 && rng.next_f64() < rate;
-    let before = if roll(faults.throttle_rate) {
-        Some(throttle_error(call.protocol))
-    } else if roll(faults.error_rate) {
-        Some(server_error(call.protocol))
-    } else {
-        None
-    };
-    let after = (before.is_none() && !is_read(&call.op) && roll(faults.lost_rate))
-        .then(|| server_error(call.protocol));
-    PlannedFault {
-        before,
-        after,
-        drop_member: None,
-    }
-}
+/// The services aws-sim serves, each behind one [`Handler`].
+const SERVICES: &[(&str, Handler)] = &[
+    ("ec2", crate::ec2::handle),
+    ("ssm", crate::ssm::handle),
+    ("workspaces", crate::workspaces::handle),
+    ("appstream", crate::appstream::handle),
+    ("sts", crate::sts::handle),
+    ("iam", crate::iam_kms::iam),
+    ("kms", crate::iam_kms::kms),
+    ("servicequotas", crate::quotas::handle),
+    ("secretsmanager", crate::secrets::handle),
+];
 
 /// Run the call against the world.
 fn handle(shared: &Shared, call: &Call, request_id: &str) -> Result<Output, ApiError> {
@@ -719,17 +637,15 @@ fn handle(shared: &Shared, call: &Call, request_id: &str) -> Result<Output, ApiE
     let now = now_ms(world.offset_ms);
     world.tick(now, &durations);
     crate::ec2::ensure_public_images(&mut world, &call.region, now);
-    let r = match call.service.as_str() {
-        "ec2" => crate::ec2::handle(&mut world, call, now, &durations, request_id),
-        "ssm" => crate::ssm::handle(&mut world, call, now, &durations),
-        "workspaces" => crate::workspaces::handle(&mut world, call, now, &durations),
-        "appstream" => crate::appstream::handle(&mut world, call, now, &durations),
-        "sts" => crate::sts::handle(call, request_id),
-        "iam" => crate::iam_kms::iam(&mut world, call, request_id),
-        "kms" => crate::iam_kms::kms(&mut world, call),
-        "servicequotas" => crate::quotas::handle(&mut world, call).map(Output::Value),
-        "secretsmanager" => crate::secrets::handle(&mut world, call, now).map(Output::Value),
-        other => Err(ApiError::unsupported(other, &call.op)),
+    let req = Req {
+        call,
+        now,
+        durations: &durations,
+        request_id,
+    };
+    let r = match SERVICES.iter().find(|(name, _)| *name == call.service) {
+        Some((_, serve)) => serve(&mut world, &req),
+        None => Err(ApiError::unsupported(&call.service, &call.op)),
     };
     // A builder this call deleted gives its machine back now, not at the next call (there may be
     // none: the delete is often an apply's last).

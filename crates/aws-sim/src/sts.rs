@@ -8,13 +8,17 @@
 //! key's account: a real caller's ARN cannot be known here.
 
 use crate::ApiError;
-use crate::protocol::{Call, Output};
+use crate::protocol::Output;
 
 /// The STS API version (the `xmlns` of every answer).
 const XMLNS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 
 /// Handle one STS call.
-pub fn handle(call: &Call, request_id: &str) -> Result<Output, ApiError> {
+pub fn handle(
+    _: &mut crate::world::World,
+    r: &crate::protocol::Req<'_>,
+) -> Result<Output, ApiError> {
+    let (call, request_id) = (r.call, r.request_id);
     match call.op.as_str() {
         "GetCallerIdentity" => Ok(Output::Xml(format!(
             "<GetCallerIdentityResponse xmlns=\"{XMLNS}\"><GetCallerIdentityResult><Arn>arn:aws:iam::{a}:root</Arn><UserId>{a}</UserId><Account>{a}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></GetCallerIdentityResponse>",

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ApiError;
 use crate::clock::{Durations, parse_rfc3339, rfc3339};
-use crate::protocol::{Call, Output, Xml, filters, list, tag_specs};
+use crate::protocol::{Call, Output, Req, Xml, filters, list, tag_specs};
 use crate::world::World;
 
 mod images;
@@ -388,13 +388,8 @@ fn matches_filters(
 }
 
 /// Handle one EC2 call.
-pub fn handle(
-    w: &mut World,
-    c: &Call,
-    now: u64,
-    d: &Durations,
-    rid: &str,
-) -> Result<Output, ApiError> {
+pub fn handle(w: &mut World, r: &Req<'_>) -> Result<Output, ApiError> {
+    let (c, now, d, rid) = (r.call, r.now, r.durations, r.request_id);
     let op = c.op.as_str();
     let xml = match op {
         "DescribeImages" => describe_images(w, c, rid),
