@@ -24,6 +24,7 @@ mod journal;
 mod limits;
 mod provider;
 mod scope;
+pub mod skeleton;
 
 pub use engine::{
     ActionError, CancelToken, EngineOptions, ErrorClass, Event, Lane, Recorder, Report, Runner,

@@ -162,6 +162,20 @@ impl ApplyContext {
         Ok(own.map_or_else(|| self.plan.cloud.region.clone(), |n| n.value.clone()))
     }
 
+    /// The region an action calls in: shares, unshares and copy removals where the copy is; copies
+    /// in the destination when `copy_in_destination` (EC2, WorkSpaces), else in the source
+    /// (AppStream); everything else in the recipe's build region.
+    pub fn call_region(&self, action: &Action, copy_in_destination: bool) -> String {
+        use recipe_plan::ActionKind as K;
+        match &action.action {
+            K::Copy { region } if copy_in_destination => region.clone(),
+            K::Share { region, .. } | K::Unshare { region, .. } | K::RemoveCopy { region, .. } => {
+                region.clone()
+            }
+            _ => self.home_region(&action.recipe).unwrap_or_default(),
+        }
+    }
+
     /// The build the plan makes of `recipe`, if any.
     pub fn build(&self, recipe: &str) -> Option<&BuildInfo> {
         self.plan
@@ -210,6 +224,21 @@ pub struct SweepRequest {
 }
 
 impl SweepRequest {
+    /// The build of an image tagged `tags` when it is `recipe`'s and that build was abandoned (an
+    /// interrupted apply that will not be resumed): then the image goes, unless state records it.
+    pub fn abandoned_build<'t>(
+        &self,
+        recipe: &str,
+        tags: &'t BTreeMap<String, String>,
+    ) -> Option<&'t str> {
+        let ours = tags
+            .get(recipe_provider_api::tags::NAME)
+            .map(String::as_str)
+            == Some(recipe);
+        let build = tags.get(recipe_provider_api::tags::BUILD_ID)?;
+        (ours && self.abandoned.contains(build)).then_some(build.as_str())
+    }
+
     /// Sweep recipe by recipe: `builders` for each recipe, then, when builds were abandoned,
     /// `images` for it in each of its regions. A failure is noted as a problem of that recipe (and
     /// region), and the sweep goes on; what was removed before it stays in the log.
@@ -259,8 +288,9 @@ impl SweepLog {
         self.with(|s| s.builders.push(what));
     }
 
-    /// An image removed: `recipe: image in region (build)`.
-    pub fn image(&self, what: String) {
+    /// Image `image` of `recipe` in `region`, made by `build`, removed.
+    pub fn image(&self, recipe: &str, image: &str, region: &str, build: &str) {
+        let what = format!("{recipe}: {image} in {region} ({build})");
         self.with(|s| s.images.push(what));
     }
 

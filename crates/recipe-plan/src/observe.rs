@@ -51,6 +51,16 @@ pub struct Observations {
     pub newer_bases: BTreeMap<String, String>,
 }
 
+impl Observations {
+    /// The preflight's findings for `recipe` (none: nothing is recorded).
+    pub fn add_problems(&mut self, recipe: &str, problems: Vec<String>) {
+        if !problems.is_empty() {
+            let found = self.problems.entry(recipe.to_string()).or_default();
+            found.extend(problems);
+        }
+    }
+}
+
 /// A rollout target as found in the cloud.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]

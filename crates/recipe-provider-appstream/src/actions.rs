@@ -1,23 +1,13 @@
 //! One action at a time: [`Act`] is what every family needs of one action.
 
-use recipe_engine::{
-    Action, ActionError, ActionKind, ActionScope, ApplyContext, Outputs, RecipeOutputs,
-};
+use recipe_engine::{ActionError, ActionKind, RecipeOutputs};
 
 use crate::AppstreamProvider;
 
-/// One action of one recipe (its [`ActionScope`]), with the clients of its build region.
-pub(crate) struct Act<'a> {
-    pub p: &'a AppstreamProvider,
-    pub s: ActionScope<'a>,
-    pub apps: aws_sdk_appstream::Client,
-    pub ssm: aws_sdk_ssm::Client,
-}
-
-impl<'a> std::ops::Deref for Act<'a> {
-    type Target = ActionScope<'a>;
-    fn deref(&self) -> &ActionScope<'a> {
-        &self.s
+recipe_engine::action_context! {
+    AppstreamProvider {
+        apps: aws_sdk_appstream::Client = appstream,
+        ssm: aws_sdk_ssm::Client = ssm,
     }
 }
 
@@ -33,23 +23,6 @@ impl Act<'_> {
 /// The name of a build's image builder (AppStream names: letters, digits, `_ . -`, up to 100).
 pub(crate) fn builder_name(build_id: &str) -> String {
     format!("recipe-{build_id}")
-}
-
-/// Run one action.
-pub(crate) async fn run(
-    p: &AppstreamProvider,
-    cx: &ApplyContext,
-    a: &Action,
-    inputs: &Outputs,
-) -> Result<RecipeOutputs, ActionError> {
-    let s = ActionScope::new(cx, a, inputs)?;
-    let act = Act {
-        p,
-        apps: p.appstream(&s.home),
-        ssm: p.ssm(&s.home),
-        s,
-    };
-    act.dispatch().await
 }
 
 impl Act<'_> {

@@ -25,19 +25,11 @@ mod preflight;
 mod rollout;
 mod sweep;
 
-use std::collections::BTreeMap;
-
 use recipe_aws::{Aws, Clients};
-use recipe_engine::{
-    Action, ActionError, ActionKind, ApplyContext, BoxFuture, Lane, Leftover, Limit, LimitKind,
-    Outputs, Provider, RecipeOutputs, Released, SweepRequest, Swept, Unfinished,
-};
-use recipe_loader::LoadedRecipe;
+use recipe_engine::{Action, ActionKind, ApplyContext, Lane, Limit, LimitKind, Provider};
 use recipe_model::Target;
-use recipe_plan::{Observations, ObserveError};
 pub use recipe_ssm::Options;
 use recipe_ssm::ProviderCore;
-use recipe_state::RecipeState;
 
 /// Image copies to one destination region that AppStream runs at once
 /// (https://docs.aws.amazon.com/appstream2/latest/developerguide/limits.html: "Concurrent image
@@ -88,24 +80,10 @@ impl Provider for AppstreamProvider {
         Target::Appstream
     }
 
-    fn observe<'a>(
-        &'a self,
-        recipes: &'a [&'a LoadedRecipe],
-        state: &'a BTreeMap<String, RecipeState>,
-    ) -> BoxFuture<'a, Result<Observations, ObserveError>> {
-        Box::pin(observe::observe(self, recipes, state))
-    }
-
     /// Every call is made in the build region (CopyImage too: it is called in the source region),
     /// except shares and copy removals, made where the copy is.
     fn lane(&self, cx: &ApplyContext, action: &Action) -> Lane {
-        let region = match &action.action {
-            ActionKind::Share { region, .. }
-            | ActionKind::Unshare { region, .. }
-            | ActionKind::RemoveCopy { region, .. } => region.clone(),
-            _ => cx.home_region(&action.recipe).unwrap_or_default(),
-        };
-        Lane::new("appstream", region)
+        Lane::new("appstream", cx.call_region(action, false))
     }
 
     /// Copies count against the destination's two concurrent copies; builders against
@@ -122,37 +100,5 @@ impl Provider for AppstreamProvider {
         }
     }
 
-    fn run<'a>(
-        &'a self,
-        cx: &'a ApplyContext,
-        action: &'a Action,
-        inputs: &'a Outputs,
-    ) -> BoxFuture<'a, Result<RecipeOutputs, ActionError>> {
-        Box::pin(actions::run(self, cx, action, inputs))
-    }
-
-    fn sweep<'a>(
-        &'a self,
-        cx: &'a ApplyContext,
-        request: &'a SweepRequest,
-    ) -> BoxFuture<'a, Swept> {
-        Box::pin(sweep::sweep(self, cx, request))
-    }
-
-    fn release<'a>(
-        &'a self,
-        cx: &'a ApplyContext,
-        leftover: &'a Leftover,
-        keep: bool,
-    ) -> BoxFuture<'a, Released> {
-        Box::pin(builder::release_one(self, cx, leftover, keep))
-    }
-
-    fn discard<'a>(
-        &'a self,
-        _: &'a ApplyContext,
-        u: &'a Unfinished,
-    ) -> BoxFuture<'a, Result<(), ActionError>> {
-        Box::pin(image::delete_image(self, &u.region, &u.image))
-    }
+    recipe_engine::delegate_provider!();
 }

@@ -20,13 +20,10 @@ pub(crate) async fn observe(
     let mut obs = Observations::default();
     let mut regions: BTreeSet<String> = BTreeSet::new();
     for r in recipes {
-        let name = r.recipe.name.value.clone();
-        let home = p.home(r);
-        let mut problems = crate::preflight::problems(&p.ec2(&home), r, &home).await;
-        problems.extend(recipe_ssm::secrets::problems(&p.aws, r, &home).await);
-        if !problems.is_empty() {
-            obs.problems.insert(name.clone(), problems);
-        }
+        let (name, home) = (r.recipe.name.value.clone(), p.home(r));
+        let network = crate::preflight::problems(&p.ec2(&home), r, &home).await;
+        obs.add_problems(&name, network);
+        obs.add_problems(&name, p.common_problems(r, &home).await);
         regions.extend(r.recipe.image_regions(&home));
         let listed = r
             .recipe

@@ -34,14 +34,9 @@ async fn sweep_images(
             continue;
         }
         let tags = tags_of(&client, arn).await?;
-        let ours = tags.get(recipe_aws::tags::NAME).map(String::as_str) == Some(recipe);
-        let build = tags
-            .get(recipe_aws::tags::BUILD_ID)
-            .cloned()
-            .unwrap_or_default();
-        if ours && req.abandoned.contains(&build) {
+        if let Some(build) = req.abandoned_build(recipe, &tags) {
             crate::image::delete_image(p, region, name).await?;
-            swept.image(format!("{recipe}: {name} in {region} ({build})"));
+            swept.image(recipe, name, region, build);
         }
     }
     Ok(())

@@ -33,15 +33,12 @@ use std::sync::Mutex;
 use aws_sdk_ec2::types::Filter;
 use recipe_aws::{Aws, Clients, Context};
 use recipe_engine::{
-    Action, ActionError, ActionKind, ApplyContext, BoxFuture, Lane, Leftover, Limit, LimitKind,
-    Outputs, Provider, RecipeOutputs, Released, SweepRequest, Swept, Unfinished,
+    Action, ActionError, ApplyContext, Lane, Leftover, Limit, LimitKind, Provider, Released,
+    Unfinished,
 };
-use recipe_loader::LoadedRecipe;
 use recipe_model::Target;
-use recipe_plan::{Observations, ObserveError};
 pub use recipe_ssm::Options;
 use recipe_ssm::ProviderCore;
-use recipe_state::RecipeState;
 
 pub use in_use::images_in_use;
 pub use sweep::sweep_orphans;
@@ -113,6 +110,11 @@ impl Ec2Provider {
         Ok(())
     }
 
+    /// Discard the image of a build that did not finish, with its snapshots.
+    async fn discard(&self, _: &ApplyContext, u: &Unfinished) -> Result<(), ActionError> {
+        Ok(self.deregister(&u.region, &u.image).await?)
+    }
+
     async fn release_one(&self, cx: &ApplyContext, l: &Leftover, keep: bool) -> Released {
         let region = match cx.home_region(&l.recipe) {
             Ok(region) => region,
@@ -175,23 +177,8 @@ impl Provider for Ec2Provider {
         Target::Ec2Ami
     }
 
-    fn observe<'a>(
-        &'a self,
-        recipes: &'a [&'a LoadedRecipe],
-        state: &'a BTreeMap<String, RecipeState>,
-    ) -> BoxFuture<'a, Result<Observations, ObserveError>> {
-        Box::pin(observe::observe(self, recipes, state))
-    }
-
     fn lane(&self, cx: &ApplyContext, action: &Action) -> Lane {
-        let region = match &action.action {
-            ActionKind::Copy { region }
-            | ActionKind::Share { region, .. }
-            | ActionKind::Unshare { region, .. }
-            | ActionKind::RemoveCopy { region, .. } => region.clone(),
-            _ => cx.home_region(&action.recipe).unwrap_or_default(),
-        };
-        Lane::new("ec2", region)
+        Lane::new("ec2", cx.call_region(action, true))
     }
 
     /// Launches count builders in their region, below the room the account's vCPU quota left there
@@ -208,40 +195,11 @@ impl Provider for Ec2Provider {
         Some(limit)
     }
 
-    fn run<'a>(
-        &'a self,
-        cx: &'a ApplyContext,
-        action: &'a Action,
-        inputs: &'a Outputs,
-    ) -> BoxFuture<'a, Result<RecipeOutputs, ActionError>> {
-        Box::pin(actions::run(self, cx, action, inputs))
-    }
-
-    fn sweep<'a>(
-        &'a self,
-        cx: &'a ApplyContext,
-        request: &'a SweepRequest,
-    ) -> BoxFuture<'a, Swept> {
-        Box::pin(sweep::sweep(self, cx, request))
-    }
-
-    fn release<'a>(
-        &'a self,
-        cx: &'a ApplyContext,
-        leftover: &'a Leftover,
-        keep: bool,
-    ) -> BoxFuture<'a, Released> {
-        Box::pin(self.release_one(cx, leftover, keep))
-    }
-
-    fn discard<'a>(
-        &'a self,
-        _: &'a ApplyContext,
-        u: &'a Unfinished,
-    ) -> BoxFuture<'a, Result<(), ActionError>> {
-        Box::pin(async move {
-            let done = self.deregister(&u.region, &u.image).await;
-            done.map_err(ActionError::from)
-        })
+    recipe_engine::delegate_provider! {
+        observe: observe::observe,
+        run: actions::run,
+        sweep: sweep::sweep,
+        release: Ec2Provider::release_one,
+        discard: Ec2Provider::discard,
     }
 }

@@ -22,13 +22,9 @@ pub(crate) async fn observe(
     // The recipes to look for in each region (their build region and distribution regions).
     let mut by_region: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for r in recipes {
-        let name = r.recipe.name.value.clone();
-        let home = p.home(r);
-        let mut problems = crate::preflight::problems(p, r, &home).await;
-        problems.extend(recipe_ssm::secrets::problems(&p.aws, r, &home).await);
-        if !problems.is_empty() {
-            obs.problems.insert(name.clone(), problems);
-        }
+        let (name, home) = (r.recipe.name.value.clone(), p.home(r));
+        obs.add_problems(&name, crate::preflight::problems(p, r, &home).await);
+        obs.add_problems(&name, p.common_problems(r, &home).await);
         if let Base::SsmParameter(param) = &r.recipe.base.value
             && let Some(id) = ssm_base(p, &home, &param.value).await?
         {

@@ -1,23 +1,13 @@
 //! One action at a time: [`Act`] is what every family needs of one action.
 
-use recipe_engine::{
-    Action, ActionError, ActionKind, ActionScope, ApplyContext, Outputs, RecipeOutputs,
-};
+use recipe_engine::{ActionError, ActionKind, RecipeOutputs};
 
 use crate::WorkspacesProvider;
 
-/// One action of one recipe (its [`ActionScope`]), with the clients of its build region.
-pub(crate) struct Act<'a> {
-    pub p: &'a WorkspacesProvider,
-    pub s: ActionScope<'a>,
-    pub ws: aws_sdk_workspaces::Client,
-    pub ssm: aws_sdk_ssm::Client,
-}
-
-impl<'a> std::ops::Deref for Act<'a> {
-    type Target = ActionScope<'a>;
-    fn deref(&self) -> &ActionScope<'a> {
-        &self.s
+recipe_engine::action_context! {
+    WorkspacesProvider {
+        ws: aws_sdk_workspaces::Client = workspaces,
+        ssm: aws_sdk_ssm::Client = ssm,
     }
 }
 
@@ -26,23 +16,6 @@ impl Act<'_> {
     pub fn builder(&self) -> String {
         self.builder_made().unwrap_or_default().to_string()
     }
-}
-
-/// Run one action.
-pub(crate) async fn run(
-    p: &WorkspacesProvider,
-    cx: &ApplyContext,
-    a: &Action,
-    inputs: &Outputs,
-) -> Result<RecipeOutputs, ActionError> {
-    let s = ActionScope::new(cx, a, inputs)?;
-    let act = Act {
-        p,
-        ws: p.workspaces(&s.home),
-        ssm: p.ssm(&s.home),
-        s,
-    };
-    act.dispatch().await
 }
 
 impl Act<'_> {

@@ -392,6 +392,15 @@ async fn unshare_all(client: &aws_sdk_workspaces::Client, image: &str) -> Result
     Ok(())
 }
 
+/// Discard the image of a build that did not finish ([`recipe_engine::Provider::discard`]).
+pub(crate) async fn discard(
+    p: &WorkspacesProvider,
+    _: &recipe_engine::ApplyContext,
+    u: &recipe_engine::Unfinished,
+) -> Result<(), ActionError> {
+    delete_image(p, &u.region, &u.image).await
+}
+
 /// Delete an image (one already gone counts as deleted); its permissions are removed first.
 pub(crate) async fn delete_image(
     p: &WorkspacesProvider,

@@ -26,16 +26,10 @@ mod sweep;
 use std::collections::BTreeMap;
 
 use recipe_aws::{Aws, Clients};
-use recipe_engine::{
-    Action, ActionError, ActionKind, ApplyContext, BoxFuture, Lane, Leftover, Limit, Outputs,
-    Provider, RecipeOutputs, Released, SweepRequest, Swept, Unfinished,
-};
-use recipe_loader::LoadedRecipe;
+use recipe_engine::{Action, ApplyContext, Lane, Limit, Provider};
 use recipe_model::Target;
-use recipe_plan::{Observations, ObserveError};
 pub use recipe_ssm::Options;
 use recipe_ssm::ProviderCore;
-use recipe_state::RecipeState;
 
 /// The role the SSM agent on a builder WorkSpace assumes unless the options name another (the
 /// hybrid activation's role; it trusts `ssm.amazonaws.com`, see docs/workspaces.md).
@@ -88,23 +82,8 @@ impl Provider for WorkspacesProvider {
         Target::Workspaces
     }
 
-    fn observe<'a>(
-        &'a self,
-        recipes: &'a [&'a LoadedRecipe],
-        state: &'a BTreeMap<String, RecipeState>,
-    ) -> BoxFuture<'a, Result<Observations, ObserveError>> {
-        Box::pin(observe::observe(self, recipes, state))
-    }
-
     fn lane(&self, cx: &ApplyContext, action: &Action) -> Lane {
-        let region = match &action.action {
-            ActionKind::Copy { region }
-            | ActionKind::Share { region, .. }
-            | ActionKind::Unshare { region, .. }
-            | ActionKind::RemoveCopy { region, .. } => region.clone(),
-            _ => cx.home_region(&action.recipe).unwrap_or_default(),
-        };
-        Lane::new("workspaces", region)
+        Lane::new("workspaces", cx.call_region(action, true))
     }
 
     /// Builders count against [`recipe_engine::SERVICE_BUILDERS`]; copies against the limit.
@@ -113,37 +92,5 @@ impl Provider for WorkspacesProvider {
             .map(|l| l.builders_at_most(recipe_engine::SERVICE_BUILDERS))
     }
 
-    fn run<'a>(
-        &'a self,
-        cx: &'a ApplyContext,
-        action: &'a Action,
-        inputs: &'a Outputs,
-    ) -> BoxFuture<'a, Result<RecipeOutputs, ActionError>> {
-        Box::pin(actions::run(self, cx, action, inputs))
-    }
-
-    fn sweep<'a>(
-        &'a self,
-        cx: &'a ApplyContext,
-        request: &'a SweepRequest,
-    ) -> BoxFuture<'a, Swept> {
-        Box::pin(sweep::sweep(self, cx, request))
-    }
-
-    fn release<'a>(
-        &'a self,
-        cx: &'a ApplyContext,
-        leftover: &'a Leftover,
-        keep: bool,
-    ) -> BoxFuture<'a, Released> {
-        Box::pin(builder::release_one(self, cx, leftover, keep))
-    }
-
-    fn discard<'a>(
-        &'a self,
-        _: &'a ApplyContext,
-        u: &'a Unfinished,
-    ) -> BoxFuture<'a, Result<(), ActionError>> {
-        Box::pin(image::delete_image(self, &u.region, &u.image))
-    }
+    recipe_engine::delegate_provider!();
 }

@@ -21,12 +21,8 @@ pub(crate) async fn observe(
     let mut obs = Observations::default();
     let mut regions: BTreeSet<String> = BTreeSet::new();
     for r in recipes {
-        let name = r.recipe.name.value.clone();
-        let home = p.home(r);
-        let problems = recipe_ssm::secrets::problems(&p.aws, r, &home).await;
-        if !problems.is_empty() {
-            obs.problems.insert(name.clone(), problems);
-        }
+        let (name, home) = (r.recipe.name.value.clone(), p.home(r));
+        obs.add_problems(&name, p.common_problems(r, &home).await);
         regions.extend(r.recipe.image_regions(&home));
         if let Some(b) = &r.recipe.bundle {
             let rollouts = observe_bundles(p, &home, b).await?;

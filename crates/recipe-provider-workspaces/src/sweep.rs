@@ -82,14 +82,9 @@ async fn sweep_images(
             continue;
         }
         let tags = tags(&client, id).await?;
-        let ours = tags.get(recipe_aws::tags::NAME).map(String::as_str) == Some(recipe);
-        let build = tags
-            .get(recipe_aws::tags::BUILD_ID)
-            .cloned()
-            .unwrap_or_default();
-        if ours && req.abandoned.contains(&build) {
+        if let Some(build) = req.abandoned_build(recipe, &tags) {
             crate::image::delete_image(p, region, id).await?;
-            swept.image(format!("{recipe}: {id} in {region} ({build})"));
+            swept.image(recipe, id, region, build);
         }
     }
     Ok(())

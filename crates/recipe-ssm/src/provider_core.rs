@@ -63,6 +63,12 @@ impl ProviderCore {
         self.ssm.get(region)
     }
 
+    /// The preflight's findings every target shares, for a recipe built in `home`: secrets it names
+    /// that are not there ([`crate::secrets::problems`]).
+    pub async fn common_problems(&self, r: &LoadedRecipe, home: &str) -> Vec<String> {
+        crate::secrets::problems(&self.aws, r, home).await
+    }
+
     /// A recipe's build region: its `builder.region`, else the configuration's default region.
     pub fn home(&self, r: &LoadedRecipe) -> String {
         let named = r.recipe.builder.region.as_ref();

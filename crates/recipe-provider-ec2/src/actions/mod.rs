@@ -9,24 +9,14 @@ mod lifecycle;
 mod rollout;
 mod steps;
 
-use recipe_engine::{
-    Action, ActionError, ActionKind, ActionScope, ApplyContext, Outputs, RecipeOutputs,
-};
+use recipe_engine::{ActionError, ActionKind, RecipeOutputs};
 
 use crate::Ec2Provider;
 
-/// One action of one recipe (its [`ActionScope`]), with the clients of its build region.
-pub(crate) struct Act<'a> {
-    pub p: &'a Ec2Provider,
-    pub s: ActionScope<'a>,
-    pub ec2: aws_sdk_ec2::Client,
-    pub ssm: aws_sdk_ssm::Client,
-}
-
-impl<'a> std::ops::Deref for Act<'a> {
-    type Target = ActionScope<'a>;
-    fn deref(&self) -> &ActionScope<'a> {
-        &self.s
+recipe_engine::action_context! {
+    Ec2Provider {
+        ec2: aws_sdk_ec2::Client = ec2,
+        ssm: aws_sdk_ssm::Client = ssm,
     }
 }
 
@@ -45,23 +35,6 @@ impl Act<'_> {
     pub fn instance(&self) -> String {
         self.builder_made().unwrap_or_default().to_string()
     }
-}
-
-/// Run one action.
-pub(crate) async fn run(
-    p: &Ec2Provider,
-    cx: &ApplyContext,
-    a: &Action,
-    inputs: &Outputs,
-) -> Result<RecipeOutputs, ActionError> {
-    let s = ActionScope::new(cx, a, inputs)?;
-    let act = Act {
-        p,
-        ec2: p.ec2(&s.home),
-        ssm: p.ssm(&s.home),
-        s,
-    };
-    act.dispatch().await
 }
 
 impl Act<'_> {
