@@ -482,8 +482,16 @@ fn capture(
     let dir = config.dir.join("artifacts");
     let file = crate::machine::folder_of(image);
     let tarball = dir.join(format!("{file}.tar.zst"));
-    let made =
-        archive_without(Path::new(&m.root), &tarball, exclude).and_then(|()| digest(&tarball));
+    // A machine whose root was never made has nothing to capture: the image fails, saying why.
+    let made = match &m.error {
+        Some(why) => Err(format!(
+            "[sandbox] the machine's root filesystem was not made: {why}"
+        )),
+        None => archive_without(Path::new(&m.root), &tarball, exclude)
+            .and_then(|()| digest(&tarball))
+            .map_err(|e| format!("[sandbox] the capture failed: {e}")),
+    };
+    let why = made.as_ref().err().cloned();
     shared.with_world(|w| {
         let name = (w.ec2.images.get(image).map(|i| i.name.clone()))
             .or_else(|| w.workspaces.images.get(image).map(|i| i.name.clone()))
@@ -511,11 +519,13 @@ fn capture(
         if let Some(img) = w.ec2.images.get_mut(image) {
             img.capturing = false;
             img.fail |= artifact.is_none();
+            img.fail_reason = why.clone();
             img.artifact = artifact.clone();
         }
         if let Some(img) = w.workspaces.images.get_mut(image) {
             img.capturing = false;
             img.fail |= artifact.is_none();
+            img.fail_reason = why.clone();
             img.artifact = artifact.clone();
         }
         if let Some(img) = w.appstream.images.get_mut(image) {

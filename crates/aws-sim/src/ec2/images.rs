@@ -127,6 +127,14 @@ fn image_xml(x: &mut Xml, img: &Image) {
     if let Some(ms) = img.deprecation_ms {
         x.text("deprecationTime", &rfc3339(ms));
     }
+    // Image.StateReason (API_Image, API_StateReason: a code and a message) says why an image
+    // failed; aws-sim gives one only where it knows, with the generic server code.
+    if let Some(why) = img.fail_reason.as_ref().filter(|_| img.state == "failed") {
+        x.open("stateReason")
+            .text("code", "Server.InternalError")
+            .text("message", why)
+            .close("stateReason");
+    }
     if !img.tags.is_empty() {
         x.tags(&img.tags);
     }
@@ -531,4 +539,43 @@ pub(super) fn enable_image_deprecation(
     }
     owned_image(w, c, &id)?.deprecation_ms = Some(ms);
     Ok(ok_return("EnableImageDeprecation", rid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn described(img: &Image) -> String {
+        let mut x = Xml::response("DescribeImages", "r");
+        image_xml(&mut x, img);
+        x.finish("DescribeImages")
+    }
+
+    #[test]
+    fn a_failed_image_says_why_when_aws_sim_knows() {
+        let mut img = Image {
+            id: "ami-1".into(),
+            state: "failed".into(),
+            fail_reason: Some("[sandbox] the machine's root filesystem was not made: `mmdebstrap` is not installed".into()),
+            ..Image::default()
+        };
+        let xml = described(&img);
+        let reason = "<stateReason><code>Server.InternalError</code><message>[sandbox] the machine";
+        assert!(xml.contains(reason), "{xml}");
+        assert!(
+            xml.contains("`mmdebstrap` is not installed</message></stateReason>"),
+            "{xml}"
+        );
+        img.state = "available".into();
+        assert!(
+            !described(&img).contains("stateReason"),
+            "only a failed image has a reason"
+        );
+        img.state = "failed".into();
+        img.fail_reason = None;
+        assert!(
+            !described(&img).contains("stateReason"),
+            "no reason is made up"
+        );
+    }
 }

@@ -128,6 +128,9 @@ pub struct Image {
     pub public: bool,
     /// Injected: the image ends in `failed` instead of `available`.
     pub fail: bool,
+    /// Why it fails, when aws-sim knows (a sandbox machine whose root could not be captured): its
+    /// `stateReason` message.
+    pub fail_reason: Option<String>,
     /// Sandbox machines: the root filesystem captured as a tarball (`machine.rs`).
     pub artifact: Option<String>,
     /// Sandbox machines: the artifact is being written (the image stays pending until it is).

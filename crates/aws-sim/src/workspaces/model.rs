@@ -245,6 +245,9 @@ pub struct Image {
     pub source: String,
     /// Injected: the image ends in ERROR instead of AVAILABLE.
     pub fail: bool,
+    /// Why it fails, when aws-sim knows (a sandbox machine whose root could not be captured): its
+    /// `ErrorMessage`.
+    pub fail_reason: Option<String>,
     /// Sandbox machines: the root filesystem captured as a tarball (`machine.rs`).
     pub artifact: Option<String>,
     /// Sandbox machines: the artifact is being written (the image stays PENDING until it is).

@@ -144,7 +144,7 @@ pub(super) fn image_json(img: &Image) -> Value {
         "State": img.state,
         "RequiredTenancy": img.tenancy,
         "ErrorCode": failed.then_some("InternalServiceError"),
-        "ErrorMessage": failed.then_some("The image could not be created (injected by aws-sim)."),
+        "ErrorMessage": failed.then(|| img.fail_reason.as_deref().unwrap_or("The image could not be created (injected by aws-sim).")),
         "Created": ts(img.created_ms),
         "OwnerAccountId": img.owner,
         // WorkspaceImage.Updates (API_UpdateResult): whether WorkSpaces component updates are available.
