@@ -32,6 +32,8 @@ pub struct Durations {
     pub state_lag_ms: u64,
     /// A running AppStream fleet's instances replaced after UpdateFleet changed its image.
     pub fleet_replace_ms: u64,
+    /// A VM Import task (ImportImage) active → completed.
+    pub vm_import_ms: u64,
 }
 
 impl Default for Durations {
@@ -49,6 +51,7 @@ impl Default for Durations {
             appstream_image_ms: 300,
             state_lag_ms: 100,
             fleet_replace_ms: 300,
+            vm_import_ms: 300,
         }
     }
 }
@@ -69,6 +72,7 @@ impl Durations {
             appstream_image_ms: 0,
             state_lag_ms: 0,
             fleet_replace_ms: 0,
+            vm_import_ms: 0,
         }
     }
 }

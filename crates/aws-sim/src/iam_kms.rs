@@ -56,6 +56,8 @@ pub struct InstanceProfile {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Role {
+    /// Its trust policy (AssumeRolePolicyDocument), as given.
+    pub assume_policy: String,
     /// ARNs of the managed policies attached to it.
     pub managed: Vec<String>,
     /// Names of its inline policies.
@@ -153,6 +155,15 @@ pub fn iam(w: &mut World, r: &crate::protocol::Req<'_>) -> Result<Output, ApiErr
     }
 }
 
+/// Whether `account`'s role `name` exists and its trust policy names `principal` (a service
+/// principal such as `vmie.amazonaws.com`). Trust policies are read for the principal only.
+pub(crate) fn role_trusts(w: &World, account: &str, name: &str, principal: &str) -> bool {
+    w.setup
+        .roles
+        .get(&format!("{account}/{name}"))
+        .is_some_and(|r| r.assume_policy.contains(principal))
+}
+
 /// The role `RoleName` names (or, in a world saved before roles were kept apart, its profile's).
 fn role(w: &World, c: &Call) -> Result<Role, ApiError> {
     let name = param(c, "RoleName")?;
@@ -167,6 +178,7 @@ fn role(w: &World, c: &Call) -> Result<Role, ApiError> {
         .map(|(_, p)| Role {
             managed: p.managed.clone(),
             inline: p.inline.clone(),
+            ..Role::default()
         })
         .ok_or_else(|| no_such(&format!("The role with name {name}")))
 }
@@ -180,12 +192,21 @@ fn taken(what: &str) -> ApiError {
 }
 
 /// CreateRole.
-pub(crate) fn create_role(w: &mut World, account: &str, name: &str) -> Result<(), ApiError> {
+pub(crate) fn create_role(
+    w: &mut World,
+    account: &str,
+    name: &str,
+    assume_policy: &str,
+) -> Result<(), ApiError> {
     let key = format!("{account}/{name}");
     if w.setup.roles.contains_key(&key) {
         return Err(taken(&format!("Role with name {name}")));
     }
-    w.setup.roles.insert(key, Role::default());
+    let role = Role {
+        assume_policy: assume_policy.into(),
+        ..Role::default()
+    };
+    w.setup.roles.insert(key, role);
     Ok(())
 }
 
@@ -258,8 +279,8 @@ fn iam_write(w: &mut World, c: &Call, rid: &str) -> Option<Result<Output, ApiErr
     let done = |op: &str| Ok(answer(op, "", rid));
     let r = match c.op.as_str() {
         "CreateRole" => param(c, "AssumeRolePolicyDocument")
-            .and_then(|_| param(c, "RoleName"))
-            .and_then(|n| create_role(w, &c.account, n).map(|()| n.to_string()))
+            .and_then(|doc| Ok((doc, param(c, "RoleName")?)))
+            .and_then(|(doc, n)| create_role(w, &c.account, n, doc).map(|()| n.to_string()))
             .map(|n| {
                 let xml = format!(
                     "<Role><Path>/</Path><RoleName>{0}</RoleName><Arn>arn:aws:iam::{1}:role/{0}</Arn><RoleId>AROA{2}</RoleId><CreateDate>2026-01-01T00:00:00Z</CreateDate></Role>",

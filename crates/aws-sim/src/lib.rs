@@ -27,6 +27,7 @@ pub mod machine_jobs;
 mod members;
 mod protocol;
 mod quotas;
+mod s3;
 mod secrets;
 mod server;
 mod ssm;

@@ -24,6 +24,8 @@ pub enum Protocol {
     Json,
     /// Smithy RPC v2 CBOR.
     Cbor,
+    /// REST-XML (S3): the operation from method and path, the payload raw.
+    RestXml,
 }
 
 /// A decoded request.
@@ -43,6 +45,8 @@ pub struct Call {
     pub params: BTreeMap<String, String>,
     /// The body (JSON and CBOR).
     pub body: Value,
+    /// The payload as sent (REST-XML: an object's bytes, a bucket's configuration).
+    pub raw: Vec<u8>,
 }
 
 /// A call as every service's [`Handler`] receives it: the decoded request, the sandbox clock's
@@ -81,13 +85,22 @@ pub fn account_of(access_key: &str) -> String {
     }
 }
 
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
+    decode_percent(s, true)
+}
+
+/// Percent-decode a URI path, where `+` is itself.
+pub(crate) fn percent_decode_path(s: &str) -> String {
+    decode_percent(s, false)
+}
+
+fn decode_percent(s: &str, plus_is_space: bool) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'+' => out.push(b' '),
+            b'+' if plus_is_space => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
                 let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
                     .ok()
@@ -227,6 +240,7 @@ pub enum Output {
 /// Encode a handler's result for the call's protocol.
 pub fn encode(call: &Call, result: Result<Output, ApiError>, request_id: &str) -> Encoded {
     match (call.protocol, result) {
+        (Protocol::RestXml, result) => crate::s3::encode(call, result, request_id),
         (Protocol::Query, Ok(Output::Xml(xml))) => Encoded {
             status: 200,
             content_type: "text/xml;charset=UTF-8",

@@ -18,6 +18,7 @@ use crate::ssm::CommandScript;
 use crate::world::World;
 
 mod faults;
+mod setup;
 
 use faults::{is_read, plan_fault};
 
@@ -378,7 +379,8 @@ impl Sim {
     pub fn provide_instance_profile(&self, account: &str, name: &str, managed: &[String]) {
         use crate::iam_kms::{add_policy, add_role, create_profile, create_role};
         let mut w = lock(&self.shared.world);
-        let _ = create_role(&mut w, account, name);
+        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        let _ = create_role(&mut w, account, name, trust);
         let _ = create_profile(&mut w, account, name);
         let _ = add_role(&mut w, account, name, name);
         for arn in managed {
@@ -427,6 +429,7 @@ impl Sim {
             account: account.into(),
             params: std::collections::BTreeMap::new(),
             body,
+            raw: vec![],
         };
         let durations = lock(&self.shared.durations).clone();
         let req = Req {
@@ -566,7 +569,11 @@ fn decode(
         account: protocol::account_of(&key),
         params: BTreeMap::new(),
         body: serde_json::Value::Null,
+        raw: vec![],
     };
+    if signing == "s3" {
+        return Ok(s3_call(call, method, uri, headers, body));
+    }
     let target = header("x-amz-target");
     if let Some((svc, op)) = target.split_once('.') {
         call.protocol = Protocol::Json;
@@ -617,6 +624,25 @@ fn decode(
     )))
 }
 
+/// An S3 REST call: the operation from method and path-style path, the payload decoded from
+/// `aws-chunked` when it was sent so.
+fn s3_call(mut call: Call, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Call {
+    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
+    call.protocol = Protocol::RestXml;
+    let (bucket, key) = crate::s3::bucket_and_key(uri.path());
+    call.op = crate::s3::operation(method.as_str(), &bucket, &key).to_string();
+    call.params.insert("Bucket".into(), bucket);
+    call.params.insert("Key".into(), key);
+    let chunked = header("content-encoding").contains("aws-chunked")
+        || header("x-amz-content-sha256").starts_with("STREAMING-");
+    call.raw = if chunked {
+        crate::s3::dechunk(body)
+    } else {
+        body.to_vec()
+    };
+    call
+}
+
 /// The services aws-sim serves, each behind one [`Handler`].
 const SERVICES: &[(&str, Handler)] = &[
     ("ec2", crate::ec2::handle),
@@ -628,6 +654,7 @@ const SERVICES: &[(&str, Handler)] = &[
     ("kms", crate::iam_kms::kms),
     ("servicequotas", crate::quotas::handle),
     ("secretsmanager", crate::secrets::handle),
+    ("s3", crate::s3::handle),
 ];
 
 /// Run the call against the world.

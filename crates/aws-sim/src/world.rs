@@ -33,6 +33,8 @@ pub struct World {
     /// Play the person at each builder: follow the apply's wait line, reading each activation's id
     /// and code where the provider keeps them (the sandbox sets this; see `ssm_hybrid.rs`).
     pub operator: bool,
+    /// S3 buckets by name (names are global), with their objects (`s3.rs`).
+    pub s3: std::collections::BTreeMap<String, crate::s3::Bucket>,
     /// Secrets Manager secrets by `account/region/name` (`secrets.rs`).
     pub secrets: std::collections::BTreeMap<String, crate::secrets::Secret>,
     /// Windows machines' files as far as commands name them (`windows.rs`): by instance, WorkSpace
@@ -73,6 +75,7 @@ impl World {
     /// Move every resource whose pending phase has ended to its next state.
     pub fn tick(&mut self, now: u64, d: &Durations) {
         self.ec2.tick(now, d);
+        crate::ec2::import::tick(self, now);
         self.workspaces.tick(now, d);
         crate::ssm_hybrid::lose_commands(self);
         self.ssm.tick(now, d, &self.ec2);

@@ -108,6 +108,7 @@ mod tests {
             account: account.into(),
             params: BTreeMap::new(),
             body,
+            raw: vec![],
         };
         w.appstream.tick(NOW, d);
         let req = crate::protocol::Req {

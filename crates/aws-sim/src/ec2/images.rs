@@ -100,7 +100,8 @@ fn image_xml(x: &mut Xml, img: &Image) {
         .text("rootDeviceName", "/dev/xvda")
         .text("virtualizationType", "hvm")
         .text("hypervisor", "xen")
-        .text("platformDetails", &img.platform);
+        .text("platformDetails", &platform_details(img))
+        .text("usageOperation", usage_operation(img));
     if img.platform == "Windows" {
         x.text("platform", "windows");
     }
@@ -258,19 +259,15 @@ pub(super) fn create_image(
         ));
     }
     check_name_free(w, c, &name)?;
-    let (platform, boot_mode) = w
-        .ec2
-        .images
-        .get(&inst.image_id)
-        .map_or(("Linux/UNIX".to_string(), String::new()), |i| {
-            (i.platform.clone(), i.boot_mode.clone())
-        });
+    let source = w.ec2.images.get(&inst.image_id);
     let image = Image {
         name,
         tags: tag_specs(&c.params, "image"),
         source_image: Some(inst.image_id.clone()),
-        platform,
-        boot_mode,
+        platform: source.map_or("Linux/UNIX".into(), |i| i.platform.clone()),
+        boot_mode: source.map(|i| i.boot_mode.clone()).unwrap_or_default(),
+        license_type: source.map(|i| i.license_type.clone()).unwrap_or_default(),
+        guest_os: source.map(|i| i.guest_os.clone()).unwrap_or_default(),
         ..Default::default()
     };
     let id = register_pending(
@@ -354,6 +351,8 @@ pub(super) fn copy_image(
         encrypted,
         kms_key,
         platform: src.platform.clone(),
+        license_type: src.license_type.clone(),
+        guest_os: src.guest_os.clone(),
         boot_mode: src.boot_mode.clone(),
         artifact: src.artifact.clone(),
         ..Default::default()
@@ -577,5 +576,25 @@ mod tests {
             !described(&img).contains("stateReason"),
             "no reason is made up"
         );
+    }
+}
+
+/// An image's `platformDetails` ("AMI billing information fields", EC2 User Guide): `Windows BYOL`
+/// for a Windows image of a license the account brings.
+pub(crate) fn platform_details(img: &Image) -> String {
+    if img.platform == "Windows" && img.license_type == "BYOL" {
+        "Windows BYOL".into()
+    } else {
+        img.platform.clone()
+    }
+}
+
+/// An image's `usageOperation` (the same page): `RunInstances:0002` for license-included Windows,
+/// `RunInstances:0800` for Windows BYOL, `RunInstances` for Linux/UNIX.
+pub(crate) fn usage_operation(img: &Image) -> &'static str {
+    match platform_details(img).as_str() {
+        "Windows" => "RunInstances:0002",
+        "Windows BYOL" => "RunInstances:0800",
+        _ => "RunInstances",
     }
 }

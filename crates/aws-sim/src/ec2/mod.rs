@@ -17,6 +17,8 @@ use crate::protocol::{Call, Output, Req, Xml, filters, list, tag_specs};
 use crate::world::World;
 
 mod images;
+pub(crate) mod import;
+pub(crate) use images::platform_details;
 mod instances;
 mod snapshots;
 mod templates;
@@ -122,6 +124,13 @@ pub struct Image {
     pub encrypted: bool,
     pub kms_key: Option<String>,
     pub platform: String,
+    /// `BYOL` for an image VM Import made with a license the account brings (`ec2/import.rs`), and
+    /// every image made or copied from it; empty for the license-included and Linux images. EC2
+    /// keeps an AMI's billing information through CreateImage and CopyImage ("Understand AMI
+    /// billing information", EC2 User Guide).
+    pub license_type: String,
+    /// The operating system VM Import found on the disk (`Windows 10`, …); empty otherwise.
+    pub guest_os: String,
     /// `uefi` for UEFI boot with NitroTPM 2.0 (the TPM-prefixed public Windows AMIs and images made
     /// from them); empty for the legacy BIOS the other public AMIs boot with.
     pub boot_mode: String,
@@ -199,6 +208,8 @@ pub struct Ec2 {
     pub no_default_vpc: BTreeSet<String>,
     /// VPCs, gateways, route tables and endpoints made through the API (`ec2_net.rs`).
     pub net: crate::ec2_net::Net,
+    /// VM Import's image import tasks by id (`import.rs`).
+    pub import_tasks: BTreeMap<String, import::ImportTask>,
 }
 
 /// A launch template and its versions.
@@ -396,6 +407,8 @@ pub fn handle(w: &mut World, r: &Req<'_>) -> Result<Output, ApiError> {
     let op = c.op.as_str();
     let xml = match op {
         "DescribeImages" => describe_images(w, c, rid),
+        "ImportImage" => import::import_image(w, c, now, d.vm_import_ms, rid)?,
+        "DescribeImportImageTasks" => import::describe_import_image_tasks(w, c, rid),
         "CreateImage" => create_image(w, c, now, d, rid)?,
         "CopyImage" => copy_image(w, c, now, d, rid)?,
         "DeregisterImage" => deregister_image(w, c, rid)?,

@@ -32,7 +32,7 @@ pub(super) fn server_error(p: Protocol) -> ApiError {
 }
 
 pub(super) fn is_read(op: &str) -> bool {
-    ["Describe", "Get", "List"]
+    ["Describe", "Get", "List", "Head"]
         .iter()
         .any(|p| op.starts_with(p))
 }

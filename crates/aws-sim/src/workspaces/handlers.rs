@@ -61,6 +61,10 @@ fn handle_op(w: &mut World, c: &Call, now: u64, d: &Durations) -> Result<Output,
         "DeleteWorkspaceBundle" => delete_workspace_bundle(w, c, now)?,
         "DescribeWorkspaceBundles" => describe_workspace_bundles(w, c)?,
         "CreateTags" | "DeleteTags" | "DescribeTags" => tags(w, c)?,
+        "DescribeAccount" => super::account::describe(w, c, now),
+        "DescribeAccountModifications" => super::account::modifications(w, c, now),
+        "ModifyAccount" => super::account::modify(w, c, now, d)?,
+        "ListAvailableManagementCidrRanges" => super::account::list_ranges(w, c)?,
         op => return Err(ApiError::unsupported("workspaces", op)),
     };
     Ok(Output::Value(out))

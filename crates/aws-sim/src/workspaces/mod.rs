@@ -7,6 +7,7 @@
 //! made from shows SUSPENDED meanwhile. Every region has a few public AMAZON bundles (`PUBLIC_BUNDLES`),
 //! each with a public image behind it. Fidelity notes are in docs/aws-sim.md.
 
+mod account;
 mod handlers;
 mod lifecycle;
 mod model;

@@ -28,6 +28,8 @@ pub struct Workspaces {
     /// (how many times, when last). AWS updates its public bundles' images in place (the bundle
     /// keeps its id; `ImageId` and `LastUpdatedTime` change).
     pub public_updates: BTreeMap<String, (u32, u64)>,
+    /// BYOL settings by `account/region` (`account.rs`).
+    pub byol: BTreeMap<String, super::account::Byol>,
 }
 
 impl Workspaces {

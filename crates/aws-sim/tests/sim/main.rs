@@ -10,10 +10,13 @@
 //! - `appstream`: image builder rules, the Image Assistant through SSM, copies, fleet updates.
 //! - `wire`: the protocols the AWS CLI and boto3 speak where the Rust SDK speaks another.
 //! - `hard`: where AWS is hard (registration, AUTO_STOP, pages, networks, quotas, account set-up).
+//! - `byol`: VM Import of a Windows 10/11 disk (S3, the vmimport role) and the WorkSpaces BYOL
+//!   imports that take only such images, on an account enabled for BYOL.
 //! - `clients`: boto3 drives the same, as a second client.
 
 mod access;
 mod appstream;
+mod byol;
 mod clients;
 mod common;
 mod conformance;

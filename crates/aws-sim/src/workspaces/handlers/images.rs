@@ -241,7 +241,11 @@ pub(super) fn import_custom_workspace_image(
     let mut inner = c.clone();
     inner.body = serde_json::json!({
         "Ec2ImageId": ami,
-        "IngestionProcess": if protocol == "DCV" { "BYOL_REGULAR_WSP" } else { "BYOL_REGULAR" },
+        "IngestionProcess": match protocol.as_str() {
+            "DCV" => "BYOL_REGULAR_WSP",
+            "BYOP" => "BYOL_REGULAR_BYOP",
+            _ => "BYOL_REGULAR",
+        },
         "ImageName": b.get("ImageName").cloned().unwrap_or(Value::Null),
         "ImageDescription": b.get("ImageDescription").cloned().unwrap_or(Value::Null),
         "Tags": b.get("Tags").cloned().unwrap_or(Value::Null),
@@ -356,32 +360,11 @@ pub(super) fn import_workspace_image(
     let description = required(b, "ImageDescription")?;
     check_image_description("ImageDescription", description)?;
     let tags = tags_in(b.get("Tags"))?;
-    let img = w
-        .ec2
-        .images
-        .get(ami)
-        .filter(|i| {
-            i.region == c.region && i.state != "deregistered" && Ec2::visible(i, &c.account)
-        })
-        .ok_or_else(|| {
-            ApiError::client(
-                NOT_FOUND,
-                format!("The EC2 image {ami} could not be found in {}.", c.region),
-            )
-        })?;
-    if img.state != "available" {
+    let os_version = byol_source(w, c, ami, now)?;
+    if os_version == "Windows 11" && !process.ends_with("_WSP") {
         return Err(invalid(format!(
-            "The EC2 image {ami} is not available ({}).",
-            img.state
+            "Windows 11 does not support the PCOIP protocol: use an ingestion process that ends in _WSP, not {process}."
         )));
-    }
-    if img.platform != "Windows" {
-        return Err(ApiError::client(
-            UNSUPPORTED,
-            format!(
-                "The EC2 image {ami} is not a Windows image: only Windows BYOL images can be imported."
-            ),
-        ));
     }
     w.workspaces.check_new_image(&c.account, &c.region, name)?;
     let id = w.id("wsi-", 9);
@@ -395,7 +378,7 @@ pub(super) fn import_workspace_image(
             description: description.into(),
             os: "WINDOWS".into(),
             state: "PENDING".into(),
-            os_version: "Windows 10".into(),
+            os_version,
             // BYOL images run on dedicated hardware.
             tenancy: "DEDICATED".into(),
             ready_at: now + d.workspace_image_ms,
@@ -406,6 +389,61 @@ pub(super) fn import_workspace_image(
         },
     );
     Ok(json!({ "ImageId": id }))
+}
+
+/// The Windows version of the AMI an import names, if WorkSpaces takes it: the account enabled for
+/// BYOL, and the image "an already licensed Amazon EC2 image that is in your Amazon Web Services
+/// account, and you must own the image" (API_ImportWorkspaceImage) of a Windows 10 or 11 licence the
+/// account brings (its billing shows `Windows BYOL`, "Understand AMI billing information"): never
+/// AWS's license-included Windows Server images, nor another account's.
+fn byol_source(w: &World, c: &Call, ami: &str, now: u64) -> Result<String, ApiError> {
+    if !super::super::account::byol_enabled(w, c, now) {
+        return Err(super::super::account::not_enabled(c));
+    }
+    let img = w
+        .ec2
+        .images
+        .get(ami)
+        .filter(|i| {
+            i.region == c.region && i.state != "deregistered" && Ec2::visible(i, &c.account)
+        })
+        .ok_or_else(|| {
+            ApiError::client(
+                NOT_FOUND,
+                format!("The EC2 image {ami} could not be found in {}.", c.region),
+            )
+        })?;
+    if img.owner != c.account {
+        return Err(invalid(format!(
+            "The EC2 image {ami} belongs to {}: import an image your account owns.",
+            img.owner
+        )));
+    }
+    if img.state != "available" {
+        return Err(invalid(format!(
+            "The EC2 image {ami} is not available ({}).",
+            img.state
+        )));
+    }
+    let byol = crate::ec2::platform_details(img) == "Windows BYOL";
+    let client = ["Windows 10", "Windows 11"]
+        .iter()
+        .find(|v| img.guest_os.starts_with(*v));
+    match (byol, client) {
+        (true, Some(v)) => Ok((*v).to_string()),
+        _ => Err(ApiError::client(
+            UNSUPPORTED,
+            format!(
+                "The EC2 image {ami} is {} ({}): only Windows 10 and 11 images of your own licence (Windows BYOL, from VM Import) can be imported.",
+                crate::ec2::platform_details(img),
+                if img.guest_os.is_empty() {
+                    "not a Windows 10 or 11 system"
+                } else {
+                    &img.guest_os
+                }
+            ),
+        )),
+    }
 }
 
 pub(super) fn delete_workspace_image(w: &mut World, c: &Call) -> Result<Value, ApiError> {
