@@ -1,11 +1,13 @@
 """boto3 (botocore, as the AWS CLI) drives what aws-sim added for issue 23: SSM DescribeParameters and
 activations, EC2 networking and default VPCs, Service Quotas, IAM and KMS set-up, WorkSpaces pages;
-and Secrets Manager (issue 24), in its JSON protocol.
+Secrets Manager (issue 24), in its JSON protocol; and S3, VM Import and the WorkSpaces BYOL account
+setting (issue 23, item 8).
 Run by crates/aws-sim/tests/sim/clients.rs with the endpoint as its one argument; exits non-zero on the
 first difference, naming it."""
 
 import json
 import sys
+import time
 
 import boto3
 import botocore
@@ -125,5 +127,41 @@ refused("ResourceNotFoundException", client("secretsmanager").get_secret_value, 
 sm.delete_secret(SecretId="hr/api-token", RecoveryWindowInDays=7)
 refused("InvalidRequestException", sm.get_secret_value, SecretId="hr/api-token")
 assert sm.describe_secret(SecretId="hr/api-token")["DeletedDate"]
+
+# Issue 23, BYOL: S3 (path style, as botocore picks for a custom endpoint), VM Import and the
+# WorkSpaces account setting, then an import WorkSpaces takes.
+s3 = client("s3", "eu-west-2")
+refused("IllegalLocationConstraintException", s3.create_bucket, Bucket="acme-vm")
+s3.create_bucket(Bucket="acme-vm", CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
+refused("BucketAlreadyOwnedByYou", s3.create_bucket, Bucket="acme-vm", CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
+s3.put_object(Bucket="acme-vm", Key="vm/win10.vhd", Body=b"aws-sim-guest-os: Windows 10 Enterprise 22H2\n")
+assert s3.get_object(Bucket="acme-vm", Key="vm/win10.vhd")["Body"].read().startswith(b"aws-sim-guest-os")
+refused("404", s3.head_object, Bucket="acme-vm", Key="vm/none.vhd")
+refused("NoSuchKey", s3.get_object, Bucket="acme-vm", Key="vm/none.vhd")
+ec2w = client("ec2", "eu-west-2")
+disk = [{"Format": "VHD", "UserBucket": {"S3Bucket": "acme-vm", "S3Key": "vm/win10.vhd"}}]
+refused("InvalidParameter", ec2w.import_image, LicenseType="BYOL", DiskContainers=disk)
+trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "vmie.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+client("iam").create_role(RoleName="vmimport", AssumeRolePolicyDocument=json.dumps(trust))
+task = ec2w.import_image(LicenseType="BYOL", DiskContainers=disk)["ImportTaskId"]
+deadline = time.monotonic() + 10
+while time.monotonic() < deadline:
+    t = ec2w.describe_import_image_tasks(ImportTaskIds=[task])["ImportImageTasks"][0]
+    if t["Status"] != "active":
+        break
+assert t["Status"] == "completed", t
+img = ec2w.describe_images(ImageIds=[t["ImageId"]])["Images"][0]
+assert (img["PlatformDetails"], img["UsageOperation"]) == ("Windows BYOL", "RunInstances:0800"), img
+wsw = client("workspaces", "eu-west-2")
+assert wsw.describe_account()["DedicatedTenancySupport"] == "DISABLED"
+refused("OperationNotSupportedException", wsw.import_workspace_image, Ec2ImageId=t["ImageId"], IngestionProcess="BYOL_REGULAR_WSP", ImageName="byol-desk", ImageDescription="BYOL desk")
+cidr = wsw.list_available_management_cidr_ranges(ManagementCidrRangeConstraint="10.0.0.0/8")["ManagementCidrRanges"][0]
+wsw.modify_account(DedicatedTenancySupport="ENABLED", DedicatedTenancyManagementCidrRange=cidr)
+deadline = time.monotonic() + 10
+while time.monotonic() < deadline and wsw.describe_account()["DedicatedTenancySupport"] != "ENABLED":
+    time.sleep(0.02)
+assert wsw.describe_account_modifications()["AccountModifications"][0]["ModificationState"] == "COMPLETED"
+made = wsw.import_workspace_image(Ec2ImageId=t["ImageId"], IngestionProcess="BYOL_REGULAR_WSP", ImageName="byol-desk", ImageDescription="BYOL desk")
+assert made["ImageId"].startswith("wsi-"), made
 
 print("boto3: every call as AWS answers it")

@@ -190,6 +190,9 @@ fn check_layering(cx: &mut Ctx<'_>, set: &RecipeSet) {
             "nothing is imported",
         );
     }
+    if ok && cx.target == Target::Workspaces && parent == Target::Ec2Ami {
+        import::check_parent_licence(cx, &set.recipes[p].recipe);
+    }
     if ok && cx.target == Target::Appstream && parent == Target::Ec2Ami {
         let pr = &set.recipes[p].recipe;
         let gib = pr.builder.volume_size_gib.as_ref().map(|g| g.value);

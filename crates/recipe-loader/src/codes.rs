@@ -70,6 +70,7 @@ codes! {
     ImageName = ("recipe::name::image", Error, "An image name the target's API would refuse (characters, length)."),
     AppstreamReserved = ("recipe::name::appstream-reserved", Error, "An AppStream image name that begins with Amazon, AWS or AppStream."),
     WorkspacesImport = ("recipe::workspaces::import", Error, "`builder.import` where nothing is imported, or with members the chosen import call does not take."),
+    ByolBase = ("recipe::workspaces::byol-base", Error, "A WorkSpaces recipe imports an AMI recipe built on AWS's license-included Windows: WorkSpaces imports only Windows 10/11 images of your own licence (VM Import, BYOL)."),
     RolloutRegion = ("recipe::rollout::region", Error, "A `rollout.regions` entry where the image is not (not the build region, not in `distribute.regions`), or on a target whose rollouts have no region."),
     BundleRegion = ("recipe::workspaces::bundle-region", Error, "A `bundle.regions` entry where the image is not copied (not in `distribute.regions`)."),
     VolumeSize = ("recipe::workspaces::volume-size", Error, "A WorkSpaces root/user volume combination that cannot be made."),

@@ -20,6 +20,7 @@ pub mod checks;
 mod image;
 mod observe;
 mod poll;
+mod preflight;
 mod rollout;
 mod sweep;
 

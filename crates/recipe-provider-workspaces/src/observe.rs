@@ -23,6 +23,8 @@ pub(crate) async fn observe(
     for r in recipes {
         let (name, home) = (r.recipe.name.value.clone(), p.home(r));
         obs.add_problems(&name, p.common_problems(r, &home).await);
+        let ws = p.workspaces(&home);
+        obs.add_problems(&name, crate::preflight::problems(&ws, r, &home).await);
         regions.extend(r.recipe.image_regions(&home));
         if let Some(b) = &r.recipe.bundle {
             let rollouts = observe_bundles(p, &home, b).await?;

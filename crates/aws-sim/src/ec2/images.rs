@@ -540,6 +540,26 @@ pub(super) fn enable_image_deprecation(
     Ok(ok_return("EnableImageDeprecation", rid))
 }
 
+/// An image's `platformDetails` ("AMI billing information fields", EC2 User Guide): `Windows BYOL`
+/// for a Windows image of a license the account brings.
+pub(crate) fn platform_details(img: &Image) -> String {
+    if img.platform == "Windows" && img.license_type == "BYOL" {
+        "Windows BYOL".into()
+    } else {
+        img.platform.clone()
+    }
+}
+
+/// An image's `usageOperation` (the same page): `RunInstances:0002` for license-included Windows,
+/// `RunInstances:0800` for Windows BYOL, `RunInstances` for Linux/UNIX.
+pub(crate) fn usage_operation(img: &Image) -> &'static str {
+    match platform_details(img).as_str() {
+        "Windows" => "RunInstances:0002",
+        "Windows BYOL" => "RunInstances:0800",
+        _ => "RunInstances",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -576,25 +596,5 @@ mod tests {
             !described(&img).contains("stateReason"),
             "no reason is made up"
         );
-    }
-}
-
-/// An image's `platformDetails` ("AMI billing information fields", EC2 User Guide): `Windows BYOL`
-/// for a Windows image of a license the account brings.
-pub(crate) fn platform_details(img: &Image) -> String {
-    if img.platform == "Windows" && img.license_type == "BYOL" {
-        "Windows BYOL".into()
-    } else {
-        img.platform.clone()
-    }
-}
-
-/// An image's `usageOperation` (the same page): `RunInstances:0002` for license-included Windows,
-/// `RunInstances:0800` for Windows BYOL, `RunInstances` for Linux/UNIX.
-pub(crate) fn usage_operation(img: &Image) -> &'static str {
-    match platform_details(img).as_str() {
-        "Windows" => "RunInstances:0002",
-        "Windows BYOL" => "RunInstances:0800",
-        _ => "RunInstances",
     }
 }

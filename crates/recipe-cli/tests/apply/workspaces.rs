@@ -316,7 +316,7 @@ strategy: full
 os: windows
 version: 1.0.0
 base:
-  ssm-parameter: /aws/service/ami-windows-latest/Windows_Server-2022-English-Full-Base
+  ami-filter: { filters: { name: "import-ami-*" }, owners: [self], most-recent: true }
 builder:
   region: eu-west-2
   instance-profile: recipe-builder
@@ -325,6 +325,26 @@ steps:
 image:
   name: win-base-${version}
 "#;
+
+/// The platform team's one-time BYOL set-up in eu-west-2, as the WorkSpaces guide has it: the
+/// account enabled for BYOL, and its Windows 10 VM imported (S3, the vmimport role, ImportImage).
+async fn byol_account(e: &Env) {
+    let account = aws_sim::DEFAULT_ACCOUNT;
+    e.sim.enable_byol(account, "eu-west-2").unwrap();
+    let task = e
+        .sim
+        .import_vm(account, "eu-west-2", "Windows 10 Enterprise 22H2")
+        .unwrap();
+    let mut ami = None;
+    for _ in 0..200 {
+        ami = e.sim.imported_image(&task);
+        if ami.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(matches!(ami, Some(Ok(_))), "the VM was imported: {ami:?}");
+}
 
 const WIN_DESK: &str = r#"
 name: win-desk
@@ -357,6 +377,7 @@ bundle:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mixed_apply_imports_the_ami_recipe_into_workspaces() {
     let e = ws_env().await;
+    byol_account(&e).await;
     std::fs::remove_file(e.dir.path().join("recipes/desk.yaml")).unwrap();
     std::fs::write(e.dir.path().join("recipes/win-base.yaml"), WIN_AMI).unwrap();
     std::fs::write(e.dir.path().join("recipes/win-desk.yaml"), WIN_DESK).unwrap();
@@ -428,6 +449,27 @@ async fn a_mixed_apply_imports_the_ami_recipe_into_workspaces() {
     assert_eq!(code, 0, "no update left, no change:\n{stdout}");
 }
 
+/// The import route on an account that is not enabled for BYOL: the plan names the problem and its
+/// fix, and apply changes nothing (before this check, the apply built the AMI and failed at
+/// ImportWorkspaceImage). Importing a license-included Windows Server base is refused by validate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_without_byol_is_a_plan_problem_and_apply_changes_nothing() {
+    let e = ws_env().await;
+    std::fs::remove_file(e.dir.path().join("recipes/desk.yaml")).unwrap();
+    std::fs::write(e.dir.path().join("recipes/win-base.yaml"), WIN_AMI).unwrap();
+    std::fs::write(e.dir.path().join("recipes/win-desk.yaml"), WIN_DESK).unwrap();
+    let (code, plan, err) = e.run(&["plan", "recipes"]).await;
+    assert_eq!(code, 4, "{plan}\n{err}");
+    assert!(
+        plan.contains("problem: the account is not enabled for WorkSpaces BYOL in eu-west-2"),
+        "{plan}"
+    );
+    let before = e.sim.requests().records.len();
+    let (code, out, err) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 4, "{out}\n{err}");
+    assert_eq!(e.writes_since(before), Vec::<String>::new());
+}
+
 /// The Image Builder import route and a bundle in a copy region: ImportCustomWorkspaceImage with the
 /// recipe's members (never ImportWorkspaceImage), the image copied to eu-west-1, and the bundle made
 /// in both regions on each region's image. A second plan has no change; a new version moves both
@@ -435,6 +477,7 @@ async fn a_mixed_apply_imports_the_ami_recipe_into_workspaces() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_custom_import_feeds_a_bundle_made_in_the_build_and_a_copy_region() {
     let e = ws_env().await;
+    byol_account(&e).await;
     std::fs::remove_file(e.dir.path().join("recipes/desk.yaml")).unwrap();
     std::fs::write(e.dir.path().join("recipes/win-base.yaml"), WIN_AMI).unwrap();
     let desk = |version: &str| {

@@ -101,3 +101,29 @@ fn byol(cx: &mut Ctx<'_>, i: &WorkspacesImport) {
         );
     }
 }
+
+/// WorkSpaces imports only "an already licensed Amazon EC2 image" of Windows 10 or 11 that the
+/// account owns (API_ImportWorkspaceImage; "Bring Your Own Windows desktop licenses": VM Import). An
+/// AMI recipe built on AWS's Windows Server AMIs (their SSM parameters, or `owners: [amazon]`)
+/// carries AWS's licence, and every AMI made from it does: the import would be refused after the
+/// AMI was built. The recipe shows it for the parent's own base; a base further up is checked by
+/// the plan and by the import itself.
+pub(super) fn check_parent_licence(cx: &mut Ctx<'_>, parent: &recipe_model::Recipe) {
+    let licensed = match &parent.base.value {
+        Base::SsmParameter(p) => p.value.starts_with("/aws/service/ami-windows-latest/"),
+        Base::AmiFilter(f) => f.owners.iter().any(|o| o.value == "amazon"),
+        _ => false,
+    };
+    if licensed {
+        cx.push(
+            Code::ByolBase,
+            cx.r.recipe.base.span,
+            format!(
+                "`{}` is built on AWS's license-included Windows, which WorkSpaces does not import",
+                parent.name.value
+            ),
+            "build the AMI recipe on your own Windows 10 or 11 image imported with VM Import (`ami-filter: { filters: { name: \"import-ami-*\" }, owners: [self], most-recent: true }`, docs/workspaces.md#byol), or start from a WorkSpaces bundle (`base: { bundle: … }`)",
+            "license-included base",
+        );
+    }
+}
