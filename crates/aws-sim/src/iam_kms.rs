@@ -16,6 +16,8 @@
 //! IAM over awsQuery (https://docs.aws.amazon.com/IAM/latest/APIReference/):
 //! - GetInstanceProfile (API_GetInstanceProfile.html): `InstanceProfileName`; an unknown name is
 //!   `NoSuchEntity` (404), "Instance Profile NAME cannot be found."; the answer lists its roles.
+//! - GetRole (API_GetRole.html): `RoleName`; `NoSuchEntity` for an unknown one; the trust policy
+//!   URL-encoded.
 //! - ListAttachedRolePolicies (API_ListAttachedRolePolicies.html) and ListRolePolicies
 //!   (API_ListRolePolicies.html): `RoleName`; an unknown role is `NoSuchEntity`.
 //!
@@ -120,6 +122,15 @@ pub fn iam(w: &mut World, r: &crate::protocol::Req<'_>) -> Result<Output, ApiErr
                 &profile_xml(p, &c.account),
                 rid,
             ))
+        }
+        "GetRole" => {
+            let name = param(c, "RoleName")?;
+            let r = w
+                .setup
+                .roles
+                .get(&format!("{}/{name}", c.account))
+                .ok_or_else(|| no_such(&format!("The role with name {name}")))?;
+            Ok(answer("GetRole", &role_xml(name, r, &c.account), rid))
         }
         "ListAttachedRolePolicies" => {
             let p = role(w, c)?;
@@ -310,6 +321,26 @@ fn iam_write(w: &mut World, c: &Call, rid: &str) -> Option<Result<Output, ApiErr
         _ => return None,
     };
     Some(r)
+}
+
+/// GetRole's `Role` (API_GetRole.html): the trust policy URL-encoded, as IAM returns policy
+/// documents ("IAM policy documents are returned URL-encoded", API_Role.html).
+fn role_xml(name: &str, r: &Role, account: &str) -> String {
+    let doc: String = r
+        .assume_policy
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!(
+        "<Role><Path>/</Path><RoleName>{0}</RoleName><Arn>arn:aws:iam::{account}:role/{0}</Arn><RoleId>AROA{1}</RoleId><CreateDate>2026-01-01T00:00:00Z</CreateDate><AssumeRolePolicyDocument>{doc}</AssumeRolePolicyDocument></Role>",
+        xml_escape(name),
+        name.len() * 7919
+    )
 }
 
 fn profile_xml(p: &InstanceProfile, account: &str) -> String {

@@ -389,6 +389,17 @@ impl Sim {
         self.shared.persist(&w);
     }
 
+    /// A role of `account` that `service` (a service principal such as `appstream.amazonaws.com`)
+    /// may assume, made as IAM's CreateRole makes it (one that exists is kept).
+    pub fn provide_role(&self, account: &str, name: &str, service: &str) {
+        let trust = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Service":"{service}"}},"Action":"sts:AssumeRole"}}]}}"#
+        );
+        let mut w = lock(&self.shared.world);
+        let _ = crate::iam_kms::create_role(&mut w, account, name, &trust);
+        self.shared.persist(&w);
+    }
+
     /// A KMS key of `account` in `region`, found by `key` (an id, key ARN, alias or alias ARN).
     pub fn provide_kms_key(&self, account: &str, region: &str, key: &str) {
         let mut w = lock(&self.shared.world);

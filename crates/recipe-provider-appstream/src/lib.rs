@@ -45,6 +45,7 @@ pub struct AppstreamProvider {
     core: ProviderCore,
     apps: Clients<aws_sdk_appstream::Client>,
     ec2: Clients<aws_sdk_ec2::Client>,
+    iam: Clients<aws_sdk_iam::Client>,
 }
 
 impl std::ops::Deref for AppstreamProvider {
@@ -60,6 +61,7 @@ impl AppstreamProvider {
         AppstreamProvider {
             apps: Clients::new(aws.clone(), aws_sdk_appstream::Client::new),
             ec2: Clients::new(aws.clone(), aws_sdk_ec2::Client::new),
+            iam: Clients::new(aws.clone(), aws_sdk_iam::Client::new),
             core: ProviderCore::new(aws, opts, DEFAULT_AGENT_ROLE),
         }
     }
@@ -67,6 +69,11 @@ impl AppstreamProvider {
     /// The AppStream client for `region`.
     pub fn appstream(&self, region: &str) -> aws_sdk_appstream::Client {
         self.apps.get(region)
+    }
+
+    /// The IAM client (a global service, signed for us-east-1), for the builder role's preflight.
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        self.iam.get("us-east-1")
     }
 
     /// The EC2 client for `region` (the builders' network, for the preflight).

@@ -23,6 +23,7 @@ pub(crate) async fn observe(
         let (name, home) = (r.recipe.name.value.clone(), p.home(r));
         let network = crate::preflight::problems(&p.ec2(&home), r, &home).await;
         obs.add_problems(&name, network);
+        obs.add_problems(&name, crate::preflight::role(&p.iam(), r).await);
         obs.add_problems(&name, p.common_problems(r, &home).await);
         regions.extend(r.recipe.image_regions(&home));
         let listed = r

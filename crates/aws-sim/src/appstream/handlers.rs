@@ -25,6 +25,12 @@ use images::*;
 pub fn handle(w: &mut World, r: &crate::protocol::Req<'_>) -> Result<Output, ApiError> {
     let (c, now, d) = (r.call, r.now, r.durations);
     w.appstream.seed(&c.region);
+    if matches!(
+        c.op.as_str(),
+        "CreateImageBuilder" | "CreateFleet" | "UpdateFleet" | "CreateImportedImage"
+    ) {
+        check_role_in(w, c)?;
+    }
     let out = match c.op.as_str() {
         "CreateImageBuilder" => create_image_builder(&mut w.appstream, c, now, d)?,
         "DescribeImageBuilders" => describe_image_builders(&w.appstream, c)?,

@@ -109,23 +109,44 @@ pub(super) fn check_instance_type(instance_type: &str) -> Result<(), ApiError> {
     }
 }
 
-/// `IamRoleArn`, when given, must be an IAM role ARN.
-pub(super) fn check_role(c: &Call) -> Result<Option<String>, ApiError> {
+/// `IamRoleArn`, when given, must be an IAM role ARN of the caller's account (IAM passes only roles of
+/// the account, "Grant a user permissions to pass a role to an AWS service") whose trust policy lets
+/// `appstream.amazonaws.com` assume it ("Using an IAM role to grant permissions to applications and
+/// scripts running on AppStream 2.0 streaming instances"); otherwise `InvalidRoleException`, "The
+/// specified role is invalid" (API_CreateImageBuilder, API_CreateFleet, API_CreateImportedImage).
+pub(super) fn check_role_in(w: &crate::world::World, c: &Call) -> Result<Option<String>, ApiError> {
     let Some(role) = opt_str(c, "IamRoleArn") else {
         return Ok(None);
     };
-    let ok = role
+    let parts = role
         .strip_prefix("arn:aws:iam::")
         .and_then(|r| r.split_once(":role/"))
-        .is_some_and(|(account, name)| is_account(account) && !name.is_empty());
-    if ok {
-        Ok(Some(role.to_string()))
-    } else {
-        Err(ApiError::client(
-            "InvalidRoleException",
-            format!("AppStream 2.0 cannot assume the role {role}: it is not an IAM role ARN."),
-        ))
+        .filter(|(account, name)| is_account(account) && !name.is_empty());
+    let refuse = |why: String| Err(ApiError::client("InvalidRoleException", why));
+    let Some((account, path)) = parts else {
+        return refuse(format!(
+            "AppStream 2.0 cannot assume the role {role}: it is not an IAM role ARN."
+        ));
+    };
+    if account != c.account {
+        return refuse(format!(
+            "The role {role} belongs to account {account}: AppStream 2.0 in {} can be passed only a role of its own account.",
+            c.account
+        ));
     }
+    let name = path.rsplit('/').next().unwrap_or(path);
+    if !crate::iam_kms::role_trusts(w, account, name, "appstream.amazonaws.com") {
+        return refuse(format!(
+            "The specified role is invalid: {role} does not exist or does not trust appstream.amazonaws.com."
+        ));
+    }
+    Ok(Some(role.to_string()))
+}
+
+/// `IamRoleArn`'s shape alone (the handlers that have no IAM view; the account's view was checked
+/// before them by [`check_role_in`]).
+pub(super) fn check_role(c: &Call) -> Result<Option<String>, ApiError> {
+    Ok(opt_str(c, "IamRoleArn").map(str::to_string))
 }
 
 pub(super) fn valid_region(region: &str) -> bool {

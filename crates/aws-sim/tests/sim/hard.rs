@@ -516,3 +516,38 @@ async fn roles_profiles_keys_and_aliases_are_made_through_the_api() {
     assert_eq!(found.key_metadata().unwrap().key_id(), id);
     s.stop().await;
 }
+
+/// AppStream assumes only a role of the caller's account that trusts appstream.amazonaws.com:
+/// another account's, a missing one and one for EC2 are `InvalidRoleException` at
+/// CreateImageBuilder; the right one is taken.
+#[tokio::test]
+async fn an_image_builder_takes_only_a_role_appstream_may_assume() {
+    let s = crate::common::sim().await;
+    let c = clients(s.url(), "eu-west-2", "123456789012");
+    s.provide_role("123456789012", "ec2-only", "ec2.amazonaws.com");
+    s.provide_role("123456789012", "builder", "appstream.amazonaws.com");
+    s.provide_role("111122223333", "builder", "appstream.amazonaws.com");
+    let create = |role: &'static str| {
+        c.appstream
+            .create_image_builder()
+            .name(format!("b-{}", role.len()))
+            .image_name("AppStream-AmazonLinux2-06-17-2025")
+            .instance_type("stream.standard.medium")
+            .iam_role_arn(role)
+            .send()
+    };
+    for role in [
+        "arn:aws:iam::111122223333:role/builder",
+        "arn:aws:iam::123456789012:role/nobody",
+        "arn:aws:iam::123456789012:role/ec2-only",
+    ] {
+        let e = create(role).await.unwrap_err();
+        let code = e.as_service_error().and_then(|x| {
+            aws_sdk_appstream::error::ProvideErrorMetadata::code(x).map(str::to_string)
+        });
+        assert_eq!(code.as_deref(), Some("InvalidRoleException"), "{role}");
+    }
+    create("arn:aws:iam::123456789012:role/builder")
+        .await
+        .expect("a role of the account that trusts AppStream");
+}

@@ -256,6 +256,7 @@ async fn workspaces_image_bundle_copy_share_and_rebuild() {
 #[tokio::test]
 async fn appstream_builder_import_copy_share_and_fleet() {
     let s = sim().await;
+    s.provide_role("123456789012", "import", "appstream.amazonaws.com");
     let c = clients(s.url(), REGION, OWNER);
     let builder = c
         .appstream

@@ -144,6 +144,40 @@ async fn a_missing_builder_network_is_a_plan_finding() {
     assert_eq!(e.writes_since(before), Vec::<String>::new());
 }
 
+/// The builder's role: one of another account, one that does not exist, and one AppStream may not
+/// assume are plan findings with their fix (before, CreateImageBuilder answered
+/// InvalidRoleException mid-apply); apply makes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_builder_role_appstream_cannot_assume_is_a_plan_finding() {
+    let e = as_env().await;
+    e.sim
+        .provide_role(aws_sim::DEFAULT_ACCOUNT, "ec2-only", "ec2.amazonaws.com");
+    let cases = [
+        (
+            "arn:aws:iam::111122223333:role/appstream-builder",
+            "problem: `builder.iam-role-arn` names arn:aws:iam::111122223333:role/appstream-builder, but this",
+        ),
+        (
+            "arn:aws:iam::123456789012:role/nobody",
+            "problem: the IAM role nobody does not exist in this account (fix: create it, or name one",
+        ),
+        (
+            "arn:aws:iam::123456789012:role/ec2-only",
+            "problem: the IAM role ec2-only does not trust appstream.amazonaws.com",
+        ),
+    ];
+    for (arn, line) in cases {
+        e.write_apps(&APPS.replace("arn:aws:iam::123456789012:role/appstream-builder", arn));
+        let (code, plan, err) = e.run(&["plan", "recipes"]).await;
+        assert_eq!(code, 4, "{plan}\n{err}");
+        assert!(plan.contains(line), "{arn}:\n{plan}");
+        let before = e.sim.requests().records.len();
+        let (code, out, err) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+        assert_eq!(code, 4, "{out}\n{err}");
+        assert_eq!(e.writes_since(before), Vec::<String>::new());
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_step_leaves_no_image_no_builder_and_no_activation() {
     let e = as_env().await;

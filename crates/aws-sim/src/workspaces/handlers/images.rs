@@ -397,9 +397,6 @@ pub(super) fn import_workspace_image(
 /// account brings (its billing shows `Windows BYOL`, "Understand AMI billing information"): never
 /// AWS's license-included Windows Server images, nor another account's.
 fn byol_source(w: &World, c: &Call, ami: &str, now: u64) -> Result<String, ApiError> {
-    if !super::super::account::byol_enabled(w, c, now) {
-        return Err(super::super::account::not_enabled(c));
-    }
     let img = w
         .ec2
         .images
@@ -413,6 +410,9 @@ fn byol_source(w: &World, c: &Call, ami: &str, now: u64) -> Result<String, ApiEr
                 format!("The EC2 image {ami} could not be found in {}.", c.region),
             )
         })?;
+    if !super::super::account::byol_enabled(w, c, now) {
+        return Err(super::super::account::not_enabled(c));
+    }
     if img.owner != c.account {
         return Err(invalid(format!(
             "The EC2 image {ami} belongs to {}: import an image your account owns.",
