@@ -98,10 +98,26 @@ kms.create_alias(AliasName="alias/ami-copies", TargetKeyId=key)
 assert kms.describe_key(KeyId="alias/ami-copies")["KeyMetadata"]["KeyId"] == key
 refused("ValidationException", kms.create_alias, AliasName="alias/aws/ebs", TargetKeyId=key)
 
+# A directory, as WorkSpaces needs one: Directory Service in two subnets, the workspaces_DefaultRole,
+# then its registration.
 ws = client("workspaces")
-requests = [{"DirectoryId": "d-906734325", "UserName": f"u{i}", "BundleId": "wsb-clj85qzj1"} for i in range(25)]
+second = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.2.0/24")["Subnet"]["SubnetId"]
+ds = client("ds")
+refused("ClientException", ds.create_directory, Name="corp.example.com", Password="Passw0rd!2026", Size="Small", VpcSettings={"VpcId": vpc, "SubnetIds": [subnet]})
+directory = ds.create_directory(Name="corp.example.com", Password="Passw0rd!2026", Size="Small", VpcSettings={"VpcId": vpc, "SubnetIds": [subnet, second]})["DirectoryId"]
+deadline = time.monotonic() + 10
+while time.monotonic() < deadline and ds.describe_directories(DirectoryIds=[directory])["DirectoryDescriptions"][0]["Stage"] != "Active":
+    time.sleep(0.02)
+refused("WorkspacesDefaultRoleNotFoundException", ws.register_workspace_directory, DirectoryId=directory)
+ws_trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "workspaces.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+iam.create_role(RoleName="workspaces_DefaultRole", AssumeRolePolicyDocument=ws_trust)
+ws.register_workspace_directory(DirectoryId=directory)
+deadline = time.monotonic() + 10
+while time.monotonic() < deadline and ws.describe_workspace_directories(DirectoryIds=[directory])["Directories"][0]["State"] != "REGISTERED":
+    time.sleep(0.02)
+requests = [{"DirectoryId": directory, "UserName": f"u{i}", "BundleId": "wsb-clj85qzj1"} for i in range(25)]
 ws.create_workspaces(Workspaces=requests)
-ws.create_workspaces(Workspaces=[{"DirectoryId": "d-906734325", "UserName": f"v{i}", "BundleId": "wsb-clj85qzj1"} for i in range(5)])
+ws.create_workspaces(Workspaces=[{"DirectoryId": directory, "UserName": f"v{i}", "BundleId": "wsb-clj85qzj1"} for i in range(5)])
 first = ws.describe_workspaces()
 assert len(first["Workspaces"]) == 25 and first.get("NextToken"), len(first["Workspaces"])
 pages = ws.get_paginator("describe_workspaces").paginate()

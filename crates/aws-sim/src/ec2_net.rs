@@ -89,6 +89,15 @@ pub fn ssm_services(region: &str) -> [String; 3] {
     ["ssm", "ec2messages", "ssmmessages"].map(|s| format!("com.amazonaws.{region}.{s}"))
 }
 
+/// The VPC of `account`'s subnet `id` in `region`, if it has one.
+pub fn subnet_of(w: &World, account: &str, region: &str, id: &str) -> Option<String> {
+    w.ec2
+        .subnets
+        .get(id)
+        .filter(|s| s.owner == account && s.region == region)
+        .map(|s| s.vpc_id.clone())
+}
+
 /// Whether an agent in `subnet` (with a public IP when `public_ip`, else as the subnet maps) reaches
 /// Systems Manager. A subnet aws-sim does not know (an id RunInstances only recorded) and the default
 /// VPC's subnets do.

@@ -16,6 +16,7 @@
 mod admin;
 mod appstream;
 mod clock;
+mod ds;
 mod ec2;
 mod ec2_access;
 mod ec2_net;

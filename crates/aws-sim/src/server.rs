@@ -559,6 +559,7 @@ fn service_of(shape: &str) -> String {
         "PhotonAdminProxyService" => "appstream".into(),
         "TrentService" => "kms".into(),
         "ServiceQuotasV20190624" => "servicequotas".into(),
+        "DirectoryService_20150416" => "ds".into(),
         other => other.to_lowercase(),
     }
 }
@@ -666,6 +667,7 @@ const SERVICES: &[(&str, Handler)] = &[
     ("servicequotas", crate::quotas::handle),
     ("secretsmanager", crate::secrets::handle),
     ("s3", crate::s3::handle),
+    ("ds", crate::ds::handle),
 ];
 
 /// Run the call against the world.

@@ -33,6 +33,8 @@ pub struct World {
     /// Play the person at each builder: follow the apply's wait line, reading each activation's id
     /// and code where the provider keeps them (the sandbox sets this; see `ssm_hybrid.rs`).
     pub operator: bool,
+    /// Directory Service directories by `account/region/id` (`ds.rs`).
+    pub directories: std::collections::BTreeMap<String, crate::ds::Directory>,
     /// S3 buckets by name (names are global), with their objects (`s3.rs`).
     pub s3: std::collections::BTreeMap<String, crate::s3::Bucket>,
     /// Secrets Manager secrets by `account/region/name` (`secrets.rs`).

@@ -284,7 +284,8 @@ fn known_region(r: &recipe_aws::RegionChoice, allow: &[String]) -> Result<(), Ex
 
 /// The sandbox plays the platform team that set the account up: the subnets, security groups,
 /// instance profiles (with AmazonSSMManagedInstanceCore), AppStream roles (trusting
-/// appstream.amazonaws.com), KMS keys and secrets the recipes name exist
+/// appstream.amazonaws.com), WorkSpaces directories (registered), KMS keys and secrets the recipes
+/// name exist
 /// (docs/aws-sim.md). Against AWS, the plan's preflight reports the ones missing.
 fn provide_account(sim: &aws_sim::Sim, set: &recipe_loader::RecipeSet, default_region: &str) {
     let account = aws_sim::DEFAULT_ACCOUNT;
@@ -304,6 +305,9 @@ fn provide_account(sim: &aws_sim::Sim, set: &recipe_loader::RecipeSet, default_r
         sim.provide_network(account, region, &subnets, &groups);
         if let Some(profile) = &b.instance_profile {
             sim.provide_instance_profile(account, &profile.value, &ssm);
+        }
+        if let Some(dir) = &b.directory_id {
+            let _ = sim.provide_directory(account, region, &dir.value);
         }
         if let Some(role) = &b.iam_role_arn {
             let name = role.value.rsplit('/').next().unwrap_or(&role.value);

@@ -54,7 +54,8 @@ async fn env() -> Env {
 
 /// What the examples' builders name exists in the test account (eu-west-2), as its platform team
 /// would have set it up: the subnet, the security groups, the `recipe-builder` instance profile
-/// with AmazonSSMManagedInstanceCore, and the AppStream roles the tests' recipes name.
+/// with AmazonSSMManagedInstanceCore, the WorkSpaces directory, and the AppStream roles the tests'
+/// recipes name.
 fn provide_examples_account(sim: &aws_sim::Sim) {
     let account = aws_sim::DEFAULT_ACCOUNT;
     let groups = ["sg-0123456789abcdef0".into(), "sg-0fedcba9876543210".into()];
@@ -66,6 +67,8 @@ fn provide_examples_account(sim: &aws_sim::Sim) {
     );
     let ssm = ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore".to_string()];
     sim.provide_instance_profile(account, "recipe-builder", &ssm);
+    sim.provide_directory(account, "eu-west-2", "d-906734325")
+        .expect("register the directory");
     for role in [
         "appstream-builder",
         "appstream-import",

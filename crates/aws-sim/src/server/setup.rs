@@ -105,6 +105,60 @@ impl Sim {
             .ok_or_else(|| "ImportImage answered no task id".into())
     }
 
+    /// The directory `id` registered with WorkSpaces for `account` in `region`, as its platform team
+    /// would have it: a Directory Service directory, the `workspaces_DefaultRole` role, then
+    /// RegisterWorkspaceDirectory, waited for until REGISTERED. The directory is recorded under the
+    /// id the recipes name (CreateDirectory would make up another: the one exception to going
+    /// through the API, as for the subnets recipes name); the rest goes through the handlers.
+    pub fn provide_directory(&self, account: &str, region: &str, id: &str) -> Result<(), String> {
+        {
+            let mut w = lock(&self.shared.world);
+            let key = crate::ds::key(account, region, id);
+            w.directories
+                .entry(key)
+                .or_insert_with(|| crate::ds::Directory {
+                    id: id.into(),
+                    owner: account.into(),
+                    region: region.into(),
+                    name: "corp.example.com".into(),
+                    size: "Small".into(),
+                    ..Default::default()
+                });
+        }
+        self.provide_role(
+            account,
+            "workspaces_DefaultRole",
+            "workspaces.amazonaws.com",
+        );
+        let register = json!({ "DirectoryId": id });
+        match self.call_as(
+            account,
+            region,
+            json_call("workspaces", "RegisterWorkspaceDirectory", register),
+        ) {
+            Ok(_) => {}
+            Err(e) if e.code == "ResourceAlreadyExistsException" => {}
+            Err(e) => return Err(e.message),
+        }
+        let describe = || {
+            json_call(
+                "workspaces",
+                "DescribeWorkspaceDirectories",
+                json!({ "DirectoryIds": [id] }),
+            )
+        };
+        for _ in 0..2_000 {
+            let out = self
+                .call_as(account, region, describe())
+                .map_err(|e| e.message)?;
+            if value(&out)["Directories"][0]["State"] == "REGISTERED" {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        Err(format!("{id} was not REGISTERED within 10 s"))
+    }
+
     /// The AMI an import task made, once it completed; why it failed, once it did.
     pub fn imported_image(&self, task: &str) -> Option<Result<String, String>> {
         let (owner, region) = {

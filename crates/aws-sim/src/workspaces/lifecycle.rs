@@ -1,4 +1,4 @@
-//! Start, stop, reboot and modify a WorkSpace, and describe directories.
+//! Start, stop, reboot and modify a WorkSpace.
 //!
 //! - StartWorkspaces: "You cannot start a WorkSpace unless it has a running mode of AutoStop or
 //!   Manual and a state of STOPPED" (API_StartWorkspaces). STARTING → AVAILABLE.
@@ -13,9 +13,6 @@
 //!   done (API_ModificationState), and another change meanwhile gives
 //!   `OperationInProgressException`. Only an AVAILABLE or STOPPED WorkSpace is modified (the
 //!   administration guide: "Modify a WorkSpace"); otherwise `InvalidResourceStateException`.
-//! - DescribeWorkspaceDirectories: directories are not modelled (any `d-…` id is accepted by
-//!   CreateWorkspaces), so every `d-…` asked for, or that one of the caller's WorkSpaces is in, is
-//!   answered as REGISTERED. An assumption, named in docs/aws-sim-workspaces.md.
 //!
 //! Each state takes `workspace-start-ms` to pass: AWS documents no durations.
 
@@ -23,7 +20,6 @@ use serde_json::{Value, json};
 
 use crate::ApiError;
 use crate::clock::Durations;
-use crate::members::str_list;
 use crate::protocol::Call;
 use crate::world::World;
 
@@ -196,42 +192,4 @@ pub(super) fn modification_states(ws: &Workspace, now: u64) -> Value {
             .map(|r| json!({ "Resource": r, "State": "UPDATE_IN_PROGRESS" }))
             .collect(),
     )
-}
-
-/// DescribeWorkspaceDirectories.
-pub(super) fn describe_directories(w: &World, c: &Call) -> Result<Value, ApiError> {
-    let asked = str_list(c.body.get("DirectoryIds"));
-    if asked.len() > 25 {
-        return Err(invalid("DirectoryIds holds at most 25 ids."));
-    }
-    let mut ids: Vec<String> = if asked.is_empty() {
-        w.workspaces
-            .workspaces
-            .values()
-            .filter(|ws| ws.account == c.account && ws.region == c.region)
-            .map(|ws| ws.directory_id.clone())
-            .collect()
-    } else {
-        asked
-            .into_iter()
-            .filter(|d| d.starts_with("d-") && d.len() > 2)
-            .collect()
-    };
-    ids.sort();
-    ids.dedup();
-    let dirs: Vec<Value> = ids
-        .iter()
-        .map(|id| {
-            json!({
-                "DirectoryId": id,
-                "Alias": id,
-                "DirectoryName": "corp.example.com",
-                "RegistrationCode": format!("SLiad+{}", id.trim_start_matches("d-").to_uppercase()),
-                "State": "REGISTERED",
-                "DirectoryType": "AD_CONNECTOR",
-                "WorkspaceCreationProperties": { "EnableInternetAccess": false, "UserEnabledAsLocalAdministrator": false },
-            })
-        })
-        .collect();
-    Ok(json!({ "Directories": dirs }))
 }

@@ -8,6 +8,7 @@
 //! each with a public image behind it. Fidelity notes are in docs/aws-sim.md.
 
 mod account;
+pub(crate) mod directories;
 mod handlers;
 mod lifecycle;
 mod model;

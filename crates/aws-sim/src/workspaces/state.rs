@@ -30,6 +30,8 @@ pub struct Workspaces {
     pub public_updates: BTreeMap<String, (u32, u64)>,
     /// BYOL settings by `account/region` (`account.rs`).
     pub byol: BTreeMap<String, super::account::Byol>,
+    /// Directories registered with WorkSpaces, by `account/region/id` (`directories.rs`).
+    pub directories: BTreeMap<String, super::directories::Registration>,
 }
 
 impl Workspaces {

@@ -51,12 +51,21 @@ pub async fn sim() -> aws_sim::Sim {
     d.workspace_image_ms = 80;
     d.builder_start_ms = 50;
     d.appstream_image_ms = 80;
-    aws_sim::Sim::start(aws_sim::Config {
+    let s = aws_sim::Sim::start(aws_sim::Config {
         durations: d,
         ..Default::default()
     })
     .await
-    .expect("start aws-sim")
+    .expect("start aws-sim");
+    with_directory(&s);
+    s
+}
+
+/// The tests' account has the directory `d-906734325` registered with WorkSpaces in us-east-1, as
+/// WorkSpaces needs before any WorkSpace is launched in it.
+pub fn with_directory(s: &aws_sim::Sim) {
+    s.provide_directory("123456789012", "us-east-1", "d-906734325")
+        .expect("register the directory");
 }
 
 /// Poll `check` until it yields `Some`, for at most `secs` seconds. A timeout fails the test.

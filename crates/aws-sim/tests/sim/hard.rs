@@ -11,12 +11,14 @@ const REGION: &str = "us-east-1";
 const OWNER: &str = "123456789012";
 
 async fn sim_with(d: aws_sim::Durations) -> aws_sim::Sim {
-    aws_sim::Sim::start(aws_sim::Config {
+    let s = aws_sim::Sim::start(aws_sim::Config {
         durations: d,
         ..Default::default()
     })
     .await
-    .unwrap()
+    .unwrap();
+    crate::common::with_directory(&s);
+    s
 }
 
 /// Create a WorkSpace for `user` with these properties; its id.
@@ -550,4 +552,48 @@ async fn an_image_builder_takes_only_a_role_appstream_may_assume() {
     create("arn:aws:iam::123456789012:role/builder")
         .await
         .expect("a role of the account that trusts AppStream");
+}
+
+/// A WorkSpace is launched only in a directory registered with WorkSpaces in its region.
+#[tokio::test]
+async fn a_workspace_needs_a_registered_directory() {
+    let s = crate::common::sim().await;
+    let c = clients(s.url(), "eu-west-1", OWNER);
+    let req = WorkspaceRequest::builder()
+        .directory_id("d-906734325")
+        .user_name("alice")
+        .bundle_id("wsb-clj85qzj1")
+        .build()
+        .unwrap();
+    let out = c
+        .workspaces
+        .create_workspaces()
+        .workspaces(req.clone())
+        .send()
+        .await
+        .unwrap();
+    let failed = out.failed_requests();
+    assert_eq!(failed.len(), 1, "registered in us-east-1 only");
+    assert_eq!(failed[0].error_code(), Some("ResourceNotFound.Directory"));
+    let dirs = c
+        .workspaces
+        .describe_workspace_directories()
+        .send()
+        .await
+        .unwrap();
+    assert!(dirs.directories().is_empty());
+    s.provide_directory(OWNER, "eu-west-1", "d-906734325")
+        .unwrap();
+    let out = c
+        .workspaces
+        .create_workspaces()
+        .workspaces(req)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        out.failed_requests().is_empty(),
+        "{:?}",
+        out.failed_requests()
+    );
 }

@@ -470,6 +470,28 @@ async fn an_import_without_byol_is_a_plan_problem_and_apply_changes_nothing() {
     assert_eq!(e.writes_since(before), Vec::<String>::new());
 }
 
+/// A builder directory that is not registered with WorkSpaces in the build region is a plan problem
+/// with the command that registers it, and apply changes nothing (before, CreateWorkspaces failed the
+/// builder mid-apply).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unregistered_directory_is_a_plan_problem() {
+    let e = ws_env().await;
+    let text = DESK.replace("d-906734325", "d-9067aaaaaa");
+    std::fs::write(e.dir.path().join("recipes/desk.yaml"), text).unwrap();
+    let (code, plan, err) = e.run(&["plan", "recipes"]).await;
+    assert_eq!(code, 4, "{plan}\n{err}");
+    assert!(
+        plan.contains(
+            "problem: the directory d-9067aaaaaa is not registered with WorkSpaces in eu-west-2"
+        ),
+        "{plan}"
+    );
+    let before = e.sim.requests().records.len();
+    let (code, out, err) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 4, "{out}\n{err}");
+    assert_eq!(e.writes_since(before), Vec::<String>::new());
+}
+
 /// The Image Builder import route and a bundle in a copy region: ImportCustomWorkspaceImage with the
 /// recipe's members (never ImportWorkspaceImage), the image copied to eu-west-1, and the bundle made
 /// in both regions on each region's image. A second plan has no change; a new version moves both

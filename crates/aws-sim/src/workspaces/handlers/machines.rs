@@ -38,7 +38,7 @@ pub(super) fn create_workspace(
     d: &Durations,
 ) -> Result<Value, Failure> {
     let directory_id = opt_str(r, "DirectoryId").unwrap_or_default();
-    if directory_id.len() < 3 || !directory_id.starts_with("d-") {
+    if !super::super::directories::registered(w, &c.account, &c.region, directory_id, now) {
         return Err(fail(
             "ResourceNotFound.Directory",
             "The specified directory could not be found in the specified region.",
