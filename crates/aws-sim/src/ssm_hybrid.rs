@@ -295,7 +295,7 @@ fn machine(w: &World, account: &str, region: &str, name: &str) -> Option<Machine
         credentials: !b.iam_role_arn.is_empty(),
         workspace_id: String::new(),
         image_builder: key,
-        ip_address: String::new(),
+        ip_address: b.eni_ip.clone(),
         computer_name: format!("IB-{}", b.name.chars().take(12).collect::<String>()),
         windows: b.platform.starts_with("WINDOWS"),
         up: b.state == "RUNNING",

@@ -96,7 +96,46 @@ impl Act<'_> {
         let nodes = &self.p.nodes;
         hybrid::await_registration(&self.s, &self.ssm, nodes, &builder, &name, &activation, doc)
             .await?;
+        self.check_node(&name, &activation).await?;
         Ok(RecipeOutputs::builder(name))
+    }
+
+    /// The node registered with the builder's activation must be the builder: its agent reports the
+    /// private address of the builder's network interface (DescribeImageBuilders
+    /// `NetworkAccessConfiguration.EniPrivateIpAddress`). A node on another machine (the code was used
+    /// elsewhere) is deregistered and the build fails before any step, or secret, reaches it. A
+    /// builder that reports no address cannot be checked this way, and is not.
+    async fn check_node(&self, name: &str, activation: &str) -> Result<(), ActionError> {
+        let Some(node) = hybrid::node_info(&self.ssm, activation).await? else {
+            return Ok(());
+        };
+        let out = self
+            .apps
+            .describe_image_builders()
+            .names(name)
+            .send()
+            .await
+            .ctx("appstream", "DescribeImageBuilders")?;
+        let eni = out
+            .image_builders()
+            .first()
+            .and_then(|b| b.network_access_configuration())
+            .and_then(|n| n.eni_private_ip_address())
+            .unwrap_or_default();
+        if eni.is_empty() || node.ip_address == eni {
+            return Ok(());
+        }
+        hybrid::deregister(&self.ssm, &node.id).await?;
+        Err(ActionError::fatal(format!(
+            "the node {} registered with the activation of image builder {name} reports address {}, not the builder's {eni}: it is another machine, so it was deregistered and no step was sent (the activation's code was used outside the builder: check who can read {})",
+            node.id,
+            if node.ip_address.is_empty() {
+                "none"
+            } else {
+                &node.ip_address
+            },
+            hybrid::parameter_name(name)
+        )))
     }
 
     async fn create_builder(&self, name: &str) -> Result<(), ActionError> {

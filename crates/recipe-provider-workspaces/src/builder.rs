@@ -405,7 +405,12 @@ impl Act<'_> {
     /// WorkSpace's computer name. A node on another machine (someone used the code elsewhere) is
     /// deregistered and the build fails before any step, or secret, reaches it.
     async fn check_node(&self, ws: &str, name: &str, activation: &str) -> Result<(), ActionError> {
-        let Some((node, computer)) = hybrid::node_info(&self.ssm, activation).await? else {
+        let Some(hybrid::NodeInfo {
+            id: node,
+            computer_name: computer,
+            ..
+        }) = hybrid::node_info(&self.ssm, activation).await?
+        else {
             return Ok(());
         };
         if computer.eq_ignore_ascii_case(name) {

@@ -205,15 +205,25 @@ pub async fn node_of(
     ssm: &aws_sdk_ssm::Client,
     activation: &str,
 ) -> Result<Option<String>, ActionError> {
-    Ok(node_info(ssm, activation).await?.map(|(id, _)| id))
+    Ok(node_info(ssm, activation).await?.map(|n| n.id))
 }
 
-/// The managed node registered through `activation`: its id and the computer name its agent
-/// reports (DescribeInstanceInformation `ComputerName`).
+/// A managed node as its agent reports it (DescribeInstanceInformation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// The `mi-` id.
+    pub id: String,
+    /// `ComputerName`: the name the machine knows itself by.
+    pub computer_name: String,
+    /// `IPAddress`: the machine's private address.
+    pub ip_address: String,
+}
+
+/// The managed node registered through `activation`, as its agent reports it.
 pub async fn node_info(
     ssm: &aws_sdk_ssm::Client,
     activation: &str,
-) -> Result<Option<(String, String)>, ActionError> {
+) -> Result<Option<NodeInfo>, ActionError> {
     let f = aws_sdk_ssm::types::InstanceInformationStringFilter::builder()
         .key("ActivationIds")
         .values(activation)
@@ -226,8 +236,11 @@ pub async fn node_info(
         .await
         .ctx("ssm", "DescribeInstanceInformation")?;
     Ok(out.instance_information_list().iter().find_map(|i| {
-        let name = i.computer_name().unwrap_or_default().to_string();
-        Some((i.instance_id()?.to_string(), name))
+        Some(NodeInfo {
+            id: i.instance_id()?.to_string(),
+            computer_name: i.computer_name().unwrap_or_default().to_string(),
+            ip_address: i.ip_address().unwrap_or_default().to_string(),
+        })
     }))
 }
 

@@ -260,6 +260,11 @@ pub struct ImageBuilder {
     pub agent_version: String,
     /// Its disk carries the recipe SSM bootstrap (from its image, or installed by a command on it).
     pub bootstrap: bool,
+    /// The private IPv4 address of its network interface (`NetworkAccessConfiguration`), which its
+    /// SSM agent reports as `IPAddress`.
+    pub eni_ip: String,
+    /// The id of that interface.
+    pub eni_id: String,
 }
 
 /// A fleet.

@@ -271,6 +271,12 @@ pub(super) fn builder_json(b: &ImageBuilder) -> Value {
         "CreatedTime": ts(b.created_ms),
         "EnableDefaultInternetAccess": b.internet_access,
         "AppstreamAgentVersion": if b.agent_version.is_empty() { AGENT_VERSION } else { &b.agent_version },
+        // API_NetworkAccessConfiguration: the interface the builder streams and reaches the VPC by.
+        "NetworkAccessConfiguration": if b.eni_ip.is_empty() {
+            Value::Null
+        } else {
+            json!({ "EniPrivateIpAddress": b.eni_ip, "EniId": b.eni_id })
+        },
     })
 }
 

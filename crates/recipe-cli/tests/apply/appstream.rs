@@ -53,7 +53,7 @@ impl Env {
         std::fs::write(self.dir.path().join("recipes/apps.yaml"), text).unwrap();
     }
 
-    fn appstream(&self) -> aws_sdk_appstream::Client {
+    pub(super) fn appstream(&self) -> aws_sdk_appstream::Client {
         let creds = aws_sdk_appstream::config::Credentials::new(
             aws_sim::DEFAULT_ACCOUNT,
             "test",

@@ -433,3 +433,38 @@ async fn a_code_used_on_another_machine_gets_no_step() {
         "the stray node is deregistered"
     );
 }
+
+/// The AppStream builder's activation code used on another image builder: the node it makes reports
+/// that builder's address, not this one's (DescribeImageBuilders `NetworkAccessConfiguration`), so
+/// the build deregisters it and fails before any step, or secret, is sent to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_appstream_code_used_on_another_builder_gets_no_step() {
+    let e = nobody_env().await;
+    let dir = e.dir.path();
+    let recipe = APPS_BASE.replace(
+        "  - script: { name: the recipe SSM bootstrap, path: files/bootstrap.sh }\n",
+        "  - shell: { run: \"echo step\" }\n",
+    );
+    std::fs::write(dir.join("recipes/apps.yaml"), recipe).unwrap();
+    let apps = e.appstream();
+    apps.create_image_builder()
+        .name("someone-elses")
+        .image_name("AppStream-AmazonLinux2-06-17-2025")
+        .instance_type("stream.standard.medium")
+        .send()
+        .await
+        .unwrap();
+    let before = e.sim.requests().count("ssm:SendCommand");
+    let (status, out, _) = e.apply_registering_on(Some("someone-elses")).await;
+    assert_eq!(status, 5, "{out}");
+    assert!(out.contains("it is another machine"), "{out}");
+    assert_eq!(
+        e.sim.requests().count("ssm:SendCommand"),
+        before,
+        "no step was sent"
+    );
+    assert!(
+        e.sim.world().ssm.nodes.is_empty(),
+        "the stray node is deregistered"
+    );
+}

@@ -57,6 +57,8 @@ pub(super) fn create_image_builder(
             None => image.agent().to_string(),
         },
         bootstrap: image.bootstrap,
+        eni_ip: eni_address(&k, now),
+        eni_id: format!("eni-{}", &hex_of(&k, now)[..17]),
         ..Default::default()
     };
     let out = json!({ "ImageBuilder": builder_json(&builder) });
@@ -171,4 +173,18 @@ pub(super) fn streaming_url(w: &mut World, c: &Call, now: u64) -> Result<Value, 
         "StreamingURL": format!("https://appstream2.{}.aws.amazon.com/authenticate?parameters={parameters}&signature={signature}", c.region),
         "Expires": ts(expires),
     }))
+}
+
+fn hex_of(key: &str, now: u64) -> String {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(format!("{key}/{now}").as_bytes());
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The private address of a new builder's network interface, in 10.0.0.0/8 (made up: aws-sim gives
+/// builders no address from their subnet's range).
+fn eni_address(key: &str, now: u64) -> String {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(format!("{key}/{now}").as_bytes());
+    format!("10.{}.{}.{}", d[0], d[1], d[2].max(4))
 }
