@@ -226,12 +226,14 @@ async fn nobody_registers_a_builder_by_itself() {
     assert!(e.sim.world().ssm.nodes.is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_person_registers_the_first_base_and_its_bootstrap_registers_every_later_build() {
-    let e = nobody_env().await;
-    let dir = e.dir.path();
-    let bootstrap = e
-        .run(&[
+impl Env {
+    /// The one-time preparation of the unattended route: `recipe bootstrap` baked into a base
+    /// bundle made from the public Amazon Linux 2 bundle, whose builder a person registers (the public
+    /// bundle has no bootstrap). Checks that the code is written nowhere and nothing is left; answers
+    /// the prepared bundle's id.
+    async fn prepared_linux_bundle(&self) -> String {
+        let dir = self.dir.path();
+        let args = [
             "bootstrap",
             "--target",
             "workspaces",
@@ -239,40 +241,47 @@ async fn a_person_registers_the_first_base_and_its_bootstrap_registers_every_lat
             "linux",
             "--region",
             "eu-west-2",
-        ])
-        .await;
-    assert_eq!(bootstrap.0, 0, "{}", bootstrap.2);
-    std::fs::write(dir.join("recipes/files/bootstrap.sh"), &bootstrap.1).unwrap();
-    std::fs::write(dir.join("recipes/desk-base.yaml"), BASE).unwrap();
+        ];
+        let bootstrap = self.run(&args).await;
+        assert_eq!(bootstrap.0, 0, "{}", bootstrap.2);
+        std::fs::create_dir_all(dir.join("recipes/files")).unwrap();
+        std::fs::write(dir.join("recipes/files/bootstrap.sh"), &bootstrap.1).unwrap();
+        std::fs::write(dir.join("recipes/desk-base.yaml"), BASE).unwrap();
+        let (status, out, code) = self.apply_as_person().await;
+        assert_eq!(status, 0, "{out}");
+        assert!(!code.is_empty(), "the person registered: {out}");
+        assert!(
+            !out.contains(&code) && !self.files_text().contains(&code),
+            "the code is never written"
+        );
+        assert_eq!(
+            self.registration_leftovers(),
+            (0, 0, 0),
+            "activation, node and parameter are gone"
+        );
+        let w = self.sim.world();
+        let bundle = w
+            .workspaces
+            .bundles
+            .values()
+            .find(|b| b.name == "desk-base")
+            .expect("the base bundle");
+        assert!(
+            w.workspaces.images[&bundle.image_id].bootstrap,
+            "the base image carries the bootstrap"
+        );
+        std::fs::remove_file(dir.join("recipes/desk-base.yaml")).unwrap();
+        bundle.id.clone()
+    }
+}
 
-    // The one-time preparation: the public bundle has no bootstrap, so a person registers it.
-    let (status, out, code) = e.apply_as_person().await;
-    assert_eq!(status, 0, "{out}");
-    assert!(!code.is_empty(), "the person registered: {out}");
-    assert!(
-        !out.contains(&code) && !e.files_text().contains(&code),
-        "the code is never written"
-    );
-    assert_eq!(
-        e.registration_leftovers(),
-        (0, 0, 0),
-        "activation, node and parameter are gone"
-    );
-    let w = e.sim.world();
-    let bundle = w
-        .workspaces
-        .bundles
-        .values()
-        .find(|b| b.name == "desk-base")
-        .expect("the base bundle");
-    let bundle_id = bundle.id.clone();
-    assert!(
-        w.workspaces.images[&bundle.image_id].bootstrap,
-        "the base image carries the bootstrap"
-    );
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_registers_the_first_base_and_its_bootstrap_registers_every_later_build() {
+    let e = nobody_env().await;
+    let dir = e.dir.path();
+    let bundle_id = e.prepared_linux_bundle().await;
 
     // Every later build on that bundle registers with no person, also past any activation's expiry.
-    std::fs::remove_file(dir.join("recipes/desk-base.yaml")).unwrap();
     for (version, later_ms) in [("1.0.0", 0), ("1.1.0", 60 * 24 * 3_600_000)] {
         e.sim.advance(later_ms);
         let desk = DESK.replace("BUNDLE", &bundle_id).replace("1.0.0", version);
@@ -316,36 +325,7 @@ image:
 async fn an_appstream_base_with_the_bootstrap_registers_builders_that_have_a_role() {
     let e = nobody_env().await;
     let dir = e.dir.path();
-    let args = [
-        "bootstrap",
-        "--target",
-        "appstream",
-        "--os",
-        "linux",
-        "--region",
-        "eu-west-2",
-    ];
-    let (status, script, err) = e.run(&args).await;
-    assert_eq!(status, 0, "{err}");
-    assert!(script.contains("appstream_machine_role"), "{script}");
-    std::fs::write(dir.join("recipes/files/bootstrap.sh"), &script).unwrap();
-    std::fs::write(dir.join("recipes/apps-base.yaml"), APPS_BASE).unwrap();
-    let (status, out, code) = e.apply_as_person().await;
-    assert_eq!(status, 0, "{out}");
-    assert!(
-        !code.is_empty() && !out.contains(&code),
-        "registered by the person, code unseen"
-    );
-    let w = e.sim.world();
-    let base = w
-        .appstream
-        .images
-        .values()
-        .find(|i| i.name == "apps-base-1.0.0")
-        .unwrap();
-    assert!(base.bootstrap, "the base image carries the bootstrap");
-
-    std::fs::remove_file(dir.join("recipes/apps-base.yaml")).unwrap();
+    e.prepared_appstream_image().await;
     let child = APPS_BASE
         .replace("name: apps-base\n", "name: apps\n")
         .replace("AppStream-AmazonLinux2-06-17-2025", "apps-base-1.0.0")
@@ -467,4 +447,130 @@ async fn an_appstream_code_used_on_another_builder_gets_no_step() {
         e.sim.world().ssm.nodes.is_empty(),
         "the stray node is deregistered"
     );
+}
+
+/// The Linux WorkSpaces examples themselves, on an account where nobody plays the person: once their
+/// public base bundle is replaced by one prepared with the bootstrap (the documented one-time
+/// preparation, docs/workspaces.md), every builder registers by itself and both examples build.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_linux_workspaces_examples_build_unattended_on_a_prepared_base() {
+    let e = nobody_env().await;
+    let bundle = e.prepared_linux_bundle().await;
+    let dir = e.dir.path();
+    for f in super::walk(&super::root().join("recipes/workspaces")) {
+        let rel = f
+            .strip_prefix(super::root().join("recipes/workspaces"))
+            .unwrap();
+        let to = dir.join("recipes").join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        let is_example = to.extension().is_some_and(|x| x == "yaml")
+            && to.parent() == Some(&dir.join("recipes"));
+        if is_example && !rel.to_string_lossy().contains("-al2-") {
+            continue; // the Windows example needs a Windows base; this test is the Linux route
+        }
+        std::fs::copy(&f, &to).unwrap();
+        if is_example {
+            let text = std::fs::read_to_string(&to).unwrap();
+            std::fs::write(
+                &to,
+                text.replace("bundle: wsb-clj85qzj1", &format!("bundle: {bundle}")),
+            )
+            .unwrap();
+        }
+    }
+    let before = e.sim.requests().count("ssm:SendCommand");
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let w = e.sim.world();
+    for name in ["contractor-desktop-al2", "dev-desktop-al2"] {
+        assert!(
+            w.workspaces.images.values().any(|i| {
+                i.tags.get("recipe:name").map(String::as_str) == Some(name)
+                    && i.state == "AVAILABLE"
+            }),
+            "{name} was built"
+        );
+    }
+    assert!(
+        e.sim.requests().count("ssm:SendCommand") > before,
+        "steps ran"
+    );
+    assert_eq!(e.registration_leftovers(), (0, 0, 0));
+}
+
+impl Env {
+    /// The AppStream one-time preparation: the bootstrap baked into an image made from the public
+    /// Amazon Linux 2 image, whose builder a person registers. Answers the image's name.
+    async fn prepared_appstream_image(&self) -> String {
+        let dir = self.dir.path();
+        let args = [
+            "bootstrap",
+            "--target",
+            "appstream",
+            "--os",
+            "linux",
+            "--region",
+            "eu-west-2",
+        ];
+        let (status, script, err) = self.run(&args).await;
+        assert_eq!(status, 0, "{err}");
+        assert!(script.contains("appstream_machine_role"), "{script}");
+        std::fs::create_dir_all(dir.join("recipes/files")).unwrap();
+        std::fs::write(dir.join("recipes/files/bootstrap.sh"), &script).unwrap();
+        std::fs::write(dir.join("recipes/apps-base.yaml"), APPS_BASE).unwrap();
+        let (status, out, code) = self.apply_as_person().await;
+        assert_eq!(status, 0, "{out}");
+        assert!(
+            !code.is_empty() && !out.contains(&code),
+            "registered by the person, code unseen"
+        );
+        let w = self.sim.world();
+        let base = w
+            .appstream
+            .images
+            .values()
+            .find(|i| i.name == "apps-base-1.0.0")
+            .unwrap();
+        assert!(base.bootstrap, "the base image carries the bootstrap");
+        std::fs::remove_file(dir.join("recipes/apps-base.yaml")).unwrap();
+        base.name.clone()
+    }
+}
+
+/// The Linux AppStream example itself, with nobody playing the person: on an image prepared with the
+/// bootstrap (its public base image replaced by it), its builder registers by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_linux_appstream_example_builds_unattended_on_a_prepared_image() {
+    let e = nobody_env().await;
+    let image = e.prepared_appstream_image().await;
+    let dir = e.dir.path();
+    let src = super::root().join("recipes/appstream");
+    for f in super::walk(&src) {
+        let rel = f.strip_prefix(&src).unwrap();
+        let to = dir.join("recipes").join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        let top = rel.parent() == Some(std::path::Path::new(""));
+        if top && rel != std::path::Path::new("data-science-zero.yaml") {
+            continue; // the Windows examples need a Windows base; this test is the Linux route
+        }
+        std::fs::copy(&f, &to).unwrap();
+    }
+    let recipe = dir.join("recipes/data-science-zero.yaml");
+    let text = std::fs::read_to_string(&recipe).unwrap();
+    let text = text.replace(
+        "appstream-image: AppStream-AmazonLinux2-02-11-2025",
+        &format!("appstream-image: {image}"),
+    );
+    std::fs::write(&recipe, text).unwrap();
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 0, "no person needed:\n{stdout}\n{stderr}");
+    let w = e.sim.world();
+    assert!(
+        w.appstream
+            .images
+            .values()
+            .any(|i| i.name.starts_with("datasci-workbench-") && i.state == "AVAILABLE"),
+        "the example was built"
+    );
+    assert_eq!(e.registration_leftovers(), (0, 0, 0));
 }
