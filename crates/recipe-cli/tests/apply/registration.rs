@@ -232,21 +232,32 @@ impl Env {
     /// bundle has no bootstrap). Checks that the code is written nowhere and nothing is left; answers
     /// the prepared bundle's id.
     async fn prepared_linux_bundle(&self) -> String {
+        self.prepared_bundle("linux", BASE, "desk-base").await
+    }
+
+    /// As [`Env::prepared_linux_bundle`], for `os` with the base recipe `base` whose bundle is
+    /// `bundle_name`.
+    async fn prepared_bundle(&self, os: &str, base: &str, bundle_name: &str) -> String {
         let dir = self.dir.path();
         let args = [
             "bootstrap",
             "--target",
             "workspaces",
             "--os",
-            "linux",
+            os,
             "--region",
             "eu-west-2",
         ];
         let bootstrap = self.run(&args).await;
         assert_eq!(bootstrap.0, 0, "{}", bootstrap.2);
+        let file = if os == "linux" {
+            "bootstrap.sh"
+        } else {
+            "bootstrap.ps1"
+        };
         std::fs::create_dir_all(dir.join("recipes/files")).unwrap();
-        std::fs::write(dir.join("recipes/files/bootstrap.sh"), &bootstrap.1).unwrap();
-        std::fs::write(dir.join("recipes/desk-base.yaml"), BASE).unwrap();
+        std::fs::write(dir.join("recipes/files").join(file), &bootstrap.1).unwrap();
+        std::fs::write(dir.join("recipes/desk-base.yaml"), base).unwrap();
         let (status, out, code) = self.apply_as_person().await;
         assert_eq!(status, 0, "{out}");
         assert!(!code.is_empty(), "the person registered: {out}");
@@ -264,7 +275,7 @@ impl Env {
             .workspaces
             .bundles
             .values()
-            .find(|b| b.name == "desk-base")
+            .find(|b| b.name == bundle_name)
             .expect("the base bundle");
         assert!(
             w.workspaces.images[&bundle.image_id].bootstrap,
@@ -502,22 +513,33 @@ impl Env {
     /// The AppStream one-time preparation: the bootstrap baked into an image made from the public
     /// Amazon Linux 2 image, whose builder a person registers. Answers the image's name.
     async fn prepared_appstream_image(&self) -> String {
+        self.prepared_appstream("linux", APPS_BASE).await
+    }
+
+    /// As [`Env::prepared_appstream_image`], for `os` with the base recipe `base` (its image is named
+    /// `apps-base-1.0.0`).
+    async fn prepared_appstream(&self, os: &str, base: &str) -> String {
         let dir = self.dir.path();
         let args = [
             "bootstrap",
             "--target",
             "appstream",
             "--os",
-            "linux",
+            os,
             "--region",
             "eu-west-2",
         ];
         let (status, script, err) = self.run(&args).await;
         assert_eq!(status, 0, "{err}");
         assert!(script.contains("appstream_machine_role"), "{script}");
+        let file = if os == "linux" {
+            "bootstrap.sh"
+        } else {
+            "bootstrap.ps1"
+        };
         std::fs::create_dir_all(dir.join("recipes/files")).unwrap();
-        std::fs::write(dir.join("recipes/files/bootstrap.sh"), &script).unwrap();
-        std::fs::write(dir.join("recipes/apps-base.yaml"), APPS_BASE).unwrap();
+        std::fs::write(dir.join("recipes/files").join(file), &script).unwrap();
+        std::fs::write(dir.join("recipes/apps-base.yaml"), base).unwrap();
         let (status, out, code) = self.apply_as_person().await;
         assert_eq!(status, 0, "{out}");
         assert!(
@@ -573,4 +595,142 @@ async fn the_linux_appstream_example_builds_unattended_on_a_prepared_image() {
         "the example was built"
     );
     assert_eq!(e.registration_leftovers(), (0, 0, 0));
+}
+
+const WIN_BASE: &str = r#"
+name: win-desk-base
+target: workspaces
+strategy: full
+os: windows
+version: 1.0.0
+base: { bundle: wsb-gk1wpk43z }
+builder:
+  region: eu-west-2
+  directory-id: d-906734325
+  user-name: winbase-builder
+steps:
+  - script: { name: the recipe SSM bootstrap, path: files/bootstrap.ps1 }
+cleanup: workspaces-windows
+image:
+  name: win-desk-base-${version}
+  description: Windows desk base ${version}
+bundle:
+  name: win-desk-base
+  description: Windows desk base with the recipe SSM bootstrap
+  compute: PERFORMANCE
+  root-volume-gib: 80
+  user-volume-gib: 10
+"#;
+
+/// The Windows WorkSpaces example with nobody playing the person: its public Windows bundle replaced
+/// by one prepared once with the Windows bootstrap (a start-up task), its builder registers by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_windows_workspaces_example_builds_unattended_on_a_prepared_base() {
+    let e = nobody_env().await;
+    let bundle = e
+        .prepared_bundle("windows", WIN_BASE, "win-desk-base")
+        .await;
+    let dir = e.dir.path();
+    for sub in ["workspaces", "components"] {
+        let src = super::root().join("recipes").join(sub);
+        for f in super::walk(&src) {
+            let rel = f.strip_prefix(&src).unwrap();
+            let top = rel.parent() == Some(std::path::Path::new(""));
+            let office = std::path::Path::new("office-desktop-win-thin.yaml");
+            if sub == "workspaces" && top && rel != office {
+                continue;
+            }
+            let to = dir.join("recipes").join(sub).join(rel);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(&f, &to).unwrap();
+        }
+    }
+    let recipe = dir.join("recipes/workspaces/office-desktop-win-thin.yaml");
+    let text = std::fs::read_to_string(&recipe).unwrap();
+    let text = text.replace("bundle: wsb-gk1wpk43z", &format!("bundle: {bundle}"));
+    std::fs::write(&recipe, text).unwrap();
+    let (code, stdout, stderr) = e
+        .run(&["apply", "recipes/workspaces", "--auto-approve"])
+        .await;
+    assert_eq!(code, 0, "no person needed:\n{stdout}\n{stderr}");
+    let w = e.sim.world();
+    assert!(
+        w.workspaces.images.values().any(|i| {
+            i.tags.get("recipe:name").map(String::as_str) == Some("office-desktop-win")
+                && i.state == "AVAILABLE"
+        }),
+        "the example was built"
+    );
+    assert_eq!(e.registration_leftovers(), (0, 0, 0));
+}
+
+const WIN_APPS_BASE: &str = r#"
+name: apps-base
+target: appstream
+strategy: full
+os: windows
+version: 1.0.0
+base: { appstream-image: AppStream-WinServer2022-01-13-2025 }
+builder:
+  region: eu-west-2
+  instance-type: stream.standard.medium
+  subnet-id: subnet-0a1b2c3d4e5f60718
+  iam-role-arn: arn:aws:iam::123456789012:role/appstream-builder
+steps:
+  - script: { name: the recipe SSM bootstrap, path: files/bootstrap.ps1 }
+image:
+  name: apps-base-${version}
+"#;
+
+/// The Windows AppStream examples with nobody playing the person: their public Windows image replaced
+/// by one prepared once with the Windows bootstrap, each builder registers with its IAM role.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_windows_appstream_examples_build_unattended_on_a_prepared_image() {
+    let e = nobody_env().await;
+    let image = e.prepared_appstream("windows", WIN_APPS_BASE).await;
+    let dir = e.dir.path();
+    let examples = ["finance-apps-full.yaml", "gis-workstation-thin.yaml"];
+    for sub in ["appstream", "components"] {
+        let src = super::root().join("recipes").join(sub);
+        for f in super::walk(&src) {
+            let rel = f.strip_prefix(&src).unwrap();
+            let top = rel.parent() == Some(std::path::Path::new(""));
+            let name = rel.to_string_lossy();
+            if sub == "appstream" && top && !examples.contains(&name.as_ref()) {
+                continue;
+            }
+            let to = dir.join("recipes").join(sub).join(rel);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(&f, &to).unwrap();
+        }
+    }
+    for example in examples {
+        let recipe = dir.join("recipes/appstream").join(example);
+        let text = std::fs::read_to_string(&recipe).unwrap();
+        let text = text.replace(
+            "appstream-image: AppStream-WinServer2022-01-13-2025",
+            &format!("appstream-image: {image}"),
+        );
+        std::fs::write(&recipe, text).unwrap();
+    }
+    let before = e.sim.requests().count("ssm:SendCommand");
+    let (code, stdout, stderr) = e
+        .run(&["apply", "recipes/appstream", "--auto-approve"])
+        .await;
+    assert!(
+        matches!(code, 0 | 3),
+        "no person needed (3: the finance gate):\n{stdout}\n{stderr}"
+    );
+    assert!(
+        e.sim.requests().count("ssm:SendCommand") > before,
+        "steps ran on builders nobody registered by hand"
+    );
+    let w = e.sim.world();
+    assert!(
+        w.appstream
+            .images
+            .values()
+            .any(|i| i.name.starts_with("gis-workstation-") && i.state == "AVAILABLE"),
+        "the GIS example was built"
+    );
 }
