@@ -242,6 +242,18 @@ impl Env {
         )
     }
 
+    /// `plan <dir>` reports `line` (a preflight problem, exit 4) and `apply <dir>` refuses with the
+    /// same exit, making no write call.
+    async fn assert_plan_problem(&self, dir: &str, line: &str) {
+        let (code, plan, err) = self.run(&["plan", dir]).await;
+        assert_eq!(code, 4, "{plan}\n{err}");
+        assert!(plan.contains(line), "{line}:\n{plan}");
+        let before = self.sim.requests().records.len();
+        let (code, out, err) = self.run(&["apply", dir, "--auto-approve"]).await;
+        assert_eq!(code, 4, "{out}\n{err}");
+        assert_eq!(self.writes_since(before), Vec::<String>::new());
+    }
+
     /// The calls after the first `n` of the request log that may change something (not
     /// Describe, Get or List).
     fn writes_since(&self, n: usize) -> Vec<String> {

@@ -100,6 +100,21 @@ impl Env {
         aws_sdk_ssm::Client::from_conf(conf)
     }
 
+    /// The person registers the build's activation on `machine`, another machine than the builder:
+    /// the build fails before any step is sent, and the stray node is deregistered.
+    async fn assert_stray_node_refused(&self, machine: &str) {
+        let before = self.sim.requests().count("ssm:SendCommand");
+        let (status, out, _) = self.apply_registering_on(Some(machine)).await;
+        assert_eq!(status, 5, "{out}");
+        assert!(out.contains("it is another machine"), "{out}");
+        let sent = self.sim.requests().count("ssm:SendCommand");
+        assert_eq!(sent, before, "no step was sent");
+        assert!(
+            self.sim.world().ssm.nodes.is_empty(),
+            "the stray node is deregistered"
+        );
+    }
+
     /// The person's route, from the apply's own output: run the apply, read its wait line, read the
     /// parameter it names with the SDK (their own credentials), and register on the builder it
     /// names. Returns the apply's exit code, its output and the code the person used.
@@ -410,19 +425,7 @@ async fn a_code_used_on_another_machine_gets_no_step() {
         .workspace_id()
         .unwrap()
         .to_string();
-    let before = e.sim.requests().count("ssm:SendCommand");
-    let (status, out, _) = e.apply_registering_on(Some(&other)).await;
-    assert_eq!(status, 5, "{out}");
-    assert!(out.contains("it is another machine"), "{out}");
-    assert_eq!(
-        e.sim.requests().count("ssm:SendCommand"),
-        before,
-        "no step was sent"
-    );
-    assert!(
-        e.sim.world().ssm.nodes.is_empty(),
-        "the stray node is deregistered"
-    );
+    e.assert_stray_node_refused(&other).await;
 }
 
 /// The AppStream builder's activation code used on another image builder: the node it makes reports
@@ -445,19 +448,7 @@ async fn an_appstream_code_used_on_another_builder_gets_no_step() {
         .send()
         .await
         .unwrap();
-    let before = e.sim.requests().count("ssm:SendCommand");
-    let (status, out, _) = e.apply_registering_on(Some("someone-elses")).await;
-    assert_eq!(status, 5, "{out}");
-    assert!(out.contains("it is another machine"), "{out}");
-    assert_eq!(
-        e.sim.requests().count("ssm:SendCommand"),
-        before,
-        "no step was sent"
-    );
-    assert!(
-        e.sim.world().ssm.nodes.is_empty(),
-        "the stray node is deregistered"
-    );
+    e.assert_stray_node_refused("someone-elses").await;
 }
 
 /// The Linux WorkSpaces examples themselves, on an account where nobody plays the person: once their

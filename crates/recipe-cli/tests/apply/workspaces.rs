@@ -458,16 +458,8 @@ async fn an_import_without_byol_is_a_plan_problem_and_apply_changes_nothing() {
     std::fs::remove_file(e.dir.path().join("recipes/desk.yaml")).unwrap();
     std::fs::write(e.dir.path().join("recipes/win-base.yaml"), WIN_AMI).unwrap();
     std::fs::write(e.dir.path().join("recipes/win-desk.yaml"), WIN_DESK).unwrap();
-    let (code, plan, err) = e.run(&["plan", "recipes"]).await;
-    assert_eq!(code, 4, "{plan}\n{err}");
-    assert!(
-        plan.contains("problem: the account is not enabled for WorkSpaces BYOL in eu-west-2"),
-        "{plan}"
-    );
-    let before = e.sim.requests().records.len();
-    let (code, out, err) = e.run(&["apply", "recipes", "--auto-approve"]).await;
-    assert_eq!(code, 4, "{out}\n{err}");
-    assert_eq!(e.writes_since(before), Vec::<String>::new());
+    let line = "problem: the account is not enabled for WorkSpaces BYOL in eu-west-2";
+    e.assert_plan_problem("recipes", line).await;
 }
 
 /// A builder directory that is not registered with WorkSpaces in the build region is a plan problem
@@ -478,18 +470,8 @@ async fn an_unregistered_directory_is_a_plan_problem() {
     let e = ws_env().await;
     let text = DESK.replace("d-906734325", "d-9067aaaaaa");
     std::fs::write(e.dir.path().join("recipes/desk.yaml"), text).unwrap();
-    let (code, plan, err) = e.run(&["plan", "recipes"]).await;
-    assert_eq!(code, 4, "{plan}\n{err}");
-    assert!(
-        plan.contains(
-            "problem: the directory d-9067aaaaaa is not registered with WorkSpaces in eu-west-2"
-        ),
-        "{plan}"
-    );
-    let before = e.sim.requests().records.len();
-    let (code, out, err) = e.run(&["apply", "recipes", "--auto-approve"]).await;
-    assert_eq!(code, 4, "{out}\n{err}");
-    assert_eq!(e.writes_since(before), Vec::<String>::new());
+    let line = "problem: the directory d-9067aaaaaa is not registered with WorkSpaces in eu-west-2";
+    e.assert_plan_problem("recipes", line).await;
 }
 
 /// The Image Builder import route and a bundle in a copy region: ImportCustomWorkspaceImage with the
