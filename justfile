@@ -108,7 +108,7 @@ bench-scale *counts:
 fuzz seconds="60":
     mkdir -p fuzz/corpus/load_recipe
     find recipes crates/recipe-loader/tests/fixtures -name '*.yaml' | while read -r f; do cp "$f" "fuzz/corpus/load_recipe/${f//\//_}"; done
-    cd fuzz && cargo fuzz run --sanitizer none load_recipe corpus/load_recipe -- -max_total_time={{seconds}} -rss_limit_mb=2048 -max_len=16384
+    cd fuzz && cargo fuzz run --dev --sanitizer none load_recipe corpus/load_recipe -- -max_total_time={{seconds}} -rss_limit_mb=2048 -max_len=16384
 
 # Everything CI runs after installing tools.
 ci: lint test
