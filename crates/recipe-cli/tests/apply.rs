@@ -2737,3 +2737,24 @@ async fn builders_are_bounded_by_the_room_the_vcpu_quota_leaves() {
     assert_eq!(refused.count(), 0, "the apply kept within the quota's room");
     assert!(log.count("servicequotas:GetServiceQuota") >= 1);
 }
+
+/// The plan's preflight reads each prerequisite once, however many recipes name it: 20 EC2 recipes
+/// launched in the default VPC of one region with one instance profile make one DescribeVpcs and
+/// one GetInstanceProfile (before, one of each per recipe).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_preflight_reads_a_shared_prerequisite_once() {
+    let e = env().await;
+    let dir = e.dir.path().join("many");
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..20 {
+        let text = format!(
+            "name: many-{i}\ntarget: ec2-ami\nstrategy: full\nos: linux\nversion: 1.0.0\nbase:\n  ssm-parameter: /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64\nbuilder:\n  region: eu-west-2\n  instance-profile: recipe-builder\nsteps:\n  - shell: {{ run: \"echo {i}\" }}\nimage:\n  name: many-{i}-${{version}}\n"
+        );
+        std::fs::write(dir.join(format!("many-{i}.yaml")), text).unwrap();
+    }
+    let (code, plan, err) = e.run(&["plan", "many"]).await;
+    assert_eq!(code, 0, "{plan}\n{err}");
+    let log = e.sim.requests();
+    assert_eq!(log.count("ec2:DescribeVpcs"), 1, "{plan}");
+    assert_eq!(log.count("iam:GetInstanceProfile"), 1, "{plan}");
+}

@@ -21,9 +21,11 @@ pub(crate) async fn observe(
     let mut obs = Observations::default();
     // The recipes to look for in each region (their build region and distribution regions).
     let mut by_region: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut seen = crate::preflight::Seen::default();
     for r in recipes {
         let (name, home) = (r.recipe.name.value.clone(), p.home(r));
-        obs.add_problems(&name, crate::preflight::problems(p, r, &home).await);
+        let found = crate::preflight::problems(p, r, &home, &mut seen).await;
+        obs.add_problems(&name, found);
         obs.add_problems(&name, p.common_problems(r, &home).await);
         if let Base::SsmParameter(param) = &r.recipe.base.value
             && let Some(id) = ssm_base(p, &home, &param.value).await?

@@ -11,6 +11,11 @@
 //!   of the account's own may grant the same, which is not evaluated: only a role with no policy that
 //!   could is a finding;
 //! - each `distribute.kms-keys` key exists in its region (KMS DescribeKey; `NotFoundException`).
+//!
+//! Each is read once per plan, however many recipes name the same region, subnet, group, profile or
+//! key ([`Seen`]).
+
+use std::collections::BTreeMap;
 
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use recipe_loader::LoadedRecipe;
@@ -20,64 +25,100 @@ use crate::Ec2Provider;
 /// Managed policies that let an instance use Systems Manager.
 const SSM_POLICIES: &[&str] = &["AmazonSSMManagedInstanceCore", "AmazonEC2RoleforSSM"];
 
+/// Findings already read during one plan, by what was read (a region's default VPC, a subnet, a
+/// security group, an instance profile, a key): each is read once however many recipes name it.
+#[derive(Default)]
+pub(crate) struct Seen(BTreeMap<String, Vec<String>>);
+
+impl Seen {
+    /// The findings of `read`, read only the first time `key` is asked for.
+    async fn once(&mut self, key: String, read: impl Future<Output = Vec<String>>) -> Vec<String> {
+        if let Some(found) = self.0.get(&key) {
+            return found.clone();
+        }
+        let found = read.await;
+        self.0.insert(key, found.clone());
+        found
+    }
+}
+
 /// What is missing for the recipe's builder in `region`, each with its fix.
-pub(crate) async fn problems(p: &Ec2Provider, r: &LoadedRecipe, region: &str) -> Vec<String> {
+pub(crate) async fn problems(
+    p: &Ec2Provider,
+    r: &LoadedRecipe,
+    region: &str,
+    seen: &mut Seen,
+) -> Vec<String> {
     let b = &r.recipe.builder;
     let ec2 = p.ec2(region);
     let mut out = Vec::new();
     if b.subnet_id.is_none() {
-        out.extend(default_vpc(&ec2, region).await);
+        let read = async { default_vpc(&ec2, region).await.into_iter().collect() };
+        out.extend(seen.once(format!("vpc {region}"), read).await);
     }
     if let Some(subnet) = &b.subnet_id {
-        let found = ec2
-            .describe_subnets()
-            .subnet_ids(&subnet.value)
-            .send()
-            .await;
-        let exists = found.is_ok();
-        out.extend(missing(
-            found.err(),
-            "subnet",
-            &subnet.value,
-            region,
-            "builder.subnet-id",
-        ));
-        if exists {
-            out.extend(recipe_aws::network::ssm_route(&ec2, region, &subnet.value, None).await);
-        }
+        let read = subnet_problems(&ec2, region, &subnet.value);
+        out.extend(
+            seen.once(format!("subnet {region} {}", subnet.value), read)
+                .await,
+        );
     }
     for group in &b.security_group_ids {
-        let found = ec2
-            .describe_security_groups()
-            .group_ids(&group.value)
-            .send()
-            .await;
-        let field = "builder.security-group-ids";
-        out.extend(missing(
-            found.err(),
-            "security group",
-            &group.value,
-            region,
-            field,
-        ));
+        let read = async {
+            let found = ec2
+                .describe_security_groups()
+                .group_ids(&group.value)
+                .send()
+                .await;
+            let field = "builder.security-group-ids";
+            missing(found.err(), "security group", &group.value, region, field)
+                .into_iter()
+                .collect()
+        };
+        out.extend(
+            seen.once(format!("sg {region} {}", group.value), read)
+                .await,
+        );
     }
     if let Some(profile) = &b.instance_profile {
-        out.extend(instance_profile(p, &profile.value).await);
+        let read = async {
+            instance_profile(p, &profile.value)
+                .await
+                .into_iter()
+                .collect()
+        };
+        out.extend(seen.once(format!("profile {}", profile.value), read).await);
     }
     for (key_region, key) in r.recipe.distribute.iter().flat_map(|d| d.kms_keys.iter()) {
-        let found = p
-            .kms(key_region)
-            .describe_key()
-            .key_id(&key.value)
-            .send()
-            .await;
-        out.extend(missing(
-            found.err(),
-            "KMS key",
-            &key.value,
-            key_region,
-            "distribute.kms-keys",
-        ));
+        let read = async {
+            let found = p
+                .kms(key_region)
+                .describe_key()
+                .key_id(&key.value)
+                .send()
+                .await;
+            let field = "distribute.kms-keys";
+            missing(found.err(), "KMS key", &key.value, key_region, field)
+                .into_iter()
+                .collect()
+        };
+        out.extend(
+            seen.once(format!("kms {key_region} {}", key.value), read)
+                .await,
+        );
+    }
+    out
+}
+
+/// The builder's subnet exists, and reaches Systems Manager.
+async fn subnet_problems(ec2: &aws_sdk_ec2::Client, region: &str, subnet: &str) -> Vec<String> {
+    let found = ec2.describe_subnets().subnet_ids(subnet).send().await;
+    let exists = found.is_ok();
+    let mut out: Vec<String> = missing(found.err(), "subnet", subnet, region, "builder.subnet-id")
+        .into_iter()
+        .collect();
+    if exists {
+        out.extend(recipe_aws::network::ssm_route(ec2, region, subnet, None).await);
     }
     out
 }
