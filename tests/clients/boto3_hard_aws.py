@@ -180,4 +180,17 @@ assert wsw.describe_account_modifications()["AccountModifications"][0]["Modifica
 made = wsw.import_workspace_image(Ec2ImageId=t["ImageId"], IngestionProcess="BYOL_REGULAR_WSP", ImageName="byol-desk", ImageDescription="BYOL desk")
 assert made["ImageId"].startswith("wsi-"), made
 
+# AppStream passes only a role of the caller's account that trusts appstream.amazonaws.com; a builder
+# reports its network interface.
+apps = client("appstream", "eu-west-2")
+builder = {"ImageName": "AppStream-AmazonLinux2-06-17-2025", "InstanceType": "stream.standard.medium"}
+refused("InvalidRoleException", apps.create_image_builder, Name="b-none", IamRoleArn="arn:aws:iam::123456789012:role/nobody", **builder)
+refused("InvalidRoleException", apps.create_image_builder, Name="b-other", IamRoleArn="arn:aws:iam::111122223333:role/builder", **builder)
+refused("InvalidRoleException", apps.create_image_builder, Name="b-ec2", IamRoleArn="arn:aws:iam::123456789012:role/builder", **builder)
+as_trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "appstream.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+iam.create_role(RoleName="apps-builder", AssumeRolePolicyDocument=as_trust)
+assert "appstream.amazonaws.com" in json.dumps(iam.get_role(RoleName="apps-builder")["Role"]["AssumeRolePolicyDocument"])
+made = apps.create_image_builder(Name="b-ok", IamRoleArn="arn:aws:iam::123456789012:role/apps-builder", **builder)["ImageBuilder"]
+assert made["NetworkAccessConfiguration"]["EniPrivateIpAddress"].startswith("10."), made
+
 print("boto3: every call as AWS answers it")

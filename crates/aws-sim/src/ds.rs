@@ -68,13 +68,11 @@ fn client_error(message: impl Into<String>) -> ApiError {
 
 /// Handle a Directory Service call.
 pub fn handle(w: &mut World, r: &Req<'_>) -> Result<Output, ApiError> {
-    let c = r.call;
-    let out = match c.op.as_str() {
+    let out = match r.call.op.as_str() {
         "CreateDirectory" => create(w, r)?,
         "DescribeDirectories" => describe(w, r)?,
         op => return Err(ApiError::unsupported("ds", op)),
     };
-    let _ = c;
     Ok(Output::Value(out))
 }
 

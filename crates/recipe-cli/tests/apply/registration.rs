@@ -100,6 +100,32 @@ impl Env {
         aws_sdk_ssm::Client::from_conf(conf)
     }
 
+    /// Copy the example recipes `examples` of `recipes/<target>` (with their files) and the shared
+    /// components into this folder's `recipes/`, each example's `public` base replaced by `prepared`.
+    fn copy_examples(&self, target: &str, examples: &[&str], public: &str, prepared: &str) {
+        let dir = self.dir.path();
+        for sub in [target, "components"] {
+            let src = super::root().join("recipes").join(sub);
+            for f in super::walk(&src) {
+                let rel = f.strip_prefix(&src).unwrap();
+                let top = rel.parent() == Some(std::path::Path::new(""));
+                let name = rel.to_string_lossy();
+                if sub == target && top && !examples.contains(&name.as_ref()) {
+                    continue;
+                }
+                let to = dir.join("recipes").join(sub).join(rel);
+                std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+                std::fs::copy(&f, &to).unwrap();
+            }
+        }
+        for example in examples {
+            let recipe = dir.join("recipes").join(target).join(example);
+            let text = std::fs::read_to_string(&recipe).unwrap();
+            assert!(text.contains(public), "{example} starts from {public}");
+            std::fs::write(&recipe, text.replace(public, prepared)).unwrap();
+        }
+    }
+
     /// The person registers the build's activation on `machine`, another machine than the builder:
     /// the build fails before any step is sent, and the stray node is deregistered.
     async fn assert_stray_node_refused(&self, machine: &str) {
@@ -458,30 +484,21 @@ async fn an_appstream_code_used_on_another_builder_gets_no_step() {
 async fn the_linux_workspaces_examples_build_unattended_on_a_prepared_base() {
     let e = nobody_env().await;
     let bundle = e.prepared_linux_bundle().await;
-    let dir = e.dir.path();
-    for f in super::walk(&super::root().join("recipes/workspaces")) {
-        let rel = f
-            .strip_prefix(super::root().join("recipes/workspaces"))
-            .unwrap();
-        let to = dir.join("recipes").join(rel);
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        let is_example = to.extension().is_some_and(|x| x == "yaml")
-            && to.parent() == Some(&dir.join("recipes"));
-        if is_example && !rel.to_string_lossy().contains("-al2-") {
-            continue; // the Windows example needs a Windows base; this test is the Linux route
-        }
-        std::fs::copy(&f, &to).unwrap();
-        if is_example {
-            let text = std::fs::read_to_string(&to).unwrap();
-            std::fs::write(
-                &to,
-                text.replace("bundle: wsb-clj85qzj1", &format!("bundle: {bundle}")),
-            )
-            .unwrap();
-        }
-    }
+    let examples = [
+        "contractor-desktop-al2-zero.yaml",
+        "dev-desktop-al2-full.yaml",
+    ];
+    let public = "bundle: wsb-clj85qzj1";
+    e.copy_examples(
+        "workspaces",
+        &examples,
+        public,
+        &format!("bundle: {bundle}"),
+    );
     let before = e.sim.requests().count("ssm:SendCommand");
-    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    let (code, stdout, stderr) = e
+        .run(&["apply", "recipes/workspaces", "--auto-approve"])
+        .await;
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let w = e.sim.world();
     for name in ["contractor-desktop-al2", "dev-desktop-al2"] {
@@ -556,26 +573,12 @@ impl Env {
 async fn the_linux_appstream_example_builds_unattended_on_a_prepared_image() {
     let e = nobody_env().await;
     let image = e.prepared_appstream_image().await;
-    let dir = e.dir.path();
-    let src = super::root().join("recipes/appstream");
-    for f in super::walk(&src) {
-        let rel = f.strip_prefix(&src).unwrap();
-        let to = dir.join("recipes").join(rel);
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        let top = rel.parent() == Some(std::path::Path::new(""));
-        if top && rel != std::path::Path::new("data-science-zero.yaml") {
-            continue; // the Windows examples need a Windows base; this test is the Linux route
-        }
-        std::fs::copy(&f, &to).unwrap();
-    }
-    let recipe = dir.join("recipes/data-science-zero.yaml");
-    let text = std::fs::read_to_string(&recipe).unwrap();
-    let text = text.replace(
-        "appstream-image: AppStream-AmazonLinux2-02-11-2025",
-        &format!("appstream-image: {image}"),
-    );
-    std::fs::write(&recipe, text).unwrap();
-    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    let public = "appstream-image: AppStream-AmazonLinux2-02-11-2025";
+    let prepared = format!("appstream-image: {image}");
+    e.copy_examples("appstream", &["data-science-zero.yaml"], public, &prepared);
+    let (code, stdout, stderr) = e
+        .run(&["apply", "recipes/appstream", "--auto-approve"])
+        .await;
     assert_eq!(code, 0, "no person needed:\n{stdout}\n{stderr}");
     let w = e.sim.world();
     assert!(
@@ -621,25 +624,14 @@ async fn the_windows_workspaces_example_builds_unattended_on_a_prepared_base() {
     let bundle = e
         .prepared_bundle("windows", WIN_BASE, "win-desk-base")
         .await;
-    let dir = e.dir.path();
-    for sub in ["workspaces", "components"] {
-        let src = super::root().join("recipes").join(sub);
-        for f in super::walk(&src) {
-            let rel = f.strip_prefix(&src).unwrap();
-            let top = rel.parent() == Some(std::path::Path::new(""));
-            let office = std::path::Path::new("office-desktop-win-thin.yaml");
-            if sub == "workspaces" && top && rel != office {
-                continue;
-            }
-            let to = dir.join("recipes").join(sub).join(rel);
-            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-            std::fs::copy(&f, &to).unwrap();
-        }
-    }
-    let recipe = dir.join("recipes/workspaces/office-desktop-win-thin.yaml");
-    let text = std::fs::read_to_string(&recipe).unwrap();
-    let text = text.replace("bundle: wsb-gk1wpk43z", &format!("bundle: {bundle}"));
-    std::fs::write(&recipe, text).unwrap();
+    let public = "bundle: wsb-gk1wpk43z";
+    let prepared = format!("bundle: {bundle}");
+    e.copy_examples(
+        "workspaces",
+        &["office-desktop-win-thin.yaml"],
+        public,
+        &prepared,
+    );
     let (code, stdout, stderr) = e
         .run(&["apply", "recipes/workspaces", "--auto-approve"])
         .await;
@@ -679,31 +671,10 @@ image:
 async fn the_windows_appstream_examples_build_unattended_on_a_prepared_image() {
     let e = nobody_env().await;
     let image = e.prepared_appstream("windows", WIN_APPS_BASE).await;
-    let dir = e.dir.path();
     let examples = ["finance-apps-full.yaml", "gis-workstation-thin.yaml"];
-    for sub in ["appstream", "components"] {
-        let src = super::root().join("recipes").join(sub);
-        for f in super::walk(&src) {
-            let rel = f.strip_prefix(&src).unwrap();
-            let top = rel.parent() == Some(std::path::Path::new(""));
-            let name = rel.to_string_lossy();
-            if sub == "appstream" && top && !examples.contains(&name.as_ref()) {
-                continue;
-            }
-            let to = dir.join("recipes").join(sub).join(rel);
-            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-            std::fs::copy(&f, &to).unwrap();
-        }
-    }
-    for example in examples {
-        let recipe = dir.join("recipes/appstream").join(example);
-        let text = std::fs::read_to_string(&recipe).unwrap();
-        let text = text.replace(
-            "appstream-image: AppStream-WinServer2022-01-13-2025",
-            &format!("appstream-image: {image}"),
-        );
-        std::fs::write(&recipe, text).unwrap();
-    }
+    let public = "appstream-image: AppStream-WinServer2022-01-13-2025";
+    let prepared = format!("appstream-image: {image}");
+    e.copy_examples("appstream", &examples, public, &prepared);
     let before = e.sim.requests().count("ssm:SendCommand");
     let (code, stdout, stderr) = e
         .run(&["apply", "recipes/appstream", "--auto-approve"])

@@ -31,6 +31,13 @@ pub(super) fn create_image_builder(
             subnet_ids.len()
         )));
     }
+    // The builder's network interface: its id and private address are made up (in 10.0.0.0/8), not
+    // taken from its subnet's range.
+    let eni: Vec<u8> = {
+        use sha2::Digest;
+        sha2::Sha256::digest(format!("{k}/{now}").as_bytes()).to_vec()
+    };
+    let eni_hex: String = eni.iter().map(|b| format!("{b:02x}")).collect();
     let builder = ImageBuilder {
         name: name.into(),
         account: c.account.clone(),
@@ -57,8 +64,8 @@ pub(super) fn create_image_builder(
             None => image.agent().to_string(),
         },
         bootstrap: image.bootstrap,
-        eni_ip: eni_address(&k, now),
-        eni_id: format!("eni-{}", &hex_of(&k, now)[..17]),
+        eni_ip: format!("10.{}.{}.{}", eni[0], eni[1], eni[2].max(4)),
+        eni_id: format!("eni-{}", &eni_hex[..17]),
         ..Default::default()
     };
     let out = json!({ "ImageBuilder": builder_json(&builder) });
@@ -173,18 +180,4 @@ pub(super) fn streaming_url(w: &mut World, c: &Call, now: u64) -> Result<Value, 
         "StreamingURL": format!("https://appstream2.{}.aws.amazon.com/authenticate?parameters={parameters}&signature={signature}", c.region),
         "Expires": ts(expires),
     }))
-}
-
-fn hex_of(key: &str, now: u64) -> String {
-    use sha2::Digest;
-    let d = sha2::Sha256::digest(format!("{key}/{now}").as_bytes());
-    d.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The private address of a new builder's network interface, in 10.0.0.0/8 (made up: aws-sim gives
-/// builders no address from their subnet's range).
-fn eni_address(key: &str, now: u64) -> String {
-    use sha2::Digest;
-    let d = sha2::Sha256::digest(format!("{key}/{now}").as_bytes());
-    format!("10.{}.{}.{}", d[0], d[1], d[2].max(4))
 }
