@@ -6,7 +6,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    let set = recipe_loader::load_str("fuzz.yaml", text, &recipe_loader::LoadOptions::default());
+    let set = recipe_loader::load_str("fuzz.yaml", text, &recipe_targets::load_options());
     for d in &set.diagnostics {
         // Every located diagnostic points inside its file.
         if let Some(src) = &d.source {

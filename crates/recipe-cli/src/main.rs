@@ -127,6 +127,7 @@ impl LoadArgs {
         let options = LoadOptions {
             vars: self.vars.iter().cloned().collect(),
             allow_regions: self.allow_regions.clone(),
+            targets: recipe_targets::targets(),
         };
         let mut set = recipe_loader::load(&self.paths, &options);
         name_the_default_path(&mut set);

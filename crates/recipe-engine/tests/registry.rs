@@ -219,7 +219,7 @@ impl Provider for Fake {
 fn load(dir: &Path) -> RecipeSet {
     std::fs::write(dir.join("golden.yaml"), GOLDEN).unwrap();
     std::fs::write(dir.join("desktop.yaml"), DESKTOP).unwrap();
-    let set = recipe_loader::load(&[dir.to_path_buf()], &Default::default());
+    let set = recipe_loader::load(&[dir.to_path_buf()], &recipe_targets::load_options());
     let errors: Vec<String> = set.diagnostics.iter().map(|d| d.to_string()).collect();
     assert!(!set.has_errors(), "{errors:?}");
     set
@@ -293,8 +293,8 @@ async fn a_plan_mixing_two_targets_runs_through_one_registry() {
     let dir = tempfile::tempdir().unwrap();
     let set = load(dir.path());
     let store = LocalStore::new(dir.path().join("state"));
-    let ec2 = Fake::new(Target::Ec2Ami, "ec2", vec![]);
-    let workspaces = Fake::new(Target::Workspaces, "workspaces", vec![]);
+    let ec2 = Fake::new(recipe_targets::EC2_AMI, "ec2", vec![]);
+    let workspaces = Fake::new(recipe_targets::WORKSPACES, "workspaces", vec![]);
     let mut registry = Registry::new();
     registry.register(ec2.clone()).register(workspaces.clone());
 
@@ -332,7 +332,7 @@ async fn a_plan_mixing_two_targets_runs_through_one_registry() {
     let g = golden.current().unwrap();
     assert_eq!(g.images["eu-west-1"].image_id, "ec2-eu-west-1-golden");
     let d = desktop.current().unwrap();
-    assert_eq!(d.target, Target::Workspaces);
+    assert_eq!(d.target, recipe_targets::WORKSPACES);
     assert_eq!(d.parent.as_ref().unwrap().build_id, g.build_id);
     // Nothing left to do.
     let again = recipe_plan::plan(&set, &store, &registry, &options())
@@ -346,9 +346,9 @@ async fn a_failed_build_releases_its_builder_through_its_own_provider() {
     let dir = tempfile::tempdir().unwrap();
     let set = load(dir.path());
     let store = LocalStore::new(dir.path().join("state"));
-    let ec2 = Fake::new(Target::Ec2Ami, "ec2", vec![]);
+    let ec2 = Fake::new(recipe_targets::EC2_AMI, "ec2", vec![]);
     let workspaces = Fake::new(
-        Target::Workspaces,
+        recipe_targets::WORKSPACES,
         "workspaces",
         vec![("desktop", "capture")],
     );
@@ -397,8 +397,8 @@ async fn a_gate_stops_its_build_keeps_the_builder_and_the_next_apply_goes_on_pas
     let dir = tempfile::tempdir().unwrap();
     let set = load(dir.path());
     let store = LocalStore::new(dir.path().join("state"));
-    let ec2 = Fake::new(Target::Ec2Ami, "ec2", vec![]);
-    let workspaces = Fake::new(Target::Workspaces, "workspaces", vec![]);
+    let ec2 = Fake::new(recipe_targets::EC2_AMI, "ec2", vec![]);
+    let workspaces = Fake::new(recipe_targets::WORKSPACES, "workspaces", vec![]);
     let gated = ("desktop".to_string(), "run-steps".to_string());
     workspaces.gate.lock().unwrap().push(gated.clone());
     let mut registry = Registry::new();
@@ -482,11 +482,14 @@ async fn recipes_of_a_target_without_a_provider_are_named() {
     let set = load(dir.path());
     let store = LocalStore::new(dir.path().join("state"));
     let mut registry = Registry::new();
-    registry.register(Fake::new(Target::Ec2Ami, "ec2", vec![]));
+    registry.register(Fake::new(recipe_targets::EC2_AMI, "ec2", vec![]));
     let plan = recipe_plan::plan(&set, &store, &registry, &options())
         .await
         .unwrap();
-    assert_eq!(registry.unserved(&plan), [("desktop", Target::Workspaces)]);
+    assert_eq!(
+        registry.unserved(&plan),
+        [("desktop", recipe_targets::WORKSPACES)]
+    );
 }
 
 #[tokio::test]
@@ -495,9 +498,9 @@ async fn the_image_of_a_build_that_did_not_finish_is_discarded_not_kept() {
     let set = load(dir.path());
     let store = LocalStore::new(dir.path().join("state"));
     // The child's image is captured, then never becomes available.
-    let ec2 = Fake::new(Target::Ec2Ami, "ec2", vec![]);
+    let ec2 = Fake::new(recipe_targets::EC2_AMI, "ec2", vec![]);
     let workspaces = Fake::new(
-        Target::Workspaces,
+        recipe_targets::WORKSPACES,
         "workspaces",
         vec![("desktop", "wait-available")],
     );
@@ -537,8 +540,8 @@ async fn a_killed_apply_saved_each_finished_recipe_and_the_next_resumes_the_rest
     let dir = tempfile::tempdir().unwrap();
     let set = load(dir.path());
     let store = LocalStore::new(dir.path().join("state"));
-    let ec2 = Fake::new(Target::Ec2Ami, "ec2", vec![]);
-    let workspaces = Fake::new(Target::Workspaces, "workspaces", vec![]);
+    let ec2 = Fake::new(recipe_targets::EC2_AMI, "ec2", vec![]);
+    let workspaces = Fake::new(recipe_targets::WORKSPACES, "workspaces", vec![]);
     workspaces
         .hang
         .lock()
@@ -638,9 +641,9 @@ async fn a_killed_apply_saved_each_finished_recipe_and_the_next_resumes_the_rest
 async fn a_panic_in_the_lifecycle_releases_the_locks() {
     let dir = tempfile::tempdir().unwrap();
     let store = LocalStore::new(dir.path().join("state"));
-    let ec2 = Fake::new(Target::Ec2Ami, "ec2", vec![]);
+    let ec2 = Fake::new(recipe_targets::EC2_AMI, "ec2", vec![]);
     let workspaces = Fake::new(
-        Target::Workspaces,
+        recipe_targets::WORKSPACES,
         "workspaces",
         vec![("desktop", "capture")],
     );

@@ -22,7 +22,7 @@ fn main() {
         std::env::temp_dir().join(format!("recipe-bench-validate-{}", std::process::id()));
     recipe_loader::synthetic::generate(&dir, n).expect("write the recipes");
     let paths = vec![dir.clone()];
-    let options = recipe_loader::LoadOptions::default();
+    let options = recipe_targets::load_options();
     let mut times: Vec<Duration> = Vec::new();
     for _ in 0..runs {
         let start = Instant::now();

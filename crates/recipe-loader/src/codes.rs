@@ -4,12 +4,25 @@
 
 use crate::diagnostic::Severity;
 
+/// A code a target's spec declares for its own checks (`recipe::<target>::<rule>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TargetCode {
+    /// The code as printed.
+    pub code: &'static str,
+    /// The default severity.
+    pub severity: Severity,
+    /// One line on what the code means.
+    pub summary: &'static str,
+}
+
 macro_rules! codes {
     ( $( $(#[$m:meta])* $variant:ident = ($code:literal, $sev:ident, $summary:literal), )* ) => {
         /// A diagnostic code.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Code {
             $( $(#[$m])* #[doc = $summary] $variant, )*
+            /// A code of a target's own checks (its spec's).
+            Target(&'static TargetCode),
         }
 
         impl Code {
@@ -18,17 +31,17 @@ macro_rules! codes {
 
             /// The code as printed, e.g. `recipe::parse::unknown-field`.
             pub fn as_str(&self) -> &'static str {
-                match self { $( Code::$variant => $code, )* }
+                match self { $( Code::$variant => $code, )* Code::Target(c) => c.code }
             }
 
             /// The default severity.
             pub fn severity(&self) -> Severity {
-                match self { $( Code::$variant => Severity::$sev, )* }
+                match self { $( Code::$variant => Severity::$sev, )* Code::Target(c) => c.severity }
             }
 
             /// One line on what the code means.
             pub fn summary(&self) -> &'static str {
-                match self { $( Code::$variant => $summary, )* }
+                match self { $( Code::$variant => $summary, )* Code::Target(c) => c.summary }
             }
         }
     };
@@ -59,27 +72,15 @@ codes! {
     RecipeCycle = ("recipe::ref::cycle", Error, "Recipes are layered on each other in a cycle."),
     DuplicateRecipe = ("recipe::ref::duplicate-name", Error, "Two recipes in a set share a name."),
     IncompatibleBase = ("recipe::ref::incompatible-base", Error, "A recipe is layered on a recipe of a target it cannot import."),
-    ImportSteps = ("recipe::appstream::import-steps", Error, "An AppStream recipe imported from an AMI recipe has steps, tests or a cleanup preset (anything but `app` steps): nothing runs them, as the import route has no builder."),
-    DefaultProfile = ("recipe::appstream::default-profile", Error, "`image.update-default-profile` on a recipe that is not a Windows AppStream image."),
-    ManagedUpdate = ("recipe::appstream::managed-update", Error, "`managed-update` on a recipe that is not a Windows AppStream image, that does not start from an AppStream image, or that has steps or tests."),
     AmiOwners = ("recipe::base::ami-owners", Error, "An `ami-filter` base without `owners`: the newest public AMI of any account whose name matches would be taken (AMI name confusion)."),
     ParentRegion = ("recipe::ref::parent-region", Error, "At plan time: a layered recipe builds in a region where its parent will have no image."),
     LaunchInFull = ("recipe::stage::launch-in-full", Error, "A `stage: launch` step in a `full` recipe, which bakes everything."),
     TestAtLaunch = ("recipe::stage::test-at-launch", Error, "A test with `stage: launch`: tests run on the builder."),
     RecipeName = ("recipe::name::recipe", Error, "A recipe name that is not lowercase letters, digits and `-`."),
     ImageName = ("recipe::name::image", Error, "An image name the target's API would refuse (characters, length)."),
-    AppstreamReserved = ("recipe::name::appstream-reserved", Error, "An AppStream image name that begins with Amazon, AWS or AppStream."),
-    WorkspacesImport = ("recipe::workspaces::import", Error, "`builder.import` where nothing is imported, or with members the chosen import call does not take."),
-    ByolBase = ("recipe::workspaces::byol-base", Error, "A WorkSpaces recipe imports an AMI recipe built on AWS's license-included Windows: WorkSpaces imports only Windows 10/11 images of your own licence (VM Import, BYOL)."),
     RolloutRegion = ("recipe::rollout::region", Error, "A `rollout.regions` entry where the image is not (not the build region, not in `distribute.regions`), or on a target whose rollouts have no region."),
-    BundleRegion = ("recipe::workspaces::bundle-region", Error, "A `bundle.regions` entry where the image is not copied (not in `distribute.regions`)."),
-    VolumeSize = ("recipe::workspaces::volume-size", Error, "A WorkSpaces root/user volume combination that cannot be made."),
-    SharedBuilderUser = ("recipe::workspaces::shared-builder-user", Error, "Two WorkSpaces recipes build as the same user in the same directory (one WorkSpace per user and directory)."),
-    WsText = ("recipe::workspaces::text", Error, "A WorkSpaces image or bundle name or description that the API refuses."),
-    HomeWrite = ("recipe::workspaces::home-write", Warning, "A step writes under /home in a Linux WorkSpaces image: image capture removes /home."),
     PowerShellSyntax = ("recipe::powershell::syntax", Error, "PowerShell that does not parse (a `powershell` step's `run`, or a `.ps1` script): powershell.exe refuses it before running a line."),
     Winget = ("recipe::windows::winget", Error, "`manager: winget`: Run Command runs steps as LocalSystem, which has no winget (a per-user app Windows Server does not ship)."),
-    NoSysprep = ("recipe::windows::no-sysprep", Warning, "A Windows AMI without a `sysprep` step."),
     WrongOs = ("recipe::step::wrong-os", Error, "A step for one operating system in a recipe for the other."),
     StepTarget = ("recipe::step::wrong-target", Error, "A step kind the target cannot run (`app` outside AppStream)."),
     StepPath = ("recipe::step::path", Error, "A destination path that is not absolute, or a download URL that is not https:// or s3://."),

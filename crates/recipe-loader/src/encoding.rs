@@ -10,15 +10,15 @@ use crate::diagnostic::{Diagnostic, SourceFile};
 
 /// The file's text, or `Err(Some(diagnostic))` when it is not UTF-8 (the line and column of the first
 /// invalid byte, and the likely encoding), or `Err(None)` with the I/O error when it cannot be read.
-pub fn read_text(path: &Path) -> Result<String, Result<Diagnostic, std::io::Error>> {
+pub fn read_text(path: &Path) -> Result<String, Result<Box<Diagnostic>, std::io::Error>> {
     let bytes = std::fs::read(path).map_err(Err)?;
     match String::from_utf8(bytes) {
         Ok(text) => Ok(text),
-        Err(e) => Err(Ok(not_utf8(
+        Err(e) => Err(Ok(Box::new(not_utf8(
             path,
             e.as_bytes(),
             e.utf8_error().valid_up_to(),
-        ))),
+        )))),
     }
 }
 

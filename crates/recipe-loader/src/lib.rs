@@ -19,9 +19,11 @@ mod parse;
 mod secrets;
 mod suggest;
 pub mod synthetic;
+mod target;
 mod walk;
 
-pub use codes::Code;
+pub use checks::{Check, article, sample_name};
+pub use codes::{Code, TargetCode};
 pub use cores::map_on_cores;
 pub use diagnostic::{Diagnostic, DiagnosticRecord, Severity, SourceFile};
 pub use interpolate::BUILD_TIME;
@@ -35,3 +37,5 @@ pub use load::{
 };
 pub use parse::parse;
 pub use suggest::{did_you_mean, unknown_region_help};
+pub use target::{Section, TargetSpec, Targets};
+pub use walk::step_texts;

@@ -7,7 +7,7 @@
 
 use std::sync::LazyLock;
 
-use recipe_model::{CleanupPreset, Os, Stage, Step, Strategy, Target};
+use recipe_model::{CleanupPreset, Os, Stage, Step, Strategy};
 use regex::Regex;
 use serde::Serialize;
 
@@ -328,8 +328,8 @@ pub fn lint_recipe(set: &RecipeSet, r: &LoadedRecipe) -> RecipeLint {
     // The AppStream import route has no builder: its image is its AMI parent's, tested and cleaned
     // there (validate refuses tests on it), so the parent's tests and cleanup are the image's.
     let parent = r.parent.map(|p| &set.recipes[p]);
-    let imported = r.recipe.target.value == Target::Appstream
-        && parent.is_some_and(|p| p.recipe.target.value == Target::Ec2Ami);
+    let spec = set.targets.get(r.recipe.target.value);
+    let imported = parent.is_some_and(|p| spec.is_some_and(|s| s.imports(&p.recipe)));
     let tested = if imported { parent.unwrap_or(r) } else { r };
     automation_and_cost(&mut rules, r);
     efficiency(&mut rules, set, r);
@@ -453,7 +453,8 @@ fn security(rules: &mut Rules<'_>, set: &RecipeSet, r: &LoadedRecipe, tested: &L
     let target = rec.target.value;
     let cleanup = tested.recipe.cleanup.as_ref().map(|c| c.value);
     rules.rule(&["Security"], true, cleanup.is_some_and(|c| c != CleanupPreset::None), |r| {
-        let preset = crate::checks::preset_for(target, rec.os.value).as_str();
+        let spec = set.targets.get(target);
+        let preset = spec.map_or("…", |s| s.cleanup(rec.os.value).as_str());
         let span = r.recipe.cleanup.as_ref().map_or(r.recipe.name.span, |c| c.span);
         finding(r, Code::LintNoCleanup, span, "no clean-down before capture".into(), &format!(
             "add `cleanup: {preset}` so temporary files, logs, history and host keys do not ship in the image"))
@@ -469,7 +470,8 @@ fn security(rules: &mut Rules<'_>, set: &RecipeSet, r: &LoadedRecipe, tested: &L
         finding(r, Code::LintNoLogAgent, r.recipe.name.span, "no log agent is configured to forward logs".into(),
             "configure a log agent to forward (rsyslog `omfwd` or `@@host:port`, the CloudWatch agent's `collect_list` with `fetch-config`, a Fluent Bit `[OUTPUT]`): an installed agent that keeps logs local collates nothing")
     });
-    let ws_linux = target == Target::Workspaces && rec.os.value == Os::Linux;
+    let spec = set.targets.get(target);
+    let ws_linux = spec.is_some_and(|s| s.lints(rec.os.value).contains(&"no-pcoip-policy"));
     let pcoip = crate::lint_content::pcoip_gaps(&baked);
     rules.rule(&["Security"], ws_linux, pcoip.is_none(), |r| {
         let gaps = pcoip.clone().unwrap_or_default();

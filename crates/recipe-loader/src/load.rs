@@ -22,6 +22,9 @@ pub struct LoadOptions {
     /// Regions allowed besides [`recipe_model::regions::REGIONS`] (`--allow-region`), for a region
     /// AWS opened after this version of recipe.
     pub allow_regions: Vec<String>,
+    /// The targets recipes may name, with their rules. A load with none refuses every recipe's
+    /// `target:`.
+    pub targets: crate::Targets,
 }
 
 /// A step after includes are expanded, with the file it was written in and its effective stage.
@@ -76,6 +79,8 @@ pub struct RecipeSet {
     pub recipes: Vec<LoadedRecipe>,
     /// Every error and warning, in the order found.
     pub diagnostics: Vec<Diagnostic>,
+    /// The targets the set was loaded with.
+    pub targets: crate::Targets,
 }
 
 impl RecipeSet {
@@ -121,7 +126,10 @@ struct Cache {
 /// Load every recipe under `paths` (files, or directories searched recursively for `*.yaml` and
 /// `*.yml`, skipping `components/` folders and hidden folders), then check the set.
 pub fn load(paths: &[PathBuf], options: &LoadOptions) -> RecipeSet {
-    let mut set = RecipeSet::default();
+    let mut set = RecipeSet {
+        targets: options.targets.clone(),
+        ..RecipeSet::default()
+    };
     let mut files = Vec::new();
     for path in paths {
         match collect(path, &mut files) {
@@ -189,6 +197,7 @@ pub fn load_str(
     let source = SourceFile::new(path, text);
     let mut set = RecipeSet {
         files: 1,
+        targets: options.targets.clone(),
         ..RecipeSet::default()
     };
     match parse::<Recipe>(&source) {
@@ -222,7 +231,7 @@ enum Read {
 fn read_one(file: PathBuf) -> Read {
     let text = match crate::encoding::read_text(&file) {
         Ok(t) => t,
-        Err(Ok(not_utf8)) => return Read::Unreadable(not_utf8),
+        Err(Ok(not_utf8)) => return Read::Unreadable(*not_utf8),
         Err(Err(e)) => {
             return Read::Unreadable(
                 Diagnostic::new(
@@ -449,7 +458,7 @@ impl Expand<'_, '_> {
             None => {
                 let loaded = match crate::encoding::read_text(&full) {
                     Err(Ok(not_utf8)) => {
-                        self.diags.push(not_utf8);
+                        self.diags.push(*not_utf8);
                         self.cache.components.insert(full.clone(), None);
                         return;
                     }

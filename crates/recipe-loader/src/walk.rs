@@ -5,7 +5,7 @@ use recipe_model::{Base, Node, Recipe, Step};
 macro_rules! step_texts {
     ($name:ident, $($mut_:tt)?) => {
         /// Every string a step carries that reaches the builder, in field order.
-        pub(crate) fn $name(step: & $($mut_)? Step) -> Vec<& $($mut_)? Node<String>> {
+        pub fn $name(step: & $($mut_)? Step) -> Vec<& $($mut_)? Node<String>> {
             let mut out = Vec::new();
             match step {
                 Step::Shell(s) => {

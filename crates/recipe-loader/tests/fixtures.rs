@@ -120,7 +120,7 @@ fn located(set: &RecipeSet) -> Result<(), Failed> {
 }
 
 fn check(kind: Kind, case: &Path) -> Result<(), Failed> {
-    let set = recipe_loader::load(&[case.to_path_buf()], &Default::default());
+    let set = recipe_loader::load(&[case.to_path_buf()], &recipe_targets::load_options());
     let codes: Vec<&str> = set.diagnostics.iter().map(|d| d.code.as_str()).collect();
     let errors = set.diagnostics.iter().filter(|d| d.is_error()).count();
     if kind == Kind::Valid {
@@ -174,7 +174,7 @@ fn snapshot(kind: Kind, case: &Path, text: &str) -> Result<(), Failed> {
 /// finding; `fixtures/lint/fail/<rule>.yaml`: one per rule, whose first line names the rule's code,
 /// which lint must report with the checklist item it enforces. Both validate without error.
 fn check_lint(case: &Path, failing: bool) -> Result<(), Failed> {
-    let set = recipe_loader::load(&[case.to_path_buf()], &Default::default());
+    let set = recipe_loader::load(&[case.to_path_buf()], &recipe_targets::load_options());
     let errors: Vec<&str> = (set.diagnostics.iter())
         .filter(|d| d.is_error())
         .map(|d| d.code.as_str())

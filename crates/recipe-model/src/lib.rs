@@ -14,12 +14,14 @@ mod recipe;
 mod schema;
 mod span;
 mod step;
+mod target;
 
 pub use cleanup::CleanupItem;
 pub use duration::{Duration, DurationParseError};
 pub use recipe::*;
 pub mod patterns;
 pub mod regions;
-pub use schema::{component_schema, recipe_schema};
+pub use schema::{TargetSchema, component_schema, recipe_schema};
 pub use span::{Node, Span};
 pub use step::*;
+pub use target::Target;

@@ -5,32 +5,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{Duration, Node, Step};
-
-/// The kind of image a recipe builds.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Target {
-    /// An Amazon Machine Image, built on a temporary EC2 instance.
-    Ec2Ami,
-    /// An Amazon WorkSpaces image captured from a builder WorkSpace, wrapped in a custom bundle.
-    Workspaces,
-    /// An Amazon AppStream 2.0 image captured on an image builder.
-    Appstream,
-}
-
-impl Target {
-    /// The name as written in YAML.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Target::Ec2Ami => "ec2-ami",
-            Target::Workspaces => "workspaces",
-            Target::Appstream => "appstream",
-        }
-    }
-}
+use crate::{Duration, Node, Step, Target};
 
 /// Where a recipe sits on the image design spectrum: what is baked and what runs at first launch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]

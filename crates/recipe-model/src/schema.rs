@@ -11,8 +11,24 @@ fn settings() -> SchemaSettings {
     SchemaSettings::draft07()
 }
 
-/// The JSON Schema of a recipe document, as written to `schemas/recipe.schema.json`.
-pub fn recipe_schema() -> serde_json::Value {
+/// What the recipe schema says of one target: its name and summary, and the keys and step kinds
+/// only some targets take.
+#[derive(Clone, Debug, Default)]
+pub struct TargetSchema {
+    /// The name written as `target:`.
+    pub name: &'static str,
+    /// What it builds.
+    pub summary: &'static str,
+    /// The paths of target-owned keys it takes (`["retain", "deprecate-after"]`).
+    pub keys: Vec<&'static [&'static str]>,
+    /// The target-owned step kinds it runs.
+    pub steps: Vec<&'static str>,
+}
+
+/// The JSON Schema of a recipe document, as written to `schemas/recipe.schema.json`: `target`
+/// lists `targets`, and a key or step kind that `owned` lists is allowed only on the targets that
+/// take it.
+pub fn recipe_schema(targets: &[TargetSchema], owned: &[&'static [&'static str]]) -> Value {
     let mut schema = settings().into_generator().into_root_schema_for::<Recipe>();
     schema.insert(
         "$id".into(),
@@ -20,8 +36,21 @@ pub fn recipe_schema() -> serde_json::Value {
     );
     let mut value = schema.to_value();
     refine(&mut value);
+    value["definitions"]["Target"] = target_names(targets);
+    value["allOf"] = target_rules(targets, owned);
     polish(&mut value);
     value
+}
+
+/// `target`: one of the registered names, each with its summary.
+fn target_names(targets: &[TargetSchema]) -> Value {
+    let names = targets
+        .iter()
+        .map(|t| json!({ "type": "string", "const": t.name, "description": t.summary }));
+    json!({
+        "oneOf": names.collect::<Vec<_>>(),
+        "description": "The kind of image a recipe builds."
+    })
 }
 
 /// What editors show: each one-key alternative (a base kind, a step kind) titled by its key, with
@@ -106,7 +135,6 @@ fn refine(schema: &mut Value) {
     share["organizational-units"]["items"]["pattern"] = patterns::OU_ARN.into();
     defs["AccountShare"]["anyOf"][0]["pattern"] = patterns::ACCOUNT.into();
     defs["AccountPermissions"]["properties"]["id"]["pattern"] = patterns::ACCOUNT.into();
-    schema["allOf"] = target_rules();
 }
 
 fn with_description(mut v: Value, from: &Value) -> Value {
@@ -116,30 +144,49 @@ fn with_description(mut v: Value, from: &Value) -> Value {
     v
 }
 
-/// `if target is not T then X is not allowed`, for each section or step kind that only target T
-/// takes (a `false` schema: present is an error, on the key's line).
-fn target_rules() -> Value {
-    let only = |target: &str, then: Value| {
+/// `if target is none of T… then X is not allowed`, for each key or step kind only targets T…
+/// take (a `false` schema: present is an error, on the key's line).
+fn target_rules(targets: &[TargetSchema], owned: &[&'static [&'static str]]) -> Value {
+    let only = |takers: Vec<&str>, then: Value| {
+        let mut not: Vec<Value> = takers.iter().map(|t| json!({ "const": t })).collect();
+        let not = match not.len() {
+            1 => not.remove(0),
+            _ => json!({ "anyOf": not }),
+        };
         json!({
-            "if": { "type": "object", "required": ["target"], "properties": { "target": { "not": { "const": target } } } },
+            "if": { "type": "object", "required": ["target"], "properties": { "target": { "not": not } } },
             "then": then
         })
     };
-    let no_key = |key: &str| json!({ "type": "object", "properties": { key: false } });
-    let no_step = |kind: &str| {
-        let item = json!({ "type": "array", "items": no_key(kind) });
-        json!({ "type": "object", "properties": { "steps": item.clone(), "tests": item } })
-    };
-    json!([
-        only("workspaces", no_key("bundle")),
-        only("appstream", no_key("managed-update")),
-        only("appstream", no_step("app")),
-        only("ec2-ami", no_step("sysprep")),
-        only(
-            "ec2-ami",
-            json!({ "type": "object", "properties": { "retain": no_key("deprecate-after") } })
-        ),
-    ])
+    let mut rules = Vec::new();
+    for path in owned {
+        let takers = targets.iter().filter(|t| t.keys.contains(path));
+        rules.push(only(takers.map(|t| t.name).collect(), no_key(path)));
+    }
+    let mut kinds: Vec<&str> = targets
+        .iter()
+        .flat_map(|t| t.steps.iter().copied())
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    for kind in kinds {
+        let takers = targets.iter().filter(|t| t.steps.contains(&kind));
+        let item = json!({ "type": "array", "items": no_key(&[kind]) });
+        let then =
+            json!({ "type": "object", "properties": { "steps": item.clone(), "tests": item } });
+        rules.push(only(takers.map(|t| t.name).collect(), then));
+    }
+    Value::Array(rules)
+}
+
+/// A schema under which the key at `path` may not be present.
+fn no_key(path: &[&str]) -> Value {
+    let (last, outer) = path.split_last().expect("a key path has a key");
+    let mut v = json!({ "type": "object", "properties": { *last: false } });
+    for key in outer.iter().rev() {
+        v = json!({ "type": "object", "properties": { *key: v } });
+    }
+    v
 }
 
 /// The JSON Schema of a component document, as written to `schemas/component.schema.json`.

@@ -56,7 +56,7 @@ fn main() {
 
     // State for every recipe: the plan of an empty store, recorded as built. `CHANGED` of them then
     // get a stale fingerprint, so the measured plan has builds, layering and no-ops.
-    let set = recipe_loader::load(&paths, &Default::default());
+    let set = recipe_loader::load(&paths, &recipe_targets::load_options());
     let first = rt
         .block_on(recipe_plan::plan(&set, &store, &StateObserver, &options))
         .expect("first plan");
@@ -86,7 +86,7 @@ fn main() {
     let mut summary = (0, 0, 0);
     for _ in 0..runs {
         let start = Instant::now();
-        let set = recipe_loader::load(&paths, &Default::default());
+        let set = recipe_loader::load(&paths, &recipe_targets::load_options());
         let plan = rt
             .block_on(recipe_plan::plan(&set, &store, &StateObserver, &options))
             .expect("plan");

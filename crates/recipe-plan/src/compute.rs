@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use recipe_loader::{LoadedRecipe, RecipeSet, ResolvedStep};
-use recipe_model::{AccountShare, Base, Stage, Step, Target};
+use recipe_model::{AccountShare, Base, Stage, Step};
 use recipe_state::{ImageVersion, RecipeState, Share, Stored};
 
 use crate::action::RolloutTarget;
@@ -69,15 +69,6 @@ pub enum PlanError {
 
 /// Why a version is made by the service from the current image (no builder, no step run).
 pub const UPDATE_REASON: &str = "service updates are available for the current image (WorkSpaces: drivers and agents, applied by CreateUpdatedWorkspaceImage)";
-
-/// Why a version is made by the service from the current image (or, for a managed AppStream update,
-/// from the base image first).
-fn update_reason(target: Target) -> String {
-    match target {
-        Target::Appstream => "AppStream has an update for the image (agent, Windows patches): a managed image update (CreateUpdatedImage)".into(),
-        _ => UPDATE_REASON.into(),
-    }
-}
 
 /// A short label for a step in plans.
 pub fn step_label(s: &ResolvedStep) -> String {
@@ -401,7 +392,11 @@ impl<'a> Planner<'a> {
         let updating = (managed || (reasons.is_empty() && cx.st.current().is_some()))
             && self.obs.updates.contains(&cx.name);
         if updating {
-            reasons.push(update_reason(cx.r.recipe.target.value));
+            let spec = self.set.targets.get(cx.r.recipe.target.value);
+            let reason = spec
+                .and_then(|s| s.update_reason())
+                .unwrap_or(UPDATE_REASON);
+            reasons.push(reason.to_string());
         } else if managed {
             cx.notes
                 .push("AppStream reports no update for the image: no new version".into());
@@ -482,7 +477,12 @@ impl<'a> Planner<'a> {
             .fingerprints
             .insert(name.clone(), fp.value.clone());
         let (home, regions) = desired_regions(r, &self.opts.cloud.region);
-        let shares = desired_shares(r, &regions);
+        let grants = self.set.targets.get(r.recipe.target.value);
+        let shares = desired_shares(
+            r,
+            &regions,
+            grants.map_or((false, false), |s| s.account_share()),
+        );
         let image_tags = r
             .recipe
             .image

@@ -97,7 +97,10 @@ impl World {
     }
 
     fn plan_with(&self, target: Option<&str>) -> Plan {
-        let set = recipe_loader::load(&[self.dir.path().to_path_buf()], &Default::default());
+        let set = recipe_loader::load(
+            &[self.dir.path().to_path_buf()],
+            &recipe_targets::load_options(),
+        );
         assert!(
             !set.has_errors(),
             "{:?}",
@@ -763,8 +766,7 @@ fn state_is_rebuilt_from_what_the_cloud_holds() {
     let mut w = World::new();
     built(&mut w);
     let before = w.state_of("web").clone();
-    let rebuilt =
-        recipe_plan::rebuild_state("web", recipe_model::Target::Ec2Ami, &w.obs.images["web"]);
+    let rebuilt = recipe_plan::rebuild_state("web", recipe_targets::EC2_AMI, &w.obs.images["web"]);
     assert_eq!(rebuilt.versions.len(), 1);
     let (a, b) = (&before.versions[0], &rebuilt.versions[0]);
     assert_eq!(
@@ -779,7 +781,10 @@ fn state_is_rebuilt_from_what_the_cloud_holds() {
 }
 
 fn try_plan(world: &World) -> Result<Plan, recipe_plan::PlanError> {
-    let set = recipe_loader::load(&[world.dir.path().to_path_buf()], &Default::default());
+    let set = recipe_loader::load(
+        &[world.dir.path().to_path_buf()],
+        &recipe_targets::load_options(),
+    );
     let opts = PlanOptions {
         estimates: Estimates::default(),
         targets: vec![],

@@ -84,7 +84,7 @@ impl AppstreamProvider {
 
 impl Provider for AppstreamProvider {
     fn target(&self) -> Target {
-        Target::Appstream
+        recipe_targets::APPSTREAM
     }
 
     /// Every call is made in the build region (CopyImage too: it is called in the source region),

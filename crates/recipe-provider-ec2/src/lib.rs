@@ -174,7 +174,7 @@ fn filter<S: AsRef<str>>(name: &str, values: &[S]) -> Filter {
 
 impl Provider for Ec2Provider {
     fn target(&self) -> Target {
-        Target::Ec2Ami
+        recipe_targets::EC2_AMI
     }
 
     fn lane(&self, cx: &ApplyContext, action: &Action) -> Lane {

@@ -80,7 +80,7 @@ fn tag_list(tags: &BTreeMap<String, String>) -> Vec<aws_sdk_workspaces::types::T
 
 impl Provider for WorkspacesProvider {
     fn target(&self) -> Target {
-        Target::Workspaces
+        recipe_targets::WORKSPACES
     }
 
     fn lane(&self, cx: &ApplyContext, action: &Action) -> Lane {

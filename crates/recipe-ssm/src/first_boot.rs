@@ -30,7 +30,7 @@ const WINDOWS_DIR: &str = "C:\\ProgramData\\recipe";
 /// of `os` (AppStream uses session scripts instead: `render::session_start_installer`).
 pub fn installer(scripts: &[String], os: Os, target: Target) -> String {
     match (os, target) {
-        (Os::Linux, Target::Workspaces) => systemd_installer(scripts),
+        (Os::Linux, recipe_targets::WORKSPACES) => systemd_installer(scripts),
         (Os::Linux, _) => cloud_init_installer(scripts),
         (Os::Windows, _) => windows_installer(scripts, target),
     }
@@ -107,7 +107,7 @@ fn systemd_installer(scripts: &[String]) -> String {
 /// SID elsewhere (replaced by the Sysprep of image creation).
 fn windows_identity(target: Target) -> &'static str {
     match target {
-        Target::Ec2Ami => {
+        recipe_targets::EC2_AMI => {
             "$t = Invoke-RestMethod -Method Put -Uri 'http://169.254.169.254/latest/api/token' -Headers @{ 'X-aws-ec2-metadata-token-ttl-seconds' = '60' }\n  Invoke-RestMethod -Uri 'http://169.254.169.254/latest/meta-data/instance-id' -Headers @{ 'X-aws-ec2-metadata-token' = $t }"
         }
         _ => "(Get-LocalUser | Select-Object -First 1).SID.AccountDomainSid.Value",

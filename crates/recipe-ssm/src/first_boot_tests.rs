@@ -1,6 +1,6 @@
 //! The first-boot runners: where they live, what keys them, and the order the installers act in.
 
-use recipe_model::{Os, Target};
+use recipe_model::Os;
 
 use super::installer;
 
@@ -58,7 +58,7 @@ const WORKSPACES_REMOVES: &[&str] = &[
 #[test]
 fn the_linux_workspaces_runner_lives_where_image_creation_keeps_it_and_skips_the_builder() {
     let scripts = vec!["echo launch >> /var/log/launch.log".to_string()];
-    let i = installer(&scripts, Os::Linux, Target::Workspaces);
+    let i = installer(&scripts, Os::Linux, recipe_targets::WORKSPACES);
     let files = written(&i);
     assert_eq!(files.len(), 3, "{i}");
     for (path, _) in &files {
@@ -93,7 +93,7 @@ fn the_linux_workspaces_runner_lives_where_image_creation_keeps_it_and_skips_the
         ),
         "{i}"
     );
-    let ec2 = installer(&scripts, Os::Linux, Target::Ec2Ami);
+    let ec2 = installer(&scripts, Os::Linux, recipe_targets::EC2_AMI);
     assert!(ec2.contains("/var/lib/cloud/scripts/per-instance/recipe-first-boot.sh"));
 }
 
@@ -104,7 +104,7 @@ fn the_linux_runner_runs_once_per_identity() {
     let root = std::env::temp_dir().join(format!("recipe-first-boot-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let scripts = vec![format!("echo ran >> {}/ran.log", root.display())];
-    let files = written(&installer(&scripts, Os::Linux, Target::Workspaces));
+    let files = written(&installer(&scripts, Os::Linux, recipe_targets::WORKSPACES));
     let at = |p: &str| root.join(p.trim_start_matches('/'));
     for (path, text) in &files {
         std::fs::create_dir_all(at(path).parent().unwrap()).unwrap();
@@ -153,8 +153,8 @@ fn the_linux_runner_runs_once_per_identity() {
 fn windows_runners_are_keyed_to_the_machine_and_record_the_builder_after_registering() {
     let scripts = vec!["Write-Output 'join the domain'".to_string()];
     for (target, identity) in [
-        (Target::Ec2Ami, "latest/meta-data/instance-id"),
-        (Target::Workspaces, "AccountDomainSid"),
+        (recipe_targets::EC2_AMI, "latest/meta-data/instance-id"),
+        (recipe_targets::WORKSPACES, "AccountDomainSid"),
     ] {
         let i = installer(&scripts, Os::Windows, target);
         recipe_powershell::parse(&i).unwrap_or_else(|e| panic!("{i}\n{e}"));

@@ -306,7 +306,7 @@ pub fn payload<'a>(
 fn windows_update(target: recipe_model::Target) -> String {
     let update = "Install-Module PSWindowsUpdate -Force -Scope AllUsers\nGet-WindowsUpdate -Install -AcceptAll -IgnoreReboot -NotCategory 'Upgrades'";
     match target {
-        recipe_model::Target::Appstream => format!(
+        recipe_targets::APPSTREAM => format!(
             "Set-Service -Name wuauserv -StartupType Manual\nStart-Service -Name wuauserv\n{update}\nStop-Service -Name wuauserv -Force\nSet-Service -Name wuauserv -StartupType Disabled"
         ),
         _ => update.to_string(),
@@ -625,7 +625,7 @@ pub fn sysprep_script() -> String {
 /// ([`crate::first_boot`]).
 pub fn launch_installer(scripts: &[String], os: Os, target: recipe_model::Target) -> String {
     match target {
-        recipe_model::Target::Appstream => session_start_installer(scripts, os),
+        recipe_targets::APPSTREAM => session_start_installer(scripts, os),
         _ => crate::first_boot::installer(scripts, os, target),
     }
 }
@@ -870,7 +870,7 @@ mod tests {
     #[test]
     fn appstream_launch_steps_become_the_system_session_start_script() {
         let scripts = vec!["mount -t efs fs-1:/ /opt/tools".to_string()];
-        let linux = launch_installer(&scripts, Os::Linux, recipe_model::Target::Appstream);
+        let linux = launch_installer(&scripts, Os::Linux, recipe_targets::APPSTREAM);
         let exe = "/opt/appstream/SessionScripts/recipe-session-start.sh";
         let config = session_config(exe, "");
         assert!(
@@ -889,7 +889,7 @@ mod tests {
         assert_eq!(v["SessionStart"]["executables"][0]["context"], "system");
         assert_eq!(v["SessionStart"]["executables"][0]["filename"], exe);
         assert_eq!(v["SessionStart"]["waitingTime"], 60);
-        let win = launch_installer(&scripts, Os::Windows, recipe_model::Target::Appstream);
+        let win = launch_installer(&scripts, Os::Windows, recipe_targets::APPSTREAM);
         assert!(
             win.contains("C:\\AppStream\\SessionScripts\\config.json"),
             "{win}"
@@ -900,7 +900,7 @@ mod tests {
             v["SessionStart"]["executables"][0]["filename"],
             "C:\\a \"b\""
         );
-        let ec2 = launch_installer(&scripts, Os::Linux, recipe_model::Target::Ec2Ami);
+        let ec2 = launch_installer(&scripts, Os::Linux, recipe_targets::EC2_AMI);
         assert!(ec2.contains("/var/lib/cloud/scripts/per-instance"));
     }
 }

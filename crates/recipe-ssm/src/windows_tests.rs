@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use recipe_loader::{LoadOptions, LoadedRecipe};
+use recipe_loader::LoadedRecipe;
 use recipe_model::Os;
 
 use crate::render::{self, BuildValues, Staged};
@@ -29,7 +29,11 @@ pub(crate) fn recipe(os: &str, steps: &str) -> LoadedRecipe {
     );
     let dir = tempfile_dir();
     std::fs::write(dir.join("configure.ps1"), "param($a)\n").unwrap();
-    let set = recipe_loader::load_str(dir.join("quoting.yaml"), text, &LoadOptions::default());
+    let set = recipe_loader::load_str(
+        dir.join("quoting.yaml"),
+        text,
+        &recipe_targets::load_options(),
+    );
     let errors: Vec<String> = set
         .diagnostics
         .iter()
@@ -234,7 +238,7 @@ fn windows_examples() -> Vec<LoadedRecipe> {
             }
         }
     }
-    let set = recipe_loader::load(&paths, &LoadOptions::default());
+    let set = recipe_loader::load(&paths, &recipe_targets::load_options());
     set.recipes
         .into_iter()
         .filter(|r| r.recipe.os.value == Os::Windows)

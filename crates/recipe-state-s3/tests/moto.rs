@@ -78,7 +78,7 @@ fn with_marker(marker: &str) -> RecipeState {
         versions: vec![recipe_state::ImageVersion {
             build_id: marker.into(),
             version: "1.0.0".into(),
-            target: recipe_model::Target::Ec2Ami,
+            target: recipe_model::Target::new("ec2-ami"),
             fingerprint: "sha256:x".into(),
             fingerprint_parts: Default::default(),
             base_image: "ami-0123456789abcdef0".into(),

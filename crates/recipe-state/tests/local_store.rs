@@ -15,7 +15,7 @@ fn version(n: usize) -> ImageVersion {
     ImageVersion {
         build_id: format!("b{n:06}"),
         version: format!("1.0.{n}"),
-        target: Target::Ec2Ami,
+        target: Target::new("ec2-ami"),
         fingerprint: format!("sha256:{n:064}"),
         fingerprint_parts: BTreeMap::new(),
         base_image: "ami-0123456789abcdef0".into(),

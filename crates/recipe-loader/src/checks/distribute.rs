@@ -2,7 +2,7 @@
 
 use super::*;
 
-pub(super) fn check_distribute(cx: &mut Ctx<'_>) {
+pub(super) fn check_distribute(cx: &mut Check<'_>) {
     let Some(d) = &cx.r.recipe.distribute else {
         return;
     };
@@ -60,22 +60,9 @@ pub(super) fn check_distribute(cx: &mut Ctx<'_>) {
                 "not 12 digits",
             );
         }
-        if matches!(a.value, AccountShare::WithPermissions(_)) && cx.target != Target::Appstream {
-            cx.wrong_target(
-                a.span,
-                "fleet / image-builder permissions",
-                "`appstream` recipes",
-            );
-        }
     }
     for o in &d.share.organizations {
-        if cx.target != Target::Ec2Ami {
-            cx.wrong_target(
-                o.span,
-                "share.organizations",
-                "`ec2-ami` recipes: WorkSpaces and AppStream share with accounts",
-            );
-        } else if !ORG_ARN.is_match(o) {
+        if !ORG_ARN.is_match(o) {
             cx.push(
                 Code::Arn,
                 o.span,
@@ -86,13 +73,7 @@ pub(super) fn check_distribute(cx: &mut Ctx<'_>) {
         }
     }
     for o in &d.share.organizational_units {
-        if cx.target != Target::Ec2Ami {
-            cx.wrong_target(
-                o.span,
-                "share.organizational-units",
-                "`ec2-ami` recipes: WorkSpaces and AppStream share with accounts",
-            );
-        } else if !OU_ARN.is_match(o) {
+        if !OU_ARN.is_match(o) {
             cx.push(
                 Code::Arn,
                 o.span,
@@ -102,50 +83,11 @@ pub(super) fn check_distribute(cx: &mut Ctx<'_>) {
             );
         }
     }
-    if cx.target != Target::Ec2Ami {
-        if let Some((_, k)) = d.kms_keys.iter().next() {
-            cx.wrong_target(k.span, "kms-keys", "`ec2-ami` recipes");
-        }
-        if let Some(e) = &d.encrypted {
-            cx.wrong_target(e.span, "encrypted", "`ec2-ami` recipes (WorkSpaces images must not be encrypted; encrypt WorkSpaces at deployment)");
-        }
-    }
-}
-
-/// A bundle is made on the image's copy in each region it lists, so each must be a copy region.
-pub(super) fn check_bundle_regions(cx: &mut Ctx<'_>, regions: &[Node<String>]) {
-    check_image_regions(cx, regions, Code::BundleRegion, "the bundle is to be made");
-}
-
-/// `rollout.regions`: `ec2-ami` only, each a region the image is in.
-pub(super) fn check_rollout_regions(cx: &mut Ctx<'_>) {
-    let Some(ro) = &cx.r.recipe.rollout else {
-        return;
-    };
-    let regions = &ro.value.regions;
-    if let Some(first) = regions.first()
-        && cx.target != Target::Ec2Ami
-    {
-        cx.push(
-            Code::RolloutRegion,
-            first.span,
-            "`rollout.regions` applies to `ec2-ami` rollouts (SSM parameter, launch templates)",
-            "remove it: bundles follow `bundle.regions`, fleets are in the build region",
-            "not for this target",
-        );
-        return;
-    }
-    check_image_regions(
-        cx,
-        regions,
-        Code::RolloutRegion,
-        "the rollout is to be made",
-    );
 }
 
 /// Each of `regions` is the build region or one of `distribute.regions`.
 pub(super) fn check_image_regions(
-    cx: &mut Ctx<'_>,
+    cx: &mut Check<'_>,
     regions: &[Node<String>],
     code: Code,
     what: &str,
@@ -173,107 +115,128 @@ pub(super) fn check_image_regions(
     }
 }
 
-pub(super) fn check_target_sections(cx: &mut Ctx<'_>) {
-    check_rollout_regions(cx);
-    let rec = &cx.r.recipe;
-    if let Some(b) = &rec.bundle {
-        if cx.target != Target::Workspaces {
-            cx.wrong_target(b.span, "bundle", "`workspaces` recipes");
-        } else {
-            check_bundle_regions(cx, &b.regions);
-            check_tags(cx, b.tags.iter());
-            let (root, user) = (b.root_volume_gib.value, b.user_volume_gib.value);
-            let compute = b.compute.value;
-            if !compute.volumes_allowed(root, user) {
-                let span = b.root_volume_gib.span;
-                cx.push(
-                    Code::VolumeSize,
-                    span,
-                    format!("WorkSpaces cannot make a {} bundle with volumes of {root} GiB (root) and {user} GiB (user)", compute.api_name()),
-                    compute.volume_rule(),
-                    "impossible volume sizes",
-                );
-            }
+/// The keys only some targets take (a [`crate::Section`]'s `key`), with their paths in the schema
+/// (none where the schema cannot say it: one form of a list's items).
+pub const SECTIONS: &[(&str, Option<&[&str]>)] = &[
+    ("bundle", Some(&["bundle"])),
+    ("managed-update", Some(&["managed-update"])),
+    ("image.display-name", Some(&["image", "display-name"])),
+    ("image.update-default-profile", None),
+    ("kms-keys", Some(&["distribute", "kms-keys"])),
+    ("encrypted", Some(&["distribute", "encrypted"])),
+    (
+        "share.organizations",
+        Some(&["distribute", "share", "organizations"]),
+    ),
+    (
+        "share.organizational-units",
+        Some(&["distribute", "share", "organizational-units"]),
+    ),
+    ("fleet / image-builder permissions", None),
+    ("rollout.regions", Some(&["rollout", "regions"])),
+    (
+        "rollout.launch-templates",
+        Some(&["rollout", "launch-templates"]),
+    ),
+    ("rollout.ssm-parameter", Some(&["rollout", "ssm-parameter"])),
+    (
+        "rollout.rebuild-workspaces",
+        Some(&["rollout", "rebuild-workspaces"]),
+    ),
+    ("rollout.fleets", Some(&["rollout", "fleets"])),
+    (
+        "retain.deprecate-after",
+        Some(&["retain", "deprecate-after"]),
+    ),
+];
+
+/// The keys only some targets take, with where they are written.
+fn sections_present(rec: &recipe_model::Recipe) -> Vec<(&'static str, Span)> {
+    let mut out = Vec::new();
+    let mut add = |key, span: Option<Span>| out.extend(span.map(|s| (key, s)));
+    add("bundle", rec.bundle.as_ref().map(|b| b.span));
+    add(
+        "managed-update",
+        rec.managed_update.as_ref().map(|m| m.span),
+    );
+    let img = &rec.image;
+    add(
+        "image.display-name",
+        img.display_name.as_ref().map(|d| d.span),
+    );
+    let profile = img.update_default_profile.as_ref().filter(|u| u.value);
+    add("image.update-default-profile", profile.map(|u| u.span));
+    if let Some(d) = &rec.distribute {
+        add("kms-keys", d.kms_keys.iter().next().map(|(_, k)| k.span));
+        add("encrypted", d.encrypted.as_ref().map(|e| e.span));
+        add(
+            "share.organizations",
+            d.share.organizations.first().map(|o| o.span),
+        );
+        let ous = d.share.organizational_units.first();
+        add("share.organizational-units", ous.map(|o| o.span));
+        let perms = d.share.accounts.iter();
+        let perms = perms.filter(|a| matches!(a.value, AccountShare::WithPermissions(_)));
+        for a in perms {
+            add("fleet / image-builder permissions", Some(a.span));
         }
     }
     if let Some(ro) = &rec.rollout {
         let v = &ro.value;
-        let checks: [(bool, Option<Span>, &str, &str); 4] = [
-            (
-                cx.target == Target::Ec2Ami,
-                v.launch_templates.first().map(|n| n.span),
-                "rollout.launch-templates",
-                "`ec2-ami` recipes",
-            ),
-            (
-                cx.target == Target::Ec2Ami,
-                v.ssm_parameter.as_ref().map(|n| n.span),
-                "rollout.ssm-parameter",
-                "`ec2-ami` recipes",
-            ),
-            (
-                cx.target == Target::Workspaces,
-                v.rebuild_workspaces.as_ref().map(|n| n.span),
-                "rollout.rebuild-workspaces",
-                "`workspaces` recipes",
-            ),
-            (
-                cx.target == Target::Appstream,
-                v.fleets.first().map(|n| n.span),
-                "rollout.fleets",
-                "`appstream` recipes",
-            ),
-        ];
-        for (ok, span, what, allowed) in checks {
-            if let Some(span) = span
-                && !ok
-            {
-                cx.wrong_target(span, what, allowed);
-            }
+        add("rollout.regions", v.regions.first().map(|n| n.span));
+        add(
+            "rollout.launch-templates",
+            v.launch_templates.first().map(|n| n.span),
+        );
+        add(
+            "rollout.ssm-parameter",
+            v.ssm_parameter.as_ref().map(|n| n.span),
+        );
+        add(
+            "rollout.rebuild-workspaces",
+            v.rebuild_workspaces.as_ref().map(|n| n.span),
+        );
+        add("rollout.fleets", v.fleets.first().map(|n| n.span));
+    }
+    let deprecate = rec.retain.as_ref().and_then(|r| r.deprecate_after.as_ref());
+    add("retain.deprecate-after", deprecate.map(|d| d.span));
+    out
+}
+
+/// Each key only some targets take is one this target takes; `keep` and `rollout.regions` are as
+/// AWS can do them.
+pub(super) fn check_sections(cx: &mut Check<'_>, spec: &dyn TargetSpec) {
+    let mut rollout_regions_ok = true;
+    for (key, span) in sections_present(&cx.r.recipe) {
+        if spec.sections().iter().any(|s| s.key == key) {
+            continue;
         }
-        if let Some(rw) = &v.rebuild_workspaces
-            && !(1..=100).contains(&rw.batch)
-        {
+        let allowed = cx.set.targets.owners(key, |t| t.sections());
+        if key == "rollout.regions" {
+            rollout_regions_ok = false;
             cx.push(
-                Code::InvalidValue,
-                rw.span,
-                format!("a rebuild batch of {} WorkSpaces", rw.batch),
-                "rebuild 1 to 100 WorkSpaces at a time",
-                "batch out of range",
+                Code::RolloutRegion,
+                span,
+                format!("`rollout.regions` applies to {allowed}"),
+                "remove it: the target's rollouts have no region",
+                "not for this target",
             );
-        }
-        if let Some(rw) = &v.rebuild_workspaces
-            && rec.bundle.is_none()
-        {
-            cx.push(
-                Code::SectionTarget,
-                rw.span,
-                "rebuilding WorkSpaces needs a bundle to rebuild them on",
-                "add a `bundle:` section",
-                "no bundle",
-            );
+        } else {
+            cx.wrong_target(span, key, &allowed);
         }
     }
-    if let Some(ret) = &rec.retain {
-        if let Some(k) = &ret.keep
-            && k.value == 0
-        {
-            cx.push(
-                Code::KeepZero,
-                k.span,
-                "`keep: 0` would retire every version, the new one too",
-                "keep at least 1",
-                "keep at least 1",
-            );
-        }
-        if let Some(d) = &ret.deprecate_after
-            && cx.target != Target::Ec2Ami
-        {
-            cx.wrong_target(
-                d.span,
-                "retain.deprecate-after",
-                "`ec2-ami` recipes (only AMIs can be deprecated)",
-            );
-        }
+    if let Some(ro) = cx.r.recipe.rollout.as_ref().filter(|_| rollout_regions_ok) {
+        let what = "the rollout is to be made";
+        check_image_regions(cx, &ro.value.regions, Code::RolloutRegion, what);
+    }
+    let keep = cx.r.recipe.retain.as_ref().and_then(|r| r.keep.as_ref());
+    if let Some(k) = keep.filter(|k| k.value == 0) {
+        cx.push(
+            Code::KeepZero,
+            k.span,
+            "`keep: 0` would retire every version, the new one too",
+            "keep at least 1",
+            "keep at least 1",
+        );
     }
 }

@@ -30,7 +30,7 @@ impl StepFindings<'_> {
     }
 }
 
-pub(super) fn check_steps(cx: &mut Ctx<'_>) {
+pub(super) fn check_steps(cx: &mut Check<'_>, spec: &dyn TargetSpec) {
     let rec = &cx.r.recipe;
     let (os, strategy) = (rec.os.value, rec.strategy.value);
     let mut has_sysprep = false;
@@ -41,7 +41,7 @@ pub(super) fn check_steps(cx: &mut Ctx<'_>) {
         let mut f = StepFindings { s, out: &mut out };
         check_step_stage(&mut f, is_test, strategy);
         check_step_os(&mut f, os);
-        has_sysprep |= check_step_kind(&mut f, cx.target, os);
+        has_sysprep |= check_step_kind(&mut f, cx, spec, os);
         check_step_retries(&mut f);
         let baked = !is_test && s.stage == Stage::Image;
         if baked && has_sysprep && !matches!(s.step.value, Step::Sysprep(_)) {
@@ -53,21 +53,8 @@ pub(super) fn check_steps(cx: &mut Ctx<'_>) {
                 "after sysprep",
             );
         }
-        if baked && cx.target == Target::Workspaces && os == Os::Linux {
-            check_home_write(f.out, s);
-        }
     }
     cx.out.extend(out);
-    if cx.target == Target::Ec2Ami && os == Os::Windows && !has_sysprep {
-        let span = rec.os.span;
-        cx.push(
-            Code::NoSysprep,
-            span,
-            "a Windows AMI without `sysprep`",
-            "add `- sysprep: {}` as the last step so instances launched from the image get a new SID and computer name",
-            "Windows AMI",
-        );
-    }
 }
 
 /// `stage: launch` on a test, or in a `full` recipe.
@@ -127,27 +114,35 @@ pub(super) fn check_step_os(f: &mut StepFindings<'_>, os: Os) {
     );
 }
 
-/// What each kind of step requires; `true` for an EC2 `sysprep`.
-pub(super) fn check_step_kind(f: &mut StepFindings<'_>, target: Target, os: Os) -> bool {
+/// What each kind of step requires; `true` for a `sysprep`.
+pub(super) fn check_step_kind(
+    f: &mut StepFindings<'_>,
+    cx: &Check<'_>,
+    spec: &dyn TargetSpec,
+    os: Os,
+) -> bool {
     let s = f.s;
-    match &s.step.value {
-        Step::App(_) if target != Target::Appstream => f.push(
+    let kind = s.step.kind();
+    let owners = cx
+        .set
+        .targets
+        .iter()
+        .filter(|t| t.steps().iter().any(|k| k.key == kind));
+    if owners.count() > 0 && !spec.steps().iter().any(|k| k.key == kind) {
+        let t = cx.target.as_str();
+        f.push(
             Code::StepTarget,
             s.step.span,
-            "`app` steps register AppStream 2.0 applications".into(),
+            format!("`{kind}` steps do not apply to target `{t}`"),
             format!(
-                "remove it: target `{}` has no application catalog",
-                target.as_str()
+                "remove it: it is for {}",
+                cx.set.targets.owners(kind, |t| t.steps())
             ),
-            "AppStream only",
-        ),
-        Step::Sysprep(_) if target != Target::Ec2Ami => f.push(
-            Code::StepTarget,
-            s.step.span,
-            format!("`sysprep` does not apply to target `{}`", target.as_str()),
-            "remove it: WorkSpaces and AppStream generalise the image themselves when they capture it".into(),
             "not for this target",
-        ),
+        );
+        return false;
+    }
+    match &s.step.value {
         Step::Sysprep(_) => return true,
         Step::Packages(p) => check_package_manager(f, p),
         Step::File(file) => {
@@ -296,20 +291,6 @@ pub(super) fn check_dest(out: &mut Vec<Diagnostic>, s: &ResolvedStep, dest: &Nod
             ))
             .label("relative path")
             .at(&s.source, dest.span),
-        );
-    }
-}
-
-pub(super) fn check_home_write(out: &mut Vec<Diagnostic>, s: &ResolvedStep) {
-    let hit = crate::walk::step_texts(&s.step)
-        .into_iter()
-        .find(|t| HOME_PATH.is_match(t));
-    if let Some(t) = hit {
-        out.push(
-            Diagnostic::new(Code::HomeWrite, format!("{} writes under /home, which WorkSpaces image capture removes", step_label(s)))
-                .help("install to a system path (/opt, /usr/local, /etc/skel for per-user defaults), or add `stage: launch`")
-                .label("lost when the image is captured")
-                .at(&s.source, t.span),
         );
     }
 }

@@ -7,8 +7,8 @@ impl<'a> Planner<'a> {
     /// The AMI recipe an AppStream recipe is imported from (the import route), if it is one.
     pub(super) fn imported_from(&self, cx: &RecipeCx<'_>) -> Option<String> {
         let parent = &self.set.recipes[cx.r.parent?];
-        let imports = cx.r.recipe.target.value == Target::Appstream
-            && parent.recipe.target.value == Target::Ec2Ami;
+        let spec = self.set.targets.get(cx.r.recipe.target.value);
+        let imports = spec.is_some_and(|s| s.imports(&parent.recipe));
         imports.then(|| parent.recipe.name.value.clone())
     }
 

@@ -75,17 +75,21 @@ pub(super) fn share_kind(
     }
 }
 
-pub(super) fn desired_shares(r: &LoadedRecipe, regions: &[String]) -> BTreeSet<Share> {
+/// The shares a recipe asks for in `regions`; `grants` is what a bare account id is given.
+pub(super) fn desired_shares(
+    r: &LoadedRecipe,
+    regions: &[String],
+    grants: (bool, bool),
+) -> BTreeSet<Share> {
     let mut out = BTreeSet::new();
     let Some(d) = &r.recipe.distribute else {
         return out;
     };
     for region in regions {
         for a in &d.share.accounts {
-            let (fleet, image_builder) = match (&a.value, r.recipe.target.value) {
-                (AccountShare::WithPermissions(p), _) => (p.fleet, p.image_builder),
-                (AccountShare::Id(_), Target::Appstream) => (true, false),
-                _ => (false, false),
+            let (fleet, image_builder) = match &a.value {
+                AccountShare::WithPermissions(p) => (p.fleet, p.image_builder),
+                AccountShare::Id(_) => grants,
             };
             out.insert(Share {
                 principal: a.id().to_string(),

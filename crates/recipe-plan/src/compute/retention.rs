@@ -96,9 +96,8 @@ impl<'a> Planner<'a> {
                 ));
             }
         }
-        if let Some(after) = &ret.deprecate_after
-            && cx.r.recipe.target.value == Target::Ec2Ami
-        {
+        // Validation keeps `deprecate-after` to the targets that can deprecate.
+        if let Some(after) = &ret.deprecate_after {
             // A version retired by this plan is not also deprecated.
             let staying: Vec<&ImageVersion> = live
                 .iter()

@@ -164,7 +164,7 @@ async fn scenario(backend: &Backend, who: &str) {
         ),
     )
     .unwrap();
-    let set = recipe_loader::load(&[dir.path().to_path_buf()], &Default::default());
+    let set = recipe_loader::load(&[dir.path().to_path_buf()], &recipe_targets::load_options());
     assert!(
         !set.has_errors(),
         "{:?}",

@@ -50,7 +50,7 @@ impl Bench {
     /// The recipe `yaml` (its `BASE` replaced by the base image), loaded and planned with no state.
     fn plan(&self, dir: &std::path::Path, yaml: &str) -> (RecipeSet, Plan) {
         std::fs::write(dir.join("r.yaml"), yaml.replace("BASE", &self.base)).unwrap();
-        let set = recipe_loader::load(&[dir.to_path_buf()], &Default::default());
+        let set = recipe_loader::load(&[dir.to_path_buf()], &recipe_targets::load_options());
         let errors: Vec<String> = set
             .diagnostics
             .iter()

@@ -3,26 +3,27 @@
 
 use std::sync::LazyLock;
 
-use recipe_model::{Base, ImportOsVersion, ImportProtocol, Node, Target, WorkspacesImport};
+use recipe_loader::{Check, Code};
+use recipe_model::{Base, ImportOsVersion, ImportProtocol, Node, WorkspacesImport};
 use regex::Regex;
 
-use super::{Ctx, re};
-use crate::codes::Code;
+use super::{BYOL_BASE, IMPORT};
+use crate::re;
 
 static INFRA_ARN: LazyLock<Regex> =
     LazyLock::new(|| re(recipe_model::patterns::INFRASTRUCTURE_CONFIGURATION_ARN));
 
 /// `builder.import` belongs to a `workspaces` recipe on a `recipe` base, and its members to one
 /// of the two import calls.
-pub(super) fn check(cx: &mut Ctx<'_>) {
+pub(super) fn check(cx: &mut Check<'_>) {
     let Some(import) = &cx.r.recipe.builder.import else {
         return;
     };
-    if cx.target != Target::Workspaces || !matches!(cx.r.recipe.base.value, Base::Recipe(_)) {
+    if !matches!(cx.r.recipe.base.value, Base::Recipe(_)) {
         cx.push(
-            Code::WorkspacesImport,
+            Code::Target(&IMPORT),
             import.span,
-            "`builder.import` applies only to a `workspaces` recipe whose base is an `ec2-ami` recipe",
+            "`builder.import` applies only to a recipe whose base is an `ec2-ami` recipe",
             "remove it, or set `base: { recipe: <an ec2-ami recipe> }`",
             "nothing is imported",
         );
@@ -36,7 +37,7 @@ pub(super) fn check(cx: &mut Ctx<'_>) {
 
 /// ImportCustomWorkspaceImage: the ARN's shape, `os-version` required, no PCOIP on Windows 11
 /// ("Windows 11 does not support PCOIP protocol"), no `ingestion-process`.
-fn custom(cx: &mut Ctx<'_>, i: &WorkspacesImport, arn: &Node<String>) {
+fn custom(cx: &mut Check<'_>, i: &WorkspacesImport, arn: &Node<String>) {
     if !INFRA_ARN.is_match(&arn.value) {
         cx.push(
             Code::Arn,
@@ -51,7 +52,7 @@ fn custom(cx: &mut Ctx<'_>, i: &WorkspacesImport, arn: &Node<String>) {
     }
     if let Some(p) = &i.ingestion_process {
         cx.push(
-            Code::WorkspacesImport,
+            Code::Target(&IMPORT),
             p.span,
             "`ingestion-process` is ImportWorkspaceImage's, and `infrastructure-configuration-arn` selects ImportCustomWorkspaceImage",
             "remove `ingestion-process` (set `protocol` and `compute` instead), or remove the ARN",
@@ -60,7 +61,7 @@ fn custom(cx: &mut Ctx<'_>, i: &WorkspacesImport, arn: &Node<String>) {
     }
     let Some(os) = &i.os_version else {
         cx.push(
-            Code::WorkspacesImport,
+            Code::Target(&IMPORT),
             arn.span,
             "ImportCustomWorkspaceImage needs the AMI's Windows version",
             "add `os-version: Windows_11` (or `Windows_10`) under `builder.import`",
@@ -74,7 +75,7 @@ fn custom(cx: &mut Ctx<'_>, i: &WorkspacesImport, arn: &Node<String>) {
         .filter(|p| p.value == ImportProtocol::Pcoip);
     if let (ImportOsVersion::Windows11, Some(p)) = (os.value, pcoip) {
         cx.push(
-            Code::WorkspacesImport,
+            Code::Target(&IMPORT),
             p.span,
             "Windows 11 does not support the PCOIP protocol",
             "use `protocol: DCV`",
@@ -84,7 +85,7 @@ fn custom(cx: &mut Ctx<'_>, i: &WorkspacesImport, arn: &Node<String>) {
 }
 
 /// ImportWorkspaceImage: only `ingestion-process`.
-fn byol(cx: &mut Ctx<'_>, i: &WorkspacesImport) {
+fn byol(cx: &mut Check<'_>, i: &WorkspacesImport) {
     let custom_only = [
         ("os-version", i.os_version.as_ref().map(|n| n.span)),
         ("protocol", i.protocol.as_ref().map(|n| n.span)),
@@ -93,7 +94,7 @@ fn byol(cx: &mut Ctx<'_>, i: &WorkspacesImport) {
     for (key, span) in custom_only {
         let Some(span) = span else { continue };
         cx.push(
-            Code::WorkspacesImport,
+            Code::Target(&IMPORT),
             span,
             format!("`{key}` is ImportCustomWorkspaceImage's, which needs `infrastructure-configuration-arn`"),
             format!("add `infrastructure-configuration-arn`, or remove `{key}` (ImportWorkspaceImage takes `ingestion-process`)"),
@@ -108,7 +109,7 @@ fn byol(cx: &mut Ctx<'_>, i: &WorkspacesImport) {
 /// carries AWS's licence, and every AMI made from it does: the import would be refused after the
 /// AMI was built. The recipe shows it for the parent's own base; a base further up is checked by
 /// the plan and by the import itself.
-pub(super) fn check_parent_licence(cx: &mut Ctx<'_>, parent: &recipe_model::Recipe) {
+pub(super) fn check_parent_licence(cx: &mut Check<'_>, parent: &recipe_model::Recipe) {
     let licensed = match &parent.base.value {
         Base::SsmParameter(p) => p.value.starts_with("/aws/service/ami-windows-latest/"),
         Base::AmiFilter(f) => f.owners.iter().any(|o| o.value == "amazon"),
@@ -116,7 +117,7 @@ pub(super) fn check_parent_licence(cx: &mut Ctx<'_>, parent: &recipe_model::Reci
     };
     if licensed {
         cx.push(
-            Code::ByolBase,
+            Code::Target(&BYOL_BASE),
             cx.r.recipe.base.span,
             format!(
                 "`{}` is built on AWS's license-included Windows, which WorkSpaces does not import",

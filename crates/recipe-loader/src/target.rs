@@ -1,0 +1,155 @@
+//! What a target's crate tells the loader: the [`TargetSpec`] contract, and the [`Targets`]
+//! registry a load runs with.
+//!
+//! The loader's own checks are the same for every target. Whatever differs by target (which bases
+//! it starts from, which builder settings and sections it takes, its clean-up preset, what it can
+//! be layered on, its own rules and their codes) comes from the target's spec. Adding a target is a
+//! crate that implements [`TargetSpec`] and one line where the registry is made: no edit here.
+
+use std::sync::Arc;
+
+use recipe_model::{CleanupPreset, Os, Recipe, Target, TargetSchema};
+
+use crate::checks::Check;
+use crate::codes::TargetCode;
+
+/// A recipe key only some targets take: `bundle`, `rollout.fleets`, `retain.deprecate-after`, …
+/// (the keys are the loader's `SECTIONS`), with what to add after "it is for `<target>` recipes".
+#[derive(Clone, Copy, Debug)]
+pub struct Section {
+    /// The key, as the loader names it.
+    pub key: &'static str,
+    /// Said after the targets that take it, e.g. ` (only AMIs can be deprecated)`.
+    pub note: &'static str,
+}
+
+impl Section {
+    /// A section with nothing more to say.
+    pub const fn key(key: &'static str) -> Section {
+        Section { key, note: "" }
+    }
+}
+
+/// One target's rules, for validation and for the generated schema.
+pub trait TargetSpec: Send + Sync {
+    /// The name recipes write as `target:`.
+    fn target(&self) -> Target;
+    /// One line for the schema and docs: what the target builds.
+    fn summary(&self) -> &'static str;
+    /// The base kinds a recipe of this target starts from (`ssm-parameter`, `recipe`, …).
+    fn bases(&self) -> &'static [&'static str];
+    /// The `builder` settings it takes (`region`, `instance-type`, …).
+    fn builder_fields(&self) -> &'static [&'static str];
+    /// The target-owned sections it takes (see [`Section`]).
+    fn sections(&self) -> &'static [Section] {
+        &[]
+    }
+    /// The step kinds only some targets run that this one runs (`sysprep`, `app`), each with what
+    /// to say to a recipe of another target that has one.
+    fn steps(&self) -> &'static [Section] {
+        &[]
+    }
+    /// The clean-up preset for an image of this target and operating system.
+    fn cleanup(&self, os: Os) -> CleanupPreset;
+    /// Whether a recipe of this target and `os` can be layered on `parent` (`base: { recipe }`).
+    fn layers_on(&self, parent: &Recipe, _os: Os) -> bool {
+        parent.target.value == self.target()
+    }
+    /// Whether a recipe on `parent` has no builder of its own: its image is the parent's, brought
+    /// in as it is (AppStream's import of an AMI). Its tests and clean-up are the parent's.
+    fn imports(&self, _parent: &Recipe) -> bool {
+        false
+    }
+    /// The optional `recipe lint` rules that apply to an image of this target and `os` (by the
+    /// last part of their codes: `no-pcoip-policy`).
+    fn lints(&self, _os: Os) -> &'static [&'static str] {
+        &[]
+    }
+    /// Why a version is made by the service's own update of the current image, when it has one
+    /// (the plan's reason); `None` says the WorkSpaces-style default.
+    fn update_reason(&self) -> Option<&'static str> {
+        None
+    }
+    /// What a share with a bare account id grants, as (fleet, image builder) permissions.
+    fn account_share(&self) -> (bool, bool) {
+        (false, false)
+    }
+    /// The help under "an `x` image cannot be built on a `y` recipe".
+    fn layering_help(&self) -> &'static str {
+        "layer on a recipe of the same target"
+    }
+    /// Whether an image name is one the target's API takes; `Err` says the rule.
+    fn image_name(&self, name: &str) -> Result<(), &'static str>;
+    /// The codes [`TargetSpec::check`] reports, for docs/diagnostics.md.
+    fn codes(&self) -> &'static [&'static TargetCode] {
+        &[]
+    }
+    /// The target's own checks of one recipe (and its parent, and the rest of the set).
+    fn check(&self, _cx: &mut Check<'_>) {}
+}
+
+/// The targets a load accepts, in the order they are listed (the schema's, the docs').
+#[derive(Clone, Default)]
+pub struct Targets {
+    specs: Vec<Arc<dyn TargetSpec>>,
+}
+
+impl Targets {
+    /// A registry of `specs`. Their names stay readable however many other names a run reads.
+    pub fn new(specs: Vec<Arc<dyn TargetSpec>>) -> Targets {
+        specs.iter().for_each(|s| Target::declare(s.target()));
+        Targets { specs }
+    }
+
+    /// The spec registered for `target`.
+    pub fn get(&self, target: Target) -> Option<&dyn TargetSpec> {
+        let spec = self.specs.iter().find(|s| s.target() == target);
+        spec.map(|s| s.as_ref())
+    }
+
+    /// Every registered spec.
+    pub fn iter(&self) -> impl Iterator<Item = &dyn TargetSpec> {
+        self.specs.iter().map(|s| s.as_ref())
+    }
+
+    /// The registered names, as `a, b, c`.
+    pub fn names(&self) -> String {
+        let names: Vec<&str> = self.iter().map(|s| s.target().as_str()).collect();
+        names.join(", ")
+    }
+
+    /// The recipe schema, with these targets (`recipe schema` writes it).
+    pub fn schema(&self) -> serde_json::Value {
+        let path = |key: &str| crate::checks::SECTIONS.iter().find(|(k, _)| *k == key)?.1;
+        let targets: Vec<TargetSchema> = self
+            .iter()
+            .map(|s| TargetSchema {
+                name: s.target().as_str(),
+                summary: s.summary(),
+                keys: s.sections().iter().filter_map(|k| path(k.key)).collect(),
+                steps: s.steps().iter().map(|k| k.key).collect(),
+            })
+            .collect();
+        let owned: Vec<&[&str]> = crate::checks::SECTIONS.iter().filter_map(|s| s.1).collect();
+        recipe_model::recipe_schema(&targets, &owned)
+    }
+
+    /// "`a` recipes", "`a` or `b` recipes": the targets whose `owned` lists have `key`.
+    pub(crate) fn owners(&self, key: &str, owned: fn(&dyn TargetSpec) -> &[Section]) -> String {
+        let mut names = Vec::new();
+        let mut note = "";
+        for spec in self.iter() {
+            if let Some(s) = owned(spec).iter().find(|s| s.key == key) {
+                names.push(format!("`{}`", spec.target()));
+                note = if note.is_empty() { s.note } else { note };
+            }
+        }
+        format!("{} recipes{note}", names.join(" or "))
+    }
+}
+
+impl std::fmt::Debug for Targets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Targets[{}]", self.names())
+    }
+}
