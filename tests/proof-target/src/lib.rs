@@ -1,0 +1,16 @@
+//! A fourth target, for tests only: `kiosk`, a disk image for kiosk machines, built on a builder of
+//! an in-memory [`FakeCloud`]. It exists to prove that a target is pluggable: this crate is all
+//! there is to it, besides one line where a registry is made. Nothing in recipe-model,
+//! recipe-loader, recipe-plan, recipe-state or recipe-engine names it.
+//!
+//! - [`Kiosk`] is its `TargetSpec`: what it starts from, its builder settings, its clean-up, its
+//!   image names, and its own checks with their codes.
+//! - [`KioskProvider`] is its `Provider`: it serves the planned actions against the fake cloud.
+
+mod cloud;
+mod provider;
+mod spec;
+
+pub use cloud::{FakeCloud, KioskImage};
+pub use provider::KioskProvider;
+pub use spec::{KIOSK, Kiosk};

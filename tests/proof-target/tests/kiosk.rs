@@ -1,0 +1,299 @@
+//! The proof that a target is pluggable: `kiosk`, served by this crate and one registry line,
+//! validates with its own located findings, is in the schema, and plans and applies.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use recipe_engine::apply::{ApplyOptions, Applying, prepare};
+use recipe_engine::{CancelToken, EngineOptions, Events, Registry};
+use recipe_loader::{LoadOptions, RecipeSet, Targets};
+use recipe_plan::{CloudInfo, Estimates, PlanOptions};
+use recipe_state::{LocalStore, StateStore};
+use recipe_target_kiosk::{FakeCloud, KIOSK, Kiosk, KioskProvider};
+
+const LOBBY: &str = r#"name: lobby
+description: the lobby kiosk
+target: kiosk
+strategy: full
+os: linux
+version: 1.0.0
+base: { image-id: kio-0000abcd }
+builder: { region: eu-west-2, instance-type: kiosk.touch }
+steps:
+  - shell: { run: "echo lobby" }
+  - shell: { run: "echo browser" }
+tests:
+  - shell: { run: "test -e /etc/hostname" }
+cleanup: linux
+image: { name: "lobby-${build_id}" }
+distribute: { regions: [eu-west-1] }
+"#;
+
+const LOBBY_FR: &str = r#"name: lobby-fr
+description: the lobby kiosk, in French
+target: kiosk
+strategy: full
+os: linux
+version: 1.0.0
+base: { recipe: lobby }
+builder: { region: eu-west-2, instance-type: kiosk.touch }
+steps:
+  - shell: { run: "echo fr" }
+image: { name: "lobby-fr-${build_id}" }
+"#;
+
+/// The AWS targets and the kiosk: the one line that registers it.
+fn targets() -> Targets {
+    let mut specs = recipe_targets::specs();
+    specs.push(Arc::new(Kiosk));
+    Targets::new(specs)
+}
+
+fn load(dir: &Path, files: &[(&str, &str)], targets: Targets) -> RecipeSet {
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let options = LoadOptions {
+        targets,
+        ..Default::default()
+    };
+    recipe_loader::load(&[dir.to_path_buf()], &options)
+}
+
+/// `code at line:column` of each finding.
+fn findings(set: &RecipeSet) -> Vec<String> {
+    let located = set
+        .sorted_diagnostics()
+        .into_iter()
+        .map(|d| format!("{} at {}:{}", d.code.as_str(), d.span.line, d.span.column));
+    located.collect()
+}
+
+#[test]
+fn a_kiosk_recipe_validates_with_its_own_located_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = LOBBY
+        .replace("kio-0000abcd", "ami-0123456789abcdef0")
+        .replace("kiosk.touch", "t3.small")
+        .replace("lobby-${build_id}", "Lobby Kiosk")
+        .replace(
+            "distribute:",
+            "bundle: { name: lobby, compute: STANDARD, root-volume-gib: 80, user-volume-gib: 10 }\ndistribute:",
+        );
+    let set = load(dir.path(), &[("lobby.yaml", &bad)], targets());
+    assert_eq!(
+        findings(&set),
+        [
+            "recipe::kiosk::base at 7:19",
+            "recipe::kiosk::screen at 8:46",
+            "recipe::name::image at 15:16",
+            "recipe::section::wrong-target at 16:9",
+        ]
+    );
+    let d = set.sorted_diagnostics();
+    assert_eq!(d[1].help, "write a kiosk machine, e.g. `kiosk.touch`");
+    assert!(
+        d[2].help.contains("lowercase letters, digits and -"),
+        "{}",
+        d[2].help
+    );
+    assert_eq!(d[3].help, "remove it: it is for `workspaces` recipes");
+    assert!(
+        d.iter()
+            .all(|d| d.path() == Some(&dir.path().join("lobby.yaml")))
+    );
+}
+
+#[test]
+fn a_good_kiosk_recipe_has_no_findings_and_without_its_crate_it_is_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = load(
+        dir.path(),
+        &[("lobby.yaml", LOBBY), ("lobby-fr.yaml", LOBBY_FR)],
+        targets(),
+    );
+    assert_eq!(findings(&set), Vec::<String>::new());
+
+    let without = load(dir.path(), &[], recipe_targets::targets());
+    let unknown = without.sorted_diagnostics();
+    assert_eq!(
+        findings(&without),
+        ["recipe::parse::unknown-value at 3:9"; 2]
+    );
+    assert_eq!(unknown[0].message, "unknown target `kiosk` at `target`");
+    assert!(
+        unknown[0].help.ends_with("ec2-ami, workspaces, appstream"),
+        "{}",
+        unknown[0].help
+    );
+}
+
+#[test]
+fn the_schema_lists_the_kiosk_and_keeps_other_targets_sections_off_it() {
+    let schema = targets().schema();
+    let names = schema["definitions"]["Target"]["oneOf"].as_array().unwrap();
+    let kiosk = names
+        .iter()
+        .find(|t| t["const"] == "kiosk")
+        .expect("kiosk in the schema");
+    assert!(
+        kiosk["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("A kiosk disk image")
+    );
+    // `bundle` is allowed only where the target is `workspaces`: the kiosk is not exempt.
+    let rules = schema["allOf"].as_array().unwrap();
+    let bundle = rules
+        .iter()
+        .find(|r| r["then"]["properties"]["bundle"] == false)
+        .unwrap();
+    assert_eq!(
+        bundle["if"]["properties"]["target"]["not"]["const"],
+        "workspaces"
+    );
+    let without = recipe_targets::targets().schema();
+    let aws = without["definitions"]["Target"]["oneOf"]
+        .as_array()
+        .unwrap();
+    assert!(aws.iter().all(|t| t["const"] != "kiosk"));
+}
+
+fn plan_options() -> PlanOptions {
+    PlanOptions {
+        estimates: Estimates::default(),
+        targets: vec![],
+        unfinished: Default::default(),
+        now: jiff::Timestamp::now(),
+        cloud: CloudInfo {
+            account: None,
+            region: "eu-west-2".into(),
+            region_source: "the test".into(),
+            ..Default::default()
+        },
+    }
+}
+
+fn apply_options() -> ApplyOptions {
+    ApplyOptions {
+        engine: EngineOptions {
+            rate_per_sec: None,
+            base_backoff: Duration::from_millis(1),
+            ..EngineOptions::default()
+        },
+        keep_on_error: false,
+        lock_timeout: Duration::from_secs(5),
+    }
+}
+
+async fn apply(set: &RecipeSet, store: &LocalStore, registry: &Registry) -> bool {
+    let plan = recipe_plan::plan(set, store, registry, &plan_options())
+        .await
+        .unwrap();
+    assert!(registry.unserved(&plan).is_empty());
+    let opts = apply_options();
+    let prepared = prepare(store, plan, false, opts.lock_timeout, &|_, _| {})
+        .await
+        .unwrap();
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let cancel = CancelToken::new();
+    let applying = Applying {
+        store,
+        registry,
+        set,
+        opts: &opts,
+        events: Events::new(tx),
+        cancel: &cancel,
+    };
+    prepared.apply(&applying).await.unwrap().report.ok()
+}
+
+#[tokio::test]
+async fn a_kiosk_set_plans_and_applies_against_its_cloud() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = load(
+        dir.path(),
+        &[("lobby.yaml", LOBBY), ("lobby-fr.yaml", LOBBY_FR)],
+        targets(),
+    );
+    assert!(!set.has_errors(), "{:?}", findings(&set));
+    let store = LocalStore::new(dir.path().join("state"));
+    let cloud = Arc::new(FakeCloud::default());
+    let mut registry = Registry::new();
+    registry.register(Arc::new(KioskProvider::new(cloud.clone())));
+
+    let plan = recipe_plan::plan(&set, &store, &registry, &plan_options())
+        .await
+        .unwrap();
+    let lobby: Vec<&str> = plan
+        .actions
+        .iter()
+        .filter(|a| a.recipe == "lobby")
+        .map(|a| a.action.name())
+        .collect();
+    for kind in [
+        "resolve-base",
+        "launch-builder",
+        "run-steps",
+        "run-tests",
+        "cleanup",
+        "capture",
+        "terminate-builder",
+        "copy",
+    ] {
+        assert!(lobby.contains(&kind), "{kind} not in {lobby:?}");
+    }
+
+    assert!(apply(&set, &store, &registry).await);
+    // Each recipe's image in its build region, the parent's copied too; no builder left running.
+    let images = cloud.images();
+    let of = |recipe: &str| {
+        images
+            .values()
+            .filter(|i| i.recipe == recipe)
+            .collect::<Vec<_>>()
+    };
+    let regions = |recipe: &str| {
+        of(recipe)
+            .iter()
+            .map(|i| i.region.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(regions("lobby"), ["eu-west-2", "eu-west-1"]);
+    assert_eq!(regions("lobby-fr"), ["eu-west-2"]);
+    assert_eq!(cloud.running(), []);
+    // The child's builder booted the parent's image, and ran the steps, tests and clean-up.
+    let parent_id = images
+        .iter()
+        .find(|(_, i)| i.recipe == "lobby" && i.region == "eu-west-2")
+        .unwrap()
+        .0;
+    assert_eq!(of("lobby-fr")[0].ran[0], format!("boot {parent_id}"));
+    assert_eq!(
+        of("lobby")[0].ran,
+        [
+            "boot kio-0000abcd",
+            "step 0",
+            "step 1",
+            "run-tests",
+            "cleanup"
+        ]
+    );
+    // State records the kiosk builds; a second plan has nothing to do.
+    let state = store.load("lobby").await.unwrap().unwrap().state;
+    let v = state.current().unwrap();
+    assert_eq!(v.target, KIOSK);
+    assert_eq!(
+        v.images["eu-west-1"].image_id,
+        *images
+            .iter()
+            .find(|(_, i)| i.recipe == "lobby" && i.region == "eu-west-1")
+            .unwrap()
+            .0
+    );
+    let again = recipe_plan::plan(&set, &store, &registry, &plan_options())
+        .await
+        .unwrap();
+    assert!(!again.has_changes());
+}
