@@ -247,6 +247,27 @@ impl AwsError {
         )
     }
 
+    /// What a delete's answer means for the action: done, also when the resource is already gone
+    /// (`ResourceNotFoundException`, or [`AwsError::is_gone`]); refused for good when the message
+    /// says `in_use` (something still uses it: retrying will not free it); otherwise the error as
+    /// classified.
+    pub fn deleted<T>(
+        answer: Result<T, AwsError>,
+        in_use: &str,
+    ) -> Result<(), recipe_provider_api::ActionError> {
+        match answer {
+            Ok(_) => Ok(()),
+            Err(e) if e.is("ResourceNotFoundException") || e.is_gone() => Ok(()),
+            Err(e) => {
+                let mut err = recipe_provider_api::ActionError::from(e);
+                if err.message.contains(in_use) {
+                    err.class = ErrorClass::Fatal;
+                }
+                Err(err)
+            }
+        }
+    }
+
     /// An answer that lacks a field the call always returns: an error naming the call, rather than an
     /// empty id to wait on.
     pub fn missing(service: &'static str, operation: &'static str, field: &str) -> AwsError {

@@ -38,4 +38,4 @@ pub use provider::{
 };
 pub use recipe_plan::{Action, ActionKind, Outputs, Plan, RecipeOutputs};
 pub use recipe_provider_api::{Cause, idle};
-pub use scope::ActionScope;
+pub use scope::{ActionScope, Grant, ShareChange};

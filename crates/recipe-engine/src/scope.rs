@@ -151,8 +151,80 @@ impl<'a> ActionScope<'a> {
         Ok(())
     }
 
+    /// Retag the recipe's images in `regions`: `add` sets the recipe's tags on each, then, when
+    /// `removing`, `take` takes the stale keys off it. Both take the region and the image id, owned.
+    pub async fn retag_with<A, T>(
+        &self,
+        regions: &[String],
+        removing: bool,
+        add: impl Fn(String, String) -> A,
+        take: impl Fn(String, String) -> T,
+    ) -> Result<(), ActionError>
+    where
+        A: Future<Output = Result<(), ActionError>>,
+        T: Future<Output = Result<(), ActionError>>,
+    {
+        for (region, image) in self.images_in(regions) {
+            add(region.to_string(), image.clone()).await?;
+            if removing {
+                take(region.to_string(), image).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Report what the action waits on.
     pub fn waiting(&self, on: String) {
         self.cx.events.waiting(self.a.id, on);
+    }
+}
+
+/// A share action, or an unshare: who, in which region, and what they are granted (`None` takes
+/// the image's permissions away).
+#[derive(Clone, Copy, Debug)]
+pub struct ShareChange<'a> {
+    /// Account ids, organization or OU ARNs.
+    pub principals: &'a [String],
+    /// The region of the image's copy.
+    pub region: &'a str,
+    /// What a share grants besides use of the image; `None` for an unshare.
+    pub grant: Option<Grant<'a>>,
+}
+
+/// What a share grants: the accounts that may use the image in fleets, and those that may start
+/// image builders from it (AppStream's rights; other targets grant use only).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Grant<'a> {
+    /// Accounts that may use it in fleets.
+    pub fleet: &'a [String],
+    /// Accounts that may start image builders from it.
+    pub image_builder: &'a [String],
+}
+
+impl<'a> ShareChange<'a> {
+    /// The change a `share` or `unshare` action asks for (`None` for any other kind).
+    pub fn of(kind: &'a crate::ActionKind) -> Option<ShareChange<'a>> {
+        use crate::ActionKind as K;
+        Some(match kind {
+            K::Share {
+                principals,
+                region,
+                fleet,
+                image_builder,
+            } => ShareChange {
+                principals,
+                region,
+                grant: Some(Grant {
+                    fleet,
+                    image_builder,
+                }),
+            },
+            K::Unshare { principals, region } => ShareChange {
+                principals,
+                region,
+                grant: None,
+            },
+            _ => return None,
+        })
     }
 }

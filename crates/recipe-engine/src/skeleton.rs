@@ -5,10 +5,11 @@
 //!   `discard`), each a function taking the provider first;
 //! - [`action_context!`](crate::action_context): the per-action `Act`, holding the action's
 //!   [`ActionScope`](crate::ActionScope) and the target's clients for its build region, dereferencing
-//!   to the scope, and the `run` function that builds it and calls its `dispatch`.
+//!   to the scope, the `run` function that builds it, and `dispatch`, which hands each action kind
+//!   to the `Act` method of the one layout.
 //!
-//! What differs between targets (`target`, `lane`, `limit`, `dispatch`) stays written out in each
-//! crate.
+//! What differs between targets (`target`, `lane`, `limit`, and what each `Act` method does) stays
+//! written out in each crate.
 
 #[doc(hidden)]
 pub mod reexport {
@@ -30,13 +31,14 @@ pub mod reexport {
 ///         run: actions::run,
 ///         sweep: sweep::sweep,
 ///         release: builder::release_one,
-///         discard: image::discard,
+///         discard: image::delete_image,
 ///     }
 /// }
 /// ```
 ///
 /// Without arguments it uses the one module layout: `observe::observe`, `actions::run`,
-/// `sweep::sweep`, `builder::release_one`, `image::discard`.
+/// `sweep::sweep`, `builder::release_one`, `image::delete_image`. `discard` takes the provider, the
+/// image's region and its id (an image already gone counts as removed).
 #[macro_export]
 macro_rules! delegate_provider {
     () => {
@@ -45,7 +47,7 @@ macro_rules! delegate_provider {
             run: actions::run,
             sweep: sweep::sweep,
             release: builder::release_one,
-            discard: image::discard,
+            discard: image::delete_image,
         }
     };
     (
@@ -104,7 +106,8 @@ macro_rules! delegate_provider {
             cx: &'a $crate::ApplyContext,
             image: &'a $crate::Unfinished,
         ) -> $crate::BoxFuture<'a, ::std::result::Result<(), $crate::ActionError>> {
-            ::std::boxed::Box::pin($discard(self, cx, image))
+            let _ = cx;
+            ::std::boxed::Box::pin($discard(self, &image.region, &image.image))
         }
     };
 }
@@ -112,8 +115,9 @@ macro_rules! delegate_provider {
 /// A provider's per-action context: `struct Act<'a>` with the provider (`p`), the action's
 /// [`ActionScope`](crate::ActionScope) (`s`, which `Act` dereferences to) and one client per field,
 /// each made by the provider method named for the build region; and
-/// `async fn run(p, cx, action, inputs)`, which builds it and calls `Act::dispatch` (written by the
-/// crate):
+/// `async fn run(p, cx, action, inputs)`, which builds it and calls `Act::dispatch`, written here
+/// once: each action kind goes to the `Act` method of the same name, which the crate writes (see
+/// `dispatch` below for the list):
 ///
 /// ```ignore
 /// recipe_engine::action_context! {
@@ -155,6 +159,55 @@ macro_rules! action_context {
                 s,
             };
             act.dispatch().await
+        }
+
+        impl Act<'_> {
+            /// One action, by kind, to the methods of the one layout: what every target does
+            /// (`resolve_base`, `launch_builder`, `terminate_builder`, `capture`, `wait_available`,
+            /// `tag`, `copy`, `share`, `remove_copy`, `retag`, `retire`, `rollout`), the work on the
+            /// builder (`on_builder`: steps, reboots, tests, clean-up, …) and the rest (`other`).
+            async fn dispatch(
+                &self,
+            ) -> ::std::result::Result<$crate::RecipeOutputs, $crate::ActionError> {
+                use $crate::ActionKind as K;
+                let kind = &self.a.action;
+                let done = |r: ::std::result::Result<(), $crate::ActionError>| {
+                    r.map(|()| $crate::RecipeOutputs::default())
+                };
+                match kind {
+                    K::ResolveBase => self.resolve_base().await,
+                    K::LaunchBuilder => self.launch_builder().await,
+                    K::TerminateBuilder => done(self.terminate_builder().await),
+                    K::Capture { .. } => self.capture().await,
+                    K::WaitAvailable => self.wait_available().await,
+                    K::Tag => done(self.tag().await),
+                    K::Copy { region } => self.copy(region).await,
+                    K::Share { .. } | K::Unshare { .. } => {
+                        let change = $crate::ShareChange::of(kind).expect("a share or unshare");
+                        done(self.share(&change).await)
+                    }
+                    K::RemoveCopy { region, image_id } => {
+                        done(self.remove_copy(region, image_id).await)
+                    }
+                    K::Retag { tags, remove, regions } => {
+                        done(self.retag(tags, remove, regions).await)
+                    }
+                    K::Retire { build_id, .. } => done(self.retire(build_id).await),
+                    K::Rollout { target, region } => {
+                        done(self.rollout(target, region.as_deref()).await)
+                    }
+                    K::RunSteps { .. }
+                    | K::Reboot
+                    | K::InstallFirstBoot { .. }
+                    | K::RunTests { .. }
+                    | K::Cleanup { .. }
+                    | K::VersionFile { .. }
+                    | K::Sysprep => done(self.on_builder(kind).await),
+                    K::Deprecate { .. } | K::RebuildWorkspaces { .. } => {
+                        done(self.other(kind).await)
+                    }
+                }
+            }
         }
     };
 }

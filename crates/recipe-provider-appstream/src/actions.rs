@@ -1,6 +1,6 @@
 //! One action at a time: [`Act`] is what every family needs of one action.
 
-use recipe_engine::{ActionError, ActionKind, RecipeOutputs};
+use recipe_engine::{ActionError, ActionKind};
 
 use crate::AppstreamProvider;
 
@@ -26,59 +26,28 @@ pub(crate) fn builder_name(build_id: &str) -> String {
 }
 
 impl Act<'_> {
-    async fn dispatch(&self) -> Result<RecipeOutputs, ActionError> {
-        let none = RecipeOutputs::default();
-        match &self.a.action {
-            ActionKind::ResolveBase => self.resolve_base().await,
-            ActionKind::LaunchBuilder => self.launch_builder().await,
-            ActionKind::TerminateBuilder => self.delete_builder().await.map(|()| none),
-            kind @ (ActionKind::RunSteps { .. }
-            | ActionKind::Reboot
-            | ActionKind::InstallFirstBoot { .. }
-            | ActionKind::RunTests { .. }
-            | ActionKind::Cleanup { .. }
-            | ActionKind::VersionFile { .. }) => {
-                self.session().await?.run(kind).await.map(|()| none)
-            }
-            ActionKind::Capture { .. } => self.capture().await,
-            ActionKind::WaitAvailable => self.wait_available().await,
-            ActionKind::Tag => self.tag().await.map(|()| none),
-            ActionKind::Copy { region } => self.copy(region).await,
-            ActionKind::Share {
-                principals,
-                region,
-                fleet,
-                image_builder,
-            } => {
-                let grant = crate::image::Grant {
-                    fleet,
-                    image_builder,
-                };
-                self.share(principals, region, Some(grant))
-                    .await
-                    .map(|()| none)
-            }
-            ActionKind::Unshare { principals, region } => {
-                self.share(principals, region, None).await.map(|()| none)
-            }
-            ActionKind::RemoveCopy { region, image_id } => {
-                crate::image::delete_image(self.p, region, image_id)
-                    .await
-                    .map(|()| none)
-            }
-            ActionKind::Retag {
-                tags,
-                remove,
-                regions,
-            } => self.retag(tags, remove, regions).await.map(|()| none),
-            ActionKind::Retire { build_id, .. } => self.retire(build_id).await.map(|()| none),
-            ActionKind::Rollout { target, .. } => self.rollout(target).await.map(|()| none),
-            other @ (ActionKind::Sysprep
-            | ActionKind::Deprecate { .. }
-            | ActionKind::RebuildWorkspaces { .. }) => Err(ActionError::fatal(format!(
-                "AppStream has no `{}` action: the Image Assistant generalises the builder, images are not deprecated, and WorkSpaces are not AppStream's",
-                other.name()
-            ))),
+    /// Steps, reboots, tests, clean-up and the version file through SSM on the image builder.
+    async fn on_builder(&self, kind: &ActionKind) -> Result<(), ActionError> {
+        match kind {
+            ActionKind::Sysprep => Err(no_such(kind)),
+            kind => self.session().await?.run(kind).await,
         }
     }
+
+    /// A copy made by an earlier version, removed.
+    async fn remove_copy(&self, region: &str, image_id: &str) -> Result<(), ActionError> {
+        crate::image::delete_image(self.p, region, image_id).await
+    }
+
+    /// Nothing else is AppStream's.
+    async fn other(&self, kind: &ActionKind) -> Result<(), ActionError> {
+        Err(no_such(kind))
+    }
+}
+
+fn no_such(kind: &ActionKind) -> ActionError {
+    ActionError::fatal(format!(
+        "AppStream has no `{}` action: the Image Assistant generalises the builder, images are not deprecated, and WorkSpaces are not AppStream's",
+        kind.name()
+    ))
 }

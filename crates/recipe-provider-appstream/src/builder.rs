@@ -224,28 +224,16 @@ impl Act<'_> {
                 )));
             }
             Some(ImageBuilderState::Stopping) => {
-                poll::wait_builder(
-                    &self.p.nodes.poller,
-                    &self.home,
-                    self.apps.clone(),
-                    &name,
-                    ImageBuilderState::Stopped,
-                )
-                .await?;
+                self.builder_until(&name, ImageBuilderState::Stopped)
+                    .await?;
                 self.start(&name).await?;
             }
             Some(ImageBuilderState::Stopped) => self.start(&name).await?,
             Some(_) => {}
         }
         self.waiting(format!("the image builder {name} to be RUNNING"));
-        poll::wait_builder(
-            &self.p.nodes.poller,
-            &self.home,
-            self.apps.clone(),
-            &name,
-            ImageBuilderState::Running,
-        )
-        .await?;
+        self.builder_until(&name, ImageBuilderState::Running)
+            .await?;
         Ok(())
     }
 
@@ -267,14 +255,9 @@ impl Act<'_> {
     /// A session on the builder's managed node.
     pub(crate) async fn session(&self) -> Result<Session<'_>, ActionError> {
         let name = self.builder();
-        let node = self.node(&name).await?.ok_or_else(|| {
-            ActionError::fatal(format!("the image builder {name} has no SSM managed node: its activation is gone; apply again to start a new build"))
-        })?;
-        let connect = self.connect(&name);
-        let (ssm, nodes) = (self.ssm.clone(), &self.p.nodes);
-        Ok(Session::for_action(
-            &self.s, ssm, nodes, node, self, connect,
-        ))
+        let what = format!("the image builder {name}");
+        let (ssm, nodes, connect) = (self.ssm.clone(), &self.p.nodes, self.connect(&name));
+        Session::on_hybrid(&self.s, ssm, nodes, (&name, &what), self, connect).await
     }
 
     /// Where a person connects to the builder. A streaming URL is a bearer credential for the
@@ -290,7 +273,7 @@ impl Act<'_> {
     /// Delete the builder once no image is being made on it: wait for the build's image to be made
     /// and the builder STOPPED (it stops by itself after `create-image`), then remove its node,
     /// activation and the builder.
-    pub(crate) async fn delete_builder(&self) -> Result<(), ActionError> {
+    pub(crate) async fn terminate_builder(&self) -> Result<(), ActionError> {
         let name = self.builder();
         hybrid::forget(&self.ssm, &name).await?;
         if self.state_of(&name).await?.is_none() {

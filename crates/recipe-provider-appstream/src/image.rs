@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_appstream::types::{Image, ImagePermissions, VisibilityType};
 use recipe_aws::{AwsError, Context, WaitError};
-use recipe_engine::{ActionError, ErrorClass, RecipeOutputs};
+use recipe_engine::{ActionError, RecipeOutputs, ShareChange};
 use recipe_ssm::{hybrid, render};
 
 use crate::actions::Act;
@@ -322,12 +322,8 @@ impl Act<'_> {
 
     /// UpdateImagePermissions per account with the plan's fleet and image-builder rights, or (no
     /// grant) DeleteImagePermissions to revoke, in the image's region.
-    pub(crate) async fn share(
-        &self,
-        principals: &[String],
-        region: &str,
-        grant: Option<Grant<'_>>,
-    ) -> Result<(), ActionError> {
+    pub(crate) async fn share(&self, change: &ShareChange<'_>) -> Result<(), ActionError> {
+        let (principals, region, grant) = (change.principals, change.region, change.grant);
         let image = self.need_image(region, "share")?;
         let client = self.p.appstream(region);
         for account in principals {
@@ -358,27 +354,26 @@ impl Act<'_> {
         remove: &[String],
         regions: &[String],
     ) -> Result<(), ActionError> {
-        for (region, image) in self.images_in(regions) {
-            let client = self.p.appstream(region);
+        let p = self.p;
+        // TagResource and UntagResource take the image's ARN.
+        let add = |region: String, image: String| async move {
+            let client = p.appstream(&region);
             let arn = arn_of(&client, &image).await?;
-            client
-                .tag_resource()
-                .resource_arn(&arn)
-                .set_tags(Some(tags.clone().into_iter().collect()))
-                .send()
-                .await
-                .ctx("appstream", "TagResource")?;
-            if !remove.is_empty() {
-                client
-                    .untag_resource()
-                    .resource_arn(&arn)
-                    .set_tag_keys(Some(remove.to_vec()))
-                    .send()
-                    .await
-                    .ctx("appstream", "UntagResource")?;
-            }
-        }
-        Ok(())
+            let tags = Some(tags.clone().into_iter().collect());
+            let call = client.tag_resource().resource_arn(&arn).set_tags(tags);
+            call.send().await.ctx("appstream", "TagResource")?;
+            Ok(())
+        };
+        let take = |region: String, image: String| async move {
+            let client = p.appstream(&region);
+            let arn = arn_of(&client, &image).await?;
+            let call = client.untag_resource().resource_arn(&arn);
+            let call = call.set_tag_keys(Some(remove.to_vec()));
+            call.send().await.ctx("appstream", "UntagResource")?;
+            Ok(())
+        };
+        self.retag_with(regions, !remove.is_empty(), add, take)
+            .await
     }
 
     /// Delete an old version's images in every region, unless a fleet uses one.
@@ -392,13 +387,6 @@ impl Act<'_> {
             |region: String, image: String| async move { delete_image(p, &region, &image).await };
         self.retire_with(build_id, used_by, delete).await
     }
-}
-
-/// The rights a share action grants: the accounts that may use the image in fleets, and those that
-/// may start image builders from it.
-pub(crate) struct Grant<'a> {
-    pub fleet: &'a [String],
-    pub image_builder: &'a [String],
 }
 
 /// What a managed update starts from: the current version's image in `home`, else the base image.
@@ -494,15 +482,6 @@ pub(crate) async fn shared_with(
     }
 }
 
-/// Discard the image of a build that did not finish ([`recipe_engine::Provider::discard`]).
-pub(crate) async fn discard(
-    p: &AppstreamProvider,
-    _: &recipe_engine::ApplyContext,
-    u: &recipe_engine::Unfinished,
-) -> Result<(), ActionError> {
-    delete_image(p, &u.region, &u.image).await
-}
-
 /// Delete an image (one already gone counts as deleted); its permissions are removed first.
 pub(crate) async fn delete_image(
     p: &AppstreamProvider,
@@ -513,23 +492,9 @@ pub(crate) async fn delete_image(
     for account in shared_with(&client, image).await? {
         revoke(&client, image, &account).await?;
     }
-    match client
-        .delete_image()
-        .name(image)
-        .send()
-        .await
-        .ctx("appstream", "DeleteImage")
-    {
-        Ok(_) => Ok(()),
-        Err(e) if e.is("ResourceNotFoundException") => Ok(()),
-        Err(e) => {
-            let mut err = ActionError::from(e);
-            if err.message.contains("ResourceInUse") {
-                err.class = ErrorClass::Fatal;
-            }
-            Err(err)
-        }
-    }
+    let answer = client.delete_image().name(image).send().await;
+    // An image a fleet or builder uses: ResourceInUseException.
+    AwsError::deleted(answer.ctx("appstream", "DeleteImage"), "ResourceInUse")
 }
 
 /// The caller's own images in the client's region, every page (public images and images shared

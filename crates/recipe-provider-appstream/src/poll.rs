@@ -131,6 +131,20 @@ pub async fn wait_fleet(
     poller.wait(format!("fleet/{region}"), name, probe).await
 }
 
+impl crate::actions::Act<'_> {
+    /// Wait until image builder `name`, in the build region, is `want`.
+    pub(crate) async fn builder_until(&self, name: &str, want: B) -> Result<(), WaitError> {
+        wait_builder(
+            &self.p.nodes.poller,
+            &self.home,
+            self.apps.clone(),
+            name,
+            want,
+        )
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,12 @@ const SOAK_POLLS: u32 = 60;
 impl Act<'_> {
     /// Point the fleet at the new image. Sessions already running keep their instance; AppStream
     /// replaces idle instances over time (API_UpdateFleet).
-    pub(crate) async fn rollout(&self, target: &RolloutTarget) -> Result<(), ActionError> {
+    /// Fleets are in the build region: the plan gives no region.
+    pub(crate) async fn rollout(
+        &self,
+        target: &RolloutTarget,
+        _region: Option<&str>,
+    ) -> Result<(), ActionError> {
         let RolloutTarget::Fleet(fleet) = target else {
             return Err(ActionError::fatal(format!(
                 "AppStream cannot roll out to {target}: only fleets"

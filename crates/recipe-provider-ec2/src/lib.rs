@@ -34,7 +34,6 @@ use aws_sdk_ec2::types::Filter;
 use recipe_aws::{Aws, Clients, Context};
 use recipe_engine::{
     Action, ActionError, ApplyContext, Lane, Leftover, Limit, LimitKind, Provider, Released,
-    Unfinished,
 };
 use recipe_model::Target;
 pub use recipe_ssm::Options;
@@ -111,8 +110,8 @@ impl Ec2Provider {
     }
 
     /// Discard the image of a build that did not finish, with its snapshots.
-    async fn discard(&self, _: &ApplyContext, u: &Unfinished) -> Result<(), ActionError> {
-        Ok(self.deregister(&u.region, &u.image).await?)
+    async fn discard(&self, region: &str, image: &str) -> Result<(), ActionError> {
+        Ok(self.deregister(region, image).await?)
     }
 
     async fn release_one(&self, cx: &ApplyContext, l: &Leftover, keep: bool) -> Released {

@@ -99,3 +99,17 @@ pub async fn wait_instance(
 }
 
 pub use recipe_ssm::poll::{wait_agent, wait_command};
+
+impl crate::actions::Act<'_> {
+    /// Wait until builder `instance`, in the build region, is `want`.
+    pub(crate) async fn instance_until(&self, instance: &str, want: I) -> Result<(), WaitError> {
+        wait_instance(
+            &self.p.nodes.poller,
+            &self.home,
+            self.ec2.clone(),
+            instance,
+            want,
+        )
+        .await
+    }
+}

@@ -1,6 +1,6 @@
 //! One action at a time: [`Act`] is what every family needs of one action.
 
-use recipe_engine::{ActionError, ActionKind, RecipeOutputs};
+use recipe_engine::{ActionError, ActionKind};
 
 use crate::WorkspacesProvider;
 
@@ -19,53 +19,32 @@ impl Act<'_> {
 }
 
 impl Act<'_> {
-    async fn dispatch(&self) -> Result<RecipeOutputs, ActionError> {
-        let none = RecipeOutputs::default();
-        match &self.a.action {
-            ActionKind::ResolveBase => self.resolve_base().await,
-            ActionKind::LaunchBuilder => self.launch_builder().await,
-            ActionKind::TerminateBuilder => self.terminate_builder().await.map(|()| none),
-            ActionKind::Cleanup { .. } => self.cleanup().await.map(|()| none),
-            kind @ (ActionKind::RunSteps { .. }
-            | ActionKind::Reboot
-            | ActionKind::InstallFirstBoot { .. }
-            | ActionKind::RunTests { .. }
-            | ActionKind::VersionFile { .. }) => {
-                self.session().await?.run(kind).await.map(|()| none)
-            }
-            ActionKind::Capture { .. } => self.capture().await,
-            ActionKind::WaitAvailable => self.wait_available().await,
-            ActionKind::Tag => self.tag().await.map(|()| none),
-            ActionKind::Copy { region } => self.copy(region).await,
-            ActionKind::Share {
-                principals, region, ..
-            } => self.share(principals, region, true).await.map(|()| none),
-            ActionKind::Unshare { principals, region } => {
-                self.share(principals, region, false).await.map(|()| none)
-            }
-            ActionKind::RemoveCopy { region, image_id } => {
-                crate::image::delete_image(self.p, region, image_id)
-                    .await
-                    .map(|()| none)
-            }
-            ActionKind::Retag {
-                tags,
-                remove,
-                regions,
-            } => self.retag(tags, remove, regions).await.map(|()| none),
-            ActionKind::Retire { build_id, .. } => self.retire(build_id).await.map(|()| none),
-            ActionKind::Rollout { target, region } => {
-                self.rollout(target, region.as_deref()).await.map(|()| none)
-            }
-            ActionKind::RebuildWorkspaces { tagged, batch } => {
-                self.rebuild(tagged, *batch).await.map(|()| none)
-            }
-            other @ (ActionKind::Sysprep | ActionKind::Deprecate { .. }) => {
-                Err(ActionError::fatal(format!(
-                    "WorkSpaces has no `{}` action: image creation generalises the WorkSpace itself, and images are not deprecated",
-                    other.name()
-                )))
-            }
+    /// Steps, reboots, tests and the version file through SSM; clean-up with seed 001's checks.
+    async fn on_builder(&self, kind: &ActionKind) -> Result<(), ActionError> {
+        match kind {
+            ActionKind::Cleanup { .. } => self.cleanup().await,
+            ActionKind::Sysprep => Err(no_such(kind)),
+            kind => self.session().await?.run(kind).await,
         }
     }
+
+    /// A copy made by an earlier version, removed.
+    async fn remove_copy(&self, region: &str, image_id: &str) -> Result<(), ActionError> {
+        crate::image::delete_image(self.p, region, image_id).await
+    }
+
+    /// Rebuilding the WorkSpaces of the bundle.
+    async fn other(&self, kind: &ActionKind) -> Result<(), ActionError> {
+        match kind {
+            ActionKind::RebuildWorkspaces { tagged, batch } => self.rebuild(tagged, *batch).await,
+            other => Err(no_such(other)),
+        }
+    }
+}
+
+fn no_such(kind: &ActionKind) -> ActionError {
+    ActionError::fatal(format!(
+        "WorkSpaces has no `{}` action: image creation generalises the WorkSpace itself, and images are not deprecated",
+        kind.name()
+    ))
 }

@@ -313,14 +313,7 @@ impl Act<'_> {
                 self.waiting(format!(
                     "{id}, the earlier WorkSpace of {user}, to be terminated"
                 ));
-                poll::wait_workspace(
-                    &self.p.nodes.poller,
-                    &self.home,
-                    self.ws.clone(),
-                    id,
-                    WorkspaceState::Terminated,
-                )
-                .await?;
+                self.workspace_until(id, WorkspaceState::Terminated).await?;
             }
         }
         Ok(None)
@@ -331,14 +324,7 @@ impl Act<'_> {
         let state = self.state_of(&ws).await?;
         if matches!(state, WorkspaceState::Stopped | WorkspaceState::Stopping) {
             if state == WorkspaceState::Stopping {
-                poll::wait_workspace(
-                    &self.p.nodes.poller,
-                    &self.home,
-                    self.ws.clone(),
-                    &ws,
-                    WorkspaceState::Stopped,
-                )
-                .await?;
+                self.workspace_until(&ws, WorkspaceState::Stopped).await?;
             }
             let out = self
                 .ws
@@ -355,14 +341,7 @@ impl Act<'_> {
             }
         }
         self.waiting(format!("the builder WorkSpace {ws} to be AVAILABLE"));
-        poll::wait_workspace(
-            &self.p.nodes.poller,
-            &self.home,
-            self.ws.clone(),
-            &ws,
-            WorkspaceState::Available,
-        )
-        .await?;
+        self.workspace_until(&ws, WorkspaceState::Available).await?;
         Ok(())
     }
 
@@ -446,18 +425,9 @@ impl Act<'_> {
     /// A session on the builder's managed node.
     pub(crate) async fn session(&self) -> Result<Session<'_>, ActionError> {
         let ws = self.builder();
-        let node = self.node(&ws).await?.ok_or_else(|| {
-            ActionError::fatal(format!("the builder {ws} has no SSM managed node: its activation is gone; apply again to start a new build"))
-        })?;
-        let (ssm, nodes) = (self.ssm.clone(), &self.p.nodes);
-        Ok(Session::for_action(
-            &self.s,
-            ssm,
-            nodes,
-            node,
-            self,
-            self.connect(&ws),
-        ))
+        let what = format!("the builder {ws}");
+        let (ssm, nodes, connect) = (self.ssm.clone(), &self.p.nodes, self.connect(&ws));
+        Session::on_hybrid(&self.s, ssm, nodes, (&ws, &what), self, connect).await
     }
 
     /// Where a person connects to the builder.
@@ -512,14 +482,7 @@ impl Act<'_> {
             self.waiting(format!(
                 "the image to be made from {ws} before it is terminated"
             ));
-            poll::wait_workspace(
-                &self.p.nodes.poller,
-                &self.home,
-                self.ws.clone(),
-                &ws,
-                WorkspaceState::Available,
-            )
-            .await?;
+            self.workspace_until(&ws, WorkspaceState::Available).await?;
         }
         forget(&self.ssm, &ws).await?;
         terminate(&self.ws, &ws).await?;

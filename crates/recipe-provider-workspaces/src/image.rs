@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_workspaces::types::{RebootRequest, WorkspaceState};
 use recipe_aws::{AwsError, Context, WaitError};
-use recipe_engine::{ActionError, ActionKind, ErrorClass, RecipeOutputs};
+use recipe_engine::{ActionError, ActionKind, RecipeOutputs, ShareChange};
 
 use crate::actions::Act;
 use crate::{WorkspacesProvider, poll, tag_list};
@@ -164,14 +164,7 @@ impl Act<'_> {
         }
         self.waiting(format!("the builder {ws} to restart"));
         self.restart_seen(ws).await?;
-        poll::wait_workspace(
-            &self.p.nodes.poller,
-            &self.home,
-            self.ws.clone(),
-            ws,
-            WorkspaceState::Available,
-        )
-        .await?;
+        self.workspace_until(ws, WorkspaceState::Available).await?;
         Ok(())
     }
 
@@ -268,12 +261,9 @@ impl Act<'_> {
     }
 
     /// UpdateWorkspaceImagePermission per account, in the image's region.
-    pub(crate) async fn share(
-        &self,
-        principals: &[String],
-        region: &str,
-        allow: bool,
-    ) -> Result<(), ActionError> {
+    pub(crate) async fn share(&self, change: &ShareChange<'_>) -> Result<(), ActionError> {
+        let (principals, region) = (change.principals, change.region);
+        let allow = change.grant.is_some();
         let image = self.need_image(region, "share")?;
         let client = self.p.workspaces(region);
         for account in principals {
@@ -296,26 +286,23 @@ impl Act<'_> {
         remove: &[String],
         regions: &[String],
     ) -> Result<(), ActionError> {
-        for (region, image) in self.images_in(regions) {
-            let client = self.p.workspaces(region);
-            client
-                .create_tags()
-                .resource_id(&image)
-                .set_tags(Some(tag_list(tags)))
+        let p = self.p;
+        let add = |region: String, image: String| async move {
+            let call = p.workspaces(&region).create_tags().resource_id(image);
+            call.set_tags(Some(tag_list(tags)))
                 .send()
                 .await
                 .ctx("workspaces", "CreateTags")?;
-            if !remove.is_empty() {
-                client
-                    .delete_tags()
-                    .resource_id(&image)
-                    .set_tag_keys(Some(remove.to_vec()))
-                    .send()
-                    .await
-                    .ctx("workspaces", "DeleteTags")?;
-            }
-        }
-        Ok(())
+            Ok(())
+        };
+        let take = |region: String, image: String| async move {
+            let call = p.workspaces(&region).delete_tags().resource_id(image);
+            let call = call.set_tag_keys(Some(remove.to_vec()));
+            call.send().await.ctx("workspaces", "DeleteTags")?;
+            Ok(())
+        };
+        self.retag_with(regions, !remove.is_empty(), add, take)
+            .await
     }
 
     /// Delete an old version's images in every region (unshared first), unless a bundle uses one.
@@ -392,15 +379,6 @@ async fn unshare_all(client: &aws_sdk_workspaces::Client, image: &str) -> Result
     Ok(())
 }
 
-/// Discard the image of a build that did not finish ([`recipe_engine::Provider::discard`]).
-pub(crate) async fn discard(
-    p: &WorkspacesProvider,
-    _: &recipe_engine::ApplyContext,
-    u: &recipe_engine::Unfinished,
-) -> Result<(), ActionError> {
-    delete_image(p, &u.region, &u.image).await
-}
-
 /// Delete an image (one already gone counts as deleted); its permissions are removed first.
 pub(crate) async fn delete_image(
     p: &WorkspacesProvider,
@@ -409,21 +387,10 @@ pub(crate) async fn delete_image(
 ) -> Result<(), ActionError> {
     let client = p.workspaces(region);
     unshare_all(&client, image).await?;
-    match client
-        .delete_workspace_image()
-        .image_id(image)
-        .send()
-        .await
-        .ctx("workspaces", "DeleteWorkspaceImage")
-    {
-        Ok(_) => Ok(()),
-        Err(e) if e.is("ResourceNotFoundException") => Ok(()),
-        Err(e) => {
-            let mut err = ActionError::from(e);
-            if err.message.contains("ResourceAssociated") {
-                err.class = ErrorClass::Fatal;
-            }
-            Err(err)
-        }
-    }
+    let answer = client.delete_workspace_image().image_id(image).send().await;
+    // An image a bundle uses: ResourceAssociatedException.
+    AwsError::deleted(
+        answer.ctx("workspaces", "DeleteWorkspaceImage"),
+        "ResourceAssociated",
+    )
 }

@@ -129,3 +129,14 @@ pub(crate) async fn all_workspaces(
     }
     Ok(all)
 }
+
+impl crate::actions::Act<'_> {
+    /// Wait until WorkSpace `id`, in the build region, is `want`.
+    pub(crate) async fn workspace_until(
+        &self,
+        id: &str,
+        want: WorkspaceState,
+    ) -> Result<(), WaitError> {
+        wait_workspace(&self.p.nodes.poller, &self.home, self.ws.clone(), id, want).await
+    }
+}

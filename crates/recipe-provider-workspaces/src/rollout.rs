@@ -11,7 +11,7 @@ use recipe_engine::ActionError;
 use recipe_plan::RolloutTarget;
 
 use crate::actions::Act;
-use crate::{poll, tag_list};
+use crate::tag_list;
 
 /// The caller's bundles in the client's region, every page.
 pub(crate) async fn owned_bundles(
@@ -195,15 +195,7 @@ impl Act<'_> {
             }
             for ws in chunk {
                 self.waiting(format!("{ws} to come back from its rebuild"));
-                if let Err(e) = poll::wait_workspace(
-                    &self.p.nodes.poller,
-                    &self.home,
-                    self.ws.clone(),
-                    ws,
-                    WorkspaceState::Available,
-                )
-                .await
-                {
+                if let Err(e) = self.workspace_until(ws, WorkspaceState::Available).await {
                     return Err(ActionError::fatal(format!(
                         "the rollout stopped at an unhealthy batch: {e}; {done} WorkSpace(s) rebuilt before it, {} not started",
                         ready.len() - done - chunk.len()

@@ -124,6 +124,22 @@ struct Gates {
 }
 
 impl<'a> Session<'a> {
+    /// The session of action `s` on the managed node registered for `builder` through its hybrid
+    /// activation (`what` names the builder when none has: the activation is gone).
+    pub async fn on_hybrid<'s: 'a>(
+        s: &'a ActionScope<'s>,
+        ssm: aws_sdk_ssm::Client,
+        nodes: &'a Nodes,
+        (builder, what): (&str, &str),
+        check: &'a dyn NodeCheck,
+        connect: String,
+    ) -> Result<Session<'a>, ActionError> {
+        let node = nodes.on_builder(&ssm, builder).await?.ok_or_else(|| {
+            ActionError::fatal(format!("{what} has no SSM managed node: its activation is gone; apply again to start a new build"))
+        })?;
+        Ok(Session::for_action(s, ssm, nodes, node, check, connect))
+    }
+
     /// The session of action `s` on `node`, which `connect` tells a person how to reach (for a
     /// gate's instructions): its recipe, build values, events, Ctrl-C, earlier gates and base come
     /// from the action's scope; the poller and the agents seen online from the provider's [`Nodes`].

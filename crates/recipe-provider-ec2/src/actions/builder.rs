@@ -9,7 +9,7 @@ use recipe_aws::{AwsError, Context};
 use recipe_engine::{ActionError, RecipeOutputs};
 
 use super::Act;
-use crate::{poll, tag_list};
+use crate::tag_list;
 
 impl Act<'_> {
     pub(super) async fn launch_builder(&self) -> Result<RecipeOutputs, ActionError> {
@@ -69,14 +69,7 @@ impl Act<'_> {
             .to_string();
         self.waiting(format!("the builder {id} to run"));
         let running = aws_sdk_ec2::types::InstanceStateName::Running;
-        poll::wait_instance(
-            &self.p.nodes.poller,
-            &self.home,
-            self.ec2.clone(),
-            &id,
-            running,
-        )
-        .await?;
+        self.instance_until(&id, running).await?;
         Ok(RecipeOutputs::builder(id))
     }
 

@@ -3,7 +3,7 @@
 
 use aws_sdk_ec2::types::{ResourceType, TagSpecification};
 use recipe_aws::{AwsError, Context, WaitError};
-use recipe_engine::{ActionError, RecipeOutputs};
+use recipe_engine::{ActionError, ActionKind, RecipeOutputs};
 
 use super::Act;
 use crate::{Ec2Provider, filter, poll, tag_list, tag_value};
@@ -64,7 +64,10 @@ impl Ec2Provider {
 }
 
 impl Act<'_> {
-    pub(super) async fn capture(&self, fingerprint: &str) -> Result<RecipeOutputs, ActionError> {
+    pub(super) async fn capture(&self) -> Result<RecipeOutputs, ActionError> {
+        let ActionKind::Capture { fingerprint, .. } = &self.a.action else {
+            return Err(ActionError::fatal("capture runs on a capture action"));
+        };
         let v = self.values();
         let image_name = v.apply(&self.r.recipe.image.name);
         let id = match self.adoptable(&image_name).await? {

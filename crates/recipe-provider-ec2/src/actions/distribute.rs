@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::{
     LaunchPermission, LaunchPermissionModifications, OperationType, SnapshotAttributeName,
 };
 use recipe_aws::{AwsError, Context};
-use recipe_engine::{ActionError, RecipeOutputs};
+use recipe_engine::{ActionError, RecipeOutputs, ShareChange};
 use recipe_plan::BuildValues;
 
 use super::Act;
@@ -91,12 +91,9 @@ impl Act<'_> {
     /// Grant (or revoke) principals' use of the image in `region`: one ModifyImageAttribute carries
     /// every account, organization and OU, and one ModifySnapshotAttribute per snapshot every account.
     /// Both are idempotent (adding a permission already there, or removing one that is not, succeeds).
-    pub(super) async fn share(
-        &self,
-        principals: &[String],
-        region: &str,
-        add: bool,
-    ) -> Result<(), ActionError> {
+    pub(super) async fn share(&self, change: &ShareChange<'_>) -> Result<(), ActionError> {
+        let (principals, region) = (change.principals, change.region);
+        let add = change.grant.is_some();
         let id = self.need_image(region, "share")?;
         let client = self.p.ec2(region);
         let perms: Vec<LaunchPermission> =

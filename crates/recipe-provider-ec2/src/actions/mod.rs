@@ -9,7 +9,7 @@ mod lifecycle;
 mod rollout;
 mod steps;
 
-use recipe_engine::{ActionError, ActionKind, RecipeOutputs};
+use recipe_engine::{ActionError, ActionKind};
 
 use crate::Ec2Provider;
 
@@ -38,43 +38,19 @@ impl Act<'_> {
 }
 
 impl Act<'_> {
-    async fn dispatch(&self) -> Result<RecipeOutputs, ActionError> {
-        let none = RecipeOutputs::default();
-        match &self.a.action {
-            ActionKind::ResolveBase => self.resolve_base().await,
-            ActionKind::LaunchBuilder => self.launch_builder().await,
-            ActionKind::TerminateBuilder => self.terminate_builder().await.map(|()| none),
-            kind @ (ActionKind::RunSteps { .. }
-            | ActionKind::Reboot
-            | ActionKind::InstallFirstBoot { .. }
-            | ActionKind::RunTests { .. }
-            | ActionKind::Cleanup { .. }
-            | ActionKind::VersionFile { .. }) => self.session().run(kind).await.map(|()| none),
-            ActionKind::Sysprep => self.sysprep().await.map(|()| none),
-            ActionKind::Capture { fingerprint, .. } => self.capture(fingerprint).await,
-            ActionKind::WaitAvailable => self.wait_available().await,
-            ActionKind::Tag => self.tag().await.map(|()| none),
-            ActionKind::Copy { region } => self.copy(region).await,
-            ActionKind::Share {
-                principals, region, ..
-            } => self.share(principals, region, true).await.map(|()| none),
-            ActionKind::Unshare { principals, region } => {
-                self.share(principals, region, false).await.map(|()| none)
-            }
-            ActionKind::RemoveCopy { region, image_id } => {
-                self.remove_copy(region, image_id).await.map(|()| none)
-            }
-            ActionKind::Retag {
-                tags,
-                remove,
-                regions,
-            } => self.retag(tags, remove, regions).await.map(|()| none),
-            ActionKind::Deprecate { build_id } => self.deprecate(build_id).await.map(|()| none),
-            ActionKind::Retire { build_id, .. } => self.retire(build_id).await.map(|()| none),
-            ActionKind::Rollout { target, region } => {
-                self.rollout(target, region.as_deref()).await.map(|()| none)
-            }
-            other @ ActionKind::RebuildWorkspaces { .. } => Err(ActionError::fatal(format!(
+    /// Steps, reboots, tests, clean-up and the version file through SSM; sysprep to its end.
+    async fn on_builder(&self, kind: &ActionKind) -> Result<(), ActionError> {
+        match kind {
+            ActionKind::Sysprep => self.sysprep().await,
+            kind => self.session().run(kind).await,
+        }
+    }
+
+    /// Deprecation; WorkSpaces rebuilds are not EC2's.
+    async fn other(&self, kind: &ActionKind) -> Result<(), ActionError> {
+        match kind {
+            ActionKind::Deprecate { build_id } => self.deprecate(build_id).await,
+            other => Err(ActionError::fatal(format!(
                 "the EC2 provider does not run `{}` actions",
                 other.name()
             ))),

@@ -7,7 +7,6 @@ use recipe_engine::{ActionError, BoxFuture};
 use recipe_ssm::{NodeCheck, Session};
 
 use super::Act;
-use crate::poll;
 
 impl NodeCheck for Act<'_> {
     /// A builder that is not pending or running never gets its agent online.
@@ -71,14 +70,7 @@ impl Act<'_> {
             .send()
             .await;
         self.waiting(format!("the builder {instance} to stop"));
-        poll::wait_instance(
-            &self.p.nodes.poller,
-            &self.home,
-            self.ec2.clone(),
-            &instance,
-            I::Stopped,
-        )
-        .await?;
+        self.instance_until(&instance, I::Stopped).await?;
         Ok(())
     }
 
