@@ -40,9 +40,10 @@ setup: sandbox-tools
 # Every test: Rust unit, fixture, CLI and moto-backed tests, then the editor (LSP + schema) tests.
 test: setup test-rust test-editor
 
-# Rust tests (one cargo build; snapshots under crates/*/tests/snapshots).
+# Rust tests (one cargo build; snapshots under crates/*/tests/snapshots). Four at a time on any
+# machine: most of the CLI's apply tests wait on aws-sim's clock, not on a core.
 test-rust:
-    cargo test --workspace --all-targets --locked
+    cargo test --workspace --all-targets --locked -- --test-threads 4
 
 # Drive the real yaml-language-server and an independent JSON Schema validator.
 test-editor:
