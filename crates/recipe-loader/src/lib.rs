@@ -37,5 +37,5 @@ pub use load::{
 };
 pub use parse::parse;
 pub use suggest::{did_you_mean, unknown_region_help};
-pub use target::{Section, TargetSpec, Targets};
+pub use target::{BuildRoute, Section, TargetSpec, Targets};
 pub use walk::step_texts;

@@ -30,6 +30,21 @@ impl Section {
     }
 }
 
+/// How a build makes its image: on a builder, by importing its parent's image, or by the
+/// service's own update of the current image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BuildRoute<'a> {
+    /// On a temporary builder, through the steps.
+    Builder,
+    /// From the parent recipe's image, with no builder.
+    Import {
+        /// The parent recipe.
+        parent: &'a str,
+    },
+    /// The service's update of the current image.
+    Update,
+}
+
 /// One target's rules, for validation and for the generated schema.
 pub trait TargetSpec: Send + Sync {
     /// The name recipes write as `target:`.
@@ -68,6 +83,11 @@ pub trait TargetSpec: Send + Sync {
     /// Why a version is made by the service's own update of the current image, when it has one
     /// (the plan's reason); `None` says the WorkSpaces-style default.
     fn update_reason(&self) -> Option<&'static str> {
+        None
+    }
+    /// The plan's words for how a build makes its image, where the target has more than one way
+    /// worth saying (`None`: nothing to say).
+    fn route(&self, _route: BuildRoute<'_>) -> Option<String> {
         None
     }
     /// What a share with a bare account id grants, as (fleet, image builder) permissions.

@@ -578,13 +578,20 @@ impl<'a> Planner<'a> {
         let bid = build_id(self.opts.now, &cx.name, &cx.fp, cx.st);
         self.planned_builds.insert(cx.index, bid.clone());
         let name = cx.name.as_str();
+        let imported = self.imported_from(cx);
+        let route = match (updating, &imported) {
+            (true, _) => recipe_loader::BuildRoute::Update,
+            (false, Some(parent)) => recipe_loader::BuildRoute::Import { parent },
+            (false, None) => recipe_loader::BuildRoute::Builder,
+        };
+        let route = (self.set.targets.get(cx.r.recipe.target.value)).and_then(|s| s.route(route));
         let capture = if updating {
             let kind = ActionKind::Capture {
                 build_id: bid.clone(),
                 fingerprint: cx.fp.value.clone(),
             };
             self.b.add(name, kind, reasons.join("; "), &[])
-        } else if let Some(parent) = self.imported_from(cx) {
+        } else if let Some(parent) = imported {
             self.import_chain(cx, &bid, &reasons, &parent)
         } else {
             let capture = self.build_chain(cx, &bid, &reasons);
@@ -626,6 +633,7 @@ impl<'a> Planner<'a> {
             shares: cx.shares.iter().cloned().collect(),
             image_tags: cx.image_tags.clone(),
             image_name,
+            route,
         };
         (build, after_rollout)
     }

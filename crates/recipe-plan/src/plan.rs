@@ -424,6 +424,9 @@ pub struct BuildInfo {
     /// The image's name as it will be (`image.name` with the build's values).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub image_name: String,
+    /// How the image is made, in the target's words, where it has more than one way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
 }
 
 /// The critical path.

@@ -2,7 +2,6 @@
 
 use std::fmt::Write;
 
-use crate::action::ActionKind;
 use crate::plan::{Change, Plan, RecipePlan};
 
 /// `1h 5m`, `12m`, `40s`.
@@ -160,23 +159,6 @@ fn path_summary(plan: &Plan) -> String {
     parts.join(" → ")
 }
 
-/// How an AppStream build makes its image: on an image builder, by import from the parent AMI
-/// recipe's image, or by the service's managed update (no builder, no parent).
-fn route(plan: &Plan, r: &RecipePlan) -> Option<String> {
-    // TODO(issue 27): the spec should name its routes; the plan carries no registry yet.
-    if r.target.as_str() != "appstream" {
-        return None;
-    }
-    let mine = || plan.actions.iter().filter(|a| a.recipe == r.recipe);
-    let builder = mine().any(|a| a.action == ActionKind::LaunchBuilder);
-    let parent = r.build.as_ref().and_then(|b| b.parent.as_deref());
-    Some(match (builder, parent) {
-        (true, _) => "image builder (steps through SSM, Image Assistant create-image)".into(),
-        (false, Some(p)) => format!("import route (CreateImportedImage of `{p}`'s AMI)"),
-        (false, None) => "managed update (CreateUpdatedImage of the current image)".into(),
-    })
-}
-
 fn marker(r: &RecipePlan) -> char {
     match r.change {
         Change::Build => '+',
@@ -204,7 +186,7 @@ pub fn human(plan: &Plan) -> String {
                 for why in &b.reasons {
                     let _ = writeln!(out, "    because {why}");
                 }
-                if let Some(route) = route(plan, r) {
+                if let Some(route) = &b.route {
                     let _ = writeln!(out, "    route: {route}");
                 }
                 let _ = writeln!(out, "    {}", steps_line("baked", &r.baked));

@@ -1,7 +1,7 @@
 //! `appstream`: an Amazon AppStream 2.0 image captured on an image builder, imported from an AMI
 //! recipe (CreateImportedImage), or made by AppStream's managed image update.
 
-use recipe_loader::{Check, Code, Section, Severity, TargetCode, TargetSpec};
+use recipe_loader::{BuildRoute, Check, Code, Section, Severity, TargetCode, TargetSpec};
 use recipe_model::{Base, CleanupPreset, Os, Recipe, Step, Target};
 
 use crate::{EC2_AMI, re};
@@ -98,6 +98,18 @@ impl TargetSpec for Appstream {
         Some(
             "AppStream has an update for the image (agent, Windows patches): a managed image update (CreateUpdatedImage)",
         )
+    }
+
+    fn route(&self, route: BuildRoute<'_>) -> Option<String> {
+        Some(match route {
+            BuildRoute::Builder => {
+                "image builder (steps through SSM, Image Assistant create-image)".into()
+            }
+            BuildRoute::Import { parent } => {
+                format!("import route (CreateImportedImage of `{parent}`'s AMI)")
+            }
+            BuildRoute::Update => "managed update (CreateUpdatedImage of the current image)".into(),
+        })
     }
 
     /// A share with an account lets it use the image for fleets (API_UpdateImagePermissions).
