@@ -307,8 +307,9 @@ fn check_recipe(cx: &mut Check<'_>) {
         );
     }
     check_lint_ignore(cx);
-    let targets = cx.set.targets.clone();
-    let Some(spec) = targets.get(cx.target) else {
+    // The set outlives the check: the spec borrows it, not `cx`.
+    let set = cx.set;
+    let Some(spec) = set.targets.get(cx.target) else {
         unknown_target(cx);
         return;
     };

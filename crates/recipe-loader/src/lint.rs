@@ -450,10 +450,9 @@ fn productivity(rules: &mut Rules<'_>, r: &LoadedRecipe, tested: &LoadedRecipe, 
 /// Security: a cleanup preset, a security agent, log forwarding, the PCoIP policy on WorkSpaces Linux.
 fn security(rules: &mut Rules<'_>, set: &RecipeSet, r: &LoadedRecipe, tested: &LoadedRecipe) {
     let rec = &r.recipe;
-    let target = rec.target.value;
+    let spec = set.targets.get(rec.target.value);
     let cleanup = tested.recipe.cleanup.as_ref().map(|c| c.value);
     rules.rule(&["Security"], true, cleanup.is_some_and(|c| c != CleanupPreset::None), |r| {
-        let spec = set.targets.get(target);
         let preset = spec.map_or("…", |s| s.cleanup(rec.os.value).as_str());
         let span = r.recipe.cleanup.as_ref().map_or(r.recipe.name.span, |c| c.span);
         finding(r, Code::LintNoCleanup, span, "no clean-down before capture".into(), &format!(
@@ -470,7 +469,6 @@ fn security(rules: &mut Rules<'_>, set: &RecipeSet, r: &LoadedRecipe, tested: &L
         finding(r, Code::LintNoLogAgent, r.recipe.name.span, "no log agent is configured to forward logs".into(),
             "configure a log agent to forward (rsyslog `omfwd` or `@@host:port`, the CloudWatch agent's `collect_list` with `fetch-config`, a Fluent Bit `[OUTPUT]`): an installed agent that keeps logs local collates nothing")
     });
-    let spec = set.targets.get(target);
     let ws_linux = spec.is_some_and(|s| s.lints(rec.os.value).contains(&"no-pcoip-policy"));
     let pcoip = crate::lint_content::pcoip_gaps(&baked);
     rules.rule(&["Security"], ws_linux, pcoip.is_none(), |r| {

@@ -13,6 +13,26 @@ use recipe_model::{CleanupPreset, Os, Recipe, Target, TargetSchema};
 use crate::checks::Check;
 use crate::codes::TargetCode;
 
+/// A target's codes: one [`TargetCode`] constant each, and `CODES`, the list its
+/// [`TargetSpec::codes`] returns.
+///
+/// ```ignore
+/// recipe_loader::target_codes! {
+///     SCREEN = ("recipe::kiosk::screen", Error, "A kiosk builder that is not a `kiosk.*` machine."),
+/// }
+/// ```
+#[macro_export]
+macro_rules! target_codes {
+    ($($name:ident = ($code:literal, $sev:ident, $summary:literal),)*) => {
+        $(const $name: $crate::TargetCode = $crate::TargetCode {
+            code: $code,
+            severity: $crate::Severity::$sev,
+            summary: $summary,
+        };)*
+        const CODES: &[&$crate::TargetCode] = &[$(&$name,)*];
+    };
+}
+
 /// A recipe key only some targets take: `bundle`, `rollout.fleets`, `retain.deprecate-after`, …
 /// (the keys are the loader's `SECTIONS`), with what to add after "it is for `<target>` recipes".
 #[derive(Clone, Copy, Debug)]

@@ -1,7 +1,7 @@
 //! `appstream`: an Amazon AppStream 2.0 image captured on an image builder, imported from an AMI
 //! recipe (CreateImportedImage), or made by AppStream's managed image update.
 
-use recipe_loader::{BuildRoute, Check, Code, Section, Severity, TargetCode, TargetSpec};
+use recipe_loader::{BuildRoute, Check, Code, Section, TargetCode, TargetSpec};
 use recipe_model::{Base, CleanupPreset, Os, Recipe, Step, Target};
 
 use crate::{EC2_AMI, re};
@@ -9,26 +9,12 @@ use crate::{EC2_AMI, re};
 /// The target's name.
 pub const APPSTREAM: Target = Target::new("appstream");
 
-const IMPORT_STEPS: TargetCode = TargetCode {
-    code: "recipe::appstream::import-steps",
-    severity: Severity::Error,
-    summary: "An AppStream recipe imported from an AMI recipe has steps, tests or a cleanup preset (anything but `app` steps): nothing runs them, as the import route has no builder.",
-};
-const DEFAULT_PROFILE: TargetCode = TargetCode {
-    code: "recipe::appstream::default-profile",
-    severity: Severity::Error,
-    summary: "`image.update-default-profile` on a recipe that is not a Windows AppStream image.",
-};
-const MANAGED_UPDATE: TargetCode = TargetCode {
-    code: "recipe::appstream::managed-update",
-    severity: Severity::Error,
-    summary: "`managed-update` on a recipe that is not a Windows AppStream image, that does not start from an AppStream image, or that has steps or tests.",
-};
-const RESERVED: TargetCode = TargetCode {
-    code: "recipe::name::appstream-reserved",
-    severity: Severity::Error,
-    summary: "An AppStream image name that begins with Amazon, AWS or AppStream.",
-};
+recipe_loader::target_codes! {
+    IMPORT_STEPS = ("recipe::appstream::import-steps", Error, "An AppStream recipe imported from an AMI recipe has steps, tests or a cleanup preset (anything but `app` steps): nothing runs them, as the import route has no builder."),
+    DEFAULT_PROFILE = ("recipe::appstream::default-profile", Error, "`image.update-default-profile` on a recipe that is not a Windows AppStream image."),
+    MANAGED_UPDATE = ("recipe::appstream::managed-update", Error, "`managed-update` on a recipe that is not a Windows AppStream image, that does not start from an AppStream image, or that has steps or tests."),
+    RESERVED = ("recipe::name::appstream-reserved", Error, "An AppStream image name that begins with Amazon, AWS or AppStream."),
+}
 
 /// The AppStream rules.
 pub struct Appstream;
@@ -130,7 +116,7 @@ impl TargetSpec for Appstream {
     }
 
     fn codes(&self) -> &'static [&'static TargetCode] {
-        &[&IMPORT_STEPS, &DEFAULT_PROFILE, &MANAGED_UPDATE, &RESERVED]
+        CODES
     }
 
     fn check(&self, cx: &mut Check<'_>) {

@@ -2,7 +2,7 @@
 
 use std::sync::LazyLock;
 
-use recipe_loader::{Check, Code, Section, Severity, TargetCode, TargetSpec};
+use recipe_loader::{Check, Code, Section, TargetCode, TargetSpec};
 use recipe_model::{Base, CleanupPreset, Os, Step, Target};
 use regex::Regex;
 
@@ -11,11 +11,9 @@ use crate::re;
 /// The target's name.
 pub const EC2_AMI: Target = Target::new("ec2-ami");
 
-const NO_SYSPREP: TargetCode = TargetCode {
-    code: "recipe::windows::no-sysprep",
-    severity: Severity::Warning,
-    summary: "A Windows AMI without a `sysprep` step.",
-};
+recipe_loader::target_codes! {
+    NO_SYSPREP = ("recipe::windows::no-sysprep", Warning, "A Windows AMI without a `sysprep` step."),
+}
 
 /// An AMI id (API_Image: `ami-` and 8 or 17 hexadecimal digits).
 pub(crate) static AMI_ID: LazyLock<Regex> = LazyLock::new(|| re(r"^ami-[0-9a-f]{8,17}$"));
@@ -106,7 +104,7 @@ impl TargetSpec for Ec2Ami {
     }
 
     fn codes(&self) -> &'static [&'static TargetCode] {
-        &[&NO_SYSPREP]
+        CODES
     }
 
     fn check(&self, cx: &mut Check<'_>) {

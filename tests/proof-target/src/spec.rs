@@ -2,23 +2,17 @@
 
 use std::sync::LazyLock;
 
-use recipe_loader::{Check, Code, Severity, TargetCode, TargetSpec};
+use recipe_loader::{Check, Code, TargetCode, TargetSpec};
 use recipe_model::{Base, CleanupPreset, Os, Target};
 use regex::Regex;
 
 /// The target's name.
 pub const KIOSK: Target = Target::new("kiosk");
 
-const SCREEN: TargetCode = TargetCode {
-    code: "recipe::kiosk::screen",
-    severity: Severity::Error,
-    summary: "A kiosk builder that is not a `kiosk.*` machine (only they drive a touch screen).",
-};
-const BASE: TargetCode = TargetCode {
-    code: "recipe::kiosk::base",
-    severity: Severity::Error,
-    summary: "A kiosk image started from an id that is not a kiosk image (`kio-…`).",
-};
+recipe_loader::target_codes! {
+    SCREEN = ("recipe::kiosk::screen", Error, "A kiosk builder that is not a `kiosk.*` machine (only they drive a touch screen)."),
+    BASE = ("recipe::kiosk::base", Error, "A kiosk image started from an id that is not a kiosk image (`kio-…`)."),
+}
 
 static IMAGE_ID: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^kio-[0-9a-f]{8}$").expect("pattern"));
@@ -58,7 +52,7 @@ impl TargetSpec for Kiosk {
     }
 
     fn codes(&self) -> &'static [&'static TargetCode] {
-        &[&SCREEN, &BASE]
+        CODES
     }
 
     fn check(&self, cx: &mut Check<'_>) {

@@ -123,12 +123,8 @@ pub(super) fn check_step_kind(
 ) -> bool {
     let s = f.s;
     let kind = s.step.kind();
-    let owners = cx
-        .set
-        .targets
-        .iter()
-        .filter(|t| t.steps().iter().any(|k| k.key == kind));
-    if owners.count() > 0 && !spec.steps().iter().any(|k| k.key == kind) {
+    let takes = |t: &dyn TargetSpec| t.steps().iter().any(|k| k.key == kind);
+    if cx.set.targets.iter().any(takes) && !takes(spec) {
         let t = cx.target.as_str();
         f.push(
             Code::StepTarget,

@@ -3,9 +3,7 @@
 
 use std::sync::LazyLock;
 
-use recipe_loader::{
-    Check, Code, LoadedRecipe, ResolvedStep, Section, Severity, TargetCode, TargetSpec,
-};
+use recipe_loader::{Check, Code, LoadedRecipe, ResolvedStep, Section, TargetCode, TargetSpec};
 use recipe_model::{Base, Bundle, CleanupPreset, Node, Os, Recipe, Stage, Target};
 use regex::Regex;
 
@@ -17,14 +15,7 @@ mod text;
 /// The target's name.
 pub const WORKSPACES: Target = Target::new("workspaces");
 
-macro_rules! codes {
-    ($($name:ident = ($code:literal, $sev:ident, $summary:literal),)*) => {
-        $(const $name: TargetCode = TargetCode { code: $code, severity: Severity::$sev, summary: $summary };)*
-        const CODES: &[&TargetCode] = &[$(&$name,)*];
-    };
-}
-
-codes! {
+recipe_loader::target_codes! {
     IMPORT = ("recipe::workspaces::import", Error, "`builder.import` where nothing is imported, or with members the chosen import call does not take."),
     BYOL_BASE = ("recipe::workspaces::byol-base", Error, "A WorkSpaces recipe imports an AMI recipe built on AWS's license-included Windows: WorkSpaces imports only Windows 10/11 images of your own licence (VM Import, BYOL)."),
     BUNDLE_REGION = ("recipe::workspaces::bundle-region", Error, "A `bundle.regions` entry where the image is not copied (not in `distribute.regions`)."),
@@ -229,12 +220,12 @@ fn home_write(cx: &mut Check<'_>, s: &ResolvedStep) {
 /// On a parent recipe: an AMI is imported (`builder.import`, its licence); a WorkSpaces image is
 /// used as it is.
 fn parent(cx: &mut Check<'_>) {
-    let Some(parent) = cx.parent().map(|p| p.recipe.clone()) else {
+    let Some(parent) = cx.parent().map(|p| &p.recipe) else {
         return;
     };
     let windows = cx.r.recipe.os.value == Os::Windows;
     if parent.target.value == EC2_AMI && windows {
-        import::check_parent_licence(cx, &parent);
+        import::check_parent_licence(cx, parent);
     }
     if let Some(import) = &cx.r.recipe.builder.import
         && parent.target.value != EC2_AMI
