@@ -5,15 +5,18 @@
 # peak memory, per N.
 #
 # Usage: tests/bench/plan-copies.sh [N...]     (default: 10 100 1000 10000)
-# Env:   RUNS (default 5), OUT (markdown results file; default standard output).
+# Env:   RUNS (default 5), OUT (markdown results file; default standard output), RECIPE (a recipe
+#        binary to measure instead of building this tree's, e.g. another commit's, for before/after).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 counts=${*:-10 100 1000 10000}
 runs=${RUNS:-5}
 out=${OUT:-/dev/stdout}
-cargo build --release --locked --quiet -p recipe-cli
-recipe=$root/target/release/recipe
+if [ -z "${RECIPE:-}" ]; then
+  cargo build --release --locked --quiet -p recipe-cli
+fi
+recipe=${RECIPE:-$root/target/release/recipe}
 export AWS_ACCESS_KEY_ID=123456789012 AWS_SECRET_ACCESS_KEY=x AWS_REGION=eu-west-2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

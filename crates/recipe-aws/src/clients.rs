@@ -1,5 +1,6 @@
-//! SDK clients per region, made once per apply and shared by every action.
+//! SDK clients per service and region, made once per command and shared by every action.
 
+use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -7,31 +8,34 @@ use aws_config::SdkConfig;
 
 use crate::config::Aws;
 
-/// One client of a service per region.
-pub struct Clients<C> {
+/// One client of each service per region, made on first use.
+pub struct Clients {
     aws: Aws,
-    make: fn(&SdkConfig) -> C,
-    made: Mutex<HashMap<String, C>>,
+    made: Mutex<HashMap<(TypeId, String), Box<dyn Any + Send>>>,
 }
 
-impl<C: Clone> Clients<C> {
-    /// Clients made by `make` (a service's `Client::new`).
-    pub fn new(aws: Aws, make: fn(&SdkConfig) -> C) -> Clients<C> {
+impl Clients {
+    /// Clients of this AWS configuration.
+    pub fn new(aws: Aws) -> Clients {
         Clients {
             aws,
-            make,
             made: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The client for `region`.
-    pub fn get(&self, region: &str) -> C {
+    /// The client for `region` of the service whose `Client::new` is `make`.
+    pub fn get<C: Clone + Send + 'static>(&self, region: &str, make: fn(&SdkConfig) -> C) -> C {
         let mut made = self
             .made
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        made.entry(region.to_string())
-            .or_insert_with(|| (self.make)(&self.aws.regional(region)))
+        let key = (TypeId::of::<C>(), region.to_string());
+        let client = made
+            .entry(key)
+            .or_insert_with(|| Box::new(make(&self.aws.regional(region))));
+        client
+            .downcast_ref::<C>()
+            .expect("a client is kept under its own type")
             .clone()
     }
 }

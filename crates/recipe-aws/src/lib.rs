@@ -14,11 +14,16 @@ mod clients;
 mod config;
 mod error;
 pub mod network;
+mod pages;
 mod poll;
 pub mod preflight;
 
+pub use aws_config::SdkConfig;
 pub use clients::Clients;
 pub use config::{Aws, AwsOptions, Credentials, RegionChoice};
 pub use error::{AwsError, AwsErrorDetail, Context};
-pub use poll::{MAX_IDS_PER_CALL, Poller, Probe, ProbeError, ProbeFuture, Probed, WaitError};
+pub use pages::every_page;
+pub use poll::{
+    Batch, MAX_IDS_PER_CALL, On, Poller, Probe, ProbeError, ProbeFuture, Probed, WaitError,
+};
 pub use recipe_provider_api::{CLEANUP_ATTEMPTS, CLEANUP_BACKOFF, ErrorClass, persist, tags};

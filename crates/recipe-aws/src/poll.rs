@@ -312,6 +312,35 @@ fn fail_all(g: &mut Group, why: &str) {
     }
 }
 
+/// What one probe call answers: news of some of the ids, or why the call failed.
+pub type Batch = Result<Vec<(String, Probed)>, ProbeError>;
+
+/// Where a wait polls: the poller, the region, and the client that asks.
+pub struct On<'a, C> {
+    /// The command's poller.
+    pub poller: &'a Arc<Poller>,
+    /// The region the resource is in.
+    pub region: &'a str,
+    /// The client for that region.
+    pub client: C,
+}
+
+impl<C: Clone + Send + Sync + 'static> On<'_, C> {
+    /// Wait until `id` is done, in the group of `kind` in this region: everything waiting on one
+    /// kind in one region is checked by one `probe(client, ids)` call per tick.
+    pub async fn wait<F, Fut>(self, kind: &str, id: &str, probe: F) -> Result<(), WaitError>
+    where
+        F: Fn(C, Vec<String>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Batch> + Send + 'static,
+    {
+        let client = self.client;
+        let probe: Probe = Arc::new(move |ids| Box::pin(probe(client.clone(), ids)));
+        self.poller
+            .wait(format!("{kind}/{}", self.region), id, probe)
+            .await
+    }
+}
+
 /// A resource that failed is fatal; polling that could not tell is transient (the action is retried).
 impl From<WaitError> for recipe_provider_api::ActionError {
     fn from(e: WaitError) -> recipe_provider_api::ActionError {

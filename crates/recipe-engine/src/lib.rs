@@ -34,8 +34,8 @@ pub use journal::{JOURNAL_FORMAT, Journal, JournalEntry, JournalError, Run, RunL
 pub use limits::{Limit, LimitKind, Limits, SERVICE_BUILDERS};
 pub use provider::{
     ApplyContext, BoxFuture, Events, GatesShown, Leftover, Provider, Registry, Released, Routed,
-    SweepLog, SweepRequest, SweepScope, Swept, Unfinished,
+    SweepAt, SweepLog, SweepRequest, SweepScope, Swept, Unfinished,
 };
 pub use recipe_plan::{Action, ActionKind, Outputs, Plan, RecipeOutputs};
 pub use recipe_provider_api::{Cause, idle};
-pub use scope::{ActionScope, Grant, ShareChange};
+pub use scope::{ActionScope, Grant, Retag, Rollout, ShareChange};

@@ -190,6 +190,37 @@ impl ApplyContext {
         self.state.get(recipe).and_then(RecipeState::current)
     }
 
+    /// Release the builder `l` left, in its recipe's build region: with `keep`, `mark(region)`
+    /// tags it as kept for debugging; otherwise `remove(region)` removes it (with what the build
+    /// set up for it), tried again as every clean-up is
+    /// ([`CLEANUP_ATTEMPTS`](recipe_provider_api::CLEANUP_ATTEMPTS)).
+    pub async fn release_with<M, R>(
+        &self,
+        (l, keep): (&Leftover, bool),
+        mark: impl FnOnce(String) -> M,
+        remove: impl Fn(String) -> R,
+    ) -> Released
+    where
+        M: Future<Output = Result<(), ActionError>>,
+        R: Future<Output = Result<(), ActionError>>,
+    {
+        let region = match self.home_region(&l.recipe) {
+            Ok(region) => region,
+            Err(e) => return Released::Failed(e),
+        };
+        if keep {
+            return match mark(region).await {
+                Ok(()) => Released::Kept,
+                Err(e) => Released::KeptUnmarked(e),
+            };
+        }
+        use recipe_provider_api::{CLEANUP_ATTEMPTS, CLEANUP_BACKOFF, persist};
+        match persist(CLEANUP_ATTEMPTS, CLEANUP_BACKOFF, || remove(region.clone())).await {
+            Ok(()) => Released::Terminated,
+            Err(e) => Released::Failed(e),
+        }
+    }
+
     /// The target of `recipe` (from the plan).
     pub fn target(&self, recipe: &str) -> Option<Target> {
         self.plan
@@ -239,6 +270,24 @@ impl SweepRequest {
         (ours && self.abandoned.contains(build)).then_some(build.as_str())
     }
 
+    /// The build of a builder tagged `tags` when it is a stray of `recipe`: a builder
+    /// (`recipe:role=builder`) of a build this apply does not run, not kept for debugging
+    /// (`recipe:keep`). Then it goes.
+    pub fn stray_builder<'t>(
+        &self,
+        recipe: &str,
+        tags: &'t BTreeMap<String, String>,
+    ) -> Option<&'t str> {
+        use recipe_provider_api::tags::{BUILD_ID, KEEP, NAME, ROLE};
+        let get = |k: &str| tags.get(k).map(String::as_str);
+        let build = tags.get(BUILD_ID)?;
+        let stray = get(NAME) == Some(recipe)
+            && get(ROLE) == Some("builder")
+            && !self.current.contains(build)
+            && get(KEEP).is_none();
+        stray.then_some(build.as_str())
+    }
+
     /// Sweep recipe by recipe: `builders` for each recipe, then, when builds were abandoned,
     /// `images` for it in each of its regions. A failure is noted as a problem of that recipe (and
     /// region), and the sweep goes on; what was removed before it stays in the log.
@@ -271,6 +320,44 @@ impl SweepRequest {
             }
         }
         log.take()
+    }
+}
+
+/// Where a sweep looks for abandoned images: one recipe in one region.
+#[derive(Clone, Copy)]
+pub struct SweepAt<'a> {
+    /// The recipe.
+    pub recipe: &'a str,
+    /// The region.
+    pub region: &'a str,
+    /// The sweep's request.
+    pub req: &'a SweepRequest,
+    /// What the sweep removed so far.
+    pub log: &'a SweepLog,
+}
+
+impl SweepAt<'_> {
+    /// Remove the recipe's images among `listed` (ids in the region) that an abandoned build made
+    /// and state does not record: `tags(id)` reads an image's tags, `delete(id)` removes it (its
+    /// permissions first), and the log says so.
+    pub async fn abandoned_images<T, D>(
+        &self,
+        listed: Vec<String>,
+        (tags, delete): (impl Fn(String) -> T, impl Fn(String) -> D),
+    ) -> Result<(), ActionError>
+    where
+        T: Future<Output = Result<BTreeMap<String, String>, ActionError>>,
+        D: Future<Output = Result<(), ActionError>>,
+    {
+        let (recipe, region, req) = (self.recipe, self.region, self.req);
+        for id in listed.into_iter().filter(|id| !req.recorded.contains(id)) {
+            let tags = tags(id.clone()).await?;
+            if let Some(build) = req.abandoned_build(recipe, &tags) {
+                delete(id.clone()).await?;
+                self.log.image(recipe, &id, region, build);
+            }
+        }
+        Ok(())
     }
 }
 

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 
 use recipe_loader::LoadedRecipe;
-use recipe_plan::{Action, BuildValues, Outputs};
+use recipe_plan::{Action, BuildValues, Outputs, RolloutTarget};
 use recipe_provider_api::tags;
 use recipe_state::ImageVersion;
 
@@ -67,6 +67,13 @@ impl<'a> ActionScope<'a> {
         (regions.iter())
             .filter_map(|region| Some((region.as_str(), self.image_in(region)?)))
             .collect()
+    }
+
+    /// The error for a base the target's `builder` cannot start from (validation refuses such a
+    /// recipe first; this guards a hand-made plan).
+    pub fn unusable_base(&self, builder: &str) -> ActionError {
+        let kind = self.r.recipe.base.value.kind();
+        ActionError::fatal(format!("{builder} cannot start from base `{kind}`"))
     }
 
     /// The recorded version of the recipe with `build_id`.
@@ -151,23 +158,32 @@ impl<'a> ActionScope<'a> {
         Ok(())
     }
 
-    /// Retag the recipe's images in `regions`: `add` sets the recipe's tags on each, then, when
-    /// `removing`, `take` takes the stale keys off it. Both take the region and the image id, owned.
+    /// Retag the current version's images in `r.regions`: `add(region, image, tags)` sets the
+    /// recipe's tags, their build-time placeholders (`${timestamp}`, `${date}`, …) resolved to the
+    /// version's own values; then, when keys left the recipe, `take(region, image, keys)` takes
+    /// them off. Both take owned arguments.
     pub async fn retag_with<A, T>(
         &self,
-        regions: &[String],
-        removing: bool,
-        add: impl Fn(String, String) -> A,
-        take: impl Fn(String, String) -> T,
+        r: Retag<'_>,
+        add: impl Fn(String, String, BTreeMap<String, String>) -> A,
+        take: impl Fn(String, String, Vec<String>) -> T,
     ) -> Result<(), ActionError>
     where
         A: Future<Output = Result<(), ActionError>>,
         T: Future<Output = Result<(), ActionError>>,
     {
-        for (region, image) in self.images_in(regions) {
-            add(region.to_string(), image.clone()).await?;
-            if removing {
-                take(region.to_string(), image).await?;
+        let version = (self.cx.current(self.name))
+            .ok_or_else(|| ActionError::fatal("no current version to retag"))?;
+        let v = BuildValues::of_version(version);
+        let tags: BTreeMap<String, String> = (r.tags.iter())
+            .map(|(k, val)| (k.clone(), v.apply(val)))
+            .collect();
+        for (region, image) in self.images_in(r.regions) {
+            if !tags.is_empty() {
+                add(region.to_string(), image.clone(), tags.clone()).await?;
+            }
+            if !r.remove.is_empty() {
+                take(region.to_string(), image, r.remove.to_vec()).await?;
             }
         }
         Ok(())
@@ -177,6 +193,39 @@ impl<'a> ActionScope<'a> {
     pub fn waiting(&self, on: String) {
         self.cx.events.waiting(self.a.id, on);
     }
+}
+
+/// A rollout action: where the new image goes, and the region whose image it takes (`None`: the
+/// build region).
+#[derive(Clone, Copy, Debug)]
+pub struct Rollout<'a> {
+    /// The bundle, fleet, launch template or parameter.
+    pub target: &'a RolloutTarget,
+    /// Where.
+    pub region: Option<&'a str>,
+}
+
+impl Rollout<'_> {
+    /// The error for a rollout target `target` (a target's name) does not take: validation
+    /// refuses such a recipe first; this guards a hand-made plan.
+    pub fn refused(&self, target: &str, takes: &str) -> ActionError {
+        let to = self.target;
+        ActionError::fatal(format!(
+            "{target} cannot roll out to {to}: it takes {takes}"
+        ))
+    }
+}
+
+/// A retag action: the recipe's image tags as written (build-time placeholders unresolved), the keys
+/// no longer in the recipe, and the regions of the current version's images.
+#[derive(Clone, Copy, Debug)]
+pub struct Retag<'a> {
+    /// The tags to set.
+    pub tags: &'a BTreeMap<String, String>,
+    /// The keys to take off.
+    pub remove: &'a [String],
+    /// Where.
+    pub regions: &'a [String],
 }
 
 /// A share action, or an unshare: who, in which region, and what they are granted (`None` takes

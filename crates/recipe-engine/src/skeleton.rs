@@ -14,6 +14,7 @@
 #[doc(hidden)]
 pub mod reexport {
     pub use recipe_loader::LoadedRecipe;
+    pub use recipe_model::Target;
     pub use recipe_plan::{Observations, ObserveError};
     pub use recipe_state::RecipeState;
 }
@@ -24,9 +25,9 @@ pub mod reexport {
 ///
 /// ```ignore
 /// impl Provider for MyProvider {
-///     fn target(&self) -> Target { … }
 ///     fn lane(&self, cx: &ApplyContext, action: &Action) -> Lane { … }
 ///     recipe_engine::delegate_provider! {
+///         target: MY_TARGET,
 ///         observe: observe::observe,
 ///         run: actions::run,
 ///         sweep: sweep::sweep,
@@ -36,27 +37,31 @@ pub mod reexport {
 /// }
 /// ```
 ///
-/// Without arguments it uses the one module layout: `observe::observe`, `actions::run`,
-/// `sweep::sweep`, `builder::release_one`, `image::delete_image`. `discard` takes the provider, the
-/// image's region and its id (an image already gone counts as removed).
+/// `sweep: by_recipe(builders, images)` sweeps through [`SweepRequest::by_recipe`](crate::SweepRequest::by_recipe):
+/// `builders(provider, cx, recipe, request, log)` for each recipe, then
+/// `images(provider, SweepAt { recipe, region, request, log })` in each of its regions.
+///
+/// With the target alone (`delegate_provider!(MY_TARGET)`) it uses the one module layout: `observe::observe`, `actions::run`,
+/// `by_recipe(sweep::builders, sweep::images)`, `builder::release_one`, `image::delete_image`.
+/// `discard` takes the provider, the image's region and its id (an image already gone counts as
+/// removed).
 #[macro_export]
 macro_rules! delegate_provider {
-    () => {
+    ($target:expr) => {
         $crate::delegate_provider! {
+            target: $target,
             observe: observe::observe,
             run: actions::run,
-            sweep: sweep::sweep,
+            sweep: by_recipe(sweep::builders, sweep::images),
             release: builder::release_one,
             discard: image::delete_image,
         }
     };
-    (
-        observe: $observe:path,
-        run: $run:path,
-        sweep: $sweep:path,
-        release: $release:path,
-        discard: $discard:path $(,)?
-    ) => {
+    (@common $target:expr, $observe:path, $run:path, $release:path, $discard:path) => {
+        fn target(&self) -> $crate::skeleton::reexport::Target {
+            $target
+        }
+
         fn observe<'a>(
             &'a self,
             recipes: &'a [&'a $crate::skeleton::reexport::LoadedRecipe],
@@ -84,14 +89,6 @@ macro_rules! delegate_provider {
             ::std::boxed::Box::pin($run(self, cx, action, inputs))
         }
 
-        fn sweep<'a>(
-            &'a self,
-            cx: &'a $crate::ApplyContext,
-            request: &'a $crate::SweepRequest,
-        ) -> $crate::BoxFuture<'a, $crate::Swept> {
-            ::std::boxed::Box::pin($sweep(self, cx, request))
-        }
-
         fn release<'a>(
             &'a self,
             cx: &'a $crate::ApplyContext,
@@ -108,6 +105,53 @@ macro_rules! delegate_provider {
         ) -> $crate::BoxFuture<'a, ::std::result::Result<(), $crate::ActionError>> {
             let _ = cx;
             ::std::boxed::Box::pin($discard(self, &image.region, &image.image))
+        }
+    };
+    (
+        target: $target:expr,
+        observe: $observe:path,
+        run: $run:path,
+        sweep: by_recipe($builders:path, $images:path),
+        release: $release:path,
+        discard: $discard:path $(,)?
+    ) => {
+        $crate::delegate_provider!(@common $target, $observe, $run, $release, $discard);
+
+        fn sweep<'a>(
+            &'a self,
+            cx: &'a $crate::ApplyContext,
+            request: &'a $crate::SweepRequest,
+        ) -> $crate::BoxFuture<'a, $crate::Swept> {
+            ::std::boxed::Box::pin(request.by_recipe(
+                move |recipe, log| async move { $builders(self, cx, &recipe, request, &log).await },
+                move |recipe, region, log| async move {
+                    let at = $crate::SweepAt {
+                        recipe: &recipe,
+                        region: &region,
+                        req: request,
+                        log: &log,
+                    };
+                    $images(self, at).await
+                },
+            ))
+        }
+    };
+    (
+        target: $target:expr,
+        observe: $observe:path,
+        run: $run:path,
+        sweep: $sweep:path,
+        release: $release:path,
+        discard: $discard:path $(,)?
+    ) => {
+        $crate::delegate_provider!(@common $target, $observe, $run, $release, $discard);
+
+        fn sweep<'a>(
+            &'a self,
+            cx: &'a $crate::ApplyContext,
+            request: &'a $crate::SweepRequest,
+        ) -> $crate::BoxFuture<'a, $crate::Swept> {
+            ::std::boxed::Box::pin($sweep(self, cx, request))
         }
     };
 }
@@ -190,11 +234,12 @@ macro_rules! action_context {
                         done(self.remove_copy(region, image_id).await)
                     }
                     K::Retag { tags, remove, regions } => {
-                        done(self.retag(tags, remove, regions).await)
+                        done(self.retag($crate::Retag { tags, remove, regions }).await)
                     }
                     K::Retire { build_id, .. } => done(self.retire(build_id).await),
                     K::Rollout { target, region } => {
-                        done(self.rollout(target, region.as_deref()).await)
+                        let region = region.as_deref();
+                        done(self.rollout($crate::Rollout { target, region }).await)
                     }
                     K::RunSteps { .. }
                     | K::Reboot

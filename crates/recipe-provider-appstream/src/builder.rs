@@ -10,11 +10,11 @@
 //! made), then removes the managed node, the activation and the builder.
 
 use aws_sdk_appstream::types::{ImageBuilderState, ImageState, VpcConfig};
-use recipe_aws::{AwsError, CLEANUP_ATTEMPTS, CLEANUP_BACKOFF, Context, persist};
+use recipe_aws::{AwsError, Context};
 use recipe_engine::{ActionError, ApplyContext, BoxFuture, Leftover, RecipeOutputs, Released};
 use recipe_model::Base;
 use recipe_ssm::hybrid;
-use recipe_ssm::{NodeCheck, Session};
+use recipe_ssm::{Hybrid, NodeCheck, Session};
 
 use crate::actions::{Act, builder_name};
 
@@ -27,6 +27,23 @@ impl NodeCheck for Act<'_> {
     }
 }
 
+impl Hybrid for Act<'_> {
+    fn builder(&self) -> String {
+        Act::builder(self)
+    }
+
+    /// Where a person connects: a streaming URL is a bearer credential for the builder, so it is
+    /// not put in the gate's text (which goes to logs and the journal): the text says how to make
+    /// one (CreateImageBuilderStreamingURL), on the person's own terminal.
+    fn words(&self, name: &str) -> (String, String) {
+        let home = &self.home;
+        let connect = format!(
+            "the image builder {name} in {home}: open the URL that `aws appstream create-image-builder-streaming-url --name {name} --validity 3600 --region {home} --query StreamingURL --output text` prints (or the console's Images > Image builder > Connect)"
+        );
+        (format!("the image builder {name}"), connect)
+    }
+}
+
 impl Act<'_> {
     /// The base image, by name or ARN: it must be visible to the account and AVAILABLE.
     pub(crate) async fn resolve_base(&self) -> Result<RecipeOutputs, ActionError> {
@@ -35,26 +52,16 @@ impl Act<'_> {
             // The parent's image here: an AMI (the import route) or an AppStream image.
             Base::Recipe(parent) => {
                 // Built in this apply, or the parent's current version when it is up to date.
-                let image = self
-                    .cx
-                    .image_in(self.inputs, &parent.value, &self.home)
-                    .ok_or_else(|| {
-                        ActionError::fatal(format!(
-                            "no image of `{}` in {} to start from",
-                            parent.value, self.home
-                        ))
-                    })?;
+                let image = self.image_of(&parent.value).ok_or_else(|| {
+                    let (parent, home) = (&parent.value, &self.home);
+                    ActionError::fatal(format!("no image of `{parent}` in {home} to start from"))
+                })?;
                 if image.starts_with("ami-") {
                     return Ok(RecipeOutputs::base(image));
                 }
-                image.to_string()
+                image
             }
-            other => {
-                return Err(ActionError::fatal(format!(
-                    "an AppStream image builder cannot start from base `{}`",
-                    other.kind()
-                )));
-            }
+            _ => return Err(self.unusable_base("an AppStream image builder")),
         };
         let found = crate::image::describe(&self.apps, &image).await?;
         match found.as_ref().and_then(|i| i.state()) {
@@ -109,16 +116,8 @@ impl Act<'_> {
         let Some(node) = hybrid::node_info(&self.ssm, activation).await? else {
             return Ok(());
         };
-        let out = self
-            .apps
-            .describe_image_builders()
-            .names(name)
-            .send()
-            .await
-            .ctx("appstream", "DescribeImageBuilders")?;
-        let eni = out
-            .image_builders()
-            .first()
+        let found = poll::builder(&self.apps, name).await?;
+        let eni = (found.as_ref())
             .and_then(|b| b.network_access_configuration())
             .and_then(|n| n.eni_private_ip_address())
             .unwrap_or_default();
@@ -196,22 +195,8 @@ impl Act<'_> {
         &self,
         name: &str,
     ) -> Result<Option<ImageBuilderState>, ActionError> {
-        let got = self
-            .apps
-            .describe_image_builders()
-            .names(name)
-            .send()
-            .await
-            .ctx("appstream", "DescribeImageBuilders");
-        let out = match got {
-            Err(e) if e.is("ResourceNotFoundException") => return Ok(None),
-            other => other?,
-        };
-        Ok(out
-            .image_builders()
-            .first()
-            .and_then(|b| b.state())
-            .cloned())
+        let found = poll::builder(&self.apps, name).await?;
+        Ok(found.and_then(|b| b.state))
     }
 
     /// Wait until the builder is RUNNING, starting it when it was stopped.
@@ -247,27 +232,9 @@ impl Act<'_> {
         Ok(())
     }
 
-    /// The managed node on the builder (found through its activation, then remembered).
-    pub(crate) async fn node(&self, name: &str) -> Result<Option<String>, ActionError> {
-        self.p.nodes.on_builder(&self.ssm, name).await
-    }
-
     /// A session on the builder's managed node.
     pub(crate) async fn session(&self) -> Result<Session<'_>, ActionError> {
-        let name = self.builder();
-        let what = format!("the image builder {name}");
-        let (ssm, nodes, connect) = (self.ssm.clone(), &self.p.nodes, self.connect(&name));
-        Session::on_hybrid(&self.s, ssm, nodes, (&name, &what), self, connect).await
-    }
-
-    /// Where a person connects to the builder. A streaming URL is a bearer credential for the
-    /// builder, so it is not put in the gate's text (which goes to logs and the journal): the text
-    /// says how to make one (CreateImageBuilderStreamingURL), on the person's own terminal.
-    fn connect(&self, name: &str) -> String {
-        format!(
-            "the image builder {name} in {}: open the URL that `aws appstream create-image-builder-streaming-url --name {name} --validity 3600 --region {} --query StreamingURL --output text` prints (or the console's Images > Image builder > Connect)",
-            self.home, self.home
-        )
+        Session::on_hybrid(&self.s, self.ssm.clone(), &self.p.nodes, self).await
     }
 
     /// Delete the builder once no image is being made on it: wait for the build's image to be made
@@ -285,8 +252,7 @@ impl Act<'_> {
             self.waiting(format!(
                 "the image {image} to be made before {name} is stopped"
             ));
-            let made =
-                poll::wait_image(&self.p.nodes.poller, &self.home, self.apps.clone(), &image);
+            let made = poll::wait_image(self.p.on(&self.home, self.apps.clone()), &image);
             // A FAILED image is the wait-available action's to report; the builder goes either way.
             let _ = made.await;
         }
@@ -314,14 +280,8 @@ pub(crate) async fn stop_and_delete(
         Err(e) if e.is("OperationNotPermittedException") => return delete(&client, name).await,
         Err(e) => return Err(e.into()),
     }
-    poll::wait_builder(
-        &p.nodes.poller,
-        region,
-        client.clone(),
-        name,
-        ImageBuilderState::Stopped,
-    )
-    .await?;
+    let stopped = ImageBuilderState::Stopped;
+    poll::wait_builder(p.on(region, client.clone()), name, stopped).await?;
     delete(&client, name).await
 }
 
@@ -338,47 +298,26 @@ async fn delete(client: &aws_sdk_appstream::Client, name: &str) -> Result<(), Ac
     }
 }
 
-/// Delete (or, with `keep`, mark) the builder of a failed build.
+/// Delete (or, with `keep`, mark) the builder of a failed build, with its node and activation.
 pub(crate) async fn release_one(
     p: &AppstreamProvider,
     cx: &ApplyContext,
     l: &Leftover,
     keep: bool,
 ) -> Released {
-    let region = match cx.home_region(&l.recipe) {
-        Ok(r) => r,
-        Err(e) => return Released::Failed(e),
+    let builder = l.builder.as_str();
+    let mark = |region: String| async move { Ok(mark_kept(&p.appstream(&region), builder).await?) };
+    let remove = |region: String| async move {
+        hybrid::forget(&p.ssm(&region), builder).await?;
+        stop_and_delete(p, &region, builder).await
     };
-    let client = p.appstream(&region);
-    if keep {
-        return match mark_kept(&client, &l.builder).await {
-            Ok(()) => Released::Kept,
-            Err(e) => Released::KeptUnmarked(e.into()),
-        };
-    }
-    let (ssm, region, builder) = (&p.ssm(&region), region.as_str(), l.builder.as_str());
-    let done = persist(CLEANUP_ATTEMPTS, CLEANUP_BACKOFF, || async move {
-        hybrid::forget(ssm, builder).await?;
-        stop_and_delete(p, region, builder).await
-    });
-    match done.await {
-        Ok(()) => Released::Terminated,
-        Err(e) => Released::Failed(e),
-    }
+    cx.release_with((l, keep), mark, remove).await
 }
 
 /// Tag a kept builder `recipe:keep=debug`.
 async fn mark_kept(client: &aws_sdk_appstream::Client, name: &str) -> Result<(), AwsError> {
-    let arn = client
-        .describe_image_builders()
-        .names(name)
-        .send()
-        .await
-        .ctx("appstream", "DescribeImageBuilders")?
-        .image_builders()
-        .first()
-        .and_then(|b| b.arn())
-        .map(str::to_string)
+    let found = poll::builder(client, name).await?;
+    let arn = (found.and_then(|b| b.arn))
         .ok_or_else(|| AwsError::missing("appstream", "DescribeImageBuilders", "Arn"))?;
     client
         .tag_resource()

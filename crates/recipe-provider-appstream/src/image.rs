@@ -5,9 +5,10 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_appstream::operation::describe_images::DescribeImagesOutput;
 use aws_sdk_appstream::types::{Image, ImagePermissions, VisibilityType};
-use recipe_aws::{AwsError, Context, WaitError};
-use recipe_engine::{ActionError, RecipeOutputs, ShareChange};
+use recipe_aws::{AwsError, Context, every_page};
+use recipe_engine::{ActionError, RecipeOutputs, Retag, ShareChange};
 use recipe_ssm::{hybrid, render};
 
 use crate::actions::Act;
@@ -121,7 +122,7 @@ impl Act<'_> {
         {
             return Err(e);
         }
-        if let Some(node) = self.node(&self.builder()).await? {
+        if let Some(node) = self.p.nodes.on_builder(&self.ssm, &self.builder()).await? {
             hybrid::deregister(&self.ssm, &node).await?;
         }
         Ok(RecipeOutputs::image(&self.home, name))
@@ -262,18 +263,11 @@ impl Act<'_> {
     }
 
     pub(crate) async fn wait_available(&self) -> Result<RecipeOutputs, ActionError> {
-        let image = self.need_image(&self.home, "wait for")?;
-        self.waiting(format!("{image} in {} to become AVAILABLE", self.home));
-        match poll::wait_image(&self.p.nodes.poller, &self.home, self.apps.clone(), &image).await {
-            Ok(()) => Ok(RecipeOutputs::image(&self.home, image)),
-            Err(WaitError::Failed(why)) => {
-                let _ = delete_image(self.p, &self.home, &image).await;
-                Err(ActionError::fatal(format!(
-                    "{why}; the image was deleted, apply again to rebuild"
-                )))
-            }
-            Err(e) => Err(e.into()),
-        }
+        let (p, home, client) = (self.p, self.home.as_str(), self.apps.clone());
+        let wait =
+            |image: String| async move { poll::wait_image(p.on(home, client), &image).await };
+        let delete = |image: String| async move { delete_image(p, home, &image).await };
+        recipe_ssm::image_available(&self.s, wait, delete).await
     }
 
     /// The seed's tags on the image in `region` (TagResource replaces values: idempotent).
@@ -315,7 +309,7 @@ impl Act<'_> {
             call.send().await.ctx("appstream", "CopyImage")?;
         }
         self.waiting(format!("the copy {name} in {region} to become AVAILABLE"));
-        poll::wait_image(&self.p.nodes.poller, region, client, &name).await?;
+        poll::wait_image(self.p.on(region, client), &name).await?;
         self.tag_in(region, &name).await?;
         Ok(RecipeOutputs::image(region, name))
     }
@@ -347,33 +341,29 @@ impl Act<'_> {
         Ok(())
     }
 
-    /// The recipe's changed tags on the current images.
-    pub(crate) async fn retag(
-        &self,
-        tags: &BTreeMap<String, String>,
-        remove: &[String],
-        regions: &[String],
-    ) -> Result<(), ActionError> {
+    /// The recipe's changed tags on the current images. TagResource and UntagResource take the
+    /// image's ARN.
+    pub(crate) async fn retag(&self, r: Retag<'_>) -> Result<(), ActionError> {
         let p = self.p;
-        // TagResource and UntagResource take the image's ARN.
-        let add = |region: String, image: String| async move {
+        let add = |region: String, image: String, tags: BTreeMap<String, String>| async move {
             let client = p.appstream(&region);
             let arn = arn_of(&client, &image).await?;
-            let tags = Some(tags.clone().into_iter().collect());
-            let call = client.tag_resource().resource_arn(&arn).set_tags(tags);
+            let call = client.tag_resource().resource_arn(&arn);
+            let call = call.set_tags(Some(tags.into_iter().collect()));
             call.send().await.ctx("appstream", "TagResource")?;
             Ok(())
         };
-        let take = |region: String, image: String| async move {
+        let take = |region: String, image: String, keys: Vec<String>| async move {
             let client = p.appstream(&region);
             let arn = arn_of(&client, &image).await?;
-            let call = client.untag_resource().resource_arn(&arn);
-            let call = call.set_tag_keys(Some(remove.to_vec()));
+            let call = client
+                .untag_resource()
+                .resource_arn(&arn)
+                .set_tag_keys(Some(keys));
             call.send().await.ctx("appstream", "UntagResource")?;
             Ok(())
         };
-        self.retag_with(regions, !remove.is_empty(), add, take)
-            .await
+        self.retag_with(r, add, take).await
     }
 
     /// Delete an old version's images in every region, unless a fleet uses one.
@@ -538,21 +528,15 @@ async fn images(
     client: &aws_sdk_appstream::Client,
     kind: Option<aws_sdk_appstream::types::VisibilityType>,
 ) -> Result<Vec<Image>, AwsError> {
-    let (mut all, mut token) = (Vec::new(), None);
-    loop {
-        let out = client
+    let page = |t| {
+        client
             .describe_images()
             .set_type(kind.clone())
-            .set_next_token(token)
+            .set_next_token(t)
             .send()
-            .await
-            .ctx("appstream", "DescribeImages")?;
-        all.extend(out.images().iter().cloned());
-        token = out.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(all);
-        }
-    }
+    };
+    let split = |o: DescribeImagesOutput| (o.images, o.next_token);
+    every_page(("appstream", "DescribeImages"), page, split).await
 }
 
 /// AWS's public images in the client's region.

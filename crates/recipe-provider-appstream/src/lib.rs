@@ -25,11 +25,8 @@ mod preflight;
 mod rollout;
 mod sweep;
 
-use recipe_aws::{Aws, Clients};
 use recipe_engine::{Action, ActionKind, ApplyContext, Lane, Limit, LimitKind, Provider};
-use recipe_model::Target;
 pub use recipe_ssm::Options;
-use recipe_ssm::ProviderCore;
 
 /// Image copies to one destination region that AppStream runs at once
 /// (https://docs.aws.amazon.com/appstream2/latest/developerguide/limits.html: "Concurrent image
@@ -40,53 +37,29 @@ pub const COPIES_PER_DESTINATION: usize = 2;
 /// activation's role; it trusts `ssm.amazonaws.com`, see docs/appstream.md).
 pub const DEFAULT_AGENT_ROLE: &str = "recipe-appstream-builder";
 
-/// The AppStream provider: one per command, shared by every action of an apply.
-pub struct AppstreamProvider {
-    core: ProviderCore,
-    apps: Clients<aws_sdk_appstream::Client>,
-    ec2: Clients<aws_sdk_ec2::Client>,
-    iam: Clients<aws_sdk_iam::Client>,
-}
-
-impl std::ops::Deref for AppstreamProvider {
-    type Target = ProviderCore;
-    fn deref(&self) -> &ProviderCore {
-        &self.core
-    }
+recipe_ssm::provider! {
+    /// The AppStream provider: one per command, shared by every action of an apply.
+    pub struct AppstreamProvider, agent role DEFAULT_AGENT_ROLE
 }
 
 impl AppstreamProvider {
-    /// A provider for this AWS configuration (its region is the default build region).
-    pub fn new(aws: Aws, opts: Options) -> AppstreamProvider {
-        AppstreamProvider {
-            apps: Clients::new(aws.clone(), aws_sdk_appstream::Client::new),
-            ec2: Clients::new(aws.clone(), aws_sdk_ec2::Client::new),
-            iam: Clients::new(aws.clone(), aws_sdk_iam::Client::new),
-            core: ProviderCore::new(aws, opts, DEFAULT_AGENT_ROLE),
-        }
-    }
-
     /// The AppStream client for `region`.
     pub fn appstream(&self, region: &str) -> aws_sdk_appstream::Client {
-        self.apps.get(region)
+        self.client(region, aws_sdk_appstream::Client::new)
     }
 
     /// The IAM client (a global service, signed for us-east-1), for the builder role's preflight.
     pub fn iam(&self) -> aws_sdk_iam::Client {
-        self.iam.get("us-east-1")
+        self.client("us-east-1", aws_sdk_iam::Client::new)
     }
 
     /// The EC2 client for `region` (the builders' network, for the preflight).
     pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
-        self.ec2.get(region)
+        self.client(region, aws_sdk_ec2::Client::new)
     }
 }
 
 impl Provider for AppstreamProvider {
-    fn target(&self) -> Target {
-        recipe_targets::APPSTREAM
-    }
-
     /// Every call is made in the build region (CopyImage too: it is called in the source region),
     /// except shares and copy removals, made where the copy is.
     fn lane(&self, cx: &ApplyContext, action: &Action) -> Lane {
@@ -107,5 +80,5 @@ impl Provider for AppstreamProvider {
         }
     }
 
-    recipe_engine::delegate_provider!();
+    recipe_engine::delegate_provider!(recipe_targets::APPSTREAM);
 }

@@ -3,10 +3,11 @@
 //! image), their permissions, the image each listed fleet runs, the images fleets use, and a newer
 //! AWS release of a public base.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use recipe_loader::LoadedRecipe;
-use recipe_plan::{Observations, ObserveError, ObservedImage, ObservedRollout, RolloutTarget};
+use recipe_plan::{Observations, ObserveError, ObservedRollout, RolloutTarget};
+use recipe_ssm::Observing;
 use recipe_state::RecipeState;
 
 use crate::AppstreamProvider;
@@ -17,66 +18,65 @@ pub(crate) async fn observe(
     recipes: &[&LoadedRecipe],
     state: &BTreeMap<String, RecipeState>,
 ) -> Result<Observations, ObserveError> {
-    let mut obs = Observations::default();
-    let mut regions: BTreeSet<String> = BTreeSet::new();
-    for r in recipes {
-        let (name, home) = (r.recipe.name.value.clone(), p.home(r));
-        let network = crate::preflight::problems(&p.ec2(&home), r, &home).await;
-        obs.add_problems(&name, network);
-        obs.add_problems(&name, crate::preflight::role(&p.iam(), r).await);
-        obs.add_problems(&name, p.common_problems(r, &home).await);
-        regions.extend(r.recipe.image_regions(&home));
-        let listed = r
-            .recipe
-            .rollout
-            .iter()
-            .flat_map(|ro| ro.value.fleets.iter());
-        let mut rollouts = Vec::new();
-        for fleet in listed {
-            let found = crate::rollout::describe_fleet(&p.appstream(&home), &fleet.value).await?;
-            rollouts.push(ObservedRollout {
-                target: RolloutTarget::Fleet(fleet.value.clone()),
-                region: None,
-                image: found.and_then(|f| f.image_name().map(str::to_string)),
-            });
-        }
-        if !rollouts.is_empty() {
-            obs.rollouts.insert(name.clone(), rollouts);
-        }
-        if r.recipe.managed_update() {
-            let current = state.get(&name).and_then(|s| s.current());
-            let source = crate::image::update_source(r, current, &home);
-            if crate::image::can_update(&p.appstream(&home), &source, &name).await? {
-                obs.updates.insert(name.clone());
-            }
-        }
-        if let recipe_model::Base::AppstreamImage(base) = &r.recipe.base.value
-            && let Some(newer) =
-                crate::image::newer_release(&p.appstream(&home), &base.value).await?
-        {
-            let advice = format!(
-                "AWS published {newer}, newer than this recipe's base: set `base` to it to build on it"
-            );
-            obs.newer_bases.insert(name.clone(), advice);
-        }
-        obs.images.insert(name.clone(), Vec::new());
-        obs.refreshed.insert(name);
+    p.observe_each(
+        (recipes, state),
+        |o, obs| Box::pin(observe_recipe(p, o, obs)),
+        |region, obs| Box::pin(observe_region(p, region, obs)),
+    )
+    .await
+}
+
+/// What an observing step hands back.
+type Res = Result<Observations, ObserveError>;
+
+/// One recipe: its builder's network and role, its fleets, whether AppStream has an update for
+/// it (managed update), and a newer AWS release of its base.
+async fn observe_recipe(p: &AppstreamProvider, o: Observing<'_>, mut obs: Observations) -> Res {
+    let (r, name, home) = (o.r, o.name, o.home.as_str());
+    obs.add_problems(
+        name,
+        crate::preflight::problems(&p.ec2(home), r, home).await,
+    );
+    obs.add_problems(name, crate::preflight::role(&p.iam(), r).await);
+    let listed = r
+        .recipe
+        .rollout
+        .iter()
+        .flat_map(|ro| ro.value.fleets.iter());
+    let mut rollouts = Vec::new();
+    for fleet in listed {
+        let found = crate::rollout::describe_fleet(&p.appstream(home), &fleet.value).await?;
+        rollouts.push(ObservedRollout {
+            target: RolloutTarget::Fleet(fleet.value.clone()),
+            region: None,
+            image: found.and_then(|f| f.image_name().map(str::to_string)),
+        });
     }
-    for region in &regions {
-        observe_region(p, region, &mut obs).await?;
+    if !rollouts.is_empty() {
+        obs.rollouts.insert(name.to_string(), rollouts);
+    }
+    if r.recipe.managed_update() {
+        let source = crate::image::update_source(r, o.current, home);
+        if crate::image::can_update(&p.appstream(home), &source, name).await? {
+            obs.updates.insert(name.to_string());
+        }
+    }
+    if let recipe_model::Base::AppstreamImage(base) = &r.recipe.base.value
+        && let Some(newer) = crate::image::newer_release(&p.appstream(home), &base.value).await?
+    {
+        let advice = format!(
+            "AWS published {newer}, newer than this recipe's base: set `base` to it to build on it"
+        );
+        obs.newer_bases.insert(name.to_string(), advice);
     }
     Ok(obs)
 }
 
 /// The owned images of `region` that carry a recipe's tags, and the images fleets there use.
-async fn observe_region(
-    p: &AppstreamProvider,
-    region: &str,
-    obs: &mut Observations,
-) -> Result<(), ObserveError> {
-    let client = p.appstream(region);
+async fn observe_region(p: &AppstreamProvider, region: String, mut obs: Observations) -> Res {
+    let (client, region) = (p.appstream(&region), region.as_str());
     for img in crate::image::owned_images(&client).await? {
-        observe_image(&client, region, &img, obs).await?;
+        observe_image(&client, region, &img, &mut obs).await?;
     }
     let fleets = crate::rollout::fleets(&client).await?;
     obs.in_use.extend(
@@ -85,7 +85,7 @@ async fn observe_region(
             .filter_map(|f| f.image_name())
             .map(str::to_string),
     );
-    Ok(())
+    Ok(obs)
 }
 
 /// One owned image, kept if it carries a recipe's tags, with the accounts it is shared with.
@@ -99,29 +99,21 @@ async fn observe_image(
         return Ok(());
     };
     let tags = crate::image::tags_of(client, arn).await?;
-    let get = |k: &str| tags.get(k).cloned();
-    let (Some(recipe), Some(build_id)) =
-        (get(recipe_aws::tags::NAME), get(recipe_aws::tags::BUILD_ID))
-    else {
+    let Some((recipe, mut seen)) = recipe_ssm::tagged_image(&tags, region, name) else {
         return Ok(());
     };
     let Some(list) = obs.images.get_mut(&recipe) else {
         return Ok(());
     };
-    list.push(ObservedImage {
-        build_id,
-        region: region.to_string(),
-        image_id: name.to_string(),
-        shares: crate::image::shared_with(client, name)
-            .await?
-            .into_iter()
-            .collect(),
-        shares_observed: true,
-        version: get(recipe_aws::tags::VERSION).unwrap_or_default(),
-        fingerprint: get(recipe_aws::tags::FINGERPRINT).unwrap_or_default(),
-        created_at: img
-            .created_time()
-            .and_then(|t| jiff::Timestamp::from_second(t.secs()).ok()),
-    });
+    seen.shares = crate::image::shared_with(client, name)
+        .await?
+        .into_iter()
+        .collect();
+    seen.shares_observed = true;
+    let created = img
+        .created_time()
+        .map(|t| jiff::Timestamp::from_second(t.secs()));
+    seen.created_at = created.and_then(Result::ok);
+    list.push(seen);
     Ok(())
 }

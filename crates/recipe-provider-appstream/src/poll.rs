@@ -1,10 +1,10 @@
 //! AppStream waits on the shared coalesced poller: image builders (one DescribeImageBuilders listing
 //! per region and tick, for every builder waited on there) and images (DescribeImages by name).
 
-use std::sync::Arc;
-
-use aws_sdk_appstream::types::{FleetState, ImageBuilderState as B, ImageState};
-use recipe_aws::{Context, Poller, Probe, Probed, WaitError};
+use aws_sdk_appstream::Client;
+use aws_sdk_appstream::operation::describe_image_builders::DescribeImageBuildersOutput;
+use aws_sdk_appstream::types::{FleetState, ImageBuilder, ImageBuilderState as B, ImageState};
+use recipe_aws::{AwsError, Batch, Context, On, Probed, WaitError, every_page};
 
 /// What a builder in `state` means for a wait for `want`: done, keep waiting, or failed.
 fn builder_outcome(name: &str, state: &B, want: &B) -> Option<Probed> {
@@ -20,128 +20,100 @@ fn builder_outcome(name: &str, state: &B, want: &B) -> Option<Probed> {
 }
 
 /// Wait until image builder `name` is `want` (RUNNING or STOPPED).
-pub async fn wait_builder(
-    poller: &Arc<Poller>,
-    region: &str,
-    client: aws_sdk_appstream::Client,
-    name: &str,
-    want: B,
-) -> Result<(), WaitError> {
-    let key = format!("builder-{want}/{region}");
-    let probe: Probe = Arc::new(move |names: Vec<String>| {
-        let (client, want) = (client.clone(), want.clone());
-        Box::pin(async move {
-            let all = builders(&client).await?;
-            let mut done = Vec::new();
-            for n in &names {
-                let found = all.iter().find(|b| b.name() == Some(n.as_str()));
-                let outcome = match found {
-                    Some(b) => b.state().and_then(|s| builder_outcome(n, s, &want)),
-                    None => Some(Probed::Failed(format!(
-                        "the image builder {n} no longer exists"
-                    ))),
-                };
-                done.extend(outcome.map(|o| (n.clone(), o)));
-            }
-            Ok(done)
-        })
-    });
-    poller.wait(key, name, probe).await
+pub async fn wait_builder(on: On<'_, Client>, name: &str, want: B) -> Result<(), WaitError> {
+    let kind = format!("builder-{want}");
+    on.wait(&kind, name, move |c, names| {
+        builder_states(c, names, want.clone())
+    })
+    .await
 }
 
-/// Every image builder of the account in the client's region, page after page.
-pub(crate) async fn builders(
-    client: &aws_sdk_appstream::Client,
-) -> Result<Vec<aws_sdk_appstream::types::ImageBuilder>, recipe_aws::AwsError> {
-    let (mut all, mut token) = (Vec::new(), None);
-    loop {
-        let out = client
-            .describe_image_builders()
-            .set_next_token(token)
-            .send()
-            .await
-            .ctx("appstream", "DescribeImageBuilders")?;
-        all.extend(out.image_builders().iter().cloned());
-        token = out.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(all);
-        }
+/// What one listing of the region's builders says of each builder waited on.
+async fn builder_states(client: Client, names: Vec<String>, want: B) -> Batch {
+    let all = builders(&client).await?;
+    let mut done = Vec::new();
+    for n in &names {
+        let found = all.iter().find(|b| b.name() == Some(n.as_str()));
+        let outcome = match found {
+            Some(b) => b.state().and_then(|s| builder_outcome(n, s, &want)),
+            None => Some(Probed::Failed(format!(
+                "the image builder {n} no longer exists"
+            ))),
+        };
+        done.extend(outcome.map(|o| (n.clone(), o)));
+    }
+    Ok(done)
+}
+
+/// Image builder `name` in the client's region (`None`: no such builder).
+pub(crate) async fn builder(client: &Client, name: &str) -> Result<Option<ImageBuilder>, AwsError> {
+    let call = client.describe_image_builders().names(name).send().await;
+    match call.ctx("appstream", "DescribeImageBuilders") {
+        Ok(out) => Ok(out.image_builders.and_then(|b| b.into_iter().next())),
+        Err(e) if e.is("ResourceNotFoundException") => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
+/// Every image builder of the account in the client's region, page after page.
+pub(crate) async fn builders(client: &Client) -> Result<Vec<ImageBuilder>, AwsError> {
+    let page = |t| client.describe_image_builders().set_next_token(t).send();
+    let split = |o: DescribeImageBuildersOutput| (o.image_builders, o.next_token);
+    every_page(("appstream", "DescribeImageBuilders"), page, split).await
+}
+
 /// Wait until image `name` is AVAILABLE (`Err` if it FAILED or is gone).
-pub async fn wait_image(
-    poller: &Arc<Poller>,
-    region: &str,
-    client: aws_sdk_appstream::Client,
-    name: &str,
-) -> Result<(), WaitError> {
-    let probe: Probe = Arc::new(move |names: Vec<String>| {
-        let client = client.clone();
-        Box::pin(async move {
-            let mut done = Vec::new();
-            for n in names {
-                let image = crate::image::describe(&client, &n).await?;
-                match image.as_ref().and_then(|i| i.state()) {
-                    Some(ImageState::Available) => done.push((n, Probed::Done)),
-                    Some(ImageState::Failed) => {
-                        let why = image
-                            .as_ref()
-                            .and_then(|i| i.state_change_reason())
-                            .and_then(|r| r.message())
-                            .unwrap_or("no reason given")
-                            .to_string();
-                        done.push((
-                            n.clone(),
-                            Probed::Failed(format!("image {n} FAILED: {why}")),
-                        ));
-                    }
-                    Some(_) => {}
-                    None => done.push((n.clone(), Probed::Failed(format!("image {n} is gone")))),
-                }
+pub async fn wait_image(on: On<'_, Client>, name: &str) -> Result<(), WaitError> {
+    on.wait("asimage", name, image_states).await
+}
+
+/// Each image waited on: AVAILABLE, FAILED (with AppStream's reason), gone, or still pending.
+async fn image_states(client: Client, names: Vec<String>) -> Batch {
+    let mut done = Vec::new();
+    for n in names {
+        let image = crate::image::describe(&client, &n).await?;
+        let outcome = match image.as_ref().and_then(|i| i.state()) {
+            Some(ImageState::Available) => Probed::Done,
+            Some(ImageState::Failed) => {
+                let why = image
+                    .as_ref()
+                    .and_then(|i| i.state_change_reason())
+                    .and_then(|r| r.message())
+                    .unwrap_or("no reason given");
+                Probed::Failed(format!("image {n} FAILED: {why}"))
             }
-            Ok(done)
-        })
-    });
-    poller.wait(format!("asimage/{region}"), name, probe).await
+            Some(_) => continue,
+            None => Probed::Failed(format!("image {n} is gone")),
+        };
+        done.push((n, outcome));
+    }
+    Ok(done)
 }
 
 /// Wait until fleet `name` is RUNNING or STOPPED (UpdateFleet refuses a STARTING or STOPPING one).
-pub async fn wait_fleet(
-    poller: &Arc<Poller>,
-    region: &str,
-    client: aws_sdk_appstream::Client,
-    name: &str,
-) -> Result<(), WaitError> {
-    let probe: Probe = Arc::new(move |names: Vec<String>| {
-        let client = client.clone();
-        Box::pin(async move {
-            let mut done = Vec::new();
-            for n in names {
-                let f = crate::rollout::describe_fleet(&client, &n).await?;
-                match f.as_ref().and_then(|f| f.state()) {
-                    Some(FleetState::Running | FleetState::Stopped) => done.push((n, Probed::Done)),
-                    Some(_) => {}
-                    None => done.push((n.clone(), Probed::Failed(format!("fleet {n} is gone")))),
-                }
-            }
-            Ok(done)
-        })
-    });
-    poller.wait(format!("fleet/{region}"), name, probe).await
+pub async fn wait_fleet(on: On<'_, Client>, name: &str) -> Result<(), WaitError> {
+    on.wait("fleet", name, fleet_states).await
+}
+
+/// Each fleet waited on: settled (RUNNING or STOPPED), gone, or still changing.
+async fn fleet_states(client: Client, names: Vec<String>) -> Batch {
+    let mut done = Vec::new();
+    for n in names {
+        let f = crate::rollout::describe_fleet(&client, &n).await?;
+        let outcome = match f.as_ref().and_then(|f| f.state()) {
+            Some(FleetState::Running | FleetState::Stopped) => Probed::Done,
+            Some(_) => continue,
+            None => Probed::Failed(format!("fleet {n} is gone")),
+        };
+        done.push((n, outcome));
+    }
+    Ok(done)
 }
 
 impl crate::actions::Act<'_> {
     /// Wait until image builder `name`, in the build region, is `want`.
     pub(crate) async fn builder_until(&self, name: &str, want: B) -> Result<(), WaitError> {
-        wait_builder(
-            &self.p.nodes.poller,
-            &self.home,
-            self.apps.clone(),
-            name,
-            want,
-        )
-        .await
+        wait_builder(self.p.on(&self.home, self.apps.clone()), name, want).await
     }
 }
 

@@ -4,9 +4,10 @@
 //! exist is created stopped, as EC2 launch templates are created; an Elastic fleet has no image and
 //! is refused with what to do instead.
 
-use aws_sdk_appstream::types::{ComputeCapacity, FleetState, FleetType, VpcConfig};
-use recipe_aws::{AwsError, Context};
-use recipe_engine::ActionError;
+use aws_sdk_appstream::operation::describe_fleets::DescribeFleetsOutput;
+use aws_sdk_appstream::types::{ComputeCapacity, Fleet, FleetState, FleetType, VpcConfig};
+use recipe_aws::{AwsError, Context, every_page};
+use recipe_engine::{ActionError, Rollout};
 use recipe_plan::RolloutTarget;
 
 use crate::actions::Act;
@@ -19,15 +20,9 @@ impl Act<'_> {
     /// Point the fleet at the new image. Sessions already running keep their instance; AppStream
     /// replaces idle instances over time (API_UpdateFleet).
     /// Fleets are in the build region: the plan gives no region.
-    pub(crate) async fn rollout(
-        &self,
-        target: &RolloutTarget,
-        _region: Option<&str>,
-    ) -> Result<(), ActionError> {
-        let RolloutTarget::Fleet(fleet) = target else {
-            return Err(ActionError::fatal(format!(
-                "AppStream cannot roll out to {target}: only fleets"
-            )));
+    pub(crate) async fn rollout(&self, to: Rollout<'_>) -> Result<(), ActionError> {
+        let RolloutTarget::Fleet(fleet) = to.target else {
+            return Err(to.refused("an appstream recipe", "fleets"));
         };
         let image = self.need_image(&self.home, "roll out")?;
         let Some(f) = describe_fleet(&self.apps, fleet).await? else {
@@ -40,7 +35,7 @@ impl Act<'_> {
         }
         if f.image_name() != Some(image.as_str()) {
             self.waiting(format!("fleet {fleet} to be RUNNING or STOPPED"));
-            poll::wait_fleet(&self.p.nodes.poller, &self.home, self.apps.clone(), fleet).await?;
+            poll::wait_fleet(self.p.on(&self.home, self.apps.clone()), fleet).await?;
             self.apps
                 .update_fleet()
                 .name(fleet)
@@ -163,23 +158,10 @@ pub(crate) async fn describe_fleet(
 }
 
 /// Every fleet of the account in the client's region.
-pub(crate) async fn fleets(
-    client: &aws_sdk_appstream::Client,
-) -> Result<Vec<aws_sdk_appstream::types::Fleet>, AwsError> {
-    let (mut all, mut token) = (Vec::new(), None);
-    loop {
-        let out = client
-            .describe_fleets()
-            .set_next_token(token)
-            .send()
-            .await
-            .ctx("appstream", "DescribeFleets")?;
-        all.extend(out.fleets().iter().cloned());
-        token = out.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(all);
-        }
-    }
+pub(crate) async fn fleets(client: &aws_sdk_appstream::Client) -> Result<Vec<Fleet>, AwsError> {
+    let page = |t| client.describe_fleets().set_next_token(t).send();
+    let split = |o: DescribeFleetsOutput| (o.fleets, o.next_token);
+    every_page(("appstream", "DescribeFleets"), page, split).await
 }
 
 /// The fleets in the client's region that run image `image`.

@@ -31,11 +31,10 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use aws_sdk_ec2::types::Filter;
-use recipe_aws::{Aws, Clients, Context};
+use recipe_aws::{Aws, Context};
 use recipe_engine::{
     Action, ActionError, ApplyContext, Lane, Leftover, Limit, LimitKind, Provider, Released,
 };
-use recipe_model::Target;
 pub use recipe_ssm::Options;
 use recipe_ssm::ProviderCore;
 
@@ -48,52 +47,38 @@ pub(crate) const DEFAULT_INSTANCE_TYPE: &str = "t3.small";
 /// The EC2 provider: one per command, shared by every action of an apply.
 pub struct Ec2Provider {
     core: ProviderCore,
-    ec2: Clients<aws_sdk_ec2::Client>,
-    iam: Clients<aws_sdk_iam::Client>,
-    kms: Clients<aws_sdk_kms::Client>,
-    quotas: Clients<aws_sdk_servicequotas::Client>,
     /// Builders the account has room for, per build region, as read at plan time (`quota.rs`).
     room: Mutex<BTreeMap<String, usize>>,
 }
 
-impl std::ops::Deref for Ec2Provider {
-    type Target = ProviderCore;
-    fn deref(&self) -> &ProviderCore {
-        &self.core
-    }
-}
+recipe_ssm::provider_core!(Ec2Provider);
 
 impl Ec2Provider {
-    /// A provider for this AWS configuration (its region is the default build region).
+    /// A provider for this AWS configuration (its region is the default build region). Its
+    /// builders' agents register by their instance profile, so there is no activation role.
     pub fn new(aws: Aws, opts: Options) -> Ec2Provider {
-        Ec2Provider {
-            ec2: Clients::new(aws.clone(), aws_sdk_ec2::Client::new),
-            iam: Clients::new(aws.clone(), aws_sdk_iam::Client::new),
-            kms: Clients::new(aws.clone(), aws_sdk_kms::Client::new),
-            quotas: Clients::new(aws.clone(), aws_sdk_servicequotas::Client::new),
-            room: Mutex::new(BTreeMap::new()),
-            core: ProviderCore::new(aws, opts, ""),
-        }
+        let (core, room) = (ProviderCore::new(aws, opts, ""), Mutex::default());
+        Ec2Provider { core, room }
     }
 
     /// The EC2 client for `region`.
     pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
-        self.ec2.get(region)
+        self.client(region, aws_sdk_ec2::Client::new)
     }
 
     /// The IAM client (IAM is global; its calls are signed for `us-east-1`).
     pub fn iam(&self) -> aws_sdk_iam::Client {
-        self.iam.get("us-east-1")
+        self.client("us-east-1", aws_sdk_iam::Client::new)
     }
 
     /// The Service Quotas client for `region`.
     pub fn quotas(&self, region: &str) -> aws_sdk_servicequotas::Client {
-        self.quotas.get(region)
+        self.client(region, aws_sdk_servicequotas::Client::new)
     }
 
     /// The KMS client for `region`.
     pub fn kms(&self, region: &str) -> aws_sdk_kms::Client {
-        self.kms.get(region)
+        self.client(region, aws_sdk_kms::Client::new)
     }
 
     /// Tag a builder kept for debugging (`--keep-on-error`) with `recipe:keep=debug`, so that sweeps
@@ -115,30 +100,17 @@ impl Ec2Provider {
     }
 
     async fn release_one(&self, cx: &ApplyContext, l: &Leftover, keep: bool) -> Released {
-        let region = match cx.home_region(&l.recipe) {
-            Ok(region) => region,
-            Err(e) => return Released::Failed(e),
+        let builder = l.builder.as_str();
+        let mark = |region: String| async move { self.mark_kept(&region, builder).await };
+        let remove = |region: String| async move {
+            let call = self
+                .ec2(&region)
+                .terminate_instances()
+                .instance_ids(builder);
+            call.send().await.ctx("ec2", "TerminateInstances")?;
+            Ok(())
         };
-        if keep {
-            return match self.mark_kept(&region, &l.builder).await {
-                Ok(()) => Released::Kept,
-                Err(e) => Released::KeptUnmarked(e),
-            };
-        }
-        let client = self.ec2(&region);
-        let done = recipe_aws::persist(
-            recipe_aws::CLEANUP_ATTEMPTS,
-            recipe_aws::CLEANUP_BACKOFF,
-            || {
-                let call = client.terminate_instances().instance_ids(&l.builder).send();
-                async { call.await.ctx("ec2", "TerminateInstances") }
-            },
-        )
-        .await;
-        match done {
-            Ok(_) => Released::Terminated,
-            Err(e) => Released::Failed(e.into()),
-        }
+        cx.release_with((l, keep), mark, remove).await
     }
 }
 
@@ -172,10 +144,6 @@ fn filter<S: AsRef<str>>(name: &str, values: &[S]) -> Filter {
 }
 
 impl Provider for Ec2Provider {
-    fn target(&self) -> Target {
-        recipe_targets::EC2_AMI
-    }
-
     fn lane(&self, cx: &ApplyContext, action: &Action) -> Lane {
         Lane::new("ec2", cx.call_region(action, true))
     }
@@ -195,6 +163,7 @@ impl Provider for Ec2Provider {
     }
 
     recipe_engine::delegate_provider! {
+        target: recipe_targets::EC2_AMI,
         observe: observe::observe,
         run: actions::run,
         sweep: sweep::sweep,

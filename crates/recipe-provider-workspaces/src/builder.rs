@@ -11,11 +11,11 @@ use aws_sdk_workspaces::types::{
     RunningMode, StartRequest, TerminateRequest, WorkspaceProperties, WorkspaceRequest,
     WorkspaceState,
 };
-use recipe_aws::{AwsError, CLEANUP_ATTEMPTS, CLEANUP_BACKOFF, Context, persist};
+use recipe_aws::{AwsError, Context};
 use recipe_engine::{ActionError, ApplyContext, BoxFuture, Leftover, RecipeOutputs, Released};
 use recipe_model::{Base, Os};
 use recipe_ssm::hybrid::{self, deregister, forget};
-use recipe_ssm::{NodeCheck, Session};
+use recipe_ssm::{Hybrid, NodeCheck, Session};
 
 use crate::actions::Act;
 
@@ -37,12 +37,7 @@ impl Act<'_> {
             Base::Workspace(w) => w.value.clone(),
             Base::ImageId(i) => i.value.clone(),
             Base::Recipe(parent) => self.import(&parent.value).await?,
-            other => {
-                return Err(ActionError::fatal(format!(
-                    "a WorkSpaces builder cannot start from base `{}`",
-                    other.kind()
-                )));
-            }
+            _ => return Err(self.unusable_base("a WorkSpaces builder")),
         };
         Ok(RecipeOutputs::base(id))
     }
@@ -71,7 +66,7 @@ impl Act<'_> {
             }
         };
         self.waiting(format!("the import {id} of {ami} to become AVAILABLE"));
-        poll::wait_image(&self.p.nodes.poller, &self.home, self.ws.clone(), &id).await?;
+        poll::wait_image(self.p.on(&self.home, self.ws.clone()), &id).await?;
         Ok(id)
     }
 
@@ -417,34 +412,10 @@ impl Act<'_> {
         hybrid::ensure_activation(&self.ssm, &a).await
     }
 
-    /// The managed node on the builder (found through its activation, then remembered).
-    async fn node(&self, ws: &str) -> Result<Option<String>, ActionError> {
-        self.p.nodes.on_builder(&self.ssm, ws).await
-    }
-
-    /// A session on the builder's managed node.
+    /// A session on the builder WorkSpace's managed node.
     pub(crate) async fn session(&self) -> Result<Session<'_>, ActionError> {
-        let ws = self.builder();
-        let what = format!("the builder {ws}");
-        let (ssm, nodes, connect) = (self.ssm.clone(), &self.p.nodes, self.connect(&ws));
-        Session::on_hybrid(&self.s, ssm, nodes, (&ws, &what), self, connect).await
-    }
-
-    /// Where a person connects to the builder.
-    fn connect(&self, ws: &str) -> String {
-        let b = &self.r.recipe.builder;
-        let user = b
-            .user_name
-            .as_ref()
-            .map_or("its user", |u| u.value.as_str());
-        let dir = b
-            .directory_id
-            .as_ref()
-            .map_or("its directory", |d| d.value.as_str());
-        format!(
-            "the builder WorkSpace {ws} in {}: sign in with the WorkSpaces client as {user} of directory {dir} (the directory's registration code is in `aws workspaces describe-workspace-directories --directory-ids {dir} --region {}`)",
-            self.home, self.home
-        )
+        let ssm = self.ssm.clone();
+        Session::on_hybrid(&self.s, ssm, &self.p.nodes, self).await
     }
 
     /// Run one script on the builder (a session of its own).
@@ -459,7 +430,7 @@ impl Act<'_> {
 
     /// Stop the agent's registration from reaching the image, and remove the managed node.
     pub(crate) async fn detach_agent(&self, ws: &str) -> Result<(), ActionError> {
-        let Some(node) = self.node(ws).await? else {
+        let Some(node) = self.p.nodes.on_builder(&self.ssm, ws).await? else {
             return Ok(());
         };
         self.script(
@@ -510,14 +481,8 @@ pub(crate) async fn drop_temp(
     if bundle.is_none() && image.is_none() {
         return Ok(());
     }
-    poll::wait_workspace(
-        &p.nodes.poller,
-        region,
-        client.clone(),
-        ws,
-        WorkspaceState::Terminated,
-    )
-    .await?;
+    let gone = WorkspaceState::Terminated;
+    poll::wait_workspace(p.on(region, client.clone()), ws, gone).await?;
     if let Some((id, _)) = bundle {
         client
             .delete_workspace_bundle()
@@ -559,53 +524,65 @@ pub(crate) async fn terminate(
     }
 }
 
-/// Terminate (or, with `keep`, mark) the builder of a failed build.
+/// Terminate (or, with `keep`, mark) the builder of a failed build, with its activation and the
+/// temporary import and bundle it was made from. A builder that is the user's WorkSpace
+/// (`base: { workspace: … }`) is left running: only what the build added goes.
 pub(crate) async fn release_one(
     p: &WorkspacesProvider,
     cx: &ApplyContext,
     l: &Leftover,
     keep: bool,
 ) -> Released {
-    let region = match cx.home_region(&l.recipe) {
-        Ok(r) => r,
-        Err(e) => return Released::Failed(e),
-    };
-    let client = p.workspaces(&region);
-    let existing = cx
-        .recipe(&l.recipe)
-        .is_ok_and(|r| matches!(r.recipe.base.value, Base::Workspace(_)));
-    if existing {
-        // `base: { workspace: … }` is the user's WorkSpace: only what the build added goes.
-        return match forget(&p.ssm(&region), &l.builder).await {
-            Ok(()) => Released::Untouched,
+    let builder = l.builder.as_str();
+    let users = cx.recipe(&l.recipe);
+    if users.is_ok_and(|r| matches!(r.recipe.base.value, Base::Workspace(_))) {
+        let forgot = cx.home_region(&l.recipe).map(|region| p.ssm(&region));
+        return match forgot {
+            Ok(ssm) => match forget(&ssm, builder).await {
+                Ok(()) => Released::Untouched,
+                Err(e) => Released::Failed(e),
+            },
             Err(e) => Released::Failed(e),
         };
     }
-    if keep {
-        let marked = client
-            .create_tags()
-            .resource_id(&l.builder)
-            .tags(tag(recipe_aws::tags::KEEP, "debug"))
-            .send()
-            .await;
-        return match marked.ctx("workspaces", "CreateTags") {
-            Ok(_) => Released::Kept,
-            Err(e) => Released::KeptUnmarked(e.into()),
-        };
-    }
-    let (ssm, region, builder) = (&p.ssm(&region), region.as_str(), l.builder.as_str());
-    let (client, build) = (&client, cx.build(&l.recipe));
-    let done = persist(CLEANUP_ATTEMPTS, CLEANUP_BACKOFF, || async move {
-        forget(ssm, builder).await?;
-        terminate(client, builder).await?;
+    let mark = |region: String| async move {
+        let call = p.workspaces(&region).create_tags().resource_id(builder);
+        let call = call.tags(tag(recipe_aws::tags::KEEP, "debug")).send().await;
+        call.ctx("workspaces", "CreateTags")?;
+        Ok(())
+    };
+    let build = cx.build(&l.recipe);
+    let remove = |region: String| async move {
+        forget(&p.ssm(&region), builder).await?;
+        terminate(&p.workspaces(&region), builder).await?;
         match build {
-            Some(b) => drop_temp(p, region, builder, &b.build_id).await,
+            Some(b) => drop_temp(p, &region, builder, &b.build_id).await,
             None => Ok(()),
         }
-    })
-    .await;
-    match done {
-        Ok(()) => Released::Terminated,
-        Err(e) => Released::Failed(e),
+    };
+    cx.release_with((l, keep), mark, remove).await
+}
+
+impl Hybrid for Act<'_> {
+    fn builder(&self) -> String {
+        Act::builder(self)
+    }
+
+    /// Where a person connects: the WorkSpaces client, as the builder's user.
+    fn words(&self, ws: &str) -> (String, String) {
+        let b = &self.r.recipe.builder;
+        let user = b
+            .user_name
+            .as_ref()
+            .map_or("its user", |u| u.value.as_str());
+        let dir = b.directory_id.as_ref();
+        let dir = dir.map_or("its directory", |d| d.value.as_str());
+        let (what, home) = (format!("the builder {ws}"), &self.home);
+        (
+            what,
+            format!(
+                "the builder WorkSpace {ws} in {home}: sign in with the WorkSpaces client as {user} of directory {dir} (the directory's registration code is in `aws workspaces describe-workspace-directories --directory-ids {dir} --region {home}`)"
+            ),
+        )
     }
 }

@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_workspaces::operation::describe_workspace_images::DescribeWorkspaceImagesOutput;
 use aws_sdk_workspaces::types::{RebootRequest, WorkspaceState};
-use recipe_aws::{AwsError, Context, WaitError};
-use recipe_engine::{ActionError, ActionKind, RecipeOutputs, ShareChange};
+use recipe_aws::{AwsError, Context, every_page};
+use recipe_engine::{ActionError, ActionKind, RecipeOutputs, Retag, ShareChange};
 
 use crate::actions::Act;
 use crate::{WorkspacesProvider, poll, tag_list};
@@ -203,18 +204,14 @@ impl Act<'_> {
     }
 
     pub(crate) async fn wait_available(&self) -> Result<RecipeOutputs, ActionError> {
-        let image = self.need_image(&self.home, "wait for")?;
-        self.waiting(format!("{image} in {} to become AVAILABLE", self.home));
-        match poll::wait_image(&self.p.nodes.poller, &self.home, self.ws.clone(), &image).await {
-            Ok(()) => Ok(RecipeOutputs::image(&self.home, image)),
-            Err(WaitError::Failed(why)) => {
-                let _ = delete_image(self.p, &self.home, &image).await;
-                Err(ActionError::fatal(format!(
-                    "{why}; the image was deleted, apply again to rebuild"
-                )))
-            }
-            Err(e) => Err(e.into()),
-        }
+        let on = self.p.on(&self.home, self.ws.clone());
+        let (p, home) = (self.p, self.home.as_str());
+        recipe_ssm::image_available(
+            &self.s,
+            |image| async move { poll::wait_image(on, &image).await },
+            |image| async move { delete_image(p, home, &image).await },
+        )
+        .await
     }
 
     /// The seed's tags on the image (CreateTags replaces values: idempotent).
@@ -256,7 +253,7 @@ impl Act<'_> {
             }
         };
         self.waiting(format!("the copy {id} in {region} to become AVAILABLE"));
-        poll::wait_image(&self.p.nodes.poller, region, client, &id).await?;
+        poll::wait_image(self.p.on(region, client), &id).await?;
         Ok(RecipeOutputs::image(region, id))
     }
 
@@ -279,32 +276,6 @@ impl Act<'_> {
         Ok(())
     }
 
-    /// The recipe's changed tags on the current images.
-    pub(crate) async fn retag(
-        &self,
-        tags: &BTreeMap<String, String>,
-        remove: &[String],
-        regions: &[String],
-    ) -> Result<(), ActionError> {
-        let p = self.p;
-        let add = |region: String, image: String| async move {
-            let call = p.workspaces(&region).create_tags().resource_id(image);
-            call.set_tags(Some(tag_list(tags)))
-                .send()
-                .await
-                .ctx("workspaces", "CreateTags")?;
-            Ok(())
-        };
-        let take = |region: String, image: String| async move {
-            let call = p.workspaces(&region).delete_tags().resource_id(image);
-            let call = call.set_tag_keys(Some(remove.to_vec()));
-            call.send().await.ctx("workspaces", "DeleteTags")?;
-            Ok(())
-        };
-        self.retag_with(regions, !remove.is_empty(), add, take)
-            .await
-    }
-
     /// Delete an old version's images in every region (unshared first), unless a bundle uses one.
     pub(crate) async fn retire(&self, build_id: &str) -> Result<(), ActionError> {
         let p = self.p;
@@ -318,27 +289,37 @@ impl Act<'_> {
         };
         self.retire_with(build_id, used_by, delete).await
     }
+
+    /// The recipe's changed tags on the current images (CreateTags, DeleteTags by image id).
+    pub(crate) async fn retag(&self, r: Retag<'_>) -> Result<(), ActionError> {
+        let p = self.p;
+        let add = |region: String, image: String, tags: BTreeMap<String, String>| async move {
+            let call = p.workspaces(&region).create_tags().resource_id(image);
+            let call = call.set_tags(Some(tag_list(&tags)));
+            call.send().await.ctx("workspaces", "CreateTags")?;
+            Ok(())
+        };
+        let take = |region: String, image: String, keys: Vec<String>| async move {
+            let call = p.workspaces(&region).delete_tags().resource_id(image);
+            call.set_tag_keys(Some(keys))
+                .send()
+                .await
+                .ctx("workspaces", "DeleteTags")?;
+            Ok(())
+        };
+        self.retag_with(r, add, take).await
+    }
 }
 
 /// The caller's images in the client's region, every page.
 pub(crate) async fn owned_images(
     client: &aws_sdk_workspaces::Client,
 ) -> Result<Vec<aws_sdk_workspaces::types::WorkspaceImage>, AwsError> {
-    let (mut all, mut token) = (Vec::new(), None);
-    loop {
-        let out = client
-            .describe_workspace_images()
-            .image_type(aws_sdk_workspaces::types::ImageType::Owned)
-            .set_next_token(token)
-            .send()
-            .await
-            .ctx("workspaces", "DescribeWorkspaceImages")?;
-        all.extend(out.images().iter().cloned());
-        token = out.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(all);
-        }
-    }
+    let owned = aws_sdk_workspaces::types::ImageType::Owned;
+    let call = client.describe_workspace_images().image_type(owned);
+    let page = |t| call.clone().set_next_token(t).send();
+    let split = |o: DescribeWorkspaceImagesOutput| (o.images, o.next_token);
+    every_page(("workspaces", "DescribeWorkspaceImages"), page, split).await
 }
 
 /// The caller's image named `name` in the client's region (names are unique per account and region).

@@ -26,41 +26,22 @@ mod sweep;
 
 use std::collections::BTreeMap;
 
-use recipe_aws::{Aws, Clients};
 use recipe_engine::{Action, ApplyContext, Lane, Limit, Provider};
-use recipe_model::Target;
 pub use recipe_ssm::Options;
-use recipe_ssm::ProviderCore;
 
 /// The role the SSM agent on a builder WorkSpace assumes unless the options name another (the
 /// hybrid activation's role; it trusts `ssm.amazonaws.com`, see docs/workspaces.md).
 pub const DEFAULT_AGENT_ROLE: &str = "recipe-workspaces-builder";
 
-/// The WorkSpaces provider: one per command, shared by every action of an apply.
-pub struct WorkspacesProvider {
-    core: ProviderCore,
-    ws: Clients<aws_sdk_workspaces::Client>,
-}
-
-impl std::ops::Deref for WorkspacesProvider {
-    type Target = ProviderCore;
-    fn deref(&self) -> &ProviderCore {
-        &self.core
-    }
+recipe_ssm::provider! {
+    /// The WorkSpaces provider: one per command, shared by every action of an apply.
+    pub struct WorkspacesProvider, agent role DEFAULT_AGENT_ROLE
 }
 
 impl WorkspacesProvider {
-    /// A provider for this AWS configuration (its region is the default build region).
-    pub fn new(aws: Aws, opts: Options) -> WorkspacesProvider {
-        WorkspacesProvider {
-            ws: Clients::new(aws.clone(), aws_sdk_workspaces::Client::new),
-            core: ProviderCore::new(aws, opts, DEFAULT_AGENT_ROLE),
-        }
-    }
-
     /// The WorkSpaces client for `region`.
     pub fn workspaces(&self, region: &str) -> aws_sdk_workspaces::Client {
-        self.ws.get(region)
+        self.client(region, aws_sdk_workspaces::Client::new)
     }
 }
 
@@ -79,10 +60,6 @@ fn tag_list(tags: &BTreeMap<String, String>) -> Vec<aws_sdk_workspaces::types::T
 }
 
 impl Provider for WorkspacesProvider {
-    fn target(&self) -> Target {
-        recipe_targets::WORKSPACES
-    }
-
     fn lane(&self, cx: &ApplyContext, action: &Action) -> Lane {
         Lane::new("workspaces", cx.call_region(action, true))
     }
@@ -93,5 +70,5 @@ impl Provider for WorkspacesProvider {
             .map(|l| l.builders_at_most(recipe_engine::SERVICE_BUILDERS))
     }
 
-    recipe_engine::delegate_provider!();
+    recipe_engine::delegate_provider!(recipe_targets::WORKSPACES);
 }

@@ -3,56 +3,63 @@
 //! image), their permissions, the image each recipe's bundle holds, the images bundles use, and an
 //! AWS update of a public base bundle.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use recipe_aws::Context;
 use recipe_loader::LoadedRecipe;
-use recipe_plan::{Observations, ObserveError, ObservedImage, ObservedRollout, RolloutTarget};
+use recipe_plan::{Observations, ObserveError, ObservedRollout, RolloutTarget};
+use recipe_ssm::Observing;
 use recipe_state::RecipeState;
 
 use crate::WorkspacesProvider;
 
-/// Observe the `workspaces` recipes.
+/// What an observing step hands back.
+type Res = Result<Observations, ObserveError>;
+
+/// Observe the `workspaces` recipes. A Windows recipe's current build is looked for among the
+/// regions' images too.
 pub(crate) async fn observe(
     p: &WorkspacesProvider,
     recipes: &[&LoadedRecipe],
     state: &BTreeMap<String, RecipeState>,
 ) -> Result<Observations, ObserveError> {
-    let mut obs = Observations::default();
-    let mut regions: BTreeSet<String> = BTreeSet::new();
-    for r in recipes {
-        let (name, home) = (r.recipe.name.value.clone(), p.home(r));
-        obs.add_problems(&name, p.common_problems(r, &home).await);
-        let ws = p.workspaces(&home);
-        obs.add_problems(&name, crate::preflight::problems(&ws, r, &home).await);
-        regions.extend(r.recipe.image_regions(&home));
-        if let Some(b) = &r.recipe.bundle {
-            let rollouts = observe_bundles(p, &home, b).await?;
-            if let Some(n) = rebuild_count_at_home(p, r, &home).await? {
-                obs.rebuilds.insert(name.clone(), n);
-            }
-            obs.rollouts.insert(name.clone(), rollouts);
-        }
-        if let recipe_model::Base::Bundle(bundle) = &r.recipe.base.value
-            && let Some(built) = state.get(&name).and_then(|s| s.current())
-            && let Some(advice) = bundle_update(p, &home, &bundle.value, built).await?
-        {
-            obs.newer_bases.insert(name.clone(), advice);
-        }
-        obs.images.insert(name.clone(), Vec::new());
-        obs.refreshed.insert(name);
-    }
-    let current: BTreeMap<String, String> = recipes
+    let windows = recipes
         .iter()
-        .filter(|r| r.recipe.os.value == recipe_model::Os::Windows)
+        .filter(|r| r.recipe.os.value == recipe_model::Os::Windows);
+    let current: BTreeMap<String, String> = windows
         .filter_map(|r| {
             let name = &r.recipe.name.value;
             let v = state.get(name)?.current()?;
             Some((name.clone(), v.build_id.clone()))
         })
         .collect();
-    for region in &regions {
-        observe_region(p, region, &current, &mut obs).await?;
+    let current = &current;
+    p.observe_each(
+        (recipes, state),
+        |o, obs| Box::pin(observe_recipe(p, o, obs)),
+        |at, obs| Box::pin(observe_region(p, at, current, obs)),
+    )
+    .await
+}
+
+/// One recipe: the preflight, its bundle in each region with the WorkSpaces a rollout would
+/// rebuild, and an AWS update of its base bundle.
+async fn observe_recipe(p: &WorkspacesProvider, o: Observing<'_>, mut obs: Observations) -> Res {
+    let (r, name, home) = (o.r, o.name.to_string(), o.home.as_str());
+    let found = crate::preflight::problems(&p.workspaces(home), r, home).await;
+    obs.add_problems(&name, found);
+    if let Some(b) = &r.recipe.bundle {
+        let rollouts = observe_bundles(p, home, b).await?;
+        if let Some(n) = rebuild_count_at_home(p, r, home).await? {
+            obs.rebuilds.insert(name.clone(), n);
+        }
+        obs.rollouts.insert(name.clone(), rollouts);
+    }
+    if let recipe_model::Base::Bundle(bundle) = &r.recipe.base.value
+        && let Some(built) = o.current
+        && let Some(advice) = bundle_update(p, home, &bundle.value, built).await?
+    {
+        obs.newer_bases.insert(name, advice);
     }
     Ok(obs)
 }
@@ -143,13 +150,13 @@ async fn rebuild_count(
 /// Windows images can be updated by the service).
 async fn observe_region(
     p: &WorkspacesProvider,
-    region: &str,
+    region: String,
     current: &BTreeMap<String, String>,
-    obs: &mut Observations,
-) -> Result<(), ObserveError> {
-    let client = p.workspaces(region);
+    mut obs: Observations,
+) -> Res {
+    let (client, region) = (p.workspaces(&region), region.as_str());
     for img in crate::image::owned_images(&client).await? {
-        observe_image(&client, region, &img, current, obs).await?;
+        observe_image(&client, region, &img, current, &mut obs).await?;
     }
     let bundles = crate::rollout::owned_bundles(&client).await?;
     let used = bundles
@@ -157,7 +164,7 @@ async fn observe_region(
         .filter_map(|b| b.image_id())
         .map(str::to_string);
     obs.in_use.extend(used);
-    Ok(())
+    Ok(obs)
 }
 
 /// One owned image: kept if it carries a recipe's tags (and is not a build's imported base), with its
@@ -173,17 +180,14 @@ async fn observe_image(
         return Ok(());
     };
     let tags = crate::sweep::tags(client, id).await?;
-    let get = |k: &str| tags.get(k).cloned();
-    let (Some(recipe), Some(build_id)) =
-        (get(recipe_aws::tags::NAME), get(recipe_aws::tags::BUILD_ID))
-    else {
+    let Some((recipe, mut seen)) = recipe_ssm::tagged_image(&tags, region, id) else {
         return Ok(());
     };
-    if get(recipe_aws::tags::ROLE).as_deref() == Some("builder") {
+    if tags.get(recipe_aws::tags::ROLE).map(String::as_str) == Some("builder") {
         return Ok(()); // a build's imported base, not one of its images
     }
     let update = img.updates().and_then(|u| u.update_available()) == Some(true);
-    if update && current.get(&recipe) == Some(&build_id) {
+    if update && current.get(&recipe) == Some(&seen.build_id) {
         obs.updates.insert(recipe.clone());
     }
     let Some(list) = obs.images.get_mut(&recipe) else {
@@ -193,25 +197,18 @@ async fn observe_image(
         .describe_workspace_image_permissions()
         .image_id(id)
         .send()
-        .await
-        .ctx("workspaces", "DescribeWorkspaceImagePermissions")?;
-    list.push(ObservedImage {
-        build_id,
-        region: region.to_string(),
-        image_id: id.to_string(),
-        shares: perms
-            .image_permissions()
-            .iter()
-            .filter_map(|p| p.shared_account_id())
-            .map(str::to_string)
-            .collect(),
-        shares_observed: true,
-        version: get(recipe_aws::tags::VERSION).unwrap_or_default(),
-        fingerprint: get(recipe_aws::tags::FINGERPRINT).unwrap_or_default(),
-        created_at: img
-            .created()
-            .and_then(|t| jiff::Timestamp::from_second(t.secs()).ok()),
-    });
+        .await;
+    let perms = perms.ctx("workspaces", "DescribeWorkspaceImagePermissions")?;
+    let shared = perms
+        .image_permissions()
+        .iter()
+        .filter_map(|p| p.shared_account_id());
+    seen.shares = shared.map(str::to_string).collect();
+    seen.shares_observed = true;
+    seen.created_at = img
+        .created()
+        .and_then(|t| jiff::Timestamp::from_second(t.secs()).ok());
+    list.push(seen);
     Ok(())
 }
 

@@ -2,14 +2,12 @@
 //! call), images (DescribeWorkspaceImages, 25 ids a call) and agents registered through an activation
 //! (DescribeInstanceInformation by ActivationIds) each have a group per region.
 
-use std::sync::Arc;
-
-use aws_sdk_workspaces::types::{WorkspaceImageState, WorkspaceState};
-use recipe_aws::{Context, Poller, Probe, Probed, WaitError};
+use aws_sdk_workspaces::Client;
+use aws_sdk_workspaces::types::{WorkspaceImageState, WorkspaceState as S};
+use recipe_aws::{Batch, Context, On, Probed, WaitError};
 
 /// WorkSpaces states a wait for `want` cannot come back from.
-fn dead_end(state: &WorkspaceState, want: &WorkspaceState) -> bool {
-    use WorkspaceState as S;
+fn dead_end(state: &S, want: &S) -> bool {
     *want != S::Terminated
         && state != want
         && matches!(
@@ -21,98 +19,79 @@ fn dead_end(state: &WorkspaceState, want: &WorkspaceState) -> bool {
 /// Wait until WorkSpace `id` is in state `want`, with no modification in progress (`Err` if it
 /// went somewhere it cannot come back from). A terminated WorkSpace leaves DescribeWorkspaces, so a
 /// wait for TERMINATED ends when it is gone.
-pub async fn wait_workspace(
-    poller: &Arc<Poller>,
-    region: &str,
-    client: aws_sdk_workspaces::Client,
-    id: &str,
-    want: WorkspaceState,
-) -> Result<(), WaitError> {
-    let key = format!("workspace-{want}/{region}");
-    let probe: Probe = Arc::new(move |ids: Vec<String>| {
-        let (client, want) = (client.clone(), want.clone());
-        Box::pin(async move {
-            let mut done = Vec::new();
-            for chunk in ids.chunks(25) {
-                let out = client
-                    .describe_workspaces()
-                    .set_workspace_ids(Some(chunk.to_vec()))
-                    .send()
-                    .await
-                    .ctx("workspaces", "DescribeWorkspaces")?;
-                let seen: Vec<String> = out
-                    .workspaces()
-                    .iter()
-                    .filter_map(|w| w.workspace_id().map(str::to_string))
-                    .collect();
-                for w in out.workspaces() {
-                    let (Some(id), Some(state)) = (w.workspace_id(), w.state()) else {
-                        continue;
-                    };
-                    if *state == want && w.modification_states().is_empty() {
-                        done.push((id.to_string(), Probed::Done));
-                    } else if dead_end(state, &want) {
-                        let why = w.error_message().unwrap_or("no reason given");
-                        done.push((
-                            id.to_string(),
-                            Probed::Failed(format!("the WorkSpace {id} is {state}: {why}")),
-                        ));
-                    }
-                }
-                for gone in chunk.iter().filter(|i| !seen.contains(i)) {
-                    let outcome = if want == WorkspaceState::Terminated {
-                        Probed::Done
-                    } else {
-                        Probed::Failed(format!("the WorkSpace {gone} no longer exists"))
-                    };
-                    done.push((gone.clone(), outcome));
-                }
+pub async fn wait_workspace(on: On<'_, Client>, id: &str, want: S) -> Result<(), WaitError> {
+    let kind = format!("workspace-{want}");
+    on.wait(&kind, id, move |c, ids| {
+        workspace_states(c, ids, want.clone())
+    })
+    .await
+}
+
+/// What DescribeWorkspaces (25 ids a call) says of each WorkSpace waited on.
+async fn workspace_states(client: Client, ids: Vec<String>, want: S) -> Batch {
+    let mut done = Vec::new();
+    for chunk in ids.chunks(25) {
+        let call = client
+            .describe_workspaces()
+            .set_workspace_ids(Some(chunk.to_vec()));
+        let out = call.send().await.ctx("workspaces", "DescribeWorkspaces")?;
+        for w in out.workspaces() {
+            let (Some(id), Some(state)) = (w.workspace_id(), w.state()) else {
+                continue;
+            };
+            if *state == want && w.modification_states().is_empty() {
+                done.push((id.to_string(), Probed::Done));
+            } else if dead_end(state, &want) {
+                let why = w.error_message().unwrap_or("no reason given");
+                let failed = format!("the WorkSpace {id} is {state}: {why}");
+                done.push((id.to_string(), Probed::Failed(failed)));
             }
-            Ok(done)
-        })
-    });
-    poller.wait(key, id, probe).await
+        }
+        let seen = |i: &&String| out.workspaces().iter().any(|w| w.workspace_id() == Some(i));
+        for gone in chunk.iter().filter(|i| !seen(i)) {
+            let outcome = if want == S::Terminated {
+                Probed::Done
+            } else {
+                Probed::Failed(format!("the WorkSpace {gone} no longer exists"))
+            };
+            done.push((gone.clone(), outcome));
+        }
+    }
+    Ok(done)
 }
 
 /// Wait until WorkSpaces image `image` is AVAILABLE (`Err` if it went to ERROR).
-pub async fn wait_image(
-    poller: &Arc<Poller>,
-    region: &str,
-    client: aws_sdk_workspaces::Client,
-    image: &str,
-) -> Result<(), WaitError> {
-    let probe: Probe = Arc::new(move |ids: Vec<String>| {
-        let client = client.clone();
-        Box::pin(async move {
-            let mut done = Vec::new();
-            for chunk in ids.chunks(25) {
-                let out = client
-                    .describe_workspace_images()
-                    .set_image_ids(Some(chunk.to_vec()))
-                    .send()
-                    .await
-                    .ctx("workspaces", "DescribeWorkspaceImages")?;
-                for i in out.images() {
-                    let (Some(id), Some(state)) = (i.image_id(), i.state()) else {
-                        continue;
-                    };
-                    match state {
-                        WorkspaceImageState::Available => done.push((id.to_string(), Probed::Done)),
-                        WorkspaceImageState::Pending => {}
-                        other => {
-                            let why = i.error_message().unwrap_or("no reason given");
-                            done.push((
-                                id.to_string(),
-                                Probed::Failed(format!("image {id} is {other}: {why}")),
-                            ));
-                        }
-                    }
+pub async fn wait_image(on: On<'_, Client>, image: &str) -> Result<(), WaitError> {
+    on.wait("wsimage", image, image_states).await
+}
+
+/// What DescribeWorkspaceImages (25 ids a call) says of each image waited on.
+async fn image_states(client: Client, ids: Vec<String>) -> Batch {
+    let mut done = Vec::new();
+    for chunk in ids.chunks(25) {
+        let call = client
+            .describe_workspace_images()
+            .set_image_ids(Some(chunk.to_vec()));
+        let out = call
+            .send()
+            .await
+            .ctx("workspaces", "DescribeWorkspaceImages")?;
+        for i in out.images() {
+            let (Some(id), Some(state)) = (i.image_id(), i.state()) else {
+                continue;
+            };
+            let outcome = match state {
+                WorkspaceImageState::Available => Probed::Done,
+                WorkspaceImageState::Pending => continue,
+                other => {
+                    let why = i.error_message().unwrap_or("no reason given");
+                    Probed::Failed(format!("image {id} is {other}: {why}"))
                 }
-            }
-            Ok(done)
-        })
-    });
-    poller.wait(format!("wsimage/{region}"), image, probe).await
+            };
+            done.push((id.to_string(), outcome));
+        }
+    }
+    Ok(done)
 }
 
 /// Every WorkSpace a DescribeWorkspaces call answers, page after page: AWS answers at most 25 a
@@ -120,7 +99,6 @@ pub async fn wait_image(
 pub(crate) async fn all_workspaces(
     call: aws_sdk_workspaces::operation::describe_workspaces::builders::DescribeWorkspacesFluentBuilder,
 ) -> Result<Vec<aws_sdk_workspaces::types::Workspace>, recipe_aws::AwsError> {
-    use recipe_aws::Context;
     let mut pages = call.into_paginator().send();
     let mut all = Vec::new();
     while let Some(page) = pages.next().await {
@@ -132,11 +110,7 @@ pub(crate) async fn all_workspaces(
 
 impl crate::actions::Act<'_> {
     /// Wait until WorkSpace `id`, in the build region, is `want`.
-    pub(crate) async fn workspace_until(
-        &self,
-        id: &str,
-        want: WorkspaceState,
-    ) -> Result<(), WaitError> {
-        wait_workspace(&self.p.nodes.poller, &self.home, self.ws.clone(), id, want).await
+    pub(crate) async fn workspace_until(&self, id: &str, want: S) -> Result<(), WaitError> {
+        wait_workspace(self.p.on(&self.home, self.ws.clone()), id, want).await
     }
 }

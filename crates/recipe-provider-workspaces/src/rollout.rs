@@ -3,11 +3,12 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_workspaces::operation::describe_workspace_bundles::DescribeWorkspaceBundlesOutput;
 use aws_sdk_workspaces::types::{
     Compute, ComputeType, RebuildRequest, RootStorage, UserStorage, WorkspaceState,
 };
-use recipe_aws::Context;
-use recipe_engine::ActionError;
+use recipe_aws::{Context, every_page};
+use recipe_engine::{ActionError, Rollout};
 use recipe_plan::RolloutTarget;
 
 use crate::actions::Act;
@@ -17,20 +18,9 @@ use crate::tag_list;
 pub(crate) async fn owned_bundles(
     client: &aws_sdk_workspaces::Client,
 ) -> Result<Vec<aws_sdk_workspaces::types::WorkspaceBundle>, recipe_aws::AwsError> {
-    let (mut all, mut token) = (Vec::new(), None);
-    loop {
-        let out = client
-            .describe_workspace_bundles()
-            .set_next_token(token)
-            .send()
-            .await
-            .ctx("workspaces", "DescribeWorkspaceBundles")?;
-        all.extend(out.bundles().iter().cloned());
-        token = out.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(all);
-        }
-    }
+    let page = |t| client.describe_workspace_bundles().set_next_token(t).send();
+    let split = |o: DescribeWorkspaceBundlesOutput| (o.bundles, o.next_token);
+    every_page(("workspaces", "DescribeWorkspaceBundles"), page, split).await
 }
 
 /// The owned bundle named `name`, with its image.
@@ -68,17 +58,11 @@ const REBUILDABLE: &[WorkspaceState] = &[
 impl Act<'_> {
     /// The bundle in `region` (the build region when `None`) wraps the recipe's image there:
     /// created the first time, updated after.
-    pub(crate) async fn rollout(
-        &self,
-        target: &RolloutTarget,
-        region: Option<&str>,
-    ) -> Result<(), ActionError> {
-        let RolloutTarget::Bundle(name) = target else {
-            return Err(ActionError::fatal(format!(
-                "WorkSpaces cannot roll out to {target}"
-            )));
+    pub(crate) async fn rollout(&self, to: Rollout<'_>) -> Result<(), ActionError> {
+        let RolloutTarget::Bundle(name) = to.target else {
+            return Err(to.refused("a workspaces recipe", "its bundle"));
         };
-        let region = region.unwrap_or(&self.home);
+        let region = to.region.unwrap_or(&self.home);
         let image = self.need_image(region, "put in the bundle")?;
         let ws = self.p.workspaces(region);
         match bundle_named(&ws, name).await? {

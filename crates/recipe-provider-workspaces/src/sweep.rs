@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_workspaces::types::WorkspaceState;
 use recipe_aws::{AwsError, Context};
-use recipe_engine::{ActionError, ApplyContext, SweepLog, SweepRequest, Swept};
+use recipe_engine::{ActionError, ApplyContext, SweepAt, SweepLog, SweepRequest};
 
 use crate::WorkspacesProvider;
 
@@ -57,41 +57,25 @@ pub(crate) async fn has_tags(
     Ok(wanted.iter().all(|(k, v)| have.get(k) == Some(v)))
 }
 
-/// Sweep every recipe in the request: its builders, then its images of abandoned builds.
-pub(crate) async fn sweep(p: &WorkspacesProvider, cx: &ApplyContext, req: &SweepRequest) -> Swept {
-    req.by_recipe(
-        |recipe, log| async move { sweep_builders(p, cx, &recipe, req, &log).await },
-        |recipe, region, log| async move { sweep_images(p, &recipe, &region, req, &log).await },
-    )
-    .await
-}
-
 /// The recipe's images in `region` made by builds of an interrupted apply that will not be resumed,
 /// and that state does not record: deleted (permissions first), never left unowned.
-async fn sweep_images(
-    p: &WorkspacesProvider,
-    recipe: &str,
-    region: &str,
-    req: &SweepRequest,
-    swept: &SweepLog,
-) -> Result<(), ActionError> {
+pub(crate) async fn images(p: &WorkspacesProvider, at: SweepAt<'_>) -> Result<(), ActionError> {
+    let region = at.region;
     let client = p.workspaces(region);
-    for img in crate::image::owned_images(&client).await? {
-        let Some(id) = img.image_id() else { continue };
-        if req.recorded.contains(id) {
-            continue;
-        }
-        let tags = tags(&client, id).await?;
-        if let Some(build) = req.abandoned_build(recipe, &tags) {
-            crate::image::delete_image(p, region, id).await?;
-            swept.image(recipe, id, region, build);
-        }
-    }
-    Ok(())
+    let owned = crate::image::owned_images(&client).await?;
+    let listed = owned
+        .iter()
+        .filter_map(|i| i.image_id().map(str::to_string));
+    let tags = |id: String| {
+        let client = &client;
+        async move { Ok(tags(client, &id).await?) }
+    };
+    let delete = |id: String| async move { crate::image::delete_image(p, region, &id).await };
+    at.abandoned_images(listed.collect(), (tags, delete)).await
 }
 
 /// The recipe's builder WorkSpaces of builds this apply does not run, unless kept for debugging.
-async fn sweep_builders(
+pub(crate) async fn builders(
     p: &WorkspacesProvider,
     cx: &ApplyContext,
     recipe: &str,
@@ -117,23 +101,12 @@ async fn sweep_builders(
             continue;
         }
         let tags = tags(&client, id).await?;
-        let get = |k: &str| tags.get(k).cloned();
-        let (Some(name), Some(build)) =
-            (get(recipe_aws::tags::NAME), get(recipe_aws::tags::BUILD_ID))
-        else {
+        let Some(build) = req.stray_builder(recipe, &tags) else {
             continue;
         };
-        let role = get(recipe_aws::tags::ROLE);
-        if name != recipe
-            || role.as_deref() != Some("builder")
-            || req.current.contains(&build)
-            || get(recipe_aws::tags::KEEP).is_some()
-        {
-            continue;
-        }
         recipe_ssm::hybrid::forget(&p.ssm(&region), id).await?;
         crate::builder::terminate(&client, id).await?;
-        crate::builder::drop_temp(p, &region, id, &build).await?;
+        crate::builder::drop_temp(p, &region, id, build).await?;
         swept.builder(format!("{recipe}: {id} ({build})"));
     }
     Ok(())

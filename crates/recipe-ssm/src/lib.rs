@@ -9,17 +9,25 @@
 //! - [`hybrid`]: activations and the managed nodes registered with them;
 //! - [`ProviderCore`]: what every SSM-driven provider holds once (configuration, SSM clients, nodes).
 
+/// What this crate's macros name.
+#[doc(hidden)]
+pub mod reexport {
+    pub use recipe_aws::Aws;
+}
+
 pub mod bootstrap;
 pub mod first_boot;
 pub mod hybrid;
+mod observing;
 pub mod poll;
 mod provider_core;
 pub mod render;
 pub mod secrets;
 mod session;
 
-pub use provider_core::{Options, ProviderCore};
-pub use session::{NodeCheck, Nodes, Session};
+pub use observing::{Observed, Observing, tagged_image};
+pub use provider_core::{Options, ProviderCore, image_available, until_available};
+pub use session::{Hybrid, NodeCheck, Nodes, Session};
 
 #[cfg(test)]
 mod image_tests;

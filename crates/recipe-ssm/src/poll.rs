@@ -2,10 +2,9 @@
 //! invocations (ListCommandInvocations) each have a group per region, so everything waiting on one
 //! kind in one region costs one describe call per tick.
 
-use std::sync::Arc;
-
+use aws_sdk_ssm::Client;
 use aws_sdk_ssm::types::{CommandInvocationStatus as C, PingStatus};
-use recipe_aws::{Context, Poller, Probe, Probed, WaitError};
+use recipe_aws::{Batch, Context, On, Probed, WaitError};
 
 /// Whether a command invocation in `status` has yet to end (no status yet counts as not ended).
 pub(crate) fn in_flight(status: Option<&C>) -> bool {
@@ -21,69 +20,48 @@ pub(crate) fn online(i: &aws_sdk_ssm::types::InstanceInformation) -> bool {
 }
 
 /// Wait until the SSM agent on `instance` reports Online.
-pub async fn wait_agent(
-    poller: &Arc<Poller>,
-    region: &str,
-    ssm: aws_sdk_ssm::Client,
-    instance: &str,
-) -> Result<(), WaitError> {
-    let probe: Probe = Arc::new(move |ids: Vec<String>| {
-        let ssm = ssm.clone();
-        Box::pin(async move {
-            let mut done = Vec::new();
-            // The InstanceIds filter takes at most 50 values.
-            for chunk in ids.chunks(50) {
-                let f = aws_sdk_ssm::types::InstanceInformationStringFilter::builder()
-                    .key("InstanceIds")
-                    .set_values(Some(chunk.to_vec()))
-                    .build()
-                    .map_err(|e| e.to_string())?;
-                let out = ssm
-                    .describe_instance_information()
-                    .filters(f)
-                    .send()
-                    .await
-                    .ctx("ssm", "DescribeInstanceInformation")?;
-                done.extend(
-                    out.instance_information_list()
-                        .iter()
-                        .filter(|i| online(i))
-                        .filter_map(|i| Some((i.instance_id()?.to_string(), Probed::Done))),
-                );
-            }
-            Ok(done)
-        })
-    });
-    poller
-        .wait(format!("agent/{region}"), instance, probe)
-        .await
+pub async fn wait_agent(on: On<'_, Client>, instance: &str) -> Result<(), WaitError> {
+    on.wait("agent", instance, agent_states).await
+}
+
+/// The waited-on nodes whose agent is Online (DescribeInstanceInformation, 50 ids a call: the
+/// InstanceIds filter takes at most 50 values).
+async fn agent_states(ssm: Client, ids: Vec<String>) -> Batch {
+    let mut done = Vec::new();
+    for chunk in ids.chunks(50) {
+        let f = aws_sdk_ssm::types::InstanceInformationStringFilter::builder()
+            .key("InstanceIds")
+            .set_values(Some(chunk.to_vec()))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let call = ssm.describe_instance_information().filters(f);
+        let out = call
+            .send()
+            .await
+            .ctx("ssm", "DescribeInstanceInformation")?;
+        let up = out.instance_information_list().iter().filter(|i| online(i));
+        done.extend(up.filter_map(|i| Some((i.instance_id()?.to_string(), Probed::Done))));
+    }
+    Ok(done)
 }
 
 /// Wait until the Run Command invocation `command` (sent to one instance) has finished, whatever
 /// its status; the caller reads the result with one GetCommandInvocation. Each waiting command is
 /// read by its id (ListCommandInvocations with `CommandId`), so what else runs in the region (State
 /// Manager, Patch Manager, other tools) costs nothing.
-pub async fn wait_command(
-    poller: &Arc<Poller>,
-    region: &str,
-    ssm: aws_sdk_ssm::Client,
-    command: &str,
-) -> Result<(), WaitError> {
-    let probe: Probe = Arc::new(move |waiting: Vec<String>| {
-        let ssm = ssm.clone();
-        Box::pin(async move {
-            let mut done = Vec::new();
-            for id in waiting {
-                if finished(&ssm, &id).await? {
-                    done.push((id, Probed::Done));
-                }
-            }
-            Ok(done)
-        })
-    });
-    poller
-        .wait(format!("command/{region}"), command, probe)
-        .await
+pub async fn wait_command(on: On<'_, Client>, command: &str) -> Result<(), WaitError> {
+    on.wait("command", command, command_states).await
+}
+
+/// The waited-on commands that have finished.
+async fn command_states(ssm: Client, waiting: Vec<String>) -> Batch {
+    let mut done = Vec::new();
+    for id in waiting {
+        if finished(&ssm, &id).await? {
+            done.push((id, Probed::Done));
+        }
+    }
+    Ok(done)
 }
 
 /// Whether every invocation of `command` has a final status.

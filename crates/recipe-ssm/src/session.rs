@@ -79,6 +79,16 @@ pub trait NodeCheck: Sync {
     fn usable<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<(), ActionError>>;
 }
 
+/// A builder whose agent registered through a hybrid activation (WorkSpaces, AppStream): what a
+/// session on it needs to know of it.
+pub trait Hybrid: NodeCheck {
+    /// The builder's name or id (its activation's default instance name).
+    fn builder(&self) -> String;
+    /// The builder in words (for "… has no SSM managed node"), and where a person connects to it
+    /// (for a gate's instructions).
+    fn words(&self, builder: &str) -> (String, String);
+}
+
 /// One action's session on one node.
 pub struct Session<'a> {
     /// SSM in the node's region.
@@ -124,20 +134,20 @@ struct Gates {
 }
 
 impl<'a> Session<'a> {
-    /// The session of action `s` on the managed node registered for `builder` through its hybrid
-    /// activation (`what` names the builder when none has: the activation is gone).
+    /// The session of action `s` on the managed node registered for the builder `b` through its
+    /// hybrid activation.
     pub async fn on_hybrid<'s: 'a>(
         s: &'a ActionScope<'s>,
         ssm: aws_sdk_ssm::Client,
         nodes: &'a Nodes,
-        (builder, what): (&str, &str),
-        check: &'a dyn NodeCheck,
-        connect: String,
+        b: &'a dyn Hybrid,
     ) -> Result<Session<'a>, ActionError> {
-        let node = nodes.on_builder(&ssm, builder).await?.ok_or_else(|| {
+        let builder = b.builder();
+        let (what, connect) = b.words(&builder);
+        let node = nodes.on_builder(&ssm, &builder).await?.ok_or_else(|| {
             ActionError::fatal(format!("{what} has no SSM managed node: its activation is gone; apply again to start a new build"))
         })?;
-        Ok(Session::for_action(s, ssm, nodes, node, check, connect))
+        Ok(Session::for_action(s, ssm, nodes, node, b, connect))
     }
 
     /// The session of action `s` on `node`, which `connect` tells a person how to reach (for a
@@ -247,7 +257,7 @@ impl<'a> Session<'a> {
             self.action,
             format!("the SSM agent on {node} to come online"),
         );
-        poll::wait_agent(self.poller, self.region, self.ssm.clone(), node).await?;
+        poll::wait_agent(self.on(self.ssm.clone()), node).await?;
         self.agents
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -299,6 +309,15 @@ fn tail(out: &str, err: &str) -> String {
 }
 
 impl Session<'_> {
+    /// Where a wait on this node's region asks, with `ssm`.
+    fn on(&self, ssm: aws_sdk_ssm::Client) -> recipe_aws::On<'_, aws_sdk_ssm::Client> {
+        recipe_aws::On {
+            poller: self.poller,
+            region: self.region,
+            client: ssm,
+        }
+    }
+
     /// The next command's key (see [`Commands`]).
     fn command_key(&self) -> String {
         let n = self
@@ -368,7 +387,7 @@ impl Session<'_> {
                 format!("{label} on {instance} (sent by an earlier attempt)"),
             );
             let ssm = self.ssm.clone();
-            poll::wait_command(self.poller, self.region, ssm, &earlier.id).await?;
+            poll::wait_command(self.on(ssm), &earlier.id).await?;
             return self.command_result(label, &earlier.id, &instance).await;
         }
         let sent = self
@@ -377,7 +396,7 @@ impl Session<'_> {
         self.events
             .waiting(self.action, format!("{label} on {instance}"));
         let ssm = self.ssm.clone();
-        poll::wait_command(self.poller, self.region, ssm, &sent.id).await?;
+        poll::wait_command(self.on(ssm), &sent.id).await?;
         self.command_result(label, &sent.id, &instance).await
     }
 

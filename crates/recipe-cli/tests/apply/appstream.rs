@@ -653,3 +653,30 @@ async fn plan_notes_a_newer_aws_release_of_the_base() {
     let (_, stdout, _) = e.run(&["plan", "recipes"]).await;
     assert!(!stdout.contains("AWS published"), "{stdout}");
 }
+
+/// A changed tag retags the current image without a rebuild, and the tags' build-time placeholders
+/// take the version's own values, not their `${…}` text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changed_tags_retag_the_image_with_its_build_values() {
+    let e = as_env().await;
+    let tagged = "  name: apps-${version}\n  tags: { Stage: prod, Built: \"${date}\", Build: \"${build_id}\" }\n";
+    e.write_apps(&APPS.replace("  name: apps-${version}\n", tagged));
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let tags_of = |w: &aws_sim::World| {
+        let img = w.appstream.images.values().find(|i| i.name == "apps-1.0.0");
+        img.expect("the image").tags.clone()
+    };
+    let built = tags_of(&e.sim.world());
+    e.edit("recipes/apps.yaml", "Stage: prod", "Stage: test");
+    let (code, stdout, stderr) = e.run(&["apply", "recipes", "--auto-approve"]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("retag"), "{stdout}");
+    let now = tags_of(&e.sim.world());
+    assert_eq!(now.get("Stage").map(String::as_str), Some("test"));
+    for key in ["Built", "Build"] {
+        assert!(!now[key].contains("${"), "{key} = {}", now[key]);
+        assert_eq!(now[key], built[key], "{key} keeps the version's value");
+    }
+    assert_eq!(e.as_images("apps-"), ["apps-1.0.0 eu-west-2"], "no rebuild");
+}

@@ -2,7 +2,7 @@
 //! for (discarded with its snapshots if it fails), and tagged with its snapshots.
 
 use aws_sdk_ec2::types::{ResourceType, TagSpecification};
-use recipe_aws::{AwsError, Context, WaitError};
+use recipe_aws::{AwsError, Context};
 use recipe_engine::{ActionError, ActionKind, RecipeOutputs};
 
 use super::Act;
@@ -51,14 +51,6 @@ impl Ec2Provider {
         match done {
             Err(e) if !e.is_gone() => Err(e),
             _ => Ok(()),
-        }
-    }
-
-    /// Deregister an image that failed (or is abandoned) and delete its snapshots, so nothing is left.
-    async fn discard_image(&self, region: &str, id: &str) -> String {
-        match self.deregister(region, id).await {
-            Ok(()) => format!("{id} was deregistered and its snapshots deleted"),
-            Err(e) => format!("{id} could not be deregistered ({e}); deregister it by hand"),
         }
     }
 }
@@ -152,20 +144,14 @@ impl Act<'_> {
 
     /// Wait for an image in `region`; if it fails, discard it and say so.
     pub(super) async fn wait_image(&self, region: &str, image: &str) -> Result<(), ActionError> {
-        self.waiting(format!("{image} in {region} to become available"));
-        let client = self.p.ec2(region);
-        match poll::wait_available(&self.p.nodes.poller, region, client, image).await {
-            Ok(()) => Ok(()),
-            // Only an image that failed is discarded; one we could not poll may still be fine, and
-            // the retried action waits for it again.
-            Err(WaitError::Failed(why)) => {
-                let gone = self.p.discard_image(region, image).await;
-                Err(ActionError::fatal(format!("{why}; {gone}")))
-            }
-            Err(WaitError::Polling(why)) => Err(ActionError::transient(format!(
-                "{image} in {region}: {why}"
-            ))),
-        }
+        let wait = poll::wait_available(self.p.on(region, self.p.ec2(region)), image);
+        let discard = async || {
+            self.p.deregister(region, image).await?;
+            Ok(format!(
+                "{image} was deregistered and its snapshots deleted"
+            ))
+        };
+        recipe_ssm::until_available(&self.s, (region, image), wait, discard).await
     }
 
     pub(super) async fn wait_available(&self) -> Result<RecipeOutputs, ActionError> {

@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::{
     LaunchPermission, LaunchPermissionModifications, OperationType, SnapshotAttributeName,
 };
 use recipe_aws::{AwsError, Context};
-use recipe_engine::{ActionError, RecipeOutputs, ShareChange};
+use recipe_engine::{ActionError, RecipeOutputs, Retag, ShareChange};
 use recipe_plan::BuildValues;
 
 use super::Act;
@@ -152,46 +152,37 @@ impl Act<'_> {
         Ok(self.p.deregister(region, image_id).await?)
     }
 
-    /// Tag the current version's images and snapshots in `regions` (a copy made in this plan comes
-    /// in the inputs); build-time placeholders resolve to the version's own values.
-    pub(super) async fn retag(
-        &self,
-        tags: &BTreeMap<String, String>,
-        remove: &[String],
-        regions: &[String],
-    ) -> Result<(), ActionError> {
-        let version = self
-            .cx
-            .current(self.name)
-            .ok_or_else(|| ActionError::fatal("no current version to retag"))?;
-        let v = BuildValues::of_version(version);
-        let add: Vec<_> = tags.iter().map(|(k, val)| tag(k, &v.apply(val))).collect();
-        let drop: Vec<_> = remove
-            .iter()
-            .map(|k| aws_sdk_ec2::types::Tag::builder().key(k).build())
-            .collect();
-        for region in regions {
-            let Some(id) = self.image_in(region) else {
-                continue;
-            };
-            let client = self.p.ec2(region);
-            let mut resources = vec![id.clone()];
-            resources.extend(snapshots_of(&client, &id).await?);
-            if !add.is_empty() {
-                let req = client.create_tags().set_resources(Some(resources.clone()));
-                req.set_tags(Some(add.clone()))
-                    .send()
-                    .await
-                    .ctx("ec2", "CreateTags")?;
-            }
-            if !drop.is_empty() {
-                let req = client.delete_tags().set_resources(Some(resources));
-                req.set_tags(Some(drop.clone()))
-                    .send()
-                    .await
-                    .ctx("ec2", "DeleteTags")?;
-            }
-        }
-        Ok(())
+    /// Tag the current version's images and their snapshots in `r.regions` (a copy made in this
+    /// plan comes in the inputs).
+    pub(super) async fn retag(&self, r: Retag<'_>) -> Result<(), ActionError> {
+        let p = self.p;
+        let add = |region: String, id: String, tags: BTreeMap<String, String>| async move {
+            let client = p.ec2(&region);
+            let tags = tags.iter().map(|(k, v)| tag(k, v)).collect();
+            let call = client.create_tags().set_tags(Some(tags));
+            let call = call.set_resources(Some(with_snapshots(&client, id).await?));
+            call.send().await.ctx("ec2", "CreateTags")?;
+            Ok(())
+        };
+        let take = |region: String, id: String, keys: Vec<String>| async move {
+            let client = p.ec2(&region);
+            let keys = keys
+                .iter()
+                .map(|k| aws_sdk_ec2::types::Tag::builder().key(k).build());
+            let call = client.delete_tags().set_tags(Some(keys.collect()));
+            let call = call.set_resources(Some(with_snapshots(&client, id).await?));
+            call.send().await.ctx("ec2", "DeleteTags")?;
+            Ok(())
+        };
+        self.retag_with(r, add, take).await
     }
+}
+
+/// An image and its snapshots: tags go on all of them.
+async fn with_snapshots(
+    client: &aws_sdk_ec2::Client,
+    id: String,
+) -> Result<Vec<String>, ActionError> {
+    let snapshots = snapshots_of(client, &id).await?;
+    Ok(std::iter::once(id).chain(snapshots).collect())
 }

@@ -5,24 +5,18 @@
 use aws_sdk_ec2::types::RequestLaunchTemplateData;
 use aws_sdk_ssm::types::ParameterType;
 use recipe_aws::Context;
-use recipe_engine::ActionError;
+use recipe_engine::{ActionError, Rollout};
 use recipe_plan::RolloutTarget;
 
 use super::Act;
 
 impl Act<'_> {
-    pub(super) async fn rollout(
-        &self,
-        target: &RolloutTarget,
-        region: Option<&str>,
-    ) -> Result<(), ActionError> {
-        let region = region.unwrap_or(&self.home);
-        match target {
+    pub(super) async fn rollout(&self, to: Rollout<'_>) -> Result<(), ActionError> {
+        let region = to.region.unwrap_or(&self.home);
+        match to.target {
             RolloutTarget::SsmParameter(name) => self.put_parameter(name, region).await,
             RolloutTarget::LaunchTemplate(name) => self.launch_template(name, region).await,
-            RolloutTarget::Bundle(_) | RolloutTarget::Fleet(_) => Err(ActionError::fatal(format!(
-                "an ec2-ami recipe cannot roll out to a {target}: bundles belong to WorkSpaces recipes and fleets to AppStream recipes"
-            ))),
+            _ => Err(to.refused("an ec2-ami recipe", "launch templates and SSM parameters")),
         }
     }
 

@@ -35,13 +35,8 @@ impl Act<'_> {
 
     /// The builder's state (`running`, `stopped`, …).
     async fn builder_state(&self, instance: &str) -> Result<I, ActionError> {
-        let out = self
-            .ec2
-            .describe_instances()
-            .instance_ids(instance)
-            .send()
-            .await
-            .ctx("ec2", "DescribeInstances")?;
+        let call = self.ec2.describe_instances().instance_ids(instance);
+        let out = call.send().await.ctx("ec2", "DescribeInstances")?;
         let state = out
             .reservations()
             .iter()

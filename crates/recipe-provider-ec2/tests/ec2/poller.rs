@@ -1,5 +1,6 @@
 //! The coalesced poller against aws-sim, which counts the calls.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
@@ -75,9 +76,7 @@ async fn the_poller_coalesces_describe_calls() {
             let poller = poller.clone();
             let client = client.clone();
             let id = id.clone();
-            tokio::spawn(
-                async move { poll::wait_available(&poller, "us-east-1", client, &id).await },
-            )
+            tokio::spawn(async move { poll::wait_available(on(&poller, client), &id).await })
         })
         .collect();
     for w in waits {
@@ -171,14 +170,8 @@ async fn instances_agents_and_commands_are_polled_together() {
         .map(|id| {
             let (p, c, id) = (poller.clone(), ec2.clone(), id.clone());
             async move {
-                poll::wait_instance(
-                    &p,
-                    "us-east-1",
-                    c,
-                    &id,
-                    aws_sdk_ec2::types::InstanceStateName::Running,
-                )
-                .await
+                let running = aws_sdk_ec2::types::InstanceStateName::Running;
+                poll::wait_instance(on(&p, c), &id, running).await
             }
         })
         .collect();
@@ -192,7 +185,7 @@ async fn instances_agents_and_commands_are_polled_together() {
         .iter()
         .map(|id| {
             let (p, c, id) = (poller.clone(), ssm.clone(), id.clone());
-            async move { poll::wait_agent(&p, "us-east-1", c, &id).await }
+            async move { poll::wait_agent(on(&p, c), &id).await }
         })
         .collect();
     let (calls, ticks) = coalesced(&sim, "ssm:DescribeInstanceInformation", waits).await;
@@ -229,7 +222,7 @@ async fn instances_agents_and_commands_are_polled_together() {
         .iter()
         .map(|id| {
             let (p, c, id) = (poller.clone(), ssm.clone(), id.clone());
-            async move { poll::wait_command(&p, "us-east-1", c, &id).await }
+            async move { poll::wait_command(on(&p, c), &id).await }
         })
         .collect();
     let n = u64::try_from(commands.len()).unwrap();
@@ -259,7 +252,7 @@ async fn waiters_fail_when_polling_keeps_failing() {
     let poller = Poller::new(Duration::from_millis(5));
     let waited = tokio::time::timeout(
         Duration::from_secs(30),
-        poll::wait_available(&poller, "us-east-1", client, "ami-0123456789abcdef0"),
+        poll::wait_available(on(&poller, client), "ami-0123456789abcdef0"),
     )
     .await
     .expect("the wait ends on its own");
@@ -269,4 +262,13 @@ async fn waiters_fail_when_polling_keeps_failing() {
         "{err}"
     );
     assert!(matches!(err, recipe_aws::WaitError::Polling(_)), "{err:?}");
+}
+
+/// Waits in us-east-1 on `poller`.
+fn on<C>(poller: &Arc<Poller>, client: C) -> recipe_aws::On<'_, C> {
+    recipe_aws::On {
+        poller,
+        region: "us-east-1",
+        client,
+    }
 }
