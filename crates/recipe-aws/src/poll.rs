@@ -339,6 +339,24 @@ impl<C: Clone + Send + Sync + 'static> On<'_, C> {
             .wait(format!("{kind}/{}", self.region), id, probe)
             .await
     }
+
+    /// Wait until `id` is in state `want`, in the group of `kind` and `want` in this region:
+    /// `probe(client, ids, want)` checks a batch.
+    pub async fn wait_for<W, F, Fut>(
+        self,
+        (kind, id): (&str, &str),
+        want: W,
+        probe: F,
+    ) -> Result<(), WaitError>
+    where
+        W: Clone + std::fmt::Display + Send + Sync + 'static,
+        F: Fn(C, Vec<String>, W) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Batch> + Send + 'static,
+    {
+        let kind = format!("{kind}-{want}");
+        self.wait(&kind, id, move |c, ids| probe(c, ids, want.clone()))
+            .await
+    }
 }
 
 /// A resource that failed is fatal; polling that could not tell is transient (the action is retried).

@@ -21,11 +21,7 @@ fn builder_outcome(name: &str, state: &B, want: &B) -> Option<Probed> {
 
 /// Wait until image builder `name` is `want` (RUNNING or STOPPED).
 pub async fn wait_builder(on: On<'_, Client>, name: &str, want: B) -> Result<(), WaitError> {
-    let kind = format!("builder-{want}");
-    on.wait(&kind, name, move |c, names| {
-        builder_states(c, names, want.clone())
-    })
-    .await
+    on.wait_for(("builder", name), want, builder_states).await
 }
 
 /// What one listing of the region's builders says of each builder waited on.

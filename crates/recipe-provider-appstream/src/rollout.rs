@@ -4,6 +4,7 @@
 //! exist is created stopped, as EC2 launch templates are created; an Elastic fleet has no image and
 //! is refused with what to do instead.
 
+use aws_sdk_appstream::Client;
 use aws_sdk_appstream::operation::describe_fleets::DescribeFleetsOutput;
 use aws_sdk_appstream::types::{ComputeCapacity, Fleet, FleetState, FleetType, VpcConfig};
 use recipe_aws::{AwsError, Context, every_page};
@@ -140,10 +141,7 @@ impl Act<'_> {
 }
 
 /// Fleet `name` in the client's region (`None`: no such fleet).
-pub(crate) async fn describe_fleet(
-    client: &aws_sdk_appstream::Client,
-    name: &str,
-) -> Result<Option<aws_sdk_appstream::types::Fleet>, AwsError> {
+pub(crate) async fn describe_fleet(client: &Client, name: &str) -> Result<Option<Fleet>, AwsError> {
     match client
         .describe_fleets()
         .names(name)
@@ -158,20 +156,16 @@ pub(crate) async fn describe_fleet(
 }
 
 /// Every fleet of the account in the client's region.
-pub(crate) async fn fleets(client: &aws_sdk_appstream::Client) -> Result<Vec<Fleet>, AwsError> {
+pub(crate) async fn fleets(client: &Client) -> Result<Vec<Fleet>, AwsError> {
     let page = |t| client.describe_fleets().set_next_token(t).send();
     let split = |o: DescribeFleetsOutput| (o.fleets, o.next_token);
     every_page(("appstream", "DescribeFleets"), page, split).await
 }
 
 /// The fleets in the client's region that run image `image`.
-pub(crate) async fn fleets_using(
-    client: &aws_sdk_appstream::Client,
-    image: &str,
-) -> Result<Vec<String>, AwsError> {
-    Ok(fleets(client)
-        .await?
-        .iter()
+pub(crate) async fn fleets_using(client: &Client, image: &str) -> Result<Vec<String>, AwsError> {
+    let all = fleets(client).await?;
+    Ok((all.iter())
         .filter(|f| f.image_name() == Some(image))
         .filter_map(|f| f.name().map(str::to_string))
         .collect())

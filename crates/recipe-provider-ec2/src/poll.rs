@@ -38,11 +38,8 @@ async fn image_states(client: Client, ids: Vec<String>) -> Batch {
 /// Wait until `instance` is in state `want` (`running` or `stopped`); `Err` if it went somewhere
 /// else for good.
 pub async fn wait_instance(on: On<'_, Client>, instance: &str, want: I) -> Result<(), WaitError> {
-    let kind = format!("instance-{want}");
-    on.wait(&kind, instance, move |c, ids| {
-        instance_states(c, ids, want.clone())
-    })
-    .await
+    on.wait_for(("instance", instance), want, instance_states)
+        .await
 }
 
 /// What one DescribeInstances call says of each instance waited on.

@@ -264,14 +264,7 @@ impl Act<'_> {
         let image = self.need_image(region, "share")?;
         let client = self.p.workspaces(region);
         for account in principals {
-            let call = client
-                .update_workspace_image_permission()
-                .image_id(&image)
-                .allow_copy_image(allow)
-                .shared_account_id(account)
-                .send()
-                .await;
-            call.ctx("workspaces", "UpdateWorkspaceImagePermission")?;
+            allow_copy(&client, &image, account, allow).await?;
         }
         Ok(())
     }
@@ -344,19 +337,28 @@ async fn unshare_all(client: &aws_sdk_workspaces::Client, image: &str) -> Result
         Err(e) if e.is("ResourceNotFoundException") => return Ok(()),
         other => other?,
     };
-    for p in out.image_permissions() {
-        let Some(account) = p.shared_account_id() else {
-            continue;
-        };
-        client
-            .update_workspace_image_permission()
-            .image_id(image)
-            .allow_copy_image(false)
-            .shared_account_id(account)
-            .send()
-            .await
-            .ctx("workspaces", "UpdateWorkspaceImagePermission")?;
+    let accounts = out
+        .image_permissions()
+        .iter()
+        .filter_map(|p| p.shared_account_id());
+    for account in accounts {
+        allow_copy(client, image, account, false).await?;
     }
+    Ok(())
+}
+
+/// Whether `account` may copy `image` (UpdateWorkspaceImagePermission).
+async fn allow_copy(
+    client: &aws_sdk_workspaces::Client,
+    image: &str,
+    account: &str,
+    allow: bool,
+) -> Result<(), AwsError> {
+    let call = client.update_workspace_image_permission().image_id(image);
+    let call = call.allow_copy_image(allow).shared_account_id(account);
+    call.send()
+        .await
+        .ctx("workspaces", "UpdateWorkspaceImagePermission")?;
     Ok(())
 }
 

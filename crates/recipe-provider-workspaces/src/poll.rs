@@ -20,11 +20,7 @@ fn dead_end(state: &S, want: &S) -> bool {
 /// went somewhere it cannot come back from). A terminated WorkSpace leaves DescribeWorkspaces, so a
 /// wait for TERMINATED ends when it is gone.
 pub async fn wait_workspace(on: On<'_, Client>, id: &str, want: S) -> Result<(), WaitError> {
-    let kind = format!("workspace-{want}");
-    on.wait(&kind, id, move |c, ids| {
-        workspace_states(c, ids, want.clone())
-    })
-    .await
+    on.wait_for(("workspace", id), want, workspace_states).await
 }
 
 /// What DescribeWorkspaces (25 ids a call) says of each WorkSpace waited on.

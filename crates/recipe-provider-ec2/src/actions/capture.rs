@@ -13,12 +13,8 @@ pub(crate) async fn snapshots_of(
     client: &aws_sdk_ec2::Client,
     image: &str,
 ) -> Result<Vec<String>, ActionError> {
-    let d = client
-        .describe_images()
-        .image_ids(image)
-        .send()
-        .await
-        .ctx("ec2", "DescribeImages")?;
+    let call = client.describe_images().image_ids(image).send().await;
+    let d = call.ctx("ec2", "DescribeImages")?;
     Ok(d.images()
         .first()
         .map(|i| {
