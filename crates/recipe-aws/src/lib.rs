@@ -25,5 +25,6 @@ pub use error::{AwsError, AwsErrorDetail, Context};
 pub use pages::every_page;
 pub use poll::{
     Batch, MAX_IDS_PER_CALL, On, Poller, Probe, ProbeError, ProbeFuture, Probed, WaitError,
+    probe_each,
 };
 pub use recipe_provider_api::{CLEANUP_ATTEMPTS, CLEANUP_BACKOFF, ErrorClass, persist, tags};

@@ -315,6 +315,21 @@ fn fail_all(g: &mut Group, why: &str) {
 /// What one probe call answers: news of some of the ids, or why the call failed.
 pub type Batch = Result<Vec<(String, Probed)>, ProbeError>;
 
+/// What `probe(id)` says of each id, one call each: `Some` news, or `None` while it is pending.
+pub async fn probe_each<F, Fut>(ids: Vec<String>, probe: F) -> Batch
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<Option<Probed>, ProbeError>>,
+{
+    let mut done = Vec::new();
+    for id in ids {
+        if let Some(news) = probe(id.clone()).await? {
+            done.push((id, news));
+        }
+    }
+    Ok(done)
+}
+
 /// Where a wait polls: the poller, the region, and the client that asks.
 pub struct On<'a, C> {
     /// The command's poller.

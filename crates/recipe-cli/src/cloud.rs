@@ -2,7 +2,6 @@
 //! the provider registry. The CLI makes no AWS call of its own: the providers and `recipe-aws` do.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use recipe_aws::{Aws, AwsOptions, Credentials};
@@ -70,17 +69,9 @@ impl Cloud {
         Ok(Aws::load(&opts).await.map(|aws| Cloud { aws, sim }))
     }
 
-    /// One provider per target this build has.
+    /// One provider per target this build serves ([`crate::served`]).
     pub fn registry(&self, poll: Duration) -> Registry {
-        let (aws, opts) = (&self.aws, || recipe_ssm::Options::every(poll));
-        let ec2 = recipe_provider_ec2::Ec2Provider::new(aws.clone(), opts());
-        let workspaces = recipe_provider_workspaces::WorkspacesProvider::new(aws.clone(), opts());
-        let appstream = recipe_provider_appstream::AppstreamProvider::new(aws.clone(), opts());
-        let mut registry = Registry::new();
-        registry.register(Arc::new(ec2));
-        registry.register(Arc::new(workspaces));
-        registry.register(Arc::new(appstream));
-        registry
+        crate::served::registry(&self.aws, poll)
     }
 
     /// The default poll interval: fast against the sandbox.

@@ -10,6 +10,7 @@ mod reference;
 mod render;
 mod root;
 mod schema;
+mod served;
 mod state_cmd;
 mod store;
 mod summary;
@@ -127,7 +128,7 @@ impl LoadArgs {
         let options = LoadOptions {
             vars: self.vars.iter().cloned().collect(),
             allow_regions: self.allow_regions.clone(),
-            targets: recipe_targets::targets(),
+            targets: crate::served::targets(),
         };
         let mut set = recipe_loader::load(&self.paths, &options);
         name_the_default_path(&mut set);

@@ -197,7 +197,7 @@ pub fn cleanup_presets() -> String {
 pub fn diagnostic_codes() -> String {
     let mut out = String::from("| code | severity | meaning |\n|---|---|---|\n");
     let builtin = recipe_loader::Code::ALL.iter().copied();
-    let targets = recipe_targets::targets();
+    let targets = crate::served::targets();
     let own = targets
         .iter()
         .flat_map(|t| t.codes().iter().map(|c| recipe_loader::Code::Target(c)));
@@ -231,7 +231,7 @@ mod tests {
 
     #[test]
     fn no_table_of_the_reference_is_empty() {
-        let r = language_reference(&recipe_targets::targets().schema());
+        let r = language_reference(&crate::served::targets().schema());
         let lines: Vec<&str> = r.lines().collect();
         for (i, w) in lines.windows(3).enumerate() {
             if w[1].starts_with("|---") {
@@ -249,7 +249,7 @@ mod tests {
 
     #[test]
     fn reference_lists_every_step_kind() {
-        let r = language_reference(&recipe_targets::targets().schema());
+        let r = language_reference(&crate::served::targets().schema());
         let step = &r[r.find("### Step\n").expect("a Step section")..];
         assert!(step.contains("Exactly one of these keys"));
         let kinds = [

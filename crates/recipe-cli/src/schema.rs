@@ -24,7 +24,7 @@ fn generated(args: &SchemaArgs) -> std::io::Result<Vec<(PathBuf, String)>> {
     let pretty = |v: &serde_json::Value| {
         serde_json::to_string_pretty(v).expect("a schema serializes") + "\n"
     };
-    let recipe = recipe_targets::targets().schema();
+    let recipe = crate::served::targets().schema();
     let mut files = vec![
         (args.dir.join("recipe.schema.json"), pretty(&recipe)),
         (

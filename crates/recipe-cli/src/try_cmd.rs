@@ -61,7 +61,7 @@ fn refuse(why: &str, fix: &str) -> Exit {
 pub fn run(args: &TryArgs) -> std::io::Result<Exit> {
     let options = recipe_loader::LoadOptions {
         vars: args.vars.iter().cloned().collect(),
-        targets: recipe_targets::targets(),
+        targets: crate::served::targets(),
         ..Default::default()
     };
     let set = recipe_loader::load(std::slice::from_ref(&args.recipe), &options);

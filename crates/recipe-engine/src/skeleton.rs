@@ -30,14 +30,14 @@ pub mod reexport {
 ///         target: MY_TARGET,
 ///         observe: observe::observe,
 ///         run: actions::run,
-///         sweep: sweep::sweep,
+///         sweep: [sweep::sweep],
 ///         release: builder::release_one,
 ///         discard: image::delete_image,
 ///     }
 /// }
 /// ```
 ///
-/// `sweep: by_recipe(builders, images)` sweeps through [`SweepRequest::by_recipe`](crate::SweepRequest::by_recipe):
+/// `sweep: [by_recipe(builders, images)]` sweeps through [`SweepRequest::by_recipe`](crate::SweepRequest::by_recipe):
 /// `builders(provider, cx, recipe, request, log)` for each recipe, then
 /// `images(provider, SweepAt { recipe, region, request, log })` in each of its regions.
 ///
@@ -52,7 +52,7 @@ macro_rules! delegate_provider {
             target: $target,
             observe: observe::observe,
             run: actions::run,
-            sweep: by_recipe(sweep::builders, sweep::images),
+            sweep: [by_recipe(sweep::builders, sweep::images)],
             release: builder::release_one,
             discard: image::delete_image,
         }
@@ -111,7 +111,7 @@ macro_rules! delegate_provider {
         target: $target:expr,
         observe: $observe:path,
         run: $run:path,
-        sweep: by_recipe($builders:path, $images:path),
+        sweep: [$($sweep:tt)+],
         release: $release:path,
         discard: $discard:path $(,)?
     ) => {
@@ -122,37 +122,25 @@ macro_rules! delegate_provider {
             cx: &'a $crate::ApplyContext,
             request: &'a $crate::SweepRequest,
         ) -> $crate::BoxFuture<'a, $crate::Swept> {
-            ::std::boxed::Box::pin(request.by_recipe(
-                move |recipe, log| async move { $builders(self, cx, &recipe, request, &log).await },
-                move |recipe, region, log| async move {
-                    let at = $crate::SweepAt {
-                        recipe: &recipe,
-                        region: &region,
-                        req: request,
-                        log: &log,
-                    };
-                    $images(self, at).await
-                },
-            ))
+            ::std::boxed::Box::pin($crate::delegate_provider!(@sweep self, cx, request, $($sweep)+))
         }
     };
-    (
-        target: $target:expr,
-        observe: $observe:path,
-        run: $run:path,
-        sweep: $sweep:path,
-        release: $release:path,
-        discard: $discard:path $(,)?
-    ) => {
-        $crate::delegate_provider!(@common $target, $observe, $run, $release, $discard);
-
-        fn sweep<'a>(
-            &'a self,
-            cx: &'a $crate::ApplyContext,
-            request: &'a $crate::SweepRequest,
-        ) -> $crate::BoxFuture<'a, $crate::Swept> {
-            ::std::boxed::Box::pin($sweep(self, cx, request))
-        }
+    (@sweep $p:ident, $cx:ident, $req:ident, by_recipe($builders:path, $images:path)) => {
+        $req.by_recipe(
+            move |recipe, log| async move { $builders($p, $cx, &recipe, $req, &log).await },
+            move |recipe, region, log| async move {
+                let at = $crate::SweepAt {
+                    recipe: &recipe,
+                    region: &region,
+                    req: $req,
+                    log: &log,
+                };
+                $images($p, at).await
+            },
+        )
+    };
+    (@sweep $p:ident, $cx:ident, $req:ident, $sweep:path) => {
+        $sweep($p, $cx, $req)
     };
 }
 
@@ -248,7 +236,7 @@ macro_rules! action_context {
                     | K::Cleanup { .. }
                     | K::VersionFile { .. }
                     | K::Sysprep => done(self.on_builder(kind).await),
-                    K::Deprecate { .. } | K::RebuildWorkspaces { .. } => {
+                    K::Deprecate { .. } | K::Rebuild { .. } => {
                         done(self.other(kind).await)
                     }
                 }

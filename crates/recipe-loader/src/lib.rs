@@ -16,6 +16,7 @@ mod lint;
 mod lint_content;
 mod load;
 mod parse;
+mod rollout;
 mod secrets;
 mod suggest;
 pub mod synthetic;
@@ -36,6 +37,7 @@ pub use load::{
     load_str,
 };
 pub use parse::parse;
+pub use rollout::{RolloutAction, RolloutKind, RolloutOrder, RolloutStep};
 pub use suggest::{did_you_mean, unknown_region_help};
 pub use target::{BuildRoute, Section, TargetSpec, Targets};
 pub use walk::step_texts;

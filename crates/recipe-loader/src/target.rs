@@ -12,6 +12,7 @@ use recipe_model::{CleanupPreset, Os, Recipe, Target, TargetSchema};
 
 use crate::checks::Check;
 use crate::codes::TargetCode;
+use crate::rollout::{RolloutKind, RolloutStep};
 
 /// A target's codes: one [`TargetCode`] constant each, and `CODES`, the list its
 /// [`TargetSpec::codes`] returns.
@@ -69,6 +70,10 @@ pub enum BuildRoute<'a> {
 pub trait TargetSpec: Send + Sync {
     /// The name recipes write as `target:`.
     fn target(&self) -> Target;
+    /// The service's name, as plans say it (`AppStream`).
+    fn service(&self) -> &'static str {
+        "the service"
+    }
     /// One line for the schema and docs: what the target builds.
     fn summary(&self) -> &'static str;
     /// The base kinds a recipe of this target starts from (`ssm-parameter`, `recipe`, …).
@@ -95,13 +100,17 @@ pub trait TargetSpec: Send + Sync {
     fn imports(&self, _parent: &Recipe) -> bool {
         false
     }
+    /// What the plan says of an import's capture (see [`TargetSpec::imports`]).
+    fn import_words(&self) -> &'static str {
+        "the parent's image is imported as it is"
+    }
     /// The optional `recipe lint` rules that apply to an image of this target and `os` (by the
     /// last part of their codes: `no-pcoip-policy`).
     fn lints(&self, _os: Os) -> &'static [&'static str] {
         &[]
     }
     /// Why a version is made by the service's own update of the current image, when it has one
-    /// (the plan's reason); `None` says the WorkSpaces-style default.
+    /// (the plan's reason); `None` says it in general words.
     fn update_reason(&self) -> Option<&'static str> {
         None
     }
@@ -109,6 +118,15 @@ pub trait TargetSpec: Send + Sync {
     /// worth saying (`None`: nothing to say).
     fn route(&self, _route: BuildRoute<'_>) -> Option<String> {
         None
+    }
+    /// The rollout kinds this target has, with the words plans use for them.
+    fn rollout_kinds(&self) -> &'static [(RolloutKind, &'static str)] {
+        &[]
+    }
+    /// The rollout actions a new version of `r` (built in `home`) gets, in the order the plan adds
+    /// them (see [`RolloutStep`]).
+    fn rollouts(&self, _r: &Recipe, _home: &str) -> Vec<RolloutStep> {
+        Vec::new()
     }
     /// What a share with a bare account id grants, as (fleet, image builder) permissions.
     fn account_share(&self) -> (bool, bool) {
@@ -137,7 +155,12 @@ pub struct Targets {
 impl Targets {
     /// A registry of `specs`. Their names stay readable however many other names a run reads.
     pub fn new(specs: Vec<Arc<dyn TargetSpec>>) -> Targets {
-        specs.iter().for_each(|s| Target::declare(s.target()));
+        for spec in &specs {
+            Target::declare(spec.target());
+            for (kind, words) in spec.rollout_kinds() {
+                RolloutKind::declare(*kind, words);
+            }
+        }
         Targets { specs }
     }
 

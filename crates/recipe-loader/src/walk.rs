@@ -100,16 +100,11 @@ pub(crate) fn recipe_texts_mut(r: &mut Recipe) -> Vec<&mut Node<String>> {
     let mut out: Vec<&mut Node<String>> = Vec::new();
     out.extend(r.description.iter_mut());
     match &mut r.base.value {
-        Base::SsmParameter(s)
-        | Base::ImageId(s)
-        | Base::Bundle(s)
-        | Base::Workspace(s)
-        | Base::AppstreamImage(s) => out.push(s),
         Base::AmiFilter(f) => {
             out.extend(f.filters.values_mut());
             out.extend(f.owners.iter_mut());
         }
-        Base::Recipe(_) => {}
+        other => out.extend(other.single_mut()),
     }
     let b = &mut r.builder;
     out.extend(b.region.iter_mut());

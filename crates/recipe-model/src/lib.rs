@@ -24,4 +24,4 @@ pub mod regions;
 pub use schema::{TargetSchema, component_schema, recipe_schema};
 pub use span::{Node, Span};
 pub use step::*;
-pub use target::Target;
+pub use target::{Target, intern};

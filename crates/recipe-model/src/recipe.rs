@@ -210,7 +210,32 @@ pub enum Base {
     AppstreamImage(Node<String>),
 }
 
+/// The string of a base written as one string, or `None`.
+macro_rules! single_string {
+    ($base:expr) => {
+        match $base {
+            Base::SsmParameter(s)
+            | Base::ImageId(s)
+            | Base::Bundle(s)
+            | Base::Workspace(s)
+            | Base::AppstreamImage(s) => Some(s),
+            Base::AmiFilter(_) | Base::Recipe(_) => None,
+        }
+    };
+}
+
 impl Base {
+    /// The value of a base written as one string (an image id, a bundle, a parameter name, …);
+    /// `None` for filters and for a recipe.
+    pub fn single(&self) -> Option<&Node<String>> {
+        single_string!(self)
+    }
+
+    /// [`Base::single`], to change.
+    pub fn single_mut(&mut self) -> Option<&mut Node<String>> {
+        single_string!(self)
+    }
+
     /// The kind's name as written in YAML.
     pub fn kind(&self) -> &'static str {
         match self {

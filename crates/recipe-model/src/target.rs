@@ -39,22 +39,33 @@ impl Target {
 
     /// The target a document names, whether or not any target is registered under it.
     pub fn named(name: &str) -> Target {
-        let mut names = NAMES.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(known) = names.get(name) {
-            return Target(known);
-        }
-        if names.len() >= MAX_NAMES {
-            return Target::UNKNOWN;
-        }
-        let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
-        names.insert(leaked);
-        Target(leaked)
+        intern(&NAMES, name, MAX_NAMES).map_or(Target::UNKNOWN, Target)
     }
 
     /// The name as written in YAML.
     pub fn as_str(&self) -> &'static str {
         self.0
     }
+}
+
+/// `name` as a `&'static str` kept in `names`: the one already there, or a new one while fewer than
+/// `max` are kept (`None` past that). Open names (targets, rollout kinds) are read from documents
+/// and compared often; interning keeps them `Copy` without leaking one string per read.
+pub fn intern(
+    names: &Mutex<BTreeSet<&'static str>>,
+    name: &str,
+    max: usize,
+) -> Option<&'static str> {
+    let mut names = names.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(known) = names.get(name) {
+        return Some(known);
+    }
+    if names.len() >= max {
+        return None;
+    }
+    let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
+    names.insert(leaked);
+    Some(leaked)
 }
 
 impl fmt::Debug for Target {

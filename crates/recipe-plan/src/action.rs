@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use recipe_loader::RolloutKind;
 use serde::{Deserialize, Serialize};
 
 /// What an action does. Serialized with a `kind` tag.
@@ -93,8 +94,8 @@ pub enum ActionKind {
         /// Image id there.
         image_id: String,
     },
-    /// Point a rollout target at the new image (SSM parameter, launch template, WorkSpaces bundle,
-    /// AppStream fleet).
+    /// Point a rollout target at the new image (a kind its target declares: an SSM parameter, a
+    /// launch template, a bundle, a fleet).
     Rollout {
         /// What is updated.
         target: RolloutTarget,
@@ -102,9 +103,12 @@ pub enum ActionKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         region: Option<String>,
     },
-    /// Rebuild WorkSpaces that carry the rollout tags, in batches.
-    RebuildWorkspaces {
-        /// The tags a WorkSpace must carry, key to value (a key may itself hold `=`).
+    /// Rebuild the machines launched from an earlier image that carry the rollout tags, in
+    /// batches (WorkSpaces on the recipe's bundle).
+    Rebuild {
+        /// The machines, as the plan names them.
+        machines: String,
+        /// The tags a machine must carry, key to value (a key may itself hold `=`).
         tagged: BTreeMap<String, String>,
         /// Batch size.
         batch: u32,
@@ -155,7 +159,7 @@ impl ActionKind {
             ActionKind::Unshare { .. } => "unshare",
             ActionKind::RemoveCopy { .. } => "remove-copy",
             ActionKind::Rollout { .. } => "rollout",
-            ActionKind::RebuildWorkspaces { .. } => "rebuild-workspaces",
+            ActionKind::Rebuild { .. } => "rebuild",
             ActionKind::Deprecate { .. } => "deprecate",
             ActionKind::Retire { .. } => "retire",
             ActionKind::Retag { .. } => "retag",
@@ -170,7 +174,7 @@ impl ActionKind {
             | ActionKind::RemoveCopy { .. }
             | ActionKind::Retire { .. } => '-',
             ActionKind::Rollout { .. }
-            | ActionKind::RebuildWorkspaces { .. }
+            | ActionKind::Rebuild { .. }
             | ActionKind::Deprecate { .. }
             | ActionKind::Retag { .. } => '~',
             _ => ' ',
@@ -197,7 +201,7 @@ impl ActionKind {
         "unshare",
         "remove-copy",
         "rollout",
-        "rebuild-workspaces",
+        "rebuild",
         "deprecate",
         "retire",
         "retag",
@@ -286,13 +290,14 @@ impl fmt::Display for ActionKind {
                 target,
                 region: Some(r),
             } => write!(f, "roll out to {target} in {r}"),
-            ActionKind::RebuildWorkspaces { tagged, batch } => {
+            ActionKind::Rebuild {
+                machines,
+                tagged,
+                batch,
+            } => {
                 let tags: Vec<String> = tagged.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                write!(
-                    f,
-                    "rebuild WorkSpaces tagged {} ({batch} at a time)",
-                    tags.join(", ")
-                )
+                let tags = tags.join(", ");
+                write!(f, "rebuild {machines} tagged {tags} ({batch} at a time)")
             }
             ActionKind::Deprecate { build_id } => write!(f, "deprecate {build_id}"),
             ActionKind::Retire { build_id, version } => write!(f, "retire {version} ({build_id})"),
@@ -302,33 +307,31 @@ impl fmt::Display for ActionKind {
     }
 }
 
-/// What a rollout points at the new image. Typed, so that no provider parses display text.
+/// What a rollout points at the new image: a kind its target declares (`fleet`,
+/// `launch-template`, …) and a name. Typed, so that no provider parses display text.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(
-    tag = "type",
-    content = "name",
-    rename_all = "kebab-case",
-    deny_unknown_fields
-)]
-pub enum RolloutTarget {
-    /// An SSM parameter that holds the image id (`aws:ec2:image` data type).
-    SsmParameter(String),
-    /// An EC2 launch template: a new default version with the image.
-    LaunchTemplate(String),
-    /// A WorkSpaces bundle: created, or updated to the new image.
-    Bundle(String),
-    /// An AppStream fleet: its image replaced.
-    Fleet(String),
+#[serde(deny_unknown_fields)]
+pub struct RolloutTarget {
+    /// The kind.
+    #[serde(rename = "type")]
+    pub kind: RolloutKind,
+    /// The target's name.
+    pub name: String,
+}
+
+impl RolloutTarget {
+    /// A target of `kind` named `name`.
+    pub fn new(kind: RolloutKind, name: impl Into<String>) -> RolloutTarget {
+        RolloutTarget {
+            kind,
+            name: name.into(),
+        }
+    }
 }
 
 impl fmt::Display for RolloutTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RolloutTarget::SsmParameter(n) => write!(f, "SSM parameter {n}"),
-            RolloutTarget::LaunchTemplate(n) => write!(f, "launch template {n}"),
-            RolloutTarget::Bundle(n) => write!(f, "bundle {n}"),
-            RolloutTarget::Fleet(n) => write!(f, "fleet {n}"),
-        }
+        write!(f, "{} {}", self.kind.words(), self.name)
     }
 }
 
@@ -369,7 +372,7 @@ impl ActionKind {
             ActionKind::Sysprep => 600,
             ActionKind::WaitAvailable => 900,
             ActionKind::Copy { .. } => 1200,
-            ActionKind::RebuildWorkspaces { .. } => 3600,
+            ActionKind::Rebuild { .. } => 3600,
         }
     }
 }

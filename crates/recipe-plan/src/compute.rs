@@ -13,6 +13,7 @@ use crate::graph::critical_path;
 use crate::observe::ObservedImage;
 use crate::observe::{Observations, base_reference};
 use crate::plan::{Basis, BuildInfo, Change, CloudInfo, PLAN_FORMAT, Plan, RecipePlan};
+use recipe_loader::{RolloutAction, RolloutOrder, RolloutStep};
 
 mod chain;
 mod distribution;
@@ -68,7 +69,8 @@ pub enum PlanError {
 }
 
 /// Why a version is made by the service from the current image (no builder, no step run).
-pub const UPDATE_REASON: &str = "service updates are available for the current image (WorkSpaces: drivers and agents, applied by CreateUpdatedWorkspaceImage)";
+pub const UPDATE_REASON: &str =
+    "service updates are available for the current image, applied by the service itself";
 
 /// A short label for a step in plans.
 pub fn step_label(s: &ResolvedStep) -> String {
@@ -398,8 +400,11 @@ impl<'a> Planner<'a> {
                 .unwrap_or(UPDATE_REASON);
             reasons.push(reason.to_string());
         } else if managed {
-            cx.notes
-                .push("AppStream reports no update for the image: no new version".into());
+            let spec = self.set.targets.get(cx.r.recipe.target.value);
+            let service = spec.map_or("the service", |s| s.service());
+            cx.notes.push(format!(
+                "{service} reports no update for the image: no new version"
+            ));
         }
         let building = !reasons.is_empty();
         if building && !updating {

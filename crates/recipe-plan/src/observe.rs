@@ -32,8 +32,8 @@ pub struct Observations {
     /// not looked at are absent.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub rollouts: BTreeMap<String, Vec<ObservedRollout>>,
-    /// Per recipe with `rollout.rebuild-workspaces`: how many WorkSpaces on its bundle carry the
-    /// tags (those a rebuild would touch). Recipes not looked at are absent.
+    /// Per recipe whose rollout rebuilds machines: how many carry the rollout's tags (those a
+    /// rebuild would touch). Recipes not looked at are absent.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub rebuilds: BTreeMap<String, usize>,
     /// Recipes whose current image has service updates available that the service itself applies
@@ -232,8 +232,9 @@ pub fn base_reference(base: &Base) -> (bool, String) {
         ),
         Base::ImageId(id) => (false, id.value.clone()),
         Base::Recipe(r) => (false, format!("recipe:{}", r.value)),
-        Base::Bundle(b) => (false, format!("bundle:{}", b.value)),
-        Base::Workspace(w) => (false, format!("workspace:{}", w.value)),
-        Base::AppstreamImage(i) => (false, format!("appstream-image:{}", i.value)),
+        other => {
+            let value = other.single().map_or("", |s| s.value.as_str());
+            (false, format!("{}:{value}", other.kind()))
+        }
     }
 }

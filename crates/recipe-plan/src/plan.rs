@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::action::{Action, ActionKind};
 
 /// The plan file format this build writes and reads. 2: typed action outputs and rollout targets,
-/// and the account and region the plan builds in.
-pub const PLAN_FORMAT: u32 = 4;
+/// and the account and region the plan builds in. 5: a rebuild of the machines on a new image is
+/// `rebuild` (it was `rebuild-workspaces`), naming its machines.
+pub const PLAN_FORMAT: u32 = 5;
 
 /// Where a plan builds: the account and default build region, and where the region came from.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -1102,7 +1102,10 @@ fn a_rollout_target_not_pointing_at_the_current_image_is_rolled_out_again() {
     built(&mut w);
     let cur = w.state["linux-baseline"].state.current().unwrap().clone();
     let home = cur.images[&cur.home_region].image_id.clone();
-    let target = recipe_plan::RolloutTarget::SsmParameter("/images/linux-baseline/latest".into());
+    let target = recipe_plan::RolloutTarget::new(
+        recipe_targets::SSM_PARAMETER,
+        "/images/linux-baseline/latest",
+    );
     let observe = |image: Option<&str>| {
         vec![recipe_plan::ObservedRollout {
             target: target.clone(),

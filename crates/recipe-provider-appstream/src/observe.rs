@@ -47,7 +47,7 @@ async fn observe_recipe(p: &AppstreamProvider, o: Observing<'_>, mut obs: Observ
     for fleet in listed {
         let found = crate::rollout::describe_fleet(&p.appstream(home), &fleet.value).await?;
         rollouts.push(ObservedRollout {
-            target: RolloutTarget::Fleet(fleet.value.clone()),
+            target: RolloutTarget::new(recipe_targets::FLEET, &fleet.value),
             region: None,
             image: found.and_then(|f| f.image_name().map(str::to_string)),
         });

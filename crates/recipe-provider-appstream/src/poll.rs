@@ -4,7 +4,7 @@
 use aws_sdk_appstream::Client;
 use aws_sdk_appstream::operation::describe_image_builders::DescribeImageBuildersOutput;
 use aws_sdk_appstream::types::{FleetState, ImageBuilder, ImageBuilderState as B, ImageState};
-use recipe_aws::{AwsError, Batch, Context, On, Probed, WaitError, every_page};
+use recipe_aws::{AwsError, Batch, Context, On, Probed, WaitError, every_page, probe_each};
 
 /// What a builder in `state` means for a wait for `want`: done, keep waiting, or failed.
 fn builder_outcome(name: &str, state: &B, want: &B) -> Option<Probed> {
@@ -65,25 +65,23 @@ pub async fn wait_image(on: On<'_, Client>, name: &str) -> Result<(), WaitError>
 
 /// Each image waited on: AVAILABLE, FAILED (with AppStream's reason), gone, or still pending.
 async fn image_states(client: Client, names: Vec<String>) -> Batch {
-    let mut done = Vec::new();
-    for n in names {
-        let image = crate::image::describe(&client, &n).await?;
-        let outcome = match image.as_ref().and_then(|i| i.state()) {
-            Some(ImageState::Available) => Probed::Done,
+    let client = &client;
+    probe_each(names, |n| async move {
+        let image = crate::image::describe(client, &n).await?;
+        Ok(match image.as_ref().and_then(|i| i.state()) {
+            Some(ImageState::Available) => Some(Probed::Done),
             Some(ImageState::Failed) => {
-                let why = image
-                    .as_ref()
-                    .and_then(|i| i.state_change_reason())
+                let reason = image.as_ref().and_then(|i| i.state_change_reason());
+                let why = reason
                     .and_then(|r| r.message())
                     .unwrap_or("no reason given");
-                Probed::Failed(format!("image {n} FAILED: {why}"))
+                Some(Probed::Failed(format!("image {n} FAILED: {why}")))
             }
-            Some(_) => continue,
-            None => Probed::Failed(format!("image {n} is gone")),
-        };
-        done.push((n, outcome));
-    }
-    Ok(done)
+            Some(_) => None,
+            None => Some(Probed::Failed(format!("image {n} is gone"))),
+        })
+    })
+    .await
 }
 
 /// Wait until fleet `name` is RUNNING or STOPPED (UpdateFleet refuses a STARTING or STOPPING one).
@@ -93,17 +91,16 @@ pub async fn wait_fleet(on: On<'_, Client>, name: &str) -> Result<(), WaitError>
 
 /// Each fleet waited on: settled (RUNNING or STOPPED), gone, or still changing.
 async fn fleet_states(client: Client, names: Vec<String>) -> Batch {
-    let mut done = Vec::new();
-    for n in names {
-        let f = crate::rollout::describe_fleet(&client, &n).await?;
-        let outcome = match f.as_ref().and_then(|f| f.state()) {
-            Some(FleetState::Running | FleetState::Stopped) => Probed::Done,
-            Some(_) => continue,
-            None => Probed::Failed(format!("fleet {n} is gone")),
-        };
-        done.push((n, outcome));
-    }
-    Ok(done)
+    let client = &client;
+    probe_each(names, |n| async move {
+        let f = crate::rollout::describe_fleet(client, &n).await?;
+        Ok(match f.as_ref().and_then(|f| f.state()) {
+            Some(FleetState::Running | FleetState::Stopped) => Some(Probed::Done),
+            Some(_) => None,
+            None => Some(Probed::Failed(format!("fleet {n} is gone"))),
+        })
+    })
+    .await
 }
 
 impl crate::actions::Act<'_> {

@@ -9,7 +9,6 @@ use aws_sdk_appstream::operation::describe_fleets::DescribeFleetsOutput;
 use aws_sdk_appstream::types::{ComputeCapacity, Fleet, FleetState, FleetType, VpcConfig};
 use recipe_aws::{AwsError, Context, every_page};
 use recipe_engine::{ActionError, Rollout};
-use recipe_plan::RolloutTarget;
 
 use crate::actions::Act;
 use crate::poll;
@@ -22,9 +21,10 @@ impl Act<'_> {
     /// replaces idle instances over time (API_UpdateFleet).
     /// Fleets are in the build region: the plan gives no region.
     pub(crate) async fn rollout(&self, to: Rollout<'_>) -> Result<(), ActionError> {
-        let RolloutTarget::Fleet(fleet) = to.target else {
+        if to.target.kind != recipe_targets::FLEET {
             return Err(to.refused("an appstream recipe", "fleets"));
-        };
+        }
+        let fleet = &to.target.name;
         let image = self.need_image(&self.home, "roll out")?;
         let Some(f) = describe_fleet(&self.apps, fleet).await? else {
             return self.create_fleet(fleet, &image).await;

@@ -166,7 +166,7 @@ impl Provider for Ec2Provider {
         target: recipe_targets::EC2_AMI,
         observe: observe::observe,
         run: actions::run,
-        sweep: sweep::sweep,
+        sweep: [sweep::sweep],
         release: Ec2Provider::release_one,
         discard: Ec2Provider::discard,
     }

@@ -108,7 +108,7 @@ async fn rollouts(
             Err(e) if e.is("ParameterNotFound") => None,
             Err(e) => return Err(e.into()),
         };
-        let target = RolloutTarget::SsmParameter(param.value.clone());
+        let target = RolloutTarget::new(recipe_targets::SSM_PARAMETER, &param.value);
         out.push(ObservedRollout {
             target,
             region: at.clone(),
@@ -133,7 +133,7 @@ async fn rollouts(
             Err(e) if e.is_not_found() => None,
             Err(e) => return Err(e.into()),
         };
-        let target = RolloutTarget::LaunchTemplate(t.value.clone());
+        let target = RolloutTarget::new(recipe_targets::LAUNCH_TEMPLATE, &t.value);
         out.push(ObservedRollout {
             target,
             region: at.clone(),

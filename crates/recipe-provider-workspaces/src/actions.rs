@@ -36,7 +36,7 @@ impl Act<'_> {
     /// Rebuilding the WorkSpaces of the bundle.
     async fn other(&self, kind: &ActionKind) -> Result<(), ActionError> {
         match kind {
-            ActionKind::RebuildWorkspaces { tagged, batch } => self.rebuild(tagged, *batch).await,
+            ActionKind::Rebuild { tagged, batch, .. } => self.rebuild(tagged, *batch).await,
             other => Err(no_such(other)),
         }
     }

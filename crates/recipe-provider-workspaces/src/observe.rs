@@ -83,7 +83,7 @@ async fn observe_bundles(
                     .caused_by(e)
             })?;
         out.push(ObservedRollout {
-            target: RolloutTarget::Bundle(b.name.value.clone()),
+            target: RolloutTarget::new(recipe_targets::BUNDLE, &b.name.value),
             region: (region != home).then_some(region),
             image: found.and_then(|(_, img)| img),
         });

@@ -9,7 +9,6 @@ use aws_sdk_workspaces::types::{
 };
 use recipe_aws::{Context, every_page};
 use recipe_engine::{ActionError, Rollout};
-use recipe_plan::RolloutTarget;
 
 use crate::actions::Act;
 use crate::tag_list;
@@ -59,9 +58,10 @@ impl Act<'_> {
     /// The bundle in `region` (the build region when `None`) wraps the recipe's image there:
     /// created the first time, updated after.
     pub(crate) async fn rollout(&self, to: Rollout<'_>) -> Result<(), ActionError> {
-        let RolloutTarget::Bundle(name) = to.target else {
+        if to.target.kind != recipe_targets::BUNDLE {
             return Err(to.refused("a workspaces recipe", "its bundle"));
-        };
+        }
+        let name = &to.target.name;
         let region = to.region.unwrap_or(&self.home);
         let image = self.need_image(region, "put in the bundle")?;
         let ws = self.p.workspaces(region);

@@ -4,7 +4,7 @@
 
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::types::{CommandInvocationStatus as C, PingStatus};
-use recipe_aws::{Batch, Context, On, Probed, WaitError};
+use recipe_aws::{Batch, Context, On, Probed, WaitError, probe_each};
 
 /// Whether a command invocation in `status` has yet to end (no status yet counts as not ended).
 pub(crate) fn in_flight(status: Option<&C>) -> bool {
@@ -55,13 +55,11 @@ pub async fn wait_command(on: On<'_, Client>, command: &str) -> Result<(), WaitE
 
 /// The waited-on commands that have finished.
 async fn command_states(ssm: Client, waiting: Vec<String>) -> Batch {
-    let mut done = Vec::new();
-    for id in waiting {
-        if finished(&ssm, &id).await? {
-            done.push((id, Probed::Done));
-        }
-    }
-    Ok(done)
+    let ssm = &ssm;
+    probe_each(waiting, |id| async move {
+        Ok(finished(ssm, &id).await?.then_some(Probed::Done))
+    })
+    .await
 }
 
 /// Whether every invocation of `command` has a final status.

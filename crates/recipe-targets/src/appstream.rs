@@ -1,13 +1,18 @@
 //! `appstream`: an Amazon AppStream 2.0 image captured on an image builder, imported from an AMI
 //! recipe (CreateImportedImage), or made by AppStream's managed image update.
 
-use recipe_loader::{BuildRoute, Check, Code, Section, TargetCode, TargetSpec};
+use recipe_loader::{
+    BuildRoute, Check, Code, RolloutAction, RolloutKind, RolloutOrder, RolloutStep, Section,
+    TargetCode, TargetSpec,
+};
 use recipe_model::{Base, CleanupPreset, Os, Recipe, Step, Target};
 
 use crate::{EC2_AMI, re};
 
 /// The target's name.
 pub const APPSTREAM: Target = Target::new("appstream");
+/// `rollout.fleets`: a fleet whose image is replaced (created stopped when missing).
+pub const FLEET: RolloutKind = RolloutKind::new("fleet");
 
 recipe_loader::target_codes! {
     IMPORT_STEPS = ("recipe::appstream::import-steps", Error, "An AppStream recipe imported from an AMI recipe has steps, tests or a cleanup preset (anything but `app` steps): nothing runs them, as the import route has no builder."),
@@ -15,6 +20,9 @@ recipe_loader::target_codes! {
     MANAGED_UPDATE = ("recipe::appstream::managed-update", Error, "`managed-update` on a recipe that is not a Windows AppStream image, that does not start from an AppStream image, or that has steps or tests."),
     RESERVED = ("recipe::name::appstream-reserved", Error, "An AppStream image name that begins with Amazon, AWS or AppStream."),
 }
+
+/// What the plan says of a fleet that does not exist yet.
+const MISSING_FLEET: &str = "the fleet does not exist yet: it is created stopped (On-Demand, one instance), to be sized and started by you";
 
 /// The AppStream rules.
 pub struct Appstream;
@@ -26,6 +34,41 @@ impl TargetSpec for Appstream {
 
     fn summary(&self) -> &'static str {
         "An Amazon AppStream 2.0 image captured on an image builder."
+    }
+
+    fn service(&self) -> &'static str {
+        "AppStream"
+    }
+
+    fn rollout_kinds(&self) -> &'static [(RolloutKind, &'static str)] {
+        &[(FLEET, "fleet")]
+    }
+
+    /// The fleets in the order listed, each after the one before is healthy on the new image: the
+    /// first (staging) is the gate for the rest.
+    fn rollouts(&self, r: &Recipe, home: &str) -> Vec<RolloutStep> {
+        let fleets = r.rollout.iter().flat_map(|ro| ro.value.fleets.iter());
+        let mut before: Option<&str> = None;
+        let mut out = Vec::new();
+        for fleet in fleets {
+            let why = match before {
+                None => "listed in rollout".to_string(),
+                Some(b) => format!("listed in rollout, after {b} is healthy"),
+            };
+            out.push(RolloutStep {
+                action: RolloutAction::Point {
+                    kind: FLEET,
+                    name: fleet.value.clone(),
+                    missing: Some(MISSING_FLEET),
+                },
+                region: home.to_string(),
+                order: RolloutOrder::Chained,
+                why,
+                counted: None,
+            });
+            before = Some(&fleet.value);
+        }
+        out
     }
 
     fn bases(&self) -> &'static [&'static str] {
@@ -73,6 +116,10 @@ impl TargetSpec for Appstream {
 
     fn layers_on(&self, parent: &Recipe, _os: Os) -> bool {
         [APPSTREAM, EC2_AMI].contains(&parent.target.value)
+    }
+
+    fn import_words(&self) -> &'static str {
+        "CreateImportedImage turns the AMI into an AppStream image, its `app` steps the catalog"
     }
 
     /// CreateImportedImage: an AppStream image made from the parent's AMI, with no image builder.

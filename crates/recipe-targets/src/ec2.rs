@@ -2,14 +2,21 @@
 
 use std::sync::LazyLock;
 
-use recipe_loader::{Check, Code, Section, TargetCode, TargetSpec};
-use recipe_model::{Base, CleanupPreset, Os, Step, Target};
+use recipe_loader::{
+    Check, Code, RolloutAction, RolloutKind, RolloutOrder, RolloutStep, Section, TargetCode,
+    TargetSpec,
+};
+use recipe_model::{Base, CleanupPreset, Os, Recipe, Step, Target};
 use regex::Regex;
 
 use crate::re;
 
 /// The target's name.
 pub const EC2_AMI: Target = Target::new("ec2-ami");
+/// `rollout.ssm-parameter`: an SSM parameter of data type `aws:ec2:image` that holds the AMI id.
+pub const SSM_PARAMETER: RolloutKind = RolloutKind::new("ssm-parameter");
+/// `rollout.launch-templates`: a new default version of the template, with the AMI.
+pub const LAUNCH_TEMPLATE: RolloutKind = RolloutKind::new("launch-template");
 
 recipe_loader::target_codes! {
     NO_SYSPREP = ("recipe::windows::no-sysprep", Warning, "A Windows AMI without a `sysprep` step."),
@@ -31,6 +38,49 @@ impl TargetSpec for Ec2Ami {
 
     fn summary(&self) -> &'static str {
         "An Amazon Machine Image, built on a temporary EC2 instance."
+    }
+
+    fn service(&self) -> &'static str {
+        "EC2"
+    }
+
+    fn rollout_kinds(&self) -> &'static [(RolloutKind, &'static str)] {
+        &[
+            (SSM_PARAMETER, "SSM parameter"),
+            (LAUNCH_TEMPLATE, "launch template"),
+        ]
+    }
+
+    /// Each launch template and the SSM parameter, in every rollout region (each AMI copy has its
+    /// own id), once the image is there.
+    fn rollouts(&self, r: &Recipe, home: &str) -> Vec<RolloutStep> {
+        let Some(ro) = &r.rollout else {
+            return Vec::new();
+        };
+        let templates = ro
+            .value
+            .launch_templates
+            .iter()
+            .map(|t| (LAUNCH_TEMPLATE, t));
+        let params = ro.value.ssm_parameter.iter().map(|p| (SSM_PARAMETER, p));
+        let targets: Vec<_> = templates.chain(params).collect();
+        let mut out = Vec::new();
+        for region in r.rollout_regions(home) {
+            for (kind, name) in &targets {
+                out.push(RolloutStep {
+                    action: RolloutAction::Point {
+                        kind: *kind,
+                        name: name.value.clone(),
+                        missing: None,
+                    },
+                    region: region.clone(),
+                    order: RolloutOrder::InRegion,
+                    why: "listed in rollout".into(),
+                    counted: None,
+                });
+            }
+        }
+        out
     }
 
     fn bases(&self) -> &'static [&'static str] {

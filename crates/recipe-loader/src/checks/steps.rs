@@ -165,7 +165,7 @@ pub(super) fn check_package_manager(f: &mut StepFindings<'_>, p: &recipe_model::
         Code::Winget,
         m.span,
         "winget cannot install packages here: steps run as LocalSystem, which has no winget, and Windows Server does not ship it".into(),
-        "use `manager: choco` (Chocolatey runs as LocalSystem), or a `download` of the installer and a `powershell` step that runs it silently (AppStream: then an `app` step)".into(),
+        "use `manager: choco` (Chocolatey runs as LocalSystem), or a `download` of the installer and a `powershell` step that runs it silently (then an `app` step, where the target has an application catalog)".into(),
         "not available to SYSTEM",
     );
 }

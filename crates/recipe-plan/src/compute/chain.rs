@@ -4,7 +4,8 @@
 use super::*;
 
 impl<'a> Planner<'a> {
-    /// The AMI recipe an AppStream recipe is imported from (the import route), if it is one.
+    /// The recipe this one's image is imported from (the import route, [`TargetSpec::imports`]):
+    /// an AppStream recipe on an AMI recipe.
     pub(super) fn imported_from(&self, cx: &RecipeCx<'_>) -> Option<String> {
         let parent = &self.set.recipes[cx.r.parent?];
         let spec = self.set.targets.get(cx.r.recipe.target.value);
@@ -12,8 +13,9 @@ impl<'a> Planner<'a> {
         imports.then(|| parent.recipe.name.value.clone())
     }
 
-    /// The import route: the parent AMI recipe did the baking; CreateImportedImage turns its AMI in
-    /// this build region into the AppStream image, with the `app` steps as its catalog. No builder.
+    /// The import route: the parent recipe did the baking; the target's service turns its image in
+    /// this build region into this recipe's image (AppStream: CreateImportedImage, with the `app`
+    /// steps as its catalog). No builder.
     pub(super) fn import_chain(
         &mut self,
         cx: &RecipeCx<'_>,
@@ -38,10 +40,9 @@ impl<'a> Planner<'a> {
             build_id: bid.to_string(),
             fingerprint: cx.fp.value.clone(),
         };
-        let why = format!(
-            "{}; CreateImportedImage turns the AMI into an AppStream image, its `app` steps the catalog",
-            reasons.join("; ")
-        );
+        let spec = self.set.targets.get(cx.r.recipe.target.value);
+        let words = spec.map_or("", |s| s.import_words());
+        let why = format!("{}; {words}", reasons.join("; "));
         self.b.add(name, kind, why, &[resolve])
     }
 

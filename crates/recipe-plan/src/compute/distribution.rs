@@ -22,20 +22,6 @@ pub(super) fn desired_regions(r: &LoadedRecipe, default_region: &str) -> (String
 }
 
 /// Shares grouped by region: one share action (one call) per image and region.
-/// The regions a recipe's bundle is made in: the build region, then `bundle.regions`.
-pub(super) fn bundle_regions(cx: &RecipeCx<'_>) -> Vec<String> {
-    let Some(b) = &cx.r.recipe.bundle else {
-        return Vec::new();
-    };
-    let mut out = vec![cx.home.clone()];
-    for r in &b.regions {
-        if !out.contains(&r.value) {
-            out.push(r.value.clone());
-        }
-    }
-    out
-}
-
 pub(super) fn by_region<'s>(
     shares: impl Iterator<Item = &'s Share>,
 ) -> BTreeMap<String, Vec<String>> {
@@ -143,115 +129,84 @@ impl<'a> Planner<'a> {
         (at, shared)
     }
 
-    /// The bundle first (WorkSpaces are rebuilt from it), then every other rollout target once the
-    /// image is everywhere. Returns the actions retirements wait for.
+    /// The rollouts the recipe's target asks for ([`TargetSpec::rollouts`]), in its order: the
+    /// first ones once the image is in their region, the others after them. Returns the actions
+    /// retirements wait for.
     pub(super) fn rollout(
         &mut self,
         cx: &RecipeCx<'_>,
         at: &BTreeMap<String, usize>,
         mut ready: Vec<usize>,
     ) -> Vec<usize> {
-        let name = cx.name.as_str();
-        if let Some(bundle) = &cx.r.recipe.bundle {
-            for region in bundle_regions(cx) {
-                let Some(&dep) = at.get(&region) else {
-                    continue;
-                };
-                let kind = ActionKind::Rollout {
-                    target: RolloutTarget::Bundle(bundle.name.value.clone()),
-                    region: (region != cx.home).then_some(region),
-                };
-                ready.push(self.b.add(
-                    name,
-                    kind,
-                    "the bundle wraps the new image; WorkSpaces already launched keep theirs until rebuilt",
-                    &[dep],
-                ));
-            }
-        }
-        let mut after = ready.clone();
-        let Some(ro) = &cx.r.recipe.rollout else {
-            return after;
+        let Some(spec) = self.set.targets.get(cx.r.recipe.target.value) else {
+            return ready;
         };
-        let ro = &ro.value;
-        let targets: Vec<RolloutTarget> = ro
-            .launch_templates
-            .iter()
-            .map(|t| RolloutTarget::LaunchTemplate(t.value.clone()))
-            .chain(
-                ro.ssm_parameter
-                    .iter()
-                    .map(|p| RolloutTarget::SsmParameter(p.value.clone())),
-            )
-            .collect();
-        // One rollout per region: each copy has its own image id, published once the image is
-        // ready (copied and shared).
-        for region in cx.r.recipe.rollout_regions(&cx.home) {
-            let mut deps = ready.clone();
-            deps.extend(at.get(&region).filter(|d| !ready.contains(d)));
-            for target in &targets {
-                let kind = ActionKind::Rollout {
-                    target: target.clone(),
-                    region: (region != cx.home).then(|| region.clone()),
-                };
-                after.push(self.b.add(name, kind, "listed in rollout", &deps));
+        let steps = spec.rollouts(&cx.r.recipe, &cx.home);
+        let first = steps.iter().filter(|s| s.order == RolloutOrder::First);
+        for step in first {
+            let Some(&dep) = at.get(&step.region) else {
+                continue;
+            };
+            ready.push(self.rollout_step(cx, step, &[dep]));
+        }
+        let (mut after, mut gate) = (ready.clone(), ready.clone());
+        for step in steps.iter().filter(|s| s.order != RolloutOrder::First) {
+            let deps = match step.order {
+                RolloutOrder::InRegion => {
+                    let mut deps = ready.clone();
+                    deps.extend(at.get(&step.region).filter(|d| !ready.contains(d)));
+                    deps
+                }
+                RolloutOrder::Chained => gate.clone(),
+                _ => ready.clone(),
+            };
+            let id = self.rollout_step(cx, step, &deps);
+            if step.order == RolloutOrder::Chained {
+                gate = vec![id];
             }
-        }
-        // Fleets in the order listed, each after the one before is healthy on the new image: the
-        // first (staging) is the gate for the rest.
-        let mut gate = ready.clone();
-        for (i, f) in ro.fleets.iter().enumerate() {
-            let kind = ActionKind::Rollout {
-                target: RolloutTarget::Fleet(f.value.clone()),
-                region: None,
-            };
-            let why = self.fleet_reason(name, &ro.fleets, i);
-            let id = self.b.add(name, kind, &why, &gate);
-            gate = vec![id];
             after.push(id);
-        }
-        if let Some(rw) = &ro.rebuild_workspaces {
-            let tagged = (rw.tagged.iter())
-                .map(|(k, v)| (k.clone(), v.value.clone()))
-                .collect();
-            let kind = ActionKind::RebuildWorkspaces {
-                tagged,
-                batch: rw.batch,
-            };
-            let reason = match self.obs.rebuilds.get(name) {
-                Some(n) => format!(
-                    "rollout.rebuild-workspaces: {n} WorkSpace(s) on the bundle carry the tags; each is rebuilt from the new image and its user volume goes back to its last snapshot"
-                ),
-                None => "rollout.rebuild-workspaces".to_string(),
-            };
-            after.push(self.b.add(name, kind, &reason, &ready));
         }
         after
     }
 
-    /// Why fleet `i` of `fleets` is rolled out: listed, after the one before it, and created when it
-    /// does not exist yet.
-    pub(super) fn fleet_reason(
-        &self,
-        name: &str,
-        fleets: &[recipe_model::Node<String>],
-        i: usize,
-    ) -> String {
-        let mut why = match i {
-            0 => "listed in rollout".to_string(),
-            _ => format!(
-                "listed in rollout, after {} is healthy",
-                fleets[i - 1].value
-            ),
+    /// One rollout action, with why: a target observed missing says what happens to it, a rebuild
+    /// how many machines it finds.
+    fn rollout_step(&mut self, cx: &RecipeCx<'_>, step: &RolloutStep, deps: &[usize]) -> usize {
+        let name = cx.name.as_str();
+        let mut why = step.why.clone();
+        let region = (step.region != cx.home).then(|| step.region.clone());
+        let kind = match &step.action {
+            RolloutAction::Point {
+                kind,
+                name: target,
+                missing,
+            } => {
+                let target = RolloutTarget::new(*kind, target.clone());
+                let observed = self.obs.rollouts.get(name).into_iter().flatten();
+                let mut same = observed.filter(|o| o.target == target && o.region == region);
+                if let Some(missing) = missing
+                    && same.any(|o| o.image.is_none())
+                {
+                    why = format!("{why}; {missing}");
+                }
+                ActionKind::Rollout { target, region }
+            }
+            RolloutAction::Rebuild {
+                machines,
+                tagged,
+                batch,
+            } => {
+                let n = self.obs.rebuilds.get(name);
+                if let (Some(n), Some(counted)) = (n, &step.counted) {
+                    why = counted.replace("{n}", &n.to_string());
+                }
+                ActionKind::Rebuild {
+                    machines: machines.to_string(),
+                    tagged: tagged.clone(),
+                    batch: *batch,
+                }
+            }
         };
-        let target = RolloutTarget::Fleet(fleets[i].value.clone());
-        let observed = self.obs.rollouts.get(name).into_iter().flatten();
-        if observed
-            .filter(|o| o.target == target)
-            .any(|o| o.image.is_none())
-        {
-            why.push_str("; the fleet does not exist yet: it is created stopped (On-Demand, one instance), to be sized and started by you");
-        }
-        why
+        self.b.add(name, kind, &why, deps)
     }
 }

@@ -209,8 +209,10 @@ impl<'a> Planner<'a> {
                 .collect();
             let mut why = "share removed from distribute.share".to_string();
             if !fleets.is_empty() {
+                let spec = self.set.targets.get(cx.r.recipe.target.value);
+                let service = spec.map_or("the service", |s| s.service());
                 why.push_str(&format!(
-                    "; warning: {} loses fleet use of the image, and AppStream drops its fleets on it to zero capacity",
+                    "; warning: {} loses fleet use of the image, and {service} drops its fleets on it to zero capacity",
                     fleets.join(", ")
                 ));
             }

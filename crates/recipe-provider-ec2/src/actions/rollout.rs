@@ -6,17 +6,20 @@ use aws_sdk_ec2::types::RequestLaunchTemplateData;
 use aws_sdk_ssm::types::ParameterType;
 use recipe_aws::Context;
 use recipe_engine::{ActionError, Rollout};
-use recipe_plan::RolloutTarget;
+use recipe_targets::{LAUNCH_TEMPLATE, SSM_PARAMETER};
 
 use super::Act;
 
 impl Act<'_> {
     pub(super) async fn rollout(&self, to: Rollout<'_>) -> Result<(), ActionError> {
         let region = to.region.unwrap_or(&self.home);
-        match to.target {
-            RolloutTarget::SsmParameter(name) => self.put_parameter(name, region).await,
-            RolloutTarget::LaunchTemplate(name) => self.launch_template(name, region).await,
-            _ => Err(to.refused("an ec2-ami recipe", "launch templates and SSM parameters")),
+        let (kind, name) = (to.target.kind, &to.target.name);
+        if kind == SSM_PARAMETER {
+            self.put_parameter(name, region).await
+        } else if kind == LAUNCH_TEMPLATE {
+            self.launch_template(name, region).await
+        } else {
+            Err(to.refused("an ec2-ami recipe", "launch templates and SSM parameters"))
         }
     }
 

@@ -3,7 +3,10 @@
 
 use std::sync::LazyLock;
 
-use recipe_loader::{Check, Code, LoadedRecipe, ResolvedStep, Section, TargetCode, TargetSpec};
+use recipe_loader::{
+    Check, Code, LoadedRecipe, ResolvedStep, RolloutAction, RolloutKind, RolloutOrder, RolloutStep,
+    Section, TargetCode, TargetSpec,
+};
 use recipe_model::{Base, Bundle, CleanupPreset, Node, Os, Recipe, Stage, Target};
 use regex::Regex;
 
@@ -14,6 +17,8 @@ mod text;
 
 /// The target's name.
 pub const WORKSPACES: Target = Target::new("workspaces");
+/// The recipe's `bundle`: created the first time, then updated to each new image.
+pub const BUNDLE: RolloutKind = RolloutKind::new("bundle");
 
 recipe_loader::target_codes! {
     IMPORT = ("recipe::workspaces::import", Error, "`builder.import` where nothing is imported, or with members the chosen import call does not take."),
@@ -40,6 +45,49 @@ impl TargetSpec for Workspaces {
 
     fn summary(&self) -> &'static str {
         "An Amazon WorkSpaces image captured from a builder WorkSpace, wrapped in a custom bundle."
+    }
+
+    fn service(&self) -> &'static str {
+        "WorkSpaces"
+    }
+
+    fn update_reason(&self) -> Option<&'static str> {
+        Some(
+            "service updates are available for the current image (WorkSpaces: drivers and agents, applied by CreateUpdatedWorkspaceImage)",
+        )
+    }
+
+    fn rollout_kinds(&self) -> &'static [(RolloutKind, &'static str)] {
+        &[(BUNDLE, "bundle")]
+    }
+
+    /// The bundle first, in the build region and each of `bundle.regions` (WorkSpaces are launched
+    /// and rebuilt from it); then `rollout.rebuild-workspaces`.
+    fn rollouts(&self, r: &Recipe, home: &str) -> Vec<RolloutStep> {
+        let Some(bundle) = &r.bundle else {
+            return Vec::new();
+        };
+        let mut regions = vec![home.to_string()];
+        for region in &bundle.value.regions {
+            if !regions.contains(&region.value) {
+                regions.push(region.value.clone());
+            }
+        }
+        let mut out: Vec<RolloutStep> = (regions.into_iter())
+            .map(|region| RolloutStep {
+                action: RolloutAction::Point {
+                    kind: BUNDLE,
+                    name: bundle.value.name.value.clone(),
+                    missing: None,
+                },
+                region,
+                order: RolloutOrder::First,
+                why: "the bundle wraps the new image; WorkSpaces already launched keep theirs until rebuilt".into(),
+                counted: None,
+            })
+            .collect();
+        out.extend(rebuild_step(r, home));
+        out
     }
 
     fn bases(&self) -> &'static [&'static str] {
@@ -269,4 +317,24 @@ fn builder_user(cx: &mut Check<'_>) {
         "give each WorkSpaces recipe its own builder user (`builder.user-name`)",
         "already the builder user of another recipe",
     );
+}
+
+/// `rollout.rebuild-workspaces`: the WorkSpaces on the bundle that carry the tags, rebuilt from the
+/// new image in batches.
+fn rebuild_step(r: &Recipe, home: &str) -> Option<RolloutStep> {
+    let rw = r.rollout.as_ref()?.value.rebuild_workspaces.as_ref()?;
+    let tagged = (rw.value.tagged.iter())
+        .map(|(k, v)| (k.clone(), v.value.clone()))
+        .collect();
+    Some(RolloutStep {
+        action: RolloutAction::Rebuild {
+            machines: "WorkSpaces",
+            tagged,
+            batch: rw.value.batch,
+        },
+        region: home.to_string(),
+        order: RolloutOrder::AfterFirst,
+        why: "rollout.rebuild-workspaces".into(),
+        counted: Some("rollout.rebuild-workspaces: {n} WorkSpace(s) on the bundle carry the tags; each is rebuilt from the new image and its user volume goes back to its last snapshot".into()),
+    })
 }
