@@ -8,10 +8,8 @@
 //!   profile holds one role (`LimitExceeded`, "Cannot exceed quota for
 //!   InstanceSessionsPerInstanceProfile: 1"); unknown names are `NoSuchEntity`. AttachRolePolicy
 //!   (`PolicyArn`) and PutRolePolicy (`PolicyName`, `PolicyDocument`) add to the role.
-//! - KMS CreateKey (API_CreateKey.html) answers `KeyMetadata` with a new key id and ARN; CreateAlias
-//!   (API_CreateAlias.html): `AliasName` starts with `alias/` and not `alias/aws/`
-//!   (`ValidationException`), is unique per account and region (`AlreadyExistsException`), and
-//!   `TargetKeyId` must exist (`NotFoundException`).
+//! - KMS (CreateKey, CreateAlias, DescribeKey, GetPublicKey, Sign, Verify) is in `kms.rs`; its keys
+//!   are kept here, with the account's other setup.
 //!
 //! IAM over awsQuery (https://docs.aws.amazon.com/IAM/latest/APIReference/):
 //! - GetInstanceProfile (API_GetInstanceProfile.html): `InstanceProfileName`; an unknown name is
@@ -23,16 +21,12 @@
 //!
 //! IAM is global: the region of the call does not matter, the account does.
 //!
-//! KMS over awsJson1_1 (`TrentService.DescribeKey`, API_DescribeKey.html): `KeyId` is a key id, key
-//! ARN, alias name or alias ARN; an unknown one is `NotFoundException`. Keys are per region.
-//!
 //! What aws-sim cannot know: policy documents are not evaluated (a role's policies are names and
 //! ARNs); role and profile ids are made up.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use crate::ApiError;
 use crate::protocol::{Call, Output, xml_escape};
@@ -77,6 +71,8 @@ pub struct Setup {
     pub roles: BTreeMap<String, Role>,
     /// `account/region/key` (a key id, key ARN, alias name or alias ARN) → the key's ARN.
     pub kms_keys: BTreeMap<String, String>,
+    /// Key ARN → an asymmetric key's spec, usage and private key (symmetric keys have none).
+    pub kms_material: BTreeMap<String, crate::kms::KeyMaterial>,
 }
 
 fn no_such(what: &str) -> ApiError {
@@ -351,107 +347,4 @@ fn profile_xml(p: &InstanceProfile, account: &str) -> String {
         role = xml_escape(&p.role),
         name = xml_escape(&p.name),
     )
-}
-
-/// A key of `account` in `region` found by each of `names` (id, ARN, alias, alias ARN).
-pub(crate) fn add_key(w: &mut World, account: &str, region: &str, names: &[String], arn: &str) {
-    for n in names {
-        w.setup
-            .kms_keys
-            .insert(format!("{account}/{region}/{n}"), arn.into());
-    }
-}
-
-fn create_key(w: &mut World, c: &Call) -> Value {
-    let raw = w.id("", 32);
-    let id = format!(
-        "{}-{}-{}-{}-{}",
-        &raw[..8],
-        &raw[8..12],
-        &raw[12..16],
-        &raw[16..20],
-        &raw[20..]
-    );
-    let arn = format!("arn:aws:kms:{}:{}:key/{id}", c.region, c.account);
-    add_key(w, &c.account, &c.region, &[id.clone(), arn.clone()], &arn);
-    json!({ "KeyMetadata": {
-        "KeyId": id, "Arn": arn, "Enabled": true, "KeyState": "Enabled",
-        "KeyUsage": "ENCRYPT_DECRYPT", "KeyManager": "CUSTOMER", "AWSAccountId": c.account,
-        "CreationDate": { "$ts": 1_767_225_600 }
-    }})
-}
-
-fn create_alias(w: &mut World, c: &Call) -> Result<Value, ApiError> {
-    let text = |k: &str| {
-        c.body
-            .get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    let (alias, target) = (text("AliasName"), text("TargetKeyId"));
-    if !alias.starts_with("alias/") || alias.starts_with("alias/aws/") {
-        return Err(ApiError::client(
-            "ValidationException",
-            format!("Alias {alias} must begin with alias/ and not with alias/aws/."),
-        ));
-    }
-    let scope = format!("{}/{}/", c.account, c.region);
-    if w.setup.kms_keys.contains_key(&format!("{scope}{alias}")) {
-        return Err(ApiError::client(
-            "AlreadyExistsException",
-            format!("An alias with the name {alias} already exists"),
-        ));
-    }
-    let arn = w
-        .setup
-        .kms_keys
-        .get(&format!("{scope}{target}"))
-        .cloned()
-        .ok_or_else(|| {
-            ApiError::client(
-                "NotFoundException",
-                format!("Key '{target}' does not exist"),
-            )
-        })?;
-    let alias_arn = format!("arn:aws:kms:{}:{}:{alias}", c.region, c.account);
-    add_key(w, &c.account, &c.region, &[alias, alias_arn], &arn);
-    Ok(json!({}))
-}
-
-/// Handle a KMS call.
-pub fn kms(w: &mut World, r: &crate::protocol::Req<'_>) -> Result<Output, ApiError> {
-    let c = r.call;
-    match c.op.as_str() {
-        "CreateKey" => return Ok(Output::Value(create_key(w, c))),
-        "CreateAlias" => return create_alias(w, c).map(Output::Value),
-        _ => {}
-    }
-    let w: &World = w;
-    match c.op.as_str() {
-        "DescribeKey" => {
-            let key = c
-                .body
-                .get("KeyId")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let found = w
-                .setup
-                .kms_keys
-                .get(&format!("{}/{}/{key}", c.account, c.region));
-            let Some(arn) = found else {
-                return Err(ApiError::client(
-                    "NotFoundException",
-                    format!("Key '{key}' does not exist"),
-                ));
-            };
-            let id = arn.rsplit('/').next().unwrap_or(arn);
-            Ok(Output::Value(json!({ "KeyMetadata": {
-                "KeyId": id, "Arn": arn, "Enabled": true, "KeyState": "Enabled",
-                "KeyUsage": "ENCRYPT_DECRYPT", "KeyManager": "CUSTOMER", "AWSAccountId": c.account,
-                "CreationDate": { "$ts": 1_767_225_600 }
-            }})))
-        }
-        op => Err(ApiError::unsupported("kms", op)),
-    }
 }

@@ -23,6 +23,7 @@ mod ec2_net;
 mod error;
 mod faults;
 pub mod iam_kms;
+mod kms;
 pub mod machine;
 pub mod machine_jobs;
 mod members;

@@ -403,7 +403,7 @@ impl Sim {
     /// A KMS key of `account` in `region`, found by `key` (an id, key ARN, alias or alias ARN).
     pub fn provide_kms_key(&self, account: &str, region: &str, key: &str) {
         let mut w = lock(&self.shared.world);
-        crate::iam_kms::add_key(&mut w, account, region, &[key.to_string()], key);
+        crate::kms::add_key(&mut w, account, region, &[key.to_string()], key);
         self.shared.persist(&w);
     }
 
@@ -663,7 +663,7 @@ const SERVICES: &[(&str, Handler)] = &[
     ("appstream", crate::appstream::handle),
     ("sts", crate::sts::handle),
     ("iam", crate::iam_kms::iam),
-    ("kms", crate::iam_kms::kms),
+    ("kms", crate::kms::kms),
     ("servicequotas", crate::quotas::handle),
     ("secretsmanager", crate::secrets::handle),
     ("s3", crate::s3::handle),

@@ -185,3 +185,104 @@ async fn the_aws_cli_drives_secrets_manager_and_parameters() {
     assert!(found["Parameters"][0].get("Value").is_none());
     s.stop().await;
 }
+
+/// boto3 drives KMS signing keys, and Python's `cryptography` verifies their signatures with the
+/// public key GetPublicKey gives (`tests/clients/kms_sign.py`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boto3_signs_with_kms_and_cryptography_verifies() {
+    let Some(python) = venv("python") else {
+        return;
+    };
+    let s = sim().await;
+    let script = root().join("tests/clients/kms_sign.py");
+    let out = run(
+        python,
+        vec![script.display().to_string(), s.url().to_string()],
+    )
+    .await;
+    let text = text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("every KMS call as AWS answers it"), "{text}");
+    s.stop().await;
+}
+
+/// The AWS CLI creates a signing key, signs a file (`fileb://`), and verifies the signature; a
+/// changed file is `KMSInvalidSignatureException` (a failed exit).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_aws_cli_signs_and_verifies_with_kms() {
+    let Some(aws) = venv("aws") else {
+        return;
+    };
+    let s = sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        format!("fileb://{}", path.display())
+    };
+    let cli = |args: &[&str]| {
+        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        all.extend(
+            [
+                "--endpoint-url",
+                s.url(),
+                "--region",
+                "eu-west-2",
+                "--output",
+                "json",
+            ]
+            .map(String::from),
+        );
+        run(aws.clone(), all)
+    };
+    let made = cli(&[
+        "kms",
+        "create-key",
+        "--key-spec",
+        "ECC_NIST_P256",
+        "--key-usage",
+        "SIGN_VERIFY",
+    ])
+    .await;
+    let key = json(&made)["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let message = file("statement.json", b"{\"subject\":[]}");
+    let alg = ["--signing-algorithm", "ECDSA_SHA_256"];
+    let signed = cli(&[
+        &["kms", "sign", "--key-id", &key, "--message", &message],
+        &alg[..],
+    ]
+    .concat())
+    .await;
+    let signature = json(&signed)["Signature"].as_str().unwrap().to_string();
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(&signature)
+        .unwrap();
+    let signature = file("statement.sig", &raw);
+    let verify = |message: String| {
+        let args = [
+            "kms",
+            "verify",
+            "--key-id",
+            &key,
+            "--message",
+            &message,
+            "--signature",
+            &signature,
+        ];
+        cli(&[&args[..], &alg[..]].concat())
+    };
+    let ok = verify(message.clone()).await;
+    assert_eq!(json(&ok)["SignatureValid"], true, "{}", text(&ok));
+    let changed = verify(file("changed.json", b"{\"subject\":[1]}")).await;
+    assert!(!changed.status.success(), "{}", text(&changed));
+    assert!(
+        text(&changed).contains("KMSInvalidSignatureException"),
+        "{}",
+        text(&changed)
+    );
+    s.stop().await;
+}

@@ -12,6 +12,7 @@
 //! - `hard`: where AWS is hard (registration, AUTO_STOP, pages, networks, quotas, account set-up).
 //! - `byol`: VM Import of a Windows 10/11 disk (S3, the vmimport role) and the WorkSpaces BYOL
 //!   imports that take only such images, on an account enabled for BYOL.
+//! - `kms`: signing keys with real cryptography (CreateKey, GetPublicKey, Sign, Verify).
 //! - `clients`: boto3 drives the same, as a second client.
 
 mod access;
@@ -23,6 +24,7 @@ mod conformance;
 mod faults;
 mod fidelity;
 mod hard;
+mod kms;
 mod services;
 mod wire;
 mod workspaces;
