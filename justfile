@@ -36,6 +36,7 @@ setup: sandbox-tools
     test -x .venv/bin/python || python3 -m venv .venv
     .venv/bin/python -c 'import moto.server' 2>/dev/null || .venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]>=5.2.1,<6'
     test -x .venv/bin/aws || .venv/bin/pip install --quiet --disable-pip-version-check 'awscli>=1.40,<2'
+    .venv/bin/python -c 'import cyclonedx.validation.json' 2>/dev/null || .venv/bin/pip install --quiet --disable-pip-version-check 'cyclonedx-python-lib[json-validation]>=8,<12'
 
 # Every test: Rust unit, fixture, CLI and moto-backed tests, then the editor (LSP + schema) tests.
 test: setup test-rust test-editor

@@ -147,3 +147,33 @@ async fn verify_refuses_a_changed_message_and_sign_keeps_the_api_rules() {
     assert!(code(&ecc_encrypt).contains("ValidationException"));
     s.stop().await;
 }
+
+/// A DSSE envelope signed by KMS (a digest of its pre-authentication encoding, as a large statement
+/// needs) verifies with recipe's own verifier and the key's public key; a changed payload does not.
+#[tokio::test]
+async fn a_kms_signed_envelope_verifies_with_the_public_key() {
+    use recipe_provenance::dsse::{Envelope, IN_TOTO, pae};
+    let s = crate::common::sim().await;
+    let kms = kms(&s).await;
+    let key = signing_key(&kms).await;
+    let payload = vec![b'x'; 10_000];
+    let digest = sha2::Sha256::digest(pae(IN_TOTO, &payload)).to_vec();
+    let signed = kms
+        .sign()
+        .key_id(&key)
+        .message(Blob::new(digest))
+        .message_type(MessageType::Digest)
+        .signing_algorithm(Alg::EcdsaSha256)
+        .send()
+        .await
+        .unwrap();
+    let arn = signed.key_id().unwrap();
+    let envelope = Envelope::signed(IN_TOTO, &payload, arn, signed.signature().unwrap().as_ref());
+    let public = kms.get_public_key().key_id(&key).send().await.unwrap();
+    let der = public.public_key().unwrap().as_ref();
+    assert_eq!(envelope.verify(der).unwrap(), payload);
+    let mut changed = envelope.clone();
+    changed.payload = Envelope::signed(IN_TOTO, b"y", arn, b"").payload;
+    assert!(changed.verify(der).is_err());
+    s.stop().await;
+}
