@@ -6,15 +6,15 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use recipe_engine::apply::{ApplyOptions, Applying, prepare};
+use recipe_engine::apply::{Applying, prepare};
 use recipe_engine::{
-    Action, ActionError, ActionKind, ApplyContext, BoxFuture, CancelToken, EngineOptions, Event,
-    Events, Lane, Leftover, Outputs, Provider, RecipeOutputs, Registry, Released, SweepRequest,
-    Swept, Unfinished,
+    Action, ActionError, ActionKind, ApplyContext, BoxFuture, CancelToken, Event, Events, Lane,
+    Leftover, Outputs, Provider, RecipeOutputs, Registry, Released, SweepRequest, Swept,
+    Unfinished,
 };
 use recipe_loader::{LoadedRecipe, RecipeSet};
 use recipe_model::{Base, Target};
-use recipe_plan::{CloudInfo, Estimates, Observations, ObserveError, PlanOptions};
+use recipe_plan::{Observations, ObserveError};
 use recipe_state::{LocalStore, RecipeState, StateStore};
 
 const GOLDEN: &str = r#"name: golden
@@ -225,33 +225,6 @@ fn load(dir: &Path) -> RecipeSet {
     set
 }
 
-fn options() -> PlanOptions {
-    PlanOptions {
-        estimates: Estimates::default(),
-        targets: vec![],
-        unfinished: Default::default(),
-        now: jiff::Timestamp::now(),
-        cloud: CloudInfo {
-            account: None,
-            region: "eu-west-2".into(),
-            region_source: "the test".into(),
-            ..Default::default()
-        },
-    }
-}
-
-fn apply_options() -> ApplyOptions {
-    ApplyOptions {
-        engine: EngineOptions {
-            rate_per_sec: None,
-            base_backoff: Duration::from_millis(1),
-            ..EngineOptions::default()
-        },
-        keep_on_error: false,
-        lock_timeout: Duration::from_secs(5),
-    }
-}
-
 struct Run {
     ok: bool,
     events: Vec<Event>,
@@ -259,11 +232,11 @@ struct Run {
 }
 
 async fn plan_and_apply(set: &RecipeSet, store: &LocalStore, registry: &Registry) -> Run {
-    let plan = recipe_plan::plan(set, store, registry, &options())
+    let plan = recipe_plan::plan(set, store, registry, &recipe_testkit::plan_options())
         .await
         .unwrap();
     assert!(registry.unserved(&plan).is_empty());
-    let (opts, cancel) = (apply_options(), CancelToken::new());
+    let (opts, cancel) = (recipe_testkit::apply_options(), CancelToken::new());
     let prepared = prepare(store, plan, false, opts.lock_timeout, &|_, _| {})
         .await
         .unwrap();
@@ -335,7 +308,7 @@ async fn a_plan_mixing_two_targets_runs_through_one_registry() {
     assert_eq!(d.target, recipe_targets::WORKSPACES);
     assert_eq!(d.parent.as_ref().unwrap().build_id, g.build_id);
     // Nothing left to do.
-    let again = recipe_plan::plan(&set, &store, &registry, &options())
+    let again = recipe_plan::plan(&set, &store, &registry, &recipe_testkit::plan_options())
         .await
         .unwrap();
     assert!(!again.has_changes());
@@ -483,7 +456,7 @@ async fn recipes_of_a_target_without_a_provider_are_named() {
     let store = LocalStore::new(dir.path().join("state"));
     let mut registry = Registry::new();
     registry.register(Fake::new(recipe_targets::EC2_AMI, "ec2", vec![]));
-    let plan = recipe_plan::plan(&set, &store, &registry, &options())
+    let plan = recipe_plan::plan(&set, &store, &registry, &recipe_testkit::plan_options())
         .await
         .unwrap();
     assert_eq!(
@@ -550,7 +523,7 @@ async fn a_killed_apply_saved_each_finished_recipe_and_the_next_resumes_the_rest
     let mut registry = Registry::new();
     registry.register(ec2.clone()).register(workspaces.clone());
 
-    let plan = recipe_plan::plan(&set, &store, &registry, &options())
+    let plan = recipe_plan::plan(&set, &store, &registry, &recipe_testkit::plan_options())
         .await
         .unwrap();
     let golden: Vec<usize> = plan
@@ -565,7 +538,7 @@ async fn a_killed_apply_saved_each_finished_recipe_and_the_next_resumes_the_rest
         .find(|a| a.recipe == "desktop" && a.action.name() == "capture")
         .unwrap()
         .id;
-    let (opts, cancel) = (apply_options(), CancelToken::new());
+    let (opts, cancel) = (recipe_testkit::apply_options(), CancelToken::new());
     let prepared = prepare(&store, plan, false, opts.lock_timeout, &|_, _| {})
         .await
         .unwrap();

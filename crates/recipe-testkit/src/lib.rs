@@ -3,6 +3,9 @@
 //! [`moto`] starts `moto_server` (from `MOTO_SERVER`, the repository's `.venv/bin`, or `PATH`) on a free
 //! loopback port and stops it when the guard drops. In CI (`CI` set) a missing moto fails the test;
 //! elsewhere the test is skipped with a message, since `./just setup` installs it.
+//!
+//! [`plan_options`] and [`apply_options`] are what a test that plans and applies in memory (a fake
+//! provider, a local state folder) runs with.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -135,4 +138,33 @@ pub fn moto() -> Option<Moto> {
         std::thread::sleep(Duration::from_millis(50));
     }
     Some(moto)
+}
+
+/// Plan options for a test: the build region `eu-west-2`, no account, typical estimates, now.
+pub fn plan_options() -> recipe_plan::PlanOptions {
+    recipe_plan::PlanOptions {
+        estimates: recipe_plan::Estimates::default(),
+        targets: vec![],
+        unfinished: Default::default(),
+        now: jiff::Timestamp::now(),
+        cloud: recipe_plan::CloudInfo {
+            account: None,
+            region: "eu-west-2".into(),
+            region_source: "the test".into(),
+            ..Default::default()
+        },
+    }
+}
+
+/// Apply options for a test: no rate limit, a millisecond back-off, a 5 s lock timeout.
+pub fn apply_options() -> recipe_engine::apply::ApplyOptions {
+    recipe_engine::apply::ApplyOptions {
+        engine: recipe_engine::EngineOptions {
+            rate_per_sec: None,
+            base_backoff: Duration::from_millis(1),
+            ..recipe_engine::EngineOptions::default()
+        },
+        keep_on_error: false,
+        lock_timeout: Duration::from_secs(5),
+    }
 }

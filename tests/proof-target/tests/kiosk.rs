@@ -3,12 +3,10 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
-use recipe_engine::apply::{ApplyOptions, Applying, prepare};
-use recipe_engine::{CancelToken, EngineOptions, Events, Registry};
+use recipe_engine::apply::{Applying, prepare};
+use recipe_engine::{CancelToken, Events, Registry};
 use recipe_loader::{LoadOptions, RecipeSet, Targets};
-use recipe_plan::{CloudInfo, Estimates, PlanOptions};
 use recipe_state::{LocalStore, StateStore};
 use recipe_target_kiosk::{FakeCloud, KIOSK, Kiosk, KioskProvider};
 
@@ -160,39 +158,12 @@ fn the_schema_lists_the_kiosk_and_keeps_other_targets_sections_off_it() {
     assert!(aws.iter().all(|t| t["const"] != "kiosk"));
 }
 
-fn plan_options() -> PlanOptions {
-    PlanOptions {
-        estimates: Estimates::default(),
-        targets: vec![],
-        unfinished: Default::default(),
-        now: jiff::Timestamp::now(),
-        cloud: CloudInfo {
-            account: None,
-            region: "eu-west-2".into(),
-            region_source: "the test".into(),
-            ..Default::default()
-        },
-    }
-}
-
-fn apply_options() -> ApplyOptions {
-    ApplyOptions {
-        engine: EngineOptions {
-            rate_per_sec: None,
-            base_backoff: Duration::from_millis(1),
-            ..EngineOptions::default()
-        },
-        keep_on_error: false,
-        lock_timeout: Duration::from_secs(5),
-    }
-}
-
 async fn apply(set: &RecipeSet, store: &LocalStore, registry: &Registry) -> bool {
-    let plan = recipe_plan::plan(set, store, registry, &plan_options())
+    let plan = recipe_plan::plan(set, store, registry, &recipe_testkit::plan_options())
         .await
         .unwrap();
     assert!(registry.unserved(&plan).is_empty());
-    let opts = apply_options();
+    let opts = recipe_testkit::apply_options();
     let prepared = prepare(store, plan, false, opts.lock_timeout, &|_, _| {})
         .await
         .unwrap();
@@ -223,7 +194,7 @@ async fn a_kiosk_set_plans_and_applies_against_its_cloud() {
     let mut registry = Registry::new();
     registry.register(Arc::new(KioskProvider::new(cloud.clone())));
 
-    let plan = recipe_plan::plan(&set, &store, &registry, &plan_options())
+    let plan = recipe_plan::plan(&set, &store, &registry, &recipe_testkit::plan_options())
         .await
         .unwrap();
     let lobby: Vec<&str> = plan
@@ -292,7 +263,7 @@ async fn a_kiosk_set_plans_and_applies_against_its_cloud() {
             .unwrap()
             .0
     );
-    let again = recipe_plan::plan(&set, &store, &registry, &plan_options())
+    let again = recipe_plan::plan(&set, &store, &registry, &recipe_testkit::plan_options())
         .await
         .unwrap();
     assert!(!again.has_changes());
