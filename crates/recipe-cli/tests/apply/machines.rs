@@ -533,9 +533,64 @@ async fn the_main_job_runs_the_debian_examples_for_real() {
         !base.contains("./usr/bin/curl"),
         "zero: installed at first boot, not baked"
     );
+    let web_tar = &arts
+        .iter()
+        .find(|(n, _)| n.starts_with("debian-web"))
+        .unwrap()
+        .1;
+    sbom_lists_what_dpkg_query_lists(web_tar);
     let (code, stdout, _) =
         tokio::task::block_in_place(|| sandbox(d, &["plan", "--detailed-exitcode"], &recipes));
     assert_eq!(code, Some(0), "no change after the apply:\n{stdout}");
+}
+
+/// Issue 28's measure: the SBOM of a sandbox root (`recipes/debian/web-nginx-full.yaml`'s) lists at
+/// least 99% of what `dpkg-query --admindir=<root>/var/lib/dpkg -W` lists, each with its exact
+/// version and a `pkg:deb` purl.
+fn sbom_lists_what_dpkg_query_lists(tar: &Path) {
+    let root = tempfile::tempdir().unwrap();
+    let untar = std::process::Command::new("tar")
+        .args(["--zstd", "-xf"])
+        .arg(tar)
+        .arg("-C")
+        .arg(root.path())
+        .arg("./var/lib/dpkg")
+        .status()
+        .unwrap();
+    assert!(untar.success());
+    let admin = root.path().join("var/lib/dpkg");
+    let status = std::fs::read_to_string(admin.join("status")).unwrap();
+    let packages = recipe_provenance::sbom::dpkg_packages(&status);
+    let out = std::process::Command::new("dpkg-query")
+        .arg(format!("--admindir={}", admin.display()))
+        .args(["-W", "-f", "${Package} ${Version}\\n"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout).to_string();
+    let listed: Vec<&str> = listed.lines().filter(|l| !l.ends_with(' ')).collect();
+    assert!(
+        listed.iter().any(|l| l.starts_with("nginx-light ")),
+        "{listed:?}"
+    );
+    let have: Vec<String> = (packages.iter())
+        .map(|p| format!("{} {}", p.name, p.version))
+        .collect();
+    let found = listed
+        .iter()
+        .filter(|l| have.iter().any(|h| h == *l))
+        .count();
+    assert!(
+        found * 100 >= listed.len() * 99,
+        "{found} of {}",
+        listed.len()
+    );
+    let sbom =
+        recipe_provenance::sbom::cyclonedx(("debian-web", "1.0.0"), "debian", &packages, &[])
+            .unwrap();
+    assert!(
+        sbom.contains("\"purl\": \"pkg:deb/debian/nginx-light@"),
+        "a purl per package"
+    );
 }
 
 /// `recipe try`: the steps run in a fresh root with their output shown as they go; `--step` stops
