@@ -51,11 +51,13 @@ test-editor:
     cargo build --quiet --locked -p recipe-cli
     cd tests/editor && npm ci --no-audit --no-fund --loglevel=error && npm test
 
-# Format, clippy with warnings as errors, schema drift, and the size limits (no file over 800
-# lines, no function over 150, tests aside: tests/limits.py).
+# Format, clippy with warnings as errors, schema drift, the size limits (no file over 800 lines, no
+# function over 150, tests aside: tests/limits.py), and one build of the AWS SDK for build and test
+# (tests/one_sdk_build.py).
 lint:
     cargo fmt --all --check
     python3 tests/limits.py
+    python3 tests/one_sdk_build.py
     cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
     {{recipe}} schema --check
 
