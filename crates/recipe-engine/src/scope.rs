@@ -158,17 +158,21 @@ impl<'a> ActionScope<'a> {
         Ok(())
     }
 
-    /// Retag the current version's images in `r.regions`: `add(region, image, tags)` sets the
-    /// recipe's tags, their build-time placeholders (`${timestamp}`, `${date}`, …) resolved to the
-    /// version's own values; then, when keys left the recipe, `take(region, image, keys)` takes
-    /// them off. Both take owned arguments.
-    pub async fn retag_with<A, T>(
+    /// Retag the current version's images in `r.regions`. For each image, `find(region, image)`
+    /// looks up once what the tag calls address (its ARN, its snapshots); then `add(found, tags)`
+    /// sets the recipe's tags, their build-time placeholders (`${timestamp}`, `${date}`, …)
+    /// resolved to the version's own values, and, when keys left the recipe, `take(found, keys)`
+    /// takes them off. All take owned arguments.
+    pub async fn retag_with<H, F, A, T>(
         &self,
         r: Retag<'_>,
-        add: impl Fn(String, String, BTreeMap<String, String>) -> A,
-        take: impl Fn(String, String, Vec<String>) -> T,
+        find: impl Fn(String, String) -> F,
+        add: impl Fn(H, BTreeMap<String, String>) -> A,
+        take: impl Fn(H, Vec<String>) -> T,
     ) -> Result<(), ActionError>
     where
+        H: Clone,
+        F: Future<Output = Result<H, ActionError>>,
         A: Future<Output = Result<(), ActionError>>,
         T: Future<Output = Result<(), ActionError>>,
     {
@@ -178,12 +182,16 @@ impl<'a> ActionScope<'a> {
         let tags: BTreeMap<String, String> = (r.tags.iter())
             .map(|(k, val)| (k.clone(), v.apply(val)))
             .collect();
+        if tags.is_empty() && r.remove.is_empty() {
+            return Ok(());
+        }
         for (region, image) in self.images_in(r.regions) {
+            let found = find(region.to_string(), image).await?;
             if !tags.is_empty() {
-                add(region.to_string(), image.clone(), tags.clone()).await?;
+                add(found.clone(), tags.clone()).await?;
             }
             if !r.remove.is_empty() {
-                take(region.to_string(), image, r.remove.to_vec()).await?;
+                take(found, r.remove.to_vec()).await?;
             }
         }
         Ok(())

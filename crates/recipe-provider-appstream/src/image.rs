@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_appstream::Client;
 use aws_sdk_appstream::operation::describe_images::DescribeImagesOutput;
 use aws_sdk_appstream::types::{Image, ImagePermissions, VisibilityType};
 use recipe_aws::{AwsError, Context, every_page};
@@ -345,25 +346,25 @@ impl Act<'_> {
     /// image's ARN.
     pub(crate) async fn retag(&self, r: Retag<'_>) -> Result<(), ActionError> {
         let p = self.p;
-        let add = |region: String, image: String, tags: BTreeMap<String, String>| async move {
+        let find = |region: String, image: String| async move {
             let client = p.appstream(&region);
-            let arn = arn_of(&client, &image).await?;
+            Ok((client.clone(), arn_of(&client, &image).await?))
+        };
+        let add = |(client, arn): (Client, String), tags: BTreeMap<String, String>| async move {
             let call = client.tag_resource().resource_arn(&arn);
             let call = call.set_tags(Some(tags.into_iter().collect()));
             call.send().await.ctx("appstream", "TagResource")?;
             Ok(())
         };
-        let take = |region: String, image: String, keys: Vec<String>| async move {
-            let client = p.appstream(&region);
-            let arn = arn_of(&client, &image).await?;
-            let call = client
-                .untag_resource()
-                .resource_arn(&arn)
-                .set_tag_keys(Some(keys));
-            call.send().await.ctx("appstream", "UntagResource")?;
+        let take = |(client, arn): (Client, String), keys: Vec<String>| async move {
+            let call = client.untag_resource().resource_arn(&arn);
+            call.set_tag_keys(Some(keys))
+                .send()
+                .await
+                .ctx("appstream", "UntagResource")?;
             Ok(())
         };
-        self.retag_with(r, add, take).await
+        self.retag_with(r, find, add, take).await
     }
 
     /// Delete an old version's images in every region, unless a fleet uses one.

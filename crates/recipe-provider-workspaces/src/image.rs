@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_workspaces::Client;
 use aws_sdk_workspaces::operation::describe_workspace_images::DescribeWorkspaceImagesOutput;
 use aws_sdk_workspaces::types::{RebootRequest, WorkspaceState};
 use recipe_aws::{AwsError, Context, every_page};
@@ -286,21 +287,22 @@ impl Act<'_> {
     /// The recipe's changed tags on the current images (CreateTags, DeleteTags by image id).
     pub(crate) async fn retag(&self, r: Retag<'_>) -> Result<(), ActionError> {
         let p = self.p;
-        let add = |region: String, image: String, tags: BTreeMap<String, String>| async move {
-            let call = p.workspaces(&region).create_tags().resource_id(image);
-            let call = call.set_tags(Some(tag_list(&tags)));
+        let find =
+            |region: String, image: String| async move { Ok((p.workspaces(&region), image)) };
+        let add = |(ws, image): (Client, String), tags: BTreeMap<String, String>| async move {
+            let call = ws
+                .create_tags()
+                .resource_id(image)
+                .set_tags(Some(tag_list(&tags)));
             call.send().await.ctx("workspaces", "CreateTags")?;
             Ok(())
         };
-        let take = |region: String, image: String, keys: Vec<String>| async move {
-            let call = p.workspaces(&region).delete_tags().resource_id(image);
-            call.set_tag_keys(Some(keys))
-                .send()
-                .await
-                .ctx("workspaces", "DeleteTags")?;
+        let take = |(ws, image): (Client, String), keys: Vec<String>| async move {
+            let call = ws.delete_tags().resource_id(image).set_tag_keys(Some(keys));
+            call.send().await.ctx("workspaces", "DeleteTags")?;
             Ok(())
         };
-        self.retag_with(r, add, take).await
+        self.retag_with(r, find, add, take).await
     }
 }
 

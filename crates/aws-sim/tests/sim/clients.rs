@@ -64,6 +64,25 @@ fn text(out: &Output) -> String {
     )
 }
 
+/// `aws <args> --endpoint-url <sim> --region eu-west-2 --output json`.
+fn aws_cli(
+    aws: &Path,
+    s: &aws_sim::Sim,
+    args: &[&str],
+) -> impl std::future::Future<Output = Output> + use<> {
+    let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let to = [
+        "--endpoint-url",
+        s.url(),
+        "--region",
+        "eu-west-2",
+        "--output",
+        "json",
+    ];
+    all.extend(to.map(String::from));
+    run(aws.to_path_buf(), all)
+}
+
 /// The command's JSON output (it failed the test, with its output, if it is none).
 fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(out)))
@@ -93,21 +112,7 @@ async fn the_aws_cli_drives_secrets_manager_and_parameters() {
         return;
     };
     let s = sim().await;
-    let cli = |args: &[&str]| {
-        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        all.extend(
-            [
-                "--endpoint-url",
-                s.url(),
-                "--region",
-                "eu-west-2",
-                "--output",
-                "json",
-            ]
-            .map(String::from),
-        );
-        run(aws.clone(), all)
-    };
+    let cli = |args: &[&str]| aws_cli(&aws, &s, args);
     let made = cli(&[
         "secretsmanager",
         "create-secret",
@@ -220,21 +225,7 @@ async fn the_aws_cli_signs_and_verifies_with_kms() {
         std::fs::write(&path, bytes).unwrap();
         format!("fileb://{}", path.display())
     };
-    let cli = |args: &[&str]| {
-        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        all.extend(
-            [
-                "--endpoint-url",
-                s.url(),
-                "--region",
-                "eu-west-2",
-                "--output",
-                "json",
-            ]
-            .map(String::from),
-        );
-        run(aws.clone(), all)
-    };
+    let cli = |args: &[&str]| aws_cli(&aws, &s, args);
     let made = cli(&[
         "kms",
         "create-key",

@@ -34,6 +34,20 @@ async fn signing_key(kms: &aws_sdk_kms::Client) -> String {
     meta.key_id().to_string()
 }
 
+/// KMS's signature of a SHA-256 `digest` (`MessageType: DIGEST`).
+async fn sign_digest(
+    kms: &aws_sdk_kms::Client,
+    key: &str,
+    digest: Vec<u8>,
+) -> aws_sdk_kms::operation::sign::SignOutput {
+    let call = kms.sign().key_id(key).message(Blob::new(digest));
+    let call = call.message_type(MessageType::Digest);
+    call.signing_algorithm(Alg::EcdsaSha256)
+        .send()
+        .await
+        .unwrap()
+}
+
 fn code<E: std::fmt::Debug>(e: E) -> String {
     format!("{e:?}")
 }
@@ -69,15 +83,7 @@ async fn a_p256_signature_verifies_outside_kms_with_the_public_key() {
 
     // A digest signed with MessageType DIGEST verifies as the raw message it is the digest of.
     let digest = sha2::Sha256::digest(&message).to_vec();
-    let by_digest = kms
-        .sign()
-        .key_id(&key)
-        .message(Blob::new(digest))
-        .message_type(MessageType::Digest)
-        .signing_algorithm(Alg::EcdsaSha256)
-        .send()
-        .await
-        .unwrap();
+    let by_digest = sign_digest(&kms, &key, digest).await;
     let sig2 = by_digest.signature().unwrap().as_ref();
     ring_key
         .verify(&message, sig2)
@@ -158,15 +164,7 @@ async fn a_kms_signed_envelope_verifies_with_the_public_key() {
     let key = signing_key(&kms).await;
     let payload = vec![b'x'; 10_000];
     let digest = sha2::Sha256::digest(pae(IN_TOTO, &payload)).to_vec();
-    let signed = kms
-        .sign()
-        .key_id(&key)
-        .message(Blob::new(digest))
-        .message_type(MessageType::Digest)
-        .signing_algorithm(Alg::EcdsaSha256)
-        .send()
-        .await
-        .unwrap();
+    let signed = sign_digest(&kms, &key, digest).await;
     let arn = signed.key_id().unwrap();
     let envelope = Envelope::signed(IN_TOTO, &payload, arn, signed.signature().unwrap().as_ref());
     let public = kms.get_public_key().key_id(&key).send().await.unwrap();

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_ec2::Client as Ec2;
 use aws_sdk_ec2::types::{
     LaunchPermission, LaunchPermissionModifications, OperationType, SnapshotAttributeName,
 };
@@ -156,25 +157,31 @@ impl Act<'_> {
     /// plan comes in the inputs).
     pub(super) async fn retag(&self, r: Retag<'_>) -> Result<(), ActionError> {
         let p = self.p;
-        let add = |region: String, id: String, tags: BTreeMap<String, String>| async move {
+        let find = |region: String, id: String| async move {
             let client = p.ec2(&region);
+            Ok((client.clone(), with_snapshots(&client, id).await?))
+        };
+        let add = |(client, ids): (Ec2, Vec<String>), tags: BTreeMap<String, String>| async move {
             let tags = tags.iter().map(|(k, v)| tag(k, v)).collect();
-            let call = client.create_tags().set_tags(Some(tags));
-            let call = call.set_resources(Some(with_snapshots(&client, id).await?));
+            let call = client
+                .create_tags()
+                .set_tags(Some(tags))
+                .set_resources(Some(ids));
             call.send().await.ctx("ec2", "CreateTags")?;
             Ok(())
         };
-        let take = |region: String, id: String, keys: Vec<String>| async move {
-            let client = p.ec2(&region);
+        let take = |(client, ids): (Ec2, Vec<String>), keys: Vec<String>| async move {
             let keys = keys
                 .iter()
                 .map(|k| aws_sdk_ec2::types::Tag::builder().key(k).build());
             let call = client.delete_tags().set_tags(Some(keys.collect()));
-            let call = call.set_resources(Some(with_snapshots(&client, id).await?));
-            call.send().await.ctx("ec2", "DeleteTags")?;
+            call.set_resources(Some(ids))
+                .send()
+                .await
+                .ctx("ec2", "DeleteTags")?;
             Ok(())
         };
-        self.retag_with(r, add, take).await
+        self.retag_with(r, find, add, take).await
     }
 }
 
