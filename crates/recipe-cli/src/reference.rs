@@ -162,23 +162,23 @@ pub fn language_reference(schema: &Value) -> String {
 /// The cleanup presets and their commands as Markdown.
 pub fn cleanup_presets() -> String {
     let mut out = String::new();
-    for p in recipe_model::CleanupPreset::ALL {
-        let items = p.items();
+    for p in recipe_model::CleanupPreset::all() {
+        let items = p.items;
         if items.is_empty() {
             out.push_str(&format!(
                 "#### `{}`\n\nRuns nothing (the linter flags it).\n\n",
-                p.as_str()
+                p.name
             ));
             continue;
         }
-        let shell = if p.os() == Some(recipe_model::Os::Windows) {
+        let shell = if p.os == Some(recipe_model::Os::Windows) {
             "PowerShell"
         } else {
             "bash"
         };
         out.push_str(&format!(
             "#### `{}`\n\n| removes | command ({shell}) | source |\n|---|---|---|\n",
-            p.as_str()
+            p.name
         ));
         for i in items {
             out.push_str(&format!(

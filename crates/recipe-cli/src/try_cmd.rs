@@ -242,7 +242,7 @@ impl Tried<'_> {
             }
         }
         match &self.r.recipe.cleanup {
-            Some(c) if c.value != recipe_model::CleanupPreset::None => {
+            Some(c) if c.value != recipe_model::CleanupPreset::NONE => {
                 let script = render::cleanup_script(c.value, Os::Linux);
                 self.script(&format!("cleanup ({})", c.as_str()), &script, 1800)
             }

@@ -367,7 +367,7 @@ fn check_cleanup(cx: &mut Check<'_>, spec: &dyn TargetSpec) {
         return;
     };
     let want = spec.cleanup(cx.r.recipe.os.value);
-    if c.value != CleanupPreset::None && c.value != want {
+    if c.value != CleanupPreset::NONE && c.value != want {
         cx.push(
             Code::CleanupMismatch,
             c.span,

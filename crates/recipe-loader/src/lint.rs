@@ -452,7 +452,7 @@ fn security(rules: &mut Rules<'_>, set: &RecipeSet, r: &LoadedRecipe, tested: &L
     let rec = &r.recipe;
     let spec = set.targets.get(rec.target.value);
     let cleanup = tested.recipe.cleanup.as_ref().map(|c| c.value);
-    rules.rule(&["Security"], true, cleanup.is_some_and(|c| c != CleanupPreset::None), |r| {
+    rules.rule(&["Security"], true, cleanup.is_some_and(|c| c != CleanupPreset::NONE), |r| {
         let preset = spec.map_or("…", |s| s.cleanup(rec.os.value).as_str());
         let span = r.recipe.cleanup.as_ref().map_or(r.recipe.name.span, |c| c.span);
         finding(r, Code::LintNoCleanup, span, "no clean-down before capture".into(), &format!(

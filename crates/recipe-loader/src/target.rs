@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use recipe_model::{CleanupPreset, Os, Recipe, Target, TargetSchema};
+use recipe_model::{CleanupPreset, Os, PresetDef, Recipe, Target, TargetSchema};
 
 use crate::checks::Check;
 use crate::codes::TargetCode;
@@ -91,6 +91,10 @@ pub trait TargetSpec: Send + Sync {
     }
     /// The clean-up preset for an image of this target and operating system.
     fn cleanup(&self, os: Os) -> CleanupPreset;
+    /// The clean-up presets the target brings, besides the generic `linux`, `windows` and `none`.
+    fn presets(&self) -> &'static [&'static PresetDef] {
+        &[]
+    }
     /// Whether a recipe of this target and `os` can be layered on `parent` (`base: { recipe }`).
     fn layers_on(&self, parent: &Recipe, _os: Os) -> bool {
         parent.target.value == self.target()
@@ -157,6 +161,9 @@ impl Targets {
     pub fn new(specs: Vec<Arc<dyn TargetSpec>>) -> Targets {
         for spec in &specs {
             Target::declare(spec.target());
+            for preset in spec.presets() {
+                CleanupPreset::declare(preset);
+            }
             for (kind, words) in spec.rollout_kinds() {
                 RolloutKind::declare(*kind, words);
             }

@@ -1,10 +1,18 @@
-//! The clean-down lists behind `cleanup:` presets, from the seed documents.
+//! `cleanup:` presets: open names, and the clean-down lists behind them, from the seed documents.
 //!
-//! Each item says what it removes, the command that does it (bash on Linux, PowerShell on Windows),
-//! and where the practice comes from. The engine runs them in order on the builder after the tests and
-//! before capture; `docs/recipes.md` lists them (generated).
+//! The language has the generic presets (`linux`, `windows`, `none`); a target's crate declares its
+//! own ([`CleanupPreset::declare`], through its `TargetSpec`). Each item says what it removes, the
+//! command that does it (bash on Linux, PowerShell on Windows), and where the practice comes from.
+//! The engine runs them in order on the builder after the tests and before capture;
+//! `docs/recipes.md` lists them (generated).
 
-use crate::{CleanupPreset, Os};
+use std::fmt;
+use std::sync::{Mutex, PoisonError};
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::Os;
 
 /// One clean-down action.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,12 +25,19 @@ pub struct CleanupItem {
     pub source: &'static str,
 }
 
-const fn item(what: &'static str, command: &'static str, source: &'static str) -> CleanupItem {
-    CleanupItem {
-        what,
-        command,
-        source,
+impl CleanupItem {
+    /// An item: what it removes, the command, and where the practice comes from.
+    pub const fn new(what: &'static str, command: &'static str, source: &'static str) -> Self {
+        CleanupItem {
+            what,
+            command,
+            source,
+        }
     }
+}
+
+const fn item(what: &'static str, command: &'static str, source: &'static str) -> CleanupItem {
+    CleanupItem::new(what, command, source)
 }
 
 const WS_LINUX_SEED: &str = "WorkSpaces: Create a custom bundle (Linux image creation)";
@@ -120,133 +135,219 @@ const WINDOWS: &[CleanupItem] = &[
     ),
 ];
 
-const WORKSPACES_LINUX: &[CleanupItem] = &[
-    item(
-        "temporary install files outside what capture removes",
-        "rm -rf /opt/recipe-build /root/recipe-build",
-        LINUX_SEED,
-    ),
-    item(
-        "logs the service does not remove (agent logs are left for it)",
-        "find /var/log \\( -path /var/log/amazon -o -path '/var/log/pcoip-agent*' -o -path '/var/log/skylight*' \\) -prune -o -type f -exec truncate -s 0 {} +",
-        LINUX_SEED,
-    ),
-    item(
-        "root's history, keys and credentials (root is on the captured volume)",
-        "rm -f /root/.bash_history /root/.ssh/authorized_keys; rm -rf /root/.aws /root/.netrc",
-        "WorkSpaces Linux best practices: no keys in the image",
-    ),
-    item("buffers flushed", "sync", "good practice"),
-];
+/// A preset: its name, what it is for, the operating system its commands are written for (`None`
+/// for `none`), and its items in the order they run.
+#[derive(Debug)]
+pub struct PresetDef {
+    /// The name as written in YAML.
+    pub name: &'static str,
+    /// What it is for (the schema's and the docs' description).
+    pub summary: &'static str,
+    /// The operating system of its commands.
+    pub os: Option<Os>,
+    /// The clean-down actions, in order.
+    pub items: &'static [CleanupItem],
+}
 
-const WORKSPACES_WINDOWS: &[CleanupItem] = &[
-    item(
-        "temporary files",
-        "Remove-Item \"$env:windir\\Temp\\*\",\"$env:TEMP\\*\" -Recurse -Force -ErrorAction SilentlyContinue",
-        "WorkSpaces: Create a custom bundle (best practices)",
-    ),
-    item(
-        "browser caches, cookies, history and temporary files of every kept profile",
-        // Run Command runs as LocalSystem, whose $env:LOCALAPPDATA is not a user's: every profile
-        // the image keeps is cleaned (the default profile, and the users' folders on C: and on D:,
-        // where WorkSpaces keeps the user profile it captures).
-        "foreach ($p in @(Get-ChildItem 'C:\\Users','D:\\Users' -Directory -Force -ErrorAction SilentlyContinue)) { $l = Join-Path $p.FullName 'AppData\\Local'; Remove-Item \"$l\\Microsoft\\Edge\\User Data\\*\\Cache\",\"$l\\Microsoft\\Edge\\User Data\\*\\Cookies\",\"$l\\Microsoft\\Edge\\User Data\\*\\History\",\"$l\\Google\\Chrome\\User Data\\*\\Cache\",\"$l\\Temp\\*\" -Recurse -Force -ErrorAction SilentlyContinue }",
-        "WorkSpaces: Create a custom bundle (best practices)",
-    ),
-    item(
-        "email profiles, in every kept profile's registry hive",
-        // HKCU is LocalSystem's: each kept profile's hive is loaded (or found loaded) instead.
-        "foreach ($p in @(Get-ChildItem 'C:\\Users','D:\\Users' -Directory -Force -ErrorAction SilentlyContinue)) { $hive = Join-Path $p.FullName 'NTUSER.DAT'; if (-not (Test-Path $hive)) { continue }; reg load 'HKU\\recipe-clean' $hive 2>$null | Out-Null; if ($LASTEXITCODE -eq 0) { Remove-Item 'Registry::HKEY_USERS\\recipe-clean\\Software\\Microsoft\\Office\\16.0\\Outlook\\Profiles' -Recurse -Force -ErrorAction SilentlyContinue; [gc]::Collect(); reg unload 'HKU\\recipe-clean' | Out-Null } }\nGet-ChildItem 'Registry::HKEY_USERS' | Where-Object { $_.PSChildName -match '^S-1-5-21-[0-9-]+$' } | ForEach-Object { Remove-Item \"Registry::$($_.Name)\\Software\\Microsoft\\Office\\16.0\\Outlook\\Profiles\" -Recurse -Force -ErrorAction SilentlyContinue }",
-        "WorkSpaces: Create a custom bundle (best practices)",
-    ),
-    item(
-        "static addresses (back to DHCP)",
-        "Get-NetIPInterface -AddressFamily IPv4 | Set-NetIPInterface -Dhcp Enabled",
-        "WorkSpaces: Create a custom bundle (best practices)",
-    ),
-    item(
-        "PowerShell history",
-        "Remove-Item (Get-PSReadLineOption).HistorySavePath -Force -ErrorAction SilentlyContinue",
-        "good practice",
-    ),
-];
+static GENERIC_LINUX: PresetDef = PresetDef {
+    name: "linux",
+    summary: "Generic Linux AMI: package caches, temporary files, logs, shell history, SSH host keys, machine-id and cloud-init state.",
+    os: Some(Os::Linux),
+    items: LINUX,
+};
 
-const APPSTREAM_WINDOWS: &[CleanupItem] = &[
-    item(
-        "Windows Update off (Image Assistant disables it at capture)",
-        "Set-Service wuauserv -StartupType Disabled; Stop-Service wuauserv -Force",
-        "AppStream: administer your images (Windows Update)",
-    ),
-    item(
-        "temporary files",
-        "Remove-Item \"$env:windir\\Temp\\*\",\"$env:TEMP\\*\" -Recurse -Force -ErrorAction SilentlyContinue",
-        "good practice",
-    ),
-    item(
-        "PowerShell history",
-        "Remove-Item (Get-PSReadLineOption).HistorySavePath -Force -ErrorAction SilentlyContinue",
-        "good practice",
-    ),
-    item(
-        "credentials left by the build",
-        "Remove-Item \"$env:USERPROFILE\\.aws\" -Recurse -Force -ErrorAction SilentlyContinue",
-        "good practice",
-    ),
-];
+static GENERIC_WINDOWS: PresetDef = PresetDef {
+    name: "windows",
+    summary: "Generic Windows AMI: temporary files, event logs, caches (sysprep handles identity).",
+    os: Some(Os::Windows),
+    items: WINDOWS,
+};
 
-const APPSTREAM_LINUX: &[CleanupItem] = &[
-    item(
-        "temporary files",
-        "rm -rf /tmp/* /var/tmp/*",
-        "good practice",
-    ),
-    item(
-        "logs",
-        "find /var/log -type f -exec truncate -s 0 {} +",
-        "good practice",
-    ),
-    item(
-        "shell history and credentials",
-        "rm -f /root/.bash_history; rm -rf /root/.aws",
-        "good practice",
-    ),
-];
+static NO_CLEANUP: PresetDef = PresetDef {
+    name: "none",
+    summary: "No clean-down (not recommended: the linter flags it).",
+    os: None,
+    items: &[],
+};
+
+/// The presets targets declared, in the order they were declared.
+static DECLARED: Mutex<Vec<&'static PresetDef>> = Mutex::new(Vec::new());
+
+/// A built-in clean-down list, run on the builder before capture, by name (`linux`,
+/// `workspaces-windows`, …). Cheap to copy and compare.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CleanupPreset(&'static str);
 
 impl CleanupPreset {
+    /// Generic Linux AMI.
+    pub const LINUX: CleanupPreset = CleanupPreset("linux");
+    /// Generic Windows AMI.
+    pub const WINDOWS: CleanupPreset = CleanupPreset("windows");
+    /// No clean-down.
+    pub const NONE: CleanupPreset = CleanupPreset("none");
+
+    /// The preset a definition names: how a target's crate refers to its own.
+    pub const fn of(def: &'static PresetDef) -> CleanupPreset {
+        CleanupPreset(def.name)
+    }
+
+    /// Make a target's preset known: its name reads as it, and its items run. Declaring the same
+    /// name twice keeps the first.
+    pub fn declare(def: &'static PresetDef) {
+        let mut declared = DECLARED.lock().unwrap_or_else(PoisonError::into_inner);
+        if !declared.iter().any(|d| d.name == def.name) {
+            declared.push(def);
+        }
+    }
+
+    /// The preset named `name`, if one is built in or declared.
+    pub fn named(name: &str) -> Option<CleanupPreset> {
+        Self::all()
+            .iter()
+            .find(|d| d.name == name)
+            .map(|d| CleanupPreset(d.name))
+    }
+
+    /// The name as written in YAML.
+    pub fn as_str(&self) -> &'static str {
+        self.0
+    }
+
+    /// Its definition (every value read is a built-in or declared preset; one made with
+    /// [`CleanupPreset::of`] of an undeclared definition has none).
+    pub fn def(&self) -> Option<&'static PresetDef> {
+        Self::all().into_iter().find(|d| d.name == self.0)
+    }
+
     /// The clean-down actions of the preset, in the order they run.
     pub fn items(&self) -> &'static [CleanupItem] {
-        match self {
-            CleanupPreset::Linux => LINUX,
-            CleanupPreset::Windows => WINDOWS,
-            CleanupPreset::WorkspacesLinux => WORKSPACES_LINUX,
-            CleanupPreset::WorkspacesWindows => WORKSPACES_WINDOWS,
-            CleanupPreset::AppstreamWindows => APPSTREAM_WINDOWS,
-            CleanupPreset::AppstreamLinux => APPSTREAM_LINUX,
-            CleanupPreset::None => &[],
-        }
+        self.def().map_or(&[], |d| d.items)
     }
 
     /// The operating system the preset's commands are written for (`None` for `none`).
     pub fn os(&self) -> Option<Os> {
-        match self {
-            CleanupPreset::Linux
-            | CleanupPreset::WorkspacesLinux
-            | CleanupPreset::AppstreamLinux => Some(Os::Linux),
-            CleanupPreset::Windows
-            | CleanupPreset::WorkspacesWindows
-            | CleanupPreset::AppstreamWindows => Some(Os::Windows),
-            CleanupPreset::None => None,
-        }
+        self.def().and_then(|d| d.os)
     }
 
-    /// Every preset, in documentation order.
-    pub const ALL: &'static [CleanupPreset] = &[
-        CleanupPreset::Linux,
-        CleanupPreset::Windows,
-        CleanupPreset::WorkspacesLinux,
-        CleanupPreset::WorkspacesWindows,
-        CleanupPreset::AppstreamWindows,
-        CleanupPreset::AppstreamLinux,
-        CleanupPreset::None,
-    ];
+    /// Every preset, in documentation order: the generic ones, the declared ones, then `none`.
+    pub fn all() -> Vec<&'static PresetDef> {
+        let declared = DECLARED.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut out: Vec<&'static PresetDef> = vec![&GENERIC_LINUX, &GENERIC_WINDOWS];
+        out.extend(declared.iter().copied());
+        out.push(&NO_CLEANUP);
+        out
+    }
+}
+
+impl fmt::Debug for CleanupPreset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CleanupPreset({})", self.0)
+    }
+}
+
+impl fmt::Display for CleanupPreset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl Serialize for CleanupPreset {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
+    }
+}
+
+/// Read as a unit-variant enum of the known names: a name no preset has is refused as an unknown
+/// variant, at the value, with the known names.
+impl<'de> Deserialize<'de> for CleanupPreset {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{EnumAccess, Error, VariantAccess, Visitor};
+        struct Name;
+        impl<'de> Visitor<'de> for Name {
+            type Value = CleanupPreset;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a cleanup preset name")
+            }
+            fn visit_str<E: Error>(self, name: &str) -> Result<CleanupPreset, E> {
+                CleanupPreset::named(name).ok_or_else(|| E::unknown_variant(name, names()))
+            }
+            fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<CleanupPreset, A::Error> {
+                let (preset, rest) = data.variant_seed(std::marker::PhantomData::<Named>)?;
+                rest.unit_variant()?;
+                Ok(preset.0)
+            }
+        }
+        struct Named(CleanupPreset);
+        impl<'de> Deserialize<'de> for Named {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                d.deserialize_identifier(Name).map(Named)
+            }
+        }
+        d.deserialize_enum("CleanupPreset", names(), Name)
+    }
+}
+
+/// Every preset's name, for an enum's variant list: made again (and the old list leaked) only when
+/// a preset was declared since, so reading documents leaks nothing.
+fn names() -> &'static [&'static str] {
+    static NAMES: Mutex<&'static [&'static str]> = Mutex::new(&[]);
+    let mut names = NAMES.lock().unwrap_or_else(PoisonError::into_inner);
+    let all = CleanupPreset::all();
+    if names.len() != all.len() {
+        let list: Vec<&'static str> = all.iter().map(|p| p.name).collect();
+        *names = Box::leak(list.into_boxed_slice());
+    }
+    *names
+}
+
+impl JsonSchema for CleanupPreset {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "CleanupPreset".into()
+    }
+
+    /// The presets known when the schema is made, each with its summary.
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let names: Vec<serde_json::Value> = (Self::all().iter())
+            .map(|d| serde_json::json!({ "type": "string", "const": d.name, "description": d.summary }))
+            .collect();
+        json_schema!({
+            "oneOf": names,
+            "description": "A built-in clean-down list, run on the builder before capture."
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_declared_preset_reads_as_itself_and_runs_its_items() {
+        const ITEMS: &[CleanupItem] = &[CleanupItem::new("x", "true", "test")];
+        static DEF: PresetDef = PresetDef {
+            name: "declared-test-preset",
+            summary: "test",
+            os: Some(Os::Linux),
+            items: ITEMS,
+        };
+        let text = "\"declared-test-preset\"";
+        let before = serde_json::from_str::<CleanupPreset>(text);
+        let refused = before
+            .expect_err("an undeclared name is refused")
+            .to_string();
+        assert!(
+            refused.contains("expected one of `linux`, `windows`"),
+            "{refused}"
+        );
+        assert_eq!(CleanupPreset::named("declared-test-preset"), None);
+        CleanupPreset::declare(&DEF);
+        let read: CleanupPreset = serde_json::from_str(text).expect("a declared name");
+        assert_eq!(read, CleanupPreset::of(&DEF));
+        assert_eq!(read.items(), ITEMS);
+        assert_eq!(read.os(), Some(Os::Linux));
+        let names: Vec<&str> = CleanupPreset::all().iter().map(|d| d.name).collect();
+        assert_eq!(names.first(), Some(&"linux"));
+        assert_eq!(names.last(), Some(&"none"));
+        assert!(names.contains(&"declared-test-preset"));
+    }
 }

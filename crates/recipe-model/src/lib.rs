@@ -16,7 +16,7 @@ mod span;
 mod step;
 mod target;
 
-pub use cleanup::CleanupItem;
+pub use cleanup::{CleanupItem, CleanupPreset, PresetDef};
 pub use duration::{Duration, DurationParseError};
 pub use recipe::*;
 pub mod patterns;

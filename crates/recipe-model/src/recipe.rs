@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{Duration, Node, Step, Target};
+use crate::{CleanupPreset, Duration, Node, Step, Target};
 
 /// Where a recipe sits on the image design spectrum: what is baked and what runs at first launch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
@@ -425,42 +425,6 @@ pub struct DomainJoin {
     /// The organizational unit for the builder's computer object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organizational_unit: Option<Node<String>>,
-}
-
-/// A built-in clean-down list, run on the builder before capture.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum CleanupPreset {
-    /// Generic Linux AMI: package caches, temporary files, logs, shell history, SSH host keys,
-    /// machine-id and cloud-init state.
-    Linux,
-    /// Generic Windows AMI: temporary files, event logs, caches (sysprep handles identity).
-    Windows,
-    /// Linux WorkSpaces image: the Linux list plus what WorkSpaces image creation needs.
-    WorkspacesLinux,
-    /// Windows WorkSpaces image.
-    WorkspacesWindows,
-    /// Windows AppStream 2.0 image.
-    AppstreamWindows,
-    /// Linux AppStream 2.0 image.
-    AppstreamLinux,
-    /// No clean-down (not recommended: the linter flags it).
-    None,
-}
-
-impl CleanupPreset {
-    /// The name as written in YAML.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            CleanupPreset::Linux => "linux",
-            CleanupPreset::Windows => "windows",
-            CleanupPreset::WorkspacesLinux => "workspaces-linux",
-            CleanupPreset::WorkspacesWindows => "workspaces-windows",
-            CleanupPreset::AppstreamWindows => "appstream-windows",
-            CleanupPreset::AppstreamLinux => "appstream-linux",
-            CleanupPreset::None => "none",
-        }
-    }
 }
 
 /// The image to produce.

@@ -273,13 +273,15 @@ fn every_powershell_command_of_the_windows_examples_parses_and_fetches_what_it_c
 
 #[test]
 fn every_windows_cleanup_preset_parses_and_cleans_every_kept_profile() {
-    let windows: Vec<_> = recipe_model::CleanupPreset::ALL
-        .iter()
-        .filter(|p| p.as_str().contains("windows"))
+    recipe_targets::targets(); // declares the targets' presets
+    let windows: Vec<_> = recipe_model::CleanupPreset::all()
+        .into_iter()
+        .filter(|p| p.name.contains("windows"))
+        .map(recipe_model::CleanupPreset::of)
         .collect();
     assert!(windows.len() >= 3);
     for p in windows {
-        let s = render::cleanup_script(*p, Os::Windows);
+        let s = render::cleanup_script(p, Os::Windows);
         recipe_powershell::parse(&s).unwrap_or_else(|e| panic!("{}: {s}\n{e}", p.as_str()));
         assert!(
             !s.contains("$env:LOCALAPPDATA"),

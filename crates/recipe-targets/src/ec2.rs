@@ -138,8 +138,8 @@ impl TargetSpec for Ec2Ami {
 
     fn cleanup(&self, os: Os) -> CleanupPreset {
         match os {
-            Os::Linux => CleanupPreset::Linux,
-            Os::Windows => CleanupPreset::Windows,
+            Os::Linux => CleanupPreset::LINUX,
+            Os::Windows => CleanupPreset::WINDOWS,
         }
     }
 

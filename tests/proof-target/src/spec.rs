@@ -41,8 +41,8 @@ impl TargetSpec for Kiosk {
 
     fn cleanup(&self, os: Os) -> CleanupPreset {
         match os {
-            Os::Linux => CleanupPreset::Linux,
-            Os::Windows => CleanupPreset::Windows,
+            Os::Linux => CleanupPreset::LINUX,
+            Os::Windows => CleanupPreset::WINDOWS,
         }
     }
 

@@ -384,14 +384,17 @@ fn put(root: &Path, path: &str, content: &str) {
 #[test]
 fn the_linux_cleanup_presets_remove_exactly_what_they_list() {
     use recipe_model::{CleanupPreset, Os};
+    recipe_targets::targets(); // declares the WorkSpaces and AppStream presets
     let dir = tempfile::tempdir().unwrap();
     let config = aws_sim::MachineConfig::under(dir.path().join("machines"));
     let debian = aws_sim::machine::RootSource::Debian {
         suite: "bookworm".into(),
     };
     // Seeded everywhere: (path, listed by which presets).
-    let seeded: &[(&str, &[CleanupPreset])] = {
-        use CleanupPreset::{AppstreamLinux as A, Linux as L, WorkspacesLinux as W};
+    const L: &str = "linux";
+    const W: &str = "workspaces-linux";
+    const A: &str = "appstream-linux";
+    let seeded: &[(&str, &[&str])] = {
         &[
             ("/tmp/build.tar", &[L, A]),
             ("/tmp/.hidden", &[L]),
@@ -434,9 +437,9 @@ fn the_linux_cleanup_presets_remove_exactly_what_they_list() {
         ]
     };
     for preset in [
-        CleanupPreset::Linux,
-        CleanupPreset::WorkspacesLinux,
-        CleanupPreset::AppstreamLinux,
+        CleanupPreset::LINUX,
+        CleanupPreset::named(W).expect("declared"),
+        CleanupPreset::named(A).expect("declared"),
     ] {
         let root = dir.path().join(preset.as_str()).join("root");
         aws_sim::machine_jobs::make_root(&config, &root, &debian).unwrap();
@@ -451,7 +454,7 @@ fn the_linux_cleanup_presets_remove_exactly_what_they_list() {
         );
         let before = snapshot(&root);
         let mut want_removed: Vec<String> = (seeded.iter())
-            .filter(|(_, by)| by.contains(&preset))
+            .filter(|(_, by)| by.contains(&preset.as_str()))
             .map(|(p, _)| canonical(&root, p))
             .collect();
         let script =
@@ -467,10 +470,10 @@ fn the_linux_cleanup_presets_remove_exactly_what_they_list() {
             |p: &str| p.starts_with("/var/log/amazon/") || p.starts_with("/var/log/skylight");
         let mut want_changed: Vec<String> = (before.iter())
             .filter(|(p, v)| p.starts_with("/var/log/") && v.0 > 0 && !want_removed.contains(p))
-            .filter(|(p, _)| preset != CleanupPreset::WorkspacesLinux || !agents(p))
+            .filter(|(p, _)| preset.as_str() != W || !agents(p))
             .map(|(p, _)| p.clone())
             .collect();
-        if preset == CleanupPreset::Linux {
+        if preset == CleanupPreset::LINUX {
             want_changed.push("/etc/machine-id".into());
             // `apt-get clean` also drops the package caches apt made at bootstrap, and the lists
             // go whole (their lock too).

@@ -102,7 +102,7 @@ impl<'a> Planner<'a> {
                 .add(name, kind, "validate the builder before capture", &[last]);
         }
         if let Some(c) = &cx.r.recipe.cleanup
-            && c.value != recipe_model::CleanupPreset::None
+            && c.value != recipe_model::CleanupPreset::NONE
         {
             let kind = ActionKind::Cleanup { preset: c.value };
             last = self.b.add(name, kind, "clean down before capture", &[last]);

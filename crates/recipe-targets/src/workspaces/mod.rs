@@ -7,11 +7,12 @@ use recipe_loader::{
     Check, Code, LoadedRecipe, ResolvedStep, RolloutAction, RolloutKind, RolloutOrder, RolloutStep,
     Section, TargetCode, TargetSpec,
 };
-use recipe_model::{Base, Bundle, CleanupPreset, Node, Os, Recipe, Stage, Target};
+use recipe_model::{Base, Bundle, CleanupPreset, Node, Os, PresetDef, Recipe, Stage, Target};
 use regex::Regex;
 
 use crate::{EC2_AMI, re};
 
+mod cleanup;
 mod import;
 mod text;
 
@@ -108,9 +109,14 @@ impl TargetSpec for Workspaces {
 
     fn cleanup(&self, os: Os) -> CleanupPreset {
         match os {
-            Os::Linux => CleanupPreset::WorkspacesLinux,
-            Os::Windows => CleanupPreset::WorkspacesWindows,
+            Os::Linux => CleanupPreset::of(&cleanup::LINUX),
+            Os::Windows => CleanupPreset::of(&cleanup::WINDOWS),
         }
+    }
+
+    fn presets(&self) -> &'static [&'static PresetDef] {
+        const LIST: &[&PresetDef] = &[&cleanup::LINUX, &cleanup::WINDOWS];
+        LIST
     }
 
     /// WorkSpaces imports only Windows AMIs (bring your own licence).

@@ -5,9 +5,11 @@ use recipe_loader::{
     BuildRoute, Check, Code, RolloutAction, RolloutKind, RolloutOrder, RolloutStep, Section,
     TargetCode, TargetSpec,
 };
-use recipe_model::{Base, CleanupPreset, Os, Recipe, Step, Target};
+use recipe_model::{Base, CleanupPreset, Os, PresetDef, Recipe, Step, Target};
 
 use crate::{EC2_AMI, re};
+
+mod cleanup;
 
 /// The target's name.
 pub const APPSTREAM: Target = Target::new("appstream");
@@ -109,9 +111,14 @@ impl TargetSpec for Appstream {
 
     fn cleanup(&self, os: Os) -> CleanupPreset {
         match os {
-            Os::Linux => CleanupPreset::AppstreamLinux,
-            Os::Windows => CleanupPreset::AppstreamWindows,
+            Os::Linux => CleanupPreset::of(&cleanup::LINUX),
+            Os::Windows => CleanupPreset::of(&cleanup::WINDOWS),
         }
+    }
+
+    fn presets(&self) -> &'static [&'static PresetDef] {
+        const LIST: &[&PresetDef] = &[&cleanup::WINDOWS, &cleanup::LINUX];
+        LIST
     }
 
     fn layers_on(&self, parent: &Recipe, _os: Os) -> bool {
@@ -255,7 +262,7 @@ fn import_route(cx: &mut Check<'_>, parent: &str, parent_gib: Option<u32>) {
         .chain((!cx.r.tests.is_empty()).then(|| "`tests`".to_string()))
         .chain(
             (cx.r.recipe.cleanup.as_ref())
-                .filter(|c| c.value != recipe_model::CleanupPreset::None)
+                .filter(|c| c.value != recipe_model::CleanupPreset::NONE)
                 .map(|_| "`cleanup`".to_string()),
         )
         .collect();
