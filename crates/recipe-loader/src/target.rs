@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use recipe_model::{CleanupPreset, Os, PresetDef, Recipe, Target, TargetSchema};
+use recipe_model::{BaseKind, BaseKindDef, CleanupPreset, Os, PresetDef, Recipe, Target, TargetSchema};
 
 use crate::checks::Check;
 use crate::codes::TargetCode;
@@ -78,6 +78,10 @@ pub trait TargetSpec: Send + Sync {
     fn summary(&self) -> &'static str;
     /// The base kinds a recipe of this target starts from (`ssm-parameter`, `recipe`, …).
     fn bases(&self) -> &'static [&'static str];
+    /// The base kinds the target brings, besides the generic ones (each is one string).
+    fn base_kinds(&self) -> &'static [&'static BaseKindDef] {
+        &[]
+    }
     /// The `builder` settings it takes (`region`, `instance-type`, …).
     fn builder_fields(&self) -> &'static [&'static str];
     /// The target-owned sections it takes (see [`Section`]).
@@ -163,6 +167,9 @@ impl Targets {
             Target::declare(spec.target());
             for preset in spec.presets() {
                 CleanupPreset::declare(preset);
+            }
+            for kind in spec.base_kinds() {
+                BaseKind::declare(kind);
             }
             for (kind, words) in spec.rollout_kinds() {
                 RolloutKind::declare(*kind, words);

@@ -8,6 +8,7 @@
 //! Values the checks point at are wrapped in [`Node`], which keeps the source [`Span`] they came
 //! from. This crate does no I/O; reading files is `recipe-loader`'s job.
 
+mod base;
 mod cleanup;
 mod duration;
 mod recipe;
@@ -16,6 +17,7 @@ mod span;
 mod step;
 mod target;
 
+pub use base::{AmiFilter, Base, BaseKind, BaseKindDef};
 pub use cleanup::{CleanupItem, CleanupPreset, PresetDef};
 pub use duration::{Duration, DurationParseError};
 pub use recipe::*;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{CleanupPreset, Duration, Node, Step, Target};
+use crate::{Base, CleanupPreset, Duration, Node, Step, Target};
 
 /// Where a recipe sits on the image design spectrum: what is baked and what runs at first launch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
@@ -187,89 +187,6 @@ pub enum SecretRef {
     SsmParameter(Node<String>),
     /// An AWS Secrets Manager secret, by name or ARN.
     SecretsManager(Node<String>),
-}
-
-/// The image a recipe starts from.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub enum Base {
-    /// An SSM public parameter that names the latest AMI (`ec2-ami`).
-    #[schemars(example = &"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64")]
-    SsmParameter(Node<String>),
-    /// The most recent AMI that matches filters (`ec2-ami`).
-    AmiFilter(AmiFilter),
-    /// A fixed image id: `ami-…` (`ec2-ami`) or `wsi-…` (`workspaces`).
-    ImageId(Node<String>),
-    /// Another recipe's image (layering). The other recipe is built first.
-    Recipe(Node<String>),
-    /// A WorkSpaces bundle whose image the builder WorkSpace starts from (`workspaces`).
-    Bundle(Node<String>),
-    /// An existing WorkSpace to capture from (`workspaces`).
-    Workspace(Node<String>),
-    /// An AppStream 2.0 image, by name or ARN (`appstream`).
-    AppstreamImage(Node<String>),
-}
-
-/// The string of a base written as one string, or `None`.
-macro_rules! single_string {
-    ($base:expr) => {
-        match $base {
-            Base::SsmParameter(s)
-            | Base::ImageId(s)
-            | Base::Bundle(s)
-            | Base::Workspace(s)
-            | Base::AppstreamImage(s) => Some(s),
-            Base::AmiFilter(_) | Base::Recipe(_) => None,
-        }
-    };
-}
-
-impl Base {
-    /// The value of a base written as one string (an image id, a bundle, a parameter name, …);
-    /// `None` for filters and for a recipe.
-    pub fn single(&self) -> Option<&Node<String>> {
-        single_string!(self)
-    }
-
-    /// [`Base::single`], to change.
-    pub fn single_mut(&mut self) -> Option<&mut Node<String>> {
-        single_string!(self)
-    }
-
-    /// The kind's name as written in YAML.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Base::SsmParameter(_) => "ssm-parameter",
-            Base::AmiFilter(_) => "ami-filter",
-            Base::ImageId(_) => "image-id",
-            Base::Recipe(_) => "recipe",
-            Base::Bundle(_) => "bundle",
-            Base::Workspace(_) => "workspace",
-            Base::AppstreamImage(_) => "appstream-image",
-        }
-    }
-}
-
-/// Filters that select an AMI; the newest match wins when `most-recent` is true.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-#[schemars(extend("required" = ["filters", "owners"]))]
-pub struct AmiFilter {
-    /// DescribeImages filters, name to value (wildcards allowed).
-    #[schemars(example = filter_example())]
-    pub filters: BTreeMap<String, Node<String>>,
-    /// Owners: account ids, `self`, `amazon` or `aws-marketplace`. Required: without them any
-    /// account's public AMI whose name matches would do (AMI name confusion).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(min = 1))]
-    pub owners: Vec<Node<String>>,
-    /// Pick the newest match (otherwise more than one match is an error).
-    #[serde(default)]
-    pub most_recent: bool,
-}
-
-fn filter_example() -> BTreeMap<String, String> {
-    BTreeMap::from([("name".to_string(), "al2023-ami-2023.*-x86_64".to_string())])
 }
 
 /// Settings of the temporary builder. Which fields apply depends on the target.

@@ -36,6 +36,9 @@ pub fn recipe_schema(targets: &[TargetSchema], owned: &[&'static [&'static str]]
     );
     let mut value = schema.to_value();
     refine(&mut value);
+    if let Some(Value::Array(kinds)) = value["definitions"]["Base"].get_mut("oneOf") {
+        kinds.extend(crate::base::declared_schemas());
+    }
     value["definitions"]["Target"] = target_names(targets);
     value["allOf"] = target_rules(targets, owned);
     polish(&mut value);

@@ -48,7 +48,9 @@ impl Act<'_> {
     /// The base image, by name or ARN: it must be visible to the account and AVAILABLE.
     pub(crate) async fn resolve_base(&self) -> Result<RecipeOutputs, ActionError> {
         let image = match &self.r.recipe.base.value {
-            Base::AppstreamImage(i) => i.value.clone(),
+            Base::Declared(kind, i) if kind.as_str() == recipe_targets::IMAGE_BASE.name => {
+                i.value.clone()
+            }
             // The parent's image here: an AMI (the import route) or an AppStream image.
             Base::Recipe(parent) => {
                 // Built in this apply, or the parent's current version when it is up to date.

@@ -389,9 +389,10 @@ pub(crate) fn update_source(
     if let Some(img) = current.and_then(|v| v.images.get(home)) {
         return img.image_id.clone();
     }
-    match &r.recipe.base.value {
-        recipe_model::Base::AppstreamImage(i) => i.value.clone(),
-        other => other.kind().to_string(),
+    let base = &r.recipe.base.value;
+    match base.declared(recipe_model::BaseKind::of(&recipe_targets::IMAGE_BASE)) {
+        Some(i) => i.value.clone(),
+        None => base.kind().to_string(),
     }
 }
 

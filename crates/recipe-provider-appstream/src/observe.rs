@@ -61,7 +61,7 @@ async fn observe_recipe(p: &AppstreamProvider, o: Observing<'_>, mut obs: Observ
             obs.updates.insert(name.to_string());
         }
     }
-    if let recipe_model::Base::AppstreamImage(base) = &r.recipe.base.value
+    if let Some(base) = r.recipe.base.declared(recipe_model::BaseKind::of(&recipe_targets::IMAGE_BASE))
         && let Some(newer) = crate::image::newer_release(&p.appstream(home), &base.value).await?
     {
         let advice = format!(

@@ -33,8 +33,8 @@ impl Act<'_> {
     /// (a temporary bundle wraps it at launch), or an AMI recipe's image, imported (BYOL).
     pub(crate) async fn resolve_base(&self) -> Result<RecipeOutputs, ActionError> {
         let id = match &self.r.recipe.base.value {
-            Base::Bundle(b) => b.value.clone(),
-            Base::Workspace(w) => w.value.clone(),
+            // A bundle or an existing WorkSpace, the kinds the WorkSpaces target declares.
+            Base::Declared(_, id) => id.value.clone(),
             Base::ImageId(i) => i.value.clone(),
             Base::Recipe(parent) => self.import(&parent.value).await?,
             _ => return Err(self.unusable_base("a WorkSpaces builder")),
@@ -446,7 +446,7 @@ impl Act<'_> {
     /// Terminate the builder once no image is being made from it, and remove its node and activation.
     pub(crate) async fn terminate_builder(&self) -> Result<(), ActionError> {
         let ws = self.builder();
-        if ws.is_empty() || matches!(self.r.recipe.base.value, Base::Workspace(_)) {
+        if ws.is_empty() || self.r.recipe.base.declared(recipe_model::BaseKind::of(&recipe_targets::WORKSPACE_BASE)).is_some() {
             return Ok(());
         }
         if self.state_of(&ws).await.ok() == Some(WorkspaceState::Suspended) {
@@ -535,7 +535,7 @@ pub(crate) async fn release_one(
 ) -> Released {
     let builder = l.builder.as_str();
     let users = cx.recipe(&l.recipe);
-    if users.is_ok_and(|r| matches!(r.recipe.base.value, Base::Workspace(_))) {
+    if users.is_ok_and(|r| r.recipe.base.declared(recipe_model::BaseKind::of(&recipe_targets::WORKSPACE_BASE)).is_some()) {
         let forgot = cx.home_region(&l.recipe).map(|region| p.ssm(&region));
         return match forgot {
             Ok(ssm) => match forget(&ssm, builder).await {

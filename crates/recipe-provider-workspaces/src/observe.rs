@@ -55,7 +55,8 @@ async fn observe_recipe(p: &WorkspacesProvider, o: Observing<'_>, mut obs: Obser
         }
         obs.rollouts.insert(name.clone(), rollouts);
     }
-    if let recipe_model::Base::Bundle(bundle) = &r.recipe.base.value
+    if let Some(bundle) = (r.recipe.base)
+        .declared(recipe_model::BaseKind::of(&recipe_targets::BUNDLE_BASE))
         && let Some(built) = o.current
         && let Some(advice) = bundle_update(p, home, &bundle.value, built).await?
     {

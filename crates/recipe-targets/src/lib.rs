@@ -11,9 +11,9 @@ mod appstream;
 mod ec2;
 mod workspaces;
 
-pub use appstream::{APPSTREAM, Appstream, FLEET};
+pub use appstream::{APPSTREAM, Appstream, FLEET, IMAGE_BASE};
 pub use ec2::{EC2_AMI, Ec2Ami, LAUNCH_TEMPLATE, SSM_PARAMETER};
-pub use workspaces::{BUNDLE, WORKSPACES, Workspaces};
+pub use workspaces::{BUNDLE, BUNDLE_BASE, WORKSPACE_BASE, WORKSPACES, Workspaces};
 
 /// What the three say when a recipe is layered on a target it cannot be built on.
 const LAYERING_HELP: &str = "layer on a recipe of the same target, or on an `ec2-ami` recipe (AppStream imports AMIs; WorkSpaces imports Windows AMIs only)";

@@ -5,12 +5,17 @@ use recipe_loader::{
     BuildRoute, Check, Code, RolloutAction, RolloutKind, RolloutOrder, RolloutStep, Section,
     TargetCode, TargetSpec,
 };
-use recipe_model::{Base, CleanupPreset, Os, PresetDef, Recipe, Step, Target};
+use recipe_model::{BaseKind, BaseKindDef, CleanupPreset, Os, PresetDef, Recipe, Step, Target};
 
 use crate::{EC2_AMI, re};
 
 mod cleanup;
 
+/// `base: { appstream-image }`: an AppStream 2.0 image, by name or ARN.
+pub static IMAGE_BASE: BaseKindDef = BaseKindDef {
+    name: "appstream-image",
+    summary: "An AppStream 2.0 image, by name or ARN (`appstream`).",
+};
 /// The target's name.
 pub const APPSTREAM: Target = Target::new("appstream");
 /// `rollout.fleets`: a fleet whose image is replaced (created stopped when missing).
@@ -114,6 +119,11 @@ impl TargetSpec for Appstream {
             Os::Linux => CleanupPreset::of(&cleanup::LINUX),
             Os::Windows => CleanupPreset::of(&cleanup::WINDOWS),
         }
+    }
+
+    fn base_kinds(&self) -> &'static [&'static BaseKindDef] {
+        const LIST: &[&BaseKindDef] = &[&IMAGE_BASE];
+        LIST
     }
 
     fn presets(&self) -> &'static [&'static PresetDef] {
@@ -308,7 +318,7 @@ fn managed_update(cx: &mut Check<'_>) {
         return;
     };
     let span = m.span;
-    let problem = if !matches!(cx.r.recipe.base.value, Base::AppstreamImage(_)) {
+    let problem = if (cx.r.recipe.base.value.declared(BaseKind::of(&IMAGE_BASE))).is_none() {
         Some((
             "a managed update starts from an AppStream image".to_string(),
             "start from `base: { appstream-image: <your image> }`".to_string(),

@@ -7,7 +7,7 @@ use recipe_loader::{
     Check, Code, LoadedRecipe, ResolvedStep, RolloutAction, RolloutKind, RolloutOrder, RolloutStep,
     Section, TargetCode, TargetSpec,
 };
-use recipe_model::{Base, Bundle, CleanupPreset, Node, Os, PresetDef, Recipe, Stage, Target};
+use recipe_model::{Base, BaseKind, BaseKindDef, Bundle, CleanupPreset, Node, Os, PresetDef, Recipe, Stage, Target};
 use regex::Regex;
 
 use crate::{EC2_AMI, re};
@@ -18,6 +18,16 @@ mod text;
 
 /// The target's name.
 pub const WORKSPACES: Target = Target::new("workspaces");
+/// `base: { bundle }`: a WorkSpaces bundle whose image the builder WorkSpace starts from.
+pub static BUNDLE_BASE: BaseKindDef = BaseKindDef {
+    name: "bundle",
+    summary: "A WorkSpaces bundle whose image the builder WorkSpace starts from (`workspaces`).",
+};
+/// `base: { workspace }`: an existing WorkSpace to capture from.
+pub static WORKSPACE_BASE: BaseKindDef = BaseKindDef {
+    name: "workspace",
+    summary: "An existing WorkSpace to capture from (`workspaces`).",
+};
 /// The recipe's `bundle`: created the first time, then updated to each new image.
 pub const BUNDLE: RolloutKind = RolloutKind::new("bundle");
 
@@ -114,6 +124,11 @@ impl TargetSpec for Workspaces {
         }
     }
 
+    fn base_kinds(&self) -> &'static [&'static BaseKindDef] {
+        const LIST: &[&BaseKindDef] = &[&BUNDLE_BASE, &WORKSPACE_BASE];
+        LIST
+    }
+
     fn presets(&self) -> &'static [&'static PresetDef] {
         const LIST: &[&PresetDef] = &[&cleanup::LINUX, &cleanup::WINDOWS];
         LIST
@@ -174,7 +189,7 @@ fn base_and_builder(cx: &mut Check<'_>) {
             "malformed id",
         );
     }
-    if matches!(rec.base.value, Base::Workspace(_)) {
+    if rec.base.declared(BaseKind::of(&WORKSPACE_BASE)).is_some() {
         return;
     }
     if rec.builder.directory_id.is_none() {
