@@ -29,8 +29,8 @@ pub use cores::map_on_cores;
 pub use diagnostic::{Diagnostic, DiagnosticRecord, Severity, SourceFile};
 pub use interpolate::BUILD_TIME;
 pub use lint::{
-    Outcome, PRINCIPLES, PrincipleScore, RECOMMENDED_TAGS, RecipeLint, RecipeLintRecord, lint,
-    lint_recipe,
+    LintFailure, LintRule, Outcome, PRINCIPLES, PrincipleScore, RECOMMENDED_TAGS, RecipeLint,
+    RecipeLintRecord, lint, lint_recipe,
 };
 pub use load::{
     LoadOptions, LoadedRecipe, RecipeSet, ReferencedFile, ResolvedStep, SKIPPED_FOLDERS, load,

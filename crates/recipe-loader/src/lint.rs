@@ -8,6 +8,8 @@
 use std::sync::LazyLock;
 
 use recipe_model::{CleanupPreset, Os, Stage, Step, Strategy};
+
+use crate::TargetSpec;
 use regex::Regex;
 use serde::Serialize;
 
@@ -210,6 +212,37 @@ impl Rules<'_> {
     }
 }
 
+/// A target's own rule ([`crate::TargetSpec::lint_rules`]), scored and reported as the others.
+fn target_rule(rules: &mut Rules<'_>, rule: LintRule) {
+    let pass = rule.failure.is_none();
+    rules.rule(rule.principles, true, pass, |r| {
+        let f = rule.failure.expect("a failed rule says why");
+        finding(r, rule.code, f.span, f.message, &f.help)
+    });
+}
+
+/// The result of a target's `recipe lint` rule that applies to a recipe.
+#[derive(Clone, Debug)]
+pub struct LintRule {
+    /// The rule's code (one of the `recipe::lint::*` codes).
+    pub code: Code,
+    /// The principles it scores.
+    pub principles: &'static [&'static str],
+    /// Why the recipe fails it; `None`: it passes.
+    pub failure: Option<LintFailure>,
+}
+
+/// A failed rule: where, what, and what to do.
+#[derive(Clone, Debug)]
+pub struct LintFailure {
+    /// Where in the recipe.
+    pub span: recipe_model::Span,
+    /// What is wrong.
+    pub message: String,
+    /// What to do.
+    pub help: String,
+}
+
 /// The seed 000 checklist item (Appendix A) a rule enforces, as the checklist words it.
 fn checklist_item(code: Code) -> Option<&'static str> {
     Some(match code {
@@ -331,7 +364,7 @@ pub fn lint_recipe(set: &RecipeSet, r: &LoadedRecipe) -> RecipeLint {
     let spec = set.targets.get(r.recipe.target.value);
     let imported = parent.is_some_and(|p| spec.is_some_and(|s| s.imports(&p.recipe)));
     let tested = if imported { parent.unwrap_or(r) } else { r };
-    automation_and_cost(&mut rules, r);
+    automation_and_cost(&mut rules, r, spec);
     efficiency(&mut rules, set, r);
     productivity(&mut rules, r, tested, imported);
     security(&mut rules, set, r, tested);
@@ -345,7 +378,7 @@ pub fn lint_recipe(set: &RecipeSet, r: &LoadedRecipe) -> RecipeLint {
 }
 
 /// Automation and cost: no manual step, the smallest bundle volumes, no baked licence, retention.
-fn automation_and_cost(rules: &mut Rules<'_>, r: &LoadedRecipe) {
+fn automation_and_cost(rules: &mut Rules<'_>, r: &LoadedRecipe, spec: Option<&dyn TargetSpec>) {
     let rec = &r.recipe;
     let manual = r
         .steps
@@ -359,21 +392,9 @@ fn automation_and_cost(rules: &mut Rules<'_>, r: &LoadedRecipe) {
             .at(&s.source, s.step.span)
     });
 
-    let bundle = rec.bundle.as_ref();
-    rules.rule(
-        &["Cost Optimization"],
-        bundle.is_some(),
-        bundle.is_some_and(|b| {
-            b.compute.value.smallest_volumes() == (b.root_volume_gib.value, b.user_volume_gib.value)
-        }),
-        |r| {
-            let b = r.recipe.bundle.as_ref().expect("rule applies only with a bundle");
-            let (root, user) = b.compute.value.smallest_volumes();
-            finding(r, Code::LintVolumeSize, b.span,
-                format!("bundle volumes are {} GiB root and {} GiB user", b.root_volume_gib.value, b.user_volume_gib.value),
-                &format!("start from {root} GiB root and {user} GiB user: users can grow volumes later, and larger bundles cost more for every WorkSpace"))
-        },
-    );
+    for rule in spec.map(|s| s.lint_rules(&r.recipe)).unwrap_or_default() {
+        target_rule(rules, rule);
+    }
 
     let licence = r
         .steps

@@ -76,16 +76,24 @@ pub fn parse<T: DeserializeOwned>(source: &Arc<SourceFile>) -> Result<T, Vec<Dia
     Err(found)
 }
 
-/// Parse with the path of the failing node tracked.
+/// Parse with the path of the failing node tracked. A target's section that fails (read through
+/// `erased-serde`, its error is only text) is read again alone, for its own error and path.
 fn parse_tracked<T: DeserializeOwned>(text: &str) -> Result<T, Box<(YamlError, String)>> {
     let mut path = String::new();
+    recipe_model::section::take_failed();
     serde_saphyr::with_deserializer_from_str_with_options(text, options(), |de| {
         serde_path_to_error::deserialize(de).map_err(|e| {
             path = clean_path(&e.path().to_string());
             e.into_inner()
         })
     })
-    .map_err(|e| Box::new((e, path)))
+    .map_err(|e| {
+        let section = recipe_model::section::take_failed();
+        match section.and_then(|def| def.reparse(text, options())) {
+            Some((e, at)) => Box::new((e, clean_path(&at))),
+            None => Box::new((e, path)),
+        }
+    })
 }
 
 /// `text` with the block-mapping entry whose key starts at `key` blanked out: the key's line from the

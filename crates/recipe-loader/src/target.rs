@@ -8,7 +8,9 @@
 
 use std::sync::Arc;
 
-use recipe_model::{BaseKind, BaseKindDef, CleanupPreset, Os, PresetDef, Recipe, Target, TargetSchema};
+use recipe_model::{
+    BaseKind, BaseKindDef, CleanupPreset, Os, PresetDef, Recipe, SectionDef, Target, TargetSchema,
+};
 
 use crate::checks::Check;
 use crate::codes::TargetCode;
@@ -34,20 +36,57 @@ macro_rules! target_codes {
     };
 }
 
-/// A recipe key only some targets take: `bundle`, `rollout.fleets`, `retain.deprecate-after`, …
-/// (the keys are the loader's `SECTIONS`), with what to add after "it is for `<target>` recipes".
+/// A recipe key only some targets take: one of the language's own (`rollout.fleets`,
+/// `retain.deprecate-after`, …: the loader's `SECTIONS`), or one the target declares with its own
+/// type (`bundle`: a [`SectionDef`]), with what to add after "it is for `<target>` recipes".
 #[derive(Clone, Copy, Debug)]
 pub struct Section {
-    /// The key, as the loader names it.
+    /// The key, as the loader names it (a declared section: its path, `builder.import`).
     pub key: &'static str,
     /// Said after the targets that take it, e.g. ` (only AMIs can be deprecated)`.
     pub note: &'static str,
+    /// The target's own section, for a key the language does not have.
+    pub def: Option<&'static SectionDef>,
 }
 
 impl Section {
     /// A section with nothing more to say.
     pub const fn key(key: &'static str) -> Section {
-        Section { key, note: "" }
+        Section {
+            key,
+            note: "",
+            def: None,
+        }
+    }
+
+    /// A section with what to add after the targets that take it.
+    pub const fn noted(key: &'static str, note: &'static str) -> Section {
+        Section {
+            key,
+            note,
+            def: None,
+        }
+    }
+
+    /// A section the target declares: `key` is its path.
+    pub const fn typed(key: &'static str, def: &'static SectionDef) -> Section {
+        Section {
+            key,
+            note: "",
+            def: Some(def),
+        }
+    }
+
+    /// Its path, as keys from the recipe (`["builder", "import"]`).
+    pub(crate) fn path(&self) -> Option<Vec<&'static str>> {
+        match self.def {
+            Some(_) => Some(self.key.split('.').collect()),
+            None => crate::checks::SECTIONS
+                .iter()
+                .find(|(k, _)| *k == self.key)?
+                .1
+                .map(<[_]>::to_vec),
+        }
     }
 }
 
@@ -117,6 +156,15 @@ pub trait TargetSpec: Send + Sync {
     fn lints(&self, _os: Os) -> &'static [&'static str] {
         &[]
     }
+    /// The target's own `recipe lint` rules that apply to `r`, each passed or failed.
+    fn lint_rules(&self, _r: &Recipe) -> Vec<crate::lint::LintRule> {
+        Vec::new()
+    }
+    /// Whether `r` is made only by the service's own update of its image: no builder, and a
+    /// version only when the service has an update for it (AppStream's managed image update).
+    fn updates_only(&self, _r: &Recipe) -> bool {
+        false
+    }
     /// Why a version is made by the service's own update of the current image, when it has one
     /// (the plan's reason); `None` says it in general words.
     fn update_reason(&self) -> Option<&'static str> {
@@ -171,6 +219,10 @@ impl Targets {
             for kind in spec.base_kinds() {
                 BaseKind::declare(kind);
             }
+            for def in spec.sections().iter().filter_map(|s| s.def) {
+                debug_assert!(spec.sections().iter().any(|s| s.key == def.path()));
+                SectionDef::declare(def);
+            }
             for (kind, words) in spec.rollout_kinds() {
                 RolloutKind::declare(*kind, words);
             }
@@ -197,17 +249,25 @@ impl Targets {
 
     /// The recipe schema, with these targets (`recipe schema` writes it).
     pub fn schema(&self) -> serde_json::Value {
-        let path = |key: &str| crate::checks::SECTIONS.iter().find(|(k, _)| *k == key)?.1;
         let targets: Vec<TargetSchema> = self
             .iter()
             .map(|s| TargetSchema {
                 name: s.target().as_str(),
                 summary: s.summary(),
-                keys: s.sections().iter().filter_map(|k| path(k.key)).collect(),
+                keys: s.sections().iter().filter_map(Section::path).collect(),
                 steps: s.steps().iter().map(|k| k.key).collect(),
             })
             .collect();
-        let owned: Vec<&[&str]> = crate::checks::SECTIONS.iter().filter_map(|s| s.1).collect();
+        let mut owned: Vec<Vec<&str>> = (crate::checks::SECTIONS.iter())
+            .filter_map(|s| s.1.map(<[_]>::to_vec))
+            .collect();
+        let declared = self.iter().flat_map(|s| s.sections().iter());
+        owned.extend(
+            declared
+                .filter(|s| s.def.is_some())
+                .filter_map(Section::path),
+        );
+        owned.dedup();
         recipe_model::recipe_schema(&targets, &owned)
     }
 

@@ -115,6 +115,7 @@ pub(crate) fn recipe_texts_mut(r: &mut Recipe) -> Vec<&mut Node<String>> {
     out.extend(b.iam_role_arn.iter_mut());
     out.extend(b.directory_id.iter_mut());
     out.extend(b.user_name.iter_mut());
+    out.extend(b.sections.strings_mut());
     out.push(&mut r.image.name);
     out.extend(r.image.description.iter_mut());
     out.extend(r.image.display_name.iter_mut());
@@ -125,18 +126,13 @@ pub(crate) fn recipe_texts_mut(r: &mut Recipe) -> Vec<&mut Node<String>> {
         out.extend(d.share.organizations.iter_mut());
         out.extend(d.share.organizational_units.iter_mut());
     }
-    if let Some(bundle) = &mut r.bundle {
-        out.push(&mut bundle.value.name);
-        out.extend(bundle.value.description.iter_mut());
-    }
+    out.extend(r.sections.strings_mut());
     if let Some(rollout) = &mut r.rollout {
         let ro = &mut rollout.value;
         out.extend(ro.launch_templates.iter_mut());
         out.extend(ro.ssm_parameter.iter_mut());
         out.extend(ro.fleets.iter_mut());
-        if let Some(rw) = &mut ro.rebuild_workspaces {
-            out.extend(rw.value.tagged.values_mut());
-        }
+        out.extend(ro.sections.strings_mut());
     }
     out
 }

@@ -68,12 +68,18 @@ impl BaseKind {
 
     /// Every declared kind, in declaration order.
     pub fn declared() -> Vec<&'static BaseKindDef> {
-        DECLARED.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        DECLARED
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn named(name: &str) -> Option<BaseKind> {
         let declared = Self::declared();
-        declared.iter().find(|d| d.name == name).map(|d| BaseKind(d.name))
+        declared
+            .iter()
+            .find(|d| d.name == name)
+            .map(|d| BaseKind(d.name))
     }
 
     /// The key as written in YAML.
@@ -192,7 +198,9 @@ impl<'de> Deserialize<'de> for Kind {
             fn visit_str<E: Error>(self, name: &str) -> Result<Kind, E> {
                 let names = kind_names();
                 let known = names.iter().find(|n| **n == name);
-                known.map(|n| Kind(n)).ok_or_else(|| E::unknown_variant(name, names))
+                known
+                    .map(|n| Kind(n))
+                    .ok_or_else(|| E::unknown_variant(name, names))
             }
         }
         d.deserialize_identifier(Name)
@@ -206,7 +214,10 @@ fn kind_names() -> &'static [&'static str] {
     let mut names = NAMES.lock().unwrap_or_else(PoisonError::into_inner);
     let declared = BaseKind::declared();
     if names.len() != GENERIC.len() + declared.len() {
-        let list = GENERIC.iter().copied().chain(declared.iter().map(|d| d.name));
+        let list = GENERIC
+            .iter()
+            .copied()
+            .chain(declared.iter().map(|d| d.name));
         *names = Box::leak(list.collect::<Vec<_>>().into_boxed_slice());
     }
     *names

@@ -208,6 +208,18 @@ impl CleanupPreset {
             .map(|d| CleanupPreset(d.name))
     }
 
+    /// A preset by name whether or not one is declared under it (an undeclared one runs nothing):
+    /// for data written by the tool, such as a saved plan, read where no target may be registered.
+    pub fn read_any<'de, D: Deserializer<'de>>(d: D) -> Result<CleanupPreset, D::Error> {
+        static NAMES: Mutex<std::collections::BTreeSet<&'static str>> =
+            Mutex::new(std::collections::BTreeSet::new());
+        let name = String::deserialize(d)?;
+        if let Some(known) = Self::named(&name) {
+            return Ok(known);
+        }
+        Ok(crate::intern(&NAMES, &name, 256).map_or(CleanupPreset("<unknown>"), CleanupPreset))
+    }
+
     /// The name as written in YAML.
     pub fn as_str(&self) -> &'static str {
         self.0
@@ -349,5 +361,14 @@ mod tests {
         assert_eq!(names.first(), Some(&"linux"));
         assert_eq!(names.last(), Some(&"none"));
         assert!(names.contains(&"declared-test-preset"));
+    }
+
+    #[test]
+    fn data_the_tool_wrote_reads_any_preset_name() {
+        let mut de = serde_json::Deserializer::from_str("\"undeclared-test-preset\"");
+        let read = CleanupPreset::read_any(&mut de).expect("any name");
+        assert_eq!(read.as_str(), "undeclared-test-preset");
+        assert!(read.items().is_empty());
+        assert!(serde_json::from_str::<CleanupPreset>("\"undeclared-test-preset\"").is_err());
     }
 }

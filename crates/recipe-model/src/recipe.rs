@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{Base, CleanupPreset, Duration, Node, Step, Target};
+use crate::{Base, CleanupPreset, Duration, Node, Sections, Step, Target};
 
 /// Where a recipe sits on the image design spectrum: what is baked and what runs at first launch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
@@ -51,8 +51,9 @@ impl Os {
 }
 
 /// A recipe: one image, how to build it, and where it goes.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[schemars(deny_unknown_fields)]
 #[schemars(title = "recipe")]
 pub struct Recipe {
     /// Unique name of the recipe within its set: lowercase letters, digits and `-`.
@@ -96,24 +97,20 @@ pub struct Recipe {
     /// Regions to copy to and principals to share with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distribute: Option<Distribute>,
-    /// The custom WorkSpaces bundle that wraps the image (target `workspaces`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bundle: Option<Node<Bundle>>,
     /// Where a new image version goes once it is built.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<Node<Rollout>>,
     /// How many versions to keep, and when to deprecate them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retain: Option<Node<Retain>>,
-    /// AppStream: make each version with AppStream's managed image update (CreateUpdatedImage) of the
-    /// base image, then of the current version, instead of an image builder. A version is built only
-    /// when AppStream has an update for the image (agent, Windows patches); the recipe has no steps.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub managed_update: Option<Node<bool>>,
     /// `recipe lint` for this recipe: rules switched off, each with the reason (kept in git with the
     /// recipe, so a reviewer sees why).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lint: Option<Lint>,
+    /// The sections its target declares (`bundle`, …), see [`crate::section`].
+    #[serde(flatten)]
+    #[schemars(skip)]
+    pub sections: Sections,
 }
 
 /// `recipe lint` settings for one recipe.
@@ -137,11 +134,6 @@ pub struct LintIgnore {
 }
 
 impl Recipe {
-    /// Whether the recipe asks for AppStream's managed image update.
-    pub fn managed_update(&self) -> bool {
-        self.managed_update.as_ref().is_some_and(|m| m.value)
-    }
-
     /// The regions the image is in: the build region `home` first, then `distribute.regions`.
     pub fn image_regions(&self, home: &str) -> Vec<String> {
         let mut out = vec![home.to_string()];
@@ -190,8 +182,9 @@ pub enum SecretRef {
 }
 
 /// Settings of the temporary builder. Which fields apply depends on the target.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[schemars(deny_unknown_fields)]
 pub struct Builder {
     /// Region to build in. Defaults to the AWS configuration's region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -234,103 +227,10 @@ pub struct Builder {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = &"LATEST")]
     pub agent_version: Option<Node<String>>,
-    /// How the parent `ec2-ami` recipe's image is imported into WorkSpaces (`workspaces` on a
-    /// `recipe` base; Windows BYOL only). Without it: ImportWorkspaceImage with `BYOL_REGULAR`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub import: Option<Node<WorkspacesImport>>,
-}
-
-/// The import of an AMI into WorkSpaces (Bring Your Own License). With
-/// `infrastructure-configuration-arn`, ImportCustomWorkspaceImage ingests the AMI through EC2 Image
-/// Builder (Windows 10 and 11); without it, ImportWorkspaceImage with `ingestion-process`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct WorkspacesImport {
-    /// ImportWorkspaceImage's ingestion process (without `infrastructure-configuration-arn`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ingestion_process: Option<Node<IngestionProcess>>,
-    /// The EC2 Image Builder infrastructure configuration that ingests the image: selects
-    /// ImportCustomWorkspaceImage.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(
-        example = &"arn:aws:imagebuilder:eu-west-2:111122223333:infrastructure-configuration/ws-import"
-    )]
-    pub infrastructure_configuration_arn: Option<Node<String>>,
-    /// The Windows version of the AMI (ImportCustomWorkspaceImage).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub os_version: Option<Node<ImportOsVersion>>,
-    /// The streaming protocol (ImportCustomWorkspaceImage; Windows 11 does not support PCOIP).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub protocol: Option<Node<ImportProtocol>>,
-    /// The compute the image supports (ImportCustomWorkspaceImage).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compute: Option<Node<ImportCompute>>,
-}
-
-/// ImportWorkspaceImage's `IngestionProcess` values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[expect(missing_docs, reason = "the names are AWS's ingestion process names")]
-pub enum IngestionProcess {
-    ByolRegular,
-    ByolRegularWsp,
-    ByolRegularByop,
-    ByolGraphics,
-    ByolGraphicspro,
-    #[serde(rename = "BYOL_GRAPHICS_G4DN")]
-    ByolGraphicsG4dn,
-    #[serde(rename = "BYOL_GRAPHICS_G4DN_WSP")]
-    ByolGraphicsG4dnWsp,
-    #[serde(rename = "BYOL_GRAPHICS_G4DN_BYOP")]
-    ByolGraphicsG4dnByop,
-}
-
-impl IngestionProcess {
-    /// The API's name for it.
-    pub fn api_name(self) -> &'static str {
-        match self {
-            IngestionProcess::ByolRegular => "BYOL_REGULAR",
-            IngestionProcess::ByolRegularWsp => "BYOL_REGULAR_WSP",
-            IngestionProcess::ByolRegularByop => "BYOL_REGULAR_BYOP",
-            IngestionProcess::ByolGraphics => "BYOL_GRAPHICS",
-            IngestionProcess::ByolGraphicspro => "BYOL_GRAPHICSPRO",
-            IngestionProcess::ByolGraphicsG4dn => "BYOL_GRAPHICS_G4DN",
-            IngestionProcess::ByolGraphicsG4dnWsp => "BYOL_GRAPHICS_G4DN_WSP",
-            IngestionProcess::ByolGraphicsG4dnByop => "BYOL_GRAPHICS_G4DN_BYOP",
-        }
-    }
-}
-
-/// ImportCustomWorkspaceImage's `OsVersion` values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[expect(missing_docs, reason = "the names are AWS's OS version names")]
-pub enum ImportOsVersion {
-    #[serde(rename = "Windows_10")]
-    Windows10,
-    #[serde(rename = "Windows_11")]
-    Windows11,
-}
-
-/// ImportCustomWorkspaceImage's `Protocol` values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[expect(missing_docs, reason = "the names are AWS's protocol names")]
-pub enum ImportProtocol {
-    Dcv,
-    Pcoip,
-    Byop,
-}
-
-/// ImportCustomWorkspaceImage's `ComputeType` values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[expect(missing_docs, reason = "the names are AWS's image compute type names")]
-pub enum ImportCompute {
-    #[serde(rename = "BASE")]
-    Base,
-    #[serde(rename = "GRAPHICS_G4DN")]
-    GraphicsG4dn,
-    #[serde(rename = "GRAPHICS_G6")]
-    GraphicsG6,
+    /// The sections its target declares (`import`, …), see [`crate::section`].
+    #[serde(flatten)]
+    #[schemars(skip)]
+    pub sections: Sections,
 }
 
 /// An Active Directory domain for an AppStream image builder (a Directory Config must exist).
@@ -478,123 +378,10 @@ impl<'de> Deserialize<'de> for AccountShare {
     }
 }
 
-/// A custom WorkSpaces bundle that wraps the image.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Bundle {
-    /// Bundle name (1-64 characters).
-    pub name: Node<String>,
-    /// Bundle description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<Node<String>>,
-    /// Compute type of the bundle.
-    pub compute: Node<ComputeType>,
-    /// Root volume in GiB. With 80, the user volume may be 10, 50 or 100; with 175, 100 to 2000.
-    #[schemars(example = 80)]
-    pub root_volume_gib: Node<u32>,
-    /// User volume in GiB.
-    #[schemars(example = 10)]
-    pub user_volume_gib: Node<u32>,
-    /// Regions of `distribute.regions` to create the bundle in as well, on the image's copy there.
-    /// The bundle is always made in the build region.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(example = regions_example())]
-    pub regions: Vec<Node<String>>,
-    /// Tags on the bundle, over the image's (the tool's `recipe:*` tags, `Name` and `Version`, and
-    /// `image.tags`): seed 000's structure applies to images and bundles alike. Recommended keys:
-    /// Software, Role, System, Project, CostCenter, Stage, Confidentiality, Compliance.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(example = tags_example())]
-    pub tags: BTreeMap<Node<String>, Node<String>>,
-}
-
-/// WorkSpaces compute types.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[expect(missing_docs, reason = "the names are AWS's compute type names")]
-pub enum ComputeType {
-    Value,
-    Standard,
-    Performance,
-    Power,
-    Powerpro,
-    Graphics,
-    Graphicspro,
-    #[serde(rename = "GRAPHICS_G4DN")]
-    GraphicsG4dn,
-    #[serde(rename = "GRAPHICSPRO_G4DN")]
-    GraphicsproG4dn,
-    #[serde(rename = "GENERALPURPOSE_4XLARGE")]
-    GeneralPurpose4xlarge,
-    #[serde(rename = "GENERALPURPOSE_8XLARGE")]
-    GeneralPurpose8xlarge,
-}
-
-impl ComputeType {
-    /// The name the WorkSpaces API uses (`ComputeType.Name`), as a recipe writes it.
-    pub fn api_name(self) -> &'static str {
-        match self {
-            ComputeType::Value => "VALUE",
-            ComputeType::Standard => "STANDARD",
-            ComputeType::Performance => "PERFORMANCE",
-            ComputeType::Power => "POWER",
-            ComputeType::Powerpro => "POWERPRO",
-            ComputeType::Graphics => "GRAPHICS",
-            ComputeType::Graphicspro => "GRAPHICSPRO",
-            ComputeType::GraphicsG4dn => "GRAPHICS_G4DN",
-            ComputeType::GraphicsproG4dn => "GRAPHICSPRO_G4DN",
-            ComputeType::GeneralPurpose4xlarge => "GENERALPURPOSE_4XLARGE",
-            ComputeType::GeneralPurpose8xlarge => "GENERALPURPOSE_8XLARGE",
-        }
-    }
-
-    /// The GPU bundles (Graphics, GraphicsPro and their G4dn kinds): "You can launch a Graphics or
-    /// GraphicsPro WorkSpace with a minimum of 100 GB for the root volume and 100 GB for the user
-    /// volume" (WorkSpaces Administration Guide, Modify a WorkSpace).
-    pub fn is_graphics(self) -> bool {
-        matches!(
-            self,
-            ComputeType::Graphics
-                | ComputeType::Graphicspro
-                | ComputeType::GraphicsG4dn
-                | ComputeType::GraphicsproG4dn
-        )
-    }
-
-    /// Whether a bundle of this compute type can have a `root` GiB root and a `user` GiB user
-    /// volume. The Administration Guide's groups (Modify a WorkSpace): [80, 10], [80, 50], [80, 100]
-    /// and [175 to 2000, 100 to 2000]; GPU bundles start at 100/100, each up to 2000.
-    pub fn volumes_allowed(self, root: u32, user: u32) -> bool {
-        const MAX: u32 = 2000;
-        if self.is_graphics() {
-            return (100..=MAX).contains(&root) && (100..=MAX).contains(&user);
-        }
-        (root == 80 && matches!(user, 10 | 50 | 100))
-            || ((175..=MAX).contains(&root) && (100..=MAX).contains(&user))
-    }
-
-    /// The smallest root and user volumes (GiB) a bundle of this compute type can have.
-    pub fn smallest_volumes(self) -> (u32, u32) {
-        if self.is_graphics() {
-            (100, 100)
-        } else {
-            (80, 10)
-        }
-    }
-
-    /// The sizes [`volumes_allowed`](Self::volumes_allowed) takes, in words.
-    pub fn volume_rule(self) -> &'static str {
-        if self.is_graphics() {
-            "GPU bundles take a root of 100 to 2000 GiB with a user volume of 100 to 2000 GiB"
-        } else {
-            "use root 80 with user 10, 50 or 100; or root 175 to 2000 with user 100 to 2000"
-        }
-    }
-}
-
 /// Where a new image version goes once it is built.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[schemars(deny_unknown_fields)]
 pub struct Rollout {
     /// Launch templates whose default version moves to the new AMI (`ec2-ami`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -602,9 +389,6 @@ pub struct Rollout {
     /// An SSM parameter to publish the new AMI id in (`ec2-ami`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssm_parameter: Option<Node<String>>,
-    /// Rebuild WorkSpaces that carry these tags on the new bundle (`workspaces`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rebuild_workspaces: Option<Node<RebuildWorkspaces>>,
     /// AppStream fleets to switch to the new image (`appstream`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fleets: Vec<Node<String>>,
@@ -614,22 +398,10 @@ pub struct Rollout {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(example = regions_example())]
     pub regions: Vec<Node<String>>,
-}
-
-/// Which WorkSpaces to rebuild, and how many at a time.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct RebuildWorkspaces {
-    /// Tags a WorkSpace must carry to be rebuilt.
-    pub tagged: BTreeMap<String, Node<String>>,
-    /// WorkSpaces rebuilt at a time (RebuildWorkspaces takes at most 1 per call; the tool batches).
-    #[serde(default = "default_batch")]
-    #[schemars(range(min = 1, max = 100))]
-    pub batch: u32,
-}
-
-fn default_batch() -> u32 {
-    10
+    /// The sections its target declares (`rebuild-workspaces`, …), see [`crate::section`].
+    #[serde(flatten)]
+    #[schemars(skip)]
+    pub sections: Sections,
 }
 
 /// Retention: how many versions to keep and when to deprecate them.
@@ -664,3 +436,46 @@ pub fn effective_stage(strategy: Strategy, explicit: Option<crate::Stage>) -> cr
 
 /// Steps as written in a recipe: used where a caller needs the step list type by name.
 pub type Steps = Vec<Node<Step>>;
+
+crate::host_reader!(Recipe at "", expecting "struct Recipe", {
+    name: "name", required;
+    description: "description";
+    target: "target", required;
+    strategy: "strategy", required;
+    os: "os", required;
+    version: "version", required;
+    variables: "variables";
+    secrets: "secrets";
+    base: "base", required;
+    builder: "builder";
+    steps: "steps";
+    tests: "tests";
+    cleanup: "cleanup";
+    image: "image", required;
+    distribute: "distribute";
+    rollout: "rollout";
+    retain: "retain";
+    lint: "lint";
+});
+
+crate::host_reader!(Builder at "builder", expecting "struct Builder", {
+    region: "region";
+    instance_type: "instance-type";
+    subnet_id: "subnet-id";
+    security_group_ids: "security-group-ids";
+    instance_profile: "instance-profile";
+    iam_role_arn: "iam-role-arn";
+    volume_size_gib: "volume-size-gib";
+    directory_id: "directory-id";
+    user_name: "user-name";
+    internet_access: "internet-access";
+    domain_join: "domain-join";
+    agent_version: "agent-version";
+});
+
+crate::host_reader!(Rollout at "rollout", expecting "struct Rollout", {
+    launch_templates: "launch-templates";
+    ssm_parameter: "ssm-parameter";
+    fleets: "fleets";
+    regions: "regions";
+});

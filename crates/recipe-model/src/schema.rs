@@ -20,7 +20,7 @@ pub struct TargetSchema {
     /// What it builds.
     pub summary: &'static str,
     /// The paths of target-owned keys it takes (`["retain", "deprecate-after"]`).
-    pub keys: Vec<&'static [&'static str]>,
+    pub keys: Vec<Vec<&'static str>>,
     /// The target-owned step kinds it runs.
     pub steps: Vec<&'static str>,
 }
@@ -28,13 +28,26 @@ pub struct TargetSchema {
 /// The JSON Schema of a recipe document, as written to `schemas/recipe.schema.json`: `target`
 /// lists `targets`, and a key or step kind that `owned` lists is allowed only on the targets that
 /// take it.
-pub fn recipe_schema(targets: &[TargetSchema], owned: &[&'static [&'static str]]) -> Value {
-    let mut schema = settings().into_generator().into_root_schema_for::<Recipe>();
+pub fn recipe_schema(targets: &[TargetSchema], owned: &[Vec<&'static str>]) -> Value {
+    let mut generator = settings().into_generator();
+    let sections: Vec<_> = (crate::section::HOSTS.iter())
+        .map(|host| (*host, crate::section::host_properties(host, &mut generator)))
+        .collect();
+    let mut schema = generator.into_root_schema_for::<Recipe>();
     schema.insert(
         "$id".into(),
         "https://recipe.dev/schemas/recipe.schema.json".into(),
     );
     let mut value = schema.to_value();
+    for (host, properties) in sections {
+        let at = match host {
+            "" => &mut value,
+            host => &mut value["definitions"][host_definition(host)],
+        };
+        for (key, schema) in properties {
+            at["properties"][key] = schema.to_value();
+        }
+    }
     refine(&mut value);
     if let Some(Value::Array(kinds)) = value["definitions"]["Base"].get_mut("oneOf") {
         kinds.extend(crate::base::declared_schemas());
@@ -43,6 +56,14 @@ pub fn recipe_schema(targets: &[TargetSchema], owned: &[&'static [&'static str]]
     value["allOf"] = target_rules(targets, owned);
     polish(&mut value);
     value
+}
+
+/// The definition of the struct at a section host's key (`builder` → `Builder`).
+fn host_definition(host: &str) -> String {
+    let mut chars = host.chars();
+    chars
+        .next()
+        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
 }
 
 /// `target`: one of the registered names, each with its summary.
@@ -129,10 +150,7 @@ fn refine(schema: &mut Value) {
         with_description(regions.clone(), &defs["Builder"]["properties"]["region"]);
     let distribute = &mut defs["Distribute"]["properties"];
     distribute["regions"]["items"] = regions.clone();
-    distribute["kms-keys"]["propertyNames"] = regions.clone();
-    defs["Bundle"]["properties"]["regions"]["items"] = regions;
-    defs["WorkspacesImport"]["properties"]["infrastructure-configuration-arn"]["pattern"] =
-        patterns::INFRASTRUCTURE_CONFIGURATION_ARN.into();
+    distribute["kms-keys"]["propertyNames"] = regions;
     let share = &mut defs["Share"]["properties"];
     share["organizations"]["items"]["pattern"] = patterns::ORG_ARN.into();
     share["organizational-units"]["items"]["pattern"] = patterns::OU_ARN.into();
@@ -149,7 +167,7 @@ fn with_description(mut v: Value, from: &Value) -> Value {
 
 /// `if target is none of T… then X is not allowed`, for each key or step kind only targets T…
 /// take (a `false` schema: present is an error, on the key's line).
-fn target_rules(targets: &[TargetSchema], owned: &[&'static [&'static str]]) -> Value {
+fn target_rules(targets: &[TargetSchema], owned: &[Vec<&'static str>]) -> Value {
     let only = |takers: Vec<&str>, then: Value| {
         let mut not: Vec<Value> = takers.iter().map(|t| json!({ "const": t })).collect();
         let not = match not.len() {

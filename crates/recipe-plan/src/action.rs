@@ -35,7 +35,9 @@ pub enum ActionKind {
     },
     /// Run the cleanup preset.
     Cleanup {
-        /// The preset.
+        /// The preset (read by name, declared or not: a plan is data, checked against the recipes
+        /// before it is applied).
+        #[serde(deserialize_with = "recipe_model::CleanupPreset::read_any")]
         preset: recipe_model::CleanupPreset,
     },
     /// Write the image's version file (recipe, version, build, fingerprint, base, time) on the

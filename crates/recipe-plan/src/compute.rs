@@ -382,8 +382,9 @@ impl<'a> Planner<'a> {
             cx.notes
                 .push(format!("{newer} (seed 002: update images regularly)"));
         }
-        // A managed update (AppStream) builds only when the service has an update for the image.
-        let managed = cx.r.recipe.managed_update();
+        // A recipe made by the service's own updates builds only when it has an update.
+        let spec = self.set.targets.get(cx.r.recipe.target.value);
+        let managed = spec.is_some_and(|s| s.updates_only(&cx.r.recipe));
         let mut reasons = if managed {
             Vec::new()
         } else {
@@ -394,7 +395,6 @@ impl<'a> Planner<'a> {
         let updating = (managed || (reasons.is_empty() && cx.st.current().is_some()))
             && self.obs.updates.contains(&cx.name);
         if updating {
-            let spec = self.set.targets.get(cx.r.recipe.target.value);
             let reason = spec
                 .and_then(|s| s.update_reason())
                 .unwrap_or(UPDATE_REASON);

@@ -61,7 +61,7 @@ impl Act<'_> {
     /// region), cut to AppStream's 100.
     fn image_name(&self) -> String {
         let name = self.values().apply(&self.r.recipe.image.name);
-        if !self.r.recipe.managed_update() {
+        if !recipe_targets::managed_update(&self.r.recipe) {
             return name;
         }
         let build = self.values().build_id;
@@ -107,7 +107,7 @@ impl Act<'_> {
         {
             return self.import(ami).await;
         }
-        if self.r.recipe.managed_update() {
+        if recipe_targets::managed_update(&self.r.recipe) {
             return self.managed_update().await;
         }
         let name = self.image_name();

@@ -55,13 +55,16 @@ async fn observe_recipe(p: &AppstreamProvider, o: Observing<'_>, mut obs: Observ
     if !rollouts.is_empty() {
         obs.rollouts.insert(name.to_string(), rollouts);
     }
-    if r.recipe.managed_update() {
+    if recipe_targets::managed_update(&r.recipe) {
         let source = crate::image::update_source(r, o.current, home);
         if crate::image::can_update(&p.appstream(home), &source, name).await? {
             obs.updates.insert(name.to_string());
         }
     }
-    if let Some(base) = r.recipe.base.declared(recipe_model::BaseKind::of(&recipe_targets::IMAGE_BASE))
+    if let Some(base) = r
+        .recipe
+        .base
+        .declared(recipe_model::BaseKind::of(&recipe_targets::IMAGE_BASE))
         && let Some(newer) = crate::image::newer_release(&p.appstream(home), &base.value).await?
     {
         let advice = format!(

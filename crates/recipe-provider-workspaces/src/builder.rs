@@ -55,7 +55,8 @@ impl Act<'_> {
         let id = match crate::image::owned_named(&self.ws, &name).await? {
             Some(found) => found,
             None => {
-                let how = self.r.recipe.builder.import.as_ref().map(|i| &i.value);
+                let how = recipe_targets::IMPORT_OF.of(&self.r.recipe.builder.sections);
+                let how = how.map(|i| &i.value);
                 let description = format!("recipe import of {ami} for {}", self.name);
                 match how {
                     Some(i) if i.infrastructure_configuration_arn.is_some() => {
@@ -72,7 +73,7 @@ impl Act<'_> {
 
     async fn import_byol(
         &self,
-        how: Option<&recipe_model::WorkspacesImport>,
+        how: Option<&recipe_targets::WorkspacesImport>,
         ami: &str,
         name: &str,
         description: &str,
@@ -102,7 +103,7 @@ impl Act<'_> {
     /// is the AMI, the platform Windows; protocol and compute default to DCV and BASE.
     async fn import_custom(
         &self,
-        i: &recipe_model::WorkspacesImport,
+        i: &recipe_targets::WorkspacesImport,
         ami: &str,
         name: &str,
         description: &str,
@@ -110,7 +111,7 @@ impl Act<'_> {
         use aws_sdk_workspaces::types::{
             CustomImageProtocol, ImageComputeType, ImageSourceIdentifier, OsVersion, Platform,
         };
-        use recipe_model::{ImportCompute, ImportOsVersion, ImportProtocol};
+        use recipe_targets::{ImportCompute, ImportOsVersion, ImportProtocol};
         let arn = i
             .infrastructure_configuration_arn
             .as_ref()
@@ -164,11 +165,8 @@ impl Act<'_> {
         if let Some((id, _)) = crate::rollout::bundle_named(&self.ws, &name).await? {
             return Ok(id);
         }
-        let compute = self
-            .r
-            .recipe
-            .bundle
-            .as_ref()
+        let compute = recipe_targets::BUNDLE_OF
+            .of(&self.r.recipe.sections)
             .map_or("STANDARD".to_string(), |b| {
                 crate::rollout::compute_name(&b.compute.value)
             });
@@ -446,7 +444,14 @@ impl Act<'_> {
     /// Terminate the builder once no image is being made from it, and remove its node and activation.
     pub(crate) async fn terminate_builder(&self) -> Result<(), ActionError> {
         let ws = self.builder();
-        if ws.is_empty() || self.r.recipe.base.declared(recipe_model::BaseKind::of(&recipe_targets::WORKSPACE_BASE)).is_some() {
+        if ws.is_empty()
+            || self
+                .r
+                .recipe
+                .base
+                .declared(recipe_model::BaseKind::of(&recipe_targets::WORKSPACE_BASE))
+                .is_some()
+        {
             return Ok(());
         }
         if self.state_of(&ws).await.ok() == Some(WorkspaceState::Suspended) {
@@ -535,7 +540,12 @@ pub(crate) async fn release_one(
 ) -> Released {
     let builder = l.builder.as_str();
     let users = cx.recipe(&l.recipe);
-    if users.is_ok_and(|r| r.recipe.base.declared(recipe_model::BaseKind::of(&recipe_targets::WORKSPACE_BASE)).is_some()) {
+    if users.is_ok_and(|r| {
+        r.recipe
+            .base
+            .declared(recipe_model::BaseKind::of(&recipe_targets::WORKSPACE_BASE))
+            .is_some()
+    }) {
         let forgot = cx.home_region(&l.recipe).map(|region| p.ssm(&region));
         return match forgot {
             Ok(ssm) => match forget(&ssm, builder).await {

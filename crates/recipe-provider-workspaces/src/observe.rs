@@ -48,15 +48,15 @@ async fn observe_recipe(p: &WorkspacesProvider, o: Observing<'_>, mut obs: Obser
     let (r, name, home) = (o.r, o.name.to_string(), o.home.as_str());
     let found = crate::preflight::problems(&p.workspaces(home), r, home).await;
     obs.add_problems(&name, found);
-    if let Some(b) = &r.recipe.bundle {
+    if let Some(b) = recipe_targets::BUNDLE_OF.of(&r.recipe.sections) {
         let rollouts = observe_bundles(p, home, b).await?;
         if let Some(n) = rebuild_count_at_home(p, r, home).await? {
             obs.rebuilds.insert(name.clone(), n);
         }
         obs.rollouts.insert(name.clone(), rollouts);
     }
-    if let Some(bundle) = (r.recipe.base)
-        .declared(recipe_model::BaseKind::of(&recipe_targets::BUNDLE_BASE))
+    if let Some(bundle) =
+        (r.recipe.base).declared(recipe_model::BaseKind::of(&recipe_targets::BUNDLE_BASE))
         && let Some(built) = o.current
         && let Some(advice) = bundle_update(p, home, &bundle.value, built).await?
     {
@@ -70,7 +70,7 @@ async fn observe_recipe(p: &WorkspacesProvider, o: Observing<'_>, mut obs: Obser
 async fn observe_bundles(
     p: &WorkspacesProvider,
     home: &str,
-    b: &recipe_model::Bundle,
+    b: &recipe_targets::Bundle,
 ) -> Result<Vec<ObservedRollout>, ObserveError> {
     let mut regions = vec![home.to_string()];
     regions.extend(b.regions.iter().map(|x| x.value.clone()));
@@ -100,10 +100,10 @@ async fn rebuild_count_at_home(
     home: &str,
 ) -> Result<Option<usize>, ObserveError> {
     let ro = r.recipe.rollout.as_ref();
-    if ro.is_none_or(|ro| ro.value.rebuild_workspaces.is_none()) {
+    if ro.is_none_or(|ro| recipe_targets::REBUILD_OF.of(&ro.value.sections).is_none()) {
         return Ok(None);
     }
-    let Some(b) = &r.recipe.bundle else {
+    let Some(b) = recipe_targets::BUNDLE_OF.of(&r.recipe.sections) else {
         return Ok(None);
     };
     let client = p.workspaces(home);
@@ -126,7 +126,7 @@ async fn rebuild_count(
     r: &LoadedRecipe,
 ) -> Result<usize, ObserveError> {
     let ro = r.recipe.rollout.as_ref();
-    let Some(rw) = ro.and_then(|ro| ro.value.rebuild_workspaces.as_ref()) else {
+    let Some(rw) = ro.and_then(|ro| recipe_targets::REBUILD_OF.of(&ro.value.sections)) else {
         return Ok(0);
     };
     let tagged: std::collections::BTreeMap<String, String> = (rw.value.tagged.iter())

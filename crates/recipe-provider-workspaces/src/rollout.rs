@@ -93,11 +93,8 @@ impl Act<'_> {
         name: &str,
         image: &str,
     ) -> Result<(), ActionError> {
-        let b = self
-            .r
-            .recipe
-            .bundle
-            .as_ref()
+        let b = recipe_targets::BUNDLE_OF
+            .of(&self.r.recipe.sections)
             .ok_or_else(|| ActionError::fatal("the recipe has no `bundle`"))?;
         let compute = compute_name(&b.compute.value);
         let description = b.description.as_ref().map_or(name, |d| d.value.as_str());
@@ -136,7 +133,11 @@ impl Act<'_> {
         let mut tags = self.image_tags();
         tags.insert("Name".into(), name.to_string());
         let values = self.values();
-        for (k, v) in self.r.recipe.bundle.iter().flat_map(|b| &b.tags) {
+        for (k, v) in recipe_targets::BUNDLE_OF
+            .of(&self.r.recipe.sections)
+            .iter()
+            .flat_map(|b| &b.tags)
+        {
             tags.insert(k.value.clone(), values.apply(v));
         }
         tags
@@ -149,7 +150,7 @@ impl Act<'_> {
         tagged: &BTreeMap<String, String>,
         batch: u32,
     ) -> Result<(), ActionError> {
-        let Some(b) = &self.r.recipe.bundle else {
+        let Some(b) = recipe_targets::BUNDLE_OF.of(&self.r.recipe.sections) else {
             return Ok(());
         };
         let Some((bundle, _)) = bundle_named(&self.ws, &b.name.value).await? else {
@@ -238,6 +239,6 @@ impl Act<'_> {
 }
 
 /// The compute type as the API spells it.
-pub(crate) fn compute_name(c: &recipe_model::ComputeType) -> String {
+pub(crate) fn compute_name(c: &recipe_targets::ComputeType) -> String {
     c.api_name().to_string()
 }

@@ -102,37 +102,25 @@ impl TargetSpec for Ec2Ami {
         const SHARE: &str = ": WorkSpaces and AppStream share with accounts";
         const LIST: &[Section] = &[
             Section::key("kms-keys"),
-            Section {
-                key: "encrypted",
-                note: " (WorkSpaces images must not be encrypted; encrypt WorkSpaces at deployment)",
-            },
-            Section {
-                key: "share.organizations",
-                note: SHARE,
-            },
-            Section {
-                key: "share.organizational-units",
-                note: SHARE,
-            },
-            Section {
-                key: "rollout.regions",
-                note: " (SSM parameter, launch templates)",
-            },
+            Section::noted(
+                "encrypted",
+                " (WorkSpaces images must not be encrypted; encrypt WorkSpaces at deployment)",
+            ),
+            Section::noted("share.organizations", SHARE),
+            Section::noted("share.organizational-units", SHARE),
+            Section::noted("rollout.regions", " (SSM parameter, launch templates)"),
             Section::key("rollout.launch-templates"),
             Section::key("rollout.ssm-parameter"),
-            Section {
-                key: "retain.deprecate-after",
-                note: " (only AMIs can be deprecated)",
-            },
+            Section::noted("retain.deprecate-after", " (only AMIs can be deprecated)"),
         ];
         LIST
     }
 
     fn steps(&self) -> &'static [Section] {
-        const LIST: &[Section] = &[Section {
-            key: "sysprep",
-            note: ": WorkSpaces and AppStream generalise the image themselves when they capture it",
-        }];
+        const LIST: &[Section] = &[Section::noted(
+            "sysprep",
+            ": WorkSpaces and AppStream generalise the image themselves when they capture it",
+        )];
         LIST
     }
 

@@ -11,8 +11,12 @@ mod appstream;
 mod ec2;
 mod workspaces;
 
-pub use appstream::{APPSTREAM, Appstream, FLEET, IMAGE_BASE};
+pub use appstream::{APPSTREAM, Appstream, FLEET, IMAGE_BASE, MANAGED_UPDATE_OF, managed_update};
 pub use ec2::{EC2_AMI, Ec2Ami, LAUNCH_TEMPLATE, SSM_PARAMETER};
+pub use workspaces::sections::{
+    BUNDLE_OF, Bundle, ComputeType, IMPORT_OF, ImportCompute, ImportOsVersion, ImportProtocol,
+    IngestionProcess, REBUILD_OF, RebuildWorkspaces, WorkspacesImport,
+};
 pub use workspaces::{BUNDLE, BUNDLE_BASE, WORKSPACE_BASE, WORKSPACES, Workspaces};
 
 /// What the three say when a recipe is layered on a target it cannot be built on.

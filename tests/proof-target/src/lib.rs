@@ -5,12 +5,16 @@
 //!
 //! - [`Kiosk`] is its `TargetSpec`: what it starts from, its builder settings, its clean-up, its
 //!   image names, and its own checks with their codes.
+//! - It adds to the language a `screen` section of its own type, a `kiosk-catalog` base kind and a
+//!   `kiosk-linux` clean-up preset.
 //! - [`KioskProvider`] is its `Provider`: it serves the planned actions against the fake cloud.
 
 mod cloud;
+mod own;
 mod provider;
 mod spec;
 
 pub use cloud::{FakeCloud, KioskImage};
+pub use own::{CATALOG_BASE, KIOSK_LINUX, Orientation, SCREEN, Screen};
 pub use provider::KioskProvider;
 pub use spec::{KIOSK, Kiosk};

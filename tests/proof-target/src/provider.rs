@@ -35,7 +35,14 @@ impl KioskProvider {
             ActionKind::ResolveBase => RecipeOutputs::base(self.base(s)?),
             ActionKind::LaunchBuilder => {
                 let base = s.inputs.base(s.name).unwrap_or_default().to_string();
-                RecipeOutputs::builder(self.cloud.launch(s.name, &base))
+                let b = self.cloud.launch(s.name, &base);
+                // The kiosk's own section, read typed.
+                if let Some(screen) = crate::SCREEN.of(&s.r.recipe.sections) {
+                    let home = screen.home_page.as_ref().map_or("", |h| h.value.as_str());
+                    let set = format!("screen {:?} {home}", screen.orientation.value);
+                    self.cloud.run(&b, &set).map_err(lost)?;
+                }
+                RecipeOutputs::builder(b)
             }
             ActionKind::RunSteps { indices, .. } => {
                 let b = builder()?;
@@ -80,6 +87,8 @@ impl KioskProvider {
     fn base(&self, s: &ActionScope<'_>) -> Result<String, ActionError> {
         match &s.r.recipe.base.value {
             Base::ImageId(id) => Ok(id.value.clone()),
+            // The fake cloud names catalog images `kio-` and the catalog name.
+            Base::Declared(_, name) => Ok(format!("kio-{}", name.value)),
             Base::Recipe(parent) => s.image_of(&parent.value).ok_or_else(|| {
                 ActionError::fatal(format!("no image of `{}` in {}", parent.value, s.home))
             }),

@@ -2,8 +2,10 @@
 
 use std::sync::LazyLock;
 
-use recipe_loader::{Check, Code, TargetCode, TargetSpec};
-use recipe_model::{Base, CleanupPreset, Os, Target};
+use recipe_loader::{Check, Code, Section, TargetCode, TargetSpec};
+use recipe_model::{Base, BaseKindDef, CleanupPreset, Os, PresetDef, Target};
+
+use crate::own::{CATALOG_BASE, KIOSK_LINUX, SCREEN_SECTION};
 use regex::Regex;
 
 /// The target's name.
@@ -32,7 +34,22 @@ impl TargetSpec for Kiosk {
     }
 
     fn bases(&self) -> &'static [&'static str] {
-        &["image-id", "recipe"]
+        &["image-id", "recipe", "kiosk-catalog"]
+    }
+
+    fn base_kinds(&self) -> &'static [&'static BaseKindDef] {
+        const LIST: &[&BaseKindDef] = &[&CATALOG_BASE];
+        LIST
+    }
+
+    fn sections(&self) -> &'static [Section] {
+        const LIST: &[Section] = &[Section::typed("screen", &SCREEN_SECTION)];
+        LIST
+    }
+
+    fn presets(&self) -> &'static [&'static PresetDef] {
+        const LIST: &[&PresetDef] = &[&KIOSK_LINUX];
+        LIST
     }
 
     fn builder_fields(&self) -> &'static [&'static str] {
@@ -41,7 +58,7 @@ impl TargetSpec for Kiosk {
 
     fn cleanup(&self, os: Os) -> CleanupPreset {
         match os {
-            Os::Linux => CleanupPreset::LINUX,
+            Os::Linux => CleanupPreset::of(&KIOSK_LINUX),
             Os::Windows => CleanupPreset::WINDOWS,
         }
     }

@@ -7,8 +7,11 @@ use std::sync::Arc;
 use recipe_engine::apply::{Applying, prepare};
 use recipe_engine::{CancelToken, Events, Registry};
 use recipe_loader::{LoadOptions, RecipeSet, Targets};
+use recipe_model::{Base, CleanupPreset};
 use recipe_state::{LocalStore, StateStore};
-use recipe_target_kiosk::{FakeCloud, KIOSK, Kiosk, KioskProvider};
+use recipe_target_kiosk::{
+    FakeCloud, KIOSK, KIOSK_LINUX, Kiosk, KioskProvider, Orientation, SCREEN,
+};
 
 const LOBBY: &str = r#"name: lobby
 description: the lobby kiosk
@@ -23,9 +26,10 @@ steps:
   - shell: { run: "echo browser" }
 tests:
   - shell: { run: "test -e /etc/hostname" }
-cleanup: linux
+cleanup: kiosk-linux
 image: { name: "lobby-${build_id}" }
 distribute: { regions: [eu-west-1] }
+screen: { orientation: portrait, home-page: "https://lobby.example/${version}" }
 "#;
 
 const LOBBY_FR: &str = r#"name: lobby-fr
@@ -158,6 +162,80 @@ fn the_schema_lists_the_kiosk_and_keeps_other_targets_sections_off_it() {
     assert!(aws.iter().all(|t| t["const"] != "kiosk"));
 }
 
+/// The kiosk's own additions to the language: its `screen` section reads typed, with spans and
+/// `${variables}`; a mistake in it is located like any other; other targets may not have it; it,
+/// the `kiosk-catalog` base and the `kiosk-linux` preset are in the schema. None is in the core.
+#[test]
+fn the_kiosks_own_section_base_and_preset_read_check_and_reach_the_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = load(dir.path(), &[("lobby.yaml", LOBBY)], targets());
+    assert_eq!(findings(&set), Vec::<String>::new());
+    let lobby = &set.recipes[0].recipe;
+    let screen = SCREEN.of(&lobby.sections).expect("the screen section");
+    assert_eq!(screen.value.orientation.value, Orientation::Portrait);
+    let home = screen.value.home_page.as_ref().unwrap();
+    assert_eq!(home.value, "https://lobby.example/1.0.0");
+    assert_eq!((screen.span.line, home.span.line), (17, 17));
+    assert_eq!(
+        lobby.cleanup.as_ref().unwrap().value,
+        CleanupPreset::of(&KIOSK_LINUX)
+    );
+
+    let typo = LOBBY.replace("orientation: portrait", "orientaton: portrait");
+    let set = load(dir.path(), &[("lobby.yaml", &typo)], targets());
+    assert_eq!(findings(&set), ["recipe::parse::unknown-field at 17:11"]);
+    assert!(
+        set.sorted_diagnostics()[0]
+            .help
+            .contains("did you mean `orientation`?")
+    );
+
+    let catalog = LOBBY.replace("image-id: kio-0000abcd", "kiosk-catalog: lobby-v3");
+    let set = load(dir.path(), &[("lobby.yaml", &catalog)], targets());
+    assert_eq!(findings(&set), Vec::<String>::new());
+    let base = &set.recipes[0].recipe.base.value;
+    assert!(
+        matches!(base, Base::Declared(k, n) if k.as_str() == "kiosk-catalog" && n.value == "lobby-v3")
+    );
+
+    let ami = "name: web\ntarget: ec2-ami\nstrategy: full\nos: linux\nversion: 1.0.0\n\
+               base: { ssm-parameter: /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64 }\n\
+               builder: { instance-type: t3.small }\ncleanup: linux\nimage: { name: web }\n\
+               screen: { orientation: landscape }\n";
+    let set = load(dir.path(), &[("lobby.yaml", ami)], targets());
+    let d = set.sorted_diagnostics();
+    assert_eq!(
+        d.iter().map(|d| d.code.as_str()).collect::<Vec<_>>(),
+        ["recipe::section::wrong-target"]
+    );
+    assert_eq!(d[0].help, "remove it: it is for `kiosk` recipes");
+
+    // Where the kiosk is not served (its section was declared in this process), `screen` is unknown.
+    let set = load(
+        dir.path(),
+        &[("lobby.yaml", ami)],
+        recipe_targets::targets(),
+    );
+    let d = set.sorted_diagnostics();
+    assert_eq!(
+        d.iter().map(|d| d.code.as_str()).collect::<Vec<_>>(),
+        ["recipe::parse::unknown-field"]
+    );
+    let schema = targets().schema();
+    assert_eq!(
+        schema["properties"]["screen"]["description"],
+        "The kiosk's screen (target kiosk)."
+    );
+    let rules = schema["allOf"].as_array().unwrap();
+    let only = rules
+        .iter()
+        .find(|r| r["then"]["properties"]["screen"] == false)
+        .unwrap();
+    assert_eq!(only["if"]["properties"]["target"]["not"]["const"], "kiosk");
+    let text = schema.to_string();
+    assert!(text.contains("\"kiosk-catalog\"") && text.contains("\"kiosk-linux\""));
+}
+
 async fn apply(set: &RecipeSet, store: &LocalStore, registry: &Registry) -> bool {
     let plan = recipe_plan::plan(set, store, registry, &recipe_testkit::plan_options())
         .await
@@ -245,6 +323,7 @@ async fn a_kiosk_set_plans_and_applies_against_its_cloud() {
         of("lobby")[0].ran,
         [
             "boot kio-0000abcd",
+            "screen Portrait https://lobby.example/1.0.0",
             "step 0",
             "step 1",
             "run-tests",

@@ -49,9 +49,11 @@ pub(super) fn check_base(cx: &mut Check<'_>, spec: &dyn TargetSpec) {
     }
 }
 
-/// The builder settings that are written, with where.
-fn builder_present(b: &recipe_model::Builder) -> [(&'static str, Option<Span>); 13] {
-    [
+/// The builder settings that are written, with where: the language's, then the sections targets
+/// declare under `builder`.
+fn builder_present(b: &recipe_model::Builder) -> Vec<(&'static str, Option<Span>)> {
+    let declared = b.sections.spans().map(|(k, s)| (k, Some(s)));
+    let own = [
         ("region", b.region.as_ref().map(|n| n.span)),
         ("instance-type", b.instance_type.as_ref().map(|n| n.span)),
         ("subnet-id", b.subnet_id.as_ref().map(|n| n.span)),
@@ -76,8 +78,8 @@ fn builder_present(b: &recipe_model::Builder) -> [(&'static str, Option<Span>); 
         ),
         ("domain-join", b.domain_join.as_ref().map(|n| n.span)),
         ("agent-version", b.agent_version.as_ref().map(|n| n.span)),
-        ("import", b.import.as_ref().map(|n| n.span)),
-    ]
+    ];
+    own.into_iter().chain(declared).collect()
 }
 
 pub(super) fn check_builder(cx: &mut Check<'_>, spec: &dyn TargetSpec) {

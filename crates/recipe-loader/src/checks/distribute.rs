@@ -118,8 +118,6 @@ pub(super) fn check_image_regions(
 /// The keys only some targets take (a [`crate::Section`]'s `key`), with their paths in the schema
 /// (none where the schema cannot say it: one form of a list's items).
 pub const SECTIONS: &[(&str, Option<&[&str]>)] = &[
-    ("bundle", Some(&["bundle"])),
-    ("managed-update", Some(&["managed-update"])),
     ("image.display-name", Some(&["image", "display-name"])),
     ("image.update-default-profile", None),
     ("kms-keys", Some(&["distribute", "kms-keys"])),
@@ -139,10 +137,6 @@ pub const SECTIONS: &[(&str, Option<&[&str]>)] = &[
         Some(&["rollout", "launch-templates"]),
     ),
     ("rollout.ssm-parameter", Some(&["rollout", "ssm-parameter"])),
-    (
-        "rollout.rebuild-workspaces",
-        Some(&["rollout", "rebuild-workspaces"]),
-    ),
     ("rollout.fleets", Some(&["rollout", "fleets"])),
     (
         "retain.deprecate-after",
@@ -150,15 +144,17 @@ pub const SECTIONS: &[(&str, Option<&[&str]>)] = &[
     ),
 ];
 
-/// The keys only some targets take, with where they are written.
-fn sections_present(rec: &recipe_model::Recipe) -> Vec<(&'static str, Span)> {
-    let mut out = Vec::new();
-    let mut add = |key, span: Option<Span>| out.extend(span.map(|s| (key, s)));
-    add("bundle", rec.bundle.as_ref().map(|b| b.span));
-    add(
-        "managed-update",
-        rec.managed_update.as_ref().map(|m| m.span),
-    );
+/// The keys only some targets take, with where they are written: the language's own, and the
+/// sections targets declare (at the top and under `rollout`; `builder`'s are builder settings).
+fn sections_present(rec: &recipe_model::Recipe) -> Vec<(String, Span)> {
+    let mut out: Vec<(String, Span)> = (rec.sections.spans())
+        .map(|(k, s)| (k.to_string(), s))
+        .collect();
+    if let Some(ro) = &rec.rollout {
+        let declared = ro.value.sections.spans();
+        out.extend(declared.map(|(k, s)| (format!("rollout.{k}"), s)));
+    }
+    let mut add = |key: &str, span: Option<Span>| out.extend(span.map(|s| (key.to_string(), s)));
     let img = &rec.image;
     add(
         "image.display-name",
@@ -192,10 +188,6 @@ fn sections_present(rec: &recipe_model::Recipe) -> Vec<(&'static str, Span)> {
             "rollout.ssm-parameter",
             v.ssm_parameter.as_ref().map(|n| n.span),
         );
-        add(
-            "rollout.rebuild-workspaces",
-            v.rebuild_workspaces.as_ref().map(|n| n.span),
-        );
         add("rollout.fleets", v.fleets.first().map(|n| n.span));
     }
     let deprecate = rec.retain.as_ref().and_then(|r| r.deprecate_after.as_ref());
@@ -211,7 +203,15 @@ pub(super) fn check_sections(cx: &mut Check<'_>, spec: &dyn TargetSpec) {
         if spec.sections().iter().any(|s| s.key == key) {
             continue;
         }
-        let allowed = cx.set.targets.owners(key, |t| t.sections());
+        let takers = cx.set.targets.iter().flat_map(|t| t.sections());
+        if !takers.into_iter().any(|s| s.key == key) {
+            // Declared by a target this load does not serve.
+            let help = "remove it: no target served here takes it";
+            let message = format!("unknown field `{key}`");
+            cx.push(Code::UnknownField, span, message, help, "not a field here");
+            continue;
+        }
+        let allowed = cx.set.targets.owners(&key, |t| t.sections());
         if key == "rollout.regions" {
             rollout_regions_ok = false;
             cx.push(
@@ -222,7 +222,7 @@ pub(super) fn check_sections(cx: &mut Check<'_>, spec: &dyn TargetSpec) {
                 "not for this target",
             );
         } else {
-            cx.wrong_target(span, key, &allowed);
+            cx.wrong_target(span, &key, &allowed);
         }
     }
     if let Some(ro) = cx.r.recipe.rollout.as_ref().filter(|_| rollout_regions_ok) {

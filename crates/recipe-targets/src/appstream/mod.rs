@@ -5,11 +5,28 @@ use recipe_loader::{
     BuildRoute, Check, Code, RolloutAction, RolloutKind, RolloutOrder, RolloutStep, Section,
     TargetCode, TargetSpec,
 };
-use recipe_model::{BaseKind, BaseKindDef, CleanupPreset, Os, PresetDef, Recipe, Step, Target};
+use recipe_model::{
+    BaseKind, BaseKindDef, CleanupPreset, Os, PresetDef, Recipe, SectionDef, SectionKey, Step,
+    Target,
+};
 
 use crate::{EC2_AMI, re};
 
 mod cleanup;
+
+/// `managed-update`.
+pub static MANAGED_UPDATE_SECTION: SectionDef = SectionDef::of::<bool>(
+    "",
+    "managed-update",
+    "AppStream: make each version with AppStream's managed image update (CreateUpdatedImage) of the base image, then of the current version, instead of an image builder. A version is built only when AppStream has an update for the image (agent, Windows patches); the recipe has no steps.",
+);
+/// A recipe's `managed-update`.
+pub const MANAGED_UPDATE_OF: SectionKey<bool> = SectionKey::new(&MANAGED_UPDATE_SECTION);
+
+/// Whether the recipe asks for AppStream's managed image update.
+pub fn managed_update(r: &Recipe) -> bool {
+    MANAGED_UPDATE_OF.of(&r.sections).is_some_and(|m| m.value)
+}
 
 /// `base: { appstream-image }`: an AppStream 2.0 image, by name or ARN.
 pub static IMAGE_BASE: BaseKindDef = BaseKindDef {
@@ -97,7 +114,7 @@ impl TargetSpec for Appstream {
 
     fn sections(&self) -> &'static [Section] {
         const LIST: &[Section] = &[
-            Section::key("managed-update"),
+            Section::typed("managed-update", &MANAGED_UPDATE_SECTION),
             Section::key("image.display-name"),
             Section::key("image.update-default-profile"),
             Section::key("fleet / image-builder permissions"),
@@ -107,10 +124,10 @@ impl TargetSpec for Appstream {
     }
 
     fn steps(&self) -> &'static [Section] {
-        const LIST: &[Section] = &[Section {
-            key: "app",
-            note: ": `app` steps register AppStream 2.0 applications, and other targets have no application catalog",
-        }];
+        const LIST: &[Section] = &[Section::noted(
+            "app",
+            ": `app` steps register AppStream 2.0 applications, and other targets have no application catalog",
+        )];
         LIST
     }
 
@@ -129,6 +146,10 @@ impl TargetSpec for Appstream {
     fn presets(&self) -> &'static [&'static PresetDef] {
         const LIST: &[&PresetDef] = &[&cleanup::WINDOWS, &cleanup::LINUX];
         LIST
+    }
+
+    fn updates_only(&self, r: &Recipe) -> bool {
+        managed_update(r)
     }
 
     fn layers_on(&self, parent: &Recipe, _os: Os) -> bool {
@@ -187,7 +208,7 @@ impl TargetSpec for Appstream {
         builder(cx);
         reserved_name(cx);
         default_profile(cx);
-        managed_update(cx);
+        check_managed_update(cx);
         let parent = cx
             .parent()
             .map(|p| &p.recipe)
@@ -203,7 +224,7 @@ impl TargetSpec for Appstream {
 /// An image builder needs a `stream.*` instance type (a managed update has no builder).
 fn builder(cx: &mut Check<'_>) {
     let b = &cx.r.recipe.builder;
-    if b.instance_type.is_none() && !cx.r.recipe.managed_update() {
+    if b.instance_type.is_none() && !managed_update(&cx.r.recipe) {
         let why = "image builders need a `stream.*` instance type";
         cx.missing_builder("instance-type", why);
     }
@@ -313,8 +334,11 @@ fn default_profile(cx: &mut Check<'_>) {
 }
 
 /// `managed-update: true`: AppStream's CreateUpdatedImage of an AppStream image, with nothing to run.
-fn managed_update(cx: &mut Check<'_>) {
-    let Some(m) = cx.r.recipe.managed_update.as_ref().filter(|m| m.value) else {
+fn check_managed_update(cx: &mut Check<'_>) {
+    let Some(m) = MANAGED_UPDATE_OF
+        .of(&cx.r.recipe.sections)
+        .filter(|m| m.value)
+    else {
         return;
     };
     let span = m.span;

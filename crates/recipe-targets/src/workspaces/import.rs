@@ -4,7 +4,9 @@
 use std::sync::LazyLock;
 
 use recipe_loader::{Check, Code};
-use recipe_model::{Base, ImportOsVersion, ImportProtocol, Node, WorkspacesImport};
+use recipe_model::{Base, Node};
+
+use super::sections::{IMPORT_OF, ImportOsVersion, ImportProtocol, WorkspacesImport};
 use regex::Regex;
 
 use super::{BYOL_BASE, IMPORT};
@@ -16,7 +18,7 @@ static INFRA_ARN: LazyLock<Regex> =
 /// `builder.import` belongs to a `workspaces` recipe on a `recipe` base, and its members to one
 /// of the two import calls.
 pub(super) fn check(cx: &mut Check<'_>) {
-    let Some(import) = &cx.r.recipe.builder.import else {
+    let Some(import) = IMPORT_OF.of(&cx.r.recipe.builder.sections) else {
         return;
     };
     if !matches!(cx.r.recipe.base.value, Base::Recipe(_)) {

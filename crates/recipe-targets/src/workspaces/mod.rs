@@ -4,16 +4,23 @@
 use std::sync::LazyLock;
 
 use recipe_loader::{
-    Check, Code, LoadedRecipe, ResolvedStep, RolloutAction, RolloutKind, RolloutOrder, RolloutStep,
-    Section, TargetCode, TargetSpec,
+    Check, Code, LintFailure, LintRule, LoadedRecipe, ResolvedStep, RolloutAction, RolloutKind,
+    RolloutOrder, RolloutStep, Section, TargetCode, TargetSpec,
 };
-use recipe_model::{Base, BaseKind, BaseKindDef, Bundle, CleanupPreset, Node, Os, PresetDef, Recipe, Stage, Target};
+use recipe_model::{
+    Base, BaseKind, BaseKindDef, CleanupPreset, Node, Os, PresetDef, Recipe, Stage, Target,
+};
 use regex::Regex;
 
 use crate::{EC2_AMI, re};
 
 mod cleanup;
 mod import;
+pub mod sections;
+
+use sections::{
+    BUNDLE_OF, BUNDLE_SECTION, Bundle, IMPORT_OF, IMPORT_SECTION, REBUILD_OF, REBUILD_SECTION,
+};
 mod text;
 
 /// The target's name.
@@ -75,7 +82,7 @@ impl TargetSpec for Workspaces {
     /// The bundle first, in the build region and each of `bundle.regions` (WorkSpaces are launched
     /// and rebuilt from it); then `rollout.rebuild-workspaces`.
     fn rollouts(&self, r: &Recipe, home: &str) -> Vec<RolloutStep> {
-        let Some(bundle) = &r.bundle else {
+        let Some(bundle) = BUNDLE_OF.of(&r.sections) else {
             return Vec::new();
         };
         let mut regions = vec![home.to_string()];
@@ -111,8 +118,9 @@ impl TargetSpec for Workspaces {
 
     fn sections(&self) -> &'static [Section] {
         const LIST: &[Section] = &[
-            Section::key("bundle"),
-            Section::key("rollout.rebuild-workspaces"),
+            Section::typed("bundle", &BUNDLE_SECTION),
+            Section::typed("builder.import", &IMPORT_SECTION),
+            Section::typed("rollout.rebuild-workspaces", &REBUILD_SECTION),
         ];
         LIST
     }
@@ -152,6 +160,25 @@ impl TargetSpec for Workspaces {
         crate::LAYERING_HELP
     }
 
+    /// Seed 000, checklist 3: a bundle starts from the smallest disks its compute type allows.
+    fn lint_rules(&self, r: &Recipe) -> Vec<LintRule> {
+        let Some(b) = BUNDLE_OF.of(&r.sections) else {
+            return Vec::new();
+        };
+        let (root, user) = b.compute.value.smallest_volumes();
+        let (has_root, has_user) = (b.root_volume_gib.value, b.user_volume_gib.value);
+        let failure = ((root, user) != (has_root, has_user)).then(|| LintFailure {
+            span: b.span,
+            message: format!("bundle volumes are {has_root} GiB root and {has_user} GiB user"),
+            help: format!("start from {root} GiB root and {user} GiB user: users can grow volumes later, and larger bundles cost more for every WorkSpace"),
+        });
+        vec![LintRule {
+            code: Code::LintVolumeSize,
+            principles: &["Cost Optimization"],
+            failure,
+        }]
+    }
+
     fn image_name(&self, name: &str) -> Result<(), &'static str> {
         NAME.is_match(name)
             .then_some(())
@@ -166,7 +193,7 @@ impl TargetSpec for Workspaces {
         base_and_builder(cx);
         builder_user(cx);
         text::check(cx);
-        if let Some(b) = &cx.r.recipe.bundle {
+        if let Some(b) = BUNDLE_OF.of(&cx.r.recipe.sections) {
             bundle(cx, b);
         }
         rebuild(cx);
@@ -232,7 +259,7 @@ fn rebuild(cx: &mut Check<'_>) {
     let Some(rw) = rec
         .rollout
         .as_ref()
-        .and_then(|r| r.value.rebuild_workspaces.as_ref())
+        .and_then(|r| REBUILD_OF.of(&r.value.sections))
     else {
         return;
     };
@@ -245,7 +272,7 @@ fn rebuild(cx: &mut Check<'_>) {
             "batch out of range",
         );
     }
-    if rec.bundle.is_none() {
+    if BUNDLE_OF.of(&rec.sections).is_none() {
         cx.push(
             Code::SectionTarget,
             rw.span,
@@ -296,7 +323,7 @@ fn parent(cx: &mut Check<'_>) {
     if parent.target.value == EC2_AMI && windows {
         import::check_parent_licence(cx, parent);
     }
-    if let Some(import) = &cx.r.recipe.builder.import
+    if let Some(import) = IMPORT_OF.of(&cx.r.recipe.builder.sections)
         && parent.target.value != EC2_AMI
     {
         cx.push(
@@ -343,7 +370,7 @@ fn builder_user(cx: &mut Check<'_>) {
 /// `rollout.rebuild-workspaces`: the WorkSpaces on the bundle that carry the tags, rebuilt from the
 /// new image in batches.
 fn rebuild_step(r: &Recipe, home: &str) -> Option<RolloutStep> {
-    let rw = r.rollout.as_ref()?.value.rebuild_workspaces.as_ref()?;
+    let rw = REBUILD_OF.of(&r.rollout.as_ref()?.value.sections)?;
     let tagged = (rw.value.tagged.iter())
         .map(|(k, v)| (k.clone(), v.value.clone()))
         .collect();

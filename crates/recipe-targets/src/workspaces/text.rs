@@ -72,7 +72,7 @@ pub(super) fn check(cx: &mut Check<'_>) {
             (&WS_DESCRIPTION, WS_DESCRIPTION_RULE),
         );
     }
-    if let Some(b) = &rec.bundle {
+    if let Some(b) = super::sections::BUNDLE_OF.of(&rec.sections) {
         check_ws_text(
             cx,
             "bundle name",
