@@ -20,6 +20,7 @@ demo: sandbox-tools
     {{recipe}} plan {{examples}} --sandbox
     {{recipe}} apply {{examples}} --sandbox --auto-approve || test $? -eq 3
     {{recipe}} apply {{examples}} --sandbox --auto-approve
+    {{recipe}} verify --all --sandbox
     {{recipe}} plan {{examples}} --sandbox --detailed-exitcode
 
 # What the sandbox's machines need (docs/sandbox.md): bubblewrap, mmdebstrap, zstd (Debian packages).

@@ -75,6 +75,20 @@ pub struct ApplyArgs {
     /// How long to wait for a recipe's state lock.
     #[arg(long, default_value = "5m", value_name = "DURATION")]
     lock_timeout: recipe_model::Duration,
+    /// Sign each new image version's provenance with this ECDSA P-256 key (PKCS#8 PEM); it is kept
+    /// beside the state and checked by `recipe verify` (docs/supply-chain.md). Without it the
+    /// provenance is kept unsigned.
+    #[arg(long, env = "RECIPE_SIGNING_KEY", value_name = "FILE")]
+    sign_key: Option<PathBuf>,
+    /// Sign provenance with this AWS KMS key instead (id, ARN or alias; an `ECC_NIST_P256`
+    /// `SIGN_VERIFY` key): KMS Sign on the SHA-256 of each envelope's encoding.
+    #[arg(
+        long,
+        env = "RECIPE_SIGNING_KMS_KEY",
+        value_name = "KEY-ID",
+        conflicts_with = "sign_key"
+    )]
+    sign_kms_key: Option<String>,
 }
 
 impl ApplyArgs {
@@ -97,6 +111,8 @@ impl ApplyArgs {
             keep_on_error: a.keep_on_error,
             poll_interval_ms: a.poll_interval_ms,
             lock_timeout: a.lock_timeout,
+            sign_key: a.sign_key.clone(),
+            sign_kms_key: a.sign_kms_key.clone(),
             heartbeat: a.heartbeat,
         }
     }
@@ -508,12 +524,51 @@ async fn run(
             if let (Some(sim), false) = (&planned.cloud.sim, args.json) {
                 sandbox_artifacts(sim, &done);
             }
+            keep_evidence(args, planned, &done).await?;
             Ok(exit)
         }
         // State that moved while a saved plan waited for its lock: nothing was changed.
         Err(e @ ApplyError::Stale(_)) => Ok(render::report_as(&e, Exit::Plan)),
         Err(e) => Ok(render::report_as(&e, Exit::Failed)),
     }
+}
+
+/// Keep each new version's provenance (signed with `--sign-key`) and, in the sandbox, its SBOM.
+async fn keep_evidence(
+    args: &ApplyArgs,
+    planned: &crate::plan_cmd::Planned,
+    done: &recipe_engine::apply::ApplyReport,
+) -> std::io::Result<()> {
+    let sim = planned.cloud.sim.as_ref();
+    let key = match (&args.sign_key, sim) {
+        (Some(k), _) => Ok(Some(k.clone())),
+        (None, Some(_)) => {
+            let dot = crate::root::Anchor::of(&args.load.paths).dot_recipe();
+            crate::evidence::sandbox_key(&dot).map(Some)
+        }
+        (None, None) => Ok(None),
+    };
+    let signer = match &args.sign_kms_key {
+        Some(id) => crate::evidence::Signer::kms(&planned.cloud.aws.sdk, id).await,
+        None => key.and_then(|k| crate::evidence::Signer::from_path(k.as_deref())),
+    };
+    let signer = match signer {
+        Ok(s) => s,
+        Err(e) => {
+            out(&format!("Evidence not kept: {e}"));
+            return Ok(());
+        }
+    };
+    let at = |image: &str| sim.and_then(|s| s.artifact(image));
+    let artifacts: Option<crate::evidence::Artifacts<'_>> = sim.map(|_| &at as _);
+    let lines = crate::evidence::record(&planned.store, done, artifacts, &signer).await;
+    if !lines.is_empty() && !args.json {
+        out("Evidence kept beside the state (check with `recipe verify RECIPE`):");
+        for l in lines {
+            out(&l);
+        }
+    }
+    Ok(())
 }
 
 /// In the sandbox: where each EC2 image's root filesystem is, or that its steps did not run

@@ -23,6 +23,8 @@ pub enum Exit {
     Failed = 5,
     /// `apply` was not confirmed: the answer was not `yes`, or there was no terminal to ask on.
     Declined = 6,
+    /// `verify`: a check of an image version's evidence failed (its line says which).
+    Unverified = 7,
     /// The command line itself is wrong (unknown flag, missing value).
     Usage = 64,
     /// Output could not be written (a file, or a closed pipe).
@@ -33,7 +35,7 @@ pub enum Exit {
 
 impl Exit {
     /// Every code, for the documentation check.
-    pub const ALL: [Exit; 10] = [
+    pub const ALL: [Exit; 11] = [
         Exit::Ok,
         Exit::Invalid,
         Exit::Changes,
@@ -41,6 +43,7 @@ impl Exit {
         Exit::Plan,
         Exit::Failed,
         Exit::Declined,
+        Exit::Unverified,
         Exit::Usage,
         Exit::Io,
         Exit::Interrupted,

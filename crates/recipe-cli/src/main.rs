@@ -3,6 +3,7 @@
 mod apply_cmd;
 mod bootstrap_cmd;
 mod cloud;
+mod evidence;
 mod exit;
 mod plan_cmd;
 mod progress;
@@ -15,6 +16,7 @@ mod state_cmd;
 mod store;
 mod summary;
 mod try_cmd;
+mod verify_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,6 +54,10 @@ enum Command {
     /// Run a recipe's steps, tests and cleanup in a fresh sandbox root filesystem, printing each
     /// step's output: the fast loop for writing steps (Linux; docs/sandbox.md).
     Try(try_cmd::TryArgs),
+    /// Check an image version's evidence: its provenance's signature (`--key`), its subjects against
+    /// what the state records and, in the sandbox, the artifact's SHA-256; its SBOM. Exit 7 when a
+    /// check fails (docs/supply-chain.md).
+    Verify(verify_cmd::VerifyArgs),
     /// Print the installer of the SSM bootstrap a WorkSpaces or AppStream base image carries, so that
     /// its builders register with no person: `recipe bootstrap --target workspaces --os linux
     /// --region eu-west-2 > bootstrap.sh` (docs/workspaces.md).
@@ -181,6 +187,7 @@ fn main() -> ExitCode {
         Command::State(cmd) => state_cmd::run(&cmd),
         Command::Schema(args) => schema::run(&args),
         Command::Try(args) => try_cmd::run(&args),
+        Command::Verify(args) => verify_cmd::run(&args),
         Command::Bootstrap(args) => Ok(bootstrap_cmd::run(&args)),
         Command::Completions { shell } => completions(shell),
     };

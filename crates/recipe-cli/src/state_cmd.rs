@@ -58,8 +58,24 @@ pub enum StateCommand {
 }
 
 impl StateWhere {
+    /// Whether this is the sandbox's state.
+    pub(crate) fn is_sandbox(&self) -> bool {
+        self.sandbox
+    }
+
+    /// The `.recipe/` folder of the recipes at the paths (or the current folder's).
+    pub(crate) fn dot_recipe(&self) -> std::path::PathBuf {
+        crate::root::Anchor::of(&self.paths).dot_recipe()
+    }
+
+    /// The sandbox's signing key, when this is the sandbox's state.
+    pub(crate) fn sandbox_key(&self) -> Option<std::path::PathBuf> {
+        let key = self.dot_recipe().join("sandbox").join("provenance.pem");
+        self.sandbox.then_some(key)
+    }
+
     /// The state as the recipes at the paths (or the current folder's) find it.
-    fn at(&self) -> StateAt {
+    pub(crate) fn at(&self) -> StateAt {
         let here = [std::path::PathBuf::from(".")];
         let paths = if self.paths.is_empty() {
             &here[..]
@@ -71,7 +87,7 @@ impl StateWhere {
 }
 
 /// The store; S3 with the AWS configuration from the standard chain.
-async fn open(at: &StateAt) -> Result<AnyStore, Exit> {
+pub(crate) async fn open(at: &StateAt) -> Result<AnyStore, Exit> {
     let aws = if at.is_s3() {
         match recipe_aws::Aws::load(&recipe_aws::AwsOptions::default()).await {
             Ok(aws) => Some(aws),
@@ -179,6 +195,15 @@ async fn show(store: &AnyStore, recipe: &str, format: crate::Format) -> std::io:
         for (region, img) in &v.images {
             writeln!(out, "      {region:<16} {}", img.image_id)?;
         }
+        let kept = evidence_kept(store, recipe, &v.build_id).await;
+        if !kept.is_empty() {
+            writeln!(
+                out,
+                "      evidence: {} (recipe verify {recipe}@{})",
+                kept.join(", "),
+                v.build_id
+            )?;
+        }
         let principals: std::collections::BTreeSet<&str> =
             v.shares.iter().map(|s| s.principal.as_str()).collect();
         if !principals.is_empty() {
@@ -187,6 +212,20 @@ async fn show(store: &AnyStore, recipe: &str, format: crate::Format) -> std::io:
         }
     }
     Ok(Exit::Ok)
+}
+
+/// The evidence documents kept for a version, by what they are.
+async fn evidence_kept(store: &AnyStore, recipe: &str, build: &str) -> Vec<&'static str> {
+    let mut kept = Vec::new();
+    for (kind, what) in [
+        (crate::evidence::PROVENANCE, "provenance"),
+        (crate::evidence::SBOM, "SBOM"),
+    ] {
+        if let Ok(Some(_)) = store.get_evidence(recipe, build, kind).await {
+            kept.push(what);
+        }
+    }
+    kept
 }
 
 async fn unlock(store: &AnyStore, recipe: &str) -> std::io::Result<Exit> {

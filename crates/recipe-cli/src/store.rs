@@ -134,6 +134,25 @@ impl StateStore for AnyStore {
     async fn append_run(&self, run: &str, seq: u64, record: &[u8]) -> Result<(), StateError> {
         delegate!(self, s => s.append_run(run, seq, record).await)
     }
+    async fn put_evidence(
+        &self,
+        recipe: &str,
+        build_id: &str,
+        kind: &str,
+        bytes: &[u8],
+    ) -> Result<(), StateError> {
+        delegate!(self, s => s.put_evidence(recipe, build_id, kind, bytes).await)
+    }
+
+    async fn get_evidence(
+        &self,
+        recipe: &str,
+        build_id: &str,
+        kind: &str,
+    ) -> Result<Option<Vec<u8>>, StateError> {
+        delegate!(self, s => s.get_evidence(recipe, build_id, kind).await)
+    }
+
     async fn remove_run(&self, run: &str) -> Result<(), StateError> {
         delegate!(self, s => s.remove_run(run).await)
     }

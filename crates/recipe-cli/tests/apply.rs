@@ -367,6 +367,53 @@ async fn apply_builds_copies_and_shares_then_nothing_changes() {
     );
 }
 
+/// Issue 28: with `--sign-kms-key`, each new version's provenance is signed by KMS (Sign, on the
+/// SHA-256 of the envelope's encoding) and `recipe verify --kms-key` checks it with the key's
+/// GetPublicKey; another key fails every version, naming the signature.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provenance_signed_with_kms_verifies_with_its_public_key_only() {
+    let e = env().await;
+    let kms = aws_sdk_kms::Client::new(&sim_aws(e.sim.url(), "eu-west-2").await.sdk);
+    let mut keys = Vec::new();
+    for _ in 0..2 {
+        let out = (kms.create_key())
+            .key_spec(aws_sdk_kms::types::KeySpec::EccNistP256)
+            .key_usage(aws_sdk_kms::types::KeyUsageType::SignVerify)
+            .send()
+            .await
+            .unwrap();
+        keys.push(out.key_metadata.unwrap().arn.unwrap());
+    }
+    let apply = [
+        "apply",
+        "recipes/layered",
+        "--auto-approve",
+        "--sign-kms-key",
+        &keys[0],
+    ];
+    let (code, out, err) = e.run(&apply).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("provenance signed by KMS key arn:aws:kms:"),
+        "{out}"
+    );
+    assert!(e.sim.requests().count("kms:Sign") >= 2);
+    let (code, out, err) = e.run(&["verify", "--all", "--kms-key", &keys[0]]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        out.matches("ok      signature of the provenance").count(),
+        2,
+        "{out}"
+    );
+    let (code, out, _) = e.run(&["verify", "--all", "--kms-key", &keys[1]]).await;
+    assert_eq!(code, 7, "{out}");
+    assert_eq!(
+        out.matches("FAILED  the provenance's signature").count(),
+        2,
+        "{out}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_refuses_without_a_terminal_unless_auto_approved() {
     let e = env().await;

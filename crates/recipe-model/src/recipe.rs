@@ -269,11 +269,13 @@ pub struct Image {
     pub tags: BTreeMap<Node<String>, Node<String>>,
 }
 
-fn regions_example() -> Vec<&'static str> {
+/// The schema's example of a region list (also for targets' sections).
+pub fn regions_example() -> Vec<&'static str> {
     vec!["eu-west-2", "ap-northeast-1"]
 }
 
-fn tags_example() -> BTreeMap<String, String> {
+/// The schema's example of tags (also for targets' sections).
+pub fn tags_example() -> BTreeMap<String, String> {
     BTreeMap::from([
         ("Role".to_string(), "web".to_string()),
         ("Stage".to_string(), "dev".to_string()),

@@ -88,6 +88,19 @@ impl Envelope {
     }
 }
 
+/// The public key (DER SubjectPublicKeyInfo) in a PEM text: a `PUBLIC KEY`, or the public half of
+/// a `PRIVATE KEY` (PKCS#8, P-256).
+pub fn public_der_from_pem(pem: &str) -> Result<Vec<u8>, Error> {
+    if pem.contains("PRIVATE KEY") {
+        return LocalKey::from_pem(pem).map(|k| k.public_der());
+    }
+    let key = VerifyingKey::from_public_key_pem(pem)
+        .map_err(|e| Error::Key(format!("not a P-256 public key: {e}")))?;
+    key.to_public_key_der()
+        .map(|d| d.as_bytes().to_vec())
+        .map_err(|e| Error::Key(e.to_string()))
+}
+
 /// A key's id: the SHA-256 of its public key's DER, hex.
 pub fn key_id(public_der: &[u8]) -> String {
     let digest = Sha256::digest(public_der);
@@ -105,6 +118,20 @@ impl LocalKey {
         let key = SigningKey::from_pkcs8_pem(pem)
             .map_err(|e| Error::Key(format!("not a PKCS#8 P-256 private key: {e}")))?;
         Ok(LocalKey { key })
+    }
+
+    /// A new random key (the sandbox's own signing key).
+    pub fn generate() -> LocalKey {
+        LocalKey {
+            key: SigningKey::random(&mut rand_core::OsRng),
+        }
+    }
+
+    /// The key as PKCS#8 PEM text, to keep in a file only its owner reads.
+    pub fn to_pkcs8_pem(&self) -> String {
+        use p256::pkcs8::EncodePrivateKey;
+        let pem = self.key.to_pkcs8_pem(Default::default());
+        pem.map(|p| p.to_string()).unwrap_or_default()
     }
 
     /// A key made from 32 secret bytes (tests, and keys kept elsewhere).

@@ -9,6 +9,7 @@
 //! [`dsse::Envelope::signed`].
 
 pub mod dsse;
+pub mod image;
 pub mod sbom;
 pub mod statement;
 

@@ -105,6 +105,15 @@ impl S3Store {
         Ok(S3Store::new(Client::from_conf(conf), bucket, prefix))
     }
 
+    /// `name` under the store's prefix.
+    fn key_of(&self, name: &str) -> String {
+        if self.prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}/{name}", self.prefix)
+        }
+    }
+
     fn key(&self, recipe: &str, ext: &str) -> String {
         if self.prefix.is_empty() {
             format!("{recipe}.{ext}")
@@ -303,6 +312,31 @@ fn check_name(recipe: &str) -> Result<(), StateError> {
 }
 
 impl StateStore for S3Store {
+    async fn put_evidence(
+        &self,
+        recipe: &str,
+        build_id: &str,
+        kind: &str,
+        bytes: &[u8],
+    ) -> Result<(), StateError> {
+        let key = self.key_of(&recipe_state::evidence_name(recipe, build_id, kind)?);
+        let put = self.client.put_object().bucket(&self.bucket).key(&key);
+        let put = put.body(bytes.to_vec().into()).send().await;
+        let writing = format!("writing s3://{}/{key}", self.bucket);
+        put.map(|_| ())
+            .map_err(|e| backend(&writing, "PutObject", &e))
+    }
+
+    async fn get_evidence(
+        &self,
+        recipe: &str,
+        build_id: &str,
+        kind: &str,
+    ) -> Result<Option<Vec<u8>>, StateError> {
+        let key = self.key_of(&recipe_state::evidence_name(recipe, build_id, kind)?);
+        Ok(self.get(&key).await?.map(|(bytes, _)| bytes))
+    }
+
     async fn list(&self) -> Result<Vec<String>, StateError> {
         let prefix = if self.prefix.is_empty() {
             String::new()

@@ -16,5 +16,6 @@ pub use error::StateError;
 pub use local::LocalStore;
 pub use model::*;
 pub use store::{
-    LockInfo, Revision, StateStore, Stored, check_run, checksum, decode, encode, hex, with_fix,
+    LockInfo, Revision, StateStore, Stored, check_run, checksum, decode, encode, evidence_name,
+    hex, with_fix,
 };

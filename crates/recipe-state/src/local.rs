@@ -135,6 +135,36 @@ fn process_alive(pid: u32) -> bool {
 }
 
 impl StateStore for LocalStore {
+    async fn put_evidence(
+        &self,
+        recipe: &str,
+        build_id: &str,
+        kind: &str,
+        bytes: &[u8],
+    ) -> Result<(), StateError> {
+        let path = self.dir.join(crate::evidence_name(recipe, build_id, kind)?);
+        let dir = path.parent().expect("an evidence path has a folder");
+        std::fs::create_dir_all(dir).map_err(self.io(dir))?;
+        // Written beside and renamed: a reader sees the old document or the new one.
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, bytes).map_err(self.io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(self.io(&path))
+    }
+
+    async fn get_evidence(
+        &self,
+        recipe: &str,
+        build_id: &str,
+        kind: &str,
+    ) -> Result<Option<Vec<u8>>, StateError> {
+        let path = self.dir.join(crate::evidence_name(recipe, build_id, kind)?);
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io(&path)(e)),
+        }
+    }
+
     async fn list(&self) -> Result<Vec<String>, StateError> {
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(e) => e,

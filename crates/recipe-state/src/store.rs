@@ -124,6 +124,39 @@ pub trait StateStore: Send + Sync {
 
     /// Forget a run's journal (its apply finished and recorded state).
     fn remove_run(&self, run: &str) -> impl Future<Output = Result<(), StateError>> + Send;
+
+    /// Keep one evidence document of an image version beside the state (its SBOM, its signed
+    /// provenance: `kind` names which, see [`evidence_name`]). Writing it again replaces it.
+    fn put_evidence(
+        &self,
+        recipe: &str,
+        build_id: &str,
+        kind: &str,
+        bytes: &[u8],
+    ) -> impl Future<Output = Result<(), StateError>> + Send;
+
+    /// An evidence document of an image version, or `None` when none was kept.
+    fn get_evidence(
+        &self,
+        recipe: &str,
+        build_id: &str,
+        kind: &str,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, StateError>> + Send;
+}
+
+/// Where an evidence document lives, relative to the store: `evidence/<recipe>/<build id>.<kind>`,
+/// once the three parts are checked to be plain names (no `/`, no `..`).
+pub fn evidence_name(recipe: &str, build_id: &str, kind: &str) -> Result<String, StateError> {
+    check_name(recipe)?;
+    let plain = |s: &str| {
+        !s.is_empty()
+            && !s.starts_with('.')
+            && (s.bytes()).all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    };
+    if !plain(build_id) || !plain(kind) {
+        return Err(StateError::BadName(format!("{build_id}.{kind}")));
+    }
+    Ok(format!("evidence/{recipe}/{build_id}.{kind}"))
 }
 
 /// Run ids double as file and object names: `r`, then lowercase letters, digits and `-`.

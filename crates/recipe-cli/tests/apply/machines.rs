@@ -509,8 +509,14 @@ async fn the_main_job_runs_the_debian_examples_for_real() {
         std::fs::copy(&f, to).unwrap();
     }
     let recipes = ["recipes/debian"];
-    let (code, stdout, stderr) =
-        tokio::task::block_in_place(|| sandbox(d, &["apply", "--auto-approve"], &recipes));
+    let key = signing_key(d);
+    let apply = [
+        "apply",
+        "--auto-approve",
+        "--sign-key",
+        key.to_str().unwrap(),
+    ];
+    let (code, stdout, stderr) = tokio::task::block_in_place(|| sandbox(d, &apply, &recipes));
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     assert!(
         stdout.contains("Setting up nginx-light"),
@@ -542,9 +548,86 @@ async fn the_main_job_runs_the_debian_examples_for_real() {
         .unwrap()
         .1;
     sbom_lists_what_dpkg_query_lists(web_tar);
+    tokio::task::block_in_place(|| evidence_verifies_and_tampering_fails(d, &key, web_tar));
     let (code, stdout, _) =
         tokio::task::block_in_place(|| sandbox(d, &["plan", "--detailed-exitcode"], &recipes));
     assert_eq!(code, Some(0), "no change after the apply:\n{stdout}");
+}
+
+/// A fresh P-256 signing key, PKCS#8 PEM, in `dir`.
+fn signing_key(dir: &Path) -> PathBuf {
+    use p256::pkcs8::EncodePrivateKey;
+    let key = p256::ecdsa::SigningKey::random(&mut rand_core::OsRng);
+    let pem = key.to_pkcs8_pem(Default::default()).unwrap();
+    let path = dir.join("provenance.pem");
+    std::fs::write(&path, pem.as_bytes()).unwrap();
+    path
+}
+
+/// Issue 28: each image the main job built has its provenance kept, signed, and `recipe verify`
+/// passes on each (the web image's SBOM too); one byte flipped in the artifact, in the signed
+/// statement or in the signature fails it (exit 7), naming what failed.
+fn evidence_verifies_and_tampering_fails(d: &Path, key: &Path, web_tar: &Path) {
+    let key = key.to_str().unwrap();
+    let verify = |r: &str| super::recipe_in(d, &["verify", r, "--key", key, "--sandbox"]);
+    for r in ["debian-app", "debian-base", "debian-web"] {
+        let (code, out, err) = verify(r);
+        assert_eq!(code, Some(0), "{r}:\n{out}{err}");
+        assert!(out.contains("ok      signature of the provenance"), "{out}");
+        assert!(
+            out.contains("subjects and the build parameters match"),
+            "{out}"
+        );
+    }
+    let (_, out, _) = verify("debian-web");
+    assert!(
+        out.contains("ok      the SBOM is the one the provenance names"),
+        "{out}"
+    );
+
+    let failed = |what: &str| {
+        let (code, out, err) = verify("debian-web");
+        assert_eq!(code, Some(7), "{what}:\n{out}{err}");
+        out.lines()
+            .filter(|l| l.starts_with("FAILED"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let flip = |path: &Path, at: usize| {
+        let mut b = std::fs::read(path).unwrap();
+        b[at] ^= 1;
+        std::fs::write(path, b).unwrap();
+    };
+    flip(web_tar, 4096);
+    let f = failed("artifact");
+    let name = web_tar.file_name().unwrap().to_string_lossy();
+    assert!(f.contains("subject") && f.contains(name.as_ref()), "{f}");
+    flip(web_tar, 4096);
+
+    let dir = d.join(".recipe/sandbox/state/evidence/debian-web");
+    let file = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path());
+    let file = file
+        .into_iter()
+        .find(|p| p.to_string_lossy().ends_with(".provenance.dsse.json"));
+    let file = file.expect("the web image's provenance is kept");
+    let original = std::fs::read(&file).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for part in ["payload", "sig"] {
+        let mut env: serde_json::Value = serde_json::from_slice(&original).unwrap();
+        let field = if part == "payload" {
+            &mut env["payload"]
+        } else {
+            &mut env["signatures"][0]["sig"]
+        };
+        let mut bytes = base64::Engine::decode(&b64, field.as_str().unwrap()).unwrap();
+        bytes[20] ^= 1;
+        *field = base64::Engine::encode(&b64, &bytes).into();
+        std::fs::write(&file, serde_json::to_vec(&env).unwrap()).unwrap();
+        let f = failed(part);
+        assert!(f.contains("signature"), "{part}: {f}");
+    }
+    std::fs::write(&file, &original).unwrap();
+    assert_eq!(verify("debian-web").0, Some(0));
 }
 
 /// Issue 28's measure: the SBOM of a sandbox root (`recipes/debian/web-nginx-full.yaml`'s) lists at

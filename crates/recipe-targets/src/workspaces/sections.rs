@@ -50,22 +50,10 @@ impl SectionType for RebuildWorkspaces {
     }
 }
 
-fn regions_example() -> Vec<&'static str> {
-    vec!["eu-west-2", "ap-northeast-1"]
-}
-
-fn tags_example() -> BTreeMap<String, String> {
-    BTreeMap::from([
-        ("Role".to_string(), "web".to_string()),
-        ("Stage".to_string(), "dev".to_string()),
-        ("Project".to_string(), "storefront".to_string()),
-    ])
-}
-
 /// `bundle.regions`: region names, as the schema lists them.
 fn region_list(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     let regions = serde_json::json!({ "type": "string", "enum": recipe_model::regions::REGIONS });
-    schemars::json_schema!({ "type": "array", "items": regions, "examples": [regions_example()] })
+    schemars::json_schema!({ "type": "array", "items": regions, "examples": [recipe_model::regions_example()] })
 }
 
 /// The import of an AMI into WorkSpaces (Bring Your Own License). With
@@ -188,7 +176,7 @@ pub struct Bundle {
     /// `image.tags`): seed 000's structure applies to images and bundles alike. Recommended keys:
     /// Software, Role, System, Project, CostCenter, Stage, Confidentiality, Compliance.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(example = tags_example())]
+    #[schemars(example = recipe_model::tags_example())]
     pub tags: BTreeMap<Node<String>, Node<String>>,
 }
 
