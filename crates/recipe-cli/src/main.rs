@@ -17,6 +17,7 @@ mod store;
 mod summary;
 mod try_cmd;
 mod verify_cmd;
+mod verify_policy;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

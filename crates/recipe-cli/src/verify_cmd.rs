@@ -18,6 +18,7 @@ use crate::evidence::{PROVENANCE, SBOM, facts_of, file_sha256};
 use crate::exit::Exit;
 use crate::state_cmd::StateWhere;
 use crate::store::AnyStore;
+use crate::verify_policy::{Evidence, Policy};
 
 /// `recipe verify`.
 #[derive(clap::Args)]
@@ -36,26 +37,30 @@ pub struct VerifyArgs {
     /// (with --sandbox, from the sandbox's KMS).
     #[arg(long, conflicts_with = "key", value_name = "KEY-ID")]
     kms_key: Option<String>,
+    /// What else to require (YAML or JSON): `signed-by` keys, `fingerprints` per recipe,
+    /// `require-sbom`, `deny-packages` (docs/supply-chain.md).
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
     #[command(flatten)]
     at: StateWhere,
 }
 
 /// Checks so far: each line, and whether one failed.
 #[derive(Default)]
-struct Checks {
+pub(crate) struct Checks {
     lines: Vec<String>,
     failed: bool,
 }
 
 impl Checks {
-    fn ok(&mut self, what: String) {
+    pub(crate) fn ok(&mut self, what: String) {
         self.lines.push(format!("ok      {what}"));
     }
-    fn fail(&mut self, what: String) {
+    pub(crate) fn fail(&mut self, what: String) {
         self.failed = true;
         self.lines.push(format!("FAILED  {what}"));
     }
-    fn note(&mut self, what: String) {
+    pub(crate) fn note(&mut self, what: String) {
         self.lines.push(format!("note    {what}"));
     }
 }
@@ -80,6 +85,13 @@ async fn verify(args: &VerifyArgs) -> std::io::Result<Exit> {
         },
     };
     let key = public_key(args).await?;
+    let policy = match args.policy.as_deref().map(Policy::read).transpose() {
+        Ok(p) => p,
+        Err(e) => {
+            writeln!(std::io::stderr(), "{e}")?;
+            return Ok(Exit::Invalid);
+        }
+    };
     let mut failed = false;
     let mut out = std::io::stdout().lock();
     for w in &which {
@@ -89,7 +101,11 @@ async fn verify(args: &VerifyArgs) -> std::io::Result<Exit> {
         };
         let mut checks = Checks::default();
         if let Some(v) = version(&store, recipe, wanted, &mut checks).await {
-            check_version(&store, recipe, &v, &key, &mut checks).await;
+            let with = With {
+                key: &key,
+                policy: policy.as_ref(),
+            };
+            check_version(&store, recipe, &v, &with, &mut checks).await;
         }
         if which.len() > 1 {
             writeln!(out, "{recipe}")?;
@@ -143,7 +159,7 @@ async fn check_version(
     store: &AnyStore,
     recipe: &str,
     v: &ImageVersion,
-    key: &Result<Vec<u8>, String>,
+    with: &With<'_>,
     checks: &mut Checks,
 ) {
     let kept = store.get_evidence(recipe, &v.build_id, PROVENANCE).await;
@@ -151,19 +167,35 @@ async fn check_version(
         checks.fail(format!("no provenance kept for {recipe} {}", v.build_id));
         return;
     };
-    let Some(statement) = signed_statement(&bytes, key, checks) else {
+    let Some(statement) = signed_statement(&bytes, with.key, checks) else {
         return;
     };
     check_subjects(recipe, v, &statement, checks);
     check_sbom(store, recipe, v, &statement, checks).await;
+    if let (Some(policy), Ok((_, signer))) = (with.policy, with.key) {
+        let sbom = store.get_evidence(recipe, &v.build_id, SBOM).await;
+        let named = (statement.predicate.run_details.byproducts.iter()).any(|b| b.name == "sbom");
+        let sbom = sbom.ok().flatten().filter(|_| named);
+        let evidence = Evidence {
+            signer,
+            statement: &statement,
+            sbom: sbom.as_deref(),
+        };
+        policy.check(recipe, &evidence, checks);
+    }
+}
+
+/// The public key's DER and ids, or why there is none.
+type Key = Result<(Vec<u8>, Vec<String>), String>;
+
+/// What each version is checked with: the key and the policy.
+struct With<'a> {
+    key: &'a Key,
+    policy: Option<&'a Policy>,
 }
 
 /// The envelope's statement, once its signature verifies with `--key`.
-fn signed_statement(
-    bytes: &[u8],
-    key: &Result<Vec<u8>, String>,
-    checks: &mut Checks,
-) -> Option<Statement> {
+fn signed_statement(bytes: &[u8], key: &Key, checks: &mut Checks) -> Option<Statement> {
     let envelope: Envelope = match serde_json::from_slice(bytes) {
         Ok(e) => e,
         Err(e) => {
@@ -172,7 +204,7 @@ fn signed_statement(
         }
     };
     let der = match key {
-        Ok(d) => d,
+        Ok((d, _)) => d,
         Err(e) => {
             checks.fail(e.clone());
             return None;
@@ -200,7 +232,7 @@ fn signed_statement(
 
 /// The public key to check signatures with (DER): `--kms-key`'s from KMS, `--key`'s file, or the
 /// sandbox's own key; `Err` says why there is none (every version then fails its signature check).
-async fn public_key(args: &VerifyArgs) -> std::io::Result<Result<Vec<u8>, String>> {
+async fn public_key(args: &VerifyArgs) -> std::io::Result<Key> {
     if let Some(id) = &args.kms_key {
         let cloud = crate::cloud::CloudArgs {
             sandbox: args.at.is_sandbox(),
@@ -216,9 +248,9 @@ async fn public_key(args: &VerifyArgs) -> std::io::Result<Result<Vec<u8>, String
         };
         let client = crate::evidence::kms_client(&cloud.aws.sdk, id);
         let key = crate::evidence::public_key(&client, id).await;
-        return Ok(key
-            .map(|(_, der)| der)
-            .map_err(|e| format!("the KMS key {id}: {e}")));
+        let ids = |arn: String, der: &[u8]| vec![recipe_provenance::dsse::key_id(der), arn];
+        let key = key.map(|(arn, der)| (der.clone(), ids(arn, &der)));
+        return Ok(key.map_err(|e| format!("the KMS key {id}: {e}")));
     }
     let Some(path) = args.key.clone().or_else(|| args.at.sandbox_key()) else {
         return Ok(Err(
@@ -228,6 +260,7 @@ async fn public_key(args: &VerifyArgs) -> std::io::Result<Result<Vec<u8>, String
     let pem = std::fs::read_to_string(&path).map_err(|e| e.to_string());
     let der = pem
         .and_then(|p| recipe_provenance::dsse::public_der_from_pem(&p).map_err(|e| e.to_string()));
+    let der = der.map(|d| (d.clone(), vec![recipe_provenance::dsse::key_id(&d)]));
     Ok(der.map_err(|e| format!("the key {}: {e}", path.display())))
 }
 

@@ -412,6 +412,44 @@ async fn provenance_signed_with_kms_verifies_with_its_public_key_only() {
         2,
         "{out}"
     );
+
+    // A policy: the allowed signers, and a recipe's fingerprint.
+    let policy = |text: String| {
+        std::fs::write(e.dir.path().join("policy.yaml"), text).unwrap();
+        [
+            "verify",
+            "--all",
+            "--kms-key",
+            &keys[0],
+            "--policy",
+            "policy.yaml",
+        ]
+    };
+    let (code, out, err) = e
+        .run(&policy(format!("signed-by: [\"{}\"]\n", keys[0])))
+        .await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        out.matches("ok      policy: signed by an allowed key")
+            .count(),
+        2,
+        "{out}"
+    );
+    let (code, out, _) = e
+        .run(&policy("signed-by: [0123456789abcdef]\n".into()))
+        .await;
+    assert_eq!(code, 7, "{out}");
+    assert!(out.contains("FAILED  policy: the signing key"), "{out}");
+    let pinned = "fingerprints: { linux-baseline: \"sha256:00\" }\n".to_string();
+    let (code, out, _) = e.run(&policy(pinned)).await;
+    assert_eq!(code, 7, "{out}");
+    assert!(
+        out.contains("FAILED  policy: linux-baseline was built from sha256:"),
+        "{out}"
+    );
+    let (code, _, err) = e.run(&policy("sigend-by: []\n".into())).await;
+    assert_eq!(code, 1, "a policy with an unknown key is refused: {err}");
+    assert!(err.contains("sigend-by"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

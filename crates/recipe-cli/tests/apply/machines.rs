@@ -628,6 +628,37 @@ fn evidence_verifies_and_tampering_fails(d: &Path, key: &Path, web_tar: &Path) {
     }
     std::fs::write(&file, &original).unwrap();
     assert_eq!(verify("debian-web").0, Some(0));
+
+    // A policy's package deny-list is checked in the SBOM.
+    let policy = d.join("policy.yaml");
+    let with = |text: &str| {
+        std::fs::write(&policy, text).unwrap();
+        let p = policy.to_str().unwrap();
+        super::recipe_in(
+            d,
+            &[
+                "verify",
+                "debian-web",
+                "--key",
+                key,
+                "--sandbox",
+                "--policy",
+                p,
+            ],
+        )
+    };
+    let (code, out, _) = with("require-sbom: true\ndeny-packages: [telnetd]\n");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("ok      policy: none of the 1 denied packages"),
+        "{out}"
+    );
+    let (code, out, _) = with("deny-packages: [nginx-light]\n");
+    assert_eq!(code, Some(7), "{out}");
+    assert!(
+        out.contains("FAILED  policy: the image holds nginx-light@"),
+        "{out}"
+    );
 }
 
 /// Issue 28's measure: the SBOM of a sandbox root (`recipes/debian/web-nginx-full.yaml`'s) lists at
