@@ -561,7 +561,8 @@ async fn keep_evidence(
     };
     let at = |image: &str| sim.and_then(|s| s.artifact(image));
     let artifacts: Option<crate::evidence::Artifacts<'_>> = sim.map(|_| &at as _);
-    let lines = crate::evidence::record(&planned.store, done, artifacts, &signer).await;
+    let lines =
+        crate::evidence::record(&planned.store, &planned.set, done, artifacts, &signer).await;
     if !lines.is_empty() && !args.json && !args.quiet {
         out("Evidence kept beside the state (check with `recipe verify RECIPE`):");
         for l in lines {

@@ -6,8 +6,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use recipe_engine::apply::ApplyReport;
+use recipe_loader::{LoadedRecipe, RecipeSet};
+use recipe_model::{Stage, Step};
 use recipe_provenance::dsse::{Envelope, IN_TOTO, LocalKey};
 use recipe_provenance::image::{ImageFacts, statement_of};
+use recipe_provenance::sbom::{Package, PlacedFile};
 use recipe_state::{ImageVersion, StateStore};
 use sha2::{Digest, Sha256};
 
@@ -138,6 +141,7 @@ pub type Artifacts<'a> = &'a dyn Fn(&str) -> Option<String>;
 /// Record the evidence of each version this apply built; one line per version says what was kept.
 pub async fn record(
     store: &AnyStore,
+    set: &RecipeSet,
     done: &ApplyReport,
     artifacts: Option<Artifacts<'_>>,
     signer: &Signer,
@@ -158,7 +162,8 @@ pub async fn record(
             .rev()
             .find(|v| v.images.values().any(|i| built.contains(&&i.image_id)));
         if let Some(v) = version {
-            lines.push(one(store, recipe, v, artifacts, signer).await);
+            let loaded = set.recipes.iter().find(|r| r.recipe.name.value == *recipe);
+            lines.push(one(store, (recipe, loaded), v, artifacts, signer).await);
         }
     }
     lines
@@ -166,26 +171,23 @@ pub async fn record(
 
 async fn one(
     store: &AnyStore,
-    recipe: &str,
+    (recipe, loaded): (&str, Option<&LoadedRecipe>),
     v: &ImageVersion,
     artifacts: Option<Artifacts<'_>>,
     signer: &Signer,
 ) -> String {
     let mut facts = facts_of(recipe, v);
-    let mut sbom_says = String::from("no SBOM (no root file system at hand)");
     if let Some(at) = artifacts {
         facts.artifacts = artifact_digests(v, at);
-        let home = v.images.get(&v.home_region).and_then(|i| at(&i.image_id));
-        if let Some((sbom, n)) = home.and_then(|a| sbom_of(Path::new(&a), recipe, &v.version)) {
-            facts.sbom_sha256 = Some(recipe_state::hex(&Sha256::digest(sbom.as_bytes())));
-            sbom_says = match store
-                .put_evidence(recipe, &v.build_id, SBOM, sbom.as_bytes())
-                .await
-            {
-                Ok(()) => format!("SBOM of {n} packages"),
-                Err(e) => format!("SBOM not kept: {e}"),
-            };
-        }
+    }
+    let mut sbom_says = String::from("no SBOM (no packages or placed files known)");
+    if let Some((sbom, says)) = sbom_of(recipe, v, loaded, artifacts) {
+        facts.sbom_sha256 = Some(recipe_state::hex(&Sha256::digest(sbom.as_bytes())));
+        let kept = (store.put_evidence(recipe, &v.build_id, SBOM, sbom.as_bytes())).await;
+        sbom_says = match kept {
+            Ok(()) => says,
+            Err(e) => format!("SBOM not kept: {e}"),
+        };
     }
     let envelope = match signer.envelope(&statement_of(&facts).to_bytes()).await {
         Ok(e) => e,
@@ -290,9 +292,9 @@ pub fn shown(path: &str) -> String {
     rel.unwrap_or(p).display().to_string()
 }
 
-/// The CycloneDX SBOM of a sandbox artifact (a zstd tar of the root file system): its dpkg
-/// packages, with the distribution its `os-release` names. `None` when it has no dpkg database.
-fn sbom_of(artifact: &Path, recipe: &str, version: &str) -> Option<(String, usize)> {
+/// The dpkg packages of a sandbox artifact (a zstd tar of the root file system), with the
+/// distribution its `os-release` names; `None` when it has no dpkg database.
+fn packages_of(artifact: &Path) -> Option<(Vec<Package>, String)> {
     let member = |name: &str| {
         let out = std::process::Command::new("tar")
             .args(["--zstd", "-xOf"])
@@ -305,19 +307,58 @@ fn sbom_of(artifact: &Path, recipe: &str, version: &str) -> Option<(String, usiz
             .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     };
     let packages = recipe_provenance::sbom::dpkg_packages(&member("./var/lib/dpkg/status")?);
-    if packages.is_empty() {
-        return None;
-    }
     // `/etc/os-release` is a link to `/usr/lib/os-release` on Debian.
     let os = member("./usr/lib/os-release")
         .or_else(|| member("./etc/os-release"))
         .unwrap_or_default();
-    let distro = os
-        .lines()
-        .find_map(|l| l.strip_prefix("ID="))
-        .unwrap_or("debian");
-    let distro = distro.trim_matches('"').to_string();
-    let sbom =
-        recipe_provenance::sbom::cyclonedx((recipe, version), &distro, &packages, &[]).ok()?;
-    Some((sbom, packages.len()))
+    let distro = os.lines().find_map(|l| l.strip_prefix("ID="));
+    let distro = distro.unwrap_or("debian").trim_matches('"').to_string();
+    Some((packages, distro))
+}
+
+/// The files the recipe's baked `file` and `download` steps place, with their SHA-256: a `file`'s
+/// from its source (what is copied), a `download`'s as the recipe requires it (the step fails on
+/// any other).
+pub fn placed_files(r: &LoadedRecipe) -> Vec<PlacedFile> {
+    let sources = recipe_ssm::render::files_of(r);
+    let baked = r.steps.iter().filter(|s| s.stage == Stage::Image);
+    let placed = baked.filter_map(|s| match &s.step.value {
+        Step::File(f) => (sources.get(&f.src.value)).map(|b| PlacedFile {
+            path: f.dest.value.clone(),
+            sha256: recipe_state::hex(&Sha256::digest(b)),
+        }),
+        Step::Download(d) => Some(PlacedFile {
+            path: d.dest.value.clone(),
+            sha256: d.sha256.value.to_ascii_lowercase(),
+        }),
+        _ => None,
+    });
+    placed.collect()
+}
+
+/// The version's SBOM: the packages of its sandbox artifact (when it has one) and the files its
+/// recipe placed; `None` when it has neither. Also what it lists, in words.
+fn sbom_of(
+    recipe: &str,
+    v: &ImageVersion,
+    loaded: Option<&LoadedRecipe>,
+    artifacts: Option<Artifacts<'_>>,
+) -> Option<(String, String)> {
+    let home = v.images.get(&v.home_region);
+    let artifact = home.and_then(|i| artifacts.and_then(|at| at(&i.image_id)));
+    let (packages, distro) = artifact
+        .and_then(|a| packages_of(Path::new(&a)))
+        .unwrap_or_default();
+    let files = loaded.map(placed_files).unwrap_or_default();
+    if packages.is_empty() && files.is_empty() {
+        return None;
+    }
+    let name = (recipe, v.version.as_str());
+    let sbom = recipe_provenance::sbom::cyclonedx(name, &distro, &packages, &files).ok()?;
+    let says = format!(
+        "SBOM of {} packages and {} placed files",
+        packages.len(),
+        files.len()
+    );
+    Some((sbom, says))
 }

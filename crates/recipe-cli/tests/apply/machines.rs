@@ -584,6 +584,25 @@ fn evidence_verifies_and_tampering_fails(d: &Path, key: &Path, web_tar: &Path) {
         out.contains("ok      the SBOM is the one the provenance names"),
         "{out}"
     );
+    // The kept SBOM lists the page the recipe's `file` step placed, with its source's SHA-256.
+    let evidence = d.join(".recipe/sandbox/state/evidence/debian-web");
+    let sbom = std::fs::read_dir(&evidence)
+        .unwrap()
+        .map(|e| e.unwrap().path());
+    let sbom = sbom
+        .into_iter()
+        .find(|p| p.to_string_lossy().ends_with(".sbom.cdx.json"));
+    let sbom: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sbom.unwrap()).unwrap()).unwrap();
+    let page = std::fs::read(d.join("recipes/debian/files/index.html")).unwrap();
+    let want = recipe_state::hex(&<sha2::Sha256 as sha2::Digest>::digest(&page));
+    let components = sbom["components"].as_array().unwrap();
+    let placed = components
+        .iter()
+        .find(|c| c["name"] == "/var/www/html/index.html");
+    let placed = placed.expect("the placed page is in the SBOM");
+    assert_eq!(placed["type"], "file");
+    assert_eq!(placed["hashes"][0]["content"], want.as_str());
 
     let failed = |what: &str| {
         let (code, out, err) = verify("debian-web");
