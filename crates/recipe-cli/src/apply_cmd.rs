@@ -579,7 +579,7 @@ fn sandbox_artifacts(sim: &aws_sim::Sim, done: &recipe_engine::apply::ApplyRepor
     for (recipe, o) in &done.outputs.0 {
         for (region, image) in &o.images {
             lines.push(match sim.artifact(image) {
-                Some(path) => format!("  {recipe} {region} {image}: artifact {}", shown(&path)),
+                Some(path) => format!("  {recipe} {region} {image}: artifact {}", crate::evidence::shown(&path)),
                 None => format!("  {recipe} {region} {image}: steps not executed (its base has no sandbox root; docs/sandbox.md)"),
             });
         }
@@ -591,15 +591,6 @@ fn sandbox_artifacts(sim: &aws_sim::Sim, done: &recipe_engine::apply::ApplyRepor
     for l in lines {
         out(&l);
     }
-}
-
-/// A path relative to the current folder when it is under it.
-fn shown(path: &str) -> String {
-    let p = Path::new(path);
-    std::env::current_dir()
-        .ok()
-        .and_then(|cwd| p.strip_prefix(cwd).ok().map(|r| r.display().to_string()))
-        .unwrap_or_else(|| path.to_string())
 }
 
 /// A heartbeat line per running action every `every` (never, at zero).
